@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"tokenscope/demoserver"
+)
+
+// demoFlags are the demo server's settings. The root command shares them so that the embedded
+// server can be tuned exactly like `tokenscope demo-server`.
+type demoFlags struct {
+	accessTTL, refreshTTL   time.Duration
+	noRotation, noReuse     bool
+	users                   []string
+	secretEnv               string
+	alg                     string
+	opaqueOAuth             bool
+	clientID                string
+	latency, refreshLatency time.Duration
+	skew                    time.Duration
+	failRefresh             int
+}
+
+func (f *demoFlags) register(fs *pflag.FlagSet) {
+	fs.DurationVar(&f.accessTTL, "access-ttl", demoserver.DefaultAccessTTL, "lifetime of access tokens")
+	fs.DurationVar(&f.refreshTTL, "refresh-ttl", demoserver.DefaultRefreshTTL, "lifetime of refresh tokens")
+	fs.BoolVar(&f.noRotation, "no-rotation", false, "keep the refresh token on refresh instead of rotating it")
+	fs.BoolVar(&f.noReuse, "no-reuse-detection", false, "reject a rotated refresh token without revoking its family")
+	fs.StringArrayVar(&f.users, "demo-user", nil, "a demo account as NAME:PASSWORD (repeatable; default demo:demo)")
+	fs.StringVar(&f.secretEnv, "secret-env", "", "name of an environment variable holding the HS256 signing secret (random per start when unset)")
+	fs.StringVar(&f.alg, "alg", demoserver.AlgHS256, "signing algorithm: HS256 or ES256 (public key at /.well-known/jwks.json)")
+	fs.BoolVar(&f.opaqueOAuth, "opaque-oauth", false, "the oauth2 convention issues opaque tokens (clients must use expires_in)")
+	fs.StringVar(&f.clientID, "client-id", demoserver.DefaultClientID, "the public oauth2 client id the server accepts")
+	fs.DurationVar(&f.latency, "latency", 0, "fault: delay every request by this much")
+	fs.DurationVar(&f.refreshLatency, "refresh-latency", 0, "fault: delay refresh calls by this much more")
+	fs.DurationVar(&f.skew, "skew", 0, "fault: server clock skew (Date header, iat and exp follow it), e.g. -90s")
+	fs.IntVar(&f.failRefresh, "fail-refresh", 0, "fault: answer the next N refresh calls with 503")
+}
+
+func (f *demoFlags) options() (demoserver.Options, error) {
+	o := demoserver.Options{
+		AccessTTL:        f.accessTTL,
+		RefreshTTL:       f.refreshTTL,
+		NoRotation:       f.noRotation,
+		NoReuseDetection: f.noReuse,
+		Alg:              strings.ToUpper(f.alg),
+		OpaqueOAuth:      f.opaqueOAuth,
+		ClientID:         f.clientID,
+	}
+	if f.accessTTL <= 0 || f.refreshTTL <= 0 {
+		return o, fmt.Errorf("--access-ttl and --refresh-ttl must be positive")
+	}
+	if len(f.users) > 0 {
+		o.Users = map[string]string{}
+		for _, u := range f.users {
+			name, pass, ok := strings.Cut(u, ":")
+			if !ok || name == "" || pass == "" {
+				return o, fmt.Errorf("--demo-user %q: want NAME:PASSWORD", u)
+			}
+			o.Users[name] = pass
+		}
+	}
+	if f.secretEnv != "" {
+		v := os.Getenv(f.secretEnv)
+		if v == "" {
+			return o, fmt.Errorf("--secret-env %s: the variable is empty or unset", f.secretEnv)
+		}
+		o.Secret = []byte(v)
+	}
+	if f.failRefresh < 0 {
+		return o, fmt.Errorf("--fail-refresh must not be negative")
+	}
+	return o, nil
+}
+
+// applyKnobs sets the fault knobs given on the command line.
+func (f *demoFlags) applyKnobs(s *demoserver.Server) {
+	s.SetLatency(f.latency, f.refreshLatency)
+	s.SetSkew(f.skew)
+	s.FailNextRefreshes(f.failRefresh)
+}
+
+func newDemoServerCmd() *cobra.Command {
+	var (
+		df          demoFlags
+		addr        string
+		allowRemote bool
+		quiet       bool
+	)
+	cmd := &cobra.Command{
+		Use:   "demo-server",
+		Short: "Run the reference auth server that speaks all four refresh conventions",
+		Long: `Run the reference auth server on its own. It serves simplejwt, bearer-json,
+element-admin and oauth2 at once, rotates refresh tokens and detects their reuse, and has
+fault knobs under /__demo/ (loopback clients only). It prints its URL, the demo credentials
+and one curl example per convention, then one line per request.`,
+		Example: `  tokenscope demo-server
+  tokenscope demo-server --addr 127.0.0.1:9000 --access-ttl 10s --no-rotation
+  tokenscope demo-server --alg ES256 --opaque-oauth --refresh-latency 500ms`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts, err := df.options()
+			if err != nil {
+				return err
+			}
+			opts.Addr = addr
+			opts.AllowRemote = allowRemote
+			out := cmd.OutOrStdout()
+			if !quiet {
+				opts.Log = out
+			}
+			srv, err := demoserver.Start(opts)
+			if err != nil {
+				return err
+			}
+			df.applyKnobs(srv)
+			printBanner(out, srv)
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			<-ctx.Done()
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			return srv.Shutdown(shutdownCtx)
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8000", "listen address (loopback only unless --allow-remote)")
+	cmd.Flags().BoolVar(&allowRemote, "allow-remote", false, "permit a non-loopback --addr (the demo password is public)")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "do not log requests")
+	df.register(cmd.Flags())
+	return cmd
+}
+
+func printBanner(w io.Writer, s *demoserver.Server) {
+	o := s.Options()
+	u := s.URL()
+	onOff := func(b bool) string {
+		if b {
+			return "on"
+		}
+		return "off"
+	}
+	var user, pass string
+	for name, p := range o.Users {
+		if user == "" || name < user {
+			user, pass = name, p
+		}
+	}
+	fmt.Fprintf(w, "tokenscope demo server listening on %s\n", u)
+	fmt.Fprintf(w, "  %s · access TTL %s · refresh TTL %s · rotation %s · reuse detection %s\n",
+		s.Alg(), shortDur(o.AccessTTL), shortDur(o.RefreshTTL), onOff(!o.NoRotation), onOff(!o.NoReuseDetection))
+	fmt.Fprintf(w, "  credentials: %s / %s · oauth2 client_id: %s\n\n", user, pass, o.ClientID)
+	body := fmt.Sprintf(`'{"username":"%s","password":"%s"}'`, user, pass)
+	fmt.Fprintf(w, "Log in (one example per convention):\n")
+	fmt.Fprintf(w, "  simplejwt      curl -s %s/api/token/ -H 'Content-Type: application/json' -d %s\n", u, body)
+	fmt.Fprintf(w, "  bearer-json    curl -s %s/login -H 'Content-Type: application/json' -d %s\n", u, body)
+	fmt.Fprintf(w, "  element-admin  curl -s %s/sys/user/login -H 'Content-Type: application/json' -d %s\n", u, body)
+	fmt.Fprintf(w, "  oauth2         curl -s %s/oauth/token -d grant_type=password -d username=%s -d password=%s -d client_id=%s\n", u, user, pass, o.ClientID)
+	fmt.Fprintf(w, "Then: curl -s %s/api/protected/ -H \"Authorization: Bearer $ACCESS\"   (element-admin: -H \"X-Token: $ACCESS\" %s/sys/user/info)\n", u, u)
+	fmt.Fprintf(w, "Knobs: curl -s -X POST %s/__demo/expire-access   (also revoke-families, fail-refresh?n=3, latency?refresh=1s, skew?d=-90s, reset; GET /__demo/stats)\n\n", u)
+}
+
+// shortDur prints 10m rather than Go's 10m0s.
+func shortDur(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}

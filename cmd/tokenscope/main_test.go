@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// run executes the CLI in-process and returns its output and error.
+func run(ctx context.Context, args ...string) (string, string, error) {
+	var out, errb syncBuffer
+	cmd := newRootCmd(&out, &errb)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(ctx)
+	return out.String(), errb.String(), err
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	out, _, err := run(context.Background(), "--version")
+	if err != nil || !strings.HasPrefix(out, "tokenscope ") {
+		t.Errorf("--version: %q %v", out, err)
+	}
+	out, _, err = run(context.Background(), "--help")
+	if err != nil || !strings.Contains(out, "demo-server") {
+		t.Errorf("--help does not list demo-server: %q %v", out, err)
+	}
+	out, _, err = run(context.Background(), "demo-server", "--help")
+	if err != nil || !strings.Contains(out, "--access-ttl") || !strings.Contains(out, "Examples:") {
+		t.Errorf("demo-server --help: %q %v", out, err)
+	}
+}
+
+func TestDemoServerCommand(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out syncBuffer
+	cmd := newRootCmd(&out, &out)
+	cmd.SetArgs([]string{"demo-server", "--addr", "127.0.0.1:0", "--access-ttl", "5s", "--no-rotation", "--demo-user", "alice:pw"})
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+
+	re := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
+	var base string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			base = m[1]
+			break
+		}
+	}
+	if base == "" {
+		t.Fatalf("no URL printed:\n%s", out.String())
+	}
+	banner := out.String()
+	for _, want := range []string{"alice / pw", "access TTL 5s", "rotation off", "simplejwt", "bearer-json", "element-admin", "oauth2", "curl -s " + base + "/oauth/token"} {
+		if !strings.Contains(banner, want) {
+			t.Errorf("banner lacks %q:\n%s", want, banner)
+		}
+	}
+	resp, err := http.Post(base+"/api/token/", "application/json", strings.NewReader(`{"username":"alice","password":"pw"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]string
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || body["access"] == "" {
+		t.Fatalf("login through the command's server: %d %v", resp.StatusCode, body)
+	}
+	for deadline := time.Now().Add(2 * time.Second); !strings.Contains(out.String(), "POST /api/token/") && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(out.String(), "POST /api/token/") {
+		t.Errorf("request not logged:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), body["access"]) {
+		t.Error("the request log printed a raw token")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("demo-server ended with %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("demo-server did not stop on cancel")
+	}
+}
+
+func TestDemoServerRejectsBadFlags(t *testing.T) {
+	cases := map[string][]string{
+		"non-loopback":   {"demo-server", "--addr", "0.0.0.0:0"},
+		"bad user":       {"demo-server", "--addr", "127.0.0.1:0", "--demo-user", "nopassword"},
+		"bad alg":        {"demo-server", "--addr", "127.0.0.1:0", "--alg", "none"},
+		"unset secret":   {"demo-server", "--addr", "127.0.0.1:0", "--secret-env", "TOKENSCOPE_TEST_UNSET_SECRET"},
+		"negative ttl":   {"demo-server", "--addr", "127.0.0.1:0", "--access-ttl", "-1s"},
+		"unknown flag":   {"demo-server", "--frobnicate"},
+		"stray argument": {"demo-server", "extra"},
+	}
+	for name, args := range cases {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			if _, _, err := run(ctx, args...); err == nil || ctx.Err() != nil {
+				t.Errorf("%v: err=%v ctx=%v, want a prompt error", args, err, ctx.Err())
+			}
+		})
+	}
+}

@@ -1,0 +1,501 @@
+package demoserver
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"mime"
+	"net/http"
+	"strings"
+)
+
+const realm = "tokenscope-demo"
+
+// writeJSON writes v as the response. Token responses must not be cached (RFC 6749 §5.1), and
+// nothing this server returns is worth caching, so every answer says so.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// conventionError answers in the error shape of a convention: DRF's {"detail"} for simplejwt,
+// {"message"} for bearer-json, {"code","message"} for element-admin, RFC 6749 §5.2 for oauth2.
+func conventionError(w http.ResponseWriter, conv string, status int, msg string) {
+	note(w, "%s", msg)
+	switch conv {
+	case BearerJSON:
+		writeJSON(w, status, map[string]any{"message": msg})
+	case ElementAdmin:
+		writeJSON(w, status, map[string]any{"code": status * 100, "message": msg})
+	case OAuth2:
+		writeJSON(w, status, map[string]any{"error": "invalid_request", "error_description": msg})
+	default:
+		writeJSON(w, status, map[string]any{"detail": msg})
+	}
+}
+
+// inputError is a request body the server cannot use, with the status it deserves.
+type inputError struct {
+	status int
+	msg    string
+}
+
+func (e *inputError) Error() string { return e.msg }
+
+// readJSONObject reads a capped JSON object body. Everything that can be wrong with a body from
+// the network becomes an inputError, never a panic or a 500.
+func (s *Server) readJSONObject(w http.ResponseWriter, r *http.Request) (map[string]any, *inputError) {
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		if ct == "" {
+			ct = "none"
+		}
+		return nil, &inputError{http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported media type %q: send application/json", ct)}
+	}
+	data, ierr := s.readBody(w, r)
+	if ierr != nil {
+		return nil, ierr
+	}
+	if len(strings.TrimSpace(string(data))) == 0 {
+		return nil, &inputError{http.StatusBadRequest, "request body is empty: expected a JSON object"}
+	}
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
+		return nil, &inputError{http.StatusBadRequest, "malformed JSON: " + err.Error()}
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, &inputError{http.StatusBadRequest, "expected a JSON object"}
+	}
+	return m, nil
+}
+
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *inputError) {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return nil, &inputError{http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", s.opts.MaxBodyBytes)}
+	case err != nil:
+		return nil, &inputError{http.StatusBadRequest, "reading request body: " + err.Error()}
+	}
+	return data, nil
+}
+
+// stringField returns m[name] when it is a non-empty string, or an error message naming the
+// field.
+func stringField(m map[string]any, name string) (string, string) {
+	v, ok := m[name]
+	if !ok || v == nil {
+		return "", "This field is required."
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", "Must be a string."
+	}
+	if s == "" {
+		return "", "This field may not be blank."
+	}
+	return s, ""
+}
+
+// fieldsError answers a missing or mistyped field. simplejwt (DRF) keys errors by field name.
+func fieldsError(w http.ResponseWriter, conv, field, msg string) {
+	if conv == SimpleJWT {
+		note(w, "%s: %s", field, msg)
+		writeJSON(w, http.StatusBadRequest, map[string][]string{field: {msg}})
+		return
+	}
+	conventionError(w, conv, http.StatusBadRequest, fmt.Sprintf("%s: %s", field, msg))
+}
+
+func (s *Server) checkPassword(user, pass string) bool {
+	want, ok := s.opts.Users[user]
+	if !ok {
+		want = "\x00never" // compare anyway so that timing does not reveal which users exist
+	}
+	return subtle.ConstantTimeCompare([]byte(want), []byte(pass)) == 1 && ok
+}
+
+// jsonLogin handles the three JSON logins; it returns the user on success, having answered
+// otherwise.
+func (s *Server) jsonLogin(w http.ResponseWriter, r *http.Request, conv string) (string, bool) {
+	m, ierr := s.readJSONObject(w, r)
+	if ierr != nil {
+		conventionError(w, conv, ierr.status, ierr.msg)
+		return "", false
+	}
+	user, msg := stringField(m, "username")
+	if msg != "" {
+		fieldsError(w, conv, "username", msg)
+		return "", false
+	}
+	pass, msg := stringField(m, "password")
+	if msg != "" {
+		fieldsError(w, conv, "password", msg)
+		return "", false
+	}
+	if !s.checkPassword(user, pass) {
+		s.count(func(st *Stats) { st.LoginsFailed++ })
+		note(w, "login failed")
+		switch conv {
+		case SimpleJWT:
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"detail": "No active account found with the given credentials"})
+		case BearerJSON:
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "Invalid username or password"})
+		case ElementAdmin:
+			writeJSON(w, http.StatusUnauthorized, map[string]any{"code": 60204, "message": "Account and password are incorrect."})
+		}
+		return "", false
+	}
+	return user, true
+}
+
+func (s *Server) loginOK(w http.ResponseWriter, user string, opaque bool) (pair, bool) {
+	p, err := s.login(user, opaque)
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"detail": "minting tokens: " + err.Error()})
+		return pair{}, false
+	}
+	note(w, "login %s ok", user)
+	return p, true
+}
+
+// doRefresh runs a refresh through the fault knobs and answers failures in the convention's
+// shape. It returns the new pair when the caller should answer success.
+func (s *Server) doRefresh(w http.ResponseWriter, r *http.Request, conv, raw string, opaque bool) (pair, bool) {
+	ok, done := s.enterRefresh(r.Context())
+	defer done()
+	if !ok {
+		if r.Context().Err() != nil {
+			return pair{}, false // the client gave up during the injected latency
+		}
+		w.Header().Set("Retry-After", "1")
+		msg := "refresh temporarily unavailable (injected by the fail-refresh knob)"
+		if conv == OAuth2 {
+			note(w, "%s", msg)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable", "error_description": msg})
+		} else {
+			conventionError(w, conv, http.StatusServiceUnavailable, msg)
+		}
+		return pair{}, false
+	}
+	p, err := s.refreshPair(raw, opaque)
+	if err != nil {
+		s.count(func(st *Stats) { st.RefreshRejected++ })
+		reason := err.Error()
+		note(w, "refresh rejected: %s", reason)
+		switch conv {
+		case SimpleJWT:
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"detail": "Token is invalid or expired", "code": "token_not_valid", "reason": reason})
+		case BearerJSON:
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "Refresh token is invalid or expired", "reason": reason})
+		case ElementAdmin:
+			writeJSON(w, http.StatusUnauthorized, map[string]any{"code": 50015, "message": "Refresh token expired, please log in again", "reason": reason})
+		case OAuth2:
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant", "error_description": reason})
+		}
+		return pair{}, false
+	}
+	s.count(func(st *Stats) { st.RefreshOK++ })
+	if p.rotated {
+		note(w, "refresh ok, rotated")
+	} else {
+		note(w, "refresh ok, refresh token kept")
+	}
+	return p, true
+}
+
+// withRefresh adds the refresh field to a token response only when it was rotated: an answer
+// without one tells the client to keep the token it has.
+func withRefresh(m map[string]any, field string, p pair) map[string]any {
+	if p.rotated {
+		m[field] = p.refresh
+	}
+	return m
+}
+
+// ---- simplejwt ----
+
+func (s *Server) simplejwtLogin(w http.ResponseWriter, r *http.Request) {
+	user, ok := s.jsonLogin(w, r, SimpleJWT)
+	if !ok {
+		return
+	}
+	if p, ok := s.loginOK(w, user, false); ok {
+		writeJSON(w, http.StatusOK, map[string]string{"access": p.access, "refresh": p.refresh})
+	}
+}
+
+func (s *Server) simplejwtRefresh(w http.ResponseWriter, r *http.Request) {
+	m, ierr := s.readJSONObject(w, r)
+	if ierr != nil {
+		conventionError(w, SimpleJWT, ierr.status, ierr.msg)
+		return
+	}
+	raw, msg := stringField(m, "refresh")
+	if msg != "" {
+		fieldsError(w, SimpleJWT, "refresh", msg)
+		return
+	}
+	if p, ok := s.doRefresh(w, r, SimpleJWT, raw, false); ok {
+		writeJSON(w, http.StatusOK, withRefresh(map[string]any{"access": p.access}, "refresh", p))
+	}
+}
+
+// ---- bearer-json ----
+
+func (s *Server) bearerLogin(w http.ResponseWriter, r *http.Request) {
+	user, ok := s.jsonLogin(w, r, BearerJSON)
+	if !ok {
+		return
+	}
+	if p, ok := s.loginOK(w, user, false); ok {
+		writeJSON(w, http.StatusOK, map[string]string{"accessToken": p.access, "refreshToken": p.refresh})
+	}
+}
+
+func (s *Server) bearerRefresh(w http.ResponseWriter, r *http.Request) {
+	m, ierr := s.readJSONObject(w, r)
+	if ierr != nil {
+		conventionError(w, BearerJSON, ierr.status, ierr.msg)
+		return
+	}
+	raw, msg := stringField(m, "refreshToken")
+	if msg != "" {
+		fieldsError(w, BearerJSON, "refreshToken", msg)
+		return
+	}
+	if p, ok := s.doRefresh(w, r, BearerJSON, raw, false); ok {
+		writeJSON(w, http.StatusOK, withRefresh(map[string]any{"accessToken": p.access}, "refreshToken", p))
+	}
+}
+
+// ---- element-admin ----
+
+const elementOK = 20000
+
+func (s *Server) elementLogin(w http.ResponseWriter, r *http.Request) {
+	user, ok := s.jsonLogin(w, r, ElementAdmin)
+	if !ok {
+		return
+	}
+	if p, ok := s.loginOK(w, user, false); ok {
+		writeJSON(w, http.StatusOK, map[string]any{"code": elementOK, "data": map[string]string{"token": p.access, "refreshToken": p.refresh}})
+	}
+}
+
+func (s *Server) elementRefresh(w http.ResponseWriter, r *http.Request) {
+	raw := strings.TrimSpace(r.Header.Get("X-Token"))
+	if raw == "" {
+		conventionError(w, ElementAdmin, http.StatusBadRequest, "send the refresh token in the X-Token header")
+		return
+	}
+	if p, ok := s.doRefresh(w, r, ElementAdmin, raw, false); ok {
+		writeJSON(w, http.StatusOK, map[string]any{"code": elementOK, "data": withRefresh(map[string]any{"token": p.access}, "refreshToken", p)})
+	}
+}
+
+// ---- oauth2 (RFC 6749) ----
+
+func oauthError(w http.ResponseWriter, status int, code, desc string) {
+	note(w, "%s: %s", code, desc)
+	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+}
+
+func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) {
+	ct := r.Header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/x-www-form-urlencoded" {
+		oauthError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("unsupported media type %q: send application/x-www-form-urlencoded", ct))
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			oauthError(w, http.StatusRequestEntityTooLarge, "invalid_request", fmt.Sprintf("request body larger than %d bytes", s.opts.MaxBodyBytes))
+			return
+		}
+		oauthError(w, http.StatusBadRequest, "invalid_request", "malformed form body: "+err.Error())
+		return
+	}
+	form := r.PostForm
+	for k, v := range form {
+		if len(v) > 1 { // RFC 6749 §3.2: parameters MUST NOT be included more than once
+			oauthError(w, http.StatusBadRequest, "invalid_request", "parameter "+k+" is repeated")
+			return
+		}
+	}
+
+	// Client authentication (RFC 6749 §2.3): HTTP Basic or client_id in the body.
+	basicID, basicSecret, hasBasic := r.BasicAuth()
+	id, secret := form.Get("client_id"), form.Get("client_secret")
+	if hasBasic {
+		if (id != "" && id != basicID) || secret != "" {
+			oauthError(w, http.StatusBadRequest, "invalid_request", "use one client authentication method, not both")
+			return
+		}
+		id, secret = basicID, basicSecret
+	}
+	if id != s.opts.ClientID || secret != "" {
+		if hasBasic {
+			w.Header().Set("WWW-Authenticate", `Basic realm="`+realm+`"`)
+		}
+		desc := fmt.Sprintf("unknown client %q: the demo accepts the public client %q with no secret", id, s.opts.ClientID)
+		if id == "" {
+			desc = fmt.Sprintf("client authentication required: send client_id=%s", s.opts.ClientID)
+		}
+		oauthError(w, http.StatusUnauthorized, "invalid_client", desc)
+		return
+	}
+
+	switch gt := form.Get("grant_type"); gt {
+	case "":
+		oauthError(w, http.StatusBadRequest, "invalid_request", "missing grant_type")
+	case "password":
+		user, pass := form.Get("username"), form.Get("password")
+		if user == "" || pass == "" {
+			oauthError(w, http.StatusBadRequest, "invalid_request", "grant_type=password needs username and password")
+			return
+		}
+		if !s.checkPassword(user, pass) {
+			s.count(func(st *Stats) { st.LoginsFailed++ })
+			oauthError(w, http.StatusBadRequest, "invalid_grant", "invalid username or password")
+			return
+		}
+		if p, ok := s.loginOK(w, user, s.opts.OpaqueOAuth); ok {
+			s.oauthTokenResponse(w, p)
+		}
+	case "refresh_token":
+		raw := form.Get("refresh_token")
+		if raw == "" {
+			oauthError(w, http.StatusBadRequest, "invalid_request", "grant_type=refresh_token needs refresh_token")
+			return
+		}
+		if p, ok := s.doRefresh(w, r, OAuth2, raw, s.opts.OpaqueOAuth); ok {
+			s.oauthTokenResponse(w, p)
+		}
+	default:
+		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", fmt.Sprintf("grant_type %q is not supported (use password or refresh_token)", gt))
+	}
+}
+
+func (s *Server) oauthTokenResponse(w http.ResponseWriter, p pair) {
+	writeJSON(w, http.StatusOK, withRefresh(map[string]any{
+		"access_token": p.access,
+		"token_type":   "Bearer",
+		"expires_in":   int(math.Ceil(s.opts.AccessTTL.Seconds())),
+	}, "refresh_token", p))
+}
+
+// ---- protected resources ----
+
+type resourceFunc func(w http.ResponseWriter, r *http.Request, user string)
+
+// quoteSafe makes text fit inside a quoted-string of WWW-Authenticate.
+func quoteSafe(s string) string {
+	return strings.NewReplacer(`"`, "'", `\`, "/").Replace(s)
+}
+
+// bearerResource guards a handler with `Authorization: Bearer`, answering failures as
+// simplejwt does, with RFC 6750's WWW-Authenticate.
+func (s *Server) bearerResource(h resourceFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		unauthorized := func(challenge string, body any, why string) {
+			s.count(func(st *Stats) { st.ResourceUnauthorized++ })
+			note(w, "401 %s", why)
+			w.Header().Set("WWW-Authenticate", challenge)
+			writeJSON(w, http.StatusUnauthorized, body)
+		}
+		authz := r.Header.Get("Authorization")
+		if authz == "" {
+			unauthorized(`Bearer realm="`+realm+`"`, map[string]string{"detail": "Authentication credentials were not provided."}, "no credentials")
+			return
+		}
+		scheme, tok, _ := strings.Cut(authz, " ")
+		tok = strings.TrimSpace(tok)
+		if !strings.EqualFold(scheme, "Bearer") || tok == "" {
+			unauthorized(`Bearer realm="`+realm+`", error="invalid_request"`,
+				map[string]string{"detail": `Authorization header must be "Bearer <token>"`, "code": "bad_authorization_header"}, "bad Authorization header")
+			return
+		}
+		user, err := s.checkAccess(tok)
+		if err != nil {
+			unauthorized(fmt.Sprintf(`Bearer realm="%s", error="invalid_token", error_description="%s"`, realm, quoteSafe(err.Error())),
+				map[string]any{
+					"detail": "Given token not valid for any token type",
+					"code":   "token_not_valid",
+					"messages": []map[string]string{{
+						"token_class": "AccessToken", "token_type": typeAccess, "message": err.Error(),
+					}},
+				}, err.Error())
+			return
+		}
+		s.count(func(st *Stats) { st.ResourceOK++ })
+		note(w, "ok %s", user)
+		h(w, r, user)
+	}
+}
+
+// xtokenResource guards a handler with element-admin's `X-Token`.
+func (s *Server) xtokenResource(h resourceFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok := strings.TrimSpace(r.Header.Get("X-Token"))
+		if tok == "" {
+			s.count(func(st *Stats) { st.ResourceUnauthorized++ })
+			note(w, "401 no X-Token")
+			writeJSON(w, http.StatusUnauthorized, map[string]any{"code": 50008, "message": "Illegal token: send the access token in the X-Token header"})
+			return
+		}
+		user, err := s.checkAccess(tok)
+		if err != nil {
+			s.count(func(st *Stats) { st.ResourceUnauthorized++ })
+			note(w, "401 50014 %s", err)
+			writeJSON(w, http.StatusUnauthorized, map[string]any{"code": 50014, "message": "Access token expired", "reason": err.Error()})
+			return
+		}
+		s.count(func(st *Stats) { st.ResourceOK++ })
+		note(w, "ok %s", user)
+		h(w, r, user)
+	}
+}
+
+func (s *Server) protected(w http.ResponseWriter, r *http.Request, user string) {
+	writeJSON(w, http.StatusOK, map[string]any{"message": "You are authenticated", "user": user, "server_time": s.now().UTC().Format("2006-01-02T15:04:05.000Z")})
+}
+
+func (s *Server) me(w http.ResponseWriter, r *http.Request, user string) {
+	writeJSON(w, http.StatusOK, map[string]any{"username": user, "name": "Demo User", "email": user + "@example.test", "roles": []string{"admin"}})
+}
+
+func (s *Server) createItem(w http.ResponseWriter, r *http.Request, user string) {
+	m, ierr := s.readJSONObject(w, r)
+	if ierr != nil {
+		conventionError(w, SimpleJWT, ierr.status, ierr.msg)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"id": s.items.Add(1), "owner": user, "item": m})
+}
+
+func (s *Server) userInfo(w http.ResponseWriter, r *http.Request, user string) {
+	writeJSON(w, http.StatusOK, map[string]any{"code": elementOK, "data": map[string]any{
+		"name": user, "roles": []string{"admin"}, "introduction": "I am a demo user", "avatar": "",
+	}})
+}
+
+func (s *Server) createSysItem(w http.ResponseWriter, r *http.Request, user string) {
+	m, ierr := s.readJSONObject(w, r)
+	if ierr != nil {
+		conventionError(w, ElementAdmin, ierr.status, ierr.msg)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"code": elementOK, "data": map[string]any{"id": s.items.Add(1), "owner": user, "item": m}})
+}

@@ -1,0 +1,349 @@
+package demoserver
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Token type claim values, named as simplejwt names them.
+const (
+	typeAccess  = "access"
+	typeRefresh = "refresh"
+)
+
+// Why a token was rejected. The text ends up in response bodies and the request log.
+var (
+	errMalformed = errors.New("token is malformed")
+	errExpired   = errors.New("token is expired")
+	errRevoked   = errors.New("token was revoked")
+	errWrongType = errors.New("wrong token type")
+	errUnknown   = errors.New("token is not known to this server")
+	errReused    = errors.New("refresh token was already used; its family is revoked")
+	errRotated   = errors.New("refresh token was already rotated")
+)
+
+// accessRec is the server's record of one live access token. Keeping a registry (rather than
+// trusting the signature alone) is what lets "expire all access tokens now" and family
+// revocation take effect immediately, and what gives opaque tokens a meaning at all.
+type accessRec struct {
+	family string
+	user   string
+	exp    time.Time
+	killed bool // expired early by the expire-access knob
+}
+
+// refreshRec is one refresh token of a family.
+type refreshRec struct {
+	family  string
+	user    string
+	exp     time.Time
+	rotated bool // a newer token of the family replaced it
+}
+
+// family is the chain of refresh tokens descended from one login.
+type family struct {
+	user      string
+	revoked   bool
+	rotations int
+	exp       time.Time // expiry of its newest refresh token, for pruning
+}
+
+// pair is what a login or refresh hands out.
+type pair struct {
+	access, refresh string
+	rotated         bool // refresh is a new token
+	accessExp       time.Time
+}
+
+type signer struct {
+	alg    string
+	kid    string
+	secret []byte
+	ec     *ecdsa.PrivateKey
+}
+
+func newSigner(alg string, secret []byte) (*signer, error) {
+	s := &signer{alg: alg}
+	switch alg {
+	case AlgHS256:
+		if len(secret) == 0 {
+			secret = make([]byte, 32)
+			if _, err := rand.Read(secret); err != nil {
+				return nil, err
+			}
+		}
+		s.secret = secret
+		s.kid = "hs256-" + randHex(4)
+	case AlgES256:
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		s.ec = k
+		s.kid = "es256-" + randHex(4)
+	}
+	return s, nil
+}
+
+func (s *signer) method() jwt.SigningMethod {
+	if s.alg == AlgES256 {
+		return jwt.SigningMethodES256
+	}
+	return jwt.SigningMethodHS256
+}
+
+func (s *signer) sign(claims jwt.MapClaims) (string, error) {
+	t := jwt.NewWithClaims(s.method(), claims)
+	t.Header["kid"] = s.kid
+	if s.alg == AlgES256 {
+		return t.SignedString(s.ec)
+	}
+	return t.SignedString(s.secret)
+}
+
+func (s *signer) key(*jwt.Token) (any, error) {
+	if s.alg == AlgES256 {
+		return &s.ec.PublicKey, nil
+	}
+	return s.secret, nil
+}
+
+// jwks is the JSON Web Key Set of the server's public key (empty for HS256, whose key is a
+// shared secret that must never be published).
+func (s *signer) jwks() map[string]any {
+	keys := []map[string]string{}
+	if s.ec != nil {
+		// Uncompressed point: 0x04 || X || Y, 32 bytes each for P-256.
+		if pt, err := s.ec.PublicKey.Bytes(); err == nil && len(pt) == 65 {
+			keys = append(keys, map[string]string{
+				"kty": "EC", "crv": "P-256", "use": "sig", "alg": AlgES256, "kid": s.kid,
+				"x": base64.RawURLEncoding.EncodeToString(pt[1:33]),
+				"y": base64.RawURLEncoding.EncodeToString(pt[33:]),
+			})
+		}
+	}
+	return map[string]any{"keys": keys}
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never returns an error on supported platforms
+	return hex.EncodeToString(b)
+}
+
+func randOpaque() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// parsed is a token the signature check accepted.
+type parsed struct {
+	jti, typ, family, sub string
+}
+
+// parse checks signature, algorithm and expiry (against the server's skewed clock) and returns
+// the claims the server relies on.
+func (s *Server) parse(raw string) (parsed, error) {
+	if strings.Count(raw, ".") != 2 {
+		return parsed{}, errMalformed
+	}
+	claims := jwt.MapClaims{}
+	_, err := jwt.NewParser(
+		jwt.WithValidMethods([]string{s.signer.alg}),
+		jwt.WithTimeFunc(s.now),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+	).ParseWithClaims(raw, claims, s.signer.key)
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return parsed{}, errExpired
+	case err != nil:
+		return parsed{}, fmt.Errorf("%w: %v", errMalformed, err)
+	}
+	str := func(k string) string { v, _ := claims[k].(string); return v }
+	p := parsed{jti: str("jti"), typ: str("token_type"), family: str("fam"), sub: str("sub")}
+	if p.jti == "" || p.typ == "" || p.family == "" {
+		return parsed{}, fmt.Errorf("%w: missing jti, token_type or fam claim", errMalformed)
+	}
+	return p, nil
+}
+
+// issue mints a new pair for a family; the caller holds s.mu. When keepRefresh is non-empty,
+// the refresh token is not rotated and keepRefresh is handed back unchanged.
+func (s *Server) issue(fam string, opaque bool, keepRefresh string) (pair, error) {
+	now := s.now()
+	f := s.families[fam]
+	s.pruneLocked(now)
+
+	out := pair{accessExp: now.Add(s.opts.AccessTTL)}
+	accessKey := randOpaque()
+	if opaque {
+		out.access = accessKey
+	} else {
+		accessKey = randHex(12)
+		tok, err := s.signer.sign(jwt.MapClaims{
+			"sub": f.user, "iat": now.Unix(), "exp": out.accessExp.Unix(), "jti": accessKey,
+			"token_type": typeAccess, "fam": fam,
+		})
+		if err != nil {
+			return pair{}, err
+		}
+		out.access = tok
+	}
+	s.access[accessKey] = &accessRec{family: fam, user: f.user, exp: out.accessExp}
+	if out.accessExp.After(f.exp) {
+		f.exp = out.accessExp
+	}
+
+	if keepRefresh != "" {
+		out.refresh = keepRefresh
+		return out, nil
+	}
+	refreshExp := now.Add(s.opts.RefreshTTL)
+	refreshKey := randOpaque()
+	if opaque {
+		out.refresh = refreshKey
+	} else {
+		refreshKey = randHex(12)
+		tok, err := s.signer.sign(jwt.MapClaims{
+			"sub": f.user, "iat": now.Unix(), "exp": refreshExp.Unix(), "jti": refreshKey,
+			"token_type": typeRefresh, "fam": fam,
+		})
+		if err != nil {
+			return pair{}, err
+		}
+		out.refresh = tok
+	}
+	s.refresh[refreshKey] = &refreshRec{family: fam, user: f.user, exp: refreshExp}
+	if refreshExp.After(f.exp) {
+		f.exp = refreshExp
+	}
+	out.rotated = true
+	return out, nil
+}
+
+// login starts a new family for user and issues its first pair.
+func (s *Server) login(user string, opaque bool) (pair, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fam := randHex(8)
+	// exp is set now so that the prune inside issue cannot drop the family it is issuing for.
+	s.families[fam] = &family{user: user, exp: s.now().Add(s.opts.RefreshTTL)}
+	s.stats.Logins++
+	return s.issue(fam, opaque, "")
+}
+
+// lookupRefresh resolves a presented refresh token to its registry key, for JWT and opaque
+// tokens alike. The caller holds s.mu.
+func (s *Server) lookupRefresh(raw string) (*refreshRec, error) {
+	if rec, ok := s.refresh[raw]; ok { // opaque
+		if !s.now().Before(rec.exp) {
+			return nil, errExpired
+		}
+		return rec, nil
+	}
+	p, err := s.parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	if p.typ != typeRefresh {
+		return nil, fmt.Errorf("%w: an %s token was presented as a refresh token", errWrongType, p.typ)
+	}
+	rec, ok := s.refresh[p.jti]
+	if !ok {
+		return nil, errUnknown
+	}
+	return rec, nil
+}
+
+// refreshPair redeems a refresh token. Rotation marks the presented token used; presenting a
+// used token again is the signature of a stolen token (or a client stampede), so with reuse
+// detection on the whole family is revoked, as the OAuth 2.0 Security BCP recommends.
+func (s *Server) refreshPair(raw string, opaque bool) (pair, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec, err := s.lookupRefresh(raw)
+	if err != nil {
+		return pair{}, err
+	}
+	f := s.families[rec.family]
+	if f == nil || f.revoked {
+		return pair{}, errRevoked
+	}
+	if rec.rotated {
+		if s.opts.NoReuseDetection {
+			return pair{}, errRotated
+		}
+		f.revoked = true
+		s.stats.ReuseDetected++
+		return pair{}, errReused
+	}
+	if s.opts.NoRotation {
+		return s.issue(rec.family, opaque, raw)
+	}
+	rec.rotated = true
+	f.rotations++
+	return s.issue(rec.family, opaque, "")
+}
+
+// checkAccess validates an access token presented to a resource and returns its user.
+func (s *Server) checkAccess(raw string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := raw
+	rec, ok := s.access[raw] // opaque
+	if !ok {
+		p, err := s.parse(raw)
+		if err != nil {
+			return "", err
+		}
+		if p.typ != typeAccess {
+			return "", fmt.Errorf("%w: a %s token was presented as an access token", errWrongType, p.typ)
+		}
+		key = p.jti
+		if rec, ok = s.access[key]; !ok {
+			return "", errUnknown
+		}
+	}
+	if rec.killed || !s.now().Before(rec.exp) {
+		return "", errExpired
+	}
+	if f := s.families[rec.family]; f == nil || f.revoked {
+		return "", errRevoked
+	}
+	return rec.user, nil
+}
+
+// pruneLocked drops records that can no longer be accepted, so a long demo does not grow
+// without bound. It runs at most once per access TTL.
+func (s *Server) pruneLocked(now time.Time) {
+	if now.Sub(s.lastPrune) < s.opts.AccessTTL && len(s.access) < 4096 {
+		return
+	}
+	s.lastPrune = now
+	for k, r := range s.access {
+		if !now.Before(r.exp) {
+			delete(s.access, k)
+		}
+	}
+	for k, r := range s.refresh {
+		if !now.Before(r.exp) {
+			delete(s.refresh, k)
+		}
+	}
+	for k, f := range s.families {
+		if !now.Before(f.exp) {
+			delete(s.families, k)
+		}
+	}
+}
