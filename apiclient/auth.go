@@ -1,0 +1,534 @@
+package apiclient
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-resty/resty/v2"
+
+	"tokenscope/session"
+)
+
+// pair is a parsed login or refresh answer.
+type pair struct {
+	access, refresh session.Token
+	rotated         bool
+}
+
+// Login logs in with the configured credentials, starting a new token family. Requests parked
+// while the session was dead are then replayed in the order they arrived; their results are
+// returned in that order.
+func (e *Engine) Login(ctx context.Context) ([]Result, error) {
+	ep := e.profile.Login
+	fields := map[string]string{ep.UserField: e.cfg.Username, ep.PasswordField: e.cfg.Password}
+	r := e.authRequest(ctx, ep, fields)
+	sent := e.now()
+	resp, err := r.Execute(ep.Method, ep.Path)
+	recv := e.now()
+	if err != nil {
+		return nil, e.loginFailed(describeErr(err))
+	}
+	e.observeDate(resp.Header(), sent, recv)
+	if resp.StatusCode() >= 300 {
+		return nil, e.loginFailed(fmt.Sprintf("HTTP %d: %s", resp.StatusCode(), bodySummary(resp)))
+	}
+	p, err := e.parsePair(resp, sent, recv, true)
+	if err != nil {
+		return nil, e.loginFailed(err.Error())
+	}
+	e.mu.Lock()
+	logins := e.sess.Logins + 1
+	e.sess = session.Session{
+		State: session.StateActive, Access: p.access, Refresh: p.refresh, Generation: 1,
+		Family: session.FamilyName(p.refresh, logins), Logins: logins, Skew: e.skew.Estimate(), Source: "login",
+	}
+	e.serial++
+	e.verifyLocked()
+	e.mu.Unlock()
+	e.emit(session.Event{Kind: session.KindLogin, Generation: 1, Exp: p.access.ExpiresAt, Token: p.access.Fingerprint(),
+		Reason: fmt.Sprintf("logged in as %s; gen #1 %s", e.cfg.Username, expiryText(p.access, e.now()))})
+	e.nudge()
+	return e.replayParked(ctx), nil
+}
+
+// replayParked sends parked requests one at a time, oldest first, so that their order is the
+// order the user sent them in. Requests parked while the replay runs are replayed too.
+func (e *Engine) replayParked(ctx context.Context) []Result {
+	var results []Result
+	for {
+		e.mu.Lock()
+		if len(e.parked) == 0 || e.sess.State != session.StateActive {
+			e.mu.Unlock()
+			return results
+		}
+		pr := e.parked[0]
+		e.parked = e.parked[1:]
+		e.mu.Unlock()
+		e.emit(session.Event{Kind: session.KindReplayed, RequestID: pr.id, Method: pr.req.Method, Path: pr.req.Path,
+			Reason: "replaying after login"})
+		results = append(results, e.do(ctx, &call{id: pr.id, req: pr.req, replayed: true}))
+	}
+}
+
+func (e *Engine) loginFailed(reason string) error {
+	e.emit(session.Event{Kind: session.KindLoginFailed, Reason: reason})
+	return fmt.Errorf("login failed: %s", reason)
+}
+
+// Logout forgets the tokens. Requests sent afterwards are parked until the next Login.
+func (e *Engine) Logout() {
+	e.mu.Lock()
+	e.sess.State = session.StateLoggedOut
+	e.sess.Access, e.sess.Refresh = session.Token{}, session.Token{}
+	e.sess.Reason = "logged out"
+	e.serial++
+	e.mu.Unlock()
+	e.emit(session.Event{Kind: session.KindLogout, Reason: "logged out by the user"})
+}
+
+// Parked returns how many requests wait for a login.
+func (e *Engine) Parked() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.parked)
+}
+
+// RefreshNow refreshes at the user's request, even when the token is fresh.
+func (e *Engine) RefreshNow(ctx context.Context) error {
+	return e.refresh(ctx, session.WhyManual, 0, 0, "manual: asked by the user")
+}
+
+// refresh gets a new access token. With single flight on, concurrent callers share one call
+// and a caller whose token was already replaced (usedSerial older than the current one) gets
+// the new token without a call at all. usedSerial 0 means "refresh regardless".
+func (e *Engine) refresh(ctx context.Context, why session.Why, usedSerial, reqID uint64, reason string) error {
+	e.mu.Lock()
+	if e.sess.State == session.StateLoginRequired || e.sess.State == session.StateLoggedOut {
+		e.mu.Unlock()
+		return ErrLoginRequired
+	}
+	if e.singleFlight && usedSerial != 0 && usedSerial < e.serial {
+		e.mu.Unlock()
+		return nil
+	}
+	if e.singleFlight && e.flight != nil {
+		f := e.flight
+		f.waiters++
+		n := f.waiters
+		e.mu.Unlock()
+		e.emit(session.Event{Kind: session.KindRefreshWait, RequestID: reqID, RefreshID: f.id, Why: why, Waiting: n,
+			Reason: fmt.Sprintf("waiting on refresh #%d (%d queued)", f.id, n)})
+		select {
+		case <-f.done:
+			return f.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	e.refreshSeq++
+	f := &flight{id: e.refreshSeq, done: make(chan struct{})}
+	if e.singleFlight {
+		e.flight = f
+	}
+	e.refreshing++
+	e.sess.State = session.StateRefreshing
+	refreshTok := e.sess.Refresh
+	e.mu.Unlock()
+
+	e.emit(session.Event{Kind: session.KindRefreshStart, RequestID: reqID, RefreshID: f.id, Why: why, Reason: reason,
+		Token: refreshTok.Fingerprint()})
+	f.err = e.runRefresh(f.id, refreshTok)
+
+	e.mu.Lock()
+	if e.flight == f {
+		e.flight = nil
+	}
+	e.refreshing--
+	if e.refreshing == 0 && e.sess.State == session.StateRefreshing {
+		e.sess.State = session.StateActive
+	}
+	e.mu.Unlock()
+	close(f.done)
+	return f.err
+}
+
+// runRefresh calls the refresh endpoint, retrying transient failures with capped exponential
+// backoff. The call runs on its own context: the request that started it may be cancelled, but
+// the others waiting on it must not be.
+func (e *Engine) runRefresh(id uint64, refreshTok session.Token) error {
+	wait := e.cfg.RefreshBackoff
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.RefreshTimeout)
+		p, ferr := e.callRefresh(ctx, refreshTok)
+		cancel()
+		if ferr == nil {
+			e.applyRefresh(id, p)
+			return nil
+		}
+		e.counters.refreshFailures.Add(1)
+		e.emit(session.Event{Kind: session.KindRefreshFailed, RefreshID: id, Attempt: attempt, Transient: ferr.Transient,
+			Reason: ferr.Reason})
+		if !ferr.Transient {
+			e.loginRequired("refresh rejected: " + ferr.Reason)
+			return ferr
+		}
+		if attempt >= e.cfg.RefreshAttempts {
+			ferr.Reason = fmt.Sprintf("%s (gave up after %d attempts; the session is kept)", ferr.Reason, attempt)
+			return ferr
+		}
+		select {
+		case <-time.After(wait):
+		case <-e.stop:
+			return ferr
+		}
+		wait = min(wait*2, e.cfg.MaxBackoff)
+	}
+}
+
+func (e *Engine) loginRequired(reason string) {
+	e.mu.Lock()
+	already := e.sess.State == session.StateLoginRequired
+	e.sess.State = session.StateLoginRequired
+	e.sess.Reason = reason
+	e.mu.Unlock()
+	if !already {
+		e.counters.loggedOut.Add(1)
+		e.emit(session.Event{Kind: session.KindLogout, State: session.StateLoginRequired, Reason: "login required: " + reason})
+	}
+}
+
+// callRefresh makes one refresh call and classifies its failure.
+func (e *Engine) callRefresh(ctx context.Context, refreshTok session.Token) (pair, *RefreshError) {
+	e.counters.refreshCalls.Add(1)
+	ep := e.profile.Refresh
+	r := e.authRequest(ctx, ep, map[string]string{ep.TokenField: refreshTok.Raw})
+	sent := e.now()
+	resp, err := r.Execute(ep.Method, ep.Path)
+	recv := e.now()
+	if err != nil {
+		return pair{}, &RefreshError{Transient: true, Reason: describeErr(err)}
+	}
+	e.observeDate(resp.Header(), sent, recv)
+	status := resp.StatusCode()
+	if ok, why := e.profile.RefreshRejected.Match(status, resp.Header(), resp.Body()); ok {
+		return pair{}, &RefreshError{Reason: why + ": " + bodySummary(resp)}
+	}
+	switch {
+	case status >= 500 || status == http.StatusRequestTimeout || status == http.StatusTooManyRequests:
+		return pair{}, &RefreshError{Transient: true, Reason: fmt.Sprintf("HTTP %d: %s", status, bodySummary(resp))}
+	case status >= 300:
+		return pair{}, &RefreshError{Reason: fmt.Sprintf("HTTP %d: %s", status, bodySummary(resp))}
+	}
+	p, perr := e.parsePair(resp, sent, recv, false)
+	if perr != nil {
+		// A 200 the engine cannot read (an HTML error page from a proxy, a half-written body) may
+		// well be right the next time: keep the session and retry.
+		return pair{}, &RefreshError{Transient: true, Reason: perr.Error()}
+	}
+	return p, nil
+}
+
+// applyRefresh installs a refreshed pair.
+func (e *Engine) applyRefresh(id uint64, p pair) {
+	e.counters.refreshOK.Add(1)
+	e.mu.Lock()
+	if e.sess.State == session.StateLoginRequired || e.sess.State == session.StateLoggedOut {
+		e.mu.Unlock()
+		e.emit(session.Event{Kind: session.KindNote, RefreshID: id,
+			Reason: fmt.Sprintf("refresh #%d succeeded but the session had already ended; its tokens are dropped", id)})
+		return
+	}
+	e.sess.Access = p.access
+	e.sess.Generation++
+	rotated := p.rotated && p.refresh.Raw != e.sess.Refresh.Raw
+	if rotated {
+		e.sess.Refresh = p.refresh
+		e.sess.Rotations++
+	}
+	e.sess.Source = "refresh"
+	e.serial++
+	e.verifyLocked()
+	gen := e.sess.Generation
+	e.mu.Unlock()
+	rot := "refresh token kept"
+	if rotated {
+		rot = "refresh token rotated"
+	}
+	e.emit(session.Event{Kind: session.KindRefreshOK, RefreshID: id, Generation: gen, Exp: p.access.ExpiresAt,
+		Rotated: rotated, Token: p.access.Fingerprint(),
+		Reason: fmt.Sprintf("gen #%d %s; %s", gen, expiryText(p.access, e.now()), rot)})
+	e.nudge()
+}
+
+func (e *Engine) verifyLocked() {
+	if e.cfg.Keys.Empty() {
+		e.accessVer = session.Verify(e.sess.Access.Raw, session.Keys{})
+		e.refreshVer = session.Verify(e.sess.Refresh.Raw, session.Keys{})
+		return
+	}
+	e.accessVer = session.Verify(e.sess.Access.Raw, e.cfg.Keys)
+	e.refreshVer = session.Verify(e.sess.Refresh.Raw, e.cfg.Keys)
+}
+
+func expiryText(t session.Token, now time.Time) string {
+	if !t.HasExpiry() {
+		return "with no expiry"
+	}
+	return fmt.Sprintf("exp %s (%s)", t.ExpiresAt.Local().Format("15:04:05"), fmtDur(t.ExpiresAt.Sub(now).Round(time.Second)))
+}
+
+// authRequest builds a login or refresh call: fields travel as the endpoint says.
+func (e *Engine) authRequest(ctx context.Context, ep Endpoint, fields map[string]string) *resty.Request {
+	r := e.auth.R().SetContext(ctx).SetHeader("Accept", "application/json")
+	all := map[string]string{}
+	for k, v := range ep.Extra {
+		all[k] = v
+	}
+	if e.profile.OAuthClient {
+		all["client_id"] = e.cfg.ClientID
+		if e.cfg.ClientSecret != "" {
+			all["client_secret"] = e.cfg.ClientSecret
+		}
+	}
+	switch ep.Send {
+	case SendHeader:
+		for k, v := range fields {
+			r.SetHeader(k, withScheme(ep.TokenScheme, v))
+		}
+		if len(all) > 0 {
+			r.SetHeader("Content-Type", "application/json").SetBody(mustJSON(all))
+		}
+	case SendForm:
+		form := url.Values{}
+		for k, v := range all {
+			form.Set(k, v)
+		}
+		for k, v := range fields {
+			form.Set(k, v)
+		}
+		r.SetHeader("Content-Type", "application/x-www-form-urlencoded").SetBody([]byte(form.Encode()))
+	default:
+		for k, v := range fields {
+			all[k] = v
+		}
+		r.SetHeader("Content-Type", "application/json").SetBody(mustJSON(all))
+	}
+	return r
+}
+
+func mustJSON(v map[string]string) []byte {
+	b, _ := json.Marshal(v) // a map of strings always marshals
+	return b
+}
+
+// parsePair reads the tokens out of a login or refresh answer. Login needs both tokens; a
+// refresh answer without a refresh token keeps the old one.
+func (e *Engine) parsePair(resp *resty.Response, sent, recv time.Time, login bool) (pair, error) {
+	body := resp.Body()
+	ct := resp.Header().Get("Content-Type")
+	if mt, _, _ := mime.ParseMediaType(ct); mt != "" && !strings.Contains(mt, "json") {
+		return pair{}, fmt.Errorf("answer is %s, not JSON: %s", mt, snippet(body))
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return pair{}, errors.New("answer has an empty body")
+	}
+	var doc any
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	if err := d.Decode(&doc); err != nil {
+		return pair{}, fmt.Errorf("answer is not JSON (%v): %s", err, snippet(body))
+	}
+	str := func(path string) (string, error) {
+		v, ok := lookupPath(doc, path)
+		if !ok || v == nil {
+			return "", fmt.Errorf("answer has no %q field: %s", path, snippet(body))
+		}
+		s, ok := v.(string)
+		if !ok {
+			return "", fmt.Errorf("answer's %q is a %s, not a string", path, jsonType(v))
+		}
+		if s == "" {
+			return "", fmt.Errorf("answer's %q is empty", path)
+		}
+		return s, nil
+	}
+	paths := e.profile.Tokens
+	access, err := str(paths.Access)
+	if err != nil {
+		return pair{}, err
+	}
+	var expiresIn time.Duration
+	if paths.ExpiresIn != "" {
+		if v, ok := lookupPath(doc, paths.ExpiresIn); ok {
+			secs, err := strconv.ParseFloat(scalarString(v), 64)
+			if err != nil || secs < 0 || secs > 10*365*24*3600 {
+				return pair{}, fmt.Errorf("answer's %q is not a sensible number of seconds: %s", paths.ExpiresIn, scalarString(v))
+			}
+			expiresIn = time.Duration(secs * float64(time.Second))
+		}
+	}
+	// Opaque expiries are reckoned on the server's clock, like exp claims.
+	e.mu.Lock()
+	skew := e.skew.Estimate().Offset
+	e.mu.Unlock()
+	p := pair{access: session.ParseToken(access, recv.Add(skew), expiresIn)}
+	e.observeIat(p.access, sent, recv)
+	if paths.Refresh != "" {
+		if _, present := lookupPath(doc, paths.Refresh); present || login {
+			rt, err := str(paths.Refresh)
+			if err != nil {
+				return pair{}, err
+			}
+			p.refresh = session.ParseToken(rt, recv.Add(skew), 0)
+			p.rotated = true
+		}
+	}
+	return p, nil
+}
+
+func jsonType(v any) string {
+	switch v.(type) {
+	case json.Number:
+		return "number"
+	case bool:
+		return "boolean"
+	case map[string]any:
+		return "object"
+	case []any:
+		return "array"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// snippet is the start of a body, printable and short, for error messages.
+func snippet(b []byte) string {
+	const n = 80
+	s := string(b)
+	if len(s) > n {
+		s = s[:n]
+		for !utf8.ValidString(s) && len(s) > 0 {
+			s = s[:len(s)-1]
+		}
+		s += "…"
+	}
+	return strconv.Quote(s)
+}
+
+// bodySummary says what an error answer said: its message field when it has one.
+func bodySummary(resp *resty.Response) string {
+	body := resp.Body()
+	for _, f := range []string{"error_description", "detail", "message", "error", "reason"} {
+		if v, ok := lookupJSON(body, f); ok {
+			if s, ok := v.(string); ok && s != "" {
+				return s
+			}
+		}
+	}
+	if len(body) == 0 {
+		return "empty body"
+	}
+	return snippet(body)
+}
+
+// observeDate learns the server clock from a Date header (one-second resolution).
+func (e *Engine) observeDate(h http.Header, sent, recv time.Time) {
+	d, err := http.ParseTime(h.Get("Date"))
+	if err != nil {
+		return
+	}
+	e.observe(d, sent, recv)
+}
+
+// observeIat learns the server clock from a token minted during the call.
+func (e *Engine) observeIat(t session.Token, sent, recv time.Time) {
+	if !t.IssuedAt.IsZero() {
+		e.observe(t.IssuedAt, sent, recv)
+	}
+}
+
+func (e *Engine) observe(stamp, sent, recv time.Time) {
+	e.mu.Lock()
+	est := e.skew.Observe(stamp, time.Second, sent, recv)
+	e.sess.Skew = est
+	show := est.Significant(time.Second) && absDur(est.Offset-e.skewShown) >= time.Second
+	if show {
+		e.skewShown = est.Offset
+	} else if !est.Significant(time.Second) && e.skewShown != 0 && absDur(est.Offset) < time.Second {
+		e.skewShown = 0
+		show = true
+	}
+	e.mu.Unlock()
+	if show {
+		dir := "ahead of"
+		if est.Offset < 0 {
+			dir = "behind"
+		}
+		reason := fmt.Sprintf("server clock %s %s this one (±%s); exp is compared with the server's time", fmtDur(absDur(est.Offset)), dir, fmtDur(est.Uncertainty))
+		if !est.Significant(time.Second) {
+			reason = fmt.Sprintf("server clock agrees with this one again (%+.1fs ±%s)", est.Offset.Seconds(), fmtDur(est.Uncertainty))
+		}
+		e.emit(session.Event{Kind: session.KindSkew, Skew: est.Offset, Reason: reason})
+	}
+}
+
+func absDur(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
+// backgroundLoop refreshes ahead of exp while the strategy is Background, idle or not.
+func (e *Engine) backgroundLoop() {
+	defer close(e.bgDone)
+	retry := e.cfg.RefreshBackoff
+	var last time.Time
+	for {
+		e.mu.Lock()
+		strategy, state, tok, serial := e.strategy, e.sess.State, e.sess.Access, e.serial
+		thr := e.thresholdFor(tok)
+		left := tok.Remaining(e.sess.ServerNow(e.now()))
+		e.mu.Unlock()
+
+		wait := time.Hour // idle until nudged
+		if strategy == Background && state == session.StateActive && tok.HasExpiry() {
+			wait = left - thr
+			// A server that hands out tokens already inside the threshold must not be hammered.
+			if since := time.Since(last); wait <= 0 && since < time.Second {
+				wait = time.Second - since
+			}
+			if wait <= 0 {
+				last = time.Now()
+				reason := fmt.Sprintf("background: %s left < %s", fmtDur(left), fmtDur(thr))
+				err := e.refresh(context.Background(), session.WhyBackground, serial, 0, reason)
+				var re *RefreshError
+				if errors.As(err, &re) && re.Transient {
+					wait = retry
+					retry = min(retry*2, e.cfg.MaxBackoff)
+				} else {
+					retry = e.cfg.RefreshBackoff
+					continue
+				}
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-e.wake:
+		case <-e.stop:
+			t.Stop()
+			return
+		}
+		t.Stop()
+	}
+}

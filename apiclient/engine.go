@@ -1,0 +1,397 @@
+package apiclient
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-resty/resty/v2"
+
+	"tokenscope/session"
+)
+
+// Strategy is when to refresh.
+type Strategy string
+
+// Strategies, as DESIGN.md defines them.
+const (
+	Auto       Strategy = "auto"       // proactive and reactive
+	Proactive  Strategy = "proactive"  // before a request, when exp is within the threshold
+	Reactive   Strategy = "reactive"   // after a 401
+	Background Strategy = "background" // a timer refreshes ahead of exp, even when idle (401s still handled)
+	Off        Strategy = "off"        // never: a 401 is reported
+)
+
+// Strategies lists the strategies in the order the TUI cycles them.
+func Strategies() []Strategy { return []Strategy{Auto, Proactive, Reactive, Background, Off} }
+
+// ParseStrategy accepts a strategy name.
+func ParseStrategy(s string) (Strategy, error) {
+	for _, st := range Strategies() {
+		if string(st) == strings.ToLower(s) {
+			return st, nil
+		}
+	}
+	return "", fmt.Errorf("unknown strategy %q (want auto, proactive, reactive, background or off)", s)
+}
+
+func (s Strategy) proactive() bool { return s == Auto || s == Proactive }
+func (s Strategy) reactive() bool  { return s == Auto || s == Reactive || s == Background }
+
+// Config sets up an Engine. Zero values take the defaults noted.
+type Config struct {
+	BaseURL      string
+	Profile      Profile
+	Username     string
+	Password     string
+	ClientID     string // oauth2 client (default "tokenscope")
+	ClientSecret string
+
+	Strategy Strategy // default Auto
+	// Threshold is how close to exp a proactive or background refresh happens. Zero picks a
+	// sixth of the token's lifetime, between 1 s and 5 min: 5 s for a 30 s demo token, 5 min
+	// for a 1 h token.
+	Threshold      time.Duration
+	NoSingleFlight bool // demonstrate the stampede: every caller refreshes on its own
+
+	Clock session.Clock // default the system clock
+	Log   *session.Log  // default a new log of session.DefaultLogSize
+	Keys  session.Keys  // verify token signatures with these
+
+	Timeout         time.Duration // per request attempt; default 30 s
+	RefreshTimeout  time.Duration // per refresh attempt; default 10 s
+	RefreshAttempts int           // transient failures are retried up to this many calls; default 4
+	RefreshBackoff  time.Duration // wait after the first transient failure, doubling; default 250 ms
+	MaxBackoff      time.Duration // cap on that wait; default 4 s
+	MaxBodyBytes    int           // answers larger than this are refused; default 4 MiB
+	MaxParked       int           // default 10000
+
+	Transport http.RoundTripper // default http.DefaultTransport's settings
+	// Diagnostics receives resty's own warnings, which would otherwise go to stderr and garble
+	// a TUI. Discarded when nil.
+	Diagnostics io.Writer
+}
+
+// Request is what a user sends. The body is kept as bytes so that a retry or a replay sends it
+// intact (resty re-sends readers empty).
+type Request struct {
+	Method string
+	Path   string
+	Header http.Header
+	Body   []byte
+}
+
+// Outcome is how a request ended.
+type Outcome int
+
+// Outcomes.
+const (
+	OK     Outcome = iota // an answer below 400
+	Failed                // an error answer, or no answer; Reason says why
+	Parked                // kept for replay after the next login
+)
+
+func (o Outcome) String() string {
+	return [...]string{"ok", "failed", "parked"}[o]
+}
+
+// Result is the end of one request.
+type Result struct {
+	ID       uint64
+	Request  Request
+	Outcome  Outcome
+	Status   int
+	Header   http.Header
+	Body     []byte
+	Duration time.Duration // from first send to final answer
+	Attempts int
+	Reason   string // why it failed or was parked
+	Replayed bool   // this result is the replay of a parked request
+}
+
+// Counters summarise what the engine did.
+type Counters struct {
+	Requests        uint64 // requests handed to Do (replays excluded)
+	RefreshCalls    uint64 // HTTP calls to the refresh endpoint
+	RefreshOK       uint64
+	RefreshFailures uint64 // failed refresh calls, transient and fatal
+	Unauthorized    uint64 // 401s recognised as "access expired"
+	LoggedOut       uint64 // times the session fell to "login required"
+}
+
+// Snapshot is the engine's state at one moment, for display.
+type Snapshot struct {
+	session.Session
+	Target        string
+	Profile       string
+	Strategy      Strategy
+	SingleFlight  bool
+	Threshold     time.Duration // effective threshold for the current access token
+	AccessVerify  session.Verification
+	RefreshVerify session.Verification
+	Refreshing    int // refresh calls in flight
+}
+
+// Errors a caller can tell apart.
+var (
+	// ErrLoginRequired: the session is dead; the request was parked.
+	ErrLoginRequired = errors.New("login required")
+)
+
+// RefreshError is a failed refresh.
+type RefreshError struct {
+	Transient bool
+	Reason    string
+}
+
+func (e *RefreshError) Error() string {
+	if e.Transient {
+		return "refresh failed (transient): " + e.Reason
+	}
+	return "refresh rejected: " + e.Reason
+}
+
+// Engine holds one session against one API. All methods are safe for concurrent use.
+type Engine struct {
+	cfg     Config
+	profile Profile
+	api     *resty.Client // user requests; its hooks attach tokens and handle 401s
+	auth    *resty.Client // login and refresh; no hooks, so a refresh can never refresh
+	log     *session.Log
+	clock   session.Clock
+
+	mu           sync.Mutex
+	sess         session.Session
+	serial       uint64 // bumps with every new access token; a request remembers the one it used
+	strategy     Strategy
+	singleFlight bool
+	flight       *flight // the refresh in flight, when single flight is on
+	refreshSeq   uint64
+	refreshing   int
+	skew         session.SkewEstimator
+	skewShown    time.Duration
+	parked       []*parkedReq
+	accessVer    session.Verification
+	refreshVer   session.Verification
+
+	reqSeq   atomic.Uint64
+	counters struct {
+		requests, refreshCalls, refreshOK, refreshFailures, unauthorized, loggedOut atomic.Uint64
+	}
+
+	wake   chan struct{} // nudges the background loop
+	stop   chan struct{}
+	closed sync.Once
+	bgDone chan struct{}
+}
+
+type flight struct {
+	id      uint64
+	waiters int
+	done    chan struct{}
+	err     error
+}
+
+type parkedReq struct {
+	id  uint64
+	req Request
+}
+
+// New builds an engine. It does not log in; call Login.
+func New(cfg Config) (*Engine, error) {
+	if _, err := url.ParseRequestURI(cfg.BaseURL); err != nil || !strings.HasPrefix(cfg.BaseURL, "http") {
+		return nil, fmt.Errorf("target %q is not an http(s) URL", cfg.BaseURL)
+	}
+	if err := cfg.Profile.Validate(); err != nil {
+		return nil, fmt.Errorf("profile %s: %w", cfg.Profile.Name, err)
+	}
+	if cfg.Strategy == "" {
+		cfg.Strategy = Auto
+	}
+	if _, err := ParseStrategy(string(cfg.Strategy)); err != nil {
+		return nil, err
+	}
+	if cfg.ClientID == "" {
+		cfg.ClientID = "tokenscope"
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = session.SystemClock{}
+	}
+	if cfg.Log == nil {
+		cfg.Log = session.NewLog(0)
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.Timeout, 30*time.Second)
+	def(&cfg.RefreshTimeout, 10*time.Second)
+	def(&cfg.RefreshBackoff, 250*time.Millisecond)
+	def(&cfg.MaxBackoff, 4*time.Second)
+	if cfg.RefreshAttempts <= 0 {
+		cfg.RefreshAttempts = 4
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 4 << 20
+	}
+	if cfg.MaxParked <= 0 {
+		cfg.MaxParked = 10000
+	}
+	if cfg.Diagnostics == nil {
+		cfg.Diagnostics = io.Discard
+	}
+	e := &Engine{
+		cfg:          cfg,
+		profile:      cfg.Profile,
+		log:          cfg.Log,
+		clock:        cfg.Clock,
+		strategy:     cfg.Strategy,
+		singleFlight: !cfg.NoSingleFlight,
+		wake:         make(chan struct{}, 1),
+		stop:         make(chan struct{}),
+		bgDone:       make(chan struct{}),
+	}
+	e.api = e.newResty().
+		SetTimeout(cfg.Timeout).
+		SetRedirectPolicy(resty.FlexibleRedirectPolicy(10), resty.RedirectPolicyFunc(e.stripAuthOnRedirect)).
+		SetRetryCount(1).
+		SetRetryWaitTime(0).
+		SetRetryMaxWaitTime(0).
+		AddRetryCondition(e.retryAfter401).
+		OnBeforeRequest(e.beforeRequest).
+		OnAfterResponse(e.afterResponse)
+	// Login and refresh never follow redirects: a refresh token goes to the refresh endpoint
+	// and nowhere else.
+	e.auth = e.newResty().SetTimeout(cfg.RefreshTimeout).SetRedirectPolicy(resty.NoRedirectPolicy())
+	go e.backgroundLoop()
+	return e, nil
+}
+
+func (e *Engine) newResty() *resty.Client {
+	c := resty.New().
+		SetBaseURL(strings.TrimRight(e.cfg.BaseURL, "/")).
+		SetLogger(writerLogger{e.cfg.Diagnostics}).
+		SetResponseBodyLimit(e.cfg.MaxBodyBytes).
+		SetHeader("User-Agent", "tokenscope")
+	if e.cfg.Transport != nil {
+		c.SetTransport(e.cfg.Transport)
+	}
+	return c
+}
+
+// Close stops the background refresher. In-flight requests finish on their own.
+func (e *Engine) Close() {
+	e.closed.Do(func() {
+		close(e.stop)
+		<-e.bgDone
+	})
+}
+
+// Log is the engine's event log.
+func (e *Engine) Log() *session.Log { return e.log }
+
+// Profile is the engine's profile.
+func (e *Engine) Profile() Profile { return e.profile }
+
+// Target is the base URL.
+func (e *Engine) Target() string { return e.cfg.BaseURL }
+
+// Counters returns what the engine has done so far.
+func (e *Engine) Counters() Counters {
+	c := &e.counters
+	return Counters{
+		Requests: c.requests.Load(), RefreshCalls: c.refreshCalls.Load(), RefreshOK: c.refreshOK.Load(),
+		RefreshFailures: c.refreshFailures.Load(), Unauthorized: c.unauthorized.Load(), LoggedOut: c.loggedOut.Load(),
+	}
+}
+
+// Snapshot returns the session and settings as they are now.
+func (e *Engine) Snapshot() Snapshot {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.sess
+	s.Parked = len(e.parked)
+	return Snapshot{
+		Session: s, Target: e.cfg.BaseURL, Profile: e.profile.Name, Strategy: e.strategy,
+		SingleFlight: e.singleFlight, Threshold: e.thresholdFor(e.sess.Access),
+		AccessVerify: e.accessVer, RefreshVerify: e.refreshVer, Refreshing: e.refreshing,
+	}
+}
+
+// SetStrategy changes the strategy from now on.
+func (e *Engine) SetStrategy(s Strategy) {
+	e.mu.Lock()
+	old := e.strategy
+	e.strategy = s
+	e.mu.Unlock()
+	if old != s {
+		e.emit(session.Event{Kind: session.KindNote, Reason: fmt.Sprintf("strategy %s → %s", old, s)})
+		e.nudge()
+	}
+}
+
+// SetSingleFlight switches single flight (and the stale-token check that goes with it).
+func (e *Engine) SetSingleFlight(on bool) {
+	e.mu.Lock()
+	old := e.singleFlight
+	e.singleFlight = on
+	e.mu.Unlock()
+	if old != on {
+		state := map[bool]string{true: "on", false: "off (stampede demo)"}[on]
+		e.emit(session.Event{Kind: session.KindNote, Reason: "single flight " + state})
+	}
+}
+
+func (e *Engine) now() time.Time { return e.clock.Now() }
+
+func (e *Engine) emit(ev session.Event) session.Event {
+	if ev.Time.IsZero() {
+		ev.Time = e.now()
+	}
+	return e.log.Append(ev)
+}
+
+func (e *Engine) nudge() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// thresholdFor is the refresh threshold for a token; the caller holds e.mu or owns t.
+func (e *Engine) thresholdFor(t session.Token) time.Duration {
+	if e.cfg.Threshold > 0 {
+		return e.cfg.Threshold
+	}
+	life := t.Lifetime()
+	if life <= 0 {
+		return 30 * time.Second
+	}
+	return min(max(life/6, time.Second), 5*time.Minute)
+}
+
+// stripAuthOnRedirect keeps the token on the host it was meant for. Go drops Authorization
+// when the host name changes but keeps it across ports, and never knows about custom headers
+// such as X-Token; this drops both whenever host or port differ.
+func (e *Engine) stripAuthOnRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) > 0 && req.URL.Host != via[0].URL.Host {
+		req.Header.Del(e.profile.Auth.Header)
+		req.Header.Del("Authorization")
+		req.Header.Del("Cookie")
+	}
+	return nil
+}
+
+// writerLogger sends resty's log lines to a writer instead of stderr.
+type writerLogger struct{ w io.Writer }
+
+func (l writerLogger) Errorf(f string, v ...any) { fmt.Fprintf(l.w, "resty error: "+f+"\n", v...) }
+func (l writerLogger) Warnf(f string, v ...any)  { fmt.Fprintf(l.w, "resty warn: "+f+"\n", v...) }
+func (l writerLogger) Debugf(f string, v ...any) { fmt.Fprintf(l.w, "resty debug: "+f+"\n", v...) }

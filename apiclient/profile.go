@@ -1,0 +1,366 @@
+// Package apiclient is tokenscope's refresh engine: a go-resty client whose hooks attach the
+// current token, refresh it proactively or after a 401 (once, however many requests need it),
+// retry what a 401 rejected, park requests while the session is dead and replay them after a
+// new login, and record every step in the session's event log. Profiles describe each API's
+// wire format.
+package apiclient
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// How a credential or token travels in a login or refresh call.
+const (
+	SendJSON   = "json"   // a field of a JSON object body
+	SendForm   = "form"   // a field of an application/x-www-form-urlencoded body
+	SendHeader = "header" // a request header (element-admin's X-Token)
+)
+
+// Profile is the wire format of one API's auth: where to log in and refresh, how credentials
+// and tokens travel, where the tokens are in the answers, and how an expired access token and a
+// rejected refresh token are recognised. Built-in profiles cover DESIGN.md's four conventions;
+// a TOML file can describe any other API.
+type Profile struct {
+	Name    string   `toml:"name"`
+	Login   Endpoint `toml:"login"`
+	Refresh Endpoint `toml:"refresh"`
+	// Tokens are the dotted paths of the tokens in login and refresh answers.
+	Tokens TokenPaths `toml:"tokens"`
+	// Auth is how the access token is attached to requests.
+	Auth AuthHeader `toml:"auth"`
+	// AccessExpired recognises "the access token is no longer good" (refresh and retry).
+	AccessExpired Matcher `toml:"access_expired"`
+	// RefreshRejected recognises "the refresh token is no longer good" (login required).
+	// Any other 4xx answer to a refresh (except 408 and 429) is treated as a rejection too.
+	RefreshRejected Matcher `toml:"refresh_rejected"`
+	// OAuthClient sends client_id (and client_secret when given) with login and refresh, as
+	// RFC 6749 §2.3 says.
+	OAuthClient bool `toml:"oauth_client"`
+	// Presets are ready-made requests for this API, shown in the TUI's request list.
+	Presets []Preset `toml:"presets"`
+}
+
+// Endpoint is a login or refresh call.
+type Endpoint struct {
+	Method string `toml:"method"`
+	Path   string `toml:"path"`
+	// Send is how credentials (login) or the refresh token (refresh) travel: json, form or header.
+	Send string `toml:"send"`
+	// UserField and PasswordField name the login credentials.
+	UserField     string `toml:"user_field"`
+	PasswordField string `toml:"password_field"`
+	// TokenField names the refresh token's field, or its header when Send is "header".
+	TokenField string `toml:"token_field"`
+	// TokenScheme prefixes a refresh token sent in a header ("Bearer").
+	TokenScheme string `toml:"token_scheme"`
+	// Extra fields sent as they are (grant_type=password).
+	Extra map[string]string `toml:"extra"`
+}
+
+// TokenPaths are dotted paths (data.token) into a JSON answer.
+type TokenPaths struct {
+	Access    string `toml:"access"`
+	Refresh   string `toml:"refresh"`
+	ExpiresIn string `toml:"expires_in"`
+}
+
+// AuthHeader is how requests carry the access token.
+type AuthHeader struct {
+	Header string `toml:"header"` // Authorization, X-Token, ...
+	Scheme string `toml:"scheme"` // Bearer, or empty for the bare token
+}
+
+// Matcher recognises an answer. Every part that is set must match.
+type Matcher struct {
+	Status []int `toml:"status"`
+	// Field is a dotted path into the JSON body; Values are the accepted values (any value
+	// when empty, but the field must be present).
+	Field  string   `toml:"field"`
+	Values []string `toml:"values"`
+	// Header must contain HeaderContains (case-insensitively).
+	Header         string `toml:"header"`
+	HeaderContains string `toml:"header_contains"`
+}
+
+// Preset is a ready-made request.
+type Preset struct {
+	Name    string            `toml:"name"`
+	Method  string            `toml:"method"`
+	Path    string            `toml:"path"`
+	Headers map[string]string `toml:"headers"`
+	Body    string            `toml:"body"`
+}
+
+// Empty reports whether the matcher has nothing to match on.
+func (m Matcher) Empty() bool { return len(m.Status) == 0 && m.Field == "" && m.Header == "" }
+
+// Match reports whether an answer matches, with a short reason naming what matched
+// ("401 code 50014", "401 invalid_token").
+func (m Matcher) Match(status int, h http.Header, body []byte) (bool, string) {
+	if m.Empty() || (len(m.Status) > 0 && !slices.Contains(m.Status, status)) {
+		return false, ""
+	}
+	reason := strconv.Itoa(status)
+	if m.Field != "" {
+		v, ok := lookupJSON(body, m.Field)
+		if !ok {
+			return false, ""
+		}
+		s := scalarString(v)
+		if len(m.Values) > 0 && !slices.Contains(m.Values, s) {
+			return false, ""
+		}
+		reason += " " + lastSegment(m.Field) + " " + s
+	}
+	if m.Header != "" {
+		hv := h.Get(m.Header)
+		if hv == "" || !strings.Contains(strings.ToLower(hv), strings.ToLower(m.HeaderContains)) {
+			return false, ""
+		}
+		if m.HeaderContains != "" {
+			reason += " " + m.HeaderContains
+		}
+	}
+	return true, reason
+}
+
+func lastSegment(path string) string {
+	if i := strings.LastIndexByte(path, '.'); i >= 0 {
+		return path[i+1:]
+	}
+	return path
+}
+
+// lookupJSON finds a dotted path in a JSON object body. Numbers stay json.Number so that codes
+// like 50014 compare as written.
+func lookupJSON(body []byte, path string) (any, bool) {
+	var v any
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	if err := d.Decode(&v); err != nil {
+		return nil, false
+	}
+	return lookupPath(v, path)
+}
+
+func lookupPath(v any, path string) (any, bool) {
+	for _, p := range strings.Split(path, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if v, ok = m[p]; !ok {
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+func scalarString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case json.Number:
+		return x.String()
+	case bool:
+		return strconv.FormatBool(x)
+	case nil:
+		return "null"
+	default:
+		b, _ := json.Marshal(x)
+		return string(b)
+	}
+}
+
+var bearer = AuthHeader{Header: "Authorization", Scheme: "Bearer"}
+
+var demoPresets = []Preset{
+	{Name: "protected", Method: "GET", Path: "/api/protected/"},
+	{Name: "me", Method: "GET", Path: "/api/me"},
+	{Name: "create item", Method: "POST", Path: "/api/items", Headers: map[string]string{"Content-Type": "application/json"}, Body: `{"name":"widget","qty":1}`},
+}
+
+// builtins are DESIGN.md's four conventions.
+var builtins = map[string]Profile{
+	"simplejwt": {
+		Name:            "simplejwt",
+		Login:           Endpoint{Method: "POST", Path: "/api/token/", Send: SendJSON, UserField: "username", PasswordField: "password"},
+		Refresh:         Endpoint{Method: "POST", Path: "/api/token/refresh/", Send: SendJSON, TokenField: "refresh"},
+		Tokens:          TokenPaths{Access: "access", Refresh: "refresh"},
+		Auth:            bearer,
+		AccessExpired:   Matcher{Status: []int{401}, Field: "code", Values: []string{"token_not_valid"}},
+		RefreshRejected: Matcher{Status: []int{401}, Field: "code", Values: []string{"token_not_valid"}},
+		Presets:         demoPresets,
+	},
+	"bearer-json": {
+		Name:            "bearer-json",
+		Login:           Endpoint{Method: "POST", Path: "/login", Send: SendJSON, UserField: "username", PasswordField: "password"},
+		Refresh:         Endpoint{Method: "POST", Path: "/refresh-token", Send: SendJSON, TokenField: "refreshToken"},
+		Tokens:          TokenPaths{Access: "accessToken", Refresh: "refreshToken"},
+		Auth:            bearer,
+		AccessExpired:   Matcher{Status: []int{401}},
+		RefreshRejected: Matcher{Status: []int{401, 403}},
+		Presets:         demoPresets,
+	},
+	"element-admin": {
+		Name:            "element-admin",
+		Login:           Endpoint{Method: "POST", Path: "/sys/user/login", Send: SendJSON, UserField: "username", PasswordField: "password"},
+		Refresh:         Endpoint{Method: "POST", Path: "/sys/user/refreshtoken", Send: SendHeader, TokenField: "X-Token"},
+		Tokens:          TokenPaths{Access: "data.token", Refresh: "data.refreshToken"},
+		Auth:            AuthHeader{Header: "X-Token"},
+		AccessExpired:   Matcher{Status: []int{401}, Field: "code", Values: []string{"50014"}},
+		RefreshRejected: Matcher{Status: []int{401}, Field: "code", Values: []string{"50015"}},
+		Presets: []Preset{
+			{Name: "user info", Method: "GET", Path: "/sys/user/info"},
+			{Name: "create item", Method: "POST", Path: "/sys/items", Headers: map[string]string{"Content-Type": "application/json"}, Body: `{"name":"widget","qty":1}`},
+		},
+	},
+	"oauth2": {
+		Name: "oauth2",
+		Login: Endpoint{Method: "POST", Path: "/oauth/token", Send: SendForm, UserField: "username", PasswordField: "password",
+			Extra: map[string]string{"grant_type": "password"}},
+		Refresh: Endpoint{Method: "POST", Path: "/oauth/token", Send: SendForm, TokenField: "refresh_token",
+			Extra: map[string]string{"grant_type": "refresh_token"}},
+		Tokens:          TokenPaths{Access: "access_token", Refresh: "refresh_token", ExpiresIn: "expires_in"},
+		Auth:            bearer,
+		AccessExpired:   Matcher{Status: []int{401}, Header: "WWW-Authenticate", HeaderContains: "invalid_token"},
+		RefreshRejected: Matcher{Status: []int{400, 401}, Field: "error"},
+		OAuthClient:     true,
+		Presets:         demoPresets,
+	},
+}
+
+// ProfileNames lists the built-in profiles.
+func ProfileNames() []string { return []string{"simplejwt", "bearer-json", "element-admin", "oauth2"} }
+
+// BuiltinProfile returns a copy of a built-in profile.
+func BuiltinProfile(name string) (Profile, bool) {
+	p, ok := builtins[name]
+	if !ok {
+		return Profile{}, false
+	}
+	p.Presets = slices.Clone(p.Presets)
+	return p, true
+}
+
+// ResolveProfile accepts a built-in name or the path of a TOML profile file.
+func ResolveProfile(nameOrFile string) (Profile, error) {
+	if p, ok := BuiltinProfile(nameOrFile); ok {
+		return p, nil
+	}
+	if _, err := os.Stat(nameOrFile); err != nil {
+		return Profile{}, fmt.Errorf("profile %q is neither a built-in (%s) nor a readable file", nameOrFile, strings.Join(ProfileNames(), ", "))
+	}
+	return LoadProfile(nameOrFile)
+}
+
+// LoadProfile reads a custom profile from a TOML file. A file may start from a built-in with
+// `base = "simplejwt"` and override only what differs.
+func LoadProfile(path string) (Profile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Profile{}, err
+	}
+	return ParseProfile(path, data)
+}
+
+// ParseProfile parses TOML profile data; name is used in error messages.
+func ParseProfile(name string, data []byte) (Profile, error) {
+	var head struct {
+		Base string `toml:"base"`
+	}
+	if _, err := toml.Decode(string(data), &head); err != nil {
+		return Profile{}, profileError(name, err)
+	}
+	var p Profile
+	if head.Base != "" {
+		b, ok := BuiltinProfile(head.Base)
+		if !ok {
+			return Profile{}, fmt.Errorf("%s: base %q is not a built-in profile (%s)", name, head.Base, strings.Join(ProfileNames(), ", "))
+		}
+		p = b
+	}
+	var overlay struct {
+		Profile
+		Base string `toml:"base"`
+	}
+	overlay.Profile = p
+	md, err := toml.Decode(string(data), &overlay)
+	if err != nil {
+		return Profile{}, profileError(name, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return Profile{}, fmt.Errorf("%s: unknown keys: %s", name, strings.Join(keys, ", "))
+	}
+	p = overlay.Profile
+	if p.Name == "" {
+		p.Name = name
+	}
+	if err := p.Validate(); err != nil {
+		return Profile{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return p, nil
+}
+
+func profileError(name string, err error) error {
+	var perr toml.ParseError
+	if errors.As(err, &perr) {
+		return fmt.Errorf("%s:%d: %s", name, perr.Position.Line, perr.Message)
+	}
+	return fmt.Errorf("%s: %w", name, err)
+}
+
+// Validate reports the first thing that makes the profile unusable.
+func (p *Profile) Validate() error {
+	for _, ep := range []struct {
+		what string
+		e    *Endpoint
+	}{{"login", &p.Login}, {"refresh", &p.Refresh}} {
+		if ep.e.Method == "" {
+			ep.e.Method = "POST"
+		}
+		ep.e.Method = strings.ToUpper(ep.e.Method)
+		if !strings.HasPrefix(ep.e.Path, "/") {
+			return fmt.Errorf("%s.path must start with /, got %q", ep.what, ep.e.Path)
+		}
+		switch ep.e.Send {
+		case SendJSON, SendForm:
+		case SendHeader:
+			if ep.what == "login" {
+				return errors.New("login.send must be json or form")
+			}
+		default:
+			return fmt.Errorf("%s.send must be json, form or header, got %q", ep.what, ep.e.Send)
+		}
+	}
+	if p.Login.UserField == "" || p.Login.PasswordField == "" {
+		return errors.New("login.user_field and login.password_field are required")
+	}
+	if p.Refresh.TokenField == "" {
+		return errors.New("refresh.token_field is required")
+	}
+	if p.Tokens.Access == "" {
+		return errors.New("tokens.access is required")
+	}
+	if p.Auth.Header == "" {
+		return errors.New("auth.header is required (Authorization, X-Token, ...)")
+	}
+	if p.AccessExpired.Empty() {
+		return errors.New("access_expired needs a status, field or header to match")
+	}
+	return nil
+}

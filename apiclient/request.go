@@ -1,0 +1,298 @@
+package apiclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/go-resty/resty/v2"
+
+	"tokenscope/session"
+)
+
+type callKey struct{}
+
+// call is one request's journey through resty's hooks.
+type call struct {
+	id       uint64
+	req      Request
+	serial   uint64 // the access token it carries (e.serial when attached)
+	token    string // fingerprint of that token
+	reason   string // why the first attempt was rejected
+	sentAt   time.Time
+	replayed bool
+}
+
+func callOf(ctx context.Context) *call {
+	c, _ := ctx.Value(callKey{}).(*call)
+	return c
+}
+
+// Do sends a request through the engine and returns how it ended. It never panics on
+// anything the network sends, and never drops a request: it ends OK, Failed with a reason, or
+// Parked until the next Login.
+func (e *Engine) Do(ctx context.Context, req Request) Result {
+	e.counters.requests.Add(1)
+	return e.do(ctx, &call{id: e.reqSeq.Add(1), req: req})
+}
+
+func (e *Engine) do(ctx context.Context, c *call) Result {
+	start := e.now()
+	res := Result{ID: c.id, Request: c.req, Replayed: c.replayed}
+	if dead, why := e.dead(); dead {
+		return e.park(c, why)
+	}
+	r := e.api.R().SetContext(context.WithValue(ctx, callKey{}, c))
+	for k, vs := range c.req.Header {
+		for _, v := range vs {
+			r.Header.Add(k, v)
+		}
+	}
+	if len(c.req.Body) > 0 {
+		r.SetBody(c.req.Body)
+	}
+	resp, err := r.Execute(c.req.Method, c.req.Path)
+	res.Duration = e.now().Sub(start)
+	if resp != nil && resp.Request != nil {
+		res.Attempts = resp.Request.Attempt
+	}
+	switch {
+	case errors.Is(err, ErrLoginRequired):
+		return e.park(c, "the session needs a new login")
+	case err != nil:
+		res.Outcome = Failed
+		res.Reason = describeErr(err)
+		e.emit(session.Event{Kind: session.KindRequestFailed, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,
+			Duration: res.Duration, Reason: res.Reason})
+		return res
+	}
+	res.Status, res.Header, res.Body = resp.StatusCode(), resp.Header(), resp.Body()
+	if res.Status >= 400 {
+		res.Outcome = Failed
+		res.Reason = fmt.Sprintf("HTTP %d", res.Status)
+		if ok, why := e.profile.AccessExpired.Match(res.Status, res.Header, res.Body); ok {
+			// A 401 that survived: the strategy does not retry, or the retry was rejected too.
+			// If meanwhile the session died, the request waits for the next login instead.
+			if dead, _ := e.dead(); dead {
+				return e.park(c, "rejected ("+why+") and the session needs a new login")
+			}
+			res.Reason = "unauthorized: " + why
+			if res.Attempts > 1 {
+				res.Reason += " (also on the retry; not retried again)"
+			}
+		}
+		e.emit(session.Event{Kind: session.KindRequestFailed, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,
+			Status: res.Status, Duration: res.Duration, Reason: res.Reason})
+	}
+	return res
+}
+
+// dead reports whether requests must be parked now.
+func (e *Engine) dead() (bool, string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch e.sess.State {
+	case session.StateLoginRequired:
+		return true, "login required: " + e.sess.Reason
+	case session.StateLoggedOut:
+		return true, "not logged in"
+	}
+	return false, ""
+}
+
+func (e *Engine) park(c *call, why string) Result {
+	res := Result{ID: c.id, Request: c.req, Outcome: Parked, Reason: why, Replayed: c.replayed}
+	e.mu.Lock()
+	if len(e.parked) >= e.cfg.MaxParked {
+		e.mu.Unlock()
+		res.Outcome, res.Reason = Failed, fmt.Sprintf("%s, and %d requests are already parked", why, e.cfg.MaxParked)
+		e.emit(session.Event{Kind: session.KindRequestFailed, RequestID: c.id, Method: c.req.Method, Path: c.req.Path, Reason: res.Reason})
+		return res
+	}
+	e.parked = append(e.parked, &parkedReq{id: c.id, req: c.req})
+	n := len(e.parked)
+	e.mu.Unlock()
+	e.emit(session.Event{Kind: session.KindParked, RequestID: c.id, Method: c.req.Method, Path: c.req.Path, Waiting: n,
+		Reason: fmt.Sprintf("%s (%d parked)", why, n)})
+	return res
+}
+
+// beforeRequest runs before every attempt: a proactive refresh on the first, the reactive
+// refresh (or the stale-token shortcut) on the retry, then the token goes on.
+func (e *Engine) beforeRequest(_ *resty.Client, r *resty.Request) error {
+	c := callOf(r.Context())
+	if c == nil {
+		return nil
+	}
+	ctx := r.Context()
+	if r.Attempt > 1 {
+		if err := e.afterUnauthorized(ctx, c); err != nil {
+			return err
+		}
+	} else if err := e.maybeProactive(ctx, c); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	state, tok, serial, gen := e.sess.State, e.sess.Access, e.serial, e.sess.Generation
+	e.mu.Unlock()
+	if state == session.StateLoginRequired || state == session.StateLoggedOut {
+		return ErrLoginRequired
+	}
+	c.serial, c.token, c.sentAt = serial, tok.Fingerprint(), e.now()
+	r.SetHeader(e.profile.Auth.Header, withScheme(e.profile.Auth.Scheme, tok.Raw))
+	kind, reason := session.KindRequest, ""
+	if r.Attempt > 1 {
+		kind, reason = session.KindRetry, fmt.Sprintf("retry with gen #%d after %s", gen, c.reason)
+	}
+	e.emit(session.Event{Kind: kind, RequestID: c.id, Method: c.req.Method, Path: c.req.Path, Attempt: r.Attempt,
+		Generation: gen, Token: c.token, Reason: reason})
+	return nil
+}
+
+func withScheme(scheme, tok string) string {
+	if scheme == "" {
+		return tok
+	}
+	return scheme + " " + tok
+}
+
+// afterResponse records every answer and learns the server's clock from it.
+func (e *Engine) afterResponse(_ *resty.Client, resp *resty.Response) error {
+	c := callOf(resp.Request.Context())
+	if c == nil {
+		return nil
+	}
+	// The engine's clock, not resty's timestamps: skew is measured against the clock that
+	// exp is compared with.
+	e.observeDate(resp.Header(), c.sentAt, e.now())
+	e.emit(session.Event{Kind: session.KindResponse, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,
+		Status: resp.StatusCode(), Duration: resp.Time(), Attempt: resp.Request.Attempt, Token: c.token})
+	return nil
+}
+
+// retryAfter401 is the only reason a request is ever sent twice: the profile recognised the
+// answer as "access token expired", this was the first attempt, and the strategy reacts to
+// 401s. Network errors never cause a resend (a POST may have reached the server).
+func (e *Engine) retryAfter401(resp *resty.Response, err error) bool {
+	if err != nil || resp == nil || resp.Request == nil {
+		return false
+	}
+	c := callOf(resp.Request.Context())
+	if c == nil {
+		return false
+	}
+	ok, why := e.profile.AccessExpired.Match(resp.StatusCode(), resp.Header(), resp.Body())
+	if !ok {
+		return false
+	}
+	e.counters.unauthorized.Add(1)
+	e.mu.Lock()
+	strategy := e.strategy
+	e.mu.Unlock()
+	ev := session.Event{Kind: session.KindUnauthorized, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,
+		Status: resp.StatusCode(), Attempt: resp.Request.Attempt, Token: c.token, Reason: why}
+	retry := false
+	switch {
+	case resp.Request.Attempt > 1:
+		ev.Reason += " on the retry: reported, not retried again"
+	case !strategy.reactive():
+		ev.Reason += fmt.Sprintf(" (strategy %s does not react to 401s)", strategy)
+	default:
+		c.reason = why
+		retry = true
+	}
+	e.emit(ev)
+	return retry
+}
+
+// afterUnauthorized runs before the retry: a refresh, unless the token the request carried has
+// already been replaced, in which case the retry simply takes the new one.
+func (e *Engine) afterUnauthorized(ctx context.Context, c *call) error {
+	e.mu.Lock()
+	stale := e.singleFlight && c.serial < e.serial
+	gen := e.sess.Generation
+	e.mu.Unlock()
+	if stale {
+		e.emit(session.Event{Kind: session.KindNote, RequestID: c.id, Generation: gen,
+			Reason: fmt.Sprintf("late %s for a token already replaced: retrying with gen #%d, no refresh", c.reason, gen)})
+		return nil
+	}
+	return e.refreshErr(e.refresh(ctx, session.WhyReactive, c.serial, c.id, "reactive: "+c.reason))
+}
+
+// maybeProactive refreshes before the first attempt when the token is within the threshold.
+func (e *Engine) maybeProactive(ctx context.Context, c *call) error {
+	e.mu.Lock()
+	strategy, tok, serial, state := e.strategy, e.sess.Access, e.serial, e.sess.State
+	thr := e.thresholdFor(tok)
+	serverNow := e.sess.ServerNow(e.now())
+	e.mu.Unlock()
+	if !strategy.proactive() || state == session.StateLoginRequired || !tok.HasExpiry() {
+		return nil
+	}
+	left := tok.Remaining(serverNow)
+	if left > thr {
+		return nil
+	}
+	reason := fmt.Sprintf("proactive: %s left < %s", fmtDur(left), fmtDur(thr))
+	if left <= 0 {
+		reason = fmt.Sprintf("proactive: expired %s ago", fmtDur(-left))
+	}
+	return e.refreshErr(e.refresh(ctx, session.WhyProactive, serial, c.id, reason))
+}
+
+// refreshErr turns a refresh outcome into what the request should do: a fatal failure parks
+// it; a transient one lets it go on with the token it has (the server may still take it).
+func (e *Engine) refreshErr(err error) error {
+	var re *RefreshError
+	if errors.As(err, &re) && re.Transient {
+		return nil
+	}
+	if errors.Is(err, ErrLoginRequired) || errors.As(err, &re) {
+		return ErrLoginRequired
+	}
+	return err
+}
+
+// fmtDur prints durations the way the log reads best: 3.2s, 450ms, 4m12s.
+func fmtDur(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "-" + fmtDur(-d)
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	default:
+		return d.Round(time.Second).String()
+	}
+}
+
+// describeErr makes transport errors readable.
+func describeErr(err error) string {
+	var ne interface{ Timeout() bool }
+	switch {
+	case errors.Is(err, context.Canceled):
+		return "cancelled"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "timeout: " + err.Error()
+	case errors.Is(err, resty.ErrResponseBodyTooLarge):
+		return "response body too large (over the configured limit)"
+	}
+	return err.Error()
+}
+
+// Presets returns the profile's ready-made requests as Requests.
+func (p Profile) PresetRequests() []Request {
+	out := make([]Request, 0, len(p.Presets))
+	for _, ps := range p.Presets {
+		h := http.Header{}
+		for k, v := range ps.Headers {
+			h.Set(k, v)
+		}
+		out = append(out, Request{Method: ps.Method, Path: ps.Path, Header: h, Body: []byte(ps.Body)})
+	}
+	return out
+}

@@ -1,0 +1,246 @@
+package session
+
+import (
+	"encoding/json"
+	"sync"
+	"time"
+)
+
+// Kind is what happened.
+type Kind int
+
+// Event kinds. Their String form is stable: `fire --json`, exports and filters use it.
+const (
+	KindRequest       Kind = iota + 1 // a request was sent (one per attempt)
+	KindResponse                      // an answer arrived
+	KindUnauthorized                  // a 401 the profile recognises as "access expired"
+	KindRequestFailed                 // the request ended without a usable answer
+	KindRefreshStart                  // a refresh call begins
+	KindRefreshWait                   // a caller waits on a refresh already in flight
+	KindRefreshOK                     // a refresh succeeded
+	KindRefreshFailed                 // a refresh failed, transient or fatal
+	KindRetry                         // a request is resent after a 401
+	KindParked                        // a request is kept until the user logs in again
+	KindReplayed                      // a parked request is sent again
+	KindLogin                         // a login succeeded
+	KindLoginFailed                   // a login failed
+	KindLogout                        // the session ended (by the user or a fatal refresh)
+	KindSkew                          // the estimated server clock skew changed
+	KindState                         // the session state changed
+	KindNote                          // anything else worth a line (strategy changed, ...)
+)
+
+var kindNames = map[Kind]string{
+	KindRequest: "request", KindResponse: "response", KindUnauthorized: "401",
+	KindRequestFailed: "request-failed", KindRefreshStart: "refresh-start", KindRefreshWait: "refresh-wait",
+	KindRefreshOK: "refresh-ok", KindRefreshFailed: "refresh-failed", KindRetry: "retry",
+	KindParked: "parked", KindReplayed: "replayed", KindLogin: "login", KindLoginFailed: "login-failed",
+	KindLogout: "logout", KindSkew: "skew", KindState: "state", KindNote: "note",
+}
+
+func (k Kind) String() string {
+	if s, ok := kindNames[k]; ok {
+		return s
+	}
+	return "unknown"
+}
+
+// Kinds lists every kind in order, for filters.
+func Kinds() []Kind {
+	out := make([]Kind, 0, len(kindNames))
+	for k := KindRequest; k <= KindNote; k++ {
+		out = append(out, k)
+	}
+	return out
+}
+
+// MarshalText makes kinds readable in JSON.
+func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// Why a refresh started.
+type Why int
+
+// Refresh reasons.
+const (
+	WhyNone       Why = iota
+	WhyProactive      // exp is within the threshold before a request
+	WhyReactive       // a request got a 401
+	WhyBackground     // the background timer
+	WhyManual         // the user asked
+)
+
+func (w Why) String() string {
+	switch w {
+	case WhyProactive:
+		return "proactive"
+	case WhyReactive:
+		return "reactive"
+	case WhyBackground:
+		return "background"
+	case WhyManual:
+		return "manual"
+	default:
+		return ""
+	}
+}
+
+// MarshalText makes reasons readable in JSON.
+func (w Why) MarshalText() ([]byte, error) { return []byte(w.String()), nil }
+
+// Event is one step of the story. Fields that do not apply to a kind are zero. Tokens appear
+// only as fingerprints.
+type Event struct {
+	Seq       uint64        `json:"seq"`
+	Time      time.Time     `json:"time"`
+	Kind      Kind          `json:"kind"`
+	RequestID uint64        `json:"request_id,omitempty"`
+	RefreshID uint64        `json:"refresh_id,omitempty"`
+	Method    string        `json:"method,omitempty"`
+	Path      string        `json:"path,omitempty"`
+	Status    int           `json:"status,omitempty"`
+	Duration  time.Duration `json:"duration_ns,omitempty"`
+	Attempt   int           `json:"attempt,omitempty"`
+	Why       Why           `json:"why,omitempty"`
+	// Reason is the human sentence: "proactive: 3.2s left < 5s", "401 code 50014", ...
+	Reason     string        `json:"reason,omitempty"`
+	Transient  bool          `json:"transient,omitempty"`
+	Generation int           `json:"generation,omitempty"`
+	Exp        time.Time     `json:"exp,omitzero"`
+	Rotated    bool          `json:"rotated,omitempty"`
+	Waiting    int           `json:"waiting,omitempty"`
+	Token      string        `json:"token,omitempty"` // fingerprint of the token involved
+	Skew       time.Duration `json:"skew_ns,omitempty"`
+	State      State         `json:"state,omitempty"`
+}
+
+// JSON renders the event as one line of JSON.
+func (e Event) JSON() []byte {
+	b, _ := json.Marshal(e) // every field is a plain value: Marshal cannot fail
+	return b
+}
+
+// DefaultLogSize is how many events a Log keeps when not told otherwise.
+const DefaultLogSize = 10000
+
+// Log is a bounded, concurrent event log: a ring buffer of the newest events plus a running
+// total, with subscriptions that never block the writer.
+type Log struct {
+	mu    sync.Mutex
+	ring  []Event
+	next  int // index of the slot the next event goes to
+	full  bool
+	total uint64
+	subs  map[*Subscription]struct{}
+}
+
+// NewLog returns a log that keeps the newest size events (DefaultLogSize when size <= 0).
+func NewLog(size int) *Log {
+	if size <= 0 {
+		size = DefaultLogSize
+	}
+	return &Log{ring: make([]Event, size), subs: map[*Subscription]struct{}{}}
+}
+
+// Append records e, giving it the next sequence number, and hands it to subscribers. A
+// subscriber whose buffer is full misses the event (and counts it) rather than slow the caller,
+// which is on the HTTP path.
+func (l *Log) Append(e Event) Event {
+	l.mu.Lock()
+	l.total++
+	e.Seq = l.total
+	l.ring[l.next] = e
+	l.next++
+	if l.next == len(l.ring) {
+		l.next, l.full = 0, true
+	}
+	for s := range l.subs {
+		select {
+		case s.ch <- e:
+		default:
+			s.dropped++
+		}
+	}
+	l.mu.Unlock()
+	return e
+}
+
+// Total is the number of events ever appended.
+func (l *Log) Total() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.total
+}
+
+// Len is the number of events kept.
+func (l *Log) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.full {
+		return len(l.ring)
+	}
+	return l.next
+}
+
+// Cap is the most events the log keeps.
+func (l *Log) Cap() int { return len(l.ring) }
+
+// Events returns the kept events, oldest first.
+func (l *Log) Events() []Event { return l.Since(0) }
+
+// Since returns the kept events with Seq > seq, oldest first.
+func (l *Log) Since(seq uint64) []Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var ordered []Event
+	if l.full {
+		ordered = append(append(ordered, l.ring[l.next:]...), l.ring[:l.next]...)
+	} else {
+		ordered = append(ordered, l.ring[:l.next]...)
+	}
+	for i, e := range ordered {
+		if e.Seq > seq {
+			return ordered[i:]
+		}
+	}
+	return nil
+}
+
+// Subscription receives events as they are appended.
+type Subscription struct {
+	C       <-chan Event
+	ch      chan Event
+	log     *Log
+	dropped uint64
+}
+
+// Subscribe returns a subscription with a buffer of n events (1024 when n <= 0). Close it when
+// done.
+func (l *Log) Subscribe(n int) *Subscription {
+	if n <= 0 {
+		n = 1024
+	}
+	ch := make(chan Event, n)
+	s := &Subscription{C: ch, ch: ch, log: l}
+	l.mu.Lock()
+	l.subs[s] = struct{}{}
+	l.mu.Unlock()
+	return s
+}
+
+// Dropped is how many events this subscriber missed because its buffer was full. A reader that
+// sees it grow can catch up with Log.Since.
+func (s *Subscription) Dropped() uint64 {
+	s.log.mu.Lock()
+	defer s.log.mu.Unlock()
+	return s.dropped
+}
+
+// Close stops the subscription and closes its channel.
+func (s *Subscription) Close() {
+	s.log.mu.Lock()
+	defer s.log.mu.Unlock()
+	if _, ok := s.log.subs[s]; ok {
+		delete(s.log.subs, s)
+		close(s.ch)
+	}
+}

@@ -1,0 +1,218 @@
+package session
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// MaxDecodeBytes bounds the tokens tokenscope tries to decode as JWTs. Anything larger is kept
+// and shown as opaque: a multi-megabyte "token" is a bug report, not something to base64-decode
+// on every frame.
+const MaxDecodeBytes = 64 << 10
+
+// Phase is where a token stands in its life.
+type Phase int
+
+// Phases, in the order a token passes through them.
+const (
+	PhaseNoExpiry Phase = iota // no exp claim and no expires_in: nothing to count down
+	PhaseFresh
+	PhaseRefreshWindow // within the refresh threshold of exp
+	PhaseExpired
+)
+
+func (p Phase) String() string {
+	switch p {
+	case PhaseFresh:
+		return "fresh"
+	case PhaseRefreshWindow:
+		return "refresh window"
+	case PhaseExpired:
+		return "expired"
+	default:
+		return "no expiry"
+	}
+}
+
+// Token is one access or refresh token as received. The zero value is "no token".
+type Token struct {
+	Raw        string
+	ReceivedAt time.Time // local clock when the response carrying it arrived
+
+	// JWT is true when Raw decoded as a JWT (header and claims); otherwise the token is opaque.
+	JWT    bool
+	Header map[string]any
+	Claims map[string]any
+	Alg    string
+	Kid    string
+	Typ    string
+
+	IssuedAt  time.Time // iat; zero when absent
+	NotBefore time.Time // nbf; zero when absent
+	ExpiresAt time.Time // exp, or ReceivedAt+expires_in for an opaque token; zero when unknown
+
+	// ExpirySource says where ExpiresAt came from: "exp", "expires_in" or "".
+	ExpirySource string
+	// DecodeErr explains why a token that looks like a JWT could not be decoded, or why one of
+	// its time claims was ignored. The token is still usable; it is shown as opaque.
+	DecodeErr string
+}
+
+// ParseToken reads raw as a JWT when it is one (without verifying it) and as an opaque token
+// otherwise. expiresIn, from the token response, is used when the token has no exp of its own.
+// It never fails: a token that cannot be decoded is still a token the server may accept.
+func ParseToken(raw string, receivedAt time.Time, expiresIn time.Duration) Token {
+	t := Token{Raw: raw, ReceivedAt: receivedAt}
+	if strings.Count(raw, ".") == 2 {
+		if len(raw) > MaxDecodeBytes {
+			t.DecodeErr = fmt.Sprintf("token is %d bytes; not decoded (limit %d)", len(raw), MaxDecodeBytes)
+		} else {
+			t.decodeJWT()
+		}
+	}
+	if t.ExpiresAt.IsZero() && expiresIn > 0 {
+		t.ExpiresAt = receivedAt.Add(expiresIn)
+		t.ExpirySource = "expires_in"
+	}
+	return t
+}
+
+func (t *Token) decodeJWT() {
+	claims := jwt.MapClaims{}
+	tok, _, err := jwt.NewParser().ParseUnverified(t.Raw, claims)
+	if err != nil {
+		t.DecodeErr = "not a decodable JWT: " + err.Error()
+		return
+	}
+	t.JWT = true
+	t.Header = tok.Header
+	t.Claims = claims
+	t.Alg, _ = tok.Header["alg"].(string)
+	t.Kid, _ = tok.Header["kid"].(string)
+	t.Typ, _ = tok.Header["typ"].(string)
+	var bad []string
+	read := func(name string, get func() (*jwt.NumericDate, error), dst *time.Time) {
+		d, err := get()
+		switch {
+		case errors.Is(err, jwt.ErrInvalidType):
+			bad = append(bad, name+" is not a number")
+		case err != nil:
+			bad = append(bad, name+": "+err.Error())
+		case d != nil:
+			*dst = d.Time
+		}
+	}
+	read("exp", claims.GetExpirationTime, &t.ExpiresAt)
+	read("iat", claims.GetIssuedAt, &t.IssuedAt)
+	read("nbf", claims.GetNotBefore, &t.NotBefore)
+	if !t.ExpiresAt.IsZero() {
+		t.ExpirySource = "exp"
+	}
+	if len(bad) > 0 {
+		t.DecodeErr = "ignored claims: " + strings.Join(bad, "; ")
+	}
+}
+
+// Empty reports whether there is no token.
+func (t Token) Empty() bool { return t.Raw == "" }
+
+// Subject is the sub claim, or "".
+func (t Token) Subject() string {
+	s, _ := t.Claims["sub"].(string)
+	return s
+}
+
+// ID is the jti claim, or "".
+func (t Token) ID() string {
+	s, _ := t.Claims["jti"].(string)
+	return s
+}
+
+// HasExpiry reports whether the token's expiry is known.
+func (t Token) HasExpiry() bool { return !t.ExpiresAt.IsZero() }
+
+// Lifetime is the token's whole life: exp minus iat (or minus the time it was received).
+func (t Token) Lifetime() time.Duration {
+	if !t.HasExpiry() {
+		return 0
+	}
+	start := t.IssuedAt
+	if start.IsZero() {
+		start = t.ReceivedAt
+	}
+	return t.ExpiresAt.Sub(start)
+}
+
+// Remaining is the time left until expiry at serverNow (the local clock corrected for skew).
+// It is negative once expired and 0 when there is no expiry.
+func (t Token) Remaining(serverNow time.Time) time.Duration {
+	if !t.HasExpiry() {
+		return 0
+	}
+	return t.ExpiresAt.Sub(serverNow)
+}
+
+// FractionLeft is Remaining/Lifetime clamped to [0, 1]; 1 when there is no expiry.
+func (t Token) FractionLeft(serverNow time.Time) float64 {
+	life := t.Lifetime()
+	if !t.HasExpiry() || life <= 0 {
+		if t.HasExpiry() && t.Remaining(serverNow) <= 0 {
+			return 0
+		}
+		return 1
+	}
+	f := float64(t.Remaining(serverNow)) / float64(life)
+	return min(max(f, 0), 1)
+}
+
+// Phase classifies the token at serverNow with the given refresh threshold.
+func (t Token) Phase(serverNow time.Time, threshold time.Duration) Phase {
+	if !t.HasExpiry() {
+		return PhaseNoExpiry
+	}
+	left := t.Remaining(serverNow)
+	switch {
+	case left <= 0:
+		return PhaseExpired
+	case left <= threshold:
+		return PhaseRefreshWindow
+	default:
+		return PhaseFresh
+	}
+}
+
+// Fingerprint is a short, stable, non-reversible name for the token, safe for logs and
+// exports: the first 8 hex digits of its SHA-256.
+func (t Token) Fingerprint() string { return Fingerprint(t.Raw) }
+
+// Fingerprint of a raw token; "" for no token.
+func Fingerprint(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(raw))
+	return "fp:" + hex.EncodeToString(sum[:4])
+}
+
+// Masked shows enough of a token to tell two apart on screen without revealing it: the first
+// six and last four characters (for a JWT the first six are the public header) and the length.
+func (t Token) Masked() string { return Mask(t.Raw) }
+
+// Mask masks a raw token; see Token.Masked.
+func Mask(raw string) string {
+	n := len(raw)
+	switch {
+	case n == 0:
+		return ""
+	case n <= 12:
+		return strings.Repeat("•", min(n, 8))
+	default:
+		return fmt.Sprintf("%s••••%s (%d chars)", raw[:6], raw[n-4:], n)
+	}
+}
