@@ -442,9 +442,22 @@ func bodySummary(resp *resty.Response) string {
 
 // observeDate learns the server clock from a Date header (one-second resolution).
 func (e *Engine) observeDate(h http.Header, sent, recv time.Time) {
-	d, err := http.ParseTime(h.Get("Date"))
-	if err != nil {
+	raw := h.Get("Date")
+	if raw == "" {
 		return
+	}
+	// Most answers within a second carry the same Date: parse each distinct one once.
+	e.mu.Lock()
+	d, ok := e.lastDate, e.lastDateRaw == raw
+	e.mu.Unlock()
+	if !ok {
+		var err error
+		if d, err = http.ParseTime(raw); err != nil {
+			return
+		}
+		e.mu.Lock()
+		e.lastDate, e.lastDateRaw = d, raw
+		e.mu.Unlock()
 	}
 	e.observe(d, sent, recv)
 }

@@ -176,6 +176,8 @@ type Engine struct {
 	refreshing   int
 	skew         session.SkewEstimator
 	skewShown    time.Duration
+	lastDate     time.Time
+	lastDateRaw  string
 	parked       []*parkedReq
 	accessVer    session.Verification
 	refreshVer   session.Verification

@@ -186,6 +186,11 @@ func (s *Server) issue(fam string, opaque bool, keepRefresh string) (pair, error
 	s.pruneLocked(now)
 
 	out := pair{accessExp: now.Add(s.opts.AccessTTL)}
+	if !opaque {
+		// A JWT's exp has whole seconds; the registry must agree with the claim the client
+		// reads, or the client would see a token die up to a second before the server does.
+		out.accessExp = out.accessExp.Truncate(time.Second)
+	}
 	accessKey := randOpaque()
 	if opaque {
 		out.access = accessKey
@@ -210,6 +215,9 @@ func (s *Server) issue(fam string, opaque bool, keepRefresh string) (pair, error
 		return out, nil
 	}
 	refreshExp := now.Add(s.opts.RefreshTTL)
+	if !opaque {
+		refreshExp = refreshExp.Truncate(time.Second)
+	}
 	refreshKey := randOpaque()
 	if opaque {
 		out.refresh = refreshKey

@@ -2,6 +2,8 @@ package session
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -242,5 +244,55 @@ func (s *Subscription) Close() {
 	if _, ok := s.log.subs[s]; ok {
 		delete(s.log.subs, s)
 		close(s.ch)
+	}
+}
+
+// Text is the event as one readable line, without its time: what `fire` prints and what the
+// TUI's log shows beside its own time column and icon.
+func (e Event) Text() string {
+	var b strings.Builder
+	if e.RequestID != 0 {
+		fmt.Fprintf(&b, "#%-4d ", e.RequestID)
+	} else {
+		b.WriteString("      ")
+	}
+	fmt.Fprintf(&b, "%-14s", e.Kind)
+	if e.Method != "" {
+		fmt.Fprintf(&b, " %s %s", e.Method, e.Path)
+	}
+	if e.Status != 0 && e.Kind != KindUnauthorized {
+		fmt.Fprintf(&b, " → %d", e.Status)
+	}
+	if e.Duration > 0 {
+		fmt.Fprintf(&b, " in %s", roundDur(e.Duration))
+	}
+	if e.Kind == KindRequest && e.Generation > 0 {
+		fmt.Fprintf(&b, " (gen #%d)", e.Generation)
+	}
+	if e.Kind == KindRefreshStart || e.Kind == KindRefreshOK || (e.Kind == KindRefreshFailed && e.RefreshID != 0) {
+		fmt.Fprintf(&b, " refresh #%d", e.RefreshID)
+	}
+	if e.Kind == KindRefreshFailed {
+		if e.Transient {
+			fmt.Fprintf(&b, " (transient, attempt %d)", e.Attempt)
+		} else {
+			b.WriteString(" (fatal)")
+		}
+	}
+	if e.Reason != "" {
+		b.WriteString("  ")
+		b.WriteString(e.Reason)
+	}
+	return b.String()
+}
+
+func roundDur(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	default:
+		return d.Round(time.Microsecond)
 	}
 }

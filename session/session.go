@@ -62,8 +62,15 @@ type Session struct {
 	Source string
 }
 
-// ServerNow is now corrected by the estimated skew: the clock to compare exp with.
-func (s Session) ServerNow(localNow time.Time) time.Time { return localNow.Add(s.Skew.Offset) }
+// ServerNow is now corrected by the estimated skew: the clock to compare exp with. A skew
+// that cannot be told apart from zero (the Date header has whole seconds) is not applied, so a
+// server in step with this machine is taken at its word.
+func (s Session) ServerNow(localNow time.Time) time.Time {
+	if !s.Skew.Significant(time.Second) {
+		return localNow
+	}
+	return localNow.Add(s.Skew.Offset)
+}
 
 // FamilyName picks the family label for a fresh login.
 func FamilyName(refresh Token, login int) string {

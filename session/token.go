@@ -62,13 +62,15 @@ type Token struct {
 	// DecodeErr explains why a token that looks like a JWT could not be decoded, or why one of
 	// its time claims was ignored. The token is still usable; it is shown as opaque.
 	DecodeErr string
+
+	fp string // Fingerprint, computed once: it is logged with every request
 }
 
 // ParseToken reads raw as a JWT when it is one (without verifying it) and as an opaque token
 // otherwise. expiresIn, from the token response, is used when the token has no exp of its own.
 // It never fails: a token that cannot be decoded is still a token the server may accept.
 func ParseToken(raw string, receivedAt time.Time, expiresIn time.Duration) Token {
-	t := Token{Raw: raw, ReceivedAt: receivedAt}
+	t := Token{Raw: raw, ReceivedAt: receivedAt, fp: Fingerprint(raw)}
 	if strings.Count(raw, ".") == 2 {
 		if len(raw) > MaxDecodeBytes {
 			t.DecodeErr = fmt.Sprintf("token is %d bytes; not decoded (limit %d)", len(raw), MaxDecodeBytes)
@@ -189,7 +191,12 @@ func (t Token) Phase(serverNow time.Time, threshold time.Duration) Phase {
 
 // Fingerprint is a short, stable, non-reversible name for the token, safe for logs and
 // exports: the first 8 hex digits of its SHA-256.
-func (t Token) Fingerprint() string { return Fingerprint(t.Raw) }
+func (t Token) Fingerprint() string {
+	if t.fp != "" || t.Raw == "" {
+		return t.fp
+	}
+	return Fingerprint(t.Raw)
+}
 
 // Fingerprint of a raw token; "" for no token.
 func Fingerprint(raw string) string {

@@ -40,7 +40,7 @@ func (f *demoFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.secretEnv, "secret-env", "", "name of an environment variable holding the HS256 signing secret (random per start when unset)")
 	fs.StringVar(&f.alg, "alg", demoserver.AlgHS256, "signing algorithm: HS256 or ES256 (public key at /.well-known/jwks.json)")
 	fs.BoolVar(&f.opaqueOAuth, "opaque-oauth", false, "the oauth2 convention issues opaque tokens (clients must use expires_in)")
-	fs.StringVar(&f.clientID, "client-id", demoserver.DefaultClientID, "the public oauth2 client id the server accepts")
+	fs.StringVar(&f.clientID, "client-id", demoserver.DefaultClientID, "oauth2 client_id (the demo server accepts it as its public client)")
 	fs.DurationVar(&f.latency, "latency", 0, "fault: delay every request by this much")
 	fs.DurationVar(&f.refreshLatency, "refresh-latency", 0, "fault: delay refresh calls by this much more")
 	fs.DurationVar(&f.skew, "skew", 0, "fault: server clock skew (Date header, iat and exp follow it), e.g. -90s")

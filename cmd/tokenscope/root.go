@@ -56,6 +56,6 @@ refresh conventions (simplejwt, bearer-json, element-admin, oauth2).`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetVersionTemplate("tokenscope {{.Version}}\n")
-	root.AddCommand(newDemoServerCmd())
+	root.AddCommand(newDemoServerCmd(), newFireCmd())
 	return root
 }

@@ -1,0 +1,116 @@
+package apiclient
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-resty/resty/v2"
+
+	"tokenscope/demoserver"
+	"tokenscope/session"
+)
+
+// benchServer is a quiet demo server with long-lived tokens, so the token stays fresh for the
+// whole benchmark unless the benchmark moves the clock.
+func benchServer(b *testing.B, clock demoserver.Clock) string {
+	b.Helper()
+	srv, err := demoserver.New(demoserver.Options{AccessTTL: time.Hour, RefreshTTL: 24 * time.Hour, Clock: clock})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	b.Cleanup(ts.Close)
+	return ts.URL
+}
+
+func benchEngine(b *testing.B, url string, clock session.Clock) *Engine {
+	b.Helper()
+	p, _ := BuiltinProfile("simplejwt")
+	e, err := New(Config{BaseURL: url, Profile: p, Username: "demo", Password: "demo", Clock: clock,
+		Log:       session.NewLog(1 << 14),
+		Transport: &http.Transport{MaxConnsPerHost: 64, MaxIdleConnsPerHost: 64}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(e.Close)
+	if _, err := e.Login(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	return e
+}
+
+// BenchmarkRequestBare is the baseline: plain resty with a fixed token against the same server.
+func BenchmarkRequestBare(b *testing.B) {
+	url := benchServer(b, nil)
+	e := benchEngine(b, url, nil)
+	tok := e.Snapshot().Access.Raw
+	c := resty.New().SetBaseURL(url).SetTransport(&http.Transport{MaxConnsPerHost: 64, MaxIdleConnsPerHost: 64})
+	b.ResetTimer()
+	for b.Loop() {
+		resp, err := c.R().SetHeader("Authorization", "Bearer "+tok).Get("/api/protected/")
+		if err != nil || resp.StatusCode() != 200 {
+			b.Fatal(err, resp.StatusCode())
+		}
+	}
+}
+
+// BenchmarkRequestEngine is one request through the engine with a fresh token; its ratio to
+// BenchmarkRequestBare is the engine's per-request overhead.
+func BenchmarkRequestEngine(b *testing.B) {
+	url := benchServer(b, nil)
+	e := benchEngine(b, url, nil)
+	req := Request{Method: "GET", Path: "/api/protected/"}
+	b.ResetTimer()
+	for b.Loop() {
+		if r := e.Do(context.Background(), req); r.Outcome != OK {
+			b.Fatal(r.Reason)
+		}
+	}
+}
+
+func burst(b *testing.B, e *Engine, n int) {
+	var wg sync.WaitGroup
+	req := Request{Method: "GET", Path: "/api/protected/"}
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r := e.Do(context.Background(), req); r.Outcome != OK {
+				b.Error(r.Reason)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// BenchmarkBurstFresh is 1000 concurrent requests on a fresh token.
+func BenchmarkBurstFresh(b *testing.B) {
+	url := benchServer(b, nil)
+	e := benchEngine(b, url, nil)
+	b.ResetTimer()
+	for b.Loop() {
+		burst(b, e, 1000)
+	}
+}
+
+// BenchmarkBurstExpired is 1000 concurrent requests on an expired token: one refresh, 999
+// callers waiting on it, then all go through. Its ratio to BenchmarkBurstFresh is the cost of
+// the refresh under load.
+func BenchmarkBurstExpired(b *testing.B) {
+	clock := session.NewManualClock(time.Now())
+	url := benchServer(b, clock)
+	e := benchEngine(b, url, clock)
+	b.ResetTimer()
+	for b.Loop() {
+		clock.Advance(time.Hour + time.Second)
+		burst(b, e, 1000)
+	}
+	b.StopTimer()
+	if c := e.Counters(); c.RefreshCalls != c.RefreshOK {
+		b.Errorf("refresh failures: %+v", c)
+	}
+}

@@ -1,0 +1,300 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+
+	"tokenscope/apiclient"
+)
+
+// summary is fire's last line; DESIGN.md fixes its fields.
+type summary struct {
+	Requests         int     `json:"requests"`
+	OK               int     `json:"ok"`
+	Failed           int     `json:"failed"`
+	Parked           int     `json:"parked"`
+	Lost             int     `json:"lost"`
+	UnauthorizedSeen uint64  `json:"unauthorized_seen"`
+	Refreshes        uint64  `json:"refreshes"`
+	RefreshFailures  uint64  `json:"refresh_failures"`
+	LoggedOut        uint64  `json:"logged_out"`
+	Replayed         int     `json:"replayed"`
+	WallMS           float64 `json:"wall_ms"`
+	P50MS            float64 `json:"p50_ms"`
+	P99MS            float64 `json:"p99_ms"`
+	EventsDropped    uint64  `json:"events_dropped,omitempty"`
+}
+
+type fireOpts struct {
+	tf          targetFlags
+	count       int
+	concurrency int
+	waitExpiry  bool
+	jsonOut     bool
+	noRelogin   bool
+}
+
+func newFireCmd() *cobra.Command {
+	var o fireOpts
+	cmd := &cobra.Command{
+		Use:   "fire [flags] [METHOD PATH [BODY]]",
+		Short: "Send requests through the refresh engine without the TUI and print what happens",
+		Long: `fire logs in, sends METHOD PATH (the profile's first preset when omitted) --count times,
+--concurrency at once, and prints every event: requests, 401s, refreshes, waits on a refresh in
+flight, retries, parked and replayed requests. It ends with a summary; the exit status is
+non-zero when any request failed or was lost.
+
+Without --target it starts the embedded demo server, tuned with the same flags as demo-server.`,
+		Example: `  # 1000 concurrent requests on an expired token: one refresh, 999 waiting on it
+  tokenscope fire --access-ttl 2s --wait-expiry --count 1000 --concurrency 1000
+
+  # the same without single flight: a refresh stampede, reuse detected, login required
+  tokenscope fire --access-ttl 2s --wait-expiry --count 200 --concurrency 200 --no-single-flight --strategy reactive
+
+  # a real API, JSON lines for scripts
+  MY_PASSWORD=... tokenscope fire --target https://api.example.com --profile oauth2 \
+      --user me --password-env MY_PASSWORD --json GET /v1/me`,
+		Args: cobra.MaximumNArgs(3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runFire(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o, args)
+		},
+	}
+	fs := cmd.Flags()
+	o.tf.register(fs)
+	fs.IntVarP(&o.count, "count", "n", 1, "how many requests to send")
+	fs.IntVarP(&o.concurrency, "concurrency", "c", 1, "how many requests in flight at once")
+	fs.BoolVar(&o.waitExpiry, "wait-expiry", false, "log in, wait until the access token has expired, then fire")
+	fs.BoolVar(&o.jsonOut, "json", false, "print one JSON event per line, then the summary object")
+	fs.BoolVar(&o.noRelogin, "no-relogin", false, "do not log in again to replay requests parked by a dead session")
+	return cmd
+}
+
+func runFire(ctx context.Context, stdout, stderr io.Writer, o fireOpts, args []string) error {
+	if o.count < 1 || o.concurrency < 1 {
+		return errors.New("--count and --concurrency must be at least 1")
+	}
+	b, err := o.tf.build(io.Discard)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	e := b.engine
+	req, err := fireRequest(e.Profile(), args)
+	if err != nil {
+		return err
+	}
+
+	// Events are printed as they happen by one goroutine; the HTTP path never waits on it.
+	sub := e.Log().Subscribe(1 << 16)
+	printed := make(chan struct{})
+	go func() {
+		defer close(printed)
+		for ev := range sub.C {
+			if o.jsonOut {
+				fmt.Fprintf(stdout, "%s\n", ev.JSON())
+			} else {
+				fmt.Fprintf(stdout, "%s %s\n", ev.Time.Format("15:04:05.000"), ev.Text())
+			}
+		}
+	}()
+	finish := func() uint64 {
+		dropped := sub.Dropped()
+		sub.Close()
+		<-printed
+		return dropped
+	}
+
+	if err := login(ctx, e, o.tf.timeout); err != nil {
+		finish()
+		return err
+	}
+	if o.waitExpiry {
+		if err := waitExpiry(ctx, e, stderr, !o.jsonOut); err != nil {
+			finish()
+			return err
+		}
+	}
+
+	results := make([]apiclient.Result, o.count)
+	var done atomic.Int64
+	stopProgress := startProgress(stderr, o.count, &done, e)
+	start := time.Now()
+	sem := make(chan struct{}, o.concurrency)
+	var wg sync.WaitGroup
+	for i := range o.count {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = e.Do(ctx, req)
+			done.Add(1)
+			<-sem
+		}()
+	}
+	wg.Wait()
+	wall := time.Since(start)
+	stopProgress()
+
+	replayed := 0
+	if !o.noRelogin && e.Parked() > 0 {
+		replays, err := e.Login(ctx)
+		if err != nil {
+			fmt.Fprintf(stderr, "tokenscope: logging in again to replay parked requests: %v\n", err)
+		}
+		for _, r := range replays {
+			replayed++
+			for i := range results {
+				if results[i].ID == r.ID && results[i].Outcome == apiclient.Parked {
+					results[i] = r
+					break
+				}
+			}
+		}
+	}
+	dropped := finish()
+
+	s := summarize(results, e.Counters(), wall)
+	s.Replayed, s.EventsDropped = replayed, dropped
+	if o.jsonOut {
+		b, _ := json.Marshal(s)
+		fmt.Fprintf(stdout, "%s\n", b)
+	} else {
+		fmt.Fprintln(stdout, s.text())
+	}
+	if s.Failed > 0 || s.Lost > 0 || s.Parked > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("%d of %d requests did not succeed (%d failed, %d parked, %d lost)", s.Failed+s.Parked+s.Lost, s.Requests, s.Failed, s.Parked, s.Lost)}
+	}
+	return nil
+}
+
+// fireRequest builds the request from the arguments, or the profile's first preset.
+func fireRequest(p apiclient.Profile, args []string) (apiclient.Request, error) {
+	if len(args) == 0 {
+		presets := p.PresetRequests()
+		if len(presets) == 0 {
+			return apiclient.Request{}, errors.New("give METHOD PATH: the profile has no presets")
+		}
+		return presets[0], nil
+	}
+	if len(args) == 1 {
+		return apiclient.Request{}, errors.New("give both METHOD and PATH, e.g. GET /api/me")
+	}
+	method := strings.ToUpper(args[0])
+	if !slices.Contains([]string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}, method) {
+		return apiclient.Request{}, fmt.Errorf("unknown HTTP method %q", args[0])
+	}
+	if !strings.HasPrefix(args[1], "/") {
+		return apiclient.Request{}, fmt.Errorf("PATH must start with /, got %q", args[1])
+	}
+	r := apiclient.Request{Method: method, Path: args[1], Header: http.Header{}}
+	if len(args) == 3 {
+		r.Body = []byte(args[2])
+		if json.Valid(r.Body) {
+			r.Header.Set("Content-Type", "application/json")
+		}
+	}
+	return r, nil
+}
+
+// waitExpiry sleeps until the access token is expired by the server's clock.
+func waitExpiry(ctx context.Context, e *apiclient.Engine, stderr io.Writer, say bool) error {
+	s := e.Snapshot()
+	if !s.Access.HasExpiry() {
+		return errors.New("--wait-expiry: the access token has no expiry to wait for")
+	}
+	left := s.Access.Remaining(s.ServerNow(time.Now())) + 100*time.Millisecond
+	if left <= 0 {
+		return nil
+	}
+	if left > 10*time.Minute {
+		return fmt.Errorf("--wait-expiry: the access token expires in %s; that is too long to wait", left.Round(time.Second))
+	}
+	if say {
+		fmt.Fprintf(stderr, "waiting %s for the access token to expire…\n", left.Round(100*time.Millisecond))
+	}
+	select {
+	case <-time.After(left):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// startProgress keeps a progress line on stderr while a burst runs, when stderr is a terminal.
+func startProgress(stderr io.Writer, total int, done *atomic.Int64, e *apiclient.Engine) func() {
+	f, ok := stderr.(*os.File)
+	if !ok || total < 20 || !isatty.IsTerminal(f.Fd()) {
+		return func() {}
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				fmt.Fprint(f, "\r\x1b[K")
+				return
+			case <-t.C:
+				c := e.Counters()
+				fmt.Fprintf(f, "\r\x1b[K%d/%d done · %d refresh calls · %d 401s", done.Load(), total, c.RefreshCalls, c.Unauthorized)
+			}
+		}
+	}()
+	return func() { close(stop); wg.Wait() }
+}
+
+func summarize(rs []apiclient.Result, c apiclient.Counters, wall time.Duration) summary {
+	s := summary{Requests: len(rs), UnauthorizedSeen: c.Unauthorized, Refreshes: c.RefreshCalls,
+		RefreshFailures: c.RefreshFailures, LoggedOut: c.LoggedOut, WallMS: ms(wall)}
+	var durs []time.Duration
+	for _, r := range rs {
+		switch {
+		case r.ID == 0:
+			s.Lost++ // never came back from Do: cannot happen, and counted if it does
+		case r.Outcome == apiclient.OK:
+			s.OK++
+		case r.Outcome == apiclient.Parked:
+			s.Parked++
+		default:
+			s.Failed++
+		}
+		if r.ID != 0 && r.Outcome != apiclient.Parked {
+			durs = append(durs, r.Duration)
+		}
+	}
+	slices.Sort(durs)
+	s.P50MS, s.P99MS = ms(percentile(durs, 0.50)), ms(percentile(durs, 0.99))
+	return s
+}
+
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted)-1)*p + 0.5)
+	return sorted[i]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func (s summary) text() string {
+	return fmt.Sprintf("\n%d requests: %d ok, %d failed, %d parked, %d lost · %d 401s seen · %d refresh calls (%d failed) · logged out %d× · %d replayed\nwall %.1f ms · p50 %.1f ms · p99 %.1f ms",
+		s.Requests, s.OK, s.Failed, s.Parked, s.Lost, s.UnauthorizedSeen, s.Refreshes, s.RefreshFailures, s.LoggedOut, s.Replayed, s.WallMS, s.P50MS, s.P99MS)
+}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"tokenscope/demoserver"
+)
+
+// fireJSON runs fire with --json and returns its events and summary.
+func fireJSON(t *testing.T, args ...string) ([]map[string]any, summary, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, _, err := run(ctx, append([]string{"fire", "--json"}, args...)...)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) == 0 {
+		t.Fatalf("no output (err %v)", err)
+	}
+	var events []map[string]any
+	for _, l := range lines[:len(lines)-1] {
+		var ev map[string]any
+		if jerr := json.Unmarshal([]byte(l), &ev); jerr != nil {
+			t.Fatalf("event line is not JSON: %q", l)
+		}
+		events = append(events, ev)
+	}
+	var s summary
+	if jerr := json.Unmarshal([]byte(lines[len(lines)-1]), &s); jerr != nil {
+		t.Fatalf("summary is not JSON: %q (err %v)", lines[len(lines)-1], err)
+	}
+	return events, s, err
+}
+
+func kinds(evs []map[string]any) map[string]int {
+	m := map[string]int{}
+	for _, e := range evs {
+		k, _ := e["kind"].(string)
+		m[k]++
+	}
+	return m
+}
+
+func TestFireSingleFlightOnExpiredToken(t *testing.T) {
+	evs, s, err := fireJSON(t, "--access-ttl", "1s", "--wait-expiry", "-n", "300", "-c", "300", "--refresh-latency", "20ms")
+	if err != nil {
+		t.Fatalf("fire failed: %v (summary %+v)", err, s)
+	}
+	if s.Requests != 300 || s.OK != 300 || s.Lost != 0 || s.Failed != 0 || s.Refreshes != 1 || s.LoggedOut != 0 {
+		t.Errorf("summary %+v", s)
+	}
+	k := kinds(evs)
+	if k["login"] != 1 || k["refresh-start"] != 1 || k["refresh-ok"] != 1 || k["refresh-wait"] == 0 || k["response"] != 300 {
+		t.Errorf("event kinds %v", k)
+	}
+	if s.WallMS <= 0 || s.P50MS <= 0 || s.P99MS < s.P50MS {
+		t.Errorf("timings %+v", s)
+	}
+}
+
+func TestFireStampedeWithoutSingleFlight(t *testing.T) {
+	evs, s, err := fireJSON(t, "--access-ttl", "1s", "--wait-expiry", "-n", "50", "-c", "50", "--no-single-flight",
+		"--strategy", "reactive", "--refresh-latency", "20ms", "--no-relogin")
+	if err == nil || exitCode(err) != 1 {
+		t.Fatalf("want exit status 1, got %v", err)
+	}
+	if s.Refreshes < 2 || s.LoggedOut != 1 || s.Parked == 0 || s.OK+s.Failed+s.Parked != 50 || s.Lost != 0 {
+		t.Errorf("summary %+v", s)
+	}
+	if k := kinds(evs); k["refresh-failed"] == 0 || k["parked"] == 0 || k["logout"] != 1 {
+		t.Errorf("event kinds %v", k)
+	}
+}
+
+func TestFireRelogsInAndReplays(t *testing.T) {
+	_, s, err := fireJSON(t, "--access-ttl", "1s", "--wait-expiry", "-n", "30", "-c", "30", "--no-single-flight",
+		"--strategy", "reactive", "--refresh-latency", "20ms")
+	if err != nil {
+		t.Fatalf("fire: %v (%+v)", err, s)
+	}
+	if s.OK != 30 || s.Replayed == 0 || s.LoggedOut != 1 {
+		t.Errorf("summary %+v", s)
+	}
+}
+
+func TestFireReadableOutput(t *testing.T) {
+	out, _, err := run(context.Background(), "fire", "-n", "3", "POST", "/api/items", `{"name":"x"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"login", "POST /api/items", "→ 201", "3 requests: 3 ok, 0 failed", "p99"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestFireAgainstTarget(t *testing.T) {
+	srv, err := demoserver.Start(demoserver.Options{Users: map[string]string{"alice": "wonderland"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	t.Setenv("TS_TEST_PASSWORD", "wonderland")
+	for _, prof := range []string{"simplejwt", "bearer-json", "element-admin", "oauth2"} {
+		_, s, err := fireJSON(t, "--target", srv.URL(), "--profile", prof, "--user", "alice", "--password-env", "TS_TEST_PASSWORD", "-n", "5")
+		if err != nil || s.OK != 5 {
+			t.Errorf("%s: %v %+v", prof, err, s)
+		}
+	}
+	t.Setenv("TS_TEST_PASSWORD", "wrong")
+	if _, _, err := run(context.Background(), "fire", "--target", srv.URL(), "--user", "alice", "--password-env", "TS_TEST_PASSWORD"); err == nil || !strings.Contains(err.Error(), "login failed") {
+		t.Errorf("wrong password: %v", err)
+	}
+}
+
+func TestFireRejectsBadArguments(t *testing.T) {
+	cases := map[string][]string{
+		"method only":       {"fire", "GET"},
+		"unknown method":    {"fire", "FETCH", "/api/me"},
+		"relative path":     {"fire", "GET", "api/me"},
+		"zero count":        {"fire", "--count", "0"},
+		"target, no user":   {"fire", "--target", "http://127.0.0.1:1"},
+		"unset password":    {"fire", "--target", "http://127.0.0.1:1", "--user", "x", "--password-env", "TS_TEST_UNSET_VAR"},
+		"bad strategy":      {"fire", "--strategy", "sometimes"},
+		"unknown profile":   {"fire", "--profile", "graphql-magic"},
+		"not a url":         {"fire", "--target", "ftp://x", "--user", "x"},
+		"refused":           {"fire", "--target", "http://127.0.0.1:1", "--user", "x"},
+		"wait with no exp":  {"fire", "--profile", "oauth2", "--opaque-oauth", "--wait-expiry", "--access-ttl", "20m"},
+		"too many args":     {"fire", "GET", "/a", "{}", "extra"},
+		"bad demo-user":     {"fire", "--demo-user", "nopass"},
+		"negative ttl":      {"fire", "--access-ttl", "-1s"},
+		"empty concurrency": {"fire", "-c", "0"},
+	}
+	for name, args := range cases {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, _, err := run(ctx, args...)
+			if err == nil {
+				t.Fatalf("%v succeeded", args)
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("%v hung", args)
+			}
+		})
+	}
+}
