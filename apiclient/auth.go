@@ -39,8 +39,10 @@ func (e *Engine) Login(ctx context.Context) ([]Result, error) {
 		return nil, e.loginFailed(describeErr(err))
 	}
 	e.observeDate(resp.Header(), sent, recv)
-	if resp.StatusCode() >= 300 {
-		return nil, e.loginFailed(fmt.Sprintf("HTTP %d: %s", resp.StatusCode(), bodySummary(resp)))
+	if st := resp.StatusCode(); st >= 300 && st < 400 {
+		return nil, e.loginFailed(fmt.Sprintf("HTTP %d redirect to %q, not followed: credentials go to the login endpoint only", st, resp.Header().Get("Location")))
+	} else if st >= 400 {
+		return nil, e.loginFailed(fmt.Sprintf("HTTP %d: %s", st, bodySummary(resp)))
 	}
 	p, err := e.parsePair(resp, sent, recv, true)
 	if err != nil {
@@ -226,7 +228,9 @@ func (e *Engine) callRefresh(ctx context.Context, refreshTok session.Token) (pai
 	switch {
 	case status >= 500 || status == http.StatusRequestTimeout || status == http.StatusTooManyRequests:
 		return pair{}, &RefreshError{Transient: true, Reason: fmt.Sprintf("HTTP %d: %s", status, bodySummary(resp))}
-	case status >= 300:
+	case status >= 300 && status < 400:
+		return pair{}, &RefreshError{Reason: fmt.Sprintf("HTTP %d redirect to %q, not followed: a refresh token goes to the refresh endpoint only", status, resp.Header().Get("Location"))}
+	case status >= 400:
 		return pair{}, &RefreshError{Reason: fmt.Sprintf("HTTP %d: %s", status, bodySummary(resp))}
 	}
 	p, perr := e.parsePair(resp, sent, recv, false)
@@ -379,7 +383,7 @@ func (e *Engine) parsePair(resp *resty.Response, sent, recv time.Time, login boo
 	}
 	// Opaque expiries are reckoned on the server's clock, like exp claims.
 	e.mu.Lock()
-	skew := e.skew.Estimate().Offset
+	skew := e.skew.Estimate().Applied()
 	e.mu.Unlock()
 	p := pair{access: session.ParseToken(access, recv.Add(skew), expiresIn)}
 	e.observeIat(p.access, sent, recv)

@@ -271,7 +271,8 @@ func New(cfg Config) (*Engine, error) {
 		OnAfterResponse(e.afterResponse)
 	// Login and refresh never follow redirects: a refresh token goes to the refresh endpoint
 	// and nowhere else.
-	e.auth = e.newResty().SetTimeout(cfg.RefreshTimeout).SetRedirectPolicy(resty.NoRedirectPolicy())
+	e.auth = e.newResty().SetTimeout(cfg.RefreshTimeout).SetRedirectPolicy(resty.RedirectPolicyFunc(
+		func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }))
 	go e.backgroundLoop()
 	return e, nil
 }

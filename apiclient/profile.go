@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"slices"
@@ -249,8 +250,23 @@ func BuiltinProfile(name string) (Profile, bool) {
 	if !ok {
 		return Profile{}, false
 	}
+	return p.clone(), true
+}
+
+// clone copies every slice and map, so that a caller (or a TOML overlay) can change the copy
+// without touching the built-ins shared by the whole process.
+func (p Profile) clone() Profile {
+	p.Login.Extra = maps.Clone(p.Login.Extra)
+	p.Refresh.Extra = maps.Clone(p.Refresh.Extra)
+	for _, m := range []*Matcher{&p.AccessExpired, &p.RefreshRejected} {
+		m.Status = slices.Clone(m.Status)
+		m.Values = slices.Clone(m.Values)
+	}
 	p.Presets = slices.Clone(p.Presets)
-	return p, true
+	for i := range p.Presets {
+		p.Presets[i].Headers = maps.Clone(p.Presets[i].Headers)
+	}
+	return p
 }
 
 // ResolveProfile accepts a built-in name or the path of a TOML profile file.
@@ -289,6 +305,24 @@ func ParseProfile(name string, data []byte) (Profile, error) {
 			return Profile{}, fmt.Errorf("%s: base %q is not a built-in profile (%s)", name, head.Base, strings.Join(ProfileNames(), ", "))
 		}
 		p = b
+	}
+	// Lists in the file replace the base's lists instead of being decoded over them element
+	// by element (which would leave stale entries and merge unrelated presets).
+	var probe Profile
+	probeMD, _ := toml.Decode(string(data), &probe)
+	for _, l := range []struct {
+		key []string
+		f   func()
+	}{
+		{[]string{"presets"}, func() { p.Presets = nil }},
+		{[]string{"access_expired", "status"}, func() { p.AccessExpired.Status = nil }},
+		{[]string{"access_expired", "values"}, func() { p.AccessExpired.Values = nil }},
+		{[]string{"refresh_rejected", "status"}, func() { p.RefreshRejected.Status = nil }},
+		{[]string{"refresh_rejected", "values"}, func() { p.RefreshRejected.Values = nil }},
+	} {
+		if probeMD.IsDefined(l.key...) {
+			l.f()
+		}
 	}
 	var overlay struct {
 		Profile

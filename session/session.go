@@ -65,12 +65,7 @@ type Session struct {
 // ServerNow is now corrected by the estimated skew: the clock to compare exp with. A skew
 // that cannot be told apart from zero (the Date header has whole seconds) is not applied, so a
 // server in step with this machine is taken at its word.
-func (s Session) ServerNow(localNow time.Time) time.Time {
-	if !s.Skew.Significant(time.Second) {
-		return localNow
-	}
-	return localNow.Add(s.Skew.Offset)
-}
+func (s Session) ServerNow(localNow time.Time) time.Time { return localNow.Add(s.Skew.Applied()) }
 
 // FamilyName picks the family label for a fresh login.
 func FamilyName(refresh Token, login int) string {
@@ -94,6 +89,15 @@ func (e SkewEstimate) String() string {
 		return "unknown"
 	}
 	return fmt.Sprintf("%+.1fs ±%.1fs", e.Offset.Seconds(), e.Uncertainty.Seconds())
+}
+
+// Applied is the offset to add to the local clock: the estimate when it is significant (at
+// least a second clear of zero), otherwise zero.
+func (e SkewEstimate) Applied() time.Duration {
+	if !e.Significant(time.Second) {
+		return 0
+	}
+	return e.Offset
 }
 
 // Significant reports whether the skew is certainly at least min away from zero.
