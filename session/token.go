@@ -3,6 +3,7 @@ package session
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -15,6 +16,13 @@ import (
 // and shown as opaque: a multi-megabyte "token" is a bug report, not something to base64-decode
 // on every frame.
 const MaxDecodeBytes = 64 << 10
+
+// Time claims beyond ±1e18 s would overflow NumericDate's int64 conversion or time.Time's
+// arithmetic; anything nearer is kept, however absurd, and shown as it is.
+const (
+	maxUnix = 1e18
+	minUnix = -1e18
+)
 
 // Phase is where a token stands in its life.
 type Phase int
@@ -86,20 +94,40 @@ func ParseToken(raw string, receivedAt time.Time, expiresIn time.Duration) Token
 }
 
 func (t *Token) decodeJWT() {
+	// Decoded by hand rather than with ParseUnverified, which refuses a header whose alg it
+	// does not know (or that has none): those are exactly the tokens worth looking at.
+	parts := strings.Split(t.Raw, ".")
+	var header map[string]any
 	claims := jwt.MapClaims{}
-	tok, _, err := jwt.NewParser().ParseUnverified(t.Raw, claims)
-	if err != nil {
-		t.DecodeErr = "not a decodable JWT: " + err.Error()
+	p := jwt.NewParser()
+	for i, dst := range []any{&header, &claims} {
+		seg, err := p.DecodeSegment(parts[i])
+		if err != nil {
+			t.DecodeErr = fmt.Sprintf("not a decodable JWT: %s is not base64url: %v", [2]string{"header", "payload"}[i], err)
+			return
+		}
+		if err := json.Unmarshal(seg, dst); err != nil {
+			t.DecodeErr = fmt.Sprintf("not a decodable JWT: %s is not a JSON object: %v", [2]string{"header", "payload"}[i], err)
+			return
+		}
+	}
+	if header == nil || claims == nil {
+		t.DecodeErr = "not a decodable JWT: header or payload is null"
 		return
 	}
 	t.JWT = true
-	t.Header = tok.Header
+	t.Header = header
 	t.Claims = claims
-	t.Alg, _ = tok.Header["alg"].(string)
-	t.Kid, _ = tok.Header["kid"].(string)
-	t.Typ, _ = tok.Header["typ"].(string)
+	t.Alg, _ = header["alg"].(string)
+	t.Kid, _ = header["kid"].(string)
+	t.Typ, _ = header["typ"].(string)
 	var bad []string
 	read := func(name string, get func() (*jwt.NumericDate, error), dst *time.Time) {
+		// NumericDate converts with int64(float), which is undefined out of range: check first.
+		if f, ok := claims[name].(float64); ok && (f > maxUnix || f < minUnix) {
+			bad = append(bad, name+" is out of range")
+			return
+		}
 		d, err := get()
 		switch {
 		case errors.Is(err, jwt.ErrInvalidType):
@@ -220,6 +248,10 @@ func Mask(raw string) string {
 	case n <= 12:
 		return strings.Repeat("•", min(n, 8))
 	default:
-		return fmt.Sprintf("%s••••%s (%d chars)", raw[:6], raw[n-4:], n)
+		r := []rune(raw) // tokens are ASCII, but a cut must never split a character
+		if len(r) <= 12 {
+			return strings.Repeat("•", 8)
+		}
+		return fmt.Sprintf("%s••••%s (%d chars)", string(r[:6]), string(r[len(r)-4:]), n)
 	}
 }

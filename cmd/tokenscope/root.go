@@ -40,6 +40,10 @@ func exitCode(err error) int {
 }
 
 func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	var (
+		tf    targetFlags
+		theme string
+	)
 	root := &cobra.Command{
 		Use:   "tokenscope",
 		Short: "Watch token refresh happen: a terminal session inspector for token-based APIs",
@@ -52,7 +56,13 @@ refresh conventions (simplejwt, bearer-json, element-admin, oauth2).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
+		Example: `  tokenscope                                    # the embedded demo server, 30 s tokens
+  tokenscope --access-ttl 10s --theme light     # faster expiry, light theme
+  MY_PW=... tokenscope --target https://api.example.com --profile oauth2 --user me --password-env MY_PW`,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runTUI(cmd, &tf, theme) },
 	}
+	tf.register(root.Flags())
+	root.Flags().StringVar(&theme, "theme", "", "colour theme: dark, light, high-contrast or mono (default mono when NO_COLOR is set, else dark)")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetVersionTemplate("tokenscope {{.Version}}\n")

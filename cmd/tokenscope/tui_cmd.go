@@ -1,0 +1,38 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/spf13/cobra"
+
+	"tokenscope/themes"
+	"tokenscope/tui"
+)
+
+// runTUI starts the Bubble Tea program. Nothing else may write to the terminal while it runs:
+// resty's diagnostics are discarded and the demo server logs nothing.
+func runTUI(cmd *cobra.Command, tf *targetFlags, theme string) error {
+	if theme != "" {
+		if _, ok := themes.Get(theme); !ok {
+			return fmt.Errorf("--theme %q: want one of %s", theme, strings.Join(themes.Names(), ", "))
+		}
+	}
+	b, err := tf.build(io.Discard)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	opts := tui.Options{Engine: b.engine, Theme: theme}
+	if b.demo != nil {
+		opts.Faults, opts.Demo = b.demo, true
+	}
+	m := tui.New(opts)
+	defer m.Close()
+	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(cmd.Context()), tea.WithOutput(os.Stdout))
+	_, err = p.Run()
+	return err
+}

@@ -1,0 +1,129 @@
+// Package themes holds tokenscope's palettes: semantic colour roles (not raw colours) and the
+// lipgloss styles built once from them, so that the TUI never builds a style while drawing.
+package themes
+
+import (
+	"os"
+
+	"github.com/charmbracelet/lipgloss"
+)
+
+// Palette names colours by what they mean on screen.
+type Palette struct {
+	Name string
+
+	Text, Muted, Subtle  lipgloss.TerminalColor
+	Accent, Border       lipgloss.TerminalColor
+	Focus                lipgloss.TerminalColor
+	OK, Warn, Bad, Info  lipgloss.TerminalColor
+	Refresh, Wait, Retry lipgloss.TerminalColor
+	BarEmpty             lipgloss.TerminalColor
+	Background           lipgloss.TerminalColor
+}
+
+// Theme is a palette with its styles, built once.
+type Theme struct {
+	Palette
+	Mono bool // no colour at all: roles are told apart by text and attributes
+
+	Title, Header, Label, Value, Muted, Subtle lipgloss.Style
+	Panel, FocusedPanel                        lipgloss.Style
+	OK, Warn, Bad, Info, Refresh, Wait, Retry  lipgloss.Style
+	Selected, Key, HelpDesc, Banner            lipgloss.Style
+}
+
+func build(p Palette, mono bool) Theme {
+	fg := func(c lipgloss.TerminalColor) lipgloss.Style {
+		if mono {
+			return lipgloss.NewStyle()
+		}
+		return lipgloss.NewStyle().Foreground(c)
+	}
+	border := lipgloss.RoundedBorder()
+	t := Theme{Palette: p, Mono: mono}
+	t.Title = fg(p.Accent).Bold(true)
+	t.Header = fg(p.Text).Bold(true)
+	t.Label = fg(p.Muted)
+	t.Value = fg(p.Text)
+	t.Muted = fg(p.Muted)
+	t.Subtle = fg(p.Subtle)
+	t.Panel = lipgloss.NewStyle().Border(border).Padding(0, 1)
+	t.FocusedPanel = t.Panel
+	if !mono {
+		t.Panel = t.Panel.BorderForeground(p.Border)
+		t.FocusedPanel = t.FocusedPanel.BorderForeground(p.Focus)
+	} else {
+		t.FocusedPanel = t.FocusedPanel.Border(lipgloss.DoubleBorder())
+	}
+	t.OK = fg(p.OK)
+	t.Warn = fg(p.Warn).Bold(true)
+	t.Bad = fg(p.Bad).Bold(true)
+	t.Info = fg(p.Info)
+	t.Refresh = fg(p.Refresh).Bold(true)
+	t.Wait = fg(p.Wait)
+	t.Retry = fg(p.Retry)
+	t.Selected = fg(p.Focus).Bold(true)
+	if mono {
+		t.Selected = t.Selected.Reverse(true)
+	}
+	t.Key = fg(p.Accent).Bold(true)
+	t.HelpDesc = fg(p.Muted)
+	t.Banner = fg(p.Bad).Bold(true).Reverse(true)
+	return t
+}
+
+var palettes = []Palette{
+	{
+		Name: "dark", Text: lipgloss.Color("252"), Muted: lipgloss.Color("245"), Subtle: lipgloss.Color("240"),
+		Accent: lipgloss.Color("86"), Border: lipgloss.Color("238"), Focus: lipgloss.Color("212"),
+		OK: lipgloss.Color("78"), Warn: lipgloss.Color("214"), Bad: lipgloss.Color("203"), Info: lipgloss.Color("117"),
+		Refresh: lipgloss.Color("141"), Wait: lipgloss.Color("180"), Retry: lipgloss.Color("81"), BarEmpty: lipgloss.Color("237"),
+	},
+	{
+		Name: "light", Text: lipgloss.Color("235"), Muted: lipgloss.Color("242"), Subtle: lipgloss.Color("248"),
+		Accent: lipgloss.Color("25"), Border: lipgloss.Color("250"), Focus: lipgloss.Color("161"),
+		OK: lipgloss.Color("28"), Warn: lipgloss.Color("130"), Bad: lipgloss.Color("160"), Info: lipgloss.Color("24"),
+		Refresh: lipgloss.Color("91"), Wait: lipgloss.Color("94"), Retry: lipgloss.Color("30"), BarEmpty: lipgloss.Color("253"),
+	},
+	{
+		Name: "high-contrast", Text: lipgloss.Color("15"), Muted: lipgloss.Color("15"), Subtle: lipgloss.Color("7"),
+		Accent: lipgloss.Color("14"), Border: lipgloss.Color("15"), Focus: lipgloss.Color("11"),
+		OK: lipgloss.Color("10"), Warn: lipgloss.Color("11"), Bad: lipgloss.Color("9"), Info: lipgloss.Color("14"),
+		Refresh: lipgloss.Color("13"), Wait: lipgloss.Color("11"), Retry: lipgloss.Color("14"), BarEmpty: lipgloss.Color("8"),
+	},
+}
+
+// Names lists the themes in the order the theme key cycles them.
+func Names() []string { return []string{"dark", "light", "high-contrast", "mono"} }
+
+// Get returns the named theme; ok is false for an unknown name.
+func Get(name string) (Theme, bool) {
+	if name == "mono" {
+		return build(palettes[0], true), true
+	}
+	for _, p := range palettes {
+		if p.Name == name {
+			return build(p, false), true
+		}
+	}
+	return Theme{}, false
+}
+
+// Default is "mono" when NO_COLOR is set (https://no-color.org), else "dark".
+func Default() string {
+	if _, ok := os.LookupEnv("NO_COLOR"); ok {
+		return "mono"
+	}
+	return "dark"
+}
+
+// Next is the theme after name in Names.
+func Next(name string) string {
+	ns := Names()
+	for i, n := range ns {
+		if n == name {
+			return ns[(i+1)%len(ns)]
+		}
+	}
+	return ns[0]
+}

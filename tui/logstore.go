@@ -1,0 +1,196 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"tokenscope/session"
+	"tokenscope/themes"
+)
+
+// logStore keeps the events the TUI has seen, bounded, with each line rendered at most once
+// per theme and width: drawing a frame touches only the lines on screen, however long the log.
+type logStore struct {
+	max      int
+	events   []session.Event
+	rendered []string // cache, "" until drawn
+	visible  []int    // indices into events that pass the filter
+	filter   string
+	lastSeq  uint64
+	offset   int  // index into visible of the top line on screen
+	follow   bool // stick to the bottom as events arrive
+}
+
+func newLogStore(max int) *logStore {
+	if max <= 0 {
+		max = 100_000
+	}
+	return &logStore{max: max, follow: true}
+}
+
+func (l *logStore) add(evs []session.Event) {
+	for _, e := range evs {
+		if e.Seq != 0 && e.Seq <= l.lastSeq {
+			continue // already have it (a catch-up overlapped the stream)
+		}
+		l.lastSeq = max(l.lastSeq, e.Seq)
+		l.events = append(l.events, e)
+		l.rendered = append(l.rendered, "")
+		if l.matches(e) {
+			l.visible = append(l.visible, len(l.events)-1)
+		}
+	}
+	if len(l.events) > l.max+l.max/4 {
+		l.trim()
+	}
+}
+
+// trim drops the oldest quarter at once so that trimming stays amortised O(1) per event.
+func (l *logStore) trim() {
+	drop := len(l.events) - l.max
+	l.events = append([]session.Event(nil), l.events[drop:]...)
+	l.rendered = append([]string(nil), l.rendered[drop:]...)
+	top := -1
+	if l.offset < len(l.visible) {
+		top = l.visible[l.offset]
+	}
+	l.rebuild()
+	if !l.follow && top >= drop {
+		l.offset = l.indexOf(top - drop)
+	}
+}
+
+func (l *logStore) indexOf(ev int) int {
+	for i, v := range l.visible {
+		if v >= ev {
+			return i
+		}
+	}
+	return max(len(l.visible)-1, 0)
+}
+
+func (l *logStore) clear() {
+	l.events, l.rendered, l.visible, l.offset, l.follow = nil, nil, nil, 0, true
+}
+
+func (l *logStore) matches(e session.Event) bool {
+	if l.filter == "" {
+		return true
+	}
+	return strings.Contains(strings.ToLower(e.Kind.String()+" "+e.Text()), l.filter)
+}
+
+func (l *logStore) setFilter(f string) {
+	l.filter = strings.ToLower(strings.TrimSpace(f))
+	l.rebuild()
+	l.follow = true
+}
+
+func (l *logStore) rebuild() {
+	l.visible = l.visible[:0]
+	for i, e := range l.events {
+		if l.matches(e) {
+			l.visible = append(l.visible, i)
+		}
+	}
+	if l.offset > len(l.visible) {
+		l.offset = len(l.visible)
+	}
+}
+
+// invalidate forgets rendered lines (theme or width changed).
+func (l *logStore) invalidate() {
+	clear(l.rendered)
+}
+
+func (l *logStore) scroll(delta, height int) {
+	maxOff := max(len(l.visible)-height, 0)
+	if l.follow {
+		l.offset = maxOff
+	}
+	l.offset = min(max(l.offset+delta, 0), maxOff)
+	l.follow = l.offset == maxOff
+}
+
+func (l *logStore) toBottom() { l.follow = true }
+
+func (l *logStore) toTop() { l.offset, l.follow = 0, len(l.visible) == 0 }
+
+// lines returns the rendered lines on screen for a pane of the given size.
+func (l *logStore) lines(th themes.Theme, width, height int) []string {
+	maxOff := max(len(l.visible)-height, 0)
+	if l.follow || l.offset > maxOff {
+		l.offset = maxOff
+	}
+	end := min(l.offset+height, len(l.visible))
+	out := make([]string, 0, height)
+	for _, idx := range l.visible[l.offset:end] {
+		if l.rendered[idx] == "" {
+			l.rendered[idx] = renderEvent(th, l.events[idx], width)
+		}
+		out = append(out, l.rendered[idx])
+	}
+	return out
+}
+
+var kindIcons = map[session.Kind]string{
+	session.KindRequest: "→", session.KindResponse: "←", session.KindUnauthorized: "⚠",
+	session.KindRequestFailed: "✗", session.KindRefreshStart: "⟳", session.KindRefreshWait: "…",
+	session.KindRefreshOK: "✓", session.KindRefreshFailed: "✗", session.KindRetry: "↻",
+	session.KindParked: "⏸", session.KindReplayed: "▶", session.KindLogin: "●",
+	session.KindLoginFailed: "✗", session.KindLogout: "○", session.KindSkew: "⏱",
+	session.KindState: "·", session.KindNote: "·",
+}
+
+func renderEvent(th themes.Theme, e session.Event, width int) string {
+	style := th.Value
+	switch e.Kind {
+	case session.KindResponse:
+		switch {
+		case e.Status >= 400:
+			style = th.Bad
+		case e.Status >= 300:
+			style = th.Warn
+		default:
+			style = th.OK
+		}
+	case session.KindUnauthorized, session.KindParked:
+		style = th.Warn
+	case session.KindRequestFailed, session.KindRefreshFailed, session.KindLoginFailed, session.KindLogout:
+		style = th.Bad
+		if e.Kind == session.KindRefreshFailed && e.Transient {
+			style = th.Warn
+		}
+	case session.KindRefreshStart, session.KindRefreshOK, session.KindLogin:
+		style = th.Refresh
+	case session.KindRefreshWait:
+		style = th.Wait
+	case session.KindRetry, session.KindReplayed:
+		style = th.Retry
+	case session.KindRequest, session.KindNote, session.KindState:
+		style = th.Muted
+	case session.KindSkew:
+		style = th.Info
+	}
+	text := SanitizeLine(e.Text())
+	prefix := e.Time.Format("15:04:05.000") + " " + kindIcons[e.Kind] + " "
+	room := max(width-ansi.StringWidth(prefix), 1)
+	text = ansi.Truncate(text, room, "…")
+	return th.Subtle.Render(prefix) + style.Render(text)
+}
+
+// truncate cuts s to n cells, marking the cut.
+func truncate(s string, n int) string { return ansi.Truncate(s, max(n, 0), "…") }
+
+func (l *logStore) status() string {
+	s := fmt.Sprintf("%d events", len(l.events))
+	if l.filter != "" {
+		s = fmt.Sprintf("%d of %d events match %q", len(l.visible), len(l.events), l.filter)
+	}
+	if !l.follow {
+		s += " · scrolled (G to follow)"
+	}
+	return s
+}

@@ -1,0 +1,560 @@
+package tui
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aymanbagabas/go-osc52/v2"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+
+	"tokenscope/apiclient"
+	"tokenscope/session"
+)
+
+// Layout sizes, in cells.
+const (
+	minWidth       = 60
+	minHeight      = 18
+	tokenRows      = 7 // two token panels: title + 2 lines + bar, and title + 2 lines
+	timelineRows   = 3
+	chromeRows     = 3 // header, tabs, help bar
+	requestListMax = 34
+	wideTokens     = 150 // at this width the token panels sit side by side
+)
+
+func osc52Copy(s string) error {
+	_, err := osc52.New(s).WriteTo(stdoutWriter())
+	return err
+}
+
+func (m *Model) mainHeight() int {
+	h := m.height - chromeRows - timelineRows - m.tokensHeight()
+	if m.banner() != "" {
+		h--
+	}
+	return max(h, 1)
+}
+
+func (m *Model) tokensHeight() int {
+	if m.width >= wideTokens {
+		return 4
+	}
+	return tokenRows
+}
+
+func (m *Model) banner() string {
+	if m.flash != "" {
+		return m.flash
+	}
+	return ""
+}
+
+// View draws the screen. It does no I/O and builds no styles.
+func (m *Model) View() string {
+	if m.quitting {
+		return ""
+	}
+	if m.width == 0 {
+		return "starting tokenscope…"
+	}
+	if m.width < minWidth || m.height < minHeight {
+		msg := fmt.Sprintf("tokenscope needs a terminal of at least %d×%d\n(this one is %d×%d)\n\nq quits", minWidth, minHeight, m.width, m.height)
+		return lipgloss.Place(m.width, m.height, lipgloss.Center, lipgloss.Center, msg)
+	}
+	if m.showHelp {
+		return m.helpView()
+	}
+	parts := []string{m.headerView()}
+	if b := m.banner(); b != "" {
+		parts = append(parts, m.theme.Info.Render(truncate(SanitizeLine(b), m.width)))
+	}
+	parts = append(parts, m.tokensView(), m.timelineView(), m.tabsView())
+	main := m.mainView()
+	if m.loginDialog() {
+		main = m.dialogView(m.mainHeight())
+	}
+	if m.editing {
+		main = m.editorView(m.mainHeight())
+	}
+	parts = append(parts, main, m.helpBar())
+	return strings.Join(parts, "\n")
+}
+
+func (m *Model) loginDialog() bool {
+	return m.snap.State == session.StateLoginRequired && !m.dismissed
+}
+
+func (m *Model) headerView() string {
+	th := m.theme
+	s := m.snap
+	target := strings.TrimPrefix(s.Target, "http://")
+	if m.opts.Demo {
+		target = "demo " + target
+	}
+	state := s.State.String()
+	stateStyle := th.OK
+	switch s.State {
+	case session.StateRefreshing:
+		stateStyle = th.Refresh
+	case session.StateLoginRequired, session.StateLoggedOut:
+		stateStyle = th.Bad
+	}
+	sf := th.Value.Render("single flight")
+	if !s.SingleFlight {
+		sf = th.Warn.Render("NO single flight")
+	}
+	skew := "skew ?"
+	if s.Skew.Known {
+		skew = fmt.Sprintf("skew %+.1fs", s.Skew.Applied().Seconds())
+	}
+	sep := th.Subtle.Render(" · ")
+	fields := []string{
+		th.Title.Render("tokenscope"),
+		th.Value.Render(SanitizeLine(target)),
+		th.Value.Render(s.Profile),
+		th.Label.Render("strategy ") + th.Value.Render(string(s.Strategy)),
+		sf,
+		stateStyle.Render("● " + state),
+		th.Label.Render(skew),
+	}
+	if m.inflight > 0 {
+		fields = append(fields, th.Wait.Render(fmt.Sprintf("%d in flight", m.inflight)))
+	}
+	line := strings.Join(fields, sep)
+	return ansi.Truncate(line, m.width, "…")
+}
+
+func (m *Model) tokensView() string {
+	s := m.snap
+	serverNow := s.ServerNow(m.now)
+	acc := m.tokenLines("Access", s.Access, serverNow, s.Threshold, fmt.Sprintf("gen #%d", s.Generation), s.AccessVerify, true)
+	ref := m.tokenLines("Refresh", s.Refresh, serverNow, 0,
+		fmt.Sprintf("family %s · rotated %d×", SanitizeLine(truncate(s.Family, 16)), s.Rotations), s.RefreshVerify, false)
+	if m.width >= wideTokens {
+		half := m.width / 2
+		left := lipgloss.NewStyle().Width(half).Render(strings.Join(acc, "\n"))
+		right := lipgloss.NewStyle().Width(m.width - half).Render(strings.Join(ref, "\n"))
+		return lipgloss.JoinHorizontal(lipgloss.Top, left, right)
+	}
+	return strings.Join(append(acc, ref...), "\n")
+}
+
+// tokenLines draws one token: title and masked value, its claims in brief, times, and for the
+// access token a countdown bar coloured by phase.
+func (m *Model) tokenLines(title string, t session.Token, serverNow time.Time, thr time.Duration, extra string, v session.Verification, bar bool) []string {
+	th := m.theme
+	w := m.width
+	if w >= wideTokens {
+		w = w/2 - 1
+	}
+	if t.Empty() {
+		lines := []string{th.Header.Render(title) + "  " + th.Muted.Render("none")}
+		for len(lines) < m.tokenPanelRows(bar) {
+			lines = append(lines, "")
+		}
+		return lines
+	}
+	shown := t.Masked()
+	if m.reveal {
+		shown = t.Raw
+	}
+	head := th.Header.Render(fmt.Sprintf("%-8s", title)) + th.Value.Render(truncate(SanitizeLine(shown), max(w-10, 10)))
+	var info []string
+	if t.JWT {
+		info = append(info, "alg "+SanitizeLine(t.Alg))
+		if t.Kid != "" {
+			info = append(info, "kid "+SanitizeLine(t.Kid))
+		}
+		if sub := t.Subject(); sub != "" {
+			info = append(info, "sub "+SanitizeLine(sub))
+		}
+	} else {
+		info = append(info, "opaque")
+	}
+	info = append(info, extra)
+	sig := v.String()
+	sigStyle := th.Muted
+	switch v.Status {
+	case session.Verified:
+		sigStyle = th.OK
+	case session.Invalid:
+		sigStyle = th.Bad
+	}
+	line2 := "        " + th.Label.Render(truncate(strings.Join(info, " · ")+" · ", max(w-len(sig)-8, 8))) + sigStyle.Render(sig)
+
+	var times string
+	phase := t.Phase(serverNow, thr)
+	if t.HasExpiry() {
+		left := t.Remaining(serverNow)
+		leftText := fmtLeft(left)
+		if !t.IssuedAt.IsZero() {
+			times = "iat " + t.IssuedAt.Local().Format("15:04:05") + " · "
+		} else if t.ExpirySource == "expires_in" {
+			times = fmt.Sprintf("expires_in %s · ", t.Lifetime().Round(time.Second))
+		}
+		times += "exp " + t.ExpiresAt.Local().Format("15:04:05") + " · "
+		times = th.Label.Render(times) + m.phaseStyle(phase).Render(leftText)
+	} else {
+		times = th.Muted.Render("no expiry")
+	}
+	if t.DecodeErr != "" {
+		times += th.Warn.Render(" · " + truncate(SanitizeLine(t.DecodeErr), 40))
+	}
+	lines := []string{head, line2, "        " + times}
+	if bar {
+		lines = append(lines, "        "+m.countdownBar(t, serverNow, phase, max(w-10, 10)))
+	}
+	return lines
+}
+
+func (m *Model) tokenPanelRows(bar bool) int {
+	if bar {
+		return 4
+	}
+	return 3
+}
+
+func fmtLeft(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return fmt.Sprintf("expired %s ago", roundLeft(-d))
+	default:
+		return roundLeft(d) + " left"
+	}
+}
+
+func roundLeft(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	}
+	return d.Round(time.Second).String()
+}
+
+func (m *Model) phaseStyle(p session.Phase) lipgloss.Style {
+	switch p {
+	case session.PhaseRefreshWindow:
+		return m.theme.Warn
+	case session.PhaseExpired:
+		return m.theme.Bad
+	case session.PhaseFresh:
+		return m.theme.OK
+	}
+	return m.theme.Muted
+}
+
+// countdownBar is drawn by hand from theme styles: exact at any width, and in colour only
+// when the theme has colour (the phase name says the same in words).
+func (m *Model) countdownBar(t session.Token, serverNow time.Time, p session.Phase, width int) string {
+	label := " " + p.String()
+	barW := max(width-len(label), 4)
+	filled := int(t.FractionLeft(serverNow)*float64(barW) + 0.5)
+	return m.phaseStyle(p).Render(strings.Repeat("█", filled)) +
+		m.theme.Subtle.Render(strings.Repeat("░", barW-filled)) + m.phaseStyle(p).Render(label)
+}
+
+// timelineView is the last few minutes at a glance: one column per time slot, access-token
+// generations as alternating bars on the top row, and the most telling event of each slot on
+// the bottom row (401 > refresh failure > refresh > retry > request).
+func (m *Model) timelineView() string {
+	th := m.theme
+	labelW := 9
+	cols := max(m.width-labelW, 10)
+	slot := time.Second
+	span := time.Duration(cols) * slot
+	end := m.now.Truncate(slot).Add(slot)
+	start := end.Add(-span)
+
+	gens := make([]int, cols)
+	marks := make([]rune, cols)
+	rank := make([]int, cols)
+	for i := range marks {
+		marks[i] = ' '
+	}
+	gen := 0
+	events := m.log.events
+	// Events are in time order; find the window with a backwards scan (the log can be long).
+	first := len(events)
+	for first > 0 && !events[first-1].Time.Before(start) {
+		first--
+	}
+	for _, e := range events[:first] {
+		if e.Kind == session.KindLogin || e.Kind == session.KindRefreshOK {
+			gen = e.Generation
+		}
+	}
+	col := func(t time.Time) int { return int(t.Sub(start) / slot) }
+	prev := 0
+	for _, e := range events[first:] {
+		c := col(e.Time)
+		if c < 0 || c >= cols {
+			continue
+		}
+		for i := prev; i < c; i++ {
+			gens[i] = gen
+		}
+		prev = c
+		if e.Kind == session.KindLogin || e.Kind == session.KindRefreshOK {
+			gen = e.Generation
+		}
+		r, ch := markOf(e)
+		if r > rank[c] {
+			rank[c], marks[c] = r, ch
+		}
+	}
+	nowCol := min(col(m.now), cols-1)
+	for i := prev; i <= nowCol; i++ {
+		gens[i] = gen
+	}
+	var top, bottom strings.Builder
+	for i := range cols {
+		switch {
+		case i > nowCol || gens[i] == 0:
+			top.WriteString(th.Subtle.Render(" "))
+		case gens[i]%2 == 1:
+			top.WriteString(th.Refresh.Render("▀"))
+		default:
+			top.WriteString(th.Info.Render("▀"))
+		}
+		if rank[i] == 0 {
+			bottom.WriteString(" ")
+			continue
+		}
+		bottom.WriteString(m.markStyle(rank[i]).Render(string(marks[i])))
+	}
+	legend := th.Subtle.Render(fmt.Sprintf("last %s · ▀ access generations · R refresh  ! 401  x failed  ↻ retry  · request", span))
+	return th.Label.Render(fmt.Sprintf("%-*s", labelW, "tokens")) + top.String() + "\n" +
+		th.Label.Render(fmt.Sprintf("%-*s", labelW, "events")) + bottom.String() + "\n" +
+		ansi.Truncate(legend, m.width, "…")
+}
+
+func markOf(e session.Event) (int, rune) {
+	switch e.Kind {
+	case session.KindUnauthorized:
+		return 6, '!'
+	case session.KindRefreshFailed, session.KindRequestFailed, session.KindLogout:
+		return 5, 'x'
+	case session.KindRefreshStart:
+		return 4, 'R'
+	case session.KindRetry, session.KindReplayed:
+		return 3, '↻'
+	case session.KindParked:
+		return 2, 'p'
+	case session.KindRequest:
+		return 1, '·'
+	}
+	return 0, ' '
+}
+
+func (m *Model) markStyle(rank int) lipgloss.Style {
+	switch rank {
+	case 6:
+		return m.theme.Warn
+	case 5:
+		return m.theme.Bad
+	case 4:
+		return m.theme.Refresh
+	case 3:
+		return m.theme.Retry
+	}
+	return m.theme.Muted
+}
+
+func (m *Model) tabsView() string {
+	th := m.theme
+	var tabs []string
+	for i, n := range paneNames {
+		if pane(i) == m.focus {
+			tabs = append(tabs, th.Selected.Render("["+n+"]"))
+		} else {
+			tabs = append(tabs, th.Muted.Render(" "+n+" "))
+		}
+	}
+	right := ""
+	switch m.focus {
+	case paneLog:
+		right = m.log.status()
+		if m.filtering {
+			right = m.filterIn.View()
+		}
+	case paneRequests:
+		right = fmt.Sprintf("burst size %d (+/-)", m.burstN)
+	}
+	line := strings.Join(tabs, " ") + "  " + th.Muted.Render(right)
+	return ansi.Truncate(line, m.width, "…")
+}
+
+func (m *Model) mainView() string {
+	h := m.mainHeight()
+	var lines []string
+	switch m.focus {
+	case paneLog:
+		lines = m.log.lines(m.theme, m.width, h)
+		if len(lines) == 0 {
+			lines = []string{m.theme.Muted.Render("no events yet: press enter to send the selected request, b for a burst")}
+		}
+	case paneRequests:
+		return m.requestsView(h)
+	case paneClaims:
+		lines = m.claimsLines(h)
+	}
+	return fill(lines, h)
+}
+
+func fill(lines []string, h int) string {
+	for len(lines) < h {
+		lines = append(lines, "")
+	}
+	return strings.Join(lines[:h], "\n")
+}
+
+func (m *Model) requestsView(h int) string {
+	th := m.theme
+	listW := min(requestListMax, m.width/3)
+	var list []string
+	for i, r := range m.requests {
+		label := truncate(SanitizeLine(r.Method+" "+r.Path), listW-2)
+		if i == m.selected {
+			list = append(list, th.Selected.Render("▸ "+label))
+		} else {
+			list = append(list, "  "+th.Value.Render(label))
+		}
+	}
+	left := lipgloss.NewStyle().Width(listW).Render(fill(list, h))
+	right := lipgloss.NewStyle().Width(m.width - listW - 1).Render(fill(m.responseLines(m.width-listW-1, h), h))
+	return lipgloss.JoinHorizontal(lipgloss.Top, left, " ", right)
+}
+
+// responseLines shows the selected request's last answer: status, time, headers, pretty body.
+func (m *Model) responseLines(w, h int) []string {
+	th := m.theme
+	if len(m.requests) == 0 {
+		return []string{th.Muted.Render("no requests: press e to compose one")}
+	}
+	req := m.requests[m.selected]
+	r, ok := m.results[m.selected]
+	head := []string{th.Header.Render(truncate(SanitizeLine(req.Method+" "+req.Path), w))}
+	if !ok {
+		return append(head, th.Muted.Render("not sent yet: enter sends it, b sends a burst, e edits, y copies it as curl"))
+	}
+	status := fmt.Sprintf("%s · %d · %s · %d attempt(s)", r.Outcome, r.Status, r.Duration.Round(time.Millisecond), r.Attempts)
+	st := th.OK
+	if r.Outcome != apiclient.OK {
+		st = th.Bad
+	}
+	head = append(head, st.Render(truncate(status, w)))
+	if r.Reason != "" {
+		head = append(head, th.Warn.Render(truncate(SanitizeLine(r.Reason), w)))
+	}
+	var body []string
+	keys := make([]string, 0, len(r.Header))
+	for k := range r.Header {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		body = append(body, th.Label.Render(truncate(SanitizeLine(k+": "+strings.Join(r.Header[k], ", ")), w)))
+	}
+	body = append(body, "")
+	for _, l := range strings.Split(prettyBody(r.Body), "\n") {
+		body = append(body, th.Value.Render(truncate(l, w)))
+	}
+	off := min(m.respOff, max(len(body)-1, 0))
+	return append(head, body[off:]...)
+}
+
+// maxShownBody caps what the response view formats: a huge answer is cut, not drawn whole.
+const maxShownBody = 64 << 10
+
+func prettyBody(b []byte) string {
+	cut := ""
+	if len(b) > maxShownBody {
+		b, cut = b[:maxShownBody], fmt.Sprintf("\n… (%d more bytes not shown)", len(b)-maxShownBody)
+	}
+	var v any
+	if json.Unmarshal(b, &v) == nil {
+		if out, err := json.MarshalIndent(v, "", "  "); err == nil {
+			return Sanitize(string(out)) + cut
+		}
+	}
+	return Sanitize(string(b)) + cut
+}
+
+func (m *Model) claimsLines(h int) []string {
+	th := m.theme
+	var lines []string
+	for _, t := range []struct {
+		name string
+		tok  session.Token
+	}{{"access token", m.snap.Access}, {"refresh token", m.snap.Refresh}} {
+		lines = append(lines, th.Header.Render(t.name))
+		switch {
+		case t.tok.Empty():
+			lines = append(lines, th.Muted.Render("  none"))
+		case !t.tok.JWT:
+			lines = append(lines, th.Muted.Render("  opaque: no claims to show"))
+		default:
+			doc := map[string]any{"header": t.tok.Header, "claims": t.tok.Claims}
+			out, _ := json.MarshalIndent(doc, "  ", "  ")
+			for _, l := range strings.Split("  "+Sanitize(string(out)), "\n") {
+				lines = append(lines, th.Value.Render(truncate(l, m.width)))
+			}
+		}
+	}
+	off := min(m.claimsOff, max(len(lines)-h, 0))
+	return lines[off:]
+}
+
+func (m *Model) dialogView(h int) string {
+	th := m.theme
+	s := m.snap
+	body := []string{
+		th.Bad.Render("Session ended: login required"),
+		"",
+		th.Value.Render(truncate(SanitizeLine(s.Reason), 70)),
+		"",
+		th.Value.Render(fmt.Sprintf("%d parked request(s) will be replayed in order after you log in again.", s.Parked)),
+		"",
+		th.Key.Render("l") + th.HelpDesc.Render(" log in again   ") + th.Key.Render("esc") + th.HelpDesc.Render(" dismiss"),
+	}
+	box := th.FocusedPanel.Render(strings.Join(body, "\n"))
+	return lipgloss.Place(m.width, h, lipgloss.Center, lipgloss.Center, box)
+}
+
+func (m *Model) editorView(h int) string {
+	th := m.theme
+	title := th.Header.Render("Compose a request") + th.Muted.Render("  METHOD /path, header lines, blank line, body · ctrl+s add · esc cancel")
+	m.editor.SetHeight(max(h-2, 3))
+	return fill(append([]string{truncate(title, m.width)}, strings.Split(m.editor.View(), "\n")...), h)
+}
+
+func (m *Model) helpBar() string {
+	m.help.Width = m.width
+	return m.help.ShortHelpView(m.keys.ShortHelp())
+}
+
+func (m *Model) helpView() string {
+	th := m.theme
+	m.help.Width = m.width
+	head := th.Title.Render("tokenscope keys") + th.Muted.Render("   (? or esc closes)")
+	note := th.Muted.Render("Fault keys (E X F L K) drive the embedded demo server only.")
+	return lipgloss.JoinVertical(lipgloss.Left, head, "", m.help.FullHelpView(m.keys.FullHelp()), "", note)
+}
+
+func stdoutWriter() io.Writer { return os.Stdout }
+
+func (m *Model) applyHelpStyles() {
+	th := m.theme
+	m.help.Styles.ShortKey = th.Key
+	m.help.Styles.FullKey = th.Key
+	m.help.Styles.ShortDesc = th.HelpDesc
+	m.help.Styles.FullDesc = th.HelpDesc
+	m.help.Styles.ShortSeparator = th.Subtle
+	m.help.Styles.FullSeparator = th.Subtle
+	m.help.Styles.Ellipsis = th.Subtle
+}
