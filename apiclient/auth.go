@@ -444,26 +444,28 @@ func bodySummary(resp *resty.Response) string {
 	return snippet(body)
 }
 
-// observeDate learns the server clock from a Date header (one-second resolution).
+// observeDate learns the server clock from a Date header (one-second resolution). It runs on
+// every answer, so it parses each distinct Date once and takes the lock once.
 func (e *Engine) observeDate(h http.Header, sent, recv time.Time) {
 	raw := h.Get("Date")
 	if raw == "" {
 		return
 	}
-	// Most answers within a second carry the same Date: parse each distinct one once.
 	e.mu.Lock()
 	d, ok := e.lastDate, e.lastDateRaw == raw
-	e.mu.Unlock()
 	if !ok {
 		var err error
 		if d, err = http.ParseTime(raw); err != nil {
+			e.mu.Unlock()
 			return
 		}
-		e.mu.Lock()
 		e.lastDate, e.lastDateRaw = d, raw
-		e.mu.Unlock()
 	}
-	e.observe(d, sent, recv)
+	ev, show := e.observeLocked(d, sent, recv)
+	e.mu.Unlock()
+	if show {
+		e.emit(ev)
+	}
 }
 
 // observeIat learns the server clock from a token minted during the call.
@@ -475,6 +477,16 @@ func (e *Engine) observeIat(t session.Token, sent, recv time.Time) {
 
 func (e *Engine) observe(stamp, sent, recv time.Time) {
 	e.mu.Lock()
+	ev, show := e.observeLocked(stamp, sent, recv)
+	e.mu.Unlock()
+	if show {
+		e.emit(ev)
+	}
+}
+
+// observeLocked adds a sample and returns a skew event when the estimate moved enough to tell
+// the user; the caller holds e.mu and emits the event after unlocking.
+func (e *Engine) observeLocked(stamp, sent, recv time.Time) (session.Event, bool) {
 	est := e.skew.Observe(stamp, time.Second, sent, recv)
 	e.sess.Skew = est
 	show := est.Significant(time.Second) && absDur(est.Offset-e.skewShown) >= time.Second
@@ -484,18 +496,18 @@ func (e *Engine) observe(stamp, sent, recv time.Time) {
 		e.skewShown = 0
 		show = true
 	}
-	e.mu.Unlock()
-	if show {
-		dir := "ahead of"
-		if est.Offset < 0 {
-			dir = "behind"
-		}
-		reason := fmt.Sprintf("server clock %s %s this one (±%s); exp is compared with the server's time", fmtDur(absDur(est.Offset)), dir, fmtDur(est.Uncertainty))
-		if !est.Significant(time.Second) {
-			reason = fmt.Sprintf("server clock agrees with this one again (%+.1fs ±%s)", est.Offset.Seconds(), fmtDur(est.Uncertainty))
-		}
-		e.emit(session.Event{Kind: session.KindSkew, Skew: est.Offset, Reason: reason})
+	if !show {
+		return session.Event{}, false
 	}
+	dir := "ahead of"
+	if est.Offset < 0 {
+		dir = "behind"
+	}
+	reason := fmt.Sprintf("server clock %s %s this one (±%s); exp is compared with the server's time", fmtDur(absDur(est.Offset)), dir, fmtDur(est.Uncertainty))
+	if !est.Significant(time.Second) {
+		reason = fmt.Sprintf("server clock agrees with this one again (%+.1fs ±%s)", est.Offset.Seconds(), fmtDur(est.Uncertainty))
+	}
+	return session.Event{Kind: session.KindSkew, Skew: est.Offset, Reason: reason}, true
 }
 
 func absDur(d time.Duration) time.Duration {

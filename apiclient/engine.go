@@ -64,7 +64,7 @@ type Config struct {
 	Log   *session.Log  // default a new log of session.DefaultLogSize
 	Keys  session.Keys  // verify token signatures with these
 
-	Timeout         time.Duration // per request attempt; default 30 s
+	Timeout         time.Duration // per request, retry included; default 30 s
 	RefreshTimeout  time.Duration // per refresh attempt; default 10 s
 	RefreshAttempts int           // transient failures are retried up to this many calls; default 4
 	RefreshBackoff  time.Duration // wait after the first transient failure, doubling; default 250 ms
@@ -178,6 +178,8 @@ type Engine struct {
 	skewShown    time.Duration
 	lastDate     time.Time
 	lastDateRaw  string
+	authValue    string // the auth header value for authSerial, built once per token
+	authSerial   uint64
 	parked       []*parkedReq
 	accessVer    session.Verification
 	refreshVer   session.Verification
@@ -260,8 +262,9 @@ func New(cfg Config) (*Engine, error) {
 		stop:         make(chan struct{}),
 		bgDone:       make(chan struct{}),
 	}
+	// No client timeout here: Do puts a deadline on each request's context instead, which
+	// costs a timer rather than http.Client's per-request goroutine.
 	e.api = e.newResty().
-		SetTimeout(cfg.Timeout).
 		SetRedirectPolicy(resty.FlexibleRedirectPolicy(10), resty.RedirectPolicyFunc(e.stripAuthOnRedirect)).
 		SetRetryCount(1).
 		SetRetryWaitTime(0).
@@ -281,8 +284,7 @@ func (e *Engine) newResty() *resty.Client {
 	c := resty.New().
 		SetBaseURL(strings.TrimRight(e.cfg.BaseURL, "/")).
 		SetLogger(writerLogger{e.cfg.Diagnostics}).
-		SetResponseBodyLimit(e.cfg.MaxBodyBytes).
-		SetHeader("User-Agent", "tokenscope")
+		SetResponseBodyLimit(e.cfg.MaxBodyBytes)
 	if e.cfg.Transport != nil {
 		c.SetTransport(e.cfg.Transport)
 	}

@@ -367,12 +367,21 @@ func TestBackgroundNeverSees401(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs 4 s of real time")
 	}
+	for _, prof := range ProfileNames() {
+		t.Run(prof, func(t *testing.T) {
+			t.Parallel()
+			testBackground(t, prof)
+		})
+	}
+}
+
+func testBackground(t *testing.T, prof string) {
 	srv, err := demoserver.Start(demoserver.Options{AccessTTL: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	p, _ := BuiltinProfile("simplejwt")
+	p, _ := BuiltinProfile(prof)
 	e, err := New(Config{BaseURL: srv.URL(), Profile: p, Username: "demo", Password: "demo", Strategy: Background})
 	if err != nil {
 		t.Fatal(err)
@@ -411,40 +420,47 @@ func TestBackgroundNeverSees401(t *testing.T) {
 // TestSkewCorrected: a server clock 60 s off either way. After the login answer the engine
 // knows the skew, sees no 401 and does not refresh needlessly.
 func TestSkewCorrected(t *testing.T) {
-	for _, skew := range []time.Duration{60 * time.Second, -60 * time.Second} {
-		t.Run(skew.String(), func(t *testing.T) {
-			srv, err := demoserver.Start(demoserver.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer srv.Close()
-			srv.SetSkew(skew)
-			p, _ := BuiltinProfile("simplejwt")
-			e, err := New(Config{BaseURL: srv.URL(), Profile: p, Username: "demo", Password: "demo"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer e.Close()
-			if _, err := e.Login(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			for range 20 {
-				if r := e.Do(context.Background(), p.PresetRequests()[0]); r.Outcome != OK {
-					t.Fatalf("request: %+v", r)
-				}
-			}
-			evs := e.Log().Events()
-			if count(evs, session.KindUnauthorized) != 0 || count(evs, session.KindRefreshStart) != 0 {
-				t.Errorf("%d 401s, %d refreshes", count(evs, session.KindUnauthorized), count(evs, session.KindRefreshStart))
-			}
-			s := e.Snapshot()
-			if !s.Skew.Known || (s.Skew.Offset-skew).Abs() > 1500*time.Millisecond {
-				t.Errorf("skew estimate %v, want %v", s.Skew, skew)
-			}
-			if count(evs, session.KindSkew) != 1 {
-				t.Errorf("%d skew events, want 1", count(evs, session.KindSkew))
-			}
-		})
+	for _, prof := range ProfileNames() {
+		for _, skew := range []time.Duration{60 * time.Second, -60 * time.Second} {
+			t.Run(prof+"/"+skew.String(), func(t *testing.T) {
+				t.Parallel()
+				testSkew(t, prof, skew)
+			})
+		}
+	}
+}
+
+func testSkew(t *testing.T, prof string, skew time.Duration) {
+	srv, err := demoserver.Start(demoserver.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	srv.SetSkew(skew)
+	p, _ := BuiltinProfile(prof)
+	e, err := New(Config{BaseURL: srv.URL(), Profile: p, Username: "demo", Password: "demo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if _, err := e.Login(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		if r := e.Do(context.Background(), p.PresetRequests()[0]); r.Outcome != OK {
+			t.Fatalf("request: %+v", r)
+		}
+	}
+	evs := e.Log().Events()
+	if count(evs, session.KindUnauthorized) != 0 || count(evs, session.KindRefreshStart) != 0 {
+		t.Errorf("%d 401s, %d refreshes", count(evs, session.KindUnauthorized), count(evs, session.KindRefreshStart))
+	}
+	s := e.Snapshot()
+	if !s.Skew.Known || (s.Skew.Offset-skew).Abs() > 1500*time.Millisecond {
+		t.Errorf("skew estimate %v, want %v", s.Skew, skew)
+	}
+	if count(evs, session.KindSkew) != 1 {
+		t.Errorf("%d skew events, want 1", count(evs, session.KindSkew))
 	}
 }
 

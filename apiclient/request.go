@@ -44,6 +44,8 @@ func (e *Engine) do(ctx context.Context, c *call) Result {
 	if dead, why := e.dead(); dead {
 		return e.park(c, why)
 	}
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
+	defer cancel()
 	r := e.api.R().SetContext(context.WithValue(ctx, callKey{}, c))
 	for k, vs := range c.req.Header {
 		for _, v := range vs {
@@ -135,13 +137,17 @@ func (e *Engine) beforeRequest(_ *resty.Client, r *resty.Request) error {
 		return err
 	}
 	e.mu.Lock()
-	state, tok, serial, gen := e.sess.State, e.sess.Access, e.serial, e.sess.Generation
+	state, serial, gen, fp := e.sess.State, e.serial, e.sess.Generation, e.sess.Access.Fingerprint()
+	if e.authSerial != serial {
+		e.authValue, e.authSerial = withScheme(e.profile.Auth.Scheme, e.sess.Access.Raw), serial
+	}
+	auth := e.authValue
 	e.mu.Unlock()
 	if state == session.StateLoginRequired || state == session.StateLoggedOut {
 		return ErrLoginRequired
 	}
-	c.serial, c.token, c.sentAt = serial, tok.Fingerprint(), e.now()
-	r.SetHeader(e.profile.Auth.Header, withScheme(e.profile.Auth.Scheme, tok.Raw))
+	c.serial, c.token, c.sentAt = serial, fp, e.now()
+	r.SetHeader(e.profile.Auth.Header, auth)
 	kind, reason := session.KindRequest, ""
 	if r.Attempt > 1 {
 		kind, reason = session.KindRetry, fmt.Sprintf("retry with gen #%d after %s", gen, c.reason)
