@@ -114,14 +114,14 @@ func (m *Model) headerView() string {
 		skew = fmt.Sprintf("skew %+.1fs", s.Skew.Applied().Seconds())
 	}
 	sep := th.Subtle.Render(" · ")
+	// Most telling first: a narrow terminal cuts from the right.
 	fields := []string{
-		th.Title.Render("tokenscope"),
-		th.Value.Render(SanitizeLine(target)),
-		th.Value.Render(s.Profile),
+		th.Title.Render("tokenscope") + " " + stateStyle.Render("● "+state),
 		th.Label.Render("strategy ") + th.Value.Render(string(s.Strategy)),
 		sf,
-		stateStyle.Render("● " + state),
 		th.Label.Render(skew),
+		th.Value.Render(s.Profile),
+		th.Value.Render(SanitizeLine(target)),
 	}
 	if m.inflight > 0 {
 		fields = append(fields, th.Wait.Render(fmt.Sprintf("%d in flight", m.inflight)))
@@ -135,7 +135,7 @@ func (m *Model) tokensView() string {
 	serverNow := s.ServerNow(m.now)
 	acc := m.tokenLines("Access", s.Access, serverNow, s.Threshold, fmt.Sprintf("gen #%d", s.Generation), s.AccessVerify, true)
 	ref := m.tokenLines("Refresh", s.Refresh, serverNow, 0,
-		fmt.Sprintf("family %s · rotated %d×", SanitizeLine(truncate(s.Family, 16)), s.Rotations), s.RefreshVerify, false)
+		fmt.Sprintf("family %s · rotated %d×", SanitizeLine(firstRunes(s.Family, 8)), s.Rotations), s.RefreshVerify, false)
 	if m.width >= wideTokens {
 		half := m.width / 2
 		left := lipgloss.NewStyle().Width(half).Render(strings.Join(acc, "\n"))
@@ -166,7 +166,7 @@ func (m *Model) tokenLines(title string, t session.Token, serverNow time.Time, t
 	}
 	head := th.Header.Render(fmt.Sprintf("%-8s", title)) + th.Value.Render(truncate(SanitizeLine(shown), max(w-10, 10)))
 	var info []string
-	if t.JWT {
+	if t.JWT && bar { // the refresh token's alg and kid are the access token's, as a rule
 		info = append(info, "alg "+SanitizeLine(t.Alg))
 		if t.Kid != "" {
 			info = append(info, "kid "+SanitizeLine(t.Kid))
@@ -174,7 +174,7 @@ func (m *Model) tokenLines(title string, t session.Token, serverNow time.Time, t
 		if sub := t.Subject(); sub != "" {
 			info = append(info, "sub "+SanitizeLine(sub))
 		}
-	} else {
+	} else if !t.JWT {
 		info = append(info, "opaque")
 	}
 	info = append(info, extra)
@@ -311,26 +311,55 @@ func (m *Model) timelineView() string {
 	for i := prev; i <= nowCol; i++ {
 		gens[i] = gen
 	}
-	var top, bottom strings.Builder
+	// Cells are grouped into runs of one style: one escape sequence per run, not per cell.
+	var top, bottom runs
 	for i := range cols {
 		switch {
 		case i > nowCol || gens[i] == 0:
-			top.WriteString(th.Subtle.Render(" "))
+			top.add(-1, ' ')
 		case gens[i]%2 == 1:
-			top.WriteString(th.Refresh.Render("▀"))
+			top.add(1, '▀')
 		default:
-			top.WriteString(th.Info.Render("▀"))
+			top.add(2, '▀')
 		}
-		if rank[i] == 0 {
-			bottom.WriteString(" ")
-			continue
+		bottom.add(rank[i], marks[i])
+	}
+	topStyle := func(k int) lipgloss.Style {
+		if k == 1 {
+			return th.Refresh
 		}
-		bottom.WriteString(m.markStyle(rank[i]).Render(string(marks[i])))
+		return th.Info
 	}
 	legend := th.Subtle.Render(fmt.Sprintf("last %s · ▀ access generations · R refresh  ! 401  x failed  ↻ retry  · request", span))
-	return th.Label.Render(fmt.Sprintf("%-*s", labelW, "tokens")) + top.String() + "\n" +
-		th.Label.Render(fmt.Sprintf("%-*s", labelW, "events")) + bottom.String() + "\n" +
+	return th.Label.Render(fmt.Sprintf("%-*s", labelW, "tokens")) + top.render(topStyle) + "\n" +
+		th.Label.Render(fmt.Sprintf("%-*s", labelW, "events")) + bottom.render(m.markStyle) + "\n" +
 		ansi.Truncate(legend, m.width, "…")
+}
+
+// runs collects cells as (style key, text) runs; key <= 0 is drawn unstyled.
+type runs struct {
+	keys []int
+	text []strings.Builder
+}
+
+func (r *runs) add(k int, c rune) {
+	if n := len(r.keys); n == 0 || r.keys[n-1] != k {
+		r.keys = append(r.keys, k)
+		r.text = append(r.text, strings.Builder{})
+	}
+	r.text[len(r.text)-1].WriteRune(c)
+}
+
+func (r *runs) render(style func(int) lipgloss.Style) string {
+	var b strings.Builder
+	for i, k := range r.keys {
+		if k <= 0 {
+			b.WriteString(r.text[i].String())
+			continue
+		}
+		b.WriteString(style(k).Render(r.text[i].String()))
+	}
+	return b.String()
 }
 
 func markOf(e session.Event) (int, rune) {
@@ -522,7 +551,8 @@ func (m *Model) dialogView(h int) string {
 		"",
 		th.Key.Render("l") + th.HelpDesc.Render(" log in again   ") + th.Key.Render("esc") + th.HelpDesc.Render(" dismiss"),
 	}
-	box := th.FocusedPanel.Render(strings.Join(body, "\n"))
+	// A fixed width, so the box does not jump as the parked count grows.
+	box := th.FocusedPanel.Width(min(76, m.width-4)).Render(strings.Join(body, "\n"))
 	return lipgloss.Place(m.width, h, lipgloss.Center, lipgloss.Center, box)
 }
 
@@ -557,4 +587,9 @@ func (m *Model) applyHelpStyles() {
 	m.help.Styles.ShortSeparator = th.Subtle
 	m.help.Styles.FullSeparator = th.Subtle
 	m.help.Styles.Ellipsis = th.Subtle
+}
+
+func firstRunes(s string, n int) string {
+	r := []rune(s)
+	return string(r[:min(n, len(r))])
 }
