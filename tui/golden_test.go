@@ -45,7 +45,7 @@ type fixture struct {
 	copied []string
 }
 
-func newFixture(t *testing.T, profile string, cfg apiclient.Config, theme string, so ...demoserver.Options) *fixture {
+func newFixture(t testing.TB, profile string, cfg apiclient.Config, theme string, so ...demoserver.Options) *fixture {
 	t.Helper()
 	f := &fixture{clock: session.NewManualClock(epoch)}
 	opts := demoserver.Options{}

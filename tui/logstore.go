@@ -2,7 +2,9 @@ package tui
 
 import (
 	"fmt"
+	"sort"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/x/ansi"
 
@@ -21,13 +23,31 @@ type logStore struct {
 	lastSeq  uint64
 	offset   int  // index into visible of the top line on screen
 	follow   bool // stick to the bottom as events arrive
+
+	// The timeline reads these instead of scanning events: one bucket per second with the
+	// most telling mark, and the moments the access-token generation changed.
+	buckets map[int64]bucket
+	gens    []genChange
 }
+
+type bucket struct {
+	rank int
+	mark rune
+}
+
+type genChange struct {
+	at  time.Time
+	gen int
+}
+
+// timelineKeep is how much history the timeline buckets keep.
+const timelineKeep = 15 * time.Minute
 
 func newLogStore(max int) *logStore {
 	if max <= 0 {
 		max = 100_000
 	}
-	return &logStore{max: max, follow: true}
+	return &logStore{max: max, follow: true, buckets: map[int64]bucket{}}
 }
 
 func (l *logStore) add(evs []session.Event) {
@@ -38,6 +58,7 @@ func (l *logStore) add(evs []session.Event) {
 		l.lastSeq = max(l.lastSeq, e.Seq)
 		l.events = append(l.events, e)
 		l.rendered = append(l.rendered, "")
+		l.mark(e)
 		if l.matches(e) {
 			l.visible = append(l.visible, len(l.events)-1)
 		}
@@ -73,6 +94,43 @@ func (l *logStore) indexOf(ev int) int {
 
 func (l *logStore) clear() {
 	l.events, l.rendered, l.visible, l.offset, l.follow = nil, nil, nil, 0, true
+}
+
+func (l *logStore) mark(e session.Event) {
+	if e.Kind == session.KindLogin || e.Kind == session.KindRefreshOK {
+		l.gens = append(l.gens, genChange{e.Time, e.Generation})
+	}
+	r, ch := markOf(e)
+	if r == 0 {
+		return
+	}
+	sec := e.Time.Unix()
+	if b := l.buckets[sec]; r > b.rank {
+		l.buckets[sec] = bucket{r, ch}
+	}
+	// Forget what the timeline can no longer show, now and then.
+	if len(l.buckets) > 2*int(timelineKeep/time.Second) {
+		cut := e.Time.Add(-timelineKeep).Unix()
+		for k := range l.buckets {
+			if k < cut {
+				delete(l.buckets, k)
+			}
+		}
+		i := 0
+		for i < len(l.gens)-1 && l.gens[i+1].at.Unix() < cut {
+			i++
+		}
+		l.gens = append([]genChange(nil), l.gens[i:]...)
+	}
+}
+
+// genAt is the access-token generation in force at t (0 before the first login).
+func (l *logStore) genAt(t time.Time) int {
+	i := sort.Search(len(l.gens), func(i int) bool { return l.gens[i].at.After(t) })
+	if i == 0 {
+		return 0
+	}
+	return l.gens[i-1].gen
 }
 
 func (l *logStore) matches(e session.Event) bool {

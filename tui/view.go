@@ -270,46 +270,20 @@ func (m *Model) timelineView() string {
 	end := m.now.Truncate(slot).Add(slot)
 	start := end.Add(-span)
 
+	nowCol := min(int(m.now.Sub(start)/slot), cols-1)
 	gens := make([]int, cols)
-	marks := make([]rune, cols)
 	rank := make([]int, cols)
-	for i := range marks {
-		marks[i] = ' '
-	}
-	gen := 0
-	events := m.log.events
-	// Events are in time order; find the window with a backwards scan (the log can be long).
-	first := len(events)
-	for first > 0 && !events[first-1].Time.Before(start) {
-		first--
-	}
-	for _, e := range events[:first] {
-		if e.Kind == session.KindLogin || e.Kind == session.KindRefreshOK {
-			gen = e.Generation
+	marks := make([]rune, cols)
+	for i := range cols {
+		t := start.Add(time.Duration(i) * slot)
+		b := m.log.buckets[t.Unix()]
+		rank[i], marks[i] = b.rank, b.mark
+		if marks[i] == 0 {
+			marks[i] = ' '
 		}
-	}
-	col := func(t time.Time) int { return int(t.Sub(start) / slot) }
-	prev := 0
-	for _, e := range events[first:] {
-		c := col(e.Time)
-		if c < 0 || c >= cols {
-			continue
+		if i <= nowCol {
+			gens[i] = m.log.genAt(t.Add(slot - 1))
 		}
-		for i := prev; i < c; i++ {
-			gens[i] = gen
-		}
-		prev = c
-		if e.Kind == session.KindLogin || e.Kind == session.KindRefreshOK {
-			gen = e.Generation
-		}
-		r, ch := markOf(e)
-		if r > rank[c] {
-			rank[c], marks[c] = r, ch
-		}
-	}
-	nowCol := min(col(m.now), cols-1)
-	for i := prev; i <= nowCol; i++ {
-		gens[i] = gen
 	}
 	// Cells are grouped into runs of one style: one escape sequence per run, not per cell.
 	var top, bottom runs

@@ -1,0 +1,410 @@
+package tui
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"tokenscope/apiclient"
+	"tokenscope/session"
+)
+
+// upd sends a message and runs the commands it returns (as the program would, but in line),
+// feeding their messages back, so a test sees the end state of one key press.
+func upd(t *testing.T, m *Model, msg tea.Msg) tea.Msg {
+	t.Helper()
+	_, cmd := m.Update(msg)
+	return run(t, m, cmd)
+}
+
+func run(t *testing.T, m *Model, cmd tea.Cmd) tea.Msg {
+	t.Helper()
+	if cmd == nil {
+		return nil
+	}
+	// Commands that only wait (a cursor blink, a tick) are abandoned; engine work is quick.
+	ch := make(chan tea.Msg, 1)
+	go func() { ch <- cmd() }()
+	var out tea.Msg
+	select {
+	case out = <-ch:
+	case <-time.After(2 * time.Second):
+		return nil
+	}
+	switch msg := out.(type) {
+	case tea.BatchMsg:
+		for _, c := range msg {
+			run(t, m, c)
+		}
+	case resultMsg, burstMsg, loginMsg, flashMsg:
+		_, next := m.Update(msg)
+		run(t, m, next)
+	}
+	return out
+}
+
+func sized(t *testing.T, cfg apiclient.Config, faults bool) *fixture {
+	t.Helper()
+	f := newFixture(t, "simplejwt", cfg, "dark")
+	if !faults {
+		f.m.opts.Faults = nil
+	}
+	f.m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	return f
+}
+
+// drain moves the engine's events into the model, as the event stream would.
+func drain(m *Model) {
+	for {
+		select {
+		case ev := <-m.sub.C:
+			m.ingest([]session.Event{ev})
+		default:
+			return
+		}
+	}
+}
+
+func TestKeySend(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	upd(t, f.m, press("enter"))
+	r, ok := f.m.results[0]
+	if !ok || r.Outcome != apiclient.OK || r.Status != 200 {
+		t.Fatalf("result: %+v", r)
+	}
+	f.m.focus = paneRequests
+	if v := f.m.View(); !strings.Contains(v, "ok · 200") || !strings.Contains(v, `"message": "You are authenticated"`) {
+		t.Errorf("response pane:\n%s", v)
+	}
+}
+
+func TestKeyBurstAndSize(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	upd(t, f.m, press("-"))
+	if f.m.burstN != 50 {
+		t.Fatalf("burst size %d after -", f.m.burstN)
+	}
+	upd(t, f.m, press("+"))
+	upd(t, f.m, press("="))
+	if f.m.burstN != 500 {
+		t.Fatalf("burst size %d after + =", f.m.burstN)
+	}
+	upd(t, f.m, press("-"))
+	upd(t, f.m, press("-"))
+	upd(t, f.m, press("b"))
+	if !strings.Contains(f.m.flash, "burst of 50: 50 ok") || f.m.inflight != 0 {
+		t.Errorf("flash %q inflight %d", f.m.flash, f.m.inflight)
+	}
+	if st := f.srv.Stats(); st.ResourceOK != 50 {
+		t.Errorf("server saw %d requests", st.ResourceOK)
+	}
+}
+
+func TestKeyRefreshNow(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	upd(t, f.m, press("r"))
+	if s := f.e.Snapshot(); s.Generation != 2 || f.m.flash != "refreshed" {
+		t.Errorf("gen %d flash %q", s.Generation, f.m.flash)
+	}
+}
+
+func TestKeyStrategyAndSingleFlight(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	want := []apiclient.Strategy{apiclient.Proactive, apiclient.Reactive, apiclient.Background, apiclient.Off, apiclient.Auto}
+	for _, w := range want {
+		upd(t, f.m, press("s"))
+		if got := f.e.Snapshot().Strategy; got != w {
+			t.Fatalf("strategy %s, want %s", got, w)
+		}
+	}
+	upd(t, f.m, press("f"))
+	if f.e.Snapshot().SingleFlight {
+		t.Error("single flight still on")
+	}
+	if !strings.Contains(f.m.View(), "NO single flight") {
+		t.Error("header does not show single flight off")
+	}
+	upd(t, f.m, press("f"))
+	if !f.e.Snapshot().SingleFlight {
+		t.Error("single flight still off")
+	}
+}
+
+func TestKeyLoginAgainReplaysParked(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	f.srv.RevokeAllFamilies()
+	f.clock.Advance(31 * time.Second)
+	upd(t, f.m, press("enter"))
+	f.m.Update(tickMsg(f.clock.Now()))
+	if !f.m.loginDialog() || !strings.Contains(f.m.View(), "1 parked request(s)") {
+		t.Fatalf("no login dialog:\n%s", f.m.View())
+	}
+	upd(t, f.m, press("esc"))
+	if f.m.loginDialog() {
+		t.Error("esc did not dismiss the dialog")
+	}
+	upd(t, f.m, press("l"))
+	if s := f.e.Snapshot(); s.State != session.StateActive || s.Logins != 2 || s.Parked != 0 {
+		t.Errorf("after l: %v logins %d parked %d", s.State, s.Logins, s.Parked)
+	}
+	if !strings.Contains(f.m.flash, "1 parked requests replayed") {
+		t.Errorf("flash %q", f.m.flash)
+	}
+}
+
+func TestKeyRevealAndCopy(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	raw := f.e.Snapshot().Access.Raw
+	if strings.Contains(f.m.View(), raw) {
+		t.Fatal("token shown before reveal")
+	}
+	upd(t, f.m, press("y"))
+	upd(t, f.m, press("Y"))
+	if len(f.copied) != 1 || !strings.Contains(f.copied[0], "Authorization: Bearer $TOKEN") || strings.Contains(f.copied[0], raw) {
+		t.Fatalf("masked copies: %q", f.copied)
+	}
+	if !strings.Contains(f.m.flash, "reveal the tokens") {
+		t.Errorf("Y before reveal: flash %q", f.m.flash)
+	}
+	upd(t, f.m, press("v"))
+	if !strings.Contains(f.m.View(), raw[:40]) {
+		t.Error("token not shown after reveal")
+	}
+	upd(t, f.m, press("y"))
+	upd(t, f.m, press("Y"))
+	if len(f.copied) != 3 || !strings.Contains(f.copied[1], raw) || f.copied[2] != raw {
+		t.Fatalf("revealed copies: %q", f.copied)
+	}
+	upd(t, f.m, press("v"))
+	if strings.Contains(f.m.View(), raw) {
+		t.Error("token still shown after masking again")
+	}
+}
+
+func TestKeyTheme(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	for _, want := range []string{"light", "high-contrast", "mono", "dark"} {
+		upd(t, f.m, press("t"))
+		if f.m.tname != want || f.m.theme.Mono != (want == "mono") {
+			t.Fatalf("theme %s (%s), want %s", f.m.tname, f.m.theme.Name, want)
+		}
+	}
+}
+
+func TestKeyFilterAndClear(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	upd(t, f.m, press("enter"))
+	upd(t, f.m, press("r"))
+	drain(f.m)
+	upd(t, f.m, press("/"))
+	if !f.m.filtering {
+		t.Fatal("/ did not open the filter")
+	}
+	for _, r := range "refresh-ok" {
+		f.m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}}) // its command only blinks the cursor
+	}
+	lines := f.m.log.lines(f.m.theme, 120, 20)
+	if len(lines) != 1 || !strings.Contains(lines[0], "refresh-ok") {
+		t.Fatalf("filtered lines: %q", lines)
+	}
+	upd(t, f.m, press("enter"))
+	if f.m.filtering || f.m.log.filter != "refresh-ok" {
+		t.Error("enter did not keep the filter")
+	}
+	upd(t, f.m, press("/"))
+	upd(t, f.m, press("esc"))
+	if f.m.log.filter != "" || len(f.m.log.visible) != len(f.m.log.events) {
+		t.Error("esc did not clear the filter")
+	}
+	upd(t, f.m, press("ctrl+l"))
+	if len(f.m.log.events) != 0 {
+		t.Error("ctrl+l did not clear the log")
+	}
+}
+
+func TestKeyPanelsHelpQuit(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	for _, want := range []pane{paneRequests, paneClaims, paneLog} {
+		upd(t, f.m, press("tab"))
+		if f.m.focus != want {
+			t.Fatalf("tab: focus %d, want %d", f.m.focus, want)
+		}
+	}
+	upd(t, f.m, press("shift+tab"))
+	if f.m.focus != paneClaims {
+		t.Fatalf("shift+tab: focus %d", f.m.focus)
+	}
+	upd(t, f.m, press("?"))
+	v := f.m.View()
+	for _, b := range DefaultKeyMap().FullHelp() {
+		for _, k := range b {
+			if !strings.Contains(v, k.Help().Key) || !strings.Contains(v, k.Help().Desc) {
+				t.Errorf("help overlay lacks %q %q", k.Help().Key, k.Help().Desc)
+			}
+		}
+	}
+	upd(t, f.m, press("q")) // closes the overlay, does not quit
+	if f.m.showHelp || f.m.quitting {
+		t.Fatal("q in the help overlay should close it")
+	}
+	for _, k := range []string{"q", "ctrl+c"} {
+		m := f.m
+		_, cmd := m.Update(press(k))
+		if cmd == nil || cmd() != tea.Quit() {
+			t.Errorf("%s does not quit", k)
+		}
+		m.quitting = false
+	}
+}
+
+func TestKeyClaims(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	upd(t, f.m, press("c"))
+	v := f.m.View()
+	if f.m.focus != paneClaims || !strings.Contains(v, `"token_type": "access"`) || !strings.Contains(v, `"alg": "HS256"`) {
+		t.Errorf("claims pane:\n%s", v)
+	}
+}
+
+func TestKeyEditComposer(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	upd(t, f.m, press("e"))
+	if !f.m.editing || !strings.HasPrefix(f.m.editor.Value(), "GET /api/protected/") {
+		t.Fatalf("editor: %v %q", f.m.editing, f.m.editor.Value())
+	}
+	f.m.editor.SetValue("post /api/items\nX-Trace: 1\n\n{\"name\":\"composed\"}")
+	upd(t, f.m, press("ctrl+s"))
+	n := len(f.m.requests)
+	got := f.m.requests[n-1]
+	if f.m.editing || got.Method != "POST" || got.Header.Get("X-Trace") != "1" || got.Header.Get("Content-Type") != "application/json" || f.m.selected != n-1 {
+		t.Fatalf("composed %+v", got)
+	}
+	upd(t, f.m, press("enter"))
+	if r := f.m.results[n-1]; r.Status != 201 || !strings.Contains(string(r.Body), "composed") {
+		t.Errorf("sent composed request: %+v", r)
+	}
+	upd(t, f.m, press("e"))
+	f.m.editor.SetValue("nonsense")
+	upd(t, f.m, press("ctrl+s"))
+	if !f.m.editing || !strings.Contains(f.m.flash, "METHOD /path") {
+		t.Errorf("bad request accepted: flash %q", f.m.flash)
+	}
+	upd(t, f.m, press("esc"))
+	if f.m.editing || len(f.m.requests) != n {
+		t.Error("esc did not cancel")
+	}
+}
+
+func TestKeysScroll(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	for range 30 {
+		f.e.Do(t.Context(), f.e.Profile().PresetRequests()[0])
+	}
+	drain(f.m)
+	h := f.m.mainHeight()
+	upd(t, f.m, press("up"))
+	if f.m.log.follow {
+		t.Fatal("up did not stop following")
+	}
+	top := f.m.log.offset
+	upd(t, f.m, tea.KeyMsg{Type: tea.KeyPgUp})
+	if f.m.log.offset != max(top-(h-1), 0) {
+		t.Errorf("pgup: offset %d from %d", f.m.log.offset, top)
+	}
+	upd(t, f.m, tea.KeyMsg{Type: tea.KeyHome})
+	if f.m.log.offset != 0 {
+		t.Error("home did not go to the top")
+	}
+	upd(t, f.m, tea.KeyMsg{Type: tea.KeyPgDown})
+	upd(t, f.m, tea.KeyMsg{Type: tea.KeyEnd})
+	f.m.View()
+	if !f.m.log.follow {
+		t.Error("end did not follow again")
+	}
+	upd(t, f.m, press("tab"))
+	upd(t, f.m, press("down"))
+	upd(t, f.m, press("down"))
+	upd(t, f.m, press("down"))
+	if f.m.selected != 2 {
+		t.Errorf("selection %d, want the last preset", f.m.selected)
+	}
+	upd(t, f.m, press("up"))
+	if f.m.selected != 1 {
+		t.Errorf("selection %d after up", f.m.selected)
+	}
+}
+
+func TestFaultKeys(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	upd(t, f.m, press("E"))
+	f.clock.Advance(0)
+	if r := f.e.Do(t.Context(), apiclient.Request{Method: "GET", Path: "/api/me"}); r.Attempts != 2 {
+		t.Errorf("E did not expire the access token at the server: %+v", r)
+	}
+	upd(t, f.m, press("F"))
+	upd(t, f.m, press("L"))
+	upd(t, f.m, press("K"))
+	k := f.srv.Knobs()
+	if k.FailNextRefresh != 1 || k.RefreshLatency != 2*time.Second || k.Skew != time.Minute {
+		t.Errorf("knobs %+v", k)
+	}
+	upd(t, f.m, press("L"))
+	upd(t, f.m, press("K"))
+	if k := f.srv.Knobs(); k.RefreshLatency != 0 || k.Skew != -time.Minute {
+		t.Errorf("knobs after second press %+v", k)
+	}
+	upd(t, f.m, press("X"))
+	if !strings.Contains(f.m.flash, "revoked 1 refresh families") {
+		t.Errorf("X: flash %q", f.m.flash)
+	}
+
+	real := sized(t, apiclient.Config{}, false)
+	for _, k := range []string{"E", "X", "F", "L", "K"} {
+		real.m.flash = ""
+		upd(t, real.m, press(k))
+		if !strings.Contains(real.m.flash, "only against the embedded demo server") {
+			t.Errorf("%s against a real API: flash %q", k, real.m.flash)
+		}
+	}
+	if st := real.srv.Stats(); st.RefreshInjected503 != 0 {
+		t.Error("a fault key reached the server without the demo interface")
+	}
+}
+
+// TestEventCatchUp: a subscriber that fell behind takes the missed events from the log.
+func TestEventCatchUp(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	drain(f.m)
+	before := len(f.m.log.events)
+	for range 3 {
+		f.e.Do(t.Context(), f.e.Profile().PresetRequests()[0])
+	}
+	all := f.e.Log().Events()
+	last := all[len(all)-1]
+	// Only the newest event arrives through the stream; the five before it were dropped.
+	f.m.ingest([]session.Event{last})
+	if got := len(f.m.log.events) - before; got != len(all)-before {
+		t.Errorf("caught up %d events, want %d", got, len(all)-before)
+	}
+}
+
+// TestNetworkTextIsInert: escape sequences in an answer (title change, clipboard write,
+// screen clear) are drawn as nothing at all.
+func TestNetworkTextIsInert(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	evil := "\x1b]0;pwned\x07\x1b]52;c;ZXZpbA==\x07\x1b[2J\x1b[31mred\x1b[0m\u202etxt.exe"
+	f.m.results[0] = apiclient.Result{ID: 1, Outcome: apiclient.OK, Status: 200, Body: []byte(evil),
+		Header: map[string][]string{"X-Evil": {evil}}, Reason: evil}
+	f.m.focus = paneRequests
+	v := f.m.View()
+	for _, bad := range []string{"\x1b]", "\x07", "\x1b[2J", "\u202e"} {
+		if strings.Contains(v, bad) {
+			t.Errorf("view contains %q", bad)
+		}
+	}
+	if !strings.Contains(v, "red") {
+		t.Error("the text itself was lost")
+	}
+}
