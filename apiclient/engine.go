@@ -55,8 +55,8 @@ type Config struct {
 
 	Strategy Strategy // default Auto
 	// Threshold is how close to exp a proactive or background refresh happens. Zero picks a
-	// sixth of the token's lifetime, between 1 s and 5 min: 5 s for a 30 s demo token, 5 min
-	// for a 1 h token.
+	// sixth of the token's lifetime, between 1 s and 5 min but at most a third of the lifetime:
+	// 5 s for a 30 s demo token, 5 min for a 1 h token, 333 ms for a 1 s token.
 	Threshold      time.Duration
 	NoSingleFlight bool // demonstrate the stampede: every caller refreshes on its own
 
@@ -379,7 +379,9 @@ func (e *Engine) thresholdFor(t session.Token) time.Duration {
 	if life <= 0 {
 		return 30 * time.Second
 	}
-	return min(max(life/6, time.Second), 5*time.Minute)
+	// Never more than a third of the lifetime: a token must not be born inside its own refresh
+	// window, or every request would refresh it again.
+	return min(max(life/6, time.Second), life/3, 5*time.Minute)
 }
 
 // stripAuthOnRedirect keeps the token on the host it was meant for. Go drops Authorization

@@ -549,6 +549,7 @@ func TestThresholdDefaults(t *testing.T) {
 		30 * time.Second: 5 * time.Second,
 		time.Hour:        5 * time.Minute,
 		3 * time.Second:  time.Second,
+		time.Second:      time.Second / 3,
 		0:                30 * time.Second,
 	} {
 		if got := e.thresholdFor(mk(life)); got != want {

@@ -231,11 +231,13 @@ func TestGoldenThemes(t *testing.T) {
 	// Colour themes are compared with colour on, or every theme would look the same.
 	lipgloss.SetColorProfile(termenv.ANSI256)
 	for _, th := range []string{"dark", "light", "high-contrast", "mono"} {
-		t.Run(th, func(t *testing.T) {
-			f := newFixture(t, "simplejwt", apiclient.Config{}, th)
-			f.clock.Advance(27 * time.Second) // the refresh-window colour
-			runGolden(t, f, 80, 24, nil, "refresh window")
-		})
+		for _, sz := range sizes {
+			t.Run(th+"/"+sizeName(sz.w, sz.h), func(t *testing.T) {
+				f := newFixture(t, "simplejwt", apiclient.Config{}, th)
+				f.clock.Advance(27 * time.Second) // the refresh-window colour
+				runGolden(t, f, sz.w, sz.h, nil, "refresh window")
+			})
+		}
 	}
 }
 

@@ -415,13 +415,20 @@ func (m *Model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.Refresh):
 		return m, m.refreshCmd()
 	case key.Matches(msg, k.Strategy):
+		// The snapshot changes at once so that a quick second press moves on from here; the
+		// engine hears of it in a command, like every other intent.
 		next := nextStrategy(m.snap.Strategy)
-		m.engine.SetStrategy(next)
-		m.snap = m.engine.Snapshot()
-		m.setFlash("strategy " + string(next))
+		m.snap.Strategy = next
+		e := m.engine
+		return m, func() tea.Msg { e.SetStrategy(next); return flashMsg("strategy " + string(next)) }
 	case key.Matches(msg, k.SingleFlight):
-		m.engine.SetSingleFlight(!m.snap.SingleFlight)
-		m.snap = m.engine.Snapshot()
+		on := !m.snap.SingleFlight
+		m.snap.SingleFlight = on
+		e := m.engine
+		return m, func() tea.Msg {
+			e.SetSingleFlight(on)
+			return flashMsg(map[bool]string{true: "single flight on", false: "single flight off: concurrent 401s each refresh"}[on])
+		}
 	case key.Matches(msg, k.Login):
 		if !m.loggingIn {
 			m.dismissed = false

@@ -45,7 +45,7 @@ func kinds(evs []map[string]any) map[string]int {
 }
 
 func TestFireSingleFlightOnExpiredToken(t *testing.T) {
-	evs, s, err := fireJSON(t, "--access-ttl", "1s", "--wait-expiry", "-n", "300", "-c", "300", "--refresh-latency", "20ms")
+	evs, s, err := fireJSON(t, "--access-ttl", "2s", "--wait-expiry", "-n", "300", "-c", "300", "--refresh-latency", "20ms")
 	if err != nil {
 		t.Fatalf("fire failed: %v (summary %+v)", err, s)
 	}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tmuxSession runs the real binary in a detached tmux session on its own server socket.
+type tmuxSession struct {
+	t      *testing.T
+	socket string
+	name   string
+}
+
+func startTmux(t *testing.T, w, h int, args ...string) *tmuxSession {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed: the end-to-end terminal test needs it (.ci/run installs it)")
+	}
+	bin := filepath.Join(t.TempDir(), "tokenscope")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	s := &tmuxSession{t: t, socket: fmt.Sprintf("tokenscope-e2e-%d", os.Getpid()), name: "ts"}
+	cmdline := bin + " " + strings.Join(args, " ")
+	s.tmux("new-session", "-d", "-s", s.name, "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), cmdline)
+	t.Cleanup(func() { _ = exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
+	return s
+}
+
+func (s *tmuxSession) tmux(args ...string) string {
+	s.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-L", s.socket}, args...)...).CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("tmux %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+func (s *tmuxSession) screen() string { return s.tmux("capture-pane", "-p", "-t", s.name) }
+
+func (s *tmuxSession) keys(k ...string) { s.tmux(append([]string{"send-keys", "-t", s.name}, k...)...) }
+
+// waitFor polls the screen until re matches, and returns the screen.
+func (s *tmuxSession) waitFor(re *regexp.Regexp, within time.Duration) string {
+	s.t.Helper()
+	deadline := time.Now().Add(within)
+	var last string
+	for time.Now().Before(deadline) {
+		last = s.screen()
+		if re.MatchString(last) {
+			return last
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.t.Fatalf("screen never matched %s; last screen:\n%s", re, last)
+	return ""
+}
+
+func TestTerminalEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and drives the binary in tmux")
+	}
+	s := startTmux(t, 120, 40, "--access-ttl", "5s", "--theme", "mono")
+	left := regexp.MustCompile(`(\d+\.\d)s left`)
+	first := s.waitFor(regexp.MustCompile(`● active[\s\S]*gen #1[\s\S]*\d+\.\ds left`), 20*time.Second)
+	if !strings.Contains(first, "tokenscope") || !strings.Contains(first, "demo 127.0.0.1:") {
+		t.Fatalf("header missing:\n%s", first)
+	}
+	if strings.Contains(first, "eyJ") && !strings.Contains(first, "••••") {
+		t.Fatalf("token shown unmasked:\n%s", first)
+	}
+
+	// The countdown moves on its own.
+	a := left.FindStringSubmatch(first)[1]
+	time.Sleep(700 * time.Millisecond)
+	b := left.FindStringSubmatch(s.screen())
+	if b == nil || b[1] == a {
+		t.Fatalf("countdown did not move from %s", a)
+	}
+
+	// A request shows in the log.
+	s.keys("Enter")
+	s.waitFor(regexp.MustCompile(`request\s+GET /api/protected/ \(gen #1\)[\s\S]*→ 200`), 10*time.Second)
+
+	// After expiry the next request refreshes first.
+	s.waitFor(regexp.MustCompile(`(refresh window|expired)`), 10*time.Second)
+	s.keys("Enter")
+	after := s.waitFor(regexp.MustCompile(`refresh-ok[\s\S]*gen #2`), 10*time.Second)
+	if !strings.Contains(after, "proactive") {
+		t.Errorf("refresh was not proactive:\n%s", after)
+	}
+
+	// Narrow terminals stay usable; tiny ones say so.
+	s.tmux("resize-window", "-t", s.name, "-x", "80", "-y", "24")
+	s.waitFor(regexp.MustCompile(`tokenscope ● active`), 5*time.Second)
+	s.tmux("resize-window", "-t", s.name, "-x", "50", "-y", "12")
+	s.waitFor(regexp.MustCompile(`needs a terminal of at least`), 5*time.Second)
+	s.tmux("resize-window", "-t", s.name, "-x", "120", "-y", "40")
+
+	s.keys("q")
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if err := exec.Command("tmux", "-L", s.socket, "has-session", "-t", s.name).Run(); err != nil {
+			return // the program quit and the session closed
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Errorf("q did not quit; screen:\n%s", s.screen())
+}
