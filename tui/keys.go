@@ -9,7 +9,7 @@ type KeyMap struct {
 	Refresh, Strategy, SingleFlight, Login     key.Binding
 	Reveal, CopyCurl, CopyToken, Theme         key.Binding
 	Filter, ClearLog, Tab, BackTab, Help, Quit key.Binding
-	Edit, Claims                               key.Binding
+	Edit, Claims, Export                       key.Binding
 	Up, Down, PageUp, PageDown, Top, Bottom    key.Binding
 	ExpireAccess, RevokeFamily, FailRefresh    key.Binding
 	Latency, Skew                              key.Binding
@@ -41,6 +41,7 @@ func DefaultKeyMap() KeyMap {
 		Quit:         b("quit", "q", "ctrl+c"),
 		Edit:         b("edit request", "e"),
 		Claims:       b("claims", "c"),
+		Export:       b("export log (JSONL)", "w"),
 		Up:           b("up", "up", "k"),
 		Down:         b("down", "down", "j"),
 		PageUp:       b("page up", "pgup"),
@@ -65,7 +66,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Send, k.Burst, k.BurstMore, k.BurstLess, k.Edit, k.CopyCurl, k.CopyToken},
 		{k.Refresh, k.Strategy, k.SingleFlight, k.Login, k.Reveal, k.Claims, k.Theme},
-		{k.Filter, k.ClearLog, k.Tab, k.BackTab, k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
+		{k.Filter, k.ClearLog, k.Export, k.Tab, k.BackTab, k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
 		{k.ExpireAccess, k.RevokeFamily, k.FailRefresh, k.Latency, k.Skew, k.Help, k.Quit},
 	}
 }

@@ -4,10 +4,13 @@
 package tui
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -44,8 +47,15 @@ type Options struct {
 	Requests  []apiclient.Request
 	LogMax    int                // events kept on screen's store; 100k when zero
 	Clipboard func(string) error // OSC 52 by default
-	// NoAutoLogin skips the login at start (tests log in themselves).
+	// NoAutoLogin skips the login at start (tests log in themselves; a resumed session has
+	// its tokens already).
 	NoAutoLogin bool
+	// Insecure: TLS verification is off. The header says so in red for as long as it runs.
+	Insecure bool
+	// Source says where the first tokens came from when not from a login ("session file …").
+	Source string
+	// ExportDir is where the export key writes the log (the working directory when empty).
+	ExportDir string
 }
 
 type pane int
@@ -473,6 +483,8 @@ func (m *Model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, m.editor.Focus()
 	case key.Matches(msg, k.Claims):
 		m.focus = paneClaims
+	case key.Matches(msg, k.Export):
+		return m, m.exportCmd()
 	case key.Matches(msg, k.Up), key.Matches(msg, k.Down), key.Matches(msg, k.PageUp),
 		key.Matches(msg, k.PageDown), key.Matches(msg, k.Top), key.Matches(msg, k.Bottom):
 		m.scroll(msg)
@@ -650,4 +662,30 @@ func parseRequestText(s string) (apiclient.Request, error) {
 		}
 	}
 	return r, nil
+}
+
+// exportCmd writes the log as JSON lines to a new file (0600). Events carry fingerprints, never
+// raw tokens, so the file can go into a bug report as it is.
+func (m *Model) exportCmd() tea.Cmd {
+	evs := append([]session.Event(nil), m.log.events...)
+	path := filepath.Join(m.opts.ExportDir, "tokenscope-log-"+m.now.Format("20060102-150405.000")+".jsonl")
+	return func() tea.Msg {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return flashMsg("export failed: " + err.Error())
+		}
+		w := bufio.NewWriter(f)
+		for _, ev := range evs {
+			w.Write(ev.JSON())
+			w.WriteByte('\n')
+		}
+		if err := w.Flush(); err != nil {
+			f.Close()
+			return flashMsg("export failed: " + err.Error())
+		}
+		if err := f.Close(); err != nil {
+			return flashMsg("export failed: " + err.Error())
+		}
+		return flashMsg(fmt.Sprintf("wrote %d events to %s (tokens as fingerprints)", len(evs), path))
+	}
 }

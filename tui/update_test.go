@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -406,5 +408,50 @@ func TestNetworkTextIsInert(t *testing.T) {
 	}
 	if !strings.Contains(v, "red") {
 		t.Error("the text itself was lost")
+	}
+}
+
+func TestKeyExportLog(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	f.m.opts.ExportDir = t.TempDir()
+	upd(t, f.m, press("enter"))
+	upd(t, f.m, press("r"))
+	drain(f.m)
+	upd(t, f.m, press("w"))
+	if !strings.Contains(f.m.flash, "wrote ") || !strings.Contains(f.m.flash, f.m.opts.ExportDir) {
+		t.Fatalf("flash %q", f.m.flash)
+	}
+	entries, _ := os.ReadDir(f.m.opts.ExportDir)
+	if len(entries) != 1 {
+		t.Fatalf("files: %v", entries)
+	}
+	p := filepath.Join(f.m.opts.ExportDir, entries[0].Name())
+	data, _ := os.ReadFile(p)
+	st, _ := os.Stat(p)
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v", st.Mode())
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != len(f.m.log.events) || !strings.Contains(string(data), `"kind":"refresh-ok"`) {
+		t.Errorf("%d lines for %d events", len(lines), len(f.m.log.events))
+	}
+	s := f.e.Snapshot()
+	for _, tok := range []string{s.Access.Raw, s.Refresh.Raw} {
+		if strings.Contains(string(data), tok) {
+			t.Fatal("raw token in the export")
+		}
+	}
+}
+
+func TestInsecureBannerAndSource(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	f.m.opts.Insecure = true
+	f.m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	v := f.m.View()
+	if !strings.Contains(strings.Split(v, "\n")[0], "INSECURE TLS") {
+		t.Errorf("no warning in the header:\n%s", v)
+	}
+	if !strings.Contains(v, "via login") {
+		t.Errorf("token source not shown:\n%s", v)
 	}
 }

@@ -126,6 +126,10 @@ func (m *Model) headerView() string {
 	if m.inflight > 0 {
 		fields = append(fields, th.Wait.Render(fmt.Sprintf("%d in flight", m.inflight)))
 	}
+	if m.opts.Insecure {
+		// Second place, so that no terminal is too narrow to show it.
+		fields = append([]string{fields[0], th.Banner.Render(" INSECURE TLS: certificates not verified ")}, fields[1:]...)
+	}
 	line := strings.Join(fields, sep)
 	return ansi.Truncate(line, m.width, "…")
 }
@@ -133,7 +137,7 @@ func (m *Model) headerView() string {
 func (m *Model) tokensView() string {
 	s := m.snap
 	serverNow := s.ServerNow(m.now)
-	acc := m.tokenLines("Access", s.Access, serverNow, s.Threshold, fmt.Sprintf("gen #%d", s.Generation), s.AccessVerify, true)
+	acc := m.tokenLines("Access", s.Access, serverNow, s.Threshold, fmt.Sprintf("gen #%d via %s", s.Generation, SanitizeLine(s.Source)), s.AccessVerify, true)
 	ref := m.tokenLines("Refresh", s.Refresh, serverNow, 0,
 		fmt.Sprintf("family %s · rotated %d×", SanitizeLine(firstRunes(s.Family, 8)), s.Rotations), s.RefreshVerify, false)
 	if m.width >= wideTokens {
@@ -167,7 +171,7 @@ func (m *Model) tokenLines(title string, t session.Token, serverNow time.Time, t
 	head := th.Header.Render(fmt.Sprintf("%-8s", title)) + th.Value.Render(truncate(SanitizeLine(shown), max(w-10, 10)))
 	var info []string
 	if t.JWT && bar { // the refresh token's alg and kid are the access token's, as a rule
-		info = append(info, "alg "+SanitizeLine(t.Alg))
+		info = append(info, SanitizeLine(t.Alg))
 		if t.Kid != "" {
 			info = append(info, "kid "+SanitizeLine(t.Kid))
 		}

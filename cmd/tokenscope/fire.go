@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"tokenscope/apiclient"
+	"tokenscope/session"
 )
 
 // summary is fire's last line; DESIGN.md fixes its fields.
@@ -86,27 +87,38 @@ func runFire(ctx context.Context, stdout, stderr io.Writer, o fireOpts, args []s
 	if o.count < 1 || o.concurrency < 1 {
 		return errors.New("--count and --concurrency must be at least 1")
 	}
-	b, err := o.tf.build(io.Discard)
+	b, err := o.tf.build(stderr)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
 	e := b.engine
-	req, err := fireRequest(e.Profile(), args)
+	req, err := fireRequest(e.Profile(), b.presets, args)
 	if err != nil {
 		return err
 	}
 
 	// Events are printed as they happen by one goroutine; the HTTP path never waits on it.
 	sub := e.Log().Subscribe(1 << 16)
+	print := func(ev session.Event) {
+		if o.jsonOut {
+			fmt.Fprintf(stdout, "%s\n", ev.JSON())
+		} else {
+			fmt.Fprintf(stdout, "%s %s\n", ev.Time.Format("15:04:05.000"), ev.Text())
+		}
+	}
+	// What happened before the subscription (a session resumed from a file) comes first.
+	var seen uint64
+	for _, ev := range e.Log().Events() {
+		print(ev)
+		seen = ev.Seq
+	}
 	printed := make(chan struct{})
 	go func() {
 		defer close(printed)
 		for ev := range sub.C {
-			if o.jsonOut {
-				fmt.Fprintf(stdout, "%s\n", ev.JSON())
-			} else {
-				fmt.Fprintf(stdout, "%s %s\n", ev.Time.Format("15:04:05.000"), ev.Text())
+			if ev.Seq > seen {
+				print(ev)
 			}
 		}
 	}()
@@ -117,9 +129,11 @@ func runFire(ctx context.Context, stdout, stderr io.Writer, o fireOpts, args []s
 		return dropped
 	}
 
-	if err := login(ctx, e, o.tf.timeout); err != nil {
-		finish()
-		return err
+	if b.resumed == "" {
+		if err := login(ctx, e, o.tf.timeout); err != nil {
+			finish()
+			return err
+		}
 	}
 	if o.waitExpiry {
 		if err := waitExpiry(ctx, e, stderr, !o.jsonOut); err != nil {
@@ -181,9 +195,9 @@ func runFire(ctx context.Context, stdout, stderr io.Writer, o fireOpts, args []s
 }
 
 // fireRequest builds the request from the arguments, or the profile's first preset.
-func fireRequest(p apiclient.Profile, args []string) (apiclient.Request, error) {
+func fireRequest(p apiclient.Profile, collection []apiclient.Request, args []string) (apiclient.Request, error) {
 	if len(args) == 0 {
-		presets := p.PresetRequests()
+		presets := append(collection, p.PresetRequests()...)
 		if len(presets) == 0 {
 			return apiclient.Request{}, errors.New("give METHOD PATH: the profile has no presets")
 		}

@@ -66,6 +66,6 @@ refresh conventions (simplejwt, bearer-json, element-admin, oauth2).`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetVersionTemplate("tokenscope {{.Version}}\n")
-	root.AddCommand(newDemoServerCmd(), newFireCmd())
+	root.AddCommand(newDemoServerCmd(), newFireCmd(), newConfigCmd(), newDecodeCmd())
 	return root
 }

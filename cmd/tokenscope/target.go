@@ -2,13 +2,21 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"net/http"
 	"os"
+	"strings"
+	"sync"
 	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 
 	"tokenscope/apiclient"
 	"tokenscope/demoserver"
@@ -16,8 +24,11 @@ import (
 )
 
 // targetFlags say which API to talk to and how; shared by the TUI and `fire`. Without
-// --target, an embedded demo server is started and tuned with the demo flags.
+// --target (or a default_target in the config file), an embedded demo server is started and
+// tuned with the demo flags.
 type targetFlags struct {
+	fs              *pflag.FlagSet
+	config          string
 	target          string
 	profile         string
 	user            string
@@ -28,30 +39,182 @@ type targetFlags struct {
 	noSingleFlight  bool
 	timeout         time.Duration
 	logSize         int
+	verifySecretEnv string
+	verifyKey       string
+	verifyJWKS      string
+	requests        string
+	sessionFile     string
+	logFile         string
+	revealTokens    bool
+	caCert          string
+	insecure        bool
 	demo            demoFlags
+
+	// filled by resolve
+	targetName string
+	password   string
+	prompt     bool
+	presets    []apiclient.Preset
+	cfg        *fileConfig
 }
 
 func (f *targetFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&f.target, "target", "", "base URL of the API (default: start the embedded demo server)")
+	f.fs = fs
+	fs.StringVar(&f.config, "config", "", "config file (default "+defaultConfigPath()+")")
+	fs.StringVar(&f.target, "target", "", "base URL of the API, or the name of a target in the config file (default: the embedded demo server)")
 	fs.StringVar(&f.profile, "profile", "simplejwt", "wire format: simplejwt, bearer-json, element-admin, oauth2, or a TOML profile file")
 	fs.StringVar(&f.user, "user", "", "user to log in as (default demo with the embedded server)")
 	fs.StringVar(&f.passwordEnv, "password-env", "", "name of the environment variable holding the password (never pass a password in argv)")
 	fs.StringVar(&f.clientSecretEnv, "client-secret-env", "", "name of the environment variable holding the oauth2 client secret")
 	fs.StringVar(&f.strategy, "strategy", "auto", "when to refresh: auto, proactive, reactive, background or off")
-	fs.DurationVar(&f.threshold, "threshold", 0, "refresh this close to exp (default: a sixth of the token's lifetime, 1s..5m)")
+	fs.DurationVar(&f.threshold, "threshold", 0, "refresh this close to exp (default: a sixth of the token's lifetime, 1s..5m, at most a third)")
 	fs.BoolVar(&f.noSingleFlight, "no-single-flight", false, "let every request refresh on its own (shows the stampede)")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "per-request timeout")
 	fs.IntVar(&f.logSize, "log-size", session.DefaultLogSize, "events kept in memory")
+	fs.StringVar(&f.verifySecretEnv, "verify-secret-env", "", "verify token signatures with the HMAC secret in this environment variable")
+	fs.StringVar(&f.verifyKey, "verify-key", "", "verify token signatures with this PEM public key or certificate")
+	fs.StringVar(&f.verifyJWKS, "verify-jwks", "", "verify token signatures with the keys at this JWKS URL")
+	fs.StringVar(&f.requests, "requests", "", "request presets from a .http / .rest file (JetBrains HTTP Client / VS Code REST Client format)")
+	fs.StringVar(&f.sessionFile, "session-file", "", "keep the tokens in this file (0600) and resume from it on the next start")
+	fs.StringVar(&f.logFile, "log-file", "", "write every event to this file as JSON lines (tokens as fingerprints)")
+	fs.BoolVar(&f.revealTokens, "reveal-tokens", false, "with --log-file: also write the raw tokens at each login and refresh")
+	fs.StringVar(&f.caCert, "ca-cert", "", "trust this PEM CA certificate for TLS")
+	fs.BoolVar(&f.insecure, "insecure", false, "skip TLS certificate verification (dangerous; the TUI shows a red warning)")
 	f.demo.register(fs)
 }
 
-// built is an engine and, when embedded, the demo server behind it.
+// resolve merges flags, TOKENSCOPE_* variables and the config file, in that order of
+// precedence, and checks the result.
+func (f *targetFlags) resolve() error {
+	if err := applyEnv(f.fs); err != nil {
+		return err
+	}
+	path, explicit := f.config, f.config != ""
+	if !explicit {
+		path = defaultConfigPath()
+	}
+	cfg, err := loadConfig(path, explicit)
+	if err != nil {
+		return err
+	}
+	f.cfg = cfg
+	if f.target == "" && cfg.DefaultTarget != "" {
+		f.target = cfg.DefaultTarget
+	}
+	if f.target == "" || looksLikeURL(f.target) {
+		if f.target != "" {
+			if err := checkURL(f.target); err != nil {
+				return fmt.Errorf("--target: %w", err)
+			}
+		}
+		return f.checkCredentials("")
+	}
+	t, ok := cfg.Targets[f.target]
+	if !ok {
+		where := "no config file at " + cfg.path
+		if cfg.found {
+			where = fmt.Sprintf("%s has: %s", cfg.path, strings.Join(cfg.targetNames(), ", "))
+			if len(cfg.Targets) == 0 {
+				where = cfg.path + " defines no targets"
+			}
+		}
+		return fmt.Errorf("--target %q is not a URL and not a target in the config file (%s); `tokenscope config init` writes an example", f.target, where)
+	}
+	f.targetName = f.target
+	set := func(flag string, dst *string, v string) {
+		if v != "" && !f.fs.Changed(flag) {
+			*dst = v
+		}
+	}
+	f.target = t.URL
+	set("profile", &f.profile, cfg.relative(t.Profile))
+	set("user", &f.user, t.User)
+	set("password-env", &f.passwordEnv, t.PasswordEnv)
+	set("client-secret-env", &f.clientSecretEnv, t.ClientSecretEnv)
+	set("strategy", &f.strategy, t.Strategy)
+	set("verify-secret-env", &f.verifySecretEnv, t.VerifySecretEnv)
+	set("verify-key", &f.verifyKey, cfg.relative(t.VerifyKey))
+	set("verify-jwks", &f.verifyJWKS, t.VerifyJWKS)
+	set("requests", &f.requests, cfg.relative(t.Requests))
+	set("ca-cert", &f.caCert, cfg.relative(t.CACert))
+	set("session-file", &f.sessionFile, cfg.relative(t.SessionFile))
+	if t.ClientID != "" && !f.fs.Changed("client-id") {
+		f.demo.clientID = t.ClientID
+	}
+	if t.Threshold != "" && !f.fs.Changed("threshold") {
+		f.threshold, _ = time.ParseDuration(t.Threshold) // validated when the file was read
+	}
+	if t.Insecure && !f.fs.Changed("insecure") {
+		f.insecure = true
+	}
+	f.presets = t.Presets
+	if !f.fs.Changed("password-env") && os.Getenv(envName("password-env")) == "" {
+		f.password, f.prompt = t.Password, t.PasswordPrompt
+	}
+	return f.checkCredentials(f.targetName)
+}
+
+func (f *targetFlags) checkCredentials(name string) error {
+	if f.target == "" {
+		return nil // the embedded demo server's own user
+	}
+	what := "--target " + f.target
+	if name != "" {
+		what = fmt.Sprintf("target %q in %s", name, f.cfg.path)
+	}
+	if f.user == "" {
+		return fmt.Errorf("%s: no user: give --user (or user = \"...\" in the config file)", what)
+	}
+	switch {
+	case f.passwordEnv != "":
+		f.password = os.Getenv(f.passwordEnv)
+		if f.password == "" {
+			return fmt.Errorf("%s: the password variable %s is empty or unset", what, f.passwordEnv)
+		}
+	case f.password != "", f.prompt:
+	default:
+		return fmt.Errorf("%s: no password: give --password-env NAME (or password_env / password_prompt in the config file)", what)
+	}
+	return nil
+}
+
+// promptPassword asks on the terminal with the input hidden.
+func (f *targetFlags) promptPassword(stderr io.Writer) error {
+	if !f.prompt || f.password != "" {
+		return nil
+	}
+	fd := int(os.Stdin.Fd())
+	if !isatty.IsTerminal(os.Stdin.Fd()) {
+		return errors.New("password_prompt is set but standard input is not a terminal: use password_env")
+	}
+	fmt.Fprintf(stderr, "Password for %s at %s: ", f.user, f.target)
+	b, err := term.ReadPassword(fd)
+	fmt.Fprintln(stderr)
+	if err != nil {
+		return fmt.Errorf("reading the password: %w", err)
+	}
+	f.password = string(b)
+	if f.password == "" {
+		return errors.New("empty password")
+	}
+	return nil
+}
+
+// built is an engine and what runs beside it: the embedded demo server, the session file and
+// the log file writers.
 type built struct {
-	engine *apiclient.Engine
-	demo   *demoserver.Server
+	engine   *apiclient.Engine
+	demo     *demoserver.Server
+	resumed  string // where the tokens came from, when not from a login
+	presets  []apiclient.Request
+	insecure bool
+	stop     []func()
 }
 
 func (b *built) Close() {
+	for i := len(b.stop) - 1; i >= 0; i-- {
+		b.stop[i]()
+	}
 	if b.engine != nil {
 		b.engine.Close()
 	}
@@ -60,8 +223,12 @@ func (b *built) Close() {
 	}
 }
 
-// build starts the embedded server when needed and creates the engine. It does not log in.
-func (f *targetFlags) build(diagnostics io.Writer) (*built, error) {
+// build resolves the settings, starts the embedded server when needed, and creates the engine.
+// It does not log in; when a session file holds tokens for this target it resumes from them.
+func (f *targetFlags) build(stderr io.Writer) (*built, error) {
+	if err := f.resolve(); err != nil {
+		return nil, err
+	}
 	strategy, err := apiclient.ParseStrategy(f.strategy)
 	if err != nil {
 		return nil, err
@@ -70,23 +237,38 @@ func (f *targetFlags) build(diagnostics io.Writer) (*built, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &built{}
-	cfg := apiclient.Config{
-		BaseURL: f.target, Profile: profile, Username: f.user, ClientID: f.demo.clientID,
-		Strategy: strategy, Threshold: f.threshold, NoSingleFlight: f.noSingleFlight,
-		Timeout: f.timeout, Log: session.NewLog(f.logSize), Diagnostics: diagnostics,
+	if err := f.promptPassword(stderr); err != nil {
+		return nil, err
 	}
-	if f.passwordEnv != "" {
-		cfg.Password = os.Getenv(f.passwordEnv)
-		if cfg.Password == "" {
-			return nil, fmt.Errorf("--password-env %s: the variable is empty or unset", f.passwordEnv)
-		}
+	b := &built{insecure: f.insecure}
+	cfg := apiclient.Config{
+		BaseURL: f.target, Profile: profile, Username: f.user, Password: f.password, ClientID: f.demo.clientID,
+		Strategy: strategy, Threshold: f.threshold, NoSingleFlight: f.noSingleFlight,
+		Timeout: f.timeout, Log: session.NewLog(f.logSize), Diagnostics: io.Discard,
 	}
 	if f.clientSecretEnv != "" {
 		cfg.ClientSecret = os.Getenv(f.clientSecretEnv)
 		if cfg.ClientSecret == "" {
 			return nil, fmt.Errorf("--client-secret-env %s: the variable is empty or unset", f.clientSecretEnv)
 		}
+	}
+	if cfg.Transport, err = f.transport(); err != nil {
+		return nil, err
+	}
+	if cfg.Keys, err = f.keys(); err != nil {
+		return nil, err
+	}
+	if f.requests != "" {
+		reqs, err := apiclient.LoadHTTPFile(f.requests, nil)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range reqs {
+			b.presets = append(b.presets, r.Request)
+		}
+	}
+	for _, p := range f.presets {
+		b.presets = append(b.presets, apiclient.Profile{Presets: []apiclient.Preset{p}}.PresetRequests()...)
 	}
 	if f.target == "" {
 		opts, err := f.demo.options()
@@ -104,17 +286,162 @@ func (f *targetFlags) build(diagnostics io.Writer) (*built, error) {
 			cfg.Username, cfg.Password = firstUser(srv.Options().Users)
 		}
 	}
-	if cfg.Username == "" {
-		b.Close()
-		return nil, errors.New("--user is required with --target (and --password-env for the password)")
-	}
 	e, err := apiclient.New(cfg)
 	if err != nil {
 		b.Close()
 		return nil, err
 	}
 	b.engine = e
+	if err := f.startSessionFile(b, stderr); err != nil {
+		b.Close()
+		return nil, err
+	}
+	if err := f.startLogFile(b); err != nil {
+		b.Close()
+		return nil, err
+	}
 	return b, nil
+}
+
+func (f *targetFlags) transport() (http.RoundTripper, error) {
+	if f.caCert == "" && !f.insecure {
+		return nil, nil
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if f.caCert != "" {
+		pem, err := os.ReadFile(f.caCert)
+		if err != nil {
+			return nil, fmt.Errorf("--ca-cert: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--ca-cert %s: no PEM certificate in it", f.caCert)
+		}
+		tc.RootCAs = pool
+	}
+	tc.InsecureSkipVerify = f.insecure // the user asked by name; the TUI says so in red
+	tr.TLSClientConfig = tc
+	return tr, nil
+}
+
+func (f *targetFlags) keys() (session.Keys, error) {
+	var k session.Keys
+	n := 0
+	if f.verifySecretEnv != "" {
+		n++
+		k.HMAC = []byte(os.Getenv(f.verifySecretEnv))
+		if len(k.HMAC) == 0 {
+			return k, fmt.Errorf("--verify-secret-env %s: the variable is empty or unset", f.verifySecretEnv)
+		}
+	}
+	if f.verifyKey != "" {
+		n++
+		data, err := os.ReadFile(f.verifyKey)
+		if err != nil {
+			return k, fmt.Errorf("--verify-key: %w", err)
+		}
+		if k.Public, err = session.ParsePEMKeys(data); err != nil {
+			return k, fmt.Errorf("--verify-key %s: %w", f.verifyKey, err)
+		}
+	}
+	if f.verifyJWKS != "" {
+		n++
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		set, err := apiclient.FetchJWKS(ctx, f.verifyJWKS)
+		if err != nil {
+			return k, fmt.Errorf("--verify-jwks: %w", err)
+		}
+		k.ByKID = set
+	}
+	if n > 1 {
+		return k, errors.New("give one of --verify-secret-env, --verify-key and --verify-jwks")
+	}
+	return k, nil
+}
+
+// startSessionFile resumes from the session file when it holds tokens for this target, user
+// and profile, and saves the tokens after every login and refresh.
+func (f *targetFlags) startSessionFile(b *built, stderr io.Writer) error {
+	if f.sessionFile == "" {
+		return nil
+	}
+	e := b.engine
+	st, err := session.LoadFile(f.sessionFile)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, session.ErrCorrupt):
+		// The file is kept as it is and not overwritten: the user decides what to do with it.
+		return err
+	case err != nil:
+		return fmt.Errorf("--session-file: %w", err)
+	case st.Target == e.Target() && st.User == e.Stored().User && st.Profile == e.Profile().Name:
+		b.resumed = "session file " + f.sessionFile
+		e.Resume(st, b.resumed)
+	default:
+		fmt.Fprintf(stderr, "tokenscope: %s holds a session for %s as %s; it will be replaced after login\n", f.sessionFile, st.Target, st.User)
+	}
+	sub := e.Log().Subscribe(256)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range sub.C {
+			if ev.Kind == session.KindLogin || ev.Kind == session.KindRefreshOK {
+				s := e.Stored()
+				if s.Access != "" {
+					if err := session.SaveFile(f.sessionFile, s); err != nil {
+						e.Log().Append(session.Event{Time: time.Now(), Kind: session.KindNote, Reason: "session file not saved: " + err.Error()})
+					}
+				}
+			}
+		}
+	}()
+	b.stop = append(b.stop, func() { sub.Close(); <-done })
+	return nil
+}
+
+// startLogFile streams events to a JSON-lines file (0600). Tokens appear as fingerprints only,
+// unless --reveal-tokens asks for the raw tokens at each login and refresh.
+func (f *targetFlags) startLogFile(b *built) error {
+	if f.logFile == "" {
+		return nil
+	}
+	file, err := os.OpenFile(f.logFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("--log-file: %w", err)
+	}
+	e := b.engine
+	sub := e.Log().Subscribe(1 << 14)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		w := &exportWriter{w: file, engine: e, reveal: f.revealTokens}
+		for ev := range sub.C {
+			w.write(ev)
+		}
+	}()
+	b.stop = append(b.stop, func() { sub.Close(); wg.Wait(); file.Close() })
+	return nil
+}
+
+// exportWriter writes events as JSON lines.
+type exportWriter struct {
+	w      io.Writer
+	engine *apiclient.Engine
+	reveal bool
+}
+
+func (x *exportWriter) write(ev session.Event) {
+	fmt.Fprintf(x.w, "%s\n", ev.JSON())
+	if x.reveal && (ev.Kind == session.KindLogin || ev.Kind == session.KindRefreshOK) {
+		s := x.engine.Stored()
+		fmt.Fprintf(x.w, `{"kind":"tokens","seq":%d,"access_token":%q,"refresh_token":%q}`+"\n", ev.Seq, s.Access, s.Refresh)
+	}
 }
 
 func firstUser(users map[string]string) (string, string) {

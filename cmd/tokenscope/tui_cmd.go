@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -16,17 +15,21 @@ import (
 // runTUI starts the Bubble Tea program. Nothing else may write to the terminal while it runs:
 // resty's diagnostics are discarded and the demo server logs nothing.
 func runTUI(cmd *cobra.Command, tf *targetFlags, theme string) error {
-	if theme != "" {
-		if _, ok := themes.Get(theme); !ok {
-			return fmt.Errorf("--theme %q: want one of %s", theme, strings.Join(themes.Names(), ", "))
-		}
-	}
-	b, err := tf.build(io.Discard)
+	b, err := tf.build(os.Stderr)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	opts := tui.Options{Engine: b.engine, Theme: theme}
+	if theme == "" {
+		theme = tf.cfg.Theme
+	}
+	if theme != "" {
+		if _, ok := themes.Get(theme); !ok {
+			return fmt.Errorf("theme %q: want one of %s", theme, strings.Join(themes.Names(), ", "))
+		}
+	}
+	opts := tui.Options{Engine: b.engine, Theme: theme, Requests: b.presets, Insecure: b.insecure,
+		NoAutoLogin: b.resumed != "", Source: b.resumed}
 	if b.demo != nil {
 		opts.Faults, opts.Demo = b.demo, true
 	}

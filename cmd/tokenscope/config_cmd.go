@@ -1,0 +1,132 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+func newConfigCmd() *cobra.Command {
+	var path string
+	configPath := func() (string, bool) {
+		if path != "" {
+			return path, true
+		}
+		if v := os.Getenv(envName("config")); v != "" {
+			return v, true
+		}
+		return defaultConfigPath(), false
+	}
+	cmd := &cobra.Command{
+		Use:   "config",
+		Short: "Find, show or create the config file of named targets",
+		Long: `The config file names the APIs you use, so that --target NAME is all you type. It lives in
+your config directory (` + defaultConfigPath() + `) unless --config or TOKENSCOPE_CONFIG
+says otherwise. Flags override it, and TOKENSCOPE_* environment variables override it too.`,
+		Example: `  tokenscope config init          # write a commented example
+  tokenscope config show          # the targets, as tokenscope reads them
+  tokenscope --target demo        # the TUI against a target of the file`,
+	}
+	cmd.PersistentFlags().StringVar(&path, "config", "", "config file (default "+defaultConfigPath()+")")
+	cmd.AddCommand(&cobra.Command{
+		Use:   "path",
+		Short: "Print where the config file is (or would be)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, _ := configPath()
+			fmt.Fprintln(cmd.OutOrStdout(), p)
+			return nil
+		},
+	}, &cobra.Command{
+		Use:   "show",
+		Short: "Check the config file and print its targets (passwords masked)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, explicit := configPath()
+			c, err := loadConfig(p, explicit)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if !c.found {
+				fmt.Fprintf(out, "no config file at %s (tokenscope config init writes one)\n", p)
+				return nil
+			}
+			fmt.Fprintf(out, "# %s (mode %04o)\n", p, c.perm)
+			if c.DefaultTarget != "" {
+				fmt.Fprintf(out, "default_target = %q\n", c.DefaultTarget)
+			}
+			for _, name := range c.targetNames() {
+				t := c.Targets[name]
+				fmt.Fprintf(out, "\n[targets.%s]\n", name)
+				pw := "none"
+				switch {
+				case t.PasswordEnv != "":
+					pw = "from $" + t.PasswordEnv
+				case t.PasswordPrompt:
+					pw = "asked for at start"
+				case t.Password != "":
+					pw = "stored in the file (masked)"
+				}
+				row := func(k, v string) {
+					if v != "" {
+						fmt.Fprintf(out, "  %-14s %s\n", k, v)
+					}
+				}
+				row("url", t.URL)
+				row("profile", t.Profile)
+				row("user", t.User)
+				row("password", pw)
+				row("strategy", t.Strategy)
+				row("threshold", t.Threshold)
+				row("requests", t.Requests)
+				row("session_file", t.SessionFile)
+				if t.Insecure {
+					row("insecure", "TLS verification OFF")
+				}
+				if len(t.Presets) > 0 {
+					var ps []string
+					for _, p := range t.Presets {
+						ps = append(ps, p.Method+" "+p.Path)
+					}
+					row("presets", strings.Join(ps, ", "))
+				}
+			}
+			return nil
+		},
+	}, &cobra.Command{
+		Use:   "init",
+		Short: "Write a commented example config file (never overwrites one)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, _ := configPath()
+			if _, err := os.Stat(p); err == nil {
+				return fmt.Errorf("%s already exists; not overwriting it", p)
+			} else if !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+			if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+				return err
+			}
+			f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err != nil {
+				return err
+			}
+			if _, err := f.WriteString(exampleConfig); err != nil {
+				f.Close()
+				return err
+			}
+			if err := f.Close(); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\nnext: start `tokenscope demo-server` and run `DEMO_PASSWORD=demo tokenscope --target demo`\n", p)
+			return nil
+		},
+	})
+	return cmd
+}

@@ -1,0 +1,596 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/charmbracelet/x/ansi"
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+
+	"tokenscope/session"
+)
+
+// Limits on what decode reads.
+const (
+	maxDecodeInput   = 4 << 20 // a token on stdin; anything bigger is not a token
+	maxDecodeKeyFile = 1 << 20 // a PEM file for --key
+	maxDecodeJWKS    = 1 << 20 // a key set fetched for --jwks
+	decodeJWKSWait   = 10 * time.Second
+)
+
+// Exit statuses of decode; the Long help documents them.
+const (
+	decodeExitExpired = 1
+	decodeExitInvalid = 2
+	decodeExitNotJWT  = 3
+)
+
+type decodeOpts struct {
+	secret, secretEnv, keyFile, jwksURL string
+	jsonOut                             bool
+}
+
+func newDecodeCmd() *cobra.Command {
+	var o decodeOpts
+	cmd := &cobra.Command{
+		Use:   "decode [TOKEN|-]",
+		Short: "Decode a token: header, claims, readable times, phase, fingerprint and signature check",
+		Long: `decode prints a token's header and claims, its iat, nbf and exp as local times with how
+long ago or how soon they are, its phase (fresh, expired or no expiry), its fingerprint and the
+result of checking its signature. It never prints the token itself.
+
+The token is the argument, or is read from stdin when the argument is - or absent; surrounding
+whitespace and a leading "Bearer " are ignored (put -- before a token that starts with -). An
+argument is visible to other users in the process list: pipe a live token on stdin instead.
+
+The signature is checked with at most one of --secret-env or --secret (HMAC), --key (a PEM
+public key or certificate) or --jwks (a key set fetched over http or https). Without a key it
+is not checked, except that alg "none" is always invalid. Expiry is judged by this machine's
+clock; nbf is shown but does not change the exit status.
+
+Exit status:
+  0  decoded, not expired, and the signature verified (or no key was given to check it)
+  1  expired; also usage errors (no token, two key options, an unreadable key file, a failed
+     --jwks fetch)
+  2  signature invalid, alg "none", or no key given matches the token
+  3  not a decodable JWT (opaque, malformed or too large), or an iat, nbf or exp that is not
+     a number; what is known (length, fingerprint, why) is still printed
+A token that is not a JWT is always 3; otherwise 2 wins over 3, and 3 over 1.`,
+		Example: `  # a token as the argument (fine for test tokens: argv is visible to other users)
+  tokenscope decode eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJkZW1vIn0.c2ln
+
+  # from stdin through a pipe, with or without its "Bearer " prefix
+  printf 'Bearer %s' "$TOKEN" | tokenscope decode
+  tokenscope decode - < token.txt
+
+  # verify an HS256 token with a secret kept out of argv
+  JWT_SECRET=... tokenscope decode --secret-env JWT_SECRET < token.txt
+
+  # verify against an identity provider's published keys, JSON for scripts
+  tokenscope decode --jwks https://idp.example.com/.well-known/jwks.json --json < token.txt`,
+		Args:          cobra.MaximumNArgs(1),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runDecode(cmd, o, args)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.secret, "secret", "", "HMAC secret (HS256/384/512) to verify with; visible to other users in the process list and kept in shell history, so prefer --secret-env")
+	fs.StringVar(&o.secretEnv, "secret-env", "", "name of an environment variable holding the HMAC secret to verify with (preferred over --secret: argv is visible to other users)")
+	fs.StringVar(&o.keyFile, "key", "", "PEM file with the public key or certificate (RSA, EC or Ed25519) to verify with")
+	fs.StringVar(&o.jwksURL, "jwks", "", "http(s) URL of a JSON Web Key Set to verify with (10 s timeout, at most 1 MiB)")
+	fs.BoolVar(&o.jsonOut, "json", false, "print one JSON object instead of text")
+	return cmd
+}
+
+func runDecode(cmd *cobra.Command, o decodeOpts, args []string) error {
+	n := 0
+	for _, name := range []string{"secret", "secret-env", "key", "jwks"} {
+		if cmd.Flags().Changed(name) {
+			n++
+		}
+	}
+	if n > 1 {
+		return errors.New("give at most one of --secret, --secret-env, --key and --jwks")
+	}
+	// Key options are checked before stdin is read: a typo should not cost a pasted token.
+	keys, keyDesc, err := o.localKeys(cmd.Flags().Changed)
+	if err != nil {
+		return err
+	}
+	var jwksURL *url.URL
+	if cmd.Flags().Changed("jwks") {
+		if jwksURL, err = parseJWKSURL(o.jwksURL); err != nil {
+			return err
+		}
+		keyDesc = "--jwks " + jwksURL.Redacted()
+	}
+	raw, err := readDecodeInput(args, cmd.InOrStdin(), cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+
+	now := time.Now()
+	t := session.ParseToken(raw, now, 0)
+	if t.JWT && jwksURL != nil {
+		if jwksURL.Scheme == "http" && !isLoopbackHost(jwksURL.Hostname()) {
+			fmt.Fprintf(cmd.ErrOrStderr(), "tokenscope: warning: fetching keys over plain http from %s; anyone on the path can swap them\n", jwksURL.Host)
+		}
+		if keys.ByKID, err = fetchDecodeJWKS(cmd.Context(), jwksURL); err != nil {
+			return err
+		}
+	}
+	v := session.Verify(raw, keys)
+	if t.JWT && v.Status != session.Invalid && strings.EqualFold(t.Alg, "none") {
+		// session.Verify catches "none" only; some libraries once accepted "None" or "NONE".
+		v = session.Verification{Status: session.Invalid, Reason: fmt.Sprintf("alg %q: the token is unsigned", t.Alg)}
+	}
+	rep := buildDecodeReport(t, v, now)
+
+	if o.jsonOut {
+		_, _ = cmd.OutOrStdout().Write(rep.json())
+	} else {
+		fmt.Fprint(cmd.OutOrStdout(), decodeSanitize(rep.text(keyDesc)))
+	}
+	if code, msg := rep.exit(); code != 0 {
+		return &exitError{code: code, err: errors.New(decodeSanitize(msg))}
+	}
+	return nil
+}
+
+// readDecodeInput takes the token from the argument, or from stdin for "-" or no argument.
+func readDecodeInput(args []string, stdin io.Reader, stderr io.Writer) (string, error) {
+	var raw string
+	if len(args) == 1 && args[0] != "-" {
+		raw = args[0]
+	} else {
+		if f, ok := stdin.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+			fmt.Fprintln(stderr, "tokenscope: reading the token from stdin (end with Ctrl-D)…")
+		}
+		data, err := io.ReadAll(io.LimitReader(stdin, maxDecodeInput+1))
+		if err != nil {
+			return "", fmt.Errorf("reading the token from stdin: %w", err)
+		}
+		if len(data) > maxDecodeInput {
+			return "", fmt.Errorf("stdin holds more than %d bytes: that is not a token", maxDecodeInput)
+		}
+		raw = string(data)
+	}
+	raw = strings.TrimSpace(raw)
+	// The auth scheme is case-insensitive (RFC 9110 §11.1).
+	if len(raw) >= 6 && strings.EqualFold(raw[:6], "Bearer") && (len(raw) == 6 || raw[6] == ' ' || raw[6] == '\t') {
+		raw = strings.TrimSpace(raw[6:])
+	}
+	if raw == "" {
+		return "", errors.New("no token: give TOKEN as the argument, or pipe it on stdin")
+	}
+	return raw, nil
+}
+
+// localKeys reads the keys that need no network: --secret, --secret-env and --key. It returns
+// a description of where they came from, for the output.
+func (o decodeOpts) localKeys(changed func(string) bool) (session.Keys, string, error) {
+	var k session.Keys
+	switch {
+	case changed("secret-env"):
+		k.HMAC = []byte(os.Getenv(o.secretEnv))
+		if len(k.HMAC) == 0 {
+			return k, "", fmt.Errorf("--secret-env %s: the variable is empty or unset", o.secretEnv)
+		}
+		return k, "--secret-env " + o.secretEnv, nil
+	case changed("secret"):
+		if o.secret == "" {
+			return k, "", errors.New("--secret: the secret is empty")
+		}
+		k.HMAC = []byte(o.secret)
+		return k, "--secret", nil
+	case changed("key"):
+		f, err := os.Open(o.keyFile)
+		if err != nil {
+			return k, "", fmt.Errorf("--key: %w", err)
+		}
+		defer f.Close()
+		data, err := io.ReadAll(io.LimitReader(f, maxDecodeKeyFile+1))
+		if err != nil {
+			return k, "", fmt.Errorf("--key %s: %w", o.keyFile, err)
+		}
+		if len(data) > maxDecodeKeyFile {
+			return k, "", fmt.Errorf("--key %s: larger than %d bytes; not a PEM key", o.keyFile, maxDecodeKeyFile)
+		}
+		if k.Public, err = session.ParsePEMKeys(data); err != nil {
+			return k, "", fmt.Errorf("--key %s: %w", o.keyFile, err)
+		}
+		return k, "--key " + o.keyFile, nil
+	}
+	return k, "", nil
+}
+
+func parseJWKSURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--jwks %q: not an http or https URL", raw)
+	}
+	return u, nil
+}
+
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// fetchDecodeJWKS downloads a key set and returns its signing keys by kid.
+func fetchDecodeJWKS(ctx context.Context, u *url.URL) (map[string]crypto.PublicKey, error) {
+	where := u.Redacted()
+	ctx, cancel := context.WithTimeout(ctx, decodeJWKSWait)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("--jwks %s: %w", where, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := (&http.Client{Timeout: decodeJWKSWait}).Do(req)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("--jwks %s: no answer within %s", where, decodeJWKSWait)
+		}
+		return nil, fmt.Errorf("--jwks: %w", err) // *url.Error names the URL, password removed
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("--jwks %s: HTTP %s", where, resp.Status)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxDecodeJWKS+1))
+	if err != nil {
+		return nil, fmt.Errorf("--jwks %s: reading the key set: %w", where, err)
+	}
+	if len(data) > maxDecodeJWKS {
+		return nil, fmt.Errorf("--jwks %s: the key set is larger than %d bytes", where, maxDecodeJWKS)
+	}
+	keys, err := session.ParseJWKS(data)
+	if err != nil {
+		return nil, fmt.Errorf("--jwks %s: %w", where, err)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("--jwks %s: the key set holds no signing keys", where)
+	}
+	return keys, nil
+}
+
+// decodeReport is what decode found; its JSON form is the --json output.
+type decodeReport struct {
+	Header           json.RawMessage    `json:"header"` // as sent: key order and numbers kept
+	Claims           json.RawMessage    `json:"claims"`
+	Times            decodeTimes        `json:"times"`
+	ExpiresInSeconds *int64             `json:"expires_in_seconds"` // negative once expired
+	Expired          bool               `json:"expired"`
+	Phase            string             `json:"phase"`
+	Fingerprint      string             `json:"fingerprint"`
+	Verification     decodeVerification `json:"verification"`
+	JWT              bool               `json:"jwt"`
+	Length           int                `json:"length"`
+	Error            string             `json:"error,omitempty"` // why it is not decodable, or which claims were ignored
+
+	now time.Time
+	t   session.Token
+	v   session.Verification
+}
+
+type decodeTimes struct {
+	IAT *string `json:"iat"`
+	NBF *string `json:"nbf"`
+	EXP *string `json:"exp"`
+}
+
+type decodeVerification struct {
+	Status string `json:"status"`
+	Reason string `json:"reason"`
+}
+
+func buildDecodeReport(t session.Token, v session.Verification, now time.Time) decodeReport {
+	r := decodeReport{
+		Phase:        t.Phase(now, 0).String(),
+		Fingerprint:  t.Fingerprint(),
+		Verification: decodeVerification{Status: v.Status.String(), Reason: v.Reason},
+		JWT:          t.JWT,
+		Length:       len(t.Raw),
+		Error:        t.DecodeErr,
+		now:          now,
+		t:            t,
+		v:            v,
+	}
+	if !t.JWT {
+		r.Error = notJWTReason(t)
+		return r
+	}
+	r.Header, r.Claims = rawSegment(t, 0, t.Header), rawSegment(t, 1, t.Claims)
+	rfc := func(tm time.Time) *string {
+		if tm.IsZero() {
+			return nil
+		}
+		s := tm.UTC().Format(time.RFC3339)
+		return &s
+	}
+	r.Times = decodeTimes{IAT: rfc(t.IssuedAt), NBF: rfc(t.NotBefore), EXP: rfc(t.ExpiresAt)}
+	if t.HasExpiry() {
+		secs := int64(t.Remaining(now) / time.Second)
+		r.ExpiresInSeconds = &secs
+		r.Expired = t.Phase(now, 0) == session.PhaseExpired
+	}
+	return r
+}
+
+// rawSegment is the header (i=0) or payload (i=1) JSON as the token carries it, compacted.
+func rawSegment(t session.Token, i int, parsed map[string]any) json.RawMessage {
+	parts := strings.Split(t.Raw, ".")
+	if seg, err := jwt.NewParser().DecodeSegment(parts[i]); err == nil {
+		var b bytes.Buffer
+		if json.Compact(&b, seg) == nil {
+			return b.Bytes()
+		}
+	}
+	b, _ := json.Marshal(parsed) // unreachable for a token ParseToken decoded
+	return b
+}
+
+// notJWTReason says why a token could not be decoded as a JWT.
+func notJWTReason(t session.Token) string {
+	if t.DecodeErr != "" {
+		return t.DecodeErr
+	}
+	switch n := strings.Count(t.Raw, ".") + 1; {
+	case n == 1:
+		return "opaque token: it has no '.'-separated segments, so only the server that issued it knows what it means"
+	case n == 5:
+		return "5 '.'-separated segments: an encrypted JWT (JWE), which cannot be read without the recipient's key"
+	default:
+		return fmt.Sprintf("%d '.'-separated segments; a JWT has 3", n)
+	}
+}
+
+// maxIndentDepth is the deepest JSON that decode indents; deeper is printed compact.
+const maxIndentDepth = 32
+
+// jsonDepth is the deepest nesting of objects and arrays in valid JSON.
+func jsonDepth(b []byte) int {
+	depth, deepest, inString, escaped := 0, 0, false, false
+	for _, c := range b {
+		switch {
+		case inString && escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
+}
+
+// exit is the exit status and the message that goes with it.
+func (r decodeReport) exit() (int, string) {
+	switch {
+	case !r.JWT:
+		return decodeExitNotJWT, "not a JWT: " + r.Error
+	case r.v.Status == session.Invalid:
+		return decodeExitInvalid, "signature invalid: " + r.v.Reason
+	case r.Error != "":
+		return decodeExitNotJWT, "malformed JWT: " + r.Error
+	case r.Expired:
+		return decodeExitExpired, "token " + relExpiry(r.t.ExpiresAt, r.now)
+	}
+	return 0, ""
+}
+
+func (r decodeReport) json() []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(r) // only strings, numbers and valid raw JSON: cannot fail
+	return escapeJSONControls(b.Bytes())
+}
+
+func (r decodeReport) text(keyDesc string) string {
+	t := r.t
+	var b strings.Builder
+	line := func(label, value string) { fmt.Fprintf(&b, "%-13s%s\n", label+":", value) }
+	if !r.JWT {
+		line("Not a JWT", r.Error)
+		line("Length", fmt.Sprintf("%d bytes", r.Length))
+		line("Fingerprint", r.Fingerprint)
+		line("Phase", r.Phase)
+		line("Signature", r.signatureText(keyDesc))
+		return b.String()
+	}
+	for _, s := range []struct {
+		name string
+		raw  json.RawMessage
+	}{{"Header", r.Header}, {"Claims", r.Claims}} {
+		var pretty bytes.Buffer
+		// Indenting costs depth × lines: a deeply nested 64 KiB token would print megabytes.
+		if jsonDepth(s.raw) > maxIndentDepth || json.Indent(&pretty, s.raw, "", "  ") != nil {
+			pretty.Reset()
+			pretty.Write(s.raw)
+		}
+		fmt.Fprintf(&b, "%s:\n%s\n\n", s.name, escapeJSONControls(pretty.Bytes()))
+	}
+	b.WriteString("Times:\n")
+	stamp := func(tm time.Time) string { return tm.Local().Format("2006-01-02 15:04:05 MST") }
+	shown := false
+	if !t.IssuedAt.IsZero() {
+		shown = true
+		fmt.Fprintf(&b, "  iat  %s  %s\n", stamp(t.IssuedAt), relPast(t.IssuedAt, r.now, "issued"))
+	}
+	if !t.NotBefore.IsZero() {
+		shown = true
+		d := t.NotBefore.Sub(r.now)
+		rel := "valid since " + humanDuration(absDuration(d)) + " ago"
+		if d > 0 {
+			rel = "not valid for another " + humanDuration(d)
+		}
+		fmt.Fprintf(&b, "  nbf  %s  %s\n", stamp(t.NotBefore), rel)
+	}
+	if t.HasExpiry() {
+		shown = true
+		fmt.Fprintf(&b, "  exp  %s  %s\n", stamp(t.ExpiresAt), relExpiry(t.ExpiresAt, r.now))
+	}
+	if !shown {
+		b.WriteString("  no iat, nbf or exp claim\n")
+	}
+	b.WriteString("\n")
+	if r.Error != "" {
+		line("Note", r.Error)
+	}
+	line("Phase", r.Phase)
+	line("Fingerprint", r.Fingerprint)
+	line("Signature", r.signatureText(keyDesc))
+	return b.String()
+}
+
+func (r decodeReport) signatureText(keyDesc string) string {
+	switch r.v.Status {
+	case session.Verified:
+		how := r.t.Alg
+		if r.t.Kid != "" {
+			how += fmt.Sprintf(", kid %q", r.t.Kid)
+		}
+		return fmt.Sprintf("verified (%s, with %s)", how, keyDesc)
+	case session.Invalid:
+		return "INVALID: " + r.v.Reason
+	}
+	if !r.JWT {
+		return "cannot be checked: not a JWT"
+	}
+	if keyDesc == "" {
+		return "not checked: no key given (--secret-env, --key or --jwks)"
+	}
+	return "not checked"
+}
+
+// relExpiry is "expires in 4m12s" or "expired 3m ago".
+func relExpiry(exp, now time.Time) string {
+	d := exp.Sub(now)
+	if d > 0 {
+		return "expires in " + humanDuration(d)
+	}
+	return "expired " + humanDuration(absDuration(d)) + " ago"
+}
+
+// relPast is "issued 5s ago", or "issued 5s in the future" when the clocks disagree.
+func relPast(at, now time.Time, verb string) string {
+	d := now.Sub(at)
+	if d >= 0 {
+		return verb + " " + humanDuration(d) + " ago"
+	}
+	return verb + " " + humanDuration(absDuration(d)) + " in the future (clock skew?)"
+}
+
+func absDuration(d time.Duration) time.Duration {
+	if d == math.MinInt64 {
+		return math.MaxInt64
+	}
+	return max(d, -d)
+}
+
+// humanDuration is d (≥ 0) in at most its two largest units: "4m12s", "3m", "2h30m", "1y35d".
+func humanDuration(d time.Duration) string {
+	if d == math.MaxInt64 { // time.Time.Sub saturates
+		return "more than 292y"
+	}
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	d = d.Truncate(time.Second) // never overstate the time left
+	const day = 24 * time.Hour
+	units := []struct {
+		size time.Duration
+		name string
+	}{{365 * day, "y"}, {day, "d"}, {time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}}
+	for i, u := range units {
+		if d < u.size {
+			continue
+		}
+		s := fmt.Sprintf("%d%s", d/u.size, u.name)
+		if i+1 < len(units) {
+			if rest := (d % u.size) / units[i+1].size; rest > 0 {
+				s += fmt.Sprintf("%d%s", rest, units[i+1].name)
+			}
+		}
+		return s
+	}
+	return "0s"
+}
+
+// decodeSanitize makes text that came from a token safe to print on a terminal: escape
+// sequences are removed, and other control characters, bidirectional overrides and invalid
+// UTF-8 become U+FFFD. Newlines are kept.
+func decodeSanitize(s string) string {
+	s = ansi.Strip(s)
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		switch {
+		case r == '\n':
+			b.WriteRune(r)
+		case unicode.IsControl(r) || isDecodeBidi(r):
+			b.WriteRune(utf8.RuneError)
+		default:
+			b.WriteRune(r) // an invalid byte arrives as utf8.RuneError and is written as U+FFFD
+		}
+	}
+	return b.String()
+}
+
+// escapeJSONControls rewrites, in encoded JSON, the characters encoding/json leaves raw that a
+// terminal may act on: DEL, C1 controls (U+0080–U+009F, including the 8-bit CSI), bidi
+// overrides and invalid UTF-8. Outside strings JSON is ASCII, so each can only be inside a
+// string, where a \u escape keeps the document valid and its meaning unchanged.
+func escapeJSONControls(b []byte) []byte {
+	var out bytes.Buffer
+	out.Grow(len(b))
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			out.WriteString(`\ufffd`)
+		case r == 0x7f || (r >= 0x80 && r <= 0x9f) || isDecodeBidi(r):
+			fmt.Fprintf(&out, `\u%04x`, r)
+		default:
+			out.Write(b[:size])
+		}
+		b = b[size:]
+	}
+	return out.Bytes()
+}
+
+// isDecodeBidi reports the characters that make text display in another order than it is
+// stored ("Trojan Source"), and the Unicode line and paragraph separators.
+func isDecodeBidi(r rune) bool {
+	return (r >= '\u202A' && r <= '\u202E') || (r >= '\u2066' && r <= '\u2069') ||
+		r == '\u200E' || r == '\u200F' || r == '\u2028' || r == '\u2029'
+}
