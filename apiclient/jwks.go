@@ -3,10 +3,13 @@ package apiclient
 import (
 	"context"
 	"crypto"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"time"
 
 	"tokenscope/session"
 )
@@ -14,35 +17,42 @@ import (
 // maxJWKSBytes caps a key set: real ones are a few kilobytes.
 const maxJWKSBytes = 1 << 20
 
+// jwksTimeout bounds the fetch even when the caller's context does not.
+const jwksTimeout = 10 * time.Second
+
 // FetchJWKS downloads a JSON Web Key Set and returns its signing keys by kid.
 func FetchJWKS(ctx context.Context, rawURL string) (map[string]crypto.PublicKey, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%q is not an http(s) URL", rawURL)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	where := u.Redacted() // a URL may carry credentials; messages must not
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Timeout: jwksTimeout}).Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("fetching %s: %w", rawURL, err)
+		if errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err) {
+			return nil, fmt.Errorf("%s: no answer within %s", where, jwksTimeout)
+		}
+		return nil, err // *url.Error names the URL with the password removed
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetching %s: HTTP %d", rawURL, resp.StatusCode)
+		return nil, fmt.Errorf("%s: HTTP %s", where, resp.Status)
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("fetching %s: %w", rawURL, err)
+		return nil, fmt.Errorf("%s: reading the key set: %w", where, err)
 	}
 	if len(data) > maxJWKSBytes {
-		return nil, fmt.Errorf("%s: key set larger than %d bytes", rawURL, maxJWKSBytes)
+		return nil, fmt.Errorf("%s: the key set is larger than %d bytes", where, maxJWKSBytes)
 	}
 	keys, err := session.ParseJWKS(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", rawURL, err)
+		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	// An empty set is not an error here: the tokens then show "no key for alg …", which says
 	// more than refusing to start (an HS256 server publishes no keys at all).

@@ -10,28 +10,25 @@ import (
 	"io"
 	"math"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
-	"github.com/charmbracelet/x/ansi"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
+	"tokenscope/apiclient"
 	"tokenscope/session"
+	"tokenscope/tui"
 )
 
 // Limits on what decode reads.
 const (
 	maxDecodeInput   = 4 << 20 // a token on stdin; anything bigger is not a token
 	maxDecodeKeyFile = 1 << 20 // a PEM file for --key
-	maxDecodeJWKS    = 1 << 20 // a key set fetched for --jwks
-	decodeJWKSWait   = 10 * time.Second
 )
 
 // Exit statuses of decode; the Long help documents them.
@@ -147,10 +144,10 @@ func runDecode(cmd *cobra.Command, o decodeOpts, args []string) error {
 	if o.jsonOut {
 		_, _ = cmd.OutOrStdout().Write(rep.json())
 	} else {
-		fmt.Fprint(cmd.OutOrStdout(), decodeSanitize(rep.text(keyDesc)))
+		fmt.Fprint(cmd.OutOrStdout(), tui.Sanitize(rep.text(keyDesc)))
 	}
 	if code, msg := rep.exit(); code != 0 {
-		return &exitError{code: code, err: errors.New(decodeSanitize(msg))}
+		return &exitError{code: code, err: errors.New(tui.Sanitize(msg))}
 	}
 	return nil
 }
@@ -238,40 +235,15 @@ func isLoopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// fetchDecodeJWKS downloads a key set and returns its signing keys by kid.
+// fetchDecodeJWKS downloads a key set; one with no signing keys can verify nothing, which
+// for decode is a usage error rather than a verdict on the token.
 func fetchDecodeJWKS(ctx context.Context, u *url.URL) (map[string]crypto.PublicKey, error) {
-	where := u.Redacted()
-	ctx, cancel := context.WithTimeout(ctx, decodeJWKSWait)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	keys, err := apiclient.FetchJWKS(ctx, u.String())
 	if err != nil {
-		return nil, fmt.Errorf("--jwks %s: %w", where, err)
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := (&http.Client{Timeout: decodeJWKSWait}).Do(req)
-	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("--jwks %s: no answer within %s", where, decodeJWKSWait)
-		}
-		return nil, fmt.Errorf("--jwks: %w", err) // *url.Error names the URL, password removed
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("--jwks %s: HTTP %s", where, resp.Status)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxDecodeJWKS+1))
-	if err != nil {
-		return nil, fmt.Errorf("--jwks %s: reading the key set: %w", where, err)
-	}
-	if len(data) > maxDecodeJWKS {
-		return nil, fmt.Errorf("--jwks %s: the key set is larger than %d bytes", where, maxDecodeJWKS)
-	}
-	keys, err := session.ParseJWKS(data)
-	if err != nil {
-		return nil, fmt.Errorf("--jwks %s: %w", where, err)
+		return nil, fmt.Errorf("--jwks: %w", err)
 	}
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("--jwks %s: the key set holds no signing keys", where)
+		return nil, fmt.Errorf("--jwks %s: the key set holds no signing keys", u.Redacted())
 	}
 	return keys, nil
 }
@@ -544,26 +516,6 @@ func humanDuration(d time.Duration) string {
 		return s
 	}
 	return "0s"
-}
-
-// decodeSanitize makes text that came from a token safe to print on a terminal: escape
-// sequences are removed, and other control characters, bidirectional overrides and invalid
-// UTF-8 become U+FFFD. Newlines are kept.
-func decodeSanitize(s string) string {
-	s = ansi.Strip(s)
-	var b strings.Builder
-	b.Grow(len(s))
-	for _, r := range s {
-		switch {
-		case r == '\n':
-			b.WriteRune(r)
-		case unicode.IsControl(r) || isDecodeBidi(r):
-			b.WriteRune(utf8.RuneError)
-		default:
-			b.WriteRune(r) // an invalid byte arrives as utf8.RuneError and is written as U+FFFD
-		}
-	}
-	return b.String()
 }
 
 // escapeJSONControls rewrites, in encoded JSON, the characters encoding/json leaves raw that a

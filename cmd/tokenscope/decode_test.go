@@ -25,6 +25,7 @@ import (
 
 	"tokenscope/demoserver"
 	"tokenscope/session"
+	"tokenscope/tui"
 )
 
 const decodeTestSecret = "decode-test-secret-0123456789abcdef"
@@ -538,12 +539,12 @@ func TestDecodeSanitizeHelpers(t *testing.T) {
 		"a\x1b]0;pwned\x07b":       "ab",
 		"a\x1b[31mred\x1b[0m":      "ared",
 		"a\u009b31mb\u202e":        "a\ufffd31mb\ufffd",
-		"tab\there\r":              "tab\ufffdhere\ufffd",
-		"bad\xffbyte":              "badbyte", // ansi.Strip drops the stray byte
+		"tab\there\r":              "tab    here\ufffd", // a tab is spaces, a CR is shown
+		"bad\xffbyte":              "badbyte",           // ansi.Strip drops the stray byte
 		"x\x1bPdcs\x1b\\y\x00\x7f": "xy\ufffd\ufffd",
 	} {
-		if got := decodeSanitize(in); got != want {
-			t.Errorf("decodeSanitize(%q) = %q, want %q", in, got, want)
+		if got := tui.Sanitize(in); got != want {
+			t.Errorf("tui.Sanitize(%q) = %q, want %q", in, got, want)
 		}
 	}
 	in := "{\"a\":\"x\x7f\u0085\u202e\xff\"}"
