@@ -335,12 +335,26 @@ func mustJSON(v map[string]string) []byte {
 	return b
 }
 
-// parsePair reads the tokens out of a login or refresh answer. Login needs both tokens; a
-// refresh answer without a refresh token keeps the old one.
+// parsePair reads the tokens out of a login or refresh answer and learns the server clock
+// from the new access token's iat.
 func (e *Engine) parsePair(resp *resty.Response, sent, recv time.Time, login bool) (pair, error) {
-	body := resp.Body()
-	ct := resp.Header().Get("Content-Type")
-	if mt, _, _ := mime.ParseMediaType(ct); mt != "" && !strings.Contains(mt, "json") {
+	// Opaque expiries are reckoned on the server's clock, like exp claims.
+	e.mu.Lock()
+	skew := e.skew.Estimate().Applied()
+	e.mu.Unlock()
+	p, err := parseTokenResponse(e.profile.Tokens, resp.Header().Get("Content-Type"), resp.Body(), recv.Add(skew), login)
+	if err != nil {
+		return pair{}, err
+	}
+	e.observeIat(p.access, sent, recv)
+	return p, nil
+}
+
+// parseTokenResponse reads a login or refresh answer by the profile's token paths. Login needs
+// both tokens; a refresh answer without a refresh token keeps the old one. It is a pure
+// function of its input so that it can be fuzzed: the body comes from the network.
+func parseTokenResponse(paths TokenPaths, contentType string, body []byte, serverRecv time.Time, login bool) (pair, error) {
+	if mt, _, _ := mime.ParseMediaType(contentType); mt != "" && !strings.Contains(mt, "json") {
 		return pair{}, fmt.Errorf("answer is %s, not JSON: %s", mt, snippet(body))
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
@@ -366,7 +380,6 @@ func (e *Engine) parsePair(resp *resty.Response, sent, recv time.Time, login boo
 		}
 		return s, nil
 	}
-	paths := e.profile.Tokens
 	access, err := str(paths.Access)
 	if err != nil {
 		return pair{}, err
@@ -376,24 +389,19 @@ func (e *Engine) parsePair(resp *resty.Response, sent, recv time.Time, login boo
 		if v, ok := lookupPath(doc, paths.ExpiresIn); ok {
 			secs, err := strconv.ParseFloat(scalarString(v), 64)
 			if err != nil || secs < 0 || secs > 10*365*24*3600 {
-				return pair{}, fmt.Errorf("answer's %q is not a sensible number of seconds: %s", paths.ExpiresIn, scalarString(v))
+				return pair{}, fmt.Errorf("answer's %q is not a sensible number of seconds: %s", paths.ExpiresIn, snippet([]byte(scalarString(v))))
 			}
 			expiresIn = time.Duration(secs * float64(time.Second))
 		}
 	}
-	// Opaque expiries are reckoned on the server's clock, like exp claims.
-	e.mu.Lock()
-	skew := e.skew.Estimate().Applied()
-	e.mu.Unlock()
-	p := pair{access: session.ParseToken(access, recv.Add(skew), expiresIn)}
-	e.observeIat(p.access, sent, recv)
+	p := pair{access: session.ParseToken(access, serverRecv, expiresIn)}
 	if paths.Refresh != "" {
 		if _, present := lookupPath(doc, paths.Refresh); present || login {
 			rt, err := str(paths.Refresh)
 			if err != nil {
 				return pair{}, err
 			}
-			p.refresh = session.ParseToken(rt, recv.Add(skew), 0)
+			p.refresh = session.ParseToken(rt, serverRecv, 0)
 			p.rotated = true
 		}
 	}

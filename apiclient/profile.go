@@ -283,7 +283,7 @@ func ResolveProfile(nameOrFile string) (Profile, error) {
 // LoadProfile reads a custom profile from a TOML file. A file may start from a built-in with
 // `base = "simplejwt"` and override only what differs.
 func LoadProfile(path string) (Profile, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFileCapped(path, MaxConfigFileBytes)
 	if err != nil {
 		return Profile{}, err
 	}

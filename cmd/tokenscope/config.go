@@ -76,7 +76,7 @@ func loadConfig(path string, explicit bool) (*fileConfig, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
-	data, err := os.ReadFile(path)
+	data, err := apiclient.ReadFileCapped(path, apiclient.MaxConfigFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}

@@ -310,7 +310,7 @@ func (f *targetFlags) transport() (http.RoundTripper, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if f.caCert != "" {
-		pem, err := os.ReadFile(f.caCert)
+		pem, err := apiclient.ReadFileCapped(f.caCert, apiclient.MaxConfigFileBytes)
 		if err != nil {
 			return nil, fmt.Errorf("--ca-cert: %w", err)
 		}
@@ -340,7 +340,7 @@ func (f *targetFlags) keys() (session.Keys, error) {
 	}
 	if f.verifyKey != "" {
 		n++
-		data, err := os.ReadFile(f.verifyKey)
+		data, err := apiclient.ReadFileCapped(f.verifyKey, apiclient.MaxConfigFileBytes)
 		if err != nil {
 			return k, fmt.Errorf("--verify-key: %w", err)
 		}

@@ -1,0 +1,79 @@
+package apiclient
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fuzzProfiles are the token paths of every built-in convention and a custom profile with
+// nested paths, as a profile file could set them.
+var fuzzProfiles = func() []Profile {
+	var ps []Profile
+	for _, n := range ProfileNames() {
+		p, _ := BuiltinProfile(n)
+		ps = append(ps, p)
+	}
+	custom, _ := BuiltinProfile("element-admin")
+	custom.Tokens = TokenPaths{Access: "result.auth.accessToken", Refresh: "result.auth.refresh", ExpiresIn: "result.meta.ttl"}
+	custom.AccessExpired = Matcher{Status: []int{200, 401}, Field: "result.code", Values: []string{"50014"}}
+	return append(ps, custom)
+}()
+
+// FuzzParseTokenResponse feeds login and refresh answers from the network to every profile's
+// parser and matchers: no panic, and whatever parses is a usable pair.
+func FuzzParseTokenResponse(f *testing.F) {
+	seeds := []struct {
+		ct, body string
+	}{
+		{"application/json", `{"access":"a.b.c","refresh":"r"}`},
+		{"application/json", `{"accessToken":"x","refreshToken":"y"}`},
+		{"application/json; charset=utf-8", `{"code":20000,"data":{"token":"t","refreshToken":"r"}}`},
+		{"application/json", `{"access_token":"o","token_type":"Bearer","expires_in":30,"refresh_token":"r"}`},
+		{"application/json", `{"access_token":"o","expires_in":"1e308"}`},
+		{"application/json", `{"result":{"auth":{"accessToken":"a"},"meta":{"ttl":-1}}}`},
+		{"text/html", `<html>502 Bad Gateway</html>`},
+		{"", ``},
+		{"application/json", `{"access":{"nested":true}}`},
+		{"application/json", `[1,2,3]`},
+		{"application/json", `{"access":"eyJhbGciOiJub25lIn0.eyJleHAiOiJzb29uIn0.","refresh":"\u001b]0;x\u0007"}`},
+	}
+	for i, s := range seeds {
+		f.Add(uint8(i), s.ct, []byte(s.body), i%2 == 0)
+	}
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, which uint8, ct string, body []byte, login bool) {
+		p := fuzzProfiles[int(which)%len(fuzzProfiles)]
+		got, err := parseTokenResponse(p.Tokens, ct, body, now, login)
+		if err != nil {
+			if strings.ContainsAny(err.Error(), "\x1b\x07") {
+				t.Fatalf("error carries raw control bytes: %q", err)
+			}
+		} else {
+			if got.access.Raw == "" {
+				t.Fatal("parsed without an access token")
+			}
+			if login && got.refresh.Raw == "" {
+				t.Fatal("a login answer parsed without a refresh token")
+			}
+			// Everything the TUI does with a token must work on whatever was parsed.
+			for _, tok := range []struct{ r, m, f string }{
+				{got.access.Raw, got.access.Masked(), got.access.Fingerprint()},
+				{got.refresh.Raw, got.refresh.Masked(), got.refresh.Fingerprint()},
+			} {
+				if tok.r != "" && len(tok.r) > 12 && strings.Contains(tok.m, tok.r) {
+					t.Fatal("masked form shows the whole token")
+				}
+			}
+			_ = got.access.Phase(now, 5*time.Second)
+			_ = got.access.FractionLeft(now)
+			_ = got.access.Lifetime()
+		}
+		h := http.Header{"Www-Authenticate": {string(body)}}
+		for _, m := range []Matcher{p.AccessExpired, p.RefreshRejected} {
+			m.Match(401, h, body)
+			m.Match(200, h, body)
+		}
+	})
+}
