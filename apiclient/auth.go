@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -83,6 +84,7 @@ func (e *Engine) replayParked(ctx context.Context) []Result {
 }
 
 func (e *Engine) loginFailed(reason string) error {
+	reason = e.redact(reason)
 	e.emit(session.Event{Kind: session.KindLoginFailed, Reason: reason})
 	return fmt.Errorf("login failed: %s", reason)
 }
@@ -130,12 +132,7 @@ func (e *Engine) refresh(ctx context.Context, why session.Why, usedSerial, reqID
 		e.mu.Unlock()
 		e.emit(session.Event{Kind: session.KindRefreshWait, RequestID: reqID, RefreshID: f.id, Why: why, Waiting: n,
 			Reason: fmt.Sprintf("waiting on refresh #%d (%d queued)", f.id, n)})
-		select {
-		case <-f.done:
-			return f.err
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		return f.wait(ctx)
 	}
 	e.refreshSeq++
 	f := &flight{id: e.refreshSeq, done: make(chan struct{})}
@@ -149,19 +146,33 @@ func (e *Engine) refresh(ctx context.Context, why session.Why, usedSerial, reqID
 
 	e.emit(session.Event{Kind: session.KindRefreshStart, RequestID: reqID, RefreshID: f.id, Why: why, Reason: reason,
 		Token: refreshTok.Fingerprint()})
-	f.err = e.runRefresh(f.id, refreshTok)
+	// The refresh runs on its own: the request that started it may give up (its deadline, its
+	// caller) like any request waiting on it, and the refresh still completes for the others.
+	go func() {
+		err := e.runRefresh(f.id, refreshTok)
+		e.mu.Lock()
+		if e.flight == f {
+			e.flight = nil
+		}
+		e.refreshing--
+		if e.refreshing == 0 && e.sess.State == session.StateRefreshing {
+			e.sess.State = session.StateActive
+		}
+		e.mu.Unlock()
+		f.err = err
+		close(f.done)
+	}()
+	return f.wait(ctx)
+}
 
-	e.mu.Lock()
-	if e.flight == f {
-		e.flight = nil
+// wait returns the refresh's outcome, or gives up when ctx ends first.
+func (f *flight) wait(ctx context.Context) error {
+	select {
+	case <-f.done:
+		return f.err
+	case <-ctx.Done():
+		return fmt.Errorf("gave up waiting for refresh #%d: %w", f.id, ctx.Err())
 	}
-	e.refreshing--
-	if e.refreshing == 0 && e.sess.State == session.StateRefreshing {
-		e.sess.State = session.StateActive
-	}
-	e.mu.Unlock()
-	close(f.done)
-	return f.err
 }
 
 // runRefresh calls the refresh endpoint, retrying transient failures with capped exponential
@@ -177,6 +188,7 @@ func (e *Engine) runRefresh(id uint64, refreshTok session.Token) error {
 			e.applyRefresh(id, p)
 			return nil
 		}
+		ferr.Reason = e.redact(ferr.Reason, refreshTok.Raw)
 		e.counters.refreshFailures.Add(1)
 		e.emit(session.Event{Kind: session.KindRefreshFailed, RefreshID: id, Attempt: attempt, Transient: ferr.Transient,
 			Reason: ferr.Reason})
@@ -354,8 +366,10 @@ func (e *Engine) parsePair(resp *resty.Response, sent, recv time.Time, login boo
 // both tokens; a refresh answer without a refresh token keeps the old one. It is a pure
 // function of its input so that it can be fuzzed: the body comes from the network.
 func parseTokenResponse(paths TokenPaths, contentType string, body []byte, serverRecv time.Time, login bool) (pair, error) {
+	// An answer that carries tokens is never quoted in an error: tokens the parser could not
+	// find are still tokens. Errors name content types, sizes and field names instead.
 	if mt, _, _ := mime.ParseMediaType(contentType); mt != "" && !strings.Contains(mt, "json") {
-		return pair{}, fmt.Errorf("answer is %s, not JSON: %s", mt, snippet(body))
+		return pair{}, fmt.Errorf("answer is %s (%d bytes), not JSON", mt, len(body))
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return pair{}, errors.New("answer has an empty body")
@@ -364,12 +378,12 @@ func parseTokenResponse(paths TokenPaths, contentType string, body []byte, serve
 	d := json.NewDecoder(bytes.NewReader(body))
 	d.UseNumber()
 	if err := d.Decode(&doc); err != nil {
-		return pair{}, fmt.Errorf("answer is not JSON (%v): %s", err, snippet(body))
+		return pair{}, fmt.Errorf("answer is not JSON (%d bytes): %v", len(body), err)
 	}
 	str := func(path string) (string, error) {
 		v, ok := lookupPath(doc, path)
 		if !ok || v == nil {
-			return "", fmt.Errorf("answer has no %q field: %s", path, snippet(body))
+			return "", fmt.Errorf("answer has no %q field (%s)", path, shapeOf(doc))
 		}
 		s, ok := v.(string)
 		if !ok {
@@ -408,6 +422,26 @@ func parseTokenResponse(paths TokenPaths, contentType string, body []byte, serve
 	return p, nil
 }
 
+// shapeOf names the top-level fields of a JSON answer, never their values.
+func shapeOf(doc any) string {
+	m, ok := doc.(map[string]any)
+	if !ok {
+		return "the answer is a JSON " + jsonType(doc)
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, strconv.Quote(k))
+	}
+	sort.Strings(keys)
+	if len(keys) > 12 {
+		keys = append(keys[:12], "…")
+	}
+	if len(keys) == 0 {
+		return "the answer is an empty object"
+	}
+	return "its fields: " + strings.Join(keys, ", ")
+}
+
 func jsonType(v any) string {
 	switch v.(type) {
 	case json.Number:
@@ -418,6 +452,8 @@ func jsonType(v any) string {
 		return "object"
 	case []any:
 		return "array"
+	case string:
+		return "string"
 	}
 	return fmt.Sprintf("%T", v)
 }
@@ -608,4 +644,21 @@ func (e *Engine) Stored() session.Stored {
 		st.AccessExp = s.Access.ExpiresAt
 	}
 	return st
+}
+
+// redact removes secrets from text built from a server's answer: servers do echo what they
+// were sent ("wrong password hunter2", "bad token eyJ…"), and the text goes to the screen, the
+// event log and exports.
+func (e *Engine) redact(s string, extra ...string) string {
+	e.mu.Lock()
+	secrets := append([]string{e.cfg.Password, e.cfg.ClientSecret, e.sess.Access.Raw, e.sess.Refresh.Raw}, extra...)
+	e.mu.Unlock()
+	for _, sec := range secrets {
+		// Very short values would redact ordinary words; nothing that short is a secret worth
+		// the damage.
+		if len(sec) >= 4 {
+			s = strings.ReplaceAll(s, sec, "[redacted]")
+		}
+	}
+	return s
 }

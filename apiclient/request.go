@@ -22,6 +22,9 @@ type call struct {
 	token    string // fingerprint of that token
 	reason   string // why the first attempt was rejected
 	sentAt   time.Time
+	// refreshFailed is a transient refresh failure the request went on despite; a failed
+	// request says so, or its reason would blame only the 401 that followed.
+	refreshFailed string
 	replayed bool
 }
 
@@ -65,7 +68,7 @@ func (e *Engine) do(ctx context.Context, c *call) Result {
 		return e.park(c, "the session needs a new login")
 	case err != nil:
 		res.Outcome = Failed
-		res.Reason = describeErr(err)
+		res.Reason = describeErr(err) + c.refreshNote()
 		e.emit(session.Event{Kind: session.KindRequestFailed, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,
 			Duration: res.Duration, Reason: res.Reason})
 		return res
@@ -85,6 +88,7 @@ func (e *Engine) do(ctx context.Context, c *call) Result {
 				res.Reason += " (also on the retry; not retried again)"
 			}
 		}
+		res.Reason += c.refreshNote()
 		e.emit(session.Event{Kind: session.KindRequestFailed, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,
 			Status: res.Status, Duration: res.Duration, Reason: res.Reason})
 	}
@@ -225,7 +229,14 @@ func (e *Engine) afterUnauthorized(ctx context.Context, c *call) error {
 			Reason: fmt.Sprintf("late %s for a token already replaced: retrying with gen #%d, no refresh", c.reason, gen)})
 		return nil
 	}
-	return e.refreshErr(e.refresh(ctx, session.WhyReactive, c.serial, c.id, "reactive: "+c.reason))
+	return e.refreshErr(c, e.refresh(ctx, session.WhyReactive, c.serial, c.id, "reactive: "+c.reason))
+}
+
+func (c *call) refreshNote() string {
+	if c.refreshFailed == "" {
+		return ""
+	}
+	return "; the refresh before it failed: " + c.refreshFailed
 }
 
 // maybeProactive refreshes before the first attempt when the token is within the threshold.
@@ -246,14 +257,15 @@ func (e *Engine) maybeProactive(ctx context.Context, c *call) error {
 	if left <= 0 {
 		reason = fmt.Sprintf("proactive: expired %s ago", fmtDur(-left))
 	}
-	return e.refreshErr(e.refresh(ctx, session.WhyProactive, serial, c.id, reason))
+	return e.refreshErr(c, e.refresh(ctx, session.WhyProactive, serial, c.id, reason))
 }
 
 // refreshErr turns a refresh outcome into what the request should do: a fatal failure parks
 // it; a transient one lets it go on with the token it has (the server may still take it).
-func (e *Engine) refreshErr(err error) error {
+func (e *Engine) refreshErr(c *call, err error) error {
 	var re *RefreshError
 	if errors.As(err, &re) && re.Transient {
+		c.refreshFailed = re.Reason
 		return nil
 	}
 	if errors.Is(err, ErrLoginRequired) || errors.As(err, &re) {
