@@ -538,11 +538,10 @@ func TestFaultRefresh503OutlastsAttempts(t *testing.T) {
 	}
 }
 
-// TestFaultBugFailedReasonOmitsTransientRefreshFailure: when every refresh call answers 503, a
-// request ends Failed, but its Reason says only "unauthorized: 401 ... (also on the retry; not
-// retried again)". The user cannot tell from it that the refresh failed (nor that the retry
-// carried the same expired token): the reason should mention the transient refresh failure.
-func TestFaultBugFailedReasonOmitsTransientRefreshFailure(t *testing.T) {
+// TestFaultReasonNamesTransientRefreshFailure: when every refresh call answers 503, a request
+// ends Failed, and its reason names the transient refresh failure, not only the 401 that
+// followed it (the retry carried the same expired token).
+func TestFaultReasonNamesTransientRefreshFailure(t *testing.T) {
 	faultLeakCheck(t)
 	cfg := faultConfig(faultTransport(t, 16))
 	cfg.RefreshAttempts = 2
@@ -628,12 +627,10 @@ func TestFaultRefreshSlowerThanRequestTimeout(t *testing.T) {
 	}
 }
 
-// TestFaultBugRefreshStarterIgnoresItsDeadline: the request that starts a refresh runs the
-// whole refresh (every attempt, RefreshTimeout each, and the backoffs) before it looks at its
-// own context again, so it overruns Config.Timeout and ignores its caller's cancellation. Only
-// the requests that wait on someone else's refresh honour theirs. With the defaults (Timeout
-// 30 s, RefreshTimeout 10 s, 4 attempts) a request can block for over 40 s.
-func TestFaultBugRefreshStarterIgnoresItsDeadline(t *testing.T) {
+// TestFaultRefreshStarterHonoursItsDeadline: the request that starts a refresh gives up at its
+// own deadline (or its caller's cancellation) like the requests waiting on it; the refresh runs
+// on. Before the fix it ran the whole refresh first: with the defaults over 40 s.
+func TestFaultRefreshStarterHonoursItsDeadline(t *testing.T) {
 	const refreshLatency = 800 * time.Millisecond
 	const slack = 300 * time.Millisecond
 	for _, tc := range []struct {
