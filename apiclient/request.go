@@ -16,16 +16,16 @@ type callKey struct{}
 
 // call is one request's journey through resty's hooks.
 type call struct {
-	id       uint64
-	req      Request
-	serial   uint64 // the access token it carries (e.serial when attached)
-	token    string // fingerprint of that token
-	reason   string // why the first attempt was rejected
-	sentAt   time.Time
+	id     uint64
+	req    Request
+	serial uint64 // the access token it carries (e.serial when attached)
+	token  string // fingerprint of that token
+	reason string // why the first attempt was rejected
+	sentAt time.Time
 	// refreshFailed is a transient refresh failure the request went on despite; a failed
 	// request says so, or its reason would blame only the 401 that followed.
 	refreshFailed string
-	replayed bool
+	replayed      bool
 }
 
 func callOf(ctx context.Context) *call {
