@@ -43,7 +43,7 @@ func (e *Engine) Login(ctx context.Context) ([]Result, error) {
 	if st := resp.StatusCode(); st >= 300 && st < 400 {
 		return nil, e.loginFailed(fmt.Sprintf("HTTP %d redirect to %q, not followed: credentials go to the login endpoint only", st, resp.Header().Get("Location")))
 	} else if st >= 400 {
-		return nil, e.loginFailed(fmt.Sprintf("HTTP %d: %s", st, bodySummary(resp)))
+		return nil, e.loginFailed(fmt.Sprintf("HTTP %d: %s", st, e.bodySummary(resp)))
 	}
 	p, err := e.parsePair(resp, sent, recv, true)
 	if err != nil {
@@ -235,15 +235,15 @@ func (e *Engine) callRefresh(ctx context.Context, refreshTok session.Token) (pai
 	e.observeDate(resp.Header(), sent, recv)
 	status := resp.StatusCode()
 	if ok, why := e.profile.RefreshRejected.Match(status, resp.Header(), resp.Body()); ok {
-		return pair{}, &RefreshError{Reason: why + ": " + bodySummary(resp)}
+		return pair{}, &RefreshError{Reason: why + ": " + e.bodySummary(resp, refreshTok.Raw)}
 	}
 	switch {
 	case status >= 500 || status == http.StatusRequestTimeout || status == http.StatusTooManyRequests:
-		return pair{}, &RefreshError{Transient: true, Reason: fmt.Sprintf("HTTP %d: %s", status, bodySummary(resp))}
+		return pair{}, &RefreshError{Transient: true, Reason: fmt.Sprintf("HTTP %d: %s", status, e.bodySummary(resp, refreshTok.Raw))}
 	case status >= 300 && status < 400:
 		return pair{}, &RefreshError{Reason: fmt.Sprintf("HTTP %d redirect to %q, not followed: a refresh token goes to the refresh endpoint only", status, resp.Header().Get("Location"))}
 	case status >= 400:
-		return pair{}, &RefreshError{Reason: fmt.Sprintf("HTTP %d: %s", status, bodySummary(resp))}
+		return pair{}, &RefreshError{Reason: fmt.Sprintf("HTTP %d: %s", status, e.bodySummary(resp, refreshTok.Raw))}
 	}
 	p, perr := e.parsePair(resp, sent, recv, false)
 	if perr != nil {
@@ -472,13 +472,15 @@ func snippet(b []byte) string {
 	return strconv.Quote(s)
 }
 
-// bodySummary says what an error answer said: its message field when it has one.
-func bodySummary(resp *resty.Response) string {
-	body := resp.Body()
+// bodySummary says what an error answer said: its message field when it has one, else the
+// start of the body. The whole body is redacted before anything is taken from it, so that a
+// cut cannot leave most of an echoed secret behind.
+func (e *Engine) bodySummary(resp *resty.Response, extra ...string) string {
+	body := []byte(e.redact(string(resp.Body()), extra...))
 	for _, f := range []string{"error_description", "detail", "message", "error", "reason"} {
 		if v, ok := lookupJSON(body, f); ok {
 			if s, ok := v.(string); ok && s != "" {
-				return s
+				return e.redact(s, extra...) // a JSON escape may have hidden a secret from the first pass
 			}
 		}
 	}
@@ -648,7 +650,8 @@ func (e *Engine) Stored() session.Stored {
 
 // redact removes secrets from text built from a server's answer: servers do echo what they
 // were sent ("wrong password hunter2", "bad token eyJ…"), and the text goes to the screen, the
-// event log and exports.
+// event log and exports. Each secret is also looked for in the forms an echo takes: URL-encoded
+// (a form body) and JSON-escaped.
 func (e *Engine) redact(s string, extra ...string) string {
 	e.mu.Lock()
 	secrets := append([]string{e.cfg.Password, e.cfg.ClientSecret, e.sess.Access.Raw, e.sess.Refresh.Raw}, extra...)
@@ -656,8 +659,13 @@ func (e *Engine) redact(s string, extra ...string) string {
 	for _, sec := range secrets {
 		// Very short values would redact ordinary words; nothing that short is a secret worth
 		// the damage.
-		if len(sec) >= 4 {
-			s = strings.ReplaceAll(s, sec, "[redacted]")
+		if len(sec) < 4 {
+			continue
+		}
+		quoted, _ := json.Marshal(sec)
+		escaped := string(quoted[1 : len(quoted)-1])
+		for _, form := range []string{sec, url.QueryEscape(sec), url.PathEscape(sec), escaped, strings.ReplaceAll(escaped, "/", `\/`)} {
+			s = strings.ReplaceAll(s, form, "[redacted]")
 		}
 	}
 	return s

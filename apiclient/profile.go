@@ -121,7 +121,13 @@ func (m Matcher) Match(status int, h http.Header, body []byte) (bool, string) {
 		if len(m.Values) > 0 && !slices.Contains(m.Values, s) {
 			return false, ""
 		}
-		reason += " " + lastSegment(m.Field) + " " + s
+		if len(m.Values) > 0 {
+			reason += " " + lastSegment(m.Field) + " " + s
+		} else {
+			// The value was not one the profile named: it is the server's to choose, and a
+			// server may well put the token there. Say which field, not what it held.
+			reason += " " + lastSegment(m.Field) + " present"
+		}
 	}
 	if m.Header != "" {
 		hv := h.Get(m.Header)
@@ -232,12 +238,13 @@ var builtins = map[string]Profile{
 			Extra: map[string]string{"grant_type": "password"}},
 		Refresh: Endpoint{Method: "POST", Path: "/oauth/token", Send: SendForm, TokenField: "refresh_token",
 			Extra: map[string]string{"grant_type": "refresh_token"}},
-		Tokens:          TokenPaths{Access: "access_token", Refresh: "refresh_token", ExpiresIn: "expires_in"},
-		Auth:            bearer,
-		AccessExpired:   Matcher{Status: []int{401}, Header: "WWW-Authenticate", HeaderContains: "invalid_token"},
-		RefreshRejected: Matcher{Status: []int{400, 401}, Field: "error"},
-		OAuthClient:     true,
-		Presets:         demoPresets,
+		Tokens:        TokenPaths{Access: "access_token", Refresh: "refresh_token", ExpiresIn: "expires_in"},
+		Auth:          bearer,
+		AccessExpired: Matcher{Status: []int{401}, Header: "WWW-Authenticate", HeaderContains: "invalid_token"},
+		RefreshRejected: Matcher{Status: []int{400, 401}, Field: "error", // RFC 6749 §5.2
+			Values: []string{"invalid_grant", "invalid_client", "invalid_request", "unauthorized_client", "unsupported_grant_type", "invalid_scope"}},
+		OAuthClient: true,
+		Presets:     demoPresets,
 	},
 }
 

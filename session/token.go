@@ -236,7 +236,8 @@ func Fingerprint(raw string) string {
 }
 
 // Masked shows enough of a token to tell two apart on screen without revealing it: the first
-// six and last four characters (for a JWT the first six are the public header) and the length.
+// six and last four characters (for a JWT the first six are the public header) and the length;
+// for a token under 32 characters, three and two.
 func (t Token) Masked() string { return Mask(t.Raw) }
 
 // Mask masks a raw token; see Token.Masked.
@@ -249,8 +250,12 @@ func Mask(raw string) string {
 		return strings.Repeat("•", min(n, 8))
 	default:
 		r := []rune(raw) // tokens are ASCII, but a cut must never split a character
-		if len(r) <= 12 {
+		switch {
+		case len(r) <= 12:
 			return strings.Repeat("•", 8)
+		case len(r) < 32:
+			// A short opaque token would be mostly shown by 6+4 characters.
+			return fmt.Sprintf("%s••••%s (%d chars)", string(r[:3]), string(r[len(r)-2:]), n)
 		}
 		return fmt.Sprintf("%s••••%s (%d chars)", string(r[:6]), string(r[len(r)-4:]), n)
 	}

@@ -22,6 +22,7 @@ type demoFlags struct {
 	accessTTL, refreshTTL   time.Duration
 	noRotation, noReuse     bool
 	users                   []string
+	passwordEnv             string
 	secretEnv               string
 	alg                     string
 	opaqueOAuth             bool
@@ -36,7 +37,8 @@ func (f *demoFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.refreshTTL, "refresh-ttl", demoserver.DefaultRefreshTTL, "lifetime of refresh tokens")
 	fs.BoolVar(&f.noRotation, "no-rotation", false, "keep the refresh token on refresh instead of rotating it")
 	fs.BoolVar(&f.noReuse, "no-reuse-detection", false, "reject a rotated refresh token without revoking its family")
-	fs.StringArrayVar(&f.users, "demo-user", nil, "a demo account as NAME:PASSWORD (repeatable; default demo:demo)")
+	fs.StringArrayVar(&f.users, "demo-user", nil, "a demo account NAME (repeatable; default demo)")
+	fs.StringVar(&f.passwordEnv, "demo-password-env", "", "name of the environment variable holding the demo accounts' password (default: the public password \"demo\")")
 	fs.StringVar(&f.secretEnv, "secret-env", "", "name of an environment variable holding the HS256 signing secret (random per start when unset)")
 	fs.StringVar(&f.alg, "alg", demoserver.AlgHS256, "signing algorithm: HS256 or ES256 (public key at /.well-known/jwks.json)")
 	fs.BoolVar(&f.opaqueOAuth, "opaque-oauth", false, "the oauth2 convention issues opaque tokens (clients must use expires_in)")
@@ -60,12 +62,22 @@ func (f *demoFlags) options() (demoserver.Options, error) {
 	if f.accessTTL <= 0 || f.refreshTTL <= 0 {
 		return o, fmt.Errorf("--access-ttl and --refresh-ttl must be positive")
 	}
-	if len(f.users) > 0 {
+	if len(f.users) > 0 || f.passwordEnv != "" {
+		// Passwords never come from argv, not even the demo's: --allow-remote makes them matter.
+		pass := demoserver.DefaultPassword
+		if f.passwordEnv != "" {
+			if pass = os.Getenv(f.passwordEnv); pass == "" {
+				return o, fmt.Errorf("--demo-password-env %s: the variable is empty or unset", f.passwordEnv)
+			}
+		}
+		names := f.users
+		if len(names) == 0 {
+			names = []string{demoserver.DefaultUser}
+		}
 		o.Users = map[string]string{}
-		for _, u := range f.users {
-			name, pass, ok := strings.Cut(u, ":")
-			if !ok || name == "" || pass == "" {
-				return o, fmt.Errorf("--demo-user %q: want NAME:PASSWORD", u)
+		for _, name := range names {
+			if name == "" || strings.ContainsAny(name, ": ") {
+				return o, fmt.Errorf("--demo-user %q: give a user name only (the password comes from --demo-password-env)", name)
 			}
 			o.Users[name] = pass
 		}
@@ -158,7 +170,14 @@ func printBanner(w io.Writer, s *demoserver.Server) {
 	fmt.Fprintf(w, "tokenscope demo server listening on %s\n", u)
 	fmt.Fprintf(w, "  %s · access TTL %s · refresh TTL %s · rotation %s · reuse detection %s\n",
 		s.Alg(), shortDur(o.AccessTTL), shortDur(o.RefreshTTL), onOff(!o.NoRotation), onOff(!o.NoReuseDetection))
-	fmt.Fprintf(w, "  credentials: %s / %s · oauth2 client_id: %s\n\n", user, pass, o.ClientID)
+	shown := pass
+	if pass != demoserver.DefaultPassword {
+		shown = "(the password from the environment)"
+	}
+	fmt.Fprintf(w, "  credentials: %s / %s · oauth2 client_id: %s\n\n", user, shown, o.ClientID)
+	if pass != demoserver.DefaultPassword {
+		pass = "$PASSWORD"
+	}
 	body := fmt.Sprintf(`'{"username":"%s","password":"%s"}'`, user, pass)
 	fmt.Fprintf(w, "Log in (one example per convention):\n")
 	fmt.Fprintf(w, "  simplejwt      curl -s %s/api/token/ -H 'Content-Type: application/json' -d %s\n", u, body)

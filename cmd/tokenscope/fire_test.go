@@ -131,7 +131,7 @@ func TestFireRejectsBadArguments(t *testing.T) {
 		"refused":           {"fire", "--target", "http://127.0.0.1:1", "--user", "x"},
 		"wait with no exp":  {"fire", "--profile", "oauth2", "--opaque-oauth", "--wait-expiry", "--access-ttl", "20m"},
 		"too many args":     {"fire", "GET", "/a", "{}", "extra"},
-		"bad demo-user":     {"fire", "--demo-user", "nopass"},
+		"bad demo-user":     {"fire", "--demo-user", "a:b"},
 		"negative ttl":      {"fire", "--access-ttl", "-1s"},
 		"empty concurrency": {"fire", "-c", "0"},
 	}

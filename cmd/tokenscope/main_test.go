@@ -58,7 +58,8 @@ func TestDemoServerCommand(t *testing.T) {
 	defer cancel()
 	var out syncBuffer
 	cmd := newRootCmd(&out, &out)
-	cmd.SetArgs([]string{"demo-server", "--addr", "127.0.0.1:0", "--access-ttl", "5s", "--no-rotation", "--demo-user", "alice:pw"})
+	t.Setenv("TS_TEST_DEMO_PW", "pw")
+	cmd.SetArgs([]string{"demo-server", "--addr", "127.0.0.1:0", "--access-ttl", "5s", "--no-rotation", "--demo-user", "alice", "--demo-password-env", "TS_TEST_DEMO_PW"})
 	done := make(chan error, 1)
 	go func() { done <- cmd.ExecuteContext(ctx) }()
 
@@ -74,7 +75,7 @@ func TestDemoServerCommand(t *testing.T) {
 		t.Fatalf("no URL printed:\n%s", out.String())
 	}
 	banner := out.String()
-	for _, want := range []string{"alice / pw", "access TTL 5s", "rotation off", "simplejwt", "bearer-json", "element-admin", "oauth2", "curl -s " + base + "/oauth/token"} {
+	for _, want := range []string{"alice / (the password from the environment)", "access TTL 5s", "rotation off", "simplejwt", "bearer-json", "element-admin", "oauth2", "curl -s " + base + "/oauth/token"} {
 		if !strings.Contains(banner, want) {
 			t.Errorf("banner lacks %q:\n%s", want, banner)
 		}
@@ -112,7 +113,8 @@ func TestDemoServerCommand(t *testing.T) {
 func TestDemoServerRejectsBadFlags(t *testing.T) {
 	cases := map[string][]string{
 		"non-loopback":   {"demo-server", "--addr", "0.0.0.0:0"},
-		"bad user":       {"demo-server", "--addr", "127.0.0.1:0", "--demo-user", "nopassword"},
+		"user:password":  {"demo-server", "--addr", "127.0.0.1:0", "--demo-user", "alice:pw"},
+		"unset password": {"demo-server", "--addr", "127.0.0.1:0", "--demo-password-env", "TS_TEST_UNSET_DEMO_PW"},
 		"bad alg":        {"demo-server", "--addr", "127.0.0.1:0", "--alg", "none"},
 		"unset secret":   {"demo-server", "--addr", "127.0.0.1:0", "--secret-env", "TOKENSCOPE_TEST_UNSET_SECRET"},
 		"negative ttl":   {"demo-server", "--addr", "127.0.0.1:0", "--access-ttl", "-1s"},

@@ -414,6 +414,12 @@ func (f *targetFlags) startLogFile(b *built) error {
 	if err != nil {
 		return fmt.Errorf("--log-file: %w", err)
 	}
+	// O_CREATE's mode applies only to a new file: an existing one is made private too before
+	// anything (perhaps revealed tokens) is appended to it.
+	if err := file.Chmod(0o600); err != nil {
+		file.Close()
+		return fmt.Errorf("--log-file: %w", err)
+	}
 	e := b.engine
 	sub := e.Log().Subscribe(1 << 14)
 	var wg sync.WaitGroup
