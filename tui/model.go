@@ -381,6 +381,16 @@ func (m *Model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.editor, cmd = m.editor.Update(msg)
 		return m, cmd
 	}
+	// Keys typed faster than the terminal is read arrive as one message with several runes
+	// ("fssLE"); outside text inputs each is a command of its own.
+	if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste {
+		var cmds []tea.Cmd
+		for _, r := range msg.Runes {
+			_, cmd := m.handleKey(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}})
+			cmds = append(cmds, cmd)
+		}
+		return m, tea.Batch(cmds...)
+	}
 	if m.showHelp {
 		if key.Matches(msg, m.keys.Help) || msg.String() == "esc" || key.Matches(msg, m.keys.Quit) {
 			m.showHelp = false
@@ -425,20 +435,17 @@ func (m *Model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.Refresh):
 		return m, m.refreshCmd()
 	case key.Matches(msg, k.Strategy):
-		// The snapshot changes at once so that a quick second press moves on from here; the
-		// engine hears of it in a command, like every other intent.
+		// Settings are applied here, not in a command: they are non-blocking setters, and two
+		// quick presses must land in the order they were made (batched commands have no order).
 		next := nextStrategy(m.snap.Strategy)
-		m.snap.Strategy = next
-		e := m.engine
-		return m, func() tea.Msg { e.SetStrategy(next); return flashMsg("strategy " + string(next)) }
+		m.engine.SetStrategy(next)
+		m.snap = m.engine.Snapshot()
+		m.setFlash("strategy " + string(next))
 	case key.Matches(msg, k.SingleFlight):
 		on := !m.snap.SingleFlight
-		m.snap.SingleFlight = on
-		e := m.engine
-		return m, func() tea.Msg {
-			e.SetSingleFlight(on)
-			return flashMsg(map[bool]string{true: "single flight on", false: "single flight off: concurrent 401s each refresh"}[on])
-		}
+		m.engine.SetSingleFlight(on)
+		m.snap = m.engine.Snapshot()
+		m.setFlash(map[bool]string{true: "single flight on", false: "single flight off: concurrent 401s each refresh"}[on])
 	case key.Matches(msg, k.Login):
 		if !m.loggingIn {
 			m.dismissed = false

@@ -455,3 +455,13 @@ func TestInsecureBannerAndSource(t *testing.T) {
 		t.Errorf("token source not shown:\n%s", v)
 	}
 }
+
+// TestKeysTypedTogether: keys that reach the program in one read still each do their work.
+func TestKeysTypedTogether(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	upd(t, f.m, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("fss")})
+	s := f.e.Snapshot()
+	if s.SingleFlight || s.Strategy != apiclient.Reactive {
+		t.Errorf("single flight %v, strategy %s; want off and reactive", s.SingleFlight, s.Strategy)
+	}
+}
