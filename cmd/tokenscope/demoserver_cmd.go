@@ -161,12 +161,7 @@ func printBanner(w io.Writer, s *demoserver.Server) {
 		}
 		return "off"
 	}
-	var user, pass string
-	for name, p := range o.Users {
-		if user == "" || name < user {
-			user, pass = name, p
-		}
-	}
+	user, pass := firstUser(o.Users)
 	fmt.Fprintf(w, "tokenscope demo server listening on %s\n", u)
 	fmt.Fprintf(w, "  %s · access TTL %s · refresh TTL %s · rotation %s · reuse detection %s\n",
 		s.Alg(), shortDur(o.AccessTTL), shortDur(o.RefreshTTL), onOff(!o.NoRotation), onOff(!o.NoReuseDetection))

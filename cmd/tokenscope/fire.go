@@ -100,7 +100,7 @@ func runFire(ctx context.Context, stdout, stderr io.Writer, o fireOpts, args []s
 
 	// Events are printed as they happen by one goroutine; the HTTP path never waits on it.
 	sub := e.Log().Subscribe(1 << 16)
-	print := func(ev session.Event) {
+	show := func(ev session.Event) {
 		if o.jsonOut {
 			fmt.Fprintf(stdout, "%s\n", ev.JSON())
 		} else {
@@ -110,7 +110,7 @@ func runFire(ctx context.Context, stdout, stderr io.Writer, o fireOpts, args []s
 	// What happened before the subscription (a session resumed from a file) comes first.
 	var seen uint64
 	for _, ev := range e.Log().Events() {
-		print(ev)
+		show(ev)
 		seen = ev.Seq
 	}
 	printed := make(chan struct{})
@@ -118,7 +118,7 @@ func runFire(ctx context.Context, stdout, stderr io.Writer, o fireOpts, args []s
 		defer close(printed)
 		for ev := range sub.C {
 			if ev.Seq > seen {
-				print(ev)
+				show(ev)
 			}
 		}
 	}()
