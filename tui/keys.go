@@ -56,9 +56,10 @@ func DefaultKeyMap() KeyMap {
 	}
 }
 
-// ShortHelp is the help bar.
+// ShortHelp is the help bar, without ? and q: the bar adds those at its end, where a narrow
+// terminal never cuts them off.
 func (k KeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Send, k.Burst, k.Refresh, k.Strategy, k.Reveal, k.Tab, k.Help, k.Quit}
+	return []key.Binding{k.Send, k.Burst, k.Refresh, k.Strategy, k.Reveal, k.Tab}
 }
 
 // FullHelp is the ? overlay, in columns.

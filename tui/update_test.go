@@ -8,6 +8,7 @@ import (
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 
 	"tokenscope/apiclient"
 	"tokenscope/session"
@@ -258,6 +259,38 @@ func TestKeyPanelsHelpQuit(t *testing.T) {
 			t.Errorf("%s does not quit", k)
 		}
 		m.quitting = false
+	}
+}
+
+// Every key stays discoverable at every supported size: the bar always ends with ? and q,
+// the overlay lists every binding, and nothing is drawn past the right edge.
+func TestHelpAtEverySize(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	for _, sz := range [][2]int{{minWidth, minHeight}, {80, 24}, {100, 30}, {120, 40}, {200, 60}} {
+		f.m.Update(tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
+		f.m.showHelp = false
+		lines := strings.Split(ansi.Strip(f.m.View()), "\n")
+		bar := lines[len(lines)-1]
+		if !strings.HasSuffix(bar, "? help • q quit") {
+			t.Errorf("%dx%d: help bar %q does not end with ? help • q quit", sz[0], sz[1], bar)
+		}
+		upd(t, f.m, press("?"))
+		v := ansi.Strip(f.m.View())
+		for _, b := range DefaultKeyMap().FullHelp() {
+			for _, k := range b {
+				if !strings.Contains(v, k.Help().Key) || !strings.Contains(v, k.Help().Desc) {
+					t.Errorf("%dx%d: help overlay lacks %q %q", sz[0], sz[1], k.Help().Key, k.Help().Desc)
+				}
+			}
+		}
+		for i, l := range strings.Split(v, "\n") {
+			if w := ansi.StringWidth(l); w > sz[0] {
+				t.Errorf("%dx%d: overlay line %d is %d cells wide: %q", sz[0], sz[1], i, w, l)
+			}
+		}
+		if n := strings.Count(v, "\n") + 1; n > sz[1] {
+			t.Errorf("%dx%d: overlay is %d lines high", sz[0], sz[1], n)
+		}
 	}
 }
 

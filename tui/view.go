@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aymanbagabas/go-osc52/v2"
+	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
@@ -541,17 +542,50 @@ func (m *Model) editorView(h int) string {
 	return fill(append([]string{truncate(title, m.width)}, strings.Split(m.editor.View(), "\n")...), h)
 }
 
+// helpBar is the one-line key reminder. "? help" and "q quit" are always shown: a narrow
+// terminal drops keys from the middle of the bar, never the way to the full list or out.
 func (m *Model) helpBar() string {
-	m.help.Width = m.width
-	return m.help.ShortHelpView(m.keys.ShortHelp())
+	tail := []key.Binding{m.keys.Help, m.keys.Quit}
+	m.help.Width = 0
+	end := m.help.ShortHelpView(tail)
+	sep := m.help.Styles.ShortSeparator.Render(m.help.ShortSeparator)
+	m.help.Width = max(m.width-lipgloss.Width(end)-lipgloss.Width(sep), 1)
+	return m.help.ShortHelpView(m.keys.ShortHelp()) + sep + end
 }
 
+// helpView is the ? overlay: every key, in as many columns as the terminal is wide enough for
+// (the designed four groups when they fit), so no key is ever cut off.
 func (m *Model) helpView() string {
 	th := m.theme
-	m.help.Width = m.width
 	head := th.Title.Render("tokenscope keys") + th.Muted.Render("   (? or esc closes)")
 	note := th.Muted.Render("Fault keys (E X F L K) drive the embedded demo server only.")
-	return lipgloss.JoinVertical(lipgloss.Left, head, "", m.help.FullHelpView(m.keys.FullHelp()), "", note)
+	m.help.Width = 0
+	groups := m.keys.FullHelp()
+	body := m.help.FullHelpView(groups)
+	for n := len(groups) - 1; n >= 1 && lipgloss.Width(body) > m.width; n-- {
+		body = m.help.FullHelpView(reflowKeys(groups, n))
+	}
+	if lipgloss.Height(body)+4 > m.height {
+		// The smallest terminals: the keys matter more than the title.
+		return lipgloss.JoinVertical(lipgloss.Left, body, note)
+	}
+	return lipgloss.JoinVertical(lipgloss.Left, head, "", body, "", note)
+}
+
+// reflowKeys lays the bindings of groups out in n columns, keeping their order.
+func reflowKeys(groups [][]key.Binding, n int) [][]key.Binding {
+	var all []key.Binding
+	for _, g := range groups {
+		all = append(all, g...)
+	}
+	per := (len(all) + n - 1) / n
+	cols := make([][]key.Binding, 0, n)
+	for len(all) > 0 {
+		k := min(per, len(all))
+		cols = append(cols, all[:k])
+		all = all[k:]
+	}
+	return cols
 }
 
 func stdoutWriter() io.Writer { return os.Stdout }
