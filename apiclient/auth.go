@@ -2,6 +2,7 @@ package apiclient
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -64,8 +66,10 @@ func (e *Engine) Login(ctx context.Context) ([]Result, error) {
 	return e.replayParked(ctx), nil
 }
 
-// replayParked sends parked requests one at a time, oldest first, so that their order is the
-// order the user sent them in. Requests parked while the replay runs are replayed too.
+// replayParked sends parked requests one at a time in the order the user sent them (request
+// ids are given out as requests arrive). Requests of one burst park in whatever order their
+// 401s came back, so the queue is sorted, not taken as parked. Requests parked while the
+// replay runs are replayed too.
 func (e *Engine) replayParked(ctx context.Context) []Result {
 	var results []Result
 	for {
@@ -73,6 +77,10 @@ func (e *Engine) replayParked(ctx context.Context) []Result {
 		if len(e.parked) == 0 || e.sess.State != session.StateActive {
 			e.mu.Unlock()
 			return results
+		}
+		if !e.parkedSorted {
+			slices.SortStableFunc(e.parked, func(a, b *parkedReq) int { return cmp.Compare(a.id, b.id) })
+			e.parkedSorted = true
 		}
 		pr := e.parked[0]
 		e.parked = e.parked[1:]

@@ -181,6 +181,7 @@ type Engine struct {
 	authValue    string // the auth header value for authSerial, built once per token
 	authSerial   uint64
 	parked       []*parkedReq
+	parkedSorted bool // parked is in request-id order
 	accessVer    session.Verification
 	refreshVer   session.Verification
 

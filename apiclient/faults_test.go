@@ -821,13 +821,13 @@ func TestFaultRevokedMidBurst(t *testing.T) {
 				t.Fatalf("state %v (%q), %d parked (results say %d); want login required", s.State, s.Reason, s.Parked, parked)
 			}
 
-			// The order they were parked in: each parked event says its place in the queue.
-			pevs := faultEvents(v.e, session.KindParked)
-			sort.Slice(pevs, func(i, j int) bool { return pevs[i].Waiting < pevs[j].Waiting })
+			// The order they were sent in (request ids are given out on arrival), not the order
+			// their 401s happened to come back and park them in.
 			var want []uint64
-			for _, ev := range pevs {
+			for _, ev := range faultEvents(v.e, session.KindParked) {
 				want = append(want, ev.RequestID)
 			}
+			slices.Sort(want)
 			seqOf := map[uint64]string{}
 			for _, r := range rs {
 				seqOf[r.ID] = r.Request.Header.Get(faultSeqHeader)

@@ -118,6 +118,7 @@ func (e *Engine) park(c *call, why string) Result {
 		return res
 	}
 	e.parked = append(e.parked, &parkedReq{id: c.id, req: c.req})
+	e.parkedSorted = false
 	n := len(e.parked)
 	e.mu.Unlock()
 	e.emit(session.Event{Kind: session.KindParked, RequestID: c.id, Method: c.req.Method, Path: c.req.Path, Waiting: n,
