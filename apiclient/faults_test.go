@@ -779,7 +779,7 @@ func TestFaultServerClockJumps(t *testing.T) {
 // TestFaultRevokedMidBurst: 200 requests; once 60 have ended, every family is revoked and every
 // access token expired. The first 401 starts the one refresh, which is rejected; the session
 // asks for a login and the rest of the burst is parked. Login replays the parked requests in
-// the order they were parked, and they all succeed.
+// the order they were sent in, and they all succeed.
 func TestFaultRevokedMidBurst(t *testing.T) {
 	for _, prof := range ProfileNames() {
 		t.Run(prof, func(t *testing.T) {
