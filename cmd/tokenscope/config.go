@@ -236,7 +236,9 @@ func envName(flag string) string {
 }
 
 // applyEnv sets flags the user did not give from TOKENSCOPE_* variables: flag > env > file.
-func applyEnv(fs *pflag.FlagSet) error {
+// It returns the flags it set, so that a bad value can be blamed on its variable.
+func applyEnv(fs *pflag.FlagSet) (map[string]bool, error) {
+	set := map[string]bool{}
 	for _, name := range envFlags {
 		f := fs.Lookup(name)
 		if f == nil || f.Changed {
@@ -244,12 +246,13 @@ func applyEnv(fs *pflag.FlagSet) error {
 		}
 		if v, ok := os.LookupEnv(envName(name)); ok && v != "" {
 			if err := fs.Set(name, v); err != nil {
-				return fmt.Errorf("%s=%q: %w", envName(name), v, err)
+				return nil, fmt.Errorf("%s=%q: %w", envName(name), v, err)
 			}
 			f.Changed = true
+			set[name] = true
 		}
 	}
-	return nil
+	return set, nil
 }
 
 const exampleConfig = `# tokenscope config: named targets for real APIs.

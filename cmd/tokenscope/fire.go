@@ -37,6 +37,8 @@ type summary struct {
 	P50MS            float64 `json:"p50_ms"`
 	P99MS            float64 `json:"p99_ms"`
 	EventsDropped    uint64  `json:"events_dropped,omitempty"`
+	// Error says why nothing was sent (the login failed, or the wait for expiry did).
+	Error string `json:"error,omitempty"`
 }
 
 type fireOpts struct {
@@ -70,7 +72,7 @@ Without --target it starts the embedded demo server, tuned with the same flags a
       --user me --password-env MY_PASSWORD --json GET /v1/me`,
 		Args: cobra.MaximumNArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runFire(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o, args)
+			return runFire(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), &o, args)
 		},
 	}
 	fs := cmd.Flags()
@@ -83,7 +85,7 @@ Without --target it starts the embedded demo server, tuned with the same flags a
 	return cmd
 }
 
-func runFire(ctx context.Context, stdout, stderr io.Writer, o fireOpts, args []string) error {
+func runFire(ctx context.Context, stdout, stderr io.Writer, o *fireOpts, args []string) error {
 	if o.count < 1 || o.concurrency < 1 {
 		return errors.New("--count and --concurrency must be at least 1")
 	}
@@ -129,20 +131,29 @@ func runFire(ctx context.Context, stdout, stderr io.Writer, o fireOpts, args []s
 		return dropped
 	}
 
+	// A run that ends before sending still ends with its summary line: scripts read the last line.
+	abort := func(err error) error {
+		finish()
+		s := summary{Requests: o.count, Error: err.Error()}
+		if o.jsonOut {
+			b, _ := json.Marshal(s)
+			fmt.Fprintf(stdout, "%s\n", b)
+		}
+		return err
+	}
 	if b.resumed == "" {
 		if err := login(ctx, e, o.tf.timeout); err != nil {
-			finish()
-			return err
+			return abort(err)
 		}
 	}
 	if o.waitExpiry {
 		if err := waitExpiry(ctx, e, stderr, !o.jsonOut); err != nil {
-			finish()
-			return err
+			return abort(err)
 		}
 	}
 
 	results := make([]apiclient.Result, o.count)
+	sent := make([]time.Time, o.count)
 	var done atomic.Int64
 	stopProgress := startProgress(stderr, o.count, &done, e)
 	start := time.Now()
@@ -153,6 +164,7 @@ func runFire(ctx context.Context, stdout, stderr io.Writer, o fireOpts, args []s
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			sent[i] = time.Now()
 			results[i] = e.Do(ctx, req)
 			done.Add(1)
 			<-sem
@@ -178,9 +190,12 @@ func runFire(ctx context.Context, stdout, stderr io.Writer, o fireOpts, args []s
 			}
 		}
 	}
+	if replayed > 0 {
+		wall = time.Since(start) // the last answer is a replay's
+	}
 	dropped := finish()
 
-	s := summarize(results, e.Counters(), wall)
+	s := summarize(results, sent, e.Counters(), wall)
 	s.Replayed, s.EventsDropped = replayed, dropped
 	if o.jsonOut {
 		b, _ := json.Marshal(s)
@@ -274,11 +289,14 @@ func startProgress(stderr io.Writer, total int, done *atomic.Int64, e *apiclient
 	return func() { close(stop); wg.Wait() }
 }
 
-func summarize(rs []apiclient.Result, c apiclient.Counters, wall time.Duration) summary {
+// summarize counts the outcomes. A request's latency runs from when fire sent it to when it
+// ended, through a replay if it was parked: a parked request's wait is part of what the user
+// sees, and the replay alone would report a fraction of a millisecond.
+func summarize(rs []apiclient.Result, sent []time.Time, c apiclient.Counters, wall time.Duration) summary {
 	s := summary{Requests: len(rs), UnauthorizedSeen: c.Unauthorized, Refreshes: c.RefreshCalls,
 		RefreshFailures: c.RefreshFailures, LoggedOut: c.LoggedOut, WallMS: ms(wall)}
 	var durs []time.Duration
-	for _, r := range rs {
+	for i, r := range rs {
 		switch {
 		case r.ID == 0:
 			s.Lost++ // never came back from Do: cannot happen, and counted if it does
@@ -290,7 +308,11 @@ func summarize(rs []apiclient.Result, c apiclient.Counters, wall time.Duration) 
 			s.Failed++
 		}
 		if r.ID != 0 && r.Outcome != apiclient.Parked {
-			durs = append(durs, r.Duration)
+			d := r.Duration
+			if r.Replayed && i < len(sent) && !sent[i].IsZero() && !r.Done.IsZero() {
+				d = r.Done.Sub(sent[i])
+			}
+			durs = append(durs, d)
 		}
 	}
 	slices.Sort(durs)

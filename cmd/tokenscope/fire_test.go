@@ -84,6 +84,25 @@ func TestFireRelogsInAndReplays(t *testing.T) {
 	if s.OK != 30 || s.Replayed == 0 || s.LoggedOut != 1 {
 		t.Errorf("summary %+v", s)
 	}
+	// A replayed request is timed from when it was first sent: before it was parked it waited
+	// on a refresh call that the server delayed by 20 ms.
+	if s.P99MS < 20 || s.WallMS < s.P99MS {
+		t.Errorf("timings %+v: p99 should include the wait before the replay, wall the replays", s)
+	}
+}
+
+// TestFireSummaryWhenLoginFails: the last line is still the summary, saying why nothing was sent.
+func TestFireSummaryWhenLoginFails(t *testing.T) {
+	srv, err := demoserver.Start(demoserver.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	t.Setenv("TS_TEST_PASSWORD", "wrong")
+	_, s, err := fireJSON(t, "--target", srv.URL(), "--user", "demo", "--password-env", "TS_TEST_PASSWORD", "-n", "5")
+	if err == nil || !strings.Contains(s.Error, "login failed") || s.Requests != 5 || s.OK != 0 {
+		t.Errorf("err %v, summary %+v", err, s)
+	}
 }
 
 func TestFireReadableOutput(t *testing.T) {
@@ -147,5 +166,19 @@ func TestFireRejectsBadArguments(t *testing.T) {
 				t.Fatalf("%v hung", args)
 			}
 		})
+	}
+}
+
+// TestTOKENSCOPEVariablesReachEveryCommand: the variables are read by each command that takes
+// target flags, through the command itself (fire once copied its flags before they were read).
+func TestTOKENSCOPEVariablesReachEveryCommand(t *testing.T) {
+	t.Setenv("TOKENSCOPE_STRATEGY", "bogus")
+	for _, args := range [][]string{{"fire", "-n", "1"}, {"--theme", "mono"}} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_, _, err := run(ctx, args...)
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), "TOKENSCOPE_STRATEGY") {
+			t.Errorf("%v with TOKENSCOPE_STRATEGY=bogus: err %v, want it to name the variable", args, err)
+		}
 	}
 }

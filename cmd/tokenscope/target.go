@@ -86,8 +86,16 @@ func (f *targetFlags) register(fs *pflag.FlagSet) {
 // resolve merges flags, TOKENSCOPE_* variables and the config file, in that order of
 // precedence, and checks the result.
 func (f *targetFlags) resolve() error {
-	if err := applyEnv(f.fs); err != nil {
+	fromEnv, err := applyEnv(f.fs)
+	if err != nil {
 		return err
+	}
+	// Checked here, before a target is looked up, and blamed on where the value came from.
+	if _, err := apiclient.ParseStrategy(f.strategy); err != nil {
+		if fromEnv["strategy"] {
+			return fmt.Errorf("%s=%q: %w", envName("strategy"), f.strategy, err)
+		}
+		return fmt.Errorf("--strategy: %w", err)
 	}
 	path, explicit := f.config, f.config != ""
 	if !explicit {
@@ -264,6 +272,7 @@ func (f *targetFlags) build(stderr io.Writer) (*built, error) {
 			return nil, err
 		}
 		for _, r := range reqs {
+			r.Request.Name = r.Name
 			b.presets = append(b.presets, r.Request)
 		}
 	}
