@@ -61,7 +61,7 @@ func (e *Engine) Login(ctx context.Context) ([]Result, error) {
 	e.verifyLocked()
 	e.mu.Unlock()
 	e.emit(session.Event{Kind: session.KindLogin, Generation: 1, Exp: p.access.ExpiresAt, Token: p.access.Fingerprint(),
-		Reason: fmt.Sprintf("logged in as %s; gen #1 %s", e.cfg.Username, expiryText(p.access, e.now()))})
+		Reason: fmt.Sprintf("logged in as %s; gen #1 %s", e.cfg.Username, expiryText(p.access, e.serverNow()))})
 	e.nudge()
 	return e.replayParked(ctx), nil
 }
@@ -290,7 +290,7 @@ func (e *Engine) applyRefresh(id uint64, p pair) {
 	}
 	e.emit(session.Event{Kind: session.KindRefreshOK, RefreshID: id, Generation: gen, Exp: p.access.ExpiresAt,
 		Rotated: rotated, Token: p.access.Fingerprint(),
-		Reason: fmt.Sprintf("gen #%d %s; %s", gen, expiryText(p.access, e.now()), rot)})
+		Reason: fmt.Sprintf("gen #%d %s; %s", gen, expiryText(p.access, e.serverNow()), rot)})
 	e.nudge()
 }
 
@@ -304,11 +304,18 @@ func (e *Engine) verifyLocked() {
 	e.refreshVer = session.Verify(e.sess.Refresh.Raw, e.cfg.Keys)
 }
 
-func expiryText(t session.Token, now time.Time) string {
+// expiryText says when t expires; serverNow is the server's clock, which exp is read against.
+func expiryText(t session.Token, serverNow time.Time) string {
 	if !t.HasExpiry() {
 		return "with no expiry"
 	}
-	return fmt.Sprintf("exp %s (%s)", t.ExpiresAt.Local().Format("15:04:05"), fmtDur(t.ExpiresAt.Sub(now).Round(time.Second)))
+	exp := t.ExpiresAt.Local().Format("15:04:05")
+	// Whole seconds: exp claims are whole seconds, and "29.0s" would claim a precision they lack.
+	if d := t.ExpiresAt.Sub(serverNow).Round(time.Second); d > 0 {
+		return fmt.Sprintf("exp %s (in %s)", exp, d)
+	} else {
+		return fmt.Sprintf("exp %s (expired %s ago)", exp, -d)
+	}
 }
 
 // authRequest builds a login or refresh call: fields travel as the endpoint says.
@@ -638,7 +645,7 @@ func (e *Engine) Resume(s session.Stored, source string) {
 	gen := e.sess.Generation
 	e.mu.Unlock()
 	e.emit(session.Event{Kind: session.KindLogin, Generation: gen, Exp: acc.ExpiresAt, Token: acc.Fingerprint(),
-		Reason: fmt.Sprintf("resumed from %s; gen #%d %s", source, gen, expiryText(acc, now))})
+		Reason: fmt.Sprintf("resumed from %s; gen #%d %s", source, gen, expiryText(acc, e.serverNow()))})
 	e.nudge()
 }
 

@@ -81,6 +81,7 @@ type Config struct {
 // Request is what a user sends. The body is kept as bytes so that a retry or a replay sends it
 // intact (resty re-sends readers empty).
 type Request struct {
+	Name   string // what a list shows it as (a preset's or a .http file's name); the engine ignores it
 	Method string
 	Path   string
 	Header http.Header
@@ -109,7 +110,8 @@ type Result struct {
 	Status   int
 	Header   http.Header
 	Body     []byte
-	Duration time.Duration // from first send to final answer
+	Duration time.Duration // from first send to final answer (of this send: a replay is timed on its own)
+	Done     time.Time     // when it ended, by the engine's clock
 	Attempts int
 	Reason   string // why it failed or was parked
 	Replayed bool   // this result is the replay of a parked request
@@ -356,6 +358,19 @@ func (e *Engine) SetSingleFlight(on bool) {
 }
 
 func (e *Engine) now() time.Time { return e.clock.Now() }
+
+// Note records something the user did outside the engine (a demo fault, say) in the event
+// log, so that the log tells the whole story.
+func (e *Engine) Note(reason string) {
+	e.emit(session.Event{Kind: session.KindNote, Reason: reason})
+}
+
+// serverNow is the server's clock as the skew estimate has it: what exp is compared with.
+func (e *Engine) serverNow() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.sess.ServerNow(e.now())
+}
 
 func (e *Engine) emit(ev session.Event) session.Event {
 	if ev.Time.IsZero() {

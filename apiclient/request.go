@@ -59,7 +59,8 @@ func (e *Engine) do(ctx context.Context, c *call) Result {
 		r.SetBody(c.req.Body)
 	}
 	resp, err := r.Execute(c.req.Method, c.req.Path)
-	res.Duration = e.now().Sub(start)
+	res.Done = e.now()
+	res.Duration = res.Done.Sub(start)
 	if resp != nil && resp.Request != nil {
 		res.Attempts = resp.Request.Attempt
 	}
@@ -311,7 +312,7 @@ func (p Profile) PresetRequests() []Request {
 		for k, v := range ps.Headers {
 			h.Set(k, v)
 		}
-		out = append(out, Request{Method: ps.Method, Path: ps.Path, Header: h, Body: []byte(ps.Body)})
+		out = append(out, Request{Name: ps.Name, Method: ps.Method, Path: ps.Path, Header: h, Body: []byte(ps.Body)})
 	}
 	return out
 }

@@ -252,11 +252,12 @@ func (s *Subscription) Close() {
 func (e Event) Text() string {
 	var b strings.Builder
 	if e.RequestID != 0 {
-		fmt.Fprintf(&b, "#%-4d ", e.RequestID)
+		fmt.Fprintf(&b, "#%-5d ", e.RequestID)
 	} else {
-		b.WriteString("      ")
+		b.WriteString("       ")
 	}
 	fmt.Fprintf(&b, "%-14s", e.Kind)
+	col := b.Len() // the message column: what follows the kind starts one space after it
 	if e.Method != "" {
 		fmt.Fprintf(&b, " %s %s", e.Method, e.Path)
 	}
@@ -280,7 +281,11 @@ func (e Event) Text() string {
 		}
 	}
 	if e.Reason != "" {
-		b.WriteString("  ")
+		if b.Len() == col {
+			b.WriteString(" ")
+		} else {
+			b.WriteString("  ")
+		}
 		b.WriteString(e.Reason)
 	}
 	return b.String()

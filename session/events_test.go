@@ -472,3 +472,30 @@ func TestEvent_JSON(t *testing.T) {
 		t.Errorf("kind = %v, want request", m["kind"])
 	}
 }
+
+// TestTextMessageColumn: whatever follows the kind starts in one column for every kind, so
+// the log reads as a table.
+func TestTextMessageColumn(t *testing.T) {
+	evs := []Event{
+		{Kind: KindLogin, Reason: "logged in as demo"},
+		{Kind: KindRequest, RequestID: 1, Method: "GET", Path: "/x"},
+		{Kind: KindRequestFailed, RequestID: 12345, Method: "GET", Path: "/x", Reason: "HTTP 500"},
+		{Kind: KindSkew, Reason: "server clock +60s"},
+		{Kind: KindRefreshStart, RequestID: 3, RefreshID: 1, Reason: "proactive"},
+		{Kind: KindNote, Reason: "note"},
+	}
+	col := -1
+	for _, e := range evs {
+		txt := e.Text()
+		kind := e.Kind.String()
+		i := strings.Index(txt, kind) + len(kind)
+		for i < len(txt) && txt[i] == ' ' {
+			i++
+		}
+		if col == -1 {
+			col = i
+		} else if i != col {
+			t.Errorf("%s: message starts at column %d, want %d: %q", kind, i, col, txt)
+		}
+	}
+}
