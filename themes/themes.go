@@ -74,13 +74,13 @@ func build(p Palette, mono bool) Theme {
 
 var palettes = []Palette{
 	{
-		Name: "dark", Text: lipgloss.Color("252"), Muted: lipgloss.Color("245"), Subtle: lipgloss.Color("240"),
+		Name: "dark", Text: lipgloss.Color("252"), Muted: lipgloss.Color("247"), Subtle: lipgloss.Color("244"),
 		Accent: lipgloss.Color("86"), Border: lipgloss.Color("238"), Focus: lipgloss.Color("212"),
 		OK: lipgloss.Color("78"), Warn: lipgloss.Color("214"), Bad: lipgloss.Color("203"), Info: lipgloss.Color("117"),
 		Refresh: lipgloss.Color("141"), Wait: lipgloss.Color("180"), Retry: lipgloss.Color("81"), BarEmpty: lipgloss.Color("237"),
 	},
 	{
-		Name: "light", Text: lipgloss.Color("235"), Muted: lipgloss.Color("242"), Subtle: lipgloss.Color("248"),
+		Name: "light", Text: lipgloss.Color("235"), Muted: lipgloss.Color("240"), Subtle: lipgloss.Color("244"),
 		Accent: lipgloss.Color("25"), Border: lipgloss.Color("250"), Focus: lipgloss.Color("161"),
 		OK: lipgloss.Color("28"), Warn: lipgloss.Color("130"), Bad: lipgloss.Color("160"), Info: lipgloss.Color("24"),
 		Refresh: lipgloss.Color("91"), Wait: lipgloss.Color("94"), Retry: lipgloss.Color("30"), BarEmpty: lipgloss.Color("253"),
@@ -109,9 +109,13 @@ func Get(name string) (Theme, bool) {
 	return Theme{}, false
 }
 
-// Default is "mono" when NO_COLOR is set (https://no-color.org), else "dark".
+// NoColor reports whether the user asked for no colour (https://no-color.org): any
+// non-empty NO_COLOR.
+func NoColor() bool { return os.Getenv("NO_COLOR") != "" }
+
+// Default is "mono" when NO_COLOR is set, else "dark".
 func Default() string {
-	if _, ok := os.LookupEnv("NO_COLOR"); ok {
+	if NoColor() {
 		return "mono"
 	}
 	return "dark"
