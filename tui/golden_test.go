@@ -220,7 +220,7 @@ func TestGoldenLoginRequiredWithParked(t *testing.T) {
 				for f.e.Parked() < 2 {
 					time.Sleep(5 * time.Millisecond)
 				}
-			}, "2 parked request(s)")
+			}, "2 parked requests will be replayed")
 		})
 	}
 }

@@ -9,7 +9,7 @@ type KeyMap struct {
 	Refresh, Strategy, SingleFlight, Login     key.Binding
 	Reveal, CopyCurl, CopyToken, Theme         key.Binding
 	Filter, ClearLog, Tab, BackTab, Help, Quit key.Binding
-	Edit, Claims, Export                       key.Binding
+	Edit, New, Claims, Export                  key.Binding
 	Up, Down, PageUp, PageDown, Top, Bottom    key.Binding
 	ExpireAccess, RevokeFamily, FailRefresh    key.Binding
 	Latency, Skew                              key.Binding
@@ -40,14 +40,15 @@ func DefaultKeyMap() KeyMap {
 		Help:         b("help", "?"),
 		Quit:         b("quit", "q", "ctrl+c"),
 		Edit:         b("edit request", "e"),
+		New:          b("new request", "n"),
 		Claims:       b("claims", "c"),
 		Export:       b("export log (JSONL)", "w"),
-		Up:           b("up", "up", "k"),
-		Down:         b("down", "down", "j"),
+		Up:           b("scroll / select up", "up", "k"),
+		Down:         b("scroll / select down", "down", "j"),
 		PageUp:       b("page up", "pgup"),
 		PageDown:     b("page down", "pgdown"),
 		Top:          b("top", "home", "g"),
-		Bottom:       b("bottom", "end", "G"),
+		Bottom:       b("bottom, follow", "end", "G"),
 		ExpireAccess: b("demo: expire access", "E"),
 		RevokeFamily: b("demo: revoke family", "X"),
 		FailRefresh:  b("demo: fail next refresh", "F"),
@@ -65,7 +66,7 @@ func (k KeyMap) ShortHelp() []key.Binding {
 // FullHelp is the ? overlay, in columns.
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
-		{k.Send, k.Burst, k.BurstMore, k.BurstLess, k.Edit, k.CopyCurl, k.CopyToken},
+		{k.Send, k.Burst, k.BurstMore, k.BurstLess, k.Edit, k.New, k.CopyCurl, k.CopyToken},
 		{k.Refresh, k.Strategy, k.SingleFlight, k.Login, k.Reveal, k.Claims, k.Theme},
 		{k.Filter, k.ClearLog, k.Export, k.Tab, k.BackTab, k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
 		{k.ExpireAccess, k.RevokeFamily, k.FailRefresh, k.Latency, k.Skew, k.Help, k.Quit},

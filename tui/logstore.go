@@ -23,6 +23,7 @@ type logStore struct {
 	lastSeq  uint64
 	offset   int  // index into visible of the top line on screen
 	follow   bool // stick to the bottom as events arrive
+	cleared  bool // the user cleared the log (the empty log says so)
 
 	// The timeline reads these instead of scanning events: one bucket per second with the
 	// most telling mark, and the moments the access-token generation changed.
@@ -37,7 +38,8 @@ type bucket struct {
 
 type genChange struct {
 	at  time.Time
-	gen int
+	gen int       // 0: no usable token from here on (the session ended)
+	exp time.Time // the generation's exp, by the server's clock; zero for none
 }
 
 // timelineKeep is how much history the timeline buckets keep.
@@ -92,13 +94,21 @@ func (l *logStore) indexOf(ev int) int {
 	return max(len(l.visible)-1, 0)
 }
 
-func (l *logStore) clear() {
-	l.events, l.rendered, l.visible, l.offset, l.follow = nil, nil, nil, 0, true
+// clear forgets the events and the timeline's marks; the token generations stay, as they
+// describe the session rather than the log.
+func (l *logStore) clear() int {
+	n := len(l.events)
+	l.events, l.rendered, l.visible, l.offset, l.follow, l.cleared = nil, nil, nil, 0, true, true
+	clear(l.buckets)
+	return n
 }
 
 func (l *logStore) mark(e session.Event) {
-	if e.Kind == session.KindLogin || e.Kind == session.KindRefreshOK {
-		l.gens = append(l.gens, genChange{e.Time, e.Generation})
+	switch e.Kind {
+	case session.KindLogin, session.KindRefreshOK:
+		l.gens = append(l.gens, genChange{e.Time, e.Generation, e.Exp})
+	case session.KindLogout:
+		l.gens = append(l.gens, genChange{at: e.Time})
 	}
 	r, ch := markOf(e)
 	if r == 0 {
@@ -124,13 +134,19 @@ func (l *logStore) mark(e session.Event) {
 	}
 }
 
-// genAt is the access-token generation in force at t (0 before the first login).
-func (l *logStore) genAt(t time.Time) int {
+// genAt is the access-token generation usable at local time t: 0 before the first login,
+// after the session ended, and between a token's exp (server time: t plus skew) and the next
+// refresh, so that the timeline shows the gaps where requests met an expired token.
+func (l *logStore) genAt(t time.Time, skew time.Duration) int {
 	i := sort.Search(len(l.gens), func(i int) bool { return l.gens[i].at.After(t) })
 	if i == 0 {
 		return 0
 	}
-	return l.gens[i-1].gen
+	g := l.gens[i-1]
+	if !g.exp.IsZero() && t.Add(skew).After(g.exp) {
+		return 0
+	}
+	return g.gen
 }
 
 func (l *logStore) matches(e session.Event) bool {
@@ -198,7 +214,7 @@ var kindIcons = map[session.Kind]string{
 	session.KindRequestFailed: "✗", session.KindRefreshStart: "⟳", session.KindRefreshWait: "…",
 	session.KindRefreshOK: "✓", session.KindRefreshFailed: "✗", session.KindRetry: "↻",
 	session.KindParked: "⏸", session.KindReplayed: "▶", session.KindLogin: "●",
-	session.KindLoginFailed: "✗", session.KindLogout: "○", session.KindSkew: "⏱",
+	session.KindLoginFailed: "✗", session.KindLogout: "○", session.KindSkew: "±",
 	session.KindState: "·", session.KindNote: "·",
 }
 
@@ -243,12 +259,20 @@ func renderEvent(th themes.Theme, e session.Event, width int) string {
 func truncate(s string, n int) string { return ansi.Truncate(s, max(n, 0), "…") }
 
 func (l *logStore) status() string {
-	s := fmt.Sprintf("%d events", len(l.events))
+	s := plural(len(l.events), "event", "events")
 	if l.filter != "" {
-		s = fmt.Sprintf("%d of %d events match %q", len(l.visible), len(l.events), l.filter)
+		s = fmt.Sprintf("%d of %s match %q (esc clears)", len(l.visible), plural(len(l.events), "event", "events"), l.filter)
 	}
 	if !l.follow {
-		s += " · scrolled (G to follow)"
+		s += " · scrolled (G or end follows)"
 	}
 	return s
+}
+
+// plural is "1 event", "2 events".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

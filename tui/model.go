@@ -94,8 +94,9 @@ type Model struct {
 	filtering bool
 	filterIn  textinput.Model
 
-	editing bool
-	editor  textarea.Model
+	editing   bool
+	editIndex int // the request being edited; -1 composes a new one
+	editor    textarea.Model
 
 	requests  []apiclient.Request
 	selected  int
@@ -318,7 +319,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.err != nil {
 			m.setFlash(msg.err.Error())
 		} else if len(msg.replayed) > 0 {
-			m.setFlash(fmt.Sprintf("logged in; %d parked requests replayed", len(msg.replayed)))
+			m.setFlash(fmt.Sprintf("logged in; %s replayed", plural(len(msg.replayed), "parked request", "parked requests")))
 		}
 		m.snap = m.engine.Snapshot()
 		return m, nil
@@ -370,11 +371,20 @@ func (m *Model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 				m.setFlash("request not saved: " + err.Error())
 				return m, nil
 			}
-			m.requests = append(m.requests, req)
-			m.selected = len(m.requests) - 1
+			if m.editIndex >= 0 && m.editIndex < len(m.requests) {
+				req.Name = m.requests[m.editIndex].Name
+				m.requests[m.editIndex] = req
+				m.selected = m.editIndex
+				delete(m.results, m.editIndex) // the answer was to the request as it was
+				m.setFlash("request saved: " + req.Method + " " + req.Path)
+			} else {
+				m.requests = append(m.requests, req)
+				m.selected = len(m.requests) - 1
+				m.setFlash("request added: " + req.Method + " " + req.Path)
+			}
 			m.editing = false
 			m.editor.Blur()
-			m.setFlash("request added: " + req.Method + " " + req.Path)
+			m.focus = paneRequests
 			return m, nil
 		}
 		var cmd tea.Cmd
@@ -399,6 +409,12 @@ func (m *Model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	}
 	if m.loginDialog() && msg.String() == "esc" {
 		m.dismissed = true
+		return m, nil
+	}
+	if msg.String() == "esc" && m.focus == paneLog && m.log.filter != "" {
+		m.filterIn.SetValue("")
+		m.log.setFilter("")
+		m.setFlash("filter cleared")
 		return m, nil
 	}
 
@@ -467,6 +483,10 @@ func (m *Model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 			return m, m.copyCmd(m.snap.Access.Raw, "access token")
 		}
 	case key.Matches(msg, k.Theme):
+		if themes.NoColor() {
+			m.setFlash("NO_COLOR is set: the theme stays mono")
+			return m, nil
+		}
 		m.tname = themes.Next(m.tname)
 		m.theme, _ = themes.Get(m.tname)
 		m.applyHelpStyles()
@@ -477,14 +497,16 @@ func (m *Model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.focus = paneLog
 		return m, m.filterIn.Focus()
 	case key.Matches(msg, k.ClearLog):
-		m.log.clear()
+		m.setFlash(fmt.Sprintf("cleared %s from the screen (w exports before clearing)", plural(m.log.clear(), "event", "events")))
 	case key.Matches(msg, k.Tab):
 		m.focus = (m.focus + 1) % paneCount
 	case key.Matches(msg, k.BackTab):
 		m.focus = (m.focus + paneCount - 1) % paneCount
-	case key.Matches(msg, k.Edit):
-		m.editing = true
-		if len(m.requests) > 0 {
+	case key.Matches(msg, k.Edit), key.Matches(msg, k.New):
+		m.editing, m.editIndex = true, -1
+		m.editor.SetValue("GET /\n")
+		if key.Matches(msg, k.Edit) && len(m.requests) > 0 {
+			m.editIndex = m.selected
 			m.editor.SetValue(requestText(m.requests[m.selected]))
 		}
 		return m, m.editor.Focus()
@@ -566,29 +588,33 @@ func (m *Model) faultKey(msg tea.KeyMsg) tea.Cmd {
 		m.setFlash("fault keys work only against the embedded demo server")
 		return nil
 	}
+	var what string
 	switch {
 	case key.Matches(msg, k.ExpireAccess):
-		m.setFlash(fmt.Sprintf("demo: expired %d access tokens at the server", f.ExpireAccessTokens()))
+		what = fmt.Sprintf("demo: expired %s at the server", plural(f.ExpireAccessTokens(), "access token", "access tokens"))
 	case key.Matches(msg, k.RevokeFamily):
-		m.setFlash(fmt.Sprintf("demo: revoked %d refresh families", f.RevokeAllFamilies()))
+		what = fmt.Sprintf("demo: revoked %s at the server", plural(f.RevokeAllFamilies(), "refresh token family", "refresh token families"))
 	case key.Matches(msg, k.FailRefresh):
 		f.FailNextRefreshes(1)
-		m.setFlash("demo: the next refresh answers 503")
+		what = "demo: the next refresh call answers 503"
 	case key.Matches(msg, k.Latency):
 		m.latencyOn = !m.latencyOn
 		if m.latencyOn {
 			f.SetLatency(0, 2*time.Second)
-			m.setFlash("demo: refresh calls take 2s")
+			what = "demo: refresh calls now take 2s"
 		} else {
 			f.SetLatency(0, 0)
-			m.setFlash("demo: refresh latency off")
+			what = "demo: refresh latency off"
 		}
 	case key.Matches(msg, k.Skew):
 		steps := []time.Duration{0, 60 * time.Second, -60 * time.Second}
 		m.skewStep = (m.skewStep + 1) % len(steps)
 		f.SetSkew(steps[m.skewStep])
-		m.setFlash(fmt.Sprintf("demo: server clock skew %+ds", int(steps[m.skewStep].Seconds())))
+		what = fmt.Sprintf("demo: server clock skew now %+ds (the estimate follows the next answer)", int(steps[m.skewStep].Seconds()))
 	}
+	m.setFlash(what)
+	// In the log too: the story of a session includes the faults that shaped it.
+	m.engine.Note(what)
 	return nil
 }
 

@@ -141,8 +141,15 @@ func TestKeyLoginAgainReplaysParked(t *testing.T) {
 	f.clock.Advance(31 * time.Second)
 	upd(t, f.m, press("enter"))
 	f.m.Update(tickMsg(f.clock.Now()))
-	if !f.m.loginDialog() || !strings.Contains(f.m.View(), "1 parked request(s)") {
+	if !f.m.loginDialog() || !strings.Contains(f.m.View(), "1 parked request will be replayed") {
 		t.Fatalf("no login dialog:\n%s", f.m.View())
+	}
+	// The token panel does not call a rejected session's token fresh, and the log stays
+	// visible around the dialog.
+	drain(f.m)
+	if v := ansi.Strip(f.m.View()); !strings.Contains(v, "session ended: log in again (l)") || !strings.Contains(v, "rejected") ||
+		strings.Contains(v, " fresh") || !strings.Contains(v, "refresh-failed") {
+		t.Errorf("dead session drawn as alive, or the log hidden:\n%s", v)
 	}
 	upd(t, f.m, press("esc"))
 	if f.m.loginDialog() {
@@ -152,7 +159,7 @@ func TestKeyLoginAgainReplaysParked(t *testing.T) {
 	if s := f.e.Snapshot(); s.State != session.StateActive || s.Logins != 2 || s.Parked != 0 {
 		t.Errorf("after l: %v logins %d parked %d", s.State, s.Logins, s.Parked)
 	}
-	if !strings.Contains(f.m.flash, "1 parked requests replayed") {
+	if !strings.Contains(f.m.flash, "1 parked request replayed") {
 		t.Errorf("flash %q", f.m.flash)
 	}
 }
@@ -305,15 +312,27 @@ func TestKeyClaims(t *testing.T) {
 
 func TestKeyEditComposer(t *testing.T) {
 	f := sized(t, apiclient.Config{}, true)
+	n := len(f.m.requests)
+	// e edits the selected request in place.
 	upd(t, f.m, press("e"))
-	if !f.m.editing || !strings.HasPrefix(f.m.editor.Value(), "GET /api/protected/") {
+	if !f.m.editing || !strings.HasPrefix(f.m.editor.Value(), "GET /api/protected/") || !strings.Contains(f.m.View(), "Edit request") {
 		t.Fatalf("editor: %v %q", f.m.editing, f.m.editor.Value())
+	}
+	f.m.editor.SetValue("GET /api/me\nX-Edited: yes\n")
+	upd(t, f.m, press("ctrl+s"))
+	if got := f.m.requests[0]; len(f.m.requests) != n || got.Path != "/api/me" || got.Header.Get("X-Edited") != "yes" || got.Name != "protected" || f.m.selected != 0 {
+		t.Fatalf("edited in place: %d requests, first %+v", len(f.m.requests), got)
+	}
+	// n composes a new one, added at the end.
+	upd(t, f.m, press("n"))
+	if !f.m.editing || !strings.Contains(f.m.View(), "New request") {
+		t.Fatalf("n did not open an empty composer: %q", f.m.editor.Value())
 	}
 	f.m.editor.SetValue("post /api/items\nX-Trace: 1\n\n{\"name\":\"composed\"}")
 	upd(t, f.m, press("ctrl+s"))
-	n := len(f.m.requests)
+	n++
 	got := f.m.requests[n-1]
-	if f.m.editing || got.Method != "POST" || got.Header.Get("X-Trace") != "1" || got.Header.Get("Content-Type") != "application/json" || f.m.selected != n-1 {
+	if f.m.editing || len(f.m.requests) != n || got.Method != "POST" || got.Header.Get("X-Trace") != "1" || got.Header.Get("Content-Type") != "application/json" || f.m.selected != n-1 {
 		t.Fatalf("composed %+v", got)
 	}
 	upd(t, f.m, press("enter"))
@@ -391,7 +410,7 @@ func TestFaultKeys(t *testing.T) {
 		t.Errorf("knobs after second press %+v", k)
 	}
 	upd(t, f.m, press("X"))
-	if !strings.Contains(f.m.flash, "revoked 1 refresh families") {
+	if !strings.Contains(f.m.flash, "revoked 1 refresh token family") {
 		t.Errorf("X: flash %q", f.m.flash)
 	}
 
@@ -496,5 +515,106 @@ func TestKeysTypedTogether(t *testing.T) {
 	s := f.e.Snapshot()
 	if s.SingleFlight || s.Strategy != apiclient.Reactive {
 		t.Errorf("single flight %v, strategy %s; want off and reactive", s.SingleFlight, s.Strategy)
+	}
+}
+
+func TestEscClearsAppliedFilter(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	drain(f.m)
+	upd(t, f.m, press("/"))
+	for _, r := range "login" {
+		upd(t, f.m, press(string(r)))
+	}
+	upd(t, f.m, press("enter"))
+	if f.m.filtering || f.m.log.filter != "login" {
+		t.Fatalf("filter not applied: filtering %v filter %q", f.m.filtering, f.m.log.filter)
+	}
+	upd(t, f.m, press("esc"))
+	if f.m.log.filter != "" || len(f.m.log.visible) != len(f.m.log.events) {
+		t.Errorf("esc left the filter %q (%d of %d shown)", f.m.log.filter, len(f.m.log.visible), len(f.m.log.events))
+	}
+}
+
+func TestHeaderSaysWhenTheAccessTokenExpired(t *testing.T) {
+	f := sized(t, apiclient.Config{Strategy: apiclient.Off}, true)
+	if v := f.m.View(); strings.Contains(v, "access token expired") {
+		t.Fatal("fresh token called expired")
+	}
+	f.clock.Advance(31 * time.Second)
+	f.m.Update(tickMsg(f.clock.Now()))
+	if v := ansi.Strip(f.m.View()); !strings.Contains(strings.SplitN(v, "\n", 2)[0], "● active · access token expired") {
+		t.Errorf("header does not say the access token expired:\n%s", v)
+	}
+}
+
+func TestThemeKeyHonoursNoColor(t *testing.T) {
+	t.Setenv("NO_COLOR", "1")
+	f := newFixture(t, "simplejwt", apiclient.Config{}, "mono")
+	f.m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	upd(t, f.m, press("t"))
+	if f.m.tname != "mono" || !strings.Contains(f.m.flash, "NO_COLOR") {
+		t.Errorf("t under NO_COLOR: theme %q, flash %q", f.m.tname, f.m.flash)
+	}
+}
+
+func TestFaultKeysAreLogged(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	upd(t, f.m, press("F"))
+	drain(f.m)
+	last := f.m.log.events[len(f.m.log.events)-1]
+	if last.Kind != session.KindNote || !strings.Contains(last.Reason, "next refresh call answers 503") {
+		t.Errorf("last event %v %q, want a note of the fault", last.Kind, last.Reason)
+	}
+}
+
+// TestStatusDoesNotMoveTheLayout: a status message shows in the bottom bar; no row moves.
+func TestStatusDoesNotMoveTheLayout(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	before := strings.Split(ansi.Strip(f.m.View()), "\n")
+	upd(t, f.m, press("+"))
+	after := strings.Split(ansi.Strip(f.m.View()), "\n")
+	if len(before) != len(after) {
+		t.Fatalf("%d rows, then %d with a status message", len(before), len(after))
+	}
+	for i := range before[:len(before)-1] {
+		if strings.HasPrefix(before[i], "Access") != strings.HasPrefix(after[i], "Access") {
+			t.Fatalf("row %d moved: %q then %q", i, before[i], after[i])
+		}
+	}
+	if bar := after[len(after)-1]; !strings.HasPrefix(bar, "burst size 500") || !strings.HasSuffix(bar, "? help • q quit") {
+		t.Errorf("bottom bar %q", bar)
+	}
+}
+
+func TestRequestListShowsNames(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	upd(t, f.m, press("tab"))
+	if v := ansi.Strip(f.m.View()); !strings.Contains(v, "protected · GET /api/protected/") {
+		t.Errorf("request list without names:\n%s", v)
+	}
+}
+
+// TestTimelineGenerationEndsAtExp: a generation's bar stops at its exp (read with the server
+// skew) and at the end of the session, so gaps with no usable token show.
+func TestTimelineGenerationEndsAtExp(t *testing.T) {
+	l := newLogStore(100)
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	l.add([]session.Event{
+		{Seq: 1, Time: t0, Kind: session.KindLogin, Generation: 1, Exp: t0.Add(30 * time.Second)},
+		{Seq: 2, Time: t0.Add(40 * time.Second), Kind: session.KindRefreshOK, Generation: 2, Exp: t0.Add(70 * time.Second)},
+		{Seq: 3, Time: t0.Add(50 * time.Second), Kind: session.KindLogout},
+	})
+	for _, c := range []struct {
+		at   time.Duration
+		skew time.Duration
+		want int
+	}{
+		{-time.Second, 0, 0}, {10 * time.Second, 0, 1}, {29 * time.Second, 0, 1}, {31 * time.Second, 0, 0},
+		{25 * time.Second, 10 * time.Second, 0}, // the server's clock is ahead: its exp came sooner
+		{41 * time.Second, 0, 2}, {51 * time.Second, 0, 0},
+	} {
+		if got := l.genAt(t0.Add(c.at), c.skew); got != c.want {
+			t.Errorf("at +%s (skew %s): gen %d, want %d", c.at, c.skew, got, c.want)
+		}
 	}
 }

@@ -35,11 +35,7 @@ func osc52Copy(s string) error {
 }
 
 func (m *Model) mainHeight() int {
-	h := m.height - chromeRows - timelineRows - m.tokensHeight()
-	if m.banner() != "" {
-		h--
-	}
-	return max(h, 1)
+	return max(m.height-chromeRows-timelineRows-m.tokensHeight(), 1)
 }
 
 func (m *Model) tokensHeight() int {
@@ -47,13 +43,6 @@ func (m *Model) tokensHeight() int {
 		return 4
 	}
 	return tokenRows
-}
-
-func (m *Model) banner() string {
-	if m.flash != "" {
-		return m.flash
-	}
-	return ""
 }
 
 // View draws the screen. It does no I/O and builds no styles.
@@ -71,14 +60,12 @@ func (m *Model) View() string {
 	if m.showHelp {
 		return m.helpView()
 	}
-	parts := []string{m.headerView()}
-	if b := m.banner(); b != "" {
-		parts = append(parts, m.theme.Info.Render(truncate(SanitizeLine(b), m.width)))
-	}
-	parts = append(parts, m.tokensView(), m.timelineView(), m.tabsView())
-	main := m.mainView()
+	parts := []string{m.headerView(), m.tokensView(), m.timelineView(), m.tabsView()}
+	var main string
 	if m.loginDialog() {
 		main = m.dialogView(m.mainHeight())
+	} else {
+		main = m.mainView(m.mainHeight())
 	}
 	if m.editing {
 		main = m.editorView(m.mainHeight())
@@ -105,6 +92,12 @@ func (m *Model) headerView() string {
 		stateStyle = th.Refresh
 	case session.StateLoginRequired, session.StateLoggedOut:
 		stateStyle = th.Bad
+	case session.StateActive:
+		// Active means the session can refresh; with the strategy off (or between requests in
+		// reactive mode) the token in hand may be dead all the same.
+		if s.Access.Phase(s.ServerNow(m.now), s.Threshold) == session.PhaseExpired {
+			state, stateStyle = "active · access token expired", th.Warn
+		}
 	}
 	sf := th.Value.Render("single flight")
 	if !s.SingleFlight {
@@ -195,16 +188,25 @@ func (m *Model) tokenLines(title string, t session.Token, serverNow time.Time, t
 
 	var times string
 	phase := t.Phase(serverNow, thr)
+	// After a rejected refresh the server no longer takes these tokens, whatever exp says.
+	ended := m.snap.State == session.StateLoginRequired
 	if t.HasExpiry() {
 		left := t.Remaining(serverNow)
 		leftText := fmtLeft(left)
+		if ended {
+			leftText = "session ended: log in again (l)"
+		}
 		if !t.IssuedAt.IsZero() {
 			times = "iat " + t.IssuedAt.Local().Format("15:04:05") + " · "
 		} else if t.ExpirySource == "expires_in" {
 			times = fmt.Sprintf("expires_in %s · ", t.Lifetime().Round(time.Second))
 		}
 		times += "exp " + t.ExpiresAt.Local().Format("15:04:05") + " · "
-		times = th.Label.Render(times) + m.phaseStyle(phase).Render(leftText)
+		leftStyle := m.phaseStyle(phase)
+		if ended {
+			leftStyle = th.Bad
+		}
+		times = th.Label.Render(times) + leftStyle.Render(leftText)
 	} else {
 		times = th.Muted.Render("no expiry")
 	}
@@ -213,7 +215,7 @@ func (m *Model) tokenLines(title string, t session.Token, serverNow time.Time, t
 	}
 	lines := []string{head, line2, "        " + times}
 	if bar {
-		lines = append(lines, "        "+m.countdownBar(t, serverNow, phase, max(w-10, 10)))
+		lines = append(lines, "        "+m.countdownBar(t, serverNow, phase, ended, max(w-10, 10)))
 	}
 	return lines
 }
@@ -255,12 +257,19 @@ func (m *Model) phaseStyle(p session.Phase) lipgloss.Style {
 
 // countdownBar is drawn by hand from theme styles: exact at any width, and in colour only
 // when the theme has colour (the phase name says the same in words).
-func (m *Model) countdownBar(t session.Token, serverNow time.Time, p session.Phase, width int) string {
-	label := " " + p.String()
+func (m *Model) countdownBar(t session.Token, serverNow time.Time, p session.Phase, ended bool, width int) string {
+	label, style, fill := " "+p.String(), m.phaseStyle(p), "█"
+	if ended {
+		// The time left is moot: drawn faint and hollow, labelled for what it is.
+		label, style, fill = " rejected", m.theme.Bad, "▒"
+	}
 	barW := max(width-len(label), 4)
 	filled := int(t.FractionLeft(serverNow)*float64(barW) + 0.5)
-	return m.phaseStyle(p).Render(strings.Repeat("█", filled)) +
-		m.theme.Subtle.Render(strings.Repeat("░", barW-filled)) + m.phaseStyle(p).Render(label)
+	body := style.Render(strings.Repeat(fill, filled))
+	if ended {
+		body = m.theme.Subtle.Render(strings.Repeat(fill, filled))
+	}
+	return body + m.theme.Subtle.Render(strings.Repeat("░", barW-filled)) + style.Render(label)
 }
 
 // timelineView is the last few minutes at a glance: one column per time slot, access-token
@@ -276,6 +285,7 @@ func (m *Model) timelineView() string {
 	start := end.Add(-span)
 
 	nowCol := min(int(m.now.Sub(start)/slot), cols-1)
+	skew := m.snap.Skew.Applied()
 	gens := make([]int, cols)
 	rank := make([]int, cols)
 	marks := make([]rune, cols)
@@ -287,7 +297,7 @@ func (m *Model) timelineView() string {
 			marks[i] = ' '
 		}
 		if i <= nowCol {
-			gens[i] = m.log.genAt(t.Add(slot - 1))
+			gens[i] = m.log.genAt(t.Add(slot-1), skew)
 		}
 	}
 	// Cells are grouped into runs of one style: one escape sequence per run, not per cell.
@@ -298,6 +308,8 @@ func (m *Model) timelineView() string {
 			top.add(-1, ' ')
 		case gens[i]%2 == 1:
 			top.add(1, '▀')
+		case m.theme.Mono:
+			top.add(2, '▔') // without colour, the shape tells neighbouring generations apart
 		default:
 			top.add(2, '▀')
 		}
@@ -309,7 +321,7 @@ func (m *Model) timelineView() string {
 		}
 		return th.Info
 	}
-	legend := th.Subtle.Render(fmt.Sprintf("last %s · ▀ access generations · R refresh  ! 401  x failed  ↻ retry  · request", span))
+	legend := th.Subtle.Render(fmt.Sprintf("last %s  ▀ access token (one bar per generation)  R refresh  ! 401  x failed  ↻ retry  p parked  • request", span))
 	return th.Label.Render(fmt.Sprintf("%-*s", labelW, "tokens")) + top.render(topStyle) + "\n" +
 		th.Label.Render(fmt.Sprintf("%-*s", labelW, "events")) + bottom.render(m.markStyle) + "\n" +
 		ansi.Truncate(legend, m.width, "…")
@@ -354,7 +366,7 @@ func markOf(e session.Event) (int, rune) {
 	case session.KindParked:
 		return 2, 'p'
 	case session.KindRequest:
-		return 1, '·'
+		return 1, '•'
 	}
 	return 0, ' '
 }
@@ -397,14 +409,19 @@ func (m *Model) tabsView() string {
 	return ansi.Truncate(line, m.width, "…")
 }
 
-func (m *Model) mainView() string {
-	h := m.mainHeight()
+func (m *Model) mainView(h int) string {
 	var lines []string
 	switch m.focus {
 	case paneLog:
 		lines = m.log.lines(m.theme, m.width, h)
 		if len(lines) == 0 {
-			lines = []string{m.theme.Muted.Render("no events yet: press enter to send the selected request, b for a burst")}
+			msg := "no events yet: press enter to send the selected request, b for a burst"
+			if m.log.filter != "" {
+				msg = "no event matches the filter (esc clears it)"
+			} else if m.log.cleared {
+				msg = "log cleared: new events appear here"
+			}
+			lines = []string{m.theme.Muted.Render(msg)}
 		}
 	case paneRequests:
 		return m.requestsView(h)
@@ -426,7 +443,7 @@ func (m *Model) requestsView(h int) string {
 	listW := min(requestListMax, m.width/3)
 	var list []string
 	for i, r := range m.requests {
-		label := truncate(SanitizeLine(r.Method+" "+r.Path), listW-2)
+		label := truncate(SanitizeLine(requestLabel(r)), listW-2)
 		if i == m.selected {
 			list = append(list, th.Selected.Render("▸ "+label))
 		} else {
@@ -436,6 +453,15 @@ func (m *Model) requestsView(h int) string {
 	left := lipgloss.NewStyle().Width(listW).Render(fill(list, h))
 	right := lipgloss.NewStyle().Width(m.width - listW - 1).Render(fill(m.responseLines(m.width-listW-1, h), h))
 	return lipgloss.JoinHorizontal(lipgloss.Top, left, " ", right)
+}
+
+// requestLabel is how the request list names a request: its name first when it has one.
+func requestLabel(r apiclient.Request) string {
+	mp := r.Method + " " + r.Path
+	if r.Name == "" || r.Name == mp {
+		return mp
+	}
+	return r.Name + " · " + mp
 }
 
 // responseLines shows the selected request's last answer: status, time, headers, pretty body.
@@ -448,9 +474,17 @@ func (m *Model) responseLines(w, h int) []string {
 	r, ok := m.results[m.selected]
 	head := []string{th.Header.Render(truncate(SanitizeLine(req.Method+" "+req.Path), w))}
 	if !ok {
-		return append(head, th.Muted.Render("not sent yet: enter sends it, b sends a burst, e edits, y copies it as curl"))
+		head = append(head, th.Muted.Render(truncate("not sent yet: enter sends it, b sends a burst, e edits, y copies it as curl", w)))
+		// Its headers and body, below the METHOD /path already shown.
+		if _, rest, _ := strings.Cut(strings.TrimRight(requestText(req), "\n"), "\n"); strings.TrimSpace(rest) != "" {
+			head = append(head, "")
+			for _, l := range strings.Split(rest, "\n") {
+				head = append(head, th.Label.Render(truncate(SanitizeLine(l), w)))
+			}
+		}
+		return head
 	}
-	status := fmt.Sprintf("%s · %d · %s · %d attempt(s)", r.Outcome, r.Status, r.Duration.Round(time.Millisecond), r.Attempts)
+	status := fmt.Sprintf("%s · %d · %s · %s", r.Outcome, r.Status, r.Duration.Round(time.Millisecond), plural(r.Attempts, "attempt", "attempts"))
 	st := th.OK
 	if r.Outcome != apiclient.OK {
 		st = th.Bad
@@ -518,40 +552,78 @@ func (m *Model) claimsLines(h int) []string {
 	return lines[off:]
 }
 
+// dialogView puts the login-required box at the bottom of the main pane, under the newest
+// lines of the log (or whichever pane is open), so the events that ended the session stay
+// in view.
 func (m *Model) dialogView(h int) string {
 	th := m.theme
 	s := m.snap
+	boxW := min(76, m.width-4)
+	textW := boxW - 4 // border and padding
+	wrap := lipgloss.NewStyle().Width(textW)
 	body := []string{
 		th.Bad.Render("Session ended: login required"),
-		"",
-		th.Value.Render(truncate(SanitizeLine(s.Reason), 70)),
-		"",
-		th.Value.Render(fmt.Sprintf("%d parked request(s) will be replayed in order after you log in again.", s.Parked)),
-		"",
+		th.Value.Render(wrap.Render(SanitizeLine(s.Reason))),
+		th.Value.Render(wrap.Render(fmt.Sprintf("%s will be replayed in order after you log in again.", plural(s.Parked, "parked request", "parked requests")))),
 		th.Key.Render("l") + th.HelpDesc.Render(" log in again   ") + th.Key.Render("esc") + th.HelpDesc.Render(" dismiss"),
 	}
 	// A fixed width, so the box does not jump as the parked count grows.
-	box := th.FocusedPanel.Width(min(76, m.width-4)).Render(strings.Join(body, "\n"))
-	return lipgloss.Place(m.width, h, lipgloss.Center, lipgloss.Center, box)
+	box := th.FocusedPanel.Width(boxW).Render(strings.Join(body, "\n"))
+	box = lipgloss.PlaceHorizontal(m.width, lipgloss.Center, box)
+	above := h - lipgloss.Height(box)
+	if above < 1 {
+		return fill(strings.Split(box, "\n"), h)
+	}
+	return m.mainView(above) + "\n" + box
 }
 
 func (m *Model) editorView(h int) string {
 	th := m.theme
-	title := th.Header.Render("Compose a request") + th.Muted.Render("  METHOD /path, header lines, blank line, body · ctrl+s add · esc cancel")
+	what := "New request"
+	if m.editIndex >= 0 {
+		what = "Edit request"
+	}
+	title := th.Header.Render(what) + th.Muted.Render("  METHOD /path, header lines, a blank line, the body")
 	m.editor.SetHeight(max(h-2, 3))
 	return fill(append([]string{truncate(title, m.width)}, strings.Split(m.editor.View(), "\n")...), h)
 }
 
-// helpBar is the one-line key reminder. "? help" and "q quit" are always shown: a narrow
-// terminal drops keys from the middle of the bar, never the way to the full list or out.
+// helpBar is the bottom line: the last status message or the keys that matter now, then
+// "? help" and "q quit", which a narrow terminal never cuts off. Status messages live here
+// rather than in a row of their own, so that the screen does not jump as they come and go.
 func (m *Model) helpBar() string {
 	tail := []key.Binding{m.keys.Help, m.keys.Quit}
+	switch {
+	case m.editing:
+		tail = []key.Binding{composerSave, composerCancel}
+	case m.filtering:
+		tail = []key.Binding{filterApply, filterClear}
+	}
 	m.help.Width = 0
 	end := m.help.ShortHelpView(tail)
 	sep := m.help.Styles.ShortSeparator.Render(m.help.ShortSeparator)
-	m.help.Width = max(m.width-lipgloss.Width(end)-lipgloss.Width(sep), 1)
-	return m.help.ShortHelpView(m.keys.ShortHelp()) + sep + end
+	room := max(m.width-lipgloss.Width(end)-lipgloss.Width(sep), 1)
+	if m.flash != "" {
+		return m.theme.Info.Render(truncate(SanitizeLine(m.flash), room)) + sep + end
+	}
+	if m.editing || m.filtering {
+		return end
+	}
+	keys := m.keys.ShortHelp()
+	if m.loginDialog() || m.snap.State == session.StateLoginRequired {
+		keys = append([]key.Binding{m.keys.Login}, keys...)
+	}
+	m.help.Width = room
+	return m.help.ShortHelpView(keys) + sep + end
 }
+
+// Keys of the composer and the filter input, for the bar (the inputs handle them).
+var (
+	composerSave   = key.NewBinding(key.WithKeys("ctrl+s"), key.WithHelp("ctrl+s", "save"))
+	composerCancel = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel"))
+	filterApply    = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "apply"))
+	filterClear    = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear"))
+)
 
 // helpView is the ? overlay: every key, in as many columns as the terminal is wide enough for
 // (the designed four groups when they fit), so no key is ever cut off.
