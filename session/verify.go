@@ -56,11 +56,12 @@ func (v Verification) String() string {
 type Keys struct {
 	HMAC   []byte             // shared secret for HS256/384/512
 	Public []crypto.PublicKey // PEM keys: tried in turn when the token has no matching kid
-	ByKID  map[string]crypto.PublicKey
+	ByKID  map[string]crypto.PublicKey // from a JWKS; non-nil (even empty) when one was given
 }
 
-// Empty reports whether no key was supplied.
-func (k Keys) Empty() bool { return len(k.HMAC) == 0 && len(k.Public) == 0 && len(k.ByKID) == 0 }
+// Empty reports whether no key was supplied. A JWKS that holds no keys counts as supplied:
+// the user asked for a check, and "not checked" would hide that it cannot pass.
+func (k Keys) Empty() bool { return len(k.HMAC) == 0 && len(k.Public) == 0 && k.ByKID == nil }
 
 // Verify checks the signature of raw with keys. It does not judge expiry: an expired token
 // with a good signature is verified (expiry is shown as the token's phase). alg none is always

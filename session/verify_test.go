@@ -538,11 +538,31 @@ func TestVerifyStatusAndKeysHelpers(t *testing.T) {
 	if got := (Verification{Status: Invalid, Reason: "x"}).String(); got != "invalid: x" {
 		t.Errorf("String = %q", got)
 	}
-	if !(Keys{}).Empty() || !(Keys{HMAC: []byte{}, ByKID: map[string]crypto.PublicKey{}}).Empty() {
+	if !(Keys{}).Empty() || !(Keys{HMAC: []byte{}}).Empty() {
 		t.Error("Keys with nothing in them not Empty")
+	}
+	if (Keys{ByKID: map[string]crypto.PublicKey{}}).Empty() {
+		t.Error("a JWKS with no keys counted as no JWKS")
 	}
 	if (Keys{HMAC: []byte("s")}).Empty() || (Keys{Public: []crypto.PublicKey{nil}}).Empty() ||
 		(Keys{ByKID: map[string]crypto.PublicKey{"k": nil}}).Empty() {
 		t.Error("Keys with a key reported Empty")
+	}
+}
+
+// TestVerify_EmptyJWKSIsAnAnswer: a JWKS with no keys (an HS256 server publishes none) is a
+// check that cannot pass, not "not checked".
+func TestVerify_EmptyJWKSIsAnAnswer(t *testing.T) {
+	raw := mintHS256(t, jwt.MapClaims{"sub": "u"}, "", testSecret)
+	set, err := ParseJWKS([]byte(`{"keys":[]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := Verify(raw, Keys{ByKID: set})
+	if v.Status != Invalid || v.Reason == "" {
+		t.Errorf("HS256 token against an empty JWKS: %+v, want invalid with a reason", v)
+	}
+	if v := Verify(raw, Keys{}); v.Status != NotChecked {
+		t.Errorf("no keys at all: %+v, want not checked", v)
 	}
 }
