@@ -102,6 +102,9 @@ func (o Options) validate() error {
 	return nil
 }
 
+// ErrNotLoopback is CheckLoopback's refusal; Options.AllowRemote overrides it.
+var ErrNotLoopback = errors.New("demoserver: refusing to listen on a non-loopback address")
+
 // CheckLoopback reports an error when addr does not name a loopback address. An empty host
 // (":8000") listens on every interface, so it is refused too.
 func CheckLoopback(addr string) error {
@@ -114,7 +117,7 @@ func CheckLoopback(addr string) error {
 	}
 	ip := net.ParseIP(host)
 	if ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("demoserver: refusing to listen on %q: not a loopback address (the demo password is public; pass AllowRemote / --allow-remote to insist)", addr)
+		return fmt.Errorf("%w: %q (the demo password is public; set Options.AllowRemote to insist)", ErrNotLoopback, addr)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -132,6 +133,10 @@ and one curl example per convention, then one line per request.`,
 				opts.Log = out
 			}
 			srv, err := demoserver.Start(opts)
+			if errors.Is(err, demoserver.ErrNotLoopback) {
+				// The Go API's advice (Options.AllowRemote) means nothing on the command line.
+				return fmt.Errorf("refusing to listen on %q: not a loopback address, and the demo password is public (--allow-remote to insist)", addr)
+			}
 			if err != nil {
 				return err
 			}

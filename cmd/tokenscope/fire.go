@@ -65,7 +65,7 @@ Without --target it starts the embedded demo server, tuned with the same flags a
   tokenscope fire --access-ttl 2s --wait-expiry --count 1000 --concurrency 1000
 
   # the same without single flight: a refresh stampede, reuse detected, login required
-  tokenscope fire --access-ttl 2s --wait-expiry --count 200 --concurrency 200 --no-single-flight --strategy reactive
+  tokenscope fire --access-ttl 2s --wait-expiry -n 200 -c 200 --no-single-flight --strategy reactive --refresh-latency 20ms
 
   # a real API, JSON lines for scripts
   MY_PASSWORD=... tokenscope fire --target https://api.example.com --profile oauth2 \
