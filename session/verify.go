@@ -54,8 +54,8 @@ func (v Verification) String() string {
 
 // Keys are the keys a user supplied to verify tokens with. The zero value checks nothing.
 type Keys struct {
-	HMAC   []byte             // shared secret for HS256/384/512
-	Public []crypto.PublicKey // PEM keys: tried in turn when the token has no matching kid
+	HMAC   []byte                      // shared secret for HS256/384/512
+	Public []crypto.PublicKey          // PEM keys: tried in turn when the token has no matching kid
 	ByKID  map[string]crypto.PublicKey // from a JWKS; non-nil (even empty) when one was given
 }
 
