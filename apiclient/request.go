@@ -123,7 +123,7 @@ func (e *Engine) park(c *call, why string) Result {
 	n := len(e.parked)
 	e.mu.Unlock()
 	e.emit(session.Event{Kind: session.KindParked, RequestID: c.id, Method: c.req.Method, Path: c.req.Path, Waiting: n,
-		Reason: fmt.Sprintf("%s (%d parked)", why, n)})
+		Reason: fmt.Sprintf("%d waiting for a login · %s", n, why)}) // the count first: a long reason is cut on screen
 	return res
 }
 

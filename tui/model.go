@@ -170,6 +170,15 @@ type resultMsg struct {
 type burstMsg struct {
 	n, ok, failed, parked int
 	took                  time.Duration
+	index                 int              // the request the burst copied
+	worst                 apiclient.Result // the most telling copy, for the response view
+}
+
+// telling ranks a burst's results for the response view: a failure over a parked request over
+// a success, and more attempts over fewer, so the view shows what went wrong if anything did.
+func telling(r apiclient.Result) int {
+	rank := map[apiclient.Outcome]int{apiclient.OK: 0, apiclient.Parked: 1, apiclient.Failed: 2}[r.Outcome]
+	return rank*100 + min(r.Attempts, 99)
 }
 type loginMsg struct {
 	replayed []apiclient.Result
@@ -236,20 +245,24 @@ func (m *Model) sendCmd(i int) tea.Cmd {
 }
 
 func (m *Model) burstCmd(n int) tea.Cmd {
-	req := m.requests[m.selected]
+	index := m.selected
+	req := m.requests[index]
 	e := m.engine
 	m.inflight += n
 	return func() tea.Msg {
 		start := time.Now()
 		var wg sync.WaitGroup
 		var mu sync.Mutex
-		out := burstMsg{n: n}
+		out := burstMsg{n: n, index: index}
 		for range n {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				r := e.Do(context.Background(), req)
 				mu.Lock()
+				if out.worst.ID == 0 || telling(r) > telling(out.worst) {
+					out.worst = r
+				}
 				switch r.Outcome {
 				case apiclient.OK:
 					out.ok++
@@ -312,6 +325,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case burstMsg:
 		m.inflight -= msg.n
+		if msg.index < len(m.requests) && msg.worst.ID != 0 {
+			m.results[msg.index] = msg.worst
+		}
 		m.setFlash(fmt.Sprintf("burst of %d: %d ok, %d failed, %d parked in %s", msg.n, msg.ok, msg.failed, msg.parked, msg.took.Round(time.Millisecond)))
 		return m, nil
 	case loginMsg:

@@ -103,6 +103,10 @@ func TestKeyBurstAndSize(t *testing.T) {
 	if st := f.srv.Stats(); st.ResourceOK != 50 {
 		t.Errorf("server saw %d requests", st.ResourceOK)
 	}
+	// The response view shows an answer from the burst, not an older single send.
+	if r, ok := f.m.results[f.m.selected]; !ok || r.Status != 200 || r.ID < 2 {
+		t.Errorf("response view after a burst: %+v (ok %v)", r, ok)
+	}
 }
 
 func TestKeyRefreshNow(t *testing.T) {
