@@ -180,6 +180,7 @@ func telling(r apiclient.Result) int {
 	rank := map[apiclient.Outcome]int{apiclient.OK: 0, apiclient.Parked: 1, apiclient.Failed: 2}[r.Outcome]
 	return rank*100 + min(r.Attempts, 99)
 }
+
 type loginMsg struct {
 	replayed []apiclient.Result
 	err      error
