@@ -96,15 +96,17 @@ func TestKeyBurstAndSize(t *testing.T) {
 	}
 	upd(t, f.m, press("-"))
 	upd(t, f.m, press("-"))
+	upd(t, f.m, press("enter")) // a single send first: the burst's answer must replace it in view
+	single := f.m.results[f.m.selected].ID
 	upd(t, f.m, press("b"))
 	if !strings.Contains(f.m.flash, "burst of 50: 50 ok") || f.m.inflight != 0 {
 		t.Errorf("flash %q inflight %d", f.m.flash, f.m.inflight)
 	}
-	if st := f.srv.Stats(); st.ResourceOK != 50 {
-		t.Errorf("server saw %d requests", st.ResourceOK)
+	if st := f.srv.Stats(); st.ResourceOK != 51 {
+		t.Errorf("server saw %d requests, want 1 + 50", st.ResourceOK)
 	}
-	// The response view shows an answer from the burst, not an older single send.
-	if r, ok := f.m.results[f.m.selected]; !ok || r.Status != 200 || r.ID < 2 {
+	// The response view shows an answer from the burst, not the older single send.
+	if r, ok := f.m.results[f.m.selected]; !ok || r.Status != 200 || r.ID == single || single == 0 {
 		t.Errorf("response view after a burst: %+v (ok %v)", r, ok)
 	}
 }
