@@ -152,8 +152,9 @@ func runFire(ctx context.Context, stdout, stderr io.Writer, o *fireOpts, args []
 		}
 	}
 
-	results := make([]apiclient.Result, o.count)
-	sent := make([]time.Time, o.count)
+	// Only what the summary needs is kept of each request, not its answer: a long run's memory
+	// must not grow with the bodies it received (200k answers kept whole took 640 MB).
+	results := make([]fireResult, o.count)
 	var done atomic.Int64
 	stopProgress := startProgress(stderr, o.count, &done, e)
 	start := time.Now()
@@ -164,8 +165,9 @@ func runFire(ctx context.Context, stdout, stderr io.Writer, o *fireOpts, args []
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sent[i] = time.Now()
-			results[i] = e.Do(ctx, req)
+			sent := time.Now()
+			r := e.Do(ctx, req)
+			results[i] = fireResult{id: r.ID, outcome: r.Outcome, sent: sent, latency: time.Since(sent)}
 			done.Add(1)
 			<-sem
 		}()
@@ -176,17 +178,22 @@ func runFire(ctx context.Context, stdout, stderr io.Writer, o *fireOpts, args []
 
 	replayed := 0
 	if !o.noRelogin && e.Parked() > 0 {
+		parkedAt := map[uint64]int{}
+		for i, r := range results {
+			if r.outcome == apiclient.Parked {
+				parkedAt[r.id] = i
+			}
+		}
 		replays, err := e.Login(ctx)
 		if err != nil {
 			fmt.Fprintf(stderr, "tokenscope: logging in again to replay parked requests: %v\n", err)
 		}
 		for _, r := range replays {
 			replayed++
-			for i := range results {
-				if results[i].ID == r.ID && results[i].Outcome == apiclient.Parked {
-					results[i] = r
-					break
-				}
+			if i, ok := parkedAt[r.ID]; ok {
+				// Timed from when fire first sent it: the wait while parked is part of it.
+				results[i].outcome, results[i].latency = r.Outcome, r.Done.Sub(results[i].sent)
+				delete(parkedAt, r.ID)
 			}
 		}
 	}
@@ -195,7 +202,7 @@ func runFire(ctx context.Context, stdout, stderr io.Writer, o *fireOpts, args []
 	}
 	dropped := finish()
 
-	s := summarize(results, sent, e.Counters(), wall)
+	s := summarize(results, e.Counters(), wall)
 	s.Replayed, s.EventsDropped = replayed, dropped
 	if o.jsonOut {
 		b, _ := json.Marshal(s)
@@ -289,30 +296,34 @@ func startProgress(stderr io.Writer, total int, done *atomic.Int64, e *apiclient
 	return func() { close(stop); wg.Wait() }
 }
 
-// summarize counts the outcomes. A request's latency runs from when fire sent it to when it
-// ended, through a replay if it was parked: a parked request's wait is part of what the user
-// sees, and the replay alone would report a fraction of a millisecond.
-func summarize(rs []apiclient.Result, sent []time.Time, c apiclient.Counters, wall time.Duration) summary {
+// fireResult is what fire keeps of one request.
+type fireResult struct {
+	id      uint64 // 0: Do never returned (counted as lost)
+	outcome apiclient.Outcome
+	sent    time.Time
+	latency time.Duration // from when fire sent it to when it ended, through its replay if parked
+}
+
+// summarize counts the outcomes. A replayed request's latency includes its wait while parked:
+// that wait is what the user sees, and the replay alone would report a fraction of a
+// millisecond.
+func summarize(rs []fireResult, c apiclient.Counters, wall time.Duration) summary {
 	s := summary{Requests: len(rs), UnauthorizedSeen: c.Unauthorized, Refreshes: c.RefreshCalls,
 		RefreshFailures: c.RefreshFailures, LoggedOut: c.LoggedOut, WallMS: ms(wall)}
-	var durs []time.Duration
-	for i, r := range rs {
+	durs := make([]time.Duration, 0, len(rs))
+	for _, r := range rs {
 		switch {
-		case r.ID == 0:
+		case r.id == 0:
 			s.Lost++ // never came back from Do: cannot happen, and counted if it does
-		case r.Outcome == apiclient.OK:
+		case r.outcome == apiclient.OK:
 			s.OK++
-		case r.Outcome == apiclient.Parked:
+		case r.outcome == apiclient.Parked:
 			s.Parked++
 		default:
 			s.Failed++
 		}
-		if r.ID != 0 && r.Outcome != apiclient.Parked {
-			d := r.Duration
-			if r.Replayed && i < len(sent) && !sent[i].IsZero() && !r.Done.IsZero() {
-				d = r.Done.Sub(sent[i])
-			}
-			durs = append(durs, d)
+		if r.id != 0 && r.outcome != apiclient.Parked {
+			durs = append(durs, r.latency)
 		}
 	}
 	slices.Sort(durs)
