@@ -624,3 +624,23 @@ func TestTimelineGenerationEndsAtExp(t *testing.T) {
 		}
 	}
 }
+
+// TestRevealShowsWholeTokenInClaims: revealed, the claims pane holds the raw token whole
+// (wrapped), and masked it holds none of it.
+func TestRevealShowsWholeTokenInClaims(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	raw := f.e.Snapshot().Access.Raw
+	upd(t, f.m, press("c"))
+	if v := ansi.Strip(f.m.View()); strings.Contains(v, raw[20:60]) {
+		t.Fatal("masked claims pane shows the raw token")
+	}
+	upd(t, f.m, press("v"))
+	v := ansi.Strip(f.m.View())
+	var joined strings.Builder
+	for _, l := range strings.Split(v, "\n") {
+		joined.WriteString(strings.TrimSpace(l))
+	}
+	if !strings.Contains(joined.String(), raw) {
+		t.Errorf("revealed claims pane does not hold the whole access token:\n%s", v)
+	}
+}

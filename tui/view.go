@@ -535,6 +535,16 @@ func (m *Model) claimsLines(h int) []string {
 		tok  session.Token
 	}{{"access token", m.snap.Access}, {"refresh token", m.snap.Refresh}} {
 		lines = append(lines, th.Header.Render(t.name))
+		if m.reveal && !t.tok.Empty() {
+			// Revealed, the whole token, wrapped: the panel above has room for its ends only.
+			raw := SanitizeLine(t.tok.Raw)
+			step := max(m.width-4, 16)
+			for len(raw) > 0 {
+				n := min(step, len(raw))
+				lines = append(lines, "  "+th.Value.Render(raw[:n]))
+				raw = raw[n:]
+			}
+		}
 		switch {
 		case t.tok.Empty():
 			lines = append(lines, th.Muted.Render("  none"))
