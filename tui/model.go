@@ -177,7 +177,13 @@ type burstMsg struct {
 // telling ranks a burst's results for the response view: a failure over a parked request over
 // a success, and more attempts over fewer, so the view shows what went wrong if anything did.
 func telling(r apiclient.Result) int {
-	rank := map[apiclient.Outcome]int{apiclient.OK: 0, apiclient.Parked: 1, apiclient.Failed: 2}[r.Outcome]
+	rank := 0
+	switch r.Outcome {
+	case apiclient.Parked:
+		rank = 1
+	case apiclient.Failed:
+		rank = 2
+	}
 	return rank*100 + min(r.Attempts, 99)
 }
 
