@@ -537,12 +537,8 @@ func (m *Model) claimsLines(h int) []string {
 		lines = append(lines, th.Header.Render(t.name))
 		if m.reveal && !t.tok.Empty() {
 			// Revealed, the whole token, wrapped: the panel above has room for its ends only.
-			raw := SanitizeLine(t.tok.Raw)
-			step := max(m.width-4, 16)
-			for len(raw) > 0 {
-				n := min(step, len(raw))
-				lines = append(lines, "  "+th.Value.Render(raw[:n]))
-				raw = raw[n:]
+			for _, l := range strings.Split(ansi.Hardwrap(SanitizeLine(t.tok.Raw), max(m.width-4, 16), true), "\n") {
+				lines = append(lines, "  "+th.Value.Render(l))
 			}
 		}
 		switch {
