@@ -311,11 +311,11 @@ func expiryText(t session.Token, serverNow time.Time) string {
 	}
 	exp := t.ExpiresAt.Local().Format("15:04:05")
 	// Whole seconds: exp claims are whole seconds, and "29.0s" would claim a precision they lack.
-	if d := t.ExpiresAt.Sub(serverNow).Round(time.Second); d > 0 {
+	d := t.ExpiresAt.Sub(serverNow).Round(time.Second)
+	if d > 0 {
 		return fmt.Sprintf("exp %s (in %s)", exp, d)
-	} else {
-		return fmt.Sprintf("exp %s (expired %s ago)", exp, -d)
 	}
+	return fmt.Sprintf("exp %s (expired %s ago)", exp, -d)
 }
 
 // authRequest builds a login or refresh call: fields travel as the endpoint says.
