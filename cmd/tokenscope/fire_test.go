@@ -172,13 +172,17 @@ func TestFireRejectsBadArguments(t *testing.T) {
 // TestTOKENSCOPEVariablesReachEveryCommand: the variables are read by each command that takes
 // target flags, through the command itself (fire once copied its flags before they were read).
 func TestTOKENSCOPEVariablesReachEveryCommand(t *testing.T) {
-	t.Setenv("TOKENSCOPE_STRATEGY", "bogus")
-	for _, args := range [][]string{{"fire", "-n", "1"}, {"--theme", "mono"}} {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		_, _, err := run(ctx, args...)
-		cancel()
-		if err == nil || !strings.Contains(err.Error(), "TOKENSCOPE_STRATEGY") {
-			t.Errorf("%v with TOKENSCOPE_STRATEGY=bogus: err %v, want it to name the variable", args, err)
-		}
+	for _, v := range []string{"TOKENSCOPE_STRATEGY", "TOKENSCOPE_PROFILE"} {
+		t.Run(v, func(t *testing.T) {
+			t.Setenv(v, "bogus")
+			for _, args := range [][]string{{"fire", "-n", "1"}, {"--theme", "mono"}} {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				_, _, err := run(ctx, args...)
+				cancel()
+				if err == nil || !strings.Contains(err.Error(), v+`="bogus"`) {
+					t.Errorf("%v with %s=bogus: err %v, want it to name the variable", args, v, err)
+				}
+			}
+		})
 	}
 }

@@ -28,6 +28,7 @@ import (
 // tuned with the demo flags.
 type targetFlags struct {
 	fs              *pflag.FlagSet
+	fromEnv         map[string]bool // flags set from TOKENSCOPE_* variables
 	config          string
 	target          string
 	profile         string
@@ -90,13 +91,7 @@ func (f *targetFlags) resolve() error {
 	if err != nil {
 		return err
 	}
-	// Checked here, before a target is looked up, and blamed on where the value came from.
-	if _, err := apiclient.ParseStrategy(f.strategy); err != nil {
-		if fromEnv["strategy"] {
-			return fmt.Errorf("%s=%q: %w", envName("strategy"), f.strategy, err)
-		}
-		return fmt.Errorf("--strategy: %w", err)
-	}
+	f.fromEnv = fromEnv
 	path, explicit := f.config, f.config != ""
 	if !explicit {
 		path = defaultConfigPath()
@@ -233,17 +228,27 @@ func (b *built) Close() {
 
 // build resolves the settings, starts the embedded server when needed, and creates the engine.
 // It does not log in; when a session file holds tokens for this target it resumes from them.
+// origin names where a flag's value came from, for an error about it: the variable when
+// TOKENSCOPE_* set it, else the flag (values from the config file are checked when it is read,
+// with its file and line).
+func (f *targetFlags) origin(flag, value string) string {
+	if f.fromEnv[flag] {
+		return fmt.Sprintf("%s=%q", envName(flag), value)
+	}
+	return "--" + flag
+}
+
 func (f *targetFlags) build(stderr io.Writer) (*built, error) {
 	if err := f.resolve(); err != nil {
 		return nil, err
 	}
 	strategy, err := apiclient.ParseStrategy(f.strategy)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", f.origin("strategy", f.strategy), err)
 	}
 	profile, err := apiclient.ResolveProfile(f.profile)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", f.origin("profile", f.profile), err)
 	}
 	if err := f.promptPassword(stderr); err != nil {
 		return nil, err
