@@ -72,6 +72,9 @@ A token that is not a JWT is always 3; otherwise 2 wins over 3, and 3 over 1.`,
 		Example: `  # a token as the argument (fine for test tokens: argv is visible to other users)
   tokenscope decode eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJkZW1vIn0.c2ln
 
+  # a token that starts with "-" (base64url opaque tokens can) goes after --
+  tokenscope decode -- -mTWsgqi_RpZ5fvYh6Jslwrpog
+
   # from stdin through a pipe, with or without its "Bearer " prefix
   printf 'Bearer %s' "$TOKEN" | tokenscope decode
   tokenscope decode - < token.txt
@@ -88,6 +91,14 @@ A token that is not a JWT is always 3; otherwise 2 wins over 3, and 3 over 1.`,
 			return runDecode(cmd, o, args)
 		},
 	}
+	// Opaque tokens are often base64url, which may begin with "-": cobra then reads the token as
+	// flags. Say how to pass one instead of only "unknown shorthand flag".
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		if strings.HasPrefix(err.Error(), "unknown") {
+			return fmt.Errorf("%w (a token that starts with - goes after --, as in: tokenscope decode -- TOKEN; or pipe it in on stdin)", err)
+		}
+		return err
+	})
 	fs := cmd.Flags()
 	fs.StringVar(&o.secret, "secret", "", "HMAC secret (HS256/384/512) to verify with; visible to other users in the process list and kept in shell history, so prefer --secret-env")
 	fs.StringVar(&o.secretEnv, "secret-env", "", "name of an environment variable holding the HMAC secret to verify with (preferred over --secret: argv is visible to other users)")

@@ -201,7 +201,8 @@ func TestDecodeOpaqueToken(t *testing.T) {
 		t.Fatalf("oauth login: %d %v", resp.StatusCode, body)
 	}
 
-	r := runDecodeCmd(t, "", tok)
+	// "--": a base64url opaque token begins with "-" one time in 64.
+	r := runDecodeCmd(t, "", "--", tok)
 	wantDecode(t, r, 3, "Not a JWT", "opaque", "Length:", "bytes", session.Fingerprint(tok))
 	if strings.Contains(r.out, tok) {
 		t.Error("decode printed the opaque token")
@@ -683,4 +684,16 @@ func TestDecodeThroughRoot(t *testing.T) {
 	if errb.Len() != 0 {
 		t.Errorf("decode wrote to stderr itself (main prints the error): %q", errb.String())
 	}
+}
+
+// TestDecodeTokenStartingWithDash: without --, a token that looks like flags gets a hint;
+// with --, it decodes.
+func TestDecodeTokenStartingWithDash(t *testing.T) {
+	tok := "-mTWsgqi_RpZ5fvYh6Jslwrpog7y7oZ1"
+	r := runDecodeCmd(t, "", tok)
+	if r.err == nil || !strings.Contains(r.err.Error(), "goes after --") {
+		t.Errorf("no hint for a token starting with -: %v", r.err)
+	}
+	r = runDecodeCmd(t, "", "--", tok)
+	wantDecode(t, r, 3, "Not a JWT", "opaque")
 }
