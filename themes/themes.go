@@ -13,12 +13,10 @@ type Palette struct {
 	Name string
 
 	Text, Muted, Subtle  lipgloss.TerminalColor
-	Accent, Border       lipgloss.TerminalColor
+	Accent               lipgloss.TerminalColor
 	Focus                lipgloss.TerminalColor
 	OK, Warn, Bad, Info  lipgloss.TerminalColor
 	Refresh, Wait, Retry lipgloss.TerminalColor
-	BarEmpty             lipgloss.TerminalColor
-	Background           lipgloss.TerminalColor
 }
 
 // Theme is a palette with its styles, built once.
@@ -27,7 +25,7 @@ type Theme struct {
 	Mono bool // no colour at all: roles are told apart by text and attributes
 
 	Title, Header, Label, Value, Muted, Subtle lipgloss.Style
-	Panel, FocusedPanel                        lipgloss.Style
+	FocusedPanel                               lipgloss.Style
 	OK, Warn, Bad, Info, Refresh, Wait, Retry  lipgloss.Style
 	Selected, Key, HelpDesc, Banner            lipgloss.Style
 }
@@ -47,10 +45,8 @@ func build(p Palette, mono bool) Theme {
 	t.Value = fg(p.Text)
 	t.Muted = fg(p.Muted)
 	t.Subtle = fg(p.Subtle)
-	t.Panel = lipgloss.NewStyle().Border(border).Padding(0, 1)
-	t.FocusedPanel = t.Panel
+	t.FocusedPanel = lipgloss.NewStyle().Border(border).Padding(0, 1)
 	if !mono {
-		t.Panel = t.Panel.BorderForeground(p.Border)
 		t.FocusedPanel = t.FocusedPanel.BorderForeground(p.Focus)
 	} else {
 		t.FocusedPanel = t.FocusedPanel.Border(lipgloss.DoubleBorder())
@@ -75,21 +71,21 @@ func build(p Palette, mono bool) Theme {
 var palettes = []Palette{
 	{
 		Name: "dark", Text: lipgloss.Color("252"), Muted: lipgloss.Color("247"), Subtle: lipgloss.Color("244"),
-		Accent: lipgloss.Color("86"), Border: lipgloss.Color("238"), Focus: lipgloss.Color("212"),
+		Accent: lipgloss.Color("86"), Focus: lipgloss.Color("212"),
 		OK: lipgloss.Color("78"), Warn: lipgloss.Color("214"), Bad: lipgloss.Color("203"), Info: lipgloss.Color("117"),
-		Refresh: lipgloss.Color("141"), Wait: lipgloss.Color("180"), Retry: lipgloss.Color("81"), BarEmpty: lipgloss.Color("237"),
+		Refresh: lipgloss.Color("141"), Wait: lipgloss.Color("180"), Retry: lipgloss.Color("81"),
 	},
 	{
 		Name: "light", Text: lipgloss.Color("235"), Muted: lipgloss.Color("240"), Subtle: lipgloss.Color("244"),
-		Accent: lipgloss.Color("25"), Border: lipgloss.Color("250"), Focus: lipgloss.Color("161"),
+		Accent: lipgloss.Color("25"), Focus: lipgloss.Color("161"),
 		OK: lipgloss.Color("28"), Warn: lipgloss.Color("130"), Bad: lipgloss.Color("160"), Info: lipgloss.Color("24"),
-		Refresh: lipgloss.Color("91"), Wait: lipgloss.Color("94"), Retry: lipgloss.Color("30"), BarEmpty: lipgloss.Color("253"),
+		Refresh: lipgloss.Color("91"), Wait: lipgloss.Color("94"), Retry: lipgloss.Color("30"),
 	},
 	{
 		Name: "high-contrast", Text: lipgloss.Color("15"), Muted: lipgloss.Color("15"), Subtle: lipgloss.Color("7"),
-		Accent: lipgloss.Color("14"), Border: lipgloss.Color("15"), Focus: lipgloss.Color("11"),
+		Accent: lipgloss.Color("14"), Focus: lipgloss.Color("11"),
 		OK: lipgloss.Color("10"), Warn: lipgloss.Color("11"), Bad: lipgloss.Color("9"), Info: lipgloss.Color("14"),
-		Refresh: lipgloss.Color("13"), Wait: lipgloss.Color("11"), Retry: lipgloss.Color("14"), BarEmpty: lipgloss.Color("8"),
+		Refresh: lipgloss.Color("13"), Wait: lipgloss.Color("11"), Retry: lipgloss.Color("14"),
 	},
 }
 

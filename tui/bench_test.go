@@ -33,9 +33,9 @@ func BenchmarkView(b *testing.B) {
 	f := newFixture(b, "simplejwt", apiclient.Config{}, "dark")
 	m := f.m
 	m.Update(tea.WindowSizeMsg{Width: 200, Height: 60})
-	m.log.clear()
-	m.log.lastSeq = 0
-	m.log.add(syntheticEvents(100_000, f.clock.Now()))
+	m.logp.store.clear()
+	m.logp.store.lastSeq = 0
+	m.logp.store.add(syntheticEvents(100_000, f.clock.Now()))
 	m.View()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -49,14 +49,14 @@ func BenchmarkViewScrolling(b *testing.B) {
 	f := newFixture(b, "simplejwt", apiclient.Config{}, "dark")
 	m := f.m
 	m.Update(tea.WindowSizeMsg{Width: 200, Height: 60})
-	m.log.add(syntheticEvents(100_000, f.clock.Now()))
+	m.logp.store.add(syntheticEvents(100_000, f.clock.Now()))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		m.log.scroll(-m.mainHeight(), m.mainHeight())
-		if m.log.offset == 0 {
-			m.log.toBottom()
-			m.log.invalidate()
+		m.logp.store.scroll(-m.mainHeight(), m.mainHeight())
+		if m.logp.store.offset == 0 {
+			m.logp.store.toBottom()
+			m.logp.store.invalidate()
 		}
 		m.View()
 	}

@@ -2,59 +2,59 @@ package tui
 
 import "github.com/charmbracelet/bubbles/key"
 
-// KeyMap is every key the TUI answers to. The help bar and the ? overlay are drawn from it, so
-// a key cannot exist without being documented.
+// KeyMap holds the keys that work whichever panel has the focus. Each panel has a key map of
+// its own for the rest (navigation, mostly); the help bar and the ? overlay are drawn from the
+// global map plus the focused panel's, so a key cannot exist without being documented.
 type KeyMap struct {
 	Send, Burst, BurstMore, BurstLess          key.Binding
 	Refresh, Strategy, SingleFlight, Login     key.Binding
 	Reveal, CopyCurl, CopyToken, Theme         key.Binding
 	Filter, ClearLog, Tab, BackTab, Help, Quit key.Binding
 	Edit, New, Claims, Export                  key.Binding
-	Up, Down, PageUp, PageDown, Top, Bottom    key.Binding
 	ExpireAccess, RevokeFamily, FailRefresh    key.Binding
 	Latency, Skew                              key.Binding
 }
 
+func bind(desc string, keys ...string) key.Binding {
+	return key.NewBinding(key.WithKeys(keys...), key.WithHelp(keys[0], desc))
+}
+
 // DefaultKeyMap is the key map users and docs rely on.
 func DefaultKeyMap() KeyMap {
-	b := func(desc string, keys ...string) key.Binding {
-		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(keys[0], desc))
-	}
 	return KeyMap{
-		Send:         b("send", "enter"),
-		Burst:        b("burst", "b"),
-		BurstMore:    b("burst size +", "+", "="),
-		BurstLess:    b("burst size -", "-"),
-		Refresh:      b("refresh now", "r"),
-		Strategy:     b("strategy", "s"),
-		SingleFlight: b("single flight", "f"),
-		Login:        b("log in again", "l"),
-		Reveal:       b("reveal/mask", "v"),
-		CopyCurl:     b("copy curl", "y"),
-		CopyToken:    b("copy token", "Y"),
-		Theme:        b("theme", "t"),
-		Filter:       b("filter log", "/"),
-		ClearLog:     b("clear log", "ctrl+l"),
-		Tab:          b("next panel", "tab"),
-		BackTab:      b("prev panel", "shift+tab"),
-		Help:         b("help", "?"),
-		Quit:         b("quit", "q", "ctrl+c"),
-		Edit:         b("edit request", "e"),
-		New:          b("new request", "n"),
-		Claims:       b("claims", "c"),
-		Export:       b("export log (JSONL)", "w"),
-		Up:           b("scroll / select up", "up", "k"),
-		Down:         b("scroll / select down", "down", "j"),
-		PageUp:       b("page up", "pgup"),
-		PageDown:     b("page down", "pgdown"),
-		Top:          b("top", "home", "g"),
-		Bottom:       b("bottom, follow", "end", "G"),
-		ExpireAccess: b("demo: expire access", "E"),
-		RevokeFamily: b("demo: revoke family", "X"),
-		FailRefresh:  b("demo: fail next refresh", "F"),
-		Latency:      b("demo: refresh latency", "L"),
-		Skew:         b("demo: clock skew", "K"),
+		Send:         bind("send", "enter"),
+		Burst:        bind("burst", "b"),
+		BurstMore:    bind("burst size +", "+", "="),
+		BurstLess:    bind("burst size -", "-"),
+		Refresh:      bind("refresh now", "r"),
+		Strategy:     bind("strategy", "s"),
+		SingleFlight: bind("single flight", "f"),
+		Login:        bind("log in again", "l"),
+		Reveal:       bind("reveal/mask", "v"),
+		CopyCurl:     bind("copy curl", "y"),
+		CopyToken:    bind("copy token", "Y"),
+		Theme:        bind("theme", "t"),
+		Filter:       bind("filter log", "/"),
+		ClearLog:     bind("clear log", "ctrl+l"),
+		Tab:          bind("next panel", "tab"),
+		BackTab:      bind("prev panel", "shift+tab"),
+		Help:         bind("help", "?"),
+		Quit:         bind("quit", "q", "ctrl+c"),
+		Edit:         bind("edit request", "e"),
+		New:          bind("new request", "n"),
+		Claims:       bind("claims", "c"),
+		Export:       bind("export log (JSONL)", "w"),
+		ExpireAccess: bind("demo: expire access", "E"),
+		RevokeFamily: bind("demo: revoke family", "X"),
+		FailRefresh:  bind("demo: fail next refresh", "F"),
+		Latency:      bind("demo: refresh latency", "L"),
+		Skew:         bind("demo: clock skew", "K"),
 	}
+}
+
+// faultKeys are the demo server's knobs: enabled only when there is a demo server to turn.
+func (k *KeyMap) faultKeys() []*key.Binding {
+	return []*key.Binding{&k.ExpireAccess, &k.RevokeFamily, &k.FailRefresh, &k.Latency, &k.Skew}
 }
 
 // ShortHelp is the help bar, without ? and q: the bar adds those at its end, where a narrow
@@ -63,12 +63,41 @@ func (k KeyMap) ShortHelp() []key.Binding {
 	return []key.Binding{k.Send, k.Burst, k.Refresh, k.Strategy, k.Reveal, k.Tab}
 }
 
-// FullHelp is the ? overlay, in columns.
+// FullHelp is the global part of the ? overlay, in columns.
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Send, k.Burst, k.BurstMore, k.BurstLess, k.Edit, k.New, k.CopyCurl, k.CopyToken},
 		{k.Refresh, k.Strategy, k.SingleFlight, k.Login, k.Reveal, k.Claims, k.Theme},
-		{k.Filter, k.ClearLog, k.Export, k.Tab, k.BackTab, k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
-		{k.ExpireAccess, k.RevokeFamily, k.FailRefresh, k.Latency, k.Skew, k.Help, k.Quit},
+		{k.Filter, k.ClearLog, k.Export, k.Tab, k.BackTab, k.Help, k.Quit},
+		{k.ExpireAccess, k.RevokeFamily, k.FailRefresh, k.Latency, k.Skew},
 	}
 }
+
+// scrollKeys move a scrolling pane. Each panel names them for what they do there.
+type scrollKeys struct {
+	Up, Down, PageUp, PageDown, Top, Bottom key.Binding
+}
+
+func newScrollKeys(up, down, top, bottom string) scrollKeys {
+	return scrollKeys{
+		Up:       bind(up, "up", "k"),
+		Down:     bind(down, "down", "j"),
+		PageUp:   bind("page up", "pgup"),
+		PageDown: bind("page down", "pgdown"),
+		Top:      bind(top, "home", "g"),
+		Bottom:   bind(bottom, "end", "G"),
+	}
+}
+
+func (k scrollKeys) all() []key.Binding {
+	return []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}
+}
+
+// Keys of the composer and the filter input, for the bar (the inputs handle them).
+var (
+	composerSave   = key.NewBinding(key.WithKeys("ctrl+s"), key.WithHelp("ctrl+s", "save"))
+	composerCancel = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel"))
+	filterApply    = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "apply"))
+	filterClear    = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear"))
+	dismissKey     = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "dismiss"))
+)

@@ -192,15 +192,17 @@ func (l *logStore) toBottom() { l.follow = true }
 
 func (l *logStore) toTop() { l.offset, l.follow = 0, len(l.visible) == 0 }
 
-// lines returns the rendered lines on screen for a pane of the given size.
+// lines returns the rendered lines on screen for a pane of the given size. It moves nothing:
+// what it writes is the render cache.
 func (l *logStore) lines(th themes.Theme, width, height int) []string {
 	maxOff := max(len(l.visible)-height, 0)
-	if l.follow || l.offset > maxOff {
-		l.offset = maxOff
+	off := l.offset
+	if l.follow || off > maxOff {
+		off = maxOff
 	}
-	end := min(l.offset+height, len(l.visible))
+	end := min(off+height, len(l.visible))
 	out := make([]string, 0, height)
-	for _, idx := range l.visible[l.offset:end] {
+	for _, idx := range l.visible[off:end] {
 		if l.rendered[idx] == "" {
 			l.rendered[idx] = renderEvent(th, l.events[idx], width)
 		}

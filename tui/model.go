@@ -1,46 +1,28 @@
 // Package tui is tokenscope's face: a Bubble Tea program that draws what the refresh engine
 // records. It never talks HTTP or parses tokens itself; user intent goes to the engine as
 // method calls inside tea.Cmds, and the engine's events arrive through a log subscription.
+//
+// The root model owns the layout, the global keys and one mode; every panel (log, requests,
+// claims) and every modal part (composer, login dialog, help overlay) is a component in a file
+// of its own with its keys, Update, View and SetSize.
 package tui
 
 import (
-	"bufio"
-	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"os"
-	"path/filepath"
-	"strings"
-	"sync"
 	"time"
 
-	"github.com/charmbracelet/bubbles/help"
-	"github.com/charmbracelet/bubbles/key"
-	"github.com/charmbracelet/bubbles/textarea"
-	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 
 	"tokenscope/apiclient"
 	"tokenscope/session"
 	"tokenscope/themes"
 )
 
-// Faults are the embedded demo server's knobs. cmd hands them over when the target is the
-// embedded server; they are nil for a real API.
-type Faults interface {
-	ExpireAccessTokens() int
-	RevokeAllFamilies() int
-	FailNextRefreshes(n int)
-	SetLatency(all, refresh time.Duration)
-	SetSkew(d time.Duration)
-}
-
 // Options configure the program.
 type Options struct {
 	Engine    *apiclient.Engine
 	Faults    Faults        // nil unless the target is the embedded demo server
-	Demo      bool          // the target is the embedded demo server
 	Theme     string        // a themes name; themes.Default() when empty
 	Clock     session.Clock // for countdowns; the system clock when nil
 	Tick      time.Duration // countdown refresh; 100 ms when zero
@@ -52,68 +34,40 @@ type Options struct {
 	NoAutoLogin bool
 	// Insecure: TLS verification is off. The header says so in red for as long as it runs.
 	Insecure bool
-	// Source says where the first tokens came from when not from a login ("session file …").
-	Source string
 	// ExportDir is where the export key writes the log (the working directory when empty).
 	ExportDir string
 }
 
-type pane int
-
-const (
-	paneLog pane = iota
-	paneRequests
-	paneClaims
-	paneCount
-)
-
-var paneNames = [...]string{"log", "requests", "claims"}
-
 // Model is the root model.
 type Model struct {
-	opts   Options
-	engine *apiclient.Engine
-	keys   KeyMap
-	help   help.Model
-	theme  themes.Theme
-	tname  string
-	clock  session.Clock
+	opts    Options
+	engine  *apiclient.Engine
+	clock   session.Clock
+	sub     *session.Subscription
+	keys    KeyMap
+	actions []action
+	sh      *shared
+	styles  layoutStyles
+
+	logp     *logPanel
+	reqs     *requestsPanel
+	claims   *claimsPanel
+	panels   [paneCount]component
+	composer *composer
+	dialog   *loginDialog
+	help     *helpOverlay
 
 	width, height int
-	now           time.Time
-	snap          apiclient.Snapshot
-	sub           *session.Subscription
-
-	log      *logStore
-	focus    pane
-	reveal   bool
-	showHelp bool
-	flash    string
-	flashAt  time.Time
-
-	filtering bool
-	filterIn  textinput.Model
-
-	editing   bool
-	editIndex int // the request being edited; -1 composes a new one
-	editor    textarea.Model
-
-	requests  []apiclient.Request
-	selected  int
-	results   map[int]apiclient.Result // last result per request index
-	respOff   int
-	claimsOff int
-	burstN    int
-	inflight  int
-
-	latencyOn bool
-	skewStep  int
-	dismissed bool // the login-required dialog was dismissed
-	loggingIn bool
-	quitting  bool
+	mode          mode
+	focus         pane
+	flash         string
+	flashAt       time.Time
+	inflight      int
+	dialogRows    int // the login dialog's height while it shows, else 0
+	faults        faultState
+	loggingIn     bool
+	quitting      bool
 }
-
-var burstSizes = []int{10, 50, 100, 500, 1000}
 
 // New builds the model.
 func New(o Options) *Model {
@@ -123,14 +77,6 @@ func New(o Options) *Model {
 	if o.Tick <= 0 {
 		o.Tick = 100 * time.Millisecond
 	}
-	if o.Theme == "" {
-		o.Theme = themes.Default()
-	}
-	th, ok := themes.Get(o.Theme)
-	if !ok {
-		o.Theme = "dark"
-		th, _ = themes.Get("dark")
-	}
 	if o.Clipboard == nil {
 		o.Clipboard = osc52Copy
 	}
@@ -138,60 +84,38 @@ func New(o Options) *Model {
 	if len(reqs) == 0 {
 		reqs = o.Engine.Profile().PresetRequests()
 	}
-	fi := textinput.New()
-	fi.Prompt = "/ "
-	fi.Placeholder = "filter: kind or text (401, refresh, /api/me …)"
-	ed := textarea.New()
-	ed.ShowLineNumbers = false
-	m := &Model{
-		opts: o, engine: o.Engine, keys: DefaultKeyMap(), help: help.New(), theme: th, tname: o.Theme,
-		clock: o.Clock, log: newLogStore(o.LogMax), requests: reqs, results: map[int]apiclient.Result{},
-		burstN: 100, filterIn: fi, editor: ed,
+	sh := &shared{demo: o.Faults != nil}
+	sh.tname, sh.theme = pickTheme(o.Theme)
+	keys := DefaultKeyMap()
+	for _, b := range keys.faultKeys() {
+		b.SetEnabled(o.Faults != nil)
 	}
-	m.applyHelpStyles()
-	m.now = m.clock.Now()
-	m.snap = m.engine.Snapshot()
+	m := &Model{opts: o, engine: o.Engine, clock: o.Clock, keys: keys, sh: sh,
+		logp: newLogPanel(sh, o.LogMax), reqs: newRequestsPanel(sh, reqs), claims: newClaimsPanel(sh),
+		composer: newComposer(sh), dialog: newLoginDialog(sh, keys), help: newHelpOverlay(sh, keys)}
+	m.panels = [paneCount]component{paneLog: m.logp, paneRequests: m.reqs, paneClaims: m.claims}
+	m.actions = m.globalActions()
+	sh.now = m.clock.Now()
+	sh.snap = m.engine.Snapshot()
 	m.sub = m.engine.Log().Subscribe(1 << 14)
-	m.log.add(m.engine.Log().Events())
+	m.logp.store.add(m.engine.Log().Events())
 	return m
+}
+
+// pickTheme is the named theme, the default for "", and dark for a name it does not know.
+func pickTheme(name string) (string, themes.Theme) {
+	if name == "" {
+		name = themes.Default()
+	}
+	if th, ok := themes.Get(name); ok {
+		return name, th
+	}
+	th, _ := themes.Get("dark")
+	return "dark", th
 }
 
 // Close releases the log subscription.
 func (m *Model) Close() { m.sub.Close() }
-
-// ---- messages ----
-
-type tickMsg time.Time
-type eventsMsg []session.Event
-type resultMsg struct {
-	index int
-	res   apiclient.Result
-}
-type burstMsg struct {
-	n, ok, failed, parked int
-	took                  time.Duration
-	index                 int              // the request the burst copied
-	worst                 apiclient.Result // the most telling copy, for the response view
-}
-
-// telling ranks a burst's results for the response view: a failure over a parked request over
-// a success, and more attempts over fewer, so the view shows what went wrong if anything did.
-func telling(r apiclient.Result) int {
-	rank := 0
-	switch r.Outcome {
-	case apiclient.Parked:
-		rank = 1
-	case apiclient.Failed:
-		rank = 2
-	}
-	return rank*100 + min(r.Attempts, 99)
-}
-
-type loginMsg struct {
-	replayed []apiclient.Result
-	err      error
-}
-type flashMsg string
 
 // Init starts the clock, the event stream and the login.
 func (m *Model) Init() tea.Cmd {
@@ -202,141 +126,30 @@ func (m *Model) Init() tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
-func (m *Model) tick() tea.Cmd {
-	return tea.Tick(m.opts.Tick, func(t time.Time) tea.Msg { return tickMsg(t) })
-}
-
-// waitEvents blocks (in its own goroutine, as every Cmd does) for the next event, then takes
-// whatever else is already queued so that a burst arrives as a few big batches.
-func (m *Model) waitEvents() tea.Cmd {
-	sub := m.sub
-	return func() tea.Msg {
-		ev, ok := <-sub.C
-		if !ok {
-			return nil
-		}
-		batch := []session.Event{ev}
-		for len(batch) < 4096 {
-			select {
-			case ev, ok := <-sub.C:
-				if !ok {
-					return eventsMsg(batch)
-				}
-				batch = append(batch, ev)
-			default:
-				return eventsMsg(batch)
-			}
-		}
-		return eventsMsg(batch)
-	}
-}
-
-func (m *Model) loginCmd() tea.Cmd {
-	m.loggingIn = true
-	e := m.engine
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		replayed, err := e.Login(ctx)
-		return loginMsg{replayed: replayed, err: err}
-	}
-}
-
-func (m *Model) sendCmd(i int) tea.Cmd {
-	req := m.requests[i]
-	e := m.engine
-	m.inflight++
-	return func() tea.Msg {
-		return resultMsg{index: i, res: e.Do(context.Background(), req)}
-	}
-}
-
-func (m *Model) burstCmd(n int) tea.Cmd {
-	index := m.selected
-	req := m.requests[index]
-	e := m.engine
-	m.inflight += n
-	return func() tea.Msg {
-		start := time.Now()
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		out := burstMsg{n: n, index: index}
-		for range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				r := e.Do(context.Background(), req)
-				mu.Lock()
-				if out.worst.ID == 0 || telling(r) > telling(out.worst) {
-					out.worst = r
-				}
-				switch r.Outcome {
-				case apiclient.OK:
-					out.ok++
-				case apiclient.Parked:
-					out.parked++
-				default:
-					out.failed++
-				}
-				mu.Unlock()
-			}()
-		}
-		wg.Wait()
-		out.took = time.Since(start)
-		return out
-	}
-}
-
-func (m *Model) refreshCmd() tea.Cmd {
-	e := m.engine
-	return func() tea.Msg {
-		if err := e.RefreshNow(context.Background()); err != nil {
-			return flashMsg("refresh: " + err.Error())
-		}
-		return flashMsg("refreshed")
-	}
-}
-
-func (m *Model) setFlash(s string) {
-	m.flash, m.flashAt = s, m.now
-}
-
-// ---- update ----
-
-// Update routes messages; keys go to the dialog or input that has them, then to the root keys.
+// Update routes messages: answers from the engine to the panel they concern, keys to whoever
+// has the keyboard in the current mode.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
-		m.width, m.height = msg.Width, msg.Height
-		m.log.invalidate()
-		m.editor.SetWidth(max(msg.Width-6, 10))
-		m.editor.SetHeight(max(msg.Height-10, 3))
-		return m, nil
+		m.resize(msg.Width, msg.Height)
 	case tickMsg:
-		m.now = m.clock.Now()
-		m.snap = m.engine.Snapshot()
-		if m.flash != "" && m.now.Sub(m.flashAt) > 4*time.Second {
+		m.sync()
+		if m.flash != "" && m.sh.now.Sub(m.flashAt) > 4*time.Second {
 			m.flash = ""
-		}
-		if m.snap.State != session.StateLoginRequired {
-			m.dismissed = false
 		}
 		return m, m.tick()
 	case eventsMsg:
-		m.ingest(msg)
+		m.logp.ingest(msg, m.engine.Log().Since)
 		return m, m.waitEvents()
 	case resultMsg:
 		m.inflight--
-		m.results[msg.index] = msg.res
-		m.respOff = 0
-		return m, nil
+		m.reqs.setResult(msg.index, msg.res)
 	case burstMsg:
 		m.inflight -= msg.n
-		if msg.index < len(m.requests) && msg.worst.ID != 0 {
-			m.results[msg.index] = msg.worst
+		if msg.worst.ID != 0 {
+			m.reqs.setResult(msg.index, msg.worst)
 		}
 		m.setFlash(fmt.Sprintf("burst of %d: %d ok, %d failed, %d parked in %s", msg.n, msg.ok, msg.failed, msg.parked, msg.took.Round(time.Millisecond)))
-		return m, nil
 	case loginMsg:
 		m.loggingIn = false
 		if msg.err != nil {
@@ -344,404 +157,125 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		} else if len(msg.replayed) > 0 {
 			m.setFlash(fmt.Sprintf("logged in; %s replayed", plural(len(msg.replayed), "parked request", "parked requests")))
 		}
-		m.snap = m.engine.Snapshot()
-		return m, nil
+		m.sync()
 	case flashMsg:
 		m.setFlash(string(msg))
-		return m, nil
 	case tea.KeyMsg:
-		return m.handleKey(msg)
+		return m, m.handleKey(msg)
+	default:
+		return m, m.updateInput(msg)
 	}
 	return m, nil
 }
 
-// ingest adds events, catching up from the log when the subscription dropped some.
-func (m *Model) ingest(evs []session.Event) {
-	if len(evs) > 0 && m.log.lastSeq != 0 && evs[0].Seq > m.log.lastSeq+1 {
-		m.log.add(m.engine.Log().Since(m.log.lastSeq))
-	}
-	m.log.add(evs)
+// sync takes a new snapshot of the session and the clock, and lets the parts that lay out
+// content from it catch up.
+func (m *Model) sync() {
+	m.sh.now = m.clock.Now()
+	m.sh.snap = m.engine.Snapshot()
+	m.dialog.sync()
+	m.claims.sync()
+	m.fitDialog()
 }
 
-func (m *Model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
-	if m.filtering {
-		switch msg.String() {
-		case "enter":
-			m.filtering = false
-			m.filterIn.Blur()
-			return m, nil
-		case "esc":
-			m.filtering = false
-			m.filterIn.Blur()
-			m.filterIn.SetValue("")
-			m.log.setFilter("")
-			return m, nil
-		}
-		var cmd tea.Cmd
-		m.filterIn, cmd = m.filterIn.Update(msg)
-		m.log.setFilter(m.filterIn.Value())
-		return m, cmd
+// fitDialog gives the panels the rows the login dialog leaves them, when it comes or goes.
+func (m *Model) fitDialog() {
+	rows := 0
+	if m.dialog.visible() && m.width > 0 {
+		rows = lipgloss.Height(m.dialog.View())
 	}
-	if m.editing {
-		switch msg.String() {
-		case "esc":
-			m.editing = false
-			m.editor.Blur()
-			return m, nil
-		case "ctrl+s":
-			req, err := parseRequestText(m.editor.Value())
-			if err != nil {
-				m.setFlash("request not saved: " + err.Error())
-				return m, nil
-			}
-			if m.editIndex >= 0 && m.editIndex < len(m.requests) {
-				req.Name = m.requests[m.editIndex].Name
-				m.requests[m.editIndex] = req
-				m.selected = m.editIndex
-				delete(m.results, m.editIndex) // the answer was to the request as it was
-				m.setFlash("request saved: " + req.Method + " " + req.Path)
-			} else {
-				m.requests = append(m.requests, req)
-				m.selected = len(m.requests) - 1
-				m.setFlash("request added: " + req.Method + " " + req.Path)
-			}
-			m.editing = false
-			m.editor.Blur()
-			m.focus = paneRequests
-			return m, nil
+	if rows != m.dialogRows {
+		m.dialogRows = rows
+		m.sizePanels()
+	}
+}
+
+func (m *Model) setFlash(s string) { m.flash, m.flashAt = s, m.sh.now }
+
+// resize tells every part its size and builds the width-bound styles.
+func (m *Model) resize(w, h int) {
+	m.width, m.height = w, h
+	main := m.mainHeight()
+	m.composer.SetSize(w, main)
+	m.dialog.SetSize(w, main)
+	m.help.SetSize(w, h)
+	half := w / 2
+	m.styles.tokenLeft = lipgloss.NewStyle().Width(half)
+	m.styles.tokenRight = m.styles.tokenLeft.Width(w - half)
+	m.dialogRows = -1 // measure the dialog again at this width
+	m.fitDialog()
+}
+
+// sizePanels gives the panels the main area, less the login dialog's rows when it shows.
+func (m *Model) sizePanels() {
+	h := m.mainHeight()
+	if m.dialogRows > 0 && h-m.dialogRows >= 1 {
+		h -= m.dialogRows
+	}
+	for _, p := range m.panels {
+		p.SetSize(m.width, h)
+	}
+}
+
+func (m *Model) mainHeight() int {
+	return max(m.height-chromeRows-timelineRows-m.tokensHeight(), 1)
+}
+
+// handleKey gives the key to the input or overlay that has the keyboard, else to the global
+// keys, else to the focused panel.
+func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
+	switch m.mode {
+	case modeFilter, modeCompose:
+		return m.updateInput(msg)
+	case modeHelp:
+		if m.help.update(msg) {
+			m.mode = modeNormal
 		}
-		var cmd tea.Cmd
-		m.editor, cmd = m.editor.Update(msg)
-		return m, cmd
+		return nil
 	}
 	// Keys typed faster than the terminal is read arrive as one message with several runes
 	// ("fssLE"); outside text inputs each is a command of its own.
 	if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste {
-		var cmds []tea.Cmd
+		cmds := make([]tea.Cmd, 0, len(msg.Runes))
 		for _, r := range msg.Runes {
-			_, cmd := m.handleKey(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}})
-			cmds = append(cmds, cmd)
+			cmds = append(cmds, m.handleKey(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}}))
 		}
-		return m, tea.Batch(cmds...)
+		return tea.Batch(cmds...)
 	}
-	if m.showHelp {
-		if key.Matches(msg, m.keys.Help) || msg.String() == "esc" || key.Matches(msg, m.keys.Quit) {
-			m.showHelp = false
-		}
-		return m, nil
-	}
-	if m.loginDialog() && msg.String() == "esc" {
-		m.dismissed = true
-		return m, nil
-	}
-	if msg.String() == "esc" && m.focus == paneLog && m.log.filter != "" {
-		m.filterIn.SetValue("")
-		m.log.setFilter("")
-		m.setFlash("filter cleared")
-		return m, nil
-	}
-
-	k := m.keys
-	switch {
-	case key.Matches(msg, k.Quit):
-		m.quitting = true
-		return m, tea.Quit
-	case key.Matches(msg, k.Help):
-		m.showHelp = true
-	case key.Matches(msg, k.Send):
-		if len(m.requests) > 0 {
-			return m, m.sendCmd(m.selected)
-		}
-	case key.Matches(msg, k.Burst):
-		if len(m.requests) > 0 {
-			m.setFlash(fmt.Sprintf("burst: %d × %s %s", m.burstN, m.requests[m.selected].Method, m.requests[m.selected].Path))
-			return m, m.burstCmd(m.burstN)
-		}
-	case key.Matches(msg, k.BurstMore), key.Matches(msg, k.BurstLess):
-		i := 0
-		for j, n := range burstSizes {
-			if n == m.burstN {
-				i = j
-			}
-		}
-		if key.Matches(msg, k.BurstMore) {
-			i = min(i+1, len(burstSizes)-1)
-		} else {
-			i = max(i-1, 0)
-		}
-		m.burstN = burstSizes[i]
-		m.setFlash(fmt.Sprintf("burst size %d", m.burstN))
-	case key.Matches(msg, k.Refresh):
-		return m, m.refreshCmd()
-	case key.Matches(msg, k.Strategy):
-		// Settings are applied here, not in a command: they are non-blocking setters, and two
-		// quick presses must land in the order they were made (batched commands have no order).
-		next := nextStrategy(m.snap.Strategy)
-		m.engine.SetStrategy(next)
-		m.snap = m.engine.Snapshot()
-		m.setFlash("strategy " + string(next))
-	case key.Matches(msg, k.SingleFlight):
-		on := !m.snap.SingleFlight
-		m.engine.SetSingleFlight(on)
-		m.snap = m.engine.Snapshot()
-		m.setFlash(map[bool]string{true: "single flight on", false: "single flight off: concurrent 401s each refresh"}[on])
-	case key.Matches(msg, k.Login):
-		if !m.loggingIn {
-			m.dismissed = false
-			return m, m.loginCmd()
-		}
-	case key.Matches(msg, k.Reveal):
-		m.reveal = !m.reveal
-	case key.Matches(msg, k.CopyCurl):
-		if len(m.requests) > 0 {
-			curl := m.curl(m.requests[m.selected])
-			return m, m.copyCmd(curl, "curl command")
-		}
-	case key.Matches(msg, k.CopyToken):
-		if m.snap.Access.Empty() {
-			m.setFlash("no access token to copy")
-		} else if !m.reveal {
-			m.setFlash("reveal the tokens (v) before copying one")
-		} else {
-			return m, m.copyCmd(m.snap.Access.Raw, "access token")
-		}
-	case key.Matches(msg, k.Theme):
-		if themes.NoColor() {
-			m.setFlash("NO_COLOR is set: the theme stays mono")
-			return m, nil
-		}
-		m.tname = themes.Next(m.tname)
-		m.theme, _ = themes.Get(m.tname)
-		m.applyHelpStyles()
-		m.log.invalidate()
-		m.setFlash("theme " + m.tname)
-	case key.Matches(msg, k.Filter):
-		m.filtering = true
-		m.focus = paneLog
-		return m, m.filterIn.Focus()
-	case key.Matches(msg, k.ClearLog):
-		m.setFlash(fmt.Sprintf("cleared %s from the screen (w exports before clearing)", plural(m.log.clear(), "event", "events")))
-	case key.Matches(msg, k.Tab):
-		m.focus = (m.focus + 1) % paneCount
-	case key.Matches(msg, k.BackTab):
-		m.focus = (m.focus + paneCount - 1) % paneCount
-	case key.Matches(msg, k.Edit), key.Matches(msg, k.New):
-		m.editing, m.editIndex = true, -1
-		m.editor.SetValue("GET /\n")
-		if key.Matches(msg, k.Edit) && len(m.requests) > 0 {
-			m.editIndex = m.selected
-			m.editor.SetValue(requestText(m.requests[m.selected]))
-		}
-		return m, m.editor.Focus()
-	case key.Matches(msg, k.Claims):
-		m.focus = paneClaims
-	case key.Matches(msg, k.Export):
-		return m, m.exportCmd()
-	case key.Matches(msg, k.Up), key.Matches(msg, k.Down), key.Matches(msg, k.PageUp),
-		key.Matches(msg, k.PageDown), key.Matches(msg, k.Top), key.Matches(msg, k.Bottom):
-		m.scroll(msg)
-	default:
-		return m, m.faultKey(msg)
-	}
-	return m, nil
-}
-
-func nextStrategy(s apiclient.Strategy) apiclient.Strategy {
-	all := apiclient.Strategies()
-	for i, x := range all {
-		if x == s {
-			return all[(i+1)%len(all)]
-		}
-	}
-	return all[0]
-}
-
-func (m *Model) scroll(msg tea.KeyMsg) {
-	k := m.keys
-	page := max(m.mainHeight()-1, 1)
-	delta := 0
-	switch {
-	case key.Matches(msg, k.Up):
-		delta = -1
-	case key.Matches(msg, k.Down):
-		delta = 1
-	case key.Matches(msg, k.PageUp):
-		delta = -page
-	case key.Matches(msg, k.PageDown):
-		delta = page
-	}
-	switch m.focus {
-	case paneLog:
-		switch {
-		case key.Matches(msg, k.Top):
-			m.log.toTop()
-		case key.Matches(msg, k.Bottom):
-			m.log.toBottom()
-		default:
-			m.log.scroll(delta, m.mainHeight())
-		}
-	case paneRequests:
-		if key.Matches(msg, k.Up) || key.Matches(msg, k.Down) {
-			m.selected = min(max(m.selected+delta, 0), max(len(m.requests)-1, 0))
-			m.respOff = 0
-		} else {
-			m.respOff = max(m.respOff+delta, 0)
-			if key.Matches(msg, k.Top) {
-				m.respOff = 0
-			}
-		}
-	case paneClaims:
-		m.claimsOff = max(m.claimsOff+delta, 0)
-		if key.Matches(msg, k.Top) {
-			m.claimsOff = 0
-		}
-	}
-}
-
-// faultKey drives the demo server's knobs; nothing happens against a real API.
-func (m *Model) faultKey(msg tea.KeyMsg) tea.Cmd {
-	k := m.keys
-	isFault := key.Matches(msg, k.ExpireAccess) || key.Matches(msg, k.RevokeFamily) || key.Matches(msg, k.FailRefresh) ||
-		key.Matches(msg, k.Latency) || key.Matches(msg, k.Skew)
-	if !isFault {
+	if m.dialog.visible() && msg.Type == tea.KeyEsc {
+		m.dialog.dismissed = true
+		m.fitDialog()
 		return nil
 	}
-	f := m.opts.Faults
-	if f == nil {
-		m.setFlash("fault keys work only against the embedded demo server")
-		return nil
+	if cmd, ok := m.globalKey(msg); ok {
+		return cmd
 	}
-	var what string
-	switch {
-	case key.Matches(msg, k.ExpireAccess):
-		what = fmt.Sprintf("demo: expired %s at the server", plural(f.ExpireAccessTokens(), "access token", "access tokens"))
-	case key.Matches(msg, k.RevokeFamily):
-		what = fmt.Sprintf("demo: revoked %s at the server", plural(f.RevokeAllFamilies(), "refresh token family", "refresh token families"))
-	case key.Matches(msg, k.FailRefresh):
-		f.FailNextRefreshes(1)
-		what = "demo: the next refresh call answers 503"
-	case key.Matches(msg, k.Latency):
-		m.latencyOn = !m.latencyOn
-		if m.latencyOn {
-			f.SetLatency(0, 2*time.Second)
-			what = "demo: refresh calls now take 2s"
-		} else {
-			f.SetLatency(0, 0)
-			what = "demo: refresh latency off"
+	if cmd, ok := m.panels[m.focus].Update(msg); ok {
+		return cmd
+	}
+	return m.faultKey(msg)
+}
+
+// updateInput passes a message to the text input that has the keyboard, and leaves its mode
+// when the input is done.
+func (m *Model) updateInput(msg tea.Msg) tea.Cmd {
+	switch m.mode {
+	case modeFilter:
+		cmd, done := m.logp.updateFilter(msg)
+		if done {
+			m.mode = modeNormal
 		}
-	case key.Matches(msg, k.Skew):
-		steps := []time.Duration{0, 60 * time.Second, -60 * time.Second}
-		m.skewStep = (m.skewStep + 1) % len(steps)
-		f.SetSkew(steps[m.skewStep])
-		what = fmt.Sprintf("demo: server clock skew now %+ds (the estimate follows the next answer)", int(steps[m.skewStep].Seconds()))
+		return cmd
+	case modeCompose:
+		cmd, done, saved := m.composer.update(msg)
+		if done {
+			m.mode = modeNormal
+		}
+		if saved != nil {
+			m.focus = paneRequests
+			m.setFlash(m.reqs.save(saved.index, saved.req))
+		}
+		return cmd
 	}
-	m.setFlash(what)
-	// In the log too: the story of a session includes the faults that shaped it.
-	m.engine.Note(what)
 	return nil
-}
-
-func (m *Model) copyCmd(text, what string) tea.Cmd {
-	clip := m.opts.Clipboard
-	return func() tea.Msg {
-		if err := clip(text); err != nil {
-			return flashMsg("copy failed: " + err.Error())
-		}
-		return flashMsg("copied " + what + " to the clipboard (OSC 52)")
-	}
-}
-
-// curl renders a request as a curl command; the token is masked unless revealed.
-func (m *Model) curl(r apiclient.Request) string {
-	p := m.engine.Profile()
-	tok := m.snap.Access.Raw
-	if !m.reveal {
-		tok = "$TOKEN"
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "curl -sS -X %s %s", r.Method, shellQuote(strings.TrimRight(m.snap.Target, "/")+r.Path))
-	auth := tok
-	if p.Auth.Scheme != "" {
-		auth = p.Auth.Scheme + " " + tok
-	}
-	fmt.Fprintf(&b, " -H %s", shellQuote(p.Auth.Header+": "+auth))
-	for k, vs := range r.Header {
-		for _, v := range vs {
-			fmt.Fprintf(&b, " -H %s", shellQuote(k+": "+v))
-		}
-	}
-	if len(r.Body) > 0 {
-		fmt.Fprintf(&b, " --data-raw %s", shellQuote(string(r.Body)))
-	}
-	return b.String()
-}
-
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
-// requestText and parseRequestText are the composer's format: the HTTP-file shape
-// ("METHOD /path", header lines, a blank line, the body).
-func requestText(r apiclient.Request) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s\n", r.Method, r.Path)
-	for k, vs := range r.Header {
-		for _, v := range vs {
-			fmt.Fprintf(&b, "%s: %s\n", k, v)
-		}
-	}
-	b.WriteString("\n")
-	b.Write(r.Body)
-	return b.String()
-}
-
-func parseRequestText(s string) (apiclient.Request, error) {
-	head, body, _ := strings.Cut(strings.ReplaceAll(s, "\r\n", "\n"), "\n\n")
-	lines := strings.Split(strings.TrimSpace(head), "\n")
-	method, path, ok := strings.Cut(strings.TrimSpace(lines[0]), " ")
-	method = strings.ToUpper(method)
-	path = strings.TrimSpace(path)
-	if !ok || method == "" || !strings.HasPrefix(path, "/") {
-		return apiclient.Request{}, fmt.Errorf("first line must be METHOD /path, got %q", lines[0])
-	}
-	r := apiclient.Request{Method: method, Path: path, Header: http.Header{}}
-	for _, l := range lines[1:] {
-		k, v, ok := strings.Cut(l, ":")
-		if !ok || strings.TrimSpace(k) == "" {
-			return apiclient.Request{}, fmt.Errorf("header line %q is not Name: value", l)
-		}
-		r.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
-	}
-	body = strings.TrimSpace(body)
-	if body != "" {
-		r.Body = []byte(body)
-		if r.Header.Get("Content-Type") == "" && json.Valid(r.Body) {
-			r.Header.Set("Content-Type", "application/json")
-		}
-	}
-	return r, nil
-}
-
-// exportCmd writes the log as JSON lines to a new file (0600). Events carry fingerprints, never
-// raw tokens, so the file can go into a bug report as it is.
-func (m *Model) exportCmd() tea.Cmd {
-	evs := append([]session.Event(nil), m.log.events...)
-	path := filepath.Join(m.opts.ExportDir, "tokenscope-log-"+m.now.Format("20060102-150405.000")+".jsonl")
-	return func() tea.Msg {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return flashMsg("export failed: " + err.Error())
-		}
-		w := bufio.NewWriter(f)
-		for _, ev := range evs {
-			w.Write(ev.JSON())
-			w.WriteByte('\n')
-		}
-		if err := w.Flush(); err != nil {
-			f.Close()
-			return flashMsg("export failed: " + err.Error())
-		}
-		if err := f.Close(); err != nil {
-			return flashMsg("export failed: " + err.Error())
-		}
-		return flashMsg(fmt.Sprintf("wrote %d events to %s (tokens as fingerprints)", len(evs), path))
-	}
 }

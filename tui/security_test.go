@@ -157,7 +157,7 @@ func secStep(m *Model, cmd tea.Cmd) {
 	for {
 		select {
 		case ev := <-m.sub.C:
-			m.ingest([]session.Event{ev})
+			m.logp.ingest([]session.Event{ev}, m.engine.Log().Since)
 			continue
 		default:
 		}
@@ -249,7 +249,7 @@ func TestSecurityHostileTextDrawnInert(t *testing.T) {
 			if colour {
 				lipgloss.SetColorProfile(termenv.ANSI256)
 			}
-			m.log.invalidate()
+			m.logp.store.invalidate()
 			v := m.View()
 			lipgloss.SetColorProfile(prev)
 			where := name
@@ -262,14 +262,14 @@ func TestSecurityHostileTextDrawnInert(t *testing.T) {
 	}
 	m.focus = paneRequests
 	for _, i := range []int{0, 1, 3} {
-		m.selected = i
+		m.reqs.selectIndex(i)
 		render(fmt.Sprintf("requests pane, request %d", i))
 	}
 	m.focus = paneClaims
 	render("claims pane")
-	m.reveal = true
+	m.sh.reveal = true; m.claims.sync()
 	render("claims pane, tokens revealed")
-	m.reveal = false
+	m.sh.reveal = false; m.claims.sync()
 	m.focus = paneLog
 	render("log pane")
 
@@ -278,7 +278,7 @@ func TestSecurityHostileTextDrawnInert(t *testing.T) {
 	render("login dialog after a hostile refresh rejection")
 	secKey(m, "esc")
 	m.focus = paneRequests
-	m.selected = 2
+	m.reqs.selectIndex(2)
 	render("requests pane, the parked 401")
 	m.focus = paneLog
 	// A manual refresh now: refused, with the hostile reason in the flash.
@@ -316,10 +316,10 @@ func TestSecurityHostileOpaqueTokenDrawnInert(t *testing.T) {
 	m := secModel(t, e, []apiclient.Request{{Method: "GET", Path: "/api/json"}})
 	secStep(m, m.sendCmd(0)) // Go refuses to put control characters in a header: a failed request
 	for _, reveal := range []bool{false, true} {
-		m.reveal = reveal
+		m.sh.reveal = reveal; m.claims.sync()
 		for _, p := range []pane{paneLog, paneRequests, paneClaims} {
 			m.focus = p
-			m.log.invalidate()
+			m.logp.store.invalidate()
 			secInert(t, fmt.Sprintf("%s pane, reveal %v", paneNames[p], reveal), m.View(), false)
 		}
 	}
@@ -342,7 +342,7 @@ func TestSecurityHugeBodyDrawnCapped(t *testing.T) {
 	}
 	m := secModel(t, e, []apiclient.Request{{Method: "GET", Path: "/api/big"}})
 	secStep(m, m.sendCmd(0))
-	r, ok := m.results[0]
+	r, ok := m.reqs.results[0]
 	if !ok || r.Outcome != apiclient.OK || len(r.Body) < 3<<20 {
 		t.Fatalf("result ok=%v outcome %v, %d bytes (%s)", ok, r.Outcome, len(r.Body), r.Reason)
 	}
@@ -367,7 +367,7 @@ func TestSecurityHugeBodyDrawnCapped(t *testing.T) {
 	}
 	// Scrolled to the end: still bounded, and the cut is said.
 	m.Update(tea.KeyMsg{Type: tea.KeyPgDown})
-	m.respOff = 1 << 30
+	m.reqs.resp.GotoBottom()
 	v = m.View()
 	if len(v) >= 200_000 {
 		t.Errorf("the view scrolled to the end is %d bytes", len(v))

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,7 +53,11 @@ func sized(t *testing.T, cfg apiclient.Config, faults bool) *fixture {
 	t.Helper()
 	f := newFixture(t, "simplejwt", cfg, "dark")
 	if !faults {
-		f.m.opts.Faults = nil
+		o := f.m.opts
+		o.Faults = nil
+		f.m.Close()
+		f.m = New(o)
+		t.Cleanup(f.m.Close)
 	}
 	f.m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
 	return f
@@ -63,7 +68,7 @@ func drain(m *Model) {
 	for {
 		select {
 		case ev := <-m.sub.C:
-			m.ingest([]session.Event{ev})
+			m.logp.ingest([]session.Event{ev}, m.engine.Log().Since)
 		default:
 			return
 		}
@@ -73,7 +78,7 @@ func drain(m *Model) {
 func TestKeySend(t *testing.T) {
 	f := sized(t, apiclient.Config{}, true)
 	upd(t, f.m, press("enter"))
-	r, ok := f.m.results[0]
+	r, ok := f.m.reqs.results[0]
 	if !ok || r.Outcome != apiclient.OK || r.Status != 200 {
 		t.Fatalf("result: %+v", r)
 	}
@@ -86,18 +91,18 @@ func TestKeySend(t *testing.T) {
 func TestKeyBurstAndSize(t *testing.T) {
 	f := sized(t, apiclient.Config{}, true)
 	upd(t, f.m, press("-"))
-	if f.m.burstN != 50 {
-		t.Fatalf("burst size %d after -", f.m.burstN)
+	if f.m.reqs.burstN != 50 {
+		t.Fatalf("burst size %d after -", f.m.reqs.burstN)
 	}
 	upd(t, f.m, press("+"))
 	upd(t, f.m, press("="))
-	if f.m.burstN != 500 {
-		t.Fatalf("burst size %d after + =", f.m.burstN)
+	if f.m.reqs.burstN != 500 {
+		t.Fatalf("burst size %d after + =", f.m.reqs.burstN)
 	}
 	upd(t, f.m, press("-"))
 	upd(t, f.m, press("-"))
 	upd(t, f.m, press("enter")) // a single send first: the burst's answer must replace it in view
-	single := f.m.results[f.m.selected].ID
+	single := f.m.reqs.results[f.m.reqs.selected].ID
 	upd(t, f.m, press("b"))
 	if !strings.Contains(f.m.flash, "burst of 50: 50 ok") || f.m.inflight != 0 {
 		t.Errorf("flash %q inflight %d", f.m.flash, f.m.inflight)
@@ -106,7 +111,7 @@ func TestKeyBurstAndSize(t *testing.T) {
 		t.Errorf("server saw %d requests, want 1 + 50", st.ResourceOK)
 	}
 	// The response view shows an answer from the burst, not the older single send.
-	if r, ok := f.m.results[f.m.selected]; !ok || r.Status != 200 || r.ID == single || single == 0 {
+	if r, ok := f.m.reqs.results[f.m.reqs.selected]; !ok || r.Status != 200 || r.ID == single || single == 0 {
 		t.Errorf("response view after a burst: %+v (ok %v)", r, ok)
 	}
 }
@@ -147,7 +152,7 @@ func TestKeyLoginAgainReplaysParked(t *testing.T) {
 	f.clock.Advance(31 * time.Second)
 	upd(t, f.m, press("enter"))
 	f.m.Update(tickMsg(f.clock.Now()))
-	if !f.m.loginDialog() || !strings.Contains(f.m.View(), "1 parked request will be replayed") {
+	if !f.m.dialog.visible() || !strings.Contains(f.m.View(), "1 parked request will be replayed") {
 		t.Fatalf("no login dialog:\n%s", f.m.View())
 	}
 	// The token panel does not call a rejected session's token fresh, and the log stays
@@ -158,7 +163,7 @@ func TestKeyLoginAgainReplaysParked(t *testing.T) {
 		t.Errorf("dead session drawn as alive, or the log hidden:\n%s", v)
 	}
 	upd(t, f.m, press("esc"))
-	if f.m.loginDialog() {
+	if f.m.dialog.visible() {
 		t.Error("esc did not dismiss the dialog")
 	}
 	upd(t, f.m, press("l"))
@@ -203,8 +208,8 @@ func TestKeyTheme(t *testing.T) {
 	f := sized(t, apiclient.Config{}, true)
 	for _, want := range []string{"light", "high-contrast", "mono", "dark"} {
 		upd(t, f.m, press("t"))
-		if f.m.tname != want || f.m.theme.Mono != (want == "mono") {
-			t.Fatalf("theme %s (%s), want %s", f.m.tname, f.m.theme.Name, want)
+		if f.m.sh.tname != want || f.m.sh.theme.Mono != (want == "mono") {
+			t.Fatalf("theme %s (%s), want %s", f.m.sh.tname, f.m.sh.theme.Name, want)
 		}
 	}
 }
@@ -215,27 +220,27 @@ func TestKeyFilterAndClear(t *testing.T) {
 	upd(t, f.m, press("r"))
 	drain(f.m)
 	upd(t, f.m, press("/"))
-	if !f.m.filtering {
+	if f.m.mode != modeFilter {
 		t.Fatal("/ did not open the filter")
 	}
 	for _, r := range "refresh-ok" {
 		f.m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}}) // its command only blinks the cursor
 	}
-	lines := f.m.log.lines(f.m.theme, 120, 20)
+	lines := f.m.logp.store.lines(f.m.sh.theme, 120, 20)
 	if len(lines) != 1 || !strings.Contains(lines[0], "refresh-ok") {
 		t.Fatalf("filtered lines: %q", lines)
 	}
 	upd(t, f.m, press("enter"))
-	if f.m.filtering || f.m.log.filter != "refresh-ok" {
+	if (f.m.mode == modeFilter) || f.m.logp.store.filter != "refresh-ok" {
 		t.Error("enter did not keep the filter")
 	}
 	upd(t, f.m, press("/"))
 	upd(t, f.m, press("esc"))
-	if f.m.log.filter != "" || len(f.m.log.visible) != len(f.m.log.events) {
+	if f.m.logp.store.filter != "" || len(f.m.logp.store.visible) != len(f.m.logp.store.events) {
 		t.Error("esc did not clear the filter")
 	}
 	upd(t, f.m, press("ctrl+l"))
-	if len(f.m.log.events) != 0 {
+	if len(f.m.logp.store.events) != 0 {
 		t.Error("ctrl+l did not clear the log")
 	}
 }
@@ -254,15 +259,18 @@ func TestKeyPanelsHelpQuit(t *testing.T) {
 	}
 	upd(t, f.m, press("?"))
 	v := f.m.View()
-	for _, b := range DefaultKeyMap().FullHelp() {
+	for _, b := range append(DefaultKeyMap().FullHelp(), f.m.panels[f.m.focus].FullHelp()...) {
 		for _, k := range b {
+			if !k.Enabled() {
+				continue // the log's esc, while no filter is applied
+			}
 			if !strings.Contains(v, k.Help().Key) || !strings.Contains(v, k.Help().Desc) {
 				t.Errorf("help overlay lacks %q %q", k.Help().Key, k.Help().Desc)
 			}
 		}
 	}
 	upd(t, f.m, press("q")) // closes the overlay, does not quit
-	if f.m.showHelp || f.m.quitting {
+	if (f.m.mode == modeHelp) || f.m.quitting {
 		t.Fatal("q in the help overlay should close it")
 	}
 	for _, k := range []string{"q", "ctrl+c"} {
@@ -281,7 +289,7 @@ func TestHelpAtEverySize(t *testing.T) {
 	f := sized(t, apiclient.Config{}, true)
 	for _, sz := range [][2]int{{minWidth, minHeight}, {80, 24}, {100, 30}, {120, 40}, {200, 60}} {
 		f.m.Update(tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
-		f.m.showHelp = false
+		f.m.mode = modeNormal
 		lines := strings.Split(ansi.Strip(f.m.View()), "\n")
 		bar := lines[len(lines)-1]
 		if !strings.HasSuffix(bar, "? help • q quit") {
@@ -289,8 +297,11 @@ func TestHelpAtEverySize(t *testing.T) {
 		}
 		upd(t, f.m, press("?"))
 		v := ansi.Strip(f.m.View())
-		for _, b := range DefaultKeyMap().FullHelp() {
+		for _, b := range append(DefaultKeyMap().FullHelp(), f.m.panels[f.m.focus].FullHelp()...) {
 			for _, k := range b {
+				if !k.Enabled() {
+					continue
+				}
 				if !strings.Contains(v, k.Help().Key) || !strings.Contains(v, k.Help().Desc) {
 					t.Errorf("%dx%d: help overlay lacks %q %q", sz[0], sz[1], k.Help().Key, k.Help().Desc)
 				}
@@ -318,41 +329,41 @@ func TestKeyClaims(t *testing.T) {
 
 func TestKeyEditComposer(t *testing.T) {
 	f := sized(t, apiclient.Config{}, true)
-	n := len(f.m.requests)
+	n := len(f.m.reqs.list)
 	// e edits the selected request in place.
 	upd(t, f.m, press("e"))
-	if !f.m.editing || !strings.HasPrefix(f.m.editor.Value(), "GET /api/protected/") || !strings.Contains(f.m.View(), "Edit request") {
-		t.Fatalf("editor: %v %q", f.m.editing, f.m.editor.Value())
+	if (f.m.mode != modeCompose) || !strings.HasPrefix(f.m.composer.editor.Value(), "GET /api/protected/") || !strings.Contains(f.m.View(), "Edit request") {
+		t.Fatalf("editor: %v %q", (f.m.mode == modeCompose), f.m.composer.editor.Value())
 	}
-	f.m.editor.SetValue("GET /api/me\nX-Edited: yes\n")
+	f.m.composer.editor.SetValue("GET /api/me\nX-Edited: yes\n")
 	upd(t, f.m, press("ctrl+s"))
-	if got := f.m.requests[0]; len(f.m.requests) != n || got.Path != "/api/me" || got.Header.Get("X-Edited") != "yes" || got.Name != "protected" || f.m.selected != 0 {
-		t.Fatalf("edited in place: %d requests, first %+v", len(f.m.requests), got)
+	if got := f.m.reqs.list[0]; len(f.m.reqs.list) != n || got.Path != "/api/me" || got.Header.Get("X-Edited") != "yes" || got.Name != "protected" || f.m.reqs.selected != 0 {
+		t.Fatalf("edited in place: %d requests, first %+v", len(f.m.reqs.list), got)
 	}
 	// n composes a new one, added at the end.
 	upd(t, f.m, press("n"))
-	if !f.m.editing || !strings.Contains(f.m.View(), "New request") {
-		t.Fatalf("n did not open an empty composer: %q", f.m.editor.Value())
+	if (f.m.mode != modeCompose) || !strings.Contains(f.m.View(), "New request") {
+		t.Fatalf("n did not open an empty composer: %q", f.m.composer.editor.Value())
 	}
-	f.m.editor.SetValue("post /api/items\nX-Trace: 1\n\n{\"name\":\"composed\"}")
+	f.m.composer.editor.SetValue("post /api/items\nX-Trace: 1\n\n{\"name\":\"composed\"}")
 	upd(t, f.m, press("ctrl+s"))
 	n++
-	got := f.m.requests[n-1]
-	if f.m.editing || len(f.m.requests) != n || got.Method != "POST" || got.Header.Get("X-Trace") != "1" || got.Header.Get("Content-Type") != "application/json" || f.m.selected != n-1 {
+	got := f.m.reqs.list[n-1]
+	if (f.m.mode == modeCompose) || len(f.m.reqs.list) != n || got.Method != "POST" || got.Header.Get("X-Trace") != "1" || got.Header.Get("Content-Type") != "application/json" || f.m.reqs.selected != n-1 {
 		t.Fatalf("composed %+v", got)
 	}
 	upd(t, f.m, press("enter"))
-	if r := f.m.results[n-1]; r.Status != 201 || !strings.Contains(string(r.Body), "composed") {
+	if r := f.m.reqs.results[n-1]; r.Status != 201 || !strings.Contains(string(r.Body), "composed") {
 		t.Errorf("sent composed request: %+v", r)
 	}
 	upd(t, f.m, press("e"))
-	f.m.editor.SetValue("nonsense")
+	f.m.composer.editor.SetValue("nonsense")
 	upd(t, f.m, press("ctrl+s"))
-	if !f.m.editing || !strings.Contains(f.m.flash, "METHOD /path") {
+	if (f.m.mode != modeCompose) || !strings.Contains(f.m.flash, "METHOD /path") {
 		t.Errorf("bad request accepted: flash %q", f.m.flash)
 	}
 	upd(t, f.m, press("esc"))
-	if f.m.editing || len(f.m.requests) != n {
+	if (f.m.mode == modeCompose) || len(f.m.reqs.list) != n {
 		t.Error("esc did not cancel")
 	}
 }
@@ -365,34 +376,34 @@ func TestKeysScroll(t *testing.T) {
 	drain(f.m)
 	h := f.m.mainHeight()
 	upd(t, f.m, press("up"))
-	if f.m.log.follow {
+	if f.m.logp.store.follow {
 		t.Fatal("up did not stop following")
 	}
-	top := f.m.log.offset
+	top := f.m.logp.store.offset
 	upd(t, f.m, tea.KeyMsg{Type: tea.KeyPgUp})
-	if f.m.log.offset != max(top-(h-1), 0) {
-		t.Errorf("pgup: offset %d from %d", f.m.log.offset, top)
+	if f.m.logp.store.offset != max(top-(h-1), 0) {
+		t.Errorf("pgup: offset %d from %d", f.m.logp.store.offset, top)
 	}
 	upd(t, f.m, tea.KeyMsg{Type: tea.KeyHome})
-	if f.m.log.offset != 0 {
+	if f.m.logp.store.offset != 0 {
 		t.Error("home did not go to the top")
 	}
 	upd(t, f.m, tea.KeyMsg{Type: tea.KeyPgDown})
 	upd(t, f.m, tea.KeyMsg{Type: tea.KeyEnd})
 	f.m.View()
-	if !f.m.log.follow {
+	if !f.m.logp.store.follow {
 		t.Error("end did not follow again")
 	}
 	upd(t, f.m, press("tab"))
 	upd(t, f.m, press("down"))
 	upd(t, f.m, press("down"))
 	upd(t, f.m, press("down"))
-	if f.m.selected != 2 {
-		t.Errorf("selection %d, want the last preset", f.m.selected)
+	if f.m.reqs.selected != 2 {
+		t.Errorf("selection %d, want the last preset", f.m.reqs.selected)
 	}
 	upd(t, f.m, press("up"))
-	if f.m.selected != 1 {
-		t.Errorf("selection %d after up", f.m.selected)
+	if f.m.reqs.selected != 1 {
+		t.Errorf("selection %d after up", f.m.reqs.selected)
 	}
 }
 
@@ -437,15 +448,15 @@ func TestFaultKeys(t *testing.T) {
 func TestEventCatchUp(t *testing.T) {
 	f := sized(t, apiclient.Config{}, true)
 	drain(f.m)
-	before := len(f.m.log.events)
+	before := len(f.m.logp.store.events)
 	for range 3 {
 		f.e.Do(t.Context(), f.e.Profile().PresetRequests()[0])
 	}
 	all := f.e.Log().Events()
 	last := all[len(all)-1]
 	// Only the newest event arrives through the stream; the five before it were dropped.
-	f.m.ingest([]session.Event{last})
-	if got := len(f.m.log.events) - before; got != len(all)-before {
+	f.m.logp.ingest([]session.Event{last}, f.m.engine.Log().Since)
+	if got := len(f.m.logp.store.events) - before; got != len(all)-before {
 		t.Errorf("caught up %d events, want %d", got, len(all)-before)
 	}
 }
@@ -455,8 +466,8 @@ func TestEventCatchUp(t *testing.T) {
 func TestNetworkTextIsInert(t *testing.T) {
 	f := sized(t, apiclient.Config{}, true)
 	evil := "\x1b]0;pwned\x07\x1b]52;c;ZXZpbA==\x07\x1b[2J\x1b[31mred\x1b[0m\u202etxt.exe"
-	f.m.results[0] = apiclient.Result{ID: 1, Outcome: apiclient.OK, Status: 200, Body: []byte(evil),
-		Header: map[string][]string{"X-Evil": {evil}}, Reason: evil}
+	f.m.reqs.setResult(0, apiclient.Result{ID: 1, Outcome: apiclient.OK, Status: 200, Body: []byte(evil),
+		Header: map[string][]string{"X-Evil": {evil}}, Reason: evil})
 	f.m.focus = paneRequests
 	v := f.m.View()
 	for _, bad := range []string{"\x1b]", "\x07", "\x1b[2J", "\u202e"} {
@@ -490,8 +501,8 @@ func TestKeyExportLog(t *testing.T) {
 		t.Errorf("mode %v", st.Mode())
 	}
 	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-	if len(lines) != len(f.m.log.events) || !strings.Contains(string(data), `"kind":"refresh-ok"`) {
-		t.Errorf("%d lines for %d events", len(lines), len(f.m.log.events))
+	if len(lines) != len(f.m.logp.store.events) || !strings.Contains(string(data), `"kind":"refresh-ok"`) {
+		t.Errorf("%d lines for %d events", len(lines), len(f.m.logp.store.events))
 	}
 	s := f.e.Snapshot()
 	for _, tok := range []string{s.Access.Raw, s.Refresh.Raw} {
@@ -532,12 +543,12 @@ func TestEscClearsAppliedFilter(t *testing.T) {
 		upd(t, f.m, press(string(r)))
 	}
 	upd(t, f.m, press("enter"))
-	if f.m.filtering || f.m.log.filter != "login" {
-		t.Fatalf("filter not applied: filtering %v filter %q", f.m.filtering, f.m.log.filter)
+	if (f.m.mode == modeFilter) || f.m.logp.store.filter != "login" {
+		t.Fatalf("filter not applied: filtering %v filter %q", (f.m.mode == modeFilter), f.m.logp.store.filter)
 	}
 	upd(t, f.m, press("esc"))
-	if f.m.log.filter != "" || len(f.m.log.visible) != len(f.m.log.events) {
-		t.Errorf("esc left the filter %q (%d of %d shown)", f.m.log.filter, len(f.m.log.visible), len(f.m.log.events))
+	if f.m.logp.store.filter != "" || len(f.m.logp.store.visible) != len(f.m.logp.store.events) {
+		t.Errorf("esc left the filter %q (%d of %d shown)", f.m.logp.store.filter, len(f.m.logp.store.visible), len(f.m.logp.store.events))
 	}
 }
 
@@ -558,8 +569,8 @@ func TestThemeKeyHonoursNoColor(t *testing.T) {
 	f := newFixture(t, "simplejwt", apiclient.Config{}, "mono")
 	f.m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
 	upd(t, f.m, press("t"))
-	if f.m.tname != "mono" || !strings.Contains(f.m.flash, "NO_COLOR") {
-		t.Errorf("t under NO_COLOR: theme %q, flash %q", f.m.tname, f.m.flash)
+	if f.m.sh.tname != "mono" || !strings.Contains(f.m.flash, "NO_COLOR") {
+		t.Errorf("t under NO_COLOR: theme %q, flash %q", f.m.sh.tname, f.m.flash)
 	}
 }
 
@@ -567,7 +578,7 @@ func TestFaultKeysAreLogged(t *testing.T) {
 	f := sized(t, apiclient.Config{}, true)
 	upd(t, f.m, press("F"))
 	drain(f.m)
-	last := f.m.log.events[len(f.m.log.events)-1]
+	last := f.m.logp.store.events[len(f.m.logp.store.events)-1]
 	if last.Kind != session.KindNote || !strings.Contains(last.Reason, "next refresh call answers 503") {
 		t.Errorf("last event %v %q, want a note of the fault", last.Kind, last.Reason)
 	}
@@ -642,5 +653,123 @@ func TestRevealShowsWholeTokenInClaims(t *testing.T) {
 	}
 	if !strings.Contains(joined.String(), raw) {
 		t.Errorf("revealed claims pane does not hold the whole access token:\n%s", v)
+	}
+}
+
+// longAnswer is an answer whose pretty body is one line per item: "item-000", "item-001", ...
+func longAnswer(n int) apiclient.Result {
+	var b strings.Builder
+	b.WriteString("[")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, "%q", fmt.Sprintf("item-%03d", i))
+	}
+	b.WriteString("]")
+	return apiclient.Result{ID: 1, Outcome: apiclient.OK, Status: 200, Attempts: 1, Body: []byte(b.String())}
+}
+
+// TestResponsePaneScrolls: the answer scrolls by pages and comes back by the same pages, and
+// the ends are reachable with g/home and G/end (they once overshot, and G did nothing there).
+func TestResponsePaneScrolls(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	f.m.reqs.setResult(0, longAnswer(300))
+	upd(t, f.m, press("tab"))
+	page := f.m.reqs.resp.Height
+	if page < 5 {
+		t.Fatalf("viewport height %d", page)
+	}
+	for range 6 {
+		upd(t, f.m, tea.KeyMsg{Type: tea.KeyPgDown})
+	}
+	for range 5 {
+		upd(t, f.m, tea.KeyMsg{Type: tea.KeyPgUp})
+	}
+	if got := f.m.reqs.resp.YOffset; got != page {
+		t.Errorf("six pages down and five up: offset %d, want one page (%d)", got, page)
+	}
+	upd(t, f.m, press("G"))
+	v := ansi.Strip(f.m.View())
+	if !f.m.reqs.resp.AtBottom() || !strings.Contains(v, "item-299") || strings.Contains(v, "item-000") {
+		t.Errorf("G did not show the end of the answer:\n%s", v)
+	}
+	upd(t, f.m, tea.KeyMsg{Type: tea.KeyHome})
+	if v := ansi.Strip(f.m.View()); f.m.reqs.resp.YOffset != 0 || !strings.Contains(v, "item-000") {
+		t.Errorf("home did not go back to the top:\n%s", v)
+	}
+	// Selecting another request shows its answer from the top.
+	upd(t, f.m, press("G"))
+	upd(t, f.m, press("down"))
+	upd(t, f.m, press("up"))
+	if f.m.reqs.resp.YOffset != 0 {
+		t.Errorf("a newly selected answer starts at offset %d", f.m.reqs.resp.YOffset)
+	}
+}
+
+// TestClaimsPaneScrolls: the claims pane scrolls line by line and by page, and G/end reach
+// its last line.
+func TestClaimsPaneScrolls(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	f.m.Update(tea.WindowSizeMsg{Width: 80, Height: 24}) // a small pane: the claims do not fit
+	upd(t, f.m, press("c"))
+	total := f.m.claims.vp.TotalLineCount()
+	if total <= f.m.claims.vp.Height {
+		t.Fatalf("claims fit (%d lines in %d rows); the test needs them not to", total, f.m.claims.vp.Height)
+	}
+	upd(t, f.m, press("down"))
+	if f.m.claims.vp.YOffset != 1 {
+		t.Errorf("down: offset %d", f.m.claims.vp.YOffset)
+	}
+	upd(t, f.m, tea.KeyMsg{Type: tea.KeyEnd})
+	if !f.m.claims.vp.AtBottom() {
+		t.Error("end did not reach the last line")
+	}
+	for range 10 {
+		upd(t, f.m, tea.KeyMsg{Type: tea.KeyPgDown})
+	}
+	if !f.m.claims.vp.AtBottom() || f.m.claims.vp.PastBottom() {
+		t.Error("page down went past the end")
+	}
+	upd(t, f.m, press("g"))
+	if f.m.claims.vp.YOffset != 0 {
+		t.Errorf("g: offset %d", f.m.claims.vp.YOffset)
+	}
+}
+
+// TestFaultKeysHiddenForRealAPI: against a real API the fault keys are disabled, so neither
+// the bar nor the overlay lists a key that does nothing.
+func TestFaultKeysHiddenForRealAPI(t *testing.T) {
+	demo := sized(t, apiclient.Config{}, true)
+	upd(t, demo.m, press("?"))
+	if v := ansi.Strip(demo.m.View()); !strings.Contains(v, "demo: expire access") || !strings.Contains(v, "Fault keys") {
+		t.Fatalf("the demo's overlay lacks the fault keys:\n%s", v)
+	}
+	real := sized(t, apiclient.Config{}, false)
+	upd(t, real.m, press("?"))
+	v := ansi.Strip(real.m.View())
+	for _, s := range []string{"demo:", "Fault keys", "E ", "X "} {
+		if strings.Contains(v, s) {
+			t.Errorf("a real API's overlay lists %q:\n%s", s, v)
+		}
+	}
+	if strings.Contains(strings.Split(ansi.Strip(real.m.View()), "\n")[0], "demo ") {
+		t.Error("a real API's header says demo")
+	}
+}
+
+// TestHelpFollowsTheFocusedPanel: the overlay lists the focused panel's keys, named for what
+// they do there.
+func TestHelpFollowsTheFocusedPanel(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	upd(t, f.m, press("?"))
+	if v := ansi.Strip(f.m.View()); !strings.Contains(v, "bottom, follow") || strings.Contains(v, "select down") {
+		t.Errorf("log focused: overlay\n%s", v)
+	}
+	upd(t, f.m, press("?"))
+	upd(t, f.m, press("tab"))
+	upd(t, f.m, press("?"))
+	if v := ansi.Strip(f.m.View()); !strings.Contains(v, "select down") || !strings.Contains(v, "answer bottom") {
+		t.Errorf("requests focused: overlay\n%s", v)
 	}
 }

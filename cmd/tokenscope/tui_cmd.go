@@ -29,9 +29,9 @@ func runTUI(cmd *cobra.Command, tf *targetFlags, theme string) error {
 		}
 	}
 	opts := tui.Options{Engine: b.engine, Theme: theme, Requests: b.presets, Insecure: b.insecure,
-		NoAutoLogin: b.resumed != "", Source: b.resumed}
+		NoAutoLogin: b.resumed != ""}
 	if b.demo != nil {
-		opts.Faults, opts.Demo = b.demo, true
+		opts.Faults = b.demo
 	}
 	m := tui.New(opts)
 	defer m.Close()

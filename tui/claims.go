@@ -1,0 +1,110 @@
+package tui
+
+import (
+	"encoding/json"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/viewport"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
+
+	"tokenscope/session"
+)
+
+// claimsPanel shows both tokens' headers and claims as JSON, and the whole tokens once
+// revealed, in a viewport that scrolls.
+type claimsPanel struct {
+	sh   *shared
+	keys scrollKeys
+	vp   viewport.Model
+	// What the content was laid out from, so a tick that changed nothing costs nothing.
+	access, refresh string
+	reveal          bool
+	width           int
+}
+
+func newClaimsPanel(sh *shared) *claimsPanel {
+	return &claimsPanel{sh: sh, keys: newScrollKeys("scroll up", "scroll down", "top", "bottom"), vp: viewport.New(0, 0)}
+}
+
+func (p *claimsPanel) ShortHelp() []key.Binding { return nil }
+
+func (p *claimsPanel) FullHelp() [][]key.Binding { return [][]key.Binding{p.keys.all()} }
+
+func (p *claimsPanel) status() string { return "" }
+
+func (p *claimsPanel) SetSize(width, height int) {
+	p.width = width
+	p.vp.Width, p.vp.Height = width, height
+	p.layout()
+}
+
+func (p *claimsPanel) Update(msg tea.KeyMsg) (tea.Cmd, bool) {
+	k := p.keys
+	switch {
+	case key.Matches(msg, k.Up):
+		p.vp.ScrollUp(1)
+	case key.Matches(msg, k.Down):
+		p.vp.ScrollDown(1)
+	case key.Matches(msg, k.PageUp):
+		p.vp.PageUp()
+	case key.Matches(msg, k.PageDown):
+		p.vp.PageDown()
+	case key.Matches(msg, k.Top):
+		p.vp.GotoTop()
+	case key.Matches(msg, k.Bottom):
+		p.vp.GotoBottom()
+	default:
+		return nil, false
+	}
+	return nil, true
+}
+
+// sync lays the content out again when the tokens or the reveal changed.
+func (p *claimsPanel) sync() {
+	s := p.sh.snap
+	if s.Access.Raw != p.access || s.Refresh.Raw != p.refresh || p.sh.reveal != p.reveal {
+		p.layout()
+	}
+}
+
+func (p *claimsPanel) layout() {
+	s := p.sh.snap
+	p.access, p.refresh, p.reveal = s.Access.Raw, s.Refresh.Raw, p.sh.reveal
+	off := p.vp.YOffset
+	p.vp.SetContent(strings.Join(p.lines(), "\n"))
+	p.vp.SetYOffset(off)
+}
+
+func (p *claimsPanel) lines() []string {
+	th := p.sh.theme
+	var lines []string
+	for _, t := range []struct {
+		name string
+		tok  session.Token
+	}{{"access token", p.sh.snap.Access}, {"refresh token", p.sh.snap.Refresh}} {
+		lines = append(lines, th.Header.Render(t.name))
+		if p.sh.reveal && !t.tok.Empty() {
+			// Revealed, the whole token, wrapped: the panel above has room for its ends only.
+			for _, l := range strings.Split(ansi.Hardwrap(SanitizeLine(t.tok.Raw), max(p.width-4, 16), true), "\n") {
+				lines = append(lines, "  "+th.Value.Render(l))
+			}
+		}
+		switch {
+		case t.tok.Empty():
+			lines = append(lines, th.Muted.Render("  none"))
+		case !t.tok.JWT:
+			lines = append(lines, th.Muted.Render("  opaque: no claims to show"))
+		default:
+			doc := map[string]any{"header": t.tok.Header, "claims": t.tok.Claims}
+			out, _ := json.MarshalIndent(doc, "  ", "  ")
+			for _, l := range strings.Split("  "+Sanitize(string(out)), "\n") {
+				lines = append(lines, th.Value.Render(truncate(l, p.width)))
+			}
+		}
+	}
+	return lines
+}
+
+func (p *claimsPanel) View() string { return p.vp.View() }

@@ -1,0 +1,212 @@
+package tui
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"tokenscope/apiclient"
+	"tokenscope/session"
+)
+
+// Messages: each is the answer of a command below, or of the event stream.
+type (
+	tickMsg   time.Time
+	eventsMsg []session.Event
+	resultMsg struct {
+		index int
+		res   apiclient.Result
+	}
+	burstMsg struct {
+		n, ok, failed, parked int
+		took                  time.Duration
+		index                 int              // the request the burst copied
+		worst                 apiclient.Result // the most telling copy, for the response view
+	}
+	loginMsg struct {
+		replayed []apiclient.Result
+		err      error
+	}
+	flashMsg string
+)
+
+// flash is a command that shows a status message.
+func flash(s string) tea.Cmd { return func() tea.Msg { return flashMsg(s) } }
+
+// telling ranks a burst's results for the response view: a failure over a parked request over
+// a success, and more attempts over fewer, so the view shows what went wrong if anything did.
+func telling(r apiclient.Result) int {
+	rank := 0
+	switch r.Outcome {
+	case apiclient.Parked:
+		rank = 1
+	case apiclient.Failed:
+		rank = 2
+	}
+	return rank*100 + min(r.Attempts, 99)
+}
+
+func (m *Model) tick() tea.Cmd {
+	return tea.Tick(m.opts.Tick, func(t time.Time) tea.Msg { return tickMsg(t) })
+}
+
+// waitEvents blocks (in its own goroutine, as every Cmd does) for the next event, then takes
+// whatever else is already queued so that a burst arrives as a few big batches.
+func (m *Model) waitEvents() tea.Cmd {
+	sub := m.sub
+	return func() tea.Msg {
+		ev, ok := <-sub.C
+		if !ok {
+			return nil
+		}
+		batch := []session.Event{ev}
+		for len(batch) < 4096 {
+			select {
+			case ev, ok := <-sub.C:
+				if !ok {
+					return eventsMsg(batch)
+				}
+				batch = append(batch, ev)
+			default:
+				return eventsMsg(batch)
+			}
+		}
+		return eventsMsg(batch)
+	}
+}
+
+func (m *Model) loginCmd() tea.Cmd {
+	m.loggingIn = true
+	e := m.engine
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		replayed, err := e.Login(ctx)
+		return loginMsg{replayed: replayed, err: err}
+	}
+}
+
+func (m *Model) sendCmd(i int) tea.Cmd {
+	req := m.reqs.list[i]
+	e := m.engine
+	m.inflight++
+	return func() tea.Msg {
+		return resultMsg{index: i, res: e.Do(context.Background(), req)}
+	}
+}
+
+func (m *Model) burstCmd(n int) tea.Cmd {
+	index := m.reqs.selected
+	req := m.reqs.list[index]
+	e := m.engine
+	m.inflight += n
+	return func() tea.Msg {
+		start := time.Now()
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		out := burstMsg{n: n, index: index}
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := e.Do(context.Background(), req)
+				mu.Lock()
+				if out.worst.ID == 0 || telling(r) > telling(out.worst) {
+					out.worst = r
+				}
+				switch r.Outcome {
+				case apiclient.OK:
+					out.ok++
+				case apiclient.Parked:
+					out.parked++
+				default:
+					out.failed++
+				}
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		out.took = time.Since(start)
+		return out
+	}
+}
+
+func (m *Model) refreshCmd() tea.Cmd {
+	e := m.engine
+	return func() tea.Msg {
+		if err := e.RefreshNow(context.Background()); err != nil {
+			return flashMsg("refresh: " + err.Error())
+		}
+		return flashMsg("refreshed")
+	}
+}
+
+func (m *Model) copyCmd(text, what string) tea.Cmd {
+	clip := m.opts.Clipboard
+	return func() tea.Msg {
+		if err := clip(text); err != nil {
+			return flashMsg("copy failed: " + err.Error())
+		}
+		return flashMsg("copied " + what + " to the clipboard (OSC 52)")
+	}
+}
+
+// curl renders a request as a curl command; the token is masked unless revealed.
+func (m *Model) curl(r apiclient.Request) string {
+	p := m.engine.Profile()
+	tok := m.sh.snap.Access.Raw
+	if !m.sh.reveal {
+		tok = "$TOKEN"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "curl -sS -X %s %s", r.Method, shellQuote(strings.TrimRight(m.sh.snap.Target, "/")+r.Path))
+	auth := tok
+	if p.Auth.Scheme != "" {
+		auth = p.Auth.Scheme + " " + tok
+	}
+	fmt.Fprintf(&b, " -H %s", shellQuote(p.Auth.Header+": "+auth))
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			fmt.Fprintf(&b, " -H %s", shellQuote(k+": "+v))
+		}
+	}
+	if len(r.Body) > 0 {
+		fmt.Fprintf(&b, " --data-raw %s", shellQuote(string(r.Body)))
+	}
+	return b.String()
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// exportCmd writes the log as JSON lines to a new file (0600). Events carry fingerprints, never
+// raw tokens, so the file can go into a bug report as it is.
+func (m *Model) exportCmd() tea.Cmd {
+	evs := append([]session.Event(nil), m.logp.store.events...)
+	path := filepath.Join(m.opts.ExportDir, "tokenscope-log-"+m.sh.now.Format("20060102-150405.000")+".jsonl")
+	return func() tea.Msg {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return flashMsg("export failed: " + err.Error())
+		}
+		w := bufio.NewWriter(f)
+		for _, ev := range evs {
+			w.Write(ev.JSON())
+			w.WriteByte('\n')
+		}
+		if err := w.Flush(); err != nil {
+			f.Close()
+			return flashMsg("export failed: " + err.Error())
+		}
+		if err := f.Close(); err != nil {
+			return flashMsg("export failed: " + err.Error())
+		}
+		return flashMsg(fmt.Sprintf("wrote %d events to %s (tokens as fingerprints)", len(evs), path))
+	}
+}

@@ -1,0 +1,76 @@
+package tui
+
+import (
+	"time"
+
+	"github.com/charmbracelet/bubbles/help"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+
+	"tokenscope/apiclient"
+	"tokenscope/themes"
+)
+
+// component is what every panel of the main area is (soft-serve's contract): it answers its
+// own keys, documents them for the help bar and overlay, is told its size when the terminal
+// changes, and draws itself. View only draws: sizes and styles are set in SetSize and
+// setTheme, content is laid out when it changes.
+type component interface {
+	help.KeyMap
+	// Update handles a key meant for the panel; handled is false when the key is not its own.
+	Update(msg tea.KeyMsg) (cmd tea.Cmd, handled bool)
+	SetSize(width, height int)
+	View() string
+	// status is the panel's line beside the tabs.
+	status() string
+}
+
+// shared is what every part of the screen reads: the root sets it, the panels never do.
+type shared struct {
+	theme  themes.Theme
+	tname  string
+	snap   apiclient.Snapshot
+	now    time.Time
+	reveal bool
+	demo   bool // the target is the embedded demo server
+}
+
+// layoutStyles are the width-bound styles of the layout, built once per resize or theme.
+type layoutStyles struct {
+	tokenLeft, tokenRight lipgloss.Style // the token panels side by side on a wide terminal
+}
+
+// Layout sizes, in cells.
+const (
+	minWidth       = 60
+	minHeight      = 18
+	tokenRows      = 7 // two token panels: title + 2 lines + bar, and title + 2 lines
+	wideTokenRows  = 4 // side by side
+	timelineRows   = 3
+	chromeRows     = 3 // header, tabs, help bar
+	requestListMax = 34
+	wideTokens     = 150 // at this width the token panels sit side by side
+	tokenIndent    = 8   // the token panels' second and later lines start under the value
+	dialogMaxWidth = 76
+)
+
+type pane int
+
+const (
+	paneLog pane = iota
+	paneRequests
+	paneClaims
+	paneCount
+)
+
+var paneNames = [...]string{"log", "requests", "claims"}
+
+// mode says who reads the keyboard: the panels and global keys, or one input or overlay.
+type mode int
+
+const (
+	modeNormal  mode = iota
+	modeFilter       // the log's filter input
+	modeCompose      // the request composer
+	modeHelp         // the ? overlay
+)

@@ -1,0 +1,130 @@
+package tui
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textarea"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"tokenscope/apiclient"
+)
+
+// composer edits a request as text in the .http shape: "METHOD /path", header lines, a blank
+// line, the body.
+type composer struct {
+	sh     *shared
+	editor textarea.Model
+	index  int // the request being edited; -1 composes a new one
+	width  int
+	height int
+}
+
+// composed is what the composer hands back when the user saves.
+type composed struct {
+	index int
+	req   apiclient.Request
+}
+
+func newComposer(sh *shared) *composer {
+	ed := textarea.New()
+	ed.ShowLineNumbers = false
+	return &composer{sh: sh, editor: ed, index: -1}
+}
+
+func (c *composer) ShortHelp() []key.Binding { return []key.Binding{composerSave, composerCancel} }
+
+func (c *composer) FullHelp() [][]key.Binding { return [][]key.Binding{c.ShortHelp()} }
+
+func (c *composer) SetSize(width, height int) {
+	c.width, c.height = width, height
+	c.editor.SetWidth(max(width-6, 10))
+	c.editor.SetHeight(max(height-2, 3)) // the title line above, one spare
+}
+
+// open starts editing request i (a new request when i < 0 or there is none).
+func (c *composer) open(i int, r apiclient.Request, ok bool) tea.Cmd {
+	c.index = -1
+	c.editor.SetValue("GET /\n")
+	if ok && i >= 0 {
+		c.index = i
+		c.editor.SetValue(requestText(r))
+	}
+	return c.editor.Focus()
+}
+
+// update takes a key while the composer has the keyboard. done is true when the composer
+// closed; saved holds the request when it closed by saving.
+func (c *composer) update(msg tea.Msg) (cmd tea.Cmd, done bool, saved *composed) {
+	if k, ok := msg.(tea.KeyMsg); ok {
+		switch {
+		case key.Matches(k, composerCancel):
+			c.editor.Blur()
+			return nil, true, nil
+		case key.Matches(k, composerSave):
+			req, err := parseRequestText(c.editor.Value())
+			if err != nil {
+				return flash("request not saved: " + err.Error()), false, nil
+			}
+			c.editor.Blur()
+			return nil, true, &composed{index: c.index, req: req}
+		}
+	}
+	c.editor, cmd = c.editor.Update(msg)
+	return cmd, false, nil
+}
+
+func (c *composer) View() string {
+	th := c.sh.theme
+	what := "New request"
+	if c.index >= 0 {
+		what = "Edit request"
+	}
+	title := th.Header.Render(what) + th.Muted.Render("  METHOD /path, header lines, a blank line, the body")
+	return fill(append([]string{truncate(title, c.width)}, strings.Split(c.editor.View(), "\n")...), c.height)
+}
+
+// requestText and parseRequestText are the composer's format: the HTTP-file shape
+// ("METHOD /path", header lines, a blank line, the body).
+func requestText(r apiclient.Request) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s\n", r.Method, r.Path)
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			fmt.Fprintf(&b, "%s: %s\n", k, v)
+		}
+	}
+	b.WriteString("\n")
+	b.Write(r.Body)
+	return b.String()
+}
+
+func parseRequestText(s string) (apiclient.Request, error) {
+	head, body, _ := strings.Cut(strings.ReplaceAll(s, "\r\n", "\n"), "\n\n")
+	lines := strings.Split(strings.TrimSpace(head), "\n")
+	method, path, ok := strings.Cut(strings.TrimSpace(lines[0]), " ")
+	method = strings.ToUpper(method)
+	path = strings.TrimSpace(path)
+	if !ok || method == "" || !strings.HasPrefix(path, "/") {
+		return apiclient.Request{}, fmt.Errorf("first line must be METHOD /path, got %q", lines[0])
+	}
+	r := apiclient.Request{Method: method, Path: path, Header: http.Header{}}
+	for _, l := range lines[1:] {
+		k, v, ok := strings.Cut(l, ":")
+		if !ok || strings.TrimSpace(k) == "" {
+			return apiclient.Request{}, fmt.Errorf("header line %q is not Name: value", l)
+		}
+		r.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	body = strings.TrimSpace(body)
+	if body != "" {
+		r.Body = []byte(body)
+		if r.Header.Get("Content-Type") == "" && json.Valid(r.Body) {
+			r.Header.Set("Content-Type", "application/json")
+		}
+	}
+	return r, nil
+}

@@ -1,0 +1,61 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/lipgloss"
+
+	"tokenscope/session"
+)
+
+// loginDialog is the box that says the session ended and how to get it back. It sits at the
+// bottom of the main area, under the newest lines of the open panel, so the events that ended
+// the session stay in view.
+type loginDialog struct {
+	sh        *shared
+	keys      KeyMap // for the log-in key, shared with the global map
+	dismissed bool
+	width     int
+	box, wrap lipgloss.Style
+}
+
+func newLoginDialog(sh *shared, keys KeyMap) *loginDialog { return &loginDialog{sh: sh, keys: keys} }
+
+func (d *loginDialog) ShortHelp() []key.Binding { return []key.Binding{d.keys.Login, dismissKey} }
+
+func (d *loginDialog) FullHelp() [][]key.Binding { return [][]key.Binding{d.ShortHelp()} }
+
+// SetSize builds the width-bound styles: a fixed width, so the box does not jump as the
+// parked count grows.
+func (d *loginDialog) SetSize(width, _ int) {
+	d.width = width
+	boxW := min(dialogMaxWidth, width-4)
+	d.box = d.sh.theme.FocusedPanel.Width(boxW)
+	d.wrap = lipgloss.NewStyle().Width(boxW - 4) // border and padding
+}
+
+// visible: the session needs a login and the user has not put the box away.
+func (d *loginDialog) visible() bool {
+	return d.sh.snap.State == session.StateLoginRequired && !d.dismissed
+}
+
+// sync forgets a dismissal once the session is alive again, so the next end shows the box.
+func (d *loginDialog) sync() {
+	if d.sh.snap.State != session.StateLoginRequired {
+		d.dismissed = false
+	}
+}
+
+func (d *loginDialog) View() string {
+	th := d.sh.theme
+	s := d.sh.snap
+	body := []string{
+		th.Bad.Render("Session ended: login required"),
+		th.Value.Render(d.wrap.Render(SanitizeLine(s.Reason))),
+		th.Value.Render(d.wrap.Render(fmt.Sprintf("%s will be replayed in order after you log in again.", plural(s.Parked, "parked request", "parked requests")))),
+		th.Key.Render("l") + th.HelpDesc.Render(" log in again   ") + th.Key.Render("esc") + th.HelpDesc.Render(" dismiss"),
+	}
+	return lipgloss.PlaceHorizontal(d.width, lipgloss.Center, d.box.Render(strings.Join(body, "\n")))
+}

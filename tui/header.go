@@ -1,0 +1,74 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"tokenscope/session"
+)
+
+// headerView is the top line: the session's state and the settings that shape it, most
+// telling first, since a narrow terminal cuts from the right.
+func (m *Model) headerView() string {
+	th := m.sh.theme
+	s := m.sh.snap
+	target := strings.TrimPrefix(s.Target, "http://")
+	if m.sh.demo {
+		target = "demo " + target
+	}
+	state := s.State.String()
+	stateStyle := th.OK
+	switch s.State {
+	case session.StateRefreshing:
+		stateStyle = th.Refresh
+	case session.StateLoginRequired, session.StateLoggedOut:
+		stateStyle = th.Bad
+	case session.StateActive:
+		// Active means the session can refresh; with the strategy off (or between requests in
+		// reactive mode) the token in hand may be dead all the same.
+		if s.Access.Phase(s.ServerNow(m.sh.now), s.Threshold) == session.PhaseExpired {
+			state, stateStyle = "active · access token expired", th.Warn
+		}
+	}
+	sf := th.Value.Render("single flight")
+	if !s.SingleFlight {
+		sf = th.Warn.Render("NO single flight")
+	}
+	skew := "skew ?"
+	if s.Skew.Known {
+		skew = fmt.Sprintf("skew %+.1fs", s.Skew.Applied().Seconds())
+	}
+	fields := []string{
+		th.Title.Render("tokenscope") + " " + stateStyle.Render("● "+state),
+		th.Label.Render("strategy ") + th.Value.Render(string(s.Strategy)),
+		sf,
+		th.Label.Render(skew),
+		th.Value.Render(s.Profile),
+		th.Value.Render(SanitizeLine(target)),
+	}
+	if m.inflight > 0 {
+		fields = append(fields, th.Wait.Render(fmt.Sprintf("%d in flight", m.inflight)))
+	}
+	if m.opts.Insecure {
+		// Second place, so that no terminal is too narrow to show it.
+		fields = append([]string{fields[0], th.Banner.Render(" INSECURE TLS: certificates not verified ")}, fields[1:]...)
+	}
+	return ansi.Truncate(strings.Join(fields, th.Subtle.Render(" · ")), m.width, "…")
+}
+
+// tabsView names the panels, the focused one marked, and the focused panel's status.
+func (m *Model) tabsView() string {
+	th := m.sh.theme
+	var tabs []string
+	for i, n := range paneNames {
+		if pane(i) == m.focus {
+			tabs = append(tabs, th.Selected.Render("["+n+"]"))
+		} else {
+			tabs = append(tabs, th.Muted.Render(" "+n+" "))
+		}
+	}
+	line := strings.Join(tabs, " ") + "  " + th.Muted.Render(m.panels[m.focus].status())
+	return ansi.Truncate(line, m.width, "…")
+}

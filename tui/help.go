@@ -1,0 +1,104 @@
+package tui
+
+import (
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+)
+
+// helpOverlay is the ? screen: the global keys and the focused panel's, in as many columns as
+// the terminal is wide enough for (the designed groups when they fit), so no key is cut off.
+type helpOverlay struct {
+	sh            *shared
+	help          help.Model
+	close         key.Binding
+	width, height int
+}
+
+func newHelpOverlay(sh *shared, keys KeyMap) *helpOverlay {
+	h := &helpOverlay{sh: sh, help: help.New(),
+		close: key.NewBinding(key.WithKeys(append(keys.Help.Keys(), append(keys.Quit.Keys(), "esc")...)...), key.WithHelp("? esc", "close"))}
+	h.setTheme()
+	return h
+}
+
+func (h *helpOverlay) ShortHelp() []key.Binding { return []key.Binding{h.close} }
+
+func (h *helpOverlay) FullHelp() [][]key.Binding { return [][]key.Binding{h.ShortHelp()} }
+
+func (h *helpOverlay) SetSize(width, height int) { h.width, h.height = width, height }
+
+// setTheme styles the help bubble from the theme's roles.
+func (h *helpOverlay) setTheme() {
+	th := h.sh.theme
+	h.help.Styles.ShortKey = th.Key
+	h.help.Styles.FullKey = th.Key
+	h.help.Styles.ShortDesc = th.HelpDesc
+	h.help.Styles.FullDesc = th.HelpDesc
+	h.help.Styles.ShortSeparator = th.Subtle
+	h.help.Styles.FullSeparator = th.Subtle
+	h.help.Styles.Ellipsis = th.Subtle
+}
+
+// update reports whether the key closes the overlay; every other key is swallowed.
+func (h *helpOverlay) update(msg tea.KeyMsg) (done bool) { return key.Matches(msg, h.close) }
+
+// view draws the overlay for these key groups.
+func (h *helpOverlay) view(groups [][]key.Binding) string {
+	th := h.sh.theme
+	head := th.Title.Render("tokenscope keys") + th.Muted.Render("   (? or esc closes)")
+	body := h.help.FullHelpView(groups)
+	for n := len(groups) - 1; n >= 1 && lipgloss.Width(body) > h.width; n-- {
+		body = h.help.FullHelpView(reflowKeys(groups, n))
+	}
+	parts := []string{head, "", body}
+	if h.sh.demo {
+		parts = append(parts, "", th.Muted.Render("Fault keys (E X F L K) drive the embedded demo server only."))
+	}
+	if lipgloss.Height(body)+4 > h.height {
+		// The smallest terminals: the keys matter more than the title.
+		parts = parts[2:3]
+	}
+	return lipgloss.JoinVertical(lipgloss.Left, parts...)
+}
+
+// bar is the bottom line: the last status message or the keys that matter now, then the
+// tail ("? help • q quit", or the input's own keys), which a narrow terminal never cuts off.
+// Status messages live here rather than in a row of their own, so that the screen does not
+// jump as they come and go.
+func (h *helpOverlay) bar(flash string, keys, tail []key.Binding) string {
+	hm := h.help // a copy: drawing sets no state
+	hm.Width = 0
+	end := hm.ShortHelpView(tail)
+	sep := hm.Styles.ShortSeparator.Render(hm.ShortSeparator)
+	room := max(h.width-lipgloss.Width(end)-lipgloss.Width(sep), 1)
+	if flash != "" {
+		return h.sh.theme.Info.Render(truncate(SanitizeLine(flash), room)) + sep + end
+	}
+	if len(keys) == 0 {
+		return end
+	}
+	hm.Width = room
+	return hm.ShortHelpView(keys) + sep + end
+}
+
+// reflowKeys lays the bindings of groups out in n columns, keeping their order.
+func reflowKeys(groups [][]key.Binding, n int) [][]key.Binding {
+	var all []key.Binding
+	for _, g := range groups {
+		for _, b := range g {
+			if b.Enabled() {
+				all = append(all, b)
+			}
+		}
+	}
+	per := (len(all) + n - 1) / n
+	cols := make([][]key.Binding, 0, n)
+	for len(all) > 0 {
+		k := min(per, len(all))
+		cols = append(cols, all[:k])
+		all = all[k:]
+	}
+	return cols
+}

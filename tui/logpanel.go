@@ -1,0 +1,135 @@
+package tui
+
+import (
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"tokenscope/session"
+)
+
+// logKeys are the log panel's own keys.
+type logKeys struct {
+	scrollKeys
+	ClearFilter key.Binding
+}
+
+// logPanel is the event log: a bounded store that renders only what is on screen, and the
+// filter that narrows it.
+type logPanel struct {
+	sh     *shared
+	keys   logKeys
+	store  *logStore
+	filter textinput.Model
+	width  int
+	height int
+}
+
+func newLogPanel(sh *shared, max int) *logPanel {
+	fi := textinput.New()
+	fi.Prompt = "/ "
+	fi.Placeholder = "filter: kind or text (401, refresh, /api/me …)"
+	keys := logKeys{
+		scrollKeys:  newScrollKeys("scroll up", "scroll down", "top", "bottom, follow"),
+		ClearFilter: bind("clear filter", "esc"),
+	}
+	keys.ClearFilter.SetEnabled(false)
+	return &logPanel{sh: sh, keys: keys, store: newLogStore(max), filter: fi}
+}
+
+func (p *logPanel) ShortHelp() []key.Binding {
+	return []key.Binding{p.keys.ClearFilter}
+}
+
+func (p *logPanel) FullHelp() [][]key.Binding {
+	return [][]key.Binding{append(p.keys.all(), p.keys.ClearFilter)}
+}
+
+func (p *logPanel) SetSize(width, height int) {
+	p.width, p.height = width, height
+	p.store.invalidate()
+}
+
+// Update scrolls, and esc clears a filter that was applied.
+func (p *logPanel) Update(msg tea.KeyMsg) (tea.Cmd, bool) {
+	k := p.keys
+	page := max(p.height-1, 1)
+	switch {
+	case key.Matches(msg, k.ClearFilter):
+		p.setFilter("")
+		return flash("filter cleared"), true
+	case key.Matches(msg, k.Up):
+		p.store.scroll(-1, p.height)
+	case key.Matches(msg, k.Down):
+		p.store.scroll(1, p.height)
+	case key.Matches(msg, k.PageUp):
+		p.store.scroll(-page, p.height)
+	case key.Matches(msg, k.PageDown):
+		p.store.scroll(page, p.height)
+	case key.Matches(msg, k.Top):
+		p.store.toTop()
+	case key.Matches(msg, k.Bottom):
+		p.store.toBottom()
+	default:
+		return nil, false
+	}
+	return nil, true
+}
+
+// startFilter focuses the filter input.
+func (p *logPanel) startFilter() tea.Cmd { return p.filter.Focus() }
+
+// updateFilter takes a key while the filter input has the keyboard: enter keeps the filter,
+// esc drops it; either ends the input (done).
+func (p *logPanel) updateFilter(msg tea.Msg) (cmd tea.Cmd, done bool) {
+	if k, ok := msg.(tea.KeyMsg); ok {
+		switch {
+		case key.Matches(k, filterApply):
+			p.filter.Blur()
+			return nil, true
+		case key.Matches(k, filterClear):
+			p.filter.Blur()
+			p.setFilter("")
+			return nil, true
+		}
+	}
+	p.filter, cmd = p.filter.Update(msg)
+	p.store.setFilter(p.filter.Value())
+	p.keys.ClearFilter.SetEnabled(p.store.filter != "")
+	return cmd, false
+}
+
+func (p *logPanel) setFilter(f string) {
+	p.filter.SetValue(f)
+	p.store.setFilter(f)
+	p.keys.ClearFilter.SetEnabled(p.store.filter != "")
+}
+
+// ingest adds events, catching up from the engine's log when the subscription dropped some.
+func (p *logPanel) ingest(evs []session.Event, since func(seq uint64) []session.Event) {
+	if len(evs) > 0 && p.store.lastSeq != 0 && evs[0].Seq > p.store.lastSeq+1 {
+		p.store.add(since(p.store.lastSeq))
+	}
+	p.store.add(evs)
+}
+
+func (p *logPanel) View() string {
+	lines := p.store.lines(p.sh.theme, p.width, p.height)
+	if len(lines) == 0 {
+		msg := "no events yet: press enter to send the selected request, b for a burst"
+		if p.store.filter != "" {
+			msg = "no event matches the filter (esc clears it)"
+		} else if p.store.cleared {
+			msg = "log cleared: new events appear here"
+		}
+		lines = []string{p.sh.theme.Muted.Render(msg)}
+	}
+	return fill(lines, p.height)
+}
+
+func (p *logPanel) status() string {
+	if p.filter.Focused() {
+		return p.filter.View()
+	}
+	return p.store.status()
+}

@@ -1,0 +1,243 @@
+package tui
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/viewport"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+
+	"tokenscope/apiclient"
+)
+
+// requestKeys are the requests panel's own keys: up and down pick a request, the page keys
+// scroll its answer.
+type requestKeys struct {
+	scrollKeys
+}
+
+var burstSizes = []int{10, 50, 100, 500, 1000}
+
+// requestsPanel is the request list beside the selected request's last answer, which scrolls.
+type requestsPanel struct {
+	sh       *shared
+	keys     requestKeys
+	list     []apiclient.Request
+	selected int
+	results  map[int]apiclient.Result // the last answer per request index
+	burstN   int
+
+	head              []string // the answer's fixed lines: request, status, reason
+	resp              viewport.Model
+	width, height     int
+	listW             int
+	listCol, rightCol lipgloss.Style
+}
+
+func newRequestsPanel(sh *shared, reqs []apiclient.Request) *requestsPanel {
+	return &requestsPanel{
+		sh: sh, list: reqs, results: map[int]apiclient.Result{}, burstN: 100, resp: viewport.New(0, 0),
+		keys: requestKeys{newScrollKeys("select up", "select down", "answer top", "answer bottom")},
+	}
+}
+
+func (p *requestsPanel) ShortHelp() []key.Binding { return nil }
+
+func (p *requestsPanel) FullHelp() [][]key.Binding { return [][]key.Binding{p.keys.all()} }
+
+func (p *requestsPanel) SetSize(width, height int) {
+	p.width, p.height = width, height
+	p.listW = min(requestListMax, width/3)
+	p.listCol = lipgloss.NewStyle().Width(p.listW)
+	p.rightCol = lipgloss.NewStyle().Width(width - p.listW - 1)
+	p.layout()
+}
+
+func (p *requestsPanel) Update(msg tea.KeyMsg) (tea.Cmd, bool) {
+	k := p.keys
+	switch {
+	case key.Matches(msg, k.Up):
+		p.selectIndex(p.selected - 1)
+	case key.Matches(msg, k.Down):
+		p.selectIndex(p.selected + 1)
+	case key.Matches(msg, k.PageUp):
+		p.resp.PageUp()
+	case key.Matches(msg, k.PageDown):
+		p.resp.PageDown()
+	case key.Matches(msg, k.Top):
+		p.resp.GotoTop()
+	case key.Matches(msg, k.Bottom):
+		p.resp.GotoBottom()
+	default:
+		return nil, false
+	}
+	return nil, true
+}
+
+func (p *requestsPanel) status() string { return fmt.Sprintf("burst size %d (+/-)", p.burstN) }
+
+// current is the selected request; ok is false when there is none.
+func (p *requestsPanel) current() (apiclient.Request, bool) {
+	if len(p.list) == 0 {
+		return apiclient.Request{}, false
+	}
+	return p.list[p.selected], true
+}
+
+func (p *requestsPanel) selectIndex(i int) {
+	p.selected = min(max(i, 0), max(len(p.list)-1, 0))
+	p.layout()
+}
+
+// setResult keeps the answer to request i and shows it from the top.
+func (p *requestsPanel) setResult(i int, r apiclient.Result) {
+	if i < 0 || i >= len(p.list) {
+		return
+	}
+	p.results[i] = r
+	if i == p.selected {
+		p.layout()
+	}
+}
+
+// save puts a composed request in place of request i, or at the end when i is out of range,
+// and selects it.
+func (p *requestsPanel) save(i int, r apiclient.Request) string {
+	if i >= 0 && i < len(p.list) {
+		r.Name = p.list[i].Name
+		p.list[i] = r
+		delete(p.results, i) // the answer was to the request as it was
+		p.selectIndex(i)
+		return "request saved: " + r.Method + " " + r.Path
+	}
+	p.list = append(p.list, r)
+	p.selectIndex(len(p.list) - 1)
+	return "request added: " + r.Method + " " + r.Path
+}
+
+// stepBurst moves the burst size one step up or down the ladder.
+func (p *requestsPanel) stepBurst(up bool) int {
+	i := 0
+	for j, n := range burstSizes {
+		if n == p.burstN {
+			i = j
+		}
+	}
+	if up {
+		i = min(i+1, len(burstSizes)-1)
+	} else {
+		i = max(i-1, 0)
+	}
+	p.burstN = burstSizes[i]
+	return p.burstN
+}
+
+func (p *requestsPanel) View() string {
+	var list []string
+	th := p.sh.theme
+	for i, r := range p.list {
+		label := truncate(SanitizeLine(requestLabel(r)), p.listW-2)
+		if i == p.selected {
+			list = append(list, th.Selected.Render("▸ "+label))
+		} else {
+			list = append(list, "  "+th.Value.Render(label))
+		}
+	}
+	right := strings.Join(p.head, "\n")
+	if p.resp.Height > 0 {
+		right += "\n" + p.resp.View()
+	}
+	return lipgloss.JoinHorizontal(lipgloss.Top, p.listCol.Render(fill(list, p.height)), " ",
+		p.rightCol.Render(fill(strings.Split(right, "\n"), p.height)))
+}
+
+// requestLabel is how the request list names a request: its name first when it has one.
+func requestLabel(r apiclient.Request) string {
+	mp := r.Method + " " + r.Path
+	if r.Name == "" || r.Name == mp {
+		return mp
+	}
+	return r.Name + " · " + mp
+}
+
+// layout lays out the selected request's answer: the fixed lines above, headers and the pretty
+// body in the viewport below, scrolled to the top.
+func (p *requestsPanel) layout() {
+	w := p.width - p.listW - 1
+	head, body := p.answerLines(w)
+	p.head = head
+	p.resp.Width, p.resp.Height = max(w, 1), max(p.height-len(head), 0)
+	p.resp.SetContent(strings.Join(body, "\n"))
+	p.resp.GotoTop()
+}
+
+func (p *requestsPanel) answerLines(w int) (head, body []string) {
+	th := p.sh.theme
+	req, ok := p.current()
+	if !ok {
+		return []string{th.Muted.Render("no requests: press n to compose one")}, nil
+	}
+	head = []string{th.Header.Render(truncate(SanitizeLine(req.Method+" "+req.Path), w))}
+	r, sent := p.results[p.selected]
+	if !sent {
+		head = append(head, th.Muted.Render(truncate("not sent yet: enter sends it, b sends a burst, e edits, y copies it as curl", w)))
+		// Its headers and body, below the METHOD /path already shown.
+		if _, rest, _ := strings.Cut(strings.TrimRight(requestText(req), "\n"), "\n"); strings.TrimSpace(rest) != "" {
+			body = append(body, "")
+			for _, l := range strings.Split(rest, "\n") {
+				body = append(body, th.Label.Render(truncate(SanitizeLine(l), w)))
+			}
+		}
+		return head, body
+	}
+	status := fmt.Sprintf("%s · %d · %s · %s", r.Outcome, r.Status, r.Duration.Round(time.Millisecond), plural(r.Attempts, "attempt", "attempts"))
+	st := th.OK
+	if r.Outcome != apiclient.OK {
+		st = th.Bad
+	}
+	head = append(head, st.Render(truncate(status, w)))
+	if r.Reason != "" {
+		head = append(head, th.Warn.Render(truncate(SanitizeLine(r.Reason), w)))
+	}
+	return head, responseBody(th.Label, th.Value, r, w)
+}
+
+// responseBody is an answer's headers, sorted, a blank line, and its body pretty-printed.
+func responseBody(label, value lipgloss.Style, r apiclient.Result, w int) []string {
+	var body []string
+	keys := make([]string, 0, len(r.Header))
+	for k := range r.Header {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		body = append(body, label.Render(truncate(SanitizeLine(k+": "+strings.Join(r.Header[k], ", ")), w)))
+	}
+	body = append(body, "")
+	for _, l := range strings.Split(prettyBody(r.Body), "\n") {
+		body = append(body, value.Render(truncate(l, w)))
+	}
+	return body
+}
+
+// maxShownBody caps what the response view formats: a huge answer is cut, not drawn whole.
+const maxShownBody = 64 << 10
+
+func prettyBody(b []byte) string {
+	cut := ""
+	if len(b) > maxShownBody {
+		b, cut = b[:maxShownBody], fmt.Sprintf("\n… (%d more bytes not shown)", len(b)-maxShownBody)
+	}
+	var v any
+	if json.Unmarshal(b, &v) == nil {
+		if out, err := json.MarshalIndent(v, "", "  "); err == nil {
+			return Sanitize(string(out)) + cut
+		}
+	}
+	return Sanitize(string(b)) + cut
+}

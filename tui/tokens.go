@@ -1,0 +1,186 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/lipgloss"
+
+	"tokenscope/session"
+)
+
+func (m *Model) tokensHeight() int {
+	if m.width >= wideTokens {
+		return wideTokenRows
+	}
+	return tokenRows
+}
+
+// tokensView draws the access and refresh token panels: stacked, or side by side when the
+// terminal is wide.
+func (m *Model) tokensView() string {
+	s := m.sh.snap
+	serverNow := s.ServerNow(m.sh.now)
+	w := m.width
+	if w >= wideTokens {
+		w = w/2 - 1
+	}
+	acc := m.tokenLines(tokenPanel{title: "Access", tok: s.Access, verify: s.AccessVerify, threshold: s.Threshold, bar: true,
+		extra: fmt.Sprintf("gen #%d via %s", s.Generation, SanitizeLine(s.Source))}, serverNow, w)
+	ref := m.tokenLines(tokenPanel{title: "Refresh", tok: s.Refresh, verify: s.RefreshVerify,
+		extra: fmt.Sprintf("family %s · rotated %d×", SanitizeLine(firstRunes(s.Family, 8)), s.Rotations)}, serverNow, w)
+	if m.width >= wideTokens {
+		return lipgloss.JoinHorizontal(lipgloss.Top, m.styles.tokenLeft.Render(strings.Join(acc, "\n")),
+			m.styles.tokenRight.Render(strings.Join(ref, "\n")))
+	}
+	return strings.Join(append(acc, ref...), "\n")
+}
+
+// tokenPanel is what one token panel shows.
+type tokenPanel struct {
+	title     string
+	tok       session.Token
+	verify    session.Verification
+	threshold time.Duration
+	extra     string
+	bar       bool // the access token's countdown bar
+}
+
+func (p tokenPanel) rows() int {
+	if p.bar {
+		return 4
+	}
+	return 3
+}
+
+// tokenLines draws one token: title and masked value, its claims in brief, times, and for the
+// access token a countdown bar coloured by phase.
+func (m *Model) tokenLines(p tokenPanel, serverNow time.Time, w int) []string {
+	th := m.sh.theme
+	if p.tok.Empty() {
+		lines := []string{th.Header.Render(p.title) + "  " + th.Muted.Render("none")}
+		for len(lines) < p.rows() {
+			lines = append(lines, "")
+		}
+		return lines
+	}
+	shown := p.tok.Masked()
+	if m.sh.reveal {
+		shown = p.tok.Raw
+	}
+	indent := strings.Repeat(" ", tokenIndent)
+	head := th.Header.Render(fmt.Sprintf("%-*s", tokenIndent, p.title)) + th.Value.Render(truncate(SanitizeLine(shown), max(w-10, 10)))
+	phase := p.tok.Phase(serverNow, p.threshold)
+	// After a rejected refresh the server no longer takes these tokens, whatever exp says.
+	ended := m.sh.snap.State == session.StateLoginRequired
+	lines := []string{head, indent + m.tokenInfo(p, w), indent + m.tokenTimes(p.tok, phase, serverNow, ended)}
+	if p.bar {
+		lines = append(lines, indent+m.countdownBar(p.tok, serverNow, phase, ended, max(w-10, 10)))
+	}
+	return lines
+}
+
+// tokenInfo is a token's second line: alg, kid and subject, where it came from, and whether
+// its signature was checked.
+func (m *Model) tokenInfo(p tokenPanel, w int) string {
+	th := m.sh.theme
+	t := p.tok
+	var info []string
+	if t.JWT && p.bar { // the refresh token's alg and kid are the access token's, as a rule
+		info = append(info, SanitizeLine(t.Alg))
+		if t.Kid != "" {
+			info = append(info, "kid "+SanitizeLine(t.Kid))
+		}
+		if sub := t.Subject(); sub != "" {
+			info = append(info, "sub "+SanitizeLine(sub))
+		}
+	} else if !t.JWT {
+		info = append(info, "opaque")
+	}
+	info = append(info, p.extra)
+	sig := p.verify.String()
+	sigStyle := th.Muted
+	switch p.verify.Status {
+	case session.Verified:
+		sigStyle = th.OK
+	case session.Invalid:
+		sigStyle = th.Bad
+	}
+	return th.Label.Render(truncate(strings.Join(info, " · ")+" · ", max(w-len(sig)-tokenIndent, 8))) + sigStyle.Render(SanitizeLine(sig))
+}
+
+// tokenTimes is a token's third line: when it was issued, when it expires, how long is left.
+func (m *Model) tokenTimes(t session.Token, phase session.Phase, serverNow time.Time, ended bool) string {
+	th := m.sh.theme
+	var times string
+	if t.HasExpiry() {
+		leftText := fmtLeft(t.Remaining(serverNow))
+		leftStyle := m.phaseStyle(phase)
+		if ended {
+			leftText, leftStyle = "session ended: log in again (l)", th.Bad
+		}
+		if !t.IssuedAt.IsZero() {
+			times = "iat " + t.IssuedAt.Local().Format("15:04:05") + " · "
+		} else if t.ExpirySource == "expires_in" {
+			times = fmt.Sprintf("expires_in %s · ", t.Lifetime().Round(time.Second))
+		}
+		times += "exp " + t.ExpiresAt.Local().Format("15:04:05") + " · "
+		times = th.Label.Render(times) + leftStyle.Render(leftText)
+	} else {
+		times = th.Muted.Render("no expiry")
+	}
+	if t.DecodeErr != "" {
+		times += th.Warn.Render(" · " + truncate(SanitizeLine(t.DecodeErr), 40))
+	}
+	return times
+}
+
+func fmtLeft(d time.Duration) string {
+	if d <= 0 {
+		return fmt.Sprintf("expired %s ago", roundLeft(-d))
+	}
+	return roundLeft(d) + " left"
+}
+
+func roundLeft(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	}
+	return d.Round(time.Second).String()
+}
+
+func (m *Model) phaseStyle(p session.Phase) lipgloss.Style {
+	switch p {
+	case session.PhaseRefreshWindow:
+		return m.sh.theme.Warn
+	case session.PhaseExpired:
+		return m.sh.theme.Bad
+	case session.PhaseFresh:
+		return m.sh.theme.OK
+	}
+	return m.sh.theme.Muted
+}
+
+// countdownBar is drawn by hand from theme styles: exact at any width, and in colour only
+// when the theme has colour (the phase name says the same in words).
+func (m *Model) countdownBar(t session.Token, serverNow time.Time, p session.Phase, ended bool, width int) string {
+	th := m.sh.theme
+	label, style, fill := " "+p.String(), m.phaseStyle(p), "█"
+	if ended {
+		// The time left is moot: drawn faint and hollow, labelled for what it is.
+		label, style, fill = " rejected", th.Bad, "▒"
+	}
+	barW := max(width-len(label), 4)
+	filled := int(t.FractionLeft(serverNow)*float64(barW) + 0.5)
+	body := style.Render(strings.Repeat(fill, filled))
+	if ended {
+		body = th.Subtle.Render(strings.Repeat(fill, filled))
+	}
+	return body + th.Subtle.Render(strings.Repeat("░", barW-filled)) + style.Render(label)
+}
+
+func firstRunes(s string, n int) string {
+	r := []rune(s)
+	return string(r[:min(n, len(r))])
+}
