@@ -267,9 +267,11 @@ func TestSecurityHostileTextDrawnInert(t *testing.T) {
 	}
 	m.focus = paneClaims
 	render("claims pane")
-	m.sh.reveal = true; m.claims.sync()
+	m.sh.reveal = true
+	m.claims.sync()
 	render("claims pane, tokens revealed")
-	m.sh.reveal = false; m.claims.sync()
+	m.sh.reveal = false
+	m.claims.sync()
 	m.focus = paneLog
 	render("log pane")
 
@@ -316,7 +318,8 @@ func TestSecurityHostileOpaqueTokenDrawnInert(t *testing.T) {
 	m := secModel(t, e, []apiclient.Request{{Method: "GET", Path: "/api/json"}})
 	secStep(m, m.sendCmd(0)) // Go refuses to put control characters in a header: a failed request
 	for _, reveal := range []bool{false, true} {
-		m.sh.reveal = reveal; m.claims.sync()
+		m.sh.reveal = reveal
+		m.claims.sync()
 		for _, p := range []pane{paneLog, paneRequests, paneClaims} {
 			m.focus = p
 			m.logp.store.invalidate()
