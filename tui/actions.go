@@ -114,6 +114,7 @@ func (m *Model) login(tea.KeyMsg) tea.Cmd {
 func (m *Model) toggleReveal(tea.KeyMsg) tea.Cmd {
 	m.sh.reveal = !m.sh.reveal
 	m.claims.sync()
+	m.reqs.relayout()
 	return nil
 }
 

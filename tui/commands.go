@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -158,20 +159,23 @@ func (m *Model) copyCmd(text, what string) tea.Cmd {
 	}
 }
 
-// curl renders a request as a curl command; the token is masked unless revealed.
+// curl renders a request as a curl command. Masked, the token is "$TOKEN" and the command
+// works once pasted into a shell where TOKEN is set; a password in the target URL is masked too.
 func (m *Model) curl(r apiclient.Request) string {
 	p := m.engine.Profile()
-	tok := m.sh.snap.Access.Raw
+	target := strings.TrimRight(m.sh.snap.Target, "/")
+	auth := shellQuote(p.Auth.Header + ": " + strings.TrimSpace(p.Auth.Scheme+" "+m.sh.snap.Access.Raw))
 	if !m.sh.reveal {
-		tok = "$TOKEN"
+		target = redactURL(target)
+		prefix := p.Auth.Header + ": "
+		if p.Auth.Scheme != "" {
+			prefix += p.Auth.Scheme + " "
+		}
+		// The fixed part single-quoted, the variable double-quoted: it expands in bash and zsh.
+		auth = shellQuote(prefix) + `"$TOKEN"`
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "curl -sS -X %s %s", r.Method, shellQuote(strings.TrimRight(m.sh.snap.Target, "/")+r.Path))
-	auth := tok
-	if p.Auth.Scheme != "" {
-		auth = p.Auth.Scheme + " " + tok
-	}
-	fmt.Fprintf(&b, " -H %s", shellQuote(p.Auth.Header+": "+auth))
+	fmt.Fprintf(&b, "curl -sS -X %s %s -H %s", r.Method, shellQuote(target+r.Path), auth)
 	for k, vs := range r.Header {
 		for _, v := range vs {
 			fmt.Fprintf(&b, " -H %s", shellQuote(k+": "+v))
@@ -181,6 +185,18 @@ func (m *Model) curl(r apiclient.Request) string {
 		fmt.Fprintf(&b, " --data-raw %s", shellQuote(string(r.Body)))
 	}
 	return b.String()
+}
+
+// redactURL masks the password of a URL's userinfo ("http://bob:xxxxx@host").
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, has := u.User.Password(); !has {
+		return s
+	}
+	return u.Redacted()
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/charmbracelet/bubbles/help"
@@ -8,6 +10,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 
 	"tokenscope/apiclient"
+	"tokenscope/session"
 	"tokenscope/themes"
 )
 
@@ -33,6 +36,41 @@ type shared struct {
 	now    time.Time
 	reveal bool
 	demo   bool // the target is the embedded demo server
+	// secrets are the raw tokens this session has shown, newest first: an answer that echoes
+	// one shows it masked until the user reveals the tokens.
+	secrets []string
+}
+
+// maxSecrets bounds the tokens kept for masking echoes: the current pair and their forebears.
+const maxSecrets = 32
+
+// remember adds the snapshot's tokens to the secrets; it reports whether any was new.
+func (sh *shared) remember() bool {
+	added := false
+	for _, raw := range []string{sh.snap.Access.Raw, sh.snap.Refresh.Raw} {
+		if len(raw) < minSecretLen || slices.Contains(sh.secrets, raw) {
+			continue
+		}
+		sh.secrets = append([]string{raw}, sh.secrets[:min(len(sh.secrets), maxSecrets-1)]...)
+		added = true
+	}
+	return added
+}
+
+// minSecretLen: shorter "tokens" would mask ordinary words.
+const minSecretLen = 8
+
+// mask hides the session's tokens in text from the network, unless they are revealed.
+func (sh *shared) mask(s string) string {
+	if sh.reveal {
+		return s
+	}
+	for _, raw := range sh.secrets {
+		if strings.Contains(s, raw) {
+			s = strings.ReplaceAll(s, raw, session.Mask(raw))
+		}
+	}
+	return s
 }
 
 // layoutStyles are the width-bound styles of the layout, built once per resize or theme.

@@ -14,7 +14,7 @@ import (
 func (m *Model) headerView() string {
 	th := m.sh.theme
 	s := m.sh.snap
-	target := strings.TrimPrefix(s.Target, "http://")
+	target := strings.TrimPrefix(redactURL(s.Target), "http://")
 	if m.sh.demo {
 		target = "demo " + target
 	}

@@ -97,6 +97,7 @@ func New(o Options) *Model {
 	m.actions = m.globalActions()
 	sh.now = m.clock.Now()
 	sh.snap = m.engine.Snapshot()
+	sh.remember()
 	m.sub = m.engine.Log().Subscribe(1 << 14)
 	m.logp.store.add(m.engine.Log().Events())
 	return m
@@ -173,6 +174,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (m *Model) sync() {
 	m.sh.now = m.clock.Now()
 	m.sh.snap = m.engine.Snapshot()
+	if m.sh.remember() {
+		m.reqs.relayout()
+	}
 	m.dialog.sync()
 	m.claims.sync()
 	m.fitDialog()

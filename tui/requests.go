@@ -168,12 +168,20 @@ func requestLabel(r apiclient.Request) string {
 // layout lays out the selected request's answer: the fixed lines above, headers and the pretty
 // body in the viewport below, scrolled to the top.
 func (p *requestsPanel) layout() {
+	p.relayout()
+	p.resp.GotoTop()
+}
+
+// relayout lays the answer out again where it was scrolled to (the reveal or the tokens to
+// mask changed).
+func (p *requestsPanel) relayout() {
 	w := p.width - p.listW - 1
 	head, body := p.answerLines(w)
 	p.head = head
+	off := p.resp.YOffset
 	p.resp.Width, p.resp.Height = max(w, 1), max(p.height-len(head), 0)
 	p.resp.SetContent(strings.Join(body, "\n"))
-	p.resp.GotoTop()
+	p.resp.SetYOffset(off)
 }
 
 func (p *requestsPanel) answerLines(w int) (head, body []string) {
@@ -202,13 +210,15 @@ func (p *requestsPanel) answerLines(w int) (head, body []string) {
 	}
 	head = append(head, st.Render(truncate(status, w)))
 	if r.Reason != "" {
-		head = append(head, th.Warn.Render(truncate(SanitizeLine(r.Reason), w)))
+		head = append(head, th.Warn.Render(truncate(SanitizeLine(p.sh.mask(r.Reason)), w)))
 	}
-	return head, responseBody(th.Label, th.Value, r, w)
+	return head, p.responseBody(r, w)
 }
 
-// responseBody is an answer's headers, sorted, a blank line, and its body pretty-printed.
-func responseBody(label, value lipgloss.Style, r apiclient.Result, w int) []string {
+// responseBody is an answer's headers, sorted, a blank line, and its body pretty-printed; the
+// session's tokens in them are masked until revealed.
+func (p *requestsPanel) responseBody(r apiclient.Result, w int) []string {
+	label, value := p.sh.theme.Label, p.sh.theme.Value
 	var body []string
 	keys := make([]string, 0, len(r.Header))
 	for k := range r.Header {
@@ -216,10 +226,10 @@ func responseBody(label, value lipgloss.Style, r apiclient.Result, w int) []stri
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		body = append(body, label.Render(truncate(SanitizeLine(k+": "+strings.Join(r.Header[k], ", ")), w)))
+		body = append(body, label.Render(truncate(SanitizeLine(p.sh.mask(k+": "+strings.Join(r.Header[k], ", "))), w)))
 	}
 	body = append(body, "")
-	for _, l := range strings.Split(prettyBody(r.Body), "\n") {
+	for _, l := range strings.Split(p.sh.mask(prettyBody(r.Body)), "\n") {
 		body = append(body, value.Render(truncate(l, w)))
 	}
 	return body

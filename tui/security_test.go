@@ -9,7 +9,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +21,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/muesli/termenv"
 
 	"tokenscope/apiclient"
@@ -377,5 +381,75 @@ func TestSecurityHugeBodyDrawnCapped(t *testing.T) {
 	}
 	if !strings.Contains(v, "more bytes not shown") {
 		t.Errorf("the end of the shown body does not say it was cut:\n%s", v)
+	}
+}
+
+// TestCopiedCurlRunsInShells: the masked curl command, pasted into bash or zsh with TOKEN set,
+// sends the token (a single-quoted $TOKEN never expanded), and revealed it carries the token
+// itself. curl is a shell function here that prints its arguments, one per line.
+func TestCopiedCurlRunsInShells(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	f.m.reqs.list[0].Header = http.Header{"X-Quote": {`it's "quoted" $HOME`}}
+	upd(t, f.m, press("y"))
+	upd(t, f.m, press("v"))
+	upd(t, f.m, press("y"))
+	if len(f.copied) != 2 {
+		t.Fatalf("copies: %q", f.copied)
+	}
+	raw := f.e.Snapshot().Access.Raw
+	ran := 0
+	for _, sh := range []string{"bash", "zsh"} {
+		path, err := exec.LookPath(sh)
+		if err != nil {
+			t.Logf("%s not installed: not checked with it", sh)
+			continue
+		}
+		ran++
+		for i, want := range []string{"Authorization: Bearer token-from-env", "Authorization: Bearer " + raw} {
+			cmd := exec.Command(path, "-c", "curl() { for a in \"$@\"; do printf '%s\\n' \"$a\"; done; }\n"+f.copied[i])
+			cmd.Env = append(os.Environ(), "TOKEN=token-from-env")
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("%s: %v\n%s", sh, err, out)
+			}
+			lines := strings.Split(string(out), "\n")
+			if !slices.Contains(lines, want) || !slices.Contains(lines, `X-Quote: it's "quoted" $HOME`) {
+				t.Errorf("%s ran copy %d and curl got:\n%s\nwant a line %q", sh, i, out, want)
+			}
+		}
+	}
+	if ran == 0 {
+		t.Skip("neither bash nor zsh is installed")
+	}
+}
+
+// TestServerEchoedTokensMasked: an answer that echoes the session's token (in its body or a
+// header) shows it masked while the panels are masked, and whole once revealed.
+func TestServerEchoedTokensMasked(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	raw := f.e.Snapshot().Access.Raw
+	f.m.reqs.setResult(0, apiclient.Result{ID: 1, Outcome: apiclient.OK, Status: 200, Attempts: 1,
+		Header: http.Header{"X-Token": {raw}}, Body: []byte(`{"you_sent": "` + raw + `"}`)})
+	upd(t, f.m, press("tab"))
+	v := ansi.Strip(f.m.View())
+	if strings.Contains(v, raw[20:50]) {
+		t.Fatalf("the echoed token shows while masked:\n%s", v)
+	}
+	if !strings.Contains(v, session.Mask(raw)) {
+		t.Errorf("the echo is not shown masked:\n%s", v)
+	}
+	upd(t, f.m, press("v"))
+	if v := ansi.Strip(f.m.View()); !strings.Contains(v, raw[20:50]) {
+		t.Errorf("revealed, the echo is still masked:\n%s", v)
+	}
+}
+
+// TestURLPasswordMasked: a password in the target URL's userinfo is masked in the header.
+func TestURLPasswordMasked(t *testing.T) {
+	if got := redactURL("http://bob:hunter2@127.0.0.1:8000"); strings.Contains(got, "hunter2") || !strings.Contains(got, "bob:") {
+		t.Errorf("redactURL: %q", got)
+	}
+	if got := redactURL("http://127.0.0.1:8000"); got != "http://127.0.0.1:8000" {
+		t.Errorf("redactURL without userinfo: %q", got)
 	}
 }

@@ -183,7 +183,7 @@ func TestKeyRevealAndCopy(t *testing.T) {
 	}
 	upd(t, f.m, press("y"))
 	upd(t, f.m, press("Y"))
-	if len(f.copied) != 1 || !strings.Contains(f.copied[0], "Authorization: Bearer $TOKEN") || strings.Contains(f.copied[0], raw) {
+	if len(f.copied) != 1 || !strings.Contains(f.copied[0], `'Authorization: Bearer '"$TOKEN"`) || strings.Contains(f.copied[0], raw) {
 		t.Fatalf("masked copies: %q", f.copied)
 	}
 	if !strings.Contains(f.m.flash, "reveal the tokens") {
