@@ -328,8 +328,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.dispatch(rec, r)
 	}
 	if s.opts.Log != nil {
+		// Method and path are the client's to choose: clipped here, made inert by the writer.
 		line := fmt.Sprintf("%s %-4s %-24s %d %7s %s\n", time.Now().Format("15:04:05.000"),
-			r.Method, r.URL.Path, rec.status, time.Since(start).Round(10*time.Microsecond), rec.note)
+			clip(r.Method, 16), clip(r.URL.Path, 200), rec.status, time.Since(start).Round(10*time.Microsecond), clip(rec.note, 200))
 		_, _ = s.opts.Log.Write([]byte(line))
 	}
 }
@@ -359,6 +360,14 @@ func isLoopback(remote string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// clip cuts s to at most n bytes, saying how much it left out.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return fmt.Sprintf("%s… (%d bytes more)", s[:n], len(s)-n)
 }
 
 // recorder keeps the status and a short note for the request log.
