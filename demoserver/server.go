@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"tokenscope/internal/sanitize"
 )
 
 // Server is a running (or ready to run) demo auth server. All methods are safe for concurrent
@@ -328,9 +330,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.dispatch(rec, r)
 	}
 	if s.opts.Log != nil {
-		// Method and path are the client's to choose: clipped here, made inert by the writer.
+		// Method and path are the client's to choose: clipped and made inert.
 		line := fmt.Sprintf("%s %-4s %-24s %d %7s %s\n", time.Now().Format("15:04:05.000"),
-			clip(r.Method, 16), clip(r.URL.Path, 200), rec.status, time.Since(start).Round(10*time.Microsecond), clip(rec.note, 200))
+			sanitize.Line(clip(r.Method, 16)), sanitize.Line(clip(r.URL.Path, 200)), rec.status, time.Since(start).Round(10*time.Microsecond), sanitize.Line(clip(rec.note, 200)))
 		_, _ = s.opts.Log.Write([]byte(line))
 	}
 }
