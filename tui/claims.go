@@ -9,6 +9,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 
+	"tokenscope/internal/sanitize"
 	"tokenscope/session"
 )
 
@@ -87,7 +88,7 @@ func (p *claimsPanel) lines() []string {
 		lines = append(lines, th.Header.Render(t.name))
 		if p.sh.reveal && !t.tok.Empty() {
 			// Revealed, the whole token, wrapped: the panel above has room for its ends only.
-			for _, l := range strings.Split(ansi.Hardwrap(SanitizeLine(t.tok.Raw), max(p.width-4, 16), true), "\n") {
+			for _, l := range strings.Split(ansi.Hardwrap(sanitize.Line(t.tok.Raw), max(p.width-4, 16), true), "\n") {
 				lines = append(lines, "  "+th.Value.Render(l))
 			}
 		}
@@ -99,7 +100,7 @@ func (p *claimsPanel) lines() []string {
 		default:
 			doc := map[string]any{"header": t.tok.Header, "claims": t.tok.Claims}
 			out, _ := json.MarshalIndent(doc, "  ", "  ")
-			for _, l := range strings.Split("  "+Sanitize(string(out)), "\n") {
+			for _, l := range strings.Split("  "+sanitize.Text(string(out)), "\n") {
 				lines = append(lines, th.Value.Render(truncate(l, p.width)))
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/lipgloss"
 
+	"tokenscope/internal/sanitize"
 	"tokenscope/session"
 )
 
@@ -53,7 +54,7 @@ func (d *loginDialog) View() string {
 	s := d.sh.snap
 	body := []string{
 		th.Bad.Render("Session ended: login required"),
-		th.Value.Render(d.wrap.Render(SanitizeLine(s.Reason))),
+		th.Value.Render(d.wrap.Render(sanitize.Line(s.Reason))),
 		th.Value.Render(d.wrap.Render(fmt.Sprintf("%s will be replayed in order after you log in again.", plural(s.Parked, "parked request", "parked requests")))),
 		th.Key.Render("l") + th.HelpDesc.Render(" log in again   ") + th.Key.Render("esc") + th.HelpDesc.Render(" dismiss"),
 	}

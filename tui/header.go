@@ -6,6 +6,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
+	"tokenscope/internal/sanitize"
 	"tokenscope/session"
 )
 
@@ -46,7 +47,7 @@ func (m *Model) headerView() string {
 		sf,
 		th.Label.Render(skew),
 		th.Value.Render(s.Profile),
-		th.Value.Render(SanitizeLine(target)),
+		th.Value.Render(sanitize.Line(target)),
 	}
 	if m.inflight > 0 {
 		fields = append(fields, th.Wait.Render(fmt.Sprintf("%d in flight", m.inflight)))

@@ -5,6 +5,7 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"tokenscope/internal/sanitize"
 )
 
 // helpOverlay is the ? screen: the global keys and the focused panel's, in as many columns as
@@ -74,7 +75,7 @@ func (h *helpOverlay) bar(flash string, keys, tail []key.Binding) string {
 	sep := hm.Styles.ShortSeparator.Render(hm.ShortSeparator)
 	room := max(h.width-lipgloss.Width(end)-lipgloss.Width(sep), 1)
 	if flash != "" {
-		return h.sh.theme.Info.Render(truncate(SanitizeLine(flash), room)) + sep + end
+		return h.sh.theme.Info.Render(truncate(sanitize.Line(flash), room)) + sep + end
 	}
 	if len(keys) == 0 {
 		return end

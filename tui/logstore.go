@@ -8,6 +8,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
+	"tokenscope/internal/sanitize"
 	"tokenscope/session"
 	"tokenscope/themes"
 )
@@ -250,7 +251,7 @@ func renderEvent(th themes.Theme, e session.Event, width int) string {
 	case session.KindSkew:
 		style = th.Info
 	}
-	text := SanitizeLine(e.Text())
+	text := sanitize.Line(e.Text())
 	prefix := e.Time.Format("15:04:05.000") + " " + kindIcons[e.Kind] + " "
 	room := max(width-ansi.StringWidth(prefix), 1)
 	text = ansi.Truncate(text, room, "…")

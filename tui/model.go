@@ -15,6 +15,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 
 	"tokenscope/apiclient"
+	"tokenscope/internal/human"
 	"tokenscope/session"
 	"tokenscope/themes"
 )
@@ -150,7 +151,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.worst.ID != 0 {
 			m.reqs.setResult(msg.index, msg.worst)
 		}
-		m.setFlash(fmt.Sprintf("burst of %d: %d ok, %d failed, %d parked in %s", msg.n, msg.ok, msg.failed, msg.parked, msg.took.Round(time.Millisecond)))
+		m.setFlash(fmt.Sprintf("burst of %d: %d ok, %d failed, %d parked in %s", msg.n, msg.ok, msg.failed, msg.parked, human.Duration(msg.took)))
 	case loginMsg:
 		m.loggingIn = false
 		if msg.err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/viewport"
@@ -13,6 +12,8 @@ import (
 	"github.com/charmbracelet/lipgloss"
 
 	"tokenscope/apiclient"
+	"tokenscope/internal/human"
+	"tokenscope/internal/sanitize"
 )
 
 // requestKeys are the requests panel's own keys: up and down pick a request, the page keys
@@ -141,7 +142,7 @@ func (p *requestsPanel) View() string {
 	var list []string
 	th := p.sh.theme
 	for i, r := range p.list {
-		label := truncate(SanitizeLine(requestLabel(r)), p.listW-2)
+		label := truncate(sanitize.Line(requestLabel(r)), p.listW-2)
 		if i == p.selected {
 			list = append(list, th.Selected.Render("▸ "+label))
 		} else {
@@ -190,7 +191,7 @@ func (p *requestsPanel) answerLines(w int) (head, body []string) {
 	if !ok {
 		return []string{th.Muted.Render("no requests: press n to compose one")}, nil
 	}
-	head = []string{th.Header.Render(truncate(SanitizeLine(req.Method+" "+req.Path), w))}
+	head = []string{th.Header.Render(truncate(sanitize.Line(req.Method+" "+req.Path), w))}
 	r, sent := p.results[p.selected]
 	if !sent {
 		head = append(head, th.Muted.Render(truncate("not sent yet: enter sends it, b sends a burst, e edits, y copies it as curl", w)))
@@ -198,19 +199,19 @@ func (p *requestsPanel) answerLines(w int) (head, body []string) {
 		if _, rest, _ := strings.Cut(strings.TrimRight(requestText(req), "\n"), "\n"); strings.TrimSpace(rest) != "" {
 			body = append(body, "")
 			for _, l := range strings.Split(rest, "\n") {
-				body = append(body, th.Label.Render(truncate(SanitizeLine(l), w)))
+				body = append(body, th.Label.Render(truncate(sanitize.Line(l), w)))
 			}
 		}
 		return head, body
 	}
-	status := fmt.Sprintf("%s · %d · %s · %s", r.Outcome, r.Status, r.Duration.Round(time.Millisecond), plural(r.Attempts, "attempt", "attempts"))
+	status := fmt.Sprintf("%s · %d · %s · %s", r.Outcome, r.Status, human.Duration(r.Duration), plural(r.Attempts, "attempt", "attempts"))
 	st := th.OK
 	if r.Outcome != apiclient.OK {
 		st = th.Bad
 	}
 	head = append(head, st.Render(truncate(status, w)))
 	if r.Reason != "" {
-		head = append(head, th.Warn.Render(truncate(SanitizeLine(p.sh.mask(r.Reason)), w)))
+		head = append(head, th.Warn.Render(truncate(sanitize.Line(p.sh.mask(r.Reason)), w)))
 	}
 	return head, p.responseBody(r, w)
 }
@@ -226,7 +227,7 @@ func (p *requestsPanel) responseBody(r apiclient.Result, w int) []string {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		body = append(body, label.Render(truncate(SanitizeLine(p.sh.mask(k+": "+strings.Join(r.Header[k], ", "))), w)))
+		body = append(body, label.Render(truncate(sanitize.Line(p.sh.mask(k+": "+strings.Join(r.Header[k], ", "))), w)))
 	}
 	body = append(body, "")
 	for _, l := range strings.Split(p.sh.mask(prettyBody(r.Body)), "\n") {
@@ -246,8 +247,8 @@ func prettyBody(b []byte) string {
 	var v any
 	if json.Unmarshal(b, &v) == nil {
 		if out, err := json.MarshalIndent(v, "", "  "); err == nil {
-			return Sanitize(string(out)) + cut
+			return sanitize.Text(string(out)) + cut
 		}
 	}
-	return Sanitize(string(b)) + cut
+	return sanitize.Text(string(b)) + cut
 }

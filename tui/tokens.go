@@ -7,6 +7,8 @@ import (
 
 	"github.com/charmbracelet/lipgloss"
 
+	"tokenscope/internal/human"
+	"tokenscope/internal/sanitize"
 	"tokenscope/session"
 )
 
@@ -27,9 +29,9 @@ func (m *Model) tokensView() string {
 		w = w/2 - 1
 	}
 	acc := m.tokenLines(tokenPanel{title: "Access", tok: s.Access, verify: s.AccessVerify, threshold: s.Threshold, bar: true,
-		extra: fmt.Sprintf("gen #%d via %s", s.Generation, SanitizeLine(s.Source))}, serverNow, w)
+		extra: fmt.Sprintf("gen #%d via %s", s.Generation, sanitize.Line(s.Source))}, serverNow, w)
 	ref := m.tokenLines(tokenPanel{title: "Refresh", tok: s.Refresh, verify: s.RefreshVerify,
-		extra: fmt.Sprintf("family %s · rotated %d×", SanitizeLine(firstRunes(s.Family, 8)), s.Rotations)}, serverNow, w)
+		extra: fmt.Sprintf("family %s · rotated %d×", sanitize.Line(firstRunes(s.Family, 8)), s.Rotations)}, serverNow, w)
 	if m.width >= wideTokens {
 		return lipgloss.JoinHorizontal(lipgloss.Top, m.styles.tokenLeft.Render(strings.Join(acc, "\n")),
 			m.styles.tokenRight.Render(strings.Join(ref, "\n")))
@@ -70,7 +72,7 @@ func (m *Model) tokenLines(p tokenPanel, serverNow time.Time, w int) []string {
 		shown = p.tok.Raw
 	}
 	indent := strings.Repeat(" ", tokenIndent)
-	head := th.Header.Render(fmt.Sprintf("%-*s", tokenIndent, p.title)) + th.Value.Render(truncate(SanitizeLine(shown), max(w-10, 10)))
+	head := th.Header.Render(fmt.Sprintf("%-*s", tokenIndent, p.title)) + th.Value.Render(truncate(sanitize.Line(shown), max(w-10, 10)))
 	phase := p.tok.Phase(serverNow, p.threshold)
 	// After a rejected refresh the server no longer takes these tokens, whatever exp says.
 	ended := m.sh.snap.State == session.StateLoginRequired
@@ -88,12 +90,12 @@ func (m *Model) tokenInfo(p tokenPanel, w int) string {
 	t := p.tok
 	var info []string
 	if t.JWT && p.bar { // the refresh token's alg and kid are the access token's, as a rule
-		info = append(info, SanitizeLine(t.Alg))
+		info = append(info, sanitize.Line(t.Alg))
 		if t.Kid != "" {
-			info = append(info, "kid "+SanitizeLine(t.Kid))
+			info = append(info, "kid "+sanitize.Line(t.Kid))
 		}
 		if sub := t.Subject(); sub != "" {
-			info = append(info, "sub "+SanitizeLine(sub))
+			info = append(info, "sub "+sanitize.Line(sub))
 		}
 	} else if !t.JWT {
 		info = append(info, "opaque")
@@ -107,7 +109,7 @@ func (m *Model) tokenInfo(p tokenPanel, w int) string {
 	case session.Invalid:
 		sigStyle = th.Bad
 	}
-	return th.Label.Render(truncate(strings.Join(info, " · ")+" · ", max(w-len(sig)-tokenIndent, 8))) + sigStyle.Render(SanitizeLine(sig))
+	return th.Label.Render(truncate(strings.Join(info, " · ")+" · ", max(w-len(sig)-tokenIndent, 8))) + sigStyle.Render(sanitize.Line(sig))
 }
 
 // tokenTimes is a token's third line: when it was issued, when it expires, how long is left.
@@ -115,7 +117,7 @@ func (m *Model) tokenTimes(t session.Token, phase session.Phase, serverNow time.
 	th := m.sh.theme
 	var times string
 	if t.HasExpiry() {
-		leftText := fmtLeft(t.Remaining(serverNow))
+		leftText := human.Countdown(t.Remaining(serverNow))
 		leftStyle := m.phaseStyle(phase)
 		if ended {
 			leftText, leftStyle = "session ended: log in again (l)", th.Bad
@@ -123,7 +125,7 @@ func (m *Model) tokenTimes(t session.Token, phase session.Phase, serverNow time.
 		if !t.IssuedAt.IsZero() {
 			times = "iat " + t.IssuedAt.Local().Format("15:04:05") + " · "
 		} else if t.ExpirySource == "expires_in" {
-			times = fmt.Sprintf("expires_in %s · ", t.Lifetime().Round(time.Second))
+			times = "expires_in " + human.Duration(t.Lifetime()) + " · "
 		}
 		times += "exp " + t.ExpiresAt.Local().Format("15:04:05") + " · "
 		times = th.Label.Render(times) + leftStyle.Render(leftText)
@@ -131,23 +133,9 @@ func (m *Model) tokenTimes(t session.Token, phase session.Phase, serverNow time.
 		times = th.Muted.Render("no expiry")
 	}
 	if t.DecodeErr != "" {
-		times += th.Warn.Render(" · " + truncate(SanitizeLine(t.DecodeErr), 40))
+		times += th.Warn.Render(" · " + truncate(sanitize.Line(t.DecodeErr), 40))
 	}
 	return times
-}
-
-func fmtLeft(d time.Duration) string {
-	if d <= 0 {
-		return fmt.Sprintf("expired %s ago", roundLeft(-d))
-	}
-	return roundLeft(d) + " left"
-}
-
-func roundLeft(d time.Duration) string {
-	if d < time.Minute {
-		return fmt.Sprintf("%.1fs", d.Seconds())
-	}
-	return d.Round(time.Second).String()
 }
 
 func (m *Model) phaseStyle(p session.Phase) lipgloss.Style {
