@@ -372,3 +372,64 @@ func TestSkewEstimate_Describe(t *testing.T) {
 		}
 	}
 }
+
+// TestUntilAccessExpired: fire --wait-expiry must wait until the token is dead on the server's
+// clock. exp+100 ms by the applied skew is too early for a server up to a second behind (a skew
+// too small to apply); UntilAccessExpired waits out the estimate's whole uncertainty. For every
+// true skew and sub-second phase, the server's clock at the end of the wait is past exp, and the
+// wait is not more than the uncertainty's width (plus the margin) longer than needed.
+func TestUntilAccessExpired(t *testing.T) {
+	base := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	tooEarly := 0
+	for _, truth := range []time.Duration{0, -300 * time.Millisecond, -800 * time.Millisecond, -999 * time.Millisecond,
+		450 * time.Millisecond, 900 * time.Millisecond, -1400 * time.Millisecond, 60 * time.Second, -60 * time.Second} {
+		for _, rtt := range []time.Duration{time.Millisecond, 80 * time.Millisecond, 400 * time.Millisecond} {
+			for ph := time.Duration(0); ph < time.Second; ph += 90 * time.Millisecond {
+				var est SkewEstimator
+				sent := base.Add(ph)
+				stamp, recv := exchange(sent, rtt, rtt/2, truth, time.Second)
+				est.Observe(stamp, time.Second, sent, recv)
+				// The login answer's token: 2 s of life by the server's clock, exp whole seconds.
+				exp := stamp.Add(2 * time.Second)
+				s := Session{Access: ParseToken(rawJWT(`{"alg":"HS256"}`, `{"exp":`+strconv.FormatInt(exp.Unix(), 10)+`}`), recv, 0), Skew: est.Estimate()}
+
+				wait := s.UntilAccessExpired(recv)
+				serverThen := recv.Add(wait).Add(truth) // the server's clock when the wait ends
+				if !serverThen.After(exp) {
+					t.Errorf("skew %v rtt %v phase %v: the wait (%v) ends at server time exp%+v, not past it", truth, rtt, ph, wait, serverThen.Sub(exp))
+				}
+				if over := serverThen.Sub(exp); over > 2*s.Skew.Uncertainty+ExpiryMargin+time.Millisecond {
+					t.Errorf("skew %v rtt %v phase %v: waits %v past exp, uncertainty only ±%v", truth, rtt, ph, over, s.Skew.Uncertainty)
+				}
+				// What --wait-expiry did before: exp+100 ms by the applied skew.
+				old := s.Access.Remaining(s.ServerNow(recv)) + 100*time.Millisecond
+				if !recv.Add(old).Add(truth).After(exp) {
+					tooEarly++
+				}
+			}
+		}
+	}
+	if tooEarly == 0 {
+		t.Errorf("exp+100ms was never too early; the test does not exercise the bug")
+	}
+
+	// Nothing known: a Date-header second of slack; no expiry: nothing to wait for; already dead:
+	// negative.
+	local := base.Add(400 * time.Millisecond)
+	tok := ParseToken(rawJWT(`{"alg":"HS256"}`, `{"exp":`+strconv.FormatInt(base.Add(3*time.Second).Unix(), 10)+`}`), local, 0)
+	if got, want := (Session{Access: tok}).UntilAccessExpired(local), 3*time.Second-400*time.Millisecond+time.Second+ExpiryMargin; got != want {
+		t.Errorf("unknown skew: %v, want %v", got, want)
+	}
+	if got := (Session{Access: ParseToken("opaque", local, 0)}).UntilAccessExpired(local); got != 0 {
+		t.Errorf("no expiry: %v, want 0", got)
+	}
+	if got := (Session{Access: tok}).UntilAccessExpired(base.Add(time.Hour)); got >= 0 {
+		t.Errorf("long dead: %v, want negative", got)
+	}
+	// Extreme values do not overflow: a far exp and the widest believable skew.
+	far := ParseToken(rawJWT(`{"alg":"HS256"}`, `{"exp":1e17}`), local, 0)
+	s := Session{Access: far, Skew: SkewEstimate{Known: true, Offset: -MaxSkew, Uncertainty: MaxSkew}}
+	if got := s.UntilAccessExpired(local); got <= 0 {
+		t.Errorf("exp in the far future: %v, want a (saturated) positive wait", got)
+	}
+}
