@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 )
 
@@ -69,9 +72,10 @@ func WriteFileAtomic(path string, data []byte) error {
 }
 
 // LoadFile reads a session file. A missing file gives an error wrapping os.ErrNotExist; one
-// that cannot be used gives one wrapping ErrCorrupt, and the file is left as it is.
+// that is not safe to trust (see ErrUntrusted) gives one wrapping ErrUntrusted; one that cannot
+// be used gives one wrapping ErrCorrupt. The file is left as it is in every case.
 func LoadFile(path string) (Stored, error) {
-	data, err := os.ReadFile(path)
+	data, err := readTrusted(path)
 	if err != nil {
 		return Stored{}, err
 	}
@@ -86,4 +90,114 @@ func LoadFile(path string) (Stored, error) {
 		return Stored{}, fmt.Errorf("%w: %s: no tokens in it", ErrCorrupt, path)
 	}
 	return s, nil
+}
+
+// MaxFileBytes caps what LoadFile reads. A session file is well under a few kilobytes; anything
+// larger is not one.
+const MaxFileBytes = 1 << 20
+
+// ErrUntrusted marks a session file that LoadFile refuses to read: not a regular file, larger
+// than MaxFileBytes, owned by another user, or open to group or others. Tokens in a file others
+// could write may be theirs (a session planted to be resumed); tokens in a file others could
+// read may have leaked.
+var ErrUntrusted = errors.New("session file is not safe to use")
+
+// readTrusted reads path if it is a regular file of at most MaxFileBytes, owned by this process's
+// effective user and with no permission bits for group or others. The path is checked before it
+// is opened (so that a FIFO or a device is never opened) and the opened file is checked again,
+// and must be the one checked; the open does not block, should a FIFO appear anyway. A file
+// replaced in between (SaveFile renames a new one into place) is simply tried again.
+func readTrusted(path string) ([]byte, error) {
+	for range 3 {
+		data, same, err := readTrustedOnce(path)
+		if same || err != nil {
+			return data, err
+		}
+	}
+	return nil, fmt.Errorf("%w: %s keeps being replaced while it is opened", ErrUntrusted, path)
+}
+
+func readTrustedOnce(path string) (data []byte, same bool, err error) {
+	before, err := os.Stat(path)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := checkTrusted(path, before); err != nil {
+		return nil, false, err
+	}
+	f, err := openNoBlock(path)
+	if err != nil {
+		return nil, false, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, false, err
+	}
+	if !os.SameFile(before, fi) {
+		return nil, false, nil
+	}
+	if err := checkTrusted(path, fi); err != nil {
+		return nil, true, err
+	}
+	data, err = io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, true, err
+	}
+	if len(data) > MaxFileBytes {
+		return nil, true, fmt.Errorf("%w: %s grew past %d bytes while it was read", ErrUntrusted, path, MaxFileBytes)
+	}
+	return data, true, nil
+}
+
+// openNoBlock opens path for reading without waiting for a writer, should it be a FIFO.
+func openNoBlock(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+}
+
+// checkTrusted says why fi, the file at path, is not a session file to trust, or nil.
+func checkTrusted(path string, fi os.FileInfo) error {
+	m := fi.Mode()
+	switch {
+	case !m.IsRegular():
+		return fmt.Errorf("%w: %s is %s, not a regular file", ErrUntrusted, path, fileKind(m))
+	case fi.Size() > MaxFileBytes:
+		return fmt.Errorf("%w: %s is %d bytes; a session file is at most %d (is it the right file?)", ErrUntrusted, path, fi.Size(), MaxFileBytes)
+	}
+	uid, ok := fileOwner(fi)
+	if !ok {
+		return nil // no owner or Unix permissions to check on this system
+	}
+	if euid := os.Geteuid(); uid != euid {
+		return fmt.Errorf("%w: %s is owned by uid %d, not by you (uid %d): its tokens may be someone else's; use a session file of your own", ErrUntrusted, path, uid, euid)
+	}
+	if perm := m.Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("%w: %s has mode %04o, so group or others can read or change it and its tokens may have leaked; fix: chmod 600 %s (and log in again if others could read it)", ErrUntrusted, path, perm, shellQuote(path))
+	}
+	return nil
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	default:
+		return "a special file (" + m.Type().String() + ")"
+	}
+}
+
+// shellQuote quotes path for a command the user is told to run.
+func shellQuote(path string) string {
+	if path != "" && strings.Trim(path, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./+,:@%") == "" {
+		return path
+	}
+	return "'" + strings.ReplaceAll(path, "'", `'\''`) + "'"
 }
