@@ -172,7 +172,7 @@ func checkTrusted(path string, fi os.FileInfo) error {
 		return fmt.Errorf("%w: %s is owned by uid %d, not by you (uid %d): its tokens may be someone else's; use a session file of your own", ErrUntrusted, path, uid, euid)
 	}
 	if perm := m.Perm(); perm&0o077 != 0 {
-		return fmt.Errorf("%w: %s has mode %04o, so group or others can read or change it and its tokens may have leaked; fix: chmod 600 %s (and log in again if others could read it)", ErrUntrusted, path, perm, shellQuote(path))
+		return fmt.Errorf("%w: %s has mode %04o: group or others can read or change it, so its tokens may have leaked or been planted; fix: chmod 600 %s", ErrUntrusted, path, perm, shellQuote(path))
 	}
 	return nil
 }
