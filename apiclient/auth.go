@@ -523,33 +523,31 @@ func (e *Engine) observeDate(h http.Header, sent, recv time.Time) {
 		}
 		e.lastDate, e.lastDateRaw = d, raw
 	}
-	ev, show := e.observeLocked(d, sent, recv)
+	ev, show := e.skewChangedLocked(e.skew.Observe(d, time.Second, sent, recv))
 	e.mu.Unlock()
 	if show {
 		e.emit(ev)
 	}
 }
 
-// observeIat learns the server clock from a token minted during the call.
+// observeIat offers the iat of a token from a login or refresh answer. It is a claim about
+// when the token was minted, not a clock reading: the estimator uses it only without a Date
+// header, and rejects an iat copied from the refresh token just presented (stock simplejwt).
 func (e *Engine) observeIat(t session.Token, sent, recv time.Time) {
-	if !t.IssuedAt.IsZero() {
-		e.observe(t.IssuedAt, sent, recv)
+	if t.IssuedAt.IsZero() {
+		return
 	}
-}
-
-func (e *Engine) observe(stamp, sent, recv time.Time) {
 	e.mu.Lock()
-	ev, show := e.observeLocked(stamp, sent, recv)
+	ev, show := e.skewChangedLocked(e.skew.ObserveToken(t, e.sess.Refresh, sent, recv))
 	e.mu.Unlock()
 	if show {
 		e.emit(ev)
 	}
 }
 
-// observeLocked adds a sample and returns a skew event when the estimate moved enough to tell
-// the user; the caller holds e.mu and emits the event after unlocking.
-func (e *Engine) observeLocked(stamp, sent, recv time.Time) (session.Event, bool) {
-	est := e.skew.Observe(stamp, time.Second, sent, recv)
+// skewChangedLocked installs a new estimate and returns a skew event when it moved enough to
+// tell the user; the caller holds e.mu and emits the event after unlocking.
+func (e *Engine) skewChangedLocked(est session.SkewEstimate) (session.Event, bool) {
 	e.sess.Skew = est
 	show := est.Significant(time.Second) && human.Abs(est.Offset-e.skewShown) >= time.Second
 	if show {
@@ -565,7 +563,7 @@ func (e *Engine) observeLocked(stamp, sent, recv time.Time) (session.Event, bool
 	if est.Offset < 0 {
 		dir = "behind"
 	}
-	reason := fmt.Sprintf("server clock %s %s this one (±%s); exp is compared with the server's time", human.Duration(human.Abs(est.Offset)), dir, human.Duration(est.Uncertainty))
+	reason := fmt.Sprintf("server clock %s %s this one (±%s, from the %s); exp is compared with the server's time", human.Duration(human.Abs(est.Offset)), dir, human.Duration(est.Uncertainty), est.Source)
 	if !est.Significant(time.Second) {
 		reason = fmt.Sprintf("server clock agrees with this one again (%+.1fs ±%s)", est.Offset.Seconds(), human.Duration(est.Uncertainty))
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"tokenscope/internal/cappedfile"
@@ -71,14 +72,10 @@ func WriteFileAtomic(path string, data []byte) error {
 }
 
 // LoadFile reads a session file. A missing file gives an error wrapping os.ErrNotExist; one
-// that cannot be used gives one wrapping ErrCorrupt, and the file is left as it is.
+// that is not safe to trust (see ErrUntrusted) gives one wrapping ErrUntrusted; one that cannot
+// be used gives one wrapping ErrCorrupt. The file is left as it is in every case.
 func LoadFile(path string) (Stored, error) {
-	// A session file is a few kilobytes; one over the limit is not a session file, and a FIFO
-	// or device would block or never end.
-	data, err := cappedfile.Read(path, cappedfile.MaxConfigBytes)
-	if errors.Is(err, cappedfile.ErrTooLarge) {
-		return Stored{}, fmt.Errorf("%w: %v (left as it is; delete it to start afresh)", ErrCorrupt, err)
-	}
+	data, err := readTrusted(path)
 	if err != nil {
 		return Stored{}, err
 	}
@@ -93,4 +90,54 @@ func LoadFile(path string) (Stored, error) {
 		return Stored{}, fmt.Errorf("%w: %s: no tokens in it", ErrCorrupt, path)
 	}
 	return s, nil
+}
+
+// MaxFileBytes caps what LoadFile reads. A session file is well under a few kilobytes; anything
+// larger is not one.
+const MaxFileBytes = 1 << 20
+
+// ErrUntrusted marks a session file that LoadFile refuses to read: not a regular file, larger
+// than MaxFileBytes, owned by another user, or open to group or others. Tokens in a file others
+// could write may be theirs (a session planted to be resumed); tokens in a file others could
+// read may have leaked.
+var ErrUntrusted = errors.New("session file is not safe to use")
+
+// ErrNotPrivate is the ErrUntrusted of a file of this user's that group or others can read or
+// write: not resumed, but this user may replace it with a private one.
+var ErrNotPrivate = fmt.Errorf("%w", ErrUntrusted)
+
+// readTrusted reads a session file only when it is safe to trust: a regular file of at most
+// MaxFileBytes, owned by this user and private to them.
+func readTrusted(path string) ([]byte, error) {
+	data, err := cappedfile.Read(path, MaxFileBytes, checkTrusted)
+	if errors.Is(err, cappedfile.ErrTooLarge) || err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, ErrUntrusted) {
+		return nil, fmt.Errorf("%w: %v", ErrUntrusted, err)
+	}
+	return data, err
+}
+
+// checkTrusted says why fi, the file at path, is not a session file to trust, or nil.
+func checkTrusted(path string, fi os.FileInfo) error {
+	if fi.Size() > MaxFileBytes {
+		return fmt.Errorf("%w: %s is %d bytes; a session file is at most %d (is it the right file?)", ErrUntrusted, path, fi.Size(), MaxFileBytes)
+	}
+	uid, ok := fileOwner(fi)
+	if !ok {
+		return nil // no owner or Unix permissions to check on this system
+	}
+	if euid := os.Geteuid(); uid != euid {
+		return fmt.Errorf("%w: %s is owned by uid %d, not by you (uid %d): its tokens may be someone else's; use a session file of your own", ErrUntrusted, path, uid, euid)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("%w: %s has mode %04o: group or others can read or change it, so its tokens may have leaked or been planted; fix: chmod 600 %s", ErrNotPrivate, path, perm, shellQuote(path))
+	}
+	return nil
+}
+
+// shellQuote quotes path for a command the user is told to run.
+func shellQuote(path string) string {
+	if path != "" && strings.Trim(path, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./+,:@%") == "" {
+		return path
+	}
+	return "'" + strings.ReplaceAll(path, "'", `'\''`) + "'"
 }

@@ -60,6 +60,10 @@ type Token struct {
 	Alg    string
 	Kid    string
 	Typ    string
+	// Unsigned is true for a JWT whose header says alg "none" in any letter case ("None" and
+	// "NONE" got past libraries that compared exactly), or has no alg string at all: nothing
+	// vouches for its claims. Verify calls such a token invalid, key or no key.
+	Unsigned bool
 
 	IssuedAt  time.Time // iat; zero when absent
 	NotBefore time.Time // nbf; zero when absent
@@ -119,6 +123,7 @@ func (t *Token) decodeJWT() {
 	t.Header = header
 	t.Claims = claims
 	t.Alg, _ = header["alg"].(string)
+	t.Unsigned = IsAlgNone(t.Alg) || t.Alg == ""
 	t.Kid, _ = header["kid"].(string)
 	t.Typ, _ = header["typ"].(string)
 	var bad []string
@@ -148,6 +153,9 @@ func (t *Token) decodeJWT() {
 		t.DecodeErr = "ignored claims: " + strings.Join(bad, "; ")
 	}
 }
+
+// IsAlgNone reports whether alg names the unsigned JWS algorithm, in any letter case.
+func IsAlgNone(alg string) bool { return strings.EqualFold(alg, "none") }
 
 // Empty reports whether there is no token.
 func (t Token) Empty() bool { return t.Raw == "" }

@@ -64,8 +64,8 @@ type Keys struct {
 func (k Keys) Empty() bool { return len(k.HMAC) == 0 && len(k.Public) == 0 && k.ByKID == nil }
 
 // Verify checks the signature of raw with keys. It does not judge expiry: an expired token
-// with a good signature is verified (expiry is shown as the token's phase). alg none is always
-// invalid, key or no key.
+// with a good signature is verified (expiry is shown as the token's phase). alg none, in any
+// letter case, and a missing alg are always invalid, key or no key.
 func Verify(raw string, keys Keys) Verification {
 	t := ParseToken(raw, time.Time{}, 0)
 	if !t.JWT {
@@ -74,8 +74,11 @@ func Verify(raw string, keys Keys) Verification {
 		}
 		return Verification{Status: Invalid, Reason: "not a JWT: cannot verify an opaque token"}
 	}
-	if t.Alg == "none" || t.Alg == "" {
-		return Verification{Status: Invalid, Reason: `alg "none": the token is unsigned`}
+	if t.Unsigned {
+		if t.Alg == "" {
+			return Verification{Status: Invalid, Reason: "no alg: the token is unsigned"}
+		}
+		return Verification{Status: Invalid, Reason: fmt.Sprintf("alg %q: the token is unsigned", t.Alg)}
 	}
 	if keys.Empty() {
 		return Verification{Status: NotChecked}

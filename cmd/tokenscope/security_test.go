@@ -195,6 +195,9 @@ func TestSecurityFireOutputHasNoRawTokens(t *testing.T) {
 			if err != nil {
 				t.Fatalf("fire: %v\n%s\n%s", err, out, errOut)
 			}
+			if !strings.Contains(errOut, "not resuming") || !strings.Contains(errOut, "mode 0644") {
+				t.Errorf("the world-readable session file was not refused with a reason:\n%s", errOut)
+			}
 			for _, want := range []string{"login", "401", "refresh-start", "refresh-failed", "refresh-ok", "retry", "parked", "logout", "replayed"} {
 				if !strings.Contains(out, want) {
 					t.Errorf("the run printed no %s event; the check did not cover it", want)

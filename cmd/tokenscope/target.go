@@ -392,6 +392,10 @@ func (f *targetFlags) startSessionFile(b *built, stderr io.Writer) error {
 	case errors.Is(err, session.ErrCorrupt):
 		// The file is kept as it is and not overwritten: the user decides what to do with it.
 		return err
+	case errors.Is(err, session.ErrNotPrivate):
+		// The user's own file, open to others: its tokens are not used, and the private file
+		// written after login replaces it.
+		fmt.Fprintf(stderr, "tokenscope: not resuming: %v; it will be replaced by a private file after login\n", err)
 	case err != nil:
 		return fmt.Errorf("--session-file: %w", err)
 	case st.Target == e.Target() && st.User == e.Stored().User && st.Profile == e.Profile().Name:

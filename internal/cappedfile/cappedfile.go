@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 )
 
 // MaxConfigBytes bounds the small files: config, profiles, keys, certificates, session files.
@@ -17,29 +18,50 @@ const MaxConfigBytes = 1 << 20
 // ErrTooLarge is wrapped by Read's error for a file over the limit.
 var ErrTooLarge = errors.New("file too large")
 
-// Read returns the contents of the regular file at path, which must hold at most max bytes.
-// A missing file gives an error wrapping fs.ErrNotExist; directories, devices, FIFOs and
-// sockets are refused without reading them (opening a FIFO would block until a writer came).
-func Read(path string, max int64) ([]byte, error) {
-	// Stat before open: Open on a FIFO blocks.
-	st, err := os.Stat(path)
+// Check vets a file before it is read (its owner, its mode); an error refuses it.
+type Check func(path string, fi os.FileInfo) error
+
+// Read returns the contents of the regular file at path, which must hold at most max bytes and
+// pass every check. A missing file gives an error wrapping fs.ErrNotExist; directories,
+// devices, FIFOs and sockets are refused without reading them, and a file swapped for another
+// while it was opened is refused too.
+func Read(path string, max int64, checks ...Check) ([]byte, error) {
+	// A file saved atomically (written aside, renamed into place) can be swapped between the
+	// stat and the open; the next try reads the new one.
+	for range 3 {
+		data, err := readOnce(path, max, checks)
+		if !errors.Is(err, errReplaced) {
+			return data, err
+		}
+	}
+	return nil, fmt.Errorf("%s keeps being replaced while it is opened", path)
+}
+
+var errReplaced = errors.New("replaced while it was opened")
+
+func readOnce(path string, max int64, checks []Check) ([]byte, error) {
+	// Stat before open: an open FIFO blocks until a writer comes.
+	before, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
+	if err := vet(path, before, checks); err != nil {
+		return nil, err
 	}
-	f, err := os.Open(path)
+	f, err := openNoBlock(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	// Stat again what was opened: the path may have been swapped in between.
-	if st, err = f.Stat(); err != nil {
+	after, err := f.Stat()
+	if err != nil {
 		return nil, err
 	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
+	if !os.SameFile(before, after) {
+		return nil, errReplaced
+	}
+	if err := vet(path, after, checks); err != nil {
+		return nil, err
 	}
 	data, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
@@ -49,4 +71,41 @@ func Read(path string, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s is larger than %d bytes: %w", path, max, ErrTooLarge)
 	}
 	return data, nil
+}
+
+// openNoBlock opens path for reading without waiting for a writer, in case it became a FIFO
+// since it was checked.
+func openNoBlock(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+}
+
+func vet(path string, fi os.FileInfo, checks []Check) error {
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is %s, not a regular file", path, Kind(fi.Mode()))
+	}
+	for _, c := range checks {
+		if err := c(path, fi); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Kind names what a file that is not a regular one is, for an error message.
+func Kind(m os.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return "a regular file"
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "a special file (" + m.Type().String() + ")"
 }

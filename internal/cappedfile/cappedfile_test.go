@@ -26,7 +26,7 @@ func TestRead(t *testing.T) {
 	if _, err := Read(filepath.Join(dir, "missing"), 5); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("Read of a missing file: %v", err)
 	}
-	if _, err := Read(dir, 5); err == nil || err.Error() != dir+" is not a regular file" {
+	if _, err := Read(dir, 5); err == nil || err.Error() != dir+" is a directory, not a regular file" {
 		t.Fatalf("Read of a directory: %v", err)
 	}
 	if _, err := Read(os.DevNull, 5); err == nil || !strings.Contains(err.Error(), "not a regular file") {
@@ -43,10 +43,57 @@ func TestReadFIFO(t *testing.T) {
 	go func() { _, err := Read(p, 5); done <- err }()
 	select {
 	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), p+" is not a regular file") {
+		if err == nil || !strings.Contains(err.Error(), p+" is a named pipe (FIFO), not a regular file") {
 			t.Fatalf("Read of a FIFO: %v", err)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Read blocked on a FIFO")
+	}
+}
+
+// TestOpenFIFODoesNotBlock: should a FIFO be swapped in after the path was checked, opening it
+// does not wait for a writer, and the check of the opened file refuses it.
+func TestOpenFIFODoesNotBlock(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(p, 0o600); err != nil {
+		t.Skip("no FIFOs here:", err)
+	}
+	opened := make(chan error, 1)
+	go func() {
+		f, err := openNoBlock(p)
+		if err != nil {
+			opened <- err
+			return
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			opened <- err
+			return
+		}
+		opened <- vet(p, fi, nil)
+	}()
+	select {
+	case err := <-opened:
+		if err == nil || !strings.Contains(err.Error(), "named pipe") {
+			t.Fatalf("the opened FIFO: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("opening the FIFO blocked")
+	}
+}
+
+// TestReadChecks: a check's error refuses the file, before anything is read.
+func TestReadChecks(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	refuse := errors.New("mode 0644")
+	if _, err := Read(p, 5, func(string, os.FileInfo) error { return refuse }); !errors.Is(err, refuse) {
+		t.Fatalf("a refusing check: %v", err)
+	}
+	if b, err := Read(p, 5, func(string, os.FileInfo) error { return nil }); err != nil || string(b) != "x" {
+		t.Fatalf("a passing check: %q %v", b, err)
 	}
 }

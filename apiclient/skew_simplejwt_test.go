@@ -1,0 +1,168 @@
+package apiclient
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"tokenscope/session"
+)
+
+// stockSimpleJWT behaves like Django REST framework simplejwt 5.2.2 with its default settings
+// but 5 s access tokens: the refresh endpoint mints an access token whose iat is copied from
+// the refresh token (RefreshToken.access_token copies every claim but exp, jti and token_type),
+// exp is whole seconds (PyJWT), the refresh token is not rotated, the Date header is right, and
+// an access token is dead once the server's clock reaches exp.
+type stockSimpleJWT struct {
+	secret []byte
+	ttl    time.Duration
+
+	mu           sync.Mutex
+	lastExp      time.Time // exp of the newest access token
+	refreshes    int
+	late         []string // refreshes that came at or after the current access token's exp
+	unauthorized int
+	served       int
+}
+
+func (s *stockSimpleJWT) sign(t *testing.T, claims jwt.MapClaims) string {
+	raw, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(s.secret)
+	if err != nil {
+		t.Error(err)
+	}
+	return raw
+}
+
+func (s *stockSimpleJWT) parse(raw string) (jwt.MapClaims, error) {
+	claims := jwt.MapClaims{}
+	_, err := jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithoutClaimsValidation()).
+		ParseWithClaims(raw, claims, func(*jwt.Token) (any, error) { return s.secret, nil })
+	return claims, err
+}
+
+// access mints an access token at now with the given iat.
+func (s *stockSimpleJWT) access(t *testing.T, now time.Time, iat int64) string {
+	exp := now.Add(s.ttl).Unix()
+	s.lastExp = time.Unix(exp, 0)
+	return s.sign(t, jwt.MapClaims{"token_type": "access", "iat": iat, "exp": exp, "jti": fmt.Sprint(now.UnixNano()), "user_id": 1})
+}
+
+func (s *stockSimpleJWT) handler(t *testing.T) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/token/", func(w http.ResponseWriter, r *http.Request) {
+		now := time.Now()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		refresh := s.sign(t, jwt.MapClaims{"token_type": "refresh", "iat": now.Unix(), "exp": now.Add(24 * time.Hour).Unix(), "jti": "r1", "user_id": 1})
+		edgeWriteJSON(w, http.StatusOK, fmt.Sprintf(`{"refresh":%q,"access":%q}`, refresh, s.access(t, now, now.Unix())))
+	})
+	mux.HandleFunc("POST /api/token/refresh/", func(w http.ResponseWriter, r *http.Request) {
+		now := time.Now()
+		var body struct{ Refresh string }
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			edgeWriteJSON(w, http.StatusBadRequest, `{"refresh":["This field is required."]}`)
+			return
+		}
+		claims, err := s.parse(body.Refresh)
+		if err != nil || claims["token_type"] != "refresh" {
+			edgeTokenNotValid(w, r)
+			return
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.refreshes++
+		if !now.Before(s.lastExp) {
+			s.late = append(s.late, fmt.Sprintf("refresh %d at %s, access exp %s", s.refreshes, now.Format("15:04:05.000"), s.lastExp.Format("15:04:05")))
+		}
+		iat, _ := claims["iat"].(float64)
+		edgeWriteJSON(w, http.StatusOK, fmt.Sprintf(`{"access":%q}`, s.access(t, now, int64(iat))))
+	})
+	mux.HandleFunc("GET /api/protected/", func(w http.ResponseWriter, r *http.Request) {
+		now := time.Now()
+		claims, err := s.parse(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+		exp, _ := claims["exp"].(float64)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if err != nil || claims["token_type"] != "access" || !now.Before(time.Unix(int64(exp), 0)) {
+			s.unauthorized++
+			edgeTokenNotValid(w, r)
+			return
+		}
+		s.served++
+		edgeWriteJSON(w, http.StatusOK, `{"ok":true}`)
+	})
+	return mux
+}
+
+// TestSkewStockSimpleJWTBackground: against a stock simplejwt server, whose access tokens carry
+// the refresh token's iat, the engine with the background strategy must keep its skew estimate
+// at zero (from the Date header), refresh every token before its exp and never meet a 401,
+// for as long as the test runs (about 11 s: a login and several refreshes, the iat lagging
+// further each time). Before the fix the iat of the first refresh answer moved the estimate
+// seconds into the past, the next refresh came after exp and requests met 401s.
+func TestSkewStockSimpleJWTBackground(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for 11 s of real time")
+	}
+	t.Parallel()
+	srv := &stockSimpleJWT{secret: []byte("django-insecure-secret-key-for-tests"), ttl: 5 * time.Second}
+	ts := httptest.NewServer(srv.handler(t))
+	defer ts.Close()
+
+	cfg := edgeConfig(ts.URL, edgeProfile(t, "simplejwt"))
+	cfg.Strategy = Background
+	cfg.Timeout, cfg.RefreshTimeout = 2*time.Second, 2*time.Second
+	e := edgeNew(t, cfg)
+	defer e.Close()
+	defer edgeDump(t, e)
+	edgeLogin(t, e)
+
+	const run = 11 * time.Second
+	req := Request{Method: "GET", Path: "/api/protected/"}
+	deadline := time.Now().Add(run)
+	var failed []string
+	for time.Now().Before(deadline) {
+		if r := e.Do(context.Background(), req); r.Outcome != OK || r.Attempts != 1 {
+			failed = append(failed, fmt.Sprintf("%s: %v status %d attempts %d %s", r.Done.Format("15:04:05.000"), r.Outcome, r.Status, r.Attempts, r.Reason))
+		}
+		if s := e.Snapshot(); s.Skew.Applied() != 0 || (s.Skew.Known && s.Skew.Source != session.SkewFromDate) {
+			t.Fatalf("skew estimate %s, want about 0 from the Date header", s.Skew.Describe())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	srv.mu.Lock()
+	refreshes, late, unauthorized, served := srv.refreshes, srv.late, srv.unauthorized, srv.served
+	srv.mu.Unlock()
+	t.Logf("server: %d refreshes, %d requests served, %d 401s; skew %s", refreshes, served, unauthorized, e.Snapshot().Skew.Describe())
+	if unauthorized != 0 || len(failed) != 0 {
+		t.Errorf("%d 401s; failed requests: %q", unauthorized, failed)
+	}
+	if len(late) != 0 {
+		t.Errorf("refreshes at or after exp: %q", late)
+	}
+	// 5 s tokens (4-5 s of life, exp having whole seconds) over 11 s: at least two refreshes,
+	// and not a refresh storm.
+	if refreshes < 2 || refreshes > 6 {
+		t.Errorf("%d refreshes in %v of 5 s tokens", refreshes, run)
+	}
+	if n := len(edgeEvents(e, session.KindUnauthorized)); n != 0 {
+		t.Errorf("engine saw %d 401s", n)
+	}
+	for _, ev := range edgeEvents(e, session.KindRefreshStart) {
+		if ev.Why != session.WhyBackground {
+			t.Errorf("refresh #%d started for %v, want background: %s", ev.RefreshID, ev.Why, ev.Reason)
+		}
+	}
+	if s := e.Snapshot(); !s.Skew.Known || s.Skew.Source != session.SkewFromDate || s.Skew.Rejected < refreshes-1 {
+		t.Errorf("skew %s: want known from the Date header with the copied iats rejected", s.Skew.Describe())
+	}
+}
