@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"tokenscope/internal/sanitize"
 )
 
 // Server is a running (or ready to run) demo auth server. All methods are safe for concurrent
@@ -329,7 +331,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.opts.Log != nil {
 		line := fmt.Sprintf("%s %-4s %-24s %d %7s %s\n", time.Now().Format("15:04:05.000"),
-			r.Method, r.URL.Path, rec.status, time.Since(start).Round(10*time.Microsecond), rec.note)
+			sanitize.Line(r.Method), sanitize.Line(r.URL.Path), rec.status, time.Since(start).Round(10*time.Microsecond), sanitize.Line(rec.note))
 		_, _ = s.opts.Log.Write([]byte(line))
 	}
 }

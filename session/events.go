@@ -1,11 +1,12 @@
 package session
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
+
+	"tokenscope/internal/sanitize"
 )
 
 // Kind is what happened.
@@ -115,9 +116,10 @@ type Event struct {
 	State      State         `json:"state,omitempty"`
 }
 
-// JSON renders the event as one line of JSON.
+// JSON renders the event as one line of JSON, safe to print: a reason quoting a server's
+// answer cannot carry terminal controls or bidi overrides through it.
 func (e Event) JSON() []byte {
-	b, _ := json.Marshal(e) // every field is a plain value: Marshal cannot fail
+	b, _ := sanitize.JSON(e) // every field is a plain value: Marshal cannot fail
 	return b
 }
 

@@ -3,25 +3,33 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"tokenscope/internal/sanitize"
 )
 
-func newConfigCmd() *cobra.Command {
-	var path string
-	configPath := func() (string, bool) {
-		if path != "" {
-			return path, true
-		}
-		if v := os.Getenv(envName("config")); v != "" {
-			return v, true
-		}
-		return defaultConfigPath(), false
+// configPathFlag is the config subcommands' --config; path says where the file is.
+type configPathFlag struct{ value string }
+
+// path is the config file the subcommands act on, and whether the user named it.
+func (c *configPathFlag) path() (string, bool) {
+	if c.value != "" {
+		return c.value, true
 	}
+	if v := os.Getenv(envName("config")); v != "" {
+		return v, true
+	}
+	return defaultConfigPath(), false
+}
+
+func newConfigCmd() *cobra.Command {
+	var cp configPathFlag
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Find, show or create the config file of named targets",
@@ -32,101 +40,124 @@ says otherwise. Flags override it, and TOKENSCOPE_* environment variables overri
   tokenscope config show          # the targets, as tokenscope reads them
   tokenscope --target demo        # the TUI against a target of the file`,
 	}
-	cmd.PersistentFlags().StringVar(&path, "config", "", "config file (default "+defaultConfigPath()+")")
-	cmd.AddCommand(&cobra.Command{
+	cmd.PersistentFlags().StringVar(&cp.value, "config", "", "config file (default "+defaultConfigPath()+")")
+	cmd.AddCommand(newConfigPathCmd(&cp), newConfigShowCmd(&cp), newConfigInitCmd(&cp))
+	return cmd
+}
+
+func newConfigPathCmd(cp *configPathFlag) *cobra.Command {
+	return &cobra.Command{
 		Use:   "path",
 		Short: "Print where the config file is (or would be)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, _ := configPath()
-			fmt.Fprintln(cmd.OutOrStdout(), p)
+			p, _ := cp.path()
+			fmt.Fprintln(cmd.OutOrStdout(), sanitize.Line(p))
 			return nil
 		},
-	}, &cobra.Command{
+	}
+}
+
+func newConfigShowCmd(cp *configPathFlag) *cobra.Command {
+	return &cobra.Command{
 		Use:   "show",
 		Short: "Check the config file and print its targets (passwords masked)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, explicit := configPath()
+			p, explicit := cp.path()
 			c, err := loadConfig(p, explicit)
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			if !c.found {
-				fmt.Fprintf(out, "no config file at %s (tokenscope config init writes one)\n", p)
-				return nil
-			}
-			fmt.Fprintf(out, "# %s (mode %04o)\n", p, c.perm)
-			if c.DefaultTarget != "" {
-				fmt.Fprintf(out, "default_target = %q\n", c.DefaultTarget)
-			}
-			for _, name := range c.targetNames() {
-				t := c.Targets[name]
-				fmt.Fprintf(out, "\n[targets.%s]\n", name)
-				pw := "none"
-				switch {
-				case t.PasswordEnv != "":
-					pw = "from $" + t.PasswordEnv
-				case t.PasswordPrompt:
-					pw = "asked for at start"
-				case t.Password != "":
-					pw = "stored in the file (masked)"
-				}
-				row := func(k, v string) {
-					if v != "" {
-						fmt.Fprintf(out, "  %-14s %s\n", k, v)
-					}
-				}
-				row("url", t.URL)
-				row("profile", t.Profile)
-				row("user", t.User)
-				row("password", pw)
-				row("strategy", t.Strategy)
-				row("threshold", t.Threshold)
-				row("requests", t.Requests)
-				row("session_file", t.SessionFile)
-				if t.Insecure {
-					row("insecure", "TLS verification OFF")
-				}
-				if len(t.Presets) > 0 {
-					var ps []string
-					for _, p := range t.Presets {
-						ps = append(ps, p.Method+" "+p.Path)
-					}
-					row("presets", strings.Join(ps, ", "))
-				}
-			}
+			showConfig(cmd.OutOrStdout(), p, c)
 			return nil
 		},
-	}, &cobra.Command{
+	}
+}
+
+// showConfig prints the targets as tokenscope read them. Every value from the file goes
+// through sanitize.Line: a config file may come from someone else.
+func showConfig(out io.Writer, p string, c *fileConfig) {
+	if !c.found {
+		fmt.Fprintf(out, "no config file at %s (tokenscope config init writes one)\n", sanitize.Line(p))
+		return
+	}
+	fmt.Fprintf(out, "# %s (mode %04o)\n", sanitize.Line(p), c.perm)
+	if c.DefaultTarget != "" {
+		fmt.Fprintf(out, "default_target = %q\n", c.DefaultTarget)
+	}
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(out, "  %-14s %s\n", k, sanitize.Line(v))
+		}
+	}
+	for _, name := range c.targetNames() {
+		t := c.Targets[name]
+		fmt.Fprintf(out, "\n[targets.%s]\n", sanitize.Line(name))
+		pw := "none"
+		switch {
+		case t.PasswordEnv != "":
+			pw = "from $" + t.PasswordEnv
+		case t.PasswordPrompt:
+			pw = "asked for at start"
+		case t.Password != "":
+			pw = "stored in the file (masked)"
+		}
+		row("url", t.URL)
+		row("profile", t.Profile)
+		row("user", t.User)
+		row("password", pw)
+		row("strategy", t.Strategy)
+		row("threshold", t.Threshold)
+		row("requests", t.Requests)
+		row("session_file", t.SessionFile)
+		if t.Insecure {
+			row("insecure", "TLS verification OFF")
+		}
+		if len(t.Presets) > 0 {
+			var ps []string
+			for _, p := range t.Presets {
+				ps = append(ps, p.Method+" "+p.Path)
+			}
+			row("presets", strings.Join(ps, ", "))
+		}
+	}
+}
+
+func newConfigInitCmd(cp *configPathFlag) *cobra.Command {
+	return &cobra.Command{
 		Use:   "init",
 		Short: "Write a commented example config file (never overwrites one)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, _ := configPath()
-			if _, err := os.Stat(p); err == nil {
-				return fmt.Errorf("%s already exists; not overwriting it", p)
-			} else if !errors.Is(err, fs.ErrNotExist) {
+			p, _ := cp.path()
+			if err := writeExampleConfig(p); err != nil {
 				return err
 			}
-			if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-				return err
-			}
-			f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-			if err != nil {
-				return err
-			}
-			if _, err := f.WriteString(exampleConfig); err != nil {
-				f.Close()
-				return err
-			}
-			if err := f.Close(); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\nnext: start `tokenscope demo-server` and run `DEMO_PASSWORD=demo tokenscope --target demo`\n", p)
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\nnext: start `tokenscope demo-server` and run `DEMO_PASSWORD=demo tokenscope --target demo`\n", sanitize.Line(p))
 			return nil
 		},
-	})
-	return cmd
+	}
+}
+
+// writeExampleConfig creates p (0600, its directory 0700) with the example; an existing file
+// is never overwritten.
+func writeExampleConfig(p string) error {
+	if _, err := os.Stat(p); err == nil {
+		return fmt.Errorf("%s already exists; not overwriting it", p)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(exampleConfig); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -14,15 +14,14 @@ import (
 	"os"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
 	"tokenscope/apiclient"
+	"tokenscope/internal/sanitize"
 	"tokenscope/session"
-	"tokenscope/tui"
 )
 
 // Limits on what decode reads.
@@ -155,10 +154,10 @@ func runDecode(cmd *cobra.Command, o decodeOpts, args []string) error {
 	if o.jsonOut {
 		_, _ = cmd.OutOrStdout().Write(rep.json())
 	} else {
-		fmt.Fprint(cmd.OutOrStdout(), tui.Sanitize(rep.text(keyDesc)))
+		fmt.Fprint(cmd.OutOrStdout(), sanitize.Text(rep.text(keyDesc)))
 	}
 	if code, msg := rep.exit(); code != 0 {
-		return &exitError{code: code, err: errors.New(tui.Sanitize(msg))}
+		return &exitError{code: code, err: errors.New(sanitize.Text(msg))}
 	}
 	return nil
 }
@@ -395,7 +394,7 @@ func (r decodeReport) json() []byte {
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(r) // only strings, numbers and valid raw JSON: cannot fail
-	return escapeJSONControls(b.Bytes())
+	return sanitize.EscapeJSON(b.Bytes())
 }
 
 func (r decodeReport) text(keyDesc string) string {
@@ -420,7 +419,7 @@ func (r decodeReport) text(keyDesc string) string {
 			pretty.Reset()
 			pretty.Write(s.raw)
 		}
-		fmt.Fprintf(&b, "%s:\n%s\n\n", s.name, escapeJSONControls(pretty.Bytes()))
+		fmt.Fprintf(&b, "%s:\n%s\n\n", s.name, sanitize.EscapeJSON(pretty.Bytes()))
 	}
 	b.WriteString("Times:\n")
 	stamp := func(tm time.Time) string { return tm.Local().Format("2006-01-02 15:04:05 MST") }
@@ -527,33 +526,4 @@ func humanDuration(d time.Duration) string {
 		return s
 	}
 	return "0s"
-}
-
-// escapeJSONControls rewrites, in encoded JSON, the characters encoding/json leaves raw that a
-// terminal may act on: DEL, C1 controls (U+0080–U+009F, including the 8-bit CSI), bidi
-// overrides and invalid UTF-8. Outside strings JSON is ASCII, so each can only be inside a
-// string, where a \u escape keeps the document valid and its meaning unchanged.
-func escapeJSONControls(b []byte) []byte {
-	var out bytes.Buffer
-	out.Grow(len(b))
-	for len(b) > 0 {
-		r, size := utf8.DecodeRune(b)
-		switch {
-		case r == utf8.RuneError && size <= 1:
-			out.WriteString(`\ufffd`)
-		case r == 0x7f || (r >= 0x80 && r <= 0x9f) || isDecodeBidi(r):
-			fmt.Fprintf(&out, `\u%04x`, r)
-		default:
-			out.Write(b[:size])
-		}
-		b = b[size:]
-	}
-	return out.Bytes()
-}
-
-// isDecodeBidi reports the characters that make text display in another order than it is
-// stored ("Trojan Source"), and the Unicode line and paragraph separators.
-func isDecodeBidi(r rune) bool {
-	return (r >= '\u202A' && r <= '\u202E') || (r >= '\u2066' && r <= '\u2069') ||
-		r == '\u200E' || r == '\u200F' || r == '\u2028' || r == '\u2029'
 }

@@ -24,8 +24,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"tokenscope/demoserver"
+	"tokenscope/internal/sanitize"
 	"tokenscope/session"
-	"tokenscope/tui"
 )
 
 const decodeTestSecret = "decode-test-secret-0123456789abcdef"
@@ -476,7 +476,7 @@ func TestDecodeHumanDuration(t *testing.T) {
 func noTerminalControls(t *testing.T, what, s string) {
 	t.Helper()
 	for i, r := range s {
-		if (r < 0x20 && r != '\n') || (r >= 0x7f && r <= 0x9f) || isDecodeBidi(r) {
+		if (r < 0x20 && r != '\n') || (r >= 0x7f && r <= 0x9f) || sanitize.IsBidi(r) {
 			t.Errorf("%s holds control %U at byte %d:\n%q", what, r, i, s)
 			return
 		}
@@ -544,14 +544,14 @@ func TestDecodeSanitizeHelpers(t *testing.T) {
 		"bad\xffbyte":              "badbyte",           // ansi.Strip drops the stray byte
 		"x\x1bPdcs\x1b\\y\x00\x7f": "xy\ufffd\ufffd",
 	} {
-		if got := tui.Sanitize(in); got != want {
-			t.Errorf("tui.Sanitize(%q) = %q, want %q", in, got, want)
+		if got := sanitize.Text(in); got != want {
+			t.Errorf("sanitize.Text(%q) = %q, want %q", in, got, want)
 		}
 	}
 	in := "{\"a\":\"x\x7f\u0085\u202e\xff\"}"
-	out := escapeJSONControls([]byte(in))
+	out := sanitize.EscapeJSON([]byte(in))
 	if string(out) != `{"a":"x\u007f\u0085\u202e\ufffd"}` || !json.Valid(out) {
-		t.Errorf("escapeJSONControls(%q) = %q", in, out)
+		t.Errorf("sanitize.EscapeJSON(%q) = %q", in, out)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"tokenscope/apiclient"
+	"tokenscope/internal/sanitize"
 	"tokenscope/session"
 )
 
@@ -106,7 +107,7 @@ func runFire(ctx context.Context, stdout, stderr io.Writer, o *fireOpts, args []
 		if o.jsonOut {
 			fmt.Fprintf(stdout, "%s\n", ev.JSON())
 		} else {
-			fmt.Fprintf(stdout, "%s %s\n", ev.Time.Format("15:04:05.000"), ev.Text())
+			fmt.Fprintf(stdout, "%s %s\n", ev.Time.Format("15:04:05.000"), sanitize.Line(ev.Text()))
 		}
 	}
 	// What happened before the subscription (a session resumed from a file) comes first.
