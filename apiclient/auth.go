@@ -19,6 +19,7 @@ import (
 
 	"github.com/go-resty/resty/v2"
 
+	"tokenscope/internal/human"
 	"tokenscope/session"
 )
 
@@ -550,10 +551,10 @@ func (e *Engine) observe(stamp, sent, recv time.Time) {
 func (e *Engine) observeLocked(stamp, sent, recv time.Time) (session.Event, bool) {
 	est := e.skew.Observe(stamp, time.Second, sent, recv)
 	e.sess.Skew = est
-	show := est.Significant(time.Second) && absDur(est.Offset-e.skewShown) >= time.Second
+	show := est.Significant(time.Second) && human.Abs(est.Offset-e.skewShown) >= time.Second
 	if show {
 		e.skewShown = est.Offset
-	} else if !est.Significant(time.Second) && e.skewShown != 0 && absDur(est.Offset) < time.Second {
+	} else if !est.Significant(time.Second) && e.skewShown != 0 && human.Abs(est.Offset) < time.Second {
 		e.skewShown = 0
 		show = true
 	}
@@ -564,18 +565,11 @@ func (e *Engine) observeLocked(stamp, sent, recv time.Time) (session.Event, bool
 	if est.Offset < 0 {
 		dir = "behind"
 	}
-	reason := fmt.Sprintf("server clock %s %s this one (±%s); exp is compared with the server's time", fmtDur(absDur(est.Offset)), dir, fmtDur(est.Uncertainty))
+	reason := fmt.Sprintf("server clock %s %s this one (±%s); exp is compared with the server's time", human.Duration(human.Abs(est.Offset)), dir, human.Duration(est.Uncertainty))
 	if !est.Significant(time.Second) {
-		reason = fmt.Sprintf("server clock agrees with this one again (%+.1fs ±%s)", est.Offset.Seconds(), fmtDur(est.Uncertainty))
+		reason = fmt.Sprintf("server clock agrees with this one again (%+.1fs ±%s)", est.Offset.Seconds(), human.Duration(est.Uncertainty))
 	}
 	return session.Event{Kind: session.KindSkew, Skew: est.Offset, Reason: reason}, true
-}
-
-func absDur(d time.Duration) time.Duration {
-	if d < 0 {
-		return -d
-	}
-	return d
 }
 
 // backgroundLoop refreshes ahead of exp while the strategy is Background, idle or not.
@@ -599,7 +593,7 @@ func (e *Engine) backgroundLoop() {
 			}
 			if wait <= 0 {
 				last = time.Now()
-				reason := fmt.Sprintf("background: %s left < %s", fmtDur(left), fmtDur(thr))
+				reason := fmt.Sprintf("background: %s left < %s", human.Duration(left), human.Duration(thr))
 				err := e.refresh(context.Background(), session.WhyBackground, serial, 0, reason)
 				var re *RefreshError
 				if errors.As(err, &re) && re.Transient {

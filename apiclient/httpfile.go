@@ -1,14 +1,16 @@
 package apiclient
 
 import (
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"regexp"
 	"strings"
 	"unicode"
+
+	"tokenscope/internal/cappedfile"
 )
 
 // Request collections: the .http / .rest files of the JetBrains HTTP Client and VS Code's REST
@@ -52,22 +54,19 @@ type NamedRequest struct {
 func ParseHTTPFile(name string, data []byte, vars map[string]string) ([]NamedRequest, error) {
 	p := &httpFileParser{name: name, vars: vars, defs: map[string]string{}, budget: maxHTTPFileExpansion}
 	if len(data) > maxHTTPFileBytes {
-		return nil, p.errf(1, "file is larger than the 1 MiB limit for request collections")
+		return nil, tooLarge(name)
 	}
 	return p.parse(data)
 }
 
 // LoadHTTPFile reads and parses a .http / .rest file (see ParseHTTPFile).
 func LoadHTTPFile(path string, vars map[string]string) ([]NamedRequest, error) {
-	f, err := os.Open(path)
+	data, err := cappedfile.Read(path, maxHTTPFileBytes)
+	if errors.Is(err, cappedfile.ErrTooLarge) {
+		return nil, tooLarge(path)
+	}
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	// One byte over the limit is enough for ParseHTTPFile to refuse the file.
-	data, err := io.ReadAll(io.LimitReader(f, maxHTTPFileBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return ParseHTTPFile(path, data, vars)
 }
@@ -79,6 +78,10 @@ var (
 		http.MethodDelete: true, http.MethodHead: true, http.MethodOptions: true,
 	}
 )
+
+func tooLarge(name string) error {
+	return fmt.Errorf("%s:1: file is larger than the %d MiB limit for request collections", name, maxHTTPFileBytes>>20)
+}
 
 type httpFileParser struct {
 	name string

@@ -18,6 +18,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"tokenscope/internal/cappedfile"
 )
 
 // How a credential or token travels in a login or refresh call.
@@ -290,7 +292,7 @@ func ResolveProfile(nameOrFile string) (Profile, error) {
 // LoadProfile reads a custom profile from a TOML file. A file may start from a built-in with
 // `base = "simplejwt"` and override only what differs.
 func LoadProfile(path string) (Profile, error) {
-	data, err := ReadFileCapped(path, MaxConfigFileBytes)
+	data, err := cappedfile.Read(path, cappedfile.MaxConfigBytes)
 	if err != nil {
 		return Profile{}, err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-resty/resty/v2"
 
+	"tokenscope/internal/human"
 	"tokenscope/session"
 )
 
@@ -255,9 +256,9 @@ func (e *Engine) maybeProactive(ctx context.Context, c *call) error {
 	if left > thr {
 		return nil
 	}
-	reason := fmt.Sprintf("proactive: %s left < %s", fmtDur(left), fmtDur(thr))
+	reason := fmt.Sprintf("proactive: %s left < %s", human.Duration(left), human.Duration(thr))
 	if left <= 0 {
-		reason = fmt.Sprintf("proactive: expired %s ago", fmtDur(-left))
+		reason = fmt.Sprintf("proactive: expired %s ago", human.Duration(-left))
 	}
 	return e.refreshErr(c, e.refresh(ctx, session.WhyProactive, serial, c.id, reason))
 }
@@ -274,20 +275,6 @@ func (e *Engine) refreshErr(c *call, err error) error {
 		return ErrLoginRequired
 	}
 	return err
-}
-
-// fmtDur prints durations the way the log reads best: 3.2s, 450ms, 4m12s.
-func fmtDur(d time.Duration) string {
-	switch {
-	case d < 0:
-		return "-" + fmtDur(-d)
-	case d < time.Second:
-		return d.Round(time.Millisecond).String()
-	case d < time.Minute:
-		return fmt.Sprintf("%.1fs", d.Seconds())
-	default:
-		return d.Round(time.Second).String()
-	}
 }
 
 // describeErr makes transport errors readable.

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"tokenscope/internal/cappedfile"
 )
 
 // Stored is what a session file keeps: enough to resume without logging in again.
@@ -71,7 +73,12 @@ func WriteFileAtomic(path string, data []byte) error {
 // LoadFile reads a session file. A missing file gives an error wrapping os.ErrNotExist; one
 // that cannot be used gives one wrapping ErrCorrupt, and the file is left as it is.
 func LoadFile(path string) (Stored, error) {
-	data, err := os.ReadFile(path)
+	// A session file is a few kilobytes; one over the limit is not a session file, and a FIFO
+	// or device would block or never end.
+	data, err := cappedfile.Read(path, cappedfile.MaxConfigBytes)
+	if errors.Is(err, cappedfile.ErrTooLarge) {
+		return Stored{}, fmt.Errorf("%w: %v (left as it is; delete it to start afresh)", ErrCorrupt, err)
+	}
 	if err != nil {
 		return Stored{}, err
 	}

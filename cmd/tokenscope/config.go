@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"tokenscope/apiclient"
+	"tokenscope/internal/cappedfile"
 )
 
 // fileConfig is the config file: named targets for real APIs.
@@ -76,7 +77,7 @@ func loadConfig(path string, explicit bool) (*fileConfig, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
-	data, err := apiclient.ReadFileCapped(path, apiclient.MaxConfigFileBytes)
+	data, err := cappedfile.Read(path, cappedfile.MaxConfigBytes)
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}

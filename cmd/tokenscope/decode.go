@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"net/url"
 	"os"
@@ -20,15 +19,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"tokenscope/apiclient"
+	"tokenscope/internal/cappedfile"
+	"tokenscope/internal/human"
 	"tokenscope/internal/sanitize"
 	"tokenscope/session"
 )
 
-// Limits on what decode reads.
-const (
-	maxDecodeInput   = 4 << 20 // a token on stdin; anything bigger is not a token
-	maxDecodeKeyFile = 1 << 20 // a PEM file for --key
-)
+// maxDecodeInput limits a token on stdin; anything bigger is not a token.
+const maxDecodeInput = 4 << 20
 
 // Exit statuses of decode; the Long help documents them.
 const (
@@ -209,17 +207,9 @@ func (o decodeOpts) localKeys(changed func(string) bool) (session.Keys, string, 
 		k.HMAC = []byte(o.secret)
 		return k, "--secret", nil
 	case changed("key"):
-		f, err := os.Open(o.keyFile)
+		data, err := cappedfile.Read(o.keyFile, cappedfile.MaxConfigBytes)
 		if err != nil {
 			return k, "", fmt.Errorf("--key: %w", err)
-		}
-		defer f.Close()
-		data, err := io.ReadAll(io.LimitReader(f, maxDecodeKeyFile+1))
-		if err != nil {
-			return k, "", fmt.Errorf("--key %s: %w", o.keyFile, err)
-		}
-		if len(data) > maxDecodeKeyFile {
-			return k, "", fmt.Errorf("--key %s: larger than %d bytes; not a PEM key", o.keyFile, maxDecodeKeyFile)
 		}
 		if k.Public, err = session.ParsePEMKeys(data); err != nil {
 			return k, "", fmt.Errorf("--key %s: %w", o.keyFile, err)
@@ -431,9 +421,9 @@ func (r decodeReport) text(keyDesc string) string {
 	if !t.NotBefore.IsZero() {
 		shown = true
 		d := t.NotBefore.Sub(r.now)
-		rel := "valid since " + humanDuration(absDuration(d)) + " ago"
+		rel := "valid since " + human.Approx(human.Abs(d)) + " ago"
 		if d > 0 {
-			rel = "not valid for another " + humanDuration(d)
+			rel = "not valid for another " + human.Approx(d)
 		}
 		fmt.Fprintf(&b, "  nbf  %s  %s\n", stamp(t.NotBefore), rel)
 	}
@@ -478,52 +468,16 @@ func (r decodeReport) signatureText(keyDesc string) string {
 func relExpiry(exp, now time.Time) string {
 	d := exp.Sub(now)
 	if d > 0 {
-		return "expires in " + humanDuration(d)
+		return "expires in " + human.Approx(d)
 	}
-	return "expired " + humanDuration(absDuration(d)) + " ago"
+	return "expired " + human.Approx(human.Abs(d)) + " ago"
 }
 
 // relPast is "issued 5s ago", or "issued 5s in the future" when the clocks disagree.
 func relPast(at, now time.Time, verb string) string {
 	d := now.Sub(at)
 	if d >= 0 {
-		return verb + " " + humanDuration(d) + " ago"
+		return verb + " " + human.Approx(d) + " ago"
 	}
-	return verb + " " + humanDuration(absDuration(d)) + " in the future (clock skew?)"
-}
-
-func absDuration(d time.Duration) time.Duration {
-	if d == math.MinInt64 {
-		return math.MaxInt64
-	}
-	return max(d, -d)
-}
-
-// humanDuration is d (≥ 0) in at most its two largest units: "4m12s", "3m", "2h30m", "1y35d".
-func humanDuration(d time.Duration) string {
-	if d == math.MaxInt64 { // time.Time.Sub saturates
-		return "more than 292y"
-	}
-	if d < time.Second {
-		return d.Round(time.Millisecond).String()
-	}
-	d = d.Truncate(time.Second) // never overstate the time left
-	const day = 24 * time.Hour
-	units := []struct {
-		size time.Duration
-		name string
-	}{{365 * day, "y"}, {day, "d"}, {time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}}
-	for i, u := range units {
-		if d < u.size {
-			continue
-		}
-		s := fmt.Sprintf("%d%s", d/u.size, u.name)
-		if i+1 < len(units) {
-			if rest := (d % u.size) / units[i+1].size; rest > 0 {
-				s += fmt.Sprintf("%d%s", rest, units[i+1].name)
-			}
-		}
-		return s
-	}
-	return "0s"
+	return verb + " " + human.Approx(human.Abs(d)) + " in the future (clock skew?)"
 }

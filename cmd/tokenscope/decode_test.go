@@ -24,6 +24,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"tokenscope/demoserver"
+	"tokenscope/internal/human"
 	"tokenscope/internal/sanitize"
 	"tokenscope/session"
 )
@@ -463,12 +464,12 @@ func TestDecodeHumanDuration(t *testing.T) {
 		time.Duration(1<<63 - 1):                      "more than 292y",
 		59*time.Second + 600*time.Millisecond:         "59s",
 	} {
-		if got := humanDuration(d); got != want {
+		if got := human.Approx(d); got != want {
 			t.Errorf("humanDuration(%v) = %q, want %q", d, got, want)
 		}
 	}
-	if got := absDuration(time.Duration(-1 << 63)); got != time.Duration(1<<63-1) {
-		t.Errorf("absDuration(min) = %v", got)
+	if got := human.Abs(time.Duration(-1 << 63)); got != time.Duration(1<<63-1) {
+		t.Errorf("Abs(min) = %v", got)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"tokenscope/demoserver"
+	"tokenscope/internal/human"
 )
 
 // demoFlags are the demo server's settings. The root command shares them so that the embedded
@@ -169,7 +170,7 @@ func printBanner(w io.Writer, s *demoserver.Server) {
 	user, pass := firstUser(o.Users)
 	fmt.Fprintf(w, "tokenscope demo server listening on %s\n", u)
 	fmt.Fprintf(w, "  %s · access TTL %s · refresh TTL %s · rotation %s · reuse detection %s\n",
-		s.Alg(), shortDur(o.AccessTTL), shortDur(o.RefreshTTL), onOff(!o.NoRotation), onOff(!o.NoReuseDetection))
+		s.Alg(), human.Approx(o.AccessTTL), human.Approx(o.RefreshTTL), onOff(!o.NoRotation), onOff(!o.NoReuseDetection))
 	shown := pass
 	if pass != demoserver.DefaultPassword {
 		shown = "(the password from the environment)"
@@ -186,16 +187,4 @@ func printBanner(w io.Writer, s *demoserver.Server) {
 	fmt.Fprintf(w, "  oauth2         curl -s %s/oauth/token -d grant_type=password -d username=%s -d password=%s -d client_id=%s\n", u, user, pass, o.ClientID)
 	fmt.Fprintf(w, "Then: curl -s %s/api/protected/ -H \"Authorization: Bearer $ACCESS\"   (element-admin: -H \"X-Token: $ACCESS\" %s/sys/user/info)\n", u, u)
 	fmt.Fprintf(w, "Knobs: curl -s -X POST %s/__demo/expire-access   (also revoke-families, fail-refresh?n=3, latency?refresh=1s, skew?d=-90s, reset; GET /__demo/stats)\n\n", u)
-}
-
-// shortDur prints 10m rather than Go's 10m0s.
-func shortDur(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }

@@ -20,6 +20,7 @@ import (
 
 	"tokenscope/apiclient"
 	"tokenscope/demoserver"
+	"tokenscope/internal/cappedfile"
 	"tokenscope/session"
 )
 
@@ -324,7 +325,7 @@ func (f *targetFlags) transport() (http.RoundTripper, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if f.caCert != "" {
-		pem, err := apiclient.ReadFileCapped(f.caCert, apiclient.MaxConfigFileBytes)
+		pem, err := cappedfile.Read(f.caCert, cappedfile.MaxConfigBytes)
 		if err != nil {
 			return nil, fmt.Errorf("--ca-cert: %w", err)
 		}
@@ -354,7 +355,7 @@ func (f *targetFlags) keys() (session.Keys, error) {
 	}
 	if f.verifyKey != "" {
 		n++
-		data, err := apiclient.ReadFileCapped(f.verifyKey, apiclient.MaxConfigFileBytes)
+		data, err := cappedfile.Read(f.verifyKey, cappedfile.MaxConfigBytes)
 		if err != nil {
 			return k, fmt.Errorf("--verify-key: %w", err)
 		}
