@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/httpfile"
 	"tokenscope/internal/sanitize"
 	"tokenscope/session"
 )
@@ -229,19 +228,15 @@ func fireRequest(p apiclient.Profile, collection []apiclient.Request, args []str
 	if len(args) == 1 {
 		return apiclient.Request{}, errors.New("give both METHOD and PATH, e.g. GET /api/me")
 	}
-	method := strings.ToUpper(args[0])
-	if !slices.Contains([]string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}, method) {
-		return apiclient.Request{}, fmt.Errorf("unknown HTTP method %q", args[0])
-	}
-	if !strings.HasPrefix(args[1], "/") {
-		return apiclient.Request{}, fmt.Errorf("PATH must start with /, got %q", args[1])
-	}
-	r := apiclient.Request{Method: method, Path: args[1], Header: http.Header{}}
+	var body []byte
 	if len(args) == 3 {
-		r.Body = []byte(args[2])
-		if json.Valid(r.Body) {
-			r.Header.Set("Content-Type", "application/json")
-		}
+		body = []byte(args[2])
+	}
+	// The composer's and the .http files' rules: a known method, a path (or URL), a JSON body
+	// labelled as such.
+	r, err := httpfile.NewRequest(args[0], args[1], nil, body)
+	if err != nil {
+		return apiclient.Request{}, fmt.Errorf("METHOD PATH: %w", err)
 	}
 	return r, nil
 }

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/term"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/httpfile"
 	"tokenscope/demoserver"
 	"tokenscope/internal/cappedfile"
 	"tokenscope/session"
@@ -273,7 +274,7 @@ func (f *targetFlags) build(stderr io.Writer) (*built, error) {
 		return nil, err
 	}
 	if f.requests != "" {
-		reqs, err := apiclient.LoadHTTPFile(f.requests, nil)
+		reqs, err := httpfile.LoadFile(f.requests, nil)
 		if err != nil {
 			return nil, err
 		}
