@@ -198,13 +198,6 @@ type Engine struct {
 	bgDone chan struct{}
 }
 
-type flight struct {
-	id      uint64
-	waiters int
-	done    chan struct{}
-	err     error
-}
-
 type parkedReq struct {
 	id  uint64
 	req Request
@@ -215,6 +208,7 @@ func New(cfg Config) (*Engine, error) {
 	if _, err := url.ParseRequestURI(cfg.BaseURL); err != nil || !strings.HasPrefix(cfg.BaseURL, "http") {
 		return nil, fmt.Errorf("target %q is not an http(s) URL", cfg.BaseURL)
 	}
+	cfg.Profile.withDefaults()
 	if err := cfg.Profile.Validate(); err != nil {
 		return nil, fmt.Errorf("profile %s: %w", cfg.Profile.Name, err)
 	}

@@ -232,7 +232,7 @@ func (e *Engine) afterUnauthorized(ctx context.Context, c *call) error {
 			Reason: fmt.Sprintf("late %s for a token already replaced: retrying with gen #%d, no refresh", c.reason, gen)})
 		return nil
 	}
-	return e.refreshErr(c, e.refresh(ctx, session.WhyReactive, c.serial, c.id, "reactive: "+c.reason))
+	return e.proceedAfterRefresh(c, e.refresh(ctx, session.WhyReactive, c.serial, c.id, "reactive: "+c.reason))
 }
 
 func (c *call) refreshNote() string {
@@ -260,12 +260,13 @@ func (e *Engine) maybeProactive(ctx context.Context, c *call) error {
 	if left <= 0 {
 		reason = fmt.Sprintf("proactive: expired %s ago", human.Duration(-left))
 	}
-	return e.refreshErr(c, e.refresh(ctx, session.WhyProactive, serial, c.id, reason))
+	return e.proceedAfterRefresh(c, e.refresh(ctx, session.WhyProactive, serial, c.id, reason))
 }
 
-// refreshErr turns a refresh outcome into what the request should do: a fatal failure parks
-// it; a transient one lets it go on with the token it has (the server may still take it).
-func (e *Engine) refreshErr(c *call, err error) error {
+// proceedAfterRefresh decides what a request does after the refresh it waited for: a fatal
+// failure parks it (ErrLoginRequired); a transient one lets it go on with the token it has
+// (the server may still take it), noting the failure for its result.
+func (e *Engine) proceedAfterRefresh(c *call, err error) error {
 	var re *RefreshError
 	if errors.As(err, &re) && re.Transient {
 		c.refreshFailed = re.Reason

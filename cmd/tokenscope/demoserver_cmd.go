@@ -28,7 +28,7 @@ type demoFlags struct {
 	secretEnv               string
 	alg                     string
 	opaqueOAuth             bool
-	clientID                string
+	clientID                string // demo-server's --client-id; an embedded server takes the target's
 	latency, refreshLatency time.Duration
 	skew                    time.Duration
 	failRefresh             int
@@ -44,7 +44,6 @@ func (f *demoFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.secretEnv, "secret-env", "", "name of an environment variable holding the HS256 signing secret (random per start when unset)")
 	fs.StringVar(&f.alg, "alg", demoserver.AlgHS256, "signing algorithm: HS256 or ES256 (public key at /.well-known/jwks.json)")
 	fs.BoolVar(&f.opaqueOAuth, "opaque-oauth", false, "the oauth2 convention issues opaque tokens (clients must use expires_in)")
-	fs.StringVar(&f.clientID, "client-id", demoserver.DefaultClientID, "oauth2 client_id (the demo server accepts it as its public client)")
 	fs.DurationVar(&f.latency, "latency", 0, "fault: delay every request by this much")
 	fs.DurationVar(&f.refreshLatency, "refresh-latency", 0, "fault: delay refresh calls by this much more")
 	fs.DurationVar(&f.skew, "skew", 0, "fault: server clock skew (Date header, iat and exp follow it), e.g. -90s")
@@ -154,6 +153,7 @@ and one curl example per convention, then one line per request.`,
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8000", "listen address (loopback only unless --allow-remote)")
 	cmd.Flags().BoolVar(&allowRemote, "allow-remote", false, "permit a non-loopback --addr (the demo password is public)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "do not log requests")
+	cmd.Flags().StringVar(&df.clientID, "client-id", demoserver.DefaultClientID, "oauth2 client_id (the demo server accepts it as its public client)")
 	df.register(cmd.Flags())
 	return cmd
 }

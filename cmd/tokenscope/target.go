@@ -37,6 +37,7 @@ type targetFlags struct {
 	user            string
 	passwordEnv     string
 	clientSecretEnv string
+	clientID        string // oauth2 client_id, for a real target and the embedded demo server alike
 	strategy        string
 	threshold       time.Duration
 	noSingleFlight  bool
@@ -69,6 +70,7 @@ func (f *targetFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.user, "user", "", "user to log in as (default demo with the embedded server)")
 	fs.StringVar(&f.passwordEnv, "password-env", "", "name of the environment variable holding the password (never pass a password in argv)")
 	fs.StringVar(&f.clientSecretEnv, "client-secret-env", "", "name of the environment variable holding the oauth2 client secret")
+	fs.StringVar(&f.clientID, "client-id", demoserver.DefaultClientID, "oauth2 client_id sent at login and refresh (the embedded demo server accepts it as its public client)")
 	fs.StringVar(&f.strategy, "strategy", "auto", "when to refresh: auto, proactive, reactive, background or off")
 	fs.DurationVar(&f.threshold, "threshold", 0, "refresh this close to exp (default: a sixth of the token's lifetime, 1s..5m, at most a third)")
 	fs.BoolVar(&f.noSingleFlight, "no-single-flight", false, "let every request refresh on its own (shows the stampede)")
@@ -144,7 +146,7 @@ func (f *targetFlags) resolve() error {
 	set("ca-cert", &f.caCert, cfg.relative(t.CACert))
 	set("session-file", &f.sessionFile, cfg.relative(t.SessionFile))
 	if t.ClientID != "" && !f.fs.Changed("client-id") {
-		f.demo.clientID = t.ClientID
+		f.clientID = t.ClientID
 	}
 	if t.Threshold != "" && !f.fs.Changed("threshold") {
 		f.threshold, _ = time.ParseDuration(t.Threshold) // validated when the file was read
@@ -257,7 +259,7 @@ func (f *targetFlags) build(stderr io.Writer) (*built, error) {
 	}
 	b := &built{insecure: f.insecure}
 	cfg := apiclient.Config{
-		BaseURL: f.target, Profile: profile, Username: f.user, Password: f.password, ClientID: f.demo.clientID,
+		BaseURL: f.target, Profile: profile, Username: f.user, Password: f.password, ClientID: f.clientID,
 		Strategy: strategy, Threshold: f.threshold, NoSingleFlight: f.noSingleFlight,
 		Timeout: f.timeout, Log: session.NewLog(f.logSize), Diagnostics: io.Discard,
 	}
@@ -291,6 +293,7 @@ func (f *targetFlags) build(stderr io.Writer) (*built, error) {
 		if err != nil {
 			return nil, err
 		}
+		opts.ClientID = f.clientID
 		srv, err := demoserver.Start(opts)
 		if err != nil {
 			return nil, err

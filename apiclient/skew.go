@@ -1,0 +1,78 @@
+package apiclient
+
+// Learning the server's clock from Date headers and iat claims: exp is compared with it.
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"tokenscope/internal/human"
+	"tokenscope/session"
+)
+
+// observeDate learns the server clock from a Date header (one-second resolution). It runs on
+// every answer, so it parses each distinct Date once and takes the lock once.
+func (e *Engine) observeDate(h http.Header, sent, recv time.Time) {
+	raw := h.Get("Date")
+	if raw == "" {
+		return
+	}
+	e.mu.Lock()
+	d, ok := e.lastDate, e.lastDateRaw == raw
+	if !ok {
+		var err error
+		if d, err = http.ParseTime(raw); err != nil {
+			e.mu.Unlock()
+			return
+		}
+		e.lastDate, e.lastDateRaw = d, raw
+	}
+	ev, show := e.observeLocked(d, sent, recv)
+	e.mu.Unlock()
+	if show {
+		e.emit(ev)
+	}
+}
+
+// observeIat learns the server clock from a token minted during the call.
+func (e *Engine) observeIat(t session.Token, sent, recv time.Time) {
+	if !t.IssuedAt.IsZero() {
+		e.observe(t.IssuedAt, sent, recv)
+	}
+}
+
+func (e *Engine) observe(stamp, sent, recv time.Time) {
+	e.mu.Lock()
+	ev, show := e.observeLocked(stamp, sent, recv)
+	e.mu.Unlock()
+	if show {
+		e.emit(ev)
+	}
+}
+
+// observeLocked adds a sample and returns a skew event when the estimate moved enough to tell
+// the user; the caller holds e.mu and emits the event after unlocking.
+func (e *Engine) observeLocked(stamp, sent, recv time.Time) (session.Event, bool) {
+	est := e.skew.Observe(stamp, time.Second, sent, recv)
+	e.sess.Skew = est
+	show := est.Significant(time.Second) && human.Abs(est.Offset-e.skewShown) >= time.Second
+	if show {
+		e.skewShown = est.Offset
+	} else if !est.Significant(time.Second) && e.skewShown != 0 && human.Abs(est.Offset) < time.Second {
+		e.skewShown = 0
+		show = true
+	}
+	if !show {
+		return session.Event{}, false
+	}
+	dir := "ahead of"
+	if est.Offset < 0 {
+		dir = "behind"
+	}
+	reason := fmt.Sprintf("server clock %s %s this one (±%s); exp is compared with the server's time", human.Duration(human.Abs(est.Offset)), dir, human.Duration(est.Uncertainty))
+	if !est.Significant(time.Second) {
+		reason = fmt.Sprintf("server clock agrees with this one again (%+.1fs ±%s)", est.Offset.Seconds(), human.Duration(est.Uncertainty))
+	}
+	return session.Event{Kind: session.KindSkew, Skew: est.Offset, Reason: reason}, true
+}
