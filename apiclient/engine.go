@@ -72,7 +72,7 @@ type Config struct {
 	MaxBodyBytes    int           // answers larger than this are refused; default 4 MiB
 	MaxParked       int           // default 10000
 
-	Transport http.RoundTripper // default http.DefaultTransport's settings
+	Transport http.RoundTripper // default NewTransport(TLSOptions{}); every call the engine makes uses it
 	// Diagnostics receives resty's own warnings, which would otherwise go to stderr and garble
 	// a TUI. Discarded when nil.
 	Diagnostics io.Writer
@@ -161,12 +161,13 @@ func (e *RefreshError) Error() string {
 
 // Engine holds one session against one API. All methods are safe for concurrent use.
 type Engine struct {
-	cfg     Config
-	profile Profile
-	api     *resty.Client // user requests; its hooks attach tokens and handle 401s
-	auth    *resty.Client // login and refresh; no hooks, so a refresh can never refresh
-	log     *session.Log
-	clock   session.Clock
+	cfg       Config
+	profile   Profile
+	transport http.RoundTripper // cfg.Transport or its default; shared by api, auth and key fetches
+	api       *resty.Client     // user requests; its hooks attach tokens and handle 401s
+	auth      *resty.Client     // login and refresh; no hooks, so a refresh can never refresh
+	log       *session.Log
+	clock     session.Clock
 
 	mu           sync.Mutex
 	sess         session.Session
@@ -203,20 +204,20 @@ type parkedReq struct {
 	req Request
 }
 
-// New builds an engine. It does not log in; call Login.
-func New(cfg Config) (*Engine, error) {
+// withDefaults checks cfg and fills in the defaults the Config fields document.
+func (cfg *Config) withDefaults() error {
 	if _, err := url.ParseRequestURI(cfg.BaseURL); err != nil || !strings.HasPrefix(cfg.BaseURL, "http") {
-		return nil, fmt.Errorf("target %q is not an http(s) URL", cfg.BaseURL)
+		return fmt.Errorf("target %q is not an http(s) URL", cfg.BaseURL)
 	}
 	cfg.Profile.withDefaults()
 	if err := cfg.Profile.Validate(); err != nil {
-		return nil, fmt.Errorf("profile %s: %w", cfg.Profile.Name, err)
+		return fmt.Errorf("profile %s: %w", cfg.Profile.Name, err)
 	}
 	if cfg.Strategy == "" {
 		cfg.Strategy = Auto
 	}
 	if _, err := ParseStrategy(string(cfg.Strategy)); err != nil {
-		return nil, err
+		return err
 	}
 	if cfg.ClientID == "" {
 		cfg.ClientID = "tokenscope"
@@ -248,9 +249,25 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Diagnostics == nil {
 		cfg.Diagnostics = io.Discard
 	}
+	if cfg.Transport == nil {
+		tr, err := NewTransport(TLSOptions{})
+		if err != nil {
+			return err
+		}
+		cfg.Transport = tr
+	}
+	return nil
+}
+
+// New builds an engine. It does not log in; call Login.
+func New(cfg Config) (*Engine, error) {
+	if err := cfg.withDefaults(); err != nil {
+		return nil, err
+	}
 	e := &Engine{
 		cfg:          cfg,
 		profile:      cfg.Profile,
+		transport:    cfg.Transport,
 		log:          cfg.Log,
 		clock:        cfg.Clock,
 		strategy:     cfg.Strategy,
@@ -281,10 +298,8 @@ func (e *Engine) newResty() *resty.Client {
 	c := resty.New().
 		SetBaseURL(strings.TrimRight(e.cfg.BaseURL, "/")).
 		SetLogger(writerLogger{e.cfg.Diagnostics}).
-		SetResponseBodyLimit(e.cfg.MaxBodyBytes)
-	if e.cfg.Transport != nil {
-		c.SetTransport(e.cfg.Transport)
-	}
+		SetResponseBodyLimit(e.cfg.MaxBodyBytes).
+		SetTransport(e.transport)
 	return c
 }
 

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -21,7 +19,6 @@ import (
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/httpfile"
 	"tokenscope/demoserver"
-	"tokenscope/internal/cappedfile"
 	"tokenscope/session"
 )
 
@@ -43,9 +40,7 @@ type targetFlags struct {
 	noSingleFlight  bool
 	timeout         time.Duration
 	logSize         int
-	verifySecretEnv string
-	verifyKey       string
-	verifyJWKS      string
+	verify          keyFlags // --verify-secret-env, --verify-key, --verify-jwks
 	requests        string
 	sessionFile     string
 	logFile         string
@@ -76,9 +71,10 @@ func (f *targetFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.noSingleFlight, "no-single-flight", false, "let every request refresh on its own (shows the stampede)")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "per-request timeout")
 	fs.IntVar(&f.logSize, "log-size", session.DefaultLogSize, "events kept in memory")
-	fs.StringVar(&f.verifySecretEnv, "verify-secret-env", "", "verify token signatures with the HMAC secret in this environment variable")
-	fs.StringVar(&f.verifyKey, "verify-key", "", "verify token signatures with this PEM public key or certificate")
-	fs.StringVar(&f.verifyJWKS, "verify-jwks", "", "verify token signatures with the keys at this JWKS URL")
+	f.verify.prefix = "verify-"
+	fs.StringVar(&f.verify.secretEnv, "verify-secret-env", "", "verify token signatures with the HMAC secret in this environment variable")
+	fs.StringVar(&f.verify.keyFile, "verify-key", "", "verify token signatures with this PEM public key or certificate")
+	fs.StringVar(&f.verify.jwksURL, "verify-jwks", "", "verify token signatures with the keys at this JWKS URL")
 	fs.StringVar(&f.requests, "requests", "", "request presets from a .http / .rest file (JetBrains HTTP Client / VS Code REST Client format)")
 	fs.StringVar(&f.sessionFile, "session-file", "", "keep the tokens in this file (0600) and resume from it on the next start")
 	fs.StringVar(&f.logFile, "log-file", "", "write every event to this file as JSON lines (tokens as fingerprints)")
@@ -139,9 +135,9 @@ func (f *targetFlags) resolve() error {
 	set("password-env", &f.passwordEnv, t.PasswordEnv)
 	set("client-secret-env", &f.clientSecretEnv, t.ClientSecretEnv)
 	set("strategy", &f.strategy, t.Strategy)
-	set("verify-secret-env", &f.verifySecretEnv, t.VerifySecretEnv)
-	set("verify-key", &f.verifyKey, cfg.relative(t.VerifyKey))
-	set("verify-jwks", &f.verifyJWKS, t.VerifyJWKS)
+	set("verify-secret-env", &f.verify.secretEnv, t.VerifySecretEnv)
+	set("verify-key", &f.verify.keyFile, cfg.relative(t.VerifyKey))
+	set("verify-jwks", &f.verify.jwksURL, t.VerifyJWKS)
 	set("requests", &f.requests, cfg.relative(t.Requests))
 	set("ca-cert", &f.caCert, cfg.relative(t.CACert))
 	set("session-file", &f.sessionFile, cfg.relative(t.SessionFile))
@@ -269,10 +265,12 @@ func (f *targetFlags) build(stderr io.Writer) (*built, error) {
 			return nil, fmt.Errorf("--client-secret-env %s: the variable is empty or unset", f.clientSecretEnv)
 		}
 	}
-	if cfg.Transport, err = f.transport(); err != nil {
-		return nil, err
+	tr, err := apiclient.NewTransport(apiclient.TLSOptions{CACertFile: f.caCert, Insecure: f.insecure})
+	if err != nil {
+		return nil, fmt.Errorf("--ca-cert: %w", err)
 	}
-	if cfg.Keys, err = f.keys(); err != nil {
+	cfg.Transport = tr
+	if cfg.Keys, err = f.keys(tr); err != nil {
 		return nil, err
 	}
 	if f.requests != "" {
@@ -322,65 +320,27 @@ func (f *targetFlags) build(stderr io.Writer) (*built, error) {
 	return b, nil
 }
 
-func (f *targetFlags) transport() (http.RoundTripper, error) {
-	if f.caCert == "" && !f.insecure {
-		return nil, nil
+// keys loads the verification keys; a key set is fetched through tr, the engine's transport.
+func (f *targetFlags) keys(tr http.RoundTripper) (session.Keys, error) {
+	changed := func(name string) bool {
+		v := map[string]string{"secret-env": f.verify.secretEnv, "key": f.verify.keyFile, "jwks": f.verify.jwksURL}[name]
+		return v != ""
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if f.caCert != "" {
-		pem, err := cappedfile.Read(f.caCert, cappedfile.MaxConfigBytes)
-		if err != nil {
-			return nil, fmt.Errorf("--ca-cert: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--ca-cert %s: no PEM certificate in it", f.caCert)
-		}
-		tc.RootCAs = pool
+	if err := f.verify.exclusive(changed); err != nil {
+		return session.Keys{}, err
 	}
-	tc.InsecureSkipVerify = f.insecure // the user asked by name; the TUI says so in red
-	tr.TLSClientConfig = tc
-	return tr, nil
-}
-
-func (f *targetFlags) keys() (session.Keys, error) {
-	var k session.Keys
-	n := 0
-	if f.verifySecretEnv != "" {
-		n++
-		k.HMAC = []byte(os.Getenv(f.verifySecretEnv))
-		if len(k.HMAC) == 0 {
-			return k, fmt.Errorf("--verify-secret-env %s: the variable is empty or unset", f.verifySecretEnv)
-		}
+	k, _, err := f.verify.local(changed)
+	if err != nil || !changed("jwks") {
+		return k, err
 	}
-	if f.verifyKey != "" {
-		n++
-		data, err := cappedfile.Read(f.verifyKey, cappedfile.MaxConfigBytes)
-		if err != nil {
-			return k, fmt.Errorf("--verify-key: %w", err)
-		}
-		if k.Public, err = session.ParsePEMKeys(data); err != nil {
-			return k, fmt.Errorf("--verify-key %s: %w", f.verifyKey, err)
-		}
+	u, err := f.verify.jwks()
+	if err != nil {
+		return k, err
 	}
-	if f.verifyJWKS != "" {
-		n++
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		set, err := apiclient.FetchJWKS(ctx, f.verifyJWKS)
-		if err != nil {
-			return k, fmt.Errorf("--verify-jwks: %w", err)
-		}
-		k.ByKID = set
-	}
-	if n > 1 {
-		return k, errors.New("give one of --verify-secret-env, --verify-key and --verify-jwks")
-	}
-	return k, nil
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	k.ByKID, err = f.verify.fetch(ctx, tr, u)
+	return k, err
 }
 
 // startSessionFile resumes from the session file when it holds tokens for this target, user
