@@ -311,8 +311,9 @@ func (e *Engine) Close() {
 	})
 }
 
-// Log is the engine's event log.
-func (e *Engine) Log() *session.Log { return e.log }
+// Log is the engine's event log, to read: the engine is its only writer (Note records what
+// happens outside the engine).
+func (e *Engine) Log() session.LogView { return e.log.View() }
 
 // Profile is the engine's profile.
 func (e *Engine) Profile() Profile { return e.profile }

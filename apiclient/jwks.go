@@ -39,6 +39,11 @@ func FetchJWKS(ctx context.Context, rt http.RoundTripper, rawURL string) (map[st
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	req.Header.Set("Accept", "application/json")
+	if rt == nil {
+		if rt, err = NewTransport(TLSOptions{}); err != nil {
+			return nil, err
+		}
+	}
 	resp, err := (&http.Client{Transport: rt, Timeout: jwksTimeout}).Do(req)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err) {

@@ -373,7 +373,7 @@ func (f *targetFlags) startSessionFile(b *built, stderr io.Writer) error {
 				s := e.Stored()
 				if s.Access != "" {
 					if err := session.SaveFile(f.sessionFile, s); err != nil {
-						e.Log().Append(session.Event{Time: time.Now(), Kind: session.KindNote, Reason: "session file not saved: " + err.Error()})
+						e.Note("session file not saved: " + err.Error())
 					}
 				}
 			}
@@ -405,28 +405,42 @@ func (f *targetFlags) startLogFile(b *built) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		w := &exportWriter{w: file, engine: e, reveal: f.revealTokens}
+		w := &exportWriter{jw: session.NewJSONLWriter(file), engine: e, reveal: f.revealTokens}
 		for ev := range sub.C {
-			w.write(ev)
+			if err := w.write(ev); err != nil && w.jw.Failed() == 1 {
+				e.Note("log file: writing failed, events are missing from it: " + err.Error())
+			}
 		}
 	}()
 	b.stop = append(b.stop, func() { sub.Close(); wg.Wait(); file.Close() })
 	return nil
 }
 
-// exportWriter writes events as JSON lines.
+// exportWriter writes events as JSON lines, and with reveal the raw tokens after each login
+// and refresh.
 type exportWriter struct {
-	w      io.Writer
+	jw     *session.JSONLWriter
 	engine *apiclient.Engine
 	reveal bool
 }
 
-func (x *exportWriter) write(ev session.Event) {
-	fmt.Fprintf(x.w, "%s\n", ev.JSON())
+// revealed is the line --reveal-tokens adds.
+type revealed struct {
+	Kind    string `json:"kind"`
+	Seq     uint64 `json:"seq"`
+	Access  string `json:"access_token"`
+	Refresh string `json:"refresh_token"`
+}
+
+func (x *exportWriter) write(ev session.Event) error {
+	err := x.jw.Write(ev)
 	if x.reveal && (ev.Kind == session.KindLogin || ev.Kind == session.KindRefreshOK) {
 		s := x.engine.Stored()
-		fmt.Fprintf(x.w, `{"kind":"tokens","seq":%d,"access_token":%q,"refresh_token":%q}`+"\n", ev.Seq, s.Access, s.Refresh)
+		if rerr := x.jw.WriteValue(revealed{Kind: "tokens", Seq: ev.Seq, Access: s.Access, Refresh: s.Refresh}); err == nil {
+			err = rerr
+		}
 	}
+	return err
 }
 
 func firstUser(users map[string]string) (string, string) {
