@@ -110,6 +110,7 @@ type Result struct {
 	Status   int
 	Header   http.Header
 	Body     []byte
+	Sent     time.Time     // when Do took it (a replay: when the replay began), by the engine's clock
 	Duration time.Duration // from first send to final answer (of this send: a replay is timed on its own)
 	Done     time.Time     // when it ended, by the engine's clock
 	Attempts int

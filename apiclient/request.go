@@ -27,6 +27,7 @@ type call struct {
 	// request says so, or its reason would blame only the 401 that followed.
 	refreshFailed string
 	replayed      bool
+	start         time.Time // when Do (or the replay) took it, by the engine's clock
 }
 
 func callOf(ctx context.Context) *call {
@@ -44,7 +45,8 @@ func (e *Engine) Do(ctx context.Context, req Request) Result {
 
 func (e *Engine) do(ctx context.Context, c *call) Result {
 	start := e.now()
-	res := Result{ID: c.id, Request: c.req, Replayed: c.replayed}
+	c.start = start
+	res := Result{ID: c.id, Request: c.req, Replayed: c.replayed, Sent: start}
 	if dead, why := e.dead(); dead {
 		return e.park(c, why)
 	}
@@ -111,7 +113,7 @@ func (e *Engine) dead() (bool, string) {
 }
 
 func (e *Engine) park(c *call, why string) Result {
-	res := Result{ID: c.id, Request: c.req, Outcome: Parked, Reason: why, Replayed: c.replayed}
+	res := Result{ID: c.id, Request: c.req, Outcome: Parked, Reason: why, Replayed: c.replayed, Sent: c.start}
 	e.mu.Lock()
 	if len(e.parked) >= e.cfg.MaxParked {
 		e.mu.Unlock()
