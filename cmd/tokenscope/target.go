@@ -226,8 +226,6 @@ func (b *built) Close() {
 	}
 }
 
-// build resolves the settings, starts the embedded server when needed, and creates the engine.
-// It does not log in; when a session file holds tokens for this target it resumes from them.
 // origin names where a flag's value came from, for an error about it: the variable when
 // TOKENSCOPE_* set it, else the flag (values from the config file are checked when it is read,
 // with its file and line).
@@ -238,69 +236,23 @@ func (f *targetFlags) origin(flag, value string) string {
 	return "--" + flag
 }
 
+// build resolves the settings, starts the embedded server when needed, and creates the engine.
+// It does not log in; when a session file holds tokens for this target it resumes from them.
 func (f *targetFlags) build(stderr io.Writer) (*built, error) {
 	if err := f.resolve(); err != nil {
 		return nil, err
 	}
-	strategy, err := apiclient.ParseStrategy(f.strategy)
+	cfg, err := f.engineConfig(stderr)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.origin("strategy", f.strategy), err)
-	}
-	profile, err := apiclient.ResolveProfile(f.profile)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.origin("profile", f.profile), err)
-	}
-	if err := f.promptPassword(stderr); err != nil {
 		return nil, err
 	}
 	b := &built{insecure: f.insecure}
-	cfg := apiclient.Config{
-		BaseURL: f.target, Profile: profile, Username: f.user, Password: f.password, ClientID: f.clientID,
-		Strategy: strategy, Threshold: f.threshold, NoSingleFlight: f.noSingleFlight,
-		Timeout: f.timeout, Log: session.NewLog(f.logSize), Diagnostics: io.Discard,
-	}
-	if f.clientSecretEnv != "" {
-		cfg.ClientSecret = os.Getenv(f.clientSecretEnv)
-		if cfg.ClientSecret == "" {
-			return nil, fmt.Errorf("--client-secret-env %s: the variable is empty or unset", f.clientSecretEnv)
-		}
-	}
-	tr, err := apiclient.NewTransport(apiclient.TLSOptions{CACertFile: f.caCert, Insecure: f.insecure})
-	if err != nil {
-		return nil, fmt.Errorf("--ca-cert: %w", err)
-	}
-	cfg.Transport = tr
-	if cfg.Keys, err = f.keys(tr); err != nil {
+	if b.presets, err = f.loadPresets(); err != nil {
 		return nil, err
 	}
-	if f.requests != "" {
-		reqs, err := httpfile.LoadFile(f.requests, nil)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range reqs {
-			r.Request.Name = r.Name
-			b.presets = append(b.presets, r.Request)
-		}
-	}
-	for _, p := range f.presets {
-		b.presets = append(b.presets, apiclient.Profile{Presets: []apiclient.Preset{p}}.PresetRequests()...)
-	}
 	if f.target == "" {
-		opts, err := f.demo.options()
-		if err != nil {
+		if err := f.startDemo(b, &cfg); err != nil {
 			return nil, err
-		}
-		opts.ClientID = f.clientID
-		srv, err := demoserver.Start(opts)
-		if err != nil {
-			return nil, err
-		}
-		f.demo.applyKnobs(srv)
-		b.demo = srv
-		cfg.BaseURL = srv.URL()
-		if cfg.Username == "" {
-			cfg.Username, cfg.Password = firstUser(srv.Options().Users)
 		}
 	}
 	e, err := apiclient.New(cfg)
@@ -318,6 +270,82 @@ func (f *targetFlags) build(stderr io.Writer) (*built, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// engineConfig is the engine's configuration from the resolved settings: strategy, profile,
+// credentials (asking for the password when told to), transport and verification keys.
+func (f *targetFlags) engineConfig(stderr io.Writer) (apiclient.Config, error) {
+	strategy, err := apiclient.ParseStrategy(f.strategy)
+	if err != nil {
+		return apiclient.Config{}, fmt.Errorf("%s: %w", f.origin("strategy", f.strategy), err)
+	}
+	profile, err := apiclient.ResolveProfile(f.profile)
+	if err != nil {
+		return apiclient.Config{}, fmt.Errorf("%s: %w", f.origin("profile", f.profile), err)
+	}
+	if err := f.promptPassword(stderr); err != nil {
+		return apiclient.Config{}, err
+	}
+	cfg := apiclient.Config{
+		BaseURL: f.target, Profile: profile, Username: f.user, Password: f.password, ClientID: f.clientID,
+		Strategy: strategy, Threshold: f.threshold, NoSingleFlight: f.noSingleFlight,
+		Timeout: f.timeout, Log: session.NewLog(f.logSize), Diagnostics: io.Discard,
+	}
+	if f.clientSecretEnv != "" {
+		cfg.ClientSecret = os.Getenv(f.clientSecretEnv)
+		if cfg.ClientSecret == "" {
+			return apiclient.Config{}, fmt.Errorf("--client-secret-env %s: the variable is empty or unset", f.clientSecretEnv)
+		}
+	}
+	tr, err := apiclient.NewTransport(apiclient.TLSOptions{CACertFile: f.caCert, Insecure: f.insecure})
+	if err != nil {
+		return apiclient.Config{}, fmt.Errorf("--ca-cert: %w", err)
+	}
+	cfg.Transport = tr
+	if cfg.Keys, err = f.keys(tr); err != nil {
+		return apiclient.Config{}, err
+	}
+	return cfg, nil
+}
+
+// loadPresets reads the --requests file and the config target's presets, in that order.
+func (f *targetFlags) loadPresets() ([]apiclient.Request, error) {
+	var out []apiclient.Request
+	if f.requests != "" {
+		reqs, err := httpfile.LoadFile(f.requests, nil)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range reqs {
+			r.Request.Name = r.Name
+			out = append(out, r.Request)
+		}
+	}
+	for _, p := range f.presets {
+		out = append(out, apiclient.Profile{Presets: []apiclient.Preset{p}}.PresetRequests()...)
+	}
+	return out, nil
+}
+
+// startDemo starts the embedded demo server and points cfg at it, as its first user unless
+// one was given.
+func (f *targetFlags) startDemo(b *built, cfg *apiclient.Config) error {
+	opts, err := f.demo.options()
+	if err != nil {
+		return err
+	}
+	opts.ClientID = f.clientID
+	srv, err := demoserver.Start(opts)
+	if err != nil {
+		return err
+	}
+	f.demo.applyKnobs(srv)
+	b.demo = srv
+	cfg.BaseURL = srv.URL()
+	if cfg.Username == "" {
+		cfg.Username, cfg.Password = firstUser(srv.Options().Users)
+	}
+	return nil
 }
 
 // keys loads the verification keys; a key set is fetched through tr, the engine's transport.
