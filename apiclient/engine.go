@@ -168,6 +168,7 @@ type Engine struct {
 	api       *resty.Client     // user requests; its hooks attach tokens and handle 401s
 	auth      *resty.Client     // login and refresh; no hooks, so a refresh can never refresh
 	log       *session.Log
+	diag      writerLogger // Config.Diagnostics, in resty's format
 	clock     session.Clock
 
 	mu           sync.Mutex
@@ -270,6 +271,7 @@ func New(cfg Config) (*Engine, error) {
 		profile:      cfg.Profile,
 		transport:    cfg.Transport,
 		log:          cfg.Log,
+		diag:         writerLogger{cfg.Diagnostics},
 		clock:        cfg.Clock,
 		strategy:     cfg.Strategy,
 		singleFlight: !cfg.NoSingleFlight,
@@ -279,12 +281,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	// No client timeout here: Do puts a deadline on each request's context instead, which
 	// costs a timer rather than http.Client's per-request goroutine.
+	// No resty retries either: send retries after a 401 itself (see send).
 	e.api = e.newResty().
 		SetRedirectPolicy(resty.FlexibleRedirectPolicy(10), resty.RedirectPolicyFunc(e.stripAuthOnRedirect)).
-		SetRetryCount(1).
-		SetRetryWaitTime(0).
-		SetRetryMaxWaitTime(0).
-		AddRetryCondition(e.retryAfter401).
 		OnBeforeRequest(e.beforeRequest).
 		OnAfterResponse(e.afterResponse)
 	// Login and refresh never follow redirects: a refresh token goes to the refresh endpoint
@@ -298,7 +297,7 @@ func New(cfg Config) (*Engine, error) {
 func (e *Engine) newResty() *resty.Client {
 	c := resty.New().
 		SetBaseURL(strings.TrimRight(e.cfg.BaseURL, "/")).
-		SetLogger(writerLogger{e.cfg.Diagnostics}).
+		SetLogger(e.diag).
 		SetResponseBodyLimit(e.cfg.MaxBodyBytes).
 		SetTransport(e.transport)
 	return c

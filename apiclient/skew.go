@@ -14,10 +14,13 @@ import (
 // observeDate learns the server clock from a Date header (one-second resolution). It runs on
 // every answer, so it parses each distinct Date once and takes the lock once.
 func (e *Engine) observeDate(h http.Header, sent, recv time.Time) {
-	raw := h.Get("Date")
-	if raw == "" {
+	// net/http canonicalizes the header keys it reads, so the map is indexed directly: Get
+	// would canonicalize "Date" again for every answer.
+	vs := h["Date"]
+	if len(vs) == 0 || vs[0] == "" {
 		return
 	}
+	raw := vs[0]
 	e.mu.Lock()
 	d, ok := e.lastDate, e.lastDateRaw == raw
 	if !ok {
