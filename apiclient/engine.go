@@ -190,6 +190,8 @@ type Engine struct {
 	accessVer    session.Verification
 	refreshVer   session.Verification
 
+	deadlines deadlines // shared request deadlines (see deadlines)
+
 	reqSeq   atomic.Uint64
 	counters struct {
 		requests, refreshCalls, refreshOK, refreshFailures, unauthorized, loggedOut atomic.Uint64

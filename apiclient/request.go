@@ -35,17 +35,23 @@ type call struct {
 // callCtx carries a call through resty's hooks: the request's context with the call as the
 // value of callKey. Kept inside the call, it costs no allocation of its own, as
 // context.WithValue would on every request; Done and the rest are the embedded context's, so
-// net/http still sees the cancelCtx below it.
+// net/http still sees the cancelCtx below it. With a shared deadline (see deadlines) the
+// embedded context is that deadline's and values is the caller's context, whose values the
+// request keeps.
 type callCtx struct {
 	context.Context
-	c *call
+	values context.Context
+	c      *call
 }
 
 func (x *callCtx) Value(key any) any {
 	if key == (callKey{}) {
 		return x.c
 	}
-	return x.Context.Value(key)
+	if v := x.Context.Value(key); v != nil || x.values == nil {
+		return v
+	}
+	return x.values.Value(key)
 }
 
 func callOf(ctx context.Context) *call {
@@ -68,13 +74,19 @@ func (e *Engine) do(ctx context.Context, c *call) Result {
 	if dead, why := e.dead(); dead {
 		return e.park(c, why)
 	}
-	// A caller's deadline that comes first already bounds the request: no second timer.
-	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > e.cfg.Timeout {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, e.cfg.Timeout)
-		defer cancel()
-	}
 	c.ctx = callCtx{Context: ctx, c: c}
+	switch dl, ok := ctx.Deadline(); {
+	case ok && time.Until(dl) <= e.cfg.Timeout:
+		// The caller's deadline comes first and bounds the request: no timer of our own.
+	case ctx.Done() == nil:
+		// Nothing but the timeout can end the request (context.Background, as the TUI and fire
+		// send with): it shares a deadline with the requests that start about when it does.
+		c.ctx = callCtx{Context: e.deadlines.get(e.cfg.Timeout), values: ctx, c: c}
+	default:
+		tctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
+		defer cancel()
+		c.ctx.Context = tctx
+	}
 	resp, err := e.send(&c.ctx, c)
 	res.Done = e.now()
 	res.Duration = res.Done.Sub(start)
