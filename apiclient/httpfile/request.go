@@ -37,17 +37,16 @@ var methods = []string{
 // Format is its inverse.
 func ParseRequest(text string) (apiclient.Request, error) {
 	text = strings.TrimPrefix(strings.ReplaceAll(text, "\r\n", "\n"), "\ufeff")
-	head, body, _ := strings.Cut(strings.TrimLeft(text, " \t\n"), "\n\n")
-	lines := strings.Split(strings.TrimRight(head, " \t\n"), "\n")
+	lines := strings.Split(strings.TrimLeft(text, " \t\n"), "\n")
 	p := &parser{literal: true}
 	nr, i, err := p.head(lines, 0)
 	if err != nil {
 		return apiclient.Request{}, err
 	}
-	if _, _, err := p.headers(lines, i, nr.Request.Header); err != nil {
+	if i, _, err = p.headers(lines, i, nr.Request.Header); err != nil {
 		return apiclient.Request{}, err
 	}
-	if body = strings.TrimSpace(body); body != "" {
+	if body := strings.TrimSpace(strings.Join(lines[i:], "\n")); body != "" {
 		nr.Request.Body = []byte(body)
 	}
 	return withContentType(nr.Request), nil

@@ -30,6 +30,10 @@ func TestParseRequest(t *testing.T) {
 	if r, err := ParseRequest("POST /x\n\n{{v}}\n###\n> f.js"); err != nil || string(r.Body) != "{{v}}\n###\n> f.js" {
 		t.Errorf("literal body: %q, %v", r.Body, err)
 	}
+	// A line of spaces ends the headers like an empty one.
+	if r, err := ParseRequest("POST /x\nX-A: 1\n  \nbody"); err != nil || string(r.Body) != "body" || r.Header.Get("X-A") != "1" {
+		t.Errorf("blank line of spaces: %+v, %v", r, err)
+	}
 	if r, err := ParseRequest("GET https://api.example.com/v1/me?x=1 HTTP/1.1"); err != nil || r.Path != "/v1/me?x=1" || r.Method != "GET" {
 		t.Errorf("absolute URL: %+v, %v", r, err)
 	}
