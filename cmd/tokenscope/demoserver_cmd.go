@@ -16,6 +16,7 @@ import (
 
 	"tokenscope/demoserver"
 	"tokenscope/internal/human"
+	"tokenscope/internal/sanitize"
 )
 
 // demoFlags are the demo server's settings. The root command shares them so that the embedded
@@ -168,6 +169,7 @@ func printBanner(w io.Writer, s *demoserver.Server) {
 		return "off"
 	}
 	user, pass := firstUser(o.Users)
+	user = sanitize.Line(user)
 	fmt.Fprintf(w, "tokenscope demo server listening on %s\n", u)
 	fmt.Fprintf(w, "  %s · access TTL %s · refresh TTL %s · rotation %s · reuse detection %s\n",
 		s.Alg(), human.Approx(o.AccessTTL), human.Approx(o.RefreshTTL), onOff(!o.NoRotation), onOff(!o.NoReuseDetection))

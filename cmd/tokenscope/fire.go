@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -104,7 +103,7 @@ func runFire(ctx context.Context, stdout, stderr io.Writer, o *fireOpts, args []
 	abort := func(err error) error {
 		pr.finish()
 		if o.jsonOut {
-			b, _ := json.Marshal(summary{Requests: o.count, Error: err.Error()})
+			b, _ := sanitize.JSON(summary{Requests: o.count, Error: err.Error()})
 			fmt.Fprintf(stdout, "%s\n", b)
 		}
 		return err
@@ -134,7 +133,7 @@ func runFire(ctx context.Context, stdout, stderr io.Writer, o *fireOpts, args []
 	s := summarize(results, e.Counters(), wall)
 	s.Replayed, s.EventsDropped = replayed, dropped
 	if o.jsonOut {
-		b, _ := json.Marshal(s)
+		b, _ := sanitize.JSON(s)
 		fmt.Fprintf(stdout, "%s\n", b)
 	} else {
 		fmt.Fprintln(stdout, s.text())
@@ -217,7 +216,7 @@ func replayFired(ctx context.Context, e *apiclient.Engine, results []fireResult,
 	}
 	replays, err := e.Login(ctx)
 	if err != nil {
-		fmt.Fprintf(stderr, "tokenscope: logging in again to replay parked requests: %v\n", err)
+		fmt.Fprintf(stderr, "tokenscope: logging in again to replay parked requests: %s\n", sanitize.Line(err.Error()))
 	}
 	for _, r := range replays {
 		if i, ok := parkedAt[r.ID]; ok {

@@ -19,6 +19,7 @@ import (
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/httpfile"
 	"tokenscope/demoserver"
+	"tokenscope/internal/sanitize"
 	"tokenscope/session"
 )
 
@@ -390,7 +391,8 @@ func (f *targetFlags) startSessionFile(b *built, stderr io.Writer) error {
 		b.resumed = "session file " + f.sessionFile
 		e.Resume(st, b.resumed)
 	default:
-		fmt.Fprintf(stderr, "tokenscope: %s holds a session for %s as %s; it will be replaced after login\n", f.sessionFile, st.Target, st.User)
+		fmt.Fprintf(stderr, "tokenscope: %s holds a session for %s as %s; it will be replaced after login\n",
+			sanitize.Line(f.sessionFile), sanitize.Line(st.Target), sanitize.Line(st.User))
 	}
 	sub := e.Log().Subscribe(256)
 	done := make(chan struct{})
