@@ -157,11 +157,13 @@ func (l *Log) Append(e Event) Event {
 	if l.next == len(l.ring) {
 		l.next, l.full = 0, true
 	}
-	for s := range l.subs {
-		select {
-		case s.ch <- e:
-		default:
-			s.dropped++
+	if len(l.subs) > 0 {
+		for s := range l.subs {
+			select {
+			case s.ch <- e:
+			default:
+				s.dropped++
+			}
 		}
 	}
 	l.mu.Unlock()
