@@ -446,7 +446,7 @@ func TestHTTPFileLoad(t *testing.T) {
 
 var httpFileErrorForm = regexp.MustCompile(`^fuzz\.http:[1-9][0-9]*: `)
 
-func FuzzParseFile(f *testing.F) {
+func FuzzParseHTTPFile(f *testing.F) {
 	f.Add([]byte("GET /api/me\n"), "")
 	f.Add([]byte("@host = https://h:8443\n### a\nPOST {{host}}/x?y=1 HTTP/1.1\nContent-Type: application/json\n\n{\"a\": \"{{v}}\"}\n\n> {% client.log(1) %}\n>> out.json\n"), "V")
 	f.Add([]byte("# @name q\r\nGET /s\r\n    ?q=1\r\n    &p=2\r\nAccept: */*\r\n\r\nbody\r\n###\r\n/h\r\n"), "x")
