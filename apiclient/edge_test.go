@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"tokenscope/demoserver"
+	"tokenscope/internal/testutil"
 	"tokenscope/session"
 )
 
@@ -104,24 +105,6 @@ func edgeOpaquePair(prefix string, n *atomic.Int64) http.HandlerFunc {
 		_, _ = io.Copy(io.Discard, r.Body)
 		edgeWriteJSON(w, http.StatusOK, fmt.Sprintf(`{"access":"%s-access-%d-Zm9vYmFy","refresh":"%s-refresh-%d-YmF6cXV4"}`, prefix, i, prefix, i))
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // headerLog records one header of every request a handler sees.
@@ -915,7 +898,7 @@ func TestEdgeRestyNeverWritesToStderr(t *testing.T) {
 	}
 
 	run(nil)
-	var diag syncBuffer
+	var diag testutil.SyncBuffer
 	run(&diag)
 	restore()
 

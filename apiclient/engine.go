@@ -72,7 +72,7 @@ type Config struct {
 	MaxBodyBytes    int           // answers larger than this are refused; default 4 MiB
 	MaxParked       int           // default 10000
 
-	Transport http.RoundTripper // default http.DefaultTransport's settings
+	Transport http.RoundTripper // default NewTransport(TLSOptions{}); every call the engine makes uses it
 	// Diagnostics receives resty's own warnings, which would otherwise go to stderr and garble
 	// a TUI. Discarded when nil.
 	Diagnostics io.Writer
@@ -110,6 +110,7 @@ type Result struct {
 	Status   int
 	Header   http.Header
 	Body     []byte
+	Sent     time.Time     // when Do took it (a replay: when the replay began), by the engine's clock
 	Duration time.Duration // from first send to final answer (of this send: a replay is timed on its own)
 	Done     time.Time     // when it ended, by the engine's clock
 	Attempts int
@@ -161,12 +162,14 @@ func (e *RefreshError) Error() string {
 
 // Engine holds one session against one API. All methods are safe for concurrent use.
 type Engine struct {
-	cfg     Config
-	profile Profile
-	api     *resty.Client // user requests; its hooks attach tokens and handle 401s
-	auth    *resty.Client // login and refresh; no hooks, so a refresh can never refresh
-	log     *session.Log
-	clock   session.Clock
+	cfg       Config
+	profile   Profile
+	transport http.RoundTripper // cfg.Transport or its default; shared by api, auth and key fetches
+	api       *resty.Client     // user requests; its hooks attach tokens and handle 401s
+	auth      *resty.Client     // login and refresh; no hooks, so a refresh can never refresh
+	log       *session.Log
+	diag      writerLogger // Config.Diagnostics, in resty's format
+	clock     session.Clock
 
 	mu           sync.Mutex
 	sess         session.Session
@@ -187,6 +190,8 @@ type Engine struct {
 	accessVer    session.Verification
 	refreshVer   session.Verification
 
+	deadlines deadlines // shared request deadlines (see deadlines)
+
 	reqSeq   atomic.Uint64
 	counters struct {
 		requests, refreshCalls, refreshOK, refreshFailures, unauthorized, loggedOut atomic.Uint64
@@ -198,31 +203,25 @@ type Engine struct {
 	bgDone chan struct{}
 }
 
-type flight struct {
-	id      uint64
-	waiters int
-	done    chan struct{}
-	err     error
-}
-
 type parkedReq struct {
 	id  uint64
 	req Request
 }
 
-// New builds an engine. It does not log in; call Login.
-func New(cfg Config) (*Engine, error) {
+// withDefaults checks cfg and fills in the defaults the Config fields document.
+func (cfg *Config) withDefaults() error {
 	if _, err := url.ParseRequestURI(cfg.BaseURL); err != nil || !strings.HasPrefix(cfg.BaseURL, "http") {
-		return nil, fmt.Errorf("target %q is not an http(s) URL", cfg.BaseURL)
+		return fmt.Errorf("target %q is not an http(s) URL", cfg.BaseURL)
 	}
+	cfg.Profile.withDefaults()
 	if err := cfg.Profile.Validate(); err != nil {
-		return nil, fmt.Errorf("profile %s: %w", cfg.Profile.Name, err)
+		return fmt.Errorf("profile %s: %w", cfg.Profile.Name, err)
 	}
 	if cfg.Strategy == "" {
 		cfg.Strategy = Auto
 	}
 	if _, err := ParseStrategy(string(cfg.Strategy)); err != nil {
-		return nil, err
+		return err
 	}
 	if cfg.ClientID == "" {
 		cfg.ClientID = "tokenscope"
@@ -254,10 +253,27 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Diagnostics == nil {
 		cfg.Diagnostics = io.Discard
 	}
+	if cfg.Transport == nil {
+		tr, err := NewTransport(TLSOptions{})
+		if err != nil {
+			return err
+		}
+		cfg.Transport = tr
+	}
+	return nil
+}
+
+// New builds an engine. It does not log in; call Login.
+func New(cfg Config) (*Engine, error) {
+	if err := cfg.withDefaults(); err != nil {
+		return nil, err
+	}
 	e := &Engine{
 		cfg:          cfg,
 		profile:      cfg.Profile,
+		transport:    cfg.Transport,
 		log:          cfg.Log,
+		diag:         writerLogger{cfg.Diagnostics},
 		clock:        cfg.Clock,
 		strategy:     cfg.Strategy,
 		singleFlight: !cfg.NoSingleFlight,
@@ -267,12 +283,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	// No client timeout here: Do puts a deadline on each request's context instead, which
 	// costs a timer rather than http.Client's per-request goroutine.
+	// No resty retries either: send retries after a 401 itself (see send).
 	e.api = e.newResty().
 		SetRedirectPolicy(resty.FlexibleRedirectPolicy(10), resty.RedirectPolicyFunc(e.stripAuthOnRedirect)).
-		SetRetryCount(1).
-		SetRetryWaitTime(0).
-		SetRetryMaxWaitTime(0).
-		AddRetryCondition(e.retryAfter401).
 		OnBeforeRequest(e.beforeRequest).
 		OnAfterResponse(e.afterResponse)
 	// Login and refresh never follow redirects: a refresh token goes to the refresh endpoint
@@ -286,11 +299,9 @@ func New(cfg Config) (*Engine, error) {
 func (e *Engine) newResty() *resty.Client {
 	c := resty.New().
 		SetBaseURL(strings.TrimRight(e.cfg.BaseURL, "/")).
-		SetLogger(writerLogger{e.cfg.Diagnostics}).
-		SetResponseBodyLimit(e.cfg.MaxBodyBytes)
-	if e.cfg.Transport != nil {
-		c.SetTransport(e.cfg.Transport)
-	}
+		SetLogger(e.diag).
+		SetResponseBodyLimit(e.cfg.MaxBodyBytes).
+		SetTransport(e.transport)
 	return c
 }
 
@@ -302,8 +313,9 @@ func (e *Engine) Close() {
 	})
 }
 
-// Log is the engine's event log.
-func (e *Engine) Log() *session.Log { return e.log }
+// Log is the engine's event log, to read: the engine is its only writer (Note records what
+// happens outside the engine).
+func (e *Engine) Log() session.LogView { return e.log.View() }
 
 // Profile is the engine's profile.
 func (e *Engine) Profile() Profile { return e.profile }

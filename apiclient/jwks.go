@@ -20,8 +20,15 @@ const maxJWKSBytes = 1 << 20
 // jwksTimeout bounds the fetch even when the caller's context does not.
 const jwksTimeout = 10 * time.Second
 
-// FetchJWKS downloads a JSON Web Key Set and returns its signing keys by kid.
-func FetchJWKS(ctx context.Context, rawURL string) (map[string]crypto.PublicKey, error) {
+// FetchJWKS downloads a JSON Web Key Set through the engine's transport (its --ca-cert and
+// --insecure settings) and returns its signing keys by kid.
+func (e *Engine) FetchJWKS(ctx context.Context, rawURL string) (map[string]crypto.PublicKey, error) {
+	return FetchJWKS(ctx, e.transport, rawURL)
+}
+
+// FetchJWKS downloads a JSON Web Key Set through rt, which comes from NewTransport (an engine
+// has one: see Engine.FetchJWKS), and returns its signing keys by kid.
+func FetchJWKS(ctx context.Context, rt http.RoundTripper, rawURL string) (map[string]crypto.PublicKey, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%q is not an http(s) URL", rawURL)
@@ -32,7 +39,12 @@ func FetchJWKS(ctx context.Context, rawURL string) (map[string]crypto.PublicKey,
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := (&http.Client{Timeout: jwksTimeout}).Do(req)
+	if rt == nil {
+		if rt, err = NewTransport(TLSOptions{}); err != nil {
+			return nil, err
+		}
+	}
+	resp, err := (&http.Client{Transport: rt, Timeout: jwksTimeout}).Do(req)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err) {
 			return nil, fmt.Errorf("%s: no answer within %s", where, jwksTimeout)

@@ -353,6 +353,7 @@ func ParseProfile(name string, data []byte) (Profile, error) {
 	if p.Name == "" {
 		p.Name = name
 	}
+	p.withDefaults()
 	if err := p.Validate(); err != nil {
 		return Profile{}, fmt.Errorf("%s: %w", name, err)
 	}
@@ -367,16 +368,23 @@ func profileError(name string, err error) error {
 	return fmt.Errorf("%s: %w", name, err)
 }
 
-// Validate reports the first thing that makes the profile unusable.
-func (p *Profile) Validate() error {
+// withDefaults fills in what a profile may leave out: the endpoints' method is POST unless
+// given, and upper case.
+func (p *Profile) withDefaults() {
+	for _, e := range []*Endpoint{&p.Login, &p.Refresh} {
+		if e.Method == "" {
+			e.Method = "POST"
+		}
+		e.Method = strings.ToUpper(e.Method)
+	}
+}
+
+// Validate reports the first thing that makes the profile unusable. It changes nothing.
+func (p Profile) Validate() error {
 	for _, ep := range []struct {
 		what string
 		e    *Endpoint
 	}{{"login", &p.Login}, {"refresh", &p.Refresh}} {
-		if ep.e.Method == "" {
-			ep.e.Method = "POST"
-		}
-		ep.e.Method = strings.ToUpper(ep.e.Method)
 		if !strings.HasPrefix(ep.e.Path, "/") {
 			return fmt.Errorf("%s.path must start with /, got %q", ep.what, ep.e.Path)
 		}

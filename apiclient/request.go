@@ -27,6 +27,31 @@ type call struct {
 	// request says so, or its reason would blame only the 401 that followed.
 	refreshFailed string
 	replayed      bool
+	start         time.Time // when Do (or the replay) took it, by the engine's clock
+	attempt       int       // 1 for the first send, 2 for the retry after a 401
+	ctx           callCtx   // the context its attempts are sent with
+}
+
+// callCtx carries a call through resty's hooks: the request's context with the call as the
+// value of callKey. Kept inside the call, it costs no allocation of its own, as
+// context.WithValue would on every request; Done and the rest are the embedded context's, so
+// net/http still sees the cancelCtx below it. With a shared deadline (see deadlines) the
+// embedded context is that deadline's and values is the caller's context, whose values the
+// request keeps.
+type callCtx struct {
+	context.Context
+	values context.Context
+	c      *call
+}
+
+func (x *callCtx) Value(key any) any {
+	if key == (callKey{}) {
+		return x.c
+	}
+	if v := x.Context.Value(key); v != nil || x.values == nil {
+		return v
+	}
+	return x.values.Value(key)
 }
 
 func callOf(ctx context.Context) *call {
@@ -44,26 +69,29 @@ func (e *Engine) Do(ctx context.Context, req Request) Result {
 
 func (e *Engine) do(ctx context.Context, c *call) Result {
 	start := e.now()
-	res := Result{ID: c.id, Request: c.req, Replayed: c.replayed}
+	c.start = start
+	res := Result{ID: c.id, Request: c.req, Replayed: c.replayed, Sent: start}
 	if dead, why := e.dead(); dead {
 		return e.park(c, why)
 	}
-	ctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
-	defer cancel()
-	r := e.api.R().SetContext(context.WithValue(ctx, callKey{}, c))
-	for k, vs := range c.req.Header {
-		for _, v := range vs {
-			r.Header.Add(k, v)
-		}
+	c.ctx = callCtx{Context: ctx, c: c}
+	switch dl, ok := ctx.Deadline(); {
+	case ok && time.Until(dl) <= e.cfg.Timeout:
+		// The caller's deadline comes first and bounds the request: no timer of our own.
+	case ctx.Done() == nil:
+		// Nothing but the timeout can end the request (context.Background, as the TUI and fire
+		// send with): it shares a deadline with the requests that start about when it does.
+		c.ctx = callCtx{Context: e.deadlines.get(e.cfg.Timeout), values: ctx, c: c}
+	default:
+		tctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
+		defer cancel()
+		c.ctx.Context = tctx
 	}
-	if len(c.req.Body) > 0 {
-		r.SetBody(c.req.Body)
-	}
-	resp, err := r.Execute(c.req.Method, c.req.Path)
+	resp, err := e.send(&c.ctx, c)
 	res.Done = e.now()
 	res.Duration = res.Done.Sub(start)
 	if resp != nil && resp.Request != nil {
-		res.Attempts = resp.Request.Attempt
+		res.Attempts = c.attempt
 	}
 	switch {
 	case errors.Is(err, ErrLoginRequired):
@@ -97,6 +125,36 @@ func (e *Engine) do(ctx context.Context, c *call) Result {
 	return res
 }
 
+// send makes the attempts: a second one only when retryAfter401 asks for it. The engine
+// retries by itself rather than through resty's retry loop (SetRetryCount), which cost every
+// request its closures and options although the 401 retry is the only retry there is. As
+// resty's loop did, it checks the context before asking for a retry, and says what failed on
+// Config.Diagnostics in resty's words.
+func (e *Engine) send(ctx context.Context, c *call) (*resty.Response, error) {
+	for {
+		c.attempt++
+		r := e.api.R().SetContext(ctx)
+		for k, vs := range c.req.Header {
+			for _, v := range vs {
+				r.Header.Add(k, v)
+			}
+		}
+		if len(c.req.Body) > 0 {
+			r.SetBody(c.req.Body) // bytes: a retry sends the body again intact
+		}
+		resp, err := r.Execute(c.req.Method, c.req.Path)
+		if err != nil {
+			e.diag.Warnf("%v, Attempt %v", err, c.attempt)
+		}
+		if ctx.Err() != nil || !e.retryAfter401(resp, err) {
+			if err != nil {
+				e.diag.Errorf("%v", err)
+			}
+			return resp, err
+		}
+	}
+}
+
 // dead reports whether requests must be parked now.
 func (e *Engine) dead() (bool, string) {
 	e.mu.Lock()
@@ -111,7 +169,7 @@ func (e *Engine) dead() (bool, string) {
 }
 
 func (e *Engine) park(c *call, why string) Result {
-	res := Result{ID: c.id, Request: c.req, Outcome: Parked, Reason: why, Replayed: c.replayed}
+	res := Result{ID: c.id, Request: c.req, Outcome: Parked, Reason: why, Replayed: c.replayed, Sent: c.start}
 	e.mu.Lock()
 	if len(e.parked) >= e.cfg.MaxParked {
 		e.mu.Unlock()
@@ -129,39 +187,67 @@ func (e *Engine) park(c *call, why string) Result {
 }
 
 // beforeRequest runs before every attempt: a proactive refresh on the first, the reactive
-// refresh (or the stale-token shortcut) on the retry, then the token goes on.
+// refresh (or the stale-token shortcut) on the retry, then the token goes on. It reads the
+// session once under the lock and the clock once, unless a refresh ran in between: it runs
+// for every request.
 func (e *Engine) beforeRequest(_ *resty.Client, r *resty.Request) error {
 	c := callOf(r.Context())
 	if c == nil {
 		return nil
 	}
 	ctx := r.Context()
-	if r.Attempt > 1 {
+	now := e.now()
+	st := e.sendState(now)
+	if c.attempt > 1 {
 		if err := e.afterUnauthorized(ctx, c); err != nil {
 			return err
 		}
-	} else if err := e.maybeProactive(ctx, c); err != nil {
+		now = e.now()
+		st = e.sendState(now)
+	} else if refreshed, err := e.maybeProactive(ctx, c, st); err != nil {
 		return err
+	} else if refreshed {
+		now = e.now()
+		st = e.sendState(now)
 	}
-	e.mu.Lock()
-	state, serial, gen, fp := e.sess.State, e.serial, e.sess.Generation, e.sess.Access.Fingerprint()
-	if e.authSerial != serial {
-		e.authValue, e.authSerial = withScheme(e.profile.Auth.Scheme, e.sess.Access.Raw), serial
-	}
-	auth := e.authValue
-	e.mu.Unlock()
-	if state == session.StateLoginRequired || state == session.StateLoggedOut {
+	if st.state == session.StateLoginRequired || st.state == session.StateLoggedOut {
 		return ErrLoginRequired
 	}
-	c.serial, c.token, c.sentAt = serial, fp, e.now()
-	r.SetHeader(e.profile.Auth.Header, auth)
+	c.serial, c.token, c.sentAt = st.serial, st.fp, now
+	r.SetHeader(e.profile.Auth.Header, st.auth)
 	kind, reason := session.KindRequest, ""
-	if r.Attempt > 1 {
-		kind, reason = session.KindRetry, fmt.Sprintf("retry with gen #%d after %s", gen, c.reason)
+	if c.attempt > 1 {
+		kind, reason = session.KindRetry, fmt.Sprintf("retry with gen #%d after %s", st.gen, c.reason)
 	}
-	e.emit(session.Event{Kind: kind, RequestID: c.id, Method: c.req.Method, Path: c.req.Path, Attempt: r.Attempt,
-		Generation: gen, Token: c.token, Reason: reason})
+	e.emit(session.Event{Time: now, Kind: kind, RequestID: c.id, Method: c.req.Method, Path: c.req.Path, Attempt: c.attempt,
+		Generation: st.gen, Token: c.token, Reason: reason})
 	return nil
+}
+
+// sendState is what an attempt needs of the session, read under one lock.
+type sendState struct {
+	state     session.State
+	strategy  Strategy
+	serial    uint64
+	gen       int
+	fp        string // fingerprint of the access token
+	auth      string // the auth header's value
+	hasExpiry bool
+	left, thr time.Duration // the access token's time left by the server's clock, and the threshold
+}
+
+func (e *Engine) sendState(now time.Time) sendState {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	acc := &e.sess.Access
+	if e.authSerial != e.serial {
+		e.authValue, e.authSerial = withScheme(e.profile.Auth.Scheme, acc.Raw), e.serial
+	}
+	return sendState{
+		state: e.sess.State, strategy: e.strategy, serial: e.serial, gen: e.sess.Generation,
+		fp: acc.Fingerprint(), auth: e.authValue, hasExpiry: acc.HasExpiry(),
+		left: acc.Remaining(e.sess.ServerNow(now)), thr: e.thresholdFor(*acc),
+	}
 }
 
 func withScheme(scheme, tok string) string {
@@ -179,9 +265,10 @@ func (e *Engine) afterResponse(_ *resty.Client, resp *resty.Response) error {
 	}
 	// The engine's clock, not resty's timestamps: skew is measured against the clock that
 	// exp is compared with.
-	e.observeDate(resp.Header(), c.sentAt, e.now())
-	e.emit(session.Event{Kind: session.KindResponse, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,
-		Status: resp.StatusCode(), Duration: resp.Time(), Attempt: resp.Request.Attempt, Token: c.token})
+	recv := e.now()
+	e.observeDate(resp.Header(), c.sentAt, recv)
+	e.emit(session.Event{Time: recv, Kind: session.KindResponse, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,
+		Status: resp.StatusCode(), Duration: resp.Time(), Attempt: c.attempt, Token: c.token})
 	return nil
 }
 
@@ -205,10 +292,10 @@ func (e *Engine) retryAfter401(resp *resty.Response, err error) bool {
 	strategy := e.strategy
 	e.mu.Unlock()
 	ev := session.Event{Kind: session.KindUnauthorized, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,
-		Status: resp.StatusCode(), Attempt: resp.Request.Attempt, Token: c.token, Reason: why}
+		Status: resp.StatusCode(), Attempt: c.attempt, Token: c.token, Reason: why}
 	retry := false
 	switch {
-	case resp.Request.Attempt > 1:
+	case c.attempt > 1:
 		ev.Reason += " on the retry: reported, not retried again"
 	case !strategy.reactive():
 		ev.Reason += fmt.Sprintf(" (strategy %s does not react to 401s)", strategy)
@@ -232,7 +319,7 @@ func (e *Engine) afterUnauthorized(ctx context.Context, c *call) error {
 			Reason: fmt.Sprintf("late %s for a token already replaced: retrying with gen #%d, no refresh", c.reason, gen)})
 		return nil
 	}
-	return e.refreshErr(c, e.refresh(ctx, session.WhyReactive, c.serial, c.id, "reactive: "+c.reason))
+	return e.proceedAfterRefresh(c, e.refresh(ctx, session.WhyReactive, c.serial, c.id, "reactive: "+c.reason))
 }
 
 func (c *call) refreshNote() string {
@@ -242,30 +329,23 @@ func (c *call) refreshNote() string {
 	return "; the refresh before it failed: " + c.refreshFailed
 }
 
-// maybeProactive refreshes before the first attempt when the token is within the threshold.
-func (e *Engine) maybeProactive(ctx context.Context, c *call) error {
-	e.mu.Lock()
-	strategy, tok, serial, state := e.strategy, e.sess.Access, e.serial, e.sess.State
-	thr := e.thresholdFor(tok)
-	serverNow := e.sess.ServerNow(e.now())
-	e.mu.Unlock()
-	if !strategy.proactive() || state == session.StateLoginRequired || !tok.HasExpiry() {
-		return nil
+// maybeProactive refreshes before the first attempt when the token is within the threshold;
+// refreshed reports that it tried.
+func (e *Engine) maybeProactive(ctx context.Context, c *call, st sendState) (refreshed bool, err error) {
+	if !st.strategy.proactive() || st.state == session.StateLoginRequired || !st.hasExpiry || st.left > st.thr {
+		return false, nil
 	}
-	left := tok.Remaining(serverNow)
-	if left > thr {
-		return nil
+	reason := fmt.Sprintf("proactive: %s left < %s", human.Duration(st.left), human.Duration(st.thr))
+	if st.left <= 0 {
+		reason = fmt.Sprintf("proactive: expired %s ago", human.Duration(-st.left))
 	}
-	reason := fmt.Sprintf("proactive: %s left < %s", human.Duration(left), human.Duration(thr))
-	if left <= 0 {
-		reason = fmt.Sprintf("proactive: expired %s ago", human.Duration(-left))
-	}
-	return e.refreshErr(c, e.refresh(ctx, session.WhyProactive, serial, c.id, reason))
+	return true, e.proceedAfterRefresh(c, e.refresh(ctx, session.WhyProactive, st.serial, c.id, reason))
 }
 
-// refreshErr turns a refresh outcome into what the request should do: a fatal failure parks
-// it; a transient one lets it go on with the token it has (the server may still take it).
-func (e *Engine) refreshErr(c *call, err error) error {
+// proceedAfterRefresh decides what a request does after the refresh it waited for: a fatal
+// failure parks it (ErrLoginRequired); a transient one lets it go on with the token it has
+// (the server may still take it), noting the failure for its result.
+func (e *Engine) proceedAfterRefresh(c *call, err error) error {
 	var re *RefreshError
 	if errors.As(err, &re) && re.Transient {
 		c.refreshFailed = re.Reason

@@ -223,59 +223,50 @@ func withRefresh(m map[string]any, field string, p pair) map[string]any {
 	return m
 }
 
-// ---- simplejwt ----
+// ---- simplejwt and bearer-json: JSON in, JSON out, under their own field names ----
 
 func (s *Server) simplejwtLogin(w http.ResponseWriter, r *http.Request) {
-	user, ok := s.jsonLogin(w, r, SimpleJWT)
-	if !ok {
-		return
-	}
-	if p, ok := s.loginOK(w, user, false); ok {
-		writeJSON(w, http.StatusOK, map[string]string{"access": p.access, "refresh": p.refresh})
-	}
+	s.fieldsLogin(w, r, SimpleJWT, "access", "refresh")
 }
 
 func (s *Server) simplejwtRefresh(w http.ResponseWriter, r *http.Request) {
-	m, ierr := s.readJSONObject(w, r)
-	if ierr != nil {
-		conventionError(w, SimpleJWT, ierr.status, ierr.msg)
-		return
-	}
-	raw, msg := stringField(m, "refresh")
-	if msg != "" {
-		fieldsError(w, SimpleJWT, "refresh", msg)
-		return
-	}
-	if p, ok := s.doRefresh(w, r, SimpleJWT, raw, false); ok {
-		writeJSON(w, http.StatusOK, withRefresh(map[string]any{"access": p.access}, "refresh", p))
-	}
+	s.fieldsRefresh(w, r, SimpleJWT, "access", "refresh")
 }
 
-// ---- bearer-json ----
-
 func (s *Server) bearerLogin(w http.ResponseWriter, r *http.Request) {
-	user, ok := s.jsonLogin(w, r, BearerJSON)
+	s.fieldsLogin(w, r, BearerJSON, "accessToken", "refreshToken")
+}
+
+func (s *Server) bearerRefresh(w http.ResponseWriter, r *http.Request) {
+	s.fieldsRefresh(w, r, BearerJSON, "accessToken", "refreshToken")
+}
+
+// fieldsLogin answers a JSON login with the pair under the convention's field names.
+func (s *Server) fieldsLogin(w http.ResponseWriter, r *http.Request, conv, accessKey, refreshKey string) {
+	user, ok := s.jsonLogin(w, r, conv)
 	if !ok {
 		return
 	}
 	if p, ok := s.loginOK(w, user, false); ok {
-		writeJSON(w, http.StatusOK, map[string]string{"accessToken": p.access, "refreshToken": p.refresh})
+		writeJSON(w, http.StatusOK, map[string]string{accessKey: p.access, refreshKey: p.refresh})
 	}
 }
 
-func (s *Server) bearerRefresh(w http.ResponseWriter, r *http.Request) {
+// fieldsRefresh takes the refresh token from the JSON field refreshKey and answers with the
+// new access token (and the rotated refresh token) under the convention's field names.
+func (s *Server) fieldsRefresh(w http.ResponseWriter, r *http.Request, conv, accessKey, refreshKey string) {
 	m, ierr := s.readJSONObject(w, r)
 	if ierr != nil {
-		conventionError(w, BearerJSON, ierr.status, ierr.msg)
+		conventionError(w, conv, ierr.status, ierr.msg)
 		return
 	}
-	raw, msg := stringField(m, "refreshToken")
+	raw, msg := stringField(m, refreshKey)
 	if msg != "" {
-		fieldsError(w, BearerJSON, "refreshToken", msg)
+		fieldsError(w, conv, refreshKey, msg)
 		return
 	}
-	if p, ok := s.doRefresh(w, r, BearerJSON, raw, false); ok {
-		writeJSON(w, http.StatusOK, withRefresh(map[string]any{"accessToken": p.access}, "refreshToken", p))
+	if p, ok := s.doRefresh(w, r, conv, raw, false); ok {
+		writeJSON(w, http.StatusOK, withRefresh(map[string]any{accessKey: p.access}, refreshKey, p))
 	}
 }
 

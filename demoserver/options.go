@@ -12,8 +12,9 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"sync"
 	"time"
+
+	"tokenscope/internal/clock"
 )
 
 // Defaults for Options fields left at their zero value.
@@ -87,7 +88,7 @@ func (o Options) withDefaults() Options {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	if o.Clock == nil {
-		o.Clock = realClock{}
+		o.Clock = clock.System{}
 	}
 	return o
 }
@@ -124,40 +125,10 @@ func CheckLoopback(addr string) error {
 
 // Clock is the server's time source. Tests inject a ManualClock so that tokens expire without
 // sleeping.
-type Clock interface {
-	Now() time.Time
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
+type Clock = clock.Clock
 
 // ManualClock is a Clock that moves only when told. It is safe for concurrent use.
-type ManualClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type ManualClock = clock.Manual
 
 // NewManualClock returns a clock stopped at t.
-func NewManualClock(t time.Time) *ManualClock { return &ManualClock{now: t} }
-
-// Now returns the clock's current time.
-func (c *ManualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward by d.
-func (c *ManualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// Set moves the clock to t.
-func (c *ManualClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.now = t
-	c.mu.Unlock()
-}
+func NewManualClock(t time.Time) *ManualClock { return clock.NewManual(t) }

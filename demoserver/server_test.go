@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"tokenscope/internal/testutil"
 )
 
 var epoch = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
@@ -658,7 +660,7 @@ func TestOptionsValidation(t *testing.T) {
 }
 
 func TestLogWritesOneLinePerRequest(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.SyncBuffer
 	h := newHarness(t, Options{Log: &buf})
 	acc, ref := mustLogin(t, h, conventions[0])
 	h.do("GET", "/api/protected/", "", nil, bearer(acc)...)
@@ -675,21 +677,4 @@ func TestLogWritesOneLinePerRequest(t *testing.T) {
 	if strings.Contains(out, acc) || strings.Contains(out, ref) {
 		t.Error("the request log contains a raw token")
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

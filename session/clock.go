@@ -5,48 +5,20 @@
 package session
 
 import (
-	"sync"
 	"time"
+
+	"tokenscope/internal/clock"
 )
 
 // Clock is the time source. The engine and the TUI take one so that tests and golden files can
 // stop time.
-type Clock interface {
-	Now() time.Time
-}
+type Clock = clock.Clock
 
 // SystemClock is the real clock.
-type SystemClock struct{}
-
-// Now returns time.Now().
-func (SystemClock) Now() time.Time { return time.Now() }
+type SystemClock = clock.System
 
 // ManualClock moves only when told. It is safe for concurrent use.
-type ManualClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type ManualClock = clock.Manual
 
 // NewManualClock returns a clock stopped at t.
-func NewManualClock(t time.Time) *ManualClock { return &ManualClock{now: t} }
-
-// Now returns the clock's time.
-func (c *ManualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward by d.
-func (c *ManualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// Set moves the clock to t.
-func (c *ManualClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.now = t
-	c.mu.Unlock()
-}
+func NewManualClock(t time.Time) *ManualClock { return clock.NewManual(t) }

@@ -157,11 +157,13 @@ func (l *Log) Append(e Event) Event {
 	if l.next == len(l.ring) {
 		l.next, l.full = 0, true
 	}
-	for s := range l.subs {
-		select {
-		case s.ch <- e:
-		default:
-			s.dropped++
+	if len(l.subs) > 0 {
+		for s := range l.subs {
+			select {
+			case s.ch <- e:
+			default:
+				s.dropped++
+			}
 		}
 	}
 	l.mu.Unlock()
@@ -208,6 +210,31 @@ func (l *Log) Since(seq uint64) []Event {
 	}
 	return nil
 }
+
+// LogView is the read side of a Log, for everything but the log's one writer: the engine
+// hands out a LogView so that only it appends, stamping events with its own clock.
+type LogView struct{ l *Log }
+
+// View returns the read side of l.
+func (l *Log) View() LogView { return LogView{l} }
+
+// Events returns the kept events, oldest first.
+func (v LogView) Events() []Event { return v.l.Events() }
+
+// Since returns the kept events with Seq > seq, oldest first.
+func (v LogView) Since(seq uint64) []Event { return v.l.Since(seq) }
+
+// Subscribe returns a subscription with a buffer of n events (see Log.Subscribe).
+func (v LogView) Subscribe(n int) *Subscription { return v.l.Subscribe(n) }
+
+// Total is the number of events ever appended.
+func (v LogView) Total() uint64 { return v.l.Total() }
+
+// Len is the number of events kept.
+func (v LogView) Len() int { return v.l.Len() }
+
+// Cap is the most events the log keeps.
+func (v LogView) Cap() int { return v.l.Cap() }
 
 // Subscription receives events as they are appended.
 type Subscription struct {

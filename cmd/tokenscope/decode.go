@@ -8,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -19,7 +19,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"tokenscope/apiclient"
-	"tokenscope/internal/cappedfile"
 	"tokenscope/internal/human"
 	"tokenscope/internal/sanitize"
 	"tokenscope/session"
@@ -36,12 +35,13 @@ const (
 )
 
 type decodeOpts struct {
-	secret, secretEnv, keyFile, jwksURL string
-	jsonOut                             bool
+	keys    keyFlags
+	caCert  string
+	jsonOut bool
 }
 
 func newDecodeCmd() *cobra.Command {
-	var o decodeOpts
+	o := decodeOpts{keys: keyFlags{argSecret: true}}
 	cmd := &cobra.Command{
 		Use:   "decode [TOKEN|-]",
 		Short: "Decode a token: header, claims, readable times, phase, fingerprint and signature check",
@@ -97,35 +97,36 @@ A token that is not a JWT is always 3; otherwise 2 wins over 3, and 3 over 1.`,
 		return err
 	})
 	fs := cmd.Flags()
-	fs.StringVar(&o.secret, "secret", "", "HMAC secret (HS256/384/512) to verify with; visible to other users in the process list and kept in shell history, so prefer --secret-env")
-	fs.StringVar(&o.secretEnv, "secret-env", "", "name of an environment variable holding the HMAC secret to verify with (preferred over --secret: argv is visible to other users)")
-	fs.StringVar(&o.keyFile, "key", "", "PEM file with the public key or certificate (RSA, EC or Ed25519) to verify with")
-	fs.StringVar(&o.jwksURL, "jwks", "", "http(s) URL of a JSON Web Key Set to verify with (10 s timeout, at most 1 MiB)")
+	fs.StringVar(&o.keys.secret, "secret", "", "HMAC secret (HS256/384/512) to verify with; visible to other users in the process list and kept in shell history, so prefer --secret-env")
+	fs.StringVar(&o.keys.secretEnv, "secret-env", "", "name of an environment variable holding the HMAC secret to verify with (preferred over --secret: argv is visible to other users)")
+	fs.StringVar(&o.keys.keyFile, "key", "", "PEM file with the public key or certificate (RSA, EC or Ed25519) to verify with")
+	fs.StringVar(&o.keys.jwksURL, "jwks", "", "http(s) URL of a JSON Web Key Set to verify with (10 s timeout, at most 1 MiB)")
+	fs.StringVar(&o.caCert, "ca-cert", "", "with --jwks: trust this PEM CA certificate for TLS")
 	fs.BoolVar(&o.jsonOut, "json", false, "print one JSON object instead of text")
 	return cmd
 }
 
 func runDecode(cmd *cobra.Command, o decodeOpts, args []string) error {
-	n := 0
-	for _, name := range []string{"secret", "secret-env", "key", "jwks"} {
-		if cmd.Flags().Changed(name) {
-			n++
-		}
-	}
-	if n > 1 {
-		return errors.New("give at most one of --secret, --secret-env, --key and --jwks")
+	changed := cmd.Flags().Changed
+	if err := o.keys.exclusive(changed); err != nil {
+		return err
 	}
 	// Key options are checked before stdin is read: a typo should not cost a pasted token.
-	keys, keyDesc, err := o.localKeys(cmd.Flags().Changed)
+	keys, keyDesc, err := o.keys.local(changed)
 	if err != nil {
 		return err
 	}
 	var jwksURL *url.URL
-	if cmd.Flags().Changed("jwks") {
-		if jwksURL, err = parseJWKSURL(o.jwksURL); err != nil {
+	var rt http.RoundTripper
+	if changed("jwks") {
+		if jwksURL, err = o.keys.jwks(); err != nil {
 			return err
 		}
 		keyDesc = "--jwks " + jwksURL.Redacted()
+		// The engine's transport constructor, so that --ca-cert means what it means elsewhere.
+		if rt, err = apiclient.NewTransport(apiclient.TLSOptions{CACertFile: o.caCert}); err != nil {
+			return fmt.Errorf("--ca-cert: %w", err)
+		}
 	}
 	raw, err := readDecodeInput(args, cmd.InOrStdin(), cmd.ErrOrStderr())
 	if err != nil {
@@ -138,7 +139,7 @@ func runDecode(cmd *cobra.Command, o decodeOpts, args []string) error {
 		if jwksURL.Scheme == "http" && !isLoopbackHost(jwksURL.Hostname()) {
 			fmt.Fprintf(cmd.ErrOrStderr(), "tokenscope: warning: fetching keys over plain http from %s; anyone on the path can swap them\n", jwksURL.Host)
 		}
-		if keys.ByKID, err = fetchDecodeJWKS(cmd.Context(), jwksURL); err != nil {
+		if keys.ByKID, err = fetchDecodeJWKS(cmd.Context(), &o.keys, rt, jwksURL); err != nil {
 			return err
 		}
 	}
@@ -189,58 +190,12 @@ func readDecodeInput(args []string, stdin io.Reader, stderr io.Writer) (string, 
 	return raw, nil
 }
 
-// localKeys reads the keys that need no network: --secret, --secret-env and --key. It returns
-// a description of where they came from, for the output.
-func (o decodeOpts) localKeys(changed func(string) bool) (session.Keys, string, error) {
-	var k session.Keys
-	switch {
-	case changed("secret-env"):
-		k.HMAC = []byte(os.Getenv(o.secretEnv))
-		if len(k.HMAC) == 0 {
-			return k, "", fmt.Errorf("--secret-env %s: the variable is empty or unset", o.secretEnv)
-		}
-		return k, "--secret-env " + o.secretEnv, nil
-	case changed("secret"):
-		if o.secret == "" {
-			return k, "", errors.New("--secret: the secret is empty")
-		}
-		k.HMAC = []byte(o.secret)
-		return k, "--secret", nil
-	case changed("key"):
-		data, err := cappedfile.Read(o.keyFile, cappedfile.MaxConfigBytes)
-		if err != nil {
-			return k, "", fmt.Errorf("--key: %w", err)
-		}
-		if k.Public, err = session.ParsePEMKeys(data); err != nil {
-			return k, "", fmt.Errorf("--key %s: %w", o.keyFile, err)
-		}
-		return k, "--key " + o.keyFile, nil
-	}
-	return k, "", nil
-}
-
-func parseJWKSURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("--jwks %q: not an http or https URL", raw)
-	}
-	return u, nil
-}
-
-func isLoopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // fetchDecodeJWKS downloads a key set; one with no signing keys can verify nothing, which
 // for decode is a usage error rather than a verdict on the token.
-func fetchDecodeJWKS(ctx context.Context, u *url.URL) (map[string]crypto.PublicKey, error) {
-	keys, err := apiclient.FetchJWKS(ctx, u.String())
+func fetchDecodeJWKS(ctx context.Context, k *keyFlags, rt http.RoundTripper, u *url.URL) (map[string]crypto.PublicKey, error) {
+	keys, err := k.fetch(ctx, rt, u)
 	if err != nil {
-		return nil, fmt.Errorf("--jwks: %w", err)
+		return nil, err
 	}
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("--jwks %s: the key set holds no signing keys", u.Redacted())

@@ -465,7 +465,7 @@ func TestDecodeHumanDuration(t *testing.T) {
 		59*time.Second + 600*time.Millisecond:         "59s",
 	} {
 		if got := human.Approx(d); got != want {
-			t.Errorf("humanDuration(%v) = %q, want %q", d, got, want)
+			t.Errorf("human.Approx(%v) = %q, want %q", d, got, want)
 		}
 	}
 	if got := human.Abs(time.Duration(-1 << 63)); got != time.Duration(1<<63-1) {

@@ -16,6 +16,7 @@ import (
 
 	"tokenscope/demoserver"
 	"tokenscope/internal/human"
+	"tokenscope/internal/sanitize"
 )
 
 // demoFlags are the demo server's settings. The root command shares them so that the embedded
@@ -28,7 +29,7 @@ type demoFlags struct {
 	secretEnv               string
 	alg                     string
 	opaqueOAuth             bool
-	clientID                string
+	clientID                string // demo-server's --client-id; an embedded server takes the target's
 	latency, refreshLatency time.Duration
 	skew                    time.Duration
 	failRefresh             int
@@ -44,7 +45,6 @@ func (f *demoFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.secretEnv, "secret-env", "", "name of an environment variable holding the HS256 signing secret (random per start when unset)")
 	fs.StringVar(&f.alg, "alg", demoserver.AlgHS256, "signing algorithm: HS256 or ES256 (public key at /.well-known/jwks.json)")
 	fs.BoolVar(&f.opaqueOAuth, "opaque-oauth", false, "the oauth2 convention issues opaque tokens (clients must use expires_in)")
-	fs.StringVar(&f.clientID, "client-id", demoserver.DefaultClientID, "oauth2 client_id (the demo server accepts it as its public client)")
 	fs.DurationVar(&f.latency, "latency", 0, "fault: delay every request by this much")
 	fs.DurationVar(&f.refreshLatency, "refresh-latency", 0, "fault: delay refresh calls by this much more")
 	fs.DurationVar(&f.skew, "skew", 0, "fault: server clock skew (Date header, iat and exp follow it), e.g. -90s")
@@ -154,6 +154,7 @@ and one curl example per convention, then one line per request.`,
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8000", "listen address (loopback only unless --allow-remote)")
 	cmd.Flags().BoolVar(&allowRemote, "allow-remote", false, "permit a non-loopback --addr (the demo password is public)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "do not log requests")
+	cmd.Flags().StringVar(&df.clientID, "client-id", demoserver.DefaultClientID, "oauth2 client_id (the demo server accepts it as its public client)")
 	df.register(cmd.Flags())
 	return cmd
 }
@@ -168,6 +169,7 @@ func printBanner(w io.Writer, s *demoserver.Server) {
 		return "off"
 	}
 	user, pass := firstUser(o.Users)
+	user = sanitize.Line(user)
 	fmt.Fprintf(w, "tokenscope demo server listening on %s\n", u)
 	fmt.Fprintf(w, "  %s · access TTL %s · refresh TTL %s · rotation %s · reuse detection %s\n",
 		s.Alg(), human.Approx(o.AccessTTL), human.Approx(o.RefreshTTL), onOff(!o.NoRotation), onOff(!o.NoReuseDetection))

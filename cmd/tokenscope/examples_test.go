@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/httpfile"
 )
 
 // TestExamplesResolve keeps the README's worked config true: every target of
@@ -22,7 +23,7 @@ func TestExamplesResolve(t *testing.T) {
 			t.Errorf("%s: profile: %v", name, err)
 		}
 		if f.requests != "" {
-			reqs, err := apiclient.LoadHTTPFile(f.requests, nil)
+			reqs, err := httpfile.LoadFile(f.requests, nil)
 			if err != nil || len(reqs) != 3 || reqs[2].Request.Method != "POST" || reqs[2].Request.Path != "/api/items" {
 				t.Errorf("%s: requests: %v %+v", name, err, reqs)
 			}

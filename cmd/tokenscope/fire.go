@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/httpfile"
 	"tokenscope/internal/sanitize"
 	"tokenscope/session"
 )
@@ -100,44 +98,12 @@ func runFire(ctx context.Context, stdout, stderr io.Writer, o *fireOpts, args []
 	if err != nil {
 		return err
 	}
-
-	// Events are printed as they happen by one goroutine; the HTTP path never waits on it.
-	sub := e.Log().Subscribe(1 << 16)
-	show := func(ev session.Event) {
-		if o.jsonOut {
-			fmt.Fprintf(stdout, "%s\n", ev.JSON())
-		} else {
-			fmt.Fprintf(stdout, "%s %s\n", ev.Time.Format("15:04:05.000"), sanitize.Line(ev.Text()))
-		}
-	}
-	// What happened before the subscription (a session resumed from a file) comes first.
-	var seen uint64
-	for _, ev := range e.Log().Events() {
-		show(ev)
-		seen = ev.Seq
-	}
-	printed := make(chan struct{})
-	go func() {
-		defer close(printed)
-		for ev := range sub.C {
-			if ev.Seq > seen {
-				show(ev)
-			}
-		}
-	}()
-	finish := func() uint64 {
-		dropped := sub.Dropped()
-		sub.Close()
-		<-printed
-		return dropped
-	}
-
+	pr := startPrinter(stdout, e, o.jsonOut)
 	// A run that ends before sending still ends with its summary line: scripts read the last line.
 	abort := func(err error) error {
-		finish()
-		s := summary{Requests: o.count, Error: err.Error()}
+		pr.finish()
 		if o.jsonOut {
-			b, _ := json.Marshal(s)
+			b, _ := sanitize.JSON(summary{Requests: o.count, Error: err.Error()})
 			fmt.Fprintf(stdout, "%s\n", b)
 		}
 		return err
@@ -153,60 +119,21 @@ func runFire(ctx context.Context, stdout, stderr io.Writer, o *fireOpts, args []
 		}
 	}
 
-	// Only what the summary needs is kept of each request, not its answer: a long run's memory
-	// must not grow with the bodies it received (200k answers kept whole took 640 MB).
-	results := make([]fireResult, o.count)
-	var done atomic.Int64
-	stopProgress := startProgress(stderr, o.count, &done, e)
 	start := time.Now()
-	sem := make(chan struct{}, o.concurrency)
-	var wg sync.WaitGroup
-	for i := range o.count {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sent := time.Now()
-			r := e.Do(ctx, req)
-			results[i] = fireResult{id: r.ID, outcome: r.Outcome, sent: sent, latency: time.Since(sent)}
-			done.Add(1)
-			<-sem
-		}()
-	}
-	wg.Wait()
+	results := fireBurst(ctx, e, req, o, stderr)
 	wall := time.Since(start)
-	stopProgress()
-
 	replayed := 0
 	if !o.noRelogin && e.Parked() > 0 {
-		parkedAt := map[uint64]int{}
-		for i, r := range results {
-			if r.outcome == apiclient.Parked {
-				parkedAt[r.id] = i
-			}
-		}
-		replays, err := e.Login(ctx)
-		if err != nil {
-			fmt.Fprintf(stderr, "tokenscope: logging in again to replay parked requests: %v\n", err)
-		}
-		for _, r := range replays {
-			replayed++
-			if i, ok := parkedAt[r.ID]; ok {
-				// Timed from when fire first sent it: the wait while parked is part of it.
-				results[i].outcome, results[i].latency = r.Outcome, r.Done.Sub(results[i].sent)
-				delete(parkedAt, r.ID)
-			}
+		if replayed = replayFired(ctx, e, results, stderr); replayed > 0 {
+			wall = time.Since(start) // the last answer is a replay's
 		}
 	}
-	if replayed > 0 {
-		wall = time.Since(start) // the last answer is a replay's
-	}
-	dropped := finish()
+	dropped := pr.finish()
 
 	s := summarize(results, e.Counters(), wall)
 	s.Replayed, s.EventsDropped = replayed, dropped
 	if o.jsonOut {
-		b, _ := json.Marshal(s)
+		b, _ := sanitize.JSON(s)
 		fmt.Fprintf(stdout, "%s\n", b)
 	} else {
 		fmt.Fprintln(stdout, s.text())
@@ -215,6 +142,90 @@ func runFire(ctx context.Context, stdout, stderr io.Writer, o *fireOpts, args []
 		return &exitError{code: 1, err: fmt.Errorf("%d of %d requests did not succeed (%d failed, %d parked, %d lost)", s.Failed+s.Parked+s.Lost, s.Requests, s.Failed, s.Parked, s.Lost)}
 	}
 	return nil
+}
+
+// printer prints the engine's events as they happen, from one goroutine: the HTTP path never
+// waits on it.
+type printer struct {
+	sub     *session.Subscription
+	printed chan struct{}
+	once    sync.Once
+	dropped uint64
+}
+
+func startPrinter(stdout io.Writer, e *apiclient.Engine, jsonOut bool) *printer {
+	sub := e.Log().Subscribe(1 << 16)
+	show := func(ev session.Event) {
+		if jsonOut {
+			fmt.Fprintf(stdout, "%s\n", ev.JSON())
+		} else {
+			fmt.Fprintf(stdout, "%s %s\n", ev.Time.Format("15:04:05.000"), sanitize.Line(ev.Text()))
+		}
+	}
+	// What happened before the subscription (a session resumed from a file) comes first.
+	var seen uint64
+	for _, ev := range e.Log().Events() {
+		show(ev)
+		seen = ev.Seq
+	}
+	p := &printer{sub: sub, printed: make(chan struct{})}
+	go func() {
+		defer close(p.printed)
+		for ev := range sub.C {
+			if ev.Seq > seen {
+				show(ev)
+			}
+		}
+	}()
+	return p
+}
+
+// finish prints what is left and returns how many events the printer missed.
+func (p *printer) finish() uint64 {
+	p.once.Do(func() {
+		p.dropped = p.sub.Dropped()
+		p.sub.Close()
+		<-p.printed
+	})
+	return p.dropped
+}
+
+// fireBurst sends the requests. Only what the summary needs is kept of each, not its answer:
+// a long run's memory must not grow with the bodies it received (200k answers kept whole took
+// 640 MB).
+func fireBurst(ctx context.Context, e *apiclient.Engine, req apiclient.Request, o *fireOpts, stderr io.Writer) []fireResult {
+	results := make([]fireResult, o.count)
+	var done atomic.Int64
+	stopProgress := startProgress(stderr, o.count, &done, e)
+	defer stopProgress()
+	e.Burst(ctx, req, o.count, o.concurrency, func(i int, r apiclient.Result) {
+		results[i] = fireResult{id: r.ID, outcome: r.Outcome, sent: r.Sent, latency: time.Since(r.Sent)}
+		done.Add(1)
+	})
+	return results
+}
+
+// replayFired logs in again so that the parked requests are replayed, and records how they
+// ended. It returns how many were replayed.
+func replayFired(ctx context.Context, e *apiclient.Engine, results []fireResult, stderr io.Writer) int {
+	parkedAt := map[uint64]int{}
+	for i, r := range results {
+		if r.outcome == apiclient.Parked {
+			parkedAt[r.id] = i
+		}
+	}
+	replays, err := e.Login(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "tokenscope: logging in again to replay parked requests: %s\n", sanitize.Line(err.Error()))
+	}
+	for _, r := range replays {
+		if i, ok := parkedAt[r.ID]; ok {
+			// Timed from when fire first sent it: the wait while parked is part of it.
+			results[i].outcome, results[i].latency = r.Outcome, r.Done.Sub(results[i].sent)
+			delete(parkedAt, r.ID)
+		}
+	}
+	return len(replays)
 }
 
 // fireRequest builds the request from the arguments, or the profile's first preset.
@@ -229,19 +240,15 @@ func fireRequest(p apiclient.Profile, collection []apiclient.Request, args []str
 	if len(args) == 1 {
 		return apiclient.Request{}, errors.New("give both METHOD and PATH, e.g. GET /api/me")
 	}
-	method := strings.ToUpper(args[0])
-	if !slices.Contains([]string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}, method) {
-		return apiclient.Request{}, fmt.Errorf("unknown HTTP method %q", args[0])
-	}
-	if !strings.HasPrefix(args[1], "/") {
-		return apiclient.Request{}, fmt.Errorf("PATH must start with /, got %q", args[1])
-	}
-	r := apiclient.Request{Method: method, Path: args[1], Header: http.Header{}}
+	var body []byte
 	if len(args) == 3 {
-		r.Body = []byte(args[2])
-		if json.Valid(r.Body) {
-			r.Header.Set("Content-Type", "application/json")
-		}
+		body = []byte(args[2])
+	}
+	// The composer's and the .http files' rules: a known method, a path (or URL), a JSON body
+	// labelled as such.
+	r, err := httpfile.NewRequest(args[0], args[1], nil, body)
+	if err != nil {
+		return apiclient.Request{}, fmt.Errorf("METHOD PATH: %w", err)
 	}
 	return r, nil
 }
@@ -252,7 +259,7 @@ func waitExpiry(ctx context.Context, e *apiclient.Engine, stderr io.Writer, say 
 	if !s.Access.HasExpiry() {
 		return errors.New("--wait-expiry: the access token has no expiry to wait for")
 	}
-	left := s.Access.Remaining(s.ServerNow(time.Now())) + 100*time.Millisecond
+	left := s.UntilAccessExpired(time.Now()) // past exp by the server's clock, whatever the skew's uncertainty
 	if left <= 0 {
 		return nil
 	}

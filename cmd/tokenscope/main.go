@@ -6,11 +6,15 @@ package main
 import (
 	"fmt"
 	"os"
+
+	"tokenscope/internal/sanitize"
 )
 
 func main() {
 	if err := newRootCmd(os.Stdout, os.Stderr).Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "tokenscope:", err)
+		// Errors quote servers (a login failure says what the server said): sanitized like any
+		// other text from the network before it reaches the terminal.
+		fmt.Fprintln(os.Stderr, "tokenscope:", sanitize.Text(err.Error()))
 		os.Exit(exitCode(err))
 	}
 }

@@ -1,37 +1,20 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"tokenscope/internal/testutil"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // run executes the CLI in-process and returns its output and error.
 func run(ctx context.Context, args ...string) (string, string, error) {
-	var out, errb syncBuffer
+	var out, errb testutil.SyncBuffer
 	cmd := newRootCmd(&out, &errb)
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(ctx)
@@ -56,7 +39,7 @@ func TestVersionAndHelp(t *testing.T) {
 func TestDemoServerCommand(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	cmd := newRootCmd(&out, &out)
 	t.Setenv("TS_TEST_DEMO_PW", "pw")
 	cmd.SetArgs([]string{"demo-server", "--addr", "127.0.0.1:0", "--access-ttl", "5s", "--no-rotation", "--demo-user", "alice", "--demo-password-env", "TS_TEST_DEMO_PW"})

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -19,8 +17,9 @@ import (
 	"golang.org/x/term"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/httpfile"
 	"tokenscope/demoserver"
-	"tokenscope/internal/cappedfile"
+	"tokenscope/internal/sanitize"
 	"tokenscope/session"
 )
 
@@ -36,14 +35,13 @@ type targetFlags struct {
 	user            string
 	passwordEnv     string
 	clientSecretEnv string
+	clientID        string // oauth2 client_id, for a real target and the embedded demo server alike
 	strategy        string
 	threshold       time.Duration
 	noSingleFlight  bool
 	timeout         time.Duration
 	logSize         int
-	verifySecretEnv string
-	verifyKey       string
-	verifyJWKS      string
+	verify          keyFlags // --verify-secret-env, --verify-key, --verify-jwks
 	requests        string
 	sessionFile     string
 	logFile         string
@@ -68,14 +66,16 @@ func (f *targetFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.user, "user", "", "user to log in as (default demo with the embedded server)")
 	fs.StringVar(&f.passwordEnv, "password-env", "", "name of the environment variable holding the password (never pass a password in argv)")
 	fs.StringVar(&f.clientSecretEnv, "client-secret-env", "", "name of the environment variable holding the oauth2 client secret")
+	fs.StringVar(&f.clientID, "client-id", demoserver.DefaultClientID, "oauth2 client_id sent at login and refresh (the embedded demo server accepts it as its public client)")
 	fs.StringVar(&f.strategy, "strategy", "auto", "when to refresh: auto, proactive, reactive, background or off")
 	fs.DurationVar(&f.threshold, "threshold", 0, "refresh this close to exp (default: a sixth of the token's lifetime, 1s..5m, at most a third)")
 	fs.BoolVar(&f.noSingleFlight, "no-single-flight", false, "let every request refresh on its own (shows the stampede)")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "per-request timeout")
 	fs.IntVar(&f.logSize, "log-size", session.DefaultLogSize, "events kept in memory")
-	fs.StringVar(&f.verifySecretEnv, "verify-secret-env", "", "verify token signatures with the HMAC secret in this environment variable")
-	fs.StringVar(&f.verifyKey, "verify-key", "", "verify token signatures with this PEM public key or certificate")
-	fs.StringVar(&f.verifyJWKS, "verify-jwks", "", "verify token signatures with the keys at this JWKS URL")
+	f.verify.prefix = "verify-"
+	fs.StringVar(&f.verify.secretEnv, "verify-secret-env", "", "verify token signatures with the HMAC secret in this environment variable")
+	fs.StringVar(&f.verify.keyFile, "verify-key", "", "verify token signatures with this PEM public key or certificate")
+	fs.StringVar(&f.verify.jwksURL, "verify-jwks", "", "verify token signatures with the keys at this JWKS URL")
 	fs.StringVar(&f.requests, "requests", "", "request presets from a .http / .rest file (JetBrains HTTP Client / VS Code REST Client format)")
 	fs.StringVar(&f.sessionFile, "session-file", "", "keep the tokens in this file (0600) and resume from it on the next start")
 	fs.StringVar(&f.logFile, "log-file", "", "write every event to this file as JSON lines (tokens as fingerprints)")
@@ -136,14 +136,14 @@ func (f *targetFlags) resolve() error {
 	set("password-env", &f.passwordEnv, t.PasswordEnv)
 	set("client-secret-env", &f.clientSecretEnv, t.ClientSecretEnv)
 	set("strategy", &f.strategy, t.Strategy)
-	set("verify-secret-env", &f.verifySecretEnv, t.VerifySecretEnv)
-	set("verify-key", &f.verifyKey, cfg.relative(t.VerifyKey))
-	set("verify-jwks", &f.verifyJWKS, t.VerifyJWKS)
+	set("verify-secret-env", &f.verify.secretEnv, t.VerifySecretEnv)
+	set("verify-key", &f.verify.keyFile, cfg.relative(t.VerifyKey))
+	set("verify-jwks", &f.verify.jwksURL, t.VerifyJWKS)
 	set("requests", &f.requests, cfg.relative(t.Requests))
 	set("ca-cert", &f.caCert, cfg.relative(t.CACert))
 	set("session-file", &f.sessionFile, cfg.relative(t.SessionFile))
 	if t.ClientID != "" && !f.fs.Changed("client-id") {
-		f.demo.clientID = t.ClientID
+		f.clientID = t.ClientID
 	}
 	if t.Threshold != "" && !f.fs.Changed("threshold") {
 		f.threshold, _ = time.ParseDuration(t.Threshold) // validated when the file was read
@@ -227,8 +227,6 @@ func (b *built) Close() {
 	}
 }
 
-// build resolves the settings, starts the embedded server when needed, and creates the engine.
-// It does not log in; when a session file holds tokens for this target it resumes from them.
 // origin names where a flag's value came from, for an error about it: the variable when
 // TOKENSCOPE_* set it, else the flag (values from the config file are checked when it is read,
 // with its file and line).
@@ -239,66 +237,23 @@ func (f *targetFlags) origin(flag, value string) string {
 	return "--" + flag
 }
 
+// build resolves the settings, starts the embedded server when needed, and creates the engine.
+// It does not log in; when a session file holds tokens for this target it resumes from them.
 func (f *targetFlags) build(stderr io.Writer) (*built, error) {
 	if err := f.resolve(); err != nil {
 		return nil, err
 	}
-	strategy, err := apiclient.ParseStrategy(f.strategy)
+	cfg, err := f.engineConfig(stderr)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.origin("strategy", f.strategy), err)
-	}
-	profile, err := apiclient.ResolveProfile(f.profile)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.origin("profile", f.profile), err)
-	}
-	if err := f.promptPassword(stderr); err != nil {
 		return nil, err
 	}
 	b := &built{insecure: f.insecure}
-	cfg := apiclient.Config{
-		BaseURL: f.target, Profile: profile, Username: f.user, Password: f.password, ClientID: f.demo.clientID,
-		Strategy: strategy, Threshold: f.threshold, NoSingleFlight: f.noSingleFlight,
-		Timeout: f.timeout, Log: session.NewLog(f.logSize), Diagnostics: io.Discard,
-	}
-	if f.clientSecretEnv != "" {
-		cfg.ClientSecret = os.Getenv(f.clientSecretEnv)
-		if cfg.ClientSecret == "" {
-			return nil, fmt.Errorf("--client-secret-env %s: the variable is empty or unset", f.clientSecretEnv)
-		}
-	}
-	if cfg.Transport, err = f.transport(); err != nil {
+	if b.presets, err = f.loadPresets(); err != nil {
 		return nil, err
-	}
-	if cfg.Keys, err = f.keys(); err != nil {
-		return nil, err
-	}
-	if f.requests != "" {
-		reqs, err := apiclient.LoadHTTPFile(f.requests, nil)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range reqs {
-			r.Request.Name = r.Name
-			b.presets = append(b.presets, r.Request)
-		}
-	}
-	for _, p := range f.presets {
-		b.presets = append(b.presets, apiclient.Profile{Presets: []apiclient.Preset{p}}.PresetRequests()...)
 	}
 	if f.target == "" {
-		opts, err := f.demo.options()
-		if err != nil {
+		if err := f.startDemo(b, &cfg); err != nil {
 			return nil, err
-		}
-		srv, err := demoserver.Start(opts)
-		if err != nil {
-			return nil, err
-		}
-		f.demo.applyKnobs(srv)
-		b.demo = srv
-		cfg.BaseURL = srv.URL()
-		if cfg.Username == "" {
-			cfg.Username, cfg.Password = firstUser(srv.Options().Users)
 		}
 	}
 	e, err := apiclient.New(cfg)
@@ -318,65 +273,103 @@ func (f *targetFlags) build(stderr io.Writer) (*built, error) {
 	return b, nil
 }
 
-func (f *targetFlags) transport() (http.RoundTripper, error) {
-	if f.caCert == "" && !f.insecure {
-		return nil, nil
+// engineConfig is the engine's configuration from the resolved settings: strategy, profile,
+// credentials (asking for the password when told to), transport and verification keys.
+func (f *targetFlags) engineConfig(stderr io.Writer) (apiclient.Config, error) {
+	strategy, err := apiclient.ParseStrategy(f.strategy)
+	if err != nil {
+		return apiclient.Config{}, fmt.Errorf("%s: %w", f.origin("strategy", f.strategy), err)
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if f.caCert != "" {
-		pem, err := cappedfile.Read(f.caCert, cappedfile.MaxConfigBytes)
-		if err != nil {
-			return nil, fmt.Errorf("--ca-cert: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--ca-cert %s: no PEM certificate in it", f.caCert)
-		}
-		tc.RootCAs = pool
+	profile, err := apiclient.ResolveProfile(f.profile)
+	if err != nil {
+		return apiclient.Config{}, fmt.Errorf("%s: %w", f.origin("profile", f.profile), err)
 	}
-	tc.InsecureSkipVerify = f.insecure // the user asked by name; the TUI says so in red
-	tr.TLSClientConfig = tc
-	return tr, nil
+	if err := f.promptPassword(stderr); err != nil {
+		return apiclient.Config{}, err
+	}
+	cfg := apiclient.Config{
+		BaseURL: f.target, Profile: profile, Username: f.user, Password: f.password, ClientID: f.clientID,
+		Strategy: strategy, Threshold: f.threshold, NoSingleFlight: f.noSingleFlight,
+		Timeout: f.timeout, Log: session.NewLog(f.logSize), Diagnostics: io.Discard,
+	}
+	if f.clientSecretEnv != "" {
+		cfg.ClientSecret = os.Getenv(f.clientSecretEnv)
+		if cfg.ClientSecret == "" {
+			return apiclient.Config{}, fmt.Errorf("--client-secret-env %s: the variable is empty or unset", f.clientSecretEnv)
+		}
+	}
+	tr, err := apiclient.NewTransport(apiclient.TLSOptions{CACertFile: f.caCert, Insecure: f.insecure})
+	if err != nil {
+		return apiclient.Config{}, fmt.Errorf("--ca-cert: %w", err)
+	}
+	cfg.Transport = tr
+	if cfg.Keys, err = f.keys(tr); err != nil {
+		return apiclient.Config{}, err
+	}
+	return cfg, nil
 }
 
-func (f *targetFlags) keys() (session.Keys, error) {
-	var k session.Keys
-	n := 0
-	if f.verifySecretEnv != "" {
-		n++
-		k.HMAC = []byte(os.Getenv(f.verifySecretEnv))
-		if len(k.HMAC) == 0 {
-			return k, fmt.Errorf("--verify-secret-env %s: the variable is empty or unset", f.verifySecretEnv)
-		}
-	}
-	if f.verifyKey != "" {
-		n++
-		data, err := cappedfile.Read(f.verifyKey, cappedfile.MaxConfigBytes)
+// loadPresets reads the --requests file and the config target's presets, in that order.
+func (f *targetFlags) loadPresets() ([]apiclient.Request, error) {
+	var out []apiclient.Request
+	if f.requests != "" {
+		reqs, err := httpfile.LoadFile(f.requests, nil)
 		if err != nil {
-			return k, fmt.Errorf("--verify-key: %w", err)
+			return nil, err
 		}
-		if k.Public, err = session.ParsePEMKeys(data); err != nil {
-			return k, fmt.Errorf("--verify-key %s: %w", f.verifyKey, err)
+		for _, r := range reqs {
+			r.Request.Name = r.Name
+			out = append(out, r.Request)
 		}
 	}
-	if f.verifyJWKS != "" {
-		n++
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		set, err := apiclient.FetchJWKS(ctx, f.verifyJWKS)
-		if err != nil {
-			return k, fmt.Errorf("--verify-jwks: %w", err)
-		}
-		k.ByKID = set
+	for _, p := range f.presets {
+		out = append(out, apiclient.Profile{Presets: []apiclient.Preset{p}}.PresetRequests()...)
 	}
-	if n > 1 {
-		return k, errors.New("give one of --verify-secret-env, --verify-key and --verify-jwks")
+	return out, nil
+}
+
+// startDemo starts the embedded demo server and points cfg at it, as its first user unless
+// one was given.
+func (f *targetFlags) startDemo(b *built, cfg *apiclient.Config) error {
+	opts, err := f.demo.options()
+	if err != nil {
+		return err
 	}
-	return k, nil
+	opts.ClientID = f.clientID
+	srv, err := demoserver.Start(opts)
+	if err != nil {
+		return err
+	}
+	f.demo.applyKnobs(srv)
+	b.demo = srv
+	cfg.BaseURL = srv.URL()
+	if cfg.Username == "" {
+		cfg.Username, cfg.Password = firstUser(srv.Options().Users)
+	}
+	return nil
+}
+
+// keys loads the verification keys; a key set is fetched through tr, the engine's transport.
+func (f *targetFlags) keys(tr http.RoundTripper) (session.Keys, error) {
+	changed := func(name string) bool {
+		v := map[string]string{"secret-env": f.verify.secretEnv, "key": f.verify.keyFile, "jwks": f.verify.jwksURL}[name]
+		return v != ""
+	}
+	if err := f.verify.exclusive(changed); err != nil {
+		return session.Keys{}, err
+	}
+	k, _, err := f.verify.local(changed)
+	if err != nil || !changed("jwks") {
+		return k, err
+	}
+	u, err := f.verify.jwks()
+	if err != nil {
+		return k, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	k.ByKID, err = f.verify.fetch(ctx, tr, u)
+	return k, err
 }
 
 // startSessionFile resumes from the session file when it holds tokens for this target, user
@@ -402,7 +395,8 @@ func (f *targetFlags) startSessionFile(b *built, stderr io.Writer) error {
 		b.resumed = "session file " + f.sessionFile
 		e.Resume(st, b.resumed)
 	default:
-		fmt.Fprintf(stderr, "tokenscope: %s holds a session for %s as %s; it will be replaced after login\n", f.sessionFile, st.Target, st.User)
+		fmt.Fprintf(stderr, "tokenscope: %s holds a session for %s as %s; it will be replaced after login\n",
+			sanitize.Line(f.sessionFile), sanitize.Line(st.Target), sanitize.Line(st.User))
 	}
 	sub := e.Log().Subscribe(256)
 	done := make(chan struct{})
@@ -413,7 +407,7 @@ func (f *targetFlags) startSessionFile(b *built, stderr io.Writer) error {
 				s := e.Stored()
 				if s.Access != "" {
 					if err := session.SaveFile(f.sessionFile, s); err != nil {
-						e.Log().Append(session.Event{Time: time.Now(), Kind: session.KindNote, Reason: "session file not saved: " + err.Error()})
+						e.Note("session file not saved: " + err.Error())
 					}
 				}
 			}
@@ -445,28 +439,42 @@ func (f *targetFlags) startLogFile(b *built) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		w := &exportWriter{w: file, engine: e, reveal: f.revealTokens}
+		w := &exportWriter{jw: session.NewJSONLWriter(file), engine: e, reveal: f.revealTokens}
 		for ev := range sub.C {
-			w.write(ev)
+			if err := w.write(ev); err != nil && w.jw.Failed() == 1 {
+				e.Note("log file: writing failed, events are missing from it: " + err.Error())
+			}
 		}
 	}()
 	b.stop = append(b.stop, func() { sub.Close(); wg.Wait(); file.Close() })
 	return nil
 }
 
-// exportWriter writes events as JSON lines.
+// exportWriter writes events as JSON lines, and with reveal the raw tokens after each login
+// and refresh.
 type exportWriter struct {
-	w      io.Writer
+	jw     *session.JSONLWriter
 	engine *apiclient.Engine
 	reveal bool
 }
 
-func (x *exportWriter) write(ev session.Event) {
-	fmt.Fprintf(x.w, "%s\n", ev.JSON())
+// revealed is the line --reveal-tokens adds.
+type revealed struct {
+	Kind    string `json:"kind"`
+	Seq     uint64 `json:"seq"`
+	Access  string `json:"access_token"`
+	Refresh string `json:"refresh_token"`
+}
+
+func (x *exportWriter) write(ev session.Event) error {
+	err := x.jw.Write(ev)
 	if x.reveal && (ev.Kind == session.KindLogin || ev.Kind == session.KindRefreshOK) {
 		s := x.engine.Stored()
-		fmt.Fprintf(x.w, `{"kind":"tokens","seq":%d,"access_token":%q,"refresh_token":%q}`+"\n", ev.Seq, s.Access, s.Refresh)
+		if rerr := x.jw.WriteValue(revealed{Kind: "tokens", Seq: ev.Seq, Access: s.Access, Refresh: s.Refresh}); err == nil {
+			err = rerr
+		}
 	}
+	return err
 }
 
 func firstUser(users map[string]string) (string, string) {

@@ -1,4 +1,8 @@
-package apiclient
+// Package httpfile reads requests written by people: the request grammar that the TUI's
+// composer, fire's arguments and .http / .rest collection files share (see ParseRequest), and
+// collection files themselves (see ParseFile). It builds apiclient.Requests; sending them is
+// the engine's job.
+package httpfile
 
 import (
 	"errors"
@@ -8,12 +12,12 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"unicode"
 
+	"tokenscope/apiclient"
 	"tokenscope/internal/cappedfile"
 )
 
-// Request collections: the .http / .rest files of the JetBrains HTTP Client and VS Code's REST
+// Collection files: the .http / .rest files of the JetBrains HTTP Client and VS Code's REST
 // Client. The subset understood here:
 //
 //	@host = https://api.example.com          variables, usable as {{host}} from here on
@@ -44,23 +48,23 @@ const maxHTTPFileExpansion = 8 << 20
 // NamedRequest is one request of a collection file.
 type NamedRequest struct {
 	Name    string // from "### name" or "# @name name"; else "METHOD path"
-	Request Request
+	Request apiclient.Request
 	Line    int // 1-based line of its request line, for messages
 }
 
-// ParseHTTPFile parses a .http / .rest file. name is the file name used in error messages
+// ParseFile parses a .http / .rest file. name is the file name used in error messages
 // ("file.http:12: ..."). vars are extra variables (from the command line or the
 // environment); they override the file's own @name = value definitions.
-func ParseHTTPFile(name string, data []byte, vars map[string]string) ([]NamedRequest, error) {
-	p := &httpFileParser{name: name, vars: vars, defs: map[string]string{}, budget: maxHTTPFileExpansion}
+func ParseFile(name string, data []byte, vars map[string]string) ([]NamedRequest, error) {
+	p := &parser{name: name, vars: vars, defs: map[string]string{}, budget: maxHTTPFileExpansion}
 	if len(data) > maxHTTPFileBytes {
 		return nil, tooLarge(name)
 	}
 	return p.parse(data)
 }
 
-// LoadHTTPFile reads and parses a .http / .rest file (see ParseHTTPFile).
-func LoadHTTPFile(path string, vars map[string]string) ([]NamedRequest, error) {
+// LoadFile reads and parses a .http / .rest file (see ParseFile).
+func LoadFile(path string, vars map[string]string) ([]NamedRequest, error) {
 	data, err := cappedfile.Read(path, maxHTTPFileBytes)
 	if errors.Is(err, cappedfile.ErrTooLarge) {
 		return nil, tooLarge(path)
@@ -68,34 +72,40 @@ func LoadHTTPFile(path string, vars map[string]string) ([]NamedRequest, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ParseHTTPFile(path, data, vars)
+	return ParseFile(path, data, vars)
 }
-
-var (
-	httpFileVarDef = regexp.MustCompile(`^@([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*)$`)
-	httpFileMethod = map[string]bool{
-		http.MethodGet: true, http.MethodPost: true, http.MethodPut: true, http.MethodPatch: true,
-		http.MethodDelete: true, http.MethodHead: true, http.MethodOptions: true,
-	}
-)
 
 func tooLarge(name string) error {
 	return fmt.Errorf("%s:1: file is larger than the %d MiB limit for request collections", name, maxHTTPFileBytes>>20)
 }
 
-type httpFileParser struct {
+var varDef = regexp.MustCompile(`^@([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*)$`)
+
+// parser reads collection files and, with literal set, ParseRequest's single request.
+type parser struct {
 	name string
 	vars map[string]string // given by the caller; win over defs
 	defs map[string]string // the file's @definitions so far
 	// budget is how many more bytes substituted values may add.
 	budget int
+	// literal: one request typed by a person, not a file; no {{variables}}, no ### separators
+	// or response handlers, and errors say "line N".
+	literal bool
 }
 
-func (p *httpFileParser) errf(line int, format string, args ...any) error {
+func (p *parser) errf(line int, format string, args ...any) error {
+	if p.name == "" {
+		return fmt.Errorf("line %d: %s", line, fmt.Sprintf(format, args...))
+	}
 	return fmt.Errorf("%s:%d: %s", p.name, line, fmt.Sprintf(format, args...))
 }
 
-func (p *httpFileParser) parse(data []byte) ([]NamedRequest, error) {
+// at puts a grammar error at its line.
+func (p *parser) at(line int, err error) error {
+	return p.errf(line, "%v", err)
+}
+
+func (p *parser) parse(data []byte) ([]NamedRequest, error) {
 	text := strings.TrimPrefix(string(data), "\ufeff")
 	lines := strings.Split(text, "\n")
 	for i, l := range lines {
@@ -117,8 +127,8 @@ func (p *httpFileParser) parse(data []byte) ([]NamedRequest, error) {
 			i++
 		case t == "":
 			i++
-		case httpFileComment(t):
-			if n, ok := httpFileNameTag(t); ok {
+		case isComment(t):
+			if n, ok := nameTag(t); ok {
 				name = n
 			}
 			i++
@@ -147,8 +157,8 @@ func (p *httpFileParser) parse(data []byte) ([]NamedRequest, error) {
 }
 
 // define handles an "@name = value" line.
-func (p *httpFileParser) define(t string, line int) error {
-	m := httpFileVarDef.FindStringSubmatch(t)
+func (p *parser) define(t string, line int) error {
+	m := varDef.FindStringSubmatch(t)
 	if m == nil {
 		return p.errf(line, "malformed variable definition %q (want @name = value)", t)
 	}
@@ -165,119 +175,139 @@ func (p *httpFileParser) define(t string, line int) error {
 
 // request parses the request starting with the request line lines[i]. It returns the index of
 // the first line after the request.
-func (p *httpFileParser) request(lines []string, i int) (NamedRequest, int, error) {
+func (p *parser) request(lines []string, i int) (NamedRequest, int, error) {
+	nr, i, err := p.head(lines, i)
+	if err != nil {
+		return NamedRequest{}, 0, err
+	}
+	i, ended, err := p.headers(lines, i, nr.Request.Header)
+	if err != nil || ended {
+		return nr, i, err
+	}
+	nr.Request.Body, i, err = p.body(lines, i)
+	if err != nil {
+		return NamedRequest{}, 0, err
+	}
+	return nr, i, nil
+}
+
+// head parses the request line lines[i] and the query continuation lines after it ("?a=1",
+// "&b=2"; each adds to the query, whichever its mark). It returns the index of the next line.
+func (p *parser) head(lines []string, i int) (NamedRequest, int, error) {
 	ln := i + 1
 	rl, err := p.expand(strings.TrimSpace(lines[i]), ln)
 	if err != nil {
 		return NamedRequest{}, 0, err
 	}
-	method, target, err := p.requestLine(rl, ln)
+	method, target, err := requestLine(rl)
 	if err != nil {
-		return NamedRequest{}, 0, err
+		return NamedRequest{}, 0, p.at(ln, err)
 	}
-	path, err := p.targetPath(target, ln)
+	path, err := targetPath(target)
 	if err != nil {
-		return NamedRequest{}, 0, err
+		return NamedRequest{}, 0, p.at(ln, err)
 	}
-	i++
-
-	// Query continuation lines: "?a=1", "&b=2". Each adds to the query, whichever its mark.
 	var query strings.Builder
 	hasQuery := strings.Contains(path, "?")
-	for ; i < len(lines); i++ {
+	for i++; i < len(lines); i++ {
 		t := strings.TrimSpace(lines[i])
 		if t == "" || (t[0] != '?' && t[0] != '&') {
 			break
 		}
-		if f := strings.Fields(t); len(f) > 1 && strings.HasPrefix(strings.ToUpper(f[len(f)-1]), "HTTP/") {
-			t = strings.TrimSpace(strings.TrimSuffix(t, f[len(f)-1]))
-		}
-		q, err := p.expand(t, i+1)
+		q, err := p.queryLine(t, i+1)
 		if err != nil {
 			return NamedRequest{}, 0, err
-		}
-		if strings.ContainsFunc(q, httpFileBadURLRune) {
-			return NamedRequest{}, 0, p.errf(i+1, "query line %q contains whitespace or a control character", q)
-		}
-		if j := strings.IndexByte(q, '#'); j >= 0 {
-			q = q[:j]
 		}
 		if q == "" {
 			continue
 		}
-		if !hasQuery {
+		if hasQuery {
+			query.WriteByte('&')
+		} else {
 			query.WriteByte('?')
 			hasQuery = true
-		} else {
-			query.WriteByte('&')
 		}
 		query.WriteString(q[1:])
 	}
 	path += query.String()
 	if _, err := url.Parse(path); err != nil {
-		return NamedRequest{}, 0, p.errf(ln, "bad target %q: %v", path, httpFileURLError(err))
+		return NamedRequest{}, 0, p.errf(ln, "bad target %q: %v", path, urlError(err))
 	}
+	req := apiclient.Request{Method: method, Path: path, Header: http.Header{}}
+	return NamedRequest{Name: method + " " + path, Line: ln, Request: req}, i, nil
+}
 
-	req := Request{Method: method, Path: path, Header: http.Header{}}
-	nr := NamedRequest{Name: method + " " + path, Line: ln}
+// queryLine reads one query continuation line t (trimmed): its "?a=1" or "&b=2" without a
+// trailing HTTP version or #fragment, "" when nothing is left.
+func (p *parser) queryLine(t string, ln int) (string, error) {
+	if f := strings.Fields(t); len(f) > 1 && strings.HasPrefix(strings.ToUpper(f[len(f)-1]), "HTTP/") {
+		t = strings.TrimSpace(strings.TrimSuffix(t, f[len(f)-1]))
+	}
+	q, err := p.expand(t, ln)
+	if err != nil {
+		return "", err
+	}
+	if strings.ContainsFunc(q, badURLRune) {
+		return "", p.errf(ln, "query line %q contains whitespace or a control character", q)
+	}
+	if j := strings.IndexByte(q, '#'); j >= 0 {
+		q = q[:j]
+	}
+	return q, nil
+}
 
-	// Headers, until a blank line.
-	for {
-		if i >= len(lines) || strings.HasPrefix(lines[i], "###") {
-			nr.Request = req
-			return nr, i, nil
+// headers adds the header lines from lines[i] on to h, up to a blank line. ended reports that
+// the request ended there (the next ###, a response handler or the end of the file), so there
+// is no body. It returns the index of the next line.
+func (p *parser) headers(lines []string, i int, h http.Header) (next int, ended bool, err error) {
+	for ; i < len(lines); i++ {
+		if !p.literal && strings.HasPrefix(lines[i], "###") {
+			return i, true, nil
 		}
 		t := strings.TrimSpace(lines[i])
 		if t == "" {
-			i++
-			break
+			return i + 1, false, nil
 		}
-		if httpFileTailStart(lines[i]) {
+		if !p.literal && isTailStart(lines[i]) {
 			next, err := p.tail(lines, i)
-			nr.Request = req
-			return nr, next, err
+			return next, true, err
 		}
-		if httpFileComment(t) {
-			i++
+		if isComment(t) {
 			continue
 		}
-		h, err := p.expand(t, i+1)
+		line, err := p.expand(t, i+1)
 		if err != nil {
-			return NamedRequest{}, 0, err
+			return 0, false, err
 		}
-		colon := strings.IndexByte(h, ':')
-		if colon < 0 {
-			return NamedRequest{}, 0, p.errf(i+1, "header line %q has no colon (want Name: value)", h)
+		name, value, err := headerLine(line)
+		if err != nil {
+			return 0, false, p.at(i+1, err)
 		}
-		hn, hv := strings.TrimSpace(h[:colon]), strings.TrimSpace(h[colon+1:])
-		if !httpFileToken(hn) {
-			return NamedRequest{}, 0, p.errf(i+1, "bad header name %q", hn)
-		}
-		if strings.ContainsFunc(hv, httpFileCtl) {
-			return NamedRequest{}, 0, p.errf(i+1, "header %s: value contains a control character", hn)
-		}
-		req.Header.Add(hn, hv)
-		i++
+		h.Add(name, value)
 	}
+	return i, true, nil
+}
 
-	// Body, until the next ### or a response handler.
+// body reads the body from lines[i] until the next ### or a response handler, without the
+// blank lines around it; nil when there is none. It returns the index of the next line.
+func (p *parser) body(lines []string, i int) ([]byte, int, error) {
 	var body []string
 	for i < len(lines) && !strings.HasPrefix(lines[i], "###") {
 		line := lines[i]
-		if httpFileTailStart(line) {
+		if isTailStart(line) {
 			next, err := p.tail(lines, i)
 			if err != nil {
-				return NamedRequest{}, 0, err
+				return nil, 0, err
 			}
 			i = next
 			break
 		}
-		if httpFileInclude(strings.TrimSpace(line)) {
-			return NamedRequest{}, 0, p.errf(i+1, "file includes are not supported (%q): paste the body into the request", strings.TrimSpace(line))
+		if isInclude(strings.TrimSpace(line)) {
+			return nil, 0, p.errf(i+1, "file includes are not supported (%q): paste the body into the request", strings.TrimSpace(line))
 		}
 		b, err := p.expand(line, i+1)
 		if err != nil {
-			return NamedRequest{}, 0, err
+			return nil, 0, err
 		}
 		body = append(body, b)
 		i++
@@ -288,73 +318,16 @@ func (p *httpFileParser) request(lines []string, i int) (NamedRequest, int, erro
 	for len(body) > 0 && strings.TrimSpace(body[len(body)-1]) == "" {
 		body = body[:len(body)-1]
 	}
-	if len(body) > 0 {
-		req.Body = []byte(strings.Join(body, "\n"))
+	if len(body) == 0 {
+		return nil, i, nil
 	}
-	nr.Request = req
-	return nr, i, nil
-}
-
-// requestLine splits "METHOD target [HTTP/x]" or "target [HTTP/x]".
-func (p *httpFileParser) requestLine(rl string, ln int) (method, target string, err error) {
-	f := strings.Fields(rl)
-	version := func(s string) bool { return strings.HasPrefix(strings.ToUpper(s), "HTTP/") }
-	switch {
-	case len(f) == 0:
-		return "", "", p.errf(ln, "empty request line")
-	case len(f) == 1:
-		if httpFileMethod[strings.ToUpper(f[0])] {
-			return "", "", p.errf(ln, "request line %q has no target", rl)
-		}
-		return http.MethodGet, f[0], nil
-	case len(f) == 2 && version(f[1]):
-		return http.MethodGet, f[0], nil
-	}
-	m := strings.ToUpper(f[0])
-	if !httpFileMethod[m] {
-		return "", "", p.errf(ln, "unknown method %q (want GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS)", f[0])
-	}
-	if len(f) > 2 && !version(f[2]) {
-		return "", "", p.errf(ln, "unexpected %q after the target (want METHOD target [HTTP/1.1])", f[2])
-	}
-	return m, f[1], nil
-}
-
-// targetPath turns a request target into the path and query the engine sends.
-func (p *httpFileParser) targetPath(target string, ln int) (string, error) {
-	switch low := strings.ToLower(target); {
-	case strings.HasPrefix(target, "/"):
-		if j := strings.IndexByte(target, '#'); j >= 0 {
-			target = target[:j]
-		}
-		if _, err := url.Parse(target); err != nil {
-			return "", p.errf(ln, "bad target %q: %v", target, httpFileURLError(err))
-		}
-		return target, nil
-	case strings.HasPrefix(low, "http://"), strings.HasPrefix(low, "https://"):
-		u, err := url.Parse(target)
-		if err != nil {
-			return "", p.errf(ln, "bad URL %q: %v", target, httpFileURLError(err))
-		}
-		if u.Host == "" || u.Opaque != "" {
-			return "", p.errf(ln, "URL %q has no host", target)
-		}
-		path := u.EscapedPath()
-		if !strings.HasPrefix(path, "/") {
-			path = "/" + path
-		}
-		if u.RawQuery != "" || u.ForceQuery {
-			path += "?" + u.RawQuery
-		}
-		return path, nil
-	}
-	return "", p.errf(ln, "target %q is neither a path (/api/...) nor an http(s) URL", target)
+	return []byte(strings.Join(body, "\n")), i, nil
 }
 
 // tail skips what may follow a request's body: response handlers (> {% ... %} or > script.js),
 // response redirections (>> file, >>! file), response references (<> file), comments and
 // blank lines. It returns the index of the next ### line, or len(lines).
-func (p *httpFileParser) tail(lines []string, i int) (int, error) {
+func (p *parser) tail(lines []string, i int) (int, error) {
 	for i < len(lines) {
 		line := lines[i]
 		if strings.HasPrefix(line, "###") {
@@ -362,9 +335,9 @@ func (p *httpFileParser) tail(lines []string, i int) (int, error) {
 		}
 		t := strings.TrimSpace(line)
 		switch {
-		case t == "", httpFileComment(t):
+		case t == "", isComment(t):
 			i++
-		case httpFileHandlerBlock(line):
+		case isHandlerBlock(line):
 			start := i
 			rest := line[strings.Index(line, "{%")+2:]
 			for !strings.Contains(rest, "%}") {
@@ -375,7 +348,7 @@ func (p *httpFileParser) tail(lines []string, i int) (int, error) {
 				rest = lines[i]
 			}
 			i++
-		case httpFileTailStart(line):
+		case isTailStart(line):
 			i++
 		default:
 			return 0, p.errf(i+1, "unexpected %q after a response handler", t)
@@ -385,8 +358,8 @@ func (p *httpFileParser) tail(lines []string, i int) (int, error) {
 }
 
 // expand replaces {{variables}} in s. Substituted values are not expanded again.
-func (p *httpFileParser) expand(s string, line int) (string, error) {
-	if !strings.Contains(s, "{{") {
+func (p *parser) expand(s string, line int) (string, error) {
+	if p.literal || !strings.Contains(s, "{{") {
 		return s, nil
 	}
 	var b strings.Builder
@@ -415,7 +388,7 @@ func (p *httpFileParser) expand(s string, line int) (string, error) {
 }
 
 // resolve is the value of the reference inside {{ }}.
-func (p *httpFileParser) resolve(ref string, line int) (string, error) {
+func (p *parser) resolve(ref string, line int) (string, error) {
 	r := strings.TrimSpace(ref)
 	if strings.HasPrefix(r, "$") {
 		f := strings.Fields(r)
@@ -438,7 +411,7 @@ func (p *httpFileParser) resolve(ref string, line int) (string, error) {
 		}
 		return v, nil
 	}
-	if r == "" || strings.ContainsFunc(r, httpFileBadURLRune) {
+	if r == "" || strings.ContainsFunc(r, badURLRune) {
 		return "", p.errf(line, "malformed variable reference %q", "{{"+ref+"}}")
 	}
 	if v, ok := p.vars[r]; ok {
@@ -453,13 +426,13 @@ func (p *httpFileParser) resolve(ref string, line int) (string, error) {
 	return "", p.errf(line, "undefined variable %q", r)
 }
 
-// httpFileComment reports whether a trimmed line outside a body is a comment.
-func httpFileComment(t string) bool {
+// isComment reports whether a trimmed line outside a body is a comment.
+func isComment(t string) bool {
 	return strings.HasPrefix(t, "#") || strings.HasPrefix(t, "//")
 }
 
-// httpFileNameTag reads "# @name foo", "// @name foo" or "# @name = foo".
-func httpFileNameTag(t string) (string, bool) {
+// nameTag reads "# @name foo", "// @name foo" or "# @name = foo".
+func nameTag(t string) (string, bool) {
 	if strings.HasPrefix(t, "//") {
 		t = t[2:]
 	} else {
@@ -475,17 +448,17 @@ func httpFileNameTag(t string) (string, bool) {
 	return rest, rest != ""
 }
 
-// httpFileHandlerBlock reports whether a line opens a "> {% ... %}" response handler.
-func httpFileHandlerBlock(line string) bool {
+// isHandlerBlock reports whether a line opens a "> {% ... %}" response handler.
+func isHandlerBlock(line string) bool {
 	rest, ok := strings.CutPrefix(line, ">")
 	return ok && strings.HasPrefix(strings.TrimSpace(rest), "{%")
 }
 
-// httpFileTailStart reports whether a line is a response handler (> {% or > script.js), a
+// isTailStart reports whether a line is a response handler (> {% or > script.js), a
 // response redirection (>> file, >>! file) or a response reference (<> file). They start in
 // the first column.
-func httpFileTailStart(line string) bool {
-	if httpFileHandlerBlock(line) {
+func isTailStart(line string) bool {
+	if isHandlerBlock(line) {
 		return true
 	}
 	for _, prefix := range []string{">>!", ">>", "<>", ">"} {
@@ -497,46 +470,12 @@ func httpFileTailStart(line string) bool {
 	return false
 }
 
-// httpFileInclude reports whether a trimmed body line is a file include (< file, <@ file).
-func httpFileInclude(t string) bool {
+// isInclude reports whether a trimmed body line is a file include (< file, <@ file).
+func isInclude(t string) bool {
 	rest, ok := strings.CutPrefix(t, "<")
 	if !ok {
 		return false
 	}
 	rest = strings.TrimPrefix(rest, "@")
 	return rest != "" && (rest[0] == ' ' || rest[0] == '\t') && strings.TrimSpace(rest) != ""
-}
-
-// httpFileToken reports whether s is a valid header name (an RFC 9110 token).
-func httpFileToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range []byte(s) {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// httpFileCtl reports control characters not allowed in a header value (tab is allowed).
-func httpFileCtl(r rune) bool {
-	return (r < 0x20 && r != '\t') || r == 0x7f
-}
-
-// httpFileBadURLRune reports whitespace and control characters.
-func httpFileBadURLRune(r rune) bool {
-	return unicode.IsSpace(r) || unicode.IsControl(r)
-}
-
-// httpFileURLError drops url.Error's repetition of the URL.
-func httpFileURLError(err error) error {
-	if ue, ok := err.(*url.Error); ok {
-		return ue.Err
-	}
-	return err
 }

@@ -1,4 +1,4 @@
-package apiclient
+package httpfile
 
 import (
 	"fmt"
@@ -14,9 +14,9 @@ import (
 
 func parseHTTPFileOK(t *testing.T, src string, vars map[string]string) []NamedRequest {
 	t.Helper()
-	reqs, err := ParseHTTPFile("f.http", []byte(src), vars)
+	reqs, err := ParseFile("f.http", []byte(src), vars)
 	if err != nil {
-		t.Fatalf("ParseHTTPFile: %v", err)
+		t.Fatalf("ParseFile: %v", err)
 	}
 	return reqs
 }
@@ -376,7 +376,7 @@ func TestHTTPFileErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			reqs, err := ParseHTTPFile("f.http", []byte(c.src), c.vars)
+			reqs, err := ParseFile("f.http", []byte(c.src), c.vars)
 			if err == nil {
 				t.Fatalf("no error; got %+v", reqs)
 			}
@@ -387,7 +387,7 @@ func TestHTTPFileErrors(t *testing.T) {
 				t.Fatalf("error %q\nwant prefix %q (containing %q)", err, c.want, c.contains)
 			}
 			// The same input with CRLF line endings fails the same way.
-			_, err2 := ParseHTTPFile("f.http", []byte(strings.ReplaceAll(c.src, "\n", "\r\n")), c.vars)
+			_, err2 := ParseFile("f.http", []byte(strings.ReplaceAll(c.src, "\n", "\r\n")), c.vars)
 			if err2 == nil || !strings.HasPrefix(err2.Error(), c.want) {
 				t.Errorf("CRLF error %v, want prefix %q", err2, c.want)
 			}
@@ -401,12 +401,12 @@ func TestHTTPFileSizeCap(t *testing.T) {
 	if len(at) != 1<<20 {
 		t.Fatalf("test input is %d bytes", len(at))
 	}
-	reqs, err := ParseHTTPFile("big.http", at, nil)
+	reqs, err := ParseFile("big.http", at, nil)
 	if err != nil || len(reqs) != 1 || len(reqs[0].Request.Body) != maxHTTPFileBytes-len(head) {
 		t.Fatalf("exactly 1 MiB: %v (%d requests)", err, len(reqs))
 	}
 	over := append(at, 'a')
-	if _, err := ParseHTTPFile("big.http", over, nil); err == nil ||
+	if _, err := ParseFile("big.http", over, nil); err == nil ||
 		err.Error() != "big.http:1: file is larger than the 1 MiB limit for request collections" {
 		t.Fatalf("1 MiB + 1: %v", err)
 	}
@@ -416,8 +416,8 @@ func TestHTTPFileSizeCap(t *testing.T) {
 	if err := os.WriteFile(path, append(over, strings.Repeat("b", 1<<20)...), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadHTTPFile(path, nil); err == nil || !strings.HasPrefix(err.Error(), path+":1: file is larger than the 1 MiB limit") {
-		t.Fatalf("LoadHTTPFile of a 2 MiB file: %v", err)
+	if _, err := LoadFile(path, nil); err == nil || !strings.HasPrefix(err.Error(), path+":1: file is larger than the 1 MiB limit") {
+		t.Fatalf("LoadFile of a 2 MiB file: %v", err)
 	}
 }
 
@@ -427,11 +427,11 @@ func TestHTTPFileLoad(t *testing.T) {
 	if err := os.WriteFile(path, []byte("@id = 7\n### one\nGET /items/{{id}}\n###\nGET /bad/{{nope}}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := LoadHTTPFile(path, nil)
+	_, err := LoadFile(path, nil)
 	if err == nil || err.Error() != path+`:5: undefined variable "nope"` {
 		t.Fatalf("error %v", err)
 	}
-	reqs, err := LoadHTTPFile(path, map[string]string{"nope": "ok"})
+	reqs, err := LoadFile(path, map[string]string{"nope": "ok"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -439,7 +439,7 @@ func TestHTTPFileLoad(t *testing.T) {
 		{name: "one", method: "GET", path: "/items/7", line: 3},
 		{name: "GET /bad/ok", method: "GET", path: "/bad/ok", line: 5},
 	})
-	if _, err := LoadHTTPFile(filepath.Join(dir, "missing.http"), nil); !os.IsNotExist(err) {
+	if _, err := LoadFile(filepath.Join(dir, "missing.http"), nil); !os.IsNotExist(err) {
 		t.Fatalf("missing file: %v", err)
 	}
 }
@@ -455,7 +455,7 @@ func FuzzParseHTTPFile(f *testing.F) {
 	f.Add([]byte("GET {{v}}\n"), "/from/var")
 	f.Add([]byte("{{v}}\n"), "http://h?x")
 	f.Fuzz(func(t *testing.T, data []byte, v string) {
-		reqs, err := ParseHTTPFile("fuzz.http", data, map[string]string{"v": v})
+		reqs, err := ParseFile("fuzz.http", data, map[string]string{"v": v})
 		if err != nil {
 			if reqs != nil {
 				t.Fatalf("requests returned with error %v", err)
@@ -506,7 +506,7 @@ func TestHTTPFileLargeInputs(t *testing.T) {
 	}
 	for name, data := range inputs {
 		start := time.Now()
-		reqs, err := ParseHTTPFile("big.http", data, map[string]string{"v": "x"})
+		reqs, err := ParseFile("big.http", data, map[string]string{"v": "x"})
 		if err != nil || len(reqs) == 0 {
 			t.Errorf("%s: %v", name, err)
 		}
@@ -523,14 +523,14 @@ func TestHTTPFileExpansionCap(t *testing.T) {
 	}
 	src.WriteString("GET /x\n\n{{v40}}\n")
 	// 8 B doubled 20 times is 8 MiB: the definition of v20 (line 21) goes over the 8 MiB budget.
-	_, err := ParseHTTPFile("f.http", []byte(src.String()), nil)
+	_, err := ParseFile("f.http", []byte(src.String()), nil)
 	if err == nil || err.Error() != "f.http:21: variables expand to more than 8 MiB in this file" {
 		t.Fatalf("error %v", err)
 	}
 
 	// Many lines each using a 1 MiB variable run out too: the ninth use (line 11) is over.
 	big := strings.Repeat("b", 1<<20)
-	_, err = ParseHTTPFile("f.http", []byte("POST /x\n\n"+strings.Repeat("{{big}}\n", 10)), map[string]string{"big": big})
+	_, err = ParseFile("f.http", []byte("POST /x\n\n"+strings.Repeat("{{big}}\n", 10)), map[string]string{"big": big})
 	if err == nil || err.Error() != "f.http:11: variables expand to more than 8 MiB in this file" {
 		t.Fatalf("error %v", err)
 	}

@@ -1,0 +1,55 @@
+package apiclient
+
+// How login and refresh calls are built: the profile says where each field travels.
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+
+	"github.com/go-resty/resty/v2"
+)
+
+// authRequest builds a login or refresh call: fields travel as the endpoint says.
+func (e *Engine) authRequest(ctx context.Context, ep Endpoint, fields map[string]string) *resty.Request {
+	r := e.auth.R().SetContext(ctx).SetHeader("Accept", "application/json")
+	all := map[string]string{}
+	for k, v := range ep.Extra {
+		all[k] = v
+	}
+	if e.profile.OAuthClient {
+		all["client_id"] = e.cfg.ClientID
+		if e.cfg.ClientSecret != "" {
+			all["client_secret"] = e.cfg.ClientSecret
+		}
+	}
+	switch ep.Send {
+	case SendHeader:
+		for k, v := range fields {
+			r.SetHeader(k, withScheme(ep.TokenScheme, v))
+		}
+		if len(all) > 0 {
+			r.SetHeader("Content-Type", "application/json").SetBody(mustJSON(all))
+		}
+	case SendForm:
+		form := url.Values{}
+		for k, v := range all {
+			form.Set(k, v)
+		}
+		for k, v := range fields {
+			form.Set(k, v)
+		}
+		r.SetHeader("Content-Type", "application/x-www-form-urlencoded").SetBody([]byte(form.Encode()))
+	default:
+		for k, v := range fields {
+			all[k] = v
+		}
+		r.SetHeader("Content-Type", "application/json").SetBody(mustJSON(all))
+	}
+	return r
+}
+
+func mustJSON(v map[string]string) []byte {
+	b, _ := json.Marshal(v) // a map of strings always marshals
+	return b
+}

@@ -1,0 +1,111 @@
+package apiclient
+
+// Login, logout and the replay of requests parked while the session was dead.
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+
+	"tokenscope/session"
+)
+
+// Login logs in with the configured credentials, starting a new token family. Requests parked
+// while the session was dead are then replayed in the order they arrived; their results are
+// returned in that order.
+func (e *Engine) Login(ctx context.Context) ([]Result, error) {
+	ep := e.profile.Login
+	fields := map[string]string{ep.UserField: e.cfg.Username, ep.PasswordField: e.cfg.Password}
+	r := e.authRequest(ctx, ep, fields)
+	sent := e.now()
+	resp, err := r.Execute(ep.Method, ep.Path)
+	recv := e.now()
+	if err != nil {
+		return nil, e.loginFailed(describeErr(err))
+	}
+	e.observeDate(resp.Header(), sent, recv)
+	if st := resp.StatusCode(); st >= 300 && st < 400 {
+		return nil, e.loginFailed(fmt.Sprintf("HTTP %d redirect to %q, not followed: credentials go to the login endpoint only", st, resp.Header().Get("Location")))
+	} else if st >= 400 {
+		return nil, e.loginFailed(fmt.Sprintf("HTTP %d: %s", st, e.bodySummary(resp)))
+	}
+	p, err := e.parsePair(resp, sent, recv, true)
+	if err != nil {
+		return nil, e.loginFailed(err.Error())
+	}
+	e.mu.Lock()
+	logins := e.sess.Logins + 1
+	e.sess = session.Session{
+		State: session.StateActive, Access: p.access, Refresh: p.refresh, Generation: 1,
+		Family: session.FamilyName(p.refresh, logins), Logins: logins, Skew: e.skew.Estimate(), Source: "login",
+	}
+	e.serial++
+	e.verifyLocked()
+	e.mu.Unlock()
+	e.emit(session.Event{Kind: session.KindLogin, Generation: 1, Exp: p.access.ExpiresAt, Token: p.access.Fingerprint(),
+		Reason: fmt.Sprintf("logged in as %s; gen #1 %s", e.cfg.Username, expiryText(p.access, e.serverNow()))})
+	e.nudge()
+	return e.replayParked(ctx), nil
+}
+
+// replayParked sends parked requests one at a time in the order the user sent them (request
+// ids are given out as requests arrive). Requests of one burst park in whatever order their
+// 401s came back, so the queue is sorted, not taken as parked. Requests parked while the
+// replay runs are replayed too.
+func (e *Engine) replayParked(ctx context.Context) []Result {
+	var results []Result
+	for {
+		e.mu.Lock()
+		if len(e.parked) == 0 || e.sess.State != session.StateActive {
+			e.mu.Unlock()
+			return results
+		}
+		if !e.parkedSorted {
+			slices.SortStableFunc(e.parked, func(a, b *parkedReq) int { return cmp.Compare(a.id, b.id) })
+			e.parkedSorted = true
+		}
+		pr := e.parked[0]
+		e.parked = e.parked[1:]
+		e.mu.Unlock()
+		e.emit(session.Event{Kind: session.KindReplayed, RequestID: pr.id, Method: pr.req.Method, Path: pr.req.Path,
+			Reason: "replaying after login"})
+		results = append(results, e.do(ctx, &call{id: pr.id, req: pr.req, replayed: true}))
+	}
+}
+
+func (e *Engine) loginFailed(reason string) error {
+	reason = e.redact(reason)
+	e.emit(session.Event{Kind: session.KindLoginFailed, Reason: reason})
+	return fmt.Errorf("login failed: %s", reason)
+}
+
+// Logout forgets the tokens. Requests sent afterwards are parked until the next Login.
+func (e *Engine) Logout() {
+	e.mu.Lock()
+	e.sess.State = session.StateLoggedOut
+	e.sess.Access, e.sess.Refresh = session.Token{}, session.Token{}
+	e.sess.Reason = "logged out"
+	e.serial++
+	e.mu.Unlock()
+	e.emit(session.Event{Kind: session.KindLogout, Reason: "logged out by the user"})
+}
+
+// Parked returns how many requests wait for a login.
+func (e *Engine) Parked() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.parked)
+}
+
+func (e *Engine) loginRequired(reason string) {
+	e.mu.Lock()
+	already := e.sess.State == session.StateLoginRequired
+	e.sess.State = session.StateLoginRequired
+	e.sess.Reason = reason
+	e.mu.Unlock()
+	if !already {
+		e.counters.loggedOut.Add(1)
+		e.emit(session.Event{Kind: session.KindLogout, State: session.StateLoginRequired, Reason: "login required: " + reason})
+	}
+}

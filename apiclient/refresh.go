@@ -1,0 +1,211 @@
+package apiclient
+
+// The refresh: single flight, retries with backoff, and installing the new tokens.
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"tokenscope/session"
+)
+
+// RefreshNow refreshes at the user's request, even when the token is fresh.
+func (e *Engine) RefreshNow(ctx context.Context) error {
+	return e.refresh(ctx, session.WhyManual, 0, 0, "manual: asked by the user")
+}
+
+// refresh gets a new access token. With single flight on, concurrent callers share one call
+// and a caller whose token was already replaced (usedSerial older than the current one) gets
+// the new token without a call at all. usedSerial 0 means "refresh regardless".
+func (e *Engine) refresh(ctx context.Context, why session.Why, usedSerial, reqID uint64, reason string) error {
+	e.mu.Lock()
+	if e.sess.State == session.StateLoginRequired || e.sess.State == session.StateLoggedOut {
+		e.mu.Unlock()
+		return ErrLoginRequired
+	}
+	if e.singleFlight && usedSerial != 0 && usedSerial < e.serial {
+		e.mu.Unlock()
+		return nil
+	}
+	if e.singleFlight && e.flight != nil {
+		f := e.flight
+		f.waiters++
+		n := f.waiters
+		e.mu.Unlock()
+		e.emit(session.Event{Kind: session.KindRefreshWait, RequestID: reqID, RefreshID: f.id, Why: why, Waiting: n,
+			Reason: fmt.Sprintf("waiting on refresh #%d (%d queued)", f.id, n)})
+		return f.wait(ctx)
+	}
+	e.refreshSeq++
+	f := &flight{id: e.refreshSeq, done: make(chan struct{})}
+	if e.singleFlight {
+		e.flight = f
+	}
+	e.refreshing++
+	e.sess.State = session.StateRefreshing
+	refreshTok := e.sess.Refresh
+	e.mu.Unlock()
+
+	e.emit(session.Event{Kind: session.KindRefreshStart, RequestID: reqID, RefreshID: f.id, Why: why, Reason: reason,
+		Token: refreshTok.Fingerprint()})
+	// The refresh runs on its own: the request that started it may give up (its deadline, its
+	// caller) like any request waiting on it, and the refresh still completes for the others.
+	go func() {
+		err := e.runRefresh(f.id, refreshTok)
+		e.mu.Lock()
+		if e.flight == f {
+			e.flight = nil
+		}
+		e.refreshing--
+		if e.refreshing == 0 && e.sess.State == session.StateRefreshing {
+			e.sess.State = session.StateActive
+		}
+		e.mu.Unlock()
+		f.err = err
+		close(f.done)
+	}()
+	return f.wait(ctx)
+}
+
+// flight is one refresh call and the requests waiting on it.
+type flight struct {
+	id      uint64
+	waiters int
+	done    chan struct{}
+	err     error
+}
+
+// wait returns the refresh's outcome, or gives up when ctx ends first.
+func (f *flight) wait(ctx context.Context) error {
+	select {
+	case <-f.done:
+		return f.err
+	case <-ctx.Done():
+		return fmt.Errorf("gave up waiting for refresh #%d: %w", f.id, ctx.Err())
+	}
+}
+
+// runRefresh calls the refresh endpoint, retrying transient failures with capped exponential
+// backoff. The call runs on its own context: the request that started it may be cancelled, but
+// the others waiting on it must not be.
+func (e *Engine) runRefresh(id uint64, refreshTok session.Token) error {
+	wait := e.cfg.RefreshBackoff
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.RefreshTimeout)
+		p, ferr := e.callRefresh(ctx, refreshTok)
+		cancel()
+		if ferr == nil {
+			e.applyRefresh(id, p)
+			return nil
+		}
+		ferr.Reason = e.redact(ferr.Reason, refreshTok.Raw)
+		e.counters.refreshFailures.Add(1)
+		e.emit(session.Event{Kind: session.KindRefreshFailed, RefreshID: id, Attempt: attempt, Transient: ferr.Transient,
+			Reason: ferr.Reason})
+		if !ferr.Transient {
+			e.loginRequired("refresh rejected: " + ferr.Reason)
+			return ferr
+		}
+		if attempt >= e.cfg.RefreshAttempts {
+			ferr.Reason = fmt.Sprintf("%s (gave up after %d attempts; the session is kept)", ferr.Reason, attempt)
+			return ferr
+		}
+		select {
+		case <-time.After(wait):
+		case <-e.stop:
+			return ferr
+		}
+		wait = min(wait*2, e.cfg.MaxBackoff)
+	}
+}
+
+// callRefresh makes one refresh call and classifies its failure.
+func (e *Engine) callRefresh(ctx context.Context, refreshTok session.Token) (pair, *RefreshError) {
+	e.counters.refreshCalls.Add(1)
+	ep := e.profile.Refresh
+	r := e.authRequest(ctx, ep, map[string]string{ep.TokenField: refreshTok.Raw})
+	sent := e.now()
+	resp, err := r.Execute(ep.Method, ep.Path)
+	recv := e.now()
+	if err != nil {
+		return pair{}, &RefreshError{Transient: true, Reason: describeErr(err)}
+	}
+	e.observeDate(resp.Header(), sent, recv)
+	status := resp.StatusCode()
+	if ok, why := e.profile.RefreshRejected.Match(status, resp.Header(), resp.Body()); ok {
+		return pair{}, &RefreshError{Reason: why + ": " + e.bodySummary(resp, refreshTok.Raw)}
+	}
+	switch {
+	case status >= 500 || status == http.StatusRequestTimeout || status == http.StatusTooManyRequests:
+		return pair{}, &RefreshError{Transient: true, Reason: fmt.Sprintf("HTTP %d: %s", status, e.bodySummary(resp, refreshTok.Raw))}
+	case status >= 300 && status < 400:
+		return pair{}, &RefreshError{Reason: fmt.Sprintf("HTTP %d redirect to %q, not followed: a refresh token goes to the refresh endpoint only", status, resp.Header().Get("Location"))}
+	case status >= 400:
+		return pair{}, &RefreshError{Reason: fmt.Sprintf("HTTP %d: %s", status, e.bodySummary(resp, refreshTok.Raw))}
+	}
+	p, perr := e.parsePair(resp, sent, recv, false)
+	if perr != nil {
+		// A 200 the engine cannot read (an HTML error page from a proxy, a half-written body) may
+		// well be right the next time: keep the session and retry.
+		return pair{}, &RefreshError{Transient: true, Reason: perr.Error()}
+	}
+	return p, nil
+}
+
+// applyRefresh installs a refreshed pair.
+func (e *Engine) applyRefresh(id uint64, p pair) {
+	e.counters.refreshOK.Add(1)
+	e.mu.Lock()
+	if e.sess.State == session.StateLoginRequired || e.sess.State == session.StateLoggedOut {
+		e.mu.Unlock()
+		e.emit(session.Event{Kind: session.KindNote, RefreshID: id,
+			Reason: fmt.Sprintf("refresh #%d succeeded but the session had already ended; its tokens are dropped", id)})
+		return
+	}
+	e.sess.Access = p.access
+	e.sess.Generation++
+	rotated := p.rotated && p.refresh.Raw != e.sess.Refresh.Raw
+	if rotated {
+		e.sess.Refresh = p.refresh
+		e.sess.Rotations++
+	}
+	e.sess.Source = "refresh"
+	e.serial++
+	e.verifyLocked()
+	gen := e.sess.Generation
+	e.mu.Unlock()
+	rot := "refresh token kept"
+	if rotated {
+		rot = "refresh token rotated"
+	}
+	e.emit(session.Event{Kind: session.KindRefreshOK, RefreshID: id, Generation: gen, Exp: p.access.ExpiresAt,
+		Rotated: rotated, Token: p.access.Fingerprint(),
+		Reason: fmt.Sprintf("gen #%d %s; %s", gen, expiryText(p.access, e.serverNow()), rot)})
+	e.nudge()
+}
+
+func (e *Engine) verifyLocked() {
+	if e.cfg.Keys.Empty() {
+		e.accessVer = session.Verify(e.sess.Access.Raw, session.Keys{})
+		e.refreshVer = session.Verify(e.sess.Refresh.Raw, session.Keys{})
+		return
+	}
+	e.accessVer = session.Verify(e.sess.Access.Raw, e.cfg.Keys)
+	e.refreshVer = session.Verify(e.sess.Refresh.Raw, e.cfg.Keys)
+}
+
+// expiryText says when t expires; serverNow is the server's clock, which exp is read against.
+func expiryText(t session.Token, serverNow time.Time) string {
+	if !t.HasExpiry() {
+		return "with no expiry"
+	}
+	exp := t.ExpiresAt.Local().Format("15:04:05")
+	// Whole seconds: exp claims are whole seconds, and "29.0s" would claim a precision they lack.
+	d := t.ExpiresAt.Sub(serverNow).Round(time.Second)
+	if d > 0 {
+		return fmt.Sprintf("exp %s (in %s)", exp, d)
+	}
+	return fmt.Sprintf("exp %s (expired %s ago)", exp, -d)
+}

@@ -1,0 +1,49 @@
+package apiclient
+
+// Sessions kept in a file: resuming from one, and what one keeps.
+
+import (
+	"fmt"
+
+	"tokenscope/session"
+)
+
+// Resume installs tokens saved by an earlier run instead of logging in. If they are dead, the
+// first refresh says so and the session asks for a login, as it would after any rejection.
+func (e *Engine) Resume(s session.Stored, source string) {
+	now := e.now()
+	acc := session.ParseToken(s.Access, now, 0)
+	if !acc.HasExpiry() && !s.AccessExp.IsZero() {
+		acc.ExpiresAt, acc.ExpirySource = s.AccessExp, "expires_in"
+	}
+	ref := session.ParseToken(s.Refresh, now, 0)
+	e.mu.Lock()
+	logins := e.sess.Logins
+	fam := s.Family
+	if fam == "" {
+		fam = session.FamilyName(ref, logins+1)
+	}
+	e.sess = session.Session{State: session.StateActive, Access: acc, Refresh: ref, Generation: max(s.Generation, 1),
+		Family: fam, Rotations: s.Rotations, Logins: logins, Skew: e.skew.Estimate(), Source: source}
+	e.serial++
+	e.verifyLocked()
+	gen := e.sess.Generation
+	e.mu.Unlock()
+	e.emit(session.Event{Kind: session.KindLogin, Generation: gen, Exp: acc.ExpiresAt, Token: acc.Fingerprint(),
+		Reason: fmt.Sprintf("resumed from %s; gen #%d %s", source, gen, expiryText(acc, e.serverNow()))})
+	e.nudge()
+}
+
+// Stored is the session as a session file keeps it.
+func (e *Engine) Stored() session.Stored {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.sess
+	st := session.Stored{Target: e.cfg.BaseURL, Profile: e.profile.Name, User: e.cfg.Username,
+		Access: s.Access.Raw, Refresh: s.Refresh.Raw, Family: s.Family, Generation: s.Generation,
+		Rotations: s.Rotations, SavedAt: e.now()}
+	if !s.Access.JWT {
+		st.AccessExp = s.Access.ExpiresAt
+	}
+	return st
+}

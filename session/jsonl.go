@@ -1,0 +1,64 @@
+package session
+
+import (
+	"io"
+
+	"tokenscope/internal/sanitize"
+)
+
+// JSONLWriter writes events as JSON lines (Event.JSON, one per line): the format of the TUI's
+// export and of --log-file. It keeps count of failed writes instead of stopping at the first,
+// so a stream to a full disk can say how much it lost. Not safe for concurrent use.
+type JSONLWriter struct {
+	w      io.Writer
+	failed int
+	err    error
+	buf    []byte
+}
+
+// NewJSONLWriter writes to w; give it a bufio.Writer for many events and flush that.
+func NewJSONLWriter(w io.Writer) *JSONLWriter { return &JSONLWriter{w: w} }
+
+// Write writes each event as one line. It returns the first error of this call; every event
+// is tried.
+func (j *JSONLWriter) Write(evs ...Event) error {
+	var first error
+	for _, ev := range evs {
+		if err := j.line(ev.JSON()); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// WriteValue writes any other JSON value as one line, through the same escaping as events.
+func (j *JSONLWriter) WriteValue(v any) error {
+	b, err := sanitize.JSON(v)
+	if err != nil {
+		return err
+	}
+	return j.line(b)
+}
+
+func (j *JSONLWriter) line(b []byte) error {
+	j.buf = append(append(j.buf[:0], b...), '\n') // one Write per line: no torn lines between writers
+	if _, err := j.w.Write(j.buf); err != nil {
+		j.failed++
+		if j.err == nil {
+			j.err = err
+		}
+		return err
+	}
+	return nil
+}
+
+// Failed is how many lines could not be written; Err is the first error.
+func (j *JSONLWriter) Failed() int { return j.failed }
+
+// Err is the first write error, nil when every line was written.
+func (j *JSONLWriter) Err() error { return j.err }
+
+// WriteJSONL writes events to w as JSON lines and returns the first error.
+func WriteJSONL(w io.Writer, evs ...Event) error {
+	return NewJSONLWriter(w).Write(evs...)
+}
