@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -110,30 +109,20 @@ func (m *Model) burstCmd(n int) tea.Cmd {
 	m.inflight += n
 	return func() tea.Msg {
 		start := time.Now()
-		var wg sync.WaitGroup
-		var mu sync.Mutex
 		out := burstMsg{n: n, index: index}
-		for range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				r := e.Do(context.Background(), req)
-				mu.Lock()
-				if out.worst.ID == 0 || telling(r) > telling(out.worst) {
-					out.worst = r
-				}
-				switch r.Outcome {
-				case apiclient.OK:
-					out.ok++
-				case apiclient.Parked:
-					out.parked++
-				default:
-					out.failed++
-				}
-				mu.Unlock()
-			}()
-		}
-		wg.Wait()
+		e.Burst(context.Background(), req, n, 0, func(_ int, r apiclient.Result) {
+			if out.worst.ID == 0 || telling(r) > telling(out.worst) {
+				out.worst = r
+			}
+			switch r.Outcome {
+			case apiclient.OK:
+				out.ok++
+			case apiclient.Parked:
+				out.parked++
+			default:
+				out.failed++
+			}
+		})
 		out.took = time.Since(start)
 		return out
 	}
@@ -212,15 +201,14 @@ func (m *Model) exportCmd() tea.Cmd {
 			return flashMsg("export failed: " + err.Error())
 		}
 		w := bufio.NewWriter(f)
-		for _, ev := range evs {
-			w.Write(ev.JSON())
-			w.WriteByte('\n')
+		err = session.WriteJSONL(w, evs...)
+		if err == nil {
+			err = w.Flush()
 		}
-		if err := w.Flush(); err != nil {
-			f.Close()
-			return flashMsg("export failed: " + err.Error())
+		if cerr := f.Close(); err == nil {
+			err = cerr
 		}
-		if err := f.Close(); err != nil {
+		if err != nil {
 			return flashMsg("export failed: " + err.Error())
 		}
 		return flashMsg(fmt.Sprintf("wrote %d events to %s (tokens as fingerprints)", len(evs), path))

@@ -1,9 +1,6 @@
 package tui
 
 import (
-	"encoding/json"
-	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -11,6 +8,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/httpfile"
 )
 
 // composer edits a request as text in the .http shape: "METHOD /path", header lines, a blank
@@ -51,7 +49,7 @@ func (c *composer) open(i int, r apiclient.Request, ok bool) tea.Cmd {
 	c.editor.SetValue("GET /\n")
 	if ok && i >= 0 {
 		c.index = i
-		c.editor.SetValue(requestText(r))
+		c.editor.SetValue(httpfile.Format(r))
 	}
 	return c.editor.Focus()
 }
@@ -65,7 +63,7 @@ func (c *composer) update(msg tea.Msg) (cmd tea.Cmd, done bool, saved *composed)
 			c.editor.Blur()
 			return nil, true, nil
 		case key.Matches(k, composerSave):
-			req, err := parseRequestText(c.editor.Value())
+			req, err := httpfile.ParseRequest(c.editor.Value())
 			if err != nil {
 				return flash("request not saved: " + err.Error()), false, nil
 			}
@@ -85,46 +83,4 @@ func (c *composer) View() string {
 	}
 	title := th.Header.Render(what) + th.Muted.Render("  METHOD /path, header lines, a blank line, the body")
 	return fill(append([]string{truncate(title, c.width)}, strings.Split(c.editor.View(), "\n")...), c.height)
-}
-
-// requestText and parseRequestText are the composer's format: the HTTP-file shape
-// ("METHOD /path", header lines, a blank line, the body).
-func requestText(r apiclient.Request) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s\n", r.Method, r.Path)
-	for k, vs := range r.Header {
-		for _, v := range vs {
-			fmt.Fprintf(&b, "%s: %s\n", k, v)
-		}
-	}
-	b.WriteString("\n")
-	b.Write(r.Body)
-	return b.String()
-}
-
-func parseRequestText(s string) (apiclient.Request, error) {
-	head, body, _ := strings.Cut(strings.ReplaceAll(s, "\r\n", "\n"), "\n\n")
-	lines := strings.Split(strings.TrimSpace(head), "\n")
-	method, path, ok := strings.Cut(strings.TrimSpace(lines[0]), " ")
-	method = strings.ToUpper(method)
-	path = strings.TrimSpace(path)
-	if !ok || method == "" || !strings.HasPrefix(path, "/") {
-		return apiclient.Request{}, fmt.Errorf("first line must be METHOD /path, got %q", lines[0])
-	}
-	r := apiclient.Request{Method: method, Path: path, Header: http.Header{}}
-	for _, l := range lines[1:] {
-		k, v, ok := strings.Cut(l, ":")
-		if !ok || strings.TrimSpace(k) == "" {
-			return apiclient.Request{}, fmt.Errorf("header line %q is not Name: value", l)
-		}
-		r.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
-	}
-	body = strings.TrimSpace(body)
-	if body != "" {
-		r.Body = []byte(body)
-		if r.Header.Get("Content-Type") == "" && json.Valid(r.Body) {
-			r.Header.Set("Content-Type", "application/json")
-		}
-	}
-	return r, nil
 }

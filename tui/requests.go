@@ -12,6 +12,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/httpfile"
 	"tokenscope/internal/human"
 	"tokenscope/internal/sanitize"
 )
@@ -196,7 +197,7 @@ func (p *requestsPanel) answerLines(w int) (head, body []string) {
 	if !sent {
 		head = append(head, th.Muted.Render(truncate("not sent yet: enter sends it, b sends a burst, e edits, y copies it as curl", w)))
 		// Its headers and body, below the METHOD /path already shown.
-		if _, rest, _ := strings.Cut(strings.TrimRight(requestText(req), "\n"), "\n"); strings.TrimSpace(rest) != "" {
+		if _, rest, _ := strings.Cut(strings.TrimRight(httpfile.Format(req), "\n"), "\n"); strings.TrimSpace(rest) != "" {
 			body = append(body, "")
 			for _, l := range strings.Split(rest, "\n") {
 				body = append(body, th.Label.Render(truncate(sanitize.Line(l), w)))

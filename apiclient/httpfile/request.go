@@ -171,7 +171,7 @@ func targetPath(target string) (string, error) {
 		}
 		return path, nil
 	}
-	return "", fmt.Errorf("target %q is neither a path (/api/...) nor an http(s) URL", target)
+	return "", fmt.Errorf("target %q is neither a path (/api/...) nor an http(s) URL: want METHOD /path", target)
 }
 
 // headerLine splits and checks "Name: value".
