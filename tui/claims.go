@@ -42,24 +42,7 @@ func (p *claimsPanel) SetSize(width, height int) {
 }
 
 func (p *claimsPanel) Update(msg tea.KeyMsg) (tea.Cmd, bool) {
-	k := p.keys
-	switch {
-	case key.Matches(msg, k.Up):
-		p.vp.ScrollUp(1)
-	case key.Matches(msg, k.Down):
-		p.vp.ScrollDown(1)
-	case key.Matches(msg, k.PageUp):
-		p.vp.PageUp()
-	case key.Matches(msg, k.PageDown):
-		p.vp.PageDown()
-	case key.Matches(msg, k.Top):
-		p.vp.GotoTop()
-	case key.Matches(msg, k.Bottom):
-		p.vp.GotoBottom()
-	default:
-		return nil, false
-	}
-	return nil, true
+	return nil, p.keys.scroll(&p.vp, msg, true)
 }
 
 // sync lays the content out again when the tokens or the reveal changed.

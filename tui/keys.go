@@ -1,6 +1,10 @@
 package tui
 
-import "github.com/charmbracelet/bubbles/key"
+import (
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/viewport"
+	tea "github.com/charmbracelet/bubbletea"
+)
 
 // KeyMap holds the keys that work whichever panel has the focus. Each panel has a key map of
 // its own for the rest (navigation, mostly); the help bar and the ? overlay are drawn from the
@@ -87,6 +91,28 @@ func newScrollKeys(up, down, top, bottom string) scrollKeys {
 		Top:      bind(top, "home", "g"),
 		Bottom:   bind(bottom, "end", "G"),
 	}
+}
+
+// scroll moves a viewport by the keys; with lines false, up and down are left to the caller.
+// handled is false when msg is none of them.
+func (k scrollKeys) scroll(vp *viewport.Model, msg tea.KeyMsg, lines bool) (handled bool) {
+	switch {
+	case lines && key.Matches(msg, k.Up):
+		vp.ScrollUp(1)
+	case lines && key.Matches(msg, k.Down):
+		vp.ScrollDown(1)
+	case key.Matches(msg, k.PageUp):
+		vp.PageUp()
+	case key.Matches(msg, k.PageDown):
+		vp.PageDown()
+	case key.Matches(msg, k.Top):
+		vp.GotoTop()
+	case key.Matches(msg, k.Bottom):
+		vp.GotoBottom()
+	default:
+		return false
+	}
+	return true
 }
 
 func (k scrollKeys) all() []key.Binding {

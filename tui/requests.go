@@ -17,18 +17,12 @@ import (
 	"tokenscope/internal/sanitize"
 )
 
-// requestKeys are the requests panel's own keys: up and down pick a request, the page keys
-// scroll its answer.
-type requestKeys struct {
-	scrollKeys
-}
-
 var burstSizes = []int{10, 50, 100, 500, 1000}
 
 // requestsPanel is the request list beside the selected request's last answer, which scrolls.
 type requestsPanel struct {
 	sh       *shared
-	keys     requestKeys
+	keys     scrollKeys // up and down pick a request, the page keys scroll its answer
 	list     []apiclient.Request
 	selected int
 	results  map[int]apiclient.Result // the last answer per request index
@@ -44,7 +38,7 @@ type requestsPanel struct {
 func newRequestsPanel(sh *shared, reqs []apiclient.Request) *requestsPanel {
 	return &requestsPanel{
 		sh: sh, list: reqs, results: map[int]apiclient.Result{}, burstN: 100, resp: viewport.New(0, 0),
-		keys: requestKeys{newScrollKeys("select up", "select down", "answer top", "answer bottom")},
+		keys: newScrollKeys("select up", "select down", "answer top", "answer bottom"),
 	}
 }
 
@@ -61,22 +55,13 @@ func (p *requestsPanel) SetSize(width, height int) {
 }
 
 func (p *requestsPanel) Update(msg tea.KeyMsg) (tea.Cmd, bool) {
-	k := p.keys
 	switch {
-	case key.Matches(msg, k.Up):
+	case key.Matches(msg, p.keys.Up):
 		p.selectIndex(p.selected - 1)
-	case key.Matches(msg, k.Down):
+	case key.Matches(msg, p.keys.Down):
 		p.selectIndex(p.selected + 1)
-	case key.Matches(msg, k.PageUp):
-		p.resp.PageUp()
-	case key.Matches(msg, k.PageDown):
-		p.resp.PageDown()
-	case key.Matches(msg, k.Top):
-		p.resp.GotoTop()
-	case key.Matches(msg, k.Bottom):
-		p.resp.GotoBottom()
 	default:
-		return nil, false
+		return nil, p.keys.scroll(&p.resp, msg, false)
 	}
 	return nil, true
 }
