@@ -71,7 +71,7 @@ func (e *Engine) do(ctx context.Context, c *call) Result {
 	start := e.now()
 	c.start = start
 	res := Result{ID: c.id, Request: c.req, Replayed: c.replayed, Sent: start}
-	if dead, why := e.dead(); dead {
+	if dead, why := e.mustPark(); dead {
 		return e.park(c, why)
 	}
 	c.ctx = callCtx{Context: ctx, c: c}
@@ -110,7 +110,7 @@ func (e *Engine) do(ctx context.Context, c *call) Result {
 		if ok, why := e.profile.AccessExpired.Match(res.Status, res.Header, res.Body); ok {
 			// A 401 that survived: the strategy does not retry, or the retry was rejected too.
 			// If meanwhile the session died, the request waits for the next login instead.
-			if dead, _ := e.dead(); dead {
+			if dead, _ := e.mustPark(); dead {
 				return e.park(c, "rejected ("+why+") and the session needs a new login")
 			}
 			res.Reason = "unauthorized: " + why
@@ -155,8 +155,8 @@ func (e *Engine) send(ctx context.Context, c *call) (*resty.Response, error) {
 	}
 }
 
-// dead reports whether requests must be parked now.
-func (e *Engine) dead() (bool, string) {
+// mustPark reports whether requests must be parked now, and why: the session cannot send.
+func (e *Engine) mustPark() (bool, string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	switch e.sess.State {

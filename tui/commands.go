@@ -40,9 +40,9 @@ type (
 // flash is a command that shows a status message.
 func flash(s string) tea.Cmd { return func() tea.Msg { return flashMsg(s) } }
 
-// telling ranks a burst's results for the response view: a failure over a parked request over
+// failureRank ranks a burst's results for the response view: a failure over a parked request over
 // a success, and more attempts over fewer, so the view shows what went wrong if anything did.
-func telling(r apiclient.Result) int {
+func failureRank(r apiclient.Result) int {
 	rank := 0
 	switch r.Outcome {
 	case apiclient.Parked:
@@ -111,7 +111,7 @@ func (m *Model) burstCmd(n int) tea.Cmd {
 		start := time.Now()
 		out := burstMsg{n: n, index: index}
 		e.Burst(context.Background(), req, n, 0, func(_ int, r apiclient.Result) {
-			if out.worst.ID == 0 || telling(r) > telling(out.worst) {
+			if out.worst.ID == 0 || failureRank(r) > failureRank(out.worst) {
 				out.worst = r
 			}
 			switch r.Outcome {

@@ -82,5 +82,5 @@ func (c *composer) View() string {
 		what = "Edit request"
 	}
 	title := th.Header.Render(what) + th.Muted.Render("  METHOD /path, header lines, a blank line, the body")
-	return fill(append([]string{truncate(title, c.width)}, strings.Split(c.editor.View(), "\n")...), c.height)
+	return padLines(append([]string{truncate(title, c.width)}, strings.Split(c.editor.View(), "\n")...), c.height)
 }

@@ -124,7 +124,7 @@ func (p *logPanel) View() string {
 		}
 		lines = []string{p.sh.theme.Muted.Render(msg)}
 	}
-	return fill(lines, p.height)
+	return padLines(lines, p.height)
 }
 
 func (p *logPanel) status() string {

@@ -139,8 +139,8 @@ func (p *requestsPanel) View() string {
 	if p.resp.Height > 0 {
 		right += "\n" + p.resp.View()
 	}
-	return lipgloss.JoinHorizontal(lipgloss.Top, p.listCol.Render(fill(list, p.height)), " ",
-		p.rightCol.Render(fill(strings.Split(right, "\n"), p.height)))
+	return lipgloss.JoinHorizontal(lipgloss.Top, p.listCol.Render(padLines(list, p.height)), " ",
+		p.rightCol.Render(padLines(strings.Split(right, "\n"), p.height)))
 }
 
 // requestLabel is how the request list names a request: its name first when it has one.

@@ -40,7 +40,7 @@ func (m *Model) timelineView() string {
 		}
 	}
 	// Cells are grouped into runs of one style: one escape sequence per run, not per cell.
-	var top, bottom runs
+	var top, bottom styledRuns
 	for i := range cols {
 		switch {
 		case i > nowCol || gens[i] == 0:
@@ -66,13 +66,13 @@ func (m *Model) timelineView() string {
 		ansi.Truncate(legend, m.width, "…")
 }
 
-// runs collects cells as (style key, text) runs; key <= 0 is drawn unstyled.
-type runs struct {
+// styledRuns collects cells as (style key, text) runs; key <= 0 is drawn unstyled.
+type styledRuns struct {
 	keys []int
 	text []strings.Builder
 }
 
-func (r *runs) add(k int, c rune) {
+func (r *styledRuns) add(k int, c rune) {
 	if n := len(r.keys); n == 0 || r.keys[n-1] != k {
 		r.keys = append(r.keys, k)
 		r.text = append(r.text, strings.Builder{})
@@ -80,7 +80,7 @@ func (r *runs) add(k int, c rune) {
 	r.text[len(r.text)-1].WriteRune(c)
 }
 
-func (r *runs) render(style func(int) lipgloss.Style) string {
+func (r *styledRuns) render(style func(int) lipgloss.Style) string {
 	var b strings.Builder
 	for i, k := range r.keys {
 		if k <= 0 {

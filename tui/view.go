@@ -48,7 +48,7 @@ func (m *Model) mainView() string {
 	case m.dialog.visible():
 		box := m.dialog.View()
 		if h-m.dialogRows < 1 {
-			return fill(strings.Split(box, "\n"), h)
+			return padLines(strings.Split(box, "\n"), h)
 		}
 		return m.panels[m.focus].View() + "\n" + box
 	}
@@ -76,7 +76,8 @@ func (m *Model) helpBar() string {
 	return m.help.bar(m.flash, keys, []key.Binding{m.keys.Help, m.keys.Quit})
 }
 
-func fill(lines []string, h int) string {
+// padLines joins lines into exactly h rows: blank rows below, or the first h of them.
+func padLines(lines []string, h int) string {
 	for len(lines) < h {
 		lines = append(lines, "")
 	}

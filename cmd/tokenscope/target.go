@@ -204,9 +204,9 @@ func (f *targetFlags) promptPassword(stderr io.Writer) error {
 	return nil
 }
 
-// built is an engine and what runs beside it: the embedded demo server, the session file and
+// wiring is an engine and what runs beside it: the embedded demo server, the session file and
 // the log file writers.
-type built struct {
+type wiring struct {
 	engine   *apiclient.Engine
 	demo     *demoserver.Server
 	resumed  string // where the tokens came from, when not from a login
@@ -215,7 +215,7 @@ type built struct {
 	stop     []func()
 }
 
-func (b *built) Close() {
+func (b *wiring) Close() {
 	for i := len(b.stop) - 1; i >= 0; i-- {
 		b.stop[i]()
 	}
@@ -239,7 +239,7 @@ func (f *targetFlags) origin(flag, value string) string {
 
 // build resolves the settings, starts the embedded server when needed, and creates the engine.
 // It does not log in; when a session file holds tokens for this target it resumes from them.
-func (f *targetFlags) build(stderr io.Writer) (*built, error) {
+func (f *targetFlags) build(stderr io.Writer) (*wiring, error) {
 	if err := f.resolve(); err != nil {
 		return nil, err
 	}
@@ -247,7 +247,7 @@ func (f *targetFlags) build(stderr io.Writer) (*built, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &built{insecure: f.insecure}
+	b := &wiring{insecure: f.insecure}
 	if b.presets, err = f.loadPresets(); err != nil {
 		return nil, err
 	}
@@ -330,7 +330,7 @@ func (f *targetFlags) loadPresets() ([]apiclient.Request, error) {
 
 // startDemo starts the embedded demo server and points cfg at it, as its first user unless
 // one was given.
-func (f *targetFlags) startDemo(b *built, cfg *apiclient.Config) error {
+func (f *targetFlags) startDemo(b *wiring, cfg *apiclient.Config) error {
 	opts, err := f.demo.options()
 	if err != nil {
 		return err
@@ -374,7 +374,7 @@ func (f *targetFlags) keys(tr http.RoundTripper) (session.Keys, error) {
 
 // startSessionFile resumes from the session file when it holds tokens for this target, user
 // and profile, and saves the tokens after every login and refresh.
-func (f *targetFlags) startSessionFile(b *built, stderr io.Writer) error {
+func (f *targetFlags) startSessionFile(b *wiring, stderr io.Writer) error {
 	if f.sessionFile == "" {
 		return nil
 	}
@@ -419,7 +419,7 @@ func (f *targetFlags) startSessionFile(b *built, stderr io.Writer) error {
 
 // startLogFile streams events to a JSON-lines file (0600). Tokens appear as fingerprints only,
 // unless --reveal-tokens asks for the raw tokens at each login and refresh.
-func (f *targetFlags) startLogFile(b *built) error {
+func (f *targetFlags) startLogFile(b *wiring) error {
 	if f.logFile == "" {
 		return nil
 	}

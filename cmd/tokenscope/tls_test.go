@@ -52,7 +52,7 @@ func TestJWKSThroughCACert(t *testing.T) {
 	wantUsageError(t, r, "certificate")
 
 	t.Setenv("TS_DEMO_PW", "demo")
-	build := func(args ...string) (*built, error) {
+	build := func(args ...string) (*wiring, error) {
 		var f targetFlags
 		fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
 		f.register(fs)
