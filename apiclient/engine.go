@@ -183,6 +183,7 @@ type Engine struct {
 	skewShown    time.Duration
 	lastDate     time.Time
 	lastDateRaw  string
+	lastDateRecv time.Time
 	authValue    string // the auth header value for authSerial, built once per token
 	authSerial   uint64
 	parked       []*parkedReq

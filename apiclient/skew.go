@@ -12,7 +12,9 @@ import (
 )
 
 // observeDate learns the server clock from a Date header (one-second resolution). It runs on
-// every answer, so it parses each distinct Date once and takes the lock once.
+// every answer, so it parses each distinct Date once, takes the lock once, and skips an answer
+// whose Date repeats the last one's within a quarter second: a burst's answers add nothing to
+// what their first one said.
 func (e *Engine) observeDate(h http.Header, sent, recv time.Time) {
 	// net/http canonicalizes the header keys it reads, so the map is indexed directly: Get
 	// would canonicalize "Date" again for every answer.
@@ -23,6 +25,11 @@ func (e *Engine) observeDate(h http.Header, sent, recv time.Time) {
 	raw := vs[0]
 	e.mu.Lock()
 	d, ok := e.lastDate, e.lastDateRaw == raw
+	if ok && recv.Sub(e.lastDateRecv) < dateRepeat && recv.Sub(e.lastDateRecv) >= 0 {
+		e.mu.Unlock()
+		return
+	}
+	e.lastDateRecv = recv
 	if !ok {
 		var err error
 		if d, err = http.ParseTime(raw); err != nil {
@@ -37,6 +44,9 @@ func (e *Engine) observeDate(h http.Header, sent, recv time.Time) {
 		e.emit(ev)
 	}
 }
+
+// dateRepeat is how soon an answer with the same Date as the last adds no sample.
+const dateRepeat = 250 * time.Millisecond
 
 // observeIat offers the iat of a token from a login or refresh answer. It is a claim about
 // when the token was minted, not a clock reading: the estimator uses it only without a Date
