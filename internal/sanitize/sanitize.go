@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -17,9 +18,13 @@ import (
 )
 
 // Text makes multi-line text safe to draw: escape sequences (colours, title changes, OSC 52
-// clipboard writes, screen clears) are removed, other control characters and the characters
-// IsBidi reports are shown as U+FFFD, and tabs become four spaces. Newlines are kept.
-func Text(s string) string {
+// clipboard writes, screen clears) are removed; other control characters, the characters
+// IsBidi reports and every other invisible format character (Unicode category Cf, such as
+// U+200B and U+061C) are shown as U+FFFD, as is invalid UTF-8; tabs become four spaces.
+// Newlines are kept.
+func Text(s string) string { return clean(s, "    ") }
+
+func clean(s, tab string) string {
 	if isPlain(s) {
 		return s
 	}
@@ -31,16 +36,36 @@ func Text(s string) string {
 		case r == '\n':
 			b.WriteRune(r)
 		case r == '\t':
-			b.WriteString("    ")
-		case r == utf8.RuneError:
-			b.WriteRune(r)
-		case unicode.IsControl(r) || IsBidi(r):
+			b.WriteString(tab)
+		case unsafeRune(r):
 			b.WriteRune(utf8.RuneError)
 		default:
 			b.WriteRune(r)
 		}
 	}
 	return b.String()
+}
+
+// unsafeRune reports what a terminal may act on or a reader cannot see: controls (C0, DEL,
+// C1), bidi controls and separators, and the other format characters.
+func unsafeRune(r rune) bool {
+	return unicode.IsControl(r) || IsBidi(r) || unicode.Is(unicode.Cf, r)
+}
+
+// Writer makes every write to w inert, as Text does but keeping tabs: the boundary for a
+// stream of text that leaves the program (stdout, stderr, a log). Each write is cleaned on its
+// own, so an escape sequence split across two writes is broken, not completed.
+type Writer struct{ w io.Writer }
+
+// NewWriter wraps w.
+func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
+
+// Write writes the cleaned p; it reports len(p) written when all of it went out.
+func (s *Writer) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(s.w, clean(string(p), "\t")); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // Line is Text for one line: newlines become a visible ⏎ too.

@@ -12,7 +12,7 @@ import (
 func FuzzSanitize(f *testing.F) {
 	for _, s := range []string{
 		"plain", "\x1b]0;title\x07", "\x1b]52;c;ZXZpbA==\x07", "\x1b[2J\x1b[H", "\u009b31m", "\x1bPq#0\x1b\\",
-		"\u202etxt.exe", "a\tb\r\nc", "\xff\xfe", "\x1b[?1049h", "\x1b]8;;http://x\x07link\x1b]8;;\x07", "\x00\x7f",
+		"\u202etxt.exe", "a\tb\r\nc", "sub\u200b\u061c\u2060\ufeffx", "\xff\xfe", "\x1b[?1049h", "\x1b]8;;http://x\x07link\x1b]8;;\x07", "\x00\x7f",
 	} {
 		f.Add(s)
 	}
@@ -23,9 +23,25 @@ func FuzzSanitize(f *testing.F) {
 			case r == '\n':
 			case r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f):
 				t.Fatalf("control %U at %d in %q", r, i, out)
-			case IsBidi(r) || r == '\u2028' || r == '\u2029':
-				t.Fatalf("bidi/separator %U in %q", r, out)
+			case IsBidi(r) || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Cf, r):
+				t.Fatalf("bidi/separator/format character %U in %q", r, out)
 			}
+		}
+		// The stream writer: the same guarantee for what it passes on, whole or in pieces.
+		var w strings.Builder
+		sw := NewWriter(&w)
+		half := len(s) / 2
+		if n, err := sw.Write([]byte(s[:half])); err != nil || n != half {
+			t.Fatalf("Write = %d, %v", n, err)
+		}
+		_, _ = sw.Write([]byte(s[half:]))
+		for _, r := range w.String() {
+			if r != '\n' && r != '\t' && unsafeRune(r) {
+				t.Fatalf("the writer passed %U in %q", r, w.String())
+			}
+		}
+		if !utf8.ValidString(w.String()) || strings.ContainsRune(w.String(), 0x1b) {
+			t.Fatalf("the writer passed %q", w.String())
 		}
 		if !utf8.ValidString(out) {
 			t.Fatalf("invalid UTF-8 out: %q", out)
@@ -83,5 +99,30 @@ func TestEscapeJSON(t *testing.T) {
 	plain := []byte("{\n  \"a\": \"ünïcode ✓\"\n}")
 	if out := EscapeJSON(plain); &out[0] != &plain[0] {
 		t.Error("EscapeJSON copied JSON with nothing to escape")
+	}
+}
+
+// TestInvisibleFormatCharacters: zero-width and other Unicode format characters (category Cf)
+// are made visible; they once showed in the TUI's sub line as nothing at all.
+func TestInvisibleFormatCharacters(t *testing.T) {
+	for _, r := range []rune{'\u200b', '\u200c', '\u200d', '\u2060', '\u061c', '\ufeff', '\u00ad', '\U000e0001'} {
+		in := "a" + string(r) + "b"
+		if got := Text(in); got != "a\ufffdb" {
+			t.Errorf("Text(%q) = %q, want a\\ufffdb", in, got)
+		}
+	}
+}
+
+// TestWriterKeepsTabsAndLines: the stream writer cleans what it passes, keeps the layout of
+// plain text, and reports the whole write written.
+func TestWriterKeepsTabsAndLines(t *testing.T) {
+	var b strings.Builder
+	w := NewWriter(&b)
+	in := "name\tvalue\nbad \x1b]0;t\x07\u009b2J\u202e end\n"
+	if n, err := w.Write([]byte(in)); err != nil || n != len(in) {
+		t.Fatalf("Write = %d, %v", n, err)
+	}
+	if want := "name\tvalue\nbad \ufffd2J\ufffd end\n"; b.String() != want {
+		t.Errorf("wrote %q, want %q", b.String(), want)
 	}
 }
