@@ -40,6 +40,14 @@ func (m *Model) headerView() string {
 	skew := "skew ?"
 	if s.Skew.Known {
 		skew = fmt.Sprintf("skew %+.1fs", s.Skew.Applied().Seconds())
+		// Where it comes from: the Date header is the server's clock; a token's iat only
+		// stands in for it when the server sends no Date.
+		switch s.Skew.Source {
+		case session.SkewFromDate:
+			skew += " (Date)"
+		case session.SkewFromIat:
+			skew += " (iat)"
+		}
 	}
 	fields := []string{
 		th.Title.Render("tokenscope") + " " + stateStyle.Render("● "+state),

@@ -17,6 +17,8 @@ import (
 // per theme and width: drawing a frame touches only the lines on screen, however long the log.
 type logStore struct {
 	max      int
+	maxBytes int // what the events' strings may hold in all: a few huge reasons must not add up
+	bytes    int
 	events   []session.Event
 	rendered []string // cache, "" until drawn
 	visible  []int    // indices into events that pass the filter
@@ -46,11 +48,19 @@ type genChange struct {
 // timelineKeep is how much history the timeline buckets keep.
 const timelineKeep = 15 * time.Minute
 
+// defaultLogBytes bounds the strings of the events on screen's store.
+const defaultLogBytes = 32 << 20
+
 func newLogStore(max int) *logStore {
 	if max <= 0 {
 		max = 100_000
 	}
-	return &logStore{max: max, follow: true, buckets: map[int64]bucket{}}
+	return &logStore{max: max, maxBytes: defaultLogBytes, follow: true, buckets: map[int64]bucket{}}
+}
+
+// eventBytes is what an event's strings hold.
+func eventBytes(e session.Event) int {
+	return len(e.Method) + len(e.Path) + len(e.Reason) + len(e.Token)
 }
 
 func (l *logStore) add(evs []session.Event) {
@@ -60,20 +70,31 @@ func (l *logStore) add(evs []session.Event) {
 		}
 		l.lastSeq = max(l.lastSeq, e.Seq)
 		l.events = append(l.events, e)
+		l.bytes += eventBytes(e)
 		l.rendered = append(l.rendered, "")
 		l.mark(e)
 		if l.matches(e) {
 			l.visible = append(l.visible, len(l.events)-1)
 		}
 	}
-	if len(l.events) > l.max+l.max/4 {
+	if len(l.events) > l.max+l.max/4 || l.bytes > l.maxBytes {
 		l.trim()
 	}
 }
 
-// trim drops the oldest quarter at once so that trimming stays amortised O(1) per event.
+// trim drops the oldest events at once, down to the count and three quarters of the bytes
+// allowed, so that trimming stays amortised O(1) per event.
 func (l *logStore) trim() {
-	drop := len(l.events) - l.max
+	drop := max(len(l.events)-l.max, 0)
+	kept := l.bytes
+	for _, e := range l.events[:drop] {
+		kept -= eventBytes(e)
+	}
+	for drop < len(l.events)-1 && kept > l.maxBytes*3/4 {
+		kept -= eventBytes(l.events[drop])
+		drop++
+	}
+	l.bytes = kept
 	l.events = append([]session.Event(nil), l.events[drop:]...)
 	l.rendered = append([]string(nil), l.rendered[drop:]...)
 	top := -1
@@ -100,6 +121,7 @@ func (l *logStore) indexOf(ev int) int {
 func (l *logStore) clear() int {
 	n := len(l.events)
 	l.events, l.rendered, l.visible, l.offset, l.follow, l.cleared = nil, nil, nil, 0, true, true
+	l.bytes = 0
 	clear(l.buckets)
 	return n
 }

@@ -3,6 +3,7 @@ package tui
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -35,7 +37,7 @@ import (
 
 // secEvil is every hostile sequence the review names: an OSC title change, an OSC 52 clipboard
 // write, a screen clear, an 8-bit CSI (U+009B and a raw 0x9B byte), bidi overrides, and a DCS.
-const secEvil = "\x1b]0;pwned title\x07 \x1b]52;c;ZXZpbA==\x07 \x1b[2J\x1b[H \u009b31m \x9b2J \u202egnp.exe\u202c \u2066x\u2069 \x1bPq#0\x1b\\ \x1b]8;;http://evil\x07link\x1b]8;;\x07"
+const secEvil = "\u200b\u061c\ufeff \x1b]0;pwned title\x07 \x1b]52;c;ZXZpbA==\x07 \x1b[2J\x1b[H \u009b31m \x9b2J \u202egnp.exe\u202c \u2066x\u2069 \x1bPq#0\x1b\\ \x1b]8;;http://evil\x07link\x1b]8;;\x07"
 
 // secHeaderEvil is what an HTTP header can carry through Go's client (it refuses C0 controls).
 const secHeaderEvil = "MARK-HEADER \u009b31m \x9b2J \u202egnp.exe\u202c \u200f"
@@ -210,6 +212,8 @@ func secInert(t *testing.T, where, view string, colour bool) {
 			bad[fmt.Sprintf("bidi %U", r)]++
 		case r == 0x2028 || r == 0x2029:
 			bad[fmt.Sprintf("separator %U", r)]++
+		case unicode.Is(unicode.Cf, r):
+			bad[fmt.Sprintf("format character %U", r)]++
 		}
 	}
 	if len(bad) > 0 {
@@ -451,5 +455,35 @@ func TestURLPasswordMasked(t *testing.T) {
 	}
 	if got := redactURL("http://127.0.0.1:8000"); got != "http://127.0.0.1:8000" {
 		t.Errorf("redactURL without userinfo: %q", got)
+	}
+}
+
+// TestSecurityHostileAlgInSignatureLine: with --verify-jwks pointing at an empty key set, the
+// signature line says "no key for alg …" and carries the token header's alg and kid: a hostile
+// alg is drawn inert there too.
+func TestSecurityHostileAlgInSignatureLine(t *testing.T) {
+	s := newSecHostile(t)
+	now := time.Now()
+	h := map[string]any{"alg": "HS256\x1b]0;PWNED\x07\u009b2J\u202e\u200bMARK-ALG", "typ": "JWT", "kid": "MARK-KID " + secEvil}
+	c := map[string]any{"sub": "MARK-SUB", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	s.opaqueAT = secSeg(h) + "." + secSeg(c) + ".c2lnbmF0dXJl"
+	p, _ := apiclient.BuiltinProfile("simplejwt")
+	e, err := apiclient.New(apiclient.Config{BaseURL: s.ts.URL, Profile: p, Username: "alice", Password: "pw",
+		Keys: session.Keys{ByKID: map[string]crypto.PublicKey{}}, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	if _, err := e.Login(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	m := secModel(t, e, []apiclient.Request{{Method: "GET", Path: "/api/json"}})
+	for _, w := range []int{120, 200} {
+		m.Update(tea.WindowSizeMsg{Width: w, Height: 40})
+		v := m.View()
+		secInert(t, fmt.Sprintf("signature line at %d columns", w), v, false)
+		if w == 200 && !strings.Contains(ansi.Strip(v), "no key for alg") {
+			t.Errorf("the signature line is not on screen:\n%s", v)
+		}
 	}
 }

@@ -773,3 +773,28 @@ func TestHelpFollowsTheFocusedPanel(t *testing.T) {
 		t.Errorf("requests focused: overlay\n%s", v)
 	}
 }
+
+// TestLogStoreBoundedInBytes: events with long reasons are dropped oldest first once their
+// strings pass the byte budget, however few they are; the newest stay.
+func TestLogStoreBoundedInBytes(t *testing.T) {
+	l := newLogStore(100_000)
+	l.maxBytes = 1 << 20
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	big := strings.Repeat("x", 64<<10)
+	for i := range 200 {
+		l.add([]session.Event{{Seq: uint64(i + 1), Time: t0, Kind: session.KindRefreshFailed, Reason: big}})
+		if l.bytes > l.maxBytes {
+			t.Fatalf("after %d events the store holds %d bytes of strings, over %d", i+1, l.bytes, l.maxBytes)
+		}
+	}
+	if len(l.events) == 0 || l.events[len(l.events)-1].Seq != 200 || len(l.events) > 16 {
+		t.Errorf("kept %d events, the last seq %d", len(l.events), l.events[len(l.events)-1].Seq)
+	}
+	sum := 0
+	for _, e := range l.events {
+		sum += eventBytes(e)
+	}
+	if sum != l.bytes {
+		t.Errorf("byte count %d, the events hold %d", l.bytes, sum)
+	}
+}
