@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 
 	"tokenscope/internal/human"
 	"tokenscope/internal/sanitize"
@@ -101,7 +102,9 @@ func (m *Model) tokenInfo(p tokenPanel, w int) string {
 		info = append(info, "opaque")
 	}
 	info = append(info, p.extra)
-	sig := p.verify.String()
+	// The check's reason can quote the token's header: it gets at most what leaves the
+	// panel's own facts a third of the line.
+	sig := truncate(sanitize.Line(p.verify.String()), max((w-tokenIndent)*2/3, 10))
 	sigStyle := th.Muted
 	switch p.verify.Status {
 	case session.Verified:
@@ -109,7 +112,7 @@ func (m *Model) tokenInfo(p tokenPanel, w int) string {
 	case session.Invalid:
 		sigStyle = th.Bad
 	}
-	return th.Label.Render(truncate(strings.Join(info, " · ")+" · ", max(w-len(sig)-tokenIndent, 8))) + sigStyle.Render(sanitize.Line(sig))
+	return th.Label.Render(truncate(strings.Join(info, " · ")+" · ", max(w-ansi.StringWidth(sig)-tokenIndent, 8))) + sigStyle.Render(sig)
 }
 
 // tokenTimes is a token's third line: when it was issued, when it expires, how long is left.

@@ -28,7 +28,7 @@ func startTmux(t *testing.T, w, h int, args ...string) *tmuxSession {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	s := &tmuxSession{t: t, socket: fmt.Sprintf("tokenscope-e2e-%d", os.Getpid()), name: "ts"}
-	cmdline := bin + " " + strings.Join(args, " ")
+	cmdline := "TS_HOSTILE_PW=pw " + bin + " " + strings.Join(args, " ")
 	s.tmux("new-session", "-d", "-s", s.name, "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), cmdline)
 	t.Cleanup(func() { _ = exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
 	return s
