@@ -678,3 +678,25 @@ func TestLogWritesOneLinePerRequest(t *testing.T) {
 		t.Error("the request log contains a raw token")
 	}
 }
+
+// TestLogIsInert: the request log prints the client's method and path, which any web page can
+// make a browser send to loopback: escape sequences in them arrive inert, a newline cannot
+// forge a line, and a huge path is clipped.
+func TestLogIsInert(t *testing.T) {
+	var buf testutil.SyncBuffer
+	h := newHarness(t, Options{Log: &buf})
+	h.do("GET", "/%1b%5d0%3bPWNED%07%c2%9b2J%e2%80%ae%e2%80%8b%0afake-line", "", nil)
+	h.do("GET", "/"+strings.Repeat("a", 64<<10), "", nil)
+	out := buf.String()
+	if n := strings.Count(out, "\n"); n != 2 {
+		t.Errorf("%d lines for 2 requests:\n%q", n, out)
+	}
+	for _, r := range out {
+		if r != '\n' && (r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == '\u202e' || r == '\u200b') {
+			t.Fatalf("the log holds %U raw: %q", r, out)
+		}
+	}
+	if !strings.Contains(out, "⏎fake-line") || !strings.Contains(out, "bytes more") || len(out) > 2048 {
+		t.Errorf("the log lost the text or kept the huge path whole (%d bytes):\n%.400q", len(out), out)
+	}
+}
