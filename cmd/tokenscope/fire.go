@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
 	"tokenscope/apiclient"
@@ -279,8 +277,9 @@ func waitExpiry(ctx context.Context, e *apiclient.Engine, stderr io.Writer, say 
 
 // startProgress keeps a progress line on stderr while a burst runs, when stderr is a terminal.
 func startProgress(stderr io.Writer, total int, done *atomic.Int64, e *apiclient.Engine) func() {
-	f, ok := stderr.(*os.File)
-	if !ok || total < 20 || !isatty.IsTerminal(f.Fd()) {
+	// Our own escape sequence: written to the terminal itself, not through the sanitizer.
+	f, ok := rawTerminal(stderr)
+	if !ok || total < 20 {
 		return func() {}
 	}
 	stop := make(chan struct{})
