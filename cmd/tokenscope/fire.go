@@ -82,9 +82,20 @@ Without --target it starts the embedded demo server, tuned with the same flags a
 	return cmd
 }
 
+// validate refuses counts that cannot mean anything; the target flags are checked by build.
+func (o *fireOpts) validate() error {
+	switch {
+	case o.count < 1:
+		return usageError("--count %d: want at least 1 request", o.count)
+	case o.concurrency < 1:
+		return usageError("--concurrency %d: want at least 1 request in flight", o.concurrency)
+	}
+	return nil
+}
+
 func runFire(ctx context.Context, stdout, stderr io.Writer, o *fireOpts, args []string) error {
-	if o.count < 1 || o.concurrency < 1 {
-		return errors.New("--count and --concurrency must be at least 1")
+	if err := o.validate(); err != nil {
+		return err
 	}
 	b, err := o.tf.build(stderr)
 	if err != nil {

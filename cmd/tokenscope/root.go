@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"runtime/debug"
@@ -34,6 +35,12 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
+
+// usageError is a command line tokenscope refuses (a flag's value it cannot use): exit
+// status 2, like a flag it cannot parse.
+func usageError(format string, args ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
+}
 
 func exitCode(err error) int {
 	var ee *exitError
@@ -100,6 +107,9 @@ refresh conventions (simplejwt, bearer-json, element-admin, oauth2).`,
 	}
 	tf.register(root.Flags())
 	root.Flags().StringVar(&theme, "theme", "", "colour theme: dark, light, high-contrast or mono (default mono when NO_COLOR is set, else dark)")
+	// A flag that cannot be parsed is a usage error (status 2) in every command but decode,
+	// whose 2 means "signature invalid" and which keeps its own.
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: 2, err: err} })
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetVersionTemplate("tokenscope {{.Version}}\n")

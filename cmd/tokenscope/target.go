@@ -93,6 +93,9 @@ func (f *targetFlags) resolve() error {
 		return err
 	}
 	f.fromEnv = fromEnv
+	if err := f.validate(); err != nil {
+		return err
+	}
 	path, explicit := f.config, f.config != ""
 	if !explicit {
 		path = defaultConfigPath()
@@ -156,6 +159,25 @@ func (f *targetFlags) resolve() error {
 		f.password, f.prompt = t.Password, t.PasswordPrompt
 	}
 	return f.checkCredentials(f.targetName)
+}
+
+// validate refuses values that cannot mean anything (they were once taken: a timeout of 0 made
+// every login fail, a negative threshold was ignored). Values from the config file are checked
+// when it is read.
+func (f *targetFlags) validate() error {
+	switch {
+	case f.timeout <= 0:
+		return usageError("--timeout %s: want a positive duration such as 30s (it is each request's deadline)", f.timeout)
+	case f.threshold < 0:
+		what := f.origin("threshold", f.threshold.String())
+		if !f.fromEnv["threshold"] {
+			what += " " + f.threshold.String()
+		}
+		return usageError("%s: want a duration of 0 or more (0: a sixth of the token's lifetime)", what)
+	case f.logSize < 1:
+		return usageError("--log-size %d: want at least 1 event", f.logSize)
+	}
+	return f.demo.validate()
 }
 
 func (f *targetFlags) checkCredentials(name string) error {
