@@ -96,6 +96,9 @@ func (f *targetFlags) resolve() error {
 	if err := f.validate(); err != nil {
 		return err
 	}
+	if err := f.refuseURLPasswords(); err != nil {
+		return err
+	}
 	path, explicit := f.config, f.config != ""
 	if !explicit {
 		path = defaultConfigPath()
@@ -180,11 +183,27 @@ func (f *targetFlags) validate() error {
 	return f.demo.validate()
 }
 
+// refuseURLPasswords refuses a URL with a password in its userinfo on the command line, for
+// the reason no flag takes a password: argv is visible to every user in the process list. The
+// message says where the URL can go instead.
+func (f *targetFlags) refuseURLPasswords() error {
+	for _, u := range []struct{ flag, value, instead string }{
+		{"target", f.target, "in TOKENSCOPE_TARGET, or as a target's url in the config file"},
+		{"verify-jwks", f.verify.jwksURL, "as a target's verify_jwks in the config file"},
+	} {
+		if f.fs.Changed(u.flag) && !f.fromEnv[u.flag] && urlHasPassword(u.value) {
+			return usageError("--%s %s: the URL holds a password, and the command line is visible to every user in the process list: put the URL %s (a file only you can read)",
+				u.flag, redactURL(u.value), u.instead)
+		}
+	}
+	return nil
+}
+
 func (f *targetFlags) checkCredentials(name string) error {
 	if f.target == "" {
 		return nil // the embedded demo server's own user
 	}
-	what := "--target " + f.target
+	what := "--target " + redactURL(f.target)
 	if name != "" {
 		what = fmt.Sprintf("target %q in %s", name, f.cfg.path)
 	}
@@ -213,7 +232,7 @@ func (f *targetFlags) promptPassword(stderr io.Writer) error {
 	if !isatty.IsTerminal(os.Stdin.Fd()) {
 		return errors.New("password_prompt is set but standard input is not a terminal: use password_env")
 	}
-	fmt.Fprintf(stderr, "Password for %s at %s: ", f.user, f.target)
+	fmt.Fprintf(stderr, "Password for %s at %s: ", f.user, redactURL(f.target))
 	b, err := term.ReadPassword(fd)
 	fmt.Fprintln(stderr)
 	if err != nil {
@@ -418,7 +437,7 @@ func (f *targetFlags) startSessionFile(b *wiring, stderr io.Writer) error {
 		e.Resume(st, b.resumed)
 	default:
 		fmt.Fprintf(stderr, "tokenscope: %s holds a session for %s as %s; it will be replaced after login\n",
-			sanitize.Line(f.sessionFile), sanitize.Line(st.Target), sanitize.Line(st.User))
+			sanitize.Line(f.sessionFile), sanitize.Line(redactURL(st.Target)), sanitize.Line(st.User))
 	}
 	sub := e.Log().Subscribe(256)
 	done := make(chan struct{})
