@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,7 +39,12 @@ type summary struct {
 	RatePerS      float64 `json:"rate_per_s"`
 	RateAskedPerS float64 `json:"rate_asked_per_s,omitempty"`
 	DurationMS    float64 `json:"duration_ms,omitempty"`
-	EventsDropped uint64  `json:"events_dropped,omitempty"`
+	// Events is how many the engine logged; EventsDropped how many did not reach stdout or the
+	// --log-file (LogFile says which, with the first write error). Both are never silent: a
+	// drop makes the exit status 1.
+	Events        uint64        `json:"events"`
+	EventsDropped uint64        `json:"events_dropped"`
+	LogFile       *logFileStats `json:"log_file,omitempty"`
 	// Error says why nothing was sent (the login failed, or the wait for expiry did).
 	Error string `json:"error,omitempty"`
 }
@@ -161,55 +167,75 @@ func runFire(ctx context.Context, stdout, stderr io.Writer, o *fireOpts, args []
 			wall = time.Since(start) // the last answer is a replay's
 		}
 	}
+	var lf *logFileStats
+	if b.logFile != nil {
+		st := b.logFile.finish() // first: a note that the file failed is still printed
+		lf = &st
+	}
 	dropped := pr.finish()
 
 	s := t.summarize(e.Counters(), wall)
-	s.Replayed, s.EventsDropped = replayed, dropped
+	s.Replayed, s.Events, s.LogFile = replayed, e.Log().Total(), lf
 	s.RateAskedPerS, s.DurationMS = o.rate, ms(o.duration)
+	if s.EventsDropped = dropped; lf != nil {
+		s.EventsDropped += lf.Dropped
+	}
 	if o.jsonOut {
 		b, _ := sanitize.JSON(s)
 		fmt.Fprintf(stdout, "%s\n", b)
 	} else {
 		fmt.Fprintln(stdout, s.text())
 	}
-	if s.Failed > 0 || s.Lost > 0 || s.Parked > 0 {
-		return &exitError{code: 1, err: fmt.Errorf("%d of %d requests did not succeed (%d failed, %d parked, %d lost)", s.Failed+s.Parked+s.Lost, s.Requests, s.Failed, s.Parked, s.Lost)}
+	return s.verdict(stderr, o.tf.logFile)
+}
+
+// verdict warns of events that did not reach an output, and returns the run's error: exit
+// status 1 when a request did not succeed, an event was dropped or a write failed.
+func (s summary) verdict(stderr io.Writer, logFile string) error {
+	var problems []string
+	if s.EventsDropped > 0 || s.LogFile != nil && s.LogFile.Error != "" {
+		msg := fmt.Sprintf("%d of %d events were dropped", s.EventsDropped, s.Events)
+		if s.LogFile != nil {
+			msg += fmt.Sprintf("; --log-file %s has %d of them", sanitize.Line(logFile), s.LogFile.Written)
+			if s.LogFile.Error != "" {
+				msg += "; writing it failed: " + sanitize.Line(s.LogFile.Error)
+			}
+		}
+		fmt.Fprintf(stderr, "tokenscope: warning: %s\n", msg)
+		problems = append(problems, "events were dropped")
 	}
-	return nil
+	if s.Failed > 0 || s.Lost > 0 || s.Parked > 0 {
+		problems = append([]string{fmt.Sprintf("%d of %d requests did not succeed (%d failed, %d parked, %d lost)",
+			s.Failed+s.Parked+s.Lost, s.Requests, s.Failed, s.Parked, s.Lost)}, problems...)
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return &exitError{code: 1, err: errors.New(strings.Join(problems, "; "))}
 }
 
 // printer prints the engine's events as they happen, from one goroutine: the HTTP path never
-// waits on it.
+// waits on it. It follows the log (see follower): an event it could not print is counted.
 type printer struct {
-	sub     *session.Subscription
+	follow  *follower
 	printed chan struct{}
 	once    sync.Once
-	dropped uint64
+	lost    uint64
 }
 
 func startPrinter(stdout io.Writer, e *apiclient.Engine, jsonOut bool) *printer {
-	sub := e.Log().Subscribe(1 << 16)
 	show := func(ev session.Event) {
 		if jsonOut {
 			fmt.Fprintf(stdout, "%s\n", ev.JSON())
 		} else {
+			// Line: an event is one line, whatever a server put in its reason.
 			fmt.Fprintf(stdout, "%s %s\n", ev.Time.Format("15:04:05.000"), sanitize.Line(ev.Text()))
 		}
 	}
-	// What happened before the subscription (a session resumed from a file) comes first.
-	var seen uint64
-	for _, ev := range e.Log().Events() {
-		show(ev)
-		seen = ev.Seq
-	}
-	p := &printer{sub: sub, printed: make(chan struct{})}
+	p := &printer{follow: newFollower(e.Log(), 1<<16), printed: make(chan struct{})}
 	go func() {
 		defer close(p.printed)
-		for ev := range sub.C {
-			if ev.Seq > seen {
-				show(ev)
-			}
-		}
+		p.follow.run(show)
 	}()
 	return p
 }
@@ -217,11 +243,11 @@ func startPrinter(stdout io.Writer, e *apiclient.Engine, jsonOut bool) *printer 
 // finish prints what is left and returns how many events the printer missed.
 func (p *printer) finish() uint64 {
 	p.once.Do(func() {
-		p.dropped = p.sub.Dropped()
-		p.sub.Close()
+		p.follow.sub.Close()
 		<-p.printed
+		p.lost = p.follow.lost
 	})
-	return p.dropped
+	return p.lost
 }
 
 // fireRequests sends the requests: all at once through Engine.Burst (--concurrency at a
@@ -417,6 +443,13 @@ func (s summary) text() string {
 	case s.DurationMS > 0:
 		pace += fmt.Sprintf(" (for %s)", time.Duration(s.DurationMS*1e6))
 	}
-	return fmt.Sprintf("\n%d requests: %d ok, %d failed, %d parked, %d lost · %d 401s seen · %d refresh calls (%d failed) · logged out %d× · %d replayed\nwall %.1f ms · p50 %.1f ms · p99 %.1f ms · %s",
-		s.Requests, s.OK, s.Failed, s.Parked, s.Lost, s.UnauthorizedSeen, s.Refreshes, s.RefreshFailures, s.LoggedOut, s.Replayed, s.WallMS, s.P50MS, s.P99MS, pace)
+	events := fmt.Sprintf("%d events, %d dropped", s.Events, s.EventsDropped)
+	if lf := s.LogFile; lf != nil {
+		events += fmt.Sprintf(" · log file: %d written, %d dropped", lf.Written, lf.Dropped)
+		if lf.Error != "" {
+			events += " (" + lf.Error + ")"
+		}
+	}
+	return fmt.Sprintf("\n%d requests: %d ok, %d failed, %d parked, %d lost · %d 401s seen · %d refresh calls (%d failed) · logged out %d× · %d replayed\nwall %.1f ms · p50 %.1f ms · p99 %.1f ms · %s · %s",
+		s.Requests, s.OK, s.Failed, s.Parked, s.Lost, s.UnauthorizedSeen, s.Refreshes, s.RefreshFailures, s.LoggedOut, s.Replayed, s.WallMS, s.P50MS, s.P99MS, pace, events)
 }

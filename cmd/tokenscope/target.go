@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -253,6 +252,7 @@ type wiring struct {
 	resumed  string // where the tokens came from, when not from a login
 	presets  []apiclient.Request
 	insecure bool
+	logFile  *logSink // nil without --log-file
 	stop     []func()
 }
 
@@ -459,7 +459,8 @@ func (f *targetFlags) startSessionFile(b *wiring, stderr io.Writer) error {
 }
 
 // startLogFile streams events to a JSON-lines file (0600). Tokens appear as fingerprints only,
-// unless --reveal-tokens asks for the raw tokens at each login and refresh.
+// unless --reveal-tokens asks for the raw tokens at each login and refresh. Events it cannot
+// write are counted (wiring.logFile), not dropped silently.
 func (f *targetFlags) startLogFile(b *wiring) error {
 	if f.logFile == "" {
 		return nil
@@ -469,25 +470,21 @@ func (f *targetFlags) startLogFile(b *wiring) error {
 		return fmt.Errorf("--log-file: %w", err)
 	}
 	// O_CREATE's mode applies only to a new file: an existing one is made private too before
-	// anything (perhaps revealed tokens) is appended to it.
-	if err := file.Chmod(0o600); err != nil {
-		file.Close()
-		return fmt.Errorf("--log-file: %w", err)
+	// anything (perhaps revealed tokens) is appended to it. Only a regular file: a pipe or a
+	// device (/dev/null) is not ours to change.
+	if st, err := file.Stat(); err != nil || st.Mode().IsRegular() {
+		if err == nil {
+			err = file.Chmod(0o600)
+		}
+		if err != nil {
+			file.Close()
+			return fmt.Errorf("--log-file: %w", err)
+		}
 	}
 	e := b.engine
-	sub := e.Log().Subscribe(1 << 14)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		w := &exportWriter{jw: session.NewJSONLWriter(file), engine: e, reveal: f.revealTokens}
-		for ev := range sub.C {
-			if err := w.write(ev); err != nil && w.jw.Failed() == 1 {
-				e.Note("log file: writing failed, events are missing from it: " + err.Error())
-			}
-		}
-	}()
-	b.stop = append(b.stop, func() { sub.Close(); wg.Wait(); file.Close() })
+	w := &exportWriter{jw: session.NewJSONLWriter(file), engine: e, reveal: f.revealTokens}
+	b.logFile = startLogSink(e.Log(), file, w, e.Note)
+	b.stop = append(b.stop, func() { b.logFile.finish() })
 	return nil
 }
 
