@@ -181,6 +181,12 @@ func (c *fileConfig) validateTarget(name string, t targetConfig) error {
 		return c.errAt(name, "password",
 			"the file holds a plain password but is readable by others (mode %04o): run chmod 600 %s, or use password_env / password_prompt instead", c.perm, c.path)
 	}
+	for _, u := range []struct{ key, value string }{{"url", t.URL}, {"verify_jwks", t.VerifyJWKS}} {
+		if urlHasPassword(u.value) && c.perm&0o077 != 0 {
+			return c.errAt(name, u.key, "%s %s holds a password but the file is readable by others (mode %04o): run chmod 600 %s",
+				u.key, redactURL(u.value), c.perm, c.path)
+		}
+	}
 	if t.VerifyKey != "" {
 		if _, err := os.Stat(c.relative(t.VerifyKey)); err != nil {
 			return c.errAt(name, "verify_key", "%v", err)
@@ -220,9 +226,29 @@ func (c *fileConfig) targetNames() []string {
 func checkURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q is not an http(s) URL", s)
+		return fmt.Errorf("%q is not an http(s) URL", redactURL(s))
 	}
 	return nil
+}
+
+// urlHasPassword reports a URL with a password in its userinfo (http://user:pw@host).
+func urlHasPassword(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil {
+		return false
+	}
+	_, has := u.User.Password()
+	return has
+}
+
+// redactURL is s with the password of its userinfo masked (url.URL.Redacted), for anything
+// shown; s itself when it does not parse as a URL.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return s
+	}
+	return u.Redacted()
 }
 
 // looksLikeURL tells a URL from a config target name.

@@ -75,8 +75,8 @@ func newConfigShowCmd(cp *configPathFlag) *cobra.Command {
 	}
 }
 
-// showConfig prints the targets as tokenscope read them. Every value from the file goes
-// through sanitize.Line: a config file may come from someone else.
+// showConfig prints the targets as tokenscope read them, passwords masked (a URL's too). Every
+// value from the file goes through sanitize.Line: a config file may come from someone else.
 func showConfig(out io.Writer, p string, c *fileConfig) {
 	if !c.found {
 		fmt.Fprintf(out, "no config file at %s (tokenscope config init writes one)\n", sanitize.Line(p))
@@ -84,7 +84,7 @@ func showConfig(out io.Writer, p string, c *fileConfig) {
 	}
 	fmt.Fprintf(out, "# %s (mode %04o)\n", sanitize.Line(p), c.perm)
 	if c.DefaultTarget != "" {
-		fmt.Fprintf(out, "default_target = %q\n", c.DefaultTarget)
+		fmt.Fprintf(out, "default_target = %q\n", redactURL(c.DefaultTarget))
 	}
 	row := func(k, v string) {
 		if v != "" {
@@ -103,7 +103,7 @@ func showConfig(out io.Writer, p string, c *fileConfig) {
 		case t.Password != "":
 			pw = "stored in the file (masked)"
 		}
-		row("url", t.URL)
+		row("url", redactURL(t.URL)) // a password in the userinfo is masked like any other
 		row("profile", t.Profile)
 		row("user", t.User)
 		row("password", pw)

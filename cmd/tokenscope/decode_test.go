@@ -34,27 +34,26 @@ const decodeTestSecret = "decode-test-secret-0123456789abcdef"
 type decodeResult struct {
 	out, stderr string
 	err         error
-	code        int // 0 when err is nil
+	printedErr  string // the error as main prints it, through the sanitized stderr
+	code        int    // 0 when err is nil
 }
 
-// runDecodeCmd runs `decode args...` in-process with stdin as its input.
+// runDecodeCmd runs `tokenscope decode args...` in-process with stdin as its input, through
+// the root command as main does: its outputs behind the sanitizer.
 func runDecodeCmd(t *testing.T, stdin string, args ...string) decodeResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	var out, errb bytes.Buffer
-	cmd := newDecodeCmd()
-	if args == nil {
-		args = []string{} // nil would make cobra read os.Args
-	}
-	cmd.SetArgs(args)
-	cmd.SetOut(&out)
-	cmd.SetErr(&errb)
+	var out, errb, printed bytes.Buffer
+	cmd := newRootCmd(&out, &errb)
+	cmd.SetArgs(append([]string{"decode"}, args...))
 	cmd.SetIn(strings.NewReader(stdin))
 	err := cmd.ExecuteContext(ctx)
 	r := decodeResult{out: out.String(), stderr: errb.String(), err: err}
 	if err != nil {
 		r.code = exitCode(err)
+		printError(guard(&printed), err)
+		r.printedErr = printed.String()
 	}
 	return r
 }
@@ -514,7 +513,7 @@ func TestDecodeStripsTerminalControls(t *testing.T) {
 				}
 				noTerminalControls(t, "stdout", r.out)
 				noTerminalControls(t, "stderr", r.stderr)
-				noTerminalControls(t, "the error", errString(r.err))
+				noTerminalControls(t, "the error as printed", r.printedErr)
 				if args[0] == "--json" && !json.Valid([]byte(r.out)) {
 					t.Errorf("--json output is not JSON: %q", r.out)
 				}
@@ -657,19 +656,12 @@ func FuzzDecode(f *testing.F) {
 		for _, args := range [][]string{nil, {"--json"}} {
 			r := runDecodeCmd(t, tok, args...)
 			noTerminalControls(t, "stdout", r.out)
-			noTerminalControls(t, "the error", errString(r.err))
+			noTerminalControls(t, "the error as printed", r.printedErr)
 			if r.err == nil && !strings.Contains(r.out, "ingerprint") {
 				t.Errorf("success without a report: %s", r)
 			}
 		}
 	})
-}
-
-func errString(err error) string {
-	if err == nil {
-		return "<nil>"
-	}
-	return err.Error()
 }
 
 // TestDecodeThroughRoot runs decode as `tokenscope decode`, the way main does.

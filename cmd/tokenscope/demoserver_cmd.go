@@ -51,7 +51,30 @@ func (f *demoFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.failRefresh, "fail-refresh", 0, "fault: answer the next N refresh calls with 503")
 }
 
+// validate refuses durations and counts that cannot mean anything, naming the flag.
+func (f *demoFlags) validate() error {
+	for _, d := range []struct {
+		flag     string
+		v        time.Duration
+		positive bool
+	}{{"access-ttl", f.accessTTL, true}, {"refresh-ttl", f.refreshTTL, true}, {"latency", f.latency, false}, {"refresh-latency", f.refreshLatency, false}} {
+		if d.positive && d.v <= 0 {
+			return usageError("--%s %s: want a positive duration", d.flag, d.v)
+		}
+		if d.v < 0 {
+			return usageError("--%s %s: want a duration of 0 or more", d.flag, d.v)
+		}
+	}
+	if f.failRefresh < 0 {
+		return usageError("--fail-refresh %d: want 0 or more", f.failRefresh)
+	}
+	return nil
+}
+
 func (f *demoFlags) options() (demoserver.Options, error) {
+	if err := f.validate(); err != nil {
+		return demoserver.Options{}, err
+	}
 	o := demoserver.Options{
 		AccessTTL:        f.accessTTL,
 		RefreshTTL:       f.refreshTTL,
@@ -60,9 +83,6 @@ func (f *demoFlags) options() (demoserver.Options, error) {
 		Alg:              strings.ToUpper(f.alg),
 		OpaqueOAuth:      f.opaqueOAuth,
 		ClientID:         f.clientID,
-	}
-	if f.accessTTL <= 0 || f.refreshTTL <= 0 {
-		return o, fmt.Errorf("--access-ttl and --refresh-ttl must be positive")
 	}
 	if len(f.users) > 0 || f.passwordEnv != "" {
 		// Passwords never come from argv, not even the demo's: --allow-remote makes them matter.
@@ -90,9 +110,6 @@ func (f *demoFlags) options() (demoserver.Options, error) {
 			return o, fmt.Errorf("--secret-env %s: the variable is empty or unset", f.secretEnv)
 		}
 		o.Secret = []byte(v)
-	}
-	if f.failRefresh < 0 {
-		return o, fmt.Errorf("--fail-refresh must not be negative")
 	}
 	return o, nil
 }

@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"slices"
+	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
 	"tokenscope/apiclient"
@@ -35,15 +34,30 @@ type summary struct {
 	WallMS           float64 `json:"wall_ms"`
 	P50MS            float64 `json:"p50_ms"`
 	P99MS            float64 `json:"p99_ms"`
-	EventsDropped    uint64  `json:"events_dropped,omitempty"`
+	// RatePerS is the pace held: requests started per second, from the first start to the
+	// last. RateAskedPerS and DurationMS are what --rate and --duration asked, when given.
+	RatePerS      float64 `json:"rate_per_s"`
+	RateAskedPerS float64 `json:"rate_asked_per_s,omitempty"`
+	DurationMS    float64 `json:"duration_ms,omitempty"`
+	// Events is how many the engine logged; EventsDropped how many did not reach stdout or the
+	// --log-file (LogFile says which, with the first write error). Both are never silent: a
+	// drop makes the exit status 1.
+	Events        uint64        `json:"events"`
+	EventsDropped uint64        `json:"events_dropped"`
+	LogFile       *logFileStats `json:"log_file,omitempty"`
 	// Error says why nothing was sent (the login failed, or the wait for expiry did).
 	Error string `json:"error,omitempty"`
 }
 
 type fireOpts struct {
 	tf          targetFlags
-	count       int
+	count       int // 0: no cap (only with --duration)
+	countSet    bool
+	rateSet     bool
+	durationSet bool
 	concurrency int
+	rate        float64       // requests per second; 0: as fast as --concurrency allows
+	duration    time.Duration // send until it is up; 0: until --count are sent
 	waitExpiry  bool
 	jsonOut     bool
 	noRelogin   bool
@@ -66,27 +80,52 @@ Without --target it starts the embedded demo server, tuned with the same flags a
   # the same without single flight: a refresh stampede, reuse detected, login required
   tokenscope fire --access-ttl 2s --wait-expiry -n 200 -c 200 --no-single-flight --strategy reactive --refresh-latency 20ms
 
+  # a paced run: 50 requests a second for a minute, at most 10 in flight
+  tokenscope fire --rate 50 --duration 1m -c 10
+
   # a real API, JSON lines for scripts
   MY_PASSWORD=... tokenscope fire --target https://api.example.com --profile oauth2 \
       --user me --password-env MY_PASSWORD --json GET /v1/me`,
 		Args: cobra.MaximumNArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.countSet, o.rateSet, o.durationSet = cmd.Flags().Changed("count"), cmd.Flags().Changed("rate"), cmd.Flags().Changed("duration")
 			return runFire(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), &o, args)
 		},
 	}
 	fs := cmd.Flags()
 	o.tf.register(fs)
-	fs.IntVarP(&o.count, "count", "n", 1, "how many requests to send")
+	fs.IntVarP(&o.count, "count", "n", 1, "how many requests to send (with --duration: at most; no cap unless given)")
 	fs.IntVarP(&o.concurrency, "concurrency", "c", 1, "how many requests in flight at once")
+	fs.Float64Var(&o.rate, "rate", 0, "pace: start this many requests per second (default: as fast as --concurrency allows)")
+	fs.DurationVar(&o.duration, "duration", 0, "send until this much time is up (--count then caps the number)")
 	fs.BoolVar(&o.waitExpiry, "wait-expiry", false, "log in, wait until the access token has expired, then fire")
 	fs.BoolVar(&o.jsonOut, "json", false, "print one JSON event per line, then the summary object")
 	fs.BoolVar(&o.noRelogin, "no-relogin", false, "do not log in again to replay requests parked by a dead session")
 	return cmd
 }
 
+// validate refuses values that cannot mean anything; the target flags are checked by build.
+// With --duration and no --count, the count is not capped.
+func (o *fireOpts) validate() error {
+	switch {
+	case o.count < 1 && (o.countSet || o.duration == 0):
+		return usageError("--count %d: want at least 1 request", o.count)
+	case o.concurrency < 1:
+		return usageError("--concurrency %d: want at least 1 request in flight", o.concurrency)
+	case o.rate < 0 || o.rate == 0 && o.rateSet || math.IsNaN(o.rate) || math.IsInf(o.rate, 0):
+		return usageError("--rate %g: want a number of requests per second above 0", o.rate)
+	case o.duration < 0 || o.duration == 0 && o.durationSet:
+		return usageError("--duration %s: want a positive duration such as 30s", o.duration)
+	}
+	if o.duration > 0 && !o.countSet {
+		o.count = 0
+	}
+	return nil
+}
+
 func runFire(ctx context.Context, stdout, stderr io.Writer, o *fireOpts, args []string) error {
-	if o.count < 1 || o.concurrency < 1 {
-		return errors.New("--count and --concurrency must be at least 1")
+	if err := o.validate(); err != nil {
+		return err
 	}
 	b, err := o.tf.build(stderr)
 	if err != nil {
@@ -120,62 +159,83 @@ func runFire(ctx context.Context, stdout, stderr io.Writer, o *fireOpts, args []
 	}
 
 	start := time.Now()
-	results := fireBurst(ctx, e, req, o, stderr)
+	t := fireRequests(ctx, e, req, o, stderr)
 	wall := time.Since(start)
 	replayed := 0
 	if !o.noRelogin && e.Parked() > 0 {
-		if replayed = replayFired(ctx, e, results, stderr); replayed > 0 {
+		if replayed = replayFired(ctx, e, t, stderr); replayed > 0 {
 			wall = time.Since(start) // the last answer is a replay's
 		}
 	}
+	var lf *logFileStats
+	if b.logFile != nil {
+		st := b.logFile.finish() // first: a note that the file failed is still printed
+		lf = &st
+	}
 	dropped := pr.finish()
 
-	s := summarize(results, e.Counters(), wall)
-	s.Replayed, s.EventsDropped = replayed, dropped
+	s := t.summarize(e.Counters(), wall)
+	s.Replayed, s.Events, s.LogFile = replayed, e.Log().Total(), lf
+	s.RateAskedPerS, s.DurationMS = o.rate, ms(o.duration)
+	if s.EventsDropped = dropped; lf != nil {
+		s.EventsDropped += lf.Dropped
+	}
 	if o.jsonOut {
 		b, _ := sanitize.JSON(s)
 		fmt.Fprintf(stdout, "%s\n", b)
 	} else {
 		fmt.Fprintln(stdout, s.text())
 	}
-	if s.Failed > 0 || s.Lost > 0 || s.Parked > 0 {
-		return &exitError{code: 1, err: fmt.Errorf("%d of %d requests did not succeed (%d failed, %d parked, %d lost)", s.Failed+s.Parked+s.Lost, s.Requests, s.Failed, s.Parked, s.Lost)}
+	return s.verdict(stderr, o.tf.logFile)
+}
+
+// verdict warns of events that did not reach an output, and returns the run's error: exit
+// status 1 when a request did not succeed, an event was dropped or a write failed.
+func (s summary) verdict(stderr io.Writer, logFile string) error {
+	var problems []string
+	if s.EventsDropped > 0 || s.LogFile != nil && s.LogFile.Error != "" {
+		msg := fmt.Sprintf("%d of %d events were dropped", s.EventsDropped, s.Events)
+		if s.LogFile != nil {
+			msg += fmt.Sprintf("; --log-file %s has %d of them", sanitize.Line(logFile), s.LogFile.Written)
+			if s.LogFile.Error != "" {
+				msg += "; writing it failed: " + sanitize.Line(s.LogFile.Error)
+			}
+		}
+		fmt.Fprintf(stderr, "tokenscope: warning: %s\n", msg)
+		problems = append(problems, "events were dropped")
 	}
-	return nil
+	if s.Failed > 0 || s.Lost > 0 || s.Parked > 0 {
+		problems = append([]string{fmt.Sprintf("%d of %d requests did not succeed (%d failed, %d parked, %d lost)",
+			s.Failed+s.Parked+s.Lost, s.Requests, s.Failed, s.Parked, s.Lost)}, problems...)
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return &exitError{code: 1, err: errors.New(strings.Join(problems, "; "))}
 }
 
 // printer prints the engine's events as they happen, from one goroutine: the HTTP path never
-// waits on it.
+// waits on it. It follows the log (see follower): an event it could not print is counted.
 type printer struct {
-	sub     *session.Subscription
+	follow  *follower
 	printed chan struct{}
 	once    sync.Once
-	dropped uint64
+	lost    uint64
 }
 
 func startPrinter(stdout io.Writer, e *apiclient.Engine, jsonOut bool) *printer {
-	sub := e.Log().Subscribe(1 << 16)
 	show := func(ev session.Event) {
 		if jsonOut {
 			fmt.Fprintf(stdout, "%s\n", ev.JSON())
 		} else {
+			// Line: an event is one line, whatever a server put in its reason.
 			fmt.Fprintf(stdout, "%s %s\n", ev.Time.Format("15:04:05.000"), sanitize.Line(ev.Text()))
 		}
 	}
-	// What happened before the subscription (a session resumed from a file) comes first.
-	var seen uint64
-	for _, ev := range e.Log().Events() {
-		show(ev)
-		seen = ev.Seq
-	}
-	p := &printer{sub: sub, printed: make(chan struct{})}
+	p := &printer{follow: newFollower(e.Log(), 1<<16), printed: make(chan struct{})}
 	go func() {
 		defer close(p.printed)
-		for ev := range sub.C {
-			if ev.Seq > seen {
-				show(ev)
-			}
-		}
+		p.follow.run(show)
 	}()
 	return p
 }
@@ -183,47 +243,44 @@ func startPrinter(stdout io.Writer, e *apiclient.Engine, jsonOut bool) *printer 
 // finish prints what is left and returns how many events the printer missed.
 func (p *printer) finish() uint64 {
 	p.once.Do(func() {
-		p.dropped = p.sub.Dropped()
-		p.sub.Close()
+		p.follow.sub.Close()
 		<-p.printed
+		p.lost = p.follow.lost
 	})
-	return p.dropped
+	return p.lost
 }
 
-// fireBurst sends the requests. Only what the summary needs is kept of each, not its answer:
-// a long run's memory must not grow with the bodies it received (200k answers kept whole took
-// 640 MB).
-func fireBurst(ctx context.Context, e *apiclient.Engine, req apiclient.Request, o *fireOpts, stderr io.Writer) []fireResult {
-	results := make([]fireResult, o.count)
+// fireRequests sends the requests: all at once through Engine.Burst (--concurrency at a
+// time), or paced when --rate or --duration is given. Only what the summary needs is kept of
+// each, not its answer and not its latency: a long run's memory must not grow with the count
+// (200k answers kept whole took 640 MB; -n 1000000000 latencies ran out of memory).
+func fireRequests(ctx context.Context, e *apiclient.Engine, req apiclient.Request, o *fireOpts, stderr io.Writer) *tally {
+	t := newTally()
 	var done atomic.Int64
 	stopProgress := startProgress(stderr, o.count, &done, e)
 	defer stopProgress()
-	e.Burst(ctx, req, o.count, o.concurrency, func(i int, r apiclient.Result) {
-		results[i] = fireResult{id: r.ID, outcome: r.Outcome, sent: r.Sent, latency: time.Since(r.Sent)}
+	each := func(r apiclient.Result) {
+		t.add(r)
 		done.Add(1)
-	})
-	return results
+	}
+	if o.rate == 0 && o.duration == 0 {
+		t.started = o.count
+		e.Burst(ctx, req, o.count, o.concurrency, func(_ int, r apiclient.Result) { each(r) })
+		return t
+	}
+	t.started = pace(ctx, e, req, o, each)
+	return t
 }
 
 // replayFired logs in again so that the parked requests are replayed, and records how they
 // ended. It returns how many were replayed.
-func replayFired(ctx context.Context, e *apiclient.Engine, results []fireResult, stderr io.Writer) int {
-	parkedAt := map[uint64]int{}
-	for i, r := range results {
-		if r.outcome == apiclient.Parked {
-			parkedAt[r.id] = i
-		}
-	}
+func replayFired(ctx context.Context, e *apiclient.Engine, t *tally, stderr io.Writer) int {
 	replays, err := e.Login(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "tokenscope: logging in again to replay parked requests: %s\n", sanitize.Line(err.Error()))
 	}
 	for _, r := range replays {
-		if i, ok := parkedAt[r.ID]; ok {
-			// Timed from when fire first sent it: the wait while parked is part of it.
-			results[i].outcome, results[i].latency = r.Outcome, r.Done.Sub(results[i].sent)
-			delete(parkedAt, r.ID)
-		}
+		t.replayed(r)
 	}
 	return len(replays)
 }
@@ -278,10 +335,16 @@ func waitExpiry(ctx context.Context, e *apiclient.Engine, stderr io.Writer, say 
 }
 
 // startProgress keeps a progress line on stderr while a burst runs, when stderr is a terminal.
+// total is 0 when the run has no cap.
 func startProgress(stderr io.Writer, total int, done *atomic.Int64, e *apiclient.Engine) func() {
-	f, ok := stderr.(*os.File)
-	if !ok || total < 20 || !isatty.IsTerminal(f.Fd()) {
+	// Our own escape sequence: written to the terminal itself, not through the sanitizer.
+	f, ok := rawTerminal(stderr)
+	if !ok || (total > 0 && total < 20) {
 		return func() {}
+	}
+	of := fmt.Sprintf("/%d", total)
+	if total == 0 {
+		of = "" // a run with --duration and no cap
 	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -297,59 +360,96 @@ func startProgress(stderr io.Writer, total int, done *atomic.Int64, e *apiclient
 				return
 			case <-t.C:
 				c := e.Counters()
-				fmt.Fprintf(f, "\r\x1b[K%d/%d done · %d refresh calls · %d 401s", done.Load(), total, c.RefreshCalls, c.Unauthorized)
+				fmt.Fprintf(f, "\r\x1b[K%d%s done · %d refresh calls · %d 401s", done.Load(), of, c.RefreshCalls, c.Unauthorized)
 			}
 		}
 	}()
 	return func() { close(stop); wg.Wait() }
 }
 
-// fireResult is what fire keeps of one request.
-type fireResult struct {
-	id      uint64 // 0: Do never returned (counted as lost)
-	outcome apiclient.Outcome
-	sent    time.Time
-	latency time.Duration // from when fire sent it to when it ended, through its replay if parked
+// tally is what fire keeps of the requests: counts, a fixed-size latency histogram, and when
+// each parked request was sent (to time its replay).
+type tally struct {
+	started, ended, ok, failed, parked int
+	latency                            latencyHist
+	parkedSent                         map[uint64]time.Time
+	firstSent, lastSent                time.Time
 }
 
-// summarize counts the outcomes. A replayed request's latency includes its wait while parked:
-// that wait is what the user sees, and the replay alone would report a fraction of a
+func newTally() *tally { return &tally{parkedSent: map[uint64]time.Time{}} }
+
+// add records a request that ended. A parked request is timed when its replay ends.
+func (t *tally) add(r apiclient.Result) {
+	t.ended++
+	if t.firstSent.IsZero() || r.Sent.Before(t.firstSent) {
+		t.firstSent = r.Sent
+	}
+	if r.Sent.After(t.lastSent) {
+		t.lastSent = r.Sent
+	}
+	switch r.Outcome {
+	case apiclient.OK:
+		t.ok++
+	case apiclient.Parked:
+		t.parked++
+		t.parkedSent[r.ID] = r.Sent
+		return
+	default:
+		t.failed++
+	}
+	t.latency.add(time.Since(r.Sent))
+}
+
+// replayed records how a parked request's replay ended. Its latency includes its wait while
+// parked: that wait is what the user sees, and the replay alone would report a fraction of a
 // millisecond.
-func summarize(rs []fireResult, c apiclient.Counters, wall time.Duration) summary {
-	s := summary{Requests: len(rs), UnauthorizedSeen: c.Unauthorized, Refreshes: c.RefreshCalls,
-		RefreshFailures: c.RefreshFailures, LoggedOut: c.LoggedOut, WallMS: ms(wall)}
-	durs := make([]time.Duration, 0, len(rs))
-	for _, r := range rs {
-		switch {
-		case r.id == 0:
-			s.Lost++ // never came back from Do: cannot happen, and counted if it does
-		case r.outcome == apiclient.OK:
-			s.OK++
-		case r.outcome == apiclient.Parked:
-			s.Parked++
-		default:
-			s.Failed++
-		}
-		if r.id != 0 && r.outcome != apiclient.Parked {
-			durs = append(durs, r.latency)
-		}
+func (t *tally) replayed(r apiclient.Result) {
+	sent, ok := t.parkedSent[r.ID]
+	if !ok {
+		return
 	}
-	slices.Sort(durs)
-	s.P50MS, s.P99MS = ms(percentile(durs, 0.50)), ms(percentile(durs, 0.99))
-	return s
+	delete(t.parkedSent, r.ID)
+	t.parked--
+	if r.Outcome == apiclient.OK {
+		t.ok++
+	} else {
+		t.failed++
+	}
+	t.latency.add(r.Done.Sub(sent))
 }
 
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
+// summarize counts the outcomes; a request that never came back from Do (which cannot happen)
+// is counted as lost.
+func (t *tally) summarize(c apiclient.Counters, wall time.Duration) summary {
+	s := summary{Requests: t.started, OK: t.ok, Failed: t.failed, Parked: t.parked, Lost: t.started - t.ended,
+		UnauthorizedSeen: c.Unauthorized, Refreshes: c.RefreshCalls, RefreshFailures: c.RefreshFailures,
+		LoggedOut: c.LoggedOut, WallMS: ms(wall),
+		P50MS: ms(t.latency.quantile(0.50)), P99MS: ms(t.latency.quantile(0.99))}
+	if span := t.lastSent.Sub(t.firstSent); t.ended > 1 && span > 0 {
+		s.RatePerS = math.Round(float64(t.ended-1)/span.Seconds()*100) / 100
 	}
-	i := int(float64(len(sorted)-1)*p + 0.5)
-	return sorted[i]
+	return s
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func (s summary) text() string {
-	return fmt.Sprintf("\n%d requests: %d ok, %d failed, %d parked, %d lost · %d 401s seen · %d refresh calls (%d failed) · logged out %d× · %d replayed\nwall %.1f ms · p50 %.1f ms · p99 %.1f ms",
-		s.Requests, s.OK, s.Failed, s.Parked, s.Lost, s.UnauthorizedSeen, s.Refreshes, s.RefreshFailures, s.LoggedOut, s.Replayed, s.WallMS, s.P50MS, s.P99MS)
+	pace := fmt.Sprintf("%.1f req/s", s.RatePerS)
+	switch {
+	case s.RateAskedPerS > 0 && s.DurationMS > 0:
+		pace += fmt.Sprintf(" (asked %g/s for %s)", s.RateAskedPerS, time.Duration(s.DurationMS*1e6))
+	case s.RateAskedPerS > 0:
+		pace += fmt.Sprintf(" (asked %g/s)", s.RateAskedPerS)
+	case s.DurationMS > 0:
+		pace += fmt.Sprintf(" (for %s)", time.Duration(s.DurationMS*1e6))
+	}
+	events := fmt.Sprintf("%d events, %d dropped", s.Events, s.EventsDropped)
+	if lf := s.LogFile; lf != nil {
+		events += fmt.Sprintf(" · log file: %d written, %d dropped", lf.Written, lf.Dropped)
+		if lf.Error != "" {
+			events += " (" + lf.Error + ")"
+		}
+	}
+	return fmt.Sprintf("\n%d requests: %d ok, %d failed, %d parked, %d lost · %d 401s seen · %d refresh calls (%d failed) · logged out %d× · %d replayed\nwall %.1f ms · p50 %.1f ms · p99 %.1f ms · %s · %s",
+		s.Requests, s.OK, s.Failed, s.Parked, s.Lost, s.UnauthorizedSeen, s.Refreshes, s.RefreshFailures, s.LoggedOut, s.Replayed, s.WallMS, s.P50MS, s.P99MS, pace, events)
 }

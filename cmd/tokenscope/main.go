@@ -4,17 +4,30 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 
-	"tokenscope/internal/sanitize"
+	"github.com/spf13/cobra"
 )
 
 func main() {
-	if err := newRootCmd(os.Stdout, os.Stderr).Execute(); err != nil {
-		// Errors quote servers (a login failure says what the server said): sanitized like any
-		// other text from the network before it reaches the terminal.
-		fmt.Fprintln(os.Stderr, "tokenscope:", sanitize.Text(err.Error()))
-		os.Exit(exitCode(err))
-	}
+	os.Exit(execute(context.Background(), newRootCmd(os.Stdout, os.Stderr), os.Args[1:]))
 }
+
+// execute runs the command line and returns the exit status. An error is printed on the
+// command's stderr, which newRootCmd put behind the sanitizer: errors quote servers (a login
+// failure says what the server said).
+func execute(ctx context.Context, root *cobra.Command, args []string) int {
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	printError(root.ErrOrStderr(), err)
+	return exitCode(err)
+}
+
+// printError is how every command's error reaches the user: one line on w, a sanitized stderr.
+func printError(w io.Writer, err error) { fmt.Fprintln(w, "tokenscope:", err) }

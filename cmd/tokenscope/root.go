@@ -2,10 +2,15 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"os"
 	"runtime/debug"
 
+	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
+
+	"tokenscope/internal/sanitize"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3"; otherwise it comes from
@@ -31,6 +36,12 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
+// usageError is a command line tokenscope refuses (a flag's value it cannot use): exit
+// status 2, like a flag it cannot parse.
+func usageError(format string, args ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
+}
+
 func exitCode(err error) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
@@ -39,7 +50,40 @@ func exitCode(err error) int {
 	return 1
 }
 
+// guarded is one of the process's outputs behind the sanitizer: every write is cleaned, so
+// nothing a server sends reaches the terminal raw, whichever line quotes it. raw is the output
+// itself, for the escape sequences tokenscope writes on purpose (fire's progress line) and
+// nothing else.
+type guarded struct {
+	*sanitize.Writer
+	raw io.Writer
+}
+
+// guard puts w behind the sanitizer (once: a guarded writer is returned as it is).
+func guard(w io.Writer) io.Writer {
+	if g, ok := w.(*guarded); ok {
+		return g
+	}
+	return &guarded{Writer: sanitize.NewWriter(w), raw: w}
+}
+
+// rawTerminal is the terminal behind w, when w is (or guards) one.
+func rawTerminal(w io.Writer) (*os.File, bool) {
+	if g, ok := w.(*guarded); ok {
+		w = g.raw
+	}
+	f, ok := w.(*os.File)
+	if !ok || !isatty.IsTerminal(f.Fd()) {
+		return nil, false
+	}
+	return f, true
+}
+
+// newRootCmd builds the command tree writing text to stdout and stderr, both behind the
+// sanitizer (see guard). The TUI is the exception: Bubble Tea draws styled output on
+// os.Stdout itself.
 func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	stdout, stderr = guard(stdout), guard(stderr)
 	var (
 		tf    targetFlags
 		theme string
@@ -63,6 +107,9 @@ refresh conventions (simplejwt, bearer-json, element-admin, oauth2).`,
 	}
 	tf.register(root.Flags())
 	root.Flags().StringVar(&theme, "theme", "", "colour theme: dark, light, high-contrast or mono (default mono when NO_COLOR is set, else dark)")
+	// A flag that cannot be parsed is a usage error (status 2) in every command but decode,
+	// whose 2 means "signature invalid" and which keeps its own.
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: 2, err: err} })
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetVersionTemplate("tokenscope {{.Version}}\n")

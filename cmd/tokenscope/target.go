@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -93,6 +92,12 @@ func (f *targetFlags) resolve() error {
 		return err
 	}
 	f.fromEnv = fromEnv
+	if err := f.validate(); err != nil {
+		return err
+	}
+	if err := f.refuseURLPasswords(); err != nil {
+		return err
+	}
 	path, explicit := f.config, f.config != ""
 	if !explicit {
 		path = defaultConfigPath()
@@ -158,11 +163,46 @@ func (f *targetFlags) resolve() error {
 	return f.checkCredentials(f.targetName)
 }
 
+// validate refuses values that cannot mean anything (they were once taken: a timeout of 0 made
+// every login fail, a negative threshold was ignored). Values from the config file are checked
+// when it is read.
+func (f *targetFlags) validate() error {
+	switch {
+	case f.timeout <= 0:
+		return usageError("--timeout %s: want a positive duration such as 30s (it is each request's deadline)", f.timeout)
+	case f.threshold < 0:
+		what := f.origin("threshold", f.threshold.String())
+		if !f.fromEnv["threshold"] {
+			what += " " + f.threshold.String()
+		}
+		return usageError("%s: want a duration of 0 or more (0: a sixth of the token's lifetime)", what)
+	case f.logSize < 1:
+		return usageError("--log-size %d: want at least 1 event", f.logSize)
+	}
+	return f.demo.validate()
+}
+
+// refuseURLPasswords refuses a URL with a password in its userinfo on the command line, for
+// the reason no flag takes a password: argv is visible to every user in the process list. The
+// message says where the URL can go instead.
+func (f *targetFlags) refuseURLPasswords() error {
+	for _, u := range []struct{ flag, value, instead string }{
+		{"target", f.target, "in TOKENSCOPE_TARGET, or as a target's url in the config file"},
+		{"verify-jwks", f.verify.jwksURL, "as a target's verify_jwks in the config file"},
+	} {
+		if f.fs.Changed(u.flag) && !f.fromEnv[u.flag] && urlHasPassword(u.value) {
+			return usageError("--%s %s: the URL holds a password, and the command line is visible to every user in the process list: put the URL %s (a file only you can read)",
+				u.flag, redactURL(u.value), u.instead)
+		}
+	}
+	return nil
+}
+
 func (f *targetFlags) checkCredentials(name string) error {
 	if f.target == "" {
 		return nil // the embedded demo server's own user
 	}
-	what := "--target " + f.target
+	what := "--target " + redactURL(f.target)
 	if name != "" {
 		what = fmt.Sprintf("target %q in %s", name, f.cfg.path)
 	}
@@ -191,7 +231,7 @@ func (f *targetFlags) promptPassword(stderr io.Writer) error {
 	if !isatty.IsTerminal(os.Stdin.Fd()) {
 		return errors.New("password_prompt is set but standard input is not a terminal: use password_env")
 	}
-	fmt.Fprintf(stderr, "Password for %s at %s: ", f.user, f.target)
+	fmt.Fprintf(stderr, "Password for %s at %s: ", f.user, redactURL(f.target))
 	b, err := term.ReadPassword(fd)
 	fmt.Fprintln(stderr)
 	if err != nil {
@@ -212,6 +252,7 @@ type wiring struct {
 	resumed  string // where the tokens came from, when not from a login
 	presets  []apiclient.Request
 	insecure bool
+	logFile  *logSink // nil without --log-file
 	stop     []func()
 }
 
@@ -396,7 +437,7 @@ func (f *targetFlags) startSessionFile(b *wiring, stderr io.Writer) error {
 		e.Resume(st, b.resumed)
 	default:
 		fmt.Fprintf(stderr, "tokenscope: %s holds a session for %s as %s; it will be replaced after login\n",
-			sanitize.Line(f.sessionFile), sanitize.Line(st.Target), sanitize.Line(st.User))
+			sanitize.Line(f.sessionFile), sanitize.Line(redactURL(st.Target)), sanitize.Line(st.User))
 	}
 	sub := e.Log().Subscribe(256)
 	done := make(chan struct{})
@@ -418,7 +459,8 @@ func (f *targetFlags) startSessionFile(b *wiring, stderr io.Writer) error {
 }
 
 // startLogFile streams events to a JSON-lines file (0600). Tokens appear as fingerprints only,
-// unless --reveal-tokens asks for the raw tokens at each login and refresh.
+// unless --reveal-tokens asks for the raw tokens at each login and refresh. Events it cannot
+// write are counted (wiring.logFile), not dropped silently.
 func (f *targetFlags) startLogFile(b *wiring) error {
 	if f.logFile == "" {
 		return nil
@@ -428,25 +470,21 @@ func (f *targetFlags) startLogFile(b *wiring) error {
 		return fmt.Errorf("--log-file: %w", err)
 	}
 	// O_CREATE's mode applies only to a new file: an existing one is made private too before
-	// anything (perhaps revealed tokens) is appended to it.
-	if err := file.Chmod(0o600); err != nil {
-		file.Close()
-		return fmt.Errorf("--log-file: %w", err)
+	// anything (perhaps revealed tokens) is appended to it. Only a regular file: a pipe or a
+	// device (/dev/null) is not ours to change.
+	if st, err := file.Stat(); err != nil || st.Mode().IsRegular() {
+		if err == nil {
+			err = file.Chmod(0o600)
+		}
+		if err != nil {
+			file.Close()
+			return fmt.Errorf("--log-file: %w", err)
+		}
 	}
 	e := b.engine
-	sub := e.Log().Subscribe(1 << 14)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		w := &exportWriter{jw: session.NewJSONLWriter(file), engine: e, reveal: f.revealTokens}
-		for ev := range sub.C {
-			if err := w.write(ev); err != nil && w.jw.Failed() == 1 {
-				e.Note("log file: writing failed, events are missing from it: " + err.Error())
-			}
-		}
-	}()
-	b.stop = append(b.stop, func() { sub.Close(); wg.Wait(); file.Close() })
+	w := &exportWriter{jw: session.NewJSONLWriter(file), engine: e, reveal: f.revealTokens}
+	b.logFile = startLogSink(e.Log(), file, w, e.Note)
+	b.stop = append(b.stop, func() { b.logFile.finish() })
 	return nil
 }
 

@@ -15,7 +15,9 @@ import (
 // runTUI starts the Bubble Tea program. Nothing else may write to the terminal while it runs:
 // resty's diagnostics are discarded and the demo server logs nothing.
 func runTUI(cmd *cobra.Command, tf *targetFlags, theme string) error {
-	b, err := tf.build(os.Stderr)
+	// What is said before the TUI starts (a password prompt, a session file's warning) goes
+	// through the sanitized stderr; the TUI itself draws on os.Stdout.
+	b, err := tf.build(cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}

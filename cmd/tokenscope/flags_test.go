@@ -1,0 +1,58 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestOddFlagValuesAreRefused: values that cannot mean anything (a timeout of 0 once made every
+// login fail, a negative threshold was ignored) are refused before anything starts, with exit
+// status 2 and a message naming the flag, by fire and by the TUI command alike.
+func TestOddFlagValuesAreRefused(t *testing.T) {
+	cases := []struct {
+		args []string
+		flag string // what the message must name
+	}{
+		{[]string{"--timeout", "0"}, "--timeout"},
+		{[]string{"--timeout", "-1s"}, "--timeout"},
+		{[]string{"--threshold", "-1s"}, "--threshold -1s"},
+		{[]string{"--log-size", "0"}, "--log-size"},
+		{[]string{"--log-size", "-3"}, "--log-size"},
+		{[]string{"--access-ttl", "0s"}, "--access-ttl"},
+		{[]string{"--refresh-ttl", "-1m"}, "--refresh-ttl"},
+		{[]string{"--latency", "-5ms"}, "--latency"},
+		{[]string{"--refresh-latency", "-5ms"}, "--refresh-latency"},
+		{[]string{"--fail-refresh", "-1"}, "--fail-refresh"},
+		{[]string{"--timeout", "soon"}, "--timeout"}, // not a duration at all: the same status
+	}
+	fireOnly := []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"-n", "0"}, "--count"},
+		{[]string{"--count", "-5"}, "--count"},
+		{[]string{"-c", "0"}, "--concurrency"},
+		{[]string{"--concurrency", "-2"}, "--concurrency"},
+	}
+	for _, cmd := range [][]string{{"fire"}, {}} {
+		all := cases
+		if len(cmd) > 0 {
+			all = append(all, fireOnly...)
+		}
+		for _, c := range all {
+			args := append(append([]string{}, cmd...), c.args...)
+			t.Run(strings.Join(args, " "), func(t *testing.T) {
+				_, errOut, code := executeCLI(t, args...)
+				if code != 2 || !strings.Contains(errOut, c.flag) {
+					t.Errorf("%v: exit %d, stderr %q; want 2 and a message naming %s", args, code, errOut, c.flag)
+				}
+			})
+		}
+	}
+
+	// A value from a TOKENSCOPE_* variable is blamed on the variable.
+	t.Setenv("TOKENSCOPE_THRESHOLD", "-2s")
+	if _, errOut, code := executeCLI(t, "fire"); code != 2 || !strings.Contains(errOut, `TOKENSCOPE_THRESHOLD="-2s"`) {
+		t.Errorf("TOKENSCOPE_THRESHOLD=-2s: exit %d, stderr %q", code, errOut)
+	}
+}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"io"
+	"sync"
+
+	"tokenscope/session"
+)
+
+// follower reads the engine's log in order, every event once: from a subscription, filling
+// the gaps a full buffer leaves (Log.Append drops an event for a slow subscriber rather than
+// slow the HTTP path) from the events the log still keeps. What the log no longer keeps
+// either is counted as lost: never skipped silently.
+type follower struct {
+	log  session.LogView
+	sub  *session.Subscription
+	next uint64 // the Seq of the next event to deliver
+	lost uint64
+}
+
+func newFollower(log session.LogView, buffer int) *follower {
+	return &follower{log: log, sub: log.Subscribe(buffer), next: 1}
+}
+
+// run delivers the events to emit in order: those logged before the subscription, then each
+// as it comes, until the subscription is closed, and then what was logged meanwhile.
+func (f *follower) run(emit func(session.Event)) {
+	f.catchUp(emit)
+	for ev := range f.sub.C {
+		if ev.Seq > f.next {
+			f.catchUp(emit) // the buffer was full: take the missed events from the log
+		}
+		f.deliver(ev, emit)
+	}
+	for f.catchUp(emit) { // emit may log (a note that the file failed): until nothing is new
+	}
+}
+
+func (f *follower) deliver(ev session.Event, emit func(session.Event)) bool {
+	if ev.Seq < f.next {
+		return false // already delivered by a catch-up
+	}
+	f.lost += ev.Seq - f.next
+	f.next = ev.Seq + 1
+	emit(ev)
+	return true
+}
+
+// catchUp delivers what the log keeps from f.next on, and reports whether there was any.
+func (f *follower) catchUp(emit func(session.Event)) bool {
+	got := false
+	for _, ev := range f.log.Since(f.next - 1) {
+		got = f.deliver(ev, emit) || got
+	}
+	return got
+}
+
+// logFileBuffer is the --log-file subscription's buffer, in events.
+var logFileBuffer = 1 << 14
+
+// logSink writes the events to the --log-file as JSON lines and counts what it could not:
+// events the log dropped before it read them and lines whose write failed.
+type logSink struct {
+	follow *follower
+	out    io.WriteCloser
+	done   chan struct{}
+	once   sync.Once
+	stats  logFileStats
+}
+
+// logFileStats is what fire's summary says of the --log-file.
+type logFileStats struct {
+	Written uint64 `json:"written"`
+	Dropped uint64 `json:"dropped"`         // missed while the writer was behind, or not written
+	Error   string `json:"error,omitempty"` // the first write error
+}
+
+// startLogSink follows log into out through w; note, when not nil, is told of the first
+// write error (the engine logs it, so that the TUI shows it).
+func startLogSink(log session.LogView, out io.WriteCloser, w *exportWriter, note func(string)) *logSink {
+	s := &logSink{follow: newFollower(log, logFileBuffer), out: out, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		var failed uint64
+		s.follow.run(func(ev session.Event) {
+			if err := w.write(ev); err != nil {
+				if failed++; failed == 1 {
+					s.stats.Error = err.Error()
+					if note != nil {
+						note("log file: writing failed, events are missing from it: " + err.Error())
+					}
+				}
+				return
+			}
+			s.stats.Written++
+		})
+		s.stats.Dropped = s.follow.lost + failed
+	}()
+	return s
+}
+
+// finish stops following, closes the file and returns the counts; written + dropped is every
+// event logged until then.
+func (s *logSink) finish() logFileStats {
+	s.once.Do(func() {
+		s.follow.sub.Close()
+		<-s.done
+		if err := s.out.Close(); err != nil && s.stats.Error == "" {
+			s.stats.Error = err.Error()
+		}
+	})
+	return s.stats
+}
