@@ -9,6 +9,7 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -302,89 +303,120 @@ func oauthError(w http.ResponseWriter, status int, code, desc string) {
 	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
 }
 
-func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) {
+// oauthForm reads an RFC 6749 form body: form-encoded, capped, no repeated parameters. It
+// answers the failure itself.
+func (s *Server) oauthForm(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
 	ct := r.Header.Get("Content-Type")
 	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/x-www-form-urlencoded" {
 		oauthError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("unsupported media type %q: send application/x-www-form-urlencoded", ct))
-		return
+		return nil, false
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			oauthError(w, http.StatusRequestEntityTooLarge, "invalid_request", fmt.Sprintf("request body larger than %d bytes", s.opts.MaxBodyBytes))
-			return
+			return nil, false
 		}
 		oauthError(w, http.StatusBadRequest, "invalid_request", "malformed form body: "+err.Error())
-		return
+		return nil, false
 	}
-	form := r.PostForm
-	for k, v := range form {
+	for k, v := range r.PostForm {
 		if len(v) > 1 { // RFC 6749 §3.2: parameters MUST NOT be included more than once
-			oauthError(w, http.StatusBadRequest, "invalid_request", "parameter "+k+" is repeated")
-			return
+			oauthError(w, http.StatusBadRequest, "invalid_request", "parameter "+clip(k, 64)+" is repeated")
+			return nil, false
 		}
 	}
+	return r.PostForm, true
+}
 
-	// Client authentication (RFC 6749 §2.3): HTTP Basic or client_id in the body.
-	basicID, basicSecret, hasBasic := r.BasicAuth()
-	id, secret := form.Get("client_id"), form.Get("client_secret")
-	if hasBasic {
-		if (id != "" && id != basicID) || secret != "" {
-			oauthError(w, http.StatusBadRequest, "invalid_request", "use one client authentication method, not both")
-			return
-		}
-		id, secret = basicID, basicSecret
-	}
-	if id != s.opts.ClientID || secret != "" {
-		if hasBasic {
-			w.Header().Set("WWW-Authenticate", `Basic realm="`+realm+`"`)
-		}
-		desc := fmt.Sprintf("unknown client %q: the demo accepts the public client %q with no secret", id, s.opts.ClientID)
-		if id == "" {
-			desc = fmt.Sprintf("client authentication required: send client_id=%s", s.opts.ClientID)
-		}
-		oauthError(w, http.StatusUnauthorized, "invalid_client", desc)
+func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) {
+	form, ok := s.oauthForm(w, r)
+	if !ok {
 		return
 	}
-
-	switch gt := form.Get("grant_type"); gt {
+	c := s.authenticateClient(w, r, form)
+	if c == nil {
+		return
+	}
+	gt := form.Get("grant_type")
+	switch gt {
 	case "":
 		oauthError(w, http.StatusBadRequest, "invalid_request", "missing grant_type")
-	case "password":
-		user, pass := form.Get("username"), form.Get("password")
-		if user == "" || pass == "" {
-			oauthError(w, http.StatusBadRequest, "invalid_request", "grant_type=password needs username and password")
-			return
-		}
-		if !s.checkPassword(user, pass) {
-			s.count(func(st *Stats) { st.LoginsFailed++ })
-			oauthError(w, http.StatusBadRequest, "invalid_grant", "invalid username or password")
-			return
-		}
-		if p, ok := s.loginOK(w, user, s.opts.OpaqueOAuth); ok {
-			s.oauthTokenResponse(w, p)
-		}
-	case "refresh_token":
+		return
+	case grantPassword, grantRefresh, grantAuthCode, grantClientCreds, grantDeviceCode:
+	default:
+		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", fmt.Sprintf("grant_type %q is not supported", clip(gt, 64)))
+		return
+	}
+	if !c.allows(gt) {
+		oauthError(w, http.StatusBadRequest, "unauthorized_client", fmt.Sprintf("client %q may not use grant_type %s", c.id, gt))
+		return
+	}
+	switch gt {
+	case grantPassword:
+		s.passwordGrant(w, r, form)
+	case grantRefresh:
 		raw := form.Get("refresh_token")
 		if raw == "" {
 			oauthError(w, http.StatusBadRequest, "invalid_request", "grant_type=refresh_token needs refresh_token")
 			return
 		}
 		if p, ok := s.doRefresh(w, r, OAuth2, raw, s.opts.OpaqueOAuth); ok {
-			s.oauthTokenResponse(w, p)
+			s.oauthTokenResponse(w, r, p, "")
 		}
-	default:
-		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", fmt.Sprintf("grant_type %q is not supported (use password or refresh_token)", gt))
+	case grantAuthCode:
+		s.authCodeGrant(w, r, c, form)
+	case grantClientCreds:
+		s.clientCredentialsGrant(w, r, c, form)
+	case grantDeviceCode:
+		s.deviceCodeGrant(w, r, c, form)
 	}
 }
 
-func (s *Server) oauthTokenResponse(w http.ResponseWriter, p pair) {
-	writeJSON(w, http.StatusOK, withRefresh(map[string]any{
+func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, form url.Values) {
+	user, pass := form.Get("username"), form.Get("password")
+	if user == "" || pass == "" {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "grant_type=password needs username and password")
+		return
+	}
+	if !s.checkPassword(user, pass) {
+		s.count(func(st *Stats) { st.LoginsFailed++ })
+		oauthError(w, http.StatusBadRequest, "invalid_grant", "invalid username or password")
+		return
+	}
+	if p, ok := s.loginOK(w, user, s.opts.OpaqueOAuth); ok {
+		s.oauthTokenResponse(w, r, p, "")
+	}
+}
+
+// oauthTokenResponse answers a token request with p, adding the granted scope and, when the
+// scope holds openid, an ID token (with nonce, when the authorization request had one).
+func (s *Server) oauthTokenResponse(w http.ResponseWriter, r *http.Request, p pair, nonce string) {
+	m := withRefresh(map[string]any{
 		"access_token": p.access,
 		"token_type":   "Bearer",
 		"expires_in":   int(math.Ceil(s.opts.AccessTTL.Seconds())),
-	}, "refresh_token", p))
+	}, "refresh_token", p)
+	s.mu.Lock()
+	f := s.families[p.family]
+	var fc family
+	if f != nil {
+		fc = *f
+	}
+	s.mu.Unlock()
+	if fc.scope != "" {
+		m["scope"] = fc.scope
+	}
+	if hasScope(fc.scope, scopeOpenID) {
+		idt, err := s.idToken(s.issuer(r), fc, nonce)
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error", "error_description": "minting the ID token: " + err.Error()})
+			return
+		}
+		m["id_token"] = idt
+	}
+	writeJSON(w, http.StatusOK, m)
 }
 
 // ---- protected resources ----

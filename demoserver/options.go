@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"time"
 
 	"tokenscope/internal/clock"
@@ -26,6 +27,10 @@ const (
 	DefaultMaxBodyBytes = 64 << 10
 	DefaultUser         = "demo"
 	DefaultPassword     = "demo"
+
+	DefaultConfidentialClientID = "tokenscope-cc"
+	DefaultConfidentialSecret   = "demo-secret"
+	DefaultDeviceInterval       = 5 * time.Second
 )
 
 // Signing algorithms the server can mint with.
@@ -50,6 +55,17 @@ type Options struct {
 	Secret   []byte            // HS256 secret; random per start when empty
 	Alg      string            // AlgHS256 (default) or AlgES256
 	ClientID string            // the public oauth2 client accepted by /oauth/token
+
+	// The confidential OpenID client: client_credentials only, client_secret_basic or _post.
+	ConfidentialClientID string
+	ConfidentialSecret   string
+
+	// Issuer is the OpenID issuer URL. Empty: the base URL the client reached the server at
+	// (scheme and Host of each request), which is right for loopback.
+	Issuer string
+
+	// DeviceInterval is the polling interval the device grant asks for (RFC 8628 §3.2).
+	DeviceInterval time.Duration
 
 	// OpaqueOAuth makes the oauth2 convention issue opaque (non-JWT) tokens, so that clients
 	// must drive their countdown from expires_in.
@@ -84,6 +100,16 @@ func (o Options) withDefaults() Options {
 	if o.ClientID == "" {
 		o.ClientID = DefaultClientID
 	}
+	if o.ConfidentialClientID == "" {
+		o.ConfidentialClientID = DefaultConfidentialClientID
+	}
+	if o.ConfidentialSecret == "" {
+		o.ConfidentialSecret = DefaultConfidentialSecret
+	}
+	if o.DeviceInterval <= 0 {
+		o.DeviceInterval = DefaultDeviceInterval
+	}
+	o.Issuer = strings.TrimRight(o.Issuer, "/")
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -99,6 +125,9 @@ func (o Options) validate() error {
 	}
 	if o.Alg == AlgHS256 && len(o.Secret) > 0 && len(o.Secret) < 16 {
 		return errors.New("demoserver: HS256 secret must be at least 16 bytes")
+	}
+	if o.ConfidentialClientID == o.ClientID {
+		return errors.New("demoserver: the confidential and the public client need different ids")
 	}
 	return nil
 }

@@ -26,6 +26,7 @@ type Server struct {
 	access    map[string]*accessRec  // by jti, or by the raw token when opaque
 	refresh   map[string]*refreshRec // likewise
 	lastPrune time.Time
+	oidc      oidcState
 	stats     Stats
 	knobs     Knobs
 
@@ -51,6 +52,16 @@ type Stats struct {
 	ResourceUnauthorized int64 `json:"resource_unauthorized"`
 	RefreshInFlight      int   `json:"refresh_in_flight"`
 	MaxRefreshInFlight   int   `json:"max_refresh_in_flight"`
+
+	AuthCodesIssued        int64 `json:"auth_codes_issued"`
+	AuthCodesRedeemed      int64 `json:"auth_codes_redeemed"`
+	AuthCodesRejected      int64 `json:"auth_codes_rejected"`
+	DeviceCodesIssued      int64 `json:"device_codes_issued"`
+	DevicePolls            int64 `json:"device_polls"`
+	DeviceSlowDown         int64 `json:"device_slow_down"`
+	ClientCredentialsToken int64 `json:"client_credentials_tokens"`
+	Revocations            int64 `json:"revocations"`
+	Introspections         int64 `json:"introspections"`
 }
 
 // Knobs are the fault settings currently in force.
@@ -78,6 +89,7 @@ func New(opts Options) (*Server, error) {
 		families: map[string]*family{},
 		access:   map[string]*accessRec{},
 		refresh:  map[string]*refreshRec{},
+		oidc:     newOIDCState(),
 	}
 	s.routes = s.buildRoutes()
 	return s, nil
@@ -298,6 +310,16 @@ func (s *Server) buildRoutes() map[string][]route {
 		{"GET", "/sys/user/info", ElementAdmin, "resource (X-Token)", s.xtokenResource(s.userInfo)},
 		{"POST", "/sys/items", ElementAdmin, "resource (X-Token)", s.xtokenResource(s.createSysItem)},
 		{"GET", "/.well-known/jwks.json", "", "public keys", s.jwks},
+		{"GET", "/.well-known/openid-configuration", OAuth2, "OpenID discovery", s.discovery},
+		{"GET", "/.well-known/oauth-authorization-server", OAuth2, "RFC 8414 metadata", s.discovery},
+		{"GET", "/authorize", "", "authorization code flow (HTML)", s.authorizeStart},
+		{"POST", "/authorize", "", "login and approve forms", s.authorizeForm},
+		{"POST", "/oauth/device", OAuth2, "device authorization (RFC 8628)", s.deviceAuthorize},
+		{"GET", "/device", "", "device verification page (HTML)", s.devicePage},
+		{"POST", "/device", "", "device user code, login and approve forms", s.deviceForm},
+		{"POST", "/oauth/revoke", OAuth2, "revocation (RFC 7009)", s.revoke},
+		{"POST", "/oauth/introspect", OAuth2, "introspection (RFC 7662)", s.introspect},
+		{"GET", "/userinfo", OAuth2, "OpenID userinfo", s.userinfo},
 		{"GET", "/", "", "this index", s.index},
 		{"GET", "/__demo/stats", "", "counters", s.knobStats},
 		{"POST", "/__demo/expire-access", "", "expire all access tokens now", s.knobExpire},

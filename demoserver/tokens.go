@@ -37,6 +37,7 @@ var (
 type accessRec struct {
 	family string
 	user   string
+	iat    time.Time
 	exp    time.Time
 	killed bool // expired early by the expire-access knob
 }
@@ -45,6 +46,7 @@ type accessRec struct {
 type refreshRec struct {
 	family  string
 	user    string
+	iat     time.Time
 	exp     time.Time
 	rotated bool // a newer token of the family replaced it
 }
@@ -52,6 +54,11 @@ type refreshRec struct {
 // family is the chain of refresh tokens descended from one login.
 type family struct {
 	user      string
+	client    string    // the client it was issued to
+	scope     string    // granted scope, space-separated; empty for the legacy logins
+	authTime  time.Time // when the user authenticated (OIDC auth_time)
+	noRefresh bool      // access tokens only (client_credentials, no offline_access)
+	oidc      bool      // issued by the OpenID flows: access tokens carry scope and client_id
 	revoked   bool
 	rotations int
 	exp       time.Time // expiry of its newest refresh token, for pruning
@@ -59,6 +66,7 @@ type family struct {
 
 // pair is what a login or refresh hands out.
 type pair struct {
+	family          string
 	access, refresh string
 	rotated         bool // refresh is a new token
 	accessExp       time.Time
@@ -185,7 +193,7 @@ func (s *Server) issue(fam string, opaque bool, keepRefresh string) (pair, error
 	f := s.families[fam]
 	s.pruneLocked(now)
 
-	out := pair{accessExp: now.Add(s.opts.AccessTTL)}
+	out := pair{family: fam, accessExp: now.Add(s.opts.AccessTTL)}
 	if !opaque {
 		// A JWT's exp has whole seconds; the registry must agree with the claim the client
 		// reads, or the client would see a token die up to a second before the server does.
@@ -196,22 +204,29 @@ func (s *Server) issue(fam string, opaque bool, keepRefresh string) (pair, error
 		out.access = accessKey
 	} else {
 		accessKey = randHex(12)
-		tok, err := s.signer.sign(jwt.MapClaims{
+		claims := jwt.MapClaims{
 			"sub": f.user, "iat": now.Unix(), "exp": out.accessExp.Unix(), "jti": accessKey,
 			"token_type": typeAccess, "fam": fam,
-		})
+		}
+		if f.oidc {
+			claims["scope"], claims["client_id"] = f.scope, f.client
+		}
+		tok, err := s.signer.sign(claims)
 		if err != nil {
 			return pair{}, err
 		}
 		out.access = tok
 	}
-	s.access[accessKey] = &accessRec{family: fam, user: f.user, exp: out.accessExp}
+	s.access[accessKey] = &accessRec{family: fam, user: f.user, iat: now, exp: out.accessExp}
 	if out.accessExp.After(f.exp) {
 		f.exp = out.accessExp
 	}
 
 	if keepRefresh != "" {
 		out.refresh = keepRefresh
+		return out, nil
+	}
+	if f.noRefresh {
 		return out, nil
 	}
 	refreshExp := now.Add(s.opts.RefreshTTL)
@@ -232,7 +247,7 @@ func (s *Server) issue(fam string, opaque bool, keepRefresh string) (pair, error
 		}
 		out.refresh = tok
 	}
-	s.refresh[refreshKey] = &refreshRec{family: fam, user: f.user, exp: refreshExp}
+	s.refresh[refreshKey] = &refreshRec{family: fam, user: f.user, iat: now, exp: refreshExp}
 	if refreshExp.After(f.exp) {
 		f.exp = refreshExp
 	}
@@ -244,10 +259,18 @@ func (s *Server) issue(fam string, opaque bool, keepRefresh string) (pair, error
 func (s *Server) login(user string, opaque bool) (pair, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	fam := randHex(8)
-	// exp is set now so that the prune inside issue cannot drop the family it is issuing for.
-	s.families[fam] = &family{user: user, exp: s.now().Add(s.opts.RefreshTTL)}
 	s.stats.Logins++
+	return s.startFamilyLocked(family{user: user, client: s.opts.ClientID}, opaque)
+}
+
+// startFamilyLocked registers a new family shaped like proto and issues its first pair; the
+// caller holds s.mu.
+func (s *Server) startFamilyLocked(proto family, opaque bool) (pair, error) {
+	fam := randHex(8)
+	f := proto
+	// exp is set now so that the prune inside issue cannot drop the family it is issuing for.
+	f.exp = s.now().Add(s.opts.RefreshTTL)
+	s.families[fam] = &f
 	return s.issue(fam, opaque, "")
 }
 
@@ -308,28 +331,48 @@ func (s *Server) refreshPair(raw string, opaque bool) (pair, error) {
 func (s *Server) checkAccess(raw string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	rec, _, err := s.liveAccessLocked(raw)
+	if err != nil {
+		return "", err
+	}
+	return rec.user, nil
+}
+
+// liveAccessLocked finds a live access token and its family; the caller holds s.mu.
+func (s *Server) liveAccessLocked(raw string) (*accessRec, *family, error) {
+	rec, err := s.lookupAccessLocked(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	if rec.killed || !s.now().Before(rec.exp) {
+		return nil, nil, errExpired
+	}
+	f := s.families[rec.family]
+	if f == nil || f.revoked {
+		return nil, nil, errRevoked
+	}
+	return rec, f, nil
+}
+
+// lookupAccessLocked resolves an access token (JWT or opaque) to its record, without judging
+// whether it is still alive; the caller holds s.mu.
+func (s *Server) lookupAccessLocked(raw string) (*accessRec, error) {
 	key := raw
 	rec, ok := s.access[raw] // opaque
 	if !ok {
 		p, err := s.parse(raw)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		if p.typ != typeAccess {
-			return "", fmt.Errorf("%w: a %s token was presented as an access token", errWrongType, p.typ)
+			return nil, fmt.Errorf("%w: a %s token was presented as an access token", errWrongType, p.typ)
 		}
 		key = p.jti
 		if rec, ok = s.access[key]; !ok {
-			return "", errUnknown
+			return nil, errUnknown
 		}
 	}
-	if rec.killed || !s.now().Before(rec.exp) {
-		return "", errExpired
-	}
-	if f := s.families[rec.family]; f == nil || f.revoked {
-		return "", errRevoked
-	}
-	return rec.user, nil
+	return rec, nil
 }
 
 // pruneLocked drops records that can no longer be accepted, so a long demo does not grow
