@@ -156,7 +156,7 @@ func TestClientCredentials(t *testing.T) {
 		t.Errorf("cc access token claims: %v", c)
 	}
 	expectOK(t, h.do("GET", "/api/protected/", "", nil, bearer(post.str("access_token"))...), "resource with cc token")
-	if st := h.srv.Stats(); st.ClientCredentialsToken != 2 || st.Logins != 0 {
+	if st := h.srv.Stats(); st.ClientCredentialsTokens != 2 || st.Logins != 0 {
 		t.Errorf("stats: %+v", st)
 	}
 

@@ -107,7 +107,7 @@ func (s *Server) clientCredentialsGrant(w http.ResponseWriter, r *http.Request, 
 		return
 	}
 	s.mu.Lock()
-	s.stats.ClientCredentialsToken++
+	s.stats.ClientCredentialsTokens++
 	p, err := s.startFamilyLocked(family{user: c.id, client: c.id, scope: scope, oidc: true, noRefresh: true}, s.opts.OpaqueOAuth)
 	s.mu.Unlock()
 	if err != nil {

@@ -53,15 +53,15 @@ type Stats struct {
 	RefreshInFlight      int   `json:"refresh_in_flight"`
 	MaxRefreshInFlight   int   `json:"max_refresh_in_flight"`
 
-	AuthCodesIssued        int64 `json:"auth_codes_issued"`
-	AuthCodesRedeemed      int64 `json:"auth_codes_redeemed"`
-	AuthCodesRejected      int64 `json:"auth_codes_rejected"`
-	DeviceCodesIssued      int64 `json:"device_codes_issued"`
-	DevicePolls            int64 `json:"device_polls"`
-	DeviceSlowDown         int64 `json:"device_slow_down"`
-	ClientCredentialsToken int64 `json:"client_credentials_tokens"`
-	Revocations            int64 `json:"revocations"`
-	Introspections         int64 `json:"introspections"`
+	AuthCodesIssued         int64 `json:"auth_codes_issued"`
+	AuthCodesRedeemed       int64 `json:"auth_codes_redeemed"`
+	AuthCodesRejected       int64 `json:"auth_codes_rejected"`
+	DeviceCodesIssued       int64 `json:"device_codes_issued"`
+	DevicePolls             int64 `json:"device_polls"`
+	DeviceSlowDown          int64 `json:"device_slow_down"`
+	ClientCredentialsTokens int64 `json:"client_credentials_tokens"`
+	Revocations             int64 `json:"revocations"`
+	Introspections          int64 `json:"introspections"`
 }
 
 // Knobs are the fault settings currently in force.
