@@ -211,9 +211,11 @@ func (s *Server) finishConsent(w http.ResponseWriter, id string, cn *consent, ap
 	delete(s.oidc.pending, id)
 	now := s.now()
 	var code string
+	stale := false // the device code expired (or was answered) while the user was on the forms
 	switch {
 	case cn.kind == kindDevice:
-		if now.Before(cn.device.exp) && cn.device.status == devicePending {
+		stale = !now.Before(cn.device.exp) || cn.device.status != devicePending
+		if !stale {
 			cn.device.status, cn.device.user, cn.device.authTime = deviceDenied, cn.user, cn.authTime
 			if approved {
 				cn.device.status = deviceApproved
@@ -227,6 +229,8 @@ func (s *Server) finishConsent(w http.ResponseWriter, id string, cn *consent, ap
 	}
 	s.mu.Unlock()
 	switch {
+	case stale:
+		s.errorPage(w, http.StatusBadRequest, "the device code has expired or was already answered: start again on your device")
 	case cn.kind == kindDevice && approved:
 		s.renderPage(w, http.StatusOK, page{Title: "Device approved", Message: "You can return to your device."})
 	case cn.kind == kindDevice:

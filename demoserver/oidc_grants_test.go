@@ -127,6 +127,15 @@ func TestDeviceFlowDeniedExpiredAndErrors(t *testing.T) {
 	if p := h.postForm("/oauth/device", cc); p.status != 400 || p.str("error") != "unauthorized_client" {
 		t.Errorf("cc client asking for a device code: %d %s", p.status, p.raw)
 	}
+	// The code expires while the user is on the forms: no false "approved".
+	late := deviceStart(t, h, "openid")
+	lb := newBrowser(t)
+	h.clock.Advance(590 * time.Second)
+	login := lb.get(late.str("verification_uri_complete"))
+	h.clock.Advance(11 * time.Second)
+	if p := lb.consent(h.url+"/device", login, true); p.status != 400 || strings.Contains(p.body, "Device approved") {
+		t.Errorf("approving an expired device code: %d %s", p.status, p.body)
+	}
 	// verification_uri_complete skips typing the code.
 	fresh := deviceStart(t, h, "openid")
 	if p := b.get(fresh.str("verification_uri_complete")); !strings.Contains(p.body, `name="password"`) {
