@@ -317,7 +317,25 @@ func (e Event) Text() string {
 		}
 		b.WriteString(e.Reason)
 	}
-	return b.String()
+	return foldLines(b.String())
+}
+
+// lineBreaks are what a terminal, an editor or a log reader may start a new line at.
+const lineBreaks = "\r\n\v\f\u0085\u2028\u2029"
+
+// foldLines shows every line break as ⏎ (CRLF as one), as sanitize.Line does: an event is one
+// line however the server's text it quotes was laid out, so that it cannot forge the next one.
+func foldLines(s string) string {
+	if !strings.ContainsAny(s, lineBreaks) {
+		return s
+	}
+	s = strings.ReplaceAll(s, "\r\n", "⏎")
+	return strings.Map(func(r rune) rune {
+		if strings.ContainsRune(lineBreaks, r) {
+			return '⏎'
+		}
+		return r
+	}, s)
 }
 
 func roundDur(d time.Duration) time.Duration {
