@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/go-resty/resty/v2"
+
+	"tokenscope/session"
 )
 
 // redact removes secrets from text built from a server's answer: servers do echo what they
@@ -41,7 +43,9 @@ func (e *Engine) bodySummary(resp *resty.Response, extra ...string) string {
 	for _, f := range []string{"error_description", "detail", "message", "error", "reason"} {
 		if v, ok := lookupJSON(body, f); ok {
 			if s, ok := v.(string); ok && s != "" {
-				return e.redact(s, extra...) // a JSON escape may have hidden a secret from the first pass
+				// Redacted again (a JSON escape may have hidden a secret from the first pass), then
+				// clipped: a message may be megabytes.
+				return session.Clip(e.redact(s, extra...))
 			}
 		}
 	}
