@@ -144,15 +144,19 @@ const minBudget = 1 << 20
 // Clip returns s when it is at most MaxTextBytes long; otherwise its start, cut at a UTF-8
 // boundary, and how much was cut: "… 1048576 bytes more". The result never shares memory with
 // a long s, so keeping it does not keep the whole text alive.
-func Clip(s string) string {
-	if len(s) <= MaxTextBytes {
+func Clip(s string) string { return ClipMore(s, 0) }
+
+// ClipMore is Clip for the start of a longer text, of which more bytes were cut already: it
+// says how many bytes were cut in all.
+func ClipMore(s string, more int) string {
+	if len(s) <= MaxTextBytes && more <= 0 {
 		return s
 	}
-	cut := MaxTextBytes
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
+	cut := min(len(s), MaxTextBytes)
+	for cut > 0 && cut < len(s) && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
-	return s[:cut] + "… " + strconv.Itoa(len(s)-cut) + " bytes more"
+	return s[:cut] + "… " + strconv.Itoa(len(s)-cut+max(more, 0)) + " bytes more"
 }
 
 // clipText clips every text field of e; the caller's copy keeps the originals.
