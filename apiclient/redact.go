@@ -3,6 +3,7 @@ package apiclient
 // Keeping secrets out of what the engine says about a server's answers.
 
 import (
+	"encoding/json"
 	"html"
 	"strconv"
 	"strings"
@@ -361,9 +362,11 @@ func percentEscape(s string, p, depth int) (unit, bool) {
 // echoed secret behind.
 func (e *Engine) bodySummary(resp *resty.Response, extra ...string) string {
 	body := resp.Body()
-	for _, f := range []string{"error_description", "detail", "message", "error", "reason"} {
-		if v, ok := lookupJSON(body, f); ok {
-			if s, ok := v.(string); ok && s != "" {
+	// Decoded once, not once per field: an error body may be megabytes.
+	var doc any
+	if json.Unmarshal(body, &doc) == nil {
+		for _, f := range []string{"error_description", "detail", "message", "error", "reason"} {
+			if s, ok := doc.(map[string]any)[f].(string); ok && s != "" {
 				return e.redactClip(s, extra...)
 			}
 		}

@@ -49,7 +49,9 @@ func hugeBodyServer(t *testing.T, badLogin *atomic.Bool) *httptest.Server {
 func hugeBodyEngine(t *testing.T, url string) *Engine {
 	t.Helper()
 	cfg := edgeConfig(url, edgeProfile(t, "simplejwt"))
-	cfg.Timeout, cfg.RefreshTimeout = 10*time.Second, 10*time.Second
+	// Generous: under the race detector a refresh that reads 3 MiB twice takes seconds, and the
+	// requests must see it fail rather than give up waiting.
+	cfg.Timeout, cfg.RefreshTimeout = time.Minute, 30*time.Second
 	e := edgeNew(t, cfg)
 	t.Cleanup(e.Close)
 	return e
