@@ -223,9 +223,15 @@ func (l *Log) Append(e Event) Event {
 	l.total++
 	e.Seq = l.total
 	if l.n == len(l.ring) {
-		l.evictOldest()
+		// Full: the oldest's slot takes the new event, so it needs no clearing.
+		l.bytes -= l.ring[l.head].textBytes()
+		l.head, l.n = l.next(l.head), l.n-1
 	}
-	l.ring[(l.head+l.n)%len(l.ring)] = e
+	i := l.head + l.n
+	if i >= len(l.ring) {
+		i -= len(l.ring)
+	}
+	l.ring[i] = e
 	l.n++
 	l.bytes += size
 	for l.bytes > l.maxBytes && l.n > 1 {
@@ -245,8 +251,15 @@ func (l *Log) evictOldest() {
 	old := &l.ring[l.head]
 	l.bytes -= old.textBytes()
 	*old = Event{}
-	l.head = (l.head + 1) % len(l.ring)
-	l.n--
+	l.head, l.n = l.next(l.head), l.n-1
+}
+
+// next is the ring index after i.
+func (l *Log) next(i int) int {
+	if i++; i == len(l.ring) {
+		return 0
+	}
+	return i
 }
 
 // Total is the number of events ever appended.
