@@ -151,3 +151,22 @@ func TestSubscriptionByteBudget(t *testing.T) {
 		t.Errorf("%d small events queued, want all 500", len(s2.C))
 	}
 }
+
+// TestParseJWKSClipsKid: a key set's kid is the server's text; an error naming a bad key
+// quotes no more than Clip keeps of it.
+func TestParseJWKSClipsKid(t *testing.T) {
+	kid := strings.Repeat("k", 1<<20)
+	for _, key := range []string{
+		`{"kty":"RSA","kid":"` + kid + `","n":"!!","e":"AQAB"}`,
+		`{"kty":"EC","kid":"` + kid + `","crv":"P-256","x":"!!","y":"!!"}`,
+		`{"kty":"OKP","kid":"` + kid + `","crv":"Ed25519","x":"!!"}`,
+	} {
+		_, err := ParseJWKS([]byte(`{"keys":[` + key + `]}`))
+		if err == nil {
+			t.Fatalf("a bad key parsed: %.40s", key)
+		}
+		if len(err.Error()) > MaxTextBytes+200 {
+			t.Errorf("error is %d bytes: %.60q…", len(err.Error()), err.Error())
+		}
+	}
+}
