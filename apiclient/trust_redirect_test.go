@@ -3,6 +3,8 @@ package apiclient
 import (
 	"context"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -54,7 +56,10 @@ func newOriginWorld(t *testing.T, p Profile) *originWorld {
 			}
 		})
 	}
-	w.tls = httptest.NewTLSServer(handler("tls"))
+	w.tls = httptest.NewUnstartedServer(handler("tls"))
+	// Connections the engine still holds when the test ends make handshake noise on stderr.
+	w.tls.Config.ErrorLog = log.New(io.Discard, "", 0)
+	w.tls.StartTLS()
 	t.Cleanup(w.tls.Close)
 	w.plain = httptest.NewServer(handler("plain"))
 	t.Cleanup(w.plain.Close)
