@@ -404,7 +404,7 @@ func (e *Engine) thresholdFor(t session.Token) time.Duration {
 	if e.cfg.Threshold > 0 {
 		return e.cfg.Threshold
 	}
-	life := t.Lifetime()
+	life := observedLifetime(t)
 	if life <= 0 {
 		return 30 * time.Second
 	}
@@ -413,16 +413,83 @@ func (e *Engine) thresholdFor(t session.Token) time.Duration {
 	return min(max(life/6, time.Second), life/3, 5*time.Minute)
 }
 
-// stripAuthOnRedirect keeps the token on the host it was meant for. Go drops Authorization
-// when the host name changes but keeps it across ports, and never knows about custom headers
-// such as X-Token; this drops both whenever host or port differ.
+// observedLifetime is the life a token was handed over with: exp minus the later of its iat
+// and the moment it arrived (ReceivedAt, on the server's clock as the skew estimate had it).
+// Not Token.Lifetime, exp minus iat: stock simplejwt copies the refresh token's iat into each
+// access token it mints, so that its 5 s tokens claim a life growing by every refresh, and a
+// threshold taken as a fraction of it soon covered the whole token: a refresh storm. An iat
+// within a second before the arrival is taken as it is (claims have whole seconds), so that a
+// token minted as it was sent keeps its round lifetime.
+func observedLifetime(t session.Token) time.Duration {
+	if !t.HasExpiry() || t.ReceivedAt.IsZero() {
+		return t.Lifetime()
+	}
+	start := t.ReceivedAt
+	if t.IssuedAt.After(start.Add(-time.Second)) {
+		start = t.IssuedAt
+	}
+	return t.ExpiresAt.Sub(start)
+}
+
+// stripAuthOnRedirect keeps credentials on the origin they were meant for. Go drops
+// Authorization only when the host name changes (not the scheme or port), resty then copies
+// every header of the first request back whenever the host name matches, and neither knows about
+// custom headers such as X-Token. So this compares origins itself: scheme, host (case-insensitive)
+// and port with the scheme's default filled in, https://api.test and https://API.test:443 being
+// one origin and http://api.test another. Once a chain has left the first request's origin its
+// credentials stay off, even when a later hop comes back: the server that sent it back has seen
+// what it was sent. As https → http always changes the scheme, a token sent over TLS never goes
+// out in cleartext.
 func (e *Engine) stripAuthOnRedirect(req *http.Request, via []*http.Request) error {
-	if len(via) > 0 && req.URL.Host != via[0].URL.Host {
-		req.Header.Del(e.profile.Auth.Header)
-		req.Header.Del("Authorization")
-		req.Header.Del("Cookie")
+	if len(via) == 0 {
+		return nil
+	}
+	first := originOf(via[0].URL)
+	cross := originOf(req.URL) != first
+	for _, v := range via[1:] {
+		cross = cross || originOf(v.URL) != first
+	}
+	if cross {
+		e.stripCredentials(req.Header)
 	}
 	return nil
+}
+
+// stripCredentials removes every header that may carry a credential: the profile's auth
+// header, the standard ones, the header a refresh token travels in, and any header whose value
+// holds the session's access or refresh token (a preset's or the user's own).
+func (e *Engine) stripCredentials(h http.Header) {
+	for _, k := range []string{e.profile.Auth.Header, "Authorization", "Proxy-Authorization", "Cookie", "Cookie2"} {
+		h.Del(k)
+	}
+	if ep := e.profile.Refresh; ep.Send == SendHeader && ep.TokenField != "" {
+		h.Del(ep.TokenField)
+	}
+	e.mu.Lock()
+	secrets := []string{e.sess.Access.Raw, e.sess.Refresh.Raw}
+	e.mu.Unlock()
+	for k, vs := range h {
+		for _, v := range vs {
+			for _, sec := range secrets {
+				if sec != "" && strings.Contains(v, sec) {
+					delete(h, k)
+				}
+			}
+		}
+	}
+}
+
+// origin is what a credential is bound to: scheme, host and port, as RFC 6454 has it.
+type origin struct{ scheme, host, port string }
+
+// originOf is u's origin, the default port filled in (80 for http, 443 for https) and the host
+// in lower case without a trailing dot.
+func originOf(u *url.URL) origin {
+	o := origin{scheme: strings.ToLower(u.Scheme), host: strings.TrimSuffix(strings.ToLower(u.Hostname()), "."), port: u.Port()}
+	if o.port == "" {
+		o.port = map[string]string{"http": "80", "https": "443"}[o.scheme]
+	}
+	return o
 }
 
 // writerLogger sends resty's log lines to a writer instead of stderr.

@@ -53,7 +53,7 @@ func FetchJWKS(ctx context.Context, rt http.RoundTripper, rawURL string) (map[st
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: HTTP %s", where, resp.Status)
+		return nil, fmt.Errorf("%s: HTTP %s", where, session.Clip(resp.Status)) // the reason phrase is the server's
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
 	if err != nil {

@@ -75,7 +75,7 @@ func (e *Engine) replayParked(ctx context.Context) []Result {
 }
 
 func (e *Engine) loginFailed(reason string) error {
-	reason = e.redact(reason)
+	reason = e.redactClip(reason)
 	e.emit(session.Event{Kind: session.KindLoginFailed, Reason: reason})
 	return fmt.Errorf("login failed: %s", reason)
 }

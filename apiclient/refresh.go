@@ -100,7 +100,9 @@ func (e *Engine) runRefresh(id uint64, refreshTok session.Token) error {
 			e.applyRefresh(id, p)
 			return nil
 		}
-		ferr.Reason = e.redact(ferr.Reason, refreshTok.Raw)
+		// Redacted and clipped: the reason goes into events, the session's reason and every
+		// waiting request's result.
+		ferr.Reason = e.redactClip(ferr.Reason, refreshTok.Raw)
 		e.counters.refreshFailures.Add(1)
 		e.emit(session.Event{Kind: session.KindRefreshFailed, RefreshID: id, Attempt: attempt, Transient: ferr.Transient,
 			Reason: ferr.Reason})

@@ -357,18 +357,19 @@ func (e *Engine) proceedAfterRefresh(c *call, err error) error {
 	return err
 }
 
-// describeErr makes transport errors readable.
+// describeErr makes transport errors readable, and short: a malformed answer's error quotes
+// what the server sent (a status line, a header), which may be long.
 func describeErr(err error) string {
 	var ne interface{ Timeout() bool }
 	switch {
 	case errors.Is(err, context.Canceled):
 		return "cancelled"
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return "timeout: " + err.Error()
+		return session.Clip("timeout: " + err.Error())
 	case errors.Is(err, resty.ErrResponseBodyTooLarge):
 		return "response body too large (over the configured limit)"
 	}
-	return err.Error()
+	return session.Clip(err.Error())
 }
 
 // Presets returns the profile's ready-made requests as Requests.

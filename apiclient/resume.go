@@ -11,7 +11,10 @@ import (
 // Resume installs tokens saved by an earlier run instead of logging in. If they are dead, the
 // first refresh says so and the session asks for a login, as it would after any rejection.
 func (e *Engine) Resume(s session.Stored, source string) {
-	now := e.now()
+	// Received now, on the server's clock as login and refresh answers are (see parsePair).
+	e.mu.Lock()
+	now := e.now().Add(e.skew.Estimate().Applied())
+	e.mu.Unlock()
 	acc := session.ParseToken(s.Access, now, 0)
 	if !acc.HasExpiry() && !s.AccessExp.IsZero() {
 		acc.ExpiresAt, acc.ExpirySource = s.AccessExp, "expires_in"

@@ -24,6 +24,10 @@ import (
 type stockSimpleJWT struct {
 	secret []byte
 	ttl    time.Duration
+	// refreshAge is how long ago the refresh token a login hands out was issued: a session
+	// that began a while ago (simplejwt's refresh tokens live a day). Its iat is what every
+	// access token minted by a refresh carries.
+	refreshAge time.Duration
 
 	mu           sync.Mutex
 	lastExp      time.Time // exp of the newest access token
@@ -61,7 +65,8 @@ func (s *stockSimpleJWT) handler(t *testing.T) http.Handler {
 		now := time.Now()
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		refresh := s.sign(t, jwt.MapClaims{"token_type": "refresh", "iat": now.Unix(), "exp": now.Add(24 * time.Hour).Unix(), "jti": "r1", "user_id": 1})
+		iat := now.Add(-s.refreshAge)
+		refresh := s.sign(t, jwt.MapClaims{"token_type": "refresh", "iat": iat.Unix(), "exp": iat.Add(24 * time.Hour).Unix(), "jti": "r1", "user_id": 1})
 		edgeWriteJSON(w, http.StatusOK, fmt.Sprintf(`{"refresh":%q,"access":%q}`, refresh, s.access(t, now, now.Unix())))
 	})
 	mux.HandleFunc("POST /api/token/refresh/", func(w http.ResponseWriter, r *http.Request) {
@@ -154,6 +159,15 @@ func TestSkewStockSimpleJWTBackground(t *testing.T) {
 	if refreshes < 2 || refreshes > 6 {
 		t.Errorf("%d refreshes in %v of 5 s tokens", refreshes, run)
 	}
+	// And no more than the tokens' life calls for: one per lifetime, and two for the partial
+	// lifetimes at either end. The copied iat makes each token claim a longer life than the
+	// last; a threshold taken from that claim grows with it until tokens are born inside it.
+	if most := int(run/srv.ttl) + 2; refreshes > most {
+		t.Errorf("%d refreshes in %v of %v tokens, want at most %d", refreshes, run, srv.ttl, most)
+	}
+	for _, ev := range edgeEvents(e, session.KindRefreshStart) {
+		t.Logf("refresh #%d at %s: %s", ev.RefreshID, ev.Time.Format("15:04:05.000"), ev.Reason)
+	}
 	if n := len(edgeEvents(e, session.KindUnauthorized)); n != 0 {
 		t.Errorf("engine saw %d 401s", n)
 	}
@@ -164,5 +178,70 @@ func TestSkewStockSimpleJWTBackground(t *testing.T) {
 	}
 	if s := e.Snapshot(); !s.Skew.Known || s.Skew.Source != session.SkewFromDate || s.Skew.Rejected < refreshes-1 {
 		t.Errorf("skew %s: want known from the Date header with the copied iats rejected", s.Skew.Describe())
+	}
+}
+
+// TestSkewStockSimpleJWTOldRefreshToken: against stock simplejwt with a refresh token issued an
+// hour ago, every access token a refresh mints claims an hour and five seconds of life (the
+// copied iat). Eight clients sending requests for 8 s must see no more refreshes than 5 s tokens
+// call for, with the background strategy and with auto (proactive before requests), and no
+// 401s. Before the fix the threshold was a sixth of the claimed life, 5 min: every token was
+// born inside it, and the engine refreshed as fast as it could (background: once a second;
+// auto: before every request).
+func TestSkewStockSimpleJWTOldRefreshToken(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for 8 s of real time")
+	}
+	t.Parallel()
+	for _, strategy := range []Strategy{Background, Auto} {
+		t.Run(string(strategy), func(t *testing.T) {
+			t.Parallel()
+			srv := &stockSimpleJWT{secret: []byte("django-insecure-secret-key-for-tests"), ttl: 5 * time.Second, refreshAge: time.Hour}
+			ts := httptest.NewServer(srv.handler(t))
+			defer ts.Close()
+			cfg := edgeConfig(ts.URL, edgeProfile(t, "simplejwt"))
+			cfg.Strategy = strategy
+			cfg.Timeout, cfg.RefreshTimeout = 2*time.Second, 2*time.Second
+			e := edgeNew(t, cfg)
+			defer e.Close()
+			defer edgeDump(t, e)
+			edgeLogin(t, e)
+
+			const run, workers = 8 * time.Second, 8
+			deadline := time.Now().Add(run)
+			var mu sync.Mutex
+			var failed []string
+			var wg sync.WaitGroup
+			for range workers {
+				wg.Go(func() {
+					for time.Now().Before(deadline) {
+						r := e.Do(context.Background(), Request{Method: "GET", Path: "/api/protected/"})
+						if r.Outcome != OK || r.Attempts != 1 {
+							mu.Lock()
+							failed = append(failed, fmt.Sprintf("%v status %d attempts %d %s", r.Outcome, r.Status, r.Attempts, r.Reason))
+							mu.Unlock()
+						}
+						time.Sleep(100 * time.Millisecond)
+					}
+				})
+			}
+			wg.Wait()
+			srv.mu.Lock()
+			refreshes, unauthorized, served := srv.refreshes, srv.unauthorized, srv.served
+			srv.mu.Unlock()
+			t.Logf("server: %d refreshes, %d requests served, %d 401s; threshold now %v", refreshes, served, unauthorized, e.Snapshot().Threshold)
+			if most := int(run/srv.ttl) + 2; refreshes > most {
+				t.Errorf("%d refreshes in %v of %v tokens, want at most %d", refreshes, run, srv.ttl, most)
+			}
+			if refreshes < 1 {
+				t.Errorf("no refresh in %v of %v tokens", run, srv.ttl)
+			}
+			if unauthorized != 0 || len(failed) != 0 {
+				t.Errorf("%d 401s; %d failed requests: %.5q", unauthorized, len(failed), failed)
+			}
+			if thr := e.Snapshot().Threshold; thr > srv.ttl/3 {
+				t.Errorf("threshold %v for %v tokens", thr, srv.ttl)
+			}
+		})
 	}
 }

@@ -2,9 +2,11 @@ package session
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"tokenscope/internal/sanitize"
 )
@@ -126,48 +128,138 @@ func (e Event) JSON() []byte {
 // DefaultLogSize is how many events a Log keeps when not told otherwise.
 const DefaultLogSize = 10000
 
-// Log is a bounded, concurrent event log: a ring buffer of the newest events plus a running
-// total, with subscriptions that never block the writer.
-type Log struct {
-	mu    sync.Mutex
-	ring  []Event
-	next  int // index of the slot the next event goes to
-	full  bool
-	total uint64
-	subs  map[*Subscription]struct{}
+// MaxTextBytes bounds each text an event holds (its reason, method, path and token): a server
+// decides much of what a reason quotes, and an answer may be megabytes. Clip cuts to it.
+const MaxTextBytes = 2 << 10
+
+// bytesPerEvent is the average text per event a log or a subscription budgets for when not told
+// otherwise: several times what events usually hold (a reason of a line or two), so only events
+// quoting long server texts meet the byte bound before the count.
+const bytesPerEvent = 512
+
+// minBudget is the least byte budget a log or subscription is given: room for hundreds of
+// events at MaxTextBytes.
+const minBudget = 1 << 20
+
+// Clip returns s when it is at most MaxTextBytes long; otherwise its start, cut at a UTF-8
+// boundary, and how much was cut: "… 1048576 bytes more". The result never shares memory with
+// a long s, so keeping it does not keep the whole text alive.
+func Clip(s string) string { return ClipMore(s, 0) }
+
+// ClipMore is Clip for the start of a longer text, of which more bytes were cut already: it
+// says how many bytes were cut in all.
+func ClipMore(s string, more int) string {
+	if len(s) <= MaxTextBytes && more <= 0 {
+		return s
+	}
+	cut := min(len(s), MaxTextBytes)
+	for cut > 0 && cut < len(s) && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "… " + strconv.Itoa(len(s)-cut+max(more, 0)) + " bytes more"
 }
 
-// NewLog returns a log that keeps the newest size events (DefaultLogSize when size <= 0).
+// clipText clips every text field of e; the caller's copy keeps the originals.
+func (e *Event) clipText() {
+	if len(e.Reason) > MaxTextBytes {
+		e.Reason = Clip(e.Reason)
+	}
+	if len(e.Method) > MaxTextBytes {
+		e.Method = Clip(e.Method)
+	}
+	if len(e.Path) > MaxTextBytes {
+		e.Path = Clip(e.Path)
+	}
+	if len(e.Token) > MaxTextBytes {
+		e.Token = Clip(e.Token)
+	}
+}
+
+// textBytes is what e's texts take: the measure of the byte budgets.
+func (e *Event) textBytes() int { return len(e.Reason) + len(e.Method) + len(e.Path) + len(e.Token) }
+
+// Log is a bounded, concurrent event log: a ring buffer of the newest events plus a running
+// total, with subscriptions that never block the writer. It is bounded twice: in events, and in
+// the bytes of text those events hold (the oldest go first when either is over).
+type Log struct {
+	mu       sync.Mutex
+	ring     []Event
+	head     int // index of the oldest event kept
+	n        int // events kept
+	bytes    int // text bytes of the events kept
+	maxBytes int
+	total    uint64
+	subs     map[*Subscription]struct{}
+}
+
+// NewLog returns a log that keeps the newest size events (DefaultLogSize when size <= 0), and
+// no more of them than hold 512 bytes of text each on average (at least 1 MiB in all).
 func NewLog(size int) *Log {
 	if size <= 0 {
 		size = DefaultLogSize
 	}
-	return &Log{ring: make([]Event, size), subs: map[*Subscription]struct{}{}}
+	return NewLogLimits(size, max(size*bytesPerEvent, minBudget))
 }
 
-// Append records e, giving it the next sequence number, and hands it to subscribers. A
-// subscriber whose buffer is full misses the event (and counts it) rather than slow the caller,
-// which is on the HTTP path.
+// NewLogLimits returns a log that keeps at most size events holding at most maxBytes bytes of
+// text (reasons, paths, ...); the newest event is kept whatever its size. Defaults as NewLog.
+func NewLogLimits(size, maxBytes int) *Log {
+	if size <= 0 {
+		size = DefaultLogSize
+	}
+	if maxBytes <= 0 {
+		maxBytes = max(size*bytesPerEvent, minBudget)
+	}
+	return &Log{ring: make([]Event, size), maxBytes: maxBytes, subs: map[*Subscription]struct{}{}}
+}
+
+// Append records e, giving it the next sequence number, and hands it to subscribers. Texts
+// longer than MaxTextBytes are clipped first. A subscriber whose buffer is full misses the
+// event (and counts it) rather than slow the caller, which is on the HTTP path.
 func (l *Log) Append(e Event) Event {
+	e.clipText()
+	size := e.textBytes()
 	l.mu.Lock()
 	l.total++
 	e.Seq = l.total
-	l.ring[l.next] = e
-	l.next++
-	if l.next == len(l.ring) {
-		l.next, l.full = 0, true
+	if l.n == len(l.ring) {
+		// Full: the oldest's slot takes the new event, so it needs no clearing.
+		l.bytes -= l.ring[l.head].textBytes()
+		l.head, l.n = l.next(l.head), l.n-1
+	}
+	i := l.head + l.n
+	if i >= len(l.ring) {
+		i -= len(l.ring)
+	}
+	l.ring[i] = e
+	l.n++
+	l.bytes += size
+	for l.bytes > l.maxBytes && l.n > 1 {
+		l.evictOldest()
 	}
 	if len(l.subs) > 0 {
 		for s := range l.subs {
-			select {
-			case s.ch <- e:
-			default:
-				s.dropped++
-			}
+			s.offer(e, size)
 		}
 	}
 	l.mu.Unlock()
 	return e
+}
+
+// evictOldest drops the oldest event, clearing its slot so that its texts can be collected.
+func (l *Log) evictOldest() {
+	old := &l.ring[l.head]
+	l.bytes -= old.textBytes()
+	*old = Event{}
+	l.head, l.n = l.next(l.head), l.n-1
+}
+
+// next is the ring index after i.
+func (l *Log) next(i int) int {
+	if i++; i == len(l.ring) {
+		return 0
+	}
+	return i
 }
 
 // Total is the number of events ever appended.
@@ -181,10 +273,7 @@ func (l *Log) Total() uint64 {
 func (l *Log) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.full {
-		return len(l.ring)
-	}
-	return l.next
+	return l.n
 }
 
 // Cap is the most events the log keeps.
@@ -197,18 +286,21 @@ func (l *Log) Events() []Event { return l.Since(0) }
 func (l *Log) Since(seq uint64) []Event {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var ordered []Event
-	if l.full {
-		ordered = append(append(ordered, l.ring[l.next:]...), l.ring[:l.next]...)
-	} else {
-		ordered = append(ordered, l.ring[:l.next]...)
+	// The kept events are numbered total-n+1 … total: skip those up to seq without looking.
+	skip := 0
+	if first := l.total - uint64(l.n) + 1; seq >= first {
+		skip = int(min(seq-first+1, uint64(l.n)))
 	}
-	for i, e := range ordered {
-		if e.Seq > seq {
-			return ordered[i:]
-		}
+	if skip == l.n {
+		return nil
 	}
-	return nil
+	ordered := make([]Event, 0, l.n-skip)
+	start, end := (l.head+skip)%len(l.ring), l.head+l.n
+	if end > len(l.ring) && start >= l.head {
+		ordered = append(ordered, l.ring[start:]...)
+		start = 0
+	}
+	return append(ordered, l.ring[start:(end-1)%len(l.ring)+1]...)
 }
 
 // LogView is the read side of a Log, for everything but the log's one writer: the engine
@@ -236,26 +328,63 @@ func (v LogView) Len() int { return v.l.Len() }
 // Cap is the most events the log keeps.
 func (v LogView) Cap() int { return v.l.Cap() }
 
-// Subscription receives events as they are appended.
+// Subscription receives events as they are appended. Its buffer is bounded in events and in
+// the bytes of text the queued events hold.
 type Subscription struct {
 	C       <-chan Event
 	ch      chan Event
 	log     *Log
 	dropped uint64
+
+	// sizes are the text sizes of the events sent, oldest first (a ring of cap(ch)); queued is
+	// their sum. The reader takes events without telling, but what it has not taken yet are the
+	// newest len(ch) of them: offer forgets the rest before it counts.
+	sizes     []int32
+	sHead, sN int
+	queued    int
+	maxQueued int
 }
 
-// Subscribe returns a subscription with a buffer of n events (1024 when n <= 0). Close it when
-// done.
+// Subscribe returns a subscription with a buffer of n events (1024 when n <= 0), holding no
+// more than 512 bytes of text per event on average (at least 1 MiB): a reader that falls
+// behind while every event quotes a long server text misses events rather than keep megabytes
+// of them. Close it when done.
 func (l *Log) Subscribe(n int) *Subscription {
 	if n <= 0 {
 		n = 1024
 	}
+	return l.subscribe(n, max(n*bytesPerEvent, minBudget))
+}
+
+func (l *Log) subscribe(n, maxBytes int) *Subscription {
 	ch := make(chan Event, n)
-	s := &Subscription{C: ch, ch: ch, log: l}
+	s := &Subscription{C: ch, ch: ch, log: l, sizes: make([]int32, n), maxQueued: maxBytes}
 	l.mu.Lock()
 	l.subs[s] = struct{}{}
 	l.mu.Unlock()
 	return s
+}
+
+// offer sends e to the subscriber unless its buffer is full in events or in bytes; the caller
+// holds l.mu.
+func (s *Subscription) offer(e Event, size int) {
+	for s.sN > len(s.ch) {
+		s.queued -= int(s.sizes[s.sHead])
+		s.sHead = (s.sHead + 1) % len(s.sizes)
+		s.sN--
+	}
+	if s.sN > 0 && s.queued+size > s.maxQueued {
+		s.dropped++
+		return
+	}
+	select {
+	case s.ch <- e:
+		s.sizes[(s.sHead+s.sN)%len(s.sizes)] = int32(size)
+		s.sN++
+		s.queued += size
+	default:
+		s.dropped++
+	}
 }
 
 // Dropped is how many events this subscriber missed because its buffer was full. A reader that
@@ -317,7 +446,25 @@ func (e Event) Text() string {
 		}
 		b.WriteString(e.Reason)
 	}
-	return b.String()
+	return foldLines(b.String())
+}
+
+// lineBreaks are what a terminal, an editor or a log reader may start a new line at.
+const lineBreaks = "\r\n\v\f\u0085\u2028\u2029"
+
+// foldLines shows every line break as ⏎ (CRLF as one), as sanitize.Line does: an event is one
+// line however the server's text it quotes was laid out, so that it cannot forge the next one.
+func foldLines(s string) string {
+	if !strings.ContainsAny(s, lineBreaks) {
+		return s
+	}
+	s = strings.ReplaceAll(s, "\r\n", "⏎")
+	return strings.Map(func(r rune) rune {
+		if strings.ContainsRune(lineBreaks, r) {
+			return '⏎'
+		}
+		return r
+	}, s)
 }
 
 func roundDur(d time.Duration) time.Duration {

@@ -50,8 +50,10 @@ func (p Phase) String() string {
 
 // Token is one access or refresh token as received. The zero value is "no token".
 type Token struct {
-	Raw        string
-	ReceivedAt time.Time // local clock when the response carrying it arrived
+	Raw string
+	// ReceivedAt is when the response carrying it arrived. The engine stamps it on the
+	// server's clock (the local clock corrected by the skew estimate), the clock exp is read on.
+	ReceivedAt time.Time
 
 	// JWT is true when Raw decoded as a JWT (header and claims); otherwise the token is opaque.
 	JWT    bool

@@ -189,11 +189,11 @@ func ParseJWKS(data []byte) (map[string]crypto.PublicKey, error) {
 			x, errX := b64(k.X)
 			y, errY := b64(k.Y)
 			if !ok || errX != nil || errY != nil {
-				return nil, fmt.Errorf("JWKS key %q: bad EC key", kid)
+				return nil, fmt.Errorf("JWKS key %q: bad EC key", Clip(kid))
 			}
 			size := (c.Params().BitSize + 7) / 8
 			if len(x) > size || len(y) > size {
-				return nil, fmt.Errorf("JWKS key %q: EC coordinates too long", kid)
+				return nil, fmt.Errorf("JWKS key %q: EC coordinates too long", Clip(kid))
 			}
 			pt := make([]byte, 1+2*size)
 			pt[0] = 4
@@ -201,20 +201,20 @@ func ParseJWKS(data []byte) (map[string]crypto.PublicKey, error) {
 			copy(pt[1+2*size-len(y):], y)
 			pub, err := ecdsa.ParseUncompressedPublicKey(c, pt)
 			if err != nil {
-				return nil, fmt.Errorf("JWKS key %q: %w", kid, err)
+				return nil, fmt.Errorf("JWKS key %q: %w", Clip(kid), err)
 			}
 			out[kid] = pub
 		case "RSA":
 			n, errN := b64(k.N)
 			e, errE := b64(k.E)
 			if errN != nil || errE != nil || len(e) == 0 || len(e) > 4 || len(n) == 0 {
-				return nil, fmt.Errorf("JWKS key %q: bad RSA key", kid)
+				return nil, fmt.Errorf("JWKS key %q: bad RSA key", Clip(kid))
 			}
 			out[kid] = &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
 		case "OKP":
 			x, err := b64(k.X)
 			if k.Crv != "Ed25519" || err != nil || len(x) != ed25519.PublicKeySize {
-				return nil, fmt.Errorf("JWKS key %q: bad OKP key", kid)
+				return nil, fmt.Errorf("JWKS key %q: bad OKP key", Clip(kid))
 			}
 			out[kid] = ed25519.PublicKey(x)
 		}
