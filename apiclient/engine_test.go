@@ -207,7 +207,9 @@ func TestSingleFlightThousand(t *testing.T) {
 		for _, strat := range []Strategy{Auto, Reactive} {
 			t.Run(prof+"/"+string(strat), func(t *testing.T) {
 				v := newEnv(t, prof, demoserver.Options{}, Config{Strategy: strat})
-				v.srv.SetLatency(0, 20*time.Millisecond) // keep the refresh in flight while callers pile up
+				// Keep the refresh in flight while callers pile up: under -race, starting 1000 goroutines
+				// can take longer than a short refresh, and then nobody waits on it.
+				v.srv.SetLatency(0, 250*time.Millisecond)
 				v.clock.Advance(31 * time.Second)
 				rs := v.burst(1000, v.get())
 				ok, failed, parked := tally(rs)
