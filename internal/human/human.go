@@ -17,9 +17,11 @@ func Duration(d time.Duration) string {
 	switch {
 	case d < 0:
 		return "-" + Duration(absDur(d))
-	case d < time.Second:
+	case d.Round(time.Millisecond) < time.Second:
 		return d.Round(time.Millisecond).String()
 	}
+	// 999.6ms rounds up to a second: written "1.0s", in the unit of the seconds beside it
+	// ("1.0s left < 1.0s" compares like with like; "1s left < 1.0s" read as a contradiction).
 	return seconds(d)
 }
 

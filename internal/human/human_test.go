@@ -14,8 +14,9 @@ func TestDuration(t *testing.T) {
 		3 * time.Second:                       "3.0s",
 		26*time.Second + 800*time.Millisecond: "26.8s",
 		9*time.Minute + 57*time.Second + 300*time.Millisecond: "9m57s",
-		10 * time.Minute:         "10m0s",
-		-3200 * time.Millisecond: "-3.2s",
+		10 * time.Minute:          "10m0s",
+		-3200 * time.Millisecond:  "-3.2s",
+		999600 * time.Microsecond: "1.0s", // rounds up to a second: the seconds form, not "1s"
 	} {
 		if got := Duration(d); got != want {
 			t.Errorf("Duration(%v) = %q, want %q", d, got, want)
