@@ -331,11 +331,7 @@ func (s *Server) oauthForm(w http.ResponseWriter, r *http.Request) (url.Values, 
 }
 
 func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) {
-	form, ok := s.oauthForm(w, r)
-	if !ok {
-		return
-	}
-	c := s.authenticateClient(w, r, form)
+	form, c := s.clientForm(w, r)
 	if c == nil {
 		return
 	}

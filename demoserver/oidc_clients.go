@@ -48,6 +48,16 @@ func (s *Server) client(id string) *client {
 // authenticateClient applies RFC 6749 §2.3 to a parsed form: HTTP Basic (client_secret_basic)
 // or client_id/client_secret in the body (client_secret_post, or none for the public client).
 // It answers the failure itself and returns nil then.
+// clientForm reads an endpoint's form and authenticates the client that sent it; a nil client
+// means the answer (an error) has been written.
+func (s *Server) clientForm(w http.ResponseWriter, r *http.Request) (url.Values, *client) {
+	form, ok := s.oauthForm(w, r)
+	if !ok {
+		return nil, nil
+	}
+	return form, s.authenticateClient(w, r, form)
+}
+
 func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, form url.Values) *client {
 	basicID, basicSecret, hasBasic := r.BasicAuth()
 	id, secret := form.Get("client_id"), form.Get("client_secret")

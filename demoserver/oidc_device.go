@@ -57,11 +57,7 @@ func normaliseUserCode(c string) string {
 
 // deviceAuthorize is POST /oauth/device (RFC 8628 §3.1).
 func (s *Server) deviceAuthorize(w http.ResponseWriter, r *http.Request) {
-	form, ok := s.oauthForm(w, r)
-	if !ok {
-		return
-	}
-	c := s.authenticateClient(w, r, form)
+	form, c := s.clientForm(w, r)
 	if c == nil {
 		return
 	}

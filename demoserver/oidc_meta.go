@@ -37,11 +37,7 @@ func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
 // revoke is RFC 7009: a refresh token takes its family with it; an access token dies alone.
 // Unknown, expired or foreign tokens get the same 200, so the answer reveals nothing.
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
-	form, ok := s.oauthForm(w, r)
-	if !ok {
-		return
-	}
-	c := s.authenticateClient(w, r, form)
+	form, c := s.clientForm(w, r)
 	if c == nil {
 		return
 	}
@@ -75,11 +71,8 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 // introspect is RFC 7662. Any registered client may ask (the public one by its client_id, as
 // at the token endpoint); an inactive token is just {"active": false}.
 func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
-	form, ok := s.oauthForm(w, r)
-	if !ok {
-		return
-	}
-	if s.authenticateClient(w, r, form) == nil {
+	form, c := s.clientForm(w, r)
+	if c == nil {
 		return
 	}
 	raw := form.Get("token")
