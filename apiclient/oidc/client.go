@@ -80,6 +80,13 @@ func (c *Client) method() AuthMethod {
 	return ChooseAuth(nil, c.Secret)
 }
 
+func (c *Client) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
 func (c *Client) check() error {
 	switch {
 	case c.HTTP == nil:
