@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -80,6 +81,17 @@ func TestAuthCodeFlow(t *testing.T) {
 	// The same token with another nonce is refused, signature or not.
 	if _, err := r.Client.VerifyIDToken(tok.IDToken, "other"); err == nil || !strings.Contains(err.Error(), "nonce") {
 		t.Fatalf("nonce: %v", err)
+	}
+	// A forged signature is refused once the JWKS is in use.
+	dot := strings.LastIndex(tok.IDToken, ".")
+	sig := []byte(tok.IDToken[dot+1:])
+	if sig[10] == 'A' {
+		sig[10] = 'B'
+	} else {
+		sig[10] = 'A'
+	}
+	if _, err := r.Client.VerifyIDToken(tok.IDToken[:dot+1]+string(sig), r.Nonce); err == nil {
+		t.Fatal("forged signature accepted")
 	}
 	// A code is good once.
 	var e *Error
@@ -198,6 +210,11 @@ func TestListen(t *testing.T) {
 	defer cb.Close()
 	if !strings.HasPrefix(cb.RedirectURI, "http://localhost:") || strings.HasSuffix(cb.RedirectURI, ":0/callback") {
 		t.Fatalf("RedirectURI %s", cb.RedirectURI)
+	}
+	ctx, cancel := context.WithCancel(ctxT(t))
+	cancel()
+	if _, err := cb.Wait(ctx, &AuthCodeRequest{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled wait: %v", err)
 	}
 	u, _ := url.Parse(cb.RedirectURI)
 	b := newBrowser(t)
