@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -32,15 +33,8 @@ func ChooseAuth(supported []string, secret string) AuthMethod {
 	if len(supported) == 0 {
 		return AuthBasic
 	}
-	for _, m := range supported {
-		if m == string(AuthBasic) {
-			return AuthBasic
-		}
-	}
-	for _, m := range supported {
-		if m == string(AuthPost) {
-			return AuthPost
-		}
+	if !slices.Contains(supported, string(AuthBasic)) && slices.Contains(supported, string(AuthPost)) {
+		return AuthPost
 	}
 	return AuthBasic
 }

@@ -123,12 +123,3 @@ func checkProvider(p *Provider, issuer string) error {
 	}
 	return nil
 }
-
-func (p *Provider) supports(list []string, v string) bool {
-	for _, s := range list {
-		if s == v {
-			return true
-		}
-	}
-	return false
-}

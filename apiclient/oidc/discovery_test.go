@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,7 +24,7 @@ func TestDiscoverDemo(t *testing.T) {
 		p.DeviceAuthorizationEndpoint != base+"/oauth/device" || p.JWKSURI != base+"/.well-known/jwks.json" {
 		t.Fatalf("endpoints: %+v", p)
 	}
-	if !p.AuthorizationResponseIssParameterSupported || !p.supports(p.CodeChallengeMethodsSupported, "S256") ||
+	if !p.AuthorizationResponseIssParameterSupported || !slices.Contains(p.CodeChallengeMethodsSupported, "S256") ||
 		p.DiscoveryURL != base+"/.well-known/openid-configuration" {
 		t.Fatalf("metadata: %+v", p)
 	}

@@ -2,6 +2,7 @@ package oidc
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -68,11 +69,4 @@ func RefreshHint(scope string, t *Token) string {
 	return ""
 }
 
-func hasScope(scope, want string) bool {
-	for _, s := range strings.Fields(scope) {
-		if s == want {
-			return true
-		}
-	}
-	return false
-}
+func hasScope(scope, want string) bool { return slices.Contains(strings.Fields(scope), want) }
