@@ -2,6 +2,8 @@ package oidc
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -70,5 +72,27 @@ func TestHints(t *testing.T) {
 	}
 	if !strings.Contains(NoRefreshHint, "prompt=consent") || !strings.Contains(NoRefreshHint, "access_type=offline") {
 		t.Error(NoRefreshHint)
+	}
+}
+
+// TestTokenBodyCap: a token answer over 1 MiB is refused, not truncated; an HTML error page is
+// named with its status.
+func TestTokenBodyCap(t *testing.T) {
+	huge := `{"access_token":"` + strings.Repeat("a", MaxTokenBytes) + `"}`
+	for _, tc := range []struct{ ct, body, want string }{
+		{"application/json", huge, "larger than 1048576"},
+		{"text/html", "<html>502 Bad Gateway</html>", "not JSON (text/html"},
+	} {
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", tc.ct)
+			w.WriteHeader(http.StatusBadGateway)
+			_, _ = w.Write([]byte(tc.body))
+		}))
+		c := &Client{HTTP: hc(), Provider: &Provider{TokenEndpoint: ts.URL}, ID: "tokenscope-cc", Secret: "s"}
+		_, err := c.ClientCredentials(ctxT(t), "", nil)
+		ts.Close()
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "HTTP 502") {
+			t.Errorf("%s: err = %v", tc.ct, err)
+		}
 	}
 }
