@@ -1,0 +1,129 @@
+package oidc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Callback is the loopback redirect listener of a native app (RFC 8252 §7.3): an HTTP server on
+// the redirect URI's host and port that serves only its path and hands the first answer with a
+// code or an error to Wait.
+type Callback struct {
+	RedirectURI string // as listened on: a port 0 in the asked URI is replaced by the real one
+	srv         *http.Server
+	path        string
+	got         chan url.Values
+}
+
+// Listen starts the loopback listener for redirectURI (DefaultRedirectURI when empty). The
+// URI must be http on 127.0.0.1, [::1] or localhost (which listens on 127.0.0.1). Close it
+// when done.
+func Listen(redirectURI string) (*Callback, error) {
+	if redirectURI == "" {
+		redirectURI = DefaultRedirectURI
+	}
+	u, err := url.Parse(redirectURI)
+	if err != nil || u.Scheme != "http" || u.User != nil || u.Fragment != "" {
+		return nil, fmt.Errorf("oidc: redirect URI %q: want http://127.0.0.1:PORT/PATH (--redirect-uri)", redirectURI)
+	}
+	host := u.Hostname()
+	switch host {
+	case "127.0.0.1", "::1":
+	case "localhost":
+		host = "127.0.0.1"
+	default:
+		return nil, fmt.Errorf("oidc: redirect URI %q is not a loopback address: tokenscope can only listen on 127.0.0.1, [::1] or localhost (--redirect-uri)", redirectURI)
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
+	if err != nil {
+		return nil, fmt.Errorf("oidc: cannot listen on %s for the redirect (is the port busy?): pick another with --redirect-uri, registered at the provider: %w", net.JoinHostPort(host, port), err)
+	}
+	if port == "0" {
+		u.Host = net.JoinHostPort(u.Hostname(), strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+	}
+	path := u.Path
+	if path == "" {
+		path = "/"
+	}
+	cb := &Callback{RedirectURI: u.String(), path: path, got: make(chan url.Values, 1)}
+	cb.srv = &http.Server{Handler: http.HandlerFunc(cb.serve), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = cb.srv.Serve(ln) }()
+	return cb, nil
+}
+
+// Close stops the listener.
+func (cb *Callback) Close() error { return cb.srv.Close() }
+
+var donePage = template.Must(template.New("done").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>tokenscope</title></head>
+<body><h1>{{.}}</h1><p>You can close this window and return to tokenscope.</p></body></html>
+`))
+
+func (cb *Callback) serve(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != cb.path || r.Method != http.MethodGet {
+		http.NotFound(w, r)
+		return
+	}
+	q := r.URL.Query()
+	if !q.Has("code") && !q.Has("error") {
+		http.Error(w, "no code or error in this request", http.StatusBadRequest)
+		return
+	}
+	title := "Login answer received"
+	select {
+	case cb.got <- q:
+		if q.Has("error") {
+			title = "Login failed: " + q.Get("error")
+		}
+	default:
+		title = "tokenscope already has an answer"
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", "default-src 'none'")
+	_ = donePage.Execute(w, title)
+}
+
+// Wait returns the authorization code the browser brings back for r, once the answer's state
+// equals r.State and its iss (RFC 9207) is the provider's issuer; iss must be present when the
+// provider advertises authorization_response_iss_parameter_supported. An error answer comes
+// back as a typed *Error (Status 0).
+func (cb *Callback) Wait(ctx context.Context, r *AuthCodeRequest) (string, error) {
+	var q url.Values
+	select {
+	case q = <-cb.got:
+	case <-ctx.Done():
+		return "", fmt.Errorf("oidc: waiting for the browser to return to %s: %w", cb.RedirectURI, ctx.Err())
+	}
+	if q.Get("state") != r.State {
+		return "", errors.New("oidc: the redirect's state does not match the request's: a forged or stale answer, refused")
+	}
+	p := r.Client.Provider
+	if iss, sent := q["iss"]; sent || p.AuthorizationResponseIssParameterSupported {
+		if !sent || len(iss) != 1 || iss[0] != p.Issuer {
+			return "", fmt.Errorf("oidc: the redirect's iss %q is not the provider's issuer %q (RFC 9207): a mix-up, refused", strings.Join(iss, ","), p.Issuer)
+		}
+	}
+	if code := q.Get("error"); code != "" {
+		return "", &Error{Code: code, Description: q.Get("error_description"), URI: q.Get("error_uri")}
+	}
+	code := q.Get("code")
+	if code == "" {
+		return "", errors.New("oidc: the redirect carried an empty code")
+	}
+	return code, nil
+}

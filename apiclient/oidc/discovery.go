@@ -1,0 +1,125 @@
+package oidc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// Provider is an identity provider's metadata (OIDC Discovery §3, RFC 8414 §2, RFC 9126 §5,
+// RFC 9207 §3).
+type Provider struct {
+	Issuer                             string   `json:"issuer"`
+	AuthorizationEndpoint              string   `json:"authorization_endpoint"`
+	TokenEndpoint                      string   `json:"token_endpoint"`
+	DeviceAuthorizationEndpoint        string   `json:"device_authorization_endpoint"`
+	PushedAuthorizationRequestEndpoint string   `json:"pushed_authorization_request_endpoint"`
+	RevocationEndpoint                 string   `json:"revocation_endpoint"`
+	IntrospectionEndpoint              string   `json:"introspection_endpoint"`
+	UserinfoEndpoint                   string   `json:"userinfo_endpoint"`
+	JWKSURI                            string   `json:"jwks_uri"`
+	GrantTypesSupported                []string `json:"grant_types_supported"`
+	ResponseTypesSupported             []string `json:"response_types_supported"`
+	ScopesSupported                    []string `json:"scopes_supported"`
+	TokenEndpointAuthMethodsSupported  []string `json:"token_endpoint_auth_methods_supported"`
+	CodeChallengeMethodsSupported      []string `json:"code_challenge_methods_supported"`
+	IDTokenSigningAlgValuesSupported   []string `json:"id_token_signing_alg_values_supported"`
+
+	RequirePushedAuthorizationRequests         bool `json:"require_pushed_authorization_requests"`
+	AuthorizationResponseIssParameterSupported bool `json:"authorization_response_iss_parameter_supported"`
+
+	// DiscoveryURL is where the document was read.
+	DiscoveryURL string `json:"-"`
+}
+
+// DiscoveryURLs returns where an issuer's metadata may live, in the order Discover tries them:
+// OIDC Discovery §4 appends /.well-known/openid-configuration to the issuer; RFC 8414 §3 puts
+// /.well-known/oauth-authorization-server between the host and the issuer's path.
+func DiscoveryURLs(issuer string) ([]string, error) {
+	u, err := url.Parse(issuer)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("oidc: issuer %q is not an http(s) URL", issuer)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("oidc: issuer %q must have no query or fragment (RFC 8414 §2)", issuer)
+	}
+	path := strings.TrimSuffix(u.EscapedPath(), "/")
+	base := u.Scheme + "://" + u.Host
+	return []string{
+		base + path + "/.well-known/openid-configuration",
+		base + "/.well-known/oauth-authorization-server" + path,
+	}, nil
+}
+
+// Discover reads the issuer's metadata: OpenID Connect discovery first, RFC 8414 when that
+// fails. The document's issuer must be the one asked for (OIDC Discovery §4.3, RFC 8414 §3.3;
+// a trailing slash aside), else it is an error: a provider answering for another issuer is how
+// mix-up attacks start. hc is the caller's client; Discover never builds its own.
+func Discover(ctx context.Context, hc *http.Client, issuer string) (*Provider, error) {
+	if hc == nil {
+		return nil, errors.New("oidc: Discover needs the caller's *http.Client")
+	}
+	urls, err := DiscoveryURLs(issuer)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, u := range urls {
+		p, err := fetchMetadata(ctx, hc, u)
+		if err == nil {
+			if err := checkProvider(p, issuer); err != nil {
+				return nil, err
+			}
+			return p, nil
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		errs = append(errs, err)
+	}
+	return nil, fmt.Errorf("oidc: no discovery document for issuer %s: %w", issuer, errors.Join(errs...))
+}
+
+func fetchMetadata(ctx context.Context, hc *http.Client, u string) (*Provider, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	body, err := readCapped(resp.Body, MaxDiscoveryBytes)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: HTTP %d: %w", u, resp.StatusCode, err)
+	}
+	ct := resp.Header.Get("Content-Type")
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: HTTP %d (%s)", u, resp.StatusCode, describeBody(ct, body))
+	}
+	if !isJSON(ct, body) {
+		return nil, fmt.Errorf("GET %s: HTTP %d: not a JSON metadata document (%s): is the issuer URL right?", u, resp.StatusCode, describeBody(ct, body))
+	}
+	var p Provider
+	if err := json.Unmarshal(body, &p); err != nil {
+		return nil, fmt.Errorf("GET %s: HTTP %d: bad metadata JSON: %w", u, resp.StatusCode, err)
+	}
+	p.DiscoveryURL = u
+	return &p, nil
+}
+
+func checkProvider(p *Provider, issuer string) error {
+	if strings.TrimSuffix(p.Issuer, "/") != strings.TrimSuffix(issuer, "/") {
+		return fmt.Errorf("oidc: %s names issuer %q, not %q: refusing a provider that speaks for another issuer (OIDC Discovery §4.3, RFC 8414 §3.3)", p.DiscoveryURL, p.Issuer, issuer)
+	}
+	if p.TokenEndpoint == "" {
+		return fmt.Errorf("oidc: %s has no token_endpoint", p.DiscoveryURL)
+	}
+	return nil
+}

@@ -1,0 +1,127 @@
+package oidc
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"tokenscope/demoserver"
+)
+
+// TestDiscoverDemo: the demo server's document gives every endpoint, PKCE and the iss parameter.
+func TestDiscoverDemo(t *testing.T) {
+	_, base := demo(t, demoserver.Options{})
+	p, err := Discover(ctxT(t), hc(), base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Issuer != base || p.TokenEndpoint != base+"/oauth/token" || p.AuthorizationEndpoint != base+"/authorize" ||
+		p.DeviceAuthorizationEndpoint != base+"/oauth/device" || p.JWKSURI != base+"/.well-known/jwks.json" {
+		t.Fatalf("endpoints: %+v", p)
+	}
+	if !p.AuthorizationResponseIssParameterSupported || !slices.Contains(p.CodeChallengeMethodsSupported, "S256") ||
+		p.DiscoveryURL != base+"/.well-known/openid-configuration" {
+		t.Fatalf("metadata: %+v", p)
+	}
+}
+
+// TestDiscoverFallback: a 404 on the OpenID path sends Discover to RFC 8414's path, with the
+// issuer's path after the well-known segment.
+func TestDiscoverFallback(t *testing.T) {
+	ts := httptest.NewUnstartedServer(nil)
+	issuer := "http://" + ts.Listener.Addr().String() + "/tenant"
+	s, err := demoserver.New(demoserver.Options{Issuer: issuer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var seen []string
+	ts.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.URL.Path)
+		mu.Unlock()
+		if r.URL.Path == "/.well-known/oauth-authorization-server/tenant" {
+			r2 := r.Clone(r.Context())
+			r2.URL.Path = "/.well-known/openid-configuration"
+			s.Handler().ServeHTTP(w, r2)
+			return
+		}
+		http.NotFound(w, r)
+	})
+	ts.Start()
+	defer ts.Close()
+	p, err := Discover(ctxT(t), hc(), issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"/tenant/.well-known/openid-configuration", "/.well-known/oauth-authorization-server/tenant"}
+	if strings.Join(seen, ",") != strings.Join(want, ",") || p.Issuer != issuer || p.TokenEndpoint != issuer+"/oauth/token" {
+		t.Fatalf("paths %v, provider %+v", seen, p)
+	}
+}
+
+// TestDiscoverIssuerMismatch: a document naming another issuer is refused, without fallback.
+func TestDiscoverIssuerMismatch(t *testing.T) {
+	_, base := demo(t, demoserver.Options{Issuer: "https://evil.example"})
+	_, err := Discover(ctxT(t), hc(), base)
+	if err == nil || !strings.Contains(err.Error(), `"https://evil.example"`) || !strings.Contains(err.Error(), "another issuer") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestDiscoverNotJSON: an HTML page (a wrong issuer URL, a login portal) is named with its URL
+// and status; an oversized document is refused.
+func TestDiscoverNotJSON(t *testing.T) {
+	var calls atomic.Int32
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		if strings.Contains(r.URL.Path, "openid") {
+			w.Header().Set("Content-Type", "text/html")
+			_, _ = w.Write([]byte("<html>sign in</html>"))
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"issuer":"` + strings.Repeat("x", MaxDiscoveryBytes) + `"}`))
+	}))
+	defer ts.Close()
+	_, err := Discover(ctxT(t), hc(), ts.URL)
+	msg := err.Error()
+	for _, want := range []string{ts.URL + "/.well-known/openid-configuration", "HTTP 200", "not a JSON", "text/html", "larger than 65536"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q: %s", want, msg)
+		}
+	}
+	if calls.Load() != 2 {
+		t.Errorf("calls = %d", calls.Load())
+	}
+	if _, err := Discover(ctxT(t), nil, ts.URL); err == nil {
+		t.Error("nil client accepted")
+	}
+	if _, err := Discover(ctxT(t), hc(), "ftp://x"); err == nil {
+		t.Error("ftp issuer accepted")
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		t.Error("discovery failure is not an OAuth error")
+	}
+}
+
+// TestDiscoveryURLs: RFC 8414 §3.1 inserts the well-known segment before the issuer's path.
+func TestDiscoveryURLs(t *testing.T) {
+	got, err := DiscoveryURLs("https://id.example/realms/r1/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"https://id.example/realms/r1/.well-known/openid-configuration",
+		"https://id.example/.well-known/oauth-authorization-server/realms/r1"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("got %v", got)
+	}
+}

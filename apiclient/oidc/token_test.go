@@ -1,0 +1,98 @@
+package oidc
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestParseTokenResponse: RFC 6749 §5.1 answers, expires_in as a number or a numeric string,
+// §5.2 errors typed, and a 200 carrying an error.
+func TestParseTokenResponse(t *testing.T) {
+	tok, err := parseTokenResponse(200, []byte(`{"access_token":"a","token_type":"Bearer","expires_in":"3600","refresh_token":"r","scope":"openid","id_token":"i"}`))
+	if err != nil || tok.ExpiresIn != time.Hour || tok.RefreshToken != "r" || tok.IDToken != "i" || tok.Scope != "openid" {
+		t.Fatalf("%+v %v", tok, err)
+	}
+	tok, err = parseTokenResponse(200, []byte(`{"access_token":"a","expires_in":299.5}`))
+	if err != nil || tok.ExpiresIn != 299500*time.Millisecond {
+		t.Fatalf("%+v %v", tok, err)
+	}
+	for _, bad := range []string{`{"token_type":"Bearer"}`, `{"access_token":"a","expires_in":"soon"}`, `{"access_token":"a","expires_in":-1}`, `[`} {
+		if _, err := parseTokenResponse(200, []byte(bad)); err == nil {
+			t.Errorf("accepted %s", bad)
+		}
+	}
+	_, err = parseTokenResponse(400, []byte(`{"error":"invalid_grant","error_description":"used","error_uri":"https://x/e"}`))
+	var e *Error
+	if !errors.As(err, &e) || *e != (Error{Code: "invalid_grant", Description: "used", URI: "https://x/e", Status: 400}) {
+		t.Fatalf("%#v", err)
+	}
+	if _, err = parseTokenResponse(200, []byte(`{"error":"bad_verification_code"}`)); !errors.As(err, &e) || e.Code != "bad_verification_code" {
+		t.Fatalf("200 with error: %v", err)
+	}
+	if _, err = parseTokenResponse(500, []byte(`{}`)); err == nil || !strings.Contains(err.Error(), "HTTP 500") {
+		t.Fatalf("500: %v", err)
+	}
+}
+
+// TestHints: every error users meet says what to do about it.
+func TestHints(t *testing.T) {
+	want := map[string]string{
+		"invalid_client":        "secret",
+		"unauthorized_client":   "grant type",
+		"invalid_redirect_uri":  "http://127.0.0.1/callback",
+		"redirect_uri_mismatch": "RFC 8252",
+		"invalid_scope":         "--scope",
+		"access_denied":         "denied",
+		"invalid_grant":         "start the login again",
+		"slow_down":             "5 s",
+		"authorization_pending": "keep polling",
+		"expired_token":         "device login again",
+		"invalid_request":       "parameter",
+	}
+	for code, frag := range want {
+		if h := (&Error{Code: code}).Hint(); !strings.Contains(h, frag) {
+			t.Errorf("%s: hint %q lacks %q", code, h, frag)
+		}
+	}
+	if h := (&Error{Code: "temporarily_unavailable"}).Hint(); h != "" {
+		t.Errorf("unknown code hint %q", h)
+	}
+	e := &Error{Code: "invalid_grant", Description: "code used", Status: 400}
+	if e.Error() != "oidc: invalid_grant: code used (HTTP 400)" {
+		t.Errorf("Error() = %q", e.Error())
+	}
+	if RefreshHint("openid offline_access", &Token{AccessToken: "a"}) != NoRefreshHint ||
+		RefreshHint("openid", &Token{AccessToken: "a"}) != "" ||
+		RefreshHint("offline_access", &Token{AccessToken: "a", RefreshToken: "r"}) != "" {
+		t.Error("RefreshHint")
+	}
+	if !strings.Contains(NoRefreshHint, "prompt=consent") || !strings.Contains(NoRefreshHint, "access_type=offline") {
+		t.Error(NoRefreshHint)
+	}
+}
+
+// TestTokenBodyCap: a token answer over 1 MiB is refused, not truncated; an HTML error page is
+// named with its status.
+func TestTokenBodyCap(t *testing.T) {
+	huge := `{"access_token":"` + strings.Repeat("a", MaxTokenBytes) + `"}`
+	for _, tc := range []struct{ ct, body, want string }{
+		{"application/json", huge, "larger than 1048576"},
+		{"text/html", "<html>502 Bad Gateway</html>", "not JSON (text/html"},
+	} {
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", tc.ct)
+			w.WriteHeader(http.StatusBadGateway)
+			_, _ = w.Write([]byte(tc.body))
+		}))
+		c := &Client{HTTP: hc(), Provider: &Provider{TokenEndpoint: ts.URL}, ID: "tokenscope-cc", Secret: "s"}
+		_, err := c.ClientCredentials(ctxT(t), "", nil)
+		ts.Close()
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "HTTP 502") {
+			t.Errorf("%s: err = %v", tc.ct, err)
+		}
+	}
+}
