@@ -8,6 +8,8 @@ import (
 	"net/url"
 
 	"github.com/go-resty/resty/v2"
+
+	"tokenscope/apiclient/oidc"
 )
 
 // authRequest builds a login or refresh call: fields travel as the endpoint says.
@@ -17,7 +19,19 @@ func (e *Engine) authRequest(ctx context.Context, ep Endpoint, fields map[string
 	for k, v := range ep.Extra {
 		all[k] = v
 	}
-	if e.profile.OAuthClient {
+	if l := e.idp.Load(); l != nil {
+		// At an identity provider the client authenticates as the OIDC client does (RFC 6749
+		// §2.3): Basic, or its id (and secret) in the body.
+		c := l.client
+		switch c.Method() {
+		case oidc.AuthBasic:
+			r.SetBasicAuth(url.QueryEscape(c.ID), url.QueryEscape(c.Secret))
+		case oidc.AuthPost:
+			all["client_id"], all["client_secret"] = c.ID, c.Secret
+		default:
+			all["client_id"] = c.ID
+		}
+	} else if e.profile.OAuthClient {
 		all["client_id"] = e.cfg.ClientID
 		if e.cfg.ClientSecret != "" {
 			all["client_secret"] = e.cfg.ClientSecret

@@ -73,6 +73,10 @@ type Config struct {
 	MaxParked       int           // default 10000
 
 	Transport http.RoundTripper // default NewTransport(TLSOptions{}); every call the engine makes uses it
+	// OIDC logs in through an identity provider instead of the profile's login endpoint, and
+	// refreshes at the provider's token endpoint. Nil: the profile's endpoints.
+	OIDC *OIDCConfig
+
 	// Diagnostics receives resty's own warnings, which would otherwise go to stderr and garble
 	// a TUI. Discarded when nil.
 	Diagnostics io.Writer
@@ -138,7 +142,8 @@ type Snapshot struct {
 	Threshold     time.Duration // effective threshold for the current access token
 	AccessVerify  session.Verification
 	RefreshVerify session.Verification
-	Refreshing    int // refresh calls in flight
+	Refreshing    int           // refresh calls in flight
+	IDToken       session.Token // the ID token of the last OIDC login; zero otherwise
 }
 
 // Errors a caller can tell apart.
@@ -190,6 +195,9 @@ type Engine struct {
 	parkedSorted bool // parked is in request-id order
 	accessVer    session.Verification
 	refreshVer   session.Verification
+	idToken      session.Token // from the last OIDC login
+
+	idp atomic.Pointer[idpLink] // the discovered identity provider, once Config.OIDC's login discovered it
 
 	deadlines deadlines // shared request deadlines (see deadlines)
 
@@ -214,6 +222,9 @@ func (cfg *Config) withDefaults() error {
 	if _, err := url.ParseRequestURI(cfg.BaseURL); err != nil || !strings.HasPrefix(cfg.BaseURL, "http") {
 		return fmt.Errorf("target %q is not an http(s) URL", cfg.BaseURL)
 	}
+	if cfg.OIDC != nil && cfg.Profile.Name == "" {
+		cfg.Profile, _ = BuiltinProfile("oauth2") // an issuer implies the standard wire format
+	}
 	cfg.Profile.withDefaults()
 	if err := cfg.Profile.Validate(); err != nil {
 		return fmt.Errorf("profile %s: %w", cfg.Profile.Name, err)
@@ -226,6 +237,13 @@ func (cfg *Config) withDefaults() error {
 	}
 	if cfg.ClientID == "" {
 		cfg.ClientID = "tokenscope"
+	}
+	if cfg.OIDC != nil {
+		o := *cfg.OIDC // the caller's struct stays as it was
+		if err := o.withDefaults(cfg); err != nil {
+			return err
+		}
+		cfg.OIDC = &o
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = session.SystemClock{}
@@ -342,7 +360,7 @@ func (e *Engine) Snapshot() Snapshot {
 	return Snapshot{
 		Session: s, Target: e.cfg.BaseURL, Profile: e.profile.Name, Strategy: e.strategy,
 		SingleFlight: e.singleFlight, Threshold: e.thresholdFor(e.sess.Access),
-		AccessVerify: e.accessVer, RefreshVerify: e.refreshVer, Refreshing: e.refreshing,
+		AccessVerify: e.accessVer, RefreshVerify: e.refreshVer, Refreshing: e.refreshing, IDToken: e.idToken,
 	}
 }
 

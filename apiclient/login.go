@@ -13,40 +13,69 @@ import (
 
 // Login logs in with the configured credentials, starting a new token family. Requests parked
 // while the session was dead are then replayed in the order they arrived; their results are
-// returned in that order.
+// returned in that order. With Config.OIDC set it logs in through the identity provider.
 func (e *Engine) Login(ctx context.Context) ([]Result, error) {
+	if e.cfg.OIDC != nil {
+		return e.loginOIDC(ctx)
+	}
+	if err := e.loginPassword(ctx, e.profile.Login.Path, "as "+e.cfg.Username); err != nil {
+		return nil, err
+	}
+	return e.replayParked(ctx), nil
+}
+
+// loginPassword posts the credentials in the profile's wire format to target (the profile's
+// login path, or an identity provider's token endpoint) and installs the answer; how says how
+// the login event names it ("as demo").
+func (e *Engine) loginPassword(ctx context.Context, target, how string) error {
 	ep := e.profile.Login
 	fields := map[string]string{ep.UserField: e.cfg.Username, ep.PasswordField: e.cfg.Password}
+	if o := e.cfg.OIDC; o != nil {
+		for k := range o.AuthParams {
+			fields[k] = o.AuthParams.Get(k)
+		}
+		if o.Scope != "" {
+			fields["scope"] = o.Scope
+		}
+	}
 	r := e.authRequest(ctx, ep, fields)
 	sent := e.now()
-	resp, err := r.Execute(ep.Method, ep.Path)
+	resp, err := r.Execute(ep.Method, target)
 	recv := e.now()
 	if err != nil {
-		return nil, e.loginFailed(describeErr(err))
+		return e.loginFailed(describeErr(err))
 	}
 	e.observeDate(resp.Header(), sent, recv)
 	if st := resp.StatusCode(); st >= 300 && st < 400 {
-		return nil, e.loginFailed(fmt.Sprintf("HTTP %d redirect to %q, not followed: credentials go to the login endpoint only", st, resp.Header().Get("Location")))
+		return e.loginFailed(fmt.Sprintf("HTTP %d redirect to %q, not followed: credentials go to the login endpoint only", st, resp.Header().Get("Location")))
 	} else if st >= 400 {
-		return nil, e.loginFailed(fmt.Sprintf("HTTP %d: %s", st, e.bodySummary(resp)))
+		return e.loginFailed(fmt.Sprintf("HTTP %d: %s", st, e.bodySummary(resp)))
 	}
-	p, err := e.parsePair(resp, sent, recv, true)
+	// An identity provider may leave out the refresh token (no offline_access): not an error.
+	p, err := e.parsePair(resp, sent, recv, e.cfg.OIDC == nil)
 	if err != nil {
-		return nil, e.loginFailed(err.Error())
+		return e.loginFailed(err.Error())
 	}
+	e.installLogin(p, session.Token{}, how)
+	return nil
+}
+
+// installLogin starts a new session with a logged-in pair (and the ID token, when the login
+// brought one) and records it; how completes "logged in ...".
+func (e *Engine) installLogin(p pair, idTok session.Token, how string) {
 	e.mu.Lock()
 	logins := e.sess.Logins + 1
 	e.sess = session.Session{
 		State: session.StateActive, Access: p.access, Refresh: p.refresh, Generation: 1,
 		Family: session.FamilyName(p.refresh, logins), Logins: logins, Skew: e.skew.Estimate(), Source: "login",
 	}
+	e.idToken = idTok
 	e.serial++
 	e.verifyLocked()
 	e.mu.Unlock()
 	e.emit(session.Event{Kind: session.KindLogin, Generation: 1, Exp: p.access.ExpiresAt, Token: p.access.Fingerprint(),
-		Reason: fmt.Sprintf("logged in as %s; gen #1 %s", e.cfg.Username, expiryText(p.access, e.serverNow()))})
+		Reason: fmt.Sprintf("logged in %s; gen #1 %s", how, expiryText(p.access, e.serverNow()))})
 	e.nudge()
-	return e.replayParked(ctx), nil
 }
 
 // replayParked sends parked requests one at a time in the order the user sent them (request
@@ -85,6 +114,7 @@ func (e *Engine) Logout() {
 	e.mu.Lock()
 	e.sess.State = session.StateLoggedOut
 	e.sess.Access, e.sess.Refresh = session.Token{}, session.Token{}
+	e.idToken = session.Token{}
 	e.sess.Reason = "logged out"
 	e.serial++
 	e.mu.Unlock()

@@ -127,9 +127,21 @@ func (e *Engine) runRefresh(id uint64, refreshTok session.Token) error {
 func (e *Engine) callRefresh(ctx context.Context, refreshTok session.Token) (pair, *RefreshError) {
 	e.counters.refreshCalls.Add(1)
 	ep := e.profile.Refresh
+	target := ep.Path
+	if e.cfg.OIDC != nil {
+		// A resumed session has not discovered the provider yet: its first refresh does.
+		l, err := e.link(ctx)
+		if err != nil {
+			return pair{}, &RefreshError{Transient: true, Reason: oidcReason(err)}
+		}
+		if l.flow == FlowClientCredentials {
+			return e.refreshClientCredentials(ctx, l)
+		}
+		target = l.client.Provider.TokenEndpoint
+	}
 	r := e.authRequest(ctx, ep, map[string]string{ep.TokenField: refreshTok.Raw})
 	sent := e.now()
-	resp, err := r.Execute(ep.Method, ep.Path)
+	resp, err := r.Execute(ep.Method, target)
 	recv := e.now()
 	if err != nil {
 		return pair{}, &RefreshError{Transient: true, Reason: describeErr(err)}

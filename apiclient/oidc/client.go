@@ -60,6 +60,11 @@ type Client struct {
 	learned AuthMethod // client_secret_post after Basic was refused
 }
 
+// Method is the client authentication the client uses now: the one it learned (client_secret_post
+// after Basic was refused), else Auth, else ChooseAuth from the provider's metadata. A caller that
+// sends its own token endpoint calls (the engine's refresh) authenticates the same way.
+func (c *Client) Method() AuthMethod { return c.method() }
+
 func (c *Client) method() AuthMethod {
 	c.mu.Lock()
 	defer c.mu.Unlock()

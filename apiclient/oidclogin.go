@@ -1,0 +1,282 @@
+package apiclient
+
+// Logging in through an identity provider (DESIGN.md "Identity providers"): discovery through
+// the engine's own client, the four flows, and the client-credentials "refresh".
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"tokenscope/apiclient/oidc"
+	"tokenscope/session"
+)
+
+// The flows Config.OIDC.Flow names, as --flow spells them.
+const (
+	FlowAuthCode          = "auth-code"
+	FlowDevice            = "device"
+	FlowClientCredentials = "client-credentials"
+	FlowPassword          = "password"
+)
+
+// DefaultOIDCScope is the scope the auth-code and device flows ask for unless told otherwise.
+const DefaultOIDCScope = "openid offline_access"
+
+// OIDCFlows lists the flows, the default first.
+func OIDCFlows() []string {
+	return []string{FlowAuthCode, FlowDevice, FlowClientCredentials, FlowPassword}
+}
+
+// OIDCConfig is how the engine logs in at an identity provider. Zero values take the defaults
+// noted.
+type OIDCConfig struct {
+	Issuer       string // required: discovery reads its metadata
+	Flow         string // one of OIDCFlows; default auth-code
+	ClientID     string // default Config.ClientID
+	ClientSecret string // default Config.ClientSecret; empty for a public client
+	// Scope defaults to DefaultOIDCScope for auth-code and device, none otherwise.
+	Scope       string
+	AuthParams  url.Values // extra parameters (audience, resource, access_type, ...)
+	RedirectURI string     // auth-code's loopback listener; default oidc.DefaultRedirectURI (port 0: any)
+
+	// OnAuthURL shows the authorization URL (print it, open the browser); required for auth-code.
+	OnAuthURL func(url string)
+	// OnDeviceCode shows the verification URI and user code; required for device.
+	OnDeviceCode func(d oidc.DeviceAuth)
+	// Sleep waits between device polls; nil is a real timer.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// withDefaults checks o and fills in its defaults; cfg is the engine's config, its client
+// defaults already in place.
+func (o *OIDCConfig) withDefaults(cfg *Config) error {
+	if o.Issuer == "" {
+		return errors.New("oidc: an issuer URL is required")
+	}
+	o.Flow = cmp.Or(strings.ToLower(o.Flow), FlowAuthCode)
+	if !slices.Contains(OIDCFlows(), o.Flow) {
+		return fmt.Errorf("unknown flow %q (want %s)", o.Flow, strings.Join(OIDCFlows(), ", "))
+	}
+	o.ClientID = cmp.Or(o.ClientID, cfg.ClientID)
+	o.ClientSecret = cmp.Or(o.ClientSecret, cfg.ClientSecret)
+	if cfg.ClientSecret == "" {
+		cfg.ClientSecret = o.ClientSecret // so that redaction knows it
+	}
+	if o.Scope == "" && (o.Flow == FlowAuthCode || o.Flow == FlowDevice) {
+		o.Scope = DefaultOIDCScope
+	}
+	o.RedirectURI = cmp.Or(o.RedirectURI, oidc.DefaultRedirectURI)
+	switch {
+	case o.Flow == FlowAuthCode && o.OnAuthURL == nil:
+		return errors.New("oidc: the auth-code flow needs OnAuthURL to show the user where to log in")
+	case o.Flow == FlowDevice && o.OnDeviceCode == nil:
+		return errors.New("oidc: the device flow needs OnDeviceCode to show the user the code")
+	}
+	return nil
+}
+
+// idpLink is the discovered provider and the OAuth client the engine is there.
+type idpLink struct {
+	client *oidc.Client
+	flow   string
+}
+
+// link discovers the provider once, through the engine's own client (the engine's transport,
+// no redirects followed, the refresh timeout per call), and fetches its key set for the flows
+// that return an ID token.
+func (e *Engine) link(ctx context.Context) (*idpLink, error) {
+	if l := e.idp.Load(); l != nil {
+		return l, nil
+	}
+	o := e.cfg.OIDC
+	hc := e.auth.GetClient()
+	p, err := oidc.Discover(ctx, hc, o.Issuer)
+	if err != nil {
+		return nil, err
+	}
+	c := &oidc.Client{HTTP: hc, Provider: p, ID: o.ClientID, Secret: o.ClientSecret, Sleep: o.Sleep, Now: e.now}
+	if o.Flow == FlowAuthCode || o.Flow == FlowDevice {
+		if err := e.setKeyfunc(ctx, c); err != nil {
+			return nil, err
+		}
+	}
+	l := &idpLink{client: c, flow: o.Flow}
+	if !e.idp.CompareAndSwap(nil, l) {
+		return e.idp.Load(), nil
+	}
+	return l, nil
+}
+
+// setKeyfunc has ID token signatures checked with the provider's published keys. A provider
+// that signs ID tokens only with HMAC (HS256, keyed by the client secret, OIDC Core §10.1)
+// publishes no key for them: its ID tokens' claims are still checked, and a note says that
+// their signatures are not.
+func (e *Engine) setKeyfunc(ctx context.Context, c *oidc.Client) error {
+	p := c.Provider
+	algs := p.IDTokenSigningAlgValuesSupported
+	hmacOnly := len(algs) > 0 && !slices.ContainsFunc(algs, func(a string) bool { return !strings.HasPrefix(a, "HS") })
+	switch {
+	case hmacOnly:
+		e.Note(fmt.Sprintf("ID token signatures are not checked: the provider signs them with %s (a shared secret), not a published key; iss, aud, exp and nonce still are", strings.Join(algs, ", ")))
+		return nil
+	case p.JWKSURI == "":
+		e.Note("ID token signatures are not checked: the provider publishes no jwks_uri; iss, aud, exp and nonce still are")
+		return nil
+	}
+	kf, err := oidc.JWKSKeyfunc(ctx, c.HTTP, p.JWKSURI)
+	c.Keyfunc = kf
+	return err
+}
+
+// loginOIDC runs the configured flow at the provider and installs its tokens.
+func (e *Engine) loginOIDC(ctx context.Context) ([]Result, error) {
+	o := e.cfg.OIDC
+	l, err := e.link(ctx)
+	if err != nil {
+		return nil, e.loginFailed(oidcReason(err))
+	}
+	if o.Flow == FlowPassword {
+		if err := e.loginPassword(ctx, l.client.Provider.TokenEndpoint, "with the password flow as "+e.cfg.Username); err != nil {
+			return nil, err
+		}
+		if e.Snapshot().Refresh.Raw == "" {
+			if hint := oidc.RefreshHint(o.Scope, &oidc.Token{}); hint != "" {
+				e.Note(hint)
+			}
+		}
+		return e.replayParked(ctx), nil
+	}
+	var tok *oidc.Token
+	switch o.Flow {
+	case FlowClientCredentials:
+		tok, err = l.client.ClientCredentials(ctx, o.Scope, o.AuthParams)
+	case FlowDevice:
+		tok, err = e.deviceFlow(ctx, l.client)
+	default:
+		tok, err = e.authCodeFlow(ctx, l.client)
+	}
+	if err != nil {
+		return nil, e.loginFailed(oidcReason(err))
+	}
+	p, idTok := e.oidcPair(tok)
+	e.installLogin(p, idTok, fmt.Sprintf("with the %s flow as %s", o.Flow, e.loggedInAs(idTok)))
+	if hint := oidc.RefreshHint(o.Scope, tok); hint != "" {
+		e.Note(hint)
+	}
+	return e.replayParked(ctx), nil
+}
+
+// deviceFlow is RFC 8628: a device code, shown to the user, then polling until approval. An ID
+// token that comes back is checked as the code flow's is (no nonce in this flow).
+func (e *Engine) deviceFlow(ctx context.Context, c *oidc.Client) (*oidc.Token, error) {
+	o := e.cfg.OIDC
+	d, err := c.StartDevice(ctx, o.Scope, o.AuthParams)
+	if err != nil {
+		return nil, err
+	}
+	o.OnDeviceCode(*d)
+	tok, err := c.PollDevice(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	if tok.IDToken != "" {
+		if _, err := c.VerifyIDToken(tok.IDToken, ""); err != nil {
+			return nil, err
+		}
+	}
+	return tok, nil
+}
+
+// authCodeFlow is RFC 6749 §4.1 with PKCE: listen on the loopback redirect, show the URL, wait
+// for the browser to come back, redeem the code and check the ID token.
+func (e *Engine) authCodeFlow(ctx context.Context, c *oidc.Client) (*oidc.Token, error) {
+	o := e.cfg.OIDC
+	cb, err := oidc.Listen(o.RedirectURI)
+	if err != nil {
+		return nil, err
+	}
+	defer cb.Close()
+	req := c.NewAuthCodeRequest(cb.RedirectURI, o.Scope, o.AuthParams)
+	u, err := req.AuthURL(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o.OnAuthURL(u)
+	code, err := cb.Wait(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return req.Exchange(ctx, code)
+}
+
+// refreshClientCredentials is the client-credentials flow's refresh: there is no refresh
+// token, so a new token is fetched with the grant. It runs inside runRefresh, so single flight
+// holds: any number of waiting requests share one fetch.
+func (e *Engine) refreshClientCredentials(ctx context.Context, l *idpLink) (pair, *RefreshError) {
+	o := e.cfg.OIDC
+	tok, err := l.client.ClientCredentials(ctx, o.Scope, o.AuthParams)
+	if err != nil {
+		var oe *oidc.Error
+		if errors.As(err, &oe) {
+			transient := oe.Status >= 500 || oe.Status == http.StatusTooManyRequests || oe.Status == http.StatusRequestTimeout
+			return pair{}, &RefreshError{Transient: transient, Reason: oidcReason(err)}
+		}
+		// No answer, a 5xx without an OAuth error, or one the client could not read: the next
+		// try may well work.
+		return pair{}, &RefreshError{Transient: true, Reason: err.Error()}
+	}
+	p, _ := e.oidcPair(tok)
+	p.rotated = false
+	return p, nil
+}
+
+// oidcPair turns a token answer into the session's tokens, stamped on the server's clock.
+func (e *Engine) oidcPair(tok *oidc.Token) (pair, session.Token) {
+	e.mu.Lock()
+	at := e.now().Add(e.skew.Estimate().Applied())
+	e.mu.Unlock()
+	p := pair{access: session.ParseToken(tok.AccessToken, at, tok.ExpiresIn)}
+	if tok.RefreshToken != "" {
+		p.refresh, p.rotated = session.ParseToken(tok.RefreshToken, at, 0), true
+	}
+	var idTok session.Token
+	if tok.IDToken != "" {
+		idTok = session.ParseToken(tok.IDToken, at, 0)
+	}
+	return p, idTok
+}
+
+// loggedInAs names who logged in: the ID token's preferred_username or sub, else the client.
+func (e *Engine) loggedInAs(idTok session.Token) string {
+	for _, k := range []string{"preferred_username", "sub"} {
+		if s, ok := idTok.Claims[k].(string); ok && s != "" {
+			return e.redactClip(clipRunes(s, 64))
+		}
+	}
+	return "client " + e.cfg.OIDC.ClientID
+}
+
+func clipRunes(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
+}
+
+// oidcReason is an error's text, with the provider error's hint when it has one.
+func oidcReason(err error) string {
+	var oe *oidc.Error
+	if errors.As(err, &oe) {
+		if h := oe.Hint(); h != "" {
+			return err.Error() + " (hint: " + h + ")"
+		}
+	}
+	return err.Error()
+}
