@@ -176,26 +176,28 @@ type Engine struct {
 	diag      writerLogger // Config.Diagnostics, in resty's format
 	clock     session.Clock
 
-	mu           sync.Mutex
-	sess         session.Session
-	serial       uint64 // bumps with every new access token; a request remembers the one it used
-	strategy     Strategy
-	singleFlight bool
-	flight       *flight // the refresh in flight, when single flight is on
-	refreshSeq   uint64
-	refreshing   int
-	skew         session.SkewEstimator
-	skewShown    time.Duration
-	lastDate     time.Time
-	lastDateRaw  string
-	lastDateRecv time.Time
-	authValue    string // the auth header value for authSerial, built once per token
-	authSerial   uint64
-	parked       []*parkedReq
-	parkedSorted bool // parked is in request-id order
-	accessVer    session.Verification
-	refreshVer   session.Verification
-	idToken      session.Token // from the last OIDC login
+	mu            sync.Mutex
+	sess          session.Session
+	serial        uint64 // bumps with every new access token; a request remembers the one it used
+	strategy      Strategy
+	singleFlight  bool
+	flight        *flight // the refresh in flight, when single flight is on
+	refreshSeq    uint64
+	refreshing    int
+	skew          session.SkewEstimator
+	skewShown     time.Duration
+	lastDate      time.Time
+	lastDateRaw   string
+	lastDateRecv  time.Time
+	authValue     string // the auth header value for authSerial, built once per token
+	authSerial    uint64
+	authFP        string        // the token's fingerprint, for authSerial
+	authThreshold time.Duration // its refresh threshold, for authSerial
+	parked        []*parkedReq
+	parkedSorted  bool // parked is in request-id order
+	accessVer     session.Verification
+	refreshVer    session.Verification
+	idToken       session.Token // from the last OIDC login
 
 	idp atomic.Pointer[idpLink] // the discovered identity provider, once Config.OIDC's login discovered it
 

@@ -241,12 +241,14 @@ func (e *Engine) sendState(now time.Time) sendState {
 	defer e.mu.Unlock()
 	acc := &e.sess.Access
 	if e.authSerial != e.serial {
+		// What depends on the token alone, worked out once per token rather than per request.
 		e.authValue, e.authSerial = withScheme(e.profile.Auth.Scheme, acc.Raw), e.serial
+		e.authFP, e.authThreshold = acc.Fingerprint(), e.thresholdFor(*acc)
 	}
 	return sendState{
 		state: e.sess.State, strategy: e.strategy, serial: e.serial, gen: e.sess.Generation,
-		fp: acc.Fingerprint(), auth: e.authValue, hasExpiry: acc.HasExpiry(),
-		left: acc.Remaining(e.sess.ServerNow(now)), thr: e.thresholdFor(*acc),
+		fp: e.authFP, auth: e.authValue, hasExpiry: acc.HasExpiry(),
+		left: acc.Remaining(e.sess.ServerNow(now)), thr: e.authThreshold,
 	}
 }
 
