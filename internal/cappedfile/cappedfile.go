@@ -23,23 +23,9 @@ type Check func(path string, fi os.FileInfo) error
 
 // Read returns the contents of the regular file at path, which must hold at most max bytes and
 // pass every check. A missing file gives an error wrapping fs.ErrNotExist; directories,
-// devices, FIFOs and sockets are refused without reading them, and a file swapped for another
-// while it was opened is refused too.
+// devices, FIFOs and sockets are refused without reading them; what is checked is the file that
+// was opened.
 func Read(path string, max int64, checks ...Check) ([]byte, error) {
-	// A file saved atomically (written aside, renamed into place) can be swapped between the
-	// stat and the open; the next try reads the new one.
-	for range 3 {
-		data, err := readOnce(path, max, checks)
-		if !errors.Is(err, errReplaced) {
-			return data, err
-		}
-	}
-	return nil, fmt.Errorf("%s keeps being replaced while it is opened", path)
-}
-
-var errReplaced = errors.New("replaced while it was opened")
-
-func readOnce(path string, max int64, checks []Check) ([]byte, error) {
 	// Stat before open: an open FIFO blocks until a writer comes.
 	before, err := os.Stat(path)
 	if err != nil {
@@ -53,12 +39,12 @@ func readOnce(path string, max int64, checks []Check) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
+	// What was opened is what gets read, so it is what gets checked: a file saved atomically
+	// (written aside, renamed into place) may have been swapped in since the stat, and that is
+	// fine when it passes too.
 	after, err := f.Stat()
 	if err != nil {
 		return nil, err
-	}
-	if !os.SameFile(before, after) {
-		return nil, errReplaced
 	}
 	if err := vet(path, after, checks); err != nil {
 		return nil, err
