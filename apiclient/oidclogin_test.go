@@ -4,18 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"tokenscope/apiclient/oidc"
 	"tokenscope/demoserver"
+	"tokenscope/internal/testutil"
 	"tokenscope/session"
 )
 
@@ -51,90 +49,45 @@ func newOIDCEnv(t *testing.T, so demoserver.Options, oc OIDCConfig, wrap func(ht
 	return &env{t: t, srv: srv, clock: clock, e: e, p: p}
 }
 
-// browser drives the demo provider's HTML pages as a person would, with a cookie jar and
-// without following redirects (the last one goes to the engine's loopback listener).
-type browser struct{ c *http.Client }
+// browser drives the demo provider's HTML pages as a person would (testutil.Browser: a cookie
+// jar, no redirects followed; the last one goes to the engine's loopback listener).
+type browser struct{ *testutil.Browser }
 
-func newBrowser() *browser {
-	jar, _ := cookiejar.New(nil)
-	return &browser{c: &http.Client{Jar: jar, Timeout: 10 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-}
-
-var reqFieldRE = regexp.MustCompile(`name="req" value="([^"]+)"`)
-
-// do sends a GET (form nil) or a form POST and returns the answer and its body.
-func (b *browser) do(u string, form url.Values) (*http.Response, string, error) {
-	var resp *http.Response
-	var err error
-	if form == nil {
-		resp, err = b.c.Get(u)
-	} else {
-		resp, err = b.c.PostForm(u, form)
-	}
-	if err != nil {
-		return nil, "", err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	return resp, string(body), err
-}
-
-// consent fills the login form on page (posted to action) as demo/demo, then approves.
-func (b *browser) consent(action, page string) (*http.Response, error) {
-	for _, form := range []url.Values{{"username": {"demo"}, "password": {"demo"}, "login": {"1"}}, {"approve": {"1"}}} {
-		m := reqFieldRE.FindStringSubmatch(page)
-		if m == nil {
-			return nil, fmt.Errorf("no req field on the page: %.300s", page)
-		}
-		form.Set("req", m[1])
-		resp, body, err := b.do(action, form)
-		if err != nil {
-			return nil, err
-		}
-		if form.Has("approve") {
-			return resp, nil
-		}
-		page = body
-	}
-	panic("unreachable")
-}
+func newBrowser() browser { return browser{testutil.NewBrowser()} }
 
 // approveDevice enters the user code on the verification page, logs in and approves.
-func (b *browser) approveDevice(d oidc.DeviceAuth) error {
-	if _, _, err := b.do(d.VerificationURI, nil); err != nil {
+func (b browser) approveDevice(d oidc.DeviceAuth) error {
+	if _, err := b.Get(d.VerificationURI); err != nil {
 		return err
 	}
-	_, page, err := b.do(d.VerificationURI, url.Values{"user_code": {d.UserCode}})
+	login, err := b.Post(d.VerificationURI, url.Values{"user_code": {d.UserCode}})
 	if err != nil {
 		return err
 	}
-	resp, err := b.consent(d.VerificationURI, page)
-	if err == nil && resp.StatusCode != http.StatusOK {
-		err = fmt.Errorf("approve answered HTTP %d", resp.StatusCode)
+	p, err := b.Consent(d.VerificationURI, login, "demo", "demo", true)
+	if err == nil && p.Status != http.StatusOK {
+		err = fmt.Errorf("approve answered HTTP %d", p.Status)
 	}
 	return err
 }
 
 // authorize opens the authorization URL, logs in, approves and follows the redirect back to
 // the loopback listener.
-func (b *browser) authorize(authURL string) error {
-	_, page, err := b.do(authURL, nil)
+func (b browser) authorize(authURL string) error {
+	login, err := b.Get(authURL)
 	if err != nil {
 		return err
 	}
 	u, _ := url.Parse(authURL)
-	resp, err := b.consent(u.Scheme+"://"+u.Host+u.Path, page)
+	p, err := b.Consent(u.Scheme+"://"+u.Host+u.Path, login, "demo", "demo", true)
 	if err != nil {
 		return err
 	}
-	loc := resp.Header.Get("Location")
-	if resp.StatusCode != http.StatusFound || !strings.Contains(loc, "code=") {
-		return fmt.Errorf("approve answered HTTP %d, Location %q", resp.StatusCode, loc)
+	if p.Status != http.StatusFound || !strings.Contains(p.Location, "code=") {
+		return fmt.Errorf("approve answered HTTP %d, Location %q", p.Status, p.Location)
 	}
-	resp, _, err = b.do(loc, nil)
-	if err == nil && resp.StatusCode != http.StatusOK {
-		err = fmt.Errorf("callback answered HTTP %d", resp.StatusCode)
+	if p, err = b.Get(p.Location); err == nil && p.Status != http.StatusOK {
+		err = fmt.Errorf("callback answered HTTP %d", p.Status)
 	}
 	return err
 }

@@ -3,33 +3,25 @@ package demoserver
 import (
 	"crypto/sha256"
 	"encoding/base64"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"tokenscope/internal/testutil"
 )
 
-// browser plays the user agent over real HTTP: it keeps cookies and does not follow redirects,
-// so the test reads each Location itself.
+// browser is testutil.Browser (shared with the client-side tests) that fails the test on an
+// error, its answers as shown.
 type browser struct {
 	t *testing.T
-	c *http.Client
+	b *testutil.Browser
 }
 
-func newBrowser(t *testing.T) *browser {
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &browser{t: t, c: &http.Client{Jar: jar, Timeout: 10 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-}
+func newBrowser(t *testing.T) *browser { return &browser{t: t, b: testutil.NewBrowser()} }
 
 // shown is one HTTP answer as the browser saw it.
 type shown struct {
@@ -37,19 +29,18 @@ type shown struct {
 	header http.Header
 	loc    *url.URL // the Location of a redirect
 	body   string
+	page   testutil.Page
 }
 
-func (b *browser) read(resp *http.Response, err error) shown {
+func (b *browser) show(p testutil.Page, err error) shown {
 	b.t.Helper()
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	s := shown{status: resp.StatusCode, header: resp.Header, body: string(body)}
-	if l := resp.Header.Get("Location"); l != "" {
-		if s.loc, err = url.Parse(l); err != nil {
-			b.t.Fatalf("bad Location %q: %v", l, err)
+	s := shown{status: p.Status, header: p.Header, body: p.Body, page: p}
+	if p.Location != "" {
+		if s.loc, err = url.Parse(p.Location); err != nil {
+			b.t.Fatalf("bad Location %q: %v", p.Location, err)
 		}
 	}
 	return s
@@ -57,38 +48,28 @@ func (b *browser) read(resp *http.Response, err error) shown {
 
 func (b *browser) get(u string) shown {
 	b.t.Helper()
-	return b.read(b.c.Get(u))
+	return b.show(b.b.Get(u))
 }
 
 func (b *browser) post(u string, form url.Values) shown {
 	b.t.Helper()
-	return b.read(b.c.PostForm(u, form))
+	return b.show(b.b.Post(u, form))
 }
-
-var reqField = regexp.MustCompile(`name="req" value="([^"]+)"`)
 
 // req is the hidden request id of a login or approve form.
 func (s shown) req(t *testing.T) string {
 	t.Helper()
-	m := reqField.FindStringSubmatch(s.body)
-	if s.status != 200 || m == nil {
-		t.Fatalf("no form with a req field: %d %s", s.status, s.body)
+	id, err := s.page.FormID()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return m[1]
+	return id
 }
 
-// consent fills the login form shown in login, then presses approve (or deny).
+// consent fills the login form shown in login as demo/demo, then presses approve (or deny).
 func (b *browser) consent(formURL string, login shown, approve bool) shown {
 	b.t.Helper()
-	a := b.post(formURL, url.Values{"req": {login.req(b.t)}, "username": {"demo"}, "password": {"demo"}})
-	if !strings.Contains(a.body, `name="approve"`) || !strings.Contains(a.body, `name="deny"`) {
-		b.t.Fatalf("no approve form after login: %d %s", a.status, a.body)
-	}
-	button := "deny"
-	if approve {
-		button = "approve"
-	}
-	return b.post(formURL, url.Values{"req": {a.req(b.t)}, button: {"1"}})
+	return b.show(b.b.Consent(formURL, login.page, "demo", "demo", approve))
 }
 
 const testVerifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-test"

@@ -3,17 +3,13 @@ package oidc
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
-	"net/url"
-	"regexp"
-	"strings"
 	"testing"
 	"time"
 
 	"tokenscope/demoserver"
+	"tokenscope/internal/testutil"
 )
 
 // demo serves a fresh demo server on 127.0.0.1 and returns it with its URL.
@@ -66,64 +62,36 @@ func demoStats(t *testing.T, base string) map[string]float64 {
 	return out.Stats
 }
 
-// browser plays the user agent: it keeps cookies and does not follow redirects, so the test
-// reads each Location itself.
+// browser is testutil.Browser (shared with the demo server's tests) that fails the test on an
+// error.
 type browser struct {
 	t *testing.T
-	c *http.Client
+	b *testutil.Browser
 }
 
-func newBrowser(t *testing.T) *browser {
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &browser{t: t, c: &http.Client{Jar: jar, Timeout: 10 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-}
+func newBrowser(t *testing.T) *browser { return &browser{t: t, b: testutil.NewBrowser()} }
 
 // page is one answer as the browser saw it.
 type page struct {
 	status int
 	loc    string
 	body   string
+	raw    testutil.Page
 }
 
-func (b *browser) read(resp *http.Response, err error) page {
+func (b *browser) show(p testutil.Page, err error) page {
 	b.t.Helper()
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return page{status: resp.StatusCode, loc: resp.Header.Get("Location"), body: string(body)}
+	return page{status: p.Status, loc: p.Location, body: p.Body, raw: p}
 }
 
-func (b *browser) get(u string) page { b.t.Helper(); return b.read(b.c.Get(u)) }
-
-func (b *browser) post(u string, form url.Values) page {
-	b.t.Helper()
-	return b.read(b.c.PostForm(u, form))
-}
-
-var reqField = regexp.MustCompile(`name="req" value="([^"]+)"`)
+func (b *browser) get(u string) page { b.t.Helper(); return b.show(b.b.Get(u)) }
 
 // consent fills the demo's login form shown in login as demo/demo, then presses approve (or
 // deny), posting to base+action; it returns the last answer.
 func (b *browser) consent(base, action string, login page, approve bool) page {
 	b.t.Helper()
-	m := reqField.FindStringSubmatch(login.body)
-	if login.status != 200 || m == nil {
-		b.t.Fatalf("no login form: %d %s", login.status, login.body)
-	}
-	a := b.post(base+action, url.Values{"req": {m[1]}, "username": {"demo"}, "password": {"demo"}})
-	m = reqField.FindStringSubmatch(a.body)
-	if m == nil || !strings.Contains(a.body, `name="approve"`) {
-		b.t.Fatalf("no approve form: %d %s", a.status, a.body)
-	}
-	button := "deny"
-	if approve {
-		button = "approve"
-	}
-	return b.post(base+action, url.Values{"req": {m[1]}, button: {"1"}})
+	return b.show(b.b.Consent(base+action, login.raw, "demo", "demo", approve))
 }
