@@ -211,10 +211,10 @@ func TestDecodeOpaqueToken(t *testing.T) {
 		t.Errorf("error message: %v", r.err)
 	}
 	// A key does not change it: still 3, and no network is needed to say so.
-	wantDecode(t, runDecodeCmd(t, "", "--secret", decodeTestSecret, tok), 3)
-	wantDecode(t, runDecodeCmd(t, "", "--jwks", "http://127.0.0.1:1/jwks.json", tok), 3)
+	wantDecode(t, runDecodeCmd(t, "", "--secret", decodeTestSecret, "--", tok), 3)
+	wantDecode(t, runDecodeCmd(t, "", "--jwks", "http://127.0.0.1:1/jwks.json", "--", tok), 3)
 
-	r = runDecodeCmd(t, "", "--json", tok)
+	r = runDecodeCmd(t, "", "--json", "--", tok)
 	wantDecode(t, r, 3)
 	var m map[string]any
 	if err := json.Unmarshal([]byte(r.out), &m); err != nil {
