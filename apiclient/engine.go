@@ -90,6 +90,9 @@ type Request struct {
 	Path   string
 	Header http.Header
 	Body   []byte
+	// Provider names a call to the identity provider the engine builds itself
+	// (ProviderIntrospect); empty for an API request.
+	Provider string
 }
 
 // Outcome is how a request ended.

@@ -45,6 +45,9 @@ type OIDCConfig struct {
 	Scope       string
 	AuthParams  url.Values // extra parameters (audience, resource, access_type, ...)
 	RedirectURI string     // auth-code's loopback listener; default oidc.DefaultRedirectURI (port 0: any)
+	// ClientAuth is how the client authenticates at the token endpoint; empty chooses from the
+	// provider's metadata and the secret (oidc.ChooseAuth).
+	ClientAuth oidc.AuthMethod
 
 	// OnAuthURL shows the authorization URL (print it, open the browser); required for auth-code.
 	OnAuthURL func(url string)
@@ -101,7 +104,7 @@ func (e *Engine) link(ctx context.Context) (*idpLink, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &oidc.Client{HTTP: hc, Provider: p, ID: o.ClientID, Secret: o.ClientSecret, Sleep: o.Sleep, Now: e.now}
+	c := &oidc.Client{HTTP: hc, Provider: p, ID: o.ClientID, Secret: o.ClientSecret, Auth: o.ClientAuth, Sleep: o.Sleep, Now: e.now}
 	if o.Flow == FlowAuthCode || o.Flow == FlowDevice {
 		if err := e.setKeyfunc(ctx, c); err != nil {
 			return nil, err

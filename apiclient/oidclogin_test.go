@@ -3,10 +3,8 @@ package apiclient
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -57,40 +55,12 @@ func newBrowser() browser { return browser{testutil.NewBrowser()} }
 
 // approveDevice enters the user code on the verification page, logs in and approves.
 func (b browser) approveDevice(d oidc.DeviceAuth) error {
-	if _, err := b.Get(d.VerificationURI); err != nil {
-		return err
-	}
-	login, err := b.Post(d.VerificationURI, url.Values{"user_code": {d.UserCode}})
-	if err != nil {
-		return err
-	}
-	p, err := b.Consent(d.VerificationURI, login, "demo", "demo", true)
-	if err == nil && p.Status != http.StatusOK {
-		err = fmt.Errorf("approve answered HTTP %d", p.Status)
-	}
-	return err
+	return b.ApproveDevice(d.VerificationURI, d.UserCode, "demo", "demo")
 }
 
 // authorize opens the authorization URL, logs in, approves and follows the redirect back to
 // the loopback listener.
-func (b browser) authorize(authURL string) error {
-	login, err := b.Get(authURL)
-	if err != nil {
-		return err
-	}
-	u, _ := url.Parse(authURL)
-	p, err := b.Consent(u.Scheme+"://"+u.Host+u.Path, login, "demo", "demo", true)
-	if err != nil {
-		return err
-	}
-	if p.Status != http.StatusFound || !strings.Contains(p.Location, "code=") {
-		return fmt.Errorf("approve answered HTTP %d, Location %q", p.Status, p.Location)
-	}
-	if p, err = b.Get(p.Location); err == nil && p.Status != http.StatusOK {
-		err = fmt.Errorf("callback answered HTTP %d", p.Status)
-	}
-	return err
-}
+func (b browser) authorize(authURL string) error { return b.Authorize(authURL, "demo", "demo") }
 
 // deviceConfig approves every device code through the HTML pages; polls wait for the
 // approval, then advance the shared clock by the interval.

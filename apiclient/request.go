@@ -64,7 +64,11 @@ func callOf(ctx context.Context) *call {
 // Parked until the next Login.
 func (e *Engine) Do(ctx context.Context, req Request) Result {
 	e.counters.requests.Add(1)
-	return e.do(ctx, &call{id: e.reqSeq.Add(1), req: req})
+	c := &call{id: e.reqSeq.Add(1), req: req}
+	if req.Provider == ProviderIntrospect {
+		return e.introspect(ctx, c)
+	}
+	return e.do(ctx, c)
 }
 
 func (e *Engine) do(ctx context.Context, c *call) Result {

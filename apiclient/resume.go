@@ -26,6 +26,9 @@ func (e *Engine) Resume(s session.Stored, source string) {
 	if fam == "" {
 		fam = session.FamilyName(ref, logins+1)
 	}
+	if s.IDToken != "" {
+		e.idToken = session.ParseToken(s.IDToken, now, 0)
+	}
 	e.sess = session.Session{State: session.StateActive, Access: acc, Refresh: ref, Generation: max(s.Generation, 1),
 		Family: fam, Rotations: s.Rotations, Logins: logins, Skew: e.skew.Estimate(), Source: source}
 	e.serial++
@@ -35,6 +38,14 @@ func (e *Engine) Resume(s session.Stored, source string) {
 	e.emit(session.Event{Kind: session.KindLogin, Generation: gen, Exp: acc.ExpiresAt, Token: acc.Fingerprint(),
 		Reason: fmt.Sprintf("resumed from %s; gen #%d %s", source, gen, expiryText(acc, e.serverNow()))})
 	e.nudge()
+}
+
+// Matches says whether a saved session belongs to this engine's target, user, profile and, for
+// an identity provider, issuer, client and flow: only then may it be resumed.
+func (e *Engine) Matches(s session.Stored) bool {
+	mine := e.Stored()
+	return s.Target == mine.Target && s.User == mine.User && s.Profile == mine.Profile &&
+		s.Issuer == mine.Issuer && s.ClientID == mine.ClientID && s.Flow == mine.Flow
 }
 
 // Stored is the session as a session file keeps it.
@@ -47,6 +58,9 @@ func (e *Engine) Stored() session.Stored {
 		Rotations: s.Rotations, SavedAt: e.now()}
 	if !s.Access.JWT {
 		st.AccessExp = s.Access.ExpiresAt
+	}
+	if o := e.cfg.OIDC; o != nil {
+		st.Issuer, st.ClientID, st.Flow, st.IDToken = o.Issuer, o.ClientID, o.Flow, e.idToken.Raw
 	}
 	return st
 }

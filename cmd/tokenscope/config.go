@@ -53,6 +53,15 @@ type targetConfig struct {
 	Insecure        bool               `toml:"insecure"`
 	SessionFile     string             `toml:"session_file"`
 	Presets         []apiclient.Preset `toml:"presets"`
+	// An identity provider (DESIGN.md "Identity providers"), as the flags of the same names.
+	Issuer      string            `toml:"issuer"`
+	Flow        string            `toml:"flow"`
+	Scope       string            `toml:"scope"`
+	RedirectURI string            `toml:"redirect_uri"`
+	ClientAuth  string            `toml:"client_auth"`
+	AuthParams  map[string]string `toml:"auth_params"`
+	NoBrowser   bool              `toml:"no_browser"`
+	DPoP        bool              `toml:"dpop"`
 }
 
 // defaultConfigPath is os.UserConfigDir()/tokenscope/config.toml.
@@ -158,6 +167,10 @@ func (c *fileConfig) validateTarget(name string, t targetConfig) error {
 			return c.errAt(name, "profile", "%v", err)
 		}
 	}
+	if err := (&idpFlags{issuer: t.Issuer, flow: t.Flow, clientAuth: t.ClientAuth, redirectURI: t.RedirectURI}).check(); err != nil {
+		key := map[bool]string{true: "flow", false: "issuer"}[t.Flow != ""]
+		return c.errAt(name, key, "%s", strings.ReplaceAll(strings.ReplaceAll(err.Error(), "--redirect-uri", "redirect_uri"), "--", ""))
+	}
 	if t.Strategy != "" {
 		if _, err := apiclient.ParseStrategy(t.Strategy); err != nil {
 			return c.errAt(name, "strategy", "%v", err)
@@ -256,7 +269,7 @@ func looksLikeURL(s string) bool { return strings.Contains(s, "://") }
 
 // envFlags are the flags that TOKENSCOPE_* variables can set.
 var envFlags = []string{"config", "target", "profile", "user", "password-env", "strategy", "threshold", "theme",
-	"session-file", "log-file", "ca-cert", "client-secret-env"}
+	"session-file", "log-file", "ca-cert", "client-secret-env", "issuer", "flow", "scope", "redirect-uri", "client-id"}
 
 func envName(flag string) string {
 	return "TOKENSCOPE_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))

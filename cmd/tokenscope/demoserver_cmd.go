@@ -33,6 +33,8 @@ type demoFlags struct {
 	latency, refreshLatency time.Duration
 	skew                    time.Duration
 	failRefresh             int
+	deviceInterval          time.Duration
+	issuer                  string
 }
 
 func (f *demoFlags) register(fs *pflag.FlagSet) {
@@ -49,6 +51,7 @@ func (f *demoFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.refreshLatency, "refresh-latency", 0, "fault: delay refresh calls by this much more")
 	fs.DurationVar(&f.skew, "skew", 0, "fault: server clock skew (Date header, iat and exp follow it), e.g. -90s")
 	fs.IntVar(&f.failRefresh, "fail-refresh", 0, "fault: answer the next N refresh calls with 503")
+	fs.DurationVar(&f.deviceInterval, "device-interval", demoserver.DefaultDeviceInterval, "OpenID provider: the device flow's polling interval (RFC 8628 interval)")
 }
 
 // validate refuses durations and counts that cannot mean anything, naming the flag.
@@ -57,7 +60,8 @@ func (f *demoFlags) validate() error {
 		flag     string
 		v        time.Duration
 		positive bool
-	}{{"access-ttl", f.accessTTL, true}, {"refresh-ttl", f.refreshTTL, true}, {"latency", f.latency, false}, {"refresh-latency", f.refreshLatency, false}} {
+	}{{"access-ttl", f.accessTTL, true}, {"refresh-ttl", f.refreshTTL, true}, {"latency", f.latency, false},
+		{"refresh-latency", f.refreshLatency, false}, {"device-interval", f.deviceInterval, true}} {
 		if d.positive && d.v <= 0 {
 			return usageError("--%s %s: want a positive duration", d.flag, d.v)
 		}
@@ -83,6 +87,8 @@ func (f *demoFlags) options() (demoserver.Options, error) {
 		Alg:              strings.ToUpper(f.alg),
 		OpaqueOAuth:      f.opaqueOAuth,
 		ClientID:         f.clientID,
+		DeviceInterval:   f.deviceInterval,
+		Issuer:           f.issuer,
 	}
 	if len(f.users) > 0 || f.passwordEnv != "" {
 		// Passwords never come from argv, not even the demo's: --allow-remote makes them matter.
@@ -173,6 +179,7 @@ and one curl example per convention, then one line per request.`,
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "do not log requests")
 	cmd.Flags().StringVar(&df.clientID, "client-id", demoserver.DefaultClientID, "oauth2 client_id (the demo server accepts it as its public client)")
 	df.register(cmd.Flags())
+	cmd.Flags().StringVar(&df.issuer, "issuer", "", "OpenID provider: the issuer URL it names itself by (default: the URL each client reached it at)")
 	return cmd
 }
 

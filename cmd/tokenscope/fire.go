@@ -61,6 +61,7 @@ type fireOpts struct {
 	waitExpiry  bool
 	jsonOut     bool
 	noRelogin   bool
+	revoke      bool
 }
 
 func newFireCmd() *cobra.Command {
@@ -83,6 +84,13 @@ Without --target it starts the embedded demo server, tuned with the same flags a
   # a paced run: 50 requests a second for a minute, at most 10 in flight
   tokenscope fire --rate 50 --duration 1m -c 10
 
+  # log in at an identity provider in the browser, then watch its refresh at expiry
+  tokenscope fire --target https://api.example.com --issuer https://login.example.com \
+      --client-id my-cli --wait-expiry -n 100 -c 100 GET /v1/me
+
+  # the embedded demo is an OpenID provider too: a device code to enter at its /device page
+  tokenscope fire --flow device GET /api/me
+
   # a real API, JSON lines for scripts
   MY_PASSWORD=... tokenscope fire --target https://api.example.com --profile oauth2 \
       --user me --password-env MY_PASSWORD --json GET /v1/me`,
@@ -101,6 +109,7 @@ Without --target it starts the embedded demo server, tuned with the same flags a
 	fs.BoolVar(&o.waitExpiry, "wait-expiry", false, "log in, wait until the access token has expired, then fire")
 	fs.BoolVar(&o.jsonOut, "json", false, "print one JSON event per line, then the summary object")
 	fs.BoolVar(&o.noRelogin, "no-relogin", false, "do not log in again to replay requests parked by a dead session")
+	fs.BoolVar(&o.revoke, "revoke-on-exit", false, "at the end, revoke the refresh token at the identity provider (RFC 7009) and log out")
 	return cmd
 }
 
@@ -166,6 +175,9 @@ func runFire(ctx context.Context, stdout, stderr io.Writer, o *fireOpts, args []
 		if replayed = replayFired(ctx, e, t, stderr); replayed > 0 {
 			wall = time.Since(start) // the last answer is a replay's
 		}
+	}
+	if o.revoke {
+		e.SignOut(ctx)
 	}
 	var lf *logFileStats
 	if b.logFile != nil {

@@ -48,10 +48,14 @@ type targetFlags struct {
 	caCert          string
 	insecure        bool
 	demo            demoFlags
+	idp             idpFlags
+	// ui shows where to log in at an identity provider; set by the subcommand before build.
+	ui loginUI
 
 	// filled by resolve
-	targetName string
-	password   string
+	targetName       string
+	clientIDFromFile string // the config target's client_id, when it gave one
+	password         string
 	prompt     bool
 	presets    []apiclient.Preset
 	cfg        *fileConfig
@@ -82,6 +86,7 @@ func (f *targetFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.caCert, "ca-cert", "", "trust this PEM CA certificate for TLS")
 	fs.BoolVar(&f.insecure, "insecure", false, "skip TLS certificate verification (dangerous; the TUI shows a red warning)")
 	f.demo.register(fs)
+	f.idp.register(fs)
 }
 
 // resolve merges flags, TOKENSCOPE_* variables and the config file, in that order of
@@ -116,6 +121,7 @@ func (f *targetFlags) resolve() error {
 				return fmt.Errorf("--target: %w", err)
 			}
 		}
+		f.idpProfile(false)
 		return f.checkCredentials("")
 	}
 	t, ok := cfg.Targets[f.target]
@@ -148,8 +154,10 @@ func (f *targetFlags) resolve() error {
 	set("ca-cert", &f.caCert, cfg.relative(t.CACert))
 	set("session-file", &f.sessionFile, cfg.relative(t.SessionFile))
 	if t.ClientID != "" && !f.fs.Changed("client-id") {
-		f.clientID = t.ClientID
+		f.clientID, f.clientIDFromFile = t.ClientID, t.ClientID
 	}
+	f.idp.fromTarget(f.fs, t)
+	f.idpProfile(t.Profile != "")
 	if t.Threshold != "" && !f.fs.Changed("threshold") {
 		f.threshold, _ = time.ParseDuration(t.Threshold) // validated when the file was read
 	}
@@ -199,12 +207,15 @@ func (f *targetFlags) refuseURLPasswords() error {
 }
 
 func (f *targetFlags) checkCredentials(name string) error {
-	if f.target == "" {
-		return nil // the embedded demo server's own user
-	}
 	what := "--target " + redactURL(f.target)
 	if name != "" {
 		what = fmt.Sprintf("target %q in %s", name, f.cfg.path)
+	}
+	if err := f.checkIDP(what); err != nil {
+		return err
+	}
+	if f.target == "" || (f.idp.enabled() && f.idp.flow != apiclient.FlowPassword) {
+		return nil // the embedded demo server's own user, or a provider's login page
 	}
 	if f.user == "" {
 		return fmt.Errorf("%s: no user: give --user (or user = \"...\" in the config file)", what)
@@ -333,10 +344,16 @@ func (f *targetFlags) engineConfig(stderr io.Writer) (apiclient.Config, error) {
 		Strategy: strategy, Threshold: f.threshold, NoSingleFlight: f.noSingleFlight,
 		Timeout: f.timeout, Log: session.NewLog(f.logSize), Diagnostics: io.Discard,
 	}
-	if f.clientSecretEnv != "" {
-		cfg.ClientSecret = os.Getenv(f.clientSecretEnv)
-		if cfg.ClientSecret == "" {
-			return apiclient.Config{}, fmt.Errorf("--client-secret-env %s: the variable is empty or unset", f.clientSecretEnv)
+	if cfg.ClientSecret, err = f.secretFromEnv(); err != nil {
+		return apiclient.Config{}, err
+	}
+	if f.idp.enabled() {
+		ui := f.ui
+		if ui == nil {
+			ui = &stderrLoginUI{w: stderr, open: opener{disabled: f.idp.noBrowser}}
+		}
+		if cfg.OIDC, err = f.idp.oidcConfig(f.clientID, cfg.ClientSecret, ui); err != nil {
+			return apiclient.Config{}, err
 		}
 	}
 	tr, err := apiclient.NewTransport(apiclient.TLSOptions{CACertFile: f.caCert, Insecure: f.insecure})
@@ -377,6 +394,11 @@ func (f *targetFlags) startDemo(b *wiring, cfg *apiclient.Config) error {
 		return err
 	}
 	opts.ClientID = f.clientID
+	if f.idp.enabled() && !f.fs.Changed("alg") {
+		// Signed with a published key, so that the ID token's signature is checked as a real
+		// provider's would be (HS256 ID tokens are keyed by a client secret the public client lacks).
+		opts.Alg = demoserver.AlgES256
+	}
 	srv, err := demoserver.Start(opts)
 	if err != nil {
 		return err
@@ -384,6 +406,7 @@ func (f *targetFlags) startDemo(b *wiring, cfg *apiclient.Config) error {
 	f.demo.applyKnobs(srv)
 	b.demo = srv
 	cfg.BaseURL = srv.URL()
+	f.demoIDP(cfg, srv.URL())
 	if cfg.Username == "" {
 		cfg.Username, cfg.Password = firstUser(srv.Options().Users)
 	}
@@ -432,7 +455,7 @@ func (f *targetFlags) startSessionFile(b *wiring, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "tokenscope: not resuming: %v; it will be replaced by a private file after login\n", err)
 	case err != nil:
 		return fmt.Errorf("--session-file: %w", err)
-	case st.Target == e.Target() && st.User == e.Stored().User && st.Profile == e.Profile().Name:
+	case e.Matches(st):
 		b.resumed = "session file " + f.sessionFile
 		e.Resume(st, b.resumed)
 	default:
@@ -527,7 +550,7 @@ func firstUser(users map[string]string) (string, string) {
 
 // login logs in with a deadline, so a dead target fails fast with a clear message.
 func login(ctx context.Context, e *apiclient.Engine, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, e.LoginTimeout(timeout))
 	defer cancel()
 	_, err := e.Login(ctx)
 	return err

@@ -82,3 +82,41 @@ func (b *Browser) Consent(formURL string, login Page, user, password string, app
 	}
 	return b.Post(formURL, url.Values{"req": {id}, button: {"1"}})
 }
+
+// Authorize opens an authorization URL of the demo provider, logs in as user, approves, and
+// follows the redirect back to the client's loopback listener, which must answer 200.
+func (b *Browser) Authorize(authURL, user, password string) error {
+	login, err := b.Get(authURL)
+	if err != nil {
+		return err
+	}
+	u, _ := url.Parse(authURL)
+	p, err := b.Consent(u.Scheme+"://"+u.Host+u.Path, login, user, password, true)
+	if err != nil {
+		return err
+	}
+	if p.Status != http.StatusFound || !strings.Contains(p.Location, "code=") {
+		return fmt.Errorf("approve answered HTTP %d, Location %q", p.Status, p.Location)
+	}
+	if p, err = b.Get(p.Location); err == nil && p.Status != http.StatusOK {
+		err = fmt.Errorf("callback answered HTTP %d", p.Status)
+	}
+	return err
+}
+
+// ApproveDevice enters userCode on the demo provider's verification page, logs in as user
+// and approves.
+func (b *Browser) ApproveDevice(verificationURI, userCode, user, password string) error {
+	if _, err := b.Get(verificationURI); err != nil {
+		return err
+	}
+	login, err := b.Post(verificationURI, url.Values{"user_code": {userCode}})
+	if err != nil {
+		return err
+	}
+	p, err := b.Consent(verificationURI, login, user, password, true)
+	if err == nil && p.Status != http.StatusOK {
+		err = fmt.Errorf("approve answered HTTP %d", p.Status)
+	}
+	return err
+}

@@ -1,0 +1,140 @@
+package apiclient
+
+// What an identity provider offers beside logging in: revocation when the user signs out
+// (RFC 7009), and userinfo and introspection (RFC 7662) as ready-made requests.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"tokenscope/apiclient/oidc"
+	"tokenscope/session"
+)
+
+// ProviderIntrospect marks a Request the engine sends to the provider's introspection endpoint
+// with the current access token in its form: a preset cannot hold the token itself.
+const ProviderIntrospect = "introspect"
+
+// ProviderRequests are the provider's ready-made requests (userinfo, introspection of the
+// access token) once the provider is known: after a login or the first refresh. Without an
+// identity provider, or before that, there are none.
+func (e *Engine) ProviderRequests() []Request {
+	l := e.idp.Load()
+	if l == nil {
+		return nil
+	}
+	p := l.client.Provider
+	var out []Request
+	if p.UserinfoEndpoint != "" && l.flow != FlowClientCredentials {
+		out = append(out, Request{Name: "userinfo", Method: http.MethodGet, Path: p.UserinfoEndpoint})
+	}
+	if p.IntrospectionEndpoint != "" {
+		out = append(out, Request{Name: "introspect the access token", Method: http.MethodPost,
+			Path: p.IntrospectionEndpoint, Provider: ProviderIntrospect})
+	}
+	return out
+}
+
+// introspect sends a ProviderIntrospect request: the current access token, authenticated as
+// the client. It is not an API call, so no refresh or retry happens around it.
+func (e *Engine) introspect(ctx context.Context, c *call) Result {
+	start := e.now()
+	res := Result{ID: c.id, Request: c.req, Sent: start, Attempts: 1}
+	l := e.idp.Load()
+	e.mu.Lock()
+	acc, gen := e.sess.Access, e.sess.Generation
+	e.mu.Unlock()
+	fail := func(reason string) Result {
+		res.Outcome, res.Reason, res.Done = Failed, reason, e.now()
+		res.Duration = res.Done.Sub(start)
+		e.emit(session.Event{Kind: session.KindRequestFailed, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,
+			Duration: res.Duration, Reason: reason})
+		return res
+	}
+	switch {
+	case l == nil:
+		return fail("introspection: the provider is not known yet (log in first)")
+	case acc.Raw == "":
+		return fail("introspection: no access token to ask about")
+	}
+	e.emit(session.Event{Time: start, Kind: session.KindRequest, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,
+		Attempt: 1, Generation: gen, Token: acc.Fingerprint(), Reason: "introspect gen #" + fmt.Sprint(gen)})
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
+	defer cancel()
+	status, body, err := l.client.Introspect(ctx, acc.Raw, "access_token")
+	if err != nil {
+		return fail(e.redactClip(oidcReason(err)))
+	}
+	res.Status, res.Body, res.Done = status, body, e.now()
+	res.Header = http.Header{"Content-Type": {"application/json"}}
+	res.Duration = res.Done.Sub(start)
+	e.emit(session.Event{Time: res.Done, Kind: session.KindResponse, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,
+		Status: status, Duration: res.Duration, Attempt: 1})
+	if status >= 400 {
+		res.Outcome, res.Reason = Failed, fmt.Sprintf("HTTP %d", status)
+	}
+	return res
+}
+
+// SignOut ends the session as Logout does, after asking the identity provider to revoke the
+// refresh token (or, without one, the access token) when it has a revocation endpoint. It
+// says what happened; the session ends whatever the provider answered.
+func (e *Engine) SignOut(ctx context.Context) string {
+	defer e.Logout()
+	l := e.idp.Load()
+	if e.cfg.OIDC == nil || l == nil {
+		return "logged out (tokens forgotten; no identity provider to revoke them at)"
+	}
+	e.mu.Lock()
+	tok, hint := e.sess.Refresh, "refresh_token"
+	if tok.Raw == "" {
+		tok, hint = e.sess.Access, "access_token"
+	}
+	e.mu.Unlock()
+	if tok.Raw == "" {
+		return "logged out (no token to revoke)"
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
+	defer cancel()
+	err := l.client.Revoke(ctx, tok.Raw, hint)
+	var msg string
+	switch {
+	case err == nil:
+		msg = fmt.Sprintf("revoked the %s fp:%s at the provider (RFC 7009)", humanHint(hint), tok.Fingerprint())
+	case errors.Is(err, oidc.ErrNoEndpoint):
+		msg = "the provider has no revocation endpoint: the tokens were forgotten here but stay valid until they expire"
+	default:
+		msg = "revocation failed, the tokens may stay valid until they expire: " + e.redactClip(oidcReason(err))
+	}
+	e.Note(msg)
+	return msg
+}
+
+func humanHint(h string) string {
+	if h == "refresh_token" {
+		return "refresh token"
+	}
+	return "access token"
+}
+
+// InteractiveLoginTimeout bounds a login that waits for a person (a browser login, a device
+// code entered elsewhere): minutes, not the seconds an API call gets.
+const InteractiveLoginTimeout = 10 * time.Minute
+
+// LoginWaitsForUser says whether logging in waits for a person: the auth-code and device flows.
+func (e *Engine) LoginWaitsForUser() bool {
+	o := e.cfg.OIDC
+	return o != nil && (o.Flow == FlowAuthCode || o.Flow == FlowDevice)
+}
+
+// LoginTimeout is how long a login may take: timeout, or InteractiveLoginTimeout when it
+// waits for a person.
+func (e *Engine) LoginTimeout(timeout time.Duration) time.Duration {
+	if e.LoginWaitsForUser() {
+		return max(timeout, InteractiveLoginTimeout)
+	}
+	return timeout
+}
