@@ -147,6 +147,8 @@ type Snapshot struct {
 	RefreshVerify session.Verification
 	Refreshing    int           // refresh calls in flight
 	IDToken       session.Token // the ID token of the last OIDC login; zero otherwise
+	IDTokenCheck  string        // what was checked of IDToken, in words
+	Flow          string        // the identity provider's login flow; empty without one
 }
 
 // Errors a caller can tell apart.
@@ -201,6 +203,7 @@ type Engine struct {
 	accessVer     session.Verification
 	refreshVer    session.Verification
 	idToken       session.Token // from the last OIDC login
+	idpKeys       session.Keys  // the identity provider's published keys, once discovered
 
 	idp atomic.Pointer[idpLink] // the discovered identity provider, once Config.OIDC's login discovered it
 
@@ -366,6 +369,7 @@ func (e *Engine) Snapshot() Snapshot {
 		Session: s, Target: e.cfg.BaseURL, Profile: e.profile.Name, Strategy: e.strategy,
 		SingleFlight: e.singleFlight, Threshold: e.thresholdFor(e.sess.Access),
 		AccessVerify: e.accessVer, RefreshVerify: e.refreshVer, Refreshing: e.refreshing, IDToken: e.idToken,
+		IDTokenCheck: e.idTokenCheck(), Flow: e.flow(),
 	}
 }
 

@@ -133,9 +133,19 @@ func (e *Engine) setKeyfunc(ctx context.Context, c *oidc.Client) error {
 		e.Note("ID token signatures are not checked: the provider publishes no jwks_uri; iss, aud, exp and nonce still are")
 		return nil
 	}
-	kf, err := oidc.JWKSKeyfunc(ctx, c.HTTP, p.JWKSURI)
-	c.Keyfunc = kf
-	return err
+	keys, err := oidc.FetchKeys(ctx, c.HTTP, p.JWKSURI)
+	if err != nil {
+		return err
+	}
+	c.Keyfunc = oidc.KeysKeyfunc(keys, p.JWKSURI)
+	e.mu.Lock()
+	// The provider's keys check the access token too, unless the user named keys of their own.
+	// Not the refresh token: many providers sign it with a secret of their own (Keycloak's
+	// HS256), and a refresh token is not the client's to check.
+	e.idpKeys = session.Keys{ByKID: keys}
+	e.verifyLocked()
+	e.mu.Unlock()
+	return nil
 }
 
 // loginOIDC runs the configured flow at the provider and installs its tokens.

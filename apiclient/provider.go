@@ -103,7 +103,7 @@ func (e *Engine) SignOut(ctx context.Context) string {
 	var msg string
 	switch {
 	case err == nil:
-		msg = fmt.Sprintf("revoked the %s fp:%s at the provider (RFC 7009)", humanHint(hint), tok.Fingerprint())
+		msg = fmt.Sprintf("revoked the %s %s at the provider (RFC 7009)", humanHint(hint), tok.Fingerprint())
 	case errors.Is(err, oidc.ErrNoEndpoint):
 		msg = "the provider has no revocation endpoint: the tokens were forgotten here but stay valid until they expire"
 	default:
@@ -137,4 +137,32 @@ func (e *Engine) LoginTimeout(timeout time.Duration) time.Duration {
 		return max(timeout, InteractiveLoginTimeout)
 	}
 	return timeout
+}
+
+// flow is the identity provider's login flow, or "" without one.
+func (e *Engine) flow() string {
+	if e.cfg.OIDC == nil {
+		return ""
+	}
+	return e.cfg.OIDC.Flow
+}
+
+// idTokenCheck says in words what the login checked of the ID token: a token that failed a
+// check never got this far. Called with e.mu held.
+func (e *Engine) idTokenCheck() string {
+	if e.idToken.Empty() {
+		return ""
+	}
+	l := e.idp.Load()
+	if l == nil {
+		return "not checked in this run (resumed from a session file)"
+	}
+	claims := "iss, aud, exp"
+	if l.flow == FlowAuthCode {
+		claims += ", nonce"
+	}
+	if l.client.Keyfunc == nil {
+		return claims + " checked · signature not checked (no published key)"
+	}
+	return "signature, " + claims + " checked"
 }

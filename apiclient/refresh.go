@@ -202,7 +202,7 @@ func (e *Engine) applyRefresh(id uint64, p pair) {
 
 func (e *Engine) verifyLocked() {
 	if e.cfg.Keys.Empty() {
-		e.accessVer = session.Verify(e.sess.Access.Raw, session.Keys{})
+		e.accessVer = session.Verify(e.sess.Access.Raw, e.idpKeys)
 		e.refreshVer = session.Verify(e.sess.Refresh.Raw, session.Keys{})
 		return
 	}

@@ -26,11 +26,11 @@ type Stored struct {
 	AccessExp  time.Time `json:"access_exp,omitzero"` // for opaque tokens, whose expiry came from expires_in
 	// An identity provider's session: where and as which client it logged in, and how. Never
 	// the client secret: that stays in the variable --client-secret-env names.
-	Issuer   string `json:"issuer,omitempty"`
-	ClientID string `json:"client_id,omitempty"`
-	Flow     string `json:"flow,omitempty"`
-	IDToken  string `json:"id_token,omitempty"`
-	SavedAt    time.Time `json:"saved_at"`
+	Issuer   string    `json:"issuer,omitempty"`
+	ClientID string    `json:"client_id,omitempty"`
+	Flow     string    `json:"flow,omitempty"`
+	IDToken  string    `json:"id_token,omitempty"`
+	SavedAt  time.Time `json:"saved_at"`
 }
 
 const storeVersion = 1

@@ -30,6 +30,7 @@ func (m *Model) globalActions() []action {
 		{&k.Strategy, (*Model).nextStrategy},
 		{&k.SingleFlight, (*Model).toggleSingleFlight},
 		{&k.Login, (*Model).login},
+		{&k.Logout, func(m *Model, _ tea.KeyMsg) tea.Cmd { return m.signOutCmd() }},
 		{&k.Reveal, (*Model).toggleReveal},
 		{&k.CopyCurl, (*Model).copyCurl},
 		{&k.CopyToken, (*Model).copyToken},

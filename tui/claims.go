@@ -20,9 +20,9 @@ type claimsPanel struct {
 	keys scrollKeys
 	vp   viewport.Model
 	// What the content was laid out from, so a tick that changed nothing costs nothing.
-	access, refresh string
-	reveal          bool
-	width           int
+	access, refresh, id string
+	reveal              bool
+	width               int
 }
 
 func newClaimsPanel(sh *shared) *claimsPanel {
@@ -48,14 +48,14 @@ func (p *claimsPanel) Update(msg tea.KeyMsg) (tea.Cmd, bool) {
 // sync lays the content out again when the tokens or the reveal changed.
 func (p *claimsPanel) sync() {
 	s := p.sh.snap
-	if s.Access.Raw != p.access || s.Refresh.Raw != p.refresh || p.sh.reveal != p.reveal {
+	if s.Access.Raw != p.access || s.Refresh.Raw != p.refresh || s.IDToken.Raw != p.id || p.sh.reveal != p.reveal {
 		p.layout()
 	}
 }
 
 func (p *claimsPanel) layout() {
 	s := p.sh.snap
-	p.access, p.refresh, p.reveal = s.Access.Raw, s.Refresh.Raw, p.sh.reveal
+	p.access, p.refresh, p.id, p.reveal = s.Access.Raw, s.Refresh.Raw, s.IDToken.Raw, p.sh.reveal
 	off := p.vp.YOffset
 	p.vp.SetContent(strings.Join(p.lines(), "\n"))
 	p.vp.SetYOffset(off)
@@ -64,10 +64,17 @@ func (p *claimsPanel) layout() {
 func (p *claimsPanel) lines() []string {
 	th := p.sh.theme
 	var lines []string
-	for _, t := range []struct {
+	toks := []struct {
 		name string
 		tok  session.Token
-	}{{"access token", p.sh.snap.Access}, {"refresh token", p.sh.snap.Refresh}} {
+	}{{"access token", p.sh.snap.Access}, {"refresh token", p.sh.snap.Refresh}}
+	if id := p.sh.snap.IDToken; !id.Empty() {
+		toks = append(toks, struct {
+			name string
+			tok  session.Token
+		}{"ID token (" + p.sh.snap.IDTokenCheck + ")", id})
+	}
+	for _, t := range toks {
 		lines = append(lines, th.Header.Render(t.name))
 		if p.sh.reveal && !t.tok.Empty() {
 			// Revealed, the whole token, wrapped: the panel above has room for its ends only.

@@ -3,6 +3,7 @@ package tui
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -85,12 +86,58 @@ func (m *Model) waitEvents() tea.Cmd {
 func (m *Model) loginCmd() tea.Cmd {
 	m.loggingIn = true
 	e := m.engine
+	ctx, cancel := context.WithTimeout(context.Background(), e.LoginTimeout(30*time.Second))
+	m.cancelLogin = cancel
 	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		replayed, err := e.Login(ctx)
 		return loginMsg{replayed: replayed, err: err}
 	}
+}
+
+// loggedIn takes a login's end: its prompt goes away, and the identity provider's ready-made
+// requests join the list once it is known.
+func (m *Model) loggedIn(msg loginMsg) {
+	m.loggingIn, m.cancelLogin = false, nil
+	m.prompt.hide()
+	switch {
+	case errors.Is(msg.err, context.Canceled):
+		m.setFlash("login cancelled")
+	case msg.err != nil:
+		m.setFlash(msg.err.Error())
+	case len(msg.replayed) > 0:
+		m.setFlash(fmt.Sprintf("logged in; %s replayed", plural(len(msg.replayed), "parked request", "parked requests")))
+	}
+	if msg.err == nil {
+		m.reqs.addMissing(m.engine.ProviderRequests())
+	}
+	m.sync()
+}
+
+// showPrompt shows a login prompt, and opens an authorization URL in the browser when told to.
+func (m *Model) showPrompt(p loginPromptMsg) tea.Cmd {
+	m.prompt.show(p)
+	if p.code != "" || !m.opts.OpenBrowser || m.opts.OpenURL == nil {
+		return nil
+	}
+	open := m.opts.OpenURL
+	return func() tea.Msg { return openedMsg{err: open(p.url)} }
+}
+
+// openedMsg is the browser's launch: nil, or why it failed.
+type openedMsg struct{ err error }
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// signOutCmd revokes the refresh token at the provider (when there is one) and logs out.
+func (m *Model) signOutCmd() tea.Cmd {
+	e := m.engine
+	return func() tea.Msg { return flashMsg(e.SignOut(context.Background())) }
 }
 
 func (m *Model) sendCmd(i int) tea.Cmd {

@@ -47,7 +47,7 @@ const maxSecrets = 32
 // remember adds the snapshot's tokens to the secrets; it reports whether any was new.
 func (sh *shared) remember() bool {
 	added := false
-	for _, raw := range []string{sh.snap.Access.Raw, sh.snap.Refresh.Raw} {
+	for _, raw := range []string{sh.snap.Access.Raw, sh.snap.Refresh.Raw, sh.snap.IDToken.Raw} {
 		if len(raw) < minSecretLen || slices.Contains(sh.secrets, raw) {
 			continue
 		}

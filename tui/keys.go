@@ -12,6 +12,7 @@ import (
 type KeyMap struct {
 	Send, Burst, BurstMore, BurstLess          key.Binding
 	Refresh, Strategy, SingleFlight, Login     key.Binding
+	Logout                                     key.Binding
 	Reveal, CopyCurl, CopyToken, Theme         key.Binding
 	Filter, ClearLog, Tab, BackTab, Help, Quit key.Binding
 	Edit, New, Claims, Export                  key.Binding
@@ -34,6 +35,7 @@ func DefaultKeyMap() KeyMap {
 		Strategy:     bind("strategy", "s"),
 		SingleFlight: bind("single flight", "f"),
 		Login:        bind("log in again", "l"),
+		Logout:       bind("log out (revoke)", "O"),
 		Reveal:       bind("reveal/mask", "v"),
 		CopyCurl:     bind("copy curl", "y"),
 		CopyToken:    bind("copy token", "Y"),
@@ -71,7 +73,7 @@ func (k KeyMap) ShortHelp() []key.Binding {
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Send, k.Burst, k.BurstMore, k.BurstLess, k.Edit, k.New, k.CopyCurl, k.CopyToken},
-		{k.Refresh, k.Strategy, k.SingleFlight, k.Login, k.Reveal, k.Claims, k.Theme},
+		{k.Refresh, k.Strategy, k.SingleFlight, k.Login, k.Logout, k.Reveal, k.Claims, k.Theme},
 		{k.Filter, k.ClearLog, k.Export, k.Tab, k.BackTab, k.Help, k.Quit},
 		{k.ExpireAccess, k.RevokeFamily, k.FailRefresh, k.Latency, k.Skew},
 	}

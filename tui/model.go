@@ -8,6 +8,7 @@
 package tui
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -37,6 +38,13 @@ type Options struct {
 	Insecure bool
 	// ExportDir is where the export key writes the log (the working directory when empty).
 	ExportDir string
+	// Prompts brings what a login at an identity provider needs the user to see (the URL, the
+	// device code); nil without an identity provider.
+	Prompts *Prompts
+	// OpenURL opens a URL in the user's browser (the login prompt's open key); OpenBrowser has
+	// it open the authorization URL as soon as it comes.
+	OpenURL     func(string) error
+	OpenBrowser bool
 }
 
 // Model is the root model.
@@ -56,6 +64,7 @@ type Model struct {
 	panels   [paneCount]component
 	composer *composer
 	dialog   *loginDialog
+	prompt   *loginPrompt
 	help     *helpOverlay
 
 	width, height int
@@ -67,7 +76,9 @@ type Model struct {
 	dialogRows    int // the login dialog's height while it shows, else 0
 	faults        faultState
 	loggingIn     bool
+	cancelLogin   context.CancelFunc // ends the login in progress (the prompt's esc)
 	quitting      bool
+	idRow         bool // the ID token's line shows under the token panels
 }
 
 // New builds the model.
@@ -93,7 +104,7 @@ func New(o Options) *Model {
 	}
 	m := &Model{opts: o, engine: o.Engine, clock: o.Clock, keys: keys, sh: sh,
 		logp: newLogPanel(sh, o.LogMax), reqs: newRequestsPanel(sh, reqs), claims: newClaimsPanel(sh),
-		composer: newComposer(sh), dialog: newLoginDialog(sh, keys), help: newHelpOverlay(sh, keys)}
+		composer: newComposer(sh), dialog: newLoginDialog(sh, keys), prompt: newLoginPrompt(sh), help: newHelpOverlay(sh, keys)}
 	m.panels = [paneCount]component{paneLog: m.logp, paneRequests: m.reqs, paneClaims: m.claims}
 	m.actions = m.globalActions()
 	sh.now = m.clock.Now()
@@ -121,7 +132,7 @@ func (m *Model) Close() { m.sub.Close() }
 
 // Init starts the clock, the event stream and the login.
 func (m *Model) Init() tea.Cmd {
-	cmds := []tea.Cmd{m.tick(), m.waitEvents()}
+	cmds := []tea.Cmd{m.tick(), m.waitEvents(), m.waitPrompt()}
 	if !m.opts.NoAutoLogin {
 		cmds = append(cmds, m.loginCmd())
 	}
@@ -153,13 +164,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		m.setFlash(fmt.Sprintf("burst of %d: %d ok, %d failed, %d parked in %s", msg.n, msg.ok, msg.failed, msg.parked, human.Duration(msg.took)))
 	case loginMsg:
-		m.loggingIn = false
-		if msg.err != nil {
-			m.setFlash(msg.err.Error())
-		} else if len(msg.replayed) > 0 {
-			m.setFlash(fmt.Sprintf("logged in; %s replayed", plural(len(msg.replayed), "parked request", "parked requests")))
-		}
-		m.sync()
+		m.loggedIn(msg)
+	case loginPromptMsg:
+		return m, tea.Batch(m.showPrompt(msg), m.waitPrompt())
+	case openedMsg:
+		m.prompt.opened, m.prompt.openErr = msg.err == nil, errText(msg.err)
 	case flashMsg:
 		m.setFlash(string(msg))
 	case tea.KeyMsg:
@@ -180,6 +189,10 @@ func (m *Model) sync() {
 	}
 	m.dialog.sync()
 	m.claims.sync()
+	if id := !m.sh.snap.IDToken.Empty(); id != m.idRow {
+		m.idRow = id
+		m.sizePanels()
+	}
 	m.fitDialog()
 }
 
@@ -203,6 +216,7 @@ func (m *Model) resize(w, h int) {
 	main := m.mainHeight()
 	m.composer.SetSize(w, main)
 	m.dialog.SetSize(w, main)
+	m.prompt.SetSize(w, main)
 	m.help.SetSize(w, h)
 	half := w / 2
 	m.styles.tokenLeft = lipgloss.NewStyle().Width(half)
@@ -246,6 +260,11 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 			cmds = append(cmds, m.handleKey(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}}))
 		}
 		return tea.Batch(cmds...)
+	}
+	if m.prompt.active {
+		if cmd, ok := m.promptKey(msg); ok {
+			return cmd
+		}
 	}
 	if m.dialog.visible() && msg.Type == tea.KeyEsc {
 		m.dialog.dismissed = true

@@ -3,6 +3,7 @@ package tui
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -105,6 +106,15 @@ func (p *requestsPanel) save(i int, r apiclient.Request) string {
 	p.list = append(p.list, r)
 	p.selectIndex(len(p.list) - 1)
 	return "request added: " + r.Method + " " + r.Path
+}
+
+// addMissing appends the requests the list does not hold yet (same method and path).
+func (p *requestsPanel) addMissing(reqs []apiclient.Request) {
+	for _, r := range reqs {
+		if !slices.ContainsFunc(p.list, func(have apiclient.Request) bool { return have.Method == r.Method && have.Path == r.Path }) {
+			p.list = append(p.list, r)
+		}
+	}
 }
 
 // stepBurst moves the burst size one step up or down the ladder.

@@ -8,16 +8,21 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
+	"tokenscope/apiclient"
 	"tokenscope/internal/human"
 	"tokenscope/internal/sanitize"
 	"tokenscope/session"
 )
 
 func (m *Model) tokensHeight() int {
+	h := tokenRows
 	if m.width >= wideTokens {
-		return wideTokenRows
+		h = wideTokenRows
 	}
-	return tokenRows
+	if m.idRow {
+		h++ // the ID token's line
+	}
+	return h
 }
 
 // tokensView draws the access and refresh token panels: stacked, or side by side when the
@@ -31,13 +36,76 @@ func (m *Model) tokensView() string {
 	}
 	acc := m.tokenLines(tokenPanel{title: "Access", tok: s.Access, verify: s.AccessVerify, threshold: s.Threshold, bar: true,
 		extra: fmt.Sprintf("gen #%d via %s", s.Generation, sanitize.Line(s.Source))}, serverNow, w)
-	ref := m.tokenLines(tokenPanel{title: "Refresh", tok: s.Refresh, verify: s.RefreshVerify,
+	ref := m.tokenLines(tokenPanel{title: "Refresh", tok: s.Refresh, verify: s.RefreshVerify, none: m.noRefreshWhy(),
 		extra: fmt.Sprintf("family %s · rotated %d×", sanitize.Line(firstRunes(s.Family, 8)), s.Rotations)}, serverNow, w)
+	var out string
 	if m.width >= wideTokens {
-		return lipgloss.JoinHorizontal(lipgloss.Top, m.styles.tokenLeft.Render(strings.Join(acc, "\n")),
+		out = lipgloss.JoinHorizontal(lipgloss.Top, m.styles.tokenLeft.Render(strings.Join(acc, "\n")),
 			m.styles.tokenRight.Render(strings.Join(ref, "\n")))
+	} else {
+		out = strings.Join(append(acc, ref...), "\n")
 	}
-	return strings.Join(append(acc, ref...), "\n")
+	if m.idRow {
+		out += "\n" + m.idLine(serverNow)
+	}
+	return out
+}
+
+// noRefreshWhy says why a logged-in session has no refresh token, when the flow explains it.
+func (m *Model) noRefreshWhy() string {
+	s := m.sh.snap
+	switch {
+	case s.Access.Empty():
+		return ""
+	case s.Flow == apiclient.FlowClientCredentials:
+		return "client credentials have none: at expiry a new token is fetched, one for all waiting requests"
+	case s.Flow != "":
+		return "the provider issued none: ask for offline_access (--scope); some providers also want consent"
+	}
+	return ""
+}
+
+// idLine is the ID token in one line: who it names, for whom, its expiry and what was checked.
+func (m *Model) idLine(serverNow time.Time) string {
+	th := m.sh.theme
+	t := m.sh.snap.IDToken
+	shown := t.Masked()
+	if m.sh.reveal {
+		shown = truncate(t.Raw, 40) // whole in the claims panel (c)
+	}
+	var info []string
+	for _, k := range []string{"sub", "aud"} {
+		if v := claimText(t.Claims[k]); v != "" {
+			info = append(info, k+" "+v)
+		}
+	}
+	if t.HasExpiry() {
+		info = append(info, "exp "+t.ExpiresAt.Local().Format("15:04:05")+" ("+human.Countdown(t.Remaining(serverNow))+")")
+	}
+	check, checkStyle := m.sh.snap.IDTokenCheck, th.OK
+	if strings.Contains(check, "not checked") {
+		checkStyle = th.Warn
+	}
+	head := th.Header.Render(fmt.Sprintf("%-*s", tokenIndent, "ID")) + th.Value.Render(sanitize.Line(shown)) + "  "
+	rest := checkStyle.Render(sanitize.Line(check)) + th.Label.Render(" · "+sanitize.Line(strings.Join(info, " · ")))
+	return ansi.Truncate(head+rest, m.width, "…")
+}
+
+// claimText is a string claim, or a list of strings (aud may be either), clipped.
+func claimText(v any) string {
+	switch v := v.(type) {
+	case string:
+		return firstRunes(v, 40)
+	case []any:
+		var parts []string
+		for _, p := range v {
+			if s, ok := p.(string); ok {
+				parts = append(parts, s)
+			}
+		}
+		return firstRunes(strings.Join(parts, ","), 40)
+	}
+	return ""
 }
 
 // tokenPanel is what one token panel shows.
@@ -47,7 +115,8 @@ type tokenPanel struct {
 	verify    session.Verification
 	threshold time.Duration
 	extra     string
-	bar       bool // the access token's countdown bar
+	bar       bool   // the access token's countdown bar
+	none      string // why there is no token, when known
 }
 
 func (p tokenPanel) rows() int {
@@ -62,7 +131,11 @@ func (p tokenPanel) rows() int {
 func (m *Model) tokenLines(p tokenPanel, serverNow time.Time, w int) []string {
 	th := m.sh.theme
 	if p.tok.Empty() {
-		lines := []string{th.Header.Render(p.title) + "  " + th.Muted.Render("none")}
+		none := "none"
+		if p.none != "" {
+			none += " · " + p.none
+		}
+		lines := []string{th.Header.Render(fmt.Sprintf("%-*s", tokenIndent, p.title)) + th.Muted.Render(truncate(none, max(w-tokenIndent, 10)))}
 		for len(lines) < p.rows() {
 			lines = append(lines, "")
 		}

@@ -45,6 +45,8 @@ func (m *Model) mainView() string {
 	switch {
 	case m.mode == modeCompose:
 		return m.composer.View()
+	case m.prompt.active:
+		return padLines(strings.Split(m.prompt.View(), "\n"), h)
 	case m.dialog.visible():
 		box := m.dialog.View()
 		if h-m.dialogRows < 1 {
@@ -67,6 +69,9 @@ func (m *Model) helpBar() string {
 		return m.help.bar(m.flash, nil, m.composer.ShortHelp())
 	case modeFilter:
 		return m.help.bar(m.flash, nil, []key.Binding{filterApply, filterClear})
+	}
+	if m.prompt.active {
+		return m.help.bar(m.flash, m.prompt.ShortHelp(), []key.Binding{m.keys.Help, m.keys.Quit})
 	}
 	keys := m.keys.ShortHelp()
 	if m.sh.snap.State == session.StateLoginRequired {

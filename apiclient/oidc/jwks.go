@@ -20,6 +20,15 @@ const MaxJWKSBytes = 256 << 10
 // session.ParseJWKS, as for --verify-jwks. Set it as Client.Keyfunc to have ID token
 // signatures checked.
 func JWKSKeyfunc(ctx context.Context, hc *http.Client, jwksURI string) (jwt.Keyfunc, error) {
+	keys, err := FetchKeys(ctx, hc, jwksURI)
+	if err != nil {
+		return nil, err
+	}
+	return KeysKeyfunc(keys, jwksURI), nil
+}
+
+// FetchKeys fetches a JSON Web Key Set through hc: its keys by kid.
+func FetchKeys(ctx context.Context, hc *http.Client, jwksURI string) (map[string]crypto.PublicKey, error) {
 	if hc == nil {
 		return nil, errors.New("oidc: JWKSKeyfunc needs the caller's *http.Client")
 	}
@@ -44,6 +53,12 @@ func JWKSKeyfunc(ctx context.Context, hc *http.Client, jwksURI string) (jwt.Keyf
 	if err != nil {
 		return nil, fmt.Errorf("oidc: GET %s: %w", jwksURI, err)
 	}
+	return keys, nil
+}
+
+// KeysKeyfunc picks a key of keys by the token's kid, or the only key when there is one;
+// where names the key set in errors.
+func KeysKeyfunc(keys map[string]crypto.PublicKey, where string) jwt.Keyfunc {
 	return func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
 		if k, ok := keys[kid]; ok {
@@ -54,6 +69,6 @@ func JWKSKeyfunc(ctx context.Context, hc *http.Client, jwksURI string) (jwt.Keyf
 				return k, nil
 			}
 		}
-		return nil, fmt.Errorf("no key %q in %s", kid, jwksURI)
-	}, nil
+		return nil, fmt.Errorf("no key %q in %s", kid, where)
+	}
 }

@@ -38,9 +38,9 @@ type idpFlags struct {
 func (d *idpFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&d.issuer, "issuer", "", "log in at this OpenID provider / OAuth server (discovery reads its endpoints); --target stays the API")
 	fs.StringVar(&d.flow, "flow", "", "how to log in at the provider: "+strings.Join(apiclient.OIDCFlows(), ", ")+" (default auth-code with --issuer)")
-	fs.StringVar(&d.scope, "scope", "", "scopes to ask the provider for (default \""+apiclient.DefaultOIDCScope+"\" for auth-code and device, none for client-credentials)")
+	fs.StringVar(&d.scope, "scope", "", "scopes to ask the provider for (default \""+apiclient.DefaultOIDCScope+"\" when a user logs in, none when the client logs in as itself)")
 	fs.StringVar(&d.redirectURI, "redirect-uri", "", "auth-code: the loopback redirect URI registered at the provider (default "+oidc.DefaultRedirectURI+")")
-	fs.StringVar(&d.clientAuth, "client-auth", "", "client authentication at the token endpoint: none, basic or post (default: none without a secret, basic with one)")
+	fs.StringVar(&d.clientAuth, "client-auth", "", "how the client proves itself at the token endpoint: none, basic or post (default: none for a public client, basic for a confidential one)")
 	fs.StringArrayVar(&d.authParams, "auth-param", nil, "extra parameter for the provider, KEY=VALUE (repeatable): audience, resource, prompt, access_type, ...")
 	fs.BoolVar(&d.noBrowser, "no-browser", false, "auth-code: print the URL to log in at, but do not open a browser")
 	fs.BoolVar(&d.dpop, "dpop", false, "sender-constrained tokens (RFC 9449): a DPoP proof with every token and API call")

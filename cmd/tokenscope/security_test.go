@@ -326,7 +326,10 @@ func TestSecurityNoCredentialFlags(t *testing.T) {
 	forbiddenNames := map[string]bool{"password": true, "passwd": true, "pass": true, "pw": true, "pwd": true,
 		"token": true, "access-token": true, "refresh-token": true, "client-secret": true, "api-key": true, "secret": true}
 	credentialWords := []string{"password", "passwd", "secret", "credential"}
-	exception := func(f secFlag) bool { return f.cmd == "tokenscope decode" && f.flag.Name == "secret" }
+	// --flow's value is one of a fixed list of flow names, two of which contain the words.
+	exception := func(f secFlag) bool {
+		return f.cmd == "tokenscope decode" && f.flag.Name == "secret" || f.flag.Name == "flow"
+	}
 	byCmd := map[string][]string{}
 	for _, f := range flags {
 		if exception(f) {

@@ -56,9 +56,9 @@ type targetFlags struct {
 	targetName       string
 	clientIDFromFile string // the config target's client_id, when it gave one
 	password         string
-	prompt     bool
-	presets    []apiclient.Preset
-	cfg        *fileConfig
+	prompt           bool
+	presets          []apiclient.Preset
+	cfg              *fileConfig
 }
 
 func (f *targetFlags) register(fs *pflag.FlagSet) {
@@ -407,7 +407,7 @@ func (f *targetFlags) startDemo(b *wiring, cfg *apiclient.Config) error {
 	b.demo = srv
 	cfg.BaseURL = srv.URL()
 	f.demoIDP(cfg, srv.URL())
-	if cfg.Username == "" {
+	if cfg.Username == "" && (cfg.OIDC == nil || cfg.OIDC.Flow == apiclient.FlowPassword) {
 		cfg.Username, cfg.Password = firstUser(srv.Options().Users)
 	}
 	return nil

@@ -17,6 +17,8 @@ import (
 func runTUI(cmd *cobra.Command, tf *targetFlags, theme string) error {
 	// What is said before the TUI starts (a password prompt, a session file's warning) goes
 	// through the sanitized stderr; the TUI itself draws on os.Stdout.
+	prompts := tui.NewPrompts()
+	tf.ui = prompts // the URL or code to log in with shows in the TUI, never on its terminal's stderr
 	b, err := tf.build(cmd.ErrOrStderr())
 	if err != nil {
 		return err
@@ -31,7 +33,7 @@ func runTUI(cmd *cobra.Command, tf *targetFlags, theme string) error {
 		}
 	}
 	opts := tui.Options{Engine: b.engine, Theme: theme, Requests: b.presets, Insecure: b.insecure,
-		NoAutoLogin: b.resumed != ""}
+		NoAutoLogin: b.resumed != "", Prompts: prompts, OpenURL: opener{}.open, OpenBrowser: !tf.idp.noBrowser}
 	if b.demo != nil {
 		opts.Faults = b.demo
 	}

@@ -1,0 +1,131 @@
+package tui
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
+
+	"tokenscope/apiclient"
+	"tokenscope/apiclient/oidc"
+	"tokenscope/demoserver"
+	"tokenscope/internal/testutil"
+)
+
+// TestDevicePromptShowsTheCodeLarge: the device code in large letters, the URL whole, the
+// countdown to the code's expiry; y copies the URL, esc cancels the login.
+func TestDevicePromptShowsTheCodeLarge(t *testing.T) {
+	f := sized(t, apiclient.Config{}, false)
+	m := f.m
+	p := NewPrompts()
+	u := "http://127.0.0.1:1/device?user_code=WDJB-MJHT"
+	p.DeviceCode(oidc.DeviceAuth{UserCode: "WDJB-MJHT", VerificationURI: "http://127.0.0.1:1/device",
+		VerificationURIComplete: u, Expires: f.clock.Now().Add(10 * time.Minute)})
+	upd(t, m, <-p.c)
+	m.sync()
+	v := ansi.Strip(m.View())
+	for _, want := range []string{"check that it shows the code", u, "The code expires in 10m.", "█   █ ████", "esc cancel login"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("the prompt lacks %q:\n%s", want, v)
+		}
+	}
+	upd(t, m, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("y")})
+	if got := f.copiedLast(); got != u {
+		t.Errorf("y copied %q, want the URL", got)
+	}
+	cancelled := false
+	m.cancelLogin = func() { cancelled = true }
+	upd(t, m, tea.KeyMsg{Type: tea.KeyEsc})
+	if !cancelled || m.prompt.active {
+		t.Errorf("esc: login cancelled %v, prompt still showing %v", cancelled, m.prompt.active)
+	}
+}
+
+// TestDevicePromptNarrow: at 60 columns the large letters do not fit, and the code is one
+// spaced line instead, never cut.
+func TestDevicePromptNarrow(t *testing.T) {
+	f := sized(t, apiclient.Config{}, false)
+	upd(t, f.m, tea.WindowSizeMsg{Width: 60, Height: 24})
+	p := NewPrompts()
+	p.DeviceCode(oidc.DeviceAuth{UserCode: "WDJB-MJHT-KQPZ", VerificationURI: "http://127.0.0.1:1/device"})
+	upd(t, f.m, <-p.c)
+	v := ansi.Strip(f.m.View())
+	if !strings.Contains(v, "W D J B - M J H T - K Q P Z") || !strings.Contains(v, "enter the code") {
+		t.Errorf("narrow prompt:\n%s", v)
+	}
+	for _, l := range strings.Split(v, "\n") {
+		if ansi.StringWidth(l) > 60 {
+			t.Errorf("line wider than the terminal: %q", l)
+		}
+	}
+}
+
+// TestAuthCodeLoginInTheTUI: the whole code flow through the program: the prompt shows the
+// URL the engine hands it, the browser comes back, the prompt goes, the ID token shows with
+// what was checked, the provider's requests join the list, and O revokes at the provider.
+func TestAuthCodeLoginInTheTUI(t *testing.T) {
+	srv, err := demoserver.New(demoserver.Options{Alg: demoserver.AlgES256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	prompts := NewPrompts()
+	prof, _ := apiclient.BuiltinProfile("oauth2")
+	e, err := apiclient.New(apiclient.Config{BaseURL: ts.URL, Profile: prof, OIDC: &apiclient.OIDCConfig{
+		Issuer: ts.URL, Flow: apiclient.FlowAuthCode, ClientID: "tokenscope", RedirectURI: "http://127.0.0.1:0/callback",
+		OnAuthURL: prompts.AuthURL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	m := New(Options{Engine: e, Prompts: prompts, Tick: 10 * time.Millisecond, Clipboard: func(string) error { return nil }})
+	t.Cleanup(m.Close)
+	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	login := m.loginCmd()
+	done := make(chan tea.Msg, 1)
+	go func() { done <- login() }()
+	msg := (<-prompts.c)
+	upd(t, m, msg)
+	if v := ansi.Strip(m.View()); !strings.Contains(v, "Log in at the identity provider") || !strings.Contains(v, "/authorize?") {
+		t.Fatalf("no login prompt:\n%s", v)
+	}
+	if err := testutil.NewBrowser().Authorize(msg.url, "demo", "demo"); err != nil {
+		t.Fatal("browser:", err)
+	}
+	upd(t, m, <-done)
+	v := ansi.Strip(m.View())
+	if m.prompt.active || !strings.Contains(v, "signature, iss, aud, exp, nonce checked") || !strings.Contains(v, "sub demo") {
+		t.Fatalf("after the login:\n%s", v)
+	}
+	if names := m.reqs.names(); !strings.Contains(names, "userinfo") || !strings.Contains(names, "introspect") {
+		t.Errorf("requests %s: want userinfo and introspection added", names)
+	}
+	if got := upd(t, m, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("O")}); !strings.Contains(string(got.(flashMsg)), "revoked the refresh token") {
+		t.Errorf("O said %q", got)
+	}
+	if st := srv.Stats(); st.Revocations != 1 {
+		t.Errorf("revocations %d, want 1", st.Revocations)
+	}
+}
+
+func (f *fixture) copiedLast() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.copied) == 0 {
+		return ""
+	}
+	return f.copied[len(f.copied)-1]
+}
+
+// names lists the requests as the list shows them.
+func (p *requestsPanel) names() string {
+	var out []string
+	for _, r := range p.list {
+		out = append(out, r.Name)
+	}
+	return strings.Join(out, ", ")
+}
