@@ -28,6 +28,7 @@ func (e *Engine) Resume(s session.Stored, source string) {
 	}
 	e.sess = session.Session{State: session.StateActive, Access: acc, Refresh: ref, Generation: max(s.Generation, 1),
 		Family: fam, Rotations: s.Rotations, Logins: logins, Skew: e.skew.Estimate(), Source: source}
+	e.resumeBindingLocked(acc)
 	e.serial++
 	e.verifyLocked()
 	gen := e.sess.Generation
