@@ -125,12 +125,20 @@ func (e *Engine) bindLocked(p pair, login bool) string {
 }
 
 // resumeBindingLocked decides how a token from a session file goes out: a token whose cnf
-// names a key is DPoP-bound, whatever key that is (a bound token sent as Bearer is refused too).
-func (e *Engine) resumeBindingLocked(acc session.Token) {
-	if d := e.dpop; d != nil {
-		d.bound = cnfJKT(acc) != ""
-		d.tokenType = ""
+// names a key is DPoP-bound. A session file keeps tokens, not the key, so a token bound to
+// another key is of no use: neither it nor a public client's refresh token (bound to the same
+// key, RFC 9449 §5) will be taken: it returns why the session needs a login then, so that
+// requests park until one. The caller holds e.mu.
+func (e *Engine) resumeBindingLocked(acc session.Token) string {
+	d := e.dpop
+	if d == nil {
+		return ""
 	}
+	d.bound, d.tokenType = cnfJKT(acc) != "", ""
+	if bindingOf(acc, d.key.Thumbprint()) == BindingMismatch {
+		return "the saved tokens are bound to the DPoP key of an earlier run, and session files do not keep keys"
+	}
+	return ""
 }
 
 func (e *Engine) dpopStatusLocked() *DPoPStatus {
