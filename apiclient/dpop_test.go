@@ -208,3 +208,22 @@ func TestDPoPTokenStaysRedacted(t *testing.T) {
 		}
 	}
 }
+
+// A 401 for an expired bound token: the refresh, then the retry with a proof of its own.
+func TestDPoPReactiveRetryHasANewProof(t *testing.T) {
+	v := newOIDCEnv(t, demoserver.Options{}, OIDCConfig{Flow: FlowPassword, DPoP: true}, nil)
+	if _, err := v.e.Login(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	v.e.SetStrategy(Reactive)
+	v.srv.ExpireAccessTokens()
+	r := v.e.Do(context.Background(), v.post(`{"n":1}`))
+	checkProofs(t, v, r, 2)
+	if r.Attempts != 2 || r.Status != http.StatusCreated || r.Proofs[1].Retry {
+		t.Errorf("attempts %d status %d proofs %+v: want the engine's own retry after a refresh", r.Attempts, r.Status, r.Proofs)
+	}
+	if c := v.e.Counters(); c.Unauthorized != 1 || c.RefreshOK != 1 {
+		t.Errorf("counters %+v", c)
+	}
+	checkBound(t, v)
+}
