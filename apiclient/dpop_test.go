@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"tokenscope/apiclient/dpop"
+	"tokenscope/apiclient/oidc"
 	"tokenscope/demoserver"
 	"tokenscope/session"
 )
@@ -226,4 +227,33 @@ func TestDPoPReactiveRetryHasANewProof(t *testing.T) {
 		t.Errorf("counters %+v", c)
 	}
 	checkBound(t, v)
+}
+
+// Proofs go to the token and PAR endpoints only: not to discovery, keys or the device
+// authorization endpoint, and not before the provider is known.
+func TestDPoPTokenCallsAreTheTokenAndPAREndpoints(t *testing.T) {
+	p, _ := BuiltinProfile("oauth2")
+	e, err := New(Config{BaseURL: "http://127.0.0.1:1", Profile: p, OIDC: &OIDCConfig{Issuer: "https://idp.test",
+		Flow: FlowPassword, DPoP: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	req := func(method, u string) *http.Request { r, _ := http.NewRequest(method, u, nil); return r }
+	if e.isTokenCall(req("POST", "https://idp.test/token")) {
+		t.Error("a proof before discovery")
+	}
+	e.idp.Store(&idpLink{client: &oidc.Client{Provider: &oidc.Provider{TokenEndpoint: "https://idp.test/token",
+		PushedAuthorizationRequestEndpoint: "https://idp.test/par", DeviceAuthorizationEndpoint: "https://idp.test/device"}}})
+	for u, want := range map[string]bool{
+		"https://IDP.test/token": true, "https://idp.test/token?x=1": true, "https://idp.test/par": true,
+		"https://idp.test/device": false, "https://idp.test/jwks": false, "http://idp.test/token": false,
+	} {
+		if got := e.isTokenCall(req("POST", u)); got != want {
+			t.Errorf("POST %s: %v, want %v", u, got, want)
+		}
+	}
+	if e.isTokenCall(req("GET", "https://idp.test/token")) {
+		t.Error("a GET got a proof")
+	}
 }

@@ -146,18 +146,20 @@ func (s *Server) checkProof(r *http.Request, role dpopRole, accessToken string) 
 	if len(vals) == 0 || s.opts.NoDPoP {
 		return "", nil
 	}
-	if len(vals) > 1 {
-		return "", badProof("more than one DPoP header")
+	var claims jwt.MapClaims
+	var jkt string
+	perr := badProof("more than one DPoP header")
+	switch {
+	case len(vals) > 1:
+	case len(vals[0]) > dpopMaxProof:
+		perr = badProof("the DPoP proof is larger than %d bytes", dpopMaxProof)
+	default:
+		claims, jkt, perr = parseProof(vals[0])
 	}
-	if len(vals[0]) > dpopMaxProof {
-		return "", badProof("the DPoP proof is larger than %d bytes", dpopMaxProof)
+	if perr == nil {
+		perr = s.checkProofClaims(r, role, claims, accessToken)
 	}
-	claims, jkt, perr := parseProof(vals[0])
 	if perr != nil {
-		s.count(func(st *Stats) { st.DPoPProofsRejected++ })
-		return "", perr
-	}
-	if perr := s.checkProofClaims(r, role, claims, accessToken); perr != nil {
 		s.count(func(st *Stats) {
 			if perr.nonce {
 				st.DPoPNonceChallenges++

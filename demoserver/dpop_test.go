@@ -5,6 +5,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -295,5 +297,42 @@ func TestDPoPReplayMemoryIsBounded(t *testing.T) {
 	}
 	if d.remember("late", now.Add(3*dpopIatWindow)) {
 		t.Error("a replay within the window was accepted")
+	}
+}
+
+// Whatever a client puts in the DPoP header is refused with invalid_dpop_proof, never a panic.
+func TestDPoPJunkProofsRefused(t *testing.T) {
+	h := newHarness(t, Options{})
+	seg := func(v any) string { b, _ := json.Marshal(v); return base64.RawURLEncoding.EncodeToString(b) }
+	claims := seg(map[string]any{"jti": "j", "htm": "POST", "htu": h.url + "/oauth/token", "iat": epoch.Unix()})
+	junk := []string{
+		"", ".", "..", "a.b.c", strings.Repeat("A", dpopMaxProof+1),
+		seg(map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": "not an object"}) + "." + claims + ".c2ln",
+		seg(map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": map[string]any{"kty": "EC", "crv": "P-256", "x": 1, "y": []int{}}}) + "." + claims + ".c2ln",
+		seg(map[string]any{"typ": "dpop+jwt", "alg": "RS256", "jwk": map[string]any{"kty": "RSA", "n": "AQAB", "e": "AQAB"}}) + "." + claims + ".c2ln",
+		seg(map[string]any{"typ": "dpop+jwt", "alg": "EdDSA", "jwk": map[string]any{"kty": "OKP", "crv": "X25519", "x": "AAAA"}}) + "." + claims + ".c2ln",
+		seg(map[string]any{"typ": "dpop+jwt", "alg": "none", "jwk": map[string]any{"kty": "EC"}}) + "." + claims + ".",
+		seg(map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": map[string]any{"kty": "EC", "crv": "P-256", "x": "AAAA", "y": "AAAA"}}) + "." + claims + ".c2ln",
+	}
+	form := oauthForm("grant_type", "password", "username", "demo", "password", "demo")
+	for i, proof := range junk {
+		a := h.postForm("/oauth/token", form, "DPoP", proof)
+		if a.status != 400 || a.str("error") != "invalid_dpop_proof" {
+			t.Errorf("junk %d: %d %s", i, a.status, a.raw)
+		}
+	}
+	// Two proofs at once.
+	req, _ := http.NewRequest("POST", h.url+"/oauth/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	p := newProver(t)
+	req.Header.Add("DPoP", p.proof(t, "POST", h.url+"/oauth/token", proofOpts{}))
+	req.Header.Add("DPoP", p.proof(t, "POST", h.url+"/oauth/token", proofOpts{}))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Errorf("two DPoP headers: %d", resp.StatusCode)
 	}
 }
