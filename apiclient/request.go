@@ -31,7 +31,7 @@ type call struct {
 	start         time.Time // when Do (or the replay) took it, by the engine's clock
 	attempt       int       // 1 for the first send, 2 for the retry after a 401
 	ctx           callCtx   // the context its attempts are sent with
-	proofs        []DPoPProof
+	proofs        []DPoPProof // the DPoP proofs its attempts carried (the transport appends)
 }
 
 // callCtx carries a call through resty's hooks: the request's context with the call as the
@@ -172,7 +172,7 @@ func (e *Engine) mustPark() (bool, string) {
 }
 
 func (e *Engine) park(c *call, why string) Result {
-	res := Result{ID: c.id, Request: c.req, Outcome: Parked, Reason: why, Replayed: c.replayed, Sent: c.start}
+	res := Result{ID: c.id, Request: c.req, Outcome: Parked, Reason: why, Replayed: c.replayed, Sent: c.start, Proofs: c.proofs}
 	e.mu.Lock()
 	if len(e.parked) >= e.cfg.MaxParked {
 		e.mu.Unlock()
@@ -235,7 +235,7 @@ type sendState struct {
 	gen        int
 	fp         string // fingerprint of the access token
 	auth       string // the auth header's value
-	authHeader string
+	authHeader string // the header it goes in
 	hasExpiry  bool
 	left, thr  time.Duration // the access token's time left by the server's clock, and the threshold
 }
