@@ -195,3 +195,11 @@ func drainClose(b io.ReadCloser) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(b, maxErrorBody))
 	_ = b.Close()
 }
+
+// CloseIdleConnections passes on to the base transport, so that http.Client.CloseIdleConnections
+// still reaches it through the wrapper.
+func (t *Transport) CloseIdleConnections() {
+	if c, ok := t.Base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
