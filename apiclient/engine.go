@@ -123,6 +123,9 @@ type Result struct {
 	Attempts int
 	Reason   string // why it failed or was parked
 	Replayed bool   // this result is the replay of a parked request
+	// Proofs are the DPoP proofs the request's attempts carried, in order (a nonce retry or a
+	// same-origin redirect adds one); empty when DPoP is off or the token is not bound.
+	Proofs []DPoPProof
 }
 
 // Counters summarise what the engine did.
@@ -149,6 +152,7 @@ type Snapshot struct {
 	IDToken       session.Token // the ID token of the last OIDC login; zero otherwise
 	IDTokenCheck  string        // what was checked of IDToken, in words
 	Flow          string        // the identity provider's login flow; empty without one
+	DPoP          *DPoPStatus   // the proof key and the token's binding; nil when DPoP is off
 }
 
 // Errors a caller can tell apart.
@@ -195,6 +199,7 @@ type Engine struct {
 	lastDateRaw   string
 	lastDateRecv  time.Time
 	authValue     string // the auth header value for authSerial, built once per token
+	authHeader    string // the header it goes in: the profile's, or Authorization for DPoP
 	authSerial    uint64
 	authFP        string        // the token's fingerprint, for authSerial
 	authThreshold time.Duration // its refresh threshold, for authSerial
@@ -204,6 +209,7 @@ type Engine struct {
 	refreshVer    session.Verification
 	idToken       session.Token // from the last OIDC login
 	idpKeys       session.Keys  // the identity provider's published keys, once discovered
+	dpop          *dpopState    // nil unless Config.OIDC.DPoP
 
 	idp atomic.Pointer[idpLink] // the discovered identity provider, once Config.OIDC's login discovered it
 
@@ -308,6 +314,11 @@ func New(cfg Config) (*Engine, error) {
 		stop:         make(chan struct{}),
 		bgDone:       make(chan struct{}),
 	}
+	if cfg.OIDC != nil && cfg.OIDC.DPoP {
+		if err := e.setupDPoP(); err != nil {
+			return nil, err
+		}
+	}
 	// No client timeout here: Do puts a deadline on each request's context instead, which
 	// costs a timer rather than http.Client's per-request goroutine.
 	// No resty retries either: send retries after a 401 itself (see send).
@@ -369,7 +380,7 @@ func (e *Engine) Snapshot() Snapshot {
 		Session: s, Target: e.cfg.BaseURL, Profile: e.profile.Name, Strategy: e.strategy,
 		SingleFlight: e.singleFlight, Threshold: e.thresholdFor(e.sess.Access),
 		AccessVerify: e.accessVer, RefreshVerify: e.refreshVer, Refreshing: e.refreshing, IDToken: e.idToken,
-		IDTokenCheck: e.idTokenCheck(), Flow: e.flow(),
+		IDTokenCheck: e.idTokenCheck(), Flow: e.flow(), DPoP: e.dpopStatusLocked(),
 	}
 }
 

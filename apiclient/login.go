@@ -70,9 +70,13 @@ func (e *Engine) installLogin(p pair, idTok session.Token, how string) {
 		Family: session.FamilyName(p.refresh, logins), Logins: logins, Skew: e.skew.Estimate(), Source: "login",
 	}
 	e.idToken = idTok
+	bindNote := e.bindLocked(p, true)
 	e.serial++
 	e.verifyLocked()
 	e.mu.Unlock()
+	if bindNote != "" {
+		e.Note(bindNote)
+	}
 	e.emit(session.Event{Kind: session.KindLogin, Generation: 1, Exp: p.access.ExpiresAt, Token: p.access.Fingerprint(),
 		Reason: fmt.Sprintf("logged in %s; gen #1 %s", how, expiryText(p.access, e.serverNow()))})
 	e.nudge()

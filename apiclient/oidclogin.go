@@ -55,6 +55,11 @@ type OIDCConfig struct {
 	OnDeviceCode func(d oidc.DeviceAuth)
 	// Sleep waits between device polls; nil is a real timer.
 	Sleep func(ctx context.Context, d time.Duration) error
+
+	// DPoP sender-constrains the tokens (RFC 9449): a key per engine, a proof on every token
+	// and resource call, dpop_jkt on the authorization request. A provider that answers
+	// token_type Bearer anyway gets Bearer calls and a note in the log.
+	DPoP bool
 }
 
 // withDefaults checks o and fills in its defaults; cfg is the engine's config, its client
@@ -217,6 +222,10 @@ func (e *Engine) authCodeFlow(ctx context.Context, c *oidc.Client) (*oidc.Token,
 	}
 	defer cb.Close()
 	req := c.NewAuthCodeRequest(cb.RedirectURI, o.Scope, o.AuthParams)
+	if e.dpop != nil {
+		// RFC 9449 §10: the code is bound to the key, so a stolen code is of no use elsewhere.
+		req.Extra.Set("dpop_jkt", e.dpop.key.Thumbprint())
+	}
 	u, err := req.AuthURL(ctx)
 	if err != nil {
 		return nil, err
@@ -255,7 +264,7 @@ func (e *Engine) oidcPair(tok *oidc.Token) (pair, session.Token) {
 	e.mu.Lock()
 	at := e.now().Add(e.skew.Estimate().Applied())
 	e.mu.Unlock()
-	p := pair{access: session.ParseToken(tok.AccessToken, at, tok.ExpiresIn)}
+	p := pair{access: session.ParseToken(tok.AccessToken, at, tok.ExpiresIn), tokenType: tok.TokenType}
 	if tok.RefreshToken != "" {
 		p.refresh, p.rotated = session.ParseToken(tok.RefreshToken, at, 0), true
 	}

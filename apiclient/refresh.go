@@ -186,10 +186,14 @@ func (e *Engine) applyRefresh(id uint64, p pair) {
 		e.sess.Rotations++
 	}
 	e.sess.Source = "refresh"
+	bindNote := e.bindLocked(p, false)
 	e.serial++
 	e.verifyLocked()
 	gen := e.sess.Generation
 	e.mu.Unlock()
+	if bindNote != "" {
+		e.Note(bindNote)
+	}
 	rot := "refresh token kept"
 	if rotated {
 		rot = "refresh token rotated"

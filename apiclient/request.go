@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-resty/resty/v2"
 
+	"tokenscope/apiclient/dpop"
 	"tokenscope/internal/human"
 	"tokenscope/session"
 )
@@ -27,9 +28,10 @@ type call struct {
 	// request says so, or its reason would blame only the 401 that followed.
 	refreshFailed string
 	replayed      bool
-	start         time.Time // when Do (or the replay) took it, by the engine's clock
-	attempt       int       // 1 for the first send, 2 for the retry after a 401
-	ctx           callCtx   // the context its attempts are sent with
+	start         time.Time   // when Do (or the replay) took it, by the engine's clock
+	attempt       int         // 1 for the first send, 2 for the retry after a 401
+	ctx           callCtx     // the context its attempts are sent with
+	proofs        []DPoPProof // the DPoP proofs its attempts carried (the transport appends)
 }
 
 // callCtx carries a call through resty's hooks: the request's context with the call as the
@@ -92,6 +94,7 @@ func (e *Engine) do(ctx context.Context, c *call) Result {
 		c.ctx.Context = tctx
 	}
 	resp, err := e.send(&c.ctx, c)
+	res.Proofs = c.proofs
 	res.Done = e.now()
 	res.Duration = res.Done.Sub(start)
 	if resp != nil && resp.Request != nil {
@@ -173,7 +176,7 @@ func (e *Engine) mustPark() (bool, string) {
 }
 
 func (e *Engine) park(c *call, why string) Result {
-	res := Result{ID: c.id, Request: c.req, Outcome: Parked, Reason: why, Replayed: c.replayed, Sent: c.start}
+	res := Result{ID: c.id, Request: c.req, Outcome: Parked, Reason: why, Replayed: c.replayed, Sent: c.start, Proofs: c.proofs}
 	e.mu.Lock()
 	if len(e.parked) >= e.cfg.MaxParked {
 		e.mu.Unlock()
@@ -218,7 +221,7 @@ func (e *Engine) beforeRequest(_ *resty.Client, r *resty.Request) error {
 		return ErrLoginRequired
 	}
 	c.serial, c.token, c.sentAt = st.serial, st.fp, now
-	r.SetHeader(e.profile.Auth.Header, st.auth)
+	r.SetHeader(st.authHeader, st.auth)
 	kind, reason := session.KindRequest, ""
 	if c.attempt > 1 {
 		kind, reason = session.KindRetry, fmt.Sprintf("retry with gen #%d after %s", st.gen, c.reason)
@@ -230,14 +233,15 @@ func (e *Engine) beforeRequest(_ *resty.Client, r *resty.Request) error {
 
 // sendState is what an attempt needs of the session, read under one lock.
 type sendState struct {
-	state     session.State
-	strategy  Strategy
-	serial    uint64
-	gen       int
-	fp        string // fingerprint of the access token
-	auth      string // the auth header's value
-	hasExpiry bool
-	left, thr time.Duration // the access token's time left by the server's clock, and the threshold
+	state      session.State
+	strategy   Strategy
+	serial     uint64
+	gen        int
+	fp         string // fingerprint of the access token
+	auth       string // the auth header's value
+	authHeader string // the header it goes in
+	hasExpiry  bool
+	left, thr  time.Duration // the access token's time left by the server's clock, and the threshold
 }
 
 func (e *Engine) sendState(now time.Time) sendState {
@@ -246,12 +250,17 @@ func (e *Engine) sendState(now time.Time) sendState {
 	acc := &e.sess.Access
 	if e.authSerial != e.serial {
 		// What depends on the token alone, worked out once per token rather than per request.
-		e.authValue, e.authSerial = withScheme(e.profile.Auth.Scheme, acc.Raw), e.serial
+		e.authValue, e.authHeader, e.authSerial = withScheme(e.profile.Auth.Scheme, acc.Raw), e.profile.Auth.Header, e.serial
+		if e.dpop != nil && e.dpop.bound {
+			// RFC 9449 §7.1: a bound token goes in Authorization with the DPoP scheme, whatever
+			// the profile says; the transport sees the scheme and adds the proof.
+			e.authValue, e.authHeader = dpop.Scheme+" "+acc.Raw, "Authorization"
+		}
 		e.authFP, e.authThreshold = acc.Fingerprint(), e.thresholdFor(*acc)
 	}
 	return sendState{
 		state: e.sess.State, strategy: e.strategy, serial: e.serial, gen: e.sess.Generation,
-		fp: e.authFP, auth: e.authValue, hasExpiry: acc.HasExpiry(),
+		fp: e.authFP, auth: e.authValue, authHeader: e.authHeader, hasExpiry: acc.HasExpiry(),
 		left: acc.Remaining(e.sess.ServerNow(now)), thr: e.authThreshold,
 	}
 }

@@ -31,12 +31,16 @@ func (e *Engine) Resume(s session.Stored, source string) {
 	}
 	e.sess = session.Session{State: session.StateActive, Access: acc, Refresh: ref, Generation: max(s.Generation, 1),
 		Family: fam, Rotations: s.Rotations, Logins: logins, Skew: e.skew.Estimate(), Source: source}
+	lostKey := e.resumeBindingLocked(acc)
 	e.serial++
 	e.verifyLocked()
 	gen := e.sess.Generation
 	e.mu.Unlock()
 	e.emit(session.Event{Kind: session.KindLogin, Generation: gen, Exp: acc.ExpiresAt, Token: acc.Fingerprint(),
 		Reason: fmt.Sprintf("resumed from %s; gen #%d %s", source, gen, expiryText(acc, e.serverNow()))})
+	if lostKey != "" {
+		e.loginRequired(lostKey)
+	}
 	e.nudge()
 }
 

@@ -24,6 +24,7 @@ import (
 type pair struct {
 	access, refresh session.Token
 	rotated         bool
+	tokenType       string // token_type as sent ("Bearer", "DPoP"); "" when absent
 }
 
 // parsePair reads the tokens out of a login or refresh answer and learns the server clock
@@ -88,6 +89,9 @@ func parseTokenResponse(paths TokenPaths, contentType string, body []byte, serve
 		}
 	}
 	p := pair{access: session.ParseToken(access, serverRecv, expiresIn)}
+	if v, ok := lookupPath(doc, "token_type"); ok {
+		p.tokenType, _ = v.(string)
+	}
 	if paths.Refresh != "" {
 		if _, present := lookupPath(doc, paths.Refresh); present || login {
 			rt, err := str(paths.Refresh)

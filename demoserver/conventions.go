@@ -160,8 +160,8 @@ func (s *Server) jsonLogin(w http.ResponseWriter, r *http.Request, conv string) 
 	return user, true
 }
 
-func (s *Server) loginOK(w http.ResponseWriter, user string, opaque bool) (pair, bool) {
-	p, err := s.login(user, opaque)
+func (s *Server) loginOK(w http.ResponseWriter, user string, opaque bool, jkt string) (pair, bool) {
+	p, err := s.loginBound(user, opaque, jkt)
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"detail": "minting tokens: " + err.Error()})
 		return pair{}, false
@@ -248,7 +248,7 @@ func (s *Server) fieldsLogin(w http.ResponseWriter, r *http.Request, conv, acces
 	if !ok {
 		return
 	}
-	if p, ok := s.loginOK(w, user, false); ok {
+	if p, ok := s.loginOK(w, user, false, ""); ok {
 		writeJSON(w, http.StatusOK, map[string]string{accessKey: p.access, refreshKey: p.refresh})
 	}
 }
@@ -280,7 +280,7 @@ func (s *Server) elementLogin(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if p, ok := s.loginOK(w, user, false); ok {
+	if p, ok := s.loginOK(w, user, false, ""); ok {
 		writeJSON(w, http.StatusOK, map[string]any{"code": elementOK, "data": map[string]string{"token": p.access, "refreshToken": p.refresh}})
 	}
 }
@@ -349,28 +349,44 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "unauthorized_client", fmt.Sprintf("client %q may not use grant_type %s", c.id, gt))
 		return
 	}
+	// The proof comes before the grant, so that a call refused for its proof (or for want of a
+	// nonce) uses up no code, device code or refresh token.
+	jkt, ok := s.tokenProof(w, r)
+	if !ok {
+		return
+	}
 	switch gt {
 	case grantPassword:
-		s.passwordGrant(w, r, form)
+		s.passwordGrant(w, r, form, jkt)
 	case grantRefresh:
-		raw := form.Get("refresh_token")
-		if raw == "" {
-			oauthError(w, http.StatusBadRequest, "invalid_request", "grant_type=refresh_token needs refresh_token")
-			return
-		}
-		if p, ok := s.doRefresh(w, r, OAuth2, raw, s.opts.OpaqueOAuth); ok {
-			s.oauthTokenResponse(w, r, p, "")
-		}
+		s.oauthRefreshGrant(w, r, c, form, jkt)
 	case grantAuthCode:
-		s.authCodeGrant(w, r, c, form)
+		s.authCodeGrant(w, r, c, form, jkt)
 	case grantClientCreds:
-		s.clientCredentialsGrant(w, r, c, form)
+		s.clientCredentialsGrant(w, r, c, form, jkt)
 	case grantDeviceCode:
-		s.deviceCodeGrant(w, r, c, form)
+		s.deviceCodeGrant(w, r, c, form, jkt)
 	}
 }
 
-func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, form url.Values) {
+// oauthRefreshGrant is RFC 6749 §6, with a public client's DPoP binding checked first.
+func (s *Server) oauthRefreshGrant(w http.ResponseWriter, r *http.Request, c *client, form url.Values, jkt string) {
+	raw := form.Get("refresh_token")
+	if raw == "" {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "grant_type=refresh_token needs refresh_token")
+		return
+	}
+	if desc := s.refreshBindingError(raw, c, jkt); desc != "" {
+		s.count(func(st *Stats) { st.RefreshRejected++ })
+		oauthError(w, http.StatusBadRequest, "invalid_dpop_proof", desc)
+		return
+	}
+	if p, ok := s.doRefresh(w, r, OAuth2, raw, s.opts.OpaqueOAuth); ok {
+		s.oauthTokenResponse(w, r, p, "")
+	}
+}
+
+func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, form url.Values, jkt string) {
 	user, pass := form.Get("username"), form.Get("password")
 	if user == "" || pass == "" {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "grant_type=password needs username and password")
@@ -381,7 +397,7 @@ func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, form url.
 		oauthError(w, http.StatusBadRequest, "invalid_grant", "invalid username or password")
 		return
 	}
-	if p, ok := s.loginOK(w, user, s.opts.OpaqueOAuth); ok {
+	if p, ok := s.loginOK(w, user, s.opts.OpaqueOAuth, jkt); ok {
 		s.oauthTokenResponse(w, r, p, "")
 	}
 }
@@ -404,6 +420,9 @@ func (s *Server) oauthTokenResponse(w http.ResponseWriter, r *http.Request, p pa
 	if fc.scope != "" {
 		m["scope"] = fc.scope
 	}
+	if fc.jkt != "" {
+		m["token_type"] = "DPoP" // RFC 9449 §5: the access token is bound to the proof's key
+	}
 	if hasScope(fc.scope, scopeOpenID) {
 		idt, err := s.idToken(s.issuer(r), fc, nonce)
 		if err != nil {
@@ -424,38 +443,15 @@ func quoteSafe(s string) string {
 	return strings.NewReplacer(`"`, "'", `\`, "/").Replace(s)
 }
 
-// bearerResource guards a handler with `Authorization: Bearer`, answering failures as
-// simplejwt does, with RFC 6750's WWW-Authenticate.
+// bearerResource guards a handler with `Authorization: Bearer` (or `DPoP` with a proof, RFC
+// 9449), answering failures as simplejwt does, with RFC 6750's WWW-Authenticate.
 func (s *Server) bearerResource(h resourceFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		unauthorized := func(challenge string, body any, why string) {
+		user, _, fail := s.presentedAccess(w, r)
+		if fail != nil {
 			s.count(func(st *Stats) { st.ResourceUnauthorized++ })
-			note(w, "401 %s", why)
-			w.Header().Set("WWW-Authenticate", challenge)
-			writeJSON(w, http.StatusUnauthorized, body)
-		}
-		authz := r.Header.Get("Authorization")
-		if authz == "" {
-			unauthorized(`Bearer realm="`+realm+`"`, map[string]string{"detail": "Authentication credentials were not provided."}, "no credentials")
-			return
-		}
-		scheme, tok, _ := strings.Cut(authz, " ")
-		tok = strings.TrimSpace(tok)
-		if !strings.EqualFold(scheme, "Bearer") || tok == "" {
-			unauthorized(`Bearer realm="`+realm+`", error="invalid_request"`,
-				map[string]string{"detail": `Authorization header must be "Bearer <token>"`, "code": "bad_authorization_header"}, "bad Authorization header")
-			return
-		}
-		user, err := s.checkAccess(tok)
-		if err != nil {
-			unauthorized(fmt.Sprintf(`Bearer realm="%s", error="invalid_token", error_description="%s"`, realm, quoteSafe(err.Error())),
-				map[string]any{
-					"detail": "Given token not valid for any token type",
-					"code":   "token_not_valid",
-					"messages": []map[string]string{{
-						"token_class": "AccessToken", "token_type": typeAccess, "message": err.Error(),
-					}},
-				}, err.Error())
+			note(w, "401 %s", fail.desc)
+			writeAuthFail(w, http.StatusUnauthorized, fail)
 			return
 		}
 		s.count(func(st *Stats) { st.ResourceOK++ })

@@ -51,12 +51,14 @@ type consent struct {
 	state     string
 	nonce     string
 	challenge string // PKCE S256 code_challenge
+	dpopJKT   string // RFC 9449 §10: the key the code will be bound to
 }
 
 // codeRec is an authorization code: single use, short-lived, bound to everything the
 // authorization request said.
 type codeRec struct {
 	client, redirect, challenge, nonce, scope, user string
+	dpopJKT                                         string
 	authTime, exp                                   time.Time
 	used                                            bool
 	family                                          string // what it issued, revoked on reuse
@@ -87,6 +89,9 @@ func (s *Server) authorizeStart(w http.ResponseWriter, r *http.Request) {
 	}
 	cn := &consent{kind: kindCode, client: c.id, issuer: s.issuer(r), redirect: redirect,
 		state: q.Get("state"), nonce: q.Get("nonce"), challenge: q.Get("code_challenge")}
+	if !s.opts.NoDPoP {
+		cn.dpopJKT = q.Get("dpop_jkt")
+	}
 	fail := func(code, desc string) {
 		s.redirectResult(w, cn, url.Values{"error": {code}, "error_description": {desc}})
 	}
@@ -100,6 +105,8 @@ func (s *Server) authorizeStart(w http.ResponseWriter, r *http.Request) {
 		fail("invalid_request", "PKCE is required: send code_challenge with code_challenge_method=S256")
 	case !challengeRE.MatchString(cn.challenge):
 		fail("invalid_request", "code_challenge must be 43 base64url characters (S256 of the verifier)")
+	case cn.dpopJKT != "" && !jktRE.MatchString(cn.dpopJKT):
+		fail("invalid_request", "dpop_jkt must be a JWK SHA-256 thumbprint: 43 base64url characters")
 	default:
 		cn.scope = scope
 		id := s.addConsent(cn)
@@ -224,7 +231,7 @@ func (s *Server) finishConsent(w http.ResponseWriter, id string, cn *consent, ap
 	case approved:
 		code = randOpaque()
 		s.oidc.codes[code] = &codeRec{client: cn.client, redirect: cn.redirect, challenge: cn.challenge,
-			nonce: cn.nonce, scope: cn.scope, user: cn.user, authTime: cn.authTime, exp: now.Add(codeTTL)}
+			nonce: cn.nonce, scope: cn.scope, user: cn.user, authTime: cn.authTime, exp: now.Add(codeTTL), dpopJKT: cn.dpopJKT}
 		s.stats.AuthCodesIssued++
 	}
 	s.mu.Unlock()

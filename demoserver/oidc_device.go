@@ -138,14 +138,14 @@ func (s *Server) deviceLogin(w http.ResponseWriter, code string) {
 }
 
 // deviceCodeGrant is the token endpoint's device_code grant (RFC 8628 §3.4, §3.5).
-func (s *Server) deviceCodeGrant(w http.ResponseWriter, r *http.Request, c *client, form url.Values) {
+func (s *Server) deviceCodeGrant(w http.ResponseWriter, r *http.Request, c *client, form url.Values, jkt string) {
 	dc := form.Get("device_code")
 	if dc == "" {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "the device_code grant needs device_code")
 		return
 	}
 	s.mu.Lock()
-	p, code, desc := s.pollDeviceLocked(dc, c)
+	p, code, desc := s.pollDeviceLocked(dc, c, jkt)
 	s.mu.Unlock()
 	if code != "" {
 		status := http.StatusBadRequest
@@ -160,7 +160,7 @@ func (s *Server) deviceCodeGrant(w http.ResponseWriter, r *http.Request, c *clie
 
 // pollDeviceLocked answers one poll: a pair, or an RFC 8628 error code and description. The
 // caller holds s.mu.
-func (s *Server) pollDeviceLocked(dc string, c *client) (pair, string, string) {
+func (s *Server) pollDeviceLocked(dc string, c *client, jkt string) (pair, string, string) {
 	now := s.now()
 	d := s.oidc.devices[dc]
 	if d == nil || d.client != c.id {
@@ -188,7 +188,7 @@ func (s *Server) pollDeviceLocked(dc string, c *client) (pair, string, string) {
 	d.redeemed = true
 	s.stats.Logins++
 	p, err := s.startFamilyLocked(family{user: d.user, client: d.client, scope: d.scope, authTime: d.authTime,
-		oidc: true, noRefresh: !hasScope(d.scope, scopeOffline)}, s.opts.OpaqueOAuth)
+		oidc: true, noRefresh: !hasScope(d.scope, scopeOffline), jkt: jkt}, s.opts.OpaqueOAuth)
 	if err != nil {
 		return pair{}, "server_error", "minting tokens: " + err.Error()
 	}

@@ -1,16 +1,14 @@
 package demoserver
 
 import (
-	"fmt"
 	"net/http"
-	"strings"
 )
 
 // discovery is the OpenID Provider Metadata (OIDC Discovery §3), also served as RFC 8414
 // authorization server metadata.
 func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
 	iss := s.issuer(r)
-	writeJSON(w, http.StatusOK, map[string]any{
+	doc := map[string]any{
 		"issuer":                                         iss,
 		"authorization_endpoint":                         iss + "/authorize",
 		"token_endpoint":                                 iss + "/oauth/token",
@@ -31,7 +29,11 @@ func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
 		"id_token_signing_alg_values_supported":          []string{s.signer.alg},
 		"claims_supported":                               []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "name", "email", "preferred_username"},
 		"authorization_response_iss_parameter_supported": true,
-	})
+	}
+	if !s.opts.NoDPoP {
+		doc["dpop_signing_alg_values_supported"] = dpopAlgs
+	}
+	writeJSON(w, http.StatusOK, doc)
 }
 
 // revoke is RFC 7009: a refresh token takes its family with it; an access token dies alone.
@@ -86,6 +88,9 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	out := map[string]any{"active": false}
 	if rec, f, err := s.liveAccessLocked(raw); err == nil {
 		out = introspection(f, "Bearer", rec.iat.Unix(), rec.exp.Unix())
+		if rec.jkt != "" { // RFC 9449 §6.2
+			out["token_type"], out["cnf"] = "DPoP", map[string]string{"jkt": rec.jkt}
+		}
 	} else if rec, err := s.lookupRefresh(raw); err == nil && !rec.rotated {
 		if f := s.families[rec.family]; f != nil && !f.revoked && s.now().Before(rec.exp) {
 			out = introspection(f, "refresh_token", rec.iat.Unix(), rec.exp.Unix())
@@ -104,36 +109,24 @@ func introspection(f *family, typ string, iat, exp int64) map[string]any {
 }
 
 // userinfo is OIDC Core §5.3: the claims of the user behind an access token with openid scope.
+// It takes the token as the resources do: Bearer, or DPoP with a proof.
 func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
-	challenge := func(status int, code, desc string) {
-		note(w, "userinfo: %s", desc)
-		h := `Bearer realm="` + realm + `"`
-		if code != "" {
-			h += fmt.Sprintf(`, error="%s", error_description="%s"`, code, quoteSafe(desc))
-		}
-		w.Header().Set("WWW-Authenticate", h)
-		writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
-	}
-	scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	tok = strings.TrimSpace(tok)
-	if !strings.EqualFold(scheme, "Bearer") || tok == "" {
-		challenge(http.StatusUnauthorized, "", "send an access token as Authorization: Bearer")
-		return
-	}
-	s.mu.Lock()
-	rec, f, err := s.liveAccessLocked(tok)
-	var scope string
-	if err == nil {
-		scope = f.scope
-	}
-	s.mu.Unlock()
+	user, scope, fail := s.presentedAccess(w, r)
 	switch {
-	case err != nil:
-		challenge(http.StatusUnauthorized, "invalid_token", err.Error())
+	case fail != nil && fail.code == "":
+		fail.desc = "send an access token as Authorization: Bearer"
+		fallthrough
+	case fail != nil:
+		note(w, "userinfo: %s", fail.desc)
+		fail.body = map[string]string{"error": fail.code, "error_description": fail.desc}
+		writeAuthFail(w, http.StatusUnauthorized, fail)
 	case !hasScope(scope, scopeOpenID):
-		challenge(http.StatusForbidden, "insufficient_scope", "the access token was not granted the openid scope")
+		fail = &authFail{scheme: "Bearer", code: "insufficient_scope", desc: "the access token was not granted the openid scope"}
+		note(w, "userinfo: %s", fail.desc)
+		fail.body = map[string]string{"error": fail.code, "error_description": fail.desc}
+		writeAuthFail(w, http.StatusForbidden, fail)
 	default:
-		writeJSON(w, http.StatusOK, map[string]any{"sub": rec.user, "name": "Demo User",
-			"email": rec.user + "@example.test", "preferred_username": rec.user})
+		writeJSON(w, http.StatusOK, map[string]any{"sub": user, "name": "Demo User",
+			"email": user + "@example.test", "preferred_username": user})
 	}
 }

@@ -38,14 +38,14 @@ func (s *Server) idToken(issuer string, f family, nonce string) (string, error) 
 }
 
 // authCodeGrant redeems an authorization code (RFC 6749 §4.1.3, RFC 7636 §4.6).
-func (s *Server) authCodeGrant(w http.ResponseWriter, r *http.Request, c *client, form url.Values) {
+func (s *Server) authCodeGrant(w http.ResponseWriter, r *http.Request, c *client, form url.Values, jkt string) {
 	code := form.Get("code")
 	if code == "" {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "grant_type=authorization_code needs code")
 		return
 	}
 	s.mu.Lock()
-	p, nonce, desc := s.redeemCodeLocked(code, c, form.Get("redirect_uri"), form.Get("code_verifier"))
+	p, nonce, desc := s.redeemCodeLocked(code, c, form.Get("redirect_uri"), form.Get("code_verifier"), jkt)
 	if desc != "" {
 		s.stats.AuthCodesRejected++
 	}
@@ -61,7 +61,7 @@ func (s *Server) authCodeGrant(w http.ResponseWriter, r *http.Request, c *client
 // redeemCodeLocked checks a code and issues its first pair; desc is non-empty when the code is
 // rejected. A code is used up by its first presentation, right or wrong, and presenting it again
 // revokes what it issued (RFC 6749 §4.1.2). The caller holds s.mu.
-func (s *Server) redeemCodeLocked(code string, c *client, redirect, verifier string) (p pair, nonce, desc string) {
+func (s *Server) redeemCodeLocked(code string, c *client, redirect, verifier, jkt string) (p pair, nonce, desc string) {
 	rec := s.oidc.codes[code]
 	if rec == nil {
 		return pair{}, "", "unknown authorization code"
@@ -83,11 +83,14 @@ func (s *Server) redeemCodeLocked(code string, c *client, redirect, verifier str
 		return pair{}, "", "redirect_uri differs from the authorization request's"
 	case !pkceOK(verifier, rec.challenge):
 		return pair{}, "", "PKCE code_verifier does not match the code_challenge"
+	case rec.dpopJKT != "" && jkt != rec.dpopJKT:
+		// RFC 9449 §10: the code is bound to the key the authorization request named.
+		return pair{}, "", "the code is bound to the DPoP key of the authorization request's dpop_jkt; the proof's key differs or there is no proof"
 	}
 	s.stats.Logins++
 	s.stats.AuthCodesRedeemed++
 	p, err := s.startFamilyLocked(family{user: rec.user, client: rec.client, scope: rec.scope, authTime: rec.authTime,
-		oidc: true, noRefresh: !hasScope(rec.scope, scopeOffline)}, s.opts.OpaqueOAuth)
+		oidc: true, noRefresh: !hasScope(rec.scope, scopeOffline), jkt: jkt}, s.opts.OpaqueOAuth)
 	if err != nil {
 		return pair{}, "", "minting tokens: " + err.Error()
 	}
@@ -97,7 +100,7 @@ func (s *Server) redeemCodeLocked(code string, c *client, redirect, verifier str
 
 // clientCredentialsGrant issues an access token to the confidential client itself (RFC 6749
 // §4.4): no user, no refresh token, no ID token.
-func (s *Server) clientCredentialsGrant(w http.ResponseWriter, r *http.Request, c *client, form url.Values) {
+func (s *Server) clientCredentialsGrant(w http.ResponseWriter, r *http.Request, c *client, form url.Values, jkt string) {
 	scope, err := checkScope(form.Get("scope"))
 	if err == nil && (hasScope(scope, scopeOpenID) || hasScope(scope, scopeOffline)) {
 		err = fmt.Errorf("client_credentials has no user: openid and offline_access do not apply")
@@ -108,7 +111,7 @@ func (s *Server) clientCredentialsGrant(w http.ResponseWriter, r *http.Request, 
 	}
 	s.mu.Lock()
 	s.stats.ClientCredentialsTokens++
-	p, err := s.startFamilyLocked(family{user: c.id, client: c.id, scope: scope, oidc: true, noRefresh: true}, s.opts.OpaqueOAuth)
+	p, err := s.startFamilyLocked(family{user: c.id, client: c.id, scope: scope, oidc: true, noRefresh: true, jkt: jkt}, s.opts.OpaqueOAuth)
 	s.mu.Unlock()
 	if err != nil {
 		oauthError(w, http.StatusInternalServerError, "server_error", "minting tokens: "+err.Error())

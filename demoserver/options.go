@@ -71,6 +71,13 @@ type Options struct {
 	// must drive their countdown from expires_in.
 	OpaqueOAuth bool
 
+	// NoDPoP makes the server ignore DPoP (RFC 9449), as a provider without it does: proofs
+	// are not read, tokens are Bearer, discovery advertises no proof algorithms.
+	NoDPoP bool
+	// DPoPNonce makes the token endpoint and the resources require a server nonce in every
+	// proof (RFC 9449 §8, §9), and token calls require a proof.
+	DPoPNonce bool
+
 	MaxBodyBytes int64 // request bodies above this get 413
 
 	Clock Clock     // time source; real time when nil

@@ -27,6 +27,7 @@ type Server struct {
 	refresh   map[string]*refreshRec // likewise
 	lastPrune time.Time
 	oidc      oidcState
+	dpop      dpopState // its own lock
 	stats     Stats
 	knobs     Knobs
 
@@ -62,6 +63,10 @@ type Stats struct {
 	ClientCredentialsTokens int64 `json:"client_credentials_tokens"`
 	Revocations             int64 `json:"revocations"`
 	Introspections          int64 `json:"introspections"`
+
+	DPoPProofsOK        int64 `json:"dpop_proofs_ok"`
+	DPoPProofsRejected  int64 `json:"dpop_proofs_rejected"`
+	DPoPNonceChallenges int64 `json:"dpop_nonce_challenges"` // answers of use_dpop_nonce
 }
 
 // Knobs are the fault settings currently in force.

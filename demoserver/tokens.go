@@ -39,7 +39,8 @@ type accessRec struct {
 	user   string
 	iat    time.Time
 	exp    time.Time
-	killed bool // expired early by the expire-access knob
+	killed bool   // expired early by the expire-access knob
+	jkt    string // the DPoP key it is bound to; "" for a Bearer token
 }
 
 // refreshRec is one refresh token of a family.
@@ -59,6 +60,7 @@ type family struct {
 	authTime  time.Time // when the user authenticated (OIDC auth_time)
 	noRefresh bool      // access tokens only (client_credentials, no offline_access)
 	oidc      bool      // issued by the OpenID flows: access tokens carry scope and client_id
+	jkt       string    // the DPoP key its tokens are bound to (RFC 9449); "" for Bearer
 	revoked   bool
 	rotations int
 	exp       time.Time // expiry of its newest refresh token, for pruning
@@ -211,13 +213,16 @@ func (s *Server) issue(fam string, opaque bool, keepRefresh string) (pair, error
 		if f.oidc {
 			claims["scope"], claims["client_id"] = f.scope, f.client
 		}
+		if f.jkt != "" {
+			claims["cnf"] = map[string]string{"jkt": f.jkt} // RFC 9449 §6.1
+		}
 		tok, err := s.signer.sign(claims)
 		if err != nil {
 			return pair{}, err
 		}
 		out.access = tok
 	}
-	s.access[accessKey] = &accessRec{family: fam, user: f.user, iat: now, exp: out.accessExp}
+	s.access[accessKey] = &accessRec{family: fam, user: f.user, iat: now, exp: out.accessExp, jkt: f.jkt}
 	if out.accessExp.After(f.exp) {
 		f.exp = out.accessExp
 	}
@@ -256,11 +261,14 @@ func (s *Server) issue(fam string, opaque bool, keepRefresh string) (pair, error
 }
 
 // login starts a new family for user and issues its first pair.
-func (s *Server) login(user string, opaque bool) (pair, error) {
+func (s *Server) login(user string, opaque bool) (pair, error) { return s.loginBound(user, opaque, "") }
+
+// loginBound is login with the tokens bound to the DPoP key jkt when it is not empty.
+func (s *Server) loginBound(user string, opaque bool, jkt string) (pair, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stats.Logins++
-	return s.startFamilyLocked(family{user: user, client: s.opts.ClientID}, opaque)
+	return s.startFamilyLocked(family{user: user, client: s.opts.ClientID, jkt: jkt}, opaque)
 }
 
 // startFamilyLocked registers a new family shaped like proto and issues its first pair; the

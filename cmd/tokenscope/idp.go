@@ -159,7 +159,7 @@ func (d *idpFlags) oidcConfig(clientID, secret string, ui loginUI) (*apiclient.O
 		}
 	}
 	return &apiclient.OIDCConfig{Issuer: d.issuer, Flow: flow, ClientID: clientID, ClientSecret: secret, Scope: d.scope,
-		AuthParams: params, RedirectURI: d.redirectURI, ClientAuth: method,
+		AuthParams: params, RedirectURI: d.redirectURI, ClientAuth: method, DPoP: d.dpop,
 		OnAuthURL: ui.AuthURL, OnDeviceCode: ui.DeviceCode}, nil
 }
 
