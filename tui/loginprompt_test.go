@@ -88,8 +88,8 @@ func TestAuthCodeLoginInTheTUI(t *testing.T) {
 	login := m.loginCmd()
 	done := make(chan tea.Msg, 1)
 	go func() { done <- login() }()
-	msg := (<-prompts.c)
-	upd(t, m, msg)
+	msg := <-prompts.c
+	m.Update(msg) // its command waits for the next prompt: not run here
 	if v := ansi.Strip(m.View()); !strings.Contains(v, "Log in at the identity provider") || !strings.Contains(v, "/authorize?") {
 		t.Fatalf("no login prompt:\n%s", v)
 	}
@@ -128,4 +128,33 @@ func (p *requestsPanel) names() string {
 		out = append(out, r.Name)
 	}
 	return strings.Join(out, ", ")
+}
+
+// TestDPoPShownInTheTUI: the access token's binding, and each proof in the request's detail.
+func TestDPoPShownInTheTUI(t *testing.T) {
+	srv, err := demoserver.New(demoserver.Options{Alg: demoserver.AlgES256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	prof, _ := apiclient.BuiltinProfile("oauth2")
+	e, err := apiclient.New(apiclient.Config{BaseURL: ts.URL, Profile: prof, OIDC: &apiclient.OIDCConfig{
+		Issuer: ts.URL, Flow: apiclient.FlowClientCredentials, ClientID: "tokenscope-cc", ClientSecret: "demo-secret", DPoP: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	m := New(Options{Engine: e, Tick: 10 * time.Millisecond, Requests: []apiclient.Request{{Method: "GET", Path: "/api/me"}}})
+	t.Cleanup(m.Close)
+	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	run(t, m, m.loginCmd())
+	upd(t, m, tea.KeyMsg{Type: tea.KeyTab})
+	upd(t, m, tea.KeyMsg{Type: tea.KeyEnter})
+	v := ansi.Strip(m.View())
+	for _, want := range []string{"DPoP-bound, cnf.jkt ✓", "DPoP proof jti", "GET " + ts.URL + "/api/me", "ath", "client credentials have none"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("the screen lacks %q:\n%s", want, v)
+		}
+	}
 }

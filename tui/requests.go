@@ -209,7 +209,33 @@ func (p *requestsPanel) answerLines(w int) (head, body []string) {
 	if r.Reason != "" {
 		head = append(head, th.Warn.Render(truncate(sanitize.Line(p.sh.mask(r.Reason)), w)))
 	}
-	return head, p.responseBody(r, w)
+	return head, append(p.proofLines(r, w), p.responseBody(r, w)...)
+}
+
+// proofLines are the DPoP proofs the request's attempts carried: one line each, then a blank.
+func (p *requestsPanel) proofLines(r apiclient.Result, w int) []string {
+	if len(r.Proofs) == 0 {
+		return nil
+	}
+	th := p.sh.theme
+	var out []string
+	for _, pr := range r.Proofs {
+		var flags []string
+		for _, f := range []struct {
+			on   bool
+			name string
+		}{{pr.ATH, "ath"}, {pr.Nonce, "nonce"}, {pr.Retry, "retry after use_dpop_nonce"}} {
+			if f.on {
+				flags = append(flags, f.name)
+			}
+		}
+		line := fmt.Sprintf("DPoP proof jti %s · %s %s · iat %s", firstRunes(pr.JTI, 12), pr.HTM, pr.HTU, pr.IAT.Local().Format("15:04:05"))
+		if len(flags) > 0 {
+			line += " · " + strings.Join(flags, ", ")
+		}
+		out = append(out, th.Label.Render(truncate(sanitize.Line(line), w)))
+	}
+	return append(out, "")
 }
 
 // responseBody is an answer's headers, sorted, a blank line, and its body pretty-printed; the

@@ -35,7 +35,7 @@ func (m *Model) tokensView() string {
 		w = w/2 - 1
 	}
 	acc := m.tokenLines(tokenPanel{title: "Access", tok: s.Access, verify: s.AccessVerify, threshold: s.Threshold, bar: true,
-		extra: fmt.Sprintf("gen #%d via %s", s.Generation, sanitize.Line(s.Source))}, serverNow, w)
+		extra: fmt.Sprintf("gen #%d via %s", s.Generation, sanitize.Line(s.Source)) + dpopText(s.DPoP)}, serverNow, w)
 	ref := m.tokenLines(tokenPanel{title: "Refresh", tok: s.Refresh, verify: s.RefreshVerify, none: m.noRefreshWhy(),
 		extra: fmt.Sprintf("family %s · rotated %d×", sanitize.Line(firstRunes(s.Family, 8)), s.Rotations)}, serverNow, w)
 	var out string
@@ -49,6 +49,22 @@ func (m *Model) tokensView() string {
 		out += "\n" + m.idLine(serverNow)
 	}
 	return out
+}
+
+// dpopText is the access token's DPoP binding in a few words, or "" without DPoP.
+func dpopText(d *apiclient.DPoPStatus) string {
+	if d == nil {
+		return ""
+	}
+	switch {
+	case !d.Bound:
+		return " · DPoP not bound (" + sanitize.Line(firstRunes(d.TokenType, 12)) + ")"
+	case d.Binding == apiclient.BindingMatch:
+		return " · DPoP-bound, cnf.jkt ✓"
+	case d.Binding == apiclient.BindingMismatch:
+		return " · DPoP: cnf.jkt is another key's"
+	}
+	return " · DPoP-bound"
 }
 
 // noRefreshWhy says why a logged-in session has no refresh token, when the flow explains it.

@@ -3,6 +3,8 @@ package oidc
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -223,5 +225,36 @@ func TestListen(t *testing.T) {
 	}
 	if p := b.get("http://127.0.0.1:" + u.Port() + "/callback"); p.status != http.StatusBadRequest {
 		t.Errorf("no code: %d", p.status)
+	}
+}
+
+// TestCallbackPageSurvivesClose: closing the listener as soon as Wait returned still lets the
+// browser read its page (it once got a dropped connection when Close won the race).
+func TestCallbackPageSurvivesClose(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		cb, err := Listen("http://127.0.0.1:0/callback")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &AuthCodeRequest{State: "s", Client: &Client{Provider: &Provider{}}}
+		done := make(chan error, 1)
+		go func() {
+			resp, err := http.Get(cb.RedirectURI + "?code=c&state=s")
+			if err == nil {
+				_, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err == nil && resp.StatusCode != http.StatusOK {
+					err = fmt.Errorf("HTTP %d", resp.StatusCode)
+				}
+			}
+			done <- err
+		}()
+		if _, err := cb.Wait(ctxT(t), r); err != nil {
+			t.Fatal(err)
+		}
+		cb.Close()
+		if err := <-done; err != nil {
+			t.Fatalf("run %d: the browser got %v instead of the page", i, err)
+		}
 	}
 }

@@ -63,8 +63,17 @@ func Listen(redirectURI string) (*Callback, error) {
 	return cb, nil
 }
 
-// Close stops the listener.
-func (cb *Callback) Close() error { return cb.srv.Close() }
+// Close stops the listener once the page in flight has been answered: the browser that brought
+// the code back gets its "you can close this window" page, not a dropped connection (Close
+// right after Wait returned raced the handler still writing it).
+func (cb *Callback) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := cb.srv.Shutdown(ctx); err != nil {
+		return cb.srv.Close()
+	}
+	return nil
+}
 
 var donePage = template.Must(template.New("done").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>tokenscope</title></head>
