@@ -92,7 +92,8 @@ func LoadFile(path string) (Stored, error) {
 	switch {
 	case s.Version != storeVersion:
 		return Stored{}, fmt.Errorf("%w: %s: version %d, want %d", ErrCorrupt, path, s.Version, storeVersion)
-	case s.Access == "" || s.Refresh == "":
+	case s.Access == "" || s.Refresh == "" && s.Flow != "client-credentials":
+		// The client-credentials flow has no refresh token: at expiry it fetches a new token.
 		return Stored{}, fmt.Errorf("%w: %s: no tokens in it", ErrCorrupt, path)
 	}
 	return s, nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -78,6 +79,10 @@ func Discover(ctx context.Context, hc *http.Client, issuer string) (*Provider, e
 		}
 		if ctx.Err() != nil {
 			return nil, err
+		}
+		if _, unreachable := errors.AsType[*net.OpError](err); unreachable {
+			// The fallback is on the same host: one message, not the same refusal twice.
+			return nil, fmt.Errorf("oidc: cannot reach the issuer %s: %w", issuer, err)
 		}
 		errs = append(errs, err)
 	}

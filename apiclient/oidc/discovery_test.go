@@ -1,7 +1,9 @@
 package oidc
 
 import (
+	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -123,5 +125,20 @@ func TestDiscoveryURLs(t *testing.T) {
 		"https://id.example/.well-known/oauth-authorization-server/realms/r1"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("got %v", got)
+	}
+}
+
+// TestDiscoverUnreachableSaysSoOnce: a refused connection is one clear sentence, not the same
+// refusal for each well-known path.
+func TestDiscoverUnreachableSaysSoOnce(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer := "http://" + l.Addr().String()
+	l.Close()
+	_, err = Discover(context.Background(), http.DefaultClient, issuer)
+	if err == nil || !strings.Contains(err.Error(), "cannot reach the issuer "+issuer) || strings.Count(err.Error(), "refused") != 1 {
+		t.Fatalf("err = %v", err)
 	}
 }

@@ -50,6 +50,8 @@ func (e *Error) Hint() string {
 		return "the user has not finished yet: keep polling at the interval"
 	case "expired_token":
 		return "the device code expired before the user approved: start the device login again"
+	case "invalid_dpop_proof", "use_dpop_nonce":
+		return "the provider wants sender-constrained tokens: log in with --dpop (RFC 9449)"
 	case "invalid_request":
 		return "the provider rejected the request's shape; the description names the parameter"
 	}

@@ -35,6 +35,7 @@ type demoFlags struct {
 	failRefresh             int
 	deviceInterval          time.Duration
 	issuer                  string
+	dpopNonce               bool
 }
 
 func (f *demoFlags) register(fs *pflag.FlagSet) {
@@ -51,6 +52,7 @@ func (f *demoFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.refreshLatency, "refresh-latency", 0, "fault: delay refresh calls by this much more")
 	fs.DurationVar(&f.skew, "skew", 0, "fault: server clock skew (Date header, iat and exp follow it), e.g. -90s")
 	fs.IntVar(&f.failRefresh, "fail-refresh", 0, "fault: answer the next N refresh calls with 503")
+	fs.BoolVar(&f.dpopNonce, "dpop-nonce", false, "OpenID provider: demand DPoP nonces (RFC 9449 §8, §9) at the token endpoint and the API")
 	fs.DurationVar(&f.deviceInterval, "device-interval", demoserver.DefaultDeviceInterval, "OpenID provider: the device flow's polling interval (RFC 8628 interval)")
 }
 
@@ -89,6 +91,7 @@ func (f *demoFlags) options() (demoserver.Options, error) {
 		ClientID:         f.clientID,
 		DeviceInterval:   f.deviceInterval,
 		Issuer:           f.issuer,
+		DPoPNonce:        f.dpopNonce,
 	}
 	if len(f.users) > 0 || f.passwordEnv != "" {
 		// Passwords never come from argv, not even the demo's: --allow-remote makes them matter.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -182,4 +183,40 @@ func TestOIDCClientCredentialsEndToEnd(t *testing.T) {
 func lastLines(s string, n int) string {
 	l := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.Join(l[max(0, len(l)-n):], "\n")
+}
+
+// TestOIDCSessionFileResumes: a second run resumes the provider's session from the file (no
+// new token fetched), and the file never holds the client secret.
+func TestOIDCSessionFileResumes(t *testing.T) {
+	bin, demo := startDemoProcess(t)
+	t.Setenv("CC_SECRET", "demo-secret")
+	file := filepath.Join(t.TempDir(), "s.json")
+	args := []string{"--target", demo.url, "--issuer", demo.url, "--flow", "client-credentials", "--client-id", "tokenscope-cc",
+		"--client-secret-env", "CC_SECRET", "--session-file", file, "-n", "3", "GET", "/api/me"}
+	fireProcess(t, bin, func(string) {}, args...)
+	s, out := fireProcess(t, bin, func(string) {}, args...)
+	st := demo.stats(t)
+	if s.OK != 3 || st["client_credentials_tokens"] != 1 || !strings.Contains(out, "resumed from session file") {
+		t.Fatalf("second run: summary %+v, %v tokens fetched; output:\n%s", s, st["client_credentials_tokens"], out)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "demo-secret") || !strings.Contains(string(b), `"flow": "client-credentials"`) {
+		t.Errorf("session file:\n%s", b)
+	}
+}
+
+// TestOIDCDPoPEndToEnd: --dpop against a provider that demands nonces: the token is bound
+// and every request succeeds.
+func TestOIDCDPoPEndToEnd(t *testing.T) {
+	bin, demo := startDemoProcess(t, "--dpop-nonce", "--access-ttl", "2s")
+	t.Setenv("CC_SECRET", "demo-secret")
+	s, _ := fireProcess(t, bin, func(string) {}, "--target", demo.url, "--issuer", demo.url, "--flow", "client-credentials",
+		"--client-id", "tokenscope-cc", "--client-secret-env", "CC_SECRET", "--dpop", "--wait-expiry", "-n", "20", "-c", "20", "GET", "/api/me")
+	st := demo.stats(t)
+	if s.OK != 20 || st["client_credentials_tokens"] != 2 || st["dpop_proofs_ok"] < 22 || st["dpop_proofs_rejected"] != 0 {
+		t.Fatalf("summary %+v; stats %v", s, st)
+	}
 }
