@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"time"
 )
 
@@ -28,6 +29,9 @@ type DeviceAuth struct {
 	ExpiresIn               time.Duration
 	Interval                time.Duration // grows by 5 s with each slow_down while polling
 	Expires                 time.Time     // by the client's clock; zero when expires_in was absent
+	// Verifier is the PKCE code verifier sent with the polls, when the device request carried
+	// a challenge (see StartDevice).
+	Verifier string
 }
 
 // StartDevice asks the provider for a device code (RFC 8628 §3.1).
@@ -42,6 +46,15 @@ func (c *Client) StartDevice(ctx context.Context, scope string, extra url.Values
 	if scope != "" {
 		form.Set("scope", scope)
 	}
+	// PKCE is not part of RFC 8628, but Keycloak demands it on the device request of a client
+	// configured for PKCE (keycloak/keycloak#9710). A provider that advertises S256 gets a
+	// challenge; RFC 6749 §3.1 has servers ignore parameters they do not know.
+	var verifier string
+	if slices.Contains(c.Provider.CodeChallengeMethodsSupported, "S256") {
+		verifier = NewVerifier()
+		form.Set("code_challenge", S256Challenge(verifier))
+		form.Set("code_challenge_method", "S256")
+	}
 	status, body, err := c.post(ctx, c.Provider.DeviceAuthorizationEndpoint, form)
 	if err != nil {
 		return nil, err
@@ -52,7 +65,11 @@ func (c *Client) StartDevice(ctx context.Context, scope string, extra url.Values
 	if status < 200 || status > 299 {
 		return nil, fmt.Errorf("oidc: device authorization answered HTTP %d", status)
 	}
-	return parseDeviceAuth(body, c.now())
+	d, err := parseDeviceAuth(body, c.now())
+	if d != nil {
+		d.Verifier = verifier
+	}
+	return d, err
 }
 
 func parseDeviceAuth(body []byte, now time.Time) (*DeviceAuth, error) {
@@ -102,6 +119,9 @@ func (c *Client) PollDevice(ctx context.Context, d *DeviceAuth) (*Token, error) 
 		return nil, err
 	}
 	form := url.Values{"grant_type": {GrantDeviceCode}, "device_code": {d.DeviceCode}}
+	if d.Verifier != "" {
+		form.Set("code_verifier", d.Verifier)
+	}
 	for {
 		if !d.Expires.IsZero() && !c.now().Before(d.Expires) {
 			return nil, &Error{Code: "expired_token", Description: "the device code expired before the user approved"}

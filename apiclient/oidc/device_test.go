@@ -3,6 +3,9 @@ package oidc
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -147,5 +150,44 @@ func TestParseDeviceAuth(t *testing.T) {
 	}
 	if _, err := parseDeviceAuth([]byte(`{"device_code":"d"}`), time.Now()); err == nil {
 		t.Fatal("incomplete answer accepted")
+	}
+}
+
+// TestDeviceSendsPKCEWhenAdvertised: Keycloak demands PKCE on the device request of a client
+// configured for it; tokenscope sends S256 when the provider advertises it, and the matching
+// verifier with the polls, and nothing of the kind otherwise.
+func TestDeviceSendsPKCEWhenAdvertised(t *testing.T) {
+	for _, advertised := range []bool{true, false} {
+		var challenge, verifier string
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_ = r.ParseForm()
+			w.Header().Set("Content-Type", "application/json")
+			if r.URL.Path == "/device" {
+				challenge = r.PostForm.Get("code_challenge")
+				_, _ = io.WriteString(w, `{"device_code":"d","user_code":"U","verification_uri":"http://x/","interval":1}`)
+				return
+			}
+			verifier = r.PostForm.Get("code_verifier")
+			_, _ = io.WriteString(w, `{"access_token":"a","token_type":"Bearer"}`)
+		}))
+		p := &Provider{Issuer: ts.URL, TokenEndpoint: ts.URL + "/token", DeviceAuthorizationEndpoint: ts.URL + "/device"}
+		if advertised {
+			p.CodeChallengeMethodsSupported = []string{"S256"}
+		}
+		c := &Client{HTTP: ts.Client(), Provider: p, ID: "c", Sleep: func(context.Context, time.Duration) error { return nil }}
+		d, err := c.StartDevice(context.Background(), "openid", nil)
+		if err == nil {
+			_, err = c.PollDevice(context.Background(), d)
+		}
+		ts.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case advertised && (challenge == "" || S256Challenge(verifier) != challenge):
+			t.Errorf("advertised: challenge %q, verifier %q do not match", challenge, verifier)
+		case !advertised && (challenge != "" || verifier != ""):
+			t.Errorf("not advertised: sent challenge %q verifier %q", challenge, verifier)
+		}
 	}
 }

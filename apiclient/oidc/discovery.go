@@ -82,7 +82,7 @@ func Discover(ctx context.Context, hc *http.Client, issuer string) (*Provider, e
 		}
 		if _, unreachable := errors.AsType[*net.OpError](err); unreachable {
 			// The fallback is on the same host: one message, not the same refusal twice.
-			return nil, fmt.Errorf("oidc: cannot reach the issuer %s: %w", issuer, err)
+			return nil, fmt.Errorf("oidc: discovery: cannot reach the issuer %s: %w", issuer, err)
 		}
 		errs = append(errs, err)
 	}
@@ -121,6 +121,10 @@ func fetchMetadata(ctx context.Context, hc *http.Client, u string) (*Provider, e
 
 func checkProvider(p *Provider, issuer string) error {
 	if strings.TrimSuffix(p.Issuer, "/") != strings.TrimSuffix(issuer, "/") {
+		if strings.Contains(p.Issuer, "{tenantid}") {
+			// Entra ID's common and organizations endpoints stand for every tenant.
+			return fmt.Errorf("oidc: %s names the issuer template %q: give the issuer with your directory (tenant) ID in place of common or organizations", p.DiscoveryURL, p.Issuer)
+		}
 		return fmt.Errorf("oidc: %s names issuer %q, not %q: refusing a provider that speaks for another issuer (OIDC Discovery §4.3, RFC 8414 §3.3)", p.DiscoveryURL, p.Issuer, issuer)
 	}
 	if p.TokenEndpoint == "" {

@@ -154,9 +154,12 @@ func (d *idpFlags) oidcConfig(clientID, secret string, ui loginUI) (*apiclient.O
 	if hasWord(d.scope, "offline_access") || (d.scope == "" && flow != apiclient.FlowClientCredentials) {
 		// OIDC Core §11: some providers issue a refresh token for offline_access only after
 		// an explicit consent; --auth-param prompt=... overrides.
-		if flow == apiclient.FlowAuthCode && params.Get("prompt") == "" {
+		if flow == apiclient.FlowAuthCode && !params.Has("prompt") {
 			params.Set("prompt", "consent")
 		}
+	}
+	if params.Has("prompt") && params.Get("prompt") == "" {
+		params.Del("prompt") // --auth-param prompt= : send no prompt at all
 	}
 	return &apiclient.OIDCConfig{Issuer: d.issuer, Flow: flow, ClientID: clientID, ClientSecret: secret, Scope: d.scope,
 		AuthParams: params, RedirectURI: d.redirectURI, ClientAuth: method, DPoP: d.dpop,
