@@ -258,3 +258,29 @@ func TestCallbackPageSurvivesClose(t *testing.T) {
 		}
 	}
 }
+
+// TestListenLocalhostBothFamilies: a localhost redirect is served on 127.0.0.1 and, where the
+// machine has IPv6, on [::1] at the same port.
+func TestListenLocalhostBothFamilies(t *testing.T) {
+	cb, err := Listen("http://localhost:0/cb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cb.Close()
+	u, _ := url.Parse(cb.RedirectURI)
+	hosts := []string{"127.0.0.1"}
+	if l, err := net.Listen("tcp", "[::1]:0"); err == nil {
+		l.Close()
+		hosts = append(hosts, "[::1]")
+	}
+	for _, h := range hosts {
+		resp, err := http.Get("http://" + h + ":" + u.Port() + "/cb")
+		if err != nil {
+			t.Fatalf("%s: %v", h, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest { // no code: refused, but served
+			t.Errorf("%s: HTTP %d", h, resp.StatusCode)
+		}
+	}
+}

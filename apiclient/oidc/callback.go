@@ -60,6 +60,14 @@ func Listen(redirectURI string) (*Callback, error) {
 	cb := &Callback{RedirectURI: u.String(), path: path, got: make(chan url.Values, 1)}
 	cb.srv = &http.Server{Handler: http.HandlerFunc(cb.serve), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = cb.srv.Serve(ln) }()
+	if u.Hostname() == "localhost" {
+		// A browser may resolve localhost to ::1 first (RFC 8252 §7.3 says to listen on both);
+		// where IPv6 is off, 127.0.0.1 alone serves.
+		port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+		if ln6, err := net.Listen("tcp", net.JoinHostPort("::1", port)); err == nil {
+			go func() { _ = cb.srv.Serve(ln6) }()
+		}
+	}
 	return cb, nil
 }
 
