@@ -24,6 +24,7 @@ func (m *Model) globalActions() []action {
 		{&k.Help, func(m *Model, _ tea.KeyMsg) tea.Cmd { m.mode = modeHelp; return nil }},
 		{&k.Send, (*Model).send},
 		{&k.Burst, (*Model).burst},
+		{&k.Heartbeat, (*Model).toggleHeartbeat},
 		{&k.BurstMore, (*Model).burstSize},
 		{&k.BurstLess, (*Model).burstSize},
 		{&k.Refresh, func(m *Model, _ tea.KeyMsg) tea.Cmd { return m.refreshCmd() }},

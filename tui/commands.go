@@ -24,6 +24,7 @@ type (
 	resultMsg struct {
 		index int
 		res   apiclient.Result
+		beat  bool // sent by the heartbeat
 	}
 	burstMsg struct {
 		n, ok, failed, parked int
@@ -144,6 +145,7 @@ func (m *Model) sendCmd(i int) tea.Cmd {
 	req := m.reqs.list[i]
 	e := m.engine
 	m.inflight++
+	m.reqs.launch(i, 1, m.sh.now)
 	return func() tea.Msg {
 		return resultMsg{index: i, res: e.Do(context.Background(), req)}
 	}
@@ -154,6 +156,7 @@ func (m *Model) burstCmd(n int) tea.Cmd {
 	req := m.reqs.list[index]
 	e := m.engine
 	m.inflight += n
+	m.reqs.launch(index, n, m.sh.now)
 	return func() tea.Msg {
 		start := time.Now()
 		out := burstMsg{n: n, index: index}

@@ -57,9 +57,6 @@ func (m *Model) headerView() string {
 		th.Value.Render(s.Profile),
 		th.Value.Render(sanitize.Line(target)),
 	}
-	if m.inflight > 0 {
-		fields = append(fields, th.Wait.Render(fmt.Sprintf("%d in flight", m.inflight)))
-	}
 	if m.opts.Insecure {
 		// Second place, so that no terminal is too narrow to show it.
 		fields = append([]string{fields[0], th.Banner.Render(" INSECURE TLS: certificates not verified ")}, fields[1:]...)
@@ -78,6 +75,14 @@ func (m *Model) tabsView() string {
 			tabs = append(tabs, th.Muted.Render(" "+n+" "))
 		}
 	}
-	line := strings.Join(tabs, " ") + "  " + th.Muted.Render(m.panels[m.focus].status())
+	line := strings.Join(tabs, " ") + "  "
+	if m.inflight > 0 {
+		// Here, not in the header: a narrow terminal cuts the header's end, never this.
+		line += th.Wait.Render(fmt.Sprintf("%s %d in flight", spinnerFrame(m.sh.now), m.inflight)) + "  "
+	}
+	if b := m.beatStatus(); b != "" {
+		line += th.Refresh.Render(b) + "  "
+	}
+	line += th.Muted.Render(m.panels[m.focus].status())
 	return ansi.Truncate(line, m.width, "…")
 }

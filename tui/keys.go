@@ -12,7 +12,7 @@ import (
 type KeyMap struct {
 	Send, Burst, BurstMore, BurstLess          key.Binding
 	Refresh, Strategy, SingleFlight, Login     key.Binding
-	Logout                                     key.Binding
+	Logout, Heartbeat                          key.Binding
 	Reveal, CopyCurl, CopyToken, Theme         key.Binding
 	Filter, ClearLog, Tab, BackTab, Help, Quit key.Binding
 	Edit, New, Claims, Export                  key.Binding
@@ -36,6 +36,7 @@ func DefaultKeyMap() KeyMap {
 		SingleFlight: bind("single flight", "f"),
 		Login:        bind("log in again", "l"),
 		Logout:       bind("log out (revoke)", "O"),
+		Heartbeat:    bind("heartbeat on/off", "a"),
 		Reveal:       bind("reveal/mask", "v"),
 		CopyCurl:     bind("copy curl", "y"),
 		CopyToken:    bind("copy token", "Y"),
@@ -72,7 +73,7 @@ func (k KeyMap) ShortHelp() []key.Binding {
 // FullHelp is the global part of the ? overlay, in columns.
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
-		{k.Send, k.Burst, k.BurstMore, k.BurstLess, k.Edit, k.New, k.CopyCurl, k.CopyToken},
+		{k.Send, k.Heartbeat, k.Burst, k.BurstMore, k.BurstLess, k.Edit, k.New, k.CopyCurl, k.CopyToken},
 		{k.Refresh, k.Strategy, k.SingleFlight, k.Login, k.Logout, k.Reveal, k.Claims, k.Theme},
 		{k.Filter, k.ClearLog, k.Export, k.Tab, k.BackTab, k.Help, k.Quit},
 		{k.ExpireAccess, k.RevokeFamily, k.FailRefresh, k.Latency, k.Skew},

@@ -45,7 +45,14 @@ type Options struct {
 	// it open the authorization URL as soon as it comes.
 	OpenURL     func(string) error
 	OpenBrowser bool
+	// Every starts the heartbeat: the selected request is sent on this period, so the
+	// countdown, the proactive refresh and the 401 → refresh → retry play out unattended.
+	// The a key starts and stops it (at DefaultEvery when Every is zero).
+	Every time.Duration
 }
+
+// DefaultEvery is the heartbeat's period when a starts it without --every.
+const DefaultEvery = time.Second
 
 // Model is the root model.
 type Model struct {
@@ -79,6 +86,7 @@ type Model struct {
 	cancelLogin   context.CancelFunc // ends the login in progress (the prompt's esc)
 	quitting      bool
 	idRow         bool // the ID token's line shows under the token panels
+	beat          heartbeat
 }
 
 // New builds the model.
@@ -133,6 +141,9 @@ func (m *Model) Close() { m.sub.Close() }
 // Init starts the clock, the event stream and the login.
 func (m *Model) Init() tea.Cmd {
 	cmds := []tea.Cmd{m.tick(), m.waitEvents(), m.waitPrompt()}
+	if m.opts.Every > 0 {
+		cmds = append(cmds, m.beat.start(m.opts.Every))
+	}
 	if !m.opts.NoAutoLogin {
 		cmds = append(cmds, m.loginCmd())
 	}
@@ -155,10 +166,15 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.logp.ingest(msg, m.engine.Log().Since)
 		return m, m.waitEvents()
 	case resultMsg:
+		if msg.beat {
+			m.beat.flying--
+		}
 		m.inflight--
+		m.reqs.land(msg.index, 1)
 		m.reqs.setResult(msg.index, msg.res)
 	case burstMsg:
 		m.inflight -= msg.n
+		m.reqs.land(msg.index, msg.n)
 		if msg.worst.ID != 0 {
 			m.reqs.setResult(msg.index, msg.worst)
 		}
@@ -167,6 +183,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.loggedIn(msg)
 	case loginPromptMsg:
 		return m, tea.Batch(m.showPrompt(msg), m.waitPrompt())
+	case beatMsg:
+		return m, m.onBeat(msg)
 	case openedMsg:
 		m.prompt.opened, m.prompt.openErr = msg.err == nil, errText(msg.err)
 	case flashMsg:

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
+	"tokenscope/session"
 
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/viewport"
@@ -27,6 +29,7 @@ type requestsPanel struct {
 	list     []apiclient.Request
 	selected int
 	results  map[int]apiclient.Result // the last answer per request index
+	flying   map[int]flight           // requests sent and not answered yet, per index
 	burstN   int
 
 	head              []string // the answer's fixed lines: request, status, reason
@@ -38,7 +41,7 @@ type requestsPanel struct {
 
 func newRequestsPanel(sh *shared, reqs []apiclient.Request) *requestsPanel {
 	return &requestsPanel{
-		sh: sh, list: reqs, results: map[int]apiclient.Result{}, burstN: 100, resp: viewport.New(0, 0),
+		sh: sh, list: reqs, results: map[int]apiclient.Result{}, flying: map[int]flight{}, burstN: 100, resp: viewport.New(0, 0),
 		keys: newScrollKeys("select up", "select down", "answer top", "answer bottom"),
 	}
 }
@@ -108,6 +111,79 @@ func (p *requestsPanel) save(i int, r apiclient.Request) string {
 	return "request added: " + r.Method + " " + r.Path
 }
 
+// flight is how many sends of one request are out, and since when the oldest.
+type flight struct {
+	n     int
+	since time.Time
+}
+
+// launch notes n sends of request i; the selected request's answer shows them at once.
+func (p *requestsPanel) launch(i, n int, now time.Time) {
+	f := p.flying[i]
+	if f.n == 0 {
+		f.since = now
+	}
+	f.n += n
+	p.flying[i] = f
+	if i == p.selected {
+		p.relayout()
+	}
+}
+
+// land notes n answers to request i.
+func (p *requestsPanel) land(i, n int) {
+	f := p.flying[i]
+	if f.n -= n; f.n <= 0 {
+		delete(p.flying, i)
+	} else {
+		p.flying[i] = f
+	}
+	if i == p.selected {
+		p.relayout()
+	}
+}
+
+// inFlight is how many requests are out in all.
+func (p *requestsPanel) inFlight() int {
+	n := 0
+	for _, f := range p.flying {
+		n += f.n
+	}
+	return n
+}
+
+// flightMark stands in the answer's fixed lines for the in-flight line, which View draws
+// afresh on every frame (its spinner and elapsed time move; the layout does not).
+const flightMark = "\x00in-flight"
+
+// flightLine says that the selected request is out, for how long, and what it waits for.
+func (p *requestsPanel) flightLine(w int) string {
+	th := p.sh.theme
+	f := p.flying[p.selected]
+	s := spinnerFrame(p.sh.now) + " in flight"
+	if f.n > 1 {
+		s += fmt.Sprintf(" ×%d", f.n)
+	}
+	s += " · " + human.Duration(p.sh.now.Sub(f.since).Truncate(100*time.Millisecond))
+	switch {
+	case p.sh.snap.Refreshing > 0:
+		s += " · waiting behind a refresh"
+	case p.sh.snap.State == session.StateRefreshing:
+		s += " · waiting behind a refresh"
+	default:
+		s += " · waiting for the answer"
+	}
+	return th.Wait.Render(truncate(s, w))
+}
+
+var spinnerFrames = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
+
+// spinnerFrame turns with the clock, so every spinner on screen agrees and needs no ticker of
+// its own.
+func spinnerFrame(now time.Time) string {
+	return spinnerFrames[(now.UnixMilli()/100)%int64(len(spinnerFrames))]
+}
+
 // addMissing appends the requests the list does not hold yet (same method and path).
 func (p *requestsPanel) addMissing(reqs []apiclient.Request) {
 	for _, r := range reqs {
@@ -139,13 +215,21 @@ func (p *requestsPanel) View() string {
 	th := p.sh.theme
 	for i, r := range p.list {
 		label := truncate(sanitize.Line(requestLabel(r)), p.listW-2)
+		mark := " "
+		if p.flying[i].n > 0 {
+			mark = spinnerFrame(p.sh.now)
+		}
 		if i == p.selected {
-			list = append(list, th.Selected.Render("▸ "+label))
+			list = append(list, th.Selected.Render("▸"+mark+label))
 		} else {
-			list = append(list, "  "+th.Value.Render(label))
+			list = append(list, " "+th.Wait.Render(mark)+th.Value.Render(label))
 		}
 	}
-	right := strings.Join(p.head, "\n")
+	head := slices.Clone(p.head)
+	if i := slices.Index(head, flightMark); i >= 0 {
+		head[i] = p.flightLine(p.width - p.listW - 1)
+	}
+	right := strings.Join(head, "\n")
 	if p.resp.Height > 0 {
 		right += "\n" + p.resp.View()
 	}
@@ -189,6 +273,12 @@ func (p *requestsPanel) answerLines(w int) (head, body []string) {
 	}
 	head = []string{th.Header.Render(truncate(sanitize.Line(req.Method+" "+req.Path), w))}
 	r, sent := p.results[p.selected]
+	if p.flying[p.selected].n > 0 {
+		head = append(head, flightMark)
+		if !sent {
+			return head, nil
+		}
+	}
 	if !sent {
 		head = append(head, th.Muted.Render(truncate("not sent yet: enter sends it, b sends a burst, e edits, y copies it as curl", w)))
 		// Its headers and body, below the METHOD /path already shown.

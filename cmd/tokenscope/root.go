@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"time"
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
@@ -87,6 +88,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
 		tf    targetFlags
 		theme string
+		every time.Duration
 	)
 	root := &cobra.Command{
 		Use:   "tokenscope",
@@ -102,10 +104,17 @@ refresh conventions (simplejwt, bearer-json, element-admin, oauth2).`,
 		Args:          cobra.NoArgs,
 		Example: `  tokenscope                                    # the embedded demo server, 30 s tokens
   tokenscope --access-ttl 10s --theme light     # faster expiry, light theme
+  tokenscope --access-ttl 6s --every 1s         # a request a second: watch refreshes happen unattended
   MY_PW=... tokenscope --target https://api.example.com --profile oauth2 --user me --password-env MY_PW`,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runTUI(cmd, &tf, theme) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if every < 0 || cmd.Flags().Changed("every") && every == 0 {
+				return usageError("--every %s: want a positive period such as 1s", every)
+			}
+			return runTUI(cmd, &tf, theme, every)
+		},
 	}
 	tf.register(root.Flags())
+	root.Flags().DurationVar(&every, "every", 0, "heartbeat: send the selected request on this period (the a key starts and stops it)")
 	root.Flags().StringVar(&theme, "theme", "", "colour theme: dark, light, high-contrast or mono (default mono when NO_COLOR is set, else dark)")
 	// A flag that cannot be parsed is a usage error (status 2) in every command but decode,
 	// whose 2 means "signature invalid" and which keeps its own.

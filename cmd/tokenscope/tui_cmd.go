@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/spf13/cobra"
@@ -14,7 +15,7 @@ import (
 
 // runTUI starts the Bubble Tea program. Nothing else may write to the terminal while it runs:
 // resty's diagnostics are discarded and the demo server logs nothing.
-func runTUI(cmd *cobra.Command, tf *targetFlags, theme string) error {
+func runTUI(cmd *cobra.Command, tf *targetFlags, theme string, every time.Duration) error {
 	// What is said before the TUI starts (a password prompt, a session file's warning) goes
 	// through the sanitized stderr; the TUI itself draws on os.Stdout.
 	prompts := tui.NewPrompts()
@@ -33,7 +34,7 @@ func runTUI(cmd *cobra.Command, tf *targetFlags, theme string) error {
 		}
 	}
 	opts := tui.Options{Engine: b.engine, Theme: theme, Requests: b.presets, Insecure: b.insecure,
-		NoAutoLogin: b.resumed != "", Prompts: prompts, OpenURL: opener{}.open, OpenBrowser: !tf.idp.noBrowser}
+		NoAutoLogin: b.resumed != "", Prompts: prompts, OpenURL: opener{}.open, OpenBrowser: !tf.idp.noBrowser, Every: every}
 	if b.demo != nil {
 		opts.Faults = b.demo
 	}

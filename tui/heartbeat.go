@@ -1,0 +1,87 @@
+package tui
+
+// The heartbeat: the selected request, sent on a period, so that a session left alone shows
+// its refreshes and not only its expiry.
+
+import (
+	"fmt"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"tokenscope/internal/human"
+)
+
+// maxBeatsInFlight bounds the heartbeat's requests out at once: against a slow server it waits
+// rather than piling requests up.
+const maxBeatsInFlight = 4
+
+type heartbeat struct {
+	on     bool
+	every  time.Duration
+	gen    int // a beat from a stopped (or restarted) heartbeat is ignored
+	flying int
+}
+
+type beatMsg struct{ gen int }
+
+// start starts the heartbeat and returns the command that brings the first beat.
+func (h *heartbeat) start(every time.Duration) tea.Cmd {
+	h.on, h.every = true, every
+	h.gen++
+	return h.next()
+}
+
+func (h *heartbeat) stop() { h.on = false; h.gen++ }
+
+func (h *heartbeat) next() tea.Cmd {
+	gen := h.gen
+	return tea.Tick(h.every, func(time.Time) tea.Msg { return beatMsg{gen: gen} })
+}
+
+// onBeat sends the selected request, unless the heartbeat stopped since, and schedules the
+// next beat.
+func (m *Model) onBeat(msg beatMsg) tea.Cmd {
+	h := &m.beat
+	if !h.on || msg.gen != h.gen {
+		return nil
+	}
+	if _, ok := m.reqs.current(); !ok || h.flying >= maxBeatsInFlight {
+		return h.next()
+	}
+	h.flying++
+	i := m.reqs.selected
+	send := m.sendCmd(i)
+	beat := func() tea.Msg {
+		r := send().(resultMsg)
+		r.beat = true
+		return r
+	}
+	return tea.Batch(beat, h.next())
+}
+
+// toggleHeartbeat is the a key.
+func (m *Model) toggleHeartbeat(tea.KeyMsg) tea.Cmd {
+	if m.beat.on {
+		m.beat.stop()
+		return flash("heartbeat stopped")
+	}
+	every := m.opts.Every
+	if every <= 0 {
+		every = DefaultEvery
+	}
+	r, ok := m.reqs.current()
+	if !ok {
+		return flash("no request to send: press n to compose one")
+	}
+	m.setFlash(fmt.Sprintf("heartbeat: %s %s every %s (a stops it)", r.Method, r.Path, human.Duration(every)))
+	return m.beat.start(every)
+}
+
+// beatStatus is the tabs line's note while the heartbeat runs.
+func (m *Model) beatStatus() string {
+	if !m.beat.on {
+		return ""
+	}
+	return "♥ every " + human.Duration(m.beat.every)
+}
