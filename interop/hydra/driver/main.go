@@ -454,14 +454,19 @@ func (r *run) offlineOnlyWithConsent() {
 	}
 	s := e.Snapshot()
 	in, _ := r.hydra.introspect(r.ctx, s.Access.Raw)
-	hinted := slices.ContainsFunc(notes(e), func(n string) bool { return n == oidc.NoRefreshHint })
+	var hint string
+	if i := slices.IndexFunc(notes(e), func(n string) bool { return strings.HasPrefix(n, "no refresh token issued") }); i >= 0 {
+		hint = notes(e)[i]
+	}
+	// The note must say that offline_access was not granted, not advise asking for it.
+	hinted := strings.HasPrefix(hint, oidc.NotGrantedRefreshHint)
 	scope := ""
 	if in != nil {
 		scope = in.Scope
 	}
 	r.add(flow, "offline_access only with consent", s.Refresh.Raw == "" && s.Access.Raw != "" && hinted && !strings.Contains(scope, "offline"),
-		"asked %q, consent left out offline_access: granted scope %q, refresh token %v, engine note %v",
-		apiclient.DefaultOIDCScope, scope, s.Refresh.Raw != "", hinted)
+		"asked %q, consent left out offline_access: granted scope %q, refresh token %v; engine note %q",
+		apiclient.DefaultOIDCScope, scope, s.Refresh.Raw != "", hint)
 }
 
 // device runs the device flow when Hydra publishes a device authorization endpoint; Hydra
