@@ -267,9 +267,9 @@ func (r *run) waitExpired(e *apiclient.Engine) (time.Duration, error) {
 // burstAtExpiry is one round: wait for the access token to expire, send n requests at once
 // under strategy st, and check the refresh count at the proxy and in the engine. grant is the
 // grant a "refresh" uses at the token endpoint (refresh_token, or client_credentials).
-func (r *run) burstAtExpiry(flow string, e *apiclient.Engine, st apiclient.Strategy, n int, grant string) bool {
+func (r *run) burstAtExpiry(flow, label string, e *apiclient.Engine, st apiclient.Strategy, n int, grant string) bool {
 	e.SetStrategy(st)
-	check := fmt.Sprintf("%d concurrent at expiry (%s)", n, st)
+	check := fmt.Sprintf("%d concurrent at expiry (%s%s)", n, label, st)
 	before := e.Snapshot()
 	late, err := r.waitExpired(e)
 	if err != nil {
@@ -360,10 +360,26 @@ func (r *run) authCode() {
 	first := s.Refresh.Raw
 	all := r.proxy.mark()
 	for _, st := range []apiclient.Strategy{apiclient.Auto, apiclient.Reactive} {
-		if !r.burstAtExpiry(flow, e, st, r.cfg.n, "refresh_token") {
+		if !r.burstAtExpiry(flow, "", e, st, r.cfg.n, "refresh_token") {
 			break
 		}
 	}
+
+	r.background(flow, e, 25*time.Second)
+
+	// A saved session (tokenscope's --session-file) resumed by a new engine: its first
+	// refresh discovers Hydra, under the same single flight.
+	stored := e.Stored()
+	e.Close()
+	e, err = r.engine(apiclient.OIDCConfig{Flow: flow, ClientID: publicClient, RedirectURI: r.cfg.redirect, OnAuthURL: func(string) {}})
+	if err != nil {
+		r.add(flow, "resume", false, "%v", err)
+		return
+	}
+	defer e.Close()
+	defer logNotes(flow+" (resumed)", e)
+	e.Resume(stored, "the interop run")
+	r.burstAtExpiry(flow, "resumed session, ", e, apiclient.Auto, r.cfg.n, "refresh_token")
 
 	// No refresh token presented twice, over every refresh of this login.
 	seen := map[string]int{}
@@ -391,6 +407,34 @@ func (r *run) authCode() {
 		rt.Active, rt.TokenUse, rt.Scope, at.Active, s.Generation)
 
 	r.reuseProbe(flow, e, first)
+}
+
+// background leaves the background refresher on for d while a request goes out every 500 ms:
+// each refresh must present the newest refresh token, every request must pass without a 401.
+func (r *run) background(flow string, e *apiclient.Engine, d time.Duration) {
+	e.SetStrategy(apiclient.Background)
+	defer e.SetStrategy(apiclient.Auto)
+	mark, c0, denied0 := r.proxy.mark(), e.Counters(), r.rs.denied.Load()
+	ok, total := 0, 0
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
+		total++
+		if res := e.Do(r.ctx, apiMe); res.Outcome == apiclient.OK && res.Status == 200 {
+			ok++
+		}
+	}
+	calls, c1 := r.proxy.since(mark, "refresh_token"), e.Counters()
+	good200, distinct := 0, map[string]bool{}
+	for _, c := range calls {
+		if c.Status == 200 {
+			good200++
+		}
+		distinct[c.Refresh] = true
+	}
+	want := int(d / (10 * time.Second)) // at least one refresh per access token lifetime
+	r.add(flow, fmt.Sprintf("background refresher for %s", d), ok == total && len(calls) >= want && good200 == len(calls) &&
+		len(distinct) == len(calls) && c1.RefreshFailures == c0.RefreshFailures && r.rs.denied.Load() == denied0,
+		"%d/%d requests ok, resource server 401s %d; %d refreshes (HTTP 200: %d, distinct refresh tokens presented: %d), failures %d",
+		ok, total, r.rs.denied.Load()-denied0, len(calls), good200, len(distinct), c1.RefreshFailures-c0.RefreshFailures)
 }
 
 // reuseProbe presents an old, rotated refresh token straight to Hydra (past the proxy, so its
@@ -516,7 +560,7 @@ func (r *run) clientCredentials() {
 		loginEvent(e), time.Since(start).Round(time.Millisecond), len(calls), firstClient(calls), abbrev(s.Access.Raw),
 		s.Access.ExpiresAt.Sub(s.Access.ReceivedAt).Round(time.Second), s.Refresh.Raw == "")
 	for _, st := range []apiclient.Strategy{apiclient.Auto, apiclient.Reactive} {
-		if !r.burstAtExpiry(flow, e, st, r.cfg.nCC, "client_credentials") {
+		if !r.burstAtExpiry(flow, "", e, st, r.cfg.nCC, "client_credentials") {
 			break
 		}
 	}
