@@ -18,7 +18,8 @@ cleanup() {
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 for port in 4444 4445 4454 3000 8765; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
@@ -56,9 +57,11 @@ if ! ready http://127.0.0.1:4445/health/ready; then
 fi
 
 echo "== driver"
-set +e
-"$cache/driver" "$@" 2>&1 | tee "$logs/driver.log"
-rc=${PIPESTATUS[0]}
-set -e
+# In the background and waited for, so that a signal to this script stops it at once too.
+"$cache/driver" "$@" > >(tee "$logs/driver.log") 2>&1 &
+driver=$!
+pids+=("$driver")
+rc=0
+wait "$driver" || rc=$?
 echo "(logs: $logs)"
 exit "$rc"
