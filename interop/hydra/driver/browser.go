@@ -15,9 +15,10 @@ import (
 // listener), keeping cookies as a browser does. deny names scopes the person unticks at
 // consent (the consent app reads them from its URL).
 type browser struct {
-	hc   *http.Client
-	deny []string
-	hops []string // host and path of every page visited, in order
+	hc     *http.Client
+	deny   []string
+	reject bool     // deny the whole request at consent
+	hops   []string // host and path of every page visited, in order
 }
 
 func newBrowser(deny ...string) *browser {
@@ -34,9 +35,14 @@ func (b *browser) authorize(authURL, consentPath string) error {
 		if err != nil {
 			return err
 		}
-		if u.Path == consentPath && len(b.deny) > 0 {
+		if u.Path == consentPath && (len(b.deny) > 0 || b.reject) {
 			q := u.Query()
-			q["deny"] = b.deny
+			if len(b.deny) > 0 {
+				q["deny"] = b.deny
+			}
+			if b.reject {
+				q.Set("reject", "1")
+			}
 			u.RawQuery = q.Encode()
 		}
 		b.hops = append(b.hops, u.Host+u.Path)
@@ -53,7 +59,7 @@ func (b *browser) authorize(authURL, consentPath string) error {
 				return fmt.Errorf("%s: bad Location: %w", u.Host+u.Path, err)
 			}
 			next = loc.String()
-		case resp.StatusCode == http.StatusOK && strings.Contains(string(body), "Login answer received"):
+		case resp.StatusCode == http.StatusOK && (strings.Contains(string(body), "Login answer received") || strings.Contains(string(body), "Login failed")):
 			return nil
 		default:
 			return fmt.Errorf("%s answered HTTP %d: %.300s", u.Host+u.Path, resp.StatusCode, body)

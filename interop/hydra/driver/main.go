@@ -61,6 +61,7 @@ func main() {
 		case apiclient.FlowAuthCode:
 			r.authCode()
 			r.offlineOnlyWithConsent()
+			r.consentDenied()
 		case apiclient.FlowDevice:
 			r.device()
 		case apiclient.FlowClientCredentials:
@@ -522,6 +523,37 @@ func (r *run) offlineOnlyWithConsent() {
 	r.add(flow, "offline_access only with consent", s.Refresh.Raw == "" && s.Access.Raw != "" && hinted && !strings.Contains(scope, "offline"),
 		"asked %q, consent left out offline_access: granted scope %q, refresh token %v; engine note %q",
 		apiclient.DefaultOIDCScope, scope, s.Refresh.Raw != "", hint)
+}
+
+// consentDenied logs in once more, and the person denies the request at consent: Hydra sends
+// the browser back with error=access_denied, and the engine's login must fail with it (and
+// its hint), holding no tokens.
+func (r *run) consentDenied() {
+	const flow = apiclient.FlowAuthCode
+	done := make(chan error, 1)
+	var b *browser
+	e, err := r.engine(apiclient.OIDCConfig{Flow: flow, ClientID: publicClient, RedirectURI: r.cfg.redirect,
+		OnAuthURL: func(u string) {
+			b = newBrowser()
+			b.reject = true
+			go func() { done <- b.authorize(u, r.cfg.consentPath) }()
+		}})
+	if err != nil {
+		r.add(flow, "consent denied", false, "%v", err)
+		return
+	}
+	defer e.Close()
+	defer logNotes(flow+" (denied)", e)
+	mark := r.proxy.mark()
+	ctx, cancel := context.WithTimeout(r.ctx, time.Minute)
+	_, err = e.Login(ctx)
+	cancel()
+	berr := <-done
+	s := e.Snapshot()
+	msg := fmt.Sprint(err)
+	r.add(flow, "consent denied", err != nil && berr == nil && strings.Contains(msg, "access_denied") && strings.Contains(msg, "hint:") &&
+		s.Access.Raw == "" && len(r.proxy.since(mark, "authorization_code")) == 0,
+		"login: %s; browser: %v; tokens held %v; code redemptions %d", msg, berr, s.Access.Raw != "", len(r.proxy.since(mark, "authorization_code")))
 }
 
 // device runs the device flow when Hydra publishes a device authorization endpoint; Hydra

@@ -6,7 +6,8 @@
 //
 // A user who unticks "offline access" is played by a browser that adds deny=offline_access to
 // the consent URL: that consent grants every scope asked for but offline_access, so that the
-// check can see that Hydra issues a refresh token only when consent granted it.
+// check can see that Hydra issues a refresh token only when consent granted it. One that adds
+// reject=1 plays a person who denies the request altogether.
 package main
 
 import (
@@ -87,6 +88,20 @@ func (a *app) consent(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := a.call(http.MethodGet, "/admin/oauth2/auth/requests/consent?consent_challenge="+url.QueryEscape(ch), nil, &req); err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	if q.Get("reject") != "" {
+		// The person pressed "deny": Hydra sends the browser back to the client with an error.
+		var out struct {
+			RedirectTo string `json:"redirect_to"`
+		}
+		body := map[string]any{"error": "access_denied", "error_description": "The resource owner denied the request", "status_code": 403}
+		if err := a.call(http.MethodPut, "/admin/oauth2/auth/requests/consent/reject?consent_challenge="+url.QueryEscape(ch), body, &out); err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		log.Printf("consent: client %s asked %v, rejected", req.Client.ClientID, req.RequestedScope)
+		http.Redirect(w, r, out.RedirectTo, http.StatusFound)
 		return
 	}
 	deny := q["deny"]
