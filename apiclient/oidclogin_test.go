@@ -225,6 +225,20 @@ func TestOIDCInvalidClientShowsHint(t *testing.T) {
 // stripRefreshTokens answers token requests without their refresh token, as providers do
 // when offline_access is not granted.
 func stripRefreshTokens(h http.Handler) http.Handler {
+	return editTokenAnswers(h, func(m map[string]any) { delete(m, "refresh_token") })
+}
+
+// offlineNotGranted answers token requests as Ory Hydra does when the consent granted openid
+// but left offline_access out: no refresh token, and a scope that says what was granted.
+func offlineNotGranted(h http.Handler) http.Handler {
+	return editTokenAnswers(h, func(m map[string]any) {
+		delete(m, "refresh_token")
+		m["scope"] = "openid"
+	})
+}
+
+// editTokenAnswers has edit change every JSON answer of the token endpoint.
+func editTokenAnswers(h http.Handler, edit func(map[string]any)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/oauth/token" {
 			h.ServeHTTP(w, r)
@@ -235,7 +249,7 @@ func stripRefreshTokens(h http.Handler) http.Handler {
 		body := rec.Body.Bytes()
 		var m map[string]any
 		if json.Unmarshal(body, &m) == nil {
-			delete(m, "refresh_token")
+			edit(m)
 			body, _ = json.Marshal(m)
 		}
 		for k, vs := range rec.Header() {
@@ -264,6 +278,24 @@ func TestOIDCNoRefreshTokenNote(t *testing.T) {
 	}
 	if !strings.Contains(notes(v), "ID token signatures are not checked") {
 		t.Error("no note that HS256 ID tokens go unverified")
+	}
+}
+
+// TestOIDCOfflineAccessNotGrantedNote: when the answer's scope shows that consent left
+// offline_access out (Hydra's answer, seen in interop/hydra), the note says so instead of
+// advising to ask for offline_access, which the engine did.
+func TestOIDCOfflineAccessNotGrantedNote(t *testing.T) {
+	var v *env
+	v = newOIDCEnv(t, es256, deviceConfig(t, func() *session.ManualClock { return v.clock }), offlineNotGranted)
+	if _, err := v.e.Login(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if v.e.Snapshot().Refresh.Raw != "" {
+		t.Fatal("want no refresh token")
+	}
+	n := notes(v)
+	if !strings.Contains(n, oidc.NotGrantedRefreshHint+` (granted scope "openid")`) || strings.Contains(n, oidc.NoRefreshHint) {
+		t.Errorf("notes:\n%s", n)
 	}
 }
 

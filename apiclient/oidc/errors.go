@@ -62,13 +62,22 @@ func (e *Error) Hint() string {
 // asked for (OIDC Core §11; LIBRARIES.md "Refresh tokens may need consent").
 const NoRefreshHint = "no refresh token issued: ask for offline_access; some providers also want prompt=consent; Google wants access_type=offline"
 
-// RefreshHint returns NoRefreshHint when scope asked for offline_access and t holds no refresh
-// token, else "".
+// NotGrantedRefreshHint starts the hint for an answer without a refresh token whose scope
+// (RFC 6749 §5.1) shows that offline_access was asked for and not granted: asking again the
+// same way will not help (Ory Hydra answers so when the consent leaves offline_access out).
+const NotGrantedRefreshHint = "no refresh token issued: offline_access was asked for but not granted"
+
+// RefreshHint explains why t holds no refresh token when scope asked for offline_access:
+// NotGrantedRefreshHint when t's granted scope lacks it, else NoRefreshHint. "" when t has a
+// refresh token or scope did not ask for one.
 func RefreshHint(scope string, t *Token) string {
-	if t != nil && t.RefreshToken == "" && hasScope(scope, "offline_access") {
-		return NoRefreshHint
+	if t == nil || t.RefreshToken != "" || !hasScope(scope, "offline_access") {
+		return ""
 	}
-	return ""
+	if t.Scope != "" && !hasScope(t.Scope, "offline_access") {
+		return fmt.Sprintf("%s (granted scope %.200q): the user left it out at consent, or the client may not have it at the provider", NotGrantedRefreshHint, t.Scope)
+	}
+	return NoRefreshHint
 }
 
 func hasScope(scope, want string) bool { return slices.Contains(strings.Fields(scope), want) }

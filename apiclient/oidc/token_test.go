@@ -75,6 +75,25 @@ func TestHints(t *testing.T) {
 	}
 }
 
+// TestRefreshHintOfflineNotGranted: a token answer whose scope shows offline_access was not
+// granted (Ory Hydra when the consent leaves it out) gets a hint that says so, not the advice to
+// ask for offline_access, which was asked for.
+func TestRefreshHintOfflineNotGranted(t *testing.T) {
+	h := RefreshHint("openid offline_access", &Token{AccessToken: "a", Scope: "openid"})
+	if !strings.HasPrefix(h, NotGrantedRefreshHint) || !strings.Contains(h, `"openid"`) || strings.Contains(h, "ask for offline_access") {
+		t.Errorf("hint %q", h)
+	}
+	// Granted but no refresh token all the same, or no scope in the answer: the general hint.
+	for _, granted := range []string{"openid offline_access", ""} {
+		if h := RefreshHint("openid offline_access", &Token{AccessToken: "a", Scope: granted}); h != NoRefreshHint {
+			t.Errorf("granted %q: hint %q", granted, h)
+		}
+	}
+	if h := RefreshHint("openid offline_access", &Token{AccessToken: "a", RefreshToken: "r", Scope: "openid"}); h != "" {
+		t.Errorf("with a refresh token: hint %q", h)
+	}
+}
+
 // TestTokenBodyCap: a token answer over 1 MiB is refused, not truncated; an HTML error page is
 // named with its status.
 func TestTokenBodyCap(t *testing.T) {
