@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
@@ -37,10 +38,8 @@ func (m *Model) globalActions() []action {
 		{&k.CopyToken, (*Model).copyToken},
 		{&k.Theme, (*Model).nextTheme},
 		{&k.Filter, (*Model).startFilter},
-		{&k.ClearLog, func(m *Model, _ tea.KeyMsg) tea.Cmd {
-			n := m.logp.store.clear()
-			return flash(fmt.Sprintf("cleared %s from the screen (w exports before clearing)", plural(n, "event", "events")))
-		}},
+		{&k.ClearLog, (*Model).clearLog},
+		{&k.Redraw, func(*Model, tea.KeyMsg) tea.Cmd { return tea.ClearScreen }},
 		{&k.Tab, func(m *Model, _ tea.KeyMsg) tea.Cmd { m.focus = (m.focus + 1) % paneCount; return nil }},
 		{&k.BackTab, func(m *Model, _ tea.KeyMsg) tea.Cmd { m.focus = (m.focus + paneCount - 1) % paneCount; return nil }},
 		{&k.Edit, (*Model).compose},
@@ -58,6 +57,18 @@ func (m *Model) globalKey(msg tea.KeyMsg) (tea.Cmd, bool) {
 		}
 	}
 	return nil, false
+}
+
+// clearLog clears the log from the screen on the second C within a few seconds: the first
+// says what the second will do.
+func (m *Model) clearLog(tea.KeyMsg) tea.Cmd {
+	if m.clearAsked.IsZero() || m.sh.now.Sub(m.clearAsked) > 4*time.Second {
+		m.clearAsked = m.sh.now
+		return flash(fmt.Sprintf("press C again to clear %s from the screen (w exports them first)", plural(len(m.logp.store.events), "event", "events")))
+	}
+	m.clearAsked = time.Time{}
+	n := m.logp.store.clear()
+	return flash(fmt.Sprintf("cleared %s from the screen", plural(n, "event", "events")))
 }
 
 func (m *Model) send(tea.KeyMsg) tea.Cmd {

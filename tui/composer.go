@@ -30,6 +30,7 @@ type composed struct {
 func newComposer(sh *shared) *composer {
 	ed := textarea.New()
 	ed.ShowLineNumbers = false
+	ed.Placeholder = "POST /api/items   (the request line; then headers, a blank line and the body)"
 	return &composer{sh: sh, editor: ed, index: -1}
 }
 
@@ -46,10 +47,16 @@ func (c *composer) SetSize(width, height int) {
 // open starts editing request i (a new request when i < 0 or there is none).
 func (c *composer) open(i int, r apiclient.Request, ok bool) tea.Cmd {
 	c.index = -1
-	c.editor.SetValue("GET /\n")
+	// A new request starts empty, the cursor on the request line: typing "POST /api/items"
+	// there is the request line, not a header under a pre-filled one.
+	c.editor.SetValue("")
 	if ok && i >= 0 {
 		c.index = i
 		c.editor.SetValue(httpfile.Format(r))
+		for c.editor.Line() > 0 {
+			c.editor.CursorUp()
+		}
+		c.editor.CursorStart()
 	}
 	return c.editor.Focus()
 }

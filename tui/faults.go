@@ -25,7 +25,7 @@ type faultState struct {
 	skewStep  int
 }
 
-var skewSteps = []time.Duration{0, 60 * time.Second, -60 * time.Second}
+var skewSteps = []time.Duration{0, -60 * time.Second, 60 * time.Second} // K: −60 s, +60 s, off
 
 // faultKey turns a demo server knob. Against a real API the fault keys are disabled (help does
 // not list them); pressed anyway, they say why nothing happened.
@@ -61,6 +61,9 @@ func (m *Model) faultKey(msg tea.KeyMsg) tea.Cmd {
 		m.faults.skewStep = (m.faults.skewStep + 1) % len(skewSteps)
 		f.SetSkew(skewSteps[m.faults.skewStep])
 		what = fmt.Sprintf("demo: server clock skew now %+ds (the estimate follows the next answer)", int(skewSteps[m.faults.skewStep].Seconds()))
+		if skewSteps[m.faults.skewStep] == 0 {
+			what = "demo: server clock skew off (the estimate follows the next answer)"
+		}
 	default:
 		return nil
 	}

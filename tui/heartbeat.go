@@ -10,6 +10,8 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"tokenscope/internal/human"
+	"tokenscope/internal/sanitize"
+	"tokenscope/session"
 )
 
 // maxBeatsInFlight bounds the heartbeat's requests out at once: against a slow server it waits
@@ -84,4 +86,24 @@ func (m *Model) beatStatus() string {
 		return ""
 	}
 	return "♥ every " + human.Duration(m.beat.every)
+}
+
+// noteBackground puts a background refresh in the status line: it happens while nobody
+// sends, and the token panel's jump alone is easy to miss.
+func (m *Model) noteBackground(evs []session.Event) {
+	for _, ev := range evs {
+		switch {
+		case ev.Kind == session.KindRefreshStart && ev.Why == session.WhyBackground:
+			if m.bgRefresh == nil {
+				m.bgRefresh = map[uint64]bool{}
+			}
+			m.bgRefresh[ev.RefreshID] = true
+		case ev.Kind == session.KindRefreshOK && m.bgRefresh[ev.RefreshID]:
+			delete(m.bgRefresh, ev.RefreshID)
+			m.setFlash(fmt.Sprintf("background refresh: gen #%d, %s", ev.Generation, sanitize.Line(ev.Reason)))
+		case ev.Kind == session.KindRefreshFailed && m.bgRefresh[ev.RefreshID]:
+			delete(m.bgRefresh, ev.RefreshID)
+			m.setFlash("background refresh failed: " + sanitize.Line(ev.Reason))
+		}
+	}
 }

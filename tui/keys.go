@@ -15,6 +15,7 @@ type KeyMap struct {
 	Logout, Heartbeat                          key.Binding
 	Reveal, CopyCurl, CopyToken, Theme         key.Binding
 	Filter, ClearLog, Tab, BackTab, Help, Quit key.Binding
+	Redraw                                     key.Binding
 	Edit, New, Claims, Export                  key.Binding
 	ExpireAccess, RevokeFamily, FailRefresh    key.Binding
 	Latency, Skew                              key.Binding
@@ -42,7 +43,8 @@ func DefaultKeyMap() KeyMap {
 		CopyToken:    bind("copy token", "Y"),
 		Theme:        bind("theme", "t"),
 		Filter:       bind("filter log", "/"),
-		ClearLog:     bind("clear log", "ctrl+l"),
+		ClearLog:     bind("clear log (asks first)", "C"),
+		Redraw:       bind("redraw the screen", "ctrl+l"),
 		Tab:          bind("next panel", "tab"),
 		BackTab:      bind("prev panel", "shift+tab"),
 		Help:         bind("help", "?"),
@@ -75,7 +77,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Send, k.Heartbeat, k.Burst, k.BurstMore, k.BurstLess, k.Edit, k.New, k.CopyCurl, k.CopyToken},
 		{k.Refresh, k.Strategy, k.SingleFlight, k.Login, k.Logout, k.Reveal, k.Claims, k.Theme},
-		{k.Filter, k.ClearLog, k.Export, k.Tab, k.BackTab, k.Help, k.Quit},
+		{k.Filter, k.ClearLog, k.Export, k.Redraw, k.Tab, k.BackTab, k.Help, k.Quit},
 		{k.ExpireAccess, k.RevokeFamily, k.FailRefresh, k.Latency, k.Skew},
 	}
 }

@@ -77,7 +77,12 @@ func (p *logPanel) Update(msg tea.KeyMsg) (tea.Cmd, bool) {
 }
 
 // startFilter focuses the filter input.
-func (p *logPanel) startFilter() tea.Cmd { return p.filter.Focus() }
+// startFilter starts a new filter: the input starts empty (typing after / once appended to
+// the old filter: "reuserefresh-ok"); the old filter shows until the first key replaces it.
+func (p *logPanel) startFilter() tea.Cmd {
+	p.filter.SetValue("")
+	return p.filter.Focus()
+}
 
 // updateFilter takes a key while the filter input has the keyboard: enter keeps the filter,
 // esc drops it; either ends the input (done).
@@ -86,6 +91,7 @@ func (p *logPanel) updateFilter(msg tea.Msg) (cmd tea.Cmd, done bool) {
 		switch {
 		case key.Matches(k, filterApply):
 			p.filter.Blur()
+			p.setFilter(p.filter.Value()) // what the input shows is the filter, even when empty
 			return nil, true
 		case key.Matches(k, filterClear):
 			p.filter.Blur()

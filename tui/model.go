@@ -87,6 +87,8 @@ type Model struct {
 	quitting      bool
 	idRow         bool // the ID token's line shows under the token panels
 	beat          heartbeat
+	bgRefresh     map[uint64]bool // background refreshes in flight, by refresh id
+	clearAsked    time.Time       // when C first asked to clear the log
 }
 
 // New builds the model.
@@ -164,6 +166,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.tick()
 	case eventsMsg:
 		m.logp.ingest(msg, m.engine.Log().Since)
+		m.noteBackground(msg)
 		return m, m.waitEvents()
 	case resultMsg:
 		if msg.beat {

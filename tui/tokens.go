@@ -253,11 +253,31 @@ func (m *Model) countdownBar(t session.Token, serverNow time.Time, p session.Pha
 	}
 	barW := max(width-len(label), 4)
 	filled := int(t.FractionLeft(serverNow)*float64(barW) + 0.5)
-	body := style.Render(strings.Repeat(fill, filled))
+	fillStyle := style
 	if ended {
-		body = th.Subtle.Render(strings.Repeat(fill, filled))
+		fillStyle = th.Subtle
 	}
-	return body + th.Subtle.Render(strings.Repeat("░", barW-filled)) + style.Render(label)
+	// The refresh window starts where the fill's edge meets the mark: the proactive refresh
+	// comes when the bar shrinks past it.
+	mark := -1
+	if thr, life := m.sh.snap.Threshold, t.Lifetime(); thr > 0 && life > thr {
+		mark = min(int(float64(thr)/float64(life)*float64(barW)+0.5), barW-1)
+	}
+	var b strings.Builder
+	for _, seg := range []struct {
+		from, to int
+		s        lipgloss.Style
+		c        string
+	}{{0, min(filled, barW), fillStyle, fill}, {min(filled, barW), barW, th.Subtle, "░"}} {
+		if mark >= seg.from && mark < seg.to {
+			b.WriteString(seg.s.Render(strings.Repeat(seg.c, mark-seg.from)))
+			b.WriteString(th.Warn.Render("┊"))
+			b.WriteString(seg.s.Render(strings.Repeat(seg.c, seg.to-mark-1)))
+			continue
+		}
+		b.WriteString(seg.s.Render(strings.Repeat(seg.c, seg.to-seg.from)))
+	}
+	return b.String() + style.Render(label)
 }
 
 func firstRunes(s string, n int) string {

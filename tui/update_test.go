@@ -239,9 +239,18 @@ func TestKeyFilterAndClear(t *testing.T) {
 	if f.m.logp.store.filter != "" || len(f.m.logp.store.visible) != len(f.m.logp.store.events) {
 		t.Error("esc did not clear the filter")
 	}
+	n := len(f.m.logp.store.events)
 	upd(t, f.m, press("ctrl+l"))
+	if len(f.m.logp.store.events) != n {
+		t.Error("ctrl+l cleared the log: terminal users expect it to redraw")
+	}
+	upd(t, f.m, press("C"))
+	if len(f.m.logp.store.events) != n || !strings.Contains(f.m.flash, "press C again") {
+		t.Errorf("the first C: %d events left, flash %q", len(f.m.logp.store.events), f.m.flash)
+	}
+	upd(t, f.m, press("C"))
 	if len(f.m.logp.store.events) != 0 {
-		t.Error("ctrl+l did not clear the log")
+		t.Error("the second C did not clear the log")
 	}
 }
 
@@ -418,13 +427,17 @@ func TestFaultKeys(t *testing.T) {
 	upd(t, f.m, press("L"))
 	upd(t, f.m, press("K"))
 	k := f.srv.Knobs()
-	if k.FailNextRefresh != 1 || k.RefreshLatency != 2*time.Second || k.Skew != time.Minute {
+	if k.FailNextRefresh != 1 || k.RefreshLatency != 2*time.Second || k.Skew != -time.Minute {
 		t.Errorf("knobs %+v", k)
 	}
 	upd(t, f.m, press("L"))
 	upd(t, f.m, press("K"))
-	if k := f.srv.Knobs(); k.RefreshLatency != 0 || k.Skew != -time.Minute {
+	if k := f.srv.Knobs(); k.RefreshLatency != 0 || k.Skew != time.Minute {
 		t.Errorf("knobs after second press %+v", k)
+	}
+	upd(t, f.m, press("K"))
+	if k := f.srv.Knobs(); k.Skew != 0 || !strings.Contains(f.m.flash, "skew off") {
+		t.Errorf("K cycles −60 s, +60 s, off: third press %+v, %q", k, f.m.flash)
 	}
 	upd(t, f.m, press("X"))
 	if !strings.Contains(f.m.flash, "revoked 1 refresh token family") {
