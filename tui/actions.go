@@ -44,7 +44,7 @@ func (m *Model) globalActions() []action {
 		{&k.BackTab, func(m *Model, _ tea.KeyMsg) tea.Cmd { m.focus = (m.focus + paneCount - 1) % paneCount; return nil }},
 		{&k.Edit, (*Model).compose},
 		{&k.New, (*Model).compose},
-		{&k.Claims, func(m *Model, _ tea.KeyMsg) tea.Cmd { m.focus = paneClaims; return nil }},
+		{&k.Claims, (*Model).toggleClaims},
 		{&k.Export, func(m *Model, _ tea.KeyMsg) tea.Cmd { return m.exportCmd() }},
 	}
 }
@@ -69,6 +69,16 @@ func (m *Model) clearLog(tea.KeyMsg) tea.Cmd {
 	m.clearAsked = time.Time{}
 	n := m.logp.store.clear()
 	return flash(fmt.Sprintf("cleared %s from the screen", plural(n, "event", "events")))
+}
+
+// toggleClaims shows the claims, and c again goes back to the panel it came from.
+func (m *Model) toggleClaims(tea.KeyMsg) tea.Cmd {
+	if m.focus == paneClaims {
+		m.focus = m.beforeClaims
+		return nil
+	}
+	m.beforeClaims, m.focus = m.focus, paneClaims
+	return nil
 }
 
 func (m *Model) send(tea.KeyMsg) tea.Cmd {

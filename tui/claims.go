@@ -2,7 +2,11 @@ package tui
 
 import (
 	"encoding/json"
+	"regexp"
+	"strconv"
 	"strings"
+	"time"
+	"tokenscope/internal/human"
 
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/viewport"
@@ -91,11 +95,38 @@ func (p *claimsPanel) lines() []string {
 			doc := map[string]any{"header": t.tok.Header, "claims": t.tok.Claims}
 			out, _ := json.MarshalIndent(doc, "  ", "  ")
 			for _, l := range strings.Split("  "+sanitize.Text(string(out)), "\n") {
-				lines = append(lines, th.Value.Render(truncate(l, p.width)))
+				lines = append(lines, th.Value.Render(truncate(l, p.width))+p.when(l))
 			}
 		}
 	}
 	return lines
+}
+
+// timeClaim is a claim line holding a NumericDate (RFC 7519 §2).
+var timeClaim = regexp.MustCompile(`^\s*"(exp|iat|nbf|auth_time|updated_at)": (\d{9,11}),?$`)
+
+// when reads a NumericDate claim line for people: the local time and how far from now on the
+// server's clock ("10:33:20, in 29s"), muted after the number.
+func (p *claimsPanel) when(line string) string {
+	m := timeClaim.FindStringSubmatch(line)
+	if m == nil {
+		return ""
+	}
+	sec, err := strconv.ParseInt(m[2], 10, 64)
+	if err != nil {
+		return ""
+	}
+	t := time.Unix(sec, 0)
+	d := t.Sub(p.sh.snap.ServerNow(p.sh.now))
+	rel := "in " + human.Approx(d)
+	if d < 0 {
+		rel = human.Approx(-d) + " ago"
+	}
+	format := "15:04:05"
+	if human.Abs(d) > 20*time.Hour {
+		format = "2006-01-02 15:04:05"
+	}
+	return p.sh.theme.Muted.Render("  (" + t.Local().Format(format) + ", " + rel + ")")
 }
 
 func (p *claimsPanel) View() string { return p.vp.View() }

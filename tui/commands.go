@@ -112,6 +112,10 @@ func (m *Model) loggedIn(msg loginMsg) {
 	if msg.err == nil {
 		m.reqs.addMissing(m.engine.ProviderRequests())
 	}
+	// A replayed request's detail shows the replay's answer, not "parked · 0 attempts".
+	for _, r := range msg.replayed {
+		m.reqs.replayed(r)
+	}
 	m.sync()
 }
 
@@ -240,11 +244,23 @@ func redactURL(s string) string {
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
+// homeRelative writes a path under the home directory as ~/…: shorter, so the status line
+// holds it whole.
+func homeRelative(p string) string {
+	if home, err := os.UserHomeDir(); err == nil && home != "/" && strings.HasPrefix(p, home+string(filepath.Separator)) {
+		return "~" + p[len(home):]
+	}
+	return p
+}
+
 // exportCmd writes the log as JSON lines to a new file (0600). Events carry fingerprints, never
 // raw tokens, so the file can go into a bug report as it is.
 func (m *Model) exportCmd() tea.Cmd {
 	evs := append([]session.Event(nil), m.logp.store.events...)
 	path := filepath.Join(m.opts.ExportDir, "tokenscope-log-"+m.sh.now.Format("20060102-150405.000")+".jsonl")
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs // the whole path: "wrote to tokenscope-log-….jsonl" left the user searching
+	}
 	return func() tea.Msg {
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
@@ -261,6 +277,6 @@ func (m *Model) exportCmd() tea.Cmd {
 		if err != nil {
 			return flashMsg("export failed: " + err.Error())
 		}
-		return flashMsg(fmt.Sprintf("wrote %d events to %s (tokens as fingerprints)", len(evs), path))
+		return flashMsg(fmt.Sprintf("wrote %d events to %s", len(evs), homeRelative(path)))
 	}
 }

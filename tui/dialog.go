@@ -55,8 +55,16 @@ func (d *loginDialog) View() string {
 	body := []string{
 		th.Bad.Render("Session ended: login required"),
 		th.Value.Render(d.wrap.Render(sanitize.Line(s.Reason))),
-		th.Value.Render(d.wrap.Render(fmt.Sprintf("%s will be replayed in order after you log in again.", plural(s.Parked, "parked request", "parked requests")))),
+		th.Value.Render(d.wrap.Render(parkedText(s.Parked))),
 		th.Key.Render("l") + th.HelpDesc.Render(" log in again   ") + th.Key.Render("esc") + th.HelpDesc.Render(" dismiss"),
 	}
 	return lipgloss.PlaceHorizontal(d.width, lipgloss.Center, d.box.Render(strings.Join(body, "\n")))
+}
+
+// parkedText says what happens to the parked requests; with none, that nothing is waiting.
+func parkedText(n int) string {
+	if n == 0 {
+		return "No request is waiting: log in again to go on."
+	}
+	return fmt.Sprintf("%s will be replayed in order after you log in again.", plural(n, "parked request", "parked requests"))
 }

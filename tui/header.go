@@ -26,13 +26,14 @@ func (m *Model) headerView() string {
 		stateStyle = th.Refresh
 	case session.StateLoginRequired, session.StateLoggedOut:
 		stateStyle = th.Bad
-	case session.StateActive:
-		// Active means the session can refresh; with the strategy off (or between requests in
-		// reactive mode) the token in hand may be dead all the same.
-		if s.Access.Phase(s.ServerNow(m.sh.now), s.Threshold) == session.PhaseExpired {
-			state, stateStyle = "active · access token expired", th.Warn
-		}
 	}
+	// Active means the session can refresh; with the strategy off (or between requests in
+	// reactive mode) the token in hand may be dead all the same.
+	if s.State == session.StateActive && s.Access.Phase(s.ServerNow(m.sh.now), s.Threshold) == session.PhaseExpired {
+		state, stateStyle = "access expired", th.Warn
+	}
+	// Padded to the longest state, so that nothing after it moves as the state changes.
+	state = fmt.Sprintf("%-14s", state)
 	sf := th.Value.Render("single flight")
 	if !s.SingleFlight {
 		sf = th.Warn.Render("NO single flight")

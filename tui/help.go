@@ -5,6 +5,7 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"strings"
 	"tokenscope/internal/sanitize"
 )
 
@@ -58,10 +59,38 @@ func (h *helpOverlay) view(groups [][]key.Binding) string {
 		parts = append(parts, "", th.Muted.Render("Fault keys (E X F L K) drive the embedded demo server only."))
 	}
 	if lipgloss.Height(body)+4 > h.height {
-		// The smallest terminals: the keys matter more than the title.
+		// The smallest terminals: the keys matter more than the title, and flow like text
+		// when columns would run off the bottom.
 		parts = parts[2:3]
+		if lipgloss.Height(body) > h.height {
+			parts = []string{h.flow(groups)}
+		}
 	}
 	return lipgloss.JoinVertical(lipgloss.Left, parts...)
+}
+
+// flow lays the keys out like words in a paragraph, never breaking a key from what it does.
+func (h *helpOverlay) flow(groups [][]key.Binding) string {
+	th := h.sh.theme
+	var lines []string
+	line, w := "", 0
+	for _, g := range groups {
+		for _, b := range g {
+			if !b.Enabled() {
+				continue
+			}
+			item := th.Key.Render(b.Help().Key) + " " + th.HelpDesc.Render(b.Help().Desc)
+			iw := lipgloss.Width(item)
+			if w > 0 && w+2+iw > h.width {
+				lines, line, w = append(lines, line), "", 0
+			}
+			if w > 0 {
+				line, w = line+"  ", w+2
+			}
+			line, w = line+item, w+iw
+		}
+	}
+	return strings.Join(append(lines, line), "\n")
 }
 
 // bar is the bottom line: the last status message or the keys that matter now, then the
@@ -75,7 +104,12 @@ func (h *helpOverlay) bar(flash string, keys, tail []key.Binding) string {
 	sep := hm.Styles.ShortSeparator.Render(hm.ShortSeparator)
 	room := max(h.width-lipgloss.Width(end)-lipgloss.Width(sep), 1)
 	if flash != "" {
-		return h.sh.theme.Info.Render(truncate(sanitize.Line(flash), room)) + sep + end
+		f := sanitize.Line(flash)
+		if lipgloss.Width(f) > room {
+			// A message says more than "? help": it takes the whole line while it shows.
+			return h.sh.theme.Info.Render(truncate(f, h.width))
+		}
+		return h.sh.theme.Info.Render(f) + sep + end
 	}
 	if len(keys) == 0 {
 		return end

@@ -51,7 +51,7 @@ func DefaultKeyMap() KeyMap {
 		Quit:         bind("quit", "q", "ctrl+c"),
 		Edit:         bind("edit request", "e"),
 		New:          bind("new request", "n"),
-		Claims:       bind("claims", "c"),
+		Claims:       bind("claims (again: back)", "c"),
 		Export:       bind("export log (JSONL)", "w"),
 		ExpireAccess: bind("demo: expire access", "E"),
 		RevokeFamily: bind("demo: revoke family", "X"),

@@ -89,6 +89,7 @@ type Model struct {
 	beat          heartbeat
 	bgRefresh     map[uint64]bool // background refreshes in flight, by refresh id
 	clearAsked    time.Time       // when C first asked to clear the log
+	beforeClaims  pane            // the panel c came from, for c to go back to
 }
 
 // New builds the model.

@@ -184,6 +184,15 @@ func spinnerFrame(now time.Time) string {
 	return spinnerFrames[(now.UnixMilli()/100)%int64(len(spinnerFrames))]
 }
 
+// replayed puts a replay's answer where the parked result of the same request is.
+func (p *requestsPanel) replayed(r apiclient.Result) {
+	for i, old := range p.results {
+		if old.ID == r.ID && old.Outcome == apiclient.Parked {
+			p.setResult(i, r)
+		}
+	}
+}
+
 // addMissing appends the requests the list does not hold yet (same method and path).
 func (p *requestsPanel) addMissing(reqs []apiclient.Request) {
 	for _, r := range reqs {

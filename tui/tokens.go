@@ -193,7 +193,11 @@ func (m *Model) tokenInfo(p tokenPanel, w int) string {
 	info = append(info, p.extra)
 	// The check's reason can quote the token's header: it gets at most what leaves the
 	// panel's own facts a third of the line.
-	sig := truncate(sanitize.Line(p.verify.String()), max((w-tokenIndent)*2/3, 10))
+	verdict := p.verify.String()
+	if !t.JWT && p.verify.Status != session.Verified && p.verify.Status != session.Invalid {
+		verdict = "no signature to check" // an opaque token is the server's to judge
+	}
+	sig := truncate(sanitize.Line(verdict), max((w-tokenIndent)*2/3, 10))
 	sigStyle := th.Muted
 	switch p.verify.Status {
 	case session.Verified:
