@@ -19,6 +19,7 @@ type loginDialog struct {
 	keys      KeyMap // for the log-in key, shared with the global map
 	dismissed bool
 	width     int
+	height    int // the main area's rows: the box must fit them, keys and border included
 	box, wrap lipgloss.Style
 }
 
@@ -30,8 +31,8 @@ func (d *loginDialog) FullHelp() [][]key.Binding { return [][]key.Binding{d.Shor
 
 // SetSize builds the width-bound styles: a fixed width, so the box does not jump as the
 // parked count grows.
-func (d *loginDialog) SetSize(width, _ int) {
-	d.width = width
+func (d *loginDialog) SetSize(width, height int) {
+	d.width, d.height = width, height
 	boxW := min(dialogMaxWidth, width-4)
 	d.box = d.sh.theme.FocusedPanel.Width(boxW)
 	d.wrap = lipgloss.NewStyle().Width(boxW - 4) // border and padding
@@ -52,13 +53,25 @@ func (d *loginDialog) sync() {
 func (d *loginDialog) View() string {
 	th := d.sh.theme
 	s := d.sh.snap
+	keys := th.Key.Render("l") + th.HelpDesc.Render(" log in again   ") + th.Key.Render("esc") + th.HelpDesc.Render(" dismiss")
 	body := []string{
 		th.Bad.Render("Session ended: login required"),
 		th.Value.Render(d.wrap.Render(sanitize.Line(s.Reason))),
 		th.Value.Render(d.wrap.Render(parkedText(s.Parked))),
-		th.Key.Render("l") + th.HelpDesc.Render(" log in again   ") + th.Key.Render("esc") + th.HelpDesc.Render(" dismiss"),
+		keys,
 	}
-	return lipgloss.PlaceHorizontal(d.width, lipgloss.Center, d.box.Render(strings.Join(body, "\n")))
+	box := d.box.Render(strings.Join(body, "\n"))
+	if d.height > 0 && lipgloss.Height(box) > d.height {
+		// A short terminal: one line each, and the keys and the border stay whatever is cut.
+		w := max(d.box.GetWidth()-4, 8)
+		body = []string{th.Bad.Render(truncate("Session ended: login required", w)), keys,
+			th.Value.Render(truncate(sanitize.Line(s.Reason), w)), th.Value.Render(truncate(parkedText(s.Parked), w))}
+		for len(body) > 1 && len(body)+2 > d.height {
+			body = body[:len(body)-1]
+		}
+		box = d.box.Render(strings.Join(body, "\n"))
+	}
+	return lipgloss.PlaceHorizontal(d.width, lipgloss.Center, box)
 }
 
 // parkedText says what happens to the parked requests; with none, that nothing is waiting.

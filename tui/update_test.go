@@ -158,7 +158,7 @@ func TestKeyLoginAgainReplaysParked(t *testing.T) {
 	// The token panel does not call a rejected session's token fresh, and the log stays
 	// visible around the dialog.
 	drain(f.m)
-	if v := ansi.Strip(f.m.View()); !strings.Contains(v, "session ended: log in again (l)") || !strings.Contains(v, "rejected") ||
+	if v := ansi.Strip(f.m.View()); !strings.Contains(v, "ended: l logs in again") || !strings.Contains(v, "rejected") ||
 		strings.Contains(v, " fresh") || !strings.Contains(v, "refresh-failed") {
 		t.Errorf("dead session drawn as alive, or the log hidden:\n%s", v)
 	}
