@@ -56,7 +56,24 @@ func failureRank(r apiclient.Result) int {
 }
 
 func (m *Model) tick() tea.Cmd {
-	return tea.Tick(m.opts.Tick, func(t time.Time) tea.Msg { return tickMsg(t) })
+	d := m.tickEvery()
+	m.ticks++
+	m.tickSlow = d > m.opts.Tick
+	return tea.Tick(d, func(t time.Time) tea.Msg { return tickMsg(t) })
+}
+
+// tickEvery is the next tick's delay: Options.Tick while something moves on screen (a
+// countdown in tenths of a second, a spinner, a login prompt's countdown), ten times slower
+// otherwise, so that an idle session costs next to no CPU.
+func (m *Model) tickEvery() time.Duration {
+	s := m.sh.snap
+	left := s.Access.Remaining(s.ServerNow(m.sh.now))
+	busy := m.inflight > 0 || m.prompt.active || s.Refreshing > 0 || s.State == session.StateRefreshing ||
+		(s.Access.HasExpiry() && left < time.Minute && left > -time.Minute)
+	if busy {
+		return m.opts.Tick
+	}
+	return 10 * m.opts.Tick
 }
 
 // waitEvents blocks (in its own goroutine, as every Cmd does) for the next event, then takes

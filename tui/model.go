@@ -90,6 +90,8 @@ type Model struct {
 	bgRefresh     map[uint64]bool // background refreshes in flight, by refresh id
 	clearAsked    time.Time       // when C first asked to clear the log
 	beforeClaims  pane            // the panel c came from, for c to go back to
+	ticks         int             // ticks on their way; one chain normally
+	tickSlow      bool            // the last tick asked for was the idle one
 }
 
 // New builds the model.
@@ -156,6 +158,16 @@ func (m *Model) Init() tea.Cmd {
 // Update routes messages: answers from the engine to the panel they concern, keys to whoever
 // has the keyboard in the current mode.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	model, cmd := m.update(msg)
+	if m.tickSlow && m.tickEvery() < 10*m.opts.Tick {
+		// Something started to move (a request went out): tick fast from now, not after the
+		// slow tick already on its way, which then ends its chain (see tickMsg).
+		cmd = tea.Batch(cmd, m.tick())
+	}
+	return model, cmd
+}
+
+func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.resize(msg.Width, msg.Height)
@@ -163,6 +175,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.sync()
 		if m.flash != "" && m.sh.now.Sub(m.flashAt) > 4*time.Second {
 			m.flash = ""
+		}
+		if m.ticks--; m.ticks > 0 {
+			return m, nil // a newer, faster chain took over
 		}
 		return m, m.tick()
 	case eventsMsg:

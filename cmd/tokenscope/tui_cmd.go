@@ -13,6 +13,11 @@ import (
 	"tokenscope/tui"
 )
 
+// maxFPS caps Bubble Tea's frame rate. Its renderer wakes up on every frame even when nothing
+// changed: at the default 60 that alone kept an idle TUI at about 1 % of a core. At 15 a key's
+// answer is drawn within 67 ms, and idle costs about 0.3 % (measured: 10-minute tokens, 20 s).
+const maxFPS = 15
+
 // runTUI starts the Bubble Tea program. Nothing else may write to the terminal while it runs:
 // resty's diagnostics are discarded and the demo server logs nothing.
 func runTUI(cmd *cobra.Command, tf *targetFlags, theme string, every time.Duration) error {
@@ -40,7 +45,7 @@ func runTUI(cmd *cobra.Command, tf *targetFlags, theme string, every time.Durati
 	}
 	m := tui.New(opts)
 	defer m.Close()
-	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(cmd.Context()), tea.WithOutput(os.Stdout))
+	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(cmd.Context()), tea.WithOutput(os.Stdout), tea.WithFPS(maxFPS))
 	_, err = p.Run()
 	return err
 }
