@@ -47,7 +47,7 @@ func (p *Proxy) setFault(note string, f func(*faults)) error {
 // Expire401Next answers the next n requests that carry an access token with the profile's
 // access-expired 401, without forwarding them.
 func (p *Proxy) Expire401Next(n int) error {
-	return p.setFault(fmt.Sprintf("the next %s carrying a token get the access-expired 401", plural(n, "request")),
+	return p.setFault(fmt.Sprintf("the access-expired 401 for the next %s carrying a token", plural(n, "request")),
 		func(f *faults) { f.expireNext = max(n, 0) })
 }
 
@@ -60,13 +60,13 @@ func (p *Proxy) ExpireNow() error {
 
 // Fail503Next answers the next n refresh calls with 503, as an overloaded server does.
 func (p *Proxy) Fail503Next(n int) error {
-	return p.setFault(fmt.Sprintf("the next %s get 503", plural(n, "refresh call")), func(f *faults) { f.fail503 = max(n, 0) })
+	return p.setFault(fmt.Sprintf("503 for the next %s", plural(n, "refresh call")), func(f *faults) { f.fail503 = max(n, 0) })
 }
 
 // RevokeNext answers the next n refresh calls with the profile's refresh-rejected answer, as if
 // the refresh token had been revoked.
 func (p *Proxy) RevokeNext(n int) error {
-	return p.setFault(fmt.Sprintf("the next %s are rejected as revoked", plural(n, "refresh call")), func(f *faults) { f.revoke = max(n, 0) })
+	return p.setFault(fmt.Sprintf("the refresh-rejected answer (revoked) for the next %s", plural(n, "refresh call")), func(f *faults) { f.revoke = max(n, 0) })
 }
 
 // SlowRefresh holds every refresh call for d before forwarding it (0: no delay).

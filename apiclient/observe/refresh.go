@@ -116,11 +116,15 @@ func (a *Analyzer) sequentialRules(x *Exchange, t *tokenInfo, at time.Time) {
 	}
 }
 
-// needlessRule: a refresh while the family's access token has most of its life left.
+// needlessRule: a refresh while the family's access token has most of its life left and no
+// 401 asked for it.
 func (a *Analyzer) needlessRule(x *Exchange, fam *family, now, at time.Time) {
 	acc := fam.access
 	if acc == nil || acc.needless || acc.fractionLeft(now) <= 0.5 {
 		return
+	}
+	if !fam.last401.IsZero() && at.Sub(fam.last401) <= a.window {
+		return // the server said 401: whatever exp says, the refresh was needed
 	}
 	acc.needless = true
 	a.finding(RuleNeedless, x.id, acc.fp, fmt.Sprintf("%s: refresh #%d while access token %s had %s of its %s left: refresh when exp is near or after a 401, not on every page load or on a timer that fires too early",

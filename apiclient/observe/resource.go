@@ -153,6 +153,9 @@ func (a *Analyzer) endResource(x *Exchange, ans Answer, at time.Time) {
 		return
 	}
 	a.c.unauthorized++
+	if fam := famOf(x.access); fam != nil {
+		fam.last401 = at
+	}
 	reason := "401 (not the profile's access-expired answer)"
 	if ok, why := a.prof.AccessExpired.Match(ans.Status, ans.Header, ans.Body); ok {
 		reason = why

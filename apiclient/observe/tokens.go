@@ -63,6 +63,7 @@ type family struct {
 	access  *tokenInfo
 	dead    bool // a refresh of it was rejected: a login after that is no mistake
 	lastUse time.Time
+	last401 time.Time // when a request carrying one of its access tokens was last answered 401
 
 	// A transient refresh failure not yet followed by anything: a login or silence after it is
 	// the logout-on-transient finding, another refresh or a request clears it.
