@@ -20,6 +20,11 @@ import (
 	"tokenscope/session"
 )
 
+func simplejwtProfile() apiclient.Profile {
+	p, _ := apiclient.BuiltinProfile("simplejwt")
+	return p
+}
+
 // rig is the demo server, the proxy in front of it, and the proxy's listener.
 type rig struct {
 	demo  *demoserver.Server

@@ -84,7 +84,8 @@ func AnalyzeHARData(data []byte, o Options) (*Analyzer, error) {
 		if e.Started.IsZero() {
 			return nil, fmt.Errorf("HAR: entry %d has no startedDateTime", i+1)
 		}
-		d := time.Duration(max(e.Time, 0) * float64(time.Millisecond))
+		// An entry's time is clamped to a day: a float that big would not convert to a Duration.
+		d := time.Duration(min(max(e.Time, 0), 24*3600*1000) * float64(time.Millisecond))
 		steps = append(steps, harStep{at: e.Started, i: i}, harStep{at: e.Started.Add(d), end: true, i: i})
 	}
 	sort.SliceStable(steps, func(a, b int) bool {
