@@ -292,11 +292,13 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	if x == nil {
 		return nil
 	}
-	ans := Answer{Status: resp.StatusCode, Header: resp.Header.Clone()}
 	if !p.needsBody(x, resp) {
-		p.an.End(x, ans, p.clock.Now())
+		// End reads the header now and keeps nothing of it: no copy needed.
+		p.an.End(x, Answer{Status: resp.StatusCode, Header: resp.Header}, p.clock.Now())
 		return nil
 	}
+	// The body is read later, while ReverseProxy owns the header: the analyzer gets a copy.
+	ans := Answer{Status: resp.StatusCode, Header: resp.Header.Clone()}
 	resp.Body = newCapture(resp.Body, p.maxBody, func(body []byte, truncated bool) {
 		ans.Body, ans.Truncated = decoded(ans.Header, body, p.maxBody), truncated
 		p.an.End(x, ans, p.clock.Now())
