@@ -3,7 +3,6 @@ package observe
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -47,7 +46,7 @@ func (p *Proxy) setFault(note string, f func(*faults)) error {
 // Expire401Next answers the next n requests that carry an access token with the profile's
 // access-expired 401, without forwarding them.
 func (p *Proxy) Expire401Next(n int) error {
-	return p.setFault(fmt.Sprintf("the access-expired 401 for the next %s carrying a token", plural(n, "request")),
+	return p.setFault("the access-expired 401 for "+theNext(n, "request")+" carrying a token",
 		func(f *faults) { f.expireNext = max(n, 0) })
 }
 
@@ -60,18 +59,26 @@ func (p *Proxy) ExpireNow() error {
 
 // Fail503Next answers the next n refresh calls with 503, as an overloaded server does.
 func (p *Proxy) Fail503Next(n int) error {
-	return p.setFault(fmt.Sprintf("503 for the next %s", plural(n, "refresh call")), func(f *faults) { f.fail503 = max(n, 0) })
+	return p.setFault("503 for "+theNext(n, "refresh call"), func(f *faults) { f.fail503 = max(n, 0) })
 }
 
 // RevokeNext answers the next n refresh calls with the profile's refresh-rejected answer, as if
 // the refresh token had been revoked.
 func (p *Proxy) RevokeNext(n int) error {
-	return p.setFault(fmt.Sprintf("the refresh-rejected answer (revoked) for the next %s", plural(n, "refresh call")), func(f *faults) { f.revoke = max(n, 0) })
+	return p.setFault("the refresh-rejected answer (revoked) for "+theNext(n, "refresh call"), func(f *faults) { f.revoke = max(n, 0) })
 }
 
 // SlowRefresh holds every refresh call for d before forwarding it (0: no delay).
 func (p *Proxy) SlowRefresh(d time.Duration) error {
 	return p.setFault("refresh calls are held "+short(max(d, 0))+" each", func(f *faults) { f.slow = max(d, 0) })
+}
+
+// theNext says "the next refresh call" or "the next 3 refresh calls".
+func theNext(n int, what string) string {
+	if n == 1 {
+		return "the next " + what
+	}
+	return "the next " + plural(n, what)
 }
 
 // ClearFaults cancels every pending injection.

@@ -74,45 +74,53 @@ type harStep struct {
 
 // AnalyzeHARData is AnalyzeHAR for HAR bytes.
 func AnalyzeHARData(data []byte, o Options) (*Analyzer, error) {
+	a := NewAnalyzer(o)
+	if err := a.ReplayHAR(data); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// ReplayHAR reads a HAR export into the analyzer, in the order its requests started and ended,
+// and ends the analysis (Close) at the last of them. Call it once, on a new analyzer.
+func (a *Analyzer) ReplayHAR(data []byte) error {
 	var doc harDoc
 	if err := json.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("HAR: not a HAR file: %v", err)
+		return fmt.Errorf("HAR: not a HAR file: %v", err)
 	}
 	entries := doc.Log.Entries
 	steps := make([]harStep, 0, 2*len(entries))
 	for i, e := range entries {
 		if e.Started.IsZero() {
-			return nil, fmt.Errorf("HAR: entry %d has no startedDateTime", i+1)
+			return fmt.Errorf("HAR: entry %d has no startedDateTime", i+1)
 		}
 		// An entry's time is clamped to a day: a float that big would not convert to a Duration.
 		d := time.Duration(min(max(e.Time, 0), 24*3600*1000) * float64(time.Millisecond))
 		steps = append(steps, harStep{at: e.Started, i: i}, harStep{at: e.Started.Add(d), end: true, i: i})
 	}
-	sort.SliceStable(steps, func(a, b int) bool {
-		if !steps[a].at.Equal(steps[b].at) {
-			return steps[a].at.Before(steps[b].at)
+	sort.SliceStable(steps, func(x, y int) bool {
+		if !steps[x].at.Equal(steps[y].at) {
+			return steps[x].at.Before(steps[y].at)
 		}
-		return !steps[a].end && steps[b].end
+		return !steps[x].end && steps[y].end
 	})
-	a := NewAnalyzer(o)
 	xs := make([]*Exchange, len(entries))
 	var last time.Time
 	for _, s := range steps {
 		a.Sweep(s.at)
 		last = s.at
 		e := &entries[s.i]
-		if !s.end {
+		switch {
+		case !s.end:
 			xs[s.i] = a.Begin(harRequestOf(e.Request), s.at)
-			continue
-		}
-		if e.Response.Status <= 0 {
+		case e.Response.Status <= 0:
 			a.Fail(xs[s.i], "no answer in the HAR (blocked, cancelled or failed)", s.at)
-			continue
+		default:
+			a.End(xs[s.i], harAnswerOf(e.Response), s.at)
 		}
-		a.End(xs[s.i], harAnswerOf(e.Response), s.at)
 	}
 	a.Close(last)
-	return a, nil
+	return nil
 }
 
 func harRequestOf(r harRequest) Request {
