@@ -228,8 +228,8 @@ func (a *Analyzer) episodeFinding(fam *family, reqID uint64, at time.Time) {
 		t.stampeded = true
 		reused += n - 1
 	}
-	a.finding(RuleStampede, reqID, fp(top), fmt.Sprintf("%s: %d refresh calls in flight at once (at most %d together, %s after the first), %d of them presenting a refresh token already presented: refresh once and let every request that needs it wait for that one (single flight)",
-		fam.name(), e.calls, e.peak, short(at.Sub(e.start)), reused), at)
+	a.finding(RuleStampede, reqID, fp(top), fmt.Sprintf("%s: %d refresh calls overlapped within %s (up to %d in flight together), %d of them presenting a refresh token already presented: refresh once and let every request that needs it wait for that one (single flight)",
+		fam.name(), e.calls, short(at.Sub(e.start)), e.peak, reused), at)
 }
 
 // endLogin reads a login answer; a login right after a transient refresh failure is the

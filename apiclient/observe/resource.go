@@ -165,7 +165,7 @@ func (a *Analyzer) endResource(x *Exchange, ans Answer, at time.Time) {
 	a.pending.add(&pending401{key: x.key, id: x.id, method: x.method, path: x.path, token: fp(x.access),
 		fam: famOf(x.access), at: at, chain: x.chain})
 	if len(a.pending.queue) > maxPending {
-		a.lost(a.pending.expire(at, a.window, false), at, "")
+		a.lost(a.pending.expire(at, a.window, false), at, "within "+short(a.window))
 	}
 }
 
@@ -174,7 +174,7 @@ func (a *Analyzer) endResource(x *Exchange, ans Answer, at time.Time) {
 func (a *Analyzer) Sweep(now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.lost(a.pending.expire(now, a.window, false), now, "")
+	a.lost(a.pending.expire(now, a.window, false), now, "within "+short(a.window))
 	a.silenceRule(now)
 }
 
@@ -184,12 +184,13 @@ func (a *Analyzer) Close(now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.silenceRule(now)
-	a.lost(a.pending.expire(now, a.window, true), now, " (still unanswered when observing ended)")
+	a.lost(a.pending.expire(now, a.window, true), now, "before observing ended")
 	a.flushEpisodes(now)
 }
 
-// lost counts lost requests and names them, one finding per family.
-func (a *Analyzer) lost(ps []*pending401, now time.Time, note string) {
+// lost counts lost requests and names them, one finding per family; when says by when they were
+// not sent again.
+func (a *Analyzer) lost(ps []*pending401, now time.Time, when string) {
 	if len(ps) == 0 {
 		return
 	}
@@ -204,8 +205,8 @@ func (a *Analyzer) lost(ps []*pending401, now time.Time, note string) {
 	}
 	for _, f := range order {
 		list := byFam[f]
-		a.finding(RuleLostAfter401, list[0].id, list[0].token, fmt.Sprintf("%s: %s answered 401 never sent again within %s%s (%s): after the refresh, resend every request a 401 rejected (queue them while the refresh runs)",
-			f.name(), plural(len(list), "request"), short(a.window), note, requestList(list)), now)
+		a.finding(RuleLostAfter401, list[0].id, list[0].token, fmt.Sprintf("%s: %s answered 401, not sent again %s (%s): after the refresh, resend every request a 401 rejected (queue them while the refresh runs)",
+			f.name(), plural(len(list), "request"), when, requestList(list)), now)
 	}
 }
 
@@ -283,7 +284,7 @@ func (s Summary) Text() string {
 	if len(fs) > 0 {
 		found = "findings: " + strings.Join(fs, ", ")
 	}
-	return fmt.Sprintf("%d requests · %d answered 401: %d retried, %d lost · %d refresh calls (%d rejected, %d reused a refresh token, at most %d at once) · %d logins · %d sent an expired access token · %s",
-		s.Requests, s.Unauthorized, s.RetriedAfter401, s.LostAfter401, s.RefreshCalls, s.RefreshRejected, s.RefreshTokenReused,
-		s.PeakConcurrentRefreshes, s.Logins, s.ExpiredTokenSent, found)
+	return fmt.Sprintf("%s · %d answered 401: %d retried, %d lost · %s (%d rejected, %d presented a refresh token again, at most %d at once) · %s · %d sent an expired access token · %s",
+		plural(int(s.Requests), "request"), s.Unauthorized, s.RetriedAfter401, s.LostAfter401, plural(int(s.RefreshCalls), "refresh call"),
+		s.RefreshRejected, s.RefreshTokenReused, s.PeakConcurrentRefreshes, plural(int(s.Logins), "login"), s.ExpiredTokenSent, found)
 }
