@@ -44,7 +44,8 @@ type Exchange struct {
 	access    *tokenInfo // the access token a request carried
 	refresh   *tokenInfo // the refresh token a refresh call presented
 	refreshID uint64
-	chain     int // how many 401-and-retry hops led to this request
+	reused    bool // the refresh token it presented was presented before
+	chain     int  // how many 401-and-retry hops led to this request
 	ended     bool
 }
 

@@ -3,7 +3,6 @@ package observe
 import (
 	"fmt"
 	"net/http"
-	"sort"
 	"time"
 
 	"tokenscope/apiclient"
@@ -14,14 +13,6 @@ import (
 // racing itself (a stampede: a request or a tab that had not seen the new token yet) rather than
 // keeping the old token for good (rotated-token-reused).
 const raceWindow = time.Second
-
-// episode is a run of refresh calls of one family in flight at once.
-type episode struct {
-	calls  int
-	peak   int
-	tokens map[*tokenInfo]int
-	start  time.Time
-}
 
 // beginRefresh follows a refresh call: its token, its reuse, concurrency, and the rules that are
 // decided when it starts. The caller holds a.mu.
@@ -41,6 +32,7 @@ func (a *Analyzer) beginRefresh(x *Exchange, presented string, at time.Time) {
 	ev := session.Event{Kind: session.KindRefreshStart, RequestID: x.id, RefreshID: x.refreshID, Method: x.method, Path: x.path, Token: fp(t)}
 	if t != nil && t.presented > 0 {
 		a.c.reused++
+		x.reused = true
 		ev.Reason = fmt.Sprintf("refresh token presented for the %s time", ordinal(t.presented+1))
 	}
 	a.emit(ev, at)
@@ -66,23 +58,6 @@ func famOf(t *tokenInfo) *family {
 		return nil
 	}
 	return t.fam
-}
-
-// joinEpisode counts a refresh call that starts while another of its family is in flight.
-func (a *Analyzer) joinEpisode(fam *family, x *Exchange, at time.Time) {
-	if fam.episode == nil {
-		fam.episode = &episode{tokens: map[*tokenInfo]int{}, start: at}
-		for other := range a.flight {
-			if other != x && famOf(other.refresh) == fam {
-				fam.episode.calls++
-				fam.episode.tokens[other.refresh]++
-			}
-		}
-	}
-	e := fam.episode
-	e.calls++
-	e.tokens[x.refresh]++
-	e.peak = max(e.peak, fam.inflight)
 }
 
 // sequentialRules judges a refresh call that has no sibling in flight: a token presented again
@@ -194,7 +169,7 @@ func (a *Analyzer) refreshTransient(x *Exchange, reason string, at time.Time) {
 }
 
 // leaveFlight takes a refresh call out of the calls in flight (once); when its family has none
-// left, a run of concurrent calls becomes a stampede finding.
+// left, a run of concurrent calls ends (see stampede.go).
 func (a *Analyzer) leaveFlight(x *Exchange, at time.Time) {
 	if _, ok := a.flight[x]; !ok {
 		return
@@ -206,30 +181,8 @@ func (a *Analyzer) leaveFlight(x *Exchange, at time.Time) {
 	}
 	fam.inflight--
 	if fam.inflight == 0 && fam.episode != nil {
-		a.episodeFinding(fam, x.id, at)
+		a.endEpisode(fam, x.id, at)
 	}
-}
-
-// episodeFinding names a run of concurrent refresh calls of one family.
-func (a *Analyzer) episodeFinding(fam *family, reqID uint64, at time.Time) {
-	e := fam.episode
-	fam.episode = nil
-	var top *tokenInfo
-	for t, n := range e.tokens {
-		if top == nil || n > e.tokens[top] {
-			top = t
-		}
-	}
-	if top != nil && top.stampeded {
-		return // the same token's stampede is named already
-	}
-	reused := 0
-	for t, n := range e.tokens {
-		t.stampeded = true
-		reused += n - 1
-	}
-	a.finding(RuleStampede, reqID, fp(top), fmt.Sprintf("%s: %d refresh calls overlapped within %s (up to %d in flight together), %d of them presenting a refresh token already presented: refresh once and let every request that needs it wait for that one (single flight)",
-		fam.name(), e.calls, short(at.Sub(e.start)), e.peak, reused), at)
 }
 
 // endLogin reads a login answer; a login right after a transient refresh failure is the
@@ -293,18 +246,4 @@ func ordinal(n int) string {
 		}
 	}
 	return fmt.Sprintf("%d%s", n, suffix)
-}
-
-// flushEpisodes names the runs of concurrent refreshes still open when the analysis ends.
-func (a *Analyzer) flushEpisodes(at time.Time) {
-	var fams []*family
-	for _, f := range a.fams {
-		if f.episode != nil {
-			fams = append(fams, f)
-		}
-	}
-	sort.Slice(fams, func(i, j int) bool { return fams[i].id < fams[j].id })
-	for _, f := range fams {
-		a.episodeFinding(f, 0, at)
-	}
 }

@@ -170,22 +170,25 @@ func (a *Analyzer) endResource(x *Exchange, ans Answer, at time.Time) {
 }
 
 // Sweep settles what time has decided by now: 401s past the retry window are lost, a transient
-// refresh failure followed by silence is a finding. The proxy calls it on a ticker.
+// refresh failure followed by silence is a finding, a stampede followed by a calm retry window
+// is reported. The proxy calls it on a ticker.
 func (a *Analyzer) Sweep(now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.lost(a.pending.expire(now, a.window, false), now, "within "+short(a.window))
 	a.silenceRule(now)
+	a.flushStampedes(now, false)
 }
 
-// Close ends the analysis at now: every 401 still unpaired is lost, runs of concurrent refreshes
-// still open are named.
+// Close ends the analysis at now: every 401 still unpaired is lost, stampedes not yet reported
+// (or still running) are.
 func (a *Analyzer) Close(now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.silenceRule(now)
 	a.lost(a.pending.expire(now, a.window, true), now, "before observing ended")
 	a.flushEpisodes(now)
+	a.flushStampedes(now, true)
 }
 
 // lost counts lost requests and names them, one finding per family; when says by when they were

@@ -71,8 +71,9 @@ type family struct {
 	failWhy     string
 	failRefresh uint64
 
-	inflight int      // refresh calls in flight
-	episode  *episode // the current run of concurrent refresh calls
+	inflight int          // refresh calls in flight
+	episode  *episode     // the current run of concurrent refresh calls
+	stampede *stampedeRun // runs not yet reported, merged while they follow each other closely
 }
 
 func (f *family) name() string {
