@@ -329,3 +329,27 @@ func TestObserveFaultsOff(t *testing.T) {
 		}
 	}
 }
+
+// The app gives up on a slow refresh (its own timeout) and sends the user to log in: a timeout
+// is transient too.
+func TestObserveLogoutOnRefreshTimeout(t *testing.T) {
+	r := newRig(t, demoserver.Options{}, func(c *Config) { c.Faults = true })
+	c := newClient(r.srv.URL)
+	c.hc.Timeout = 300 * time.Millisecond
+	c.singleFlight = true
+	c.onRefreshFail = func(c *client, st int) bool { return st == 0 && c.login() == nil }
+	if err := c.login(); err != nil {
+		t.Fatal(err)
+	}
+	_ = r.proxy.ExpireNow()
+	_ = r.proxy.SlowRefresh(2 * time.Second)
+	if st := c.do("GET", "/api/me", nil); st != 200 {
+		t.Fatalf("status %d", st)
+	}
+	s := r.finish(t)
+	wantFindings(t, s, map[string]int{RuleLogoutOnTransient: 1})
+	evs := findingEvents(r.proxy, RuleLogoutOnTransient)
+	if len(evs) != 1 || !strings.Contains(evs[0].Reason, "gave up") {
+		t.Errorf("finding %v", evs)
+	}
+}
