@@ -446,6 +446,7 @@ func (e Event) Text() string {
 	}
 	if e.Rule != "" {
 		fmt.Fprintf(&b, " %s:", e.Rule)
+		col = b.Len() // the finding's sentence follows its rule as a message does its kind
 	}
 	if e.Reason != "" {
 		if b.Len() == col {

@@ -163,9 +163,11 @@ func (a *Analyzer) refreshTransient(x *Exchange, reason string, at time.Time) {
 	a.leaveFlight(x, at)
 	a.emit(session.Event{Kind: session.KindRefreshFailed, RequestID: x.id, RefreshID: x.refreshID, Transient: true,
 		Attempt: 1, Token: fp(x.refresh), Reason: reason}, at)
-	if fam := famOf(x.refresh); fam != nil && !fam.dead {
-		fam.failAt, fam.failWhy, fam.failRefresh = at, reason, x.refreshID
+	t := x.refresh
+	if t == nil || t.fam == nil || t.fam.dead || (!t.exp.IsZero() && !a.serverNow(at).Before(t.exp)) {
+		return // no session, or one that was over anyway: a login after this is no mistake
 	}
+	t.fam.failAt, t.fam.failWhy, t.fam.failRefresh = at, reason, x.refreshID
 }
 
 // leaveFlight takes a refresh call out of the calls in flight (once); when its family has none
