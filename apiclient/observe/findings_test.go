@@ -110,6 +110,7 @@ func TestObserveSingleFlightProactiveClean(t *testing.T) {
 // A client that refreshes after a 401 but drops the request (as axios-auth-refresh does to the
 // requests it did not queue): every 401 is lost, found by the sweeper after the retry window.
 func TestObserveDroppedAfter401(t *testing.T) {
+	t.Parallel() // mostly waiting for a token to expire
 	r := newRig(t, demoserver.Options{AccessTTL: 2 * time.Second}, func(c *Config) { c.RetryWindow = 300 * time.Millisecond })
 	c := newClient(r.srv.URL)
 	c.singleFlight, c.retries = true, 0
@@ -247,6 +248,7 @@ func TestObserveRefreshWithoutNeed(t *testing.T) {
 
 // The client keeps the refresh token a rotation replaced and presents it at the next expiry.
 func TestObserveRotatedTokenReused(t *testing.T) {
+	t.Parallel() // mostly waiting for a token to expire
 	r := newRig(t, demoserver.Options{AccessTTL: 2 * time.Second}, nil)
 	c := newClient(r.srv.URL)
 	if err := c.login(); err != nil {
@@ -270,6 +272,7 @@ func TestObserveRotatedTokenReused(t *testing.T) {
 
 // Two tabs of one app share the session and both refresh at expiry, 40 ms apart.
 func TestObserveTwoTabsRotateOneToken(t *testing.T) {
+	t.Parallel() // mostly waiting for a token to expire
 	r := newRig(t, demoserver.Options{AccessTTL: 2 * time.Second}, nil)
 	a := newClient(r.srv.URL)
 	if err := a.login(); err != nil {
@@ -294,6 +297,7 @@ func TestObserveTwoTabsRotateOneToken(t *testing.T) {
 // Without rotation: a refresh token presented again while the access token its last refresh
 // minted is fresh is a stampede; again after that token expired, it is only counted.
 func TestObserveNonRotatingServer(t *testing.T) {
+	t.Parallel() // mostly waiting for a token to expire
 	r := newRig(t, demoserver.Options{AccessTTL: 2 * time.Second, NoRotation: true}, nil)
 	c := newClient(r.srv.URL)
 	if err := c.login(); err != nil {
