@@ -29,11 +29,15 @@ func (a *Analyzer) beginRefresh(x *Exchange, presented string, at time.Time) {
 	}
 	x.refresh = t
 	fam := famOf(t)
-	ev := session.Event{Kind: session.KindRefreshStart, RequestID: x.id, RefreshID: x.refreshID, Method: x.method, Path: x.path, Token: fp(t)}
+	ev := session.Event{Kind: session.KindRefreshStart, RequestID: x.id, RefreshID: x.refreshID, Method: x.method, Path: x.path, Token: fp(t),
+		Reason: "presents no refresh token the profile can find"}
+	if t != nil {
+		ev.Reason = "presents " + t.fp
+	}
 	if t != nil && t.presented > 0 {
 		a.c.reused++
 		x.reused = true
-		ev.Reason = fmt.Sprintf("refresh token presented for the %s time", ordinal(t.presented+1))
+		ev.Reason += fmt.Sprintf(" for the %s time", ordinal(t.presented+1))
 	}
 	a.emit(ev, at)
 	a.flight[x] = struct{}{}
@@ -144,12 +148,12 @@ func (a *Analyzer) applyRefresh(x *Exchange, acc, ref session.Token, at time.Tim
 	if !ref.Empty() && (t == nil || ref.Fingerprint() != t.fp) {
 		ri := a.issuedToken(ref, true, fam, at)
 		ev.Rotated = true
-		ev.Reason = fmt.Sprintf("rotated: refresh token %s → %s", fp(t), ri.fp)
+		ev.Reason = fmt.Sprintf("access %s; rotated: refresh token %s → %s", ai.fp, fp(t), ri.fp)
 		if t != nil && t.rotatedBy == nil {
 			t.rotatedBy, t.rotatedAt = ri, at
 		}
 	} else {
-		ev.Reason = "refresh token kept"
+		ev.Reason = "access " + ai.fp + "; refresh token kept"
 	}
 	if t != nil {
 		t.minted = ai
@@ -208,10 +212,10 @@ func (a *Analyzer) endLogin(x *Exchange, ans Answer, at time.Time) {
 	}
 	fam := a.newFamily(false)
 	ai := a.issuedToken(acc, false, fam, at)
-	reason := fam.name()
+	reason := fam.name() + ": access " + ai.fp
 	if !ref.Empty() {
 		ri := a.issuedToken(ref, true, fam, at)
-		reason += ", refresh token " + ri.fp
+		reason += ", refresh " + ri.fp
 	}
 	a.emit(session.Event{Kind: session.KindLogin, RequestID: x.id, Generation: ai.gen, Exp: ai.exp, Token: ai.fp, Reason: reason}, at)
 }

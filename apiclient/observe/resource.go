@@ -118,13 +118,13 @@ func (a *Analyzer) beginResource(x *Exchange, raw string, at time.Time) {
 	x.access = t
 	ev := session.Event{Kind: session.KindRequest, RequestID: x.id, Method: x.method, Path: x.path, Token: fp(t)}
 	if t != nil {
-		ev.Generation = t.gen
+		ev.Generation, ev.Reason = t.gen, t.fp
 	}
 	now := a.serverNow(at)
 	expired := t != nil && !t.exp.IsZero() && !now.Before(t.exp)
 	if expired {
 		a.c.expiredSent++
-		ev.Reason = fmt.Sprintf("access token expired %s ago", short(now.Sub(t.exp)))
+		ev.Reason += fmt.Sprintf(", expired %s ago", short(now.Sub(t.exp)))
 	}
 	a.emit(ev, at)
 	if expired && !t.expiredSent {
