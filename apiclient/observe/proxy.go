@@ -84,8 +84,10 @@ type Config struct {
 	Faults bool
 	// Forwarded adds X-Forwarded-For, -Host and -Proto, as ReverseProxy.SetXForwarded does.
 	Forwarded bool
-	// Transport sends the requests upstream (a clone of http.DefaultTransport that never asks
-	// for compression of its own when nil).
+	// TLS is how upstream certificates are checked (--ca-cert, --insecure).
+	TLS apiclient.TLSOptions
+	// Transport sends the requests upstream; when nil, apiclient.NewTransport's (the one
+	// constructor every outgoing call uses), never asking for compression of its own.
 	Transport    http.RoundTripper
 	MaxBodyBytes int // DefaultMaxBodyBytes when zero
 	LogSize      int
@@ -130,10 +132,14 @@ func New(cfg Config) (*Proxy, error) {
 	}
 	tr := cfg.Transport
 	if tr == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
+		t, err := apiclient.NewTransport(cfg.TLS)
+		if err != nil {
+			return nil, fmt.Errorf("observe: %w", err)
+		}
 		// The client's Accept-Encoding goes upstream as it is; the transport adds none of its own
 		// (it would then decompress and change the answer's bytes).
 		t.DisableCompression = true
+		// A browser's burst at expiry is dozens of requests to one host: keep their connections.
 		t.MaxIdleConnsPerHost = 256
 		tr = t
 	}

@@ -33,6 +33,8 @@ type observeOpts struct {
 	retryWindow time.Duration
 	forwarded   bool
 	allowRemote bool
+	caCert      string
+	insecure    bool
 }
 
 func newObserveCmd() *cobra.Command {
@@ -73,6 +75,8 @@ It runs until --duration is up, or SIGINT or SIGTERM, and ends with a summary.`,
 	fs.DurationVar(&o.retryWindow, "retry-window", observe.DefaultRetryWindow, "how long after a 401 the app has to send the request again before it counts as lost")
 	fs.BoolVar(&o.forwarded, "forwarded", false, "add X-Forwarded-For, -Host and -Proto to requests, as many reverse proxies do")
 	fs.BoolVar(&o.allowRemote, "allow-remote", false, "permit a non-loopback --listen (anyone who reaches it can use your upstream)")
+	fs.StringVar(&o.caCert, "ca-cert", "", "PEM file of CA certificates to trust for https upstreams, besides the system's")
+	fs.BoolVar(&o.insecure, "insecure", false, "do not verify https upstreams' certificates (says so on stderr)")
 	return cmd
 }
 
@@ -127,7 +131,8 @@ func runObserve(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, 
 		}
 		ups = append(ups, u)
 	}
-	p, err := observe.New(observe.Config{Upstreams: ups, Profile: prof, RetryWindow: o.retryWindow, Faults: o.faults, Forwarded: o.forwarded})
+	p, err := observe.New(observe.Config{Upstreams: ups, Profile: prof, RetryWindow: o.retryWindow, Faults: o.faults, Forwarded: o.forwarded,
+		TLS: apiclient.TLSOptions{CACertFile: o.caCert, Insecure: o.insecure}})
 	if err != nil {
 		return err
 	}
@@ -140,6 +145,9 @@ func runObserve(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, 
 	srv := &http.Server{Handler: p, ReadHeaderTimeout: 30 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	observeBanner(stderr, ln.Addr().String(), ups, prof.Name, o.faults)
+	if o.insecure {
+		fmt.Fprintln(stderr, "  INSECURE TLS: upstream certificates are not verified (--insecure)")
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if o.duration > 0 {
