@@ -29,8 +29,9 @@ const (
 // RecogniseCall says whether a request is the profile's login or refresh call and, for a refresh,
 // returns the refresh token it presents (empty when it presents none the profile can find). path
 // is the request's path without its query; body is its body, or as much of it as the caller read.
-// Login and refresh may share an endpoint (oauth2's /oauth/token): the endpoints' extra fields
-// (grant_type) and the refresh token's field tell them apart.
+// Login and refresh may share an endpoint (oauth2's /oauth/token): the refresh's extra fields
+// (grant_type=refresh_token) and its token's field tell a refresh apart; any other call there is
+// a login (a password, authorization_code or device_code grant).
 func (p Profile) RecogniseCall(method, path string, h http.Header, body []byte) (CallKind, string) {
 	isRefresh := endpointAt(p.Refresh, method, path)
 	isLogin := endpointAt(p.Login, method, path)
@@ -47,7 +48,10 @@ func (p Profile) RecogniseCall(method, path string, h http.Header, body []byte) 
 			return CallRefresh, tok
 		}
 	}
-	if isLogin && extrasMatch(p.Login.Extra, fields) {
+	if isLogin {
+		// Whatever else arrives at the login endpoint starts a session too: at a token endpoint
+		// shared with the refresh, an authorization_code or device_code grant is how a single-page
+		// app logs in, whatever grant the profile's own login uses.
 		return CallLogin, ""
 	}
 	return CallOther, ""

@@ -52,6 +52,11 @@ func TestObserveEveryConvention(t *testing.T) {
 				t.Errorf("summary %+v", s)
 			}
 			wantFindings(t, s, nil)
+			toks := p.Tokens()
+			if len(toks) != 4 || toks[0].Generation != 1 || toks[2].Generation != 2 || toks[1].RotatedTo != toks[3].Fingerprint ||
+				toks[1].Presented != 1 || toks[3].Family != 1 {
+				t.Errorf("tokens %+v", toks)
+			}
 			if st := demo.Stats(); st.Logins != 1 || st.RefreshOK != 1 {
 				t.Errorf("server %+v", st)
 			}

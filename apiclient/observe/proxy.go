@@ -204,6 +204,9 @@ func (p *Proxy) Log() session.LogView { return p.an.Log() }
 // Summary counts what was seen so far.
 func (p *Proxy) Summary() Summary { return p.an.Summary() }
 
+// Tokens is a snapshot of the tokens seen so far (fingerprints only), oldest first.
+func (p *Proxy) Tokens() []TokenView { return p.an.Tokens() }
+
 // Close stops the sweeper and ends the analysis: 401s still unpaired count as lost. It does not
 // close the listener the proxy is served on.
 func (p *Proxy) Close() {

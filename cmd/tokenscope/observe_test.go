@@ -154,3 +154,20 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 	t.Fatal("timed out waiting")
 }
+
+// --duration ends a run by itself, with the summary.
+func TestObserveCommandDuration(t *testing.T) {
+	demo, err := demoserver.Start(demoserver.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer demo.Close()
+	start := time.Now()
+	out, errOut, err := run(context.Background(), "observe", "--listen", "127.0.0.1:0", "--upstream", demo.URL(), "--duration", "300ms")
+	if err != nil || time.Since(start) > 5*time.Second {
+		t.Fatalf("%v after %s", err, time.Since(start))
+	}
+	if !strings.Contains(out, "0 requests · 0 answered 401") || !strings.Contains(errOut, "point your app at http://127.0.0.1:") {
+		t.Errorf("stdout %q stderr %q", out, errOut)
+	}
+}
