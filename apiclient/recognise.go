@@ -44,7 +44,7 @@ func (p Profile) RecogniseCall(method, path string, h http.Header, body []byte) 
 		if p.Refresh.Send == SendHeader {
 			tok = stripScheme(p.Refresh.TokenScheme, h.Get(p.Refresh.TokenField))
 		}
-		if tok != "" || !isLogin {
+		if tok != "" || !isLogin || extrasSent(p.Refresh.Extra, fields) {
 			return CallRefresh, tok
 		}
 	}
@@ -106,6 +106,17 @@ func extrasMatch(extra map[string]string, fields map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// extrasSent reports whether the body carries every extra field of the endpoint, as it sends
+// them: grant_type=refresh_token without a refresh token is still a refresh (a broken one).
+func extrasSent(extra map[string]string, fields map[string]string) bool {
+	for k, v := range extra {
+		if fields[k] != v {
+			return false
+		}
+	}
+	return len(extra) > 0
 }
 
 // bodyFields reads the top-level string fields of a form or JSON object body; other values are

@@ -25,6 +25,7 @@ func TestRecogniseCall(t *testing.T) {
 		{"oauth2", "POST", "/oauth/token", form, "grant_type=refresh_token&refresh_token=r2", CallRefresh, "r2"},
 		{"oauth2", "POST", "/oauth/token", nil, "grant_type=refresh_token&refresh_token=r3", CallRefresh, "r3"},
 		{"oauth2", "POST", "/oauth/token", form, "grant_type=authorization_code&code=c&code_verifier=v", CallLogin, ""},
+		{"oauth2", "POST", "/oauth/token", form, "grant_type=refresh_token", CallRefresh, ""},
 		{"element-admin", "POST", "/sys/user/refreshtoken", http.Header{"X-Token": {"r4"}}, "", CallRefresh, "r4"},
 		{"bearer-json", "POST", "/refresh-token", jsonH, `{"refreshToken":"r5"}`, CallRefresh, "r5"},
 		{"bearer-json", "POST", "/login", jsonH, `not json`, CallLogin, ""},
