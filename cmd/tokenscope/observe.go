@@ -51,9 +51,9 @@ refresh-without-need, rotated-token-reused.
 
 --upstream repeats with a path prefix for an identity provider on another origin; the path is
 passed on unchanged (the prefix is not stripped). --har reads a browser devtools export instead
-of live traffic. With --faults, type on stdin to make things happen: e (expire: the next
-requests get the profile's 401), f (fail the next refresh with 503), s DUR (slow refreshes
-down), r (reject the next refresh as revoked), c (clear).
+of live traffic. With --faults, type on stdin to make things happen: e (expire: requests with
+an access token issued so far get the profile's 401), f (fail the next refresh with 503), s DUR
+(hold every refresh DUR), r (reject the next refresh as revoked), c (clear).
 
 It runs until --duration is up, or SIGINT or SIGTERM, and ends with a summary.`,
 		Example: `  tokenscope observe --upstream http://127.0.0.1:8000 --profile simplejwt
@@ -205,7 +205,7 @@ func observeBanner(w io.Writer, addr string, ups []observe.Upstream, profile str
 		fmt.Fprintf(w, "  %-12s → %s\n", prefix, u.URL)
 	}
 	if faults {
-		fmt.Fprintln(w, "  faults on: e = expire (next requests get the 401), f = fail next refresh 503, s DUR = slow refreshes, r = revoke next refresh, c = clear")
+		fmt.Fprintln(w, "  faults on, type: e = expire the tokens issued so far, f = fail the next refresh with 503, s DUR = hold refreshes, r = revoke the next refresh, c = clear")
 	}
 }
 
@@ -243,5 +243,5 @@ func applyFault(p *observe.Proxy, line string) error {
 		}
 		return p.SlowRefresh(d)
 	}
-	return errors.New("fault commands: e (expire), f (fail next refresh 503), s DUR (slow refreshes), r (revoke next refresh), c (clear)")
+	return errors.New("fault commands: e (expire the tokens issued so far), f (fail the next refresh with 503), s DUR (hold refreshes), r (revoke the next refresh), c (clear)")
 }
