@@ -33,6 +33,7 @@ const (
 	KindSkew                          // the estimated server clock skew changed
 	KindState                         // the session state changed
 	KindNote                          // anything else worth a line (strategy changed, ...)
+	KindFinding                       // observe: a rule about the watched client fired (Rule names it)
 )
 
 var kindNames = map[Kind]string{
@@ -41,6 +42,7 @@ var kindNames = map[Kind]string{
 	KindRefreshOK: "refresh-ok", KindRefreshFailed: "refresh-failed", KindRetry: "retry",
 	KindParked: "parked", KindReplayed: "replayed", KindLogin: "login", KindLoginFailed: "login-failed",
 	KindLogout: "logout", KindSkew: "skew", KindState: "state", KindNote: "note",
+	KindFinding: "finding",
 }
 
 func (k Kind) String() string {
@@ -53,7 +55,9 @@ func (k Kind) String() string {
 // Kinds lists every kind in order, for filters.
 func Kinds() []Kind {
 	out := make([]Kind, 0, len(kindNames))
-	for k := KindRequest; k <= KindNote; k++ {
+	// Kinds are numbered from 1 without gaps: every name is one kind, so a new kind needs no
+	// change here.
+	for k := KindRequest; int(k) <= len(kindNames); k++ {
 		out = append(out, k)
 	}
 	return out
@@ -116,6 +120,8 @@ type Event struct {
 	Token      string        `json:"token,omitempty"` // fingerprint of the token involved
 	Skew       time.Duration `json:"skew_ns,omitempty"`
 	State      State         `json:"state,omitempty"`
+	// Rule names the finding (stampede, lost-after-401, ...) of a KindFinding event.
+	Rule string `json:"rule,omitempty"`
 }
 
 // JSON renders the event as one line of JSON, safe to print: a reason quoting a server's
@@ -437,6 +443,10 @@ func (e Event) Text() string {
 		} else {
 			b.WriteString(" (fatal)")
 		}
+	}
+	if e.Rule != "" {
+		fmt.Fprintf(&b, " %s:", e.Rule)
+		col = b.Len() // the finding's sentence follows its rule as a message does its kind
 	}
 	if e.Reason != "" {
 		if b.Len() == col {

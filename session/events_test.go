@@ -383,6 +383,7 @@ func TestKind_StringsAreStable(t *testing.T) {
 		{KindRefreshFailed, "refresh-failed"}, {KindRetry, "retry"}, {KindParked, "parked"},
 		{KindReplayed, "replayed"}, {KindLogin, "login"}, {KindLoginFailed, "login-failed"},
 		{KindLogout, "logout"}, {KindSkew, "skew"}, {KindState, "state"}, {KindNote, "note"},
+		{KindFinding, "finding"},
 	}
 	for _, w := range want {
 		if w.k.String() != w.name {
@@ -401,7 +402,7 @@ func TestKind_StringsAreStable(t *testing.T) {
 			t.Errorf("Kinds()[%d] = %v, want %v", i, k, want[i].k)
 		}
 	}
-	for _, k := range []Kind{0, KindNote + 1, -1} {
+	for _, k := range []Kind{0, KindFinding + 1, -1} {
 		if k.String() != "unknown" {
 			t.Errorf("Kind(%d).String() = %q, want unknown", int(k), k.String())
 		}

@@ -146,7 +146,7 @@ func runFire(ctx context.Context, stdout, stderr io.Writer, o *fireOpts, args []
 	if err != nil {
 		return err
 	}
-	pr := startPrinter(stdout, e, o.jsonOut)
+	pr := startPrinter(stdout, e.Log(), o.jsonOut)
 	// A run that ends before sending still ends with its summary line: scripts read the last line.
 	abort := func(err error) error {
 		pr.finish()
@@ -226,7 +226,7 @@ func (s summary) verdict(stderr io.Writer, logFile string) error {
 	return &exitError{code: 1, err: errors.New(strings.Join(problems, "; "))}
 }
 
-// printer prints the engine's events as they happen, from one goroutine: the HTTP path never
+// printer prints a log's events (the engine's, or observe's) as they happen, from one goroutine: the HTTP path never
 // waits on it. It follows the log (see follower): an event it could not print is counted.
 type printer struct {
 	follow  *follower
@@ -235,7 +235,7 @@ type printer struct {
 	lost    uint64
 }
 
-func startPrinter(stdout io.Writer, e *apiclient.Engine, jsonOut bool) *printer {
+func startPrinter(stdout io.Writer, log session.LogView, jsonOut bool) *printer {
 	show := func(ev session.Event) {
 		if jsonOut {
 			fmt.Fprintf(stdout, "%s\n", ev.JSON())
@@ -244,7 +244,7 @@ func startPrinter(stdout io.Writer, e *apiclient.Engine, jsonOut bool) *printer 
 			fmt.Fprintf(stdout, "%s %s\n", ev.Time.Format("15:04:05.000"), sanitize.Line(ev.Text()))
 		}
 	}
-	p := &printer{follow: newFollower(e.Log(), 1<<16), printed: make(chan struct{})}
+	p := &printer{follow: newFollower(log, 1<<16), printed: make(chan struct{})}
 	go func() {
 		defer close(p.printed)
 		p.follow.run(show)

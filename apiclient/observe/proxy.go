@@ -1,0 +1,340 @@
+// Package observe is `tokenscope observe`: a transparent reverse proxy in front of the user's
+// own API (and identity provider) that reads the traffic of the user's own client with a
+// profile's eyes. It forwards every request as a standard reverse proxy does and changes nothing
+// (unless fault injection is switched on), while its Analyzer writes the same session events the
+// engine writes, plus `finding` events naming what the client does wrong: refresh stampedes,
+// requests lost after a 401, retry loops, logouts on a transient failure, expired tokens sent,
+// needless refreshes and rotated refresh tokens kept. The Analyzer reads HAR exports too.
+//
+// The proxy is observe's one HTTP talker; it reads at most a capped prefix of each body it
+// analyses and never holds a whole stream.
+package observe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"tokenscope/apiclient"
+	"tokenscope/internal/clock"
+	"tokenscope/session"
+)
+
+// DefaultMaxBodyBytes is how much of a body the analyzer reads (login and refresh calls, answers
+// it must read); the rest streams through unread.
+const DefaultMaxBodyBytes = 64 << 10
+
+// smallBody is the largest request body read before forwarding just to tell identical requests
+// apart: JSON API calls are this small; uploads stream untouched.
+const smallBody = 4 << 10
+
+// Upstream is where requests under Prefix go. The prefix is not stripped: the request's path is
+// appended to the upstream URL's path as it is, as a dev server's proxy does by default.
+type Upstream struct {
+	Prefix string // "" or "/auth": requests whose path is the prefix or below it
+	URL    *url.URL
+}
+
+// ParseUpstream reads "[PREFIX=]URL": "https://api.example", "/auth=https://idp.example".
+func ParseUpstream(s string) (Upstream, error) {
+	prefix, raw := "", s
+	if strings.HasPrefix(s, "/") {
+		var ok bool
+		if prefix, raw, ok = strings.Cut(s, "="); !ok {
+			return Upstream{}, fmt.Errorf("upstream %q: want [PREFIX=]URL, such as /auth=https://idp.example", s)
+		}
+		prefix = strings.TrimSuffix(prefix, "/")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return Upstream{}, fmt.Errorf("upstream %q: %v", s, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return Upstream{}, fmt.Errorf("upstream %q: want an http or https URL with a host", s)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return Upstream{}, fmt.Errorf("upstream %q: a URL without user, query or fragment, please", s)
+	}
+	return Upstream{Prefix: prefix, URL: u}, nil
+}
+
+// under reports whether path is the upstream's prefix or below it.
+func (u Upstream) under(path string) bool {
+	if u.Prefix == "" {
+		return true
+	}
+	return path == u.Prefix || strings.HasPrefix(path, u.Prefix+"/")
+}
+
+// Config configures a Proxy.
+type Config struct {
+	Upstreams []Upstream
+	Profile   apiclient.Profile
+	// RetryWindow: see Options.
+	RetryWindow time.Duration
+	// Faults allows fault injection; without it the proxy never changes a byte.
+	Faults bool
+	// Forwarded adds X-Forwarded-For, -Host and -Proto, as ReverseProxy.SetXForwarded does.
+	Forwarded bool
+	// TLS is how upstream certificates are checked (--ca-cert, --insecure).
+	TLS apiclient.TLSOptions
+	// Transport sends the requests upstream; when nil, apiclient.NewTransport's (the one
+	// constructor every outgoing call uses), never asking for compression of its own.
+	Transport    http.RoundTripper
+	MaxBodyBytes int // DefaultMaxBodyBytes when zero
+	LogSize      int
+	Clock        clock.Clock
+	// SweepEvery is how often lost requests are looked for (a tenth of the retry window, at
+	// least 50 ms, when zero).
+	SweepEvery time.Duration
+}
+
+// Proxy is the observing reverse proxy. It is an http.Handler; Close ends the analysis.
+type Proxy struct {
+	an        *Analyzer
+	routes    []route
+	clock     clock.Clock
+	maxBody   int
+	faults    *faults
+	stop      chan struct{}
+	swept     chan struct{}
+	closeOnce sync.Once
+}
+
+type route struct {
+	up Upstream
+	rp *httputil.ReverseProxy
+}
+
+type ctxKey struct{}
+
+// New builds a proxy and starts its sweeper; Close stops it.
+func New(cfg Config) (*Proxy, error) {
+	if len(cfg.Upstreams) == 0 {
+		return nil, errors.New("observe: no upstream")
+	}
+	if err := cfg.Profile.Validate(); err != nil {
+		return nil, fmt.Errorf("observe: profile: %w", err)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.System{}
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	tr := cfg.Transport
+	if tr == nil {
+		t, err := apiclient.NewTransport(cfg.TLS)
+		if err != nil {
+			return nil, fmt.Errorf("observe: %w", err)
+		}
+		// The client's Accept-Encoding goes upstream as it is; the transport adds none of its own
+		// (it would then decompress and change the answer's bytes).
+		t.DisableCompression = true
+		// A browser's burst at expiry is dozens of requests to one host: keep their connections.
+		t.MaxIdleConnsPerHost = 256
+		tr = t
+	}
+	p := &Proxy{
+		an:      NewAnalyzer(Options{Profile: cfg.Profile, RetryWindow: cfg.RetryWindow, LogSize: cfg.LogSize}),
+		clock:   cfg.Clock,
+		maxBody: cfg.MaxBodyBytes,
+		faults:  &faults{on: cfg.Faults},
+		stop:    make(chan struct{}),
+		swept:   make(chan struct{}),
+	}
+	for _, up := range cfg.Upstreams {
+		p.routes = append(p.routes, route{up: up, rp: p.reverseProxy(up, tr, cfg.Forwarded)})
+	}
+	// Longest prefix first: /auth/admin wins over /auth, which wins over "".
+	sort.SliceStable(p.routes, func(i, j int) bool { return len(p.routes[i].up.Prefix) > len(p.routes[j].up.Prefix) })
+	every := cfg.SweepEvery
+	if every <= 0 {
+		every = max(p.an.RetryWindow()/10, 50*time.Millisecond)
+	}
+	go p.sweep(every)
+	return p, nil
+}
+
+// reverseProxy forwards to one upstream: Host is the upstream's, X-Forwarded-* headers the client
+// sent go on as they were (Rewrite would drop them), new ones only with --forwarded, and answers
+// are flushed as they come so that streams stream.
+func (p *Proxy) reverseProxy(up Upstream, tr http.RoundTripper, forwarded bool) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(up.URL)
+			keepForwarded(pr)
+			if forwarded {
+				pr.SetXForwarded()
+			}
+		},
+		Transport:      tr,
+		FlushInterval:  -1,
+		ModifyResponse: p.modifyResponse,
+		ErrorHandler:   p.errorHandler,
+		ErrorLog:       discardLog,
+	}
+}
+
+// keepForwarded puts back the Forwarded and X-Forwarded-* headers the client sent, unless it
+// named them hop-by-hop: a transparent proxy passes them on as any other header.
+func keepForwarded(pr *httputil.ProxyRequest) {
+	conn := strings.ToLower(strings.Join(pr.In.Header.Values("Connection"), ","))
+	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
+		if v, ok := pr.In.Header[h]; ok && !strings.Contains(conn, strings.ToLower(h)) {
+			pr.Out.Header[h] = append([]string(nil), v...)
+		}
+	}
+}
+
+// Analyzer is the proxy's analysis: its log, summary and token snapshot.
+func (p *Proxy) Analyzer() *Analyzer { return p.an }
+
+// Log is the read side of the proxy's event log.
+func (p *Proxy) Log() session.LogView { return p.an.Log() }
+
+// Summary counts what was seen so far.
+func (p *Proxy) Summary() Summary { return p.an.Summary() }
+
+// Tokens is a snapshot of the tokens seen so far (fingerprints only), oldest first.
+func (p *Proxy) Tokens() []TokenView { return p.an.Tokens() }
+
+// Close stops the sweeper and ends the analysis: 401s still unpaired count as lost. It does not
+// close the listener the proxy is served on.
+func (p *Proxy) Close() {
+	p.closeOnce.Do(func() {
+		close(p.stop)
+		<-p.swept
+		p.an.Close(p.clock.Now())
+	})
+}
+
+func (p *Proxy) sweep(every time.Duration) {
+	defer close(p.swept)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+			p.an.Sweep(p.clock.Now())
+		}
+	}
+}
+
+// ServeHTTP forwards one request, reading it on the way.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt := p.route(r.URL.Path)
+	req := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header, BodyLen: r.ContentLength}
+	if p.readsBodyFirst(r) {
+		body, err := peekBody(r, p.maxBody)
+		if err != nil {
+			x := p.an.Begin(req, p.clock.Now())
+			p.an.Fail(x, "reading the request body: "+err.Error(), p.clock.Now())
+			http.Error(w, "tokenscope observe: reading the request body failed", http.StatusBadRequest)
+			return
+		}
+		req.Body = body
+	}
+	x := p.an.Begin(req, p.clock.Now())
+	if rt == nil {
+		p.an.Fail(x, "no --upstream for this path", p.clock.Now())
+		http.Error(w, "tokenscope observe: no --upstream for this path", http.StatusBadGateway)
+		return
+	}
+	if p.faults.on && p.injectFault(w, r, x) {
+		return
+	}
+	// Headers the Go server would add by itself (Date, a sniffed Content-Type) stay out unless
+	// the upstream sent them: nil values suppress them and are not written.
+	w.Header()["Date"] = nil
+	w.Header()["Content-Type"] = nil
+	rt.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, x)))
+}
+
+// readsBodyFirst: login and refresh calls are read before forwarding (to know which they are
+// and what token they present), and small bodies (to tell identical requests apart). A client
+// waiting for 100 Continue keeps its body until the upstream asks for it.
+func (p *Proxy) readsBodyFirst(r *http.Request) bool {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 || r.Header.Get("Expect") != "" {
+		return false
+	}
+	if r.ContentLength > 0 && r.ContentLength <= smallBody {
+		return true
+	}
+	prof := p.an.prof
+	for _, e := range []apiclient.Endpoint{prof.Login, prof.Refresh} {
+		if strings.EqualFold(e.Method, r.Method) && strings.TrimSuffix(e.Path, "/") == strings.TrimSuffix(r.URL.Path, "/") {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Proxy) route(path string) *route {
+	for i := range p.routes {
+		if p.routes[i].up.under(path) {
+			return &p.routes[i]
+		}
+	}
+	return nil
+}
+
+func exchangeOf(ctx context.Context) *Exchange {
+	x, _ := ctx.Value(ctxKey{}).(*Exchange)
+	return x
+}
+
+// modifyResponse reads the answer as it streams to the client: the analysis ends when the body
+// ends (or at once when the analyzer needs no body).
+func (p *Proxy) modifyResponse(resp *http.Response) error {
+	x := exchangeOf(resp.Request.Context())
+	if x == nil {
+		return nil
+	}
+	if !p.needsBody(x, resp) {
+		// End reads the header now and keeps nothing of it: no copy needed.
+		p.an.End(x, Answer{Status: resp.StatusCode, Header: resp.Header}, p.clock.Now())
+		return nil
+	}
+	// The body is read later, while ReverseProxy owns the header: the analyzer gets a copy.
+	ans := Answer{Status: resp.StatusCode, Header: resp.Header.Clone()}
+	resp.Body = newCapture(resp.Body, p.maxBody, func(body []byte, truncated bool) {
+		ans.Body, ans.Truncated = decoded(ans.Header, body, p.maxBody), truncated
+		p.an.End(x, ans, p.clock.Now())
+	})
+	return nil
+}
+
+// needsBody: login and refresh answers carry tokens; a 401 may say why in its body.
+func (p *Proxy) needsBody(x *Exchange, resp *http.Response) bool {
+	if x.Kind() != apiclient.CallOther {
+		return true
+	}
+	return resp.StatusCode == http.StatusUnauthorized && p.an.prof.AccessExpired.Field != ""
+}
+
+// errorHandler answers 502 when the upstream could not be reached, as ReverseProxy does, and
+// records why. A client that gave up is recorded as such.
+func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	reason := "upstream: " + err.Error()
+	if r.Context().Err() != nil {
+		reason = "the client gave up (closed the connection) before the answer came"
+	} else {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			reason = "upstream timed out: " + err.Error()
+		}
+	}
+	p.an.Fail(exchangeOf(r.Context()), reason, p.clock.Now())
+	w.WriteHeader(http.StatusBadGateway)
+}
