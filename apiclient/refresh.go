@@ -92,17 +92,25 @@ func (f *flight) wait(ctx context.Context) error {
 // the others waiting on it must not be.
 func (e *Engine) runRefresh(id uint64, refreshTok session.Token) error {
 	wait := e.cfg.RefreshBackoff
+	fp := refreshTok.Fingerprint() // "" for client credentials, which have none to count
+	e.uses.enter(fp)
+	defer func() { e.noteUse(fp, e.uses.leave(fp)) }()
 	for attempt := 1; ; attempt++ {
+		e.noteUse(fp, e.uses.present(fp))
 		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.RefreshTimeout)
 		p, ferr := e.callRefresh(ctx, refreshTok)
 		cancel()
 		if ferr == nil {
+			e.uses.answered(fp, p.rotated && p.refresh.Raw != refreshTok.Raw)
 			e.applyRefresh(id, p)
 			return nil
 		}
 		// Redacted and clipped: the reason goes into events, the session's reason and every
 		// waiting request's result.
 		ferr.Reason = e.redactClip(ferr.Reason, refreshTok.Raw)
+		if !ferr.Transient {
+			ferr.Reason = e.uses.explain(fp, ferr.Reason)
+		}
 		e.counters.refreshFailures.Add(1)
 		e.emit(session.Event{Kind: session.KindRefreshFailed, RefreshID: id, Attempt: attempt, Transient: ferr.Transient,
 			Reason: ferr.Reason})
