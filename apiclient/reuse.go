@@ -67,7 +67,8 @@ func (t *tokenUses) get(fp string) *tokenUse {
 	return u
 }
 
-// enter marks a refresh run with fp as started; leave must follow.
+// enter marks a refresh run with fp as started; leave must follow. It may be called with the
+// engine's lock held: tokenUses never takes it.
 func (t *tokenUses) enter(fp string) {
 	if fp == "" {
 		return
