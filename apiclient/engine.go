@@ -214,6 +214,7 @@ type Engine struct {
 	idp atomic.Pointer[idpLink] // the discovered identity provider, once Config.OIDC's login discovered it
 
 	deadlines deadlines // shared request deadlines (see deadlines)
+	uses      tokenUses // presentations per refresh token, to name reuse (reuse.go)
 
 	reqSeq   atomic.Uint64
 	counters struct {

@@ -46,6 +46,10 @@ func (e *Engine) refresh(ctx context.Context, why session.Why, usedSerial, reqID
 	e.refreshing++
 	e.sess.State = session.StateRefreshing
 	refreshTok := e.sess.Refresh
+	// Counted in flight from the moment the token is taken, not when the call goroutine runs: a
+	// call that ends first must not see the token settled while another is about to present it.
+	fp := refreshTok.Fingerprint() // "" for client credentials, which have none to count
+	e.uses.enter(fp)
 	e.mu.Unlock()
 
 	e.emit(session.Event{Kind: session.KindRefreshStart, RequestID: reqID, RefreshID: f.id, Why: why, Reason: reason,
@@ -54,6 +58,7 @@ func (e *Engine) refresh(ctx context.Context, why session.Why, usedSerial, reqID
 	// caller) like any request waiting on it, and the refresh still completes for the others.
 	go func() {
 		err := e.runRefresh(f.id, refreshTok)
+		e.noteUse(fp, e.uses.leave(fp))
 		e.mu.Lock()
 		if e.flight == f {
 			e.flight = nil
@@ -92,17 +97,23 @@ func (f *flight) wait(ctx context.Context) error {
 // the others waiting on it must not be.
 func (e *Engine) runRefresh(id uint64, refreshTok session.Token) error {
 	wait := e.cfg.RefreshBackoff
+	fp := refreshTok.Fingerprint() // refresh counts it in flight around this call
 	for attempt := 1; ; attempt++ {
+		e.noteUse(fp, e.uses.present(fp))
 		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.RefreshTimeout)
 		p, ferr := e.callRefresh(ctx, refreshTok)
 		cancel()
 		if ferr == nil {
+			e.uses.answered(fp, p.rotated && p.refresh.Raw != refreshTok.Raw)
 			e.applyRefresh(id, p)
 			return nil
 		}
 		// Redacted and clipped: the reason goes into events, the session's reason and every
 		// waiting request's result.
 		ferr.Reason = e.redactClip(ferr.Reason, refreshTok.Raw)
+		if !ferr.Transient {
+			ferr.Reason = e.uses.explain(fp, ferr.Reason)
+		}
 		e.counters.refreshFailures.Add(1)
 		e.emit(session.Event{Kind: session.KindRefreshFailed, RefreshID: id, Attempt: attempt, Transient: ferr.Transient,
 			Reason: ferr.Reason})

@@ -192,18 +192,7 @@ func (s *Server) doRefresh(w http.ResponseWriter, r *http.Request, conv, raw str
 	p, err := s.refreshPair(raw, opaque)
 	if err != nil {
 		s.count(func(st *Stats) { st.RefreshRejected++ })
-		reason := err.Error()
-		note(w, "refresh rejected: %s", reason)
-		switch conv {
-		case SimpleJWT:
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"detail": "Token is invalid or expired", "code": "token_not_valid", "reason": reason})
-		case BearerJSON:
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "Refresh token is invalid or expired", "reason": reason})
-		case ElementAdmin:
-			writeJSON(w, http.StatusUnauthorized, map[string]any{"code": 50015, "message": "Refresh token expired, please log in again", "reason": reason})
-		case OAuth2:
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant", "error_description": reason})
-		}
+		refreshRejected(w, conv, err)
 		return pair{}, false
 	}
 	s.count(func(st *Stats) { st.RefreshOK++ })
@@ -213,6 +202,37 @@ func (s *Server) doRefresh(w http.ResponseWriter, r *http.Request, conv, raw str
 		note(w, "refresh ok, refresh token kept")
 	}
 	return p, true
+}
+
+// refreshRejected answers a rejected refresh token in the convention's error shape. The fields
+// clients match on (simplejwt's code token_not_valid, element-admin's 50015, RFC 6749's
+// invalid_grant) never change; when the cause is reuse, the human message (the field a client
+// shows: detail, message, error_description) names it too, so that the user learns that the
+// family was revoked, not merely that a token was "invalid or expired".
+func refreshRejected(w http.ResponseWriter, conv string, err error) {
+	reason := err.Error()
+	note(w, "refresh rejected: %s", reason)
+	reused := errors.Is(err, errReused) || errors.Is(err, errFamilyReused)
+	msg := func(usual, reuse string) string {
+		if reused {
+			return reuse + ": " + reason
+		}
+		return usual
+	}
+	switch conv {
+	case SimpleJWT:
+		// simplejwt's blacklist app answers a rotated-away refresh token "Token is blacklisted".
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"detail": msg("Token is invalid or expired", "Token is blacklisted"),
+			"code": "token_not_valid", "reason": reason})
+	case BearerJSON:
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"message": msg("Refresh token is invalid or expired", "Refresh token is invalid"),
+			"reason": reason})
+	case ElementAdmin:
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"code": 50015, "message": msg("Refresh token expired, please log in again",
+			"Refresh token invalid, please log in again"), "reason": reason})
+	case OAuth2:
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant", "error_description": reason})
+	}
 }
 
 // withRefresh adds the refresh field to a token response only when it was rotated: an answer

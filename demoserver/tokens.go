@@ -27,8 +27,11 @@ var (
 	errRevoked   = errors.New("token was revoked")
 	errWrongType = errors.New("wrong token type")
 	errUnknown   = errors.New("token is not known to this server")
-	errReused    = errors.New("refresh token was already used; its family is revoked")
-	errRotated   = errors.New("refresh token was already rotated")
+	errReused    = errors.New("refresh token reuse detected: it was already used, so its token family is revoked")
+	// errFamilyReused is errRevoked for a family that reuse revoked: in a stampede all but the
+	// first loser meet the revoked family, and a client should learn why from any of them.
+	errFamilyReused = errors.New("refresh token reuse detected earlier: its token family is revoked")
+	errRotated      = errors.New("refresh token was already rotated")
 )
 
 // accessRec is the server's record of one live access token. Keeping a registry (rather than
@@ -62,6 +65,7 @@ type family struct {
 	oidc      bool      // issued by the OpenID flows: access tokens carry scope and client_id
 	jkt       string    // the DPoP key its tokens are bound to (RFC 9449); "" for Bearer
 	revoked   bool
+	reused    bool // revoked because one of its refresh tokens was presented again
 	rotations int
 	exp       time.Time // expiry of its newest refresh token, for pruning
 }
@@ -316,6 +320,9 @@ func (s *Server) refreshPair(raw string, opaque bool) (pair, error) {
 		return pair{}, err
 	}
 	f := s.families[rec.family]
+	if f != nil && f.revoked && f.reused {
+		return pair{}, errFamilyReused
+	}
 	if f == nil || f.revoked {
 		return pair{}, errRevoked
 	}
@@ -323,7 +330,7 @@ func (s *Server) refreshPair(raw string, opaque bool) (pair, error) {
 		if s.opts.NoReuseDetection {
 			return pair{}, errRotated
 		}
-		f.revoked = true
+		f.revoked, f.reused = true, true
 		s.stats.ReuseDetected++
 		return pair{}, errReused
 	}

@@ -56,6 +56,11 @@ func TestFireSingleFlightOnExpiredToken(t *testing.T) {
 	if k["login"] != 1 || k["refresh-start"] != 1 || k["refresh-ok"] != 1 || k["refresh-wait"] == 0 || k["response"] != 300 {
 		t.Errorf("event kinds %v", k)
 	}
+	for _, e := range evs {
+		if r, _ := e["reason"].(string); strings.Contains(r, "reuse") {
+			t.Errorf("single flight, yet reuse: %v", e)
+		}
+	}
 	if s.WallMS <= 0 || s.P50MS <= 0 || s.P99MS < s.P50MS {
 		t.Errorf("timings %+v", s)
 	}
@@ -72,6 +77,21 @@ func TestFireStampedeWithoutSingleFlight(t *testing.T) {
 	}
 	if k := kinds(evs); k["refresh-failed"] == 0 || k["parked"] == 0 || k["logout"] != 1 {
 		t.Errorf("event kinds %v", k)
+	}
+	// The engine names the reuse it caused: a summary per reused token, and the logout's reason.
+	var summaries, blamed int
+	for _, e := range evs {
+		r, _ := e["reason"].(string)
+		if e["kind"] == "note" && strings.Contains(r, " reused: presented ") &&
+			(strings.HasSuffix(r, " reuses)") || strings.HasSuffix(r, " reuse)")) {
+			summaries++
+		}
+		if e["kind"] == "logout" && strings.Contains(r, "the server most likely detected reuse of refresh token fp:") {
+			blamed++
+		}
+	}
+	if summaries == 0 || blamed != 1 {
+		t.Errorf("%d reuse notes, %d logouts blaming reuse", summaries, blamed)
 	}
 }
 

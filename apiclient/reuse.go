@@ -1,0 +1,186 @@
+package apiclient
+
+// Naming refresh-token reuse. A server that rotates refresh tokens takes a token presented a
+// second time as stolen and revokes its whole family (OAuth 2.0 Security BCP §4.14.2); all the
+// client then hears is "invalid_grant" or "Token is invalid or expired". The engine knows what
+// it sent, so it counts the presentations of each refresh token and says so: once when a token
+// is presented again, once when the calls with it settle, and in the reason of a rejection that
+// reuse most likely caused.
+
+import (
+	"fmt"
+	"sync"
+
+	"tokenscope/session"
+)
+
+// maxTrackedTokens bounds the tokens remembered: a session holds one refresh token at a time,
+// and only the few it held last can still be in flight or come back in a retry.
+const maxTrackedTokens = 8
+
+// tokenUse is what the engine did with one refresh token, known by its fingerprint only.
+type tokenUse struct {
+	seq         uint64 // when it was first presented, for eviction
+	presented   int    // presentations in all
+	inFlight    int    // refresh runs (with their retries) using it now
+	burst       int    // presentations since its calls last settled
+	burstReuse  bool   // one of them overlapped another or came after a rotation
+	overlapped  bool   // it was ever presented while another call with it was in flight
+	rotatedAway bool   // a call with it came back with a new refresh token
+	kept        bool   // a call with it came back without a new one: the server does not rotate
+	announced   bool   // the line for its second presentation was emitted
+}
+
+// suspect is whether a rejection of this token is most likely the server's reuse detection:
+// it was presented again after the server replaced it, or several calls carried it at once to
+// a server that was not seen keeping it.
+func (u *tokenUse) suspect() bool { return u.rotatedAway || (u.overlapped && !u.kept) }
+
+// tokenUses counts presentations per refresh-token fingerprint, for the last few tokens.
+type tokenUses struct {
+	mu   sync.Mutex
+	seq  uint64
+	uses map[string]*tokenUse
+}
+
+// get returns fp's record, making room for it by forgetting the oldest settled token; the
+// caller holds t.mu.
+func (t *tokenUses) get(fp string) *tokenUse {
+	if u, ok := t.uses[fp]; ok {
+		return u
+	}
+	if t.uses == nil {
+		t.uses = map[string]*tokenUse{}
+	}
+	if len(t.uses) >= maxTrackedTokens {
+		oldest := ""
+		for k, u := range t.uses {
+			if u.inFlight == 0 && (oldest == "" || u.seq < t.uses[oldest].seq) {
+				oldest = k
+			}
+		}
+		delete(t.uses, oldest) // none settled (a no-op): in-flight tokens are few, so it stays small
+	}
+	t.seq++
+	u := &tokenUse{seq: t.seq}
+	t.uses[fp] = u
+	return u
+}
+
+// enter marks a refresh run with fp as started; leave must follow. It may be called with the
+// engine's lock held: tokenUses never takes it.
+func (t *tokenUses) enter(fp string) {
+	if fp == "" {
+		return
+	}
+	t.mu.Lock()
+	t.get(fp).inFlight++
+	t.mu.Unlock()
+}
+
+// present counts one call carrying fp and returns the line to log, if any: the second
+// presentation is named, the rest wait for the summary so that a 200-way stampede stays
+// readable.
+func (t *tokenUses) present(fp string) string {
+	if fp == "" {
+		return ""
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	u := t.get(fp)
+	u.presented++
+	u.burst++
+	overlap := u.inFlight > 1 // the other runs with it have presented it (or are retrying it)
+	if overlap {
+		u.overlapped = true
+	}
+	reuse := overlap || u.rotatedAway
+	u.burstReuse = u.burstReuse || reuse
+	if u.presented < 2 || u.announced {
+		return ""
+	}
+	u.announced = true
+	switch {
+	case u.rotatedAway:
+		return fmt.Sprintf("refresh token %s reused: presented %d× after the server rotated it", fp, u.presented)
+	case overlap:
+		return fmt.Sprintf("refresh token %s reused: presented %d× (another refresh with it is in flight)", fp, u.presented)
+	case u.kept:
+		// A server that does not rotate expects the same token every time: nothing wrong.
+		return fmt.Sprintf("refresh token %s presented %d×: the server did not rotate it, so that is expected", fp, u.presented)
+	default:
+		return fmt.Sprintf("refresh token %s presented %d×: retried after a failed refresh", fp, u.presented)
+	}
+}
+
+// answered records how the server answered a successful call with fp: with a new refresh
+// token (fp is rotated away: presenting it again is reuse) or without (the server keeps it).
+func (t *tokenUses) answered(fp string, rotated bool) {
+	if fp == "" {
+		return
+	}
+	t.mu.Lock()
+	u := t.get(fp)
+	if rotated {
+		u.rotatedAway = true
+	} else {
+		u.kept = true
+	}
+	t.mu.Unlock()
+}
+
+// leave marks a run with fp as ended and, when it was the last and its burst reused the token,
+// returns the summary line.
+func (t *tokenUses) leave(fp string) string {
+	if fp == "" {
+		return ""
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	u, ok := t.uses[fp]
+	if !ok {
+		return ""
+	}
+	if u.inFlight--; u.inFlight > 0 {
+		return ""
+	}
+	n, reuse := u.burst, u.burstReuse
+	u.burst, u.burstReuse = 0, false
+	if !reuse {
+		return ""
+	}
+	if !u.suspect() {
+		return fmt.Sprintf("refresh token %s presented %d× at once (%d in all): the server did not rotate it, so it accepted them", fp, n, u.presented)
+	}
+	word := "reuses"
+	if u.presented == 2 {
+		word = "reuse"
+	}
+	return fmt.Sprintf("refresh token %s reused: presented %d× (%d %s)", fp, u.presented, u.presented-1, word)
+}
+
+// explain rewrites the reason of a fatal rejection of fp when its presentations explain it.
+func (t *tokenUses) explain(fp, reason string) string {
+	if fp == "" {
+		return reason
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	u, ok := t.uses[fp]
+	switch {
+	case !ok || u.presented < 2 && !u.rotatedAway:
+		return reason
+	case u.suspect():
+		return fmt.Sprintf("the server most likely detected reuse of refresh token %s (presented %d×) and revoked the family: %s",
+			fp, u.presented, reason)
+	default:
+		return fmt.Sprintf("%s (refresh token %s was presented %d×, one call at a time)", reason, fp, u.presented)
+	}
+}
+
+// noteUse logs a line from tokenUses, if there is one.
+func (e *Engine) noteUse(fp, line string) {
+	if line != "" {
+		e.emit(session.Event{Kind: session.KindNote, Token: fp, Reason: line})
+	}
+}
