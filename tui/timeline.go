@@ -53,7 +53,7 @@ const (
 	tlUnauthorized
 	tlRetry
 	tlRequest
-	tlClasses // how many are counted
+	tlClasses             // how many are counted
 	tlBar     = tlClasses // the token bar, for the legend only
 )
 
@@ -326,16 +326,16 @@ func layoutRow(slots []tlCounts, classes []tlClass) []tlCell {
 // slot's cell, else with fewer marks; failing that it covers quieter slots (which come later);
 // failing that, only its first mark in its own cell if still free.
 func placeSlot(cells []tlCell, busy []bool, counts tlCounts, s tlSlot) {
+	text, ends := labelCells(counts, s.segs)
 	for _, polite := range []bool{true, false} {
-		for k := len(s.segs); k >= 1; k-- {
-			if placeText(cells, busy, s.i, labelCells(counts, s.segs[:k]), polite) {
+		for k := len(ends) - 1; k >= 0; k-- {
+			if placeText(cells, busy, s.i, text[:ends[k]], polite) {
 				return
 			}
 		}
 	}
 	if cells[s.i].r == 0 {
-		m := tlMarks[s.segs[0]]
-		cells[s.i] = tlCell{m.mark, m.role}
+		cells[s.i] = text[0]
 	}
 }
 
@@ -360,19 +360,19 @@ func placeText(cells []tlCell, busy []bool, i int, text []tlCell, polite bool) b
 }
 
 // labelCells is the label of the given classes of a slot: each mark, and ×count after it when
-// there were several.
-func labelCells(counts tlCounts, segs []tlClass) []tlCell {
-	var out []tlCell
+// there were several; ends are where each mark's part ends, to cut the label after any of them.
+func labelCells(counts tlCounts, segs []tlClass) (text []tlCell, ends []int) {
 	for _, c := range segs {
 		m := tlMarks[c]
-		out = append(out, tlCell{m.mark, m.role})
+		text = append(text, tlCell{m.mark, m.role})
 		if n := counts[c]; n > 1 {
 			for _, r := range "×" + countText(n) {
-				out = append(out, tlCell{r, m.role})
+				text = append(text, tlCell{r, m.role})
 			}
 		}
+		ends = append(ends, len(text))
 	}
-	return out
+	return text, ends
 }
 
 // countText is a count in at most 3 cells: "37", "999", "12k".

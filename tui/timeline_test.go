@@ -240,3 +240,180 @@ func TestGoldenTimeline(t *testing.T) {
 		}
 	}
 }
+
+// TestTimelineSpan: the span is a round figure that fills the width with slots of at least
+// half a second.
+func TestTimelineSpan(t *testing.T) {
+	for _, c := range []struct {
+		width int
+		want  time.Duration
+	}{{60, 2 * time.Minute}, {80, 2 * time.Minute}, {120, 2 * time.Minute}, {249, 2 * time.Minute}, {250, 5 * time.Minute}, {1000, 10 * time.Minute}} {
+		cols := c.width - tlLabelW
+		span, slot := timelineSpan(cols)
+		if span != c.want || slot < tlMinSlot || span-slot*time.Duration(cols) >= time.Duration(cols) {
+			t.Errorf("width %d: span %s, slot %s; want %s filled by slots >= %s", c.width, span, slot, c.want, tlMinSlot)
+		}
+	}
+}
+
+// tlRow lays out counts given per cell (one class per row of the test) and returns the text.
+func tlRow(cols int, at map[int]tlCounts, classes []tlClass) string {
+	slots := make([]tlCounts, cols)
+	for i, c := range at {
+		slots[i] = c
+	}
+	var b strings.Builder
+	for _, c := range layoutRow(slots, classes) {
+		if c.r == 0 {
+			c.r = '.'
+		}
+		b.WriteRune(c.r)
+	}
+	return b.String()
+}
+
+func counts(kv ...int) tlCounts {
+	var c tlCounts
+	for i := 0; i < len(kv); i += 2 {
+		c[kv[i]] = int32(kv[i+1])
+	}
+	return c
+}
+
+// TestTimelineLabels: counts are written after the mark over quiet cells, before it at the
+// right edge; a neighbour keeps its mark when there is room; the more telling slot keeps its
+// count when there is not; a rejected refresh outranks a busier slot.
+func TestTimelineLabels(t *testing.T) {
+	refresh := tlRows[0].classes
+	for _, c := range []struct {
+		name string
+		at   map[int]tlCounts
+		want string
+	}{
+		{"single", map[int]tlCounts{3: counts(int(tlProactive), 1)}, "...P......"},
+		{"count after", map[int]tlCounts{3: counts(int(tlReactive), 37)}, "...R×37..."},
+		{"count at the edge", map[int]tlCounts{9: counts(int(tlReactive), 37)}, "......R×37"},
+		{"causes and rejections", map[int]tlCounts{1: counts(int(tlReactive), 3, int(tlProactive), 1, int(tlRejected), 2)}, ".R×3P✗×2.."},
+		{"neighbour kept", map[int]tlCounts{4: counts(int(tlReactive), 37), 6: counts(int(tlBackground), 1)}, ".R×37.B..."},
+		{"busier wins", map[int]tlCounts{1: counts(int(tlReactive), 37), 2: counts(int(tlManual), 2), 3: counts(int(tlManual), 1)}, ".R×37....."},
+		{"rejected outranks", map[int]tlCounts{1: counts(int(tlRejected), 1), 2: counts(int(tlReactive), 37)}, ".✗R×37...."},
+		{"fewer marks before none", map[int]tlCounts{0: counts(int(tlReactive), 20, int(tlRejected), 19), 6: counts(int(tlManual), 1)}, "R×20..M..."},
+		{"transient", map[int]tlCounts{5: counts(int(tlTransient), 1)}, ".....~...."},
+	} {
+		if got := tlRow(10, c.at, refresh); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+// TestTimelineEveryMark: each kind of event draws its mark on its row.
+func TestTimelineEveryMark(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	now := f.clock.Now()
+	st := f.m.logp.store
+	for i, c := range []struct {
+		e    session.Event
+		row  string
+		mark string
+	}{
+		{session.Event{Kind: session.KindRefreshStart, Why: session.WhyProactive}, "refresh", "P"},
+		{session.Event{Kind: session.KindRefreshStart, Why: session.WhyReactive}, "refresh", "R"},
+		{session.Event{Kind: session.KindRefreshStart, Why: session.WhyBackground}, "refresh", "B"},
+		{session.Event{Kind: session.KindRefreshStart, Why: session.WhyManual}, "refresh", "M"},
+		{session.Event{Kind: session.KindRefreshFailed}, "refresh", "✗"},
+		{session.Event{Kind: session.KindRefreshFailed, Transient: true}, "refresh", "~"},
+		{session.Event{Kind: session.KindLogout, State: session.StateLoginRequired, Reason: "login required: refresh rejected: invalid_grant"}, "session", "⊘"},
+		{session.Event{Kind: session.KindLogout, State: session.StateLoginRequired, Reason: "login required: refresh token was already used; its family is revoked"}, "session", "⊗"},
+		{session.Event{Kind: session.KindLogout, Reason: "logged out by the user"}, "session", "■"},
+		{session.Event{Kind: session.KindLogin, Generation: 9}, "session", "L"},
+		{session.Event{Kind: session.KindParked}, "session", "p"},
+		{session.Event{Kind: session.KindReplayed}, "session", "↺"},
+		{session.Event{Kind: session.KindRequestFailed}, "requests", "x"},
+		{session.Event{Kind: session.KindUnauthorized}, "requests", "!"},
+		{session.Event{Kind: session.KindRetry}, "requests", "↻"},
+		{session.Event{Kind: session.KindRequest}, "requests", "•"},
+	} {
+		st.clear()
+		c.e.Seq, c.e.Time = st.lastSeq+1, now
+		st.add([]session.Event{c.e})
+		rows := timelineOf(f.m)
+		if got := strings.TrimSpace(rows[c.row]); got != c.mark {
+			t.Errorf("%d %s: %s row %q, want %q", i, c.e.Kind, c.row, got, c.mark)
+		}
+		if !strings.Contains(rows["legend"], c.mark+" ") {
+			t.Errorf("%d %s: legend %q does not name %s, which is on screen", i, c.e.Kind, rows["legend"], c.mark)
+		}
+	}
+}
+
+// TestTimelineAxisStable: slots are multiples of the slot duration since the epoch, so a mark
+// stays in its cell while now moves within a slot and moves one cell left per slot.
+func TestTimelineAxisStable(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	_, slot := timelineSpan(120 - tlLabelW)
+	// Start at the beginning of a slot, so that advancing less than a slot stays in it.
+	f.clock.Advance(slot - time.Duration(f.clock.Now().UnixNano()%int64(slot)))
+	st := f.m.logp.store
+	st.add([]session.Event{{Seq: st.lastSeq + 1, Time: f.clock.Now(), Kind: session.KindRefreshStart, Why: session.WhyManual}})
+	f.m.sync()
+	before := timelineOf(f.m)["refresh"]
+	col := strings.IndexRune(before, 'M')
+	if col < 0 {
+		t.Fatalf("no mark: %q", before)
+	}
+	f.clock.Advance(slot - time.Millisecond)
+	f.m.sync()
+	if got := timelineOf(f.m)["refresh"]; got != before {
+		t.Errorf("within the slot the row moved:\n%q\n%q", before, got)
+	}
+	for n := 1; n <= 3; n++ {
+		f.clock.Advance(slot)
+		f.m.sync()
+		if got := strings.IndexRune(timelineOf(f.m)["refresh"], 'M'); got != col-n {
+			t.Errorf("after %d slots the mark is at byte %d, want %d", n, got, col-n)
+		}
+	}
+}
+
+// TestTimelineMonoGenerations: without colour, neighbouring generations differ in shape.
+func TestTimelineMonoGenerations(t *testing.T) {
+	f := newFixture(t, "simplejwt", apiclient.Config{Strategy: apiclient.Proactive}, "mono")
+	f.m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	f.clock.Advance(27 * time.Second)
+	upd(t, f.m, press("enter"))
+	drain(f.m)
+	f.m.sync()
+	if bars := strings.TrimSpace(timelineOf(f.m)["tokens"]); !strings.Contains(bars, "▀▔") {
+		t.Errorf("mono token row %q: generations #1 and #2 look the same", bars)
+	}
+}
+
+// TestTimelineTrim: counts older than the longest span are forgotten as events arrive, and
+// the drawn timeline follows every change.
+func TestTimelineTrim(t *testing.T) {
+	l := newLogStore(1000)
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	for i := range 300 {
+		l.add([]session.Event{{Seq: uint64(i + 1), Time: t0.Add(time.Duration(i) * time.Minute), Kind: session.KindRequest}})
+	}
+	if n := len(l.ticks); n > 2*int(timelineKeep/time.Minute)+1 {
+		t.Errorf("%d ticks kept for one event a minute over 5 hours", n)
+	}
+	if got := l.slotCounts(floorDiv(t0.Add(299*time.Minute).UnixNano(), int64(time.Second)), int64(time.Second), 1); got[0][tlRequest] != 1 {
+		t.Errorf("newest tick: %v", got[0])
+	}
+}
+
+// BenchmarkTimelineRedraw draws the timeline at 200 columns over 100k events as when every
+// frame brings new events (the cache misses): only the ticks in view are summed.
+func BenchmarkTimelineRedraw(b *testing.B) {
+	f := newFixture(b, "simplejwt", apiclient.Config{}, "dark")
+	m := f.m
+	m.Update(tea.WindowSizeMsg{Width: 200, Height: 60})
+	m.logp.store.add(syntheticEvents(100_000, f.clock.Now()))
+	b.ReportAllocs()
+	for b.Loop() {
+		m.logp.store.tlVersion++
+		m.timelineView()
+	}
+}
