@@ -26,8 +26,9 @@ import (
 // and a legend. A row writes each busy slot as a label, its marks in the row's order each with
 // its count ("R×50✗×49"), over the quiet cells after the slot (or before it, at the right edge):
 // a stampede reads as a number, a single flight as one mark. Where labels would overlap, the
-// more telling slot (worse, then busier) keeps its text: quieter labels first lose their last
-// marks, then their counts, then their cell.
+// more telling slot (worse, then busier) is laid out first: a label first drops its last marks
+// to leave its neighbours be; failing that, it covers neighbours with fewer events and nothing
+// worse (the busier slot's count reads); failing that, its first mark stands alone in its cell.
 //
 // Counts are kept per tlTick as events arrive (logStore.mark), so a frame only sums the ticks
 // in view, and the drawn timeline is cached until the slot, the events, the size or the theme
@@ -293,11 +294,16 @@ type tlSlot struct {
 	segs   []tlClass
 }
 
+// yields reports whether o's cell may be written over by s's label: s is busier (more
+// events) and o no more telling, so that a stampede's count reads over a stray neighbour but
+// never over a rejection.
+func (s tlSlot) yields(o tlSlot) bool { return o.n < s.n && o.sev <= s.sev }
+
 // layoutRow lays out one event row: each busy slot's label, the most telling first, then the
 // others where they still fit (see the comment at the top).
 func layoutRow(slots []tlCounts, classes []tlClass) []tlCell {
 	cells := make([]tlCell, len(slots))
-	busy := make([]bool, len(slots))
+	at := make([]tlSlot, len(slots)) // the slot of each cell; n == 0 for a quiet one
 	var todo []tlSlot
 	for i := range slots {
 		s := tlSlot{i: i}
@@ -309,7 +315,7 @@ func layoutRow(slots []tlCounts, classes []tlClass) []tlCell {
 			}
 		}
 		if len(s.segs) > 0 {
-			busy[i] = true
+			at[i] = s
 			todo = append(todo, s)
 		}
 	}
@@ -317,19 +323,19 @@ func layoutRow(slots []tlCounts, classes []tlClass) []tlCell {
 		return cmp.Or(cmp.Compare(b.sev, a.sev), cmp.Compare(b.n, a.n), cmp.Compare(b.i, a.i))
 	})
 	for _, s := range todo {
-		placeSlot(cells, busy, slots[s.i], s)
+		placeSlot(cells, at, slots[s.i], s)
 	}
 	return cells
 }
 
 // placeSlot writes a slot's label where it fits: whole if it can without covering another
-// slot's cell, else with fewer marks; failing that it covers quieter slots (which come later);
-// failing that, only its first mark in its own cell if still free.
-func placeSlot(cells []tlCell, busy []bool, counts tlCounts, s tlSlot) {
+// slot's cell, else with fewer marks; failing that, over quieter slots that yield to it;
+// failing that, its first mark alone in its own cell if still free.
+func placeSlot(cells []tlCell, at []tlSlot, counts tlCounts, s tlSlot) {
 	text, ends := labelCells(counts, s.segs)
 	for _, polite := range []bool{true, false} {
 		for k := len(ends) - 1; k >= 0; k-- {
-			if placeText(cells, busy, s.i, text[:ends[k]], polite) {
+			if placeText(cells, at, s, text[:ends[k]], polite) {
 				return
 			}
 		}
@@ -339,17 +345,18 @@ func placeSlot(cells []tlCell, busy []bool, counts tlCounts, s tlSlot) {
 	}
 }
 
-// placeText writes text starting at cell i, or ending there when the cells after i have no
-// room (the right edge is now, where the newest label lands). A polite placement covers no
-// other busy slot.
-func placeText(cells []tlCell, busy []bool, i int, text []tlCell, polite bool) bool {
-	for _, from := range [2]int{i, i - len(text) + 1} {
+// placeText writes text starting at s's cell, or ending there when the cells after it have
+// no room (the right edge is now, where the newest label lands). A polite placement covers no
+// other busy slot; otherwise it may cover those that yield to s.
+func placeText(cells []tlCell, at []tlSlot, s tlSlot, text []tlCell, polite bool) bool {
+	for _, from := range [2]int{s.i, s.i - len(text) + 1} {
 		if from < 0 || from+len(text) > len(cells) {
 			continue
 		}
 		free := true
 		for j := from; j < from+len(text) && free; j++ {
-			free = cells[j].r == 0 && (!polite || j == i || !busy[j])
+			o := at[j]
+			free = cells[j].r == 0 && (j == s.i || o.n == 0 || !polite && s.yields(o))
 		}
 		if free {
 			copy(cells[from:], text)

@@ -299,6 +299,9 @@ func TestTimelineLabels(t *testing.T) {
 		{"rejected outranks", map[int]tlCounts{1: counts(int(tlRejected), 1), 2: counts(int(tlReactive), 37)}, ".✗R×37...."},
 		{"fewer marks before none", map[int]tlCounts{0: counts(int(tlReactive), 20, int(tlRejected), 19), 6: counts(int(tlManual), 1)}, "R×20..M..."},
 		{"transient", map[int]tlCounts{5: counts(int(tlTransient), 1)}, ".....~...."},
+		// A stampede's rejections arrive at the right edge after its refreshes: they keep
+		// their mark, and the busier refreshes keep their count.
+		{"rejections after a stampede", map[int]tlCounts{6: counts(int(tlReactive), 50), 9: counts(int(tlRejected), 49)}, "...R×50..✗"},
 	} {
 		if got := tlRow(10, c.at, refresh); got != c.want {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)
