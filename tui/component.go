@@ -84,7 +84,7 @@ const (
 	minHeight      = 18
 	tokenRows      = 7 // two token panels: title + 2 lines + bar, and title + 2 lines
 	wideTokenRows  = 4 // side by side
-	timelineRows   = 3
+	timelineRows   = 5
 	chromeRows     = 3 // header, tabs, help bar
 	requestListMax = 34
 	wideTokens     = 150 // at this width the token panels sit side by side

@@ -1,7 +1,9 @@
 package tui
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -28,15 +30,20 @@ type logStore struct {
 	follow   bool // stick to the bottom as events arrive
 	cleared  bool // the user cleared the log (the empty log says so)
 
-	// The timeline reads these instead of scanning events: one bucket per second with the
-	// most telling mark, and the moments the access-token generation changed.
-	buckets map[int64]bucket
-	gens    []genChange
+	// The timeline reads these instead of scanning events: what happened per tlTick (the
+	// non-empty ticks, oldest first), and the moments the access-token generation changed.
+	// tlVersion counts their changes, so that the drawn timeline (tl) is kept until then.
+	ticks     []tlTickCounts
+	gens      []genChange
+	tlVersion uint64
+	trimmedAt time.Time
+	tl        timelineCache
 }
 
-type bucket struct {
-	rank int
-	mark rune
+// tlTickCounts is what the timeline counts of the events in one tick.
+type tlTickCounts struct {
+	at int64 // Unix nanoseconds / tlTick
+	n  tlCounts
 }
 
 type genChange struct {
@@ -45,8 +52,8 @@ type genChange struct {
 	exp time.Time // the generation's exp, by the server's clock; zero for none
 }
 
-// timelineKeep is how much history the timeline buckets keep.
-const timelineKeep = 15 * time.Minute
+// timelineKeep is how much history the timeline's counts keep: its longest span.
+const timelineKeep = time.Hour
 
 // defaultLogBytes bounds the strings of the events on screen's store.
 const defaultLogBytes = 32 << 20
@@ -55,7 +62,7 @@ func newLogStore(max int) *logStore {
 	if max <= 0 {
 		max = 100_000
 	}
-	return &logStore{max: max, maxBytes: defaultLogBytes, follow: true, buckets: map[int64]bucket{}}
+	return &logStore{max: max, maxBytes: defaultLogBytes, follow: true}
 }
 
 // eventBytes is what an event's strings hold.
@@ -122,7 +129,8 @@ func (l *logStore) clear() int {
 	n := len(l.events)
 	l.events, l.rendered, l.visible, l.offset, l.follow, l.cleared = nil, nil, nil, 0, true, true
 	l.bytes = 0
-	clear(l.buckets)
+	l.ticks = nil
+	l.tlVersion++
 	return n
 }
 
@@ -130,31 +138,78 @@ func (l *logStore) mark(e session.Event) {
 	switch e.Kind {
 	case session.KindLogin, session.KindRefreshOK:
 		l.gens = append(l.gens, genChange{e.Time, e.Generation, e.Exp})
+		l.tlVersion++
 	case session.KindLogout:
 		l.gens = append(l.gens, genChange{at: e.Time})
+		l.tlVersion++
 	}
-	r, ch := markOf(e)
-	if r == 0 {
-		return
-	}
-	sec := e.Time.Unix()
-	if b := l.buckets[sec]; r > b.rank {
-		l.buckets[sec] = bucket{r, ch}
+	if c, ok := tlClassOf(e); ok {
+		l.count(e.Time, c)
 	}
 	// Forget what the timeline can no longer show, now and then.
-	if len(l.buckets) > 2*int(timelineKeep/time.Second) {
-		cut := e.Time.Add(-timelineKeep).Unix()
-		for k := range l.buckets {
-			if k < cut {
-				delete(l.buckets, k)
-			}
-		}
-		i := 0
-		for i < len(l.gens)-1 && l.gens[i+1].at.Unix() < cut {
-			i++
-		}
-		l.gens = append([]genChange(nil), l.gens[i:]...)
+	if e.Time.Sub(l.trimmedAt) > timelineKeep {
+		l.trimTimeline(e.Time.Add(-timelineKeep))
+		l.trimmedAt = e.Time
 	}
+}
+
+// count adds an event of class c at t to its tick. Events arrive nearly in time order (the
+// engine stamps them before it appends), so the tick is the last one or close before it.
+func (l *logStore) count(t time.Time, c tlClass) {
+	at := floorDiv(t.UnixNano(), int64(tlTick))
+	i := len(l.ticks)
+	for i > 0 && l.ticks[i-1].at > at {
+		i--
+	}
+	if i == 0 || l.ticks[i-1].at != at {
+		l.ticks = slices.Insert(l.ticks, i, tlTickCounts{at: at})
+		i++
+	}
+	l.ticks[i-1].n[c]++
+	l.tlVersion++
+}
+
+// trimTimeline drops the counts before cut, and the generations that ended before it.
+func (l *logStore) trimTimeline(cut time.Time) {
+	at := floorDiv(cut.UnixNano(), int64(tlTick))
+	i, _ := slices.BinarySearchFunc(l.ticks, at, func(t tlTickCounts, at int64) int { return cmp.Compare(t.at, at) })
+	l.ticks = append([]tlTickCounts(nil), l.ticks[i:]...)
+	g := 0
+	for g < len(l.gens)-1 && l.gens[g+1].at.Before(cut) {
+		g++
+	}
+	l.gens = append([]genChange(nil), l.gens[g:]...)
+	l.tlVersion++
+}
+
+// slotCounts sums the ticks into cols slots of slot nanoseconds, the first starting at
+// start×slot: only the ticks in view are read.
+func (l *logStore) slotCounts(start, slot int64, cols int) []tlCounts {
+	out := make([]tlCounts, cols)
+	from := floorDiv(start*slot, int64(tlTick))
+	i, _ := slices.BinarySearchFunc(l.ticks, from, func(t tlTickCounts, at int64) int { return cmp.Compare(t.at, at) })
+	for _, t := range l.ticks[i:] {
+		col := floorDiv(t.at*int64(tlTick), slot) - start
+		if col >= int64(cols) {
+			break
+		}
+		if col < 0 {
+			continue // the tick starts in the slot before the first
+		}
+		for c, n := range t.n {
+			out[col][c] += n
+		}
+	}
+	return out
+}
+
+// floorDiv is a/b rounded down, for times before 1970 too.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
 }
 
 // genAt is the access-token generation usable at local time t: 0 before the first login,

@@ -1,7 +1,10 @@
 package tui
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -9,61 +12,445 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"tokenscope/session"
+	"tokenscope/themes"
 )
 
-// timelineView is the last few minutes at a glance: one column per time slot, access-token
-// generations as alternating bars on the top row, and the most telling event of each slot on
-// the bottom row (401 > refresh failure > refresh > retry > request).
-func (m *Model) timelineView() string {
-	th := m.sh.theme
-	labelW := 9
-	cols := max(m.width-labelW, 10)
-	slot := time.Second
-	span := time.Duration(cols) * slot
-	end := m.sh.now.Truncate(slot).Add(slot)
-	start := end.Add(-span)
+// The timeline is the session's last minutes at a glance, one cell per time slot after a
+// label column:
+//
+//	tokens    access-token generations as alternating bars (▀, and ▔ without colour)
+//	refresh   refresh calls by cause (P R B M), ×count when several started, ✗ rejected, ~ transient
+//	session   its end (⊗ reuse/revoked, ⊘ login required, ■ logged out), L login, p parked, ↺ replayed
+//	requests  x failed, ! 401, ↻ retry, • request
+//
+// and a legend. A row writes each busy slot as a label, its marks in the row's order each with
+// its count ("R×50✗×49"), over the quiet cells after the slot (or before it, at the right edge):
+// a stampede reads as a number, a single flight as one mark. Where labels would overlap, the
+// more telling slot (worse, then busier) is laid out first: a label first drops its last marks
+// to leave its neighbours be; failing that, it covers neighbours with fewer events and nothing
+// worse (the busier slot's count reads); failing that, its first mark stands alone in its cell.
+//
+// Counts are kept per tlTick as events arrive (logStore.mark), so a frame only sums the ticks
+// in view, and the drawn timeline is cached until the slot, the events, the size or the theme
+// change: the TUI redraws at 10 Hz.
 
-	nowCol := min(int(m.sh.now.Sub(start)/slot), cols-1)
+// tlClass is what the timeline counts: one mark each.
+type tlClass uint8
+
+const (
+	tlReactive tlClass = iota
+	tlProactive
+	tlBackground
+	tlManual
+	tlRejected
+	tlTransient
+	tlReuse
+	tlLoginRequired
+	tlEnded
+	tlLogin
+	tlParked
+	tlReplayed
+	tlFailed
+	tlUnauthorized
+	tlRetry
+	tlRequest
+	tlClasses             // how many are counted
+	tlBar     = tlClasses // the token bar, for the legend only
+)
+
+// tlCounts is how many events of each class fell in a tick or slot.
+type tlCounts [tlClasses]int32
+
+// tlRole is the style a mark is drawn in; marks differ in shape too, so that no colour is
+// needed to tell them apart.
+type tlRole int
+
+const (
+	tlPlain tlRole = iota
+	tlGenOdd
+	tlGenEven
+	tlRefresh
+	tlBad
+	tlWarn
+	tlOK
+	tlRetried
+	tlMuted
+	tlValue
+)
+
+type tlMark struct {
+	mark rune
+	name string // in the legend
+	role tlRole
+	sev  int // how telling: ranks a slot against its neighbours for room
+}
+
+var tlMarks = [tlClasses + 1]tlMark{
+	tlReactive:      {'R', "reactive", tlRefresh, 2},
+	tlProactive:     {'P', "proactive", tlRefresh, 2},
+	tlBackground:    {'B', "background", tlRefresh, 2},
+	tlManual:        {'M', "manual", tlRefresh, 2},
+	tlRejected:      {'✗', "rejected", tlBad, 6},
+	tlTransient:     {'~', "transient", tlWarn, 4},
+	tlReuse:         {'⊗', "reuse/revoked", tlBad, 6},
+	tlLoginRequired: {'⊘', "login required", tlBad, 6},
+	tlEnded:         {'■', "logged out", tlValue, 4},
+	tlLogin:         {'L', "login", tlOK, 3},
+	tlParked:        {'p', "parked", tlWarn, 3},
+	tlReplayed:      {'↺', "replayed", tlRetried, 3},
+	tlFailed:        {'x', "failed", tlBad, 5},
+	tlUnauthorized:  {'!', "401", tlWarn, 4},
+	tlRetry:         {'↻', "retry", tlRetried, 2},
+	tlRequest:       {'•', "request", tlMuted, 1},
+	tlBar:           {'▀', "access token", tlGenOdd, 0},
+}
+
+// tlRows are the event rows and the order a slot's marks are written in on each.
+var tlRows = [...]struct {
+	label   string
+	classes []tlClass
+}{
+	{"refresh", []tlClass{tlReactive, tlProactive, tlBackground, tlManual, tlRejected, tlTransient}},
+	{"session", []tlClass{tlReuse, tlLoginRequired, tlEnded, tlLogin, tlParked, tlReplayed}},
+	{"requests", []tlClass{tlFailed, tlUnauthorized, tlRetry, tlRequest}},
+}
+
+// tlLegendOrder is the legend's order of importance when the line has no room for every mark
+// (marks on screen come first whatever their rank).
+var tlLegendOrder = []tlClass{tlReactive, tlProactive, tlRejected, tlLoginRequired, tlReuse, tlUnauthorized,
+	tlFailed, tlParked, tlReplayed, tlBackground, tlManual, tlTransient, tlBar, tlRetry, tlRequest, tlLogin, tlEnded}
+
+// tlClassOf is the class an event counts in; ok is false for events the timeline does not mark
+// (answers, waits, successful refreshes: the token bar shows those).
+func tlClassOf(e session.Event) (c tlClass, ok bool) {
+	switch e.Kind {
+	case session.KindRefreshStart:
+		switch e.Why {
+		case session.WhyReactive:
+			return tlReactive, true
+		case session.WhyProactive:
+			return tlProactive, true
+		case session.WhyBackground:
+			return tlBackground, true
+		}
+		return tlManual, true
+	case session.KindRefreshFailed:
+		if e.Transient {
+			return tlTransient, true
+		}
+		return tlRejected, true
+	case session.KindLogout:
+		return logoutClass(e), true
+	}
+	c, ok = tlSimple[e.Kind]
+	return c, ok
+}
+
+var tlSimple = map[session.Kind]tlClass{
+	session.KindLogin: tlLogin, session.KindParked: tlParked, session.KindReplayed: tlReplayed,
+	session.KindRequestFailed: tlFailed, session.KindUnauthorized: tlUnauthorized, session.KindRetry: tlRetry,
+	session.KindRequest: tlRequest,
+}
+
+// logoutClass tells how the session ended: by the user, by a rejected refresh token, or by a
+// server that saw a refresh token reused (or revoked the grant): then every token of the grant
+// died at once, which is what a stampede without single flight does under rotation.
+func logoutClass(e session.Event) tlClass {
+	if e.State != session.StateLoginRequired {
+		return tlEnded
+	}
+	r := strings.ToLower(e.Reason)
+	if strings.Contains(r, "reuse") || strings.Contains(r, "revoked") || strings.Contains(r, "already used") {
+		return tlReuse
+	}
+	return tlLoginRequired
+}
+
+// Timeline sizes.
+const (
+	tlLabelW = 9 // "requests" and a space
+	// tlMinSlot: the shortest slot worth a cell. One refresh with its 401 and retry takes tens
+	// to hundreds of milliseconds on a real network; finer slots would split one story over
+	// several cells and show latency rather than the session.
+	tlMinSlot = 500 * time.Millisecond
+	// tlTick is the grain events are counted in, a fifth of the shortest slot: a slot's sum
+	// starts at most 100 ms early or late.
+	tlTick = 100 * time.Millisecond
+)
+
+// tlSpans are the spans the timeline shows, round figures to read at a glance. The shortest
+// is 2m: four lifetimes of the demo server's 30 s access tokens, so that a refresh is seen
+// with the generations before and after it, and at least today's ~1 s per cell at 120
+// columns. The longest is timelineKeep.
+var tlSpans = []time.Duration{2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute, time.Hour}
+
+// timelineSpan picks the shortest round span whose slots are at least tlMinSlot over cols
+// cells: the span fills the width exactly (slot = span/cols, not a whole second), so the
+// label says a round figure and no column is wasted.
+func timelineSpan(cols int) (span, slot time.Duration) {
+	for _, span = range tlSpans {
+		if span/time.Duration(cols) >= tlMinSlot {
+			break
+		}
+	}
+	return span, span / time.Duration(cols)
+}
+
+// spanText is "2m", "1h".
+func spanText(d time.Duration) string {
+	if d >= time.Hour && d%time.Hour == 0 {
+		return strconv.Itoa(int(d/time.Hour)) + "h"
+	}
+	return strconv.Itoa(int(d/time.Minute)) + "m"
+}
+
+// tlKey is everything the drawn timeline depends on.
+type tlKey struct {
+	width   int
+	theme   string
+	mono    bool
+	version uint64        // the store's counts and generations
+	end     int64         // the slot now is in: slots are multiples of the slot since the epoch
+	skew    time.Duration // generations end at exp by the server's clock
+	nowGen  int           // the newest cell's generation, which changes within its slot
+}
+
+// timelineCache is the last timeline drawn and what it was drawn from.
+type timelineCache struct {
+	key  tlKey
+	view string
+}
+
+// timelineView draws the timeline, or returns the one drawn for the same inputs.
+func (m *Model) timelineView() string {
+	st := m.logp.store
+	cols := max(m.width-tlLabelW, 10)
+	span, slot := timelineSpan(cols)
 	skew := m.sh.snap.Skew.Applied()
-	gens := make([]int, cols)
-	rank := make([]int, cols)
-	marks := make([]rune, cols)
-	for i := range cols {
-		t := start.Add(time.Duration(i) * slot)
-		b := m.logp.store.buckets[t.Unix()]
-		rank[i], marks[i] = b.rank, b.mark
-		if marks[i] == 0 {
-			marks[i] = ' '
+	key := tlKey{width: m.width, theme: m.sh.tname, mono: m.sh.theme.Mono, version: st.tlVersion,
+		end: floorDiv(m.sh.now.UnixNano(), int64(slot)), skew: skew, nowGen: st.genAt(m.sh.now, skew)}
+	if st.tl.view != "" && st.tl.key == key {
+		return st.tl.view
+	}
+	start := key.end - int64(cols) + 1
+	slots := st.slotCounts(start, int64(slot), cols)
+	th := m.sh.theme
+	label := func(s string) string { return th.Label.Render(fmt.Sprintf("%-*s", tlLabelW, s)) }
+	lines := []string{label("tokens") + m.tokenBars(start, int64(slot), cols, skew)}
+	var seen [tlClasses]bool
+	for _, row := range tlRows {
+		cells := layoutRow(slots, row.classes)
+		var runs styledRuns
+		for _, c := range cells {
+			if c.r == 0 {
+				runs.add(int(tlPlain), ' ')
+				continue
+			}
+			runs.add(int(c.role), c.r)
 		}
-		if i <= nowCol {
-			gens[i] = m.logp.store.genAt(t.Add(slot-1), skew)
+		lines = append(lines, label(row.label)+runs.render(m.tlStyle))
+	}
+	for i := range slots {
+		for c, n := range slots[i] {
+			seen[c] = seen[c] || n > 0
 		}
 	}
-	// Cells are grouped into runs of one style: one escape sequence per run, not per cell.
-	var top, bottom styledRuns
+	lines = append(lines, m.tlLegend(span, seen))
+	st.tl = timelineCache{key, strings.Join(lines, "\n")}
+	return st.tl.view
+}
+
+// tokenBars is the tokens row: each cell shows the generation usable at its slot's end (or
+// now, for the newest), alternating in style so that neighbouring generations stand apart.
+func (m *Model) tokenBars(start, slot int64, cols int, skew time.Duration) string {
+	now := m.sh.now.UnixNano()
+	var runs styledRuns
 	for i := range cols {
-		switch {
-		case i > nowCol || gens[i] == 0:
-			top.add(-1, ' ')
-		case gens[i]%2 == 1:
-			top.add(1, '▀')
+		at := min((start+int64(i)+1)*slot-1, now)
+		switch g := m.logp.store.genAt(time.Unix(0, at), skew); {
+		case g == 0:
+			runs.add(int(tlPlain), ' ')
+		case g%2 == 1:
+			runs.add(int(tlGenOdd), '▀')
 		case m.sh.theme.Mono:
-			top.add(2, '▔') // without colour, the shape tells neighbouring generations apart
+			runs.add(int(tlGenEven), '▔') // without colour, the shape tells neighbouring generations apart
 		default:
-			top.add(2, '▀')
+			runs.add(int(tlGenEven), '▀')
 		}
-		bottom.add(rank[i], marks[i])
 	}
-	topStyle := func(k int) lipgloss.Style {
-		if k == 1 {
-			return th.Refresh
+	return runs.render(m.tlStyle)
+}
+
+// tlCell is one drawn cell of an event row; r == 0 is empty.
+type tlCell struct {
+	r    rune
+	role tlRole
+}
+
+// tlSlot is a slot with marks on a row: what it holds and how it ranks for room.
+type tlSlot struct {
+	i, sev int
+	n      int32
+	segs   []tlClass
+}
+
+// yields reports whether o's cell may be written over by s's label: s is busier (more
+// events) and o no more telling, so that a stampede's count reads over a stray neighbour but
+// never over a rejection.
+func (s tlSlot) yields(o tlSlot) bool { return o.n < s.n && o.sev <= s.sev }
+
+// layoutRow lays out one event row: each busy slot's label, the most telling first, then the
+// others where they still fit (see the comment at the top).
+func layoutRow(slots []tlCounts, classes []tlClass) []tlCell {
+	cells := make([]tlCell, len(slots))
+	at := make([]tlSlot, len(slots)) // the slot of each cell; n == 0 for a quiet one
+	var todo []tlSlot
+	for i := range slots {
+		s := tlSlot{i: i}
+		for _, c := range classes {
+			if n := slots[i][c]; n > 0 {
+				s.segs = append(s.segs, c)
+				s.n += n
+				s.sev = max(s.sev, tlMarks[c].sev)
+			}
 		}
+		if len(s.segs) > 0 {
+			at[i] = s
+			todo = append(todo, s)
+		}
+	}
+	slices.SortStableFunc(todo, func(a, b tlSlot) int {
+		return cmp.Or(cmp.Compare(b.sev, a.sev), cmp.Compare(b.n, a.n), cmp.Compare(b.i, a.i))
+	})
+	for _, s := range todo {
+		placeSlot(cells, at, slots[s.i], s)
+	}
+	return cells
+}
+
+// placeSlot writes a slot's label where it fits: whole if it can without covering another
+// slot's cell, else with fewer marks; failing that, over quieter slots that yield to it;
+// failing that, its first mark alone in its own cell if still free.
+func placeSlot(cells []tlCell, at []tlSlot, counts tlCounts, s tlSlot) {
+	text, ends := labelCells(counts, s.segs)
+	for _, polite := range []bool{true, false} {
+		for k := len(ends) - 1; k >= 0; k-- {
+			if placeText(cells, at, s, text[:ends[k]], polite) {
+				return
+			}
+		}
+	}
+	if cells[s.i].r == 0 {
+		cells[s.i] = text[0]
+	}
+}
+
+// placeText writes text starting at s's cell, or ending there when the cells after it have
+// no room (the right edge is now, where the newest label lands). A polite placement covers no
+// other busy slot; otherwise it may cover those that yield to s.
+func placeText(cells []tlCell, at []tlSlot, s tlSlot, text []tlCell, polite bool) bool {
+	for _, from := range [2]int{s.i, s.i - len(text) + 1} {
+		if from < 0 || from+len(text) > len(cells) {
+			continue
+		}
+		free := true
+		for j := from; j < from+len(text) && free; j++ {
+			o := at[j]
+			free = cells[j].r == 0 && (j == s.i || o.n == 0 || !polite && s.yields(o))
+		}
+		if free {
+			copy(cells[from:], text)
+			return true
+		}
+	}
+	return false
+}
+
+// labelCells is the label of the given classes of a slot: each mark, and ×count after it when
+// there were several; ends are where each mark's part ends, to cut the label after any of them.
+func labelCells(counts tlCounts, segs []tlClass) (text []tlCell, ends []int) {
+	for _, c := range segs {
+		m := tlMarks[c]
+		text = append(text, tlCell{m.mark, m.role})
+		if n := counts[c]; n > 1 {
+			for _, r := range "×" + countText(n) {
+				text = append(text, tlCell{r, m.role})
+			}
+		}
+		ends = append(ends, len(text))
+	}
+	return text, ends
+}
+
+// countText is a count in at most 3 cells: "37", "999", "12k".
+func countText(n int32) string {
+	if n < 1000 {
+		return strconv.Itoa(int(n))
+	}
+	return strconv.Itoa(int(min(n/1000, 99))) + "k"
+}
+
+// tlLegend is "last 2m" and the marks, each in its style: those on screen first, then by
+// importance, as many as the width holds, in the rows' order.
+func (m *Model) tlLegend(span time.Duration, seen [tlClasses]bool) string {
+	room := m.width - len("last ") - len(spanText(span))
+	var chosen [tlClasses + 1]bool
+	for _, onScreen := range []bool{true, false} {
+		for _, c := range tlLegendOrder {
+			if chosen[c] || (onScreen && (c == tlBar || !seen[c])) {
+				continue
+			}
+			if w := 2 + ansi.StringWidth(m.tlLegendEntry(c)); w <= room {
+				chosen[c], room = true, room-w
+			}
+		}
+	}
+	th := m.sh.theme
+	var b strings.Builder
+	b.WriteString(th.Subtle.Render("last " + spanText(span)))
+	for c := range tlClasses + 1 {
+		if !chosen[c] {
+			continue
+		}
+		mark, name, _ := strings.Cut(m.tlLegendEntry(c), " ")
+		b.WriteString("  " + m.tlStyle(int(tlMarks[c].role)).Render(mark) + th.Subtle.Render(" "+name))
+	}
+	return ansi.Truncate(b.String(), m.width, "…")
+}
+
+// tlLegendEntry is a mark and its name, "R reactive".
+func (m *Model) tlLegendEntry(c tlClass) string {
+	if c == tlBar && m.sh.theme.Mono {
+		return "▀▔ access tokens"
+	}
+	return string(tlMarks[c].mark) + " " + tlMarks[c].name
+}
+
+// tlStyle is the theme's style for a mark's role.
+func (m *Model) tlStyle(k int) lipgloss.Style {
+	return tlRoleStyle(m.sh.theme, tlRole(k))
+}
+
+func tlRoleStyle(th themes.Theme, r tlRole) lipgloss.Style {
+	switch r {
+	case tlGenOdd, tlRefresh:
+		return th.Refresh
+	case tlGenEven:
 		return th.Info
+	case tlBad:
+		return th.Bad
+	case tlWarn:
+		return th.Warn
+	case tlOK:
+		return th.OK
+	case tlRetried:
+		return th.Retry
+	case tlMuted:
+		return th.Muted
+	case tlValue:
+		return th.Value
 	}
-	legend := th.Subtle.Render(fmt.Sprintf("last %s  ▀ access token (one bar per generation)  R refresh  ! 401  x failed  ↻ retry  p parked  • request", span))
-	return th.Label.Render(fmt.Sprintf("%-*s", labelW, "tokens")) + top.render(topStyle) + "\n" +
-		th.Label.Render(fmt.Sprintf("%-*s", labelW, "events")) + bottom.render(m.markStyle) + "\n" +
-		ansi.Truncate(legend, m.width, "…")
+	return th.Subtle
 }
 
 // styledRuns collects cells as (style key, text) runs; key <= 0 is drawn unstyled.
@@ -90,36 +477,4 @@ func (r *styledRuns) render(style func(int) lipgloss.Style) string {
 		b.WriteString(style(k).Render(r.text[i].String()))
 	}
 	return b.String()
-}
-
-func markOf(e session.Event) (int, rune) {
-	switch e.Kind {
-	case session.KindUnauthorized:
-		return 6, '!'
-	case session.KindRefreshFailed, session.KindRequestFailed, session.KindLogout:
-		return 5, 'x'
-	case session.KindRefreshStart:
-		return 4, 'R'
-	case session.KindRetry, session.KindReplayed:
-		return 3, '↻'
-	case session.KindParked:
-		return 2, 'p'
-	case session.KindRequest:
-		return 1, '•'
-	}
-	return 0, ' '
-}
-
-func (m *Model) markStyle(rank int) lipgloss.Style {
-	switch rank {
-	case 6:
-		return m.sh.theme.Warn
-	case 5:
-		return m.sh.theme.Bad
-	case 4:
-		return m.sh.theme.Refresh
-	case 3:
-		return m.sh.theme.Retry
-	}
-	return m.sh.theme.Muted
 }

@@ -93,7 +93,7 @@ func TestTerminalEndToEnd(t *testing.T) {
 	s.waitFor(regexp.MustCompile(`(refresh window|expired)`), 10*time.Second)
 	s.keys("Enter")
 	after := s.waitFor(regexp.MustCompile(`refresh-ok[\s\S]*gen #2`), 10*time.Second)
-	if !strings.Contains(after, "proactive") {
+	if !regexp.MustCompile(`refresh-start\s.*proactive`).MatchString(after) {
 		t.Errorf("refresh was not proactive:\n%s", after)
 	}
 
