@@ -19,7 +19,8 @@ type loginDialog struct {
 	keys      KeyMap // for the log-in key, shared with the global map
 	dismissed bool
 	width     int
-	height    int // the main area's rows: the box must fit them, keys and border included
+	height    int  // the main area's rows: the box must fit them, keys and border included
+	observing bool // the session is the user's app's: tokenscope cannot log it in
 	box, wrap lipgloss.Style
 }
 
@@ -54,8 +55,13 @@ func (d *loginDialog) View() string {
 	th := d.sh.theme
 	s := d.sh.snap
 	keys := th.Key.Render("l") + th.HelpDesc.Render(" log in again   ") + th.Key.Render("esc") + th.HelpDesc.Render(" dismiss")
+	title := "Session ended: login required"
+	if d.observing {
+		keys = th.HelpDesc.Render("your app must log in again   ") + th.Key.Render("esc") + th.HelpDesc.Render(" dismiss")
+		title = "Your app's session ended: login required"
+	}
 	body := []string{
-		th.Bad.Render("Session ended: login required"),
+		th.Bad.Render(title),
 		th.Value.Render(d.wrap.Render(sanitize.Line(s.Reason))),
 		th.Value.Render(d.wrap.Render(parkedText(s.Parked))),
 		keys,
@@ -64,7 +70,7 @@ func (d *loginDialog) View() string {
 	if d.height > 0 && lipgloss.Height(box) > d.height {
 		// A short terminal: one line each, and the keys and the border stay whatever is cut.
 		w := max(d.box.GetWidth()-4, 8)
-		body = []string{th.Bad.Render(truncate("Session ended: login required", w)), keys,
+		body = []string{th.Bad.Render(truncate(title, w)), keys,
 			th.Value.Render(truncate(sanitize.Line(s.Reason), w)), th.Value.Render(truncate(parkedText(s.Parked), w))}
 		for len(body) > 1 && len(body)+2 > d.height {
 			body = body[:len(body)-1]

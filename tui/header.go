@@ -58,6 +58,10 @@ func (m *Model) headerView() string {
 		th.Value.Render(s.Profile),
 		th.Value.Render(sanitize.Line(target)),
 	}
+	if m.engine == nil {
+		// Watching the user's app: its strategy and single flight are what the findings judge.
+		fields = append([]string{fields[0], th.Refresh.Render("observing your app")}, fields[3:]...)
+	}
 	if m.opts.Insecure {
 		// Second place, so that no terminal is too narrow to show it.
 		fields = append([]string{fields[0], th.Banner.Render(" INSECURE TLS: certificates not verified ")}, fields[1:]...)
@@ -70,6 +74,9 @@ func (m *Model) tabsView() string {
 	th := m.sh.theme
 	var tabs []string
 	for i, n := range paneNames {
+		if pane(i) == paneRequests && m.engine == nil {
+			n = "findings"
+		}
 		if pane(i) == m.focus {
 			tabs = append(tabs, th.Selected.Render("["+n+"]"))
 		} else {

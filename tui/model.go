@@ -49,6 +49,11 @@ type Options struct {
 	// countdown, the proactive refresh and the 401 → refresh → retry play out unattended.
 	// The a key starts and stops it (at DefaultEvery when Every is zero).
 	Every time.Duration
+	// Observed, with Engine nil, watches a session the TUI does not drive (tokenscope
+	// observe): the keys that drive the engine are off, and its findings take the requests
+	// panel's place.
+	Observed       Observed
+	ObservedFaults ObservedFaults // the fault keys while watching; nil without --faults
 }
 
 // DefaultEvery is the heartbeat's period when a starts it without --every.
@@ -57,7 +62,8 @@ const DefaultEvery = time.Second
 // Model is the root model.
 type Model struct {
 	opts    Options
-	engine  *apiclient.Engine
+	engine  *apiclient.Engine // nil while only watching (Options.Observed)
+	src     Source            // what the panels draw: the engine, or the observed session
 	clock   session.Clock
 	sub     *session.Subscription
 	keys    KeyMap
@@ -68,6 +74,7 @@ type Model struct {
 	logp     *logPanel
 	reqs     *requestsPanel
 	claims   *claimsPanel
+	findings *findingsPanel // in the requests panel's place while only watching
 	panels   [paneCount]component
 	composer *composer
 	dialog   *loginDialog
@@ -106,8 +113,12 @@ func New(o Options) *Model {
 		o.Clipboard = osc52Copy
 	}
 	reqs := o.Requests
-	if len(reqs) == 0 {
-		reqs = o.Engine.Profile().PresetRequests()
+	var src Source = o.Observed
+	if o.Engine != nil {
+		src = o.Engine
+		if len(reqs) == 0 {
+			reqs = o.Engine.Profile().PresetRequests()
+		}
 	}
 	sh := &shared{demo: o.Faults != nil}
 	sh.tname, sh.theme = pickTheme(o.Theme)
@@ -115,16 +126,35 @@ func New(o Options) *Model {
 	for _, b := range keys.faultKeys() {
 		b.SetEnabled(o.Faults != nil)
 	}
-	m := &Model{opts: o, engine: o.Engine, clock: o.Clock, keys: keys, sh: sh,
+	if o.Engine == nil {
+		for _, b := range keys.engineKeys() {
+			b.SetEnabled(false)
+		}
+		for _, b := range keys.faultKeys() {
+			b.SetEnabled(o.ObservedFaults != nil)
+		}
+		keys.Skew.SetEnabled(false) // a proxy cannot move the server's clock
+		keys.ExpireAccess.SetHelp("E", "fault: your app's tokens answer 401")
+		keys.RevokeFamily.SetHelp("X", "fault: reject the next refresh")
+		keys.FailRefresh.SetHelp("F", "fault: next refresh answers 503")
+		keys.Latency.SetHelp("L", "fault: slow refresh calls")
+		o.NoAutoLogin = true
+	}
+	m := &Model{opts: o, engine: o.Engine, src: src, clock: o.Clock, keys: keys, sh: sh,
 		logp: newLogPanel(sh, o.LogMax), reqs: newRequestsPanel(sh, reqs), claims: newClaimsPanel(sh),
 		composer: newComposer(sh), dialog: newLoginDialog(sh, keys), prompt: newLoginPrompt(sh), help: newHelpOverlay(sh, keys)}
 	m.panels = [paneCount]component{paneLog: m.logp, paneRequests: m.reqs, paneClaims: m.claims}
+	if o.Engine == nil {
+		m.dialog.observing = true
+		m.findings = newFindingsPanel(sh, o.Observed, m.logp.store)
+		m.panels[paneRequests] = m.findings
+	}
 	m.actions = m.globalActions()
 	sh.now = m.clock.Now()
-	sh.snap = m.engine.Snapshot()
+	sh.snap = m.src.Snapshot()
 	sh.remember()
-	m.sub = m.engine.Log().Subscribe(1 << 14)
-	m.logp.store.add(m.engine.Log().Events())
+	m.sub = m.src.Log().Subscribe(1 << 14)
+	m.logp.store.add(m.src.Log().Events())
 	return m
 }
 
@@ -181,7 +211,10 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, m.tick()
 	case eventsMsg:
-		m.logp.ingest(msg, m.engine.Log().Since)
+		m.logp.ingest(msg, m.src.Log().Since)
+		if m.findings != nil {
+			m.findings.layout()
+		}
 		m.noteBackground(msg)
 		return m, m.waitEvents()
 	case resultMsg:
@@ -220,7 +253,7 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // content from it catch up.
 func (m *Model) sync() {
 	m.sh.now = m.clock.Now()
-	m.sh.snap = m.engine.Snapshot()
+	m.sh.snap = m.src.Snapshot()
 	if m.sh.remember() {
 		m.reqs.relayout()
 	}
@@ -312,6 +345,10 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 		return cmd
 	}
 	if cmd, ok := m.panels[m.focus].Update(msg); ok {
+		return cmd
+	}
+	if m.engine == nil {
+		cmd, _ := m.observedFault(msg)
 		return cmd
 	}
 	return m.faultKey(msg)

@@ -217,6 +217,9 @@ func (m *Model) tokenTimes(t session.Token, phase session.Phase, serverNow time.
 		leftStyle := m.phaseStyle(phase)
 		if ended {
 			leftText, leftStyle = "ended: l logs in again", th.Bad
+			if m.engine == nil {
+				leftText = "ended: your app must log in"
+			}
 		}
 		if !t.IssuedAt.IsZero() {
 			times = "iat " + t.IssuedAt.Local().Format("15:04:05") + " · "

@@ -75,6 +75,9 @@ type Analyzer struct {
 	pending pendingSet
 	flight  map[*Exchange]struct{} // refresh calls in flight
 	c       counters
+	cur     current   // the client's session as the traffic shows it
+	last401 time.Time // the latest access-expired 401, to tell reactive refreshes from proactive
+	target  string    // the upstream, as the TUI's header names it
 }
 
 // Options configure an Analyzer.
@@ -83,7 +86,8 @@ type Options struct {
 	// RetryWindow is how long after a 401 the client has to send the request again before it
 	// counts as lost (DefaultRetryWindow when zero).
 	RetryWindow time.Duration
-	LogSize     int // events kept (session.DefaultLogSize when zero)
+	LogSize     int    // events kept (session.DefaultLogSize when zero)
+	Target      string // what the client talks to, for display
 }
 
 // DefaultRetryWindow is how long a client has to resend a request a 401 rejected.
@@ -96,6 +100,7 @@ func NewAnalyzer(o Options) *Analyzer {
 	}
 	return &Analyzer{
 		prof:    o.Profile,
+		target:  o.Target,
 		window:  o.RetryWindow,
 		log:     session.NewLog(o.LogSize),
 		tokens:  newRegistry(maxTokens),

@@ -357,3 +357,39 @@ func TestObserveLogoutOnRefreshTimeout(t *testing.T) {
 		t.Errorf("finding %v", evs)
 	}
 }
+
+// TestSnapshotFollowsTheClient: the observed session's snapshot holds the client's current
+// tokens: after a login, after a rotation, and ends at a rejected refresh.
+func TestSnapshotFollowsTheClient(t *testing.T) {
+	r := newRig(t, demoserver.Options{}, nil)
+	p := r.proxy
+	if s := p.Snapshot(); s.State != session.StateLoggedOut || !s.Access.Empty() {
+		t.Fatalf("before any traffic: %v", s.State)
+	}
+	c := newClient(r.srv.URL)
+	if err := c.login(); err != nil {
+		t.Fatal(err)
+	}
+	a, rt, _ := c.tokens()
+	s := p.Snapshot()
+	if s.State != session.StateActive || s.Access.Raw != a || s.Refresh.Raw != rt || s.Generation != 1 {
+		t.Fatalf("after login: state %v gen %d, tokens match %v %v", s.State, s.Generation, s.Access.Raw == a, s.Refresh.Raw == rt)
+	}
+	if st, err := c.refreshWith(rt); err != nil || st != 200 {
+		t.Fatal(st, err)
+	}
+	a2, rt2, _ := c.tokens()
+	s = p.Snapshot()
+	if s.Generation != 2 || s.Access.Raw != a2 || s.Refresh.Raw != rt2 || s.Rotations != 1 {
+		t.Fatalf("after a refresh: gen %d rotations %d, tokens match %v %v", s.Generation, s.Rotations, s.Access.Raw == a2, s.Refresh.Raw == rt2)
+	}
+	if st, _ := c.refreshWith(rt); st == 200 {
+		t.Fatal("the rotated refresh token was taken again")
+	}
+	if s = p.Snapshot(); s.State != session.StateLoginRequired || !strings.Contains(s.Reason, "refresh rejected") {
+		t.Fatalf("after a rejected refresh: %v %q", s.State, s.Reason)
+	}
+	if lines := p.SummaryLines(); !strings.Contains(strings.Join(lines, "\n"), "2 refresh calls · 1 rejected") {
+		t.Errorf("summary lines:\n%s", strings.Join(lines, "\n"))
+	}
+}

@@ -144,7 +144,7 @@ func New(cfg Config) (*Proxy, error) {
 		tr = t
 	}
 	p := &Proxy{
-		an:      NewAnalyzer(Options{Profile: cfg.Profile, RetryWindow: cfg.RetryWindow, LogSize: cfg.LogSize}),
+		an:      NewAnalyzer(Options{Profile: cfg.Profile, RetryWindow: cfg.RetryWindow, LogSize: cfg.LogSize, Target: upstreamNames(cfg.Upstreams)}),
 		clock:   cfg.Clock,
 		maxBody: cfg.MaxBodyBytes,
 		faults:  &faults{on: cfg.Faults},
@@ -337,4 +337,17 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	p.an.Fail(exchangeOf(r.Context()), reason, p.clock.Now())
 	w.WriteHeader(http.StatusBadGateway)
+}
+
+// upstreamNames names the upstreams for display: "api.example, /auth=idp.example".
+func upstreamNames(ups []Upstream) string {
+	names := make([]string, 0, len(ups))
+	for _, u := range ups {
+		n := u.URL.Redacted()
+		if u.Prefix != "" {
+			n = u.Prefix + "=" + n
+		}
+		names = append(names, n)
+	}
+	return strings.Join(names, ", ")
 }

@@ -30,7 +30,10 @@ func (a *Analyzer) beginRefresh(x *Exchange, presented string, at time.Time) {
 	x.refresh = t
 	fam := famOf(t)
 	ev := session.Event{Kind: session.KindRefreshStart, RequestID: x.id, RefreshID: x.refreshID, Method: x.method, Path: x.path, Token: fp(t),
-		Reason: "presents no refresh token the profile can find"}
+		Reason: "presents no refresh token the profile can find", Why: session.WhyProactive}
+	if !a.last401.IsZero() && at.Sub(a.last401) <= a.window {
+		ev.Why = session.WhyReactive // a 401 came just before: the app refreshes in answer to it
+	}
 	if t != nil {
 		ev.Reason = "presents " + t.fp
 	}
@@ -120,6 +123,7 @@ func (a *Analyzer) endRefresh(x *Exchange, ans Answer, at time.Time) {
 		}
 		a.emit(session.Event{Kind: session.KindRefreshFailed, RequestID: x.id, RefreshID: x.refreshID, Status: ans.Status,
 			Token: fp(x.refresh), Reason: "rejected: " + why + injectedSuffix(ans.Injected)}, at)
+		a.cur.sawRejection("refresh rejected: " + why)
 		return
 	}
 	if ans.Status < 200 || ans.Status >= 300 {
@@ -158,6 +162,7 @@ func (a *Analyzer) applyRefresh(x *Exchange, acc, ref session.Token, at time.Tim
 	if t != nil {
 		t.minted = ai
 	}
+	a.cur.sawRefresh(acc, ref)
 	a.emit(ev, at)
 }
 
@@ -217,6 +222,7 @@ func (a *Analyzer) endLogin(x *Exchange, ans Answer, at time.Time) {
 		ri := a.issuedToken(ref, true, fam, at)
 		reason += ", refresh " + ri.fp
 	}
+	a.cur.sawLogin(acc, ref, fam.name())
 	a.emit(session.Event{Kind: session.KindLogin, RequestID: x.id, Generation: ai.gen, Exp: ai.exp, Token: ai.fp, Reason: reason}, at)
 }
 

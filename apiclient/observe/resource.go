@@ -153,6 +153,7 @@ func (a *Analyzer) endResource(x *Exchange, ans Answer, at time.Time) {
 		return
 	}
 	a.c.unauthorized++
+	a.last401 = at
 	if fam := famOf(x.access); fam != nil {
 		fam.last401 = at
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/mattn/go-isatty"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"tokenscope/tui"
 
 	"github.com/spf13/cobra"
 
@@ -27,6 +30,7 @@ type observeOpts struct {
 	upstreams   []string
 	profile     string
 	jsonOut     bool
+	theme       string
 	duration    time.Duration
 	faults      bool
 	har         string
@@ -69,6 +73,7 @@ It runs until --duration is up, or SIGINT or SIGTERM, and ends with a summary.`,
 	fs.StringArrayVar(&o.upstreams, "upstream", nil, "where requests go: URL, or PREFIX=URL for requests under PREFIX (repeatable; the longest prefix wins)")
 	fs.StringVar(&o.profile, "profile", "simplejwt", "wire format: simplejwt, bearer-json, element-admin, oauth2, or a TOML profile file")
 	fs.BoolVar(&o.jsonOut, "json", false, "print one JSON event per line, then the summary object")
+	fs.StringVar(&o.theme, "theme", "", "colour theme of the TUI (on a terminal without --json): dark, light, high-contrast or mono")
 	fs.DurationVar(&o.duration, "duration", 0, "stop after this long (default: until SIGINT or SIGTERM)")
 	fs.BoolVar(&o.faults, "faults", false, "allow fault injection (commands on stdin); off, the proxy never changes a byte")
 	fs.StringVar(&o.har, "har", "", "analyse this HAR export (browser devtools) instead of live traffic")
@@ -141,9 +146,12 @@ func runObserve(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, 
 	if err != nil {
 		return err
 	}
-	pr := startPrinter(stdout, p.Log(), o.jsonOut)
 	srv := &http.Server{Handler: p, ReadHeaderTimeout: 30 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
+	if !o.jsonOut && isTerminal(os.Stdout) {
+		return observeTUI(ctx, stdout, stderr, o, p, srv)
+	}
+	pr := startPrinter(stdout, p.Log(), o.jsonOut)
 	observeBanner(stderr, ln.Addr().String(), ups, prof.Name, o.faults)
 	if o.insecure {
 		fmt.Fprintln(stderr, "  INSECURE TLS: upstream certificates are not verified (--insecure)")
@@ -244,4 +252,37 @@ func applyFault(p *observe.Proxy, line string) error {
 		return p.SlowRefresh(d)
 	}
 	return errors.New("fault commands: e (expire the tokens issued so far), f (fail the next refresh with 503), s DUR (hold refreshes), r (revoke the next refresh), c (clear)")
+}
+
+// isTerminal says whether f is a terminal the TUI can draw on (a variable so that tests can
+// pretend).
+var isTerminal = func(f *os.File) bool { return isatty.IsTerminal(f.Fd()) }
+
+// observeTUI shows the observed session in the TUI until the user quits (or --duration ends
+// it), then prints the summary as the line mode does.
+func observeTUI(ctx context.Context, stdout, stderr io.Writer, o *observeOpts, p *observe.Proxy, srv *http.Server) error {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM)
+	defer stop()
+	if o.duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.duration)
+		defer cancel()
+	}
+	opts := tui.Options{Observed: p, Theme: o.theme, Insecure: o.insecure}
+	if o.faults {
+		opts.ObservedFaults = p
+	}
+	m := tui.New(opts)
+	defer m.Close()
+	prog := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(ctx), tea.WithOutput(os.Stdout), tea.WithFPS(maxFPS))
+	_, err := prog.Run()
+	if err != nil && !errors.Is(err, tea.ErrProgramKilled) && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shut)
+	p.Close()
+	pr := startPrinter(io.Discard, p.Log(), false)
+	return observeEnd(stdout, stderr, pr, p.Summary(), false)
 }
