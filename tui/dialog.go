@@ -66,6 +66,9 @@ func (d *loginDialog) View() string {
 		th.Value.Render(d.wrap.Render(parkedText(s.Parked))),
 		keys,
 	}
+	if d.observing {
+		body = append(body[:2], body[3]) // nothing is parked here: the app keeps its own requests
+	}
 	box := d.box.Render(strings.Join(body, "\n"))
 	if d.height > 0 && lipgloss.Height(box) > d.height {
 		// A short terminal: one line each, and the keys and the border stay whatever is cut.

@@ -71,7 +71,7 @@ func TestObservedSessionInTheTUI(t *testing.T) {
 		}
 	}
 	upd(t, m, press("tab"))
-	if v := ansi.Strip(m.View()); !strings.Contains(v, "stampede") || !strings.Contains(v, "3 refresh calls") {
+	if v := ansi.Strip(m.View()); !strings.Contains(v, "refresh-without-need") || !strings.Contains(v, "3 refresh calls") {
 		t.Errorf("the findings panel:\n%s", v)
 	}
 	upd(t, m, press("F"))
