@@ -114,3 +114,39 @@ func TestTerminalEndToEnd(t *testing.T) {
 	}
 	t.Errorf("q did not quit; screen:\n%s", s.screen())
 }
+
+// TestTerminalTellsTheStory drives the real binary in tmux as issue #13's "done when" says:
+// the heartbeat makes a proactive refresh happen with no key pressed; a slow request shows as
+// in flight while it is out, and not once answered; a stampede's reused refresh token is named.
+func TestTerminalTellsTheStory(t *testing.T) {
+	t.Run("heartbeat", func(t *testing.T) {
+		s := startTmux(t, 120, 40, "--access-ttl", "6s", "--every", "1s", "--theme", "mono")
+		s.waitFor(regexp.MustCompile(`♥ every 1.0s`), 5*time.Second)
+		s.waitFor(regexp.MustCompile(`refresh-start\s.*proactive`), 14*time.Second)
+	})
+	t.Run("in flight", func(t *testing.T) {
+		s := startTmux(t, 120, 40, "--latency", "3s", "--theme", "mono")
+		s.waitFor(regexp.MustCompile(`● active`), 10*time.Second)
+		s.keys("Tab")
+		s.waitFor(regexp.MustCompile(`\[requests\]`), 5*time.Second)
+		s.keys("Enter")
+		time.Sleep(time.Second)
+		if scr := s.screen(); !strings.Contains(scr, "in flight") {
+			t.Fatalf("a request out for 1 s does not show as in flight:\n%s", scr)
+		}
+		scr := s.waitFor(regexp.MustCompile(`ok · 200`), 10*time.Second)
+		if strings.Contains(scr, "in flight") {
+			t.Errorf("answered, it still shows as in flight:\n%s", scr)
+		}
+	})
+	t.Run("reuse named", func(t *testing.T) {
+		s := startTmux(t, 120, 40, "--theme", "mono")
+		s.waitFor(regexp.MustCompile(`● active`), 10*time.Second)
+		s.keys("f", "s", "s", "L", "E", "b")
+		s.waitFor(regexp.MustCompile(`login required`), 20*time.Second)
+		s.keys("Escape")
+		time.Sleep(300 * time.Millisecond) // an ESC followed at once by a key reads as alt+key
+		s.keys("/", "r", "e", "u", "s", "e", "Enter")
+		s.waitFor(regexp.MustCompile(`refresh token fp:[0-9a-f]+ reused: presented \d+×`), 10*time.Second)
+	})
+}
