@@ -111,4 +111,5 @@ const (
 	modeFilter       // the log's filter input
 	modeCompose      // the request composer
 	modeHelp         // the ? overlay
+	modeDetail       // one log line in full (space)
 )

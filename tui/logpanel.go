@@ -12,6 +12,7 @@ import (
 type logKeys struct {
 	scrollKeys
 	ClearFilter key.Binding
+	Detail      key.Binding
 }
 
 // logPanel is the event log: a bounded store that renders only what is on screen, and the
@@ -30,19 +31,21 @@ func newLogPanel(sh *shared, max int) *logPanel {
 	fi.Prompt = "/ "
 	fi.Placeholder = "filter: kind or text (401, refresh, /api/me …)"
 	keys := logKeys{
-		scrollKeys:  newScrollKeys("scroll up", "scroll down", "top", "bottom, follow"),
+		scrollKeys:  newScrollKeys("select up", "select down", "top", "bottom, follow"),
 		ClearFilter: bind("clear filter", "esc"),
+		Detail:      bind("the line in full", " "),
 	}
+	keys.Detail.SetHelp("space", "the line in full")
 	keys.ClearFilter.SetEnabled(false)
 	return &logPanel{sh: sh, keys: keys, store: newLogStore(max), filter: fi}
 }
 
 func (p *logPanel) ShortHelp() []key.Binding {
-	return []key.Binding{p.keys.ClearFilter}
+	return []key.Binding{p.keys.Detail, p.keys.ClearFilter}
 }
 
 func (p *logPanel) FullHelp() [][]key.Binding {
-	return [][]key.Binding{append(p.keys.all(), p.keys.ClearFilter)}
+	return [][]key.Binding{append(p.keys.all(), p.keys.Detail, p.keys.ClearFilter)}
 }
 
 func (p *logPanel) SetSize(width, height int) {
@@ -58,14 +61,16 @@ func (p *logPanel) Update(msg tea.KeyMsg) (tea.Cmd, bool) {
 	case key.Matches(msg, k.ClearFilter):
 		p.setFilter("")
 		return flash("filter cleared"), true
+	case key.Matches(msg, k.Detail):
+		return func() tea.Msg { return openDetailMsg{} }, true
 	case key.Matches(msg, k.Up):
-		p.store.scroll(-1, p.height)
+		p.store.move(-1, p.height)
 	case key.Matches(msg, k.Down):
-		p.store.scroll(1, p.height)
+		p.store.move(1, p.height)
 	case key.Matches(msg, k.PageUp):
-		p.store.scroll(-page, p.height)
+		p.store.move(-page, p.height)
 	case key.Matches(msg, k.PageDown):
-		p.store.scroll(page, p.height)
+		p.store.move(page, p.height)
 	case key.Matches(msg, k.Top):
 		p.store.toTop()
 	case key.Matches(msg, k.Bottom):

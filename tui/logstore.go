@@ -28,6 +28,7 @@ type logStore struct {
 	lastSeq  uint64
 	offset   int  // index into visible of the top line on screen
 	follow   bool // stick to the bottom as events arrive
+	sel      uint64 // the selected event's Seq; 0: the newest line (see logselect.go)
 	cleared  bool // the user cleared the log (the empty log says so)
 
 	// The timeline reads these instead of scanning events: what happened per tlTick (the
@@ -266,9 +267,14 @@ func (l *logStore) scroll(delta, height int) {
 	l.follow = l.offset == maxOff
 }
 
-func (l *logStore) toBottom() { l.follow = true }
+func (l *logStore) toBottom() { l.follow, l.sel = true, 0 }
 
-func (l *logStore) toTop() { l.offset, l.follow = 0, len(l.visible) == 0 }
+func (l *logStore) toTop() {
+	l.offset, l.follow = 0, len(l.visible) == 0
+	if len(l.visible) > 0 {
+		l.sel = l.events[l.visible[0]].Seq
+	}
+}
 
 // lines returns the rendered lines on screen for a pane of the given size. It moves nothing:
 // what it writes is the render cache.
@@ -284,7 +290,11 @@ func (l *logStore) lines(th themes.Theme, width, height int) []string {
 		if l.rendered[idx] == "" {
 			l.rendered[idx] = renderEvent(th, l.events[idx], width)
 		}
-		out = append(out, l.rendered[idx])
+		line := l.rendered[idx]
+		if l.sel != 0 && l.events[idx].Seq == l.sel {
+			line = highlight(line, func(s string) string { return th.Selected.Render(s) })
+		}
+		out = append(out, line)
 	}
 	return out
 }

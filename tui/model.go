@@ -80,6 +80,8 @@ type Model struct {
 	dialog   *loginDialog
 	prompt   *loginPrompt
 	help     *helpOverlay
+	detail   *detailView
+	results  resultBook // answers by request id, for the detail
 
 	width, height int
 	mode          mode
@@ -142,7 +144,7 @@ func New(o Options) *Model {
 	}
 	m := &Model{opts: o, engine: o.Engine, src: src, clock: o.Clock, keys: keys, sh: sh,
 		logp: newLogPanel(sh, o.LogMax), reqs: newRequestsPanel(sh, reqs), claims: newClaimsPanel(sh),
-		composer: newComposer(sh), dialog: newLoginDialog(sh, keys), prompt: newLoginPrompt(sh), help: newHelpOverlay(sh, keys)}
+		composer: newComposer(sh), dialog: newLoginDialog(sh, keys), prompt: newLoginPrompt(sh), help: newHelpOverlay(sh, keys), detail: newDetailView(sh)}
 	m.panels = [paneCount]component{paneLog: m.logp, paneRequests: m.reqs, paneClaims: m.claims}
 	if o.Engine == nil {
 		m.dialog.observing = true
@@ -224,9 +226,11 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.inflight--
 		m.reqs.land(msg.index, 1)
 		m.reqs.setResult(msg.index, msg.res)
+		m.results.add(msg.res)
 	case burstMsg:
 		m.inflight -= msg.n
 		m.reqs.land(msg.index, msg.n)
+		m.results.add(msg.worst)
 		if msg.worst.ID != 0 {
 			m.reqs.setResult(msg.index, msg.worst)
 		}
@@ -235,6 +239,8 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.loggedIn(msg)
 	case loginPromptMsg:
 		return m, tea.Batch(m.showPrompt(msg), m.waitPrompt())
+	case openDetailMsg:
+		return m, m.openDetail()
 	case beatMsg:
 		return m, m.onBeat(msg)
 	case openedMsg:
@@ -287,6 +293,7 @@ func (m *Model) resize(w, h int) {
 	m.composer.SetSize(w, main)
 	m.dialog.SetSize(w, main)
 	m.prompt.SetSize(w, main)
+	m.detail.SetSize(w, main)
 	m.help.SetSize(w, h)
 	half := w / 2
 	m.styles.tokenLeft = lipgloss.NewStyle().Width(half)
@@ -318,6 +325,11 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 		return m.updateInput(msg)
 	case modeHelp:
 		if m.help.update(msg) {
+			m.mode = modeNormal
+		}
+		return nil
+	case modeDetail:
+		if m.detail.update(msg) {
 			m.mode = modeNormal
 		}
 		return nil

@@ -42,7 +42,7 @@ func run(t *testing.T, m *Model, cmd tea.Cmd) tea.Msg {
 		for _, c := range msg {
 			run(t, m, c)
 		}
-	case resultMsg, burstMsg, loginMsg, flashMsg:
+	case resultMsg, burstMsg, loginMsg, flashMsg, openDetailMsg:
 		_, next := m.Update(msg)
 		run(t, m, next)
 	}
@@ -384,17 +384,21 @@ func TestKeysScroll(t *testing.T) {
 	}
 	drain(f.m)
 	h := f.m.mainHeight()
+	st := f.m.logp.store
+	n := len(st.visible)
 	upd(t, f.m, press("up"))
-	if f.m.logp.store.follow {
-		t.Fatal("up did not stop following")
+	if st.follow || st.selPos() != n-2 {
+		t.Fatalf("up: follow %v, selected line %d of %d", st.follow, st.selPos(), n)
 	}
-	top := f.m.logp.store.offset
 	upd(t, f.m, tea.KeyMsg{Type: tea.KeyPgUp})
-	if f.m.logp.store.offset != max(top-(h-1), 0) {
-		t.Errorf("pgup: offset %d from %d", f.m.logp.store.offset, top)
+	if st.selPos() != n-2-(h-1) || st.offset > st.selPos() {
+		t.Errorf("pgup: selected line %d, offset %d", st.selPos(), st.offset)
+	}
+	if v := ansi.Strip(f.m.View()); !strings.Contains(v, ansi.Strip(renderEvent(f.m.sh.theme, st.events[st.visible[st.selPos()]], f.m.width))) {
+		t.Error("the selected line is not on screen")
 	}
 	upd(t, f.m, tea.KeyMsg{Type: tea.KeyHome})
-	if f.m.logp.store.offset != 0 {
+	if st.offset != 0 || st.selPos() != 0 {
 		t.Error("home did not go to the top")
 	}
 	upd(t, f.m, tea.KeyMsg{Type: tea.KeyPgDown})
@@ -782,7 +786,7 @@ func TestFaultKeysHiddenForRealAPI(t *testing.T) {
 func TestHelpFollowsTheFocusedPanel(t *testing.T) {
 	f := sized(t, apiclient.Config{}, true)
 	upd(t, f.m, press("?"))
-	if v := ansi.Strip(f.m.View()); !strings.Contains(v, "bottom, follow") || strings.Contains(v, "select down") {
+	if v := ansi.Strip(f.m.View()); !strings.Contains(v, "bottom, follow") || strings.Contains(v, "answer bottom") {
 		t.Errorf("log focused: overlay\n%s", v)
 	}
 	upd(t, f.m, press("?"))
@@ -815,5 +819,43 @@ func TestLogStoreBoundedInBytes(t *testing.T) {
 	}
 	if sum != l.bytes {
 		t.Errorf("byte count %d, the events hold %d", l.bytes, sum)
+	}
+}
+
+// TestLogLineDetail: space opens the selected line in full: for a request, its steps and the
+// answer, the token masked; esc closes it.
+func TestLogLineDetail(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	upd(t, f.m, press("tab"))
+	upd(t, f.m, press("enter"))
+	upd(t, f.m, press("shift+tab"))
+	drain(f.m)
+	st := f.m.logp.store
+	for st.events[st.visible[st.selPos()]].Kind != session.KindResponse {
+		upd(t, f.m, press("up"))
+	}
+	upd(t, f.m, tea.KeyMsg{Type: tea.KeySpace, Runes: []rune{' '}})
+	if f.m.mode != modeDetail {
+		t.Fatal("space did not open the detail")
+	}
+	v := ansi.Strip(f.m.View())
+	for _, want := range []string{"request #1, step by step", "GET " + f.m.sh.snap.Target + "/api/protected/", "Authorization: Bearer <access token, masked>"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("the detail lacks %q:\n%s", want, v)
+		}
+	}
+	upd(t, f.m, tea.KeyMsg{Type: tea.KeyEnd})
+	v += ansi.Strip(f.m.View())
+	for _, want := range []string{"ok · 200", `"message"`} {
+		if !strings.Contains(v, want) {
+			t.Errorf("the detail's end lacks %q:\n%s", want, v)
+		}
+	}
+	if strings.Contains(v, f.m.sh.snap.Access.Raw) {
+		t.Error("the detail shows the raw access token")
+	}
+	upd(t, f.m, press("esc"))
+	if f.m.mode != modeNormal {
+		t.Error("esc did not close the detail")
 	}
 }

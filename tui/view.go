@@ -45,6 +45,8 @@ func (m *Model) mainView() string {
 	switch {
 	case m.mode == modeCompose:
 		return m.composer.View()
+	case m.mode == modeDetail:
+		return padLines(strings.Split(m.detail.View(), "\n"), h)
 	case m.prompt.active:
 		return padLines(strings.Split(m.prompt.View(), "\n"), h)
 	case m.dialog.visible():
@@ -69,6 +71,8 @@ func (m *Model) helpBar() string {
 		return m.help.bar(m.flash, nil, m.composer.ShortHelp())
 	case modeFilter:
 		return m.help.bar(m.flash, nil, []key.Binding{filterApply, filterClear})
+	case modeDetail:
+		return m.help.bar(m.flash, m.detail.ShortHelp(), []key.Binding{m.keys.Quit})
 	}
 	if m.prompt.active {
 		return m.help.bar(m.flash, m.prompt.ShortHelp(), []key.Binding{m.keys.Help, m.keys.Quit})

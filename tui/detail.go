@@ -1,0 +1,179 @@
+package tui
+
+// The detail of one log line (space): the whole event, and for a request its story and, when
+// the TUI sent it, what went out and what came back.
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/viewport"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"tokenscope/apiclient"
+	"tokenscope/internal/human"
+	"tokenscope/internal/sanitize"
+	"tokenscope/session"
+)
+
+// maxResults bounds the answers kept for the detail, by request id.
+const maxResults = 512
+
+// resultBook keeps the latest answers by request id, oldest forgotten first.
+type resultBook struct {
+	byID  map[uint64]apiclient.Result
+	order []uint64
+}
+
+func (b *resultBook) add(r apiclient.Result) {
+	if r.ID == 0 {
+		return
+	}
+	if b.byID == nil {
+		b.byID = map[uint64]apiclient.Result{}
+	}
+	if _, ok := b.byID[r.ID]; !ok {
+		b.order = append(b.order, r.ID)
+	}
+	b.byID[r.ID] = r
+	for len(b.order) > maxResults {
+		delete(b.byID, b.order[0])
+		b.order = b.order[1:]
+	}
+}
+
+// detailView is the overlay that shows one event in full; it scrolls.
+type detailView struct {
+	sh    *shared
+	vp    viewport.Model
+	keys  scrollKeys
+	close key.Binding
+}
+
+func newDetailView(sh *shared) *detailView {
+	return &detailView{sh: sh, vp: viewport.New(0, 0), keys: newScrollKeys("scroll up", "scroll down", "top", "bottom"),
+		close: key.NewBinding(key.WithKeys("esc", " ", "q"), key.WithHelp("esc space", "close"))}
+}
+
+func (d *detailView) SetSize(width, height int) { d.vp.Width, d.vp.Height = max(width, 1), max(height, 1) }
+
+// update reports whether the key closes the detail; others scroll it.
+func (d *detailView) update(msg tea.KeyMsg) (done bool) {
+	if key.Matches(msg, d.close) {
+		return true
+	}
+	d.keys.scroll(&d.vp, msg, true)
+	return false
+}
+
+func (d *detailView) ShortHelp() []key.Binding {
+	return []key.Binding{d.keys.Down, d.keys.PageDown, d.close}
+}
+
+func (d *detailView) View() string { return d.vp.View() }
+
+// openDetailMsg asks the model to open the selected line's detail.
+type openDetailMsg struct{}
+
+// openDetail shows the selected log line's event in full.
+func (m *Model) openDetail() tea.Cmd {
+	idx, ok := m.logp.store.selected()
+	if !ok {
+		return flash("no event to show")
+	}
+	ev := m.logp.store.events[idx]
+	m.detail.vp.SetContent(strings.Join(m.eventDetail(ev), "\n"))
+	m.detail.vp.GotoTop()
+	m.mode = modeDetail
+	return nil
+}
+
+// eventDetail is the event's lines: its sentence whole, its fields, and for a request the
+// other events of the same request and the answer the TUI holds.
+func (m *Model) eventDetail(ev session.Event) []string {
+	th := m.sh.theme
+	w := max(m.width-2, 20)
+	lines := []string{th.Header.Render(ev.Time.Local().Format("15:04:05.000") + "  " + ev.Kind.String())}
+	for _, l := range strings.Split(wrapText(sanitize.Line(m.sh.mask(ev.Text())), w), "\n") {
+		lines = append(lines, th.Value.Render(l))
+	}
+	lines = append(lines, "")
+	for _, f := range eventFields(ev) {
+		lines = append(lines, th.Label.Render(fmt.Sprintf("%-12s", f[0]))+th.Value.Render(truncate(sanitize.Line(f[1]), w-12)))
+	}
+	if ev.RequestID == 0 {
+		return lines
+	}
+	lines = append(lines, "", th.Header.Render(fmt.Sprintf("request #%d, step by step", ev.RequestID)))
+	for _, e := range m.logp.store.events {
+		if e.RequestID == ev.RequestID {
+			lines = append(lines, th.Value.Render(truncate(e.Time.Local().Format("15:04:05.000")+"  "+sanitize.Line(m.sh.mask(e.Text())), w)))
+		}
+	}
+	if r, ok := m.results.byID[ev.RequestID]; ok {
+		lines = append(lines, "")
+		lines = append(lines, m.exchangeLines(r, w)...)
+	}
+	return lines
+}
+
+// eventFields are the event's set fields, as name and value.
+func eventFields(ev session.Event) [][2]string {
+	var f [][2]string
+	add := func(name string, set bool, v string) {
+		if set {
+			f = append(f, [2]string{name, v})
+		}
+	}
+	add("seq", true, fmt.Sprint(ev.Seq))
+	add("request", ev.RequestID != 0, fmt.Sprintf("#%d", ev.RequestID))
+	add("refresh", ev.RefreshID != 0, fmt.Sprintf("#%d", ev.RefreshID))
+	add("call", ev.Method != "", ev.Method+" "+ev.Path)
+	add("status", ev.Status != 0, fmt.Sprint(ev.Status))
+	add("took", ev.Duration != 0, human.Duration(ev.Duration))
+	add("attempt", ev.Attempt != 0, fmt.Sprint(ev.Attempt))
+	add("why", ev.Why != session.WhyNone, ev.Why.String())
+	add("generation", ev.Generation != 0, fmt.Sprintf("#%d", ev.Generation))
+	add("exp", !ev.Exp.IsZero(), ev.Exp.Local().Format(time.DateTime))
+	add("rotated", ev.Rotated, "yes")
+	add("waiting", ev.Waiting != 0, fmt.Sprint(ev.Waiting))
+	add("token", ev.Token != "", ev.Token)
+	add("skew", ev.Skew != 0, human.Duration(ev.Skew))
+	add("transient", ev.Transient, "yes")
+	add("rule", ev.Rule != "", ev.Rule)
+	return f
+}
+
+// exchangeLines are what went out (headers; the token masked, named by generation) and what
+// came back (status, timing, headers, body), as the TUI's own send holds them.
+func (m *Model) exchangeLines(r apiclient.Result, w int) []string {
+	th := m.sh.theme
+	req := r.Request
+	out := []string{th.Header.Render("sent"), th.Value.Render(truncate(sanitize.Line(req.Method+" "+m.sh.snap.Target+req.Path), w))}
+	if m.engine != nil {
+		a := m.engine.Profile().Auth
+		out = append(out, th.Label.Render(truncate(a.Header+": "+strings.TrimSpace(a.Scheme+" <access token, masked>"), w)))
+	}
+	names := make([]string, 0, len(req.Header))
+	for k := range req.Header {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		for _, v := range req.Header[k] {
+			out = append(out, th.Label.Render(truncate(sanitize.Line(m.sh.mask(k+": "+v)), w)))
+		}
+	}
+	if len(req.Body) > 0 {
+		out = append(out, "", th.Value.Render(truncate(sanitize.Line(m.sh.mask(string(req.Body))), w)))
+	}
+	out = append(out, "", th.Header.Render("answer"), th.Value.Render(fmt.Sprintf("%s · %d · %s · %s", r.Outcome, r.Status,
+		human.Duration(r.Duration), plural(r.Attempts, "attempt", "attempts"))))
+	if r.Reason != "" {
+		out = append(out, th.Warn.Render(truncate(sanitize.Line(m.sh.mask(r.Reason)), w)))
+	}
+	return append(out, m.reqs.responseBody(r, w)...)
+}
