@@ -58,7 +58,9 @@ func newDetailView(sh *shared) *detailView {
 		close: key.NewBinding(key.WithKeys("esc", " ", "q"), key.WithHelp("esc space", "close"))}
 }
 
-func (d *detailView) SetSize(width, height int) { d.vp.Width, d.vp.Height = max(width, 1), max(height, 1) }
+func (d *detailView) SetSize(width, height int) {
+	d.vp.Width, d.vp.Height = max(width, 1), max(height, 1)
+}
 
 // update reports whether the key closes the detail; others scroll it.
 func (d *detailView) update(msg tea.KeyMsg) (done bool) {

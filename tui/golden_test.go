@@ -91,6 +91,9 @@ var normalizers = []struct {
 	{regexp.MustCompile(`hs256-[0-9a-f]{8}`), "hs256-KIDKIDKI"},
 	{regexp.MustCompile(`family [0-9a-f]{8}`), "family FAMFAMFA"},
 	{regexp.MustCompile(`in \d+(\.\d+)?(µs|ms|s)`), "in Dms"},
+	// Which of a burst's requests the history shows (the one that fared worst) varies, and so
+	// does the generation it carried.
+	{regexp.MustCompile(`(?m)^(\d{3}|failed|parked) gen #\d+ `), "$1 gen #N "},
 }
 
 // normalize replaces what differs between runs (ports, random token bytes, wall-clock

@@ -26,10 +26,10 @@ type logStore struct {
 	visible  []int    // indices into events that pass the filter
 	filter   string
 	lastSeq  uint64
-	offset   int  // index into visible of the top line on screen
-	follow   bool // stick to the bottom as events arrive
+	offset   int    // index into visible of the top line on screen
+	follow   bool   // stick to the bottom as events arrive
 	sel      uint64 // the selected event's Seq; 0: the newest line (see logselect.go)
-	cleared  bool // the user cleared the log (the empty log says so)
+	cleared  bool   // the user cleared the log (the empty log says so)
 
 	// The timeline reads these instead of scanning events: what happened per tlTick (the
 	// non-empty ticks, oldest first), and the moments the access-token generation changed.

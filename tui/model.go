@@ -146,6 +146,7 @@ func New(o Options) *Model {
 		logp: newLogPanel(sh, o.LogMax), reqs: newRequestsPanel(sh, reqs), claims: newClaimsPanel(sh),
 		composer: newComposer(sh), dialog: newLoginDialog(sh, keys), prompt: newLoginPrompt(sh), help: newHelpOverlay(sh, keys), detail: newDetailView(sh)}
 	m.panels = [paneCount]component{paneLog: m.logp, paneRequests: m.reqs, paneClaims: m.claims}
+	m.reqs.genOf = m.logp.store.genOfRequest
 	if o.Engine == nil {
 		m.dialog.observing = true
 		m.findings = newFindingsPanel(sh, o.Observed, m.logp.store)
@@ -227,10 +228,12 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.reqs.land(msg.index, 1)
 		m.reqs.setResult(msg.index, msg.res)
 		m.results.add(msg.res)
+		m.reqs.remember(msg.res, 0)
 	case burstMsg:
 		m.inflight -= msg.n
 		m.reqs.land(msg.index, msg.n)
 		m.results.add(msg.worst)
+		m.reqs.remember(msg.worst, 0)
 		if msg.worst.ID != 0 {
 			m.reqs.setResult(msg.index, msg.worst)
 		}
@@ -239,6 +242,8 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.loggedIn(msg)
 	case loginPromptMsg:
 		return m, tea.Batch(m.showPrompt(msg), m.waitPrompt())
+	case copyMsg:
+		return m, m.copyCmd(msg.text, msg.what)
 	case openDetailMsg:
 		return m, m.openDetail()
 	case beatMsg:

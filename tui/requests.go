@@ -26,10 +26,14 @@ var burstSizes = []int{10, 50, 100, 500, 1000}
 type requestsPanel struct {
 	sh       *shared
 	keys     scrollKeys // up and down pick a request, the page keys scroll its answer
+	own      requestKeys
+	delAsked int // the request d was pressed on once, +1; 0: none
 	list     []apiclient.Request
 	selected int
 	results  map[int]apiclient.Result // the last answer per request index
 	flying   map[int]flight           // requests sent and not answered yet, per index
+	history  []sent                   // what was sent, newest first
+	genOf    func(id uint64) int      // the generation a request carried, from the log
 	burstN   int
 
 	head              []string // the answer's fixed lines: request, status, reason
@@ -43,12 +47,21 @@ func newRequestsPanel(sh *shared, reqs []apiclient.Request) *requestsPanel {
 	return &requestsPanel{
 		sh: sh, list: reqs, results: map[int]apiclient.Result{}, flying: map[int]flight{}, burstN: 100, resp: viewport.New(0, 0),
 		keys: newScrollKeys("select up", "select down", "answer top", "answer bottom"),
+		own:  requestKeys{CopyBody: bind("copy the answer's body", "B"), Delete: bind("delete the request (asks)", "d")},
 	}
 }
 
+// requestKeys are the requests panel's keys beyond moving.
+type requestKeys struct{ CopyBody, Delete key.Binding }
+
+// copyMsg asks the model to put text on the clipboard.
+type copyMsg struct{ text, what string }
+
 func (p *requestsPanel) ShortHelp() []key.Binding { return nil }
 
-func (p *requestsPanel) FullHelp() [][]key.Binding { return [][]key.Binding{p.keys.all()} }
+func (p *requestsPanel) FullHelp() [][]key.Binding {
+	return [][]key.Binding{append(p.keys.all(), p.own.CopyBody, p.own.Delete)}
+}
 
 func (p *requestsPanel) SetSize(width, height int) {
 	p.width, p.height = width, height
@@ -64,6 +77,15 @@ func (p *requestsPanel) Update(msg tea.KeyMsg) (tea.Cmd, bool) {
 		p.selectIndex(p.selected - 1)
 	case key.Matches(msg, p.keys.Down):
 		p.selectIndex(p.selected + 1)
+	case key.Matches(msg, p.own.CopyBody):
+		r, ok := p.results[p.selected]
+		if !ok || len(r.Body) == 0 {
+			return flash("no answer body to copy: send the request first"), true
+		}
+		// Raw, as the server sent it: a body that echoes a token is the user's to paste.
+		return func() tea.Msg { return copyMsg{text: string(r.Body), what: "the answer's body"} }, true
+	case key.Matches(msg, p.own.Delete):
+		return p.deleteSelected(), true
 	default:
 		return nil, p.keys.scroll(&p.resp, msg, false)
 	}
@@ -242,8 +264,88 @@ func (p *requestsPanel) View() string {
 	if p.resp.Height > 0 {
 		right += "\n" + p.resp.View()
 	}
-	return lipgloss.JoinHorizontal(lipgloss.Top, p.listCol.Render(padLines(list, p.height)), " ",
+	list = append(list, p.historyLines(p.height-len(list))...)
+	// A rule between the list and the answer: an answer's line is not the next preset's.
+	rule := th.Subtle.Render(strings.TrimSuffix(strings.Repeat("│\n", max(p.height, 1)), "\n"))
+	return lipgloss.JoinHorizontal(lipgloss.Top, p.listCol.Render(padLines(list, p.height)), rule,
 		p.rightCol.Render(padLines(strings.Split(right, "\n"), p.height)))
+}
+
+// deleteSelected deletes the selected request on the second d in a row.
+func (p *requestsPanel) deleteSelected() tea.Cmd {
+	r, ok := p.current()
+	if !ok {
+		return nil
+	}
+	if len(p.flying) > 0 {
+		// Answers find their request by its place in the list: it must not move under them.
+		return flash("requests are in flight: delete once they are answered")
+	}
+	if p.delAsked != p.selected+1 {
+		p.delAsked = p.selected + 1
+		return flash("press d again to delete " + r.Method + " " + r.Path + " from the list")
+	}
+	p.delAsked = 0
+	p.list = slices.Delete(p.list, p.selected, p.selected+1)
+	results := map[int]apiclient.Result{}
+	for i, res := range p.results { // indices after the deleted one move up
+		switch {
+		case i < p.selected:
+			results[i] = res
+		case i > p.selected:
+			results[i-1] = res
+		}
+	}
+	p.results = results
+	p.selectIndex(p.selected)
+	return flash("deleted " + r.Method + " " + r.Path)
+}
+
+// sent is one line of the history: a request the TUI sent and how it ended.
+type sent struct {
+	res apiclient.Result
+	gen int // the access token generation its last attempt carried; 0 when unknown
+}
+
+// maxHistory bounds the history kept under the presets.
+const maxHistory = 100
+
+// remember puts an answer at the top of the history.
+func (p *requestsPanel) remember(r apiclient.Result, gen int) {
+	if r.ID == 0 {
+		return
+	}
+	p.history = append([]sent{{res: r, gen: gen}}, p.history[:min(len(p.history), maxHistory-1)]...)
+}
+
+// historyLines are the latest sent requests, newest first, in the rows the presets leave.
+func (p *requestsPanel) historyLines(rows int) []string {
+	if rows < 3 || len(p.history) == 0 {
+		return nil
+	}
+	th := p.sh.theme
+	out := []string{"", th.Subtle.Render(truncate("sent (newest first)", p.listW))}
+	for i := range p.history[:min(len(p.history), rows-2)] {
+		h := &p.history[i]
+		if h.gen == 0 && p.genOf != nil {
+			h.gen = p.genOf(h.res.ID) // its events may have come after its answer
+		}
+		r := h.res
+		status, style := fmt.Sprint(r.Status), th.OK
+		if r.Outcome != apiclient.OK {
+			style = th.Bad
+			if r.Status == 0 {
+				status = r.Outcome.String()
+			}
+		}
+		gen := "gen ?"
+		if h.gen > 0 {
+			gen = fmt.Sprintf("gen #%d", h.gen)
+		}
+		line := fmt.Sprintf("%s %s %s %d× %s", status, gen, human.Duration(r.Duration), r.Attempts, r.Request.Path)
+		out = append(out, style.Render(truncate(sanitize.Line(line), p.listW)))
+	}
+	return out
 }
 
 // requestLabel is how the request list names a request: its name first when it has one.

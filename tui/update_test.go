@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -42,7 +43,7 @@ func run(t *testing.T, m *Model, cmd tea.Cmd) tea.Msg {
 		for _, c := range msg {
 			run(t, m, c)
 		}
-	case resultMsg, burstMsg, loginMsg, flashMsg, openDetailMsg:
+	case resultMsg, burstMsg, loginMsg, flashMsg, openDetailMsg, copyMsg:
 		_, next := m.Update(msg)
 		run(t, m, next)
 	}
@@ -857,5 +858,86 @@ func TestLogLineDetail(t *testing.T) {
 	upd(t, f.m, press("esc"))
 	if f.m.mode != modeNormal {
 		t.Error("esc did not close the detail")
+	}
+}
+
+// TestRequestsPanelKeys: B copies the answer's body; d asks, then deletes the request, and
+// the answers of the requests after it stay with them.
+func TestRequestsPanelKeys(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	upd(t, f.m, press("tab"))
+	upd(t, f.m, press("B"))
+	if !strings.Contains(f.m.flash, "no answer body") {
+		t.Errorf("B before sending: %q", f.m.flash)
+	}
+	upd(t, f.m, press("down"))
+	upd(t, f.m, press("enter"))
+	upd(t, f.m, press("B"))
+	if got := f.copiedLast(); !strings.Contains(got, `"username":"demo"`) {
+		t.Errorf("B copied %q", got)
+	}
+	n := len(f.m.reqs.list)
+	second := f.m.reqs.list[1]
+	upd(t, f.m, press("up"))
+	upd(t, f.m, press("d"))
+	if len(f.m.reqs.list) != n || !strings.Contains(f.m.flash, "press d again") {
+		t.Fatalf("the first d deleted, or did not ask: %q", f.m.flash)
+	}
+	upd(t, f.m, press("d"))
+	if len(f.m.reqs.list) != n-1 || f.m.reqs.list[0].Path != second.Path {
+		t.Fatalf("the second d: %d requests, first %s", len(f.m.reqs.list), f.m.reqs.list[0].Path)
+	}
+	if r, ok := f.m.reqs.results[0]; !ok || r.Request.Path != second.Path {
+		t.Error("the answer did not move with its request")
+	}
+}
+
+// TestHeartbeatKey: a starts the heartbeat, which sends the selected request by itself; a
+// again stops it.
+func TestHeartbeatKey(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	upd(t, f.m, press("a"))
+	if !f.m.beat.on || !strings.Contains(f.m.flash, "heartbeat") {
+		t.Fatalf("a: on %v, %q", f.m.beat.on, f.m.flash)
+	}
+	cmd := f.m.onBeat(beatMsg{gen: f.m.beat.gen})
+	if f.m.inflight != 1 {
+		t.Errorf("a beat sent %d requests", f.m.inflight)
+	}
+	run(t, f.m, cmd)
+	if !strings.Contains(ansi.Strip(f.m.View()), "♥ every 1.0s") {
+		t.Error("the tabs line does not say the heartbeat runs")
+	}
+	upd(t, f.m, press("a"))
+	if f.m.beat.on || f.m.onBeat(beatMsg{gen: f.m.beat.gen - 1}) != nil {
+		t.Error("a did not stop the heartbeat, or an old beat still sends")
+	}
+}
+
+// TestComposerStartsEmpty: n opens an empty composer, so what is typed is the request line.
+func TestComposerStartsEmpty(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	upd(t, f.m, press("n"))
+	for _, r := range "POST /api/items" {
+		f.m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}}) // its command only blinks the cursor
+	}
+	f.m.Update(tea.KeyMsg{Type: tea.KeyCtrlS})
+	r, _ := f.m.reqs.current()
+	if r.Method != "POST" || r.Path != "/api/items" {
+		t.Errorf("saved %s %s, want POST /api/items", r.Method, r.Path)
+	}
+}
+
+// TestClaimsToggleAndTimes: c shows the claims with exp read as a time, and c again goes back.
+func TestClaimsToggleAndTimes(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	upd(t, f.m, press("tab"))
+	upd(t, f.m, press("c"))
+	if f.m.focus != paneClaims || !regexp.MustCompile(`"exp": \d+,?\s+\(\d\d:\d\d:\d\d, in 30s\)`).MatchString(ansi.Strip(f.m.View())) {
+		t.Errorf("claims:\n%s", ansi.Strip(f.m.View()))
+	}
+	upd(t, f.m, press("c"))
+	if f.m.focus != paneRequests {
+		t.Errorf("c again: focus %v, want the requests panel", f.m.focus)
 	}
 }
