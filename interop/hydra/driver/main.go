@@ -382,7 +382,13 @@ func (r *run) authCode() {
 	e.Resume(stored, "the interop run")
 	r.burstAtExpiry(flow, "resumed session, ", e, apiclient.Auto, r.cfg.n, "refresh_token")
 
-	// No refresh token presented twice, over every refresh of this login.
+	r.checkGrant(flow, e, all)
+	r.reuseProbe(flow, e, first)
+}
+
+// checkGrant checks, over every refresh since mark, that no refresh token was presented twice,
+// and that the grant is intact: the tokens the engine holds now are active at Hydra.
+func (r *run) checkGrant(flow string, e *apiclient.Engine, all int) {
 	seen := map[string]int{}
 	calls := r.proxy.since(all, "refresh_token")
 	dup := 0
@@ -396,7 +402,7 @@ func (r *run) authCode() {
 		"%d refresh calls, %d distinct refresh tokens presented, %d presented more than once", len(calls), len(seen), dup)
 
 	// The grant is intact: the refresh token the engine holds now is active at Hydra.
-	s = e.Snapshot()
+	s := e.Snapshot()
 	rt, err1 := r.hydra.introspect(r.ctx, s.Refresh.Raw)
 	at, err2 := r.hydra.introspect(r.ctx, s.Access.Raw)
 	if err := cmpErr(err1, err2); err != nil {
@@ -407,7 +413,6 @@ func (r *run) authCode() {
 		"current refresh token active %v (token_use %s, scope %q), access token active %v, session generation %d",
 		rt.Active, rt.TokenUse, rt.Scope, at.Active, s.Generation)
 
-	r.reuseProbe(flow, e, first)
 }
 
 // background leaves the background refresher on for d while a request goes out every 500 ms:
