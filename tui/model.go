@@ -242,6 +242,8 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.loggedIn(msg)
 	case loginPromptMsg:
 		return m, tea.Batch(m.showPrompt(msg), m.waitPrompt())
+	case tea.MouseMsg:
+		return m, m.mouse(msg)
 	case copyMsg:
 		return m, m.copyCmd(msg.text, msg.what)
 	case openDetailMsg:

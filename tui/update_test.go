@@ -941,3 +941,38 @@ func TestClaimsToggleAndTimes(t *testing.T) {
 		t.Errorf("c again: focus %v, want the requests panel", f.m.focus)
 	}
 }
+
+// TestMouse: a click picks a tab, a request, a log line; the wheel scrolls the log.
+func TestMouse(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	for range 40 {
+		f.e.Do(t.Context(), f.e.Profile().PresetRequests()[0])
+	}
+	drain(f.m)
+	tabs := 1 + f.m.tokensHeight() + timelineRows
+	click := func(x, y int) {
+		upd(t, f.m, tea.MouseMsg{X: x, Y: y, Action: tea.MouseActionPress, Button: tea.MouseButtonLeft})
+	}
+	f.m.View()
+	click(2, tabs+3)
+	st := f.m.logp.store
+	if st.sel == 0 || st.selPos() != len(st.visible)-f.m.logp.height+2 {
+		t.Errorf("a click on the log's 3rd row selected line %d of %d (height %d, sel %d)", st.selPos(), len(st.visible), f.m.logp.height, st.sel)
+	}
+	upd(t, f.m, tea.MouseMsg{X: 2, Y: tabs + 2, Action: tea.MouseActionPress, Button: tea.MouseButtonWheelUp})
+	if st.follow || st.offset != len(st.visible)-f.m.logp.height-wheelLines {
+		t.Errorf("the wheel: offset %d of %d", st.offset, len(st.visible))
+	}
+	click(9, tabs)
+	if f.m.focus != paneRequests {
+		t.Fatalf("a click on the requests tab: focus %v", f.m.focus)
+	}
+	click(3, tabs+2)
+	if f.m.reqs.selected != 1 {
+		t.Errorf("a click on the second request selected %d", f.m.reqs.selected)
+	}
+	click(22, tabs)
+	if f.m.focus != paneClaims {
+		t.Errorf("a click on the claims tab: focus %v", f.m.focus)
+	}
+}

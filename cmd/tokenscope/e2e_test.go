@@ -139,6 +139,19 @@ func TestTerminalTellsTheStory(t *testing.T) {
 			t.Errorf("answered, it still shows as in flight:\n%s", scr)
 		}
 	})
+	t.Run("mouse", func(t *testing.T) {
+		s := startTmux(t, 120, 40, "--theme", "mono")
+		scr := s.waitFor(regexp.MustCompile(`● active`), 10*time.Second)
+		tabs := strings.Index(scr, "[log]")
+		row := strings.Count(scr[:tabs], "\n") + 1 // 1-based, as the terminal counts
+		click := func(col, row int) { s.tmux("send-keys", "-t", s.name, "-l", fmt.Sprintf("\x1b[<0;%d;%dM\x1b[<0;%d;%dm", col, row, col, row)) }
+		click(10, row) // the "requests" tab
+		s.waitFor(regexp.MustCompile(`\[requests\]`), 5*time.Second)
+		click(5, row+3) // the third request
+		s.waitFor(regexp.MustCompile(`▸ create item`), 5*time.Second)
+		s.tmux("send-keys", "-t", s.name, "-l", fmt.Sprintf("\x1b[<64;5;%dM", row+2)) // the wheel, up, over the list
+		s.waitFor(regexp.MustCompile(`▸ me · GET`), 5*time.Second)
+	})
 	t.Run("reuse named", func(t *testing.T) {
 		s := startTmux(t, 120, 40, "--theme", "mono")
 		s.waitFor(regexp.MustCompile(`● active`), 10*time.Second)

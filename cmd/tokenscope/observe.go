@@ -274,7 +274,7 @@ func observeTUI(ctx context.Context, stdout, stderr io.Writer, o *observeOpts, p
 	}
 	m := tui.New(opts)
 	defer m.Close()
-	prog := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(ctx), tea.WithOutput(os.Stdout), tea.WithFPS(maxFPS))
+	prog := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(ctx), tea.WithOutput(os.Stdout), tea.WithFPS(maxFPS), tea.WithMouseCellMotion())
 	_, err := prog.Run()
 	if err != nil && !errors.Is(err, tea.ErrProgramKilled) && !errors.Is(err, context.DeadlineExceeded) {
 		return err

@@ -45,7 +45,7 @@ func runTUI(cmd *cobra.Command, tf *targetFlags, theme string, every time.Durati
 	}
 	m := tui.New(opts)
 	defer m.Close()
-	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(cmd.Context()), tea.WithOutput(os.Stdout), tea.WithFPS(maxFPS))
+	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(cmd.Context()), tea.WithOutput(os.Stdout), tea.WithFPS(maxFPS), tea.WithMouseCellMotion())
 	_, err = p.Run()
 	return err
 }
