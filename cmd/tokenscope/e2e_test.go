@@ -144,7 +144,9 @@ func TestTerminalTellsTheStory(t *testing.T) {
 		scr := s.waitFor(regexp.MustCompile(`● active`), 10*time.Second)
 		tabs := strings.Index(scr, "[log]")
 		row := strings.Count(scr[:tabs], "\n") + 1 // 1-based, as the terminal counts
-		click := func(col, row int) { s.tmux("send-keys", "-t", s.name, "-l", fmt.Sprintf("\x1b[<0;%d;%dM\x1b[<0;%d;%dm", col, row, col, row)) }
+		click := func(col, row int) {
+			s.tmux("send-keys", "-t", s.name, "-l", fmt.Sprintf("\x1b[<0;%d;%dM\x1b[<0;%d;%dm", col, row, col, row))
+		}
 		click(10, row) // the "requests" tab
 		s.waitFor(regexp.MustCompile(`\[requests\]`), 5*time.Second)
 		click(5, row+3) // the third request
