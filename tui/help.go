@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
@@ -58,6 +59,9 @@ func (h *helpOverlay) view(groups [][]key.Binding) string {
 	if h.sh.demo {
 		parts = append(parts, "", th.Muted.Render("Fault keys (E X F L K) drive the embedded demo server only."))
 	}
+	if strat := h.strategies(); lipgloss.Height(body)+lipgloss.Height(strat)+6 <= h.height {
+		parts = append(parts, "", strat)
+	}
 	if lipgloss.Height(body)+4 > h.height {
 		// The smallest terminals: the keys matter more than the title, and flow like text
 		// when columns would run off the bottom.
@@ -67,6 +71,29 @@ func (h *helpOverlay) view(groups [][]key.Binding) string {
 		}
 	}
 	return lipgloss.JoinVertical(lipgloss.Left, parts...)
+}
+
+// strategyHelp says in one line each what the strategies (s cycles them) do.
+var strategyHelp = [][2]string{
+	{"auto", "refresh before a request when exp is near, and after a 401 (the default)"},
+	{"proactive", "refresh before a request when exp is within the threshold; a 401 is not retried"},
+	{"reactive", "send with the token in hand; refresh and retry once after a 401"},
+	{"background", "a timer refreshes ahead of exp even when nothing is sent; 401s still retried"},
+	{"off", "never refresh: watch the token expire and the 401s come"},
+}
+
+// strategies is the overlay's part on what s cycles through, the current one marked.
+func (h *helpOverlay) strategies() string {
+	th := h.sh.theme
+	lines := []string{th.Header.Render("strategies (s)")}
+	for _, st := range strategyHelp {
+		mark := "  "
+		if string(h.sh.snap.Strategy) == st[0] {
+			mark = "▸ "
+		}
+		lines = append(lines, truncate(mark+th.Key.Render(fmt.Sprintf("%-11s", st[0]))+th.HelpDesc.Render(st[1]), h.width))
+	}
+	return strings.Join(lines, "\n")
 }
 
 // flow lays the keys out like words in a paragraph, never breaking a key from what it does.

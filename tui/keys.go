@@ -21,6 +21,12 @@ type KeyMap struct {
 	Latency, Skew                              key.Binding
 }
 
+// helpAs names a binding's keys as help shows them: every key that works, not only the first.
+func helpAs(b key.Binding, keys string) key.Binding {
+	b.SetHelp(keys, b.Help().Desc)
+	return b
+}
+
 func bind(desc string, keys ...string) key.Binding {
 	return key.NewBinding(key.WithKeys(keys...), key.WithHelp(keys[0], desc))
 }
@@ -89,12 +95,12 @@ type scrollKeys struct {
 
 func newScrollKeys(up, down, top, bottom string) scrollKeys {
 	return scrollKeys{
-		Up:       bind(up, "up", "k"),
-		Down:     bind(down, "down", "j"),
+		Up:       helpAs(bind(up, "up", "k"), "↑ k"),
+		Down:     helpAs(bind(down, "down", "j"), "↓ j"),
 		PageUp:   bind("page up", "pgup"),
 		PageDown: bind("page down", "pgdown"),
-		Top:      bind(top, "home", "g"),
-		Bottom:   bind(bottom, "end", "G"),
+		Top:      helpAs(bind(top, "home", "g"), "g home"),
+		Bottom:   helpAs(bind(bottom, "end", "G"), "G end"),
 	}
 }
 
