@@ -177,7 +177,7 @@ func (p *Proxy) reverseProxy(up Upstream, tr http.RoundTripper, forwarded bool) 
 			}
 		},
 		Transport:      tr,
-		FlushInterval:  -1,
+		FlushInterval:  0, // streams (chunked, event-stream) are flushed at once by ReverseProxy itself
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
 		ErrorLog:       discardLog,
