@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -25,12 +26,13 @@ type composer struct {
 type composed struct {
 	index int
 	req   apiclient.Request
+	note  string // what reading a pasted curl command left out
 }
 
 func newComposer(sh *shared) *composer {
 	ed := textarea.New()
 	ed.ShowLineNumbers = false
-	ed.Placeholder = "POST /api/items   (the request line; then headers, a blank line and the body)"
+	ed.Placeholder = "POST /api/items   (the request line; then headers, a blank line and the body; or paste a curl command)"
 	return &composer{sh: sh, editor: ed, index: -1}
 }
 
@@ -70,16 +72,43 @@ func (c *composer) update(msg tea.Msg) (cmd tea.Cmd, done bool, saved *composed)
 			c.editor.Blur()
 			return nil, true, nil
 		case key.Matches(k, composerSave):
-			req, err := httpfile.ParseRequest(c.editor.Value())
+			saved, err := c.parse()
 			if err != nil {
 				return flash("request not saved: " + err.Error()), false, nil
 			}
 			c.editor.Blur()
-			return nil, true, &composed{index: c.index, req: req}
+			return nil, true, saved
 		}
 	}
 	c.editor, cmd = c.editor.Update(msg)
 	return cmd, false, nil
+}
+
+// parse reads the editor: a request in the .http shape, or a pasted curl command ("Copy as
+// cURL" from the browser's devtools), whose host is left for the target and whose own
+// credentials for the session's.
+func (c *composer) parse() (*composed, error) {
+	text := c.editor.Value()
+	if !httpfile.IsCurl(text) {
+		req, err := httpfile.ParseRequest(text)
+		return &composed{index: c.index, req: req}, err
+	}
+	cr, err := httpfile.ParseCurl(text)
+	if err != nil {
+		return nil, fmt.Errorf("curl command: %w", err)
+	}
+	var notes []string
+	if cr.Host != "" && !strings.HasPrefix(c.sh.snap.Target, cr.Host) {
+		notes = append(notes, "sent to the target, not "+cr.Host)
+	}
+	if len(cr.Dropped) > 0 {
+		notes = append(notes, "left out: "+strings.Join(cr.Dropped, ", "))
+	}
+	note := ""
+	if len(notes) > 0 {
+		note = " (from curl: " + strings.Join(notes, "; ") + ")"
+	}
+	return &composed{index: c.index, req: cr.Request, note: note}, nil
 }
 
 func (c *composer) View() string {

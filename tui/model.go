@@ -390,7 +390,7 @@ func (m *Model) updateInput(msg tea.Msg) tea.Cmd {
 		}
 		if saved != nil {
 			m.focus = paneRequests
-			m.setFlash(m.reqs.save(saved.index, saved.req))
+			m.setFlash(m.reqs.save(saved.index, saved.req) + saved.note)
 		}
 		return cmd
 	}

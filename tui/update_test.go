@@ -976,3 +976,24 @@ func TestMouse(t *testing.T) {
 		t.Errorf("a click on the claims tab: focus %v", f.m.focus)
 	}
 }
+
+// TestComposerTakesACurlCommand: a pasted "Copy as cURL" becomes the request; its host and
+// Authorization header are left out and the status line says so.
+func TestComposerTakesACurlCommand(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	upd(t, f.m, press("n"))
+	paste := "curl 'https://api.example.com/api/items' -H 'authorization: Bearer x' -H 'content-type: application/json' --data-raw '{\"item\":\"from curl\"}'"
+	f.m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(paste), Paste: true})
+	f.m.Update(tea.KeyMsg{Type: tea.KeyCtrlS})
+	r, _ := f.m.reqs.current()
+	if r.Method != "POST" || r.Path != "/api/items" || string(r.Body) != `{"item":"from curl"}` || r.Header.Get("Authorization") != "" {
+		t.Fatalf("saved %s %s %q %v", r.Method, r.Path, r.Body, r.Header)
+	}
+	if !strings.Contains(f.m.flash, "not https://api.example.com") || !strings.Contains(f.m.flash, "Authorization") {
+		t.Errorf("status line %q", f.m.flash)
+	}
+	upd(t, f.m, press("enter"))
+	if res := f.m.reqs.results[f.m.reqs.selected]; res.Status != 201 {
+		t.Errorf("sending it answered %d", res.Status)
+	}
+}
