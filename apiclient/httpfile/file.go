@@ -63,7 +63,8 @@ func ParseFile(name string, data []byte, vars map[string]string) ([]NamedRequest
 	return p.parse(data)
 }
 
-// LoadFile reads and parses a .http / .rest file (see ParseFile).
+// LoadFile reads and parses a .http / .rest file (see ParseFile), or a Postman collection
+// (see ParsePostman).
 func LoadFile(path string, vars map[string]string) ([]NamedRequest, error) {
 	data, err := cappedfile.Read(path, maxHTTPFileBytes)
 	if errors.Is(err, cappedfile.ErrTooLarge) {
@@ -71,6 +72,9 @@ func LoadFile(path string, vars map[string]string) ([]NamedRequest, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if IsPostman(data) {
+		return ParsePostman(path, data, vars)
 	}
 	return ParseFile(path, data, vars)
 }
