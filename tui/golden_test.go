@@ -93,7 +93,7 @@ var normalizers = []struct {
 	{regexp.MustCompile(`in \d+(\.\d+)?(µs|ms|s)`), "in Dms"},
 	// Which of a burst's requests the history shows (the one that fared worst) varies, and so
 	// does the generation it carried.
-	{regexp.MustCompile(`(?m)^(\d{3}|failed|parked) gen #\d+ `), "$1 gen #N "},
+	{regexp.MustCompile(`(?m)^((?:\d{3}|failed|parked) gen #)\d+( [^│]*?) *│`), "${1}N${2} │"},
 }
 
 // normalize replaces what differs between runs (ports, random token bytes, wall-clock

@@ -112,6 +112,9 @@ func burstAtExpiry(f *fixture, send func(string, int)) {
 	send("b", 51)
 }
 
+// stampedeSize is the burst the stampede scenario sends (the - key from 100).
+const stampedeSize = 50
+
 // holdFixture is newFixture with the demo server behind a gate that, while hold is set,
 // answers a successful token call 200 ms late. A stampede's one winning refresh and the
 // server's rejections of the others otherwise race to the engine, and which comes first
@@ -126,7 +129,21 @@ func holdFixture(t testing.TB, profile string, cfg apiclient.Config) (*fixture, 
 	}
 	p, _ := apiclient.BuiltinProfile(profile)
 	var hold atomic.Bool
+	var arrived atomic.Int32
+	all := make(chan struct{})
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hold.Load() && r.URL.Path == p.Refresh.Path {
+			// A barrier: the stampede's refresh calls all reach the server before any is
+			// answered, however slowly a loaded machine (or the race detector) sends them;
+			// otherwise a late request finds the session ended and parks without refreshing.
+			if arrived.Add(1) == stampedeSize {
+				close(all)
+			}
+			select {
+			case <-all:
+			case <-time.After(5 * time.Second):
+			}
+		}
 		rec := httptest.NewRecorder()
 		srv.ServeHTTP(rec, r)
 		if hold.Load() && r.URL.Path == p.Refresh.Path && rec.Code == http.StatusOK {
