@@ -67,7 +67,11 @@ func (h *helpOverlay) view(groups [][]key.Binding) string {
 		// when columns would run off the bottom.
 		parts = parts[2:3]
 		if lipgloss.Height(body) > h.height {
-			parts = []string{h.flow(groups)}
+			flow := h.flow(groups)
+			parts = []string{flow}
+			if lipgloss.Height(flow)+1 <= h.height {
+				parts = []string{truncate(head, h.width), flow} // how to close it is worth a line
+			}
 		}
 	}
 	return lipgloss.JoinVertical(lipgloss.Left, parts...)

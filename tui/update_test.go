@@ -325,6 +325,9 @@ func TestHelpAtEverySize(t *testing.T) {
 		if n := strings.Count(v, "\n") + 1; n > sz[1] {
 			t.Errorf("%dx%d: overlay is %d lines high", sz[0], sz[1], n)
 		}
+		if !strings.Contains(v, "esc closes") {
+			t.Errorf("%dx%d: the overlay does not say how to close it", sz[0], sz[1])
+		}
 	}
 }
 

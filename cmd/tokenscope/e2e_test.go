@@ -139,6 +139,23 @@ func TestTerminalTellsTheStory(t *testing.T) {
 			t.Errorf("answered, it still shows as in flight:\n%s", scr)
 		}
 	})
+	t.Run("keys", func(t *testing.T) {
+		s := startTmux(t, 120, 40, "--theme", "mono")
+		s.waitFor(regexp.MustCompile(`● active`), 10*time.Second)
+		s.keys("a")
+		s.waitFor(regexp.MustCompile(`♥ every 1.0s`), 5*time.Second)
+		s.waitFor(regexp.MustCompile(`#3 +request`), 10*time.Second) // sent by the heartbeat alone
+		s.keys("a")
+		s.waitFor(regexp.MustCompile(`heartbeat stopped`), 5*time.Second)
+		s.keys("Up", "Space")
+		s.waitFor(regexp.MustCompile(`step by step`), 5*time.Second)
+		s.keys("Escape")
+		time.Sleep(300 * time.Millisecond)
+		s.keys("C")
+		s.waitFor(regexp.MustCompile(`press C again`), 5*time.Second)
+		s.keys("C")
+		s.waitFor(regexp.MustCompile(`cleared \d+ events`), 5*time.Second)
+	})
 	t.Run("mouse", func(t *testing.T) {
 		s := startTmux(t, 120, 40, "--theme", "mono")
 		scr := s.waitFor(regexp.MustCompile(`● active`), 10*time.Second)
