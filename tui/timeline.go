@@ -221,14 +221,27 @@ type timelineCache struct {
 	view string
 }
 
+// tlRightMargin is how many cells the timeline keeps right of now, for labels.
+const tlRightMargin = 10
+
+// timelineGeometry lays the timeline out over a terminal width: its cells, the room kept right
+// of now (so that the newest slots' labels, R×100✗×99, read forward from their slot as older
+// ones do, rather than ending at it, which drew them seconds before they happened), the round
+// span the cells left of it cover, and the slot per cell.
+func timelineGeometry(width int) (cols, margin int, span, slot time.Duration) {
+	cols = max(width-tlLabelW, 10)
+	margin = min(tlRightMargin, cols/8)
+	span, slot = timelineSpan(cols - margin)
+	return cols, margin, span, slot
+}
+
 // timelineView draws the timeline, or returns the one drawn for the same inputs.
 func (m *Model) timelineView() string {
 	st := m.logp.store
-	cols := max(m.width-tlLabelW, 10)
-	span, slot := timelineSpan(cols)
+	cols, margin, span, slot := timelineGeometry(m.width)
 	skew := m.sh.snap.Skew.Applied()
 	key := tlKey{width: m.width, theme: m.sh.tname, mono: m.sh.theme.Mono, version: st.tlVersion,
-		end: floorDiv(m.sh.now.UnixNano(), int64(slot)), skew: skew, nowGen: st.genAt(m.sh.now, skew)}
+		end: floorDiv(m.sh.now.UnixNano(), int64(slot)) + int64(margin), skew: skew, nowGen: st.genAt(m.sh.now, skew)}
 	if st.tl.view != "" && st.tl.key == key {
 		return st.tl.view
 	}
@@ -268,6 +281,8 @@ func (m *Model) tokenBars(start, slot int64, cols int, skew time.Duration) strin
 	for i := range cols {
 		at := min((start+int64(i)+1)*slot-1, now)
 		switch g := m.logp.store.genAt(time.Unix(0, at), skew); {
+		case (start+int64(i))*slot > now:
+			runs.add(int(tlPlain), ' ') // the future: room for labels
 		case g == 0:
 			runs.add(int(tlPlain), ' ')
 		case g%2 == 1:

@@ -370,7 +370,7 @@ func TestTimelineEveryMark(t *testing.T) {
 // stays in its cell while now moves within a slot and moves one cell left per slot.
 func TestTimelineAxisStable(t *testing.T) {
 	f := sized(t, apiclient.Config{}, true)
-	_, slot := timelineSpan(120 - tlLabelW)
+	_, _, _, slot := timelineGeometry(120)
 	// Start at the beginning of a slot, so that advancing less than a slot stays in it.
 	f.clock.Advance(slot - time.Duration(f.clock.Now().UnixNano()%int64(slot)))
 	st := f.m.logp.store
