@@ -136,7 +136,11 @@ func (e *Engine) loginRequired(reason string) {
 	e.mu.Lock()
 	already := e.sess.State == session.StateLoginRequired
 	e.sess.State = session.StateLoginRequired
-	e.sess.Reason = reason
+	if !already {
+		// The first cause stays: in a stampede the rejections after it only echo it (the
+		// family is revoked), and the dialog should say why the session ended.
+		e.sess.Reason = reason
+	}
 	e.mu.Unlock()
 	if !already {
 		e.counters.loggedOut.Add(1)
