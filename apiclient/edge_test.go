@@ -749,7 +749,11 @@ func TestEdgeMalformedTokensFromLogin(t *testing.T) {
 			srv.Start()
 			defer srv.Close()
 
-			e := edgeNew(t, edgeConfig(srv.URL, edgeProfile(t, "simplejwt"))) // strategy auto
+			cfg := edgeConfig(srv.URL, edgeProfile(t, "simplejwt")) // strategy auto
+			// Not a test of timeouts: a 1 MiB token under -race on a busy machine takes longer
+			// than the 300 ms the edge tests give a call.
+			cfg.Timeout, cfg.RefreshTimeout = 10*time.Second, 10*time.Second
+			e := edgeNew(t, cfg)
 			defer e.Close()
 			defer edgeDump(t, e)
 			edgeLogin(t, e)
