@@ -13,6 +13,7 @@ package apiclient
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -39,7 +40,8 @@ type CookieNames struct {
 	// CSRFHeader is the header the CSRF value is sent in; X-CSRF-Token when CSRFCookie is set.
 	CSRFHeader string `toml:"csrf_header"`
 	// Path is where a resumed session's refresh cookie is put back in the jar (a session file
-	// keeps the token, not the cookie); the refresh endpoint's path when empty.
+	// keeps the token, not the cookie); the refresh endpoint's path when empty, which is
+	// always sent to the refresh endpoint. The server's next Set-Cookie replaces it.
 	Path string `toml:"path"`
 }
 
@@ -133,6 +135,9 @@ type cookieState struct {
 	refresh *url.URL // the refresh endpoint: the URL whose cookies the refresh call sends
 	info    *CookieInfo
 	csrf    string // the CSRF cookie's value, for redaction
+	// resumedPath is the path a resumed refresh cookie was put back on, until the server sets
+	// the cookie again: then a copy on another path would shadow the new one, and goes.
+	resumedPath string
 }
 
 func newCookieState(baseURL string, p Profile) (*cookieState, error) {
@@ -195,6 +200,15 @@ func (e *Engine) cookiePair(resp *resty.Response, p pair, serverRecv time.Time, 
 			}
 		}
 	}
+	e.mu.Lock()
+	resumed := c.resumedPath
+	if set != nil {
+		c.resumedPath = ""
+	}
+	e.mu.Unlock()
+	if set != nil && resumed != "" && resumed != effectivePath(set.Path, c.refresh.Path) {
+		c.jar.SetCookies(c.refresh, []*http.Cookie{{Name: c.names.Refresh, Path: resumed, MaxAge: -1}})
+	}
 	raw := c.lookup(c.names.Refresh)
 	csrf := c.lookup(c.names.CSRFCookie)
 	e.mu.Lock()
@@ -227,6 +241,18 @@ func (e *Engine) cookiePair(resp *resty.Response, p pair, serverRecv time.Time, 
 		e.mu.Unlock()
 	}
 	return p, nil
+}
+
+// effectivePath is the path a cookie is stored on: its Path attribute, or when that is absent
+// or not absolute the default path of the request it came with (RFC 6265 §5.1.4).
+func effectivePath(attr, reqPath string) string {
+	if strings.HasPrefix(attr, "/") {
+		return attr
+	}
+	if i := strings.LastIndexByte(reqPath, '/'); i > 0 {
+		return reqPath[:i]
+	}
+	return "/"
 }
 
 func cookieInfo(ck *http.Cookie, now time.Time) *CookieInfo {
@@ -264,6 +290,7 @@ func (e *Engine) resumeCookies(s session.Stored) {
 	c.jar.SetCookies(c.refresh, ck)
 	e.mu.Lock()
 	c.csrf = s.CSRF
+	c.resumedPath = e.profile.Cookie.Path
 	c.info = &CookieInfo{Name: c.names.Refresh, Path: e.profile.Cookie.Path, HttpOnly: true, Secure: ck[0].Secure,
 		SetAt: e.now(), Resumed: true}
 	e.mu.Unlock()
@@ -335,13 +362,19 @@ func (h *hostJar) inner() *cookiejar.Jar {
 	return h.jar
 }
 
-// SetCookies keeps the target's cookies, host-only; another host's are dropped.
+// SetCookies keeps the target's cookies, host-only; another host's are dropped, and so is a
+// cookie whose Domain the target's host does not belong to.
 func (h *hostJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
 	if !h.mine(u) {
 		return
 	}
+	host := strings.ToLower(u.Hostname())
 	cs := make([]*http.Cookie, 0, len(cookies))
 	for _, c := range cookies {
+		if d := strings.TrimPrefix(strings.ToLower(c.Domain), "."); d != "" && d != host &&
+			(net.ParseIP(host) != nil || !strings.HasSuffix(host, "."+d)) {
+			continue // RFC 6265 §5.3 step 6: the host must domain-match the Domain attribute
+		}
 		cp := *c
 		cp.Domain = "" // host-only: never sent to another host, a sibling or parent domain
 		cs = append(cs, &cp)

@@ -255,7 +255,7 @@ var builtins = map[string]Profile{
 		Login:           Endpoint{Method: "POST", Path: "/auth/login", Send: SendJSON, UserField: "username", PasswordField: "password"},
 		Refresh:         Endpoint{Method: "POST", Path: "/auth/refresh", Send: SendCookie},
 		Tokens:          TokenPaths{Access: "accessToken"},
-		Cookie:          CookieNames{Refresh: "refresh_token", CSRFCookie: "csrf_token", CSRFHeader: "X-CSRF-Token", Path: "/auth"},
+		Cookie:          CookieNames{Refresh: "refresh_token", CSRFCookie: "csrf_token", CSRFHeader: "X-CSRF-Token"},
 		Auth:            bearer,
 		AccessExpired:   Matcher{Status: []int{401}, Field: "code", Values: []string{"token_not_valid"}},
 		RefreshRejected: Matcher{Status: []int{401}, Field: "code", Values: []string{"token_not_valid"}},
