@@ -396,3 +396,30 @@ func (h *hostJar) reset() {
 	h.jar = j
 	h.mu.Unlock()
 }
+
+// ParseAnswer reads the tokens out of a login or refresh answer as the engine does, the
+// refresh token from the answer's Set-Cookie in the cookie convention (a login must set it; a
+// refresh that sets none keeps the old one: refresh is then the zero Token).
+func (p Profile) ParseAnswer(h http.Header, body []byte, serverRecv time.Time, login bool) (access, refresh session.Token, err error) {
+	access, refresh, err = ParseTokenAnswer(p.Tokens, h.Get("Content-Type"), body, serverRecv, login)
+	if err != nil || !p.cookieMode() {
+		return access, refresh, err
+	}
+	for _, ck := range (&http.Response{Header: h}).Cookies() {
+		if ck.Name == p.Cookie.Refresh && ck.Value != "" && ck.MaxAge >= 0 {
+			refresh = session.ParseToken(ck.Value, serverRecv, 0)
+		}
+	}
+	if login && refresh.Raw == "" {
+		return session.Token{}, session.Token{}, fmt.Errorf("the answer set no %q cookie", p.Cookie.Refresh)
+	}
+	return access, refresh, nil
+}
+
+// presentedCookie is the refresh token a request presents in its Cookie header.
+func (p Profile) presentedCookie(h http.Header) string {
+	if c, err := (&http.Request{Header: h}).Cookie(p.Cookie.Refresh); err == nil {
+		return c.Value
+	}
+	return ""
+}

@@ -668,3 +668,28 @@ func TestCookieProfileValidation(t *testing.T) {
 		}
 	}
 }
+
+// observe (and anything else that watches traffic) reads the cookie convention as the engine
+// does: the presented refresh token from the Cookie header, the issued one from Set-Cookie.
+func TestCookieRecogniseAndParseAnswer(t *testing.T) {
+	p, _ := BuiltinProfile("cookie")
+	p.withDefaults()
+	h := http.Header{"Cookie": {"csrf_token=c1; refresh_token=r1"}, "X-Csrf-Token": {"c1"}}
+	if kind, tok := p.RecogniseCall("POST", "/auth/refresh", h, nil); kind != CallRefresh || tok != "r1" {
+		t.Errorf("refresh call: %v %q", kind, tok)
+	}
+	if kind, _ := p.RecogniseCall("POST", "/auth/login", http.Header{"Content-Type": {"application/json"}}, []byte(`{}`)); kind != CallLogin {
+		t.Errorf("login call: %v", kind)
+	}
+	ans := http.Header{"Content-Type": {"application/json"}, "Set-Cookie": {"refresh_token=r2; Path=/auth; HttpOnly", "csrf_token=c2; Path=/"}}
+	acc, ref, err := p.ParseAnswer(ans, []byte(`{"accessToken":"a2"}`), time.Now(), true)
+	if err != nil || acc.Raw != "a2" || ref.Raw != "r2" {
+		t.Errorf("login answer: %q %q %v", acc.Raw, ref.Raw, err)
+	}
+	if _, ref, err := p.ParseAnswer(http.Header{"Content-Type": {"application/json"}}, []byte(`{"accessToken":"a3"}`), time.Now(), false); err != nil || ref.Raw != "" {
+		t.Errorf("refresh answer without a cookie keeps the token: %q %v", ref.Raw, err)
+	}
+	if _, _, err := p.ParseAnswer(http.Header{"Content-Type": {"application/json"}}, []byte(`{"accessToken":"a3"}`), time.Now(), true); err == nil {
+		t.Error("a login without the cookie was accepted")
+	}
+}
