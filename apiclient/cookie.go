@@ -214,33 +214,44 @@ func (e *Engine) cookiePair(resp *resty.Response, p pair, serverRecv time.Time, 
 	e.mu.Lock()
 	c.csrf = csrf
 	e.mu.Unlock()
-	if set != nil && set.Value != "" && raw != set.Value {
-		// The jar refused the cookie (another domain, a Secure cookie over http, ...): it
-		// would never be sent back, so the session cannot refresh with it.
-		return pair{}, fmt.Errorf("the answer set a %q cookie the jar would not send to %s (its Domain %q, Path %q, Secure %t)",
-			c.names.Refresh, c.refresh.Path, set.Domain, set.Path, set.Secure)
+	if set != nil && !c.sentToRefresh(set) {
+		// Another domain, a path the refresh is not on, a Secure cookie over http, a deletion:
+		// the cookie would never be sent back, so the session could not refresh with it.
+		return pair{}, fmt.Errorf("the answer set a %q cookie the jar would not send to %s (its Domain %q, Path %q, Secure %t, Max-Age %d)",
+			c.names.Refresh, c.refresh.Path, set.Domain, set.Path, set.Secure, set.MaxAge)
 	}
 	if login && set == nil {
 		return pair{}, fmt.Errorf("the answer set no %q cookie", c.names.Refresh)
 	}
+	if set == nil {
+		return p, nil // no new cookie: the refresh token is kept
+	}
 	if raw == "" {
-		if set != nil {
-			return pair{}, fmt.Errorf("the answer set no %q cookie for %s", c.names.Refresh, c.refresh.Path)
-		}
-		return p, nil // no cookie touched: the refresh token is kept
+		return pair{}, fmt.Errorf("the jar did not keep the %q cookie for %s", c.names.Refresh, c.refresh.Path)
 	}
-	if set == nil && !login {
-		return p, nil
-	}
+	// The token this answer issued: the jar holds the same unless a concurrent refresh (single
+	// flight off) set another since.
+	raw = set.Value
 	p.refresh = session.ParseToken(raw, serverRecv, 0)
 	p.rotated = true
-	if set != nil {
-		info := cookieInfo(set, e.now())
-		e.mu.Lock()
-		c.info = info
-		e.mu.Unlock()
-	}
+	info := cookieInfo(set, e.now())
+	e.mu.Lock()
+	c.info = info
+	e.mu.Unlock()
 	return p, nil
+}
+
+// sentToRefresh reports whether the jar sends ck, as set by an answer from the target, to
+// the refresh endpoint: RFC 6265's domain and path match, Secure only over https, and not a
+// deletion.
+func (c *cookieState) sentToRefresh(ck *http.Cookie) bool {
+	host := strings.ToLower(c.refresh.Hostname())
+	d := strings.TrimPrefix(strings.ToLower(ck.Domain), ".")
+	domainOK := d == "" || d == host || net.ParseIP(host) == nil && strings.HasSuffix(host, "."+d)
+	p, rp := effectivePath(ck.Path, c.refresh.Path), c.refresh.Path
+	pathOK := rp == p || strings.HasPrefix(rp, p) && (strings.HasSuffix(p, "/") || rp[len(p)] == '/')
+	secureOK := !ck.Secure || c.refresh.Scheme == "https"
+	return ck.Value != "" && ck.MaxAge >= 0 && domainOK && pathOK && secureOK
 }
 
 // effectivePath is the path a cookie is stored on: its Path attribute, or when that is absent

@@ -693,3 +693,26 @@ func TestCookieRecogniseAndParseAnswer(t *testing.T) {
 		t.Error("a login without the cookie was accepted")
 	}
 }
+
+// A login whose refresh cookie the jar would never send back fails, naming why.
+func TestCookieLoginWithUnusableCookieFails(t *testing.T) {
+	for _, tc := range []struct{ name, setCookie string }{
+		{"other path", "refresh_token=r; Path=/elsewhere"},
+		{"other domain", "refresh_token=r; Path=/; Domain=other.example"},
+		{"secure over http", "refresh_token=r; Path=/; Secure"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Add("Set-Cookie", tc.setCookie)
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(`{"accessToken":"a.b.c"}`))
+			}))
+			defer hs.Close()
+			p, _ := BuiltinProfile("cookie")
+			e := cookieEngine(t, hs.URL, p)
+			if _, err := e.Login(context.Background()); err == nil || !strings.Contains(err.Error(), "would not send") {
+				t.Errorf("login: %v", err)
+			}
+		})
+	}
+}
