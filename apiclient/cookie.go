@@ -86,9 +86,6 @@ func (p Profile) validateCookie() error {
 		}
 		return nil
 	}
-	if p.Login.Send == SendCookie {
-		return errors.New("login.send must be json or form")
-	}
 	if !validCookieName(c.Refresh) {
 		return fmt.Errorf("cookie.refresh must name the refresh token's cookie (a cookie name), got %q", c.Refresh)
 	}
