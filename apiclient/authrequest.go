@@ -38,6 +38,12 @@ func (e *Engine) authRequest(ctx context.Context, ep Endpoint, fields map[string
 		}
 	}
 	switch ep.Send {
+	case SendCookie:
+		// The jar sends the cookie; the CSRF header goes with it.
+		e.prepareCookieRefresh(r)
+		if len(all) > 0 {
+			r.SetHeader("Content-Type", "application/json").SetBody(mustJSON(all))
+		}
 	case SendHeader:
 		for k, v := range fields {
 			r.SetHeader(k, withScheme(ep.TokenScheme, v))

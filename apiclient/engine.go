@@ -153,6 +153,10 @@ type Snapshot struct {
 	IDTokenCheck  string        // what was checked of IDToken, in words
 	Flow          string        // the identity provider's login flow; empty without one
 	DPoP          *DPoPStatus   // the proof key and the token's binding; nil when DPoP is off
+	// RefreshCookie is the cookie that holds the refresh token (the cookie convention): its
+	// name, attributes and expiry, never its value; nil otherwise.
+	RefreshCookie *CookieInfo
+	CSRFCookie    string // the CSRF cookie's name in the cookie convention; "" otherwise
 }
 
 // Errors a caller can tell apart.
@@ -210,6 +214,7 @@ type Engine struct {
 	idToken       session.Token // from the last OIDC login
 	idpKeys       session.Keys  // the identity provider's published keys, once discovered
 	dpop          *dpopState    // nil unless Config.OIDC.DPoP
+	cookies       *cookieState  // the jar; nil unless the profile's refresh.send is "cookie"
 
 	idp atomic.Pointer[idpLink] // the discovered identity provider, once Config.OIDC's login discovered it
 
@@ -331,6 +336,9 @@ func New(cfg Config) (*Engine, error) {
 	// and nowhere else.
 	e.auth = e.newResty().SetTimeout(cfg.RefreshTimeout).SetRedirectPolicy(resty.RedirectPolicyFunc(
 		func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }))
+	if err := e.setupCookies(); err != nil {
+		return nil, err
+	}
 	go e.backgroundLoop()
 	return e, nil
 }
@@ -377,11 +385,13 @@ func (e *Engine) Snapshot() Snapshot {
 	defer e.mu.Unlock()
 	s := e.sess
 	s.Parked = len(e.parked)
+	cookie, csrf := e.cookieSnapshotLocked()
 	return Snapshot{
 		Session: s, Target: e.cfg.BaseURL, Profile: e.profile.Name, Strategy: e.strategy,
 		SingleFlight: e.singleFlight, Threshold: e.thresholdFor(e.sess.Access),
 		AccessVerify: e.accessVer, RefreshVerify: e.refreshVer, Refreshing: e.refreshing, IDToken: e.idToken,
 		IDTokenCheck: e.idTokenCheck(), Flow: e.flow(), DPoP: e.dpopStatusLocked(),
+		RefreshCookie: cookie, CSRFCookie: csrf,
 	}
 }
 

@@ -122,6 +122,7 @@ func (e *Engine) Logout() {
 	e.sess.Reason = "logged out"
 	e.serial++
 	e.mu.Unlock()
+	e.forgetCookies()
 	e.emit(session.Event{Kind: session.KindLogout, Reason: "logged out by the user"})
 }
 

@@ -51,6 +51,8 @@ type Profile struct {
 	OAuthClient bool `toml:"oauth_client"`
 	// Presets are ready-made requests for this API, shown in the TUI's request list.
 	Presets []Preset `toml:"presets"`
+	// Cookie names the cookies when refresh.send is "cookie" (cookie.go).
+	Cookie CookieNames `toml:"cookie"`
 }
 
 // Endpoint is a login or refresh call.
@@ -248,10 +250,23 @@ var builtins = map[string]Profile{
 		OAuthClient: true,
 		Presets:     demoPresets,
 	},
+	"cookie": {
+		Name:            "cookie",
+		Login:           Endpoint{Method: "POST", Path: "/auth/login", Send: SendJSON, UserField: "username", PasswordField: "password"},
+		Refresh:         Endpoint{Method: "POST", Path: "/auth/refresh", Send: SendCookie},
+		Tokens:          TokenPaths{Access: "accessToken"},
+		Cookie:          CookieNames{Refresh: "refresh_token", CSRFCookie: "csrf_token", CSRFHeader: "X-CSRF-Token"},
+		Auth:            bearer,
+		AccessExpired:   Matcher{Status: []int{401}, Field: "code", Values: []string{"token_not_valid"}},
+		RefreshRejected: Matcher{Status: []int{401}, Field: "code", Values: []string{"token_not_valid"}},
+		Presets:         demoPresets,
+	},
 }
 
 // ProfileNames lists the built-in profiles.
-func ProfileNames() []string { return []string{"simplejwt", "bearer-json", "element-admin", "oauth2"} }
+func ProfileNames() []string {
+	return []string{"simplejwt", "bearer-json", "element-admin", "oauth2", "cookie"}
+}
 
 // BuiltinProfile returns a copy of a built-in profile.
 func BuiltinProfile(name string) (Profile, bool) {
@@ -377,6 +392,7 @@ func (p *Profile) withDefaults() {
 		}
 		e.Method = strings.ToUpper(e.Method)
 	}
+	p.cookieDefaults()
 }
 
 // Validate reports the first thing that makes the profile unusable. It changes nothing.
@@ -390,19 +406,22 @@ func (p Profile) Validate() error {
 		}
 		switch ep.e.Send {
 		case SendJSON, SendForm:
-		case SendHeader:
+		case SendHeader, SendCookie:
 			if ep.what == "login" {
 				return errors.New("login.send must be json or form")
 			}
 		default:
-			return fmt.Errorf("%s.send must be json, form or header, got %q", ep.what, ep.e.Send)
+			return fmt.Errorf("%s.send must be json, form, header or cookie, got %q", ep.what, ep.e.Send)
 		}
 	}
 	if p.Login.UserField == "" || p.Login.PasswordField == "" {
 		return errors.New("login.user_field and login.password_field are required")
 	}
-	if p.Refresh.TokenField == "" {
+	if p.Refresh.TokenField == "" && !p.cookieMode() {
 		return errors.New("refresh.token_field is required")
+	}
+	if err := p.validateCookie(); err != nil {
+		return err
 	}
 	if p.Tokens.Access == "" {
 		return errors.New("tokens.access is required")

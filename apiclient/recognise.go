@@ -44,6 +44,9 @@ func (p Profile) RecogniseCall(method, path string, h http.Header, body []byte) 
 		if p.Refresh.Send == SendHeader {
 			tok = stripScheme(p.Refresh.TokenScheme, h.Get(p.Refresh.TokenField))
 		}
+		if p.Refresh.Send == SendCookie {
+			tok = p.presentedCookie(h)
+		}
 		if tok != "" || !isLogin || extrasSent(p.Refresh.Extra, fields) {
 			return CallRefresh, tok
 		}

@@ -36,6 +36,7 @@ func (e *Engine) Resume(s session.Stored, source string) {
 	e.verifyLocked()
 	gen := e.sess.Generation
 	e.mu.Unlock()
+	e.resumeCookies(s)
 	e.emit(session.Event{Kind: session.KindLogin, Generation: gen, Exp: acc.ExpiresAt, Token: acc.Fingerprint(),
 		Reason: fmt.Sprintf("resumed from %s; gen #%d %s", source, gen, expiryText(acc, e.serverNow()))})
 	if lostKey != "" {
@@ -59,7 +60,7 @@ func (e *Engine) Stored() session.Stored {
 	s := e.sess
 	st := session.Stored{Target: e.cfg.BaseURL, Profile: e.profile.Name, User: e.cfg.Username,
 		Access: s.Access.Raw, Refresh: s.Refresh.Raw, Family: s.Family, Generation: s.Generation,
-		Rotations: s.Rotations, SavedAt: e.now()}
+		Rotations: s.Rotations, SavedAt: e.now(), CSRF: e.csrfLocked()}
 	if !s.Access.JWT {
 		st.AccessExp = s.Access.ExpiresAt
 	}

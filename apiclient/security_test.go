@@ -40,6 +40,7 @@ type secExchange struct {
 	Body                   []byte
 	Status                 int
 	RespBody               []byte
+	RespHeader             http.Header // the cookie convention's refresh token is in Set-Cookie
 }
 
 // dump is everything the request carried: method, URL, headers and body.
@@ -95,7 +96,7 @@ func (rec *secRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec.next.ServeHTTP(c, r)
 	rec.mu.Lock()
 	rec.log = append(rec.log, secExchange{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
-		Header: r.Header.Clone(), Body: body, Status: c.status, RespBody: c.body.Bytes()})
+		Header: r.Header.Clone(), Body: body, Status: c.status, RespBody: c.body.Bytes(), RespHeader: w.Header().Clone()})
 	rec.mu.Unlock()
 }
 
@@ -157,6 +158,13 @@ func (rec *secRecorder) issuedTokens() (all, refresh []string) {
 				all = append(all, s)
 			}
 			refresh = append(refresh, s)
+		}
+		for _, ck := range (&http.Response{Header: x.RespHeader}).Cookies() {
+			if ck.Name == "refresh_token" && ck.Value != "" && !seen[ck.Value] {
+				seen[ck.Value] = true
+				all = append(all, ck.Value)
+				refresh = append(refresh, ck.Value)
+			}
 		}
 	}
 	return all, refresh

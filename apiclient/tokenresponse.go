@@ -38,6 +38,11 @@ func (e *Engine) parsePair(resp *resty.Response, sent, recv time.Time, login boo
 	if err != nil {
 		return pair{}, err
 	}
+	if e.cookies != nil {
+		if p, err = e.cookiePair(resp, p, recv.Add(skew), login); err != nil {
+			return pair{}, err
+		}
+	}
 	e.observeIat(p.access, sent, recv)
 	return p, nil
 }

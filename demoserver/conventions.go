@@ -148,7 +148,7 @@ func (s *Server) jsonLogin(w http.ResponseWriter, r *http.Request, conv string) 
 		s.count(func(st *Stats) { st.LoginsFailed++ })
 		note(w, "login failed")
 		switch conv {
-		case SimpleJWT:
+		case SimpleJWT, Cookie:
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"detail": "No active account found with the given credentials"})
 		case BearerJSON:
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "Invalid username or password"})
@@ -220,7 +220,7 @@ func refreshRejected(w http.ResponseWriter, conv string, err error) {
 		return usual
 	}
 	switch conv {
-	case SimpleJWT:
+	case SimpleJWT, Cookie: // cookie.go: the cookie convention answers as simplejwt does
 		// simplejwt's blacklist app answers a rotated-away refresh token "Token is blacklisted".
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"detail": msg("Token is invalid or expired", "Token is blacklisted"),
 			"code": "token_not_valid", "reason": reason})

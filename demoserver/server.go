@@ -51,6 +51,7 @@ type Stats struct {
 	RefreshInjected503   int64 `json:"refresh_injected_503"`
 	ResourceOK           int64 `json:"resource_ok"`
 	ResourceUnauthorized int64 `json:"resource_unauthorized"`
+	CSRFRejected         int64 `json:"csrf_rejected"` // cookie refreshes refused for their CSRF double submit
 	RefreshInFlight      int   `json:"refresh_in_flight"`
 	MaxRefreshInFlight   int   `json:"max_refresh_in_flight"`
 
@@ -309,6 +310,8 @@ func (s *Server) buildRoutes() map[string][]route {
 		{"POST", "/sys/user/login", ElementAdmin, "login", s.elementLogin},
 		{"POST", "/sys/user/refreshtoken", ElementAdmin, "refresh", s.elementRefresh},
 		{"POST", "/oauth/token", OAuth2, "login and refresh", s.oauthToken},
+		{"POST", "/auth/login", Cookie, "login (refresh token in an HttpOnly cookie)", s.cookieLogin},
+		{"POST", "/auth/refresh", Cookie, "refresh (cookie and X-CSRF-Token)", s.cookieRefresh},
 		{"GET", "/api/protected/", SimpleJWT, "resource (Bearer)", s.bearerResource(s.protected)},
 		{"GET", "/api/me", SimpleJWT, "resource (Bearer)", s.bearerResource(s.me)},
 		{"POST", "/api/items", SimpleJWT, "resource (Bearer)", s.bearerResource(s.createItem)},

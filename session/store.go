@@ -31,6 +31,10 @@ type Stored struct {
 	Flow     string    `json:"flow,omitempty"`
 	IDToken  string    `json:"id_token,omitempty"`
 	SavedAt  time.Time `json:"saved_at"`
+
+	// CSRF is the CSRF cookie's value in the cookie convention, which the refresh call must
+	// send back; the refresh token itself is Refresh.
+	CSRF string `json:"csrf_token,omitempty"`
 }
 
 const storeVersion = 1

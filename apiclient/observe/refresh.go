@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"tokenscope/apiclient"
 	"tokenscope/session"
 )
 
@@ -130,7 +129,7 @@ func (a *Analyzer) endRefresh(x *Exchange, ans Answer, at time.Time) {
 		a.refreshTransient(x, fmt.Sprintf("HTTP %d%s", ans.Status, injectedSuffix(ans.Injected)), at)
 		return
 	}
-	acc, ref, err := apiclient.ParseTokenAnswer(a.prof.Tokens, ans.Header.Get("Content-Type"), ans.Body, a.serverNow(at), false)
+	acc, ref, err := a.prof.ParseAnswer(ans.Header, ans.Body, a.serverNow(at), false)
 	if err != nil {
 		a.refreshTransient(x, "answer not readable: "+err.Error(), at)
 		return
@@ -203,7 +202,7 @@ func (a *Analyzer) endLogin(x *Exchange, ans Answer, at time.Time) {
 		a.emit(session.Event{Kind: session.KindLoginFailed, RequestID: x.id, Status: ans.Status, Reason: http.StatusText(ans.Status)}, at)
 		return
 	}
-	acc, ref, err := apiclient.ParseTokenAnswer(a.prof.Tokens, ans.Header.Get("Content-Type"), ans.Body, a.serverNow(at), true)
+	acc, ref, err := a.prof.ParseAnswer(ans.Header, ans.Body, a.serverNow(at), true)
 	if err != nil {
 		a.emit(session.Event{Kind: session.KindLoginFailed, RequestID: x.id, Status: ans.Status, Reason: "answer not readable: " + err.Error()}, at)
 		return
