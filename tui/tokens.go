@@ -37,6 +37,7 @@ func (m *Model) tokensView() string {
 	acc := m.tokenLines(tokenPanel{title: "Access", tok: s.Access, verify: s.AccessVerify, threshold: s.Threshold, bar: true,
 		extra: fmt.Sprintf("gen #%d via %s", s.Generation, sanitize.Line(s.Source)) + dpopText(s.DPoP)}, serverNow, w)
 	ref := m.tokenLines(tokenPanel{title: "Refresh", tok: s.Refresh, verify: s.RefreshVerify, none: m.noRefreshWhy(),
+		head: cookieText(s.RefreshCookie, m.sh.now),
 		extra: fmt.Sprintf("family %s · rotated %d×", sanitize.Line(firstRunes(s.Family, 8)), s.Rotations)}, serverNow, w)
 	var out string
 	if m.width >= wideTokens {
@@ -49,6 +50,32 @@ func (m *Model) tokensView() string {
 		out += "\n" + m.idLine(serverNow)
 	}
 	return out
+}
+
+// cookieText is the refresh cookie in a few words: its name and attributes, and when the
+// browser would drop it ("" when the refresh token is not a cookie).
+func cookieText(c *apiclient.CookieInfo, now time.Time) string {
+	if c == nil {
+		return ""
+	}
+	parts := []string{"cookie " + sanitize.Line(firstRunes(c.Name, 24)) + ":"}
+	if c.Resumed {
+		parts = append(parts, "resumed")
+	}
+	for _, a := range []struct {
+		on   bool
+		text string
+	}{{c.HttpOnly, "HttpOnly"}, {c.Secure, "Secure"}, {c.SameSite != "", "SameSite=" + c.SameSite}, {c.Path != "", "Path=" + c.Path}} {
+		if a.on {
+			parts = append(parts, sanitize.Line(a.text))
+		}
+	}
+	if !c.Expires.IsZero() {
+		parts = append(parts, "kept "+strings.TrimSuffix(human.Countdown(c.Expires.Sub(now)), " left")+" more")
+	} else if !c.Resumed {
+		parts = append(parts, "(until the browser closes)")
+	}
+	return strings.Join(parts, " ")
 }
 
 // dpopText is the access token's DPoP binding in a few words, or "" without DPoP.
@@ -133,6 +160,7 @@ type tokenPanel struct {
 	extra     string
 	bar       bool   // the access token's countdown bar
 	none      string // why there is no token, when known
+	head      string // said after the value on the first line (the refresh cookie)
 }
 
 func (p tokenPanel) rows() int {
@@ -163,6 +191,9 @@ func (m *Model) tokenLines(p tokenPanel, serverNow time.Time, w int) []string {
 	}
 	indent := strings.Repeat(" ", tokenIndent)
 	head := th.Header.Render(fmt.Sprintf("%-*s", tokenIndent, p.title)) + th.Value.Render(truncate(sanitize.Line(shown), max(w-10, 10)))
+	if p.head != "" {
+		head = truncate(head+th.Label.Render("  "+p.head), w)
+	}
 	phase := p.tok.Phase(serverNow, p.threshold)
 	// After a rejected refresh the server no longer takes these tokens, whatever exp says.
 	ended := m.sh.snap.State == session.StateLoginRequired

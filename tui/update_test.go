@@ -1000,3 +1000,15 @@ func TestComposerTakesACurlCommand(t *testing.T) {
 		t.Errorf("sending it answered %d", res.Status)
 	}
 }
+
+// TestRefreshCookieShown: with the cookie convention the refresh panel names the cookie and
+// its attributes, and when it goes.
+func TestRefreshCookieShown(t *testing.T) {
+	f := newFixture(t, "cookie", apiclient.Config{}, "mono")
+	f.m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	f.m.sync()
+	v := ansi.Strip(f.m.View())
+	if !regexp.MustCompile(`Refresh .*cookie refresh_token: HttpOnly SameSite=Strict Path=/auth`).MatchString(v) {
+		t.Errorf("the refresh panel:\n%s", v)
+	}
+}

@@ -305,7 +305,7 @@ const exampleConfig = `# tokenscope config: named targets for real APIs.
 [targets.demo]
 # The demo server started on its own: tokenscope demo-server --addr 127.0.0.1:8000
 url = "http://127.0.0.1:8000"
-profile = "simplejwt"          # simplejwt, bearer-json, element-admin, oauth2, or a profile .toml file
+profile = "simplejwt"          # simplejwt, bearer-json, element-admin, oauth2, cookie, ... (tokenscope --help), or a profile .toml file
 user = "demo"
 password_env = "DEMO_PASSWORD" # the password is read from this variable; never stored here
 # password_prompt = true       # or ask for it with hidden input

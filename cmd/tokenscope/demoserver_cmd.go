@@ -139,7 +139,7 @@ func newDemoServerCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "demo-server",
-		Short: "Run the reference auth server that speaks all four refresh conventions",
+		Short: "Run the reference auth server: every refresh convention and an OpenID provider",
 		Long: `Run the reference auth server on its own. It serves simplejwt, bearer-json,
 element-admin and oauth2 at once, rotates refresh tokens and detects their reuse, and has
 fault knobs under /__demo/ (loopback clients only). It prints its URL, the demo credentials
@@ -214,6 +214,7 @@ func printBanner(w io.Writer, s *demoserver.Server) {
 	fmt.Fprintf(w, "  bearer-json    curl -s %s/login -H 'Content-Type: application/json' -d %s\n", u, body)
 	fmt.Fprintf(w, "  element-admin  curl -s %s/sys/user/login -H 'Content-Type: application/json' -d %s\n", u, body)
 	fmt.Fprintf(w, "  oauth2         curl -s %s/oauth/token -d grant_type=password -d username=%s -d password=%s -d client_id=%s\n", u, user, pass, o.ClientID)
+	fmt.Fprintf(w, "  cookie         curl -s -c jar %s/auth/login -H 'Content-Type: application/json' -d %s   (refresh: curl -b jar -X POST %s/auth/refresh -H \"X-CSRF-Token: $CSRF\")\n", u, body, u)
 	fmt.Fprintf(w, "Then: curl -s %s/api/protected/ -H \"Authorization: Bearer $ACCESS\"   (element-admin: -H \"X-Token: $ACCESS\" %s/sys/user/info)\n", u, u)
 	fmt.Fprintf(w, "Knobs: curl -s -X POST %s/__demo/expire-access   (also revoke-families, fail-refresh?n=3, latency?refresh=1s, skew?d=-90s, reset; GET /__demo/stats)\n\n", u)
 }

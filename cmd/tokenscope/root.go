@@ -96,8 +96,9 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		Long: `tokenscope logs in to an API, shows the live access and refresh tokens, counts down
 to the access token's exp, and logs every request, 401, refresh, rotation and retry.
 
-Without flags it starts an embedded demo auth server on 127.0.0.1 that speaks all four
-refresh conventions (simplejwt, bearer-json, element-admin, oauth2).`,
+Without flags it starts an embedded demo auth server on 127.0.0.1 that speaks every
+refresh convention (simplejwt, bearer-json, element-admin, oauth2, cookie) and is an OpenID
+provider too.`,
 		Version:       versionString(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
