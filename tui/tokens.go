@@ -37,7 +37,7 @@ func (m *Model) tokensView() string {
 	acc := m.tokenLines(tokenPanel{title: "Access", tok: s.Access, verify: s.AccessVerify, threshold: s.Threshold, bar: true,
 		extra: fmt.Sprintf("gen #%d via %s", s.Generation, sanitize.Line(s.Source)) + dpopText(s.DPoP)}, serverNow, w)
 	ref := m.tokenLines(tokenPanel{title: "Refresh", tok: s.Refresh, verify: s.RefreshVerify, none: m.noRefreshWhy(),
-		head: cookieText(s.RefreshCookie, m.sh.now),
+		head:  cookieText(s.RefreshCookie, m.sh.now),
 		extra: fmt.Sprintf("family %s · rotated %d×", sanitize.Line(firstRunes(s.Family, 8)), s.Rotations)}, serverNow, w)
 	var out string
 	if m.width >= wideTokens {
