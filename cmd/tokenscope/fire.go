@@ -161,6 +161,7 @@ func runFire(ctx context.Context, stdout, stderr io.Writer, o *fireOpts, args []
 	if req, err = withHeaders(req, o.headers); err != nil {
 		return err
 	}
+	req = labelJSON(req)
 	pr := startPrinter(stdout, e.Log(), o.jsonOut)
 	// A run that ends before sending still ends with its summary line: scripts read the last line.
 	abort := func(err error) error {

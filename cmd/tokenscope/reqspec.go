@@ -4,6 +4,7 @@ package main
 // config target's presets or the profile's; with -H headers on top.
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -124,4 +125,14 @@ func sameAsPreset(presets []apiclient.Request, r apiclient.Request) (string, boo
 		}
 	}
 	return "", false
+}
+
+// labelJSON labels a JSON body that has no Content-Type, as the composer and METHOD PATH BODY
+// do: a .http file's request often leaves it out, and APIs answer 415 without it.
+func labelJSON(r apiclient.Request) apiclient.Request {
+	if len(r.Body) > 0 && r.Header.Get("Content-Type") == "" && json.Valid(r.Body) {
+		r.Header = cloneHeader(r.Header)
+		r.Header.Set("Content-Type", "application/json")
+	}
+	return r
 }

@@ -154,11 +154,7 @@ func (o *requestOpts) request(p apiclient.Profile, collection []apiclient.Reques
 	if r, err = withHeaders(r, o.headers); err != nil {
 		return apiclient.Request{}, err
 	}
-	// A JSON body without a Content-Type is labelled, as the .http rules do.
-	if len(r.Body) > 0 && r.Header.Get("Content-Type") == "" && json.Valid(r.Body) {
-		r.Header.Set("Content-Type", "application/json")
-	}
-	return r, nil
+	return labelJSON(r), nil
 }
 
 // sendOne logs in unless the session was resumed, and sends req. A request parked because the

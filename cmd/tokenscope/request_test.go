@@ -189,7 +189,6 @@ const testHTTPFile = `@trace = 42
 POST /echo
 X-From-File: yes
 X-Trace: {{trace}}
-Content-Type: application/json
 
 {"a": 1}
 
@@ -217,7 +216,8 @@ func TestNamedHTTPRequest(t *testing.T) {
 		t.Fatalf("fire NAME: %v\n%s", err, out)
 	}
 	h, body, n2 := rec.last()
-	if n2 != n+2 || h.Get("X-From-File") != "yes" || h.Get("X-Trace") != "42" || h.Get("X-Fire") != "1" || body != `{"a": 1}` {
+	if n2 != n+2 || h.Get("X-From-File") != "yes" || h.Get("X-Trace") != "42" || h.Get("X-Fire") != "1" || body != `{"a": 1}` ||
+		h.Get("Content-Type") != "application/json" {
 		t.Errorf("fire NAME: %d calls, headers %v body %q", n2-n, h, body)
 	}
 	_, _, err := runIn(t, "", requestArgs(ts, "--requests", file, "mak item")...)
