@@ -141,6 +141,16 @@ func (f *targetFlags) resolve() error {
 		return fmt.Errorf("--target %q is not a URL and not a target in the config file (%s); `tokenscope config init` writes an example", f.target, where)
 	}
 	f.targetName = f.target
+	if err := f.fromConfigTarget(t); err != nil {
+		return err
+	}
+	return f.checkCredentials(f.targetName)
+}
+
+// fromConfigTarget takes a named target's settings for what the flags and variables left
+// unset; --url replaces its URL.
+func (f *targetFlags) fromConfigTarget(t targetConfig) error {
+	cfg := f.cfg
 	set := func(flag string, dst *string, v string) {
 		if v != "" && !f.fs.Changed(flag) {
 			*dst = v
@@ -179,7 +189,7 @@ func (f *targetFlags) resolve() error {
 	if !f.fs.Changed("password-env") && os.Getenv(envName("password-env")) == "" {
 		f.password, f.prompt = t.Password, t.PasswordPrompt
 	}
-	return f.checkCredentials(f.targetName)
+	return nil
 }
 
 // validate refuses values that cannot mean anything (they were once taken: a timeout of 0 made
