@@ -394,3 +394,25 @@ func TestRequestAgainstDemoProcess(t *testing.T) {
 		t.Errorf("%v logins in all, want 1", st["logins"])
 	}
 }
+
+// TestRequestLogsInAgainWhenTheSessionFileIsDead: the session file's refresh token was revoked
+// and its access token expired: the request is parked, tokenscope logs in again and sends it.
+func TestRequestLogsInAgainWhenTheSessionFileIsDead(t *testing.T) {
+	ts, _ := echoServer(t, false)
+	file := filepath.Join(t.TempDir(), "s.json")
+	if _, stderr, err := runIn(t, "", requestArgs(ts, "--session-file", file, "GET", "/api/me")...); err != nil {
+		t.Fatal(err, stderr)
+	}
+	for _, knob := range []string{"/__demo/revoke-families", "/__demo/expire-access"} {
+		resp, err := http.Post(ts.URL+knob, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	out, stderr, err := runIn(t, "", requestArgs(ts, "--session-file", file, "GET", "/api/me")...)
+	if err != nil || !strings.Contains(out, `"username":"demo"`) || !strings.Contains(stderr, "resumed from session file") ||
+		!strings.Contains(stderr, "logged in as demo") || !strings.Contains(stderr, "replayed") {
+		t.Errorf("dead session file: %v\n%s\n%s", err, out, stderr)
+	}
+}
