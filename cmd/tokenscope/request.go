@@ -104,7 +104,8 @@ func runRequest(ctx context.Context, cmd *cobra.Command, o *requestOpts, args []
 	if res.Status == 0 {
 		return &exitError{code: 1, err: errors.New(withCertHint(res.Reason))}
 	}
-	if err := printAnswer(stdout, res, o.include); err != nil {
+	_, terminal := rawTerminal(stdout)
+	if err := printAnswer(stdout, res, o.include, terminal); err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("writing the answer: %w", err)}
 	}
 	return statusVerdict(res.Status)
@@ -189,8 +190,7 @@ func sendOne(ctx context.Context, e *apiclient.Engine, req apiclient.Request, re
 // stdout is not a terminal: a pipe to jq or a file must get exactly what was sent, tokens the
 // server echoes included (the user asked for them). On a terminal, JSON is indented and the
 // sanitizer makes escape sequences inert.
-func printAnswer(stdout io.Writer, res apiclient.Result, include bool) error {
-	_, terminal := rawTerminal(stdout)
+func printAnswer(stdout io.Writer, res apiclient.Result, include, terminal bool) error {
 	if include {
 		fmt.Fprintf(stdout, "HTTP %d %s\n", res.Status, http.StatusText(res.Status))
 		names := slices.Sorted(func(yield func(string) bool) {

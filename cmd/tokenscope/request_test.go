@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"tokenscope/apiclient"
 	"tokenscope/demoserver"
 	"tokenscope/internal/testutil"
 )
@@ -414,5 +415,27 @@ func TestRequestLogsInAgainWhenTheSessionFileIsDead(t *testing.T) {
 	if err != nil || !strings.Contains(out, `"username":"demo"`) || !strings.Contains(stderr, "resumed from session file") ||
 		!strings.Contains(stderr, "logged in as demo") || !strings.Contains(stderr, "replayed") {
 		t.Errorf("dead session file: %v\n%s\n%s", err, out, stderr)
+	}
+}
+
+// TestPrintAnswerOnATerminal: on a terminal, JSON is indented and what a terminal would act
+// on is made inert; in a pipe, the bytes are the server's.
+func TestPrintAnswerOnATerminal(t *testing.T) {
+	res := apiclient.Result{Status: 200, Header: http.Header{"X-Evil": {"a\x1b]0;title\x07b"}}, Body: []byte(`{"a":"x","b":[1,2]}`)}
+	var out bytes.Buffer
+	if err := printAnswer(guard(&out), res, true, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); got != "HTTP 200 OK\nX-Evil: ab\n\n{\n  \"a\": \"x\",\n  \"b\": [\n    1,\n    2\n  ]\n}\n" {
+		t.Errorf("terminal output %q", got)
+	}
+	res.Body = []byte("not json \x1b[2J\x1b]52;c;aGk=\x07 end")
+	out.Reset()
+	if err := printAnswer(guard(&out), res, false, true); err != nil || strings.ContainsAny(out.String(), "\x1b\x07") || !strings.HasSuffix(out.String(), " end\n") {
+		t.Errorf("terminal output %q (%v)", out.String(), err)
+	}
+	out.Reset()
+	if err := printAnswer(guard(&out), res, false, false); err != nil || out.String() != string(res.Body) {
+		t.Errorf("piped output %q (%v)", out.String(), err)
 	}
 }
