@@ -5,8 +5,13 @@ package apiclient
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
+	"net/url"
 	"slices"
+	"strings"
 
 	"tokenscope/session"
 )
@@ -43,18 +48,19 @@ func (e *Engine) loginPassword(ctx context.Context, target, how string) error {
 	resp, err := r.Execute(ep.Method, target)
 	recv := e.now()
 	if err != nil {
-		return e.loginFailed(describeErr(err))
+		return e.loginFailed(describeErr(err) + certHint(err))
 	}
 	e.observeDate(resp.Header(), sent, recv)
+	call := e.authCall(ep.Method, target)
 	if st := resp.StatusCode(); st >= 300 && st < 400 {
-		return e.loginFailed(fmt.Sprintf("HTTP %d redirect to %q, not followed: credentials go to the login endpoint only", st, resp.Header().Get("Location")))
+		return e.loginFailed(call(fmt.Sprintf("HTTP %d redirect to %q, not followed: credentials go to the login endpoint only", st, resp.Header().Get("Location"))))
 	} else if st >= 400 {
-		return e.loginFailed(fmt.Sprintf("HTTP %d: %s", st, e.bodySummary(resp)))
+		return e.loginFailed(call(fmt.Sprintf("HTTP %d: %s", st, e.bodySummary(resp))))
 	}
 	// An identity provider may leave out the refresh token (no offline_access): not an error.
 	p, err := e.parsePair(resp, sent, recv, e.cfg.OIDC == nil)
 	if err != nil {
-		return e.loginFailed(err.Error())
+		return e.loginFailed(call(err.Error()))
 	}
 	e.installLogin(p, session.Token{}, how)
 	return nil
@@ -147,4 +153,70 @@ func (e *Engine) loginRequired(reason string) {
 		e.counters.loggedOut.Add(1)
 		e.emit(session.Event{Kind: session.KindLogout, State: session.StateLoginRequired, Reason: "login required: " + reason})
 	}
+}
+
+// CertHint is what a failed certificate check adds to an error: the two ways out.
+const CertHint = "(use --ca-cert FILE to trust its CA, or --insecure to skip verification)"
+
+// certHint is " "+CertHint when err is a certificate the transport did not trust.
+func certHint(err error) string {
+	var verify *tls.CertificateVerificationError
+	var unknown x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	if errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &invalid) {
+		return " " + CertHint
+	}
+	return ""
+}
+
+// authCall returns what names a failed answer of a login or refresh call: its method and URL
+// first (an error page says nothing of where it came from), and a hint when the base URL and
+// the endpoint's path repeat a segment at their join. A transport error names its URL itself.
+func (e *Engine) authCall(method, target string) func(reason string) string {
+	u, doubled := joinedURL(e.cfg.BaseURL, target)
+	return func(reason string) string {
+		s := method + " " + u + ": " + reason
+		if doubled != "" {
+			s += fmt.Sprintf(" (the path looks doubled (%s): --target is the base URL; the profile's paths are joined to it)", doubled)
+		}
+		return s
+	}
+}
+
+// joinedURL is the URL a call to target goes to, as resty joins it to the base URL (its
+// password masked), and the doubled stretch ("/api/api/...") when the base URL's path ends with
+// the segments target's path starts with.
+func joinedURL(base, target string) (string, string) {
+	t, err := url.Parse(target)
+	if err != nil || t.IsAbs() {
+		return redactedURL(target), ""
+	}
+	path := target
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	full := strings.TrimRight(base, "/") + path
+	b, err := url.Parse(strings.TrimRight(base, "/"))
+	if err != nil {
+		return redactedURL(full), ""
+	}
+	baseSegs := strings.Split(strings.Trim(b.Path, "/"), "/")
+	pathSegs := strings.Split(strings.Trim(t.Path, "/"), "/")
+	for n := min(len(baseSegs), len(pathSegs)); n >= 1; n-- {
+		tail := baseSegs[len(baseSegs)-n:]
+		if tail[0] != "" && slices.Equal(tail, pathSegs[:n]) {
+			seg := "/" + strings.Join(tail, "/")
+			return redactedURL(full), seg + seg + "/..."
+		}
+	}
+	return redactedURL(full), ""
+}
+
+// redactedURL masks the password of a URL's userinfo; s itself when it does not parse.
+func redactedURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return s
+	}
+	return u.Redacted()
 }

@@ -155,26 +155,29 @@ func (e *Engine) callRefresh(ctx context.Context, refreshTok session.Token) (pai
 	resp, err := r.Execute(ep.Method, target)
 	recv := e.now()
 	if err != nil {
-		return pair{}, &RefreshError{Transient: true, Reason: describeErr(err)}
+		return pair{}, &RefreshError{Transient: true, Reason: describeErr(err) + certHint(err)}
 	}
 	e.observeDate(resp.Header(), sent, recv)
 	status := resp.StatusCode()
+	// Unexpected answers name the call; a recognised rejection is the expected end of a
+	// refresh token and names only why.
+	call := e.authCall(ep.Method, target)
 	if ok, why := e.profile.RefreshRejected.Match(status, resp.Header(), resp.Body()); ok {
 		return pair{}, &RefreshError{Reason: why + ": " + e.bodySummary(resp, refreshTok.Raw)}
 	}
 	switch {
 	case status >= 500 || status == http.StatusRequestTimeout || status == http.StatusTooManyRequests:
-		return pair{}, &RefreshError{Transient: true, Reason: fmt.Sprintf("HTTP %d: %s", status, e.bodySummary(resp, refreshTok.Raw))}
+		return pair{}, &RefreshError{Transient: true, Reason: call(fmt.Sprintf("HTTP %d: %s", status, e.bodySummary(resp, refreshTok.Raw)))}
 	case status >= 300 && status < 400:
-		return pair{}, &RefreshError{Reason: fmt.Sprintf("HTTP %d redirect to %q, not followed: a refresh token goes to the refresh endpoint only", status, resp.Header().Get("Location"))}
+		return pair{}, &RefreshError{Reason: call(fmt.Sprintf("HTTP %d redirect to %q, not followed: a refresh token goes to the refresh endpoint only", status, resp.Header().Get("Location")))}
 	case status >= 400:
-		return pair{}, &RefreshError{Reason: fmt.Sprintf("HTTP %d: %s", status, e.bodySummary(resp, refreshTok.Raw))}
+		return pair{}, &RefreshError{Reason: call(fmt.Sprintf("HTTP %d: %s", status, e.bodySummary(resp, refreshTok.Raw)))}
 	}
 	p, perr := e.parsePair(resp, sent, recv, false)
 	if perr != nil {
 		// A 200 the engine cannot read (an HTML error page from a proxy, a half-written body) may
 		// well be right the next time: keep the session and retry.
-		return pair{}, &RefreshError{Transient: true, Reason: perr.Error()}
+		return pair{}, &RefreshError{Transient: true, Reason: call(perr.Error())}
 	}
 	return p, nil
 }

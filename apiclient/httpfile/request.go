@@ -174,6 +174,10 @@ func targetPath(target string) (string, error) {
 	return "", fmt.Errorf("target %q is neither a path (/api/...) nor an http(s) URL: want METHOD /path", target)
 }
 
+// ParseHeader reads a header given as "Name: value" (curl's -H), by the rules header lines
+// of a request follow.
+func ParseHeader(h string) (name, value string, err error) { return headerLine(h) }
+
 // headerLine splits and checks "Name: value".
 func headerLine(h string) (name, value string, err error) {
 	colon := strings.IndexByte(h, ':')

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -109,8 +111,15 @@ func showConfig(out io.Writer, p string, c *fileConfig) {
 		row("password", pw)
 		row("strategy", t.Strategy)
 		row("threshold", t.Threshold)
+		row("client_id", t.ClientID)
+		if t.ClientSecretEnv != "" {
+			row("client_secret", "from $"+t.ClientSecretEnv)
+		}
 		row("requests", t.Requests)
 		row("session_file", t.SessionFile)
+		showVerification(row, t)
+		showIdentityProvider(row, t)
+		row("ca_cert", t.CACert)
 		if t.Insecure {
 			row("insecure", "TLS verification OFF")
 		}
@@ -160,4 +169,56 @@ func writeExampleConfig(p string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// showVerification prints how token signatures are checked (a JWKS URL's password masked).
+func showVerification(row func(k, v string), t targetConfig) {
+	if t.VerifySecretEnv != "" {
+		row("verify_secret", "from $"+t.VerifySecretEnv)
+	}
+	row("verify_key", t.VerifyKey)
+	row("verify_jwks", redactURL(t.VerifyJWKS))
+}
+
+// showIdentityProvider prints the identity-provider keys, auth_params in key order.
+func showIdentityProvider(row func(k, v string), t targetConfig) {
+	row("issuer", redactURL(t.Issuer))
+	row("flow", t.Flow)
+	row("scope", t.Scope)
+	row("redirect_uri", t.RedirectURI)
+	row("client_auth", t.ClientAuth)
+	if len(t.AuthParams) > 0 {
+		var ps []string
+		for _, k := range slices.Sorted(maps.Keys(t.AuthParams)) {
+			ps = append(ps, k+"="+t.AuthParams[k])
+		}
+		row("auth_params", strings.Join(ps, " "))
+	}
+	if t.NoBrowser {
+		row("no_browser", "true")
+	}
+	if t.DPoP {
+		row("dpop", "true")
+	}
+}
+
+// registerTargetCompletion completes --target with the config file's target names (the URL
+// as each one's description). The file is the one --config or TOKENSCOPE_CONFIG names, else
+// the default; a file that cannot be read completes nothing rather than failing the shell.
+func registerTargetCompletion(cmd *cobra.Command, tf *targetFlags) {
+	_ = cmd.RegisterFlagCompletionFunc("target", func(_ *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {
+		cp := configPathFlag{value: tf.config}
+		p, explicit := cp.path()
+		c, err := loadConfig(p, explicit)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []string
+		for _, name := range c.targetNames() {
+			if strings.HasPrefix(name, prefix) {
+				out = append(out, name+"\t"+sanitize.Line(redactURL(c.Targets[name].URL)))
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	})
 }

@@ -62,14 +62,17 @@ type fireOpts struct {
 	jsonOut     bool
 	noRelogin   bool
 	revoke      bool
+	headers     []string // -H
 }
 
 func newFireCmd() *cobra.Command {
 	var o fireOpts
 	cmd := &cobra.Command{
-		Use:   "fire [flags] [METHOD PATH [BODY]]",
+		Use:   "fire [flags] [METHOD PATH [BODY] | NAME]",
 		Short: "Send requests through the refresh engine without the TUI and print what happens",
-		Long: `fire logs in, sends METHOD PATH (the profile's first preset when omitted) --count times,
+		Long: `fire logs in, sends METHOD PATH (or the request called NAME in the --requests file, the
+config target's presets or the profile's, with its headers and body; the first of them when
+omitted) --count times,
 --concurrency at once, and prints every event: requests, 401s, refreshes, waits on a refresh in
 flight, retries, parked and replayed requests. It ends with a summary; the exit status is
 non-zero when any request failed or was lost.
@@ -91,6 +94,9 @@ Without --target it starts the embedded demo server, tuned with the same flags a
   # the embedded demo is an OpenID provider too: a device code to enter at its /device page
   tokenscope fire --flow device GET /api/me
 
+  # a named request of a .http file, with its headers and body, and one header more
+  tokenscope fire --requests api.http -H 'X-Trace: 1' "create item"
+
   # a real API, JSON lines for scripts
   MY_PASSWORD=... tokenscope fire --target https://api.example.com --profile oauth2 \
       --user me --password-env MY_PASSWORD --json GET /v1/me`,
@@ -110,6 +116,8 @@ Without --target it starts the embedded demo server, tuned with the same flags a
 	fs.BoolVar(&o.jsonOut, "json", false, "print one JSON event per line, then the summary object")
 	fs.BoolVar(&o.noRelogin, "no-relogin", false, "do not log in again to replay requests parked by a dead session")
 	fs.BoolVar(&o.revoke, "revoke-on-exit", false, "at the end, revoke the refresh token at the identity provider (RFC 7009) and log out")
+	registerHeaderFlag(fs, &o.headers)
+	registerTargetCompletion(cmd, &o.tf)
 	return cmd
 }
 
@@ -142,10 +150,18 @@ func runFire(ctx context.Context, stdout, stderr io.Writer, o *fireOpts, args []
 	}
 	defer b.Close()
 	e := b.engine
-	req, err := fireRequest(e.Profile(), b.presets, args)
+	warnInsecure(stderr, b)
+	req, err := fireRequest(e.Profile(), b.presets, args, stderr)
 	if err != nil {
 		return err
 	}
+	if err := refuseAuthHeader(o.headers, e.Profile(), o.tf.idp.dpop); err != nil {
+		return err
+	}
+	if req, err = withHeaders(req, o.headers); err != nil {
+		return err
+	}
+	req = labelJSON(req)
 	pr := startPrinter(stdout, e.Log(), o.jsonOut)
 	// A run that ends before sending still ends with its summary line: scripts read the last line.
 	abort := func(err error) error {
@@ -297,17 +313,18 @@ func replayFired(ctx context.Context, e *apiclient.Engine, t *tally, stderr io.W
 	return len(replays)
 }
 
-// fireRequest builds the request from the arguments, or the profile's first preset.
-func fireRequest(p apiclient.Profile, collection []apiclient.Request, args []string) (apiclient.Request, error) {
-	if len(args) == 0 {
-		presets := append(collection, p.PresetRequests()...)
+// fireRequest builds the request from the arguments: METHOD PATH [BODY], the NAME of a preset
+// (a --requests file's, the config target's or the profile's), or the first preset.
+func fireRequest(p apiclient.Profile, collection []apiclient.Request, args []string, stderr io.Writer) (apiclient.Request, error) {
+	presets := presetsOf(p, collection)
+	switch len(args) {
+	case 0:
 		if len(presets) == 0 {
 			return apiclient.Request{}, errors.New("give METHOD PATH: the profile has no presets")
 		}
-		return presets[0], nil
-	}
-	if len(args) == 1 {
-		return apiclient.Request{}, errors.New("give both METHOD and PATH, e.g. GET /api/me")
+		return namedRequest(presets, presets[0].Name)
+	case 1:
+		return namedRequest(presets, args[0])
 	}
 	var body []byte
 	if len(args) == 3 {
@@ -318,6 +335,10 @@ func fireRequest(p apiclient.Profile, collection []apiclient.Request, args []str
 	r, err := httpfile.NewRequest(args[0], args[1], nil, body)
 	if err != nil {
 		return apiclient.Request{}, fmt.Errorf("METHOD PATH: %w", err)
+	}
+	if name, ok := sameAsPreset(presets, r); ok {
+		fmt.Fprintf(stderr, "tokenscope: note: the request %q is %s %s with headers or a body, which METHOD PATH does not send; name it to send them\n",
+			name, r.Method, sanitize.Line(r.Path))
 	}
 	return r, nil
 }

@@ -115,6 +115,7 @@ provider too.`,
 		},
 	}
 	tf.register(root.Flags())
+	registerTargetCompletion(root, &tf)
 	root.Flags().DurationVar(&every, "every", 0, "heartbeat: send the selected request on this period (the a key starts and stops it)")
 	root.Flags().StringVar(&theme, "theme", "", "colour theme: dark, light, high-contrast or mono (default mono when NO_COLOR is set, else dark)")
 	// A flag that cannot be parsed is a usage error (status 2) in every command but decode,
@@ -124,5 +125,6 @@ provider too.`,
 	root.SetErr(stderr)
 	root.SetVersionTemplate("tokenscope {{.Version}}\n")
 	root.AddCommand(newDemoServerCmd(), newFireCmd(), newConfigCmd(), newDecodeCmd(), newObserveCmd())
+	root.AddCommand(newRequestCmd())
 	return root
 }

@@ -30,6 +30,7 @@ type targetFlags struct {
 	fromEnv         map[string]bool // flags set from TOKENSCOPE_* variables
 	config          string
 	target          string
+	url             string // --url: a named target's URL instead of the file's
 	profile         string
 	user            string
 	passwordEnv     string
@@ -65,6 +66,7 @@ func (f *targetFlags) register(fs *pflag.FlagSet) {
 	f.fs = fs
 	fs.StringVar(&f.config, "config", "", "config file (default "+defaultConfigPath()+")")
 	fs.StringVar(&f.target, "target", "", "base URL of the API, or the name of a target in the config file (default: the embedded demo server)")
+	fs.StringVar(&f.url, "url", "", "with --target NAME: this base URL instead of the target's url in the config file")
 	fs.StringVar(&f.profile, "profile", "simplejwt", "wire format: "+strings.Join(apiclient.ProfileNames(), ", ")+", or a TOML profile file")
 	fs.StringVar(&f.user, "user", "", "user to log in as (default demo with the embedded server)")
 	fs.StringVar(&f.passwordEnv, "password-env", "", "name of the environment variable holding the password (never pass a password in argv)")
@@ -116,6 +118,9 @@ func (f *targetFlags) resolve() error {
 		f.target = cfg.DefaultTarget
 	}
 	if f.target == "" || looksLikeURL(f.target) {
+		if f.url != "" {
+			return usageError("--url %s: it replaces a named target's URL (--target NAME); to talk to this URL, give it as --target", redactURL(f.url))
+		}
 		if f.target != "" {
 			if err := checkURL(f.target); err != nil {
 				return fmt.Errorf("--target: %w", err)
@@ -136,12 +141,28 @@ func (f *targetFlags) resolve() error {
 		return fmt.Errorf("--target %q is not a URL and not a target in the config file (%s); `tokenscope config init` writes an example", f.target, where)
 	}
 	f.targetName = f.target
+	if err := f.fromConfigTarget(t); err != nil {
+		return err
+	}
+	return f.checkCredentials(f.targetName)
+}
+
+// fromConfigTarget takes a named target's settings for what the flags and variables left
+// unset; --url replaces its URL.
+func (f *targetFlags) fromConfigTarget(t targetConfig) error {
+	cfg := f.cfg
 	set := func(flag string, dst *string, v string) {
 		if v != "" && !f.fs.Changed(flag) {
 			*dst = v
 		}
 	}
 	f.target = t.URL
+	if f.url != "" {
+		if err := checkURL(f.url); err != nil {
+			return usageError("--url: %v", err)
+		}
+		f.target = f.url
+	}
 	set("profile", &f.profile, cfg.relative(t.Profile))
 	set("user", &f.user, t.User)
 	set("password-env", &f.passwordEnv, t.PasswordEnv)
@@ -168,7 +189,7 @@ func (f *targetFlags) resolve() error {
 	if !f.fs.Changed("password-env") && os.Getenv(envName("password-env")) == "" {
 		f.password, f.prompt = t.Password, t.PasswordPrompt
 	}
-	return f.checkCredentials(f.targetName)
+	return nil
 }
 
 // validate refuses values that cannot mean anything (they were once taken: a timeout of 0 made
@@ -196,6 +217,7 @@ func (f *targetFlags) validate() error {
 func (f *targetFlags) refuseURLPasswords() error {
 	for _, u := range []struct{ flag, value, instead string }{
 		{"target", f.target, "in TOKENSCOPE_TARGET, or as a target's url in the config file"},
+		{"url", f.url, "as the target's url in the config file"},
 		{"verify-jwks", f.verify.jwksURL, "as a target's verify_jwks in the config file"},
 	} {
 		if f.fs.Changed(u.flag) && !f.fromEnv[u.flag] && urlHasPassword(u.value) {
