@@ -30,6 +30,7 @@ import (
 func (e *Engine) redactClip(s string, extra ...string) string {
 	e.mu.Lock()
 	secrets := append([]string{e.cfg.Password, e.cfg.ClientSecret, e.sess.Access.Raw, e.sess.Refresh.Raw}, extra...)
+	secrets = append(secrets, e.hosted.secrets...) // values of the profile's *_env keys
 	e.mu.Unlock()
 	longest := 0
 	for _, sec := range secrets {
