@@ -123,5 +123,6 @@ refresh conventions (simplejwt, bearer-json, element-admin, oauth2).`,
 	root.SetErr(stderr)
 	root.SetVersionTemplate("tokenscope {{.Version}}\n")
 	root.AddCommand(newDemoServerCmd(), newFireCmd(), newConfigCmd(), newDecodeCmd(), newObserveCmd())
+	root.AddCommand(newProfileCmd())
 	return root
 }
