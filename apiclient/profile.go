@@ -337,6 +337,9 @@ func ParseProfile(name string, data []byte) (Profile, error) {
 		{[]string{"access_expired", "values"}, func() { p.AccessExpired.Values = nil }},
 		{[]string{"refresh_rejected", "status"}, func() { p.RefreshRejected.Status = nil }},
 		{[]string{"refresh_rejected", "values"}, func() { p.RefreshRejected.Values = nil }},
+		// A json table is free-form: merged, a base's member could never be taken out.
+		{[]string{"login", "json"}, func() { p.Login.JSON = nil }},
+		{[]string{"refresh", "json"}, func() { p.Refresh.JSON = nil }},
 	} {
 		if probeMD.IsDefined(l.key...) {
 			l.f()

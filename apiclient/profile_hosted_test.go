@@ -213,6 +213,10 @@ func cognitoHandler(s *hostedServer) http.Handler {
 			ClientID       string `json:"ClientId"`
 			AuthParameters map[string]string
 		}
+		if r.Header.Get("X-Amz-Target") == "AWSCognitoIdentityProviderService.GetTokensFromRefreshToken" {
+			cognitoGetTokens(s, w, r)
+			return
+		}
 		if r.Header.Get("X-Amz-Target") != "AWSCognitoIdentityProviderService.InitiateAuth" {
 			fail(w, "UnknownOperationException", "")
 			return
@@ -250,6 +254,32 @@ func cognitoHandler(s *hostedServer) http.Handler {
 	return mux
 }
 
+// cognitoGetTokens is GetTokensFromRefreshToken for an app client with refresh token rotation:
+// {ClientId, RefreshToken} in, a new RefreshToken with the others out.
+func cognitoGetTokens(s *hostedServer, w http.ResponseWriter, r *http.Request) {
+	const ct = "application/x-amz-json-1.1"
+	var in struct{ ClientId, RefreshToken string }
+	if r.Header.Get("Content-Type") != ct || json.NewDecoder(r.Body).Decode(&in) != nil || in.ClientId != testCognitoID {
+		writeJSON(w, s.clock, ct, 400, map[string]any{"__type": "InvalidParameterException", "message": "bad request"})
+		return
+	}
+	if s.useRefresh(in.RefreshToken) != "" {
+		writeJSON(w, s.clock, ct, 400, map[string]any{"__type": "NotAuthorizedException", "message": "Refresh Token has been revoked"})
+		return
+	}
+	a, rt := s.issue("")
+	writeJSON(w, s.clock, ct, 200, map[string]any{"AuthenticationResult": map[string]any{"AccessToken": a, "ExpiresIn": 3600,
+		"IdToken": "opaque-id-token", "RefreshToken": rt, "TokenType": "Bearer"}})
+}
+
+// cognitoRotation is the README's profile for an app client with refresh token rotation.
+const cognitoRotation = `base = "cognito"
+[refresh]
+token_field = "RefreshToken"
+headers = {X-Amz-Target = "AWSCognitoIdentityProviderService.GetTokensFromRefreshToken"}
+json = {}
+`
+
 // loopbackTransport sends every request to the test server, whatever host it names (the
 // built-in firebase profile names Google's hosts), and records the hosts asked for.
 type loopbackTransport struct {
@@ -270,6 +300,7 @@ func (lt *loopbackTransport) RoundTrip(r *http.Request) (*http.Response, error) 
 
 type hostedCase struct {
 	profile, user, password string
+	overlay                 string // a profile file over the built-in, when set
 	env                     map[string]string
 	handler                 func(*hostedServer) http.Handler
 	rotate                  bool
@@ -277,6 +308,13 @@ type hostedCase struct {
 	rejectText              string   // the service's words in a rejected refresh
 	secrets                 []string // values that must never reach an event
 	hosts                   []string // hosts the engine must have called
+}
+
+func (c hostedCase) name() string {
+	if c.overlay != "" {
+		return c.profile + "-overlay"
+	}
+	return c.profile
 }
 
 func hostedCases() []hostedCase {
@@ -288,6 +326,8 @@ func hostedCases() []hostedCase {
 			handler: supabaseHandler, rotate: true, resource: "/rest/v1/items", rejectText: "refresh_token_not_found", secrets: []string{testSupabaseKey}},
 		{profile: "cognito", user: "ada", password: "pw-cognito", env: map[string]string{"COGNITO_CLIENT_ID": testCognitoID},
 			handler: cognitoHandler, resource: "/api/me", rejectText: "Refresh Token has been revoked", secrets: []string{testCognitoID}},
+		{profile: "cognito", overlay: cognitoRotation, user: "ada", password: "pw-cognito", env: map[string]string{"COGNITO_CLIENT_ID": testCognitoID},
+			handler: cognitoHandler, rotate: true, resource: "/api/me", rejectText: "Refresh Token has been revoked", secrets: []string{testCognitoID}},
 	}
 }
 
@@ -310,6 +350,12 @@ func startHosted(t *testing.T, c hostedCase) (*Engine, *hostedServer, *loopbackT
 	if !ok {
 		t.Fatalf("no built-in %s", c.profile)
 	}
+	if c.overlay != "" {
+		var err error
+		if p, err = ParseProfile("overlay.toml", []byte(c.overlay)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	e, err := New(Config{BaseURL: ts.URL, Profile: p, Username: c.user, Password: c.password, Clock: clock,
 		Transport: lt, RefreshBackoff: time.Millisecond, RefreshAttempts: 2})
 	if err != nil {
@@ -324,7 +370,7 @@ func startHosted(t *testing.T, c hostedCase) (*Engine, *hostedServer, *loopbackT
 
 func TestHostedProfilesLoginRefreshOnce(t *testing.T) {
 	for _, c := range hostedCases() {
-		t.Run(c.profile, func(t *testing.T) {
+		t.Run(c.name(), func(t *testing.T) {
 			e, s, _, clock := startHosted(t, c)
 			snap := e.Snapshot()
 			if !snap.Access.HasExpiry() || snap.Access.ExpiresAt.Sub(epoch) != time.Hour {
@@ -366,7 +412,7 @@ func TestHostedProfilesLoginRefreshOnce(t *testing.T) {
 
 func TestHostedProfilesRejectedRefreshEndsSession(t *testing.T) {
 	for _, c := range hostedCases() {
-		t.Run(c.profile, func(t *testing.T) {
+		t.Run(c.name(), func(t *testing.T) {
 			e, s, _, clock := startHosted(t, c)
 			s.revoked.Store(true)
 			clock.Advance(time.Hour + time.Second)
@@ -528,11 +574,12 @@ func TestHostedBuiltinsValidate(t *testing.T) {
 			t.Errorf("%s: %v", n, err)
 		}
 	}
-	p, err := ParseProfile("o.toml", []byte("base = \"firebase\"\n[login]\nquery = {tenant = \"t\"}\njson = {tenantId = \"t\"}\n"))
+	// Maps merge over the base's; a json table, free-form, replaces the base's.
+	p, err := ParseProfile("o.toml", []byte("base = \"firebase\"\n[login]\nquery = {tenant = \"t\"}\njson = {returnSecureToken = true, tenantId = \"t\"}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Login.QueryEnv["key"] != "FIREBASE_API_KEY" || p.Login.JSON["returnSecureToken"] != true || p.Login.JSON["tenantId"] != "t" {
+	if p.Login.QueryEnv["key"] != "FIREBASE_API_KEY" || p.Login.Query["tenant"] != "t" || len(p.Login.JSON) != 2 || p.Login.JSON["tenantId"] != "t" {
 		t.Fatalf("overlay lost the base's keys: %+v", p.Login.EndpointExtras)
 	}
 	if b, _ := BuiltinProfile("firebase"); b.Login.Query != nil || len(b.Login.JSON) != 1 {

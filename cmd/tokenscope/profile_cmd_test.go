@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -157,5 +158,29 @@ func TestProfileListAndShow(t *testing.T) {
 	}
 	if _, _, err := run(context.Background(), "profile", "init", "--base", "nope"); exitCode(err) != 2 {
 		t.Errorf("init --base nope: %v", err)
+	}
+}
+
+// TestReadmeProfilesParse keeps the README's profile examples true: every TOML block of its
+// profile-key and hosted-service sections parses as a profile.
+func TestReadmeProfilesParse(t *testing.T) {
+	doc, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(doc)
+	start, end := strings.Index(s, "### Profile keys"), strings.Index(s, "## Layout")
+	if start < 0 || end < start {
+		t.Fatal("README has no profile keys section before Layout")
+	}
+	blocks := strings.Split(s[start:end], "```toml\n")[1:]
+	if len(blocks) < 2 {
+		t.Fatalf("%d TOML blocks", len(blocks))
+	}
+	for i, b := range blocks {
+		b = b[:strings.Index(b, "```")]
+		if _, err := apiclient.ParseProfile(fmt.Sprintf("README block %d", i+1), []byte(b)); err != nil {
+			t.Errorf("%v", err)
+		}
 	}
 }
