@@ -586,3 +586,66 @@ func TestHostedBuiltinsValidate(t *testing.T) {
 		t.Fatalf("overlay wrote into the built-in: %+v", b.Login.EndpointExtras)
 	}
 }
+
+// TestHostedLoginFailureText: a refused password login ends with the service's own words.
+func TestHostedLoginFailureText(t *testing.T) {
+	for _, c := range []struct {
+		hostedCase
+		want string
+	}{
+		{hostedCases()[0], "INVALID_LOGIN_CREDENTIALS"},
+		{hostedCases()[1], "invalid_credentials"},
+		{hostedCases()[2], "Incorrect username or password."},
+	} {
+		t.Run(c.name(), func(t *testing.T) {
+			clock := session.NewManualClock(epoch)
+			s := newHostedServer(t, clock, c.rotate)
+			ts := httptest.NewServer(c.handler(s))
+			defer ts.Close()
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			t.Setenv("COGNITO_ENDPOINT", ts.URL+"/")
+			to, _ := url.Parse(ts.URL)
+			p, _ := BuiltinProfile(c.profile)
+			e, err := New(Config{BaseURL: ts.URL, Profile: p, Username: c.user, Password: "wrong-password", Clock: clock,
+				Transport: &loopbackTransport{to: to, s: s}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			_, err = e.Login(context.Background())
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("login error %v, want the service's %q", err, c.want)
+			}
+			assertNoSecrets(t, e, append(c.secrets, "wrong-password"))
+		})
+	}
+}
+
+// TestHostedEchoedKeyRedacted: a gateway that quotes the apikey it was sent in its error does
+// not put the key in the event log.
+func TestHostedEchoedKeyRedacted(t *testing.T) {
+	c := hostedCases()[1]
+	var echo atomic.Bool
+	inner := c.handler
+	c.handler = func(s *hostedServer) http.Handler {
+		h := inner(s)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if echo.Load() && r.URL.Query().Get("grant_type") == "refresh_token" {
+				writeJSON(w, s.clock, "application/json", 401, map[string]any{"message": "Invalid API key: " + r.Header.Get("apikey")})
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+	e, _, _, clock := startHosted(t, c)
+	echo.Store(true)
+	clock.Advance(time.Hour + time.Second)
+	_ = e.RefreshNow(context.Background())
+	ev, ok := firstOf(e.Log().Events(), session.KindRefreshFailed)
+	if !ok || !strings.Contains(ev.Reason, "Invalid API key: [redacted]") {
+		t.Fatalf("refresh failure %+v, want the echo redacted", ev)
+	}
+	assertNoSecrets(t, e, c.secrets)
+}
