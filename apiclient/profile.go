@@ -263,7 +263,11 @@ func ProfileNames() []string { return []string{"simplejwt", "bearer-json", "elem
 func BuiltinProfile(name string) (Profile, bool) {
 	p, ok := builtins[name]
 	if !ok {
-		return Profile{}, false
+		// Looked up here rather than copied in by an init func: package-level variables (and
+		// other packages' init) may ask for a built-in before any init func has run.
+		if p, ok = hostedBuiltins[name]; !ok {
+			return Profile{}, false
+		}
 	}
 	return p.clone(), true
 }
