@@ -424,8 +424,8 @@ func TestHostedProfilesRejectedRefreshEndsSession(t *testing.T) {
 				t.Fatalf("state %v, want login required", st)
 			}
 			ev, ok := firstOf(e.Log().Events(), session.KindRefreshFailed)
-			if !ok || ev.Transient || !strings.Contains(ev.Reason, c.rejectText) {
-				t.Fatalf("refresh failure %+v, want a rejection quoting %q", ev, c.rejectText)
+			if !ok || ev.Transient || !strings.Contains(ev.Reason, c.rejectText) || strings.Contains(ev.Reason, "{") {
+				t.Fatalf("refresh failure %+v, want a rejection quoting %q (the message, not the JSON)", ev, c.rejectText)
 			}
 			if n := s.refreshN.Load(); n != 1 {
 				t.Fatalf("%d refresh calls, want 1 (a rejection is not retried)", n)
@@ -594,7 +594,7 @@ func TestHostedLoginFailureText(t *testing.T) {
 		want string
 	}{
 		{hostedCases()[0], "INVALID_LOGIN_CREDENTIALS"},
-		{hostedCases()[1], "invalid_credentials"},
+		{hostedCases()[1], "Invalid login credentials"},
 		{hostedCases()[2], "Incorrect username or password."},
 	} {
 		t.Run(c.name(), func(t *testing.T) {
