@@ -4,7 +4,6 @@ package apiclient
 
 import (
 	"context"
-	"encoding/json"
 	"net/url"
 
 	"github.com/go-resty/resty/v2"
@@ -37,19 +36,20 @@ func (e *Engine) authRequest(ctx context.Context, ep Endpoint, fields map[string
 			all["client_secret"] = e.cfg.ClientSecret
 		}
 	}
+	ep.applyExtras(r, all)
 	switch ep.Send {
 	case SendCookie:
 		// The jar sends the cookie; the CSRF header goes with it.
 		e.prepareCookieRefresh(r)
-		if len(all) > 0 {
-			r.SetHeader("Content-Type", "application/json").SetBody(mustJSON(all))
+		if len(all) > 0 || len(ep.JSON) > 0 {
+			r.SetHeader("Content-Type", ep.contentType("application/json")).SetBody(ep.jsonBody(all))
 		}
 	case SendHeader:
 		for k, v := range fields {
 			r.SetHeader(k, withScheme(ep.TokenScheme, v))
 		}
-		if len(all) > 0 {
-			r.SetHeader("Content-Type", "application/json").SetBody(mustJSON(all))
+		if len(all) > 0 || len(ep.JSON) > 0 {
+			r.SetHeader("Content-Type", ep.contentType("application/json")).SetBody(ep.jsonBody(all))
 		}
 	case SendForm:
 		form := url.Values{}
@@ -59,17 +59,13 @@ func (e *Engine) authRequest(ctx context.Context, ep Endpoint, fields map[string
 		for k, v := range fields {
 			form.Set(k, v)
 		}
-		r.SetHeader("Content-Type", "application/x-www-form-urlencoded").SetBody([]byte(form.Encode()))
+		r.SetHeader("Content-Type", ep.contentType("application/x-www-form-urlencoded")).SetBody([]byte(form.Encode()))
 	default:
 		for k, v := range fields {
 			all[k] = v
 		}
-		r.SetHeader("Content-Type", "application/json").SetBody(mustJSON(all))
+		// Dotted names nest (AuthParameters.REFRESH_TOKEN), under the endpoint's json members.
+		r.SetHeader("Content-Type", ep.contentType("application/json")).SetBody(ep.jsonBody(all))
 	}
 	return r
-}
-
-func mustJSON(v map[string]string) []byte {
-	b, _ := json.Marshal(v) // a map of strings always marshals
-	return b
 }

@@ -215,6 +215,7 @@ type Engine struct {
 	idpKeys       session.Keys  // the identity provider's published keys, once discovered
 	dpop          *dpopState    // nil unless Config.OIDC.DPoP
 	cookies       *cookieState  // the jar; nil unless the profile's refresh.send is "cookie"
+	hosted        hostedState   // the profile's *_env values, read once at New
 
 	idp atomic.Pointer[idpLink] // the discovered identity provider, once Config.OIDC's login discovered it
 
@@ -320,6 +321,11 @@ func New(cfg Config) (*Engine, error) {
 		stop:         make(chan struct{}),
 		bgDone:       make(chan struct{}),
 	}
+	hosted, err := cfg.Profile.resolveEnv()
+	if err != nil {
+		return nil, fmt.Errorf("profile %s: %w", cfg.Profile.Name, err)
+	}
+	e.hosted = hosted
 	if cfg.OIDC != nil && cfg.OIDC.DPoP {
 		if err := e.setupDPoP(); err != nil {
 			return nil, err
@@ -515,7 +521,7 @@ func (e *Engine) stripCredentials(h http.Header) {
 		h.Del(ep.TokenField)
 	}
 	e.mu.Lock()
-	secrets := []string{e.sess.Access.Raw, e.sess.Refresh.Raw}
+	secrets := append([]string{e.sess.Access.Raw, e.sess.Refresh.Raw}, e.hosted.secrets...)
 	e.mu.Unlock()
 	for k, vs := range h {
 		for _, v := range vs {

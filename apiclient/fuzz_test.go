@@ -11,9 +11,14 @@ import (
 // nested paths, as a profile file could set them.
 var fuzzProfiles = func() []Profile {
 	var ps []Profile
-	for _, n := range ProfileNames() {
+	for _, n := range AllProfileNames() {
 		p, _ := BuiltinProfile(n)
 		ps = append(ps, p)
+		if p.Login.Tokens != (TokenPaths{}) {
+			// A login answer read by the login's own paths (Firebase's idToken, expiresIn).
+			p.Tokens = p.tokenPaths(p.Login)
+			ps = append(ps, p)
+		}
 	}
 	custom, _ := BuiltinProfile("element-admin")
 	custom.Tokens = TokenPaths{Access: "result.auth.accessToken", Refresh: "result.auth.refresh", ExpiresIn: "result.meta.ttl"}
@@ -32,6 +37,10 @@ func FuzzParseTokenResponse(f *testing.F) {
 		{"application/json; charset=utf-8", `{"code":20000,"data":{"token":"t","refreshToken":"r"}}`},
 		{"application/json", `{"access_token":"o","token_type":"Bearer","expires_in":30,"refresh_token":"r"}`},
 		{"application/json", `{"access_token":"o","expires_in":"1e308"}`},
+		{"application/json", `{"id_token":"i","refresh_token":"r","expires_in":"3600","user_id":"u"}`},
+		{"application/json", `{"idToken":"i","refreshToken":"r","expiresIn":"36 00"}`},
+		{"application/x-amz-json-1.1", `{"AuthenticationResult":{"AccessToken":"a","ExpiresIn":3600,"RefreshToken":"r"}}`},
+		{"application/json", `{"error":{"code":400,"message":"TOKEN_EXPIRED"}}`},
 		{"application/json", `{"result":{"auth":{"accessToken":"a"},"meta":{"ttl":-1}}}`},
 		{"text/html", `<html>502 Bad Gateway</html>`},
 		{"", ``},

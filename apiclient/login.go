@@ -23,7 +23,7 @@ func (e *Engine) Login(ctx context.Context) ([]Result, error) {
 	if e.cfg.OIDC != nil {
 		return e.loginOIDC(ctx)
 	}
-	if err := e.loginPassword(ctx, e.profile.Login.Path, "as "+e.cfg.Username); err != nil {
+	if err := e.loginPassword(ctx, e.profile.Login.target(), "as "+e.cfg.Username); err != nil {
 		return nil, err
 	}
 	return e.replayParked(ctx), nil

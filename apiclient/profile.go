@@ -70,6 +70,8 @@ type Endpoint struct {
 	TokenScheme string `toml:"token_scheme"`
 	// Extra fields sent as they are (grant_type=password).
 	Extra map[string]string `toml:"extra"`
+	// EndpointExtras: query, headers, environment values, JSON members (profile_hosted.go).
+	EndpointExtras
 }
 
 // TokenPaths are dotted paths (data.token) into a JSON answer.
@@ -83,6 +85,9 @@ type TokenPaths struct {
 type AuthHeader struct {
 	Header string `toml:"header"` // Authorization, X-Token, ...
 	Scheme string `toml:"scheme"` // Bearer, or empty for the bare token
+
+	// AuthExtras: fixed headers on every API request (profile_hosted.go).
+	AuthExtras
 }
 
 // Matcher recognises an answer. Every part that is set must match.
@@ -263,7 +268,8 @@ var builtins = map[string]Profile{
 	},
 }
 
-// ProfileNames lists the built-in profiles.
+// ProfileNames lists the built-in conventions (the demo server speaks them all);
+// HostedProfileNames lists the hosted services, AllProfileNames both.
 func ProfileNames() []string {
 	return []string{"simplejwt", "bearer-json", "element-admin", "oauth2", "cookie"}
 }
@@ -272,7 +278,11 @@ func ProfileNames() []string {
 func BuiltinProfile(name string) (Profile, bool) {
 	p, ok := builtins[name]
 	if !ok {
-		return Profile{}, false
+		// Looked up here rather than copied in by an init func: package-level variables (and
+		// other packages' init) may ask for a built-in before any init func has run.
+		if p, ok = hostedBuiltins[name]; !ok {
+			return Profile{}, false
+		}
 	}
 	return p.clone(), true
 }
@@ -282,6 +292,9 @@ func BuiltinProfile(name string) (Profile, bool) {
 func (p Profile) clone() Profile {
 	p.Login.Extra = maps.Clone(p.Login.Extra)
 	p.Refresh.Extra = maps.Clone(p.Refresh.Extra)
+	p.Login.EndpointExtras = p.Login.cloneExtras()
+	p.Refresh.EndpointExtras = p.Refresh.cloneExtras()
+	p.Auth.AuthExtras = p.Auth.cloneExtras()
 	for _, m := range []*Matcher{&p.AccessExpired, &p.RefreshRejected} {
 		m.Status = slices.Clone(m.Status)
 		m.Values = slices.Clone(m.Values)
@@ -299,7 +312,7 @@ func ResolveProfile(nameOrFile string) (Profile, error) {
 		return p, nil
 	}
 	if _, err := os.Stat(nameOrFile); err != nil {
-		return Profile{}, fmt.Errorf("profile %q is neither a built-in (%s) nor a readable file", nameOrFile, strings.Join(ProfileNames(), ", "))
+		return Profile{}, fmt.Errorf("profile %q is neither a built-in (%s) nor a readable file", nameOrFile, strings.Join(AllProfileNames(), ", "))
 	}
 	return LoadProfile(nameOrFile)
 }
@@ -326,7 +339,7 @@ func ParseProfile(name string, data []byte) (Profile, error) {
 	if head.Base != "" {
 		b, ok := BuiltinProfile(head.Base)
 		if !ok {
-			return Profile{}, fmt.Errorf("%s: base %q is not a built-in profile (%s)", name, head.Base, strings.Join(ProfileNames(), ", "))
+			return Profile{}, fmt.Errorf("%s: base %q is not a built-in profile (%s)", name, head.Base, strings.Join(AllProfileNames(), ", "))
 		}
 		p = b
 	}
@@ -343,6 +356,9 @@ func ParseProfile(name string, data []byte) (Profile, error) {
 		{[]string{"access_expired", "values"}, func() { p.AccessExpired.Values = nil }},
 		{[]string{"refresh_rejected", "status"}, func() { p.RefreshRejected.Status = nil }},
 		{[]string{"refresh_rejected", "values"}, func() { p.RefreshRejected.Values = nil }},
+		// A json table is free-form: merged, a base's member could never be taken out.
+		{[]string{"login", "json"}, func() { p.Login.JSON = nil }},
+		{[]string{"refresh", "json"}, func() { p.Refresh.JSON = nil }},
 	} {
 		if probeMD.IsDefined(l.key...) {
 			l.f()
@@ -357,7 +373,7 @@ func ParseProfile(name string, data []byte) (Profile, error) {
 	if err != nil {
 		return Profile{}, profileError(name, err)
 	}
-	if und := md.Undecoded(); len(und) > 0 {
+	if und := undecodedKeys(md); len(und) > 0 {
 		keys := make([]string, len(und))
 		for i, k := range und {
 			keys[i] = k.String()
@@ -401,9 +417,6 @@ func (p Profile) Validate() error {
 		what string
 		e    *Endpoint
 	}{{"login", &p.Login}, {"refresh", &p.Refresh}} {
-		if !strings.HasPrefix(ep.e.Path, "/") {
-			return fmt.Errorf("%s.path must start with /, got %q", ep.what, ep.e.Path)
-		}
 		switch ep.e.Send {
 		case SendJSON, SendForm:
 		case SendHeader, SendCookie:
@@ -432,5 +445,5 @@ func (p Profile) Validate() error {
 	if p.AccessExpired.Empty() {
 		return errors.New("access_expired needs a status, field or header to match")
 	}
-	return nil
+	return p.validateHosted()
 }

@@ -31,6 +31,7 @@ func (e *Engine) redactClip(s string, extra ...string) string {
 	e.mu.Lock()
 	secrets := append([]string{e.cfg.Password, e.cfg.ClientSecret, e.sess.Access.Raw, e.sess.Refresh.Raw}, extra...)
 	secrets = append(secrets, e.cookieSecretsLocked()...)
+	secrets = append(secrets, e.hosted.secrets...) // values of the profile's *_env keys
 	e.mu.Unlock()
 	longest := 0
 	for _, sec := range secrets {
@@ -366,8 +367,14 @@ func (e *Engine) bodySummary(resp *resty.Response, extra ...string) string {
 	// Decoded once, not once per field: an error body may be megabytes.
 	var doc any
 	if json.Unmarshal(body, &doc) == nil {
-		for _, f := range []string{"error_description", "detail", "message", "error", "reason"} {
+		for _, f := range []string{"error_description", "detail", "message", "msg", "error", "reason"} {
 			if s, ok := doc.(map[string]any)[f].(string); ok && s != "" {
+				return e.redactClip(s, extra...)
+			}
+		}
+		// Google's APIs (Firebase) nest it: {"error": {"code": 400, "message": "TOKEN_EXPIRED"}}.
+		if m, ok := doc.(map[string]any)["error"].(map[string]any); ok {
+			if s, ok := m["message"].(string); ok && s != "" {
 				return e.redactClip(s, extra...)
 			}
 		}

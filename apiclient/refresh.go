@@ -138,7 +138,7 @@ func (e *Engine) runRefresh(id uint64, refreshTok session.Token) error {
 func (e *Engine) callRefresh(ctx context.Context, refreshTok session.Token) (pair, *RefreshError) {
 	e.counters.refreshCalls.Add(1)
 	ep := e.profile.Refresh
-	target := ep.Path
+	target := ep.target() // url_env, or path (relative to the target, or absolute)
 	if e.cfg.OIDC != nil {
 		// A resumed session has not discovered the provider yet: its first refresh does.
 		l, err := e.link(ctx)

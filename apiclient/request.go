@@ -221,6 +221,7 @@ func (e *Engine) beforeRequest(_ *resty.Client, r *resty.Request) error {
 		return ErrLoginRequired
 	}
 	c.serial, c.token, c.sentAt = st.serial, st.fp, now
+	e.setAPIHeaders(r)
 	r.SetHeader(st.authHeader, st.auth)
 	kind, reason := session.KindRequest, ""
 	if c.attempt > 1 {

@@ -34,7 +34,13 @@ func (e *Engine) parsePair(resp *resty.Response, sent, recv time.Time, login boo
 	e.mu.Lock()
 	skew := e.skew.Estimate().Applied()
 	e.mu.Unlock()
-	p, err := parseTokenResponse(e.profile.Tokens, resp.Header().Get("Content-Type"), resp.Body(), recv.Add(skew), login)
+	// A login answer may name its tokens otherwise than a refresh answer (Firebase); an
+	// identity provider's login is a token-endpoint answer like a refresh.
+	paths := e.profile.tokenPaths(e.profile.Refresh)
+	if login {
+		paths = e.profile.tokenPaths(e.profile.Login)
+	}
+	p, err := parseTokenResponse(paths, resp.Header().Get("Content-Type"), resp.Body(), recv.Add(skew), login)
 	if err != nil {
 		return pair{}, err
 	}

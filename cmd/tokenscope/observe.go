@@ -71,7 +71,7 @@ It runs until --duration is up, or SIGINT or SIGTERM, and ends with a summary.`,
 	fs := cmd.Flags()
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:9000", "address to listen on (loopback only unless --allow-remote)")
 	fs.StringArrayVar(&o.upstreams, "upstream", nil, "where requests go: URL, or PREFIX=URL for requests under PREFIX (repeatable; the longest prefix wins)")
-	fs.StringVar(&o.profile, "profile", "simplejwt", "wire format: "+strings.Join(apiclient.ProfileNames(), ", ")+", or a TOML profile file")
+	fs.StringVar(&o.profile, "profile", "simplejwt", "wire format: "+strings.Join(apiclient.AllProfileNames(), ", ")+", or a TOML profile file")
 	fs.BoolVar(&o.jsonOut, "json", false, "print one JSON event per line, then the summary object")
 	fs.StringVar(&o.theme, "theme", "", "colour theme of the TUI (on a terminal without --json): dark, light, high-contrast or mono")
 	fs.DurationVar(&o.duration, "duration", 0, "stop after this long (default: until SIGINT or SIGTERM)")

@@ -126,5 +126,6 @@ provider too.`,
 	root.SetVersionTemplate("tokenscope {{.Version}}\n")
 	root.AddCommand(newDemoServerCmd(), newFireCmd(), newConfigCmd(), newDecodeCmd(), newObserveCmd())
 	root.AddCommand(newRequestCmd())
+	root.AddCommand(newProfileCmd())
 	return root
 }

@@ -67,7 +67,7 @@ func (f *targetFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.config, "config", "", "config file (default "+defaultConfigPath()+")")
 	fs.StringVar(&f.target, "target", "", "base URL of the API, or the name of a target in the config file (default: the embedded demo server)")
 	fs.StringVar(&f.url, "url", "", "with --target NAME: this base URL instead of the target's url in the config file")
-	fs.StringVar(&f.profile, "profile", "simplejwt", "wire format: "+strings.Join(apiclient.ProfileNames(), ", ")+", or a TOML profile file")
+	fs.StringVar(&f.profile, "profile", "simplejwt", "wire format: "+strings.Join(apiclient.AllProfileNames(), ", ")+", or a TOML profile file")
 	fs.StringVar(&f.user, "user", "", "user to log in as (default demo with the embedded server)")
 	fs.StringVar(&f.passwordEnv, "password-env", "", "name of the environment variable holding the password (never pass a password in argv)")
 	fs.StringVar(&f.clientSecretEnv, "client-secret-env", "", "name of the environment variable holding the oauth2 client secret")
