@@ -71,9 +71,16 @@ func (p *Profile) cookieDefaults() {
 	if p.Cookie.CSRFCookie != "" && p.Cookie.CSRFHeader == "" {
 		p.Cookie.CSRFHeader = "X-CSRF-Token"
 	}
-	if p.Cookie.Path == "" {
-		p.Cookie.Path = p.Refresh.Path
+}
+
+// cookiePath is where a resumed session's cookie goes back: cookie.path, else the refresh
+// path (resolved here, not filled in as a default, so that a profile built on another keeps
+// following its own refresh path).
+func (p Profile) cookiePath() string {
+	if p.Cookie.Path != "" {
+		return p.Cookie.Path
 	}
+	return p.Refresh.Path
 }
 
 // validateCookie checks the cookie settings of a profile whose refresh token travels in a
@@ -290,7 +297,7 @@ func (e *Engine) resumeCookies(s session.Stored) {
 	if c == nil {
 		return
 	}
-	ck := []*http.Cookie{{Name: c.names.Refresh, Value: s.Refresh, Path: e.profile.Cookie.Path, HttpOnly: true,
+	ck := []*http.Cookie{{Name: c.names.Refresh, Value: s.Refresh, Path: e.profile.cookiePath(), HttpOnly: true,
 		Secure: c.refresh.Scheme == "https"}}
 	if c.names.CSRFCookie != "" && s.CSRF != "" {
 		ck = append(ck, &http.Cookie{Name: c.names.CSRFCookie, Value: s.CSRF, Path: "/", Secure: c.refresh.Scheme == "https"})
@@ -298,8 +305,8 @@ func (e *Engine) resumeCookies(s session.Stored) {
 	c.jar.SetCookies(c.refresh, ck)
 	e.mu.Lock()
 	c.csrf = s.CSRF
-	c.resumedPath = e.profile.Cookie.Path
-	c.info = &CookieInfo{Name: c.names.Refresh, Path: e.profile.Cookie.Path, HttpOnly: true, Secure: ck[0].Secure,
+	c.resumedPath = e.profile.cookiePath()
+	c.info = &CookieInfo{Name: c.names.Refresh, Path: e.profile.cookiePath(), HttpOnly: true, Secure: ck[0].Secure,
 		SetAt: e.now(), Resumed: true}
 	e.mu.Unlock()
 }

@@ -481,7 +481,7 @@ func TestCookieIndependentServerFiftyAtExpiry(t *testing.T) {
 	hs := httptest.NewServer(s)
 	defer hs.Close()
 	p := spaProfile(t)
-	if p.Cookie.Path != "/api/session/refresh" || p.Refresh.Send != SendCookie || p.Login.UserField != "email" {
+	if p.cookiePath() != "/api/session/refresh" || p.Refresh.Send != SendCookie || p.Login.UserField != "email" {
 		t.Fatalf("profile %+v", p)
 	}
 	e := cookieEngine(t, hs.URL, p)
@@ -649,7 +649,7 @@ func TestCookieProfileValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if def.Cookie.CSRFHeader != "X-CSRF-Token" || def.Cookie.Path != "/api/token/refresh/" {
+	if def.Cookie.CSRFHeader != "X-CSRF-Token" || def.cookiePath() != "/api/token/refresh/" {
 		t.Errorf("defaults %+v", def.Cookie)
 	}
 	for _, tc := range []struct{ data, want string }{

@@ -45,7 +45,7 @@ func endpointKeys(ep func(p *apiclient.Profile) *apiclient.Endpoint, login bool)
 		{"method", "HTTP method (default POST)", func(p *apiclient.Profile) any { return ep(p).Method }, "POST"},
 		{"path", "relative to --target, or an absolute https URL (http only to a loopback host)", func(p *apiclient.Profile) any { return ep(p).Path }, "/auth/login"},
 		{"url_env", "an environment variable holding the absolute URL; wins over path", func(p *apiclient.Profile) any { return ep(p).URLEnv }, "MY_AUTH_URL"},
-		{"send", "how the fields travel: json, form (or header, refresh only)", func(p *apiclient.Profile) any { return ep(p).Send }, "json"},
+		{"send", "how the fields travel: json, form (or header or cookie, refresh only)", func(p *apiclient.Profile) any { return ep(p).Send }, "json"},
 		field,
 	}
 	keys = append(keys, creds...)
@@ -91,6 +91,12 @@ var profileSections = []section{
 		{"scheme", "before the token; empty for the bare token", func(p *apiclient.Profile) any { return p.Auth.Scheme }, "Bearer"},
 		{"headers", "more headers on every API request", func(p *apiclient.Profile) any { return p.Auth.Headers }, map[string]string{"X-Tenant": "acme"}},
 		{"headers_env", "headers on every API request, read from environment variables", func(p *apiclient.Profile) any { return p.Auth.HeadersEnv }, map[string]string{"apikey": "MY_ANON_KEY"}},
+	}},
+	{"[cookie]", "when refresh.send is cookie: the refresh token lives in an HttpOnly cookie", []keySpec{
+		{"refresh", "the refresh token's cookie", func(p *apiclient.Profile) any { return p.Cookie.Refresh }, "refresh_token"},
+		{"csrf_cookie", "a cookie whose value goes back in csrf_header on refresh (double submit)", func(p *apiclient.Profile) any { return p.Cookie.CSRFCookie }, "csrf_token"},
+		{"csrf_header", "the header the CSRF value goes in (default X-CSRF-Token)", func(p *apiclient.Profile) any { return p.Cookie.CSRFHeader }, "X-CSRF-Token"},
+		{"path", "where a resumed session's cookie is put back (default: refresh.path)", func(p *apiclient.Profile) any { return p.Cookie.Path }, "/auth"},
 	}},
 	{"[access_expired]", "an answer meaning \"the access token is no longer good\": refresh, then retry once",
 		matcherKeys(func(p *apiclient.Profile) *apiclient.Matcher { return &p.AccessExpired }, apiclient.Matcher{Status: []int{401}, Field: "code", Values: []string{"token_expired"}})},
