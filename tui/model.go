@@ -221,23 +221,9 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.noteBackground(msg)
 		return m, m.waitEvents()
 	case resultMsg:
-		if msg.beat {
-			m.beat.flying--
-		}
-		m.inflight--
-		m.reqs.land(msg.index, 1)
-		m.reqs.setResult(msg.index, msg.res)
-		m.results.add(msg.res)
-		m.reqs.remember(msg.res, 0)
+		m.answered(msg)
 	case burstMsg:
-		m.inflight -= msg.n
-		m.reqs.land(msg.index, msg.n)
-		m.results.add(msg.worst)
-		m.reqs.remember(msg.worst, 0)
-		if msg.worst.ID != 0 {
-			m.reqs.setResult(msg.index, msg.worst)
-		}
-		m.setFlash(fmt.Sprintf("burst of %d: %d ok, %d failed, %d parked in %s", msg.n, msg.ok, msg.failed, msg.parked, human.Duration(msg.took)))
+		m.burstAnswered(msg)
 	case loginMsg:
 		m.loggedIn(msg)
 	case loginPromptMsg:
@@ -260,6 +246,31 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.updateInput(msg)
 	}
 	return m, nil
+}
+
+// answered takes a request's answer: out of flight, into its panel, the history and the
+// detail's book.
+func (m *Model) answered(msg resultMsg) {
+	if msg.beat {
+		m.beat.flying--
+	}
+	m.inflight--
+	m.reqs.land(msg.index, 1)
+	m.reqs.setResult(msg.index, msg.res)
+	m.results.add(msg.res)
+	m.reqs.remember(msg.res, 0)
+}
+
+// burstAnswered takes a burst's end: its worst answer stands for it.
+func (m *Model) burstAnswered(msg burstMsg) {
+	m.inflight -= msg.n
+	m.reqs.land(msg.index, msg.n)
+	m.results.add(msg.worst)
+	m.reqs.remember(msg.worst, 0)
+	if msg.worst.ID != 0 {
+		m.reqs.setResult(msg.index, msg.worst)
+	}
+	m.setFlash(fmt.Sprintf("burst of %d: %d ok, %d failed, %d parked in %s", msg.n, msg.ok, msg.failed, msg.parked, human.Duration(msg.took)))
 }
 
 // sync takes a new snapshot of the session and the clock, and lets the parts that lay out
