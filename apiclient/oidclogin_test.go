@@ -174,17 +174,7 @@ func TestOIDCDeviceFlowThenOneRefresh(t *testing.T) {
 }
 
 func TestOIDCAuthCodeThenOneRefresh(t *testing.T) {
-	errc := make(chan error, 1)
-	v := newOIDCEnv(t, es256, OIDCConfig{Flow: FlowAuthCode, RedirectURI: "http://127.0.0.1:0/callback",
-		OnAuthURL: func(u string) { go func() { errc <- newBrowser().authorize(u) }() }}, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := v.e.Login(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-errc; err != nil {
-		t.Fatal("browser:", err)
-	}
+	v := authCodeLogin(t)
 	if r := loginReason(t, v); !strings.Contains(r, "logged in with the auth-code flow as demo") {
 		t.Errorf("login reason %q", r)
 	}
