@@ -165,15 +165,6 @@ func (p *requestsPanel) land(i, n int) {
 	}
 }
 
-// inFlight is how many requests are out in all.
-func (p *requestsPanel) inFlight() int {
-	n := 0
-	for _, f := range p.flying {
-		n += f.n
-	}
-	return n
-}
-
 // flightMark stands in the answer's fixed lines for the in-flight line, which View draws
 // afresh on every frame (its spinner and elapsed time move; the layout does not).
 const flightMark = "\x00in-flight"

@@ -24,15 +24,14 @@ import (
 )
 
 type idpFlags struct {
-	issuer       string
-	flow         string
-	scope        string
-	redirectURI  string
-	clientAuth   string
-	authParams   []string // KEY=VALUE
-	noBrowser    bool
-	dpop         bool
-	revokeOnExit bool
+	issuer      string
+	flow        string
+	scope       string
+	redirectURI string
+	clientAuth  string
+	authParams  []string // KEY=VALUE
+	noBrowser   bool
+	dpop        bool
 }
 
 func (d *idpFlags) register(fs *pflag.FlagSet) {
@@ -193,10 +192,9 @@ func (o opener) open(u string) error {
 // stderrLoginUI prints the URL alone on its line, so that a terminal makes it clickable and a
 // script can read it, and opens the browser.
 type stderrLoginUI struct {
-	w      io.Writer
-	open   opener
-	mu     sync.Mutex
-	nowFor func() time.Time
+	w    io.Writer
+	open opener
+	mu   sync.Mutex
 }
 
 func (s *stderrLoginUI) AuthURL(u string) {
