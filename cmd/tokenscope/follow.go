@@ -95,6 +95,9 @@ func startLogSink(log session.LogView, out io.WriteCloser, w *exportWriter, note
 			s.stats.Written++
 		})
 		s.stats.Dropped = s.follow.lost + failed
+		if err := writeExchanges(w.jw, w.rec); err != nil && s.stats.Error == "" {
+			s.stats.Error = err.Error() // the last exchanges, answered after the last event
+		}
 	}()
 	return s
 }

@@ -50,6 +50,7 @@ type targetFlags struct {
 	insecure        bool
 	demo            demoFlags
 	idp             idpFlags
+	evidence        evidenceFlags
 	// ui shows where to log in at an identity provider; set by the subcommand before build.
 	ui loginUI
 
@@ -89,6 +90,7 @@ func (f *targetFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.insecure, "insecure", false, "skip TLS certificate verification (dangerous; the TUI shows a red warning)")
 	f.demo.register(fs)
 	f.idp.register(fs)
+	f.evidence.register(fs)
 }
 
 // resolve merges flags, TOKENSCOPE_* variables and the config file, in that order of
@@ -344,6 +346,7 @@ func (f *targetFlags) build(stderr io.Writer) (*wiring, error) {
 		b.Close()
 		return nil, err
 	}
+	f.evidence.start(b)
 	return b, nil
 }
 
@@ -382,7 +385,7 @@ func (f *targetFlags) engineConfig(stderr io.Writer) (apiclient.Config, error) {
 	if err != nil {
 		return apiclient.Config{}, fmt.Errorf("--ca-cert: %w", err)
 	}
-	cfg.Transport = tr
+	cfg.Transport = f.evidence.wrap(tr)
 	if cfg.Keys, err = f.keys(tr); err != nil {
 		return apiclient.Config{}, err
 	}
@@ -528,6 +531,9 @@ func (f *targetFlags) startLogFile(b *wiring) error {
 	}
 	e := b.engine
 	w := &exportWriter{jw: session.NewJSONLWriter(file), engine: e, reveal: f.revealTokens}
+	if f.evidence.logBodies {
+		w.rec = f.evidence.rec
+	}
 	b.logFile = startLogSink(e.Log(), file, w, e.Note)
 	b.stop = append(b.stop, func() { b.logFile.finish() })
 	return nil
@@ -539,6 +545,7 @@ type exportWriter struct {
 	jw     *session.JSONLWriter
 	engine *apiclient.Engine
 	reveal bool
+	rec    *apiclient.Recorder // --log-bodies: the exchanges go in too
 }
 
 // revealed is the line --reveal-tokens adds.
@@ -551,6 +558,9 @@ type revealed struct {
 
 func (x *exportWriter) write(ev session.Event) error {
 	err := x.jw.Write(ev)
+	if werr := writeExchanges(x.jw, x.rec); err == nil {
+		err = werr
+	}
 	if x.reveal && (ev.Kind == session.KindLogin || ev.Kind == session.KindRefreshOK) {
 		s := x.engine.Stored()
 		if rerr := x.jw.WriteValue(revealed{Kind: "tokens", Seq: ev.Seq, Access: s.Access, Refresh: s.Refresh}); err == nil {

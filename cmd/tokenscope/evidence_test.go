@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"tokenscope/session"
+)
+
+// TestHARAndLogBodies: fire --har writes the session's exchanges as HAR 1.2 (0600), and
+// --log-bodies adds them to the JSON-lines log; neither shows a token, a password or the
+// refresh token, while the answers' other fields stay readable.
+func TestHARAndLogBodies(t *testing.T) {
+	dir := t.TempDir()
+	har, log, sess := filepath.Join(dir, "s.har"), filepath.Join(dir, "s.jsonl"), filepath.Join(dir, "s.json")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, stderr, err := run(ctx, "fire", "--access-ttl", "2s", "--wait-expiry", "-n", "3", "--har", har,
+		"--log-file", log, "--log-bodies", "--session-file", sess, "GET", "/api/me"); err != nil {
+		t.Fatalf("fire: %v\n%s", err, stderr)
+	}
+	st, err := session.LoadFile(sess)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{har, log} {
+		info, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Mode().Perm() != 0o600 {
+			t.Errorf("%s is %v, want 0600", f, info.Mode().Perm())
+		}
+		b, _ := os.ReadFile(f)
+		for _, secret := range []string{st.Access, st.Refresh, `"password":"demo"`} {
+			if strings.Contains(string(b), secret) {
+				t.Errorf("%s shows a secret (%.20s…)", filepath.Base(f), secret)
+			}
+		}
+	}
+	var doc struct {
+		Log struct {
+			Entries []struct {
+				Request struct {
+					Method, URL string
+				} `json:"request"`
+				Response struct {
+					Status  int
+					Content struct{ Text string } `json:"content"`
+				} `json:"response"`
+			} `json:"entries"`
+		} `json:"log"`
+	}
+	b, _ := os.ReadFile(har)
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, e := range doc.Log.Entries {
+		paths = append(paths, e.Request.Method+" "+e.Request.URL[strings.LastIndex(e.Request.URL, "/api/"):])
+	}
+	if got := strings.Join(paths, ", "); got != "POST /api/token/, POST /api/token/refresh/, GET /api/me, GET /api/me, GET /api/me" {
+		t.Errorf("HAR entries: %s", got)
+	}
+	if body := doc.Log.Entries[2].Response.Content.Text; !strings.Contains(body, `"name":"Demo User"`) {
+		t.Errorf("an answer's body: %q", body)
+	}
+	lb, _ := os.ReadFile(log)
+	if n := strings.Count(string(lb), `"kind":"exchange"`); n != 5 {
+		t.Errorf("%d exchange lines in the log, want 5", n)
+	}
+}
