@@ -294,8 +294,9 @@ func (p *requestsPanel) deleteSelected() tea.Cmd {
 
 // sent is one line of the history: a request the TUI sent and how it ended.
 type sent struct {
-	res apiclient.Result
-	gen int // the access token generation its last attempt carried; 0 when unknown
+	res   apiclient.Result
+	gen   int // the access token generation its last attempt carried; 0 when unknown
+	tries int // frames that looked for gen in the log: a parked request has none to find
 }
 
 // maxHistory bounds the history kept under the presets.
@@ -318,8 +319,9 @@ func (p *requestsPanel) historyLines(rows int) []string {
 	out := []string{"", th.Subtle.Render(truncate("sent (newest first)", p.listW))}
 	for i := range p.history[:min(len(p.history), rows-2)] {
 		h := &p.history[i]
-		if h.gen == 0 && p.genOf != nil {
-			h.gen = p.genOf(h.res.ID) // its events may have come after its answer
+		if h.gen == 0 && p.genOf != nil && h.tries < 10 {
+			h.tries++
+			h.gen = p.genOf(h.res.ID) // its events may come after its answer
 		}
 		r := h.res
 		status, style := fmt.Sprint(r.Status), th.OK
