@@ -5,6 +5,7 @@ package tui
 // large, with a countdown to its expiry.
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -79,6 +80,7 @@ type loginPrompt struct {
 	wrapW   int
 	opened  bool // the browser was opened for this prompt (by cmd, or by the open key)
 	openErr string
+	compact int // 1: no blank lines; 2: the code on one line too (see fit)
 }
 
 type promptKeys struct{ Copy, Open, Cancel key.Binding }
@@ -106,6 +108,19 @@ func (lp *loginPrompt) show(p loginPromptMsg) { lp.p, lp.active, lp.openErr = p,
 
 func (lp *loginPrompt) hide() { lp.active = false }
 
+// fit is the prompt in at most rows lines: without its blank lines, then with the code on one
+// line, when the whole of it does not fit.
+func (lp *loginPrompt) fit(rows int) string {
+	for _, compact := range []int{0, 1, 2} {
+		lp.compact = compact
+		if v := lp.View(); lipgloss.Height(v) <= rows || compact == 2 {
+			lp.compact = 0
+			return v
+		}
+	}
+	return ""
+}
+
 func (lp *loginPrompt) View() string {
 	th := lp.sh.theme
 	var body []string
@@ -118,7 +133,7 @@ func (lp *loginPrompt) View() string {
 		body = append(body, th.Value.Render(what), "")
 		code := sanitize.Line(lp.p.code)
 		big := bigCode(th.OK, code)
-		if lipgloss.Width(big[0]) > lp.wrapW {
+		if lipgloss.Width(big[0]) > lp.wrapW || lp.compact >= 2 {
 			big = spacedCode(th.OK.Bold(true), code)
 		}
 		body = append(body, big...)
@@ -153,6 +168,9 @@ func (lp *loginPrompt) View() string {
 	body = append(body, th.Muted.Render("tokenscope waits for the provider's answer…"))
 	body = append(body, th.Key.Render("y")+th.HelpDesc.Render(" copy URL   ")+th.Key.Render("o")+th.HelpDesc.Render(" open in browser   ")+
 		th.Key.Render("esc")+th.HelpDesc.Render(" cancel"))
+	if lp.compact > 0 {
+		body = slices.DeleteFunc(body, func(l string) bool { return l == "" })
+	}
 	return lipgloss.PlaceHorizontal(lp.width, lipgloss.Center, lp.box.Render(strings.Join(body, "\n")))
 }
 

@@ -158,3 +158,24 @@ func TestDPoPShownInTheTUI(t *testing.T) {
 		}
 	}
 }
+
+// TestDevicePromptFitsAt80x24: the prompt takes the screen under the header, so the URL, the
+// code and its countdown are all on an 80×24 screen.
+func TestDevicePromptFitsAt80x24(t *testing.T) {
+	f := sized(t, apiclient.Config{}, false)
+	upd(t, f.m, tea.WindowSizeMsg{Width: 80, Height: 24})
+	p := NewPrompts()
+	u := "http://127.0.0.1:1/device?user_code=WDJB-MJHT"
+	p.DeviceCode(oidc.DeviceAuth{UserCode: "WDJB-MJHT", VerificationURI: "http://127.0.0.1:1/device",
+		VerificationURIComplete: u, Expires: f.clock.Now().Add(10 * time.Minute)})
+	upd(t, f.m, <-p.c)
+	v := ansi.Strip(f.m.View())
+	if n := strings.Count(v, "\n") + 1; n != 24 {
+		t.Errorf("%d lines, want 24", n)
+	}
+	for _, want := range []string{u, "The code expires in", "█   █ ████", "esc cancel login"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("at 80×24 the prompt lacks %q:\n%s", want, v)
+		}
+	}
+}

@@ -35,6 +35,11 @@ func (m *Model) View() string {
 	if m.mode == modeHelp {
 		return m.help.view(m.helpGroups())
 	}
+	if m.prompt.active && m.mode == modeNormal {
+		// Logging in at a provider: the prompt takes the screen under the header, so that the
+		// URL, the code and its countdown fit even at 80×24 (there are no tokens to show yet).
+		return strings.Join([]string{m.headerView(), padLines(strings.Split(m.prompt.fit(m.height-2), "\n"), m.height-2), m.helpBar()}, "\n")
+	}
 	return strings.Join([]string{m.headerView(), m.tokensView(), m.timelineView(), m.tabsView(), m.mainView(), m.helpBar()}, "\n")
 }
 
