@@ -241,14 +241,15 @@ func (ep Endpoint) jsonBody(fields map[string]string) []byte {
 	}
 	keys := slices.Sorted(maps.Keys(fields)) // the same body for the same fields, every time
 	for _, k := range keys {
-		setPath(doc, k, fields[k])
+		SetJSONPath(doc, k, fields[k])
 	}
 	return mustJSONAny(doc)
 }
 
-// setPath sets a dotted path, making the objects on the way; a scalar in the way is replaced
-// (Validate refuses profiles where that could happen, so only OIDC's own fields could).
-func setPath(doc map[string]any, path, v string) {
+// SetJSONPath sets a dotted path (data.token) in a decoded JSON object, making the objects on
+// the way; a scalar in the way is replaced (Validate refuses profiles where that could happen,
+// so only OIDC's own fields could). observe writes its injected answers with it too.
+func SetJSONPath(doc map[string]any, path string, v any) {
 	parts := strings.Split(path, ".")
 	for _, p := range parts[:len(parts)-1] {
 		next, ok := doc[p].(map[string]any)

@@ -167,24 +167,10 @@ func conventionAnswer(m apiclient.Matcher, status int, msg string) Answer {
 				v = json.Number(m.Values[0])
 			}
 		}
-		setPath(doc, m.Field, v)
+		apiclient.SetJSONPath(doc, m.Field, v)
 	}
 	body, _ := json.Marshal(doc) // strings, numbers and maps: cannot fail
 	return Answer{Status: status, Header: h, Body: body}
-}
-
-// setPath sets a dotted path in nested objects, making them as needed.
-func setPath(doc map[string]any, path string, v any) {
-	parts := strings.Split(path, ".")
-	for _, p := range parts[:len(parts)-1] {
-		next, ok := doc[p].(map[string]any)
-		if !ok {
-			next = map[string]any{}
-			doc[p] = next
-		}
-		doc = next
-	}
-	doc[parts[len(parts)-1]] = v
 }
 
 // carriesToken reports whether a request carried an access token.
