@@ -174,9 +174,20 @@ func (c *client) ensureFresh() {
 // do sends a request as the app does: token attached, a 401 refreshes and resends (up to
 // c.retries times).
 func (c *client) do(method, path string, body []byte) int {
+	return c.doGated(method, path, body, nil, nil)
+}
+
+// doGated is do whose first attempt, once it holds its token, says so on ready and waits for
+// gate: a burst's requests all leave with the token they read at the same moment, as a page's
+// requests do, however slowly a loaded machine starts their goroutines.
+func (c *client) doGated(method, path string, body []byte, ready *sync.WaitGroup, gate chan struct{}) int {
 	for attempt := 0; ; attempt++ {
 		c.ensureFresh()
 		tok, _, _ := c.tokens()
+		if attempt == 0 && gate != nil {
+			ready.Done()
+			<-gate
+		}
 		req, _ := http.NewRequest(method, c.base+path, bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+tok)
 		if body != nil {
@@ -206,14 +217,18 @@ func (c *client) do(method, path string, body []byte) int {
 // burst sends n requests at once and waits for them.
 func (c *client) burst(n int, method, path string) []int {
 	out := make([]int, n)
-	var wg sync.WaitGroup
+	var wg, ready sync.WaitGroup
+	gate := make(chan struct{})
 	for i := range n {
 		wg.Add(1)
+		ready.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i] = c.do(method, path, nil)
+			out[i] = c.doGated(method, path, nil, &ready, gate)
 		}()
 	}
+	ready.Wait()
+	close(gate)
 	wg.Wait()
 	return out
 }
