@@ -131,12 +131,14 @@ func validCookieName(s string) bool {
 	return true
 }
 
-// cookieState is an engine's jar and what it knows of the refresh cookie. info and csrf are
-// guarded by Engine.mu; the jar has its own lock.
+// cookieState is the engine's half of the cookie convention: the jar and what the engine knows
+// of the refresh cookie. names, jar and refresh never change; mu guards the rest and is taken
+// alone (the jar has its own lock).
 type cookieState struct {
 	names   CookieNames
 	jar     *hostJar
 	refresh *url.URL // the refresh endpoint: the URL whose cookies the refresh call sends
+	mu      sync.Mutex
 	info    *CookieInfo
 	csrf    string // the CSRF cookie's value, for redaction
 	// resumedPath is the path a resumed refresh cookie was put back on, until the server sets
@@ -204,20 +206,20 @@ func (e *Engine) cookiePair(resp *resty.Response, p pair, serverRecv time.Time, 
 			}
 		}
 	}
-	e.mu.Lock()
+	c.mu.Lock()
 	resumed := c.resumedPath
 	if set != nil {
 		c.resumedPath = ""
 	}
-	e.mu.Unlock()
+	c.mu.Unlock()
 	if set != nil && resumed != "" && resumed != effectivePath(set.Path, c.refresh.Path) {
 		c.jar.SetCookies(c.refresh, []*http.Cookie{{Name: c.names.Refresh, Path: resumed, MaxAge: -1}})
 	}
 	raw := c.lookup(c.names.Refresh)
 	csrf := c.lookup(c.names.CSRFCookie)
-	e.mu.Lock()
+	c.mu.Lock()
 	c.csrf = csrf
-	e.mu.Unlock()
+	c.mu.Unlock()
 	if set != nil && !c.sentToRefresh(set) {
 		// Another domain, a path the refresh is not on, a Secure cookie over http, a deletion:
 		// the cookie would never be sent back, so the session could not refresh with it.
@@ -239,9 +241,9 @@ func (e *Engine) cookiePair(resp *resty.Response, p pair, serverRecv time.Time, 
 	p.refresh = session.ParseToken(raw, serverRecv, 0)
 	p.rotated = true
 	info := cookieInfo(set, e.now())
-	e.mu.Lock()
+	c.mu.Lock()
 	c.info = info
-	e.mu.Unlock()
+	c.mu.Unlock()
 	return p, nil
 }
 
@@ -303,54 +305,58 @@ func (e *Engine) resumeCookies(s session.Stored) {
 		ck = append(ck, &http.Cookie{Name: c.names.CSRFCookie, Value: s.CSRF, Path: "/", Secure: c.refresh.Scheme == "https"})
 	}
 	c.jar.SetCookies(c.refresh, ck)
-	e.mu.Lock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.csrf = s.CSRF
 	c.resumedPath = e.profile.cookiePath()
 	c.info = &CookieInfo{Name: c.names.Refresh, Path: e.profile.cookiePath(), HttpOnly: true, Secure: ck[0].Secure,
 		SetAt: e.now(), Resumed: true}
-	e.mu.Unlock()
 }
 
 // forgetCookies empties the jar (logout).
 func (e *Engine) forgetCookies() {
 	if c := e.cookies; c != nil {
 		c.jar.reset()
-		e.mu.Lock()
+		c.mu.Lock()
 		c.info, c.csrf = nil, ""
-		e.mu.Unlock()
+		c.mu.Unlock()
 	}
 }
 
-// cookieSnapshotLocked is what Snapshot shows of the cookies; the caller holds e.mu.
-func (e *Engine) cookieSnapshotLocked() (*CookieInfo, string) {
+// cookieSnapshot is what Snapshot shows of the cookies; hasRefresh says whether the session
+// holds a refresh token (after a logout the cookie's attributes are not shown).
+func (e *Engine) cookieSnapshot(hasRefresh bool) (*CookieInfo, string) {
 	c := e.cookies
 	if c == nil {
 		return nil, ""
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var info *CookieInfo
-	if c.info != nil && e.sess.Refresh.Raw != "" {
+	if c.info != nil && hasRefresh {
 		cp := *c.info
 		info = &cp
 	}
 	return info, c.names.CSRFCookie
 }
 
-// cookieSecretsLocked are the cookie values to redact besides the session's tokens; the
-// caller holds e.mu.
-func (e *Engine) cookieSecretsLocked() []string {
-	if e.cookies == nil || e.cookies.csrf == "" {
-		return nil
-	}
-	return []string{e.cookies.csrf}
-}
-
-// csrfLocked is the CSRF cookie's value, for a session file; "" without one. The caller
-// holds e.mu.
-func (e *Engine) csrfLocked() string {
+// csrfValue is the CSRF cookie's value: a secret to redact, and what a session file keeps; ""
+// without one.
+func (e *Engine) csrfValue() string {
 	if e.cookies == nil {
 		return ""
 	}
+	e.cookies.mu.Lock()
+	defer e.cookies.mu.Unlock()
 	return e.cookies.csrf
+}
+
+// cookieSecrets are the cookie values to redact besides the session's tokens.
+func (e *Engine) cookieSecrets() []string {
+	if v := e.csrfValue(); v != "" {
+		return []string{v}
+	}
+	return nil
 }
 
 // hostJar is a cookie jar for one host: it stores cookies that host sets (as host-only

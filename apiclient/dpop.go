@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"tokenscope/apiclient/dpop"
 	"tokenscope/session"
@@ -40,9 +41,11 @@ type DPoPStatus struct {
 	LastTokenProof DPoPProof
 }
 
-// dpopState is the engine's DPoP side. key never changes; the rest is guarded by Engine.mu.
+// dpopState is the engine's DPoP side. key never changes; the rest is guarded by mu, which
+// is taken inside the session store's lock (the binding goes with the token it came with).
 type dpopState struct {
 	key            *dpop.Key
+	mu             sync.Mutex
 	bound          bool
 	tokenType      string
 	lastTokenProof dpop.Proof
@@ -56,7 +59,7 @@ func (e *Engine) setupDPoP() error {
 		return err
 	}
 	e.dpop = &dpopState{key: key}
-	e.transport = &dpop.Transport{Base: e.transport, Key: key, Now: e.serverNow, TokenCall: e.isTokenCall, OnProof: e.onProof}
+	e.cfg.Transport = &dpop.Transport{Base: e.cfg.Transport, Key: key, Now: e.serverNow, TokenCall: e.isTokenCall, OnProof: e.onProof}
 	return nil
 }
 
@@ -85,9 +88,9 @@ func (e *Engine) onProof(req *http.Request, p dpop.Proof) {
 	if c != nil {
 		c.proofs = append(c.proofs, p) // the call's own goroutine: the transport runs inside Execute
 	} else {
-		e.mu.Lock()
+		e.dpop.mu.Lock()
 		e.dpop.lastTokenProof = p
-		e.mu.Unlock()
+		e.dpop.mu.Unlock()
 	}
 	if p.Retry {
 		role := dpop.AuthServer
@@ -102,13 +105,16 @@ func (e *Engine) onProof(req *http.Request, p dpop.Proof) {
 	}
 }
 
-// bindLocked takes in the token_type of a new token answer and returns a note for the log when
-// the provider did not bind the token; the caller holds e.mu and emits the note after.
-func (e *Engine) bindLocked(p pair, login bool) string {
+// bind takes in the token_type of a new token answer and returns a note for the log when
+// the provider did not bind the token; the session store runs it as it installs the token,
+// and the engine emits the note after.
+func (e *Engine) bind(p pair, login bool) string {
 	d := e.dpop
 	if d == nil {
 		return ""
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if p.tokenType == "" && !login {
 		return "" // a refresh answer that does not say keeps what the login said
 	}
@@ -124,16 +130,18 @@ func (e *Engine) bindLocked(p pair, login bool) string {
 	return ""
 }
 
-// resumeBindingLocked decides how a token from a session file goes out: a token whose cnf
+// resumeBinding decides how a token from a session file goes out: a token whose cnf
 // names a key is DPoP-bound. A session file keeps tokens, not the key, so a token bound to
 // another key is of no use: neither it nor a public client's refresh token (bound to the same
 // key, RFC 9449 §5) will be taken: it returns why the session needs a login then, so that
-// requests park until one. The caller holds e.mu.
-func (e *Engine) resumeBindingLocked(acc session.Token) string {
+// requests park until one. The session store runs it as it installs the token.
+func (e *Engine) resumeBinding(acc session.Token) string {
 	d := e.dpop
 	if d == nil {
 		return ""
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	d.bound, d.tokenType = cnfJKT(acc) != "", ""
 	if bindingOf(acc, d.key.Thumbprint()) == BindingMismatch {
 		return "the saved tokens are bound to the DPoP key of an earlier run, and session files do not keep keys"
@@ -141,14 +149,27 @@ func (e *Engine) resumeBindingLocked(acc session.Token) string {
 	return ""
 }
 
-func (e *Engine) dpopStatusLocked() *DPoPStatus {
+// dpopStatus is what Snapshot shows of DPoP with acc the current access token; nil when off.
+func (e *Engine) dpopStatus(acc session.Token) *DPoPStatus {
 	d := e.dpop
 	if d == nil {
 		return nil
 	}
 	jkt := d.key.Thumbprint()
-	return &DPoPStatus{JKT: jkt, Bound: d.bound, TokenType: d.tokenType, CnfJKT: cnfJKT(e.sess.Access),
-		Binding: bindingOf(e.sess.Access, jkt), LastTokenProof: d.lastTokenProof}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return &DPoPStatus{JKT: jkt, Bound: d.bound, TokenType: d.tokenType, CnfJKT: cnfJKT(acc),
+		Binding: bindingOf(acc, jkt), LastTokenProof: d.lastTokenProof}
+}
+
+// isBound reports whether resource calls carry proofs; false when DPoP is off.
+func (d *dpopState) isBound() bool {
+	if d == nil {
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.bound
 }
 
 // cnfJKT is a JWT access token's cnf.jkt claim (RFC 9449 §6.1), or "".

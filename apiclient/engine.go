@@ -179,63 +179,50 @@ func (e *RefreshError) Error() string {
 }
 
 // Engine holds one session against one API. All methods are safe for concurrent use.
+//
+// It composes small parts, each with one job and its own lock (docs/ARCHITECTURE.md, "The
+// engine's parts"): the session store, the refresher, the skew tracker, the cookie state, the
+// parked queue, the background loop and the counters. A part's lock is never held while
+// calling into another part, except where a part says so (the refresher reads the store under
+// its lock; the store runs the DPoP binding under its own).
 type Engine struct {
-	cfg       Config
-	profile   Profile
-	transport http.RoundTripper // cfg.Transport or its default; shared by api, auth and key fetches
-	api       *resty.Client     // user requests; its hooks attach tokens and handle 401s
-	auth      *resty.Client     // login and refresh; no hooks, so a refresh can never refresh
-	log       *session.Log
-	diag      writerLogger // Config.Diagnostics, in resty's format
-	clock     session.Clock
+	cfg     Config                  // with defaults; cfg.Transport is the one every call uses
+	profile Profile                 // cfg.Profile
+	api     *resty.Client           // user requests; its hooks attach tokens and handle 401s
+	auth    *resty.Client           // login and refresh; no hooks, so a refresh can never refresh
+	log     *session.Log            // the engine is its only writer
+	idp     atomic.Pointer[idpLink] // the discovered identity provider, once Config.OIDC's login discovered it
 
+	store     tokenStore   // the session, serial, verifications, ID token
+	refresher *refresher   // strategy, single flight, refresh ids, refreshes in flight, reuse
+	skew      skewTracker  // the server's clock
+	cookies   *cookieState // the jar; nil unless the profile's refresh.send is "cookie"
+	parked    parkedQueue  // requests waiting for a login
+	bg        bgLoop       // wakes and stops the background refresher
+	counters  counters     // what the engine did; a request's id is its number
+	deadlines deadlines    // shared request deadlines (see deadlines)
+
+	// The attacher's fields: what a request carries. mu guards the auth* cache only.
 	mu            sync.Mutex
-	sess          session.Session
-	serial        uint64 // bumps with every new access token; a request remembers the one it used
-	strategy      Strategy
-	singleFlight  bool
-	flight        *flight // the refresh in flight, when single flight is on
-	refreshSeq    uint64
-	refreshing    int
-	skew          session.SkewEstimator
-	skewShown     time.Duration
-	lastDate      time.Time
-	lastDateRaw   string
-	lastDateRecv  time.Time
 	authValue     string // the auth header value for authSerial, built once per token
 	authHeader    string // the header it goes in: the profile's, or Authorization for DPoP
 	authSerial    uint64
 	authFP        string        // the token's fingerprint, for authSerial
 	authThreshold time.Duration // its refresh threshold, for authSerial
-	parked        []*parkedReq
-	parkedSorted  bool // parked is in request-id order
-	accessVer     session.Verification
-	refreshVer    session.Verification
-	idToken       session.Token // from the last OIDC login
-	idpKeys       session.Keys  // the identity provider's published keys, once discovered
 	dpop          *dpopState    // nil unless Config.OIDC.DPoP
-	cookies       *cookieState  // the jar; nil unless the profile's refresh.send is "cookie"
 	hosted        hostedState   // the profile's *_env values, read once at New
-
-	idp atomic.Pointer[idpLink] // the discovered identity provider, once Config.OIDC's login discovered it
-
-	deadlines deadlines // shared request deadlines (see deadlines)
-	uses      tokenUses // presentations per refresh token, to name reuse (reuse.go)
-
-	reqSeq   atomic.Uint64
-	counters struct {
-		requests, refreshCalls, refreshOK, refreshFailures, unauthorized, loggedOut atomic.Uint64
-	}
-
-	wake   chan struct{} // nudges the background loop
-	stop   chan struct{}
-	closed sync.Once
-	bgDone chan struct{}
 }
 
-type parkedReq struct {
-	id  uint64
-	req Request
+// counters are what the engine did, counted as it goes.
+type counters struct {
+	requests, refreshCalls, refreshOK, refreshFailures, unauthorized, loggedOut atomic.Uint64
+}
+
+func (c *counters) snapshot() Counters {
+	return Counters{
+		Requests: c.requests.Load(), RefreshCalls: c.refreshCalls.Load(), RefreshOK: c.refreshOK.Load(),
+		RefreshFailures: c.refreshFailures.Load(), Unauthorized: c.unauthorized.Load(), LoggedOut: c.loggedOut.Load(),
+	}
 }
 
 // withDefaults checks cfg and fills in the defaults the Config fields document.
@@ -309,17 +296,13 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{
-		cfg:          cfg,
-		profile:      cfg.Profile,
-		transport:    cfg.Transport,
-		log:          cfg.Log,
-		diag:         writerLogger{cfg.Diagnostics},
-		clock:        cfg.Clock,
-		strategy:     cfg.Strategy,
-		singleFlight: !cfg.NoSingleFlight,
-		wake:         make(chan struct{}, 1),
-		stop:         make(chan struct{}),
-		bgDone:       make(chan struct{}),
+		cfg:       cfg,
+		profile:   cfg.Profile,
+		log:       cfg.Log,
+		store:     tokenStore{keys: cfg.Keys},
+		refresher: newRefresher(cfg.Strategy, !cfg.NoSingleFlight),
+		parked:    parkedQueue{max: cfg.MaxParked},
+		bg:        newBgLoop(),
 	}
 	hosted, err := cfg.Profile.resolveEnv()
 	if err != nil {
@@ -352,19 +335,14 @@ func New(cfg Config) (*Engine, error) {
 func (e *Engine) newResty() *resty.Client {
 	c := resty.New().
 		SetBaseURL(strings.TrimRight(e.cfg.BaseURL, "/")).
-		SetLogger(e.diag).
+		SetLogger(e.diag()).
 		SetResponseBodyLimit(e.cfg.MaxBodyBytes).
-		SetTransport(e.transport)
+		SetTransport(e.cfg.Transport)
 	return c
 }
 
 // Close stops the background refresher. In-flight requests finish on their own.
-func (e *Engine) Close() {
-	e.closed.Do(func() {
-		close(e.stop)
-		<-e.bgDone
-	})
-}
+func (e *Engine) Close() { e.bg.close() }
 
 // Log is the engine's event log, to read: the engine is its only writer (Note records what
 // happens outside the engine).
@@ -377,55 +355,59 @@ func (e *Engine) Profile() Profile { return e.profile }
 func (e *Engine) Target() string { return e.cfg.BaseURL }
 
 // Counters returns what the engine has done so far.
-func (e *Engine) Counters() Counters {
-	c := &e.counters
-	return Counters{
-		Requests: c.requests.Load(), RefreshCalls: c.refreshCalls.Load(), RefreshOK: c.refreshOK.Load(),
-		RefreshFailures: c.refreshFailures.Load(), Unauthorized: c.unauthorized.Load(), LoggedOut: c.loggedOut.Load(),
-	}
-}
+func (e *Engine) Counters() Counters { return e.counters.snapshot() }
 
-// Snapshot returns the session and settings as they are now.
+// Snapshot returns the session and settings as they are now. Each part is read under its own
+// lock, one after the other: a display may show a refresh count a moment younger than the
+// session beside it, never a torn token.
 func (e *Engine) Snapshot() Snapshot {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s := e.sess
-	s.Parked = len(e.parked)
-	cookie, csrf := e.cookieSnapshotLocked()
+	v := e.store.view()
+	s := v.sess
+	s.Skew = e.skew.estimate()
+	s.Parked = e.parked.len()
+	refreshing := e.refresher.running()
+	if s.State == session.StateActive && refreshing > 0 {
+		s.State = session.StateRefreshing
+	}
+	cookie, csrf := e.cookieSnapshot(s.Refresh.Raw != "")
 	return Snapshot{
-		Session: s, Target: e.cfg.BaseURL, Profile: e.profile.Name, Strategy: e.strategy,
-		SingleFlight: e.singleFlight, Threshold: e.thresholdFor(e.sess.Access),
-		AccessVerify: e.accessVer, RefreshVerify: e.refreshVer, Refreshing: e.refreshing, IDToken: e.idToken,
-		IDTokenCheck: e.idTokenCheck(), Flow: e.flow(), DPoP: e.dpopStatusLocked(),
+		Session: s, Target: e.cfg.BaseURL, Profile: e.profile.Name, Strategy: e.refresher.currentStrategy(),
+		SingleFlight: e.refresher.singleFlight.Load(), Threshold: e.thresholdFor(s.Access),
+		AccessVerify: v.accessVer, RefreshVerify: v.refreshVer, Refreshing: refreshing, IDToken: v.idToken,
+		IDTokenCheck: e.idTokenCheck(v.idToken), Flow: e.flow(), DPoP: e.dpopStatus(s.Access),
 		RefreshCookie: cookie, CSRFCookie: csrf,
 	}
 }
 
+// state is a session state as the user sees it: an active session with a refresh in flight is
+// refreshing (the refresher's count says so; the store never does).
+func (e *Engine) state(st session.State) session.State {
+	if st == session.StateActive && e.refresher.running() > 0 {
+		return session.StateRefreshing
+	}
+	return st
+}
+
 // SetStrategy changes the strategy from now on.
 func (e *Engine) SetStrategy(s Strategy) {
-	e.mu.Lock()
-	old := e.strategy
-	e.strategy = s
-	e.mu.Unlock()
-	if old != s {
+	if old := e.refresher.setStrategy(s); old != s {
 		e.emit(session.Event{Kind: session.KindNote, Reason: fmt.Sprintf("strategy %s → %s", old, s)})
-		e.nudge()
+		e.bg.nudge()
 	}
 }
 
 // SetSingleFlight switches single flight (and the stale-token check that goes with it).
 func (e *Engine) SetSingleFlight(on bool) {
-	e.mu.Lock()
-	old := e.singleFlight
-	e.singleFlight = on
-	e.mu.Unlock()
-	if old != on {
+	if old := e.refresher.setSingleFlight(on); old != on {
 		state := map[bool]string{true: "on", false: "off (stampede demo)"}[on]
 		e.emit(session.Event{Kind: session.KindNote, Reason: "single flight " + state})
 	}
 }
 
-func (e *Engine) now() time.Time { return e.clock.Now() }
+func (e *Engine) now() time.Time { return e.cfg.Clock.Now() }
+
+// diag is Config.Diagnostics in resty's format.
+func (e *Engine) diag() writerLogger { return writerLogger{e.cfg.Diagnostics} }
 
 // Note records something the user did outside the engine (a demo fault, say) in the event
 // log, so that the log tells the whole story.
@@ -434,11 +416,7 @@ func (e *Engine) Note(reason string) {
 }
 
 // serverNow is the server's clock as the skew estimate has it: what exp is compared with.
-func (e *Engine) serverNow() time.Time {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.sess.ServerNow(e.now())
-}
+func (e *Engine) serverNow() time.Time { return e.skew.serverNow(e.now()) }
 
 func (e *Engine) emit(ev session.Event) session.Event {
 	if ev.Time.IsZero() {
@@ -447,14 +425,7 @@ func (e *Engine) emit(ev session.Event) session.Event {
 	return e.log.Append(ev)
 }
 
-func (e *Engine) nudge() {
-	select {
-	case e.wake <- struct{}{}:
-	default:
-	}
-}
-
-// thresholdFor is the refresh threshold for a token; the caller holds e.mu or owns t.
+// thresholdFor is the refresh threshold for a token.
 func (e *Engine) thresholdFor(t session.Token) time.Duration {
 	if e.cfg.Threshold > 0 {
 		return e.cfg.Threshold
@@ -520,9 +491,8 @@ func (e *Engine) stripCredentials(h http.Header) {
 	if ep := e.profile.Refresh; ep.Send == SendHeader && ep.TokenField != "" {
 		h.Del(ep.TokenField)
 	}
-	e.mu.Lock()
-	secrets := append([]string{e.sess.Access.Raw, e.sess.Refresh.Raw}, e.hosted.secrets...)
-	e.mu.Unlock()
+	acc, ref := e.store.tokens()
+	secrets := append([]string{acc.Raw, ref.Raw}, e.hosted.secrets...)
 	for k, vs := range h {
 		for _, v := range vs {
 			for _, sec := range secrets {

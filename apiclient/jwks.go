@@ -23,7 +23,7 @@ const jwksTimeout = 10 * time.Second
 // FetchJWKS downloads a JSON Web Key Set through the engine's transport (its --ca-cert and
 // --insecure settings) and returns its signing keys by kid.
 func (e *Engine) FetchJWKS(ctx context.Context, rawURL string) (map[string]crypto.PublicKey, error) {
-	return FetchJWKS(ctx, e.transport, rawURL)
+	return FetchJWKS(ctx, e.cfg.Transport, rawURL)
 }
 
 // FetchJWKS downloads a JSON Web Key Set through rt, which comes from NewTransport (an engine

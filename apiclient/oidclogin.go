@@ -143,13 +143,10 @@ func (e *Engine) setKeyfunc(ctx context.Context, c *oidc.Client) error {
 		return err
 	}
 	c.Keyfunc = oidc.KeysKeyfunc(keys, p.JWKSURI)
-	e.mu.Lock()
 	// The provider's keys check the access token too, unless the user named keys of their own.
 	// Not the refresh token: many providers sign it with a secret of their own (Keycloak's
 	// HS256), and a refresh token is not the client's to check.
-	e.idpKeys = session.Keys{ByKID: keys}
-	e.verifyLocked()
-	e.mu.Unlock()
+	e.store.setProviderKeys(session.Keys{ByKID: keys})
 	return nil
 }
 
@@ -261,9 +258,7 @@ func (e *Engine) refreshClientCredentials(ctx context.Context, l *idpLink) (pair
 
 // oidcPair turns a token answer into the session's tokens, stamped on the server's clock.
 func (e *Engine) oidcPair(tok *oidc.Token) (pair, session.Token) {
-	e.mu.Lock()
-	at := e.now().Add(e.skew.Estimate().Applied())
-	e.mu.Unlock()
+	at := e.serverNow()
 	p := pair{access: session.ParseToken(tok.AccessToken, at, tok.ExpiresIn), tokenType: tok.TokenType}
 	if tok.RefreshToken != "" {
 		p.refresh, p.rotated = session.ParseToken(tok.RefreshToken, at, 0), true

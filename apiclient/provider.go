@@ -44,9 +44,8 @@ func (e *Engine) introspect(ctx context.Context, c *call) Result {
 	start := e.now()
 	res := Result{ID: c.id, Request: c.req, Sent: start, Attempts: 1}
 	l := e.idp.Load()
-	e.mu.Lock()
-	acc, gen := e.sess.Access, e.sess.Generation
-	e.mu.Unlock()
+	acc, _ := e.store.tokens()
+	gen, _ := e.store.generation()
 	fail := func(reason string) Result {
 		res.Outcome, res.Reason, res.Done = Failed, reason, e.now()
 		res.Duration = res.Done.Sub(start)
@@ -88,12 +87,11 @@ func (e *Engine) SignOut(ctx context.Context) string {
 	if e.cfg.OIDC == nil || l == nil {
 		return "logged out (tokens forgotten; no identity provider to revoke them at)"
 	}
-	e.mu.Lock()
-	tok, hint := e.sess.Refresh, "refresh_token"
+	acc, tok := e.store.tokens()
+	hint := "refresh_token"
 	if tok.Raw == "" {
-		tok, hint = e.sess.Access, "access_token"
+		tok, hint = acc, "access_token"
 	}
-	e.mu.Unlock()
 	if tok.Raw == "" {
 		return "logged out (no token to revoke)"
 	}
@@ -148,9 +146,9 @@ func (e *Engine) flow() string {
 }
 
 // idTokenCheck says in words what the login checked of the ID token: a token that failed a
-// check never got this far. Called with e.mu held.
-func (e *Engine) idTokenCheck() string {
-	if e.idToken.Empty() {
+// check never got this far.
+func (e *Engine) idTokenCheck(idToken session.Token) string {
+	if idToken.Empty() {
 		return ""
 	}
 	l := e.idp.Load()

@@ -252,11 +252,10 @@ func (r *Recorder) WriteHAR(w io.Writer, creator string) error {
 // Redact masks the engine's secrets in s (the password, the client secret, the current tokens,
 // the profile's *_env values): what a recording of the session must not show.
 func (e *Engine) Redact(s string) string {
-	e.mu.Lock()
-	secrets := []string{e.cfg.Password, e.cfg.ClientSecret, e.sess.Access.Raw, e.sess.Refresh.Raw}
-	secrets = append(secrets, e.cookieSecretsLocked()...)
+	acc, ref := e.store.tokens()
+	secrets := []string{e.cfg.Password, e.cfg.ClientSecret, acc.Raw, ref.Raw}
+	secrets = append(secrets, e.cookieSecrets()...)
 	secrets = append(secrets, e.hosted.secrets...)
-	e.mu.Unlock()
 	return redactSecrets(s, secrets)
 }
 

@@ -28,11 +28,10 @@ import (
 // the cut would split is found whole. Reading megabytes of a server's text this way would
 // let the server spend seconds of the engine's time.
 func (e *Engine) redactClip(s string, extra ...string) string {
-	e.mu.Lock()
-	secrets := append([]string{e.cfg.Password, e.cfg.ClientSecret, e.sess.Access.Raw, e.sess.Refresh.Raw}, extra...)
-	secrets = append(secrets, e.cookieSecretsLocked()...)
+	acc, ref := e.store.tokens()
+	secrets := append([]string{e.cfg.Password, e.cfg.ClientSecret, acc.Raw, ref.Raw}, extra...)
+	secrets = append(secrets, e.cookieSecrets()...)
 	secrets = append(secrets, e.hosted.secrets...) // values of the profile's *_env keys
-	e.mu.Unlock()
 	longest := 0
 	for _, sec := range secrets {
 		longest = max(longest, len(sec))

@@ -65,8 +65,7 @@ func callOf(ctx context.Context) *call {
 // anything the network sends, and never drops a request: it ends OK, Failed with a reason, or
 // Parked until the next Login.
 func (e *Engine) Do(ctx context.Context, req Request) Result {
-	e.counters.requests.Add(1)
-	c := &call{id: e.reqSeq.Add(1), req: req}
+	c := &call{id: e.counters.requests.Add(1), req: req} // a request's id is its number
 	if req.Provider == ProviderIntrospect {
 		return e.introspect(ctx, c)
 	}
@@ -151,11 +150,11 @@ func (e *Engine) send(ctx context.Context, c *call) (*resty.Response, error) {
 		}
 		resp, err := r.Execute(c.req.Method, c.req.Path)
 		if err != nil {
-			e.diag.Warnf("%v, Attempt %v", err, c.attempt)
+			e.diag().Warnf("%v, Attempt %v", err, c.attempt)
 		}
 		if ctx.Err() != nil || !e.retryAfter401(resp, err) {
 			if err != nil {
-				e.diag.Errorf("%v", err)
+				e.diag().Errorf("%v", err)
 			}
 			return resp, err
 		}
@@ -163,31 +162,16 @@ func (e *Engine) send(ctx context.Context, c *call) (*resty.Response, error) {
 }
 
 // mustPark reports whether requests must be parked now, and why: the session cannot send.
-func (e *Engine) mustPark() (bool, string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	switch e.sess.State {
-	case session.StateLoginRequired:
-		return true, "login required: " + e.sess.Reason
-	case session.StateLoggedOut:
-		return true, "not logged in"
-	}
-	return false, ""
-}
+func (e *Engine) mustPark() (bool, string) { return e.store.dead() }
 
 func (e *Engine) park(c *call, why string) Result {
 	res := Result{ID: c.id, Request: c.req, Outcome: Parked, Reason: why, Replayed: c.replayed, Sent: c.start, Proofs: c.proofs}
-	e.mu.Lock()
-	if len(e.parked) >= e.cfg.MaxParked {
-		e.mu.Unlock()
+	n, ok := e.parked.push(c.id, c.req)
+	if !ok {
 		res.Outcome, res.Reason = Failed, fmt.Sprintf("%s, and %d requests are already parked", why, e.cfg.MaxParked)
 		e.emit(session.Event{Kind: session.KindRequestFailed, RequestID: c.id, Method: c.req.Method, Path: c.req.Path, Reason: res.Reason})
 		return res
 	}
-	e.parked = append(e.parked, &parkedReq{id: c.id, req: c.req})
-	e.parkedSorted = false
-	n := len(e.parked)
-	e.mu.Unlock()
 	e.emit(session.Event{Kind: session.KindParked, RequestID: c.id, Method: c.req.Method, Path: c.req.Path, Waiting: n,
 		Reason: fmt.Sprintf("%d waiting for a login · %s", n, why)}) // the count first: a long reason is cut on screen
 	return res
@@ -246,24 +230,27 @@ type sendState struct {
 }
 
 func (e *Engine) sendState(now time.Time) sendState {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	acc := &e.sess.Access
-	if e.authSerial != e.serial {
-		// What depends on the token alone, worked out once per token rather than per request.
-		e.authValue, e.authHeader, e.authSerial = withScheme(e.profile.Auth.Scheme, acc.Raw), e.profile.Auth.Header, e.serial
-		if e.dpop != nil && e.dpop.bound {
-			// RFC 9449 §7.1: a bound token goes in Authorization with the DPoP scheme, whatever
-			// the profile says; the transport sees the scheme and adds the proof.
-			e.authValue, e.authHeader = dpop.Scheme+" "+acc.Raw, "Authorization"
+	st := sendState{strategy: e.refresher.currentStrategy()}
+	serverNow := e.skew.serverNow(now)
+	e.store.read(func(sess *session.Session, serial uint64) {
+		acc := &sess.Access
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.authSerial != serial {
+			// What depends on the token alone, worked out once per token rather than per request.
+			e.authValue, e.authHeader, e.authSerial = withScheme(e.profile.Auth.Scheme, acc.Raw), e.profile.Auth.Header, serial
+			if e.dpop.isBound() {
+				// RFC 9449 §7.1: a bound token goes in Authorization with the DPoP scheme, whatever
+				// the profile says; the transport sees the scheme and adds the proof.
+				e.authValue, e.authHeader = dpop.Scheme+" "+acc.Raw, "Authorization"
+			}
+			e.authFP, e.authThreshold = acc.Fingerprint(), e.thresholdFor(*acc)
 		}
-		e.authFP, e.authThreshold = acc.Fingerprint(), e.thresholdFor(*acc)
-	}
-	return sendState{
-		state: e.sess.State, strategy: e.strategy, serial: e.serial, gen: e.sess.Generation,
-		fp: e.authFP, auth: e.authValue, authHeader: e.authHeader, hasExpiry: acc.HasExpiry(),
-		left: acc.Remaining(e.sess.ServerNow(now)), thr: e.authThreshold,
-	}
+		st.state, st.serial, st.gen = sess.State, serial, sess.Generation
+		st.fp, st.auth, st.authHeader, st.hasExpiry = e.authFP, e.authValue, e.authHeader, acc.HasExpiry()
+		st.left, st.thr = acc.Remaining(serverNow), e.authThreshold
+	})
+	return st
 }
 
 func withScheme(scheme, tok string) string {
@@ -304,9 +291,7 @@ func (e *Engine) retryAfter401(resp *resty.Response, err error) bool {
 		return false
 	}
 	e.counters.unauthorized.Add(1)
-	e.mu.Lock()
-	strategy := e.strategy
-	e.mu.Unlock()
+	strategy := e.refresher.currentStrategy()
 	ev := session.Event{Kind: session.KindUnauthorized, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,
 		Status: resp.StatusCode(), Attempt: c.attempt, Token: c.token, Reason: why}
 	retry := false
@@ -326,11 +311,8 @@ func (e *Engine) retryAfter401(resp *resty.Response, err error) bool {
 // afterUnauthorized runs before the retry: a refresh, unless the token the request carried has
 // already been replaced, in which case the retry simply takes the new one.
 func (e *Engine) afterUnauthorized(ctx context.Context, c *call) error {
-	e.mu.Lock()
-	stale := e.singleFlight && c.serial < e.serial
-	gen := e.sess.Generation
-	e.mu.Unlock()
-	if stale {
+	replaced, gen := e.store.replaced(c.serial)
+	if e.refresher.singleFlight.Load() && replaced {
 		e.emit(session.Event{Kind: session.KindNote, RequestID: c.id, Generation: gen,
 			Reason: fmt.Sprintf("late %s for a token already replaced: retrying with gen #%d, no refresh", c.reason, gen)})
 		return nil

@@ -12,37 +12,21 @@ import (
 // first refresh says so and the session asks for a login, as it would after any rejection.
 func (e *Engine) Resume(s session.Stored, source string) {
 	// Received now, on the server's clock as login and refresh answers are (see parsePair).
-	e.mu.Lock()
-	now := e.now().Add(e.skew.Estimate().Applied())
-	e.mu.Unlock()
+	now := e.serverNow()
 	acc := session.ParseToken(s.Access, now, 0)
 	if !acc.HasExpiry() && !s.AccessExp.IsZero() {
 		acc.ExpiresAt, acc.ExpirySource = s.AccessExp, "expires_in"
 	}
 	ref := session.ParseToken(s.Refresh, now, 0)
-	e.mu.Lock()
-	logins := e.sess.Logins
-	fam := s.Family
-	if fam == "" {
-		fam = session.FamilyName(ref, logins+1)
-	}
-	if s.IDToken != "" {
-		e.idToken = session.ParseToken(s.IDToken, now, 0)
-	}
-	e.sess = session.Session{State: session.StateActive, Access: acc, Refresh: ref, Generation: max(s.Generation, 1),
-		Family: fam, Rotations: s.Rotations, Logins: logins, Skew: e.skew.Estimate(), Source: source}
-	lostKey := e.resumeBindingLocked(acc)
-	e.serial++
-	e.verifyLocked()
-	gen := e.sess.Generation
-	e.mu.Unlock()
+	idTok := session.ParseToken(s.IDToken, now, 0)
+	gen, lostKey := e.store.resume(s, acc, ref, idTok, source, func() string { return e.resumeBinding(acc) })
 	e.resumeCookies(s)
 	e.emit(session.Event{Kind: session.KindLogin, Generation: gen, Exp: acc.ExpiresAt, Token: acc.Fingerprint(),
 		Reason: fmt.Sprintf("resumed from %s; gen #%d %s", source, gen, expiryText(acc, e.serverNow()))})
 	if lostKey != "" {
 		e.loginRequired(lostKey)
 	}
-	e.nudge()
+	e.bg.nudge()
 }
 
 // Matches says whether a saved session belongs to this engine's target, user, profile and, for
@@ -55,17 +39,16 @@ func (e *Engine) Matches(s session.Stored) bool {
 
 // Stored is the session as a session file keeps it.
 func (e *Engine) Stored() session.Stored {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s := e.sess
+	v := e.store.view()
+	s := v.sess
 	st := session.Stored{Target: e.cfg.BaseURL, Profile: e.profile.Name, User: e.cfg.Username,
 		Access: s.Access.Raw, Refresh: s.Refresh.Raw, Family: s.Family, Generation: s.Generation,
-		Rotations: s.Rotations, SavedAt: e.now(), CSRF: e.csrfLocked()}
+		Rotations: s.Rotations, SavedAt: e.now(), CSRF: e.csrfValue()}
 	if !s.Access.JWT {
 		st.AccessExp = s.Access.ExpiresAt
 	}
 	if o := e.cfg.OIDC; o != nil {
-		st.Issuer, st.ClientID, st.Flow, st.IDToken = o.Issuer, o.ClientID, o.Flow, e.idToken.Raw
+		st.Issuer, st.ClientID, st.Flow, st.IDToken = o.Issuer, o.ClientID, o.Flow, v.idToken.Raw
 	}
 	return st
 }

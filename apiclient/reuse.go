@@ -9,7 +9,6 @@ package apiclient
 
 import (
 	"fmt"
-	"sync"
 
 	"tokenscope/session"
 )
@@ -20,15 +19,16 @@ const maxTrackedTokens = 8
 
 // tokenUse is what the engine did with one refresh token, known by its fingerprint only.
 type tokenUse struct {
-	seq         uint64 // when it was first presented, for eviction
-	presented   int    // presentations in all
-	inFlight    int    // refresh runs (with their retries) using it now
-	burst       int    // presentations since its calls last settled
-	burstReuse  bool   // one of them overlapped another or came after a rotation
-	overlapped  bool   // it was ever presented while another call with it was in flight
-	rotatedAway bool   // a call with it came back with a new refresh token
-	kept        bool   // a call with it came back without a new one: the server does not rotate
-	announced   bool   // the line for its second presentation was emitted
+	seq       uint64 // when it was first presented, for eviction
+	presented int    // presentations in all
+	inFlight  int    // refresh runs (with their retries) using it now: the one in-flight count
+
+	burst       int  // presentations since its calls last settled
+	burstReuse  bool // one of them overlapped another or came after a rotation
+	overlapped  bool // it was ever presented while another call with it was in flight
+	rotatedAway bool // a call with it came back with a new refresh token
+	kept        bool // a call with it came back without a new one: the server does not rotate
+	announced   bool // the line for its second presentation was emitted
 }
 
 // suspect is whether a rejection of this token is most likely the server's reuse detection:
@@ -36,15 +36,25 @@ type tokenUse struct {
 // a server that was not seen keeping it.
 func (u *tokenUse) suspect() bool { return u.rotatedAway || (u.overlapped && !u.kept) }
 
-// tokenUses counts presentations per refresh-token fingerprint, for the last few tokens.
+// tokenUses counts presentations per refresh-token fingerprint, for the last few tokens, and
+// the refresh runs in flight with each: the refresher's one count of refreshes in flight (a
+// client-credentials run, with no refresh token, counts under ""). The refresher's lock
+// guards it.
 type tokenUses struct {
-	mu   sync.Mutex
 	seq  uint64
 	uses map[string]*tokenUse
 }
 
-// get returns fp's record, making room for it by forgetting the oldest settled token; the
-// caller holds t.mu.
+// running is how many refresh runs are in flight, whatever token they present.
+func (t *tokenUses) running() int {
+	n := 0
+	for _, u := range t.uses {
+		n += u.inFlight
+	}
+	return n
+}
+
+// get returns fp's record, making room for it by forgetting the oldest settled token.
 func (t *tokenUses) get(fp string) *tokenUse {
 	if u, ok := t.uses[fp]; ok {
 		return u
@@ -53,13 +63,16 @@ func (t *tokenUses) get(fp string) *tokenUse {
 		t.uses = map[string]*tokenUse{}
 	}
 	if len(t.uses) >= maxTrackedTokens {
-		oldest := ""
+		var oldest *tokenUse
+		key := ""
 		for k, u := range t.uses {
-			if u.inFlight == 0 && (oldest == "" || u.seq < t.uses[oldest].seq) {
-				oldest = k
+			if u.inFlight == 0 && (oldest == nil || u.seq < oldest.seq) {
+				oldest, key = u, k
 			}
 		}
-		delete(t.uses, oldest) // none settled (a no-op): in-flight tokens are few, so it stays small
+		if oldest != nil { // none settled: in-flight tokens are few, so the map stays small
+			delete(t.uses, key)
+		}
 	}
 	t.seq++
 	u := &tokenUse{seq: t.seq}
@@ -67,16 +80,8 @@ func (t *tokenUses) get(fp string) *tokenUse {
 	return u
 }
 
-// enter marks a refresh run with fp as started; leave must follow. It may be called with the
-// engine's lock held: tokenUses never takes it.
-func (t *tokenUses) enter(fp string) {
-	if fp == "" {
-		return
-	}
-	t.mu.Lock()
-	t.get(fp).inFlight++
-	t.mu.Unlock()
-}
+// enter marks a refresh run with fp as started; leave must follow.
+func (t *tokenUses) enter(fp string) { t.get(fp).inFlight++ }
 
 // present counts one call carrying fp and returns the line to log, if any: the second
 // presentation is named, the rest wait for the summary so that a 200-way stampede stays
@@ -85,8 +90,6 @@ func (t *tokenUses) present(fp string) string {
 	if fp == "" {
 		return ""
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	u := t.get(fp)
 	u.presented++
 	u.burst++
@@ -119,29 +122,22 @@ func (t *tokenUses) answered(fp string, rotated bool) {
 	if fp == "" {
 		return
 	}
-	t.mu.Lock()
 	u := t.get(fp)
 	if rotated {
 		u.rotatedAway = true
 	} else {
 		u.kept = true
 	}
-	t.mu.Unlock()
 }
 
 // leave marks a run with fp as ended and, when it was the last and its burst reused the token,
 // returns the summary line.
 func (t *tokenUses) leave(fp string) string {
-	if fp == "" {
-		return ""
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	u, ok := t.uses[fp]
 	if !ok {
 		return ""
 	}
-	if u.inFlight--; u.inFlight > 0 {
+	if u.inFlight--; u.inFlight > 0 || fp == "" {
 		return ""
 	}
 	n, reuse := u.burst, u.burstReuse
@@ -164,8 +160,6 @@ func (t *tokenUses) explain(fp, reason string) string {
 	if fp == "" {
 		return reason
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	u, ok := t.uses[fp]
 	switch {
 	case !ok || u.presented < 2 && !u.rotatedAway:

@@ -31,9 +31,7 @@ type pair struct {
 // from the new access token's iat.
 func (e *Engine) parsePair(resp *resty.Response, sent, recv time.Time, login bool) (pair, error) {
 	// Opaque expiries are reckoned on the server's clock, like exp claims.
-	e.mu.Lock()
-	skew := e.skew.Estimate().Applied()
-	e.mu.Unlock()
+	skew := e.skew.estimate().Applied()
 	// A login answer may name its tokens otherwise than a refresh answer (Firebase); an
 	// identity provider's login is a token-endpoint answer like a refresh.
 	paths := e.profile.tokenPaths(e.profile.Refresh)
