@@ -44,7 +44,7 @@ func (b *bgLoop) close() {
 
 // backgroundLoop refreshes ahead of exp while the strategy is Background, idle or not.
 func (e *Engine) backgroundLoop() {
-	defer close(e.bg.done)
+	defer close(e.refresher.loop.done)
 	retry := e.cfg.RefreshBackoff
 	var last time.Time
 	for {
@@ -77,8 +77,8 @@ func (e *Engine) backgroundLoop() {
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
-		case <-e.bg.wake:
-		case <-e.bg.stop:
+		case <-e.refresher.loop.wake:
+		case <-e.refresher.loop.stop:
 			t.Stop()
 			return
 		}

@@ -181,8 +181,8 @@ func (e *RefreshError) Error() string {
 // Engine holds one session against one API. All methods are safe for concurrent use.
 //
 // It composes small parts, each with one job and its own lock (docs/ARCHITECTURE.md, "The
-// engine's parts"): the session store, the refresher, the skew tracker, the cookie state, the
-// parked queue, the background loop and the counters. A part's lock is never held while
+// engine's parts"): the session store, the refresher (with the background loop), the skew
+// tracker, the cookie state, the parked queue and the counters. A part's lock is never held while
 // calling into another part, except where a part says so (the refresher reads the store under
 // its lock; the store runs the DPoP binding under its own).
 type Engine struct {
@@ -194,11 +194,10 @@ type Engine struct {
 	idp     atomic.Pointer[idpLink] // the discovered identity provider, once Config.OIDC's login discovered it
 
 	store     tokenStore   // the session, serial, verifications, ID token
-	refresher *refresher   // strategy, single flight, refresh ids, refreshes in flight, reuse
+	refresher *refresher   // strategy, single flight, refresh ids, refreshes in flight, reuse, the background loop
 	skew      skewTracker  // the server's clock
 	cookies   *cookieState // the jar; nil unless the profile's refresh.send is "cookie"
 	parked    parkedQueue  // requests waiting for a login
-	bg        bgLoop       // wakes and stops the background refresher
 	counters  counters     // what the engine did; a request's id is its number
 	deadlines deadlines    // shared request deadlines (see deadlines)
 
@@ -298,11 +297,9 @@ func New(cfg Config) (*Engine, error) {
 	e := &Engine{
 		cfg:       cfg,
 		profile:   cfg.Profile,
-		log:       cfg.Log,
 		store:     tokenStore{keys: cfg.Keys},
 		refresher: newRefresher(cfg.Strategy, !cfg.NoSingleFlight),
 		parked:    parkedQueue{max: cfg.MaxParked},
-		bg:        newBgLoop(),
 	}
 	hosted, err := cfg.Profile.resolveEnv()
 	if err != nil {
@@ -342,11 +339,14 @@ func (e *Engine) newResty() *resty.Client {
 }
 
 // Close stops the background refresher. In-flight requests finish on their own.
-func (e *Engine) Close() { e.bg.close() }
+func (e *Engine) Close() { e.refresher.loop.close() }
+
+// nudge has the background loop look at the session again: it changed.
+func (e *Engine) nudge() { e.refresher.loop.nudge() }
 
 // Log is the engine's event log, to read: the engine is its only writer (Note records what
 // happens outside the engine).
-func (e *Engine) Log() session.LogView { return e.log.View() }
+func (e *Engine) Log() session.LogView { return e.cfg.Log.View() }
 
 // Profile is the engine's profile.
 func (e *Engine) Profile() Profile { return e.profile }
@@ -392,7 +392,7 @@ func (e *Engine) state(st session.State) session.State {
 func (e *Engine) SetStrategy(s Strategy) {
 	if old := e.refresher.setStrategy(s); old != s {
 		e.emit(session.Event{Kind: session.KindNote, Reason: fmt.Sprintf("strategy %s → %s", old, s)})
-		e.bg.nudge()
+		e.nudge()
 	}
 }
 
@@ -422,7 +422,7 @@ func (e *Engine) emit(ev session.Event) session.Event {
 	if ev.Time.IsZero() {
 		ev.Time = e.now()
 	}
-	return e.log.Append(ev)
+	return e.cfg.Log.Append(ev)
 }
 
 // thresholdFor is the refresh threshold for a token.

@@ -73,7 +73,7 @@ func (e *Engine) installLogin(p pair, idTok session.Token, how string) {
 	}
 	e.emit(session.Event{Kind: session.KindLogin, Generation: 1, Exp: p.access.ExpiresAt, Token: p.access.Fingerprint(),
 		Reason: fmt.Sprintf("logged in %s; gen #1 %s", how, expiryText(p.access, e.serverNow()))})
-	e.bg.nudge()
+	e.nudge()
 }
 
 // replayParked sends parked requests one at a time, in the order the user sent them, while

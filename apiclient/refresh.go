@@ -77,7 +77,7 @@ func (e *Engine) runRefresh(f *flight) error {
 		}
 		select {
 		case <-time.After(wait):
-		case <-e.bg.stop:
+		case <-e.refresher.loop.stop:
 			return ferr
 		}
 		wait = min(wait*2, e.cfg.MaxBackoff)
@@ -151,7 +151,7 @@ func (e *Engine) applyRefresh(id uint64, p pair) {
 	e.emit(session.Event{Kind: session.KindRefreshOK, RefreshID: id, Generation: gen, Exp: p.access.ExpiresAt,
 		Rotated: rotated, Token: p.access.Fingerprint(),
 		Reason: fmt.Sprintf("gen #%d %s; %s", gen, expiryText(p.access, e.serverNow()), rot)})
-	e.bg.nudge()
+	e.nudge()
 }
 
 // expiryText says when t expires; serverNow is the server's clock, which exp is read against.

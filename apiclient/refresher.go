@@ -15,11 +15,13 @@ import (
 
 // refresher decides whether a caller starts a refresh, joins the one in flight or needs none,
 // numbers the refreshes, and counts them in flight per refresh token (tokenUses, which also
-// names reuse). A refresh is in flight exactly while tokenUses counts it: the session's
+// names reuse), and runs the background strategy's loop. A refresh is in flight exactly while tokenUses counts it: the session's
 // StateRefreshing and Snapshot.Refreshing are read from that count.
 type refresher struct {
 	strategy     atomic.Value // Strategy: read on every request, so not under mu
 	singleFlight atomic.Bool
+
+	loop bgLoop // wakes and stops the background refresher; its stop ends a refresh's backoff too
 
 	mu     sync.Mutex
 	seq    uint64    // refresh ids
@@ -28,7 +30,7 @@ type refresher struct {
 }
 
 func newRefresher(s Strategy, singleFlight bool) *refresher {
-	r := &refresher{}
+	r := &refresher{loop: newBgLoop()}
 	r.strategy.Store(s)
 	r.singleFlight.Store(singleFlight)
 	return r

@@ -26,7 +26,7 @@ func (e *Engine) Resume(s session.Stored, source string) {
 	if lostKey != "" {
 		e.loginRequired(lostKey)
 	}
-	e.bg.nudge()
+	e.nudge()
 }
 
 // Matches says whether a saved session belongs to this engine's target, user, profile and, for
