@@ -186,11 +186,10 @@ func (e *RefreshError) Error() string {
 // calling into another part, except where a part says so (the refresher reads the store under
 // its lock; the store runs the DPoP binding under its own).
 type Engine struct {
-	cfg     Config                  // with defaults; cfg.Transport is the one every call uses
+	cfg     Config                  // with defaults; cfg.Transport is the one every call uses, cfg.Log the log only it writes
 	profile Profile                 // cfg.Profile
 	api     *resty.Client           // user requests; its hooks attach tokens and handle 401s
 	auth    *resty.Client           // login and refresh; no hooks, so a refresh can never refresh
-	log     *session.Log            // the engine is its only writer
 	idp     atomic.Pointer[idpLink] // the discovered identity provider, once Config.OIDC's login discovered it
 
 	store     tokenStore   // the session, serial, verifications, ID token
