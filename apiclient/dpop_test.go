@@ -64,7 +64,7 @@ func checkProofs(t *testing.T, v *env, r Result, n int) {
 func TestDPoPAuthCodeBindsThenOneRefreshFor100(t *testing.T) {
 	errc := make(chan error, 1)
 	var authURL string
-	v := newOIDCEnv(t, es256, OIDCConfig{Flow: FlowAuthCode, RedirectURI: "http://127.0.0.1:0/callback", DPoP: true,
+	v := newOIDCEnv(t, es256, oidc.Config{Flow: oidc.FlowAuthCode, RedirectURI: "http://127.0.0.1:0/callback", DPoP: true,
 		OnAuthURL: func(u string) { authURL = u; go func() { errc <- newBrowser().authorize(u) }() }}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -107,7 +107,7 @@ func TestDPoPDeviceFlowBinds(t *testing.T) {
 }
 
 func TestDPoPClientCredentialsOneFetchFor100(t *testing.T) {
-	v := newOIDCEnv(t, demoserver.Options{}, OIDCConfig{Flow: FlowClientCredentials, ClientID: "tokenscope-cc",
+	v := newOIDCEnv(t, demoserver.Options{}, oidc.Config{Flow: oidc.FlowClientCredentials, ClientID: "tokenscope-cc",
 		ClientSecret: "demo-secret", DPoP: true}, nil)
 	if _, err := v.e.Login(context.Background()); err != nil {
 		t.Fatal(err)
@@ -123,7 +123,7 @@ func TestDPoPClientCredentialsOneFetchFor100(t *testing.T) {
 // With a server that wants nonces, login, a request and a refresh each meet use_dpop_nonce
 // once per server, and then send the kept nonce straight away.
 func TestDPoPNonceDanceAtBothServers(t *testing.T) {
-	v := newOIDCEnv(t, demoserver.Options{DPoPNonce: true}, OIDCConfig{Flow: FlowPassword, DPoP: true}, nil)
+	v := newOIDCEnv(t, demoserver.Options{DPoPNonce: true}, oidc.Config{Flow: oidc.FlowPassword, DPoP: true}, nil)
 	if _, err := v.e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestDPoPNonceDanceAtBothServers(t *testing.T) {
 }
 
 func TestDPoPProviderWithoutDPoPFallsBackToBearer(t *testing.T) {
-	v := newOIDCEnv(t, demoserver.Options{NoDPoP: true}, OIDCConfig{Flow: FlowPassword, DPoP: true}, nil)
+	v := newOIDCEnv(t, demoserver.Options{NoDPoP: true}, oidc.Config{Flow: oidc.FlowPassword, DPoP: true}, nil)
 	if _, err := v.e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestDPoPProviderWithoutDPoPFallsBackToBearer(t *testing.T) {
 // use them (nor refresh: the refresh token is bound to the old key too), so it asks for a login
 // at once instead of sending what will be refused. No request is lost: it is parked.
 func TestDPoPResumedSessionNeedsALoginWithTheNewKey(t *testing.T) {
-	v := newOIDCEnv(t, demoserver.Options{}, OIDCConfig{Flow: FlowPassword, DPoP: true}, nil)
+	v := newOIDCEnv(t, demoserver.Options{}, oidc.Config{Flow: oidc.FlowPassword, DPoP: true}, nil)
 	if _, err := v.e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func TestDPoPResumedSessionNeedsALoginWithTheNewKey(t *testing.T) {
 }
 
 func TestDPoPTokenStaysRedacted(t *testing.T) {
-	v := newOIDCEnv(t, demoserver.Options{}, OIDCConfig{Flow: FlowPassword, DPoP: true}, nil)
+	v := newOIDCEnv(t, demoserver.Options{}, oidc.Config{Flow: oidc.FlowPassword, DPoP: true}, nil)
 	if _, err := v.e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestDPoPTokenStaysRedacted(t *testing.T) {
 
 // A 401 for an expired bound token: the refresh, then the retry with a proof of its own.
 func TestDPoPReactiveRetryHasANewProof(t *testing.T) {
-	v := newOIDCEnv(t, demoserver.Options{}, OIDCConfig{Flow: FlowPassword, DPoP: true}, nil)
+	v := newOIDCEnv(t, demoserver.Options{}, oidc.Config{Flow: oidc.FlowPassword, DPoP: true}, nil)
 	if _, err := v.e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -233,8 +233,8 @@ func TestDPoPReactiveRetryHasANewProof(t *testing.T) {
 // authorization endpoint, and not before the provider is known.
 func TestDPoPTokenCallsAreTheTokenAndPAREndpoints(t *testing.T) {
 	p, _ := BuiltinProfile("oauth2")
-	e, err := New(Config{BaseURL: "http://127.0.0.1:1", Profile: p, OIDC: &OIDCConfig{Issuer: "https://idp.test",
-		Flow: FlowPassword, DPoP: true}})
+	e, err := New(Config{BaseURL: "http://127.0.0.1:1", Profile: p, OIDC: &oidc.Config{Issuer: "https://idp.test",
+		Flow: oidc.FlowPassword, DPoP: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

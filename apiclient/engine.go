@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-resty/resty/v2"
 
+	"tokenscope/apiclient/oidc"
 	"tokenscope/session"
 )
 
@@ -75,7 +76,7 @@ type Config struct {
 	Transport http.RoundTripper // default NewTransport(TLSOptions{}); every call the engine makes uses it
 	// OIDC logs in through an identity provider instead of the profile's login endpoint, and
 	// refreshes at the provider's token endpoint. Nil: the profile's endpoints.
-	OIDC *OIDCConfig
+	OIDC *oidc.Config
 
 	// Diagnostics receives resty's own warnings, which would otherwise go to stderr and garble
 	// a TUI. Discarded when nil.
@@ -246,8 +247,11 @@ func (cfg *Config) withDefaults() error {
 	}
 	if cfg.OIDC != nil {
 		o := *cfg.OIDC // the caller's struct stays as it was
-		if err := o.withDefaults(cfg); err != nil {
+		if err := o.WithDefaults(cfg.ClientID, cfg.ClientSecret); err != nil {
 			return err
+		}
+		if cfg.ClientSecret == "" {
+			cfg.ClientSecret = o.ClientSecret // so that redaction knows it
 		}
 		cfg.OIDC = &o
 	}

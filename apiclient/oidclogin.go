@@ -4,91 +4,14 @@ package apiclient
 // the engine's own client, the four flows, and the client-credentials "refresh".
 
 import (
-	"cmp"
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"tokenscope/apiclient/oidc"
 	"tokenscope/session"
 )
-
-// The flows Config.OIDC.Flow names, as --flow spells them.
-const (
-	FlowAuthCode          = "auth-code"
-	FlowDevice            = "device"
-	FlowClientCredentials = "client-credentials"
-	FlowPassword          = "password"
-)
-
-// DefaultOIDCScope is the scope the auth-code and device flows ask for unless told otherwise.
-const DefaultOIDCScope = "openid offline_access"
-
-// OIDCFlows lists the flows, the default first.
-func OIDCFlows() []string {
-	return []string{FlowAuthCode, FlowDevice, FlowClientCredentials, FlowPassword}
-}
-
-// OIDCConfig is how the engine logs in at an identity provider. Zero values take the defaults
-// noted.
-type OIDCConfig struct {
-	Issuer       string // required: discovery reads its metadata
-	Flow         string // one of OIDCFlows; default auth-code
-	ClientID     string // default Config.ClientID
-	ClientSecret string // default Config.ClientSecret; empty for a public client
-	// Scope defaults to DefaultOIDCScope for auth-code and device, none otherwise.
-	Scope       string
-	AuthParams  url.Values // extra parameters (audience, resource, access_type, ...)
-	RedirectURI string     // auth-code's loopback listener; default oidc.DefaultRedirectURI (port 0: any)
-	// ClientAuth is how the client authenticates at the token endpoint; empty chooses from the
-	// provider's metadata and the secret (oidc.ChooseAuth).
-	ClientAuth oidc.AuthMethod
-
-	// OnAuthURL shows the authorization URL (print it, open the browser); required for auth-code.
-	OnAuthURL func(url string)
-	// OnDeviceCode shows the verification URI and user code; required for device.
-	OnDeviceCode func(d oidc.DeviceAuth)
-	// Sleep waits between device polls; nil is a real timer.
-	Sleep func(ctx context.Context, d time.Duration) error
-
-	// DPoP sender-constrains the tokens (RFC 9449): a key per engine, a proof on every token
-	// and resource call, dpop_jkt on the authorization request. A provider that answers
-	// token_type Bearer anyway gets Bearer calls and a note in the log.
-	DPoP bool
-}
-
-// withDefaults checks o and fills in its defaults; cfg is the engine's config, its client
-// defaults already in place.
-func (o *OIDCConfig) withDefaults(cfg *Config) error {
-	if o.Issuer == "" {
-		return errors.New("oidc: an issuer URL is required")
-	}
-	o.Flow = cmp.Or(strings.ToLower(o.Flow), FlowAuthCode)
-	if !slices.Contains(OIDCFlows(), o.Flow) {
-		return fmt.Errorf("unknown flow %q (want %s)", o.Flow, strings.Join(OIDCFlows(), ", "))
-	}
-	o.ClientID = cmp.Or(o.ClientID, cfg.ClientID)
-	o.ClientSecret = cmp.Or(o.ClientSecret, cfg.ClientSecret)
-	if cfg.ClientSecret == "" {
-		cfg.ClientSecret = o.ClientSecret // so that redaction knows it
-	}
-	if o.Scope == "" && (o.Flow == FlowAuthCode || o.Flow == FlowDevice) {
-		o.Scope = DefaultOIDCScope
-	}
-	o.RedirectURI = cmp.Or(o.RedirectURI, oidc.DefaultRedirectURI)
-	switch {
-	case o.Flow == FlowAuthCode && o.OnAuthURL == nil:
-		return errors.New("oidc: the auth-code flow needs OnAuthURL to show the user where to log in")
-	case o.Flow == FlowDevice && o.OnDeviceCode == nil:
-		return errors.New("oidc: the device flow needs OnDeviceCode to show the user the code")
-	}
-	return nil
-}
 
 // idpLink is the discovered provider and the OAuth client the engine is there.
 type idpLink struct {
@@ -110,7 +33,7 @@ func (e *Engine) link(ctx context.Context) (*idpLink, error) {
 		return nil, err
 	}
 	c := &oidc.Client{HTTP: hc, Provider: p, ID: o.ClientID, Secret: o.ClientSecret, Auth: o.ClientAuth, Sleep: o.Sleep, Now: e.now}
-	if o.Flow == FlowAuthCode || o.Flow == FlowDevice {
+	if o.Flow == oidc.FlowAuthCode || o.Flow == oidc.FlowDevice {
 		if err := e.setKeyfunc(ctx, c); err != nil {
 			return nil, err
 		}
@@ -155,9 +78,9 @@ func (e *Engine) loginOIDC(ctx context.Context) ([]Result, error) {
 	o := e.cfg.OIDC
 	l, err := e.link(ctx)
 	if err != nil {
-		return nil, e.loginFailed(oidcReason(err))
+		return nil, e.loginFailed(oidc.Reason(err))
 	}
-	if o.Flow == FlowPassword {
+	if o.Flow == oidc.FlowPassword {
 		if err := e.loginPassword(ctx, l.client.Provider.TokenEndpoint, "with the password flow as "+e.cfg.Username); err != nil {
 			return nil, err
 		}
@@ -168,17 +91,13 @@ func (e *Engine) loginOIDC(ctx context.Context) ([]Result, error) {
 		}
 		return e.replayParked(ctx), nil
 	}
-	var tok *oidc.Token
-	switch o.Flow {
-	case FlowClientCredentials:
-		tok, err = l.client.ClientCredentials(ctx, o.Scope, o.AuthParams)
-	case FlowDevice:
-		tok, err = e.deviceFlow(ctx, l.client)
-	default:
-		tok, err = e.authCodeFlow(ctx, l.client)
+	jkt := ""
+	if e.dpop != nil {
+		jkt = e.dpop.key.Thumbprint()
 	}
+	tok, err := l.client.Login(ctx, o, jkt)
 	if err != nil {
-		return nil, e.loginFailed(oidcReason(err))
+		return nil, e.loginFailed(oidc.Reason(err))
 	}
 	p, idTok := e.oidcPair(tok)
 	e.installLogin(p, idTok, fmt.Sprintf("with the %s flow as %s", o.Flow, e.loggedInAs(idTok)))
@@ -188,53 +107,6 @@ func (e *Engine) loginOIDC(ctx context.Context) ([]Result, error) {
 	return e.replayParked(ctx), nil
 }
 
-// deviceFlow is RFC 8628: a device code, shown to the user, then polling until approval. An ID
-// token that comes back is checked as the code flow's is (no nonce in this flow).
-func (e *Engine) deviceFlow(ctx context.Context, c *oidc.Client) (*oidc.Token, error) {
-	o := e.cfg.OIDC
-	d, err := c.StartDevice(ctx, o.Scope, o.AuthParams)
-	if err != nil {
-		return nil, err
-	}
-	o.OnDeviceCode(*d)
-	tok, err := c.PollDevice(ctx, d)
-	if err != nil {
-		return nil, err
-	}
-	if tok.IDToken != "" {
-		if _, err := c.VerifyIDToken(tok.IDToken, ""); err != nil {
-			return nil, err
-		}
-	}
-	return tok, nil
-}
-
-// authCodeFlow is RFC 6749 §4.1 with PKCE: listen on the loopback redirect, show the URL, wait
-// for the browser to come back, redeem the code and check the ID token.
-func (e *Engine) authCodeFlow(ctx context.Context, c *oidc.Client) (*oidc.Token, error) {
-	o := e.cfg.OIDC
-	cb, err := oidc.Listen(o.RedirectURI)
-	if err != nil {
-		return nil, err
-	}
-	defer cb.Close()
-	req := c.NewAuthCodeRequest(cb.RedirectURI, o.Scope, o.AuthParams)
-	if e.dpop != nil {
-		// RFC 9449 §10: the code is bound to the key, so a stolen code is of no use elsewhere.
-		req.Extra.Set("dpop_jkt", e.dpop.key.Thumbprint())
-	}
-	u, err := req.AuthURL(ctx)
-	if err != nil {
-		return nil, err
-	}
-	o.OnAuthURL(u)
-	code, err := cb.Wait(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	return req.Exchange(ctx, code)
-}
-
 // refreshClientCredentials is the client-credentials flow's refresh: there is no refresh
 // token, so a new token is fetched with the grant. It runs inside runRefresh, so single flight
 // holds: any number of waiting requests share one fetch.
@@ -242,14 +114,7 @@ func (e *Engine) refreshClientCredentials(ctx context.Context, l *idpLink) (pair
 	o := e.cfg.OIDC
 	tok, err := l.client.ClientCredentials(ctx, o.Scope, o.AuthParams)
 	if err != nil {
-		var oe *oidc.Error
-		if errors.As(err, &oe) {
-			transient := oe.Status >= 500 || oe.Status == http.StatusTooManyRequests || oe.Status == http.StatusRequestTimeout
-			return pair{}, &RefreshError{Transient: transient, Reason: oidcReason(err)}
-		}
-		// No answer, a 5xx without an OAuth error, or one the client could not read: the next
-		// try may well work.
-		return pair{}, &RefreshError{Transient: true, Reason: err.Error()}
+		return pair{}, &RefreshError{Transient: oidc.Transient(err), Reason: oidc.Reason(err)}
 	}
 	p, _ := e.oidcPair(tok)
 	p.rotated = false
@@ -285,15 +150,4 @@ func clipRunes(s string, n int) string {
 		return string(r[:n]) + "…"
 	}
 	return s
-}
-
-// oidcReason is an error's text, with the provider error's hint when it has one.
-func oidcReason(err error) string {
-	var oe *oidc.Error
-	if errors.As(err, &oe) {
-		if h := oe.Hint(); h != "" {
-			return err.Error() + " (hint: " + h + ")"
-		}
-	}
-	return err.Error()
 }

@@ -28,7 +28,7 @@ func (e *Engine) ProviderRequests() []Request {
 	}
 	p := l.client.Provider
 	var out []Request
-	if p.UserinfoEndpoint != "" && l.flow != FlowClientCredentials {
+	if p.UserinfoEndpoint != "" && l.flow != oidc.FlowClientCredentials {
 		out = append(out, Request{Name: "userinfo", Method: http.MethodGet, Path: p.UserinfoEndpoint})
 	}
 	if p.IntrospectionEndpoint != "" {
@@ -65,7 +65,7 @@ func (e *Engine) introspect(ctx context.Context, c *call) Result {
 	defer cancel()
 	status, body, err := l.client.Introspect(ctx, acc.Raw, "access_token")
 	if err != nil {
-		return fail(e.redactClip(oidcReason(err)))
+		return fail(e.redactClip(oidc.Reason(err)))
 	}
 	res.Status, res.Body, res.Done = status, body, e.now()
 	res.Header = http.Header{"Content-Type": {"application/json"}}
@@ -105,7 +105,7 @@ func (e *Engine) SignOut(ctx context.Context) string {
 	case errors.Is(err, oidc.ErrNoEndpoint):
 		msg = "the provider has no revocation endpoint: the tokens were forgotten here but stay valid until they expire"
 	default:
-		msg = "revocation failed, the tokens may stay valid until they expire: " + e.redactClip(oidcReason(err))
+		msg = "revocation failed, the tokens may stay valid until they expire: " + e.redactClip(oidc.Reason(err))
 	}
 	e.Note(msg)
 	return msg
@@ -125,7 +125,7 @@ const InteractiveLoginTimeout = 10 * time.Minute
 // LoginWaitsForUser says whether logging in waits for a person: the auth-code and device flows.
 func (e *Engine) LoginWaitsForUser() bool {
 	o := e.cfg.OIDC
-	return o != nil && (o.Flow == FlowAuthCode || o.Flow == FlowDevice)
+	return o != nil && (o.Flow == oidc.FlowAuthCode || o.Flow == oidc.FlowDevice)
 }
 
 // LoginTimeout is how long a login may take: timeout, or InteractiveLoginTimeout when it
@@ -156,7 +156,7 @@ func (e *Engine) idTokenCheck(idToken session.Token) string {
 		return "not checked in this run (resumed from a session file)"
 	}
 	claims := "iss, aud, exp"
-	if l.flow == FlowAuthCode {
+	if l.flow == oidc.FlowAuthCode {
 		claims += ", nonce"
 	}
 	if l.client.Keyfunc == nil {

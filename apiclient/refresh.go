@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"tokenscope/apiclient/oidc"
 	"tokenscope/session"
 )
 
@@ -93,9 +94,9 @@ func (e *Engine) callRefresh(ctx context.Context, refreshTok session.Token) (pai
 		// A resumed session has not discovered the provider yet: its first refresh does.
 		l, err := e.link(ctx)
 		if err != nil {
-			return pair{}, &RefreshError{Transient: true, Reason: oidcReason(err)}
+			return pair{}, &RefreshError{Transient: true, Reason: oidc.Reason(err)}
 		}
-		if l.flow == FlowClientCredentials {
+		if l.flow == oidc.FlowClientCredentials {
 			return e.refreshClientCredentials(ctx, l)
 		}
 		target = l.client.Provider.TokenEndpoint

@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/oidc"
 	"tokenscope/internal/human"
 	"tokenscope/internal/sanitize"
 	"tokenscope/session"
@@ -100,7 +101,7 @@ func (m *Model) noRefreshWhy() string {
 	switch {
 	case s.Access.Empty():
 		return ""
-	case s.Flow == apiclient.FlowClientCredentials:
+	case s.Flow == oidc.FlowClientCredentials:
 		return "client credentials have none: at expiry a new token is fetched, one for all waiting requests"
 	case s.Flow != "":
 		return "the provider issued none: ask for offline_access (--scope); some providers also want consent"

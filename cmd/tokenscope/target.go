@@ -17,6 +17,7 @@ import (
 
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/httpfile"
+	"tokenscope/apiclient/oidc"
 	"tokenscope/demoserver"
 	"tokenscope/internal/sanitize"
 	"tokenscope/session"
@@ -238,7 +239,7 @@ func (f *targetFlags) checkCredentials(name string) error {
 	if err := f.checkIDP(what); err != nil {
 		return err
 	}
-	if f.target == "" || (f.idp.enabled() && f.idp.flow != apiclient.FlowPassword) {
+	if f.target == "" || (f.idp.enabled() && f.idp.flow != oidc.FlowPassword) {
 		return nil // the embedded demo server's own user, or a provider's login page
 	}
 	if f.user == "" {
@@ -432,7 +433,7 @@ func (f *targetFlags) startDemo(b *wiring, cfg *apiclient.Config) error {
 	b.demo = srv
 	cfg.BaseURL = srv.URL()
 	f.demoIDP(cfg, srv.URL())
-	if cfg.Username == "" && (cfg.OIDC == nil || cfg.OIDC.Flow == apiclient.FlowPassword) {
+	if cfg.Username == "" && (cfg.OIDC == nil || cfg.OIDC.Flow == oidc.FlowPassword) {
 		cfg.Username, cfg.Password = firstUser(srv.Options().Users)
 	}
 	return nil
