@@ -53,6 +53,9 @@ type targetFlags struct {
 	evidence        evidenceFlags
 	// ui shows where to log in at an identity provider; set by the subcommand before build.
 	ui loginUI
+	// requestURL is the full URL a command line named (request's METHOD URL): its origin is the
+	// target when none is given, as curl and HTTPie take it, and must be the target's otherwise.
+	requestURL string
 
 	// filled by resolve
 	targetName       string
@@ -116,6 +119,9 @@ func (f *targetFlags) resolve() error {
 		return err
 	}
 	f.cfg = cfg
+	if o := originOf(f.requestURL); f.target == "" && o != "" && !cfg.targetHasOrigin(cfg.DefaultTarget, o) {
+		f.target = o // the URL names the destination; the default target is elsewhere
+	}
 	if f.target == "" && cfg.DefaultTarget != "" {
 		f.target = cfg.DefaultTarget
 	}
@@ -317,6 +323,9 @@ func (f *targetFlags) origin(flag, value string) string {
 // It does not log in; when a session file holds tokens for this target it resumes from them.
 func (f *targetFlags) build(stderr io.Writer) (*wiring, error) {
 	if err := f.resolve(); err != nil {
+		return nil, err
+	}
+	if err := checkURLOrigin(f.requestURL, f.target); err != nil {
 		return nil, err
 	}
 	cfg, err := f.engineConfig(stderr)
