@@ -18,6 +18,7 @@ import (
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/httpfile"
 	"tokenscope/demoserver"
+	"tokenscope/internal/privfile"
 	"tokenscope/internal/sanitize"
 	"tokenscope/session"
 )
@@ -355,7 +356,10 @@ func (f *targetFlags) build(stderr io.Writer) (*wiring, error) {
 		b.Close()
 		return nil, err
 	}
-	f.evidence.start(b)
+	if err := f.evidence.start(b); err != nil {
+		b.Close()
+		return nil, err
+	}
 	return b, nil
 }
 
@@ -522,21 +526,9 @@ func (f *targetFlags) startLogFile(b *wiring) error {
 	if f.logFile == "" {
 		return nil
 	}
-	file, err := os.OpenFile(f.logFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	file, err := privfile.Open(f.logFile, privfile.Append)
 	if err != nil {
 		return fmt.Errorf("--log-file: %w", err)
-	}
-	// O_CREATE's mode applies only to a new file: an existing one is made private too before
-	// anything (perhaps revealed tokens) is appended to it. Only a regular file: a pipe or a
-	// device (/dev/null) is not ours to change.
-	if st, err := file.Stat(); err != nil || st.Mode().IsRegular() {
-		if err == nil {
-			err = file.Chmod(0o600)
-		}
-		if err != nil {
-			file.Close()
-			return fmt.Errorf("--log-file: %w", err)
-		}
 	}
 	e := b.engine
 	w := &exportWriter{jw: session.NewJSONLWriter(file), engine: e, reveal: f.revealTokens}
