@@ -428,36 +428,13 @@ func (e *Engine) emit(ev session.Event) session.Event {
 	return e.cfg.Log.Append(ev)
 }
 
-// thresholdFor is the refresh threshold for a token.
+// thresholdFor is the refresh threshold for a token: Config.Threshold, or the token's own
+// (session.Token.DefaultThreshold).
 func (e *Engine) thresholdFor(t session.Token) time.Duration {
 	if e.cfg.Threshold > 0 {
 		return e.cfg.Threshold
 	}
-	life := observedLifetime(t)
-	if life <= 0 {
-		return 30 * time.Second
-	}
-	// Never more than a third of the lifetime: a token must not be born inside its own refresh
-	// window, or every request would refresh it again.
-	return min(max(life/6, time.Second), life/3, 5*time.Minute)
-}
-
-// observedLifetime is the life a token was handed over with: exp minus the later of its iat
-// and the moment it arrived (ReceivedAt, on the server's clock as the skew estimate had it).
-// Not Token.Lifetime, exp minus iat: stock simplejwt copies the refresh token's iat into each
-// access token it mints, so that its 5 s tokens claim a life growing by every refresh, and a
-// threshold taken as a fraction of it soon covered the whole token: a refresh storm. An iat
-// within a second before the arrival is taken as it is (claims have whole seconds), so that a
-// token minted as it was sent keeps its round lifetime.
-func observedLifetime(t session.Token) time.Duration {
-	if !t.HasExpiry() || t.ReceivedAt.IsZero() {
-		return t.Lifetime()
-	}
-	start := t.ReceivedAt
-	if t.IssuedAt.After(start.Add(-time.Second)) {
-		start = t.IssuedAt
-	}
-	return t.ExpiresAt.Sub(start)
+	return t.DefaultThreshold()
 }
 
 // stripAuthOnRedirect keeps credentials on the origin they were meant for. Go drops
