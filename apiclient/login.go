@@ -81,7 +81,7 @@ func (e *Engine) installLogin(p pair, idTok session.Token, how string) {
 func (e *Engine) replayParked(ctx context.Context) []Result {
 	var results []Result
 	for {
-		if _, st := e.store.generation(); e.state(st) != session.StateActive {
+		if _, st := e.store.generation(); st != session.StateActive { // a refresh in flight does not stop it
 			return results
 		}
 		pr, ok := e.parked.pop()
