@@ -18,25 +18,13 @@ import (
 // token endpoint, DPoPStatus.LastTokenProof. It holds no secret.
 type DPoPProof = dpop.Proof
 
-// DPoPBinding is how the access token is bound to the session's key, as its cnf.jkt claim says.
-type DPoPBinding string
-
-// Bindings.
-const (
-	BindingNoToken  DPoPBinding = ""         // no access token
-	BindingMatch    DPoPBinding = "match"    // cnf.jkt is the session key's thumbprint
-	BindingMismatch DPoPBinding = "mismatch" // cnf.jkt names another key: the server will refuse it
-	BindingNoCnf    DPoPBinding = "no-cnf"   // a JWT without cnf.jkt: not bound, or not saying
-	BindingOpaque   DPoPBinding = "opaque"   // not a JWT: only the server knows
-)
-
 // DPoPStatus is the DPoP side of a Snapshot; nil there when DPoP is off.
 type DPoPStatus struct {
-	JKT       string      // the session key's JWK thumbprint (RFC 7638)
-	Bound     bool        // the provider answered token_type DPoP: resource calls carry proofs
-	TokenType string      // token_type of the last token answer
-	CnfJKT    string      // the access token's cnf.jkt, when it is a JWT with one
-	Binding   DPoPBinding // cnf.jkt compared with JKT
+	JKT       string       // the session key's JWK thumbprint (RFC 7638)
+	Bound     bool         // the provider answered token_type DPoP: resource calls carry proofs
+	TokenType string       // token_type of the last token answer
+	CnfJKT    string       // the access token's cnf.jkt, when it is a JWT with one
+	Binding   dpop.Binding // cnf.jkt compared with JKT
 	// LastTokenProof is the latest proof sent to the authorization server (zero before one).
 	LastTokenProof DPoPProof
 }
@@ -124,7 +112,7 @@ func (e *Engine) bind(p pair, login bool) string {
 	switch {
 	case !d.bound && (login || was):
 		return fmt.Sprintf("DPoP: the provider did not bind the token (token_type %q, not DPoP): it is sent as a Bearer token, without proofs", clipRunes(p.tokenType, 32))
-	case d.bound && bindingOf(p.access, d.key.Thumbprint()) == BindingMismatch:
+	case d.bound && bindingOf(p.access, d.key.Thumbprint()) == dpop.BindingMismatch:
 		return "DPoP: the access token's cnf.jkt names another key than this session's: the resource server will refuse it"
 	}
 	return ""
@@ -142,8 +130,8 @@ func (e *Engine) resumeBinding(acc session.Token) string {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.bound, d.tokenType = cnfJKT(acc) != "", ""
-	if bindingOf(acc, d.key.Thumbprint()) == BindingMismatch {
+	d.bound, d.tokenType = dpop.CnfJKT(acc.Claims) != "", ""
+	if bindingOf(acc, d.key.Thumbprint()) == dpop.BindingMismatch {
 		return "the saved tokens are bound to the DPoP key of an earlier run, and session files do not keep keys"
 	}
 	return ""
@@ -158,7 +146,7 @@ func (e *Engine) dpopStatus(acc session.Token) *DPoPStatus {
 	jkt := d.key.Thumbprint()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return &DPoPStatus{JKT: jkt, Bound: d.bound, TokenType: d.tokenType, CnfJKT: cnfJKT(acc),
+	return &DPoPStatus{JKT: jkt, Bound: d.bound, TokenType: d.tokenType, CnfJKT: dpop.CnfJKT(acc.Claims),
 		Binding: bindingOf(acc, jkt), LastTokenProof: d.lastTokenProof}
 }
 
@@ -172,25 +160,7 @@ func (d *dpopState) isBound() bool {
 	return d.bound
 }
 
-// cnfJKT is a JWT access token's cnf.jkt claim (RFC 9449 §6.1), or "".
-func cnfJKT(t session.Token) string {
-	cnf, _ := t.Claims["cnf"].(map[string]any)
-	jkt, _ := cnf["jkt"].(string)
-	return jkt
-}
-
-func bindingOf(t session.Token, jkt string) DPoPBinding {
-	switch {
-	case t.Raw == "":
-		return BindingNoToken
-	case !t.JWT:
-		return BindingOpaque
-	}
-	switch c := cnfJKT(t); c {
-	case "":
-		return BindingNoCnf
-	case jkt:
-		return BindingMatch
-	}
-	return BindingMismatch
+// bindingOf is the access token's binding to the key of thumbprint jkt.
+func bindingOf(t session.Token, jkt string) dpop.Binding {
+	return dpop.BindingOf(t.Raw, t.JWT, t.Claims, jkt)
 }

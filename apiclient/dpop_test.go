@@ -36,7 +36,7 @@ func demoStats(t *testing.T, v *env) map[string]float64 {
 func checkBound(t *testing.T, v *env) *DPoPStatus {
 	t.Helper()
 	d := v.e.Snapshot().DPoP
-	if d == nil || len(d.JKT) != 43 || !d.Bound || d.TokenType != "DPoP" || d.Binding != BindingMatch || d.CnfJKT != d.JKT {
+	if d == nil || len(d.JKT) != 43 || !d.Bound || d.TokenType != "DPoP" || d.Binding != dpop.BindingMatch || d.CnfJKT != d.JKT {
 		t.Fatalf("snapshot DPoP %+v, want a bound token whose cnf.jkt is the key's", d)
 	}
 	if d.LastTokenProof.JTI == "" || d.LastTokenProof.HTM != "POST" || !strings.HasSuffix(d.LastTokenProof.HTU, "/oauth/token") {
@@ -156,7 +156,7 @@ func TestDPoPProviderWithoutDPoPFallsBackToBearer(t *testing.T) {
 	if _, err := v.e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if d := v.e.Snapshot().DPoP; d == nil || d.Bound || d.TokenType != "Bearer" || d.Binding != BindingNoCnf {
+	if d := v.e.Snapshot().DPoP; d == nil || d.Bound || d.TokenType != "Bearer" || d.Binding != dpop.BindingNoCnf {
 		t.Errorf("snapshot DPoP %+v, want an unbound Bearer token", d)
 	}
 	if !strings.Contains(notes(v), "did not bind the token") {
@@ -182,7 +182,7 @@ func TestDPoPResumedSessionNeedsALoginWithTheNewKey(t *testing.T) {
 	}
 	defer e2.Close()
 	e2.Resume(v.e.Stored(), "test")
-	if d := e2.Snapshot().DPoP; !d.Bound || d.Binding != BindingMismatch {
+	if d := e2.Snapshot().DPoP; !d.Bound || d.Binding != dpop.BindingMismatch {
 		t.Fatalf("resumed: %+v, want a bound token of another key", d)
 	}
 	if r := e2.Do(context.Background(), v.get()); r.Outcome != Parked {

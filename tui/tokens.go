@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/dpop"
 	"tokenscope/apiclient/oidc"
 	"tokenscope/internal/human"
 	"tokenscope/internal/sanitize"
@@ -87,9 +88,9 @@ func dpopText(d *apiclient.DPoPStatus) string {
 	switch {
 	case !d.Bound:
 		return " · DPoP not bound (" + sanitize.Line(firstRunes(d.TokenType, 12)) + ")"
-	case d.Binding == apiclient.BindingMatch:
+	case d.Binding == dpop.BindingMatch:
 		return " · DPoP-bound, cnf.jkt ✓"
-	case d.Binding == apiclient.BindingMismatch:
+	case d.Binding == dpop.BindingMismatch:
 		return " · DPoP: cnf.jkt is another key's"
 	}
 	return " · DPoP-bound"
