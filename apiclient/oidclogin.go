@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"tokenscope/apiclient/oidc"
+	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 )
 
@@ -241,32 +242,32 @@ func (e *Engine) authCodeFlow(ctx context.Context, c *oidc.Client) (*oidc.Token,
 // refreshClientCredentials is the client-credentials flow's refresh: there is no refresh
 // token, so a new token is fetched with the grant. It runs inside runRefresh, so single flight
 // holds: any number of waiting requests share one fetch.
-func (e *Engine) refreshClientCredentials(ctx context.Context, l *idpLink) (pair, *RefreshError) {
+func (e *Engine) refreshClientCredentials(ctx context.Context, l *idpLink) (profile.Answer, *RefreshError) {
 	o := e.cfg.OIDC
 	tok, err := l.client.ClientCredentials(ctx, o.Scope, o.AuthParams)
 	if err != nil {
 		var oe *oidc.Error
 		if errors.As(err, &oe) {
 			transient := oe.Status >= 500 || oe.Status == http.StatusTooManyRequests || oe.Status == http.StatusRequestTimeout
-			return pair{}, &RefreshError{Transient: transient, Reason: oidcReason(err)}
+			return profile.Answer{}, &RefreshError{Transient: transient, Reason: oidcReason(err)}
 		}
 		// No answer, a 5xx without an OAuth error, or one the client could not read: the next
 		// try may well work.
-		return pair{}, &RefreshError{Transient: true, Reason: err.Error()}
+		return profile.Answer{}, &RefreshError{Transient: true, Reason: err.Error()}
 	}
 	p, _ := e.oidcPair(tok)
-	p.rotated = false
+	p.Rotated = false
 	return p, nil
 }
 
 // oidcPair turns a token answer into the session's tokens, stamped on the server's clock.
-func (e *Engine) oidcPair(tok *oidc.Token) (pair, session.Token) {
+func (e *Engine) oidcPair(tok *oidc.Token) (profile.Answer, session.Token) {
 	e.mu.Lock()
 	at := e.now().Add(e.skew.Estimate().Applied())
 	e.mu.Unlock()
-	p := pair{access: session.ParseToken(tok.AccessToken, at, tok.ExpiresIn), tokenType: tok.TokenType}
+	p := profile.Answer{Access: session.ParseToken(tok.AccessToken, at, tok.ExpiresIn), TokenType: tok.TokenType}
 	if tok.RefreshToken != "" {
-		p.refresh, p.rotated = session.ParseToken(tok.RefreshToken, at, 0), true
+		p.Refresh, p.Rotated = session.ParseToken(tok.RefreshToken, at, 0), true
 	}
 	var idTok session.Token
 	if tok.IDToken != "" {

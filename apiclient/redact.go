@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-resty/resty/v2"
 
+	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 )
 
@@ -31,7 +32,7 @@ func (e *Engine) redactClip(s string, extra ...string) string {
 	e.mu.Lock()
 	secrets := append([]string{e.cfg.Password, e.cfg.ClientSecret, e.sess.Access.Raw, e.sess.Refresh.Raw}, extra...)
 	secrets = append(secrets, e.cookieSecretsLocked()...)
-	secrets = append(secrets, e.hosted.secrets...) // values of the profile's *_env keys
+	secrets = append(secrets, e.hosted.Secrets...) // values of the profile's *_env keys
 	e.mu.Unlock()
 	longest := 0
 	for _, sec := range secrets {
@@ -382,5 +383,5 @@ func (e *Engine) bodySummary(resp *resty.Response, extra ...string) string {
 	if len(body) == 0 {
 		return "empty body"
 	}
-	return snippet([]byte(e.redactClip(string(body), extra...)))
+	return profile.Snippet([]byte(e.redactClip(string(body), extra...)))
 }

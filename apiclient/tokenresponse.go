@@ -1,167 +1,35 @@
 package apiclient
 
-// Reading login and refresh answers: the wire format, kept apart from the token source
-// (as x/oauth2 keeps internal/token.go apart from its TokenSource) so that it can be fuzzed.
-
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"mime"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-resty/resty/v2"
 
-	"tokenscope/session"
+	"tokenscope/apiclient/profile"
 )
-
-// pair is a parsed login or refresh answer.
-type pair struct {
-	access, refresh session.Token
-	rotated         bool
-	tokenType       string // token_type as sent ("Bearer", "DPoP"); "" when absent
-}
 
 // parsePair reads the tokens out of a login or refresh answer and learns the server clock
 // from the new access token's iat.
-func (e *Engine) parsePair(resp *resty.Response, sent, recv time.Time, login bool) (pair, error) {
+func (e *Engine) parsePair(resp *resty.Response, sent, recv time.Time, login bool) (profile.Answer, error) {
 	// Opaque expiries are reckoned on the server's clock, like exp claims.
 	e.mu.Lock()
 	skew := e.skew.Estimate().Applied()
 	e.mu.Unlock()
 	// A login answer may name its tokens otherwise than a refresh answer (Firebase); an
 	// identity provider's login is a token-endpoint answer like a refresh.
-	paths := e.profile.tokenPaths(e.profile.Refresh)
+	paths := e.profile.TokenPaths(e.profile.Refresh)
 	if login {
-		paths = e.profile.tokenPaths(e.profile.Login)
+		paths = e.profile.TokenPaths(e.profile.Login)
 	}
-	p, err := parseTokenResponse(paths, resp.Header().Get("Content-Type"), resp.Body(), recv.Add(skew), login)
+	p, err := profile.ParseTokenAnswer(paths, resp.Header().Get("Content-Type"), resp.Body(), recv.Add(skew), login)
 	if err != nil {
-		return pair{}, err
+		return profile.Answer{}, err
 	}
 	if e.cookies != nil {
 		if p, err = e.cookiePair(resp, p, recv.Add(skew), login); err != nil {
-			return pair{}, err
+			return profile.Answer{}, err
 		}
 	}
-	e.observeIat(p.access, sent, recv)
+	e.observeIat(p.Access, sent, recv)
 	return p, nil
-}
-
-// parseTokenResponse reads a login or refresh answer by the profile's token paths. Login needs
-// both tokens; a refresh answer without a refresh token keeps the old one. It is a pure
-// function of its input so that it can be fuzzed: the body comes from the network.
-func parseTokenResponse(paths TokenPaths, contentType string, body []byte, serverRecv time.Time, login bool) (pair, error) {
-	// An answer that carries tokens is never quoted in an error: tokens the parser could not
-	// find are still tokens. Errors name content types, sizes and field names instead.
-	if mt, _, _ := mime.ParseMediaType(contentType); mt != "" && !strings.Contains(mt, "json") {
-		return pair{}, fmt.Errorf("answer is %s (%d bytes), not JSON", mt, len(body))
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return pair{}, errors.New("answer has an empty body")
-	}
-	var doc any
-	d := json.NewDecoder(bytes.NewReader(body))
-	d.UseNumber()
-	if err := d.Decode(&doc); err != nil {
-		return pair{}, fmt.Errorf("answer is not JSON (%d bytes): %v", len(body), err)
-	}
-	str := func(path string) (string, error) {
-		v, ok := lookupPath(doc, path)
-		if !ok || v == nil {
-			return "", fmt.Errorf("answer has no %q field (%s)", path, shapeOf(doc))
-		}
-		s, ok := v.(string)
-		if !ok {
-			return "", fmt.Errorf("answer's %q is a %s, not a string", path, jsonType(v))
-		}
-		if s == "" {
-			return "", fmt.Errorf("answer's %q is empty", path)
-		}
-		return s, nil
-	}
-	access, err := str(paths.Access)
-	if err != nil {
-		return pair{}, err
-	}
-	var expiresIn time.Duration
-	if paths.ExpiresIn != "" {
-		if v, ok := lookupPath(doc, paths.ExpiresIn); ok {
-			secs, err := strconv.ParseFloat(scalarString(v), 64)
-			if err != nil || secs < 0 || secs > 10*365*24*3600 {
-				return pair{}, fmt.Errorf("answer's %q is not a sensible number of seconds: %s", paths.ExpiresIn, snippet([]byte(scalarString(v))))
-			}
-			expiresIn = time.Duration(secs * float64(time.Second))
-		}
-	}
-	p := pair{access: session.ParseToken(access, serverRecv, expiresIn)}
-	if v, ok := lookupPath(doc, "token_type"); ok {
-		p.tokenType, _ = v.(string)
-	}
-	if paths.Refresh != "" {
-		if _, present := lookupPath(doc, paths.Refresh); present || login {
-			rt, err := str(paths.Refresh)
-			if err != nil {
-				return pair{}, err
-			}
-			p.refresh = session.ParseToken(rt, serverRecv, 0)
-			p.rotated = true
-		}
-	}
-	return p, nil
-}
-
-// shapeOf names the top-level fields of a JSON answer, never their values.
-func shapeOf(doc any) string {
-	m, ok := doc.(map[string]any)
-	if !ok {
-		return "the answer is a JSON " + jsonType(doc)
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, strconv.Quote(k))
-	}
-	sort.Strings(keys)
-	if len(keys) > 12 {
-		keys = append(keys[:12], "…")
-	}
-	if len(keys) == 0 {
-		return "the answer is an empty object"
-	}
-	return "its fields: " + strings.Join(keys, ", ")
-}
-
-func jsonType(v any) string {
-	switch v.(type) {
-	case json.Number:
-		return "number"
-	case bool:
-		return "boolean"
-	case map[string]any:
-		return "object"
-	case []any:
-		return "array"
-	case string:
-		return "string"
-	}
-	return fmt.Sprintf("%T", v)
-}
-
-// snippet is the start of a body, printable and short, for error messages.
-func snippet(b []byte) string {
-	const n = 80
-	s := string(b)
-	if len(s) > n {
-		s = s[:n]
-		for !utf8.ValidString(s) && len(s) > 0 {
-			s = s[:len(s)-1]
-		}
-		s += "…"
-	}
-	return strconv.Quote(s)
 }

@@ -129,12 +129,12 @@ func (a *Analyzer) endRefresh(x *Exchange, ans Answer, at time.Time) {
 		a.refreshTransient(x, fmt.Sprintf("HTTP %d%s", ans.Status, injectedSuffix(ans.Injected)), at)
 		return
 	}
-	acc, ref, err := a.prof.ParseAnswer(ans.Header, ans.Body, a.serverNow(at), false)
+	tok, err := a.prof.ParseAnswer(ans.Header, ans.Body, a.serverNow(at), false)
 	if err != nil {
 		a.refreshTransient(x, "answer not readable: "+err.Error(), at)
 		return
 	}
-	a.applyRefresh(x, acc, ref, at)
+	a.applyRefresh(x, tok.Access, tok.Refresh, at)
 }
 
 // applyRefresh records the tokens a successful refresh issued.
@@ -202,7 +202,7 @@ func (a *Analyzer) endLogin(x *Exchange, ans Answer, at time.Time) {
 		a.emit(session.Event{Kind: session.KindLoginFailed, RequestID: x.id, Status: ans.Status, Reason: http.StatusText(ans.Status)}, at)
 		return
 	}
-	acc, ref, err := a.prof.ParseAnswer(ans.Header, ans.Body, a.serverNow(at), true)
+	tok, err := a.prof.ParseAnswer(ans.Header, ans.Body, a.serverNow(at), true)
 	if err != nil {
 		a.emit(session.Event{Kind: session.KindLoginFailed, RequestID: x.id, Status: ans.Status, Reason: "answer not readable: " + err.Error()}, at)
 		return
@@ -215,13 +215,13 @@ func (a *Analyzer) endLogin(x *Exchange, ans Answer, at time.Time) {
 		}
 	}
 	fam := a.newFamily(false)
-	ai := a.issuedToken(acc, false, fam, at)
+	ai := a.issuedToken(tok.Access, false, fam, at)
 	reason := fam.name() + ": access " + ai.fp
-	if !ref.Empty() {
-		ri := a.issuedToken(ref, true, fam, at)
+	if !tok.Refresh.Empty() {
+		ri := a.issuedToken(tok.Refresh, true, fam, at)
 		reason += ", refresh " + ri.fp
 	}
-	a.cur.sawLogin(acc, ref, fam.name())
+	a.cur.sawLogin(tok.Access, tok.Refresh, fam.name())
 	a.emit(session.Event{Kind: session.KindLogin, RequestID: x.id, Generation: ai.gen, Exp: ai.exp, Token: ai.fp, Reason: reason}, at)
 }
 
