@@ -102,9 +102,10 @@ func (e *Engine) prepareCookieRefresh(r *resty.Request) {
 	}
 }
 
-// cookiePair completes a parsed login or refresh answer with the refresh token from the jar.
-// A login must have set the cookie; a refresh that set no new one keeps the old.
-func (e *Engine) cookiePair(resp *resty.Response, p profile.Answer, serverRecv time.Time, login bool) (profile.Answer, error) {
+// checkCookie keeps the jar's side of a parsed login or refresh answer: the profile read the
+// refresh token from Set-Cookie; the jar must keep it and send it back to the refresh
+// endpoint, or the session could not refresh with it.
+func (e *Engine) checkCookie(resp *resty.Response, p profile.Answer) (profile.Answer, error) {
 	c := e.cookies
 	var set *http.Cookie
 	if resp.RawResponse != nil {
@@ -134,20 +135,14 @@ func (e *Engine) cookiePair(resp *resty.Response, p profile.Answer, serverRecv t
 		return profile.Answer{}, fmt.Errorf("the answer set a %q cookie the jar would not send to %s (its Domain %q, Path %q, Secure %t, Max-Age %d)",
 			c.names.Refresh, c.refresh.Path, set.Domain, set.Path, set.Secure, set.MaxAge)
 	}
-	if login && set == nil {
-		return profile.Answer{}, fmt.Errorf("the answer set no %q cookie", c.names.Refresh)
-	}
 	if set == nil {
-		return p, nil // no new cookie: the refresh token is kept
+		return p, nil // no new cookie: the refresh token is kept (a login without one failed to parse)
 	}
 	if raw == "" {
 		return profile.Answer{}, fmt.Errorf("the jar did not keep the %q cookie for %s", c.names.Refresh, c.refresh.Path)
 	}
-	// The token this answer issued: the jar holds the same unless a concurrent refresh (single
-	// flight off) set another since.
-	raw = set.Value
-	p.Refresh = session.ParseToken(raw, serverRecv, 0)
-	p.Rotated = true
+	// p.Refresh is the token this answer issued (set's value): the jar holds the same unless a
+	// concurrent refresh (single flight off) set another since.
 	info := cookieInfo(set, e.now())
 	e.mu.Lock()
 	c.info = info

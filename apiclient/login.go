@@ -59,7 +59,7 @@ func (e *Engine) loginPassword(ctx context.Context, target, how string) error {
 		return e.loginFailed(call(fmt.Sprintf("HTTP %d: %s", st, e.bodySummary(resp))))
 	}
 	// An identity provider may leave out the refresh token (no offline_access): not an error.
-	p, err := e.parsePair(resp, sent, recv, e.cfg.OIDC == nil)
+	p, err := e.readAnswer(resp, sent, recv, e.cfg.OIDC == nil)
 	if err != nil {
 		return e.loginFailed(call(err.Error()))
 	}

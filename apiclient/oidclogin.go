@@ -110,7 +110,7 @@ func (e *Engine) link(ctx context.Context) (*idpLink, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &oidc.Client{HTTP: hc, Provider: p, ID: o.ClientID, Secret: o.ClientSecret, Auth: o.ClientAuth, Sleep: o.Sleep, Now: e.now}
+	c := &oidc.Client{HTTP: hc, Provider: p, ID: o.ClientID, Secret: o.ClientSecret, Auth: o.ClientAuth, Sleep: o.Sleep, Now: e.now, ServerNow: e.serverRecvNow}
 	if o.Flow == FlowAuthCode || o.Flow == FlowDevice {
 		if err := e.setKeyfunc(ctx, c); err != nil {
 			return nil, err
@@ -166,13 +166,13 @@ func (e *Engine) loginOIDC(ctx context.Context) ([]Result, error) {
 			return nil, err
 		}
 		if e.Snapshot().Refresh.Raw == "" {
-			if hint := oidc.RefreshHint(o.Scope, &oidc.Token{}); hint != "" {
+			if hint := oidc.RefreshHint(o.Scope, profile.Answer{}); hint != "" {
 				e.Note(hint)
 			}
 		}
 		return e.replayParked(ctx), nil
 	}
-	var tok *oidc.Token
+	var tok profile.Answer
 	switch o.Flow {
 	case FlowClientCredentials:
 		tok, err = l.client.ClientCredentials(ctx, o.Scope, o.AuthParams)
@@ -184,8 +184,7 @@ func (e *Engine) loginOIDC(ctx context.Context) ([]Result, error) {
 	if err != nil {
 		return nil, e.loginFailed(oidcReason(err))
 	}
-	p, idTok := e.oidcPair(tok)
-	e.installLogin(p, idTok, fmt.Sprintf("with the %s flow as %s", o.Flow, e.loggedInAs(idTok)))
+	e.installLogin(tok, tok.IDToken, fmt.Sprintf("with the %s flow as %s", o.Flow, e.loggedInAs(tok.IDToken)))
 	if hint := oidc.RefreshHint(o.Scope, tok); hint != "" {
 		e.Note(hint)
 	}
@@ -194,20 +193,20 @@ func (e *Engine) loginOIDC(ctx context.Context) ([]Result, error) {
 
 // deviceFlow is RFC 8628: a device code, shown to the user, then polling until approval. An ID
 // token that comes back is checked as the code flow's is (no nonce in this flow).
-func (e *Engine) deviceFlow(ctx context.Context, c *oidc.Client) (*oidc.Token, error) {
+func (e *Engine) deviceFlow(ctx context.Context, c *oidc.Client) (profile.Answer, error) {
 	o := e.cfg.OIDC
 	d, err := c.StartDevice(ctx, o.Scope, o.AuthParams)
 	if err != nil {
-		return nil, err
+		return profile.Answer{}, err
 	}
 	o.OnDeviceCode(*d)
 	tok, err := c.PollDevice(ctx, d)
 	if err != nil {
-		return nil, err
+		return profile.Answer{}, err
 	}
-	if tok.IDToken != "" {
-		if _, err := c.VerifyIDToken(tok.IDToken, ""); err != nil {
-			return nil, err
+	if !tok.IDToken.Empty() {
+		if _, err := c.VerifyIDToken(tok.IDToken.Raw, ""); err != nil {
+			return profile.Answer{}, err
 		}
 	}
 	return tok, nil
@@ -215,11 +214,11 @@ func (e *Engine) deviceFlow(ctx context.Context, c *oidc.Client) (*oidc.Token, e
 
 // authCodeFlow is RFC 6749 §4.1 with PKCE: listen on the loopback redirect, show the URL, wait
 // for the browser to come back, redeem the code and check the ID token.
-func (e *Engine) authCodeFlow(ctx context.Context, c *oidc.Client) (*oidc.Token, error) {
+func (e *Engine) authCodeFlow(ctx context.Context, c *oidc.Client) (profile.Answer, error) {
 	o := e.cfg.OIDC
 	cb, err := oidc.Listen(o.RedirectURI)
 	if err != nil {
-		return nil, err
+		return profile.Answer{}, err
 	}
 	defer cb.Close()
 	req := c.NewAuthCodeRequest(cb.RedirectURI, o.Scope, o.AuthParams)
@@ -229,12 +228,12 @@ func (e *Engine) authCodeFlow(ctx context.Context, c *oidc.Client) (*oidc.Token,
 	}
 	u, err := req.AuthURL(ctx)
 	if err != nil {
-		return nil, err
+		return profile.Answer{}, err
 	}
 	o.OnAuthURL(u)
 	code, err := cb.Wait(ctx, req)
 	if err != nil {
-		return nil, err
+		return profile.Answer{}, err
 	}
 	return req.Exchange(ctx, code)
 }
@@ -255,25 +254,17 @@ func (e *Engine) refreshClientCredentials(ctx context.Context, l *idpLink) (prof
 		// try may well work.
 		return profile.Answer{}, &RefreshError{Transient: true, Reason: err.Error()}
 	}
-	p, _ := e.oidcPair(tok)
-	p.Rotated = false
-	return p, nil
+	// A client-credentials grant issues no refresh token to rotate.
+	tok.Rotated = false
+	return tok, nil
 }
 
-// oidcPair turns a token answer into the session's tokens, stamped on the server's clock.
-func (e *Engine) oidcPair(tok *oidc.Token) (profile.Answer, session.Token) {
+// serverRecvNow is now on the server's clock: when an answer arrives, opaque tokens'
+// expiries count from it, like exp claims.
+func (e *Engine) serverRecvNow() time.Time {
 	e.mu.Lock()
-	at := e.now().Add(e.skew.Estimate().Applied())
-	e.mu.Unlock()
-	p := profile.Answer{Access: session.ParseToken(tok.AccessToken, at, tok.ExpiresIn), TokenType: tok.TokenType}
-	if tok.RefreshToken != "" {
-		p.Refresh, p.Rotated = session.ParseToken(tok.RefreshToken, at, 0), true
-	}
-	var idTok session.Token
-	if tok.IDToken != "" {
-		idTok = session.ParseToken(tok.IDToken, at, 0)
-	}
-	return p, idTok
+	defer e.mu.Unlock()
+	return e.now().Add(e.skew.Estimate().Applied())
 }
 
 // loggedInAs names who logged in: the ID token's preferred_username or sub, else the client.

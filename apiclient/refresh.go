@@ -174,7 +174,7 @@ func (e *Engine) callRefresh(ctx context.Context, refreshTok session.Token) (pro
 	case status >= 400:
 		return profile.Answer{}, &RefreshError{Reason: call(fmt.Sprintf("HTTP %d: %s", status, e.bodySummary(resp, refreshTok.Raw)))}
 	}
-	p, perr := e.parsePair(resp, sent, recv, false)
+	p, perr := e.readAnswer(resp, sent, recv, false)
 	if perr != nil {
 		// A 200 the engine cannot read (an HTML error page from a proxy, a half-written body) may
 		// well be right the next time: keep the session and retry.

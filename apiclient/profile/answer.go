@@ -26,12 +26,16 @@ type Answer struct {
 	Rotated bool
 	// TokenType is token_type as sent ("Bearer", "DPoP"); "" when absent.
 	TokenType string
+	// IDToken is OpenID Connect's id_token and Scope OAuth's granted scope (RFC 6749 §5.1),
+	// read at the answer's top level when they are strings; zero when absent.
+	IDToken session.Token
+	Scope   string
 }
 
-// ParseTokenAnswer reads a login or refresh answer by the profile's token paths. Login needs
+// parseTokens reads a login or refresh answer by the profile's token paths. Login needs
 // both tokens; a refresh answer without a refresh token keeps the old one. It is a pure
 // function of its input so that it can be fuzzed: the body comes from the network.
-func ParseTokenAnswer(paths TokenPaths, contentType string, body []byte, serverRecv time.Time, login bool) (Answer, error) {
+func parseTokens(paths TokenPaths, contentType string, body []byte, serverRecv time.Time, login bool) (Answer, error) {
 	// An answer that carries tokens is never quoted in an error: tokens the parser could not
 	// find are still tokens. Errors name content types, sizes and field names instead.
 	if mt, _, _ := mime.ParseMediaType(contentType); mt != "" && !strings.Contains(mt, "json") {
@@ -66,8 +70,9 @@ func ParseTokenAnswer(paths TokenPaths, contentType string, body []byte, serverR
 	}
 	var expiresIn time.Duration
 	if paths.ExpiresIn != "" {
-		if v, ok := lookupPath(doc, paths.ExpiresIn); ok {
-			secs, err := strconv.ParseFloat(scalarString(v), 64)
+		// null says nothing, as an absent member does (some providers send it so).
+		if v, ok := lookupPath(doc, paths.ExpiresIn); ok && v != nil {
+			secs, err := strconv.ParseFloat(strings.TrimSpace(scalarString(v)), 64)
 			if err != nil || secs < 0 || secs > 10*365*24*3600 {
 				return Answer{}, fmt.Errorf("answer's %q is not a sensible number of seconds: %s", paths.ExpiresIn, Snippet([]byte(scalarString(v))))
 			}
@@ -78,8 +83,17 @@ func ParseTokenAnswer(paths TokenPaths, contentType string, body []byte, serverR
 	if v, ok := lookupPath(doc, "token_type"); ok {
 		p.TokenType, _ = v.(string)
 	}
+	if v, ok := lookupPath(doc, "scope"); ok {
+		p.Scope, _ = v.(string)
+	}
+	if v, ok := lookupPath(doc, "id_token"); ok {
+		if s, _ := v.(string); s != "" {
+			p.IDToken = session.ParseToken(s, serverRecv, 0)
+		}
+	}
 	if paths.Refresh != "" {
-		if _, present := lookupPath(doc, paths.Refresh); present || login {
+		// "refresh_token": null in a refresh answer issues none: the old one is kept.
+		if v, present := lookupPath(doc, paths.Refresh); present && v != nil || login {
 			rt, err := str(paths.Refresh)
 			if err != nil {
 				return Answer{}, err

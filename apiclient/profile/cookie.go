@@ -114,7 +114,7 @@ func (p Profile) ParseAnswer(h http.Header, body []byte, serverRecv time.Time, l
 	if login {
 		paths = p.TokenPaths(p.Login)
 	}
-	a, err := ParseTokenAnswer(paths, h.Get("Content-Type"), body, serverRecv, login)
+	a, err := parseTokens(paths, h.Get("Content-Type"), body, serverRecv, login)
 	if err != nil || !p.CookieMode() {
 		return a, err
 	}
