@@ -8,24 +8,34 @@ import (
 	"tokenscope/apiclient/profile"
 )
 
-// readAnswer reads a login or refresh answer with the profile's parser, on the server's clock,
-// checks the jar's side of a refresh cookie, and learns the server clock from the new access
-// token's iat.
+// readAnswer reads a login answer with the profile's parser, on the server's clock, and keeps
+// it (keepAnswer).
 func (e *Engine) readAnswer(resp *resty.Response, sent, recv time.Time, login bool) (profile.Answer, error) {
-	// Opaque expiries are reckoned on the server's clock, like exp claims.
-	e.mu.Lock()
-	skew := e.skew.Estimate().Applied()
-	e.mu.Unlock()
 	// An identity provider's login is a token-endpoint answer like a refresh (login false).
-	p, err := e.profile.ParseAnswer(resp.Header(), resp.Body(), recv.Add(skew), login)
+	p, err := e.profile.ParseAnswer(resp.Header(), resp.Body(), e.onServerClock(recv), login)
 	if err != nil {
 		return profile.Answer{}, err
 	}
+	return e.keepAnswer(resp, p, sent, recv)
+}
+
+// keepAnswer takes the engine's side of a parsed login or refresh answer: the jar must send a
+// refresh cookie back, and the new access token's iat teaches the server clock.
+func (e *Engine) keepAnswer(resp *resty.Response, p profile.Answer, sent, recv time.Time) (profile.Answer, error) {
 	if e.cookies != nil {
+		var err error
 		if p, err = e.checkCookie(resp, p); err != nil {
 			return profile.Answer{}, err
 		}
 	}
 	e.observeIat(p.Access, sent, recv)
 	return p, nil
+}
+
+// onServerClock is a local instant on the server's clock: opaque tokens' expiries are reckoned
+// there, like exp claims.
+func (e *Engine) onServerClock(t time.Time) time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return t.Add(e.skew.Estimate().Applied())
 }

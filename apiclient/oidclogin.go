@@ -6,6 +6,7 @@ package apiclient
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -110,7 +111,7 @@ func (e *Engine) link(ctx context.Context) (*idpLink, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &oidc.Client{HTTP: hc, Provider: p, ID: o.ClientID, Secret: o.ClientSecret, Auth: o.ClientAuth, Sleep: o.Sleep, Now: e.now, ServerNow: e.serverRecvNow}
+	c := &oidc.Client{HTTP: hc, Provider: p, ID: o.ClientID, Secret: o.ClientSecret, Auth: o.ClientAuth, Sleep: o.Sleep, Now: e.now, ServerNow: func() time.Time { return e.onServerClock(e.now()) }}
 	if o.Flow == FlowAuthCode || o.Flow == FlowDevice {
 		if err := e.setKeyfunc(ctx, c); err != nil {
 			return nil, err
@@ -245,26 +246,30 @@ func (e *Engine) refreshClientCredentials(ctx context.Context, l *idpLink) (prof
 	o := e.cfg.OIDC
 	tok, err := l.client.ClientCredentials(ctx, o.Scope, o.AuthParams)
 	if err != nil {
-		var oe *oidc.Error
-		if errors.As(err, &oe) {
-			transient := oe.Status >= 500 || oe.Status == http.StatusTooManyRequests || oe.Status == http.StatusRequestTimeout
-			return profile.Answer{}, &RefreshError{Transient: transient, Reason: oidcReason(err)}
-		}
-		// No answer, a 5xx without an OAuth error, or one the client could not read: the next
-		// try may well work.
-		return profile.Answer{}, &RefreshError{Transient: true, Reason: err.Error()}
+		// The verdict decides, as for any refresh; the provider's error (and its hint) words it.
+		v := e.profile.RefreshVerdict(oidcReply(err))
+		return profile.Answer{}, &RefreshError{Transient: v.Outcome != profile.VerdictRejected, Reason: oidcReason(err)}
 	}
 	// A client-credentials grant issues no refresh token to rotate.
 	tok.Rotated = false
 	return tok, nil
 }
 
-// serverRecvNow is now on the server's clock: when an answer arrives, opaque tokens'
-// expiries count from it, like exp claims.
-func (e *Engine) serverRecvNow() time.Time {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.now().Add(e.skew.Estimate().Applied())
+// oidcReply is a token endpoint's failed answer as the refresh verdict reads it: an OAuth
+// error with its status (one sent with a 2xx is the 400 RFC 6749 §5.2 says it is), or no
+// readable answer at all (a network error, a 5xx without an OAuth error): the next try may
+// well work.
+func oidcReply(err error) profile.Reply {
+	var oe *oidc.Error
+	if !errors.As(err, &oe) {
+		return profile.Reply{Err: err}
+	}
+	status := oe.Status
+	if status >= 200 && status < 300 {
+		status = http.StatusBadRequest
+	}
+	body, _ := json.Marshal(map[string]string{"error": oe.Code, "error_description": oe.Description})
+	return profile.Reply{Status: status, Header: http.Header{"Content-Type": {"application/json"}}, Body: body}
 }
 
 // loggedInAs names who logged in: the ID token's preferred_username or sub, else the client.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 )
 
@@ -115,25 +116,26 @@ func (a *Analyzer) needlessRule(x *Exchange, fam *family, now, at time.Time) {
 // endRefresh reads a refresh answer: new tokens and rotation, a rejection, or a transient failure.
 func (a *Analyzer) endRefresh(x *Exchange, ans Answer, at time.Time) {
 	a.leaveFlight(x, at)
-	if rejected, why := a.prof.RefreshRejectedAnswer(ans.Status, ans.Header, ans.Body); rejected {
+	v := a.prof.RefreshVerdict(profile.Reply{Status: ans.Status, Header: ans.Header, Body: ans.Body, ServerRecv: a.serverNow(at)})
+	switch {
+	case v.Outcome == profile.VerdictRejected:
+		// The reason names what matched, never a value the server chose.
 		a.c.refreshRejected++
 		if fam := famOf(x.refresh); fam != nil {
 			fam.dead, fam.failAt = true, time.Time{}
 		}
 		a.emit(session.Event{Kind: session.KindRefreshFailed, RequestID: x.id, RefreshID: x.refreshID, Status: ans.Status,
-			Token: fp(x.refresh), Reason: "rejected: " + why + injectedSuffix(ans.Injected)}, at)
-		a.cur.sawRejection("refresh rejected: " + why)
+			Token: fp(x.refresh), Reason: "rejected: " + v.Why + injectedSuffix(ans.Injected)}, at)
+		a.cur.sawRejection("refresh rejected: " + v.Why)
 		return
-	}
-	if ans.Status < 200 || ans.Status >= 300 {
+	case v.Cause == profile.CauseStatus:
 		a.refreshTransient(x, fmt.Sprintf("HTTP %d%s", ans.Status, injectedSuffix(ans.Injected)), at)
 		return
-	}
-	tok, err := a.prof.ParseAnswer(ans.Header, ans.Body, a.serverNow(at), false)
-	if err != nil {
-		a.refreshTransient(x, "answer not readable: "+err.Error(), at)
+	case v.Outcome == profile.VerdictTransient:
+		a.refreshTransient(x, "answer not readable: "+v.Why, at)
 		return
 	}
+	tok := v.Answer
 	a.applyRefresh(x, tok.Access, tok.Refresh, at)
 }
 

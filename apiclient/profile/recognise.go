@@ -63,19 +63,6 @@ func (p Profile) AccessToken(h http.Header) string {
 	return stripScheme(p.Auth.Scheme, h.Get(p.Auth.Header))
 }
 
-// RefreshRejectedAnswer reports whether a refresh answer says the refresh token is no longer good, as
-// the engine decides it: the profile's matcher, or any other 4xx but 408 and 429. The reason
-// names what matched, never a value the server chose.
-func (p Profile) RefreshRejectedAnswer(status int, h http.Header, body []byte) (bool, string) {
-	if ok, why := p.RefreshRejected.Match(status, h, body); ok {
-		return true, why
-	}
-	if status >= 400 && status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests {
-		return true, http.StatusText(status)
-	}
-	return false, ""
-}
-
 // endpointAt reports whether method and path are the endpoint's; a trailing slash is forgiven
 // (simplejwt's paths end in one, and clients drop it as often as not).
 func endpointAt(e Endpoint, method, path string) bool {

@@ -58,12 +58,3 @@ func TestProfileAccessToken(t *testing.T) {
 		}
 	}
 }
-
-func TestRefreshRejectedAnswer(t *testing.T) {
-	sj, _ := Builtin("simplejwt")
-	for status, want := range map[int]bool{401: true, 400: true, 403: true, 408: false, 429: false, 500: false, 503: false, 200: false} {
-		if got, _ := sj.RefreshRejectedAnswer(status, http.Header{}, []byte(`{}`)); got != want {
-			t.Errorf("%d: %v", status, got)
-		}
-	}
-}
