@@ -80,17 +80,7 @@ func parseTokens(paths TokenPaths, contentType string, body []byte, serverRecv t
 		}
 	}
 	p := Answer{Access: session.ParseToken(access, serverRecv, expiresIn)}
-	if v, ok := lookupPath(doc, "token_type"); ok {
-		p.TokenType, _ = v.(string)
-	}
-	if v, ok := lookupPath(doc, "scope"); ok {
-		p.Scope, _ = v.(string)
-	}
-	if v, ok := lookupPath(doc, "id_token"); ok {
-		if s, _ := v.(string); s != "" {
-			p.IDToken = session.ParseToken(s, serverRecv, 0)
-		}
-	}
+	p.readOAuthFields(doc, serverRecv)
 	if paths.Refresh != "" {
 		// "refresh_token": null in a refresh answer issues none: the old one is kept.
 		if v, present := lookupPath(doc, paths.Refresh); present && v != nil || login {
@@ -103,6 +93,20 @@ func parseTokens(paths TokenPaths, contentType string, body []byte, serverRecv t
 		}
 	}
 	return p, nil
+}
+
+// readOAuthFields reads the members RFC 6749 §5.1 and OpenID Connect add beside the tokens,
+// when they are strings: token_type, scope, id_token.
+func (p *Answer) readOAuthFields(doc any, serverRecv time.Time) {
+	str := func(name string) string {
+		v, _ := lookupPath(doc, name)
+		s, _ := v.(string)
+		return s
+	}
+	p.TokenType, p.Scope = str("token_type"), str("scope")
+	if s := str("id_token"); s != "" {
+		p.IDToken = session.ParseToken(s, serverRecv, 0)
+	}
 }
 
 // shapeOf names the top-level fields of a JSON answer, never their values.
