@@ -15,6 +15,7 @@ import (
 
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/profile"
+	"tokenscope/internal/privfile"
 	"tokenscope/session"
 )
 
@@ -280,7 +281,7 @@ func (m *Model) exportCmd() tea.Cmd {
 		path = abs // the whole path: "wrote to tokenscope-log-….jsonl" left the user searching
 	}
 	return func() tea.Msg {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		f, err := privfile.Open(path, privfile.New)
 		if err != nil {
 			return flashMsg("export failed: " + err.Error())
 		}

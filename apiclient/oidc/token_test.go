@@ -74,9 +74,9 @@ func TestHints(t *testing.T) {
 	if e.Error() != "oidc: invalid_grant: code used (HTTP 400)" {
 		t.Errorf("Error() = %q", e.Error())
 	}
-	if RefreshHint("openid offline_access", answer("", "")) != NoRefreshHint ||
-		RefreshHint("openid", answer("", "")) != "" ||
-		RefreshHint("offline_access", answer("r", "")) != "" {
+	if RefreshHint("openid offline_access", tokenAnswer("", "")) != NoRefreshHint ||
+		RefreshHint("openid", tokenAnswer("", "")) != "" ||
+		RefreshHint("offline_access", tokenAnswer("r", "")) != "" {
 		t.Error("RefreshHint")
 	}
 	if !strings.Contains(NoRefreshHint, "prompt=consent") || !strings.Contains(NoRefreshHint, "access_type=offline") {
@@ -88,17 +88,17 @@ func TestHints(t *testing.T) {
 // granted (Ory Hydra when the consent leaves it out) gets a hint that says so, not the advice to
 // ask for offline_access, which was asked for.
 func TestRefreshHintOfflineNotGranted(t *testing.T) {
-	h := RefreshHint("openid offline_access", answer("", "openid"))
+	h := RefreshHint("openid offline_access", tokenAnswer("", "openid"))
 	if !strings.HasPrefix(h, NotGrantedRefreshHint) || !strings.Contains(h, `"openid"`) || strings.Contains(h, "ask for offline_access") {
 		t.Errorf("hint %q", h)
 	}
 	// Granted but no refresh token all the same, or no scope in the answer: the general hint.
 	for _, granted := range []string{"openid offline_access", ""} {
-		if h := RefreshHint("openid offline_access", answer("", granted)); h != NoRefreshHint {
+		if h := RefreshHint("openid offline_access", tokenAnswer("", granted)); h != NoRefreshHint {
 			t.Errorf("granted %q: hint %q", granted, h)
 		}
 	}
-	if h := RefreshHint("openid offline_access", answer("r", "openid")); h != "" {
+	if h := RefreshHint("openid offline_access", tokenAnswer("r", "openid")); h != "" {
 		t.Errorf("with a refresh token: hint %q", h)
 	}
 }
@@ -125,8 +125,8 @@ func TestTokenBodyCap(t *testing.T) {
 	}
 }
 
-// answer is a token answer with an access token, the refresh token and the granted scope given.
-func answer(refresh, scope string) profile.Answer {
+// tokenAnswer is a token answer with an access token, the refresh token and the granted scope given.
+func tokenAnswer(refresh, scope string) profile.Answer {
 	a := profile.Answer{Access: session.ParseToken("a", time.Time{}, 0), Scope: scope}
 	if refresh != "" {
 		a.Refresh = session.ParseToken(refresh, time.Time{}, 0)
