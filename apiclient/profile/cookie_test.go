@@ -2,6 +2,7 @@ package profile
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -28,5 +29,31 @@ func TestCookieRecogniseAndParseAnswer(t *testing.T) {
 	}
 	if _, err := p.ParseAnswer(http.Header{"Content-Type": {"application/json"}}, []byte(`{"accessToken":"a3"}`), time.Now(), true); err == nil {
 		t.Error("a login without the cookie was accepted")
+	}
+}
+
+// Profile files describe a cookie API; mistakes are named.
+func TestCookieProfileValidation(t *testing.T) {
+	def, err := Parse("d.toml", []byte("base = \"simplejwt\"\n[refresh]\nsend = \"cookie\"\n[tokens]\nrefresh = \"\"\n[cookie]\nrefresh = \"rt\"\ncsrf_cookie = \"c\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.Cookie.CSRFHeader != "X-CSRF-Token" || def.CookiePath() != "/api/token/refresh/" {
+		t.Errorf("defaults %+v", def.Cookie)
+	}
+	for _, tc := range []struct{ data, want string }{
+		{"base = \"cookie\"\n[cookie]\nrefresh = \"\"\n", "cookie.refresh"},
+		{"base = \"cookie\"\n[cookie]\nrefresh = \"a b\"\n", "cookie.refresh"},
+		{"base = \"cookie\"\n[tokens]\nrefresh = \"refresh\"\n", "tokens.refresh must be empty"},
+		{"base = \"cookie\"\n[cookie]\ncsrf_cookie = \"\"\n", "csrf_header needs"},
+		{"base = \"cookie\"\n[cookie]\ncsrf_cookie = \"refresh_token\"\n", "must differ"},
+		{"base = \"cookie\"\n[cookie]\npath = \"auth\"\n", "cookie.path"},
+		{"base = \"cookie\"\n[login]\nsend = \"cookie\"\n", "login.send"},
+		{"base = \"simplejwt\"\n[cookie]\nrefresh = \"rt\"\n", "refresh.send is not"},
+		{"base = \"cookie\"\n[cookie]\nbogus = 1\n", "unknown keys"},
+	} {
+		if _, err := Parse("x.toml", []byte(tc.data)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err %v, want %q", tc.data, err, tc.want)
+		}
 	}
 }
