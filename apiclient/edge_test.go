@@ -1026,3 +1026,38 @@ func TestEdgeTOMLHandWrittenSimpleJWT(t *testing.T) {
 		t.Errorf("replay after login: %+v", results)
 	}
 }
+
+// TestEdgeErrorAnswerNotAnObject: error answers whose JSON is not an object (an array, a
+// string, null) are quoted as they are; they once crashed the engine, which looked for a
+// message field in them as if every JSON error body were an object.
+func TestEdgeErrorAnswerNotAnObject(t *testing.T) {
+	for _, c := range []struct {
+		status int
+		body   string
+		state  session.State
+		quoted string
+	}{
+		{400, `["invalid","refresh"]`, session.StateLoginRequired, `HTTP 400: "[\"invalid\",\"refresh\"]"`},
+		{503, `"down for maintenance"`, session.StateActive, `HTTP 503: "\"down for maintenance\""`},
+		{500, `null`, session.StateActive, `HTTP 500: "null"`},
+	} {
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			if r.URL.Path == "/api/token/" {
+				_, _ = io.WriteString(w, `{"access":"a1","refresh":"r1"}`)
+				return
+			}
+			w.WriteHeader(c.status)
+			_, _ = io.WriteString(w, c.body)
+		}))
+		e := edgeNew(t, edgeConfig(ts.URL, edgeProfile(t, "simplejwt")))
+		edgeLogin(t, e)
+		err := e.RefreshNow(context.Background())
+		s := e.Snapshot()
+		if err == nil || !strings.Contains(err.Error(), c.quoted) || s.State != c.state {
+			t.Errorf("%d %s: err %v, state %v; want %q quoted, state %v", c.status, c.body, err, s.State, c.quoted, c.state)
+		}
+		e.Close()
+		ts.Close()
+	}
+}
