@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"tokenscope/apiclient/dpop"
+	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 )
 
@@ -96,23 +97,23 @@ func (e *Engine) onProof(req *http.Request, p dpop.Proof) {
 // bind takes in the token_type of a new token answer and returns a note for the log when
 // the provider did not bind the token; the session store runs it as it installs the token,
 // and the engine emits the note after.
-func (e *Engine) bind(p pair, login bool) string {
+func (e *Engine) bind(p profile.Answer, login bool) string {
 	d := e.dpop
 	if d == nil {
 		return ""
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if p.tokenType == "" && !login {
+	if p.TokenType == "" && !login {
 		return "" // a refresh answer that does not say keeps what the login said
 	}
 	was := d.bound
-	d.tokenType = p.tokenType
-	d.bound = strings.EqualFold(p.tokenType, dpop.Scheme)
+	d.tokenType = p.TokenType
+	d.bound = strings.EqualFold(p.TokenType, dpop.Scheme)
 	switch {
 	case !d.bound && (login || was):
-		return fmt.Sprintf("DPoP: the provider did not bind the token (token_type %q, not DPoP): it is sent as a Bearer token, without proofs", clipRunes(p.tokenType, 32))
-	case d.bound && bindingOf(p.access, d.key.Thumbprint()) == dpop.BindingMismatch:
+		return fmt.Sprintf("DPoP: the provider did not bind the token (token_type %q, not DPoP): it is sent as a Bearer token, without proofs", clipRunes(p.TokenType, 32))
+	case d.bound && bindingOf(p.Access, d.key.Thumbprint()) == dpop.BindingMismatch:
 		return "DPoP: the access token's cnf.jkt names another key than this session's: the resource server will refuse it"
 	}
 	return ""

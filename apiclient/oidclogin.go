@@ -5,11 +5,16 @@ package apiclient
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"tokenscope/apiclient/oidc"
+	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 )
 
@@ -32,7 +37,7 @@ func (e *Engine) link(ctx context.Context) (*idpLink, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &oidc.Client{HTTP: hc, Provider: p, ID: o.ClientID, Secret: o.ClientSecret, Auth: o.ClientAuth, Sleep: o.Sleep, Now: e.now}
+	c := &oidc.Client{HTTP: hc, Provider: p, ID: o.ClientID, Secret: o.ClientSecret, Auth: o.ClientAuth, Sleep: o.Sleep, Now: e.now, ServerNow: func() time.Time { return e.onServerClock(e.now()) }}
 	if o.Flow == oidc.FlowAuthCode || o.Flow == oidc.FlowDevice {
 		if err := e.setKeyfunc(ctx, c); err != nil {
 			return nil, err
@@ -85,7 +90,7 @@ func (e *Engine) loginOIDC(ctx context.Context) ([]Result, error) {
 			return nil, err
 		}
 		if e.Snapshot().Refresh.Raw == "" {
-			if hint := oidc.RefreshHint(o.Scope, &oidc.Token{}); hint != "" {
+			if hint := oidc.RefreshHint(o.Scope, profile.Answer{}); hint != "" {
 				e.Note(hint)
 			}
 		}
@@ -99,8 +104,7 @@ func (e *Engine) loginOIDC(ctx context.Context) ([]Result, error) {
 	if err != nil {
 		return nil, e.loginFailed(oidc.Reason(err))
 	}
-	p, idTok := e.oidcPair(tok)
-	e.installLogin(p, idTok, fmt.Sprintf("with the %s flow as %s", o.Flow, e.loggedInAs(idTok)))
+	e.installLogin(tok, tok.IDToken, fmt.Sprintf("with the %s flow as %s", o.Flow, e.loggedInAs(tok.IDToken)))
 	if hint := oidc.RefreshHint(o.Scope, tok); hint != "" {
 		e.Note(hint)
 	}
@@ -110,29 +114,34 @@ func (e *Engine) loginOIDC(ctx context.Context) ([]Result, error) {
 // refreshClientCredentials is the client-credentials flow's refresh: there is no refresh
 // token, so a new token is fetched with the grant. It runs inside runRefresh, so single flight
 // holds: any number of waiting requests share one fetch.
-func (e *Engine) refreshClientCredentials(ctx context.Context, l *idpLink) (pair, *RefreshError) {
+func (e *Engine) refreshClientCredentials(ctx context.Context, l *idpLink) (profile.Answer, *RefreshError) {
 	o := e.cfg.OIDC
 	tok, err := l.client.ClientCredentials(ctx, o.Scope, o.AuthParams)
 	if err != nil {
-		return pair{}, &RefreshError{Transient: oidc.Transient(err), Reason: oidc.Reason(err)}
+		// The verdict decides, as for any refresh; the provider's error (and its hint) words it.
+		v := e.profile.RefreshVerdict(oidcReply(err))
+		return profile.Answer{}, &RefreshError{Transient: v.Outcome != profile.VerdictRejected, Reason: oidc.Reason(err)}
 	}
-	p, _ := e.oidcPair(tok)
-	p.rotated = false
-	return p, nil
+	// A client-credentials grant issues no refresh token to rotate.
+	tok.Rotated = false
+	return tok, nil
 }
 
-// oidcPair turns a token answer into the session's tokens, stamped on the server's clock.
-func (e *Engine) oidcPair(tok *oidc.Token) (pair, session.Token) {
-	at := e.serverNow()
-	p := pair{access: session.ParseToken(tok.AccessToken, at, tok.ExpiresIn), tokenType: tok.TokenType}
-	if tok.RefreshToken != "" {
-		p.refresh, p.rotated = session.ParseToken(tok.RefreshToken, at, 0), true
+// oidcReply is a token endpoint's failed answer as the refresh verdict reads it: an OAuth
+// error with its status (one sent with a 2xx is the 400 RFC 6749 §5.2 says it is), or no
+// readable answer at all (a network error, a 5xx without an OAuth error): the next try may
+// well work.
+func oidcReply(err error) profile.Reply {
+	var oe *oidc.Error
+	if !errors.As(err, &oe) {
+		return profile.Reply{Err: err}
 	}
-	var idTok session.Token
-	if tok.IDToken != "" {
-		idTok = session.ParseToken(tok.IDToken, at, 0)
+	status := oe.Status
+	if status >= 200 && status < 300 {
+		status = http.StatusBadRequest
 	}
-	return p, idTok
+	body, _ := json.Marshal(map[string]string{"error": oe.Code, "error_description": oe.Description})
+	return profile.Reply{Status: status, Header: http.Header{"Content-Type": {"application/json"}}, Body: body}
 }
 
 // loggedInAs names who logged in: the ID token's preferred_username or sub, else the client.

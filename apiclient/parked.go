@@ -6,6 +6,8 @@ import (
 	"cmp"
 	"slices"
 	"sync"
+
+	"tokenscope/apiclient/profile"
 )
 
 // parkedQueue holds parked requests up to a bound and gives them back in the order the user
@@ -21,11 +23,11 @@ type parkedQueue struct {
 
 type parkedReq struct {
 	id  uint64
-	req Request
+	req profile.Request
 }
 
 // push parks a request and returns how many wait now; ok is false when the queue is full.
-func (q *parkedQueue) push(id uint64, req Request) (n int, ok bool) {
+func (q *parkedQueue) push(id uint64, req profile.Request) (n int, ok bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if len(q.reqs) >= q.max {

@@ -8,13 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 )
 
 // liveStore is a session store holding an active session with the given refresh token.
 func liveStore(refresh string) *tokenStore {
 	s := &tokenStore{}
-	s.login(pair{access: session.ParseToken("access-0", epoch, time.Minute), refresh: session.ParseToken(refresh, epoch, 0)},
+	s.login(profile.Answer{Access: session.ParseToken("access-0", epoch, time.Minute), Refresh: session.ParseToken(refresh, epoch, 0)},
 		session.Token{}, func() string { return "" })
 	return s
 }
@@ -68,7 +69,7 @@ func TestRefresherBegin(t *testing.T) {
 	if g, n, _ := r.begin(s, serial); g != f || n != 1 {
 		t.Errorf("second caller joined %p (%d waiting), want %p (1)", g, n, f)
 	}
-	s.refreshed(pair{access: session.ParseToken("access-1", epoch, time.Minute)}, func() string { return "" })
+	s.refreshed(profile.Answer{Access: session.ParseToken("access-1", epoch, time.Minute)}, func() string { return "" })
 	r.end(f)
 	if g, _, err := r.begin(s, serial); g != nil || err != nil {
 		t.Errorf("caller with a replaced token got %+v, %v; want no refresh", g, err)
@@ -102,8 +103,8 @@ func TestRefresherNeverStartsWithAReplacedToken(t *testing.T) {
 				presented[f.token.Raw]++
 				mu.Unlock()
 				next := fmt.Sprintf("refresh-%d-%d", g, i)
-				s.refreshed(pair{access: session.ParseToken("a"+next, epoch, time.Minute),
-					refresh: session.ParseToken(next, epoch, 0), rotated: true}, func() string { return "" })
+				s.refreshed(profile.Answer{Access: session.ParseToken("a"+next, epoch, time.Minute),
+					Refresh: session.ParseToken(next, epoch, 0), Rotated: true}, func() string { return "" })
 				r.end(f)
 			}
 		}()
@@ -124,15 +125,15 @@ func TestRefresherNeverStartsWithAReplacedToken(t *testing.T) {
 func TestParkedQueueOrderAndBound(t *testing.T) {
 	q := parkedQueue{max: 4}
 	for _, id := range []uint64{5, 3, 9} {
-		q.push(id, Request{Path: fmt.Sprint("/", id)})
+		q.push(id, profile.Request{Path: fmt.Sprint("/", id)})
 	}
 	pr, _ := q.pop()
 	if pr.id != 3 {
 		t.Fatalf("first out %d, want 3", pr.id)
 	}
-	q.push(1, Request{})
-	q.push(7, Request{})
-	if n, ok := q.push(8, Request{}); ok || n != 4 {
+	q.push(1, profile.Request{})
+	q.push(7, profile.Request{})
+	if n, ok := q.push(8, profile.Request{}); ok || n != 4 {
 		t.Errorf("push past the bound: %d waiting, ok %t", n, ok)
 	}
 	var got []uint64

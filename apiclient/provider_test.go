@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"tokenscope/apiclient/oidc"
+	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
 )
 
@@ -54,7 +55,7 @@ func TestProviderRequestsNeedALogin(t *testing.T) {
 	if r := v.e.ProviderRequests(); r != nil {
 		t.Fatalf("before any login: %+v", r)
 	}
-	r := v.e.Do(context.Background(), Request{Method: "POST", Path: "/x", Provider: ProviderIntrospect})
+	r := v.e.Do(context.Background(), profile.Request{Method: "POST", Path: "/x", Provider: ProviderIntrospect})
 	if r.Outcome != Failed || !strings.Contains(r.Reason, "log in first") {
 		t.Fatalf("introspect before login: %v %q", r.Outcome, r.Reason)
 	}

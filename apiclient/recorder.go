@@ -255,7 +255,7 @@ func (e *Engine) Redact(s string) string {
 	acc, ref := e.store.tokens()
 	secrets := []string{e.cfg.Password, e.cfg.ClientSecret, acc.Raw, ref.Raw}
 	secrets = append(secrets, e.cookieSecrets()...)
-	secrets = append(secrets, e.hosted.secrets...)
+	secrets = append(secrets, e.hosted.Secrets...)
 	return redactSecrets(s, secrets)
 }
 

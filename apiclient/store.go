@@ -5,6 +5,7 @@ package apiclient
 import (
 	"sync"
 
+	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 )
 
@@ -93,13 +94,13 @@ func (s *tokenStore) replaced(serial uint64) (bool, int) {
 
 // login starts a new session with a logged-in pair; bind runs under the lock (the DPoP
 // binding goes with the token it came with) and its note is returned.
-func (s *tokenStore) login(p pair, idTok session.Token, bind func() string) string {
+func (s *tokenStore) login(p profile.Answer, idTok session.Token, bind func() string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	logins := s.sess.Logins + 1
 	s.sess = session.Session{
-		State: session.StateActive, Access: p.access, Refresh: p.refresh, Generation: 1,
-		Family: session.FamilyName(p.refresh, logins), Logins: logins, Source: "login",
+		State: session.StateActive, Access: p.Access, Refresh: p.Refresh, Generation: 1,
+		Family: session.FamilyName(p.Refresh, logins), Logins: logins, Source: "login",
 	}
 	s.idToken = idTok
 	note := bind()
@@ -128,17 +129,17 @@ func (s *tokenStore) resume(st session.Stored, acc, ref, idTok session.Token, so
 
 // refreshed installs a refreshed pair unless the session ended meanwhile (ok false); bind as
 // in login.
-func (s *tokenStore) refreshed(p pair, bind func() string) (gen int, rotated, ok bool, note string) {
+func (s *tokenStore) refreshed(p profile.Answer, bind func() string) (gen int, rotated, ok bool, note string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if st := s.sess.State; st == session.StateLoginRequired || st == session.StateLoggedOut {
 		return 0, false, false, ""
 	}
-	s.sess.Access = p.access
+	s.sess.Access = p.Access
 	s.sess.Generation++
-	rotated = p.rotated && p.refresh.Raw != s.sess.Refresh.Raw
+	rotated = p.Rotated && p.Refresh.Raw != s.sess.Refresh.Raw
 	if rotated {
-		s.sess.Refresh = p.refresh
+		s.sess.Refresh = p.Refresh
 		s.sess.Rotations++
 	}
 	s.sess.Source = "refresh"

@@ -9,11 +9,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
+
+	"tokenscope/apiclient/profile"
 )
 
 // The flows Config.Flow names, as --flow spells them.
@@ -87,7 +88,7 @@ func (o *Config) WithDefaults(clientID, secret string) error {
 // Login runs o's flow to a token answer: client credentials, device or auth code (the password
 // flow is the engine's). jkt, when not empty, binds the authorization code to that DPoP key
 // (RFC 9449 §10), so that a stolen code is of no use elsewhere.
-func (c *Client) Login(ctx context.Context, o *Config, jkt string) (*Token, error) {
+func (c *Client) Login(ctx context.Context, o *Config, jkt string) (profile.Answer, error) {
 	switch o.Flow {
 	case FlowClientCredentials:
 		return c.ClientCredentials(ctx, o.Scope, o.AuthParams)
@@ -96,24 +97,24 @@ func (c *Client) Login(ctx context.Context, o *Config, jkt string) (*Token, erro
 	case FlowAuthCode:
 		return c.authCodeLogin(ctx, o, jkt)
 	}
-	return nil, fmt.Errorf("oidc: the %s flow is not run here", o.Flow)
+	return profile.Answer{}, fmt.Errorf("oidc: the %s flow is not run here", o.Flow)
 }
 
 // deviceLogin is RFC 8628: a device code, shown to the user, then polling until approval. An
 // ID token that comes back is checked as the code flow's is (no nonce in this flow).
-func (c *Client) deviceLogin(ctx context.Context, o *Config) (*Token, error) {
+func (c *Client) deviceLogin(ctx context.Context, o *Config) (profile.Answer, error) {
 	d, err := c.StartDevice(ctx, o.Scope, o.AuthParams)
 	if err != nil {
-		return nil, err
+		return profile.Answer{}, err
 	}
 	o.OnDeviceCode(*d)
 	tok, err := c.PollDevice(ctx, d)
 	if err != nil {
-		return nil, err
+		return profile.Answer{}, err
 	}
-	if tok.IDToken != "" {
-		if _, err := c.VerifyIDToken(tok.IDToken, ""); err != nil {
-			return nil, err
+	if !tok.IDToken.Empty() {
+		if _, err := c.VerifyIDToken(tok.IDToken.Raw, ""); err != nil {
+			return profile.Answer{}, err
 		}
 	}
 	return tok, nil
@@ -121,10 +122,10 @@ func (c *Client) deviceLogin(ctx context.Context, o *Config) (*Token, error) {
 
 // authCodeLogin is RFC 6749 §4.1 with PKCE: listen on the loopback redirect, show the URL, wait
 // for the browser to come back, redeem the code and check the ID token.
-func (c *Client) authCodeLogin(ctx context.Context, o *Config, jkt string) (*Token, error) {
+func (c *Client) authCodeLogin(ctx context.Context, o *Config, jkt string) (profile.Answer, error) {
 	cb, err := Listen(o.RedirectURI)
 	if err != nil {
-		return nil, err
+		return profile.Answer{}, err
 	}
 	defer cb.Close()
 	req := c.NewAuthCodeRequest(cb.RedirectURI, o.Scope, o.AuthParams)
@@ -133,25 +134,14 @@ func (c *Client) authCodeLogin(ctx context.Context, o *Config, jkt string) (*Tok
 	}
 	u, err := req.AuthURL(ctx)
 	if err != nil {
-		return nil, err
+		return profile.Answer{}, err
 	}
 	o.OnAuthURL(u)
 	code, err := cb.Wait(ctx, req)
 	if err != nil {
-		return nil, err
+		return profile.Answer{}, err
 	}
 	return req.Exchange(ctx, code)
-}
-
-// Transient reports whether an error from a token call may well go away on its own: no answer,
-// an answer the client could not read, or the provider's own trouble (5xx, 408, 429). An OAuth
-// error otherwise is the provider's verdict.
-func Transient(err error) bool {
-	var oe *Error
-	if !errors.As(err, &oe) {
-		return true
-	}
-	return oe.Status >= 500 || oe.Status == http.StatusTooManyRequests || oe.Status == http.StatusRequestTimeout
 }
 
 // Reason is an error's text, with the provider error's hint when it has one.

@@ -15,6 +15,7 @@ import (
 
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/httpfile"
+	"tokenscope/apiclient/profile"
 	"tokenscope/internal/sanitize"
 	"tokenscope/session"
 )
@@ -282,7 +283,7 @@ func (p *printer) finish() uint64 {
 // time), or paced when --rate or --duration is given. Only what the summary needs is kept of
 // each, not its answer and not its latency: a long run's memory must not grow with the count
 // (200k answers kept whole took 640 MB; -n 1000000000 latencies ran out of memory).
-func fireRequests(ctx context.Context, e *apiclient.Engine, req apiclient.Request, o *fireOpts, stderr io.Writer) *tally {
+func fireRequests(ctx context.Context, e *apiclient.Engine, req profile.Request, o *fireOpts, stderr io.Writer) *tally {
 	t := newTally()
 	var done atomic.Int64
 	stopProgress := startProgress(stderr, o.count, &done, e)
@@ -315,12 +316,12 @@ func replayFired(ctx context.Context, e *apiclient.Engine, t *tally, stderr io.W
 
 // fireRequest builds the request from the arguments: METHOD PATH [BODY], the NAME of a preset
 // (a --requests file's, the config target's or the profile's), or the first preset.
-func fireRequest(p apiclient.Profile, collection []apiclient.Request, args []string, stderr io.Writer) (apiclient.Request, error) {
+func fireRequest(p profile.Profile, collection []profile.Request, args []string, stderr io.Writer) (profile.Request, error) {
 	presets := presetsOf(p, collection)
 	switch len(args) {
 	case 0:
 		if len(presets) == 0 {
-			return apiclient.Request{}, errors.New("give METHOD PATH: the profile has no presets")
+			return profile.Request{}, errors.New("give METHOD PATH: the profile has no presets")
 		}
 		return namedRequest(presets, presets[0].Name)
 	case 1:
@@ -334,7 +335,7 @@ func fireRequest(p apiclient.Profile, collection []apiclient.Request, args []str
 	// labelled as such.
 	r, err := httpfile.NewRequest(args[0], args[1], nil, body)
 	if err != nil {
-		return apiclient.Request{}, fmt.Errorf("METHOD PATH: %w", err)
+		return profile.Request{}, fmt.Errorf("METHOD PATH: %w", err)
 	}
 	if name, ok := sameAsPreset(presets, r); ok {
 		fmt.Fprintf(stderr, "tokenscope: note: the request %q is %s %s with headers or a body, which METHOD PATH does not send; name it to send them\n",

@@ -16,6 +16,7 @@ import (
 
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/httpfile"
+	"tokenscope/apiclient/profile"
 	"tokenscope/internal/cappedfile"
 	"tokenscope/internal/sanitize"
 )
@@ -144,24 +145,24 @@ func (o *requestOpts) body(stdin io.Reader) ([]byte, error) {
 }
 
 // request builds what is sent: METHOD PATH or a named request, then -d's body and -H's headers.
-func (o *requestOpts) request(p apiclient.Profile, collection []apiclient.Request, args []string, body []byte) (apiclient.Request, error) {
+func (o *requestOpts) request(p profile.Profile, collection []profile.Request, args []string, body []byte) (profile.Request, error) {
 	if err := refuseAuthHeader(o.headers, p, o.tf.idp.dpop); err != nil {
-		return apiclient.Request{}, err
+		return profile.Request{}, err
 	}
-	var r apiclient.Request
+	var r profile.Request
 	var err error
 	if len(args) == 1 {
 		if r, err = namedRequest(presetsOf(p, collection), args[0]); err != nil {
-			return apiclient.Request{}, usageError("%v", err)
+			return profile.Request{}, usageError("%v", err)
 		}
 		if o.dataSet {
 			r.Body = body
 		}
 	} else if r, err = httpfile.NewRequest(args[0], args[1], nil, body); err != nil {
-		return apiclient.Request{}, usageError("METHOD PATH: %v", err)
+		return profile.Request{}, usageError("METHOD PATH: %v", err)
 	}
 	if r, err = withHeaders(r, o.headers); err != nil {
-		return apiclient.Request{}, err
+		return profile.Request{}, err
 	}
 	return labelJSON(r), nil
 }
@@ -169,7 +170,7 @@ func (o *requestOpts) request(p apiclient.Profile, collection []apiclient.Reques
 // sendOne logs in unless the session was resumed, and sends req. A request parked because the
 // session is dead (its refresh token rejected) is sent again after a new login: a session file
 // whose refresh token has expired should cost a login, not a failed command.
-func sendOne(ctx context.Context, e *apiclient.Engine, req apiclient.Request, resumed bool, timeout time.Duration) (apiclient.Result, error) {
+func sendOne(ctx context.Context, e *apiclient.Engine, req profile.Request, resumed bool, timeout time.Duration) (apiclient.Result, error) {
 	if !resumed {
 		if err := login(ctx, e, timeout); err != nil {
 			return apiclient.Result{}, &exitError{code: 1, err: errors.New(withCertHint(err.Error()))}

@@ -18,6 +18,7 @@ import (
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/httpfile"
 	"tokenscope/apiclient/oidc"
+	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
 	"tokenscope/internal/privfile"
 	"tokenscope/internal/sanitize"
@@ -64,7 +65,7 @@ type targetFlags struct {
 	clientIDFromFile string // the config target's client_id, when it gave one
 	password         string
 	prompt           bool
-	presets          []apiclient.Preset
+	presets          []profile.Preset
 	cfg              *fileConfig
 }
 
@@ -73,7 +74,7 @@ func (f *targetFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.config, "config", "", "config file (default "+defaultConfigPath()+")")
 	fs.StringVar(&f.target, "target", "", "base URL of the API, or the name of a target in the config file (default: the embedded demo server)")
 	fs.StringVar(&f.url, "url", "", "with --target NAME: this base URL instead of the target's url in the config file")
-	fs.StringVar(&f.profile, "profile", "simplejwt", "wire format: "+strings.Join(apiclient.AllProfileNames(), ", ")+", or a TOML profile file")
+	fs.StringVar(&f.profile, "profile", "simplejwt", "wire format: "+strings.Join(profile.AllNames(), ", ")+", or a TOML profile file")
 	fs.StringVar(&f.user, "user", "", "user to log in as (default demo with the embedded server)")
 	fs.StringVar(&f.passwordEnv, "password-env", "", "name of the environment variable holding the password (never pass a password in argv)")
 	fs.StringVar(&f.clientSecretEnv, "client-secret-env", "", "name of the environment variable holding the oauth2 client secret")
@@ -293,7 +294,7 @@ type wiring struct {
 	engine   *apiclient.Engine
 	demo     *demoserver.Server
 	resumed  string // where the tokens came from, when not from a login
-	presets  []apiclient.Request
+	presets  []profile.Request
 	insecure bool
 	logFile  *logSink // nil without --log-file
 	stop     []func()
@@ -371,7 +372,7 @@ func (f *targetFlags) engineConfig(stderr io.Writer) (apiclient.Config, error) {
 	if err != nil {
 		return apiclient.Config{}, fmt.Errorf("%s: %w", f.origin("strategy", f.strategy), err)
 	}
-	profile, err := apiclient.ResolveProfile(f.profile)
+	profile, err := profile.Resolve(f.profile)
 	if err != nil {
 		return apiclient.Config{}, fmt.Errorf("%s: %w", f.origin("profile", f.profile), err)
 	}
@@ -407,8 +408,8 @@ func (f *targetFlags) engineConfig(stderr io.Writer) (apiclient.Config, error) {
 }
 
 // loadPresets reads the --requests file and the config target's presets, in that order.
-func (f *targetFlags) loadPresets() ([]apiclient.Request, error) {
-	var out []apiclient.Request
+func (f *targetFlags) loadPresets() ([]profile.Request, error) {
+	var out []profile.Request
 	if f.requests != "" {
 		reqs, err := httpfile.LoadFile(f.requests, nil)
 		if err != nil {
@@ -420,7 +421,7 @@ func (f *targetFlags) loadPresets() ([]apiclient.Request, error) {
 		}
 	}
 	for _, p := range f.presets {
-		out = append(out, apiclient.Profile{Presets: []apiclient.Preset{p}}.PresetRequests()...)
+		out = append(out, profile.Profile{Presets: []profile.Preset{p}}.PresetRequests()...)
 	}
 	return out, nil
 }
