@@ -149,7 +149,7 @@ type Snapshot struct {
 	DPoP          *DPoPStatus   // the proof key and the token's binding; nil when DPoP is off
 	// RefreshCookie is the cookie that holds the refresh token (the cookie convention): its
 	// name, attributes and expiry, never its value; nil otherwise.
-	RefreshCookie *CookieInfo
+	RefreshCookie *profile.CookieInfo
 	CSRFCookie    string // the CSRF cookie's name in the cookie convention; "" otherwise
 }
 

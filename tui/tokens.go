@@ -11,6 +11,7 @@ import (
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/dpop"
 	"tokenscope/apiclient/oidc"
+	"tokenscope/apiclient/profile"
 	"tokenscope/internal/human"
 	"tokenscope/internal/sanitize"
 	"tokenscope/session"
@@ -56,7 +57,7 @@ func (m *Model) tokensView() string {
 
 // cookieText is the refresh cookie in a few words: its name and attributes, and when the
 // browser would drop it ("" when the refresh token is not a cookie).
-func cookieText(c *apiclient.CookieInfo, now time.Time) string {
+func cookieText(c *profile.CookieInfo, now time.Time) string {
 	if c == nil {
 		return ""
 	}
