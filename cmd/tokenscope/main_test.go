@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,23 @@ func run(ctx context.Context, args ...string) (string, string, error) {
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(ctx)
 	return out.String(), errb.String(), err
+}
+
+// TestVersionLine: --version names the commit and its date from the build's VCS stamp, and says
+// "commit unknown" for a build without one (-buildvcs=false), not "(devel)" alone.
+func TestVersionLine(t *testing.T) {
+	stamp := []debug.BuildSetting{{Key: "vcs.revision", Value: "0f40209c8e04487a0f5b4aea7ef8e6b2628d1e84"},
+		{Key: "vcs.time", Value: "2026-12-06T08:25:04Z"}, {Key: "vcs.modified", Value: "true"}}
+	if got := vcsStamp(stamp); got != "commit 0f40209c8e04 of 2026-12-06T08:25:04Z, modified" {
+		t.Errorf("stamped: %q", got)
+	}
+	if got := vcsStamp(nil); got != "commit unknown" {
+		t.Errorf("unstamped: %q", got)
+	}
+	out, _, _ := run(context.Background(), "--version")
+	if !strings.Contains(out, "commit ") || strings.Contains(out, "(devel)") {
+		t.Errorf("--version: %q", out)
+	}
 }
 
 func TestVersionAndHelp(t *testing.T) {

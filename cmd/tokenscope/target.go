@@ -59,6 +59,7 @@ type targetFlags struct {
 	requestURL string
 
 	// filled by resolve
+	resolved         bool // resolve ran: a command may resolve early (to refuse flags first) and build later
 	targetName       string
 	clientIDFromFile string // the config target's client_id, when it gave one
 	password         string
@@ -100,6 +101,10 @@ func (f *targetFlags) register(fs *pflag.FlagSet) {
 // resolve merges flags, TOKENSCOPE_* variables and the config file, in that order of
 // precedence, and checks the result.
 func (f *targetFlags) resolve() error {
+	if f.resolved {
+		return nil
+	}
+	f.resolved = true
 	fromEnv, err := applyEnv(f.fs)
 	if err != nil {
 		return err
@@ -216,6 +221,11 @@ func (f *targetFlags) validate() error {
 		return usageError("%s: want a duration of 0 or more (0: a sixth of the token's lifetime)", what)
 	case f.logSize < 1:
 		return usageError("--log-size %d: want at least 1 event", f.logSize)
+	case f.evidence.logBodies && f.logFile == "":
+		return usageError("--log-bodies adds each exchange to the --log-file: give --log-file FILE too (or --har FILE for the exchanges alone)")
+	}
+	if _, err := apiclient.ParseStrategy(f.strategy); f.strategy != "" && err != nil {
+		return usageError("%s: %w", f.origin("strategy", f.strategy), err)
 	}
 	return f.demo.validate()
 }
@@ -368,7 +378,7 @@ func (f *targetFlags) build(stderr io.Writer) (*wiring, error) {
 func (f *targetFlags) engineConfig(stderr io.Writer) (apiclient.Config, error) {
 	strategy, err := apiclient.ParseStrategy(f.strategy)
 	if err != nil {
-		return apiclient.Config{}, fmt.Errorf("%s: %w", f.origin("strategy", f.strategy), err)
+		return apiclient.Config{}, usageError("%s: %w", f.origin("strategy", f.strategy), err)
 	}
 	profile, err := apiclient.ResolveProfile(f.profile)
 	if err != nil {
