@@ -36,9 +36,12 @@ type summary struct {
 	P99MS            float64 `json:"p99_ms"`
 	// RatePerS is the pace held: requests started per second, from the first start to the
 	// last. RateAskedPerS and DurationMS are what --rate and --duration asked, when given.
-	RatePerS      float64 `json:"rate_per_s"`
-	RateAskedPerS float64 `json:"rate_asked_per_s,omitempty"`
-	DurationMS    float64 `json:"duration_ms,omitempty"`
+	RatePerS float64 `json:"rate_per_s"`
+	// ThroughputPerS is what was answered per second of the wall time: in a burst the start
+	// rate is the goroutines' (tens of thousands per second), the throughput the server's.
+	ThroughputPerS float64 `json:"throughput_per_s"`
+	RateAskedPerS  float64 `json:"rate_asked_per_s,omitempty"`
+	DurationMS     float64 `json:"duration_ms,omitempty"`
 	// Events is how many the engine logged; EventsDropped how many did not reach stdout or the
 	// --log-file (LogFile says which, with the first write error). Both are never silent: a
 	// drop makes the exit status 1.
@@ -461,13 +464,42 @@ func (t *tally) summarize(c apiclient.Counters, wall time.Duration) summary {
 	if span := t.lastSent.Sub(t.firstSent); t.ended > 1 && span > 0 {
 		s.RatePerS = math.Round(float64(t.ended-1)/span.Seconds()*100) / 100
 	}
+	if t.ended > 1 && wall > 0 {
+		s.ThroughputPerS = math.Round(float64(t.ended)/wall.Seconds()*100) / 100
+	}
 	return s
+}
+
+// plural is "1 request", "2 requests": n and the noun, with an s unless n is 1.
+func plural(n uint64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func (s summary) text() string {
-	pace := fmt.Sprintf("%.1f req/s", s.RatePerS)
+	events := fmt.Sprintf("%s, %d dropped", plural(s.Events, "event"), s.EventsDropped)
+	if lf := s.LogFile; lf != nil {
+		events += fmt.Sprintf(" · log file: %d written, %d dropped", lf.Written, lf.Dropped)
+		if lf.Error != "" {
+			events += " (" + lf.Error + ")"
+		}
+	}
+	return fmt.Sprintf("\n%s: %d ok, %d failed, %d parked, %d lost · %s seen · %s (%d failed) · logged out %d× · %d replayed\nwall %.1f ms · p50 %.1f ms · p99 %.1f ms%s · %s",
+		plural(uint64(s.Requests), "request"), s.OK, s.Failed, s.Parked, s.Lost, plural(s.UnauthorizedSeen, "401"),
+		plural(s.Refreshes, "refresh call"), s.RefreshFailures, s.LoggedOut, s.Replayed, s.WallMS, s.P50MS, s.P99MS, s.pace(), events)
+}
+
+// pace says how fast requests went: the rate they were started at and the rate they were
+// answered at, named, and what --rate and --duration asked. A single request has neither.
+func (s summary) pace() string {
+	if s.Requests < 2 {
+		return ""
+	}
+	pace := fmt.Sprintf(" · started %.1f/s, answered %.1f/s", s.RatePerS, s.ThroughputPerS)
 	switch {
 	case s.RateAskedPerS > 0 && s.DurationMS > 0:
 		pace += fmt.Sprintf(" (asked %g/s for %s)", s.RateAskedPerS, time.Duration(s.DurationMS*1e6))
@@ -476,13 +508,5 @@ func (s summary) text() string {
 	case s.DurationMS > 0:
 		pace += fmt.Sprintf(" (for %s)", time.Duration(s.DurationMS*1e6))
 	}
-	events := fmt.Sprintf("%d events, %d dropped", s.Events, s.EventsDropped)
-	if lf := s.LogFile; lf != nil {
-		events += fmt.Sprintf(" · log file: %d written, %d dropped", lf.Written, lf.Dropped)
-		if lf.Error != "" {
-			events += " (" + lf.Error + ")"
-		}
-	}
-	return fmt.Sprintf("\n%d requests: %d ok, %d failed, %d parked, %d lost · %d 401s seen · %d refresh calls (%d failed) · logged out %d× · %d replayed\nwall %.1f ms · p50 %.1f ms · p99 %.1f ms · %s · %s",
-		s.Requests, s.OK, s.Failed, s.Parked, s.Lost, s.UnauthorizedSeen, s.Refreshes, s.RefreshFailures, s.LoggedOut, s.Replayed, s.WallMS, s.P50MS, s.P99MS, pace, events)
+	return pace
 }
