@@ -11,12 +11,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/charmbracelet/lipgloss"
 	"github.com/spf13/cobra"
 
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/httpfile"
 	"tokenscope/internal/sanitize"
 	"tokenscope/session"
+	"tokenscope/themes"
 )
 
 // summary is fire's last line; DESIGN.md fixes its fields.
@@ -63,6 +65,7 @@ type fireOpts struct {
 	duration    time.Duration // send until it is up; 0: until --count are sent
 	waitExpiry  bool
 	jsonOut     bool
+	quiet       bool // -q: the summary only
 	noRelogin   bool
 	revoke      bool
 	headers     []string // -H
@@ -117,11 +120,20 @@ Without --target it starts the embedded demo server, tuned with the same flags a
 	fs.DurationVar(&o.duration, "duration", 0, "send until this much time is up (--count then caps the number)")
 	fs.BoolVar(&o.waitExpiry, "wait-expiry", false, "log in, wait until the access token has expired, then fire")
 	fs.BoolVar(&o.jsonOut, "json", false, "print one JSON event per line, then the summary object")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print the summary only, not each event (with --json: the summary object alone); a terminal still shows the progress line")
 	fs.BoolVar(&o.noRelogin, "no-relogin", false, "do not log in again to replay requests parked by a dead session")
 	fs.BoolVar(&o.revoke, "revoke-on-exit", false, "at the end, revoke the refresh token at the identity provider (RFC 7009) and log out")
 	registerHeaderFlag(fs, &o.headers)
 	registerTargetCompletion(cmd, &o.tf)
 	return cmd
+}
+
+// printMode is how the events are shown: -q wins over --json.
+func (o *fireOpts) printMode() printMode {
+	if o.quiet {
+		return printQuiet
+	}
+	return printModeOf(o.jsonOut)
 }
 
 // validate refuses values that cannot mean anything; the target flags are checked by build.
@@ -165,7 +177,7 @@ func runFire(ctx context.Context, stdout, stderr io.Writer, o *fireOpts, args []
 		return err
 	}
 	req = labelJSON(req)
-	pr := startPrinter(stdout, e.Log(), o.jsonOut)
+	pr := startPrinter(stdout, e.Log(), o.printMode())
 	// A run that ends before sending still ends with its summary line: scripts read the last line.
 	abort := func(err error) error {
 		pr.finish()
@@ -254,16 +266,34 @@ type printer struct {
 	lost    uint64
 }
 
-func startPrinter(stdout io.Writer, log session.LogView, jsonOut bool) *printer {
-	show := func(ev session.Event) {
-		if jsonOut {
-			fmt.Fprintf(stdout, "%s\n", ev.JSON())
-		} else {
-			// Line: an event is one line, whatever a server put in its reason.
-			fmt.Fprintf(stdout, "%s %s\n", ev.Time.Format("15:04:05.000"), sanitize.Line(ev.Text()))
-		}
+// printMode is how the printer shows events.
+type printMode int
+
+const (
+	printText  printMode = iota // one line each; in colour on a terminal unless NO_COLOR is set
+	printJSON                   // one JSON object each
+	printQuiet                  // nothing (-q): the summary, the answer or the error says enough
+)
+
+// printModeOf is text, or JSON with --json.
+func printModeOf(jsonOut bool) printMode {
+	if jsonOut {
+		return printJSON
 	}
-	p := &printer{follow: newFollower(log, 1<<16), printed: make(chan struct{})}
+	return printText
+}
+
+func startPrinter(w io.Writer, log session.LogView, mode printMode) *printer {
+	p := &printer{printed: make(chan struct{})}
+	if mode == printQuiet {
+		close(p.printed)
+		return p
+	}
+	show := func(ev session.Event) { fmt.Fprintf(w, "%s\n", ev.JSON()) }
+	if mode == printText {
+		show = textPrinter(w)
+	}
+	p.follow = newFollower(log, 1<<16)
 	go func() {
 		defer close(p.printed)
 		p.follow.run(show)
@@ -271,9 +301,30 @@ func startPrinter(stdout io.Writer, log session.LogView, jsonOut bool) *printer 
 	return p
 }
 
+// textPrinter prints an event as one line (whatever a server put in its reason), coloured by
+// the theme's roles when w is a terminal and NO_COLOR is not set. The colours are ours, so they
+// go to the terminal itself; the text in them has been through the sanitizer (sanitize.Line).
+func textPrinter(w io.Writer) func(session.Event) {
+	f, ok := rawTerminal(w)
+	if !ok || themes.NoColor() {
+		return func(ev session.Event) {
+			fmt.Fprintf(w, "%s %s\n", ev.Time.Format("15:04:05.000"), sanitize.Line(ev.Text()))
+		}
+	}
+	r := lipgloss.NewRenderer(f)
+	th, _ := themes.Get(themes.Default())
+	stamp := th.Subtle.Renderer(r)
+	return func(ev session.Event) {
+		fmt.Fprintf(f, "%s %s\n", stamp.Render(ev.Time.Format("15:04:05.000")), th.Event(ev).Renderer(r).Render(sanitize.Line(ev.Text())))
+	}
+}
+
 // finish prints what is left and returns how many events the printer missed.
 func (p *printer) finish() uint64 {
 	p.once.Do(func() {
+		if p.follow == nil {
+			return // quiet: nothing was followed
+		}
 		p.follow.sub.Close()
 		<-p.printed
 		p.lost = p.follow.lost
