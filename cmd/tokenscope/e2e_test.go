@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -203,5 +204,26 @@ func TestTerminalColourAndQuiet(t *testing.T) {
 	}
 	if strings.Contains(parts[2], "response") || !strings.Contains(parts[2], "2 requests: 2 ok") {
 		t.Errorf("-q printed events, or no summary:\n%s", parts[2])
+	}
+}
+
+// TestTerminalPasswordPrompt: on a terminal, with a user and no other source of the password,
+// request asks for it with the input hidden, as curl -u and HTTPie -a do (it said "give
+// --password-env NAME" and stopped). Without a terminal it never asks (TestRequestQuiet's
+// failed login).
+func TestTerminalPasswordPrompt(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	s := startTmux(t, 120, 30, "demo-server --quiet --addr "+addr+" & sleep 0.5; $TS_BIN request --target http://"+addr+
+		" --profile simplejwt --user demo GET /api/me; echo exit=$?; sleep 60")
+	s.waitFor(regexp.MustCompile(`Password for demo at http://`+regexp.QuoteMeta(addr)), 20*time.Second)
+	s.keys("demo", "Enter")
+	screen := s.waitFor(regexp.MustCompile(`exit=\d`), 20*time.Second)
+	if !strings.Contains(screen, "exit=0") || !strings.Contains(screen, `"username"`) || strings.Contains(screen, "Password for demo at http://"+addr+": demo") {
+		t.Errorf("screen:\n%s", screen)
 	}
 }

@@ -268,8 +268,10 @@ func (f *targetFlags) checkCredentials(name string) error {
 			return fmt.Errorf("%s: the password variable %s is empty or unset", what, f.passwordEnv)
 		}
 	case f.password != "", f.prompt:
+	case isatty.IsTerminal(os.Stdin.Fd()) && isatty.IsTerminal(os.Stderr.Fd()):
+		f.prompt = true // as curl -u and HTTPie -a do: ask, with the input hidden
 	default:
-		return fmt.Errorf("%s: no password: give --password-env NAME (or password_env / password_prompt in the config file)", what)
+		return fmt.Errorf("%s: no password: give --password-env NAME (or password_env / password_prompt in the config file), or run it on a terminal to be asked", what)
 	}
 	return nil
 }
