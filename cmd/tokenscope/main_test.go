@@ -132,3 +132,37 @@ func TestDemoServerRejectsBadFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestHelpGroupsFlags: --help lists a command's own flags first, then the target flags in
+// groups, in one order; the demo server's knobs are in their own group, not among a real API's
+// flags; request does not list the flags it has no use for.
+func TestHelpGroupsFlags(t *testing.T) {
+	out, _, err := run(context.Background(), "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(s string) int {
+		i := strings.Index(out, s)
+		if i < 0 {
+			t.Fatalf("--help lacks %q:\n%s", s, out)
+		}
+		return i
+	}
+	order := []int{at("\nFlags:\n"), at("\n" + groupTarget + ":\n"), at("\n" + groupIDP + ":\n"), at("\n" + groupEngine + ":\n"),
+		at("\n" + groupDemo + ":\n"), at("\n" + groupOutput + ":\n")}
+	for i := 1; i < len(order); i++ {
+		if order[i] < order[i-1] {
+			t.Errorf("groups out of order: %v", order)
+		}
+	}
+	if demo, target := at("--fail-refresh"), at("--password-env"); demo < order[4] || target > order[2] {
+		t.Errorf("--fail-refresh at %d (demo group at %d), --password-env at %d", demo, order[4], target)
+	}
+	if theme := at("--theme"); theme > order[1] {
+		t.Error("the TUI's own --theme is not among its own flags")
+	}
+	req, _, _ := run(context.Background(), "request", "--help")
+	if strings.Contains(req, "--no-single-flight") || !strings.Contains(req, "--session-file") {
+		t.Errorf("request --help:\n%s", req)
+	}
+}

@@ -79,6 +79,9 @@ be given with -H: the engine sets it.`,
 	}
 	fs := cmd.Flags()
 	o.tf.register(fs)
+	for _, unused := range []string{"no-single-flight", "log-size"} { // one request: nothing to share, little to keep
+		_ = fs.MarkHidden(unused)
+	}
 	registerHeaderFlag(fs, &o.headers)
 	fs.StringVarP(&o.data, "data", "d", "", "the body: BODY, @FILE or @- for stdin (sent as it is, at most 4 MiB)")
 	fs.BoolVarP(&o.include, "include", "i", false, "print the status line and headers before the body")

@@ -168,6 +168,7 @@ provider too.`,
 	root.AddCommand(newRequestCmd())
 	root.AddCommand(newProfileCmd())
 	root.SuggestionsMinimumDistance = 2
+	root.SetUsageTemplate(usageTemplate)
 	usageArgs(root)
 	return root
 }
