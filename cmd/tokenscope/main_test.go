@@ -76,7 +76,8 @@ func TestDemoServerCommand(t *testing.T) {
 		t.Fatalf("no URL printed:\n%s", out.String())
 	}
 	banner := out.String()
-	for _, want := range []string{"alice / (the password from the environment)", "access TTL 5s", "rotation off", "simplejwt", "bearer-json", "element-admin", "oauth2", "curl -s " + base + "/oauth/token"} {
+	for _, want := range []string{"alice / (the password from the environment)", "access TTL 5s", "rotation off", "simplejwt", "bearer-json", "element-admin", "oauth2", "curl -s " + base + "/oauth/token",
+		"confidential client (client credentials): tokenscope-cc / demo-secret"} {
 		if !strings.Contains(banner, want) {
 			t.Errorf("banner lacks %q:\n%s", want, banner)
 		}
