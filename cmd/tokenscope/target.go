@@ -60,6 +60,7 @@ type targetFlags struct {
 
 	// filled by resolve
 	resolved         bool // resolve ran: a command may resolve early (to refuse flags first) and build later
+	resolvedProfile  apiclient.Profile
 	targetName       string
 	clientIDFromFile string // the config target's client_id, when it gave one
 	password         string
@@ -111,6 +112,21 @@ func (f *targetFlags) resolve() error {
 		return nil
 	}
 	f.resolved = true
+	if err := f.resolveTarget(); err != nil {
+		return err
+	}
+	// The profile is a flag value too: refused here, before anything starts.
+	p, err := apiclient.ResolveProfile(f.profile)
+	if err != nil {
+		return usageError("%s: %w", f.origin("profile", f.profile), err)
+	}
+	f.resolvedProfile = p
+	return nil
+}
+
+// resolveTarget applies the TOKENSCOPE_* variables, checks the flags, and takes the config
+// target's settings for what they left unset.
+func (f *targetFlags) resolveTarget() error {
 	fromEnv, err := applyEnv(f.fs)
 	if err != nil {
 		return err
@@ -388,10 +404,7 @@ func (f *targetFlags) engineConfig(stderr io.Writer) (apiclient.Config, error) {
 	if err != nil {
 		return apiclient.Config{}, usageError("%s: %w", f.origin("strategy", f.strategy), err)
 	}
-	profile, err := apiclient.ResolveProfile(f.profile)
-	if err != nil {
-		return apiclient.Config{}, fmt.Errorf("%s: %w", f.origin("profile", f.profile), err)
-	}
+	profile := f.resolvedProfile
 	if err := f.promptPassword(stderr); err != nil {
 		return apiclient.Config{}, err
 	}
