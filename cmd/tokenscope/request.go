@@ -31,6 +31,7 @@ type requestOpts struct {
 	data    string   // -d: BODY, @FILE or @-
 	dataSet bool
 	include bool // -i
+	quiet   bool // -q
 }
 
 func newRequestCmd() *cobra.Command {
@@ -79,9 +80,13 @@ be given with -H: the engine sets it.`,
 	}
 	fs := cmd.Flags()
 	o.tf.register(fs)
+	for _, unused := range []string{"no-single-flight", "log-size"} { // one request: nothing to share, little to keep
+		_ = fs.MarkHidden(unused)
+	}
 	registerHeaderFlag(fs, &o.headers)
 	fs.StringVarP(&o.data, "data", "d", "", "the body: BODY, @FILE or @- for stdin (sent as it is, at most 4 MiB)")
 	fs.BoolVarP(&o.include, "include", "i", false, "print the status line and headers before the body")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing on stderr unless something fails (the body still goes to stdout)")
 	registerTargetCompletion(cmd, &o.tf)
 	return cmd
 }
@@ -104,7 +109,11 @@ func runRequest(ctx context.Context, cmd *cobra.Command, o *requestOpts, args []
 	if err != nil {
 		return err
 	}
-	pr := startPrinter(stderr, e.Log(), false) // the session's story; tokens are fingerprints in events
+	mode := printText // the session's story; tokens are fingerprints in events
+	if o.quiet {
+		mode = printQuiet
+	}
+	pr := startPrinter(stderr, e.Log(), mode)
 	res, err := sendOne(ctx, e, req, b.resumed != "", o.tf.timeout)
 	pr.finish() // the story ends before the answer is printed
 	if err != nil {
