@@ -7,11 +7,40 @@ package apiclient
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 
 	"tokenscope/session"
 )
+
+// Strategy is when to refresh.
+type Strategy string
+
+// Strategies, as DESIGN.md defines them.
+const (
+	Auto       Strategy = "auto"       // proactive and reactive
+	Proactive  Strategy = "proactive"  // before a request, when exp is within the threshold
+	Reactive   Strategy = "reactive"   // after a 401
+	Background Strategy = "background" // a timer refreshes ahead of exp, even when idle (401s still handled)
+	Off        Strategy = "off"        // never: a 401 is reported
+)
+
+// Strategies lists the strategies in the order the TUI cycles them.
+func Strategies() []Strategy { return []Strategy{Auto, Proactive, Reactive, Background, Off} }
+
+// ParseStrategy accepts a strategy name.
+func ParseStrategy(s string) (Strategy, error) {
+	for _, st := range Strategies() {
+		if string(st) == strings.ToLower(s) {
+			return st, nil
+		}
+	}
+	return "", fmt.Errorf("unknown strategy %q (want auto, proactive, reactive, background or off)", s)
+}
+
+func (s Strategy) proactive() bool { return s == Auto || s == Proactive }
+func (s Strategy) reactive() bool  { return s == Auto || s == Reactive || s == Background }
 
 // refresher decides whether a caller starts a refresh, joins the one in flight or needs none,
 // numbers the refreshes, and counts them in flight per refresh token (tokenUses, which also
