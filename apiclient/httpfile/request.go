@@ -23,7 +23,6 @@ import (
 // kept: the engine sends everything to its own target. Lines starting with # or // among
 // the headers are comments.
 
-
 // ParseRequest reads one request in the composer's format: the request line, header lines, a
 // blank line and the body, taken as it is but for surrounding whitespace. Line endings may be
 // \n or \r\n. A JSON body without a Content-Type gets application/json. Errors name the line.
@@ -102,7 +101,6 @@ func Format(r profile.Request) string {
 	return b.String()
 }
 
-
 // requestLine splits "METHOD target [HTTP/x]" or "target [HTTP/x]".
 func requestLine(rl string) (method, target string, err error) {
 	f := strings.Fields(rl)
@@ -127,7 +125,6 @@ func requestLine(rl string) (method, target string, err error) {
 	}
 	return m, f[1], nil
 }
-
 
 // ParseHeader reads a header given as "Name: value" (curl's -H), by the rules header lines
 // of a request follow.
@@ -155,10 +152,7 @@ func checkHeader(name, value string) error {
 	return nil
 }
 
-
 // isCtl reports control characters not allowed in a header value (tab is allowed).
 func isCtl(r rune) bool {
 	return (r < 0x20 && r != '\t') || r == 0x7f
 }
-
-
