@@ -155,9 +155,8 @@ func (m *Model) exchangeLines(r apiclient.Result, w int) []string {
 	th := m.sh.theme
 	req := r.Request
 	out := []string{th.Header.Render("sent"), th.Value.Render(truncate(sanitize.Line(req.Method+" "+m.sh.snap.Target+req.Path), w))}
-	if m.engine != nil {
-		a := m.engine.Profile().Auth
-		out = append(out, th.Label.Render(truncate(a.Header+": "+strings.TrimSpace(a.Scheme+" <access token, masked>"), w)))
+	if a := m.drv.words().sentAuth; a != "" {
+		out = append(out, th.Label.Render(truncate(a, w)))
 	}
 	names := make([]string, 0, len(req.Header))
 	for k := range req.Header {

@@ -30,7 +30,7 @@ func FuzzViewInert(f *testing.F) {
 			Path: s, Reason: s, Duration: time.Millisecond}})
 		for _, p := range []pane{paneRequests, paneLog} {
 			m.focus = p
-			secInert(t, paneNames[p]+" pane", m.View(), false)
+			secInert(t, m.panels[p].title()+" pane", m.View(), false)
 		}
 		m.setFlash(s)
 		secInert(t, "status bar", m.View(), false)

@@ -71,7 +71,7 @@ func newFixture(t testing.TB, profile string, cfg apiclient.Config, theme string
 	if _, err := f.e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	f.m = New(Options{Engine: f.e, Faults: srv, Theme: theme, Clock: f.clock, NoAutoLogin: true,
+	f.m = New(Options{Driver: Drive(f.e, DemoFaults(srv)), Theme: theme, Clock: f.clock, NoAutoLogin: true,
 		Tick: 10 * time.Millisecond, Clipboard: func(s string) error {
 			f.mu.Lock()
 			f.copied = append(f.copied, s)

@@ -31,7 +31,7 @@ type requestsPanel struct {
 	list     []apiclient.Request
 	selected int
 	results  map[int]apiclient.Result // the last answer per request index
-	flying   map[int]flight           // requests sent and not answered yet, per index
+	flights  *flights                 // the requests in flight, the model's
 	history  []sent                   // what was sent, newest first
 	genOf    func(id uint64) int      // the generation a request carried, from the log
 	burstN   int
@@ -43,9 +43,9 @@ type requestsPanel struct {
 	listCol, rightCol lipgloss.Style
 }
 
-func newRequestsPanel(sh *shared, reqs []apiclient.Request) *requestsPanel {
+func newRequestsPanel(sh *shared, reqs []apiclient.Request, fl *flights) *requestsPanel {
 	return &requestsPanel{
-		sh: sh, list: reqs, results: map[int]apiclient.Result{}, flying: map[int]flight{}, burstN: 100, resp: viewport.New(0, 0),
+		sh: sh, list: reqs, results: map[int]apiclient.Result{}, flights: fl, burstN: 100, resp: viewport.New(0, 0),
 		keys: newScrollKeys("select up", "select down", "answer top", "answer bottom"),
 		own:  requestKeys{CopyBody: bind("copy the answer's body", "B"), Delete: bind("delete the request (asks)", "d")},
 	}
@@ -92,6 +92,8 @@ func (p *requestsPanel) Update(msg tea.KeyMsg) (tea.Cmd, bool) {
 	return nil, true
 }
 
+func (p *requestsPanel) title() string { return "requests" }
+
 func (p *requestsPanel) status() string { return fmt.Sprintf("burst size %d (+/-)", p.burstN) }
 
 // current is the selected request; ok is false when there is none.
@@ -133,33 +135,8 @@ func (p *requestsPanel) save(i int, r apiclient.Request) string {
 	return "request added: " + r.Method + " " + r.Path
 }
 
-// flight is how many sends of one request are out, and since when the oldest.
-type flight struct {
-	n     int
-	since time.Time
-}
-
-// launch notes n sends of request i; the selected request's answer shows them at once.
-func (p *requestsPanel) launch(i, n int, now time.Time) {
-	f := p.flying[i]
-	if f.n == 0 {
-		f.since = now
-	}
-	f.n += n
-	p.flying[i] = f
-	if i == p.selected {
-		p.relayout()
-	}
-}
-
-// land notes n answers to request i.
-func (p *requestsPanel) land(i, n int) {
-	f := p.flying[i]
-	if f.n -= n; f.n <= 0 {
-		delete(p.flying, i)
-	} else {
-		p.flying[i] = f
-	}
+// flightChanged lays the answer out again when request i, sent or answered, is the one shown.
+func (p *requestsPanel) flightChanged(i int) {
 	if i == p.selected {
 		p.relayout()
 	}
@@ -172,7 +149,7 @@ const flightMark = "\x00in-flight"
 // flightLine says that the selected request is out, for how long, and what it waits for.
 func (p *requestsPanel) flightLine(w int) string {
 	th := p.sh.theme
-	f := p.flying[p.selected]
+	f := p.flights.of(p.selected)
 	s := spinnerFrame(p.sh.now) + " in flight"
 	if f.n > 1 {
 		s += fmt.Sprintf(" ×%d", f.n)
@@ -238,7 +215,7 @@ func (p *requestsPanel) View() string {
 	for i, r := range p.list {
 		label := truncate(sanitize.Line(requestLabel(r)), p.listW-2)
 		mark := " "
-		if p.flying[i].n > 0 {
+		if p.flights.of(i).n > 0 {
 			mark = spinnerFrame(p.sh.now)
 		}
 		if i == p.selected {
@@ -268,7 +245,7 @@ func (p *requestsPanel) deleteSelected() tea.Cmd {
 	if !ok {
 		return nil
 	}
-	if len(p.flying) > 0 {
+	if p.flights.out() > 0 {
 		// Answers find their request by its place in the list: it must not move under them.
 		return flash("requests are in flight: delete once they are answered")
 	}
@@ -377,7 +354,7 @@ func (p *requestsPanel) answerLines(w int) (head, body []string) {
 	}
 	head = []string{th.Header.Render(truncate(sanitize.Line(req.Method+" "+req.Path), w))}
 	r, sent := p.results[p.selected]
-	if p.flying[p.selected].n > 0 {
+	if p.flights.of(p.selected).n > 0 {
 		head = append(head, flightMark)
 		if !sent {
 			return head, nil

@@ -138,7 +138,7 @@ func (s *secHostile) engine(t *testing.T) *apiclient.Engine {
 
 func secModel(t *testing.T, e *apiclient.Engine, reqs []apiclient.Request) *Model {
 	t.Helper()
-	m := New(Options{Engine: e, NoAutoLogin: true, Requests: reqs, Theme: "dark", Tick: time.Hour,
+	m := New(Options{Driver: Drive(e, nil), NoAutoLogin: true, Requests: reqs, Theme: "dark", Tick: time.Hour,
 		Clipboard: func(string) error { return nil }})
 	t.Cleanup(m.Close)
 	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
@@ -163,7 +163,7 @@ func secStep(m *Model, cmd tea.Cmd) {
 	for {
 		select {
 		case ev := <-m.sub.C:
-			m.logp.ingest([]session.Event{ev}, m.engine.Log().Since)
+			m.logp.ingest([]session.Event{ev}, m.drv.Log().Since)
 			continue
 		default:
 		}
@@ -248,7 +248,7 @@ func TestSecurityHostileTextDrawnInert(t *testing.T) {
 	// The 401 (reqs[2]) goes last: its refresh is rejected, and the login dialog then covers
 	// the panes.
 	for _, i := range []int{0, 1, 3} {
-		secStep(m, m.sendCmd(i))
+		secStep(m, m.sendCmd(e, i, false))
 	}
 	views := map[string]string{}
 	render := func(name string) {
@@ -284,7 +284,7 @@ func TestSecurityHostileTextDrawnInert(t *testing.T) {
 	render("log pane")
 
 	// A 401 whose refresh is rejected with a hostile message: the login dialog, the log.
-	secStep(m, m.sendCmd(2))
+	secStep(m, m.sendCmd(e, 2, false))
 	render("login dialog after a hostile refresh rejection")
 	secKey(m, "esc")
 	m.focus = paneRequests
@@ -324,14 +324,14 @@ func TestSecurityHostileOpaqueTokenDrawnInert(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := secModel(t, e, []apiclient.Request{{Method: "GET", Path: "/api/json"}})
-	secStep(m, m.sendCmd(0)) // Go refuses to put control characters in a header: a failed request
+	secStep(m, m.sendCmd(e, 0, false)) // Go refuses to put control characters in a header: a failed request
 	for _, reveal := range []bool{false, true} {
 		m.sh.reveal = reveal
 		m.claims.sync()
 		for _, p := range []pane{paneLog, paneRequests, paneClaims} {
 			m.focus = p
 			m.logp.store.invalidate()
-			secInert(t, fmt.Sprintf("%s pane, reveal %v", paneNames[p], reveal), m.View(), false)
+			secInert(t, fmt.Sprintf("%s pane, reveal %v", m.panels[p].title(), reveal), m.View(), false)
 		}
 	}
 }
@@ -352,7 +352,7 @@ func TestSecurityHugeBodyDrawnCapped(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := secModel(t, e, []apiclient.Request{{Method: "GET", Path: "/api/big"}})
-	secStep(m, m.sendCmd(0))
+	secStep(m, m.sendCmd(e, 0, false))
 	r, ok := m.reqs.results[0]
 	if !ok || r.Outcome != apiclient.OK || len(r.Body) < 3<<20 {
 		t.Fatalf("result ok=%v outcome %v, %d bytes (%s)", ok, r.Outcome, len(r.Body), r.Reason)

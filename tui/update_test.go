@@ -55,7 +55,7 @@ func sized(t *testing.T, cfg apiclient.Config, faults bool) *fixture {
 	f := newFixture(t, "simplejwt", cfg, "dark")
 	if !faults {
 		o := f.m.opts
-		o.Faults = nil
+		o.Driver = Drive(f.e, nil)
 		f.m.Close()
 		f.m = New(o)
 		t.Cleanup(f.m.Close)
@@ -69,7 +69,7 @@ func drain(m *Model) {
 	for {
 		select {
 		case ev := <-m.sub.C:
-			m.logp.ingest([]session.Event{ev}, m.engine.Log().Since)
+			m.logp.ingest([]session.Event{ev}, m.drv.Log().Since)
 		default:
 			return
 		}
@@ -105,8 +105,8 @@ func TestKeyBurstAndSize(t *testing.T) {
 	upd(t, f.m, press("enter")) // a single send first: the burst's answer must replace it in view
 	single := f.m.reqs.results[f.m.reqs.selected].ID
 	upd(t, f.m, press("b"))
-	if !strings.Contains(f.m.flash, "burst of 50: 50 ok") || f.m.inflight != 0 {
-		t.Errorf("flash %q inflight %d", f.m.flash, f.m.inflight)
+	if !strings.Contains(f.m.flash, "burst of 50: 50 ok") || f.m.flights.out() != 0 {
+		t.Errorf("flash %q inflight %d", f.m.flash, f.m.flights.out())
 	}
 	if st := f.srv.Stats(); st.ResourceOK != 51 {
 		t.Errorf("server saw %d requests, want 1 + 50", st.ResourceOK)
@@ -476,7 +476,7 @@ func TestEventCatchUp(t *testing.T) {
 	all := f.e.Log().Events()
 	last := all[len(all)-1]
 	// Only the newest event arrives through the stream; the five before it were dropped.
-	f.m.logp.ingest([]session.Event{last}, f.m.engine.Log().Since)
+	f.m.logp.ingest([]session.Event{last}, f.m.drv.Log().Since)
 	if got := len(f.m.logp.store.events) - before; got != len(all)-before {
 		t.Errorf("caught up %d events, want %d", got, len(all)-before)
 	}
@@ -904,8 +904,8 @@ func TestHeartbeatKey(t *testing.T) {
 		t.Fatalf("a: on %v, %q", f.m.beat.on, f.m.flash)
 	}
 	cmd := f.m.onBeat(beatMsg{gen: f.m.beat.gen})
-	if f.m.inflight != 1 {
-		t.Errorf("a beat sent %d requests", f.m.inflight)
+	if f.m.flights.out() != 1 {
+		t.Errorf("a beat sent %d requests", f.m.flights.out())
 	}
 	run(t, f.m, cmd)
 	if !strings.Contains(ansi.Strip(f.m.View()), "♥ every 1.0s") {
