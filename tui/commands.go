@@ -129,10 +129,12 @@ func (m *Model) loggedIn(msg loginMsg) {
 	if msg.err == nil {
 		m.reqs.addMissing(msg.provided)
 	}
-	// A replayed request's detail shows the replay's answer, not "parked · 0 attempts".
+	// A replayed request's answer, history row and detail show the replay's answer, not
+	// "parked · 0 attempts".
 	for _, r := range msg.replayed {
-		m.reqs.replayed(r)
+		m.answers.replace(r)
 	}
+	m.reqs.relayout()
 	m.sync()
 }
 

@@ -138,5 +138,4 @@ var (
 	composerCancel = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel"))
 	filterApply    = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "apply"))
 	filterClear    = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear"))
-	dismissKey     = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "dismiss"))
 )

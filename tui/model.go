@@ -75,7 +75,7 @@ type Model struct {
 	prompt   *loginPrompt
 	help     *helpOverlay
 	detail   *detailView
-	results  resultBook // answers by request id, for the detail
+	answers  *answers // the answers, each kept once
 
 	width, height int
 	mode          mode
@@ -110,9 +110,9 @@ func New(o Options) *Model {
 	}
 	sh := &shared{}
 	sh.tname, sh.theme = pickTheme(o.Theme)
-	fl := newFlights()
-	m := &Model{opts: o, drv: o.Driver, clock: o.Clock, keys: DefaultKeyMap(), sh: sh, flights: fl,
-		logp: newLogPanel(sh, o.LogMax, o.Driver.words().emptyLog), reqs: newRequestsPanel(sh, o.Driver.requests(o.Requests), fl),
+	fl, ans := newFlights(), newAnswers()
+	m := &Model{opts: o, drv: o.Driver, clock: o.Clock, keys: DefaultKeyMap(), sh: sh, flights: fl, answers: ans,
+		logp: newLogPanel(sh, o.LogMax, o.Driver.words().emptyLog), reqs: newRequestsPanel(sh, o.Driver.requests(o.Requests), ans, fl),
 		claims: newClaimsPanel(sh), composer: newComposer(sh), dialog: newLoginDialog(sh, o.Driver.words().dialog),
 		prompt: newLoginPrompt(sh), detail: newDetailView(sh)}
 	m.offer()
@@ -226,25 +226,25 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
-// answered takes a request's answer: out of flight, into its panel, the history and the
-// detail's book.
+// answered takes a request's answer: out of flight, and kept once for its panel, the history
+// and the detail.
 func (m *Model) answered(msg resultMsg) {
 	m.flights.land(msg.index, 1, msg.beat)
 	m.reqs.flightChanged(msg.index)
-	m.reqs.setResult(msg.index, msg.res)
-	m.results.add(msg.res)
-	m.reqs.remember(msg.res, 0)
+	m.keep(msg.index, msg.res)
+}
+
+// keep keeps the answer to request i, and shows it when i is the request shown.
+func (m *Model) keep(i int, r apiclient.Result) {
+	m.answers.add(i, r)
+	m.reqs.answered(i)
 }
 
 // burstAnswered takes a burst's end: its worst answer stands for it.
 func (m *Model) burstAnswered(msg burstMsg) {
 	m.flights.land(msg.index, msg.n, false)
 	m.reqs.flightChanged(msg.index)
-	m.results.add(msg.worst)
-	m.reqs.remember(msg.worst, 0)
-	if msg.worst.ID != 0 {
-		m.reqs.setResult(msg.index, msg.worst)
-	}
+	m.keep(msg.index, msg.worst)
 	m.setFlash(fmt.Sprintf("burst of %d: %d ok, %d failed, %d parked in %s", msg.n, msg.ok, msg.failed, msg.parked, human.Duration(msg.took)))
 }
 

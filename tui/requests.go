@@ -30,10 +30,9 @@ type requestsPanel struct {
 	delAsked int // the request d was pressed on once, +1; 0: none
 	list     []apiclient.Request
 	selected int
-	results  map[int]apiclient.Result // the last answer per request index
-	flights  *flights                 // the requests in flight, the model's
-	history  []sent                   // what was sent, newest first
-	genOf    func(id uint64) int      // the generation a request carried, from the log
+	answers  *answers            // the answers, the model's: the last one per request, the history
+	flights  *flights            // the requests in flight, the model's
+	genOf    func(id uint64) int // the generation a request carried, from the log
 	burstN   int
 
 	head              []string // the answer's fixed lines: request, status, reason
@@ -43,9 +42,9 @@ type requestsPanel struct {
 	listCol, rightCol lipgloss.Style
 }
 
-func newRequestsPanel(sh *shared, reqs []apiclient.Request, fl *flights) *requestsPanel {
+func newRequestsPanel(sh *shared, reqs []apiclient.Request, ans *answers, fl *flights) *requestsPanel {
 	return &requestsPanel{
-		sh: sh, list: reqs, results: map[int]apiclient.Result{}, flights: fl, burstN: 100, resp: viewport.New(0, 0),
+		sh: sh, list: reqs, answers: ans, flights: fl, burstN: 100, resp: viewport.New(0, 0),
 		keys: newScrollKeys("select up", "select down", "answer top", "answer bottom"),
 		own:  requestKeys{CopyBody: bind("copy the answer's body", "B"), Delete: bind("delete the request (asks)", "d")},
 	}
@@ -78,7 +77,7 @@ func (p *requestsPanel) Update(msg tea.KeyMsg) (tea.Cmd, bool) {
 	case key.Matches(msg, p.keys.Down):
 		p.selectIndex(p.selected + 1)
 	case key.Matches(msg, p.own.CopyBody):
-		r, ok := p.results[p.selected]
+		r, ok := p.answers.of(p.selected)
 		if !ok || len(r.Body) == 0 {
 			return flash("no answer body to copy: send the request first"), true
 		}
@@ -109,12 +108,8 @@ func (p *requestsPanel) selectIndex(i int) {
 	p.layout()
 }
 
-// setResult keeps the answer to request i and shows it from the top.
-func (p *requestsPanel) setResult(i int, r apiclient.Result) {
-	if i < 0 || i >= len(p.list) {
-		return
-	}
-	p.results[i] = r
+// answered shows request i's new answer from the top when i is the one shown.
+func (p *requestsPanel) answered(i int) {
 	if i == p.selected {
 		p.layout()
 	}
@@ -126,7 +121,7 @@ func (p *requestsPanel) save(i int, r apiclient.Request) string {
 	if i >= 0 && i < len(p.list) {
 		r.Name = p.list[i].Name
 		p.list[i] = r
-		delete(p.results, i) // the answer was to the request as it was
+		p.answers.forget(i) // the answer was to the request as it was
 		p.selectIndex(i)
 		return "request saved: " + r.Method + " " + r.Path
 	}
@@ -172,15 +167,6 @@ var spinnerFrames = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "�
 // its own.
 func spinnerFrame(now time.Time) string {
 	return spinnerFrames[(now.UnixMilli()/100)%int64(len(spinnerFrames))]
-}
-
-// replayed puts a replay's answer where the parked result of the same request is.
-func (p *requestsPanel) replayed(r apiclient.Result) {
-	for i, old := range p.results {
-		if old.ID == r.ID && old.Outcome == apiclient.Parked {
-			p.setResult(i, r)
-		}
-	}
 }
 
 // addMissing appends the requests the list does not hold yet (same method and path).
@@ -255,47 +241,20 @@ func (p *requestsPanel) deleteSelected() tea.Cmd {
 	}
 	p.delAsked = 0
 	p.list = slices.Delete(p.list, p.selected, p.selected+1)
-	results := map[int]apiclient.Result{}
-	for i, res := range p.results { // indices after the deleted one move up
-		switch {
-		case i < p.selected:
-			results[i] = res
-		case i > p.selected:
-			results[i-1] = res
-		}
-	}
-	p.results = results
+	p.answers.deleted(p.selected)
 	p.selectIndex(p.selected)
 	return flash("deleted " + r.Method + " " + r.Path)
 }
 
-// sent is one line of the history: a request the TUI sent and how it ended.
-type sent struct {
-	res   apiclient.Result
-	gen   int // the access token generation its last attempt carried; 0 when unknown
-	tries int // frames that looked for gen in the log: a parked request has none to find
-}
-
-// maxHistory bounds the history kept under the presets.
-const maxHistory = 100
-
-// remember puts an answer at the top of the history.
-func (p *requestsPanel) remember(r apiclient.Result, gen int) {
-	if r.ID == 0 {
-		return
-	}
-	p.history = append([]sent{{res: r, gen: gen}}, p.history[:min(len(p.history), maxHistory-1)]...)
-}
-
 // historyLines are the latest sent requests, newest first, in the rows the presets leave.
 func (p *requestsPanel) historyLines(rows int) []string {
-	if rows < 3 || len(p.history) == 0 {
+	shown := p.answers.newest(min(rows-2, maxHistory))
+	if rows < 3 || len(shown) == 0 {
 		return nil
 	}
 	th := p.sh.theme
 	out := []string{"", th.Subtle.Render(truncate("sent (newest first)", p.listW))}
-	for i := range p.history[:min(len(p.history), rows-2)] {
-		h := &p.history[i]
+	for _, h := range shown {
 		if h.gen == 0 && p.genOf != nil && h.tries < 10 {
 			h.tries++
 			h.gen = p.genOf(h.res.ID) // its events may come after its answer
@@ -353,7 +312,7 @@ func (p *requestsPanel) answerLines(w int) (head, body []string) {
 		return []string{th.Muted.Render("no requests: press n to compose one")}, nil
 	}
 	head = []string{th.Header.Render(truncate(sanitize.Line(req.Method+" "+req.Path), w))}
-	r, sent := p.results[p.selected]
+	r, sent := p.answers.of(p.selected)
 	if p.flights.of(p.selected).n > 0 {
 		head = append(head, flightMark)
 		if !sent {

@@ -353,7 +353,7 @@ func TestSecurityHugeBodyDrawnCapped(t *testing.T) {
 	}
 	m := secModel(t, e, []apiclient.Request{{Method: "GET", Path: "/api/big"}})
 	secStep(m, m.sendCmd(e, 0, false))
-	r, ok := m.reqs.results[0]
+	r, ok := m.answers.of(0)
 	if !ok || r.Outcome != apiclient.OK || len(r.Body) < 3<<20 {
 		t.Fatalf("result ok=%v outcome %v, %d bytes (%s)", ok, r.Outcome, len(r.Body), r.Reason)
 	}
@@ -432,7 +432,7 @@ func TestCopiedCurlRunsInShells(t *testing.T) {
 func TestServerEchoedTokensMasked(t *testing.T) {
 	f := sized(t, apiclient.Config{}, true)
 	raw := f.e.Snapshot().Access.Raw
-	f.m.reqs.setResult(0, apiclient.Result{ID: 1, Outcome: apiclient.OK, Status: 200, Attempts: 1,
+	f.m.keep(0, apiclient.Result{ID: 1, Outcome: apiclient.OK, Status: 200, Attempts: 1,
 		Header: http.Header{"X-Token": {raw}}, Body: []byte(`{"you_sent": "` + raw + `"}`)})
 	upd(t, f.m, press("tab"))
 	v := ansi.Strip(f.m.View())
