@@ -148,7 +148,7 @@ func (d *watchDriver) fault(f Fault, dur time.Duration) (string, error) {
 	case f == SkewClock:
 		return "a proxy cannot move the server's clock: K works against the embedded demo server", errNoKnob
 	case d.faults == nil:
-		return "fault keys need tokenscope observe --faults: with it, this key would " + watchFaults[f], errNoFaults
+		return "fault keys need tokenscope observe --faults; with it, this one: " + watchFaults[f], errNoFaults
 	}
 	if _, err := d.faults.Turn(f, dur); err != nil {
 		return "observe: " + err.Error(), err
