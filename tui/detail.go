@@ -129,7 +129,7 @@ func (m *Model) exchangeLines(r apiclient.Result, w int) []string {
 	th := m.sh.theme
 	req := r.Request
 	out := []string{th.Header.Render("sent"), th.Value.Render(truncate(sanitize.Line(req.Method+" "+m.sh.snap.Target+req.Path), w))}
-	if a := m.drv.words().sentAuth; a != "" {
+	if a := m.words.sentAuth; a != "" {
 		out = append(out, th.Label.Render(truncate(a, w)))
 	}
 	names := make([]string, 0, len(req.Header))

@@ -15,7 +15,7 @@ import (
 func (m *Model) headerView() string {
 	th := m.sh.theme
 	s := m.sh.snap
-	target := m.drv.words().targetPrefix + strings.TrimPrefix(redactURL(s.Target), "http://")
+	target := m.words.targetPrefix + strings.TrimPrefix(redactURL(s.Target), "http://")
 	state := s.State.String()
 	stateStyle := th.OK
 	switch s.State {

@@ -1,6 +1,8 @@
 // Package tui is tokenscope's face: a Bubble Tea program that draws what the refresh engine
-// records. It never talks HTTP or parses tokens itself; user intent goes to the engine as
-// method calls inside tea.Cmds, and the engine's events arrive through a log subscription.
+// records, or what tokenscope observe saw an app do. It never talks HTTP or parses tokens
+// itself; a Driver says who moves the session (Drive: the engine, Watch: an observed app) and
+// which keys work. User intent goes to the engine as method calls inside tea.Cmds, and the
+// events arrive through a log subscription.
 //
 // The root model owns the layout, the global keys and one mode; every panel (log, requests,
 // claims) and every modal part (composer, login dialog, help overlay) is a component in a file
@@ -23,8 +25,8 @@ import (
 
 // Options configure the program.
 type Options struct {
-	// Driver moves the session: Drive(engine, faults) has the TUI drive tokenscope's engine,
-	// Watch(observed, faults) has it watch an app through tokenscope observe.
+	// Driver moves the session (required): Drive(engine, faults) has the TUI drive
+	// tokenscope's engine, Watch(observed, faults) has it watch an app through observe.
 	Driver    Driver
 	Theme     string        // a themes name; themes.Default() when empty
 	Clock     session.Clock // for countdowns; the system clock when nil
@@ -58,7 +60,8 @@ const DefaultEvery = time.Second
 // Model is the root model.
 type Model struct {
 	opts    Options
-	drv     Driver // who moves the session: what the panels draw, and what the keys can do
+	drv     Driver      // who moves the session: what the panels draw, and what the keys can do
+	words   driverWords // the driver's words, asked once
 	clock   session.Clock
 	sub     *session.Subscription
 	keys    KeyMap
@@ -110,13 +113,13 @@ func New(o Options) *Model {
 	}
 	sh := &shared{}
 	sh.tname, sh.theme = pickTheme(o.Theme)
-	fl, ans := newFlights(), newAnswers()
-	m := &Model{opts: o, drv: o.Driver, clock: o.Clock, keys: DefaultKeyMap(), sh: sh, flights: fl, answers: ans,
-		logp: newLogPanel(sh, o.LogMax, o.Driver.words().emptyLog), reqs: newRequestsPanel(sh, o.Driver.requests(o.Requests), ans, fl),
-		claims: newClaimsPanel(sh), composer: newComposer(sh), dialog: newLoginDialog(sh, o.Driver.words().dialog),
+	fl, ans, w := newFlights(), newAnswers(), o.Driver.words()
+	m := &Model{opts: o, drv: o.Driver, words: w, clock: o.Clock, keys: DefaultKeyMap(), sh: sh, flights: fl, answers: ans,
+		logp: newLogPanel(sh, o.LogMax, w.emptyLog), reqs: newRequestsPanel(sh, o.Driver.requests(o.Requests), ans, fl),
+		claims: newClaimsPanel(sh), composer: newComposer(sh), dialog: newLoginDialog(sh, w.dialog),
 		prompt: newLoginPrompt(sh), detail: newDetailView(sh)}
 	m.offer()
-	m.help = newHelpOverlay(sh, m.keys, o.Driver.words().faultNote)
+	m.help = newHelpOverlay(sh, m.keys, w.faultNote)
 	m.panels = [paneCount]component{paneLog: m.logp, paneRequests: m.drv.requestsPane(m), paneClaims: m.claims}
 	m.reqs.genOf = m.logp.store.genOfRequest
 	sh.now = m.clock.Now()

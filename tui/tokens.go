@@ -247,7 +247,7 @@ func (m *Model) tokenTimes(t session.Token, phase session.Phase, serverNow time.
 		leftText := human.Countdown(t.Remaining(serverNow))
 		leftStyle := m.phaseStyle(phase)
 		if ended {
-			leftText, leftStyle = m.drv.words().ended, th.Bad
+			leftText, leftStyle = m.words.ended, th.Bad
 		}
 		if !t.IssuedAt.IsZero() {
 			times = "iat " + t.IssuedAt.Local().Format("15:04:05") + " · "
