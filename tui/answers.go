@@ -94,7 +94,7 @@ func (a *answers) of(i int) (apiclient.Result, bool) {
 
 // newest are up to n answers, newest first.
 func (a *answers) newest(n int) []*answer {
-	out := make([]*answer, 0, min(n, len(a.order)))
+	out := make([]*answer, 0, max(min(n, len(a.order)), 0))
 	for _, id := range slices.Backward(a.order) {
 		if len(out) == n {
 			break

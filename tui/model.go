@@ -161,7 +161,7 @@ func pickTheme(name string) (string, themes.Theme) {
 // Close releases the log subscription.
 func (m *Model) Close() { m.sub.Close() }
 
-// Init starts the clock, the event stream and the login.
+// Init starts the clock, the event stream, and what the driver starts (the login, the heartbeat).
 func (m *Model) Init() tea.Cmd {
 	cmds := []tea.Cmd{m.tick(), m.waitEvents(), m.waitPrompt()}
 	return tea.Batch(append(cmds, m.drv.start(m))...)

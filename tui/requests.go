@@ -248,8 +248,11 @@ func (p *requestsPanel) deleteSelected() tea.Cmd {
 
 // historyLines are the latest sent requests, newest first, in the rows the presets leave.
 func (p *requestsPanel) historyLines(rows int) []string {
+	if rows < 3 {
+		return nil
+	}
 	shown := p.answers.newest(min(rows-2, maxHistory))
-	if rows < 3 || len(shown) == 0 {
+	if len(shown) == 0 {
 		return nil
 	}
 	th := p.sh.theme
