@@ -96,7 +96,7 @@ func (a *answers) of(i int) (apiclient.Result, bool) {
 func (a *answers) newest(n int) []*answer {
 	out := make([]*answer, 0, max(min(n, len(a.order)), 0))
 	for _, id := range slices.Backward(a.order) {
-		if len(out) == n {
+		if len(out) >= n {
 			break
 		}
 		if x, ok := a.byID[id]; ok {

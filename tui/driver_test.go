@@ -242,6 +242,9 @@ func TestAnswersBounded(t *testing.T) {
 	if _, ok := a.get(1); ok {
 		t.Error("an answer out of the history and no longer shown is still kept")
 	}
+	if n := len(a.newest(-1)); n != 0 {
+		t.Errorf("newest(-1) gave %d answers", n)
+	}
 	a.deleted(0)
 	if r, ok := a.of(0); !ok || r.ID != 2*maxAnswers+1 {
 		t.Errorf("after deleting request 0, request 1 moved up with its answer: %+v", r)
