@@ -145,10 +145,12 @@ func (d *watchDriver) faultHelp(f Fault) string {
 // fault turns one of the proxy's injections; the proxy notes it in the observed log itself.
 func (d *watchDriver) fault(f Fault, dur time.Duration) (string, error) {
 	switch {
-	case f == SkewClock:
+	case watchFaults[f] == "": // the server's clock: the upstream's, out of a proxy's reach
 		return "a proxy cannot move the server's clock: K works against the embedded demo server", errNoKnob
 	case d.faults == nil:
 		return "fault keys need tokenscope observe --faults; with it, this one: " + watchFaults[f], errNoFaults
+	case !d.faults.Offers(f):
+		return "observe cannot inject this fault", errNoKnob
 	}
 	if _, err := d.faults.Turn(f, dur); err != nil {
 		return "observe: " + err.Error(), err
