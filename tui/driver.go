@@ -9,6 +9,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 	"tokenscope/themes"
 )
@@ -25,7 +26,7 @@ type Driver interface {
 	// start is what begins with the program: the login, the heartbeat.
 	start(m *Model) tea.Cmd
 	// requests is the request list: the given one, or the driver's own presets.
-	requests(given []apiclient.Request) []apiclient.Request
+	requests(given []profile.Request) []profile.Request
 	// requestsPane is the panel in the requests' place.
 	requestsPane(m *Model) component
 	offersFault(f Fault) bool
@@ -96,7 +97,7 @@ func (d *engineDriver) start(m *Model) tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
-func (d *engineDriver) requests(given []apiclient.Request) []apiclient.Request {
+func (d *engineDriver) requests(given []profile.Request) []profile.Request {
 	if len(given) == 0 {
 		return d.e.Profile().PresetRequests()
 	}

@@ -14,6 +14,7 @@ import (
 
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/observe"
+	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
 	"tokenscope/session"
 )
@@ -27,7 +28,7 @@ func observed(t *testing.T, faults bool) (*observe.Proxy, *httptest.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prof, _ := apiclient.BuiltinProfile("simplejwt")
+	prof, _ := profile.Builtin("simplejwt")
 	p, err := observe.New(observe.Config{Upstreams: []observe.Upstream{up}, Profile: prof, Faults: faults})
 	if err != nil {
 		t.Fatal(err)
@@ -201,7 +202,7 @@ func TestDriveWithoutDemoOffersNoFaults(t *testing.T) {
 func TestAnswersKeptOnce(t *testing.T) {
 	f := sized(t, apiclient.Config{}, true)
 	m := f.m
-	parked := apiclient.Result{ID: 7, Outcome: apiclient.Parked, Request: apiclient.Request{Method: "GET", Path: "/api/me"}}
+	parked := apiclient.Result{ID: 7, Outcome: apiclient.Parked, Request: profile.Request{Method: "GET", Path: "/api/me"}}
 	m.keep(0, parked)
 	m.focus = paneRequests
 	if v := ansi.Strip(m.View()); !strings.Contains(v, "parked") {

@@ -14,6 +14,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/profile"
 	"tokenscope/internal/sanitize"
 	"tokenscope/session"
 	"tokenscope/themes"
@@ -116,7 +117,7 @@ func (d *watchDriver) bind(*KeyMap) []action { return nil }
 
 func (d *watchDriver) start(*Model) tea.Cmd { return nil }
 
-func (d *watchDriver) requests(given []apiclient.Request) []apiclient.Request { return given }
+func (d *watchDriver) requests(given []profile.Request) []profile.Request { return given }
 
 func (d *watchDriver) requestsPane(m *Model) component {
 	return newFindingsPanel(m.sh, d.Observed, m.logp.store)

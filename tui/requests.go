@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -28,7 +29,7 @@ type requestsPanel struct {
 	keys     scrollKeys // up and down pick a request, the page keys scroll its answer
 	own      requestKeys
 	delAsked int // the request d was pressed on once, +1; 0: none
-	list     []apiclient.Request
+	list     []profile.Request
 	selected int
 	answers  *answers            // the answers, the model's: the last one per request, the history
 	flights  *flights            // the requests in flight, the model's
@@ -42,7 +43,7 @@ type requestsPanel struct {
 	listCol, rightCol lipgloss.Style
 }
 
-func newRequestsPanel(sh *shared, reqs []apiclient.Request, ans *answers, fl *flights) *requestsPanel {
+func newRequestsPanel(sh *shared, reqs []profile.Request, ans *answers, fl *flights) *requestsPanel {
 	return &requestsPanel{
 		sh: sh, list: reqs, answers: ans, flights: fl, burstN: 100, resp: viewport.New(0, 0),
 		keys: newScrollKeys("select up", "select down", "answer top", "answer bottom"),
@@ -96,9 +97,9 @@ func (p *requestsPanel) title() string { return "requests" }
 func (p *requestsPanel) status() string { return fmt.Sprintf("burst size %d (+/-)", p.burstN) }
 
 // current is the selected request; ok is false when there is none.
-func (p *requestsPanel) current() (apiclient.Request, bool) {
+func (p *requestsPanel) current() (profile.Request, bool) {
 	if len(p.list) == 0 {
-		return apiclient.Request{}, false
+		return profile.Request{}, false
 	}
 	return p.list[p.selected], true
 }
@@ -117,7 +118,7 @@ func (p *requestsPanel) answered(i int) {
 
 // save puts a composed request in place of request i, or at the end when i is out of range,
 // and selects it.
-func (p *requestsPanel) save(i int, r apiclient.Request) string {
+func (p *requestsPanel) save(i int, r profile.Request) string {
 	if i >= 0 && i < len(p.list) {
 		r.Name = p.list[i].Name
 		p.list[i] = r
@@ -170,9 +171,9 @@ func spinnerFrame(now time.Time) string {
 }
 
 // addMissing appends the requests the list does not hold yet (same method and path).
-func (p *requestsPanel) addMissing(reqs []apiclient.Request) {
+func (p *requestsPanel) addMissing(reqs []profile.Request) {
 	for _, r := range reqs {
-		if !slices.ContainsFunc(p.list, func(have apiclient.Request) bool { return have.Method == r.Method && have.Path == r.Path }) {
+		if !slices.ContainsFunc(p.list, func(have profile.Request) bool { return have.Method == r.Method && have.Path == r.Path }) {
 			p.list = append(p.list, r)
 		}
 	}
@@ -281,7 +282,7 @@ func (p *requestsPanel) historyLines(rows int) []string {
 }
 
 // requestLabel is how the request list names a request: its name first when it has one.
-func requestLabel(r apiclient.Request) string {
+func requestLabel(r profile.Request) string {
 	mp := r.Method + " " + r.Path
 	if r.Name == "" || r.Name == mp {
 		return mp
