@@ -269,11 +269,11 @@ func observeTUI(ctx context.Context, stdout, stderr io.Writer, o *observeOpts, p
 		ctx, cancel = context.WithTimeout(ctx, o.duration)
 		defer cancel()
 	}
-	opts := tui.Options{Observed: p, Theme: o.theme, Insecure: o.insecure}
+	var faults tui.Faults // without --faults the fault keys say what it would give
 	if o.faults {
-		opts.ObservedFaults = p
+		faults = tui.ProxyFaults(p)
 	}
-	m := tui.New(opts)
+	m := tui.New(tui.Options{Driver: tui.Watch(p, faults), Theme: o.theme, Insecure: o.insecure})
 	defer m.Close()
 	prog := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(ctx), tea.WithOutput(os.Stdout), tea.WithFPS(maxFPS), tea.WithMouseCellMotion())
 	_, err := prog.Run()
