@@ -150,7 +150,7 @@ func (e *RefreshError) Error() string {
 // engine's parts"): the session store, the refresher (with the background loop), the skew
 // tracker, the cookie state, the parked queue and the counters. A part's lock is never held while
 // calling into another part, except where a part says so (the refresher reads the store under
-// its lock; the store runs the DPoP binding under its own).
+// its lock; the store runs the DPoP binding, and sendState the auth cache, under its own).
 type Engine struct {
 	cfg     Config                  // with defaults; cfg.Transport is the one every call uses, cfg.Log the log only it writes
 	profile profile.Profile         // cfg.Profile
@@ -166,15 +166,21 @@ type Engine struct {
 	counters  counters     // what the engine did; a request's id is its number
 	deadlines deadlines    // shared request deadlines (see deadlines)
 
-	// The attacher's fields: what a request carries. mu guards the auth* cache only.
-	mu            sync.Mutex
-	authValue     string // the auth header value for authSerial, built once per token
-	authHeader    string // the header it goes in: the profile's, or Authorization for DPoP
-	authSerial    uint64
-	authFP        string        // the token's fingerprint, for authSerial
-	authThreshold time.Duration // its refresh threshold, for authSerial
-	dpop          *dpopState    // nil unless Config.OIDC.DPoP
-	hosted        profile.Env   // the profile's *_env values, read once at New
+	// The attacher's: what a request carries.
+	cred   authCache   // the access token's header, built once per token
+	dpop   *dpopState  // nil unless Config.OIDC.DPoP
+	hosted profile.Env // the profile's *_env values, read once at New
+}
+
+// authCache is what an API request carries that depends on the access token alone, worked out
+// once per token (by serial) rather than per request. Its lock is taken inside the store's.
+type authCache struct {
+	mu        sync.Mutex
+	serial    uint64
+	value     string        // the auth header's value
+	header    string        // the header it goes in: the profile's, or Authorization for DPoP
+	fp        string        // the token's fingerprint
+	threshold time.Duration // its refresh threshold
 }
 
 // counters are what the engine did, counted as it goes.

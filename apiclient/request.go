@@ -240,21 +240,21 @@ func (e *Engine) sendState(now time.Time) sendState {
 	serverNow := e.skew.serverNow(now)
 	e.store.read(func(sess *session.Session, serial uint64) {
 		acc := &sess.Access
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		if e.authSerial != serial {
-			// What depends on the token alone, worked out once per token rather than per request.
-			e.authValue, e.authHeader, e.authSerial = profile.WithScheme(e.profile.Auth.Scheme, acc.Raw), e.profile.Auth.Header, serial
+		a := &e.cred
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if a.serial != serial {
+			a.value, a.header, a.serial = profile.WithScheme(e.profile.Auth.Scheme, acc.Raw), e.profile.Auth.Header, serial
 			if e.dpop.isBound() {
 				// RFC 9449 §7.1: a bound token goes in Authorization with the DPoP scheme, whatever
 				// the profile says; the transport sees the scheme and adds the proof.
-				e.authValue, e.authHeader = dpop.Scheme+" "+acc.Raw, "Authorization"
+				a.value, a.header = dpop.Scheme+" "+acc.Raw, "Authorization"
 			}
-			e.authFP, e.authThreshold = acc.Fingerprint(), e.thresholdFor(*acc)
+			a.fp, a.threshold = acc.Fingerprint(), e.thresholdFor(*acc)
 		}
 		st.state, st.serial, st.gen = sess.State, serial, sess.Generation
-		st.fp, st.auth, st.authHeader, st.hasExpiry = e.authFP, e.authValue, e.authHeader, acc.HasExpiry()
-		st.left, st.thr = acc.Remaining(serverNow), e.authThreshold
+		st.fp, st.auth, st.authHeader, st.hasExpiry = a.fp, a.value, a.header, acc.HasExpiry()
+		st.left, st.thr = acc.Remaining(serverNow), a.threshold
 	})
 	return st
 }
