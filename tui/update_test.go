@@ -918,6 +918,35 @@ func TestHeartbeatKey(t *testing.T) {
 	}
 }
 
+// TestHeartbeatPausesForLogin: while the session needs a login the heartbeat sends nothing (each
+// beat would only park one more request) and says so; after the login it sends again.
+func TestHeartbeatPausesForLogin(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	upd(t, f.m, press("a"))
+	upd(t, f.m, press("X")) // the refresh family revoked at the server
+	upd(t, f.m, press("E")) // and the access token expired: the next request ends the session
+	upd(t, f.m, press("enter"))
+	f.m.sync()
+	if f.m.sh.snap.State != session.StateLoginRequired {
+		t.Fatalf("state %s, want login required", f.m.sh.snap.State)
+	}
+	parked := f.e.Snapshot().Parked
+	run(t, f.m, f.m.onBeat(beatMsg{gen: f.m.beat.gen}))
+	if f.m.flights.out() != 0 || f.e.Snapshot().Parked != parked {
+		t.Errorf("a beat while login is required sent a request: %d out, %d parked (was %d)", f.m.flights.out(), f.e.Snapshot().Parked, parked)
+	}
+	if !strings.Contains(f.m.flash, "heartbeat paused") || !strings.Contains(ansi.Strip(f.m.View()), "♥ paused: login required") {
+		t.Errorf("the pause is not said: flash %q", f.m.flash)
+	}
+	upd(t, f.m, press("l"))
+	f.m.sync()
+	cmd := f.m.onBeat(beatMsg{gen: f.m.beat.gen})
+	if f.m.flights.out() != 1 || !strings.Contains(f.m.flash, "heartbeat resumed") {
+		t.Errorf("after the login a beat sent %d requests, flash %q", f.m.flights.out(), f.m.flash)
+	}
+	run(t, f.m, cmd)
+}
+
 // TestComposerStartsEmpty: n opens an empty composer, so what is typed is the request line.
 func TestComposerStartsEmpty(t *testing.T) {
 	f := sized(t, apiclient.Config{}, true)
