@@ -930,10 +930,9 @@ func TestHeartbeatPausesForLogin(t *testing.T) {
 	if f.m.sh.snap.State != session.StateLoginRequired {
 		t.Fatalf("state %s, want login required", f.m.sh.snap.State)
 	}
-	parked := f.e.Snapshot().Parked
-	run(t, f.m, f.m.onBeat(beatMsg{gen: f.m.beat.gen}))
-	if f.m.flights.out() != 0 || f.e.Snapshot().Parked != parked {
-		t.Errorf("a beat while login is required sent a request: %d out, %d parked (was %d)", f.m.flights.out(), f.e.Snapshot().Parked, parked)
+	f.m.onBeat(beatMsg{gen: f.m.beat.gen}) // its command is the next beat's tick only
+	if f.m.flights.out() != 0 {
+		t.Errorf("a beat while login is required sent %d requests", f.m.flights.out())
 	}
 	if !strings.Contains(f.m.flash, "heartbeat paused") || !strings.Contains(ansi.Strip(f.m.View()), "♥ paused: login required") {
 		t.Errorf("the pause is not said: flash %q", f.m.flash)
