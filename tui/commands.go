@@ -216,7 +216,8 @@ func (m *Model) copyCmd(text, what string) tea.Cmd {
 		if err := clip(text); err != nil {
 			return flashMsg("copy failed: " + err.Error())
 		}
-		return flashMsg("copied " + what + " to the clipboard (OSC 52)")
+		// OSC 52 has no answer: whether the terminal took the text is not known here.
+		return flashMsg("sent " + what + " to the terminal's clipboard (OSC 52)")
 	}
 }
 

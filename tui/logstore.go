@@ -303,7 +303,7 @@ var kindIcons = map[session.Kind]string{
 	session.KindRequest: "→", session.KindResponse: "←", session.KindUnauthorized: "⚠",
 	session.KindRequestFailed: "✗", session.KindRefreshStart: "⟳", session.KindRefreshWait: "…",
 	session.KindRefreshOK: "✓", session.KindRefreshFailed: "✗", session.KindRetry: "↻",
-	session.KindParked: "⏸", session.KindReplayed: "▶", session.KindLogin: "●",
+	session.KindParked: "‖", session.KindReplayed: "▶", session.KindLogin: "●",
 	session.KindLoginFailed: "✗", session.KindLogout: "○", session.KindSkew: "±",
 	session.KindState: "·", session.KindNote: "·",
 }

@@ -438,3 +438,15 @@ func BenchmarkTimelineRedraw(b *testing.B) {
 		m.timelineView()
 	}
 }
+
+// TestKindIconsOneCell: every log icon is one rune one cell wide, and none comes from the
+// Miscellaneous Technical block, whose media glyphs (⏸ ⏵ ⏹) are emoji to many terminals (two
+// cells) and missing from DejaVu Sans Mono (a box).
+func TestKindIconsOneCell(t *testing.T) {
+	for k, icon := range kindIcons {
+		r := []rune(icon)
+		if len(r) != 1 || ansi.StringWidth(icon) != 1 || (r[0] >= 0x2300 && r[0] <= 0x23ff) {
+			t.Errorf("%s's icon %q (%U) is not one plain cell", k, icon, r)
+		}
+	}
+}

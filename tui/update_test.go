@@ -200,6 +200,10 @@ func TestKeyRevealAndCopy(t *testing.T) {
 	if len(f.copied) != 3 || !strings.Contains(f.copied[1], raw) || f.copied[2] != raw {
 		t.Fatalf("revealed copies: %q", f.copied)
 	}
+	// OSC 52 has no answer: the message says where the text went, not that the copy took.
+	if f.m.flash != "sent the access token to the terminal's clipboard (OSC 52)" {
+		t.Errorf("Y: flash %q", f.m.flash)
+	}
 	upd(t, f.m, press("v"))
 	if strings.Contains(f.m.View(), raw) {
 		t.Error("token still shown after masking again")
