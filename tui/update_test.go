@@ -429,6 +429,37 @@ func TestKeysScroll(t *testing.T) {
 	}
 }
 
+// TestSkewKeySaysWhatItDoes: K's message says what the demo server's moved clock does to tokens
+// and what the user will see, and it happens as said: moved back, the server rejects the tokens
+// out (their iat is in its future) and the session ends; after the login the new tokens carry
+// iat by its clock. Moved forward, the access token out is expired to it: a 401 and a refresh.
+func TestSkewKeySaysWhatItDoes(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	upd(t, f.m, press("K"))
+	if !strings.HasPrefix(f.m.flash, "demo: server clock -60s: the session will end") || !strings.Contains(f.m.flash, "iat") {
+		t.Errorf("K to −60 s: flash %q", f.m.flash)
+	}
+	if r := f.e.Do(t.Context(), profile.Request{Method: "GET", Path: "/api/me"}); r.Outcome != apiclient.Parked || f.e.Snapshot().State != session.StateLoginRequired {
+		t.Fatalf("K said the session ends; a request got %s, state %s", r.Outcome, f.e.Snapshot().State)
+	}
+	upd(t, f.m, press("l"))
+	if s := f.e.Snapshot(); s.State != session.StateActive || !s.Access.IssuedAt.Equal(f.clock.Now().Add(-time.Minute).Truncate(time.Second)) {
+		t.Errorf("after l: state %s, iat %s (the clock: %s)", s.State, s.Access.IssuedAt, f.clock.Now())
+	}
+	upd(t, f.m, press("K"))
+	if !strings.Contains(f.m.flash, "+60s: the access token out is now expired to it (a 401, then a refresh)") {
+		t.Errorf("K to +60 s: flash %q", f.m.flash)
+	}
+	gen := f.e.Snapshot().Generation
+	if r := f.e.Do(t.Context(), profile.Request{Method: "GET", Path: "/api/me"}); r.Outcome != apiclient.OK || f.e.Snapshot().Generation != gen+1 {
+		t.Errorf("K said a 401 and a refresh: %s, gen %d → %d", r.Outcome, gen, f.e.Snapshot().Generation)
+	}
+	upd(t, f.m, press("K"))
+	if !strings.HasPrefix(f.m.flash, "demo: server clock skew off: the session will end") {
+		t.Errorf("K off from +60 s moves the clock back: flash %q", f.m.flash)
+	}
+}
+
 func TestFaultKeys(t *testing.T) {
 	f := sized(t, apiclient.Config{}, true)
 	upd(t, f.m, press("E"))
