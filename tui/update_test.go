@@ -1082,3 +1082,25 @@ func answerOf(m *Model, i int) apiclient.Result {
 	r, _ := m.answers.of(i)
 	return r
 }
+
+// TestSubMillisecondAnswers: an answer quicker than a millisecond reads in µs in the requests
+// panel, as in the log, never "0s".
+func TestSubMillisecondAnswers(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	upd(t, f.m, press("enter"))
+	r, ok := f.m.answers.of(0)
+	if !ok {
+		t.Fatal("no answer")
+	}
+	r.Duration = 537 * time.Microsecond
+	f.m.keep(0, r)
+	f.m.focus = paneRequests
+	v := ansi.Strip(f.m.View())
+	if !strings.Contains(v, "ok · 200 · 537µs") || !regexp.MustCompile(`200 gen \S+ 537µs 1×`).MatchString(v) {
+		t.Errorf("a 537 µs answer in the requests panel:\n%s", v)
+	}
+	ev := session.Event{Kind: session.KindResponse, Method: "GET", Path: "/", Status: 200, Duration: r.Duration}
+	if !strings.Contains(ev.Text(), "in 537µs") {
+		t.Errorf("the log says %q", ev.Text())
+	}
+}
