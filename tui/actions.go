@@ -23,7 +23,7 @@ func (m *Model) globalActions() []action {
 	k := &m.keys
 	return []action{
 		{&k.Quit, func(m *Model, _ tea.KeyMsg) tea.Cmd { m.quitting = true; return tea.Quit }},
-		{&k.Help, func(m *Model, _ tea.KeyMsg) tea.Cmd { m.mode = modeHelp; return nil }},
+		{&k.Help, func(m *Model, _ tea.KeyMsg) tea.Cmd { m.mode = modeHelp; m.help.open(); return nil }},
 		{&k.Reveal, (*Model).toggleReveal},
 		{&k.CopyToken, (*Model).copyToken},
 		{&k.Theme, (*Model).nextTheme},

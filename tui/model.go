@@ -317,11 +317,21 @@ func (m *Model) mainHeight() int {
 // handleKey gives the key to the input or overlay that has the keyboard, else to the global
 // keys, else to the focused panel.
 func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
-	switch m.mode {
-	case modeFilter, modeCompose:
+	if m.mode == modeFilter || m.mode == modeCompose {
 		return m.updateInput(msg)
+	}
+	// Keys typed faster than the terminal is read arrive as one message with several runes
+	// ("fssLE", "jjj" in the help); outside text inputs each is a key of its own.
+	if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste {
+		cmds := make([]tea.Cmd, 0, len(msg.Runes))
+		for _, r := range msg.Runes {
+			cmds = append(cmds, m.handleKey(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}}))
+		}
+		return tea.Batch(cmds...)
+	}
+	switch m.mode {
 	case modeHelp:
-		if m.help.update(msg) {
+		if m.help.update(msg, m.helpGroups()) {
 			m.mode = modeNormal
 		}
 		return nil
@@ -330,15 +340,6 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 			m.mode = modeNormal
 		}
 		return nil
-	}
-	// Keys typed faster than the terminal is read arrive as one message with several runes
-	// ("fssLE"); outside text inputs each is a command of its own.
-	if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste {
-		cmds := make([]tea.Cmd, 0, len(msg.Runes))
-		for _, r := range msg.Runes {
-			cmds = append(cmds, m.handleKey(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}}))
-		}
-		return tea.Batch(cmds...)
 	}
 	if m.prompt.active {
 		if cmd, ok := m.promptKey(msg); ok {

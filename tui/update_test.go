@@ -1104,3 +1104,60 @@ func TestSubMillisecondAnswers(t *testing.T) {
 		t.Errorf("the log says %q", ev.Text())
 	}
 }
+
+// TestHelpScrolls: at 80×24 the overlay holds more than the screen (the strategies come after
+// the keys); the keys show without scrolling, and j ↓ pgdn k ↑ pgup g G scroll to the rest.
+func TestHelpScrolls(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	f.m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	upd(t, f.m, press("?"))
+	first := ansi.Strip(f.m.View())
+	if n := strings.Count(first, "\n") + 1; n > 24 || !strings.Contains(first, "lines 1-23 of") || !strings.Contains(first, "esc closes") {
+		t.Fatalf("the overlay at 80×24 (%d lines) does not say it scrolls:\n%s", n, first)
+	}
+	if strings.Contains(first, "background a timer") {
+		t.Fatalf("the test needs an overlay taller than 24 lines:\n%s", first)
+	}
+	top := func() int {
+		var a, b, n int
+		fmt.Sscanf(ansi.Strip(f.m.View())[strings.LastIndex(ansi.Strip(f.m.View()), "lines "):], "lines %d-%d of %d", &a, &b, &n)
+		return a
+	}
+	steps := []struct {
+		key  tea.KeyMsg
+		want func(before int) int
+	}{
+		{press("j"), func(b int) int { return b + 1 }},
+		{tea.KeyMsg{Type: tea.KeyDown}, func(b int) int { return b + 1 }},
+		{press("k"), func(b int) int { return b - 1 }},
+		{tea.KeyMsg{Type: tea.KeyUp}, func(b int) int { return b - 1 }},
+		{tea.KeyMsg{Type: tea.KeyPgDown}, func(int) int { return -1 }}, // to the end: less than a page
+		{tea.KeyMsg{Type: tea.KeyPgUp}, func(int) int { return 1 }},
+		{press("G"), func(int) int { return -1 }},
+		{press("g"), func(int) int { return 1 }},
+	}
+	for _, s := range steps {
+		before := top()
+		upd(t, f.m, s.key)
+		want := s.want(before)
+		if want < 0 { // the end: the strategies show, to the last one
+			v := ansi.Strip(f.m.View())
+			if !strings.Contains(v, "strategies (s)") || !strings.Contains(v, "off        never refresh") {
+				t.Errorf("%s did not reach the strategies:\n%s", s.key, v)
+			}
+			continue
+		}
+		if got := top(); got != want {
+			t.Errorf("%s: top line %d, want %d", s.key, got, want)
+		}
+	}
+	upd(t, f.m, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("jjj")}) // typed fast: three keys
+	if got := top(); got != 4 {
+		t.Errorf("jjj: top line %d, want 4", got)
+	}
+	upd(t, f.m, press("esc"))
+	upd(t, f.m, press("?"))
+	if got := top(); got != 1 || f.m.mode != modeHelp {
+		t.Errorf("? opens the overlay at its top: line %d", got)
+	}
+}
