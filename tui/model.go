@@ -249,7 +249,8 @@ func (m *Model) burstAnswered(msg burstMsg) {
 	m.flights.land(msg.index, msg.n, false)
 	m.reqs.flightChanged(msg.index)
 	m.keep(msg.index, msg.worst)
-	m.setFlash(fmt.Sprintf("burst of %d: %d ok, %d failed, %d parked in %s", msg.n, msg.ok, msg.failed, msg.parked, human.Duration(msg.took)))
+	m.setFlash(fmt.Sprintf("burst of %d: %d ok · %s · %d failed · %d parked in %s", msg.n, msg.ok,
+		plural(int(msg.refreshCalls), "refresh call", "refresh calls"), msg.failed, msg.parked, human.Duration(msg.took)))
 }
 
 // sync takes a new snapshot of the session and the clock, and lets the parts that lay out

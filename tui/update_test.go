@@ -106,7 +106,7 @@ func TestKeyBurstAndSize(t *testing.T) {
 	upd(t, f.m, press("enter")) // a single send first: the burst's answer must replace it in view
 	single := answerOf(f.m, f.m.reqs.selected).ID
 	upd(t, f.m, press("b"))
-	if !strings.Contains(f.m.flash, "burst of 50: 50 ok") || f.m.flights.out() != 0 {
+	if !strings.HasPrefix(f.m.flash, "burst of 50: 50 ok · 0 refresh calls · 0 failed · 0 parked in ") || f.m.flights.out() != 0 {
 		t.Errorf("flash %q inflight %d", f.m.flash, f.m.flights.out())
 	}
 	if st := f.srv.Stats(); st.ResourceOK != 51 {
@@ -1159,5 +1159,16 @@ func TestHelpScrolls(t *testing.T) {
 	upd(t, f.m, press("?"))
 	if got := top(); got != 1 || f.m.mode != modeHelp {
 		t.Errorf("? opens the overlay at its top: line %d", got)
+	}
+}
+
+// TestBurstSaysRefreshCalls: the burst's status line names the number single flight is about:
+// a burst of 100 on an expired token made one refresh call.
+func TestBurstSaysRefreshCalls(t *testing.T) {
+	f := sized(t, apiclient.Config{Strategy: apiclient.Reactive}, true)
+	upd(t, f.m, press("E"))
+	upd(t, f.m, press("b"))
+	if !strings.HasPrefix(f.m.flash, "burst of 100: 100 ok · 1 refresh call · 0 failed · 0 parked in ") {
+		t.Errorf("flash %q", f.m.flash)
 	}
 }
