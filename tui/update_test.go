@@ -242,7 +242,7 @@ func TestKeyFilterAndClear(t *testing.T) {
 	}
 	upd(t, f.m, press("/"))
 	upd(t, f.m, press("esc"))
-	if f.m.logp.store.filter != "" || len(f.m.logp.store.visible) != len(f.m.logp.store.events) {
+	if f.m.logp.store.filter != "" || f.m.logp.store.shown != len(f.m.logp.store.events) {
 		t.Error("esc did not clear the filter")
 	}
 	n := len(f.m.logp.store.events)
@@ -390,6 +390,7 @@ func TestKeysScroll(t *testing.T) {
 	f := sized(t, apiclient.Config{}, true)
 	for range 30 {
 		f.e.Do(t.Context(), f.e.Profile().PresetRequests()[0])
+		f.clock.Advance(collapseGap + time.Millisecond) // sends a key press apart: a line each, not ×30
 	}
 	drain(f.m)
 	h := f.m.mainHeight()
@@ -403,7 +404,7 @@ func TestKeysScroll(t *testing.T) {
 	if st.selPos() != n-2-(h-1) || st.offset > st.selPos() {
 		t.Errorf("pgup: selected line %d, offset %d", st.selPos(), st.offset)
 	}
-	if v := ansi.Strip(f.m.View()); !strings.Contains(v, ansi.Strip(renderEvent(f.m.sh.theme, st.events[st.visible[st.selPos()]], f.m.width))) {
+	if v := ansi.Strip(f.m.View()); !strings.Contains(v, ansi.Strip(renderEvent(f.m.sh.theme, st.events[st.visible[st.selPos()].last], f.m.width))) {
 		t.Error("the selected line is not on screen")
 	}
 	upd(t, f.m, tea.KeyMsg{Type: tea.KeyHome})
@@ -604,7 +605,7 @@ func TestEscClearsAppliedFilter(t *testing.T) {
 		t.Fatalf("filter not applied: filtering %v filter %q", (f.m.mode == modeFilter), f.m.logp.store.filter)
 	}
 	upd(t, f.m, press("esc"))
-	if f.m.logp.store.filter != "" || len(f.m.logp.store.visible) != len(f.m.logp.store.events) {
+	if f.m.logp.store.filter != "" || f.m.logp.store.shown != len(f.m.logp.store.events) {
 		t.Errorf("esc left the filter %q (%d of %d shown)", f.m.logp.store.filter, len(f.m.logp.store.visible), len(f.m.logp.store.events))
 	}
 }
@@ -871,7 +872,7 @@ func TestLogLineDetail(t *testing.T) {
 	upd(t, f.m, press("shift+tab"))
 	drain(f.m)
 	st := f.m.logp.store
-	for st.events[st.visible[st.selPos()]].Kind != session.KindResponse {
+	for st.events[st.visible[st.selPos()].last].Kind != session.KindResponse {
 		upd(t, f.m, press("up"))
 	}
 	upd(t, f.m, tea.KeyMsg{Type: tea.KeySpace, Runes: []rune{' '}})
@@ -1014,6 +1015,7 @@ func TestMouse(t *testing.T) {
 	f := sized(t, apiclient.Config{}, true)
 	for range 40 {
 		f.e.Do(t.Context(), f.e.Profile().PresetRequests()[0])
+		f.clock.Advance(collapseGap + time.Millisecond) // sends a key press apart: a line each, not ×40
 	}
 	drain(f.m)
 	tabs := 1 + f.m.tokensHeight() + timelineRows
