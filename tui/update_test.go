@@ -13,6 +13,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/httpfile"
 	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 )
@@ -1172,5 +1173,44 @@ func TestBurstSaysRefreshCalls(t *testing.T) {
 	upd(t, f.m, press("b"))
 	if !strings.HasPrefix(f.m.flash, "burst of 100: 100 ok · 1 refresh call · 0 failed · 0 parked in ") {
 		t.Errorf("flash %q", f.m.flash)
+	}
+}
+
+// TestUnsendableRequestListed: a request whose file left a {{variable}} undefined is listed
+// under its name, marked, and says why it cannot be sent; enter sends nothing; the file's
+// other requests work.
+func TestUnsendableRequestListed(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	named, err := httpfile.ParseFile("v.http", []byte("### fine\nGET /api/me\n\n### uses host\nGET /api/{{thing}}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reqs []profile.Request
+	for _, n := range named {
+		n.Request.Name = n.Name
+		reqs = append(reqs, n.Request)
+	}
+	o := f.m.opts
+	o.Requests = reqs
+	f.m.Close()
+	f.m = New(o)
+	t.Cleanup(f.m.Close)
+	f.m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	f.m.focus = paneRequests
+	upd(t, f.m, press("down"))
+	v := ansi.Strip(f.m.View())
+	if !regexp.MustCompile(`▸✗uses host · GET /api/\{\{thing\}\}`).MatchString(v) ||
+		!strings.Contains(v, `cannot be sent: v.http:5: undefined variable "thing"`) {
+		t.Errorf("the unsendable request is not marked, or does not say why:\n%s", v)
+	}
+	before := f.srv.Stats().ResourceOK + f.srv.Stats().ResourceUnauthorized
+	upd(t, f.m, press("enter"))
+	if r, ok := f.m.answers.of(1); !ok || r.Outcome != apiclient.Failed || !strings.Contains(r.Reason, "undefined variable") {
+		t.Errorf("enter on it: %+v", r)
+	}
+	upd(t, f.m, press("up"))
+	upd(t, f.m, press("enter"))
+	if r, _ := f.m.answers.of(0); r.Outcome != apiclient.OK || f.srv.Stats().ResourceOK+f.srv.Stats().ResourceUnauthorized != before+1 {
+		t.Errorf("the file's other request: %+v; the server saw %d", r, f.srv.Stats().ResourceOK+f.srv.Stats().ResourceUnauthorized-before)
 	}
 }
