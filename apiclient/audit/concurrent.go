@@ -30,8 +30,31 @@ type race struct {
 	clearedCookie bool
 }
 
+// races is how many races concurrent_refresh runs at most: one that lets a token through twice
+// settles it, but one that does not proves little when the racers arrived apart.
+const races = 3
+
+// warm opens k connections to the refresh endpoint's origin (OPTIONS, which changes nothing),
+// so that the racers leave on open connections and arrive together.
+func (l *lab) warm(ctx context.Context, k int) {
+	u, err := l.resolve(l.t.Profile.Refresh.Target())
+	if err != nil {
+		return
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < k; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = l.do(ctx, "warm", http.MethodOptions, u, http.Header{}, nil)
+		}()
+	}
+	wg.Wait()
+}
+
 // raceRefresh presents f's refresh token k times at the same instant.
 func (l *lab) raceRefresh(ctx context.Context, f *family, k int) race {
+	l.warm(ctx, k)
 	var (
 		mu    sync.Mutex
 		wg    sync.WaitGroup
@@ -91,10 +114,25 @@ func (concurrentCheck) run(ctx context.Context, l *lab) Result {
 			return skipped("concurrent_refresh", g.skip)
 		}
 	}
-	f, _, err := l.login(ctx)
-	if err != nil {
-		return skipped("concurrent_refresh", err.Error())
+	var r Result
+	for i := 0; i < races; i++ {
+		f, _, err := l.login(ctx)
+		if err != nil {
+			if i > 0 {
+				return r
+			}
+			return skipped("concurrent_refresh", err.Error())
+		}
+		r = l.race(ctx, f, rot, g)
+		if r.Status == Fail || ctx.Err() != nil {
+			break
+		}
 	}
+	return r
+}
+
+// race runs one race on f's family and judges it.
+func (l *lab) race(ctx context.Context, f *family, rot rotationFact, g graceFact) Result {
 	k := l.s.Parallel
 	l.s.Progress("concurrent_refresh", fmt.Sprintf("%d refreshes with one refresh token at once", k), 0)
 	rc := l.raceRefresh(ctx, f, k)

@@ -58,6 +58,12 @@ func newLab(t Target, s Settings) *lab {
 	if tr == nil {
 		tr = http.DefaultTransport
 	}
+	if ht, ok := tr.(*http.Transport); ok {
+		// A race needs a connection per racer, open before it starts (see warm).
+		ht = ht.Clone()
+		ht.MaxIdleConnsPerHost = max(ht.MaxIdleConnsPerHost, s.Parallel+2)
+		tr = ht
+	}
 	l := &lab{t: t, s: s, start: s.Clock.Now()}
 	l.client = &http.Client{Transport: tr, Timeout: 30 * time.Second,
 		// A token call is never followed elsewhere: a redirect is an answer to report.
