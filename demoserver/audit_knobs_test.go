@@ -139,7 +139,7 @@ func TestRefreshRaceWindow(t *testing.T) {
 		t.Fatalf("serialised: ok=%d rejected=%d, want 1 and %d", ok, rej, k-1)
 	}
 
-	if a := h.do("POST", "/__demo/audit?refresh_race_window=300ms", "", nil); a.status != 200 || a.str("knobs", "refresh_race_window") != "300ms" {
+	if a := h.do("POST", "/__demo/audit?refresh_race_window=500ms", "", nil); a.status != 200 || a.str("knobs", "refresh_race_window") != "500ms" {
 		t.Fatalf("knob: %d %s", a.status, a.raw)
 	}
 	_, ref = mustLogin(t, h, conventions[0])
