@@ -75,6 +75,8 @@ type Target struct {
 	API profile.Request
 	// Transport carries every call (the engine's, apiclient.NewTransport); nil: a default one.
 	Transport http.RoundTripper
+	// Timeout bounds each call; 30 s when zero.
+	Timeout time.Duration
 }
 
 // Clock is the audit's time: when it waits, how long a window lasts. Tests against a demo

@@ -289,3 +289,63 @@ func TestEvidenceMasksTokens(t *testing.T) {
 		t.Errorf("the evidence holds a token or the password:\n%s", md)
 	}
 }
+
+// contract is the issue's JSON contract: each check's value keys (nil: a string value).
+var contract = map[string][]string{
+	"rotation":                 nil,
+	"reuse":                    {"previous_accepted", "family_revoked"},
+	"grace":                    {"accepted_up_to_s", "rejected_from_s"},
+	"concurrent_refresh":       {"parallel", "ok", "rejected", "family_revoked", "loser_cleared_cookie"},
+	"access_expiry":            {"enforced", "leeway_s_max"},
+	"old_access_after_refresh": nil,
+	"lifetimes":                {"access_ttl_s", "refresh_ttl_s", "refresh_lifetime", "expires_in_matches_exp", "iat_is_issue_time"},
+	"unauthorized_shape":       {"status", "www_authenticate", "code"},
+	"refresh_error_shape":      {"status", "error"},
+	"token_response_headers":   {"cache_control", "no_store"},
+	"logout":                   {"refresh_revoked", "access_revoked"},
+	"cookie":                   {"http_only", "secure", "same_site", "path"},
+	"token_acceptance":         {"alg_none", "no_signature", "other_key", "tampered", "expired"},
+}
+
+// TestValueShapes: every check the demo server lets run (oauth2 for logout, cookie for the
+// cookie) answers its value in exactly the contract's keys, in the card's order of ids.
+func TestValueShapes(t *testing.T) {
+	if got := IDs(); len(got) != len(contract) {
+		t.Fatalf("ids %v, want the contract's %d", got, len(contract))
+	}
+	seen := map[string]bool{}
+	for _, conv := range []string{"oauth2", "cookie"} {
+		tl := newTestLab(t, conv, demoserver.Options{}, demoserver.AuditKnobs{})
+		for _, r := range tl.run(t, Settings{Active: true}).Checks {
+			keys, ok := contract[r.ID]
+			if !ok {
+				t.Errorf("%s is not in the contract", r.ID)
+				continue
+			}
+			if r.Status == Skip {
+				continue
+			}
+			seen[r.ID] = true
+			if keys == nil {
+				if s, ok := r.Value.(string); !ok || s == "" {
+					t.Errorf("%s's value %v is not a string", r.ID, r.Value)
+				}
+				continue
+			}
+			v := valueJSON(t, r)
+			if len(v) != len(keys) {
+				t.Errorf("%s's value %v, want the keys %v", r.ID, v, keys)
+			}
+			for _, k := range keys {
+				if _, ok := v[k]; !ok {
+					t.Errorf("%s's value lacks %q: %v", r.ID, k, v)
+				}
+			}
+		}
+	}
+	for id := range contract {
+		if !seen[id] {
+			t.Errorf("%s never ran against the demo server", id)
+		}
+	}
+}

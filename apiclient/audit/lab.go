@@ -65,7 +65,11 @@ func newLab(t Target, s Settings) *lab {
 		tr = ht
 	}
 	l := &lab{t: t, s: s, start: s.Clock.Now()}
-	l.client = &http.Client{Transport: tr, Timeout: 30 * time.Second,
+	timeout := t.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	l.client = &http.Client{Transport: tr, Timeout: timeout,
 		// A token call is never followed elsewhere: a redirect is an answer to report.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	env, err := t.Profile.ResolveEnv()

@@ -189,7 +189,8 @@ func (o *auditOpts) target(stderr io.Writer, args []string) (audit.Target, func(
 	}
 	warnInsecure(stderr, b)
 	return audit.Target{BaseURL: cfg.BaseURL, Profile: cfg.Profile, Username: cfg.Username, Password: cfg.Password,
-		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, API: labelJSON(req), Transport: cfg.Transport}, b.Close, nil
+		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, API: labelJSON(req), Transport: cfg.Transport,
+		Timeout: cfg.Timeout}, b.Close, nil
 }
 
 // consent says what the audit will do to the account and asks, on a terminal, unless --yes.
