@@ -77,6 +77,9 @@ type Target struct {
 	Transport http.RoundTripper
 	// Timeout bounds each call; 30 s when zero.
 	Timeout time.Duration
+	// RevocationEndpoint is the provider's RFC 7009 endpoint (from its discovery document);
+	// empty: the logout check looks for one in the target's own metadata.
+	RevocationEndpoint string
 }
 
 // Clock is the audit's time: when it waits, how long a window lasts. Tests against a demo

@@ -218,6 +218,9 @@ func (logoutCheck) id() string { return "logout" }
 // revocationEndpoint is the target's RFC 7009 endpoint from its RFC 8414 or OpenID metadata,
 // on the target's own origin; "" when it publishes none.
 func (l *lab) revocationEndpoint(ctx context.Context) string {
+	if l.t.RevocationEndpoint != "" {
+		return l.t.RevocationEndpoint
+	}
 	base, err := url.Parse(l.t.BaseURL)
 	if err != nil {
 		return ""

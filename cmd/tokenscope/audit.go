@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"slices"
@@ -20,7 +21,10 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"tokenscope/apiclient"
 	"tokenscope/apiclient/audit"
+	"tokenscope/apiclient/oidc"
+	"tokenscope/apiclient/profile"
 	"tokenscope/internal/sanitize"
 )
 
@@ -58,7 +62,9 @@ refresh tokens, which a server may punish by ending the account's sessions: use 
 On a terminal it asks first unless --yes; a target that is not loopback needs --yes without one.
 
 The API request the checks use is METHOD PATH (or a request's NAME, as in fire); without one,
-the profile's first preset. Without --target it audits the embedded demo server, tuned with the
+the profile's first preset. At an identity provider (--issuer, --flow password) the checks log in
+with the password grant at the token endpoint its discovery document names, and the logout check
+revokes at its revocation_endpoint. Without --target it audits the embedded demo server, tuned with the
 demo-server flags (--rotation-grace 2s, --cacheable-tokens, ...).
 
 Verdicts: ✔ pass, ▲ warn, ✗ fail, · info, – skip. The exit status is 0 when no check failed, 1
@@ -111,8 +117,10 @@ func (o *auditOpts) validate() error {
 	case o.parallel < 2:
 		return usageError("--parallel %d: a race needs at least 2", o.parallel)
 	}
-	if o.tf.idp.enabled() {
-		return usageError("audit logs in with the profile's login call; --issuer and --flow are not supported yet (audit the provider's token endpoint with --profile oauth2)")
+	if d := o.tf.idp; d.enabled() && (d.flow != apiclient.FlowPassword || d.dpop) {
+		// Every check logs in afresh: a flow with a person at each login, or proofs the audit
+		// does not make, cannot be run that way.
+		return usageError("at an identity provider audit logs in with the password grant only: give --flow password (without --dpop)")
 	}
 	for _, f := range []string{"session-file", "log-file", "har", "log-bodies"} {
 		if o.tf.fs.Changed(f) {
@@ -182,15 +190,45 @@ func (o *auditOpts) target(stderr io.Writer, args []string) (audit.Target, func(
 			return audit.Target{}, nil, err
 		}
 	}
-	req, err := fireRequest(cfg.Profile, b.presets, args, stderr)
+	t := audit.Target{BaseURL: cfg.BaseURL, Profile: cfg.Profile, Username: cfg.Username, Password: cfg.Password,
+		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, Transport: cfg.Transport, Timeout: cfg.Timeout}
+	if cfg.OIDC != nil {
+		if err := providerTarget(&t, cfg); err != nil {
+			b.Close()
+			return audit.Target{}, nil, err
+		}
+	}
+	req, err := fireRequest(t.Profile, b.presets, args, stderr)
 	if err != nil {
 		b.Close()
 		return audit.Target{}, nil, usageError("%v", err)
 	}
+	t.API = labelJSON(req)
 	warnInsecure(stderr, b)
-	return audit.Target{BaseURL: cfg.BaseURL, Profile: cfg.Profile, Username: cfg.Username, Password: cfg.Password,
-		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, API: labelJSON(req), Transport: cfg.Transport,
-		Timeout: cfg.Timeout}, b.Close, nil
+	return t, b.Close, nil
+}
+
+// providerTarget points the audit at an identity provider's token endpoint: the oauth2
+// convention with the discovered endpoint, the password grant and the flow's scope, and the
+// provider's revocation endpoint for the logout check.
+func providerTarget(t *audit.Target, cfg apiclient.Config) error {
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
+	defer cancel()
+	md, err := oidc.Discover(ctx, &http.Client{Transport: cfg.Transport, Timeout: cfg.Timeout}, cfg.OIDC.Issuer)
+	if err != nil {
+		return err
+	}
+	p, _ := profile.Builtin("oauth2")
+	p.Name = "oauth2 at " + md.Issuer
+	p.Login.Path, p.Refresh.Path = md.TokenEndpoint, md.TokenEndpoint
+	scope := cfg.OIDC.Scope
+	if scope == "" {
+		scope = apiclient.DefaultOIDCScope
+	}
+	p.Login.Extra["scope"] = scope
+	t.Profile, t.RevocationEndpoint = p, md.RevocationEndpoint
+	t.ClientID, t.ClientSecret = cfg.OIDC.ClientID, cfg.OIDC.ClientSecret
+	return nil
 }
 
 // consent says what the audit will do to the account and asks, on a terminal, unless --yes.

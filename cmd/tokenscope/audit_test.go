@@ -114,7 +114,9 @@ func TestAuditUsage(t *testing.T) {
 		{"--max-wait", "0s"},
 		{"--logins", "0"},
 		{"--parallel", "1"},
-		{"--issuer", "https://login.example.com"},
+		{"--issuer", "https://login.example.com"}, // auth-code by default: a person at every login
+		{"--flow", "device"},
+		{"--flow", "password", "--dpop"},
 		{"--log-file", "x.jsonl"},
 		{"GET"},
 		// Not loopback and no terminal to ask on: --yes is needed. 192.0.2.1 is never dialled.
@@ -158,6 +160,22 @@ func TestAuditConsent(t *testing.T) {
 		}
 		if answer == "y\n" && (err != nil || sent == 0 || !strings.Contains(out.String(), "✔ pass  rotation")) {
 			t.Errorf("yes: err %v, %d requests, %s", err, sent, out.String())
+		}
+	}
+}
+
+// TestAuditAtProvider: with --flow password the audit logs in at the provider's token endpoint
+// from its discovery document (the embedded demo server is one) and revokes at its
+// revocation_endpoint.
+func TestAuditAtProvider(t *testing.T) {
+	out, errOut, code := executeCLI(t, "audit", "--flow", "password", "--yes", "--json", "--checks", "rotation,logout,refresh_error_shape")
+	c := lastJSONCard(t, out)
+	if code != 0 || !strings.HasPrefix(c.Profile, "oauth2 at http://127.0.0.1:") {
+		t.Fatalf("exit %d, card %+v, stderr %s", code, c, errOut)
+	}
+	for _, id := range []string{"rotation", "logout", "refresh_error_shape"} {
+		if c.status(id) != "pass" {
+			t.Errorf("%s: %s\n%s", id, c.status(id), out)
 		}
 	}
 }
