@@ -25,6 +25,7 @@ import (
 	"tokenscope/apiclient/audit"
 	"tokenscope/apiclient/oidc"
 	"tokenscope/apiclient/profile"
+	"tokenscope/internal/hostcheck"
 	"tokenscope/internal/sanitize"
 )
 
@@ -245,7 +246,7 @@ func (o *auditOpts) consent(stderr io.Writer, t audit.Target) error {
 		}
 	}
 	if !onTerminal() {
-		if u, err := url.Parse(t.BaseURL); err == nil && isLoopbackHost(u.Hostname()) {
+		if u, err := url.Parse(t.BaseURL); err == nil && hostcheck.IsLoopbackHost(u.Hostname()) {
 			return nil
 		}
 		return usageError("audit logs in up to %d times per check and presents rotated refresh tokens to %s; without a terminal to ask on, add --yes", o.logins, redactURL(t.BaseURL))

@@ -36,22 +36,37 @@ done
 
 (cd "$repo" && go build -o "$work/tokenscope" ./cmd/tokenscope)
 
-# serve NAME PORT APP SETUP [VAR=VALUE...]: a fresh database, its user (and client), the server.
-serve() {
-  local name=$1 port=$2 app=$3 setup=$4
-  shift 4
-  env DB="$work/$name.sqlite3" OIDC_KEY="$work/$name.pem" "$@" "$py" "$here/$app" migrate -v0
-  env DB="$work/$name.sqlite3" OIDC_KEY="$work/$name.pem" "$@" "$py" "$here/$app" "$setup"
-  env DB="$work/$name.sqlite3" OIDC_KEY="$work/$name.pem" "$@" "$py" "$here/$app" runserver "127.0.0.1:$port" --noreload \
-    >"$work/$name.log" 2>&1 &
-  pids+=($!)
+# wait_port NAME PORT: until the server listens, or its log and exit.
+wait_port() {
   for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null && return 0
     sleep 0.1
   done
-  echo "$name did not start; its log:" >&2
-  tail -n 20 "$work/$name.log" >&2
+  echo "$1 did not start; its log:" >&2
+  tail -n 20 "$work/$1.log" >&2
   exit 1
+}
+
+# serve_simplejwt NAME PORT [VAR=VALUE...]: server.py on a fresh database.
+serve_simplejwt() {
+  local name=$1 port=$2
+  shift 2
+  mkdir -p "$work/$name"
+  env DATA_DIR="$work/$name" ACCESS_TTL=10 "$@" "$py" "$here/server.py" "$port" >"$work/$name.log" 2>&1 &
+  pids+=($!)
+  wait_port "$name" "$port"
+}
+
+# serve_dot NAME PORT [VAR=VALUE...]: dot.py on a fresh database, its user and client.
+serve_dot() {
+  local name=$1 port=$2
+  shift 2
+  local e=(DB="$work/$name.sqlite3" OIDC_KEY="$work/$name.pem" "$@")
+  env "${e[@]}" "$py" "$here/dot.py" migrate -v0
+  env "${e[@]}" "$py" "$here/dot.py" setup
+  env "${e[@]}" "$py" "$here/dot.py" runserver "127.0.0.1:$port" --noreload >"$work/$name.log" 2>&1 &
+  pids+=($!)
+  wait_port "$name" "$port"
 }
 
 versions() {
@@ -78,16 +93,16 @@ audit() {
   } >>"$out/$name.md"
 }
 
-serve simplejwt-stock 8001 simplejwt.py demo_user
-serve simplejwt-rotate 8002 simplejwt.py demo_user ROTATE=1
-serve dot 8003 dot.py setup
-serve dot-grace 8004 dot.py setup GRACE=5
+serve_simplejwt simplejwt-stock 8001
+serve_simplejwt simplejwt-rotate 8002 ROTATE=1
+serve_dot dot 8003
+serve_dot dot-grace 8004 GRACE=5
 
 audit simplejwt-stock 8001 simplejwt \
-  "Stock \`rest_framework_simplejwt\` (\`interop/django/simplejwt.py\`): its defaults but \`ACCESS_TOKEN_LIFETIME\` 10 s." \
+  "Stock \`rest_framework_simplejwt\` (\`interop/django/server.py\`): its defaults but \`ACCESS_TOKEN_LIFETIME\` 10 s (\`ACCESS_TTL=10\`), \`REFRESH_TOKEN_LIFETIME\` a day." \
   python3-djangorestframework-simplejwt
 audit simplejwt-rotate-blacklist 8002 simplejwt \
-  "simplejwt with \`ROTATE_REFRESH_TOKENS\`, \`BLACKLIST_AFTER_ROTATION\` and the \`token_blacklist\` app (\`ROTATE=1\`), \`ACCESS_TOKEN_LIFETIME\` 10 s." \
+  "simplejwt (\`interop/django/server.py\`) with \`ROTATE_REFRESH_TOKENS\`, \`BLACKLIST_AFTER_ROTATION\` and the \`token_blacklist\` app (\`ROTATE=1\`), \`ACCESS_TOKEN_LIFETIME\` 10 s, \`REFRESH_TOKEN_LIFETIME\` a day." \
   python3-djangorestframework-simplejwt
 audit django-oauth-toolkit 8003 interop/django/dot-profile.toml \
   "django-oauth-toolkit as an OpenID provider (\`interop/django/dot.py\`, profile \`interop/django/dot-profile.toml\`): its defaults (rotation on, \`REFRESH_TOKEN_GRACE_PERIOD_SECONDS\` 0) but \`ACCESS_TOKEN_EXPIRE_SECONDS\` 10, a public client with the password grant, the API behind DRF's \`OAuth2Authentication\`, SQLite." \
