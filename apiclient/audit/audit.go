@@ -176,6 +176,7 @@ func Run(ctx context.Context, t Target, s Settings) Report {
 			continue
 		}
 		l.begin(c.id())
+		s.Progress(c.id(), "running", 0)
 		r := c.run(ctx, l)
 		r.ID, r.Evidence = c.id(), l.evidence
 		if ctx.Err() != nil {

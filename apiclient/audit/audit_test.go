@@ -349,3 +349,22 @@ func TestValueShapes(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressNamesWaits: the progress hook hears each check start and each wait, with its
+// length, so that a terminal can say what the audit is waiting for.
+func TestProgressNamesWaits(t *testing.T) {
+	tl := newTestLab(t, "simplejwt", demoserver.Options{}, demoserver.AuditKnobs{RotationGrace: 2 * time.Second})
+	var heard []string
+	var waited time.Duration
+	tl.run(t, Settings{Progress: func(check, doing string, wait time.Duration) {
+		heard = append(heard, check+": "+doing)
+		waited += wait
+	}}, "grace")
+	got := strings.Join(heard, "\n")
+	if !strings.Contains(got, "grace: running") || !strings.Contains(got, "grace: presenting a rotated refresh token again after 2s") {
+		t.Errorf("progress:\n%s", got)
+	}
+	if waited < 3*time.Second { // 0.5 + 1 + 2 s of the series before the refusal at 4 s, at least
+		t.Errorf("the waits announced add up to %s", waited)
+	}
+}

@@ -28,6 +28,9 @@ func (l *lab) rotated(ctx context.Context, why string) (f *family, prev string, 
 	if err != nil {
 		return nil, "", err.Error()
 	}
+	if f.refresh.Empty() {
+		return nil, "", "The login answer carries no refresh token: there is nothing to refresh (an identity provider may want the offline_access scope)."
+	}
 	prev = f.refresh.Raw
 	v, x := l.refresh(ctx, f, prev, why)
 	if v.Outcome != profile.VerdictOK {
