@@ -8,6 +8,7 @@ package demoserver
 // the banner: a request cannot switch it on.
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -111,6 +112,17 @@ func (s *Server) tokenAnswer(h http.HandlerFunc) http.HandlerFunc {
 			rec.cacheable = true
 		}
 		h(w, r)
+	}
+}
+
+// raceWait is the race window: real time whatever the server's clock, because the race is
+// between requests in flight together, which a manual clock that tests advance does not bring.
+func raceWait(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
 	}
 }
 

@@ -351,7 +351,7 @@ func (s *Server) refreshPair(ctx context.Context, raw string, opaque bool) (pair
 		// The race the knob is for: the token was checked, and is rotated after the window
 		// without a second look, so every presentation that got past the check wins too.
 		s.mu.Unlock()
-		sleepCtx(ctx, window)
+		raceWait(ctx, window)
 		s.mu.Lock()
 		if f = s.families[rec.family]; f == nil || f.revoked {
 			return pair{}, errRevoked
