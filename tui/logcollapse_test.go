@@ -20,6 +20,7 @@ import (
 func TestLogCollapsesABurst(t *testing.T) {
 	f := sized(t, apiclient.Config{Strategy: apiclient.Reactive}, true)
 	f.m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	f.srv.SetLatency(0, 200*time.Millisecond) // the burst is out before the refresh ends
 	upd(t, f.m, press("E"))
 	upd(t, f.m, press("b"))
 	drain(f.m)
@@ -36,11 +37,12 @@ func TestLogCollapsesABurst(t *testing.T) {
 		re     string
 		screen bool
 	}{
-		{`×100\s+request\s+GET /api/protected/ \(gen #1\)`, false},
-		{`×100\s+401\s+GET /api/protected/`, false},
-		{`×100\s+retry`, false},
+		// How many went out before the refresh ended depends on the scheduler.
+		{`×\d+\s+request\s+GET /api/protected/ \(gen #1\)`, false},
+		{`×\d+\s+401\s+GET /api/protected/`, false},
+		{`×\d+\s+retry`, false},
 		{`#\d+\s+refresh-start\s+refresh #1\s+reactive`, true},
-		{`×\d+\s+refresh-wait\s+waiting on refresh #1 \(\d+ queued\)`, true},
+		{`(×|#)\d+\s+refresh-wait\s+waiting on refresh #1 \(\d+ queued\)`, true},
 		{`refresh-ok\s+refresh #1`, true},
 		{`×100\s+response\s+GET /api/protected/ → 200`, true},
 		{`\d+ events in \d+ lines \(z: one each\)`, true},

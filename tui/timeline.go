@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,9 +25,10 @@ import (
 // and a legend. A row writes each busy slot as a label, its marks in the row's order each with
 // its count ("R×50✗×49"), over the quiet cells after the slot (or before it, at the right edge):
 // a stampede reads as a number, a single flight as one mark. Labels never touch: slots whose
-// labels would are drawn as one label with their counts summed, and ─ over the rest of the
-// stretch they cover ("•×40────" for a heartbeat's requests), so that at 80 columns a row reads
-// as separate labels rather than packed marks ("R×101R✗✗").
+// labels would are drawn as one label with their counts summed, so that at 80 columns a row
+// reads as separate labels rather than packed marks ("R×101R✗✗"); where that label would be
+// shorter than the slots it covers (a heartbeat), each slot shows its most telling mark instead
+// ("••••!••"), and a slot far busier than the rest its own label.
 //
 // Counts are kept per tlTick as events arrive (logStore.mark), so a frame only sums the ticks
 // in view, and the drawn timeline is cached until the slot, the events, the size or the theme
@@ -80,26 +82,27 @@ type tlMark struct {
 	mark rune
 	name string // in the legend
 	role tlRole
+	sev  int // how telling: the one mark a slot of a dense stretch shows
 }
 
 var tlMarks = [tlClasses + 1]tlMark{
-	tlReactive:      {'R', "reactive", tlRefresh},
-	tlProactive:     {'P', "proactive", tlRefresh},
-	tlBackground:    {'B', "background", tlRefresh},
-	tlManual:        {'M', "manual", tlRefresh},
-	tlRejected:      {'✗', "rejected", tlBad},
-	tlTransient:     {'~', "transient", tlWarn},
-	tlReuse:         {'⊗', "reuse/revoked", tlBad},
-	tlLoginRequired: {'⊘', "login required", tlBad},
-	tlEnded:         {'■', "logged out", tlValue},
-	tlLogin:         {'L', "login", tlOK},
-	tlParked:        {'p', "parked", tlWarn},
-	tlReplayed:      {'↺', "replayed", tlRetried},
-	tlFailed:        {'x', "failed", tlBad},
-	tlUnauthorized:  {'!', "401", tlWarn},
-	tlRetry:         {'↻', "retry", tlRetried},
-	tlRequest:       {'•', "request", tlMuted},
-	tlBar:           {'▀', "access token", tlGenOdd},
+	tlReactive:      {'R', "reactive", tlRefresh, 2},
+	tlProactive:     {'P', "proactive", tlRefresh, 2},
+	tlBackground:    {'B', "background", tlRefresh, 2},
+	tlManual:        {'M', "manual", tlRefresh, 2},
+	tlRejected:      {'✗', "rejected", tlBad, 6},
+	tlTransient:     {'~', "transient", tlWarn, 4},
+	tlReuse:         {'⊗', "reuse/revoked", tlBad, 6},
+	tlLoginRequired: {'⊘', "login required", tlBad, 6},
+	tlEnded:         {'■', "logged out", tlValue, 4},
+	tlLogin:         {'L', "login", tlOK, 3},
+	tlParked:        {'p', "parked", tlWarn, 3},
+	tlReplayed:      {'↺', "replayed", tlRetried, 3},
+	tlFailed:        {'x', "failed", tlBad, 5},
+	tlUnauthorized:  {'!', "401", tlWarn, 4},
+	tlRetry:         {'↻', "retry", tlRetried, 2},
+	tlRequest:       {'•', "request", tlMuted, 1},
+	tlBar:           {'▀', "access token", tlGenOdd, 0},
 }
 
 // tlRows are the event rows and the order a slot's marks are written in on each.
@@ -300,9 +303,8 @@ type tlCell struct {
 }
 
 // tlCluster is busy slots of a row whose labels would touch, drawn as one label: the marks of
-// all of them with their counts summed, at the first slot, and ─ on to the last one when the
-// label is shorter than the stretch. Labels then never touch ("R×101R✗✗" read as one count),
-// and no event is dropped from the picture.
+// all of them with their counts summed, at the first slot. Labels then never touch ("R×101R✗✗"
+// read as one count), and no event is dropped from the picture.
 type tlCluster struct {
 	from, to int      // the first and last busy slot
 	n        tlCounts // the slots' counts, summed
@@ -332,7 +334,8 @@ func (c *tlCluster) merge(o tlCluster) {
 // layoutRow lays out one event row: busy slots left to right, each joining the cluster before
 // it when its cell falls on or right after that cluster's label, so that a label always has a
 // blank cell before the next. The newest cluster is moved left to end at the right edge when
-// its label would run past it, joining the one before when it then touches it.
+// its label would run past it, joining the one before when it then touches it. A cluster whose
+// label is shorter than the stretch it covers is a dense stretch (drawStretch).
 func layoutRow(slots []tlCounts, classes []tlClass) []tlCell {
 	var cl []tlCluster
 	for i := range slots {
@@ -357,13 +360,63 @@ func layoutRow(slots []tlCounts, classes []tlClass) []tlCell {
 	}
 	cells := make([]tlCell, cols)
 	for _, c := range cl {
-		from := start(c)
-		n := copy(cells[from:], c.text(classes))
-		for j := from + n; j <= c.to && j < cols; j++ {
-			cells[j] = tlCell{'─', tlMuted}
+		if text := c.text(classes); len(text) < c.to-c.from+1 {
+			drawStretch(cells, slots, classes, c)
+		} else {
+			copy(cells[start(c):], text)
 		}
 	}
 	return cells
+}
+
+// drawStretch draws a dense stretch (a heartbeat's requests, a slot or two apart) as one mark
+// per busy slot, the most telling of its classes, so that a 401 among them shows where it
+// happened; one label summing the stretch would draw it at the stretch's start. A slot far
+// busier than the others (a burst among the beats) gets its own label there, a blank cell
+// either side, so that its count still reads.
+func drawStretch(cells []tlCell, slots []tlCounts, classes []tlClass, c tlCluster) {
+	var ns []int32
+	peak := tlCluster{}
+	for i := c.from; i <= c.to; i++ {
+		s := tlCluster{from: i, to: i}
+		top := tlClass(0)
+		for _, k := range classes {
+			s.n[k] = slots[i][k]
+			if s.n[k] > 0 && (s.n[top] == 0 || tlMarks[k].sev > tlMarks[top].sev) {
+				top = k
+			}
+		}
+		total := s.total()
+		if total == 0 {
+			continue
+		}
+		cells[i] = tlCell{tlMarks[top].mark, tlMarks[top].role}
+		ns = append(ns, total)
+		if total > peak.total() {
+			peak = s
+		}
+	}
+	slices.Sort(ns)
+	if n := peak.total(); n < 3 || n < 3*ns[len(ns)/2] {
+		return
+	}
+	text := peak.text(classes)
+	from := max(min(peak.from, len(cells)-len(text)), 0)
+	for _, j := range []int{from - 1, from + len(text)} {
+		if j >= c.from && j <= c.to {
+			cells[j] = tlCell{}
+		}
+	}
+	copy(cells[from:], text)
+}
+
+// total is how many events the cluster holds.
+func (c tlCluster) total() int32 {
+	var n int32
+	for _, v := range c.n {
+		n += v
+	}
+	return n
 }
 
 // labelCells is the label of the given classes of a slot: each mark, and ×count after it when

@@ -300,8 +300,9 @@ func counts(kv ...int) tlCounts {
 
 // TestTimelineLabels: counts are written after the mark over quiet cells, before it at the
 // right edge; labels never touch: slots whose labels would are one label with their counts
-// summed (no event dropped, no mark packed against another's count), and ─ runs on over the
-// stretch a label is shorter than.
+// summed (no event dropped, no mark packed against another's count); where that label is
+// shorter than the slots it covers, each slot shows its most telling mark, and a far busier
+// slot its own label.
 func TestTimelineLabels(t *testing.T) {
 	refresh := tlRows[0].classes
 	for _, c := range []struct {
@@ -324,7 +325,7 @@ func TestTimelineLabels(t *testing.T) {
 		{"rejections after a stampede", map[int]tlCounts{6: counts(int(tlReactive), 50), 9: counts(int(tlRejected), 49)}, "..R×50✗×49"},
 		// issue 22: "R×101R✗✗" in the last columns.
 		{"packed at the edge", map[int]tlCounts{3: counts(int(tlReactive), 101), 7: counts(int(tlReactive), 1), 8: counts(int(tlRejected), 1), 9: counts(int(tlRejected), 1)}, "..R×102✗×2"},
-		{"a stretch", map[int]tlCounts{0: counts(int(tlManual), 1), 1: counts(int(tlManual), 1), 2: counts(int(tlManual), 1), 3: counts(int(tlManual), 1), 4: counts(int(tlManual), 1), 5: counts(int(tlManual), 1)}, "M×6───...."},
+		{"a stretch", map[int]tlCounts{0: counts(int(tlManual), 1), 1: counts(int(tlManual), 1), 2: counts(int(tlManual), 1), 3: counts(int(tlManual), 1), 4: counts(int(tlManual), 1), 5: counts(int(tlManual), 1)}, "MMMMMM...."},
 	} {
 		if got := tlRow(10, c.at, refresh); got != c.want {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)
@@ -338,8 +339,26 @@ func TestTimelineLabels(t *testing.T) {
 	}
 	at[49], at[50] = counts(int(tlLogin), 1), counts(int(tlReplayed), 116)
 	row := tlRow(71, at, session)
-	if got := strings.Trim(row, "."); got != "⊗p×110──.L↺×116" {
+	if got := strings.Trim(row, "."); got != "⊗p×100.p.L↺×116" {
 		t.Errorf("the session row: %q", row)
+	}
+
+	// A heartbeat at 80 columns: two requests a slot, a 401 and its retry among them. One
+	// label would draw the 401 at the stretch's start: each slot shows its most telling mark.
+	requests := tlRows[2].classes
+	beats := map[int]tlCounts{}
+	for i := range 30 {
+		beats[i] = counts(int(tlRequest), 2)
+	}
+	beats[21] = counts(int(tlUnauthorized), 1, int(tlRetry), 1, int(tlRequest), 2)
+	if got, want := tlRow(30, beats, requests), strings.Repeat("•", 21)+"!"+strings.Repeat("•", 8); got != want {
+		t.Errorf("a heartbeat's stretch: %q, want %q", got, want)
+	}
+	// A burst among the beats keeps its count, a blank cell either side.
+	beats[21] = counts(int(tlRequest), 2)
+	beats[10] = counts(int(tlUnauthorized), 100, int(tlRetry), 100, int(tlRequest), 102)
+	if got, want := tlRow(30, beats, requests), strings.Repeat("•", 9)+".!×100↻×100•×102."+strings.Repeat("•", 4); got != want {
+		t.Errorf("a burst among the beats: %q, want %q", got, want)
 	}
 }
 
