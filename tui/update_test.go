@@ -1158,6 +1158,10 @@ func TestHelpScrolls(t *testing.T) {
 	if got := top(); got != 4 {
 		t.Errorf("jjj: top line %d, want 4", got)
 	}
+	upd(t, f.m, tea.MouseMsg{Action: tea.MouseActionPress, Button: tea.MouseButtonWheelDown})
+	if got := top(); got != 4+wheelLines {
+		t.Errorf("the wheel: top line %d, want %d", got, 4+wheelLines)
+	}
 	upd(t, f.m, press("esc"))
 	upd(t, f.m, press("?"))
 	if got := top(); got != 1 || f.m.mode != modeHelp {
