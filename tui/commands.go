@@ -30,6 +30,7 @@ type (
 	}
 	burstMsg struct {
 		n, ok, failed, parked int
+		refreshCalls          uint64 // made while the burst was out: the number single flight keeps at 1
 		took                  time.Duration
 		index                 int              // the request the burst copied
 		worst                 apiclient.Result // the most telling copy, for the response view
@@ -181,7 +182,7 @@ func (m *Model) burstCmd(e *apiclient.Engine, n int) tea.Cmd {
 	m.flights.launch(index, n, m.sh.now, false)
 	m.reqs.flightChanged(index)
 	return func() tea.Msg {
-		start := time.Now()
+		start, calls := time.Now(), e.Counters().RefreshCalls
 		out := burstMsg{n: n, index: index}
 		e.Burst(context.Background(), req, n, 0, func(_ int, r apiclient.Result) {
 			if out.worst.ID == 0 || failureRank(r) > failureRank(out.worst) {
@@ -196,7 +197,7 @@ func (m *Model) burstCmd(e *apiclient.Engine, n int) tea.Cmd {
 				out.failed++
 			}
 		})
-		out.took = time.Since(start)
+		out.took, out.refreshCalls = time.Since(start), e.Counters().RefreshCalls-calls
 		return out
 	}
 }
@@ -216,7 +217,8 @@ func (m *Model) copyCmd(text, what string) tea.Cmd {
 		if err := clip(text); err != nil {
 			return flashMsg("copy failed: " + err.Error())
 		}
-		return flashMsg("copied " + what + " to the clipboard (OSC 52)")
+		// OSC 52 has no answer: whether the terminal took the text is not known here.
+		return flashMsg("sent " + what + " to the terminal's clipboard (OSC 52)")
 	}
 }
 
