@@ -12,6 +12,7 @@ import (
 	"tokenscope/apiclient/dpop"
 	"tokenscope/apiclient/oidc"
 	"tokenscope/demoserver"
+	"tokenscope/internal/clock"
 	"tokenscope/session"
 )
 
@@ -96,7 +97,7 @@ func TestDPoPAuthCodeBindsThenOneRefreshFor100(t *testing.T) {
 
 func TestDPoPDeviceFlowBinds(t *testing.T) {
 	var v *env
-	oc := deviceConfig(t, func() *session.ManualClock { return v.clock })
+	oc := deviceConfig(t, func() *clock.Manual { return v.clock })
 	oc.DPoP = true
 	v = newOIDCEnv(t, es256, oc, nil)
 	if _, err := v.e.Login(context.Background()); err != nil {

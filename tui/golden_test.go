@@ -19,7 +19,7 @@ import (
 
 	"tokenscope/apiclient"
 	"tokenscope/demoserver"
-	"tokenscope/session"
+	"tokenscope/internal/clock"
 )
 
 func TestMain(m *testing.M) {
@@ -30,15 +30,20 @@ func TestMain(m *testing.M) {
 
 var epoch = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
-type clockAdapter struct{ c *session.ManualClock }
-
-func (a clockAdapter) Now() time.Time { return a.c.Now() }
+// testClock is a manual clock on which the engine's short waits (refresh backoffs of
+// milliseconds) pass by themselves, as real time would have let them, while a token's life, a
+// poll interval and the background refresher's nap wait for the test to move the clock.
+func testClock(t0 time.Time) *clock.Manual {
+	c := clock.NewManual(t0)
+	c.AutoAdvance(500 * time.Millisecond)
+	return c
+}
 
 // fixture is a demo server, an engine and a model sharing one stopped clock, so that every
 // countdown and event time on screen is the same on every run.
 type fixture struct {
 	srv    *demoserver.Server
-	clock  *session.ManualClock
+	clock  *clock.Manual
 	e      *apiclient.Engine
 	m      *Model
 	mu     sync.Mutex
@@ -47,12 +52,12 @@ type fixture struct {
 
 func newFixture(t testing.TB, profile string, cfg apiclient.Config, theme string, so ...demoserver.Options) *fixture {
 	t.Helper()
-	f := &fixture{clock: session.NewManualClock(epoch)}
+	f := &fixture{clock: testClock(epoch)}
 	opts := demoserver.Options{}
 	if len(so) > 0 {
 		opts = so[0]
 	}
-	opts.Clock, opts.Secret = clockAdapter{f.clock}, []byte("0123456789abcdef0123456789abcdef")
+	opts.Clock, opts.Secret = f.clock, []byte("0123456789abcdef0123456789abcdef")
 	srv, err := demoserver.New(opts)
 	if err != nil {
 		t.Fatal(err)

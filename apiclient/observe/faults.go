@@ -117,7 +117,7 @@ func (p *Proxy) injectFault(w http.ResponseWriter, r *http.Request, x *Exchange)
 	f.mu.Unlock()
 	if status == 0 && slow > 0 && x.Kind() == apiclient.CallRefresh {
 		select {
-		case <-time.After(slow):
+		case <-p.clock.After(slow):
 		case <-r.Context().Done():
 		}
 	}

@@ -52,6 +52,7 @@ type Manual struct {
 	now    time.Time
 	timers []*manualTimer // armed, not yet fired or stopped
 	armed  chan struct{}  // closed (and replaced) whenever a timer is armed
+	upTo   time.Duration  // waits this short move the clock themselves (AutoAdvance)
 }
 
 // NewManual returns a clock stopped at t.
@@ -84,6 +85,11 @@ func (c *Manual) Set(t time.Time) {
 func (c *Manual) NewTimer(d time.Duration) Timer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if d > 0 && d <= c.upTo {
+		c.now = c.now.Add(d)
+		c.fire()
+		d = 0
+	}
 	t := &manualTimer{clock: c, at: c.now.Add(d), ch: make(chan time.Time, 1)}
 	if d <= 0 {
 		t.ch <- c.now
@@ -95,6 +101,16 @@ func (c *Manual) NewTimer(d time.Duration) Timer {
 	}
 	c.armed = make(chan struct{})
 	return t
+}
+
+// AutoAdvance makes every timer of at most upTo move the clock to its deadline as it is armed
+// and fire at once, as if that much time had passed while the code waited: a test's short
+// waits (a refresh backoff of milliseconds) take their time on the clock without the test
+// moving it, while longer ones (a token's life, a poll interval) still wait for the test.
+func (c *Manual) AutoAdvance(upTo time.Duration) {
+	c.mu.Lock()
+	c.upTo = upTo
+	c.mu.Unlock()
 }
 
 // After returns the channel of a timer that fires when the clock reaches now+d.

@@ -10,6 +10,7 @@ import (
 func TestManual(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	c := NewManual(t0)
+	var _ Clock = c
 	if !c.Now().Equal(t0) {
 		t.Fatalf("Now %v, want %v", c.Now(), t0)
 	}
@@ -152,5 +153,30 @@ func TestSystemTimer(t *testing.T) {
 	<-c.After(time.Millisecond)
 	if c.NewTimer(time.Hour).Stop() != true {
 		t.Error("Stop on an armed system timer reported false")
+	}
+}
+
+// TestManualAutoAdvance: a short wait moves the clock by itself and fires at once (firing the
+// timers it passes); a longer one still waits for the clock to be moved.
+func TestManualAutoAdvance(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	c := NewManual(t0)
+	c.AutoAdvance(100 * time.Millisecond)
+	long, passed := c.NewTimer(time.Second), c.NewTimer(150*time.Millisecond)
+	if at, ok := fired(c.After(100 * time.Millisecond)); !ok || !at.Equal(t0.Add(100*time.Millisecond)) {
+		t.Fatalf("a 100ms wait: fired %v at %v, want at once at +100ms", ok, at)
+	}
+	if at, ok := fired(c.After(50 * time.Millisecond)); !ok || !at.Equal(t0.Add(150*time.Millisecond)) {
+		t.Fatalf("a 50ms wait: fired %v at %v, want at once at +150ms", ok, at)
+	}
+	if at, ok := fired(passed.C()); !ok || !at.Equal(t0.Add(150*time.Millisecond)) {
+		t.Fatalf("the 150ms timer the short waits passed: fired %v at %v", ok, at)
+	}
+	if _, ok := fired(long.C()); ok {
+		t.Fatal("a 1s timer fired at 150ms")
+	}
+	c.Advance(850 * time.Millisecond)
+	if _, ok := fired(long.C()); !ok {
+		t.Fatal("a 1s timer did not fire at 1s")
 	}
 }
