@@ -351,8 +351,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 	rec.Header().Set("Date", s.now().UTC().Format(http.TimeFormat))
 	s.count(func(st *Stats) { st.Requests++ })
-	if strings.HasPrefix(r.URL.Path, "/__demo/") && !isLoopback(r.RemoteAddr) {
-		writeJSON(rec, http.StatusForbidden, map[string]string{"detail": "demo knobs answer loopback clients only"})
+	knob := strings.HasPrefix(r.URL.Path, "/__demo/")
+	if !s.hostAllowed(r) {
+		rec.note = "foreign Host refused"
+		writeJSON(rec, http.StatusMisdirectedRequest, map[string]string{"detail": "this server does not answer to that Host name (DNS rebinding guard): use its address, localhost, or its --issuer"})
+	} else if knob && (!isLoopback(r.RemoteAddr) || s.crossOrigin(r)) {
+		rec.note = "knob refused"
+		writeJSON(rec, http.StatusForbidden, map[string]string{"detail": "demo knobs answer loopback clients only, and no other site's pages"})
 	} else if !sleepCtx(r.Context(), s.Knobs().Latency) {
 		rec.status = 499 // client went away during the injected latency; nothing is written
 		rec.note = "client gone during latency"
@@ -444,7 +449,9 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 		"rotation":         !s.opts.NoRotation,
 		"reuse_detection":  !s.opts.NoReuseDetection,
 		"oauth2_client_id": s.opts.ClientID,
-		"endpoints":        eps,
+		"confidential_client": map[string]string{"client_id": s.opts.ConfidentialClientID,
+			"client_secret": s.publicSecret(), "grant": "client_credentials"},
+		"endpoints": eps,
 	})
 }
 
@@ -529,4 +536,13 @@ func (s *Server) knobReset(w http.ResponseWriter, r *http.Request) {
 	s.Reset()
 	note(w, "knob: reset")
 	writeJSON(w, http.StatusOK, s.statsDoc())
+}
+
+// publicSecret is the confidential client's secret as GET / shows it: the well-known default is
+// documentation, a secret of the operator's own is not shown.
+func (s *Server) publicSecret() string {
+	if s.opts.ConfidentialSecret == DefaultConfidentialSecret {
+		return DefaultConfidentialSecret
+	}
+	return "(set by the operator)"
 }

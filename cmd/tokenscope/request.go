@@ -16,6 +16,7 @@ import (
 
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/httpfile"
+	"tokenscope/apiclient/profile"
 	"tokenscope/internal/cappedfile"
 	"tokenscope/internal/sanitize"
 )
@@ -30,6 +31,7 @@ type requestOpts struct {
 	data    string   // -d: BODY, @FILE or @-
 	dataSet bool
 	include bool // -i
+	quiet   bool // -q
 }
 
 func newRequestCmd() *cobra.Command {
@@ -43,6 +45,10 @@ came when stdout is a file or a pipe, pretty-printed JSON made safe for the scre
 terminal. -i prints the status and headers first. What happened to the session (resumed,
 logged in, refreshed, rotated) goes to stderr, tokens as fingerprints.
 
+A full URL in place of PATH names the destination as in curl: without --target its origin is the
+target (give --profile and the credentials); with a --target of another origin it is refused, and
+nothing is sent.
+
 NAME instead of METHOD PATH sends a request of the --requests .http file (or the config
 target's or the profile's presets) with its headers and body; -H and -d change them.
 
@@ -52,6 +58,9 @@ command line it refuses. The session's own header (Authorization, or the profile
 be given with -H: the engine sets it.`,
 		Example: `  # the embedded demo server: log in, send, print
   tokenscope request GET /api/me
+
+  # a real API named by a full URL, as in HTTPie
+  tokenscope request --profile simplejwt --user me --password-env PW GET https://api.example.com/me
 
   # keep the session between calls: the second resumes (and refreshes if the token expired)
   tokenscope request --target demo --session-file demo.session GET /api/me
@@ -71,9 +80,13 @@ be given with -H: the engine sets it.`,
 	}
 	fs := cmd.Flags()
 	o.tf.register(fs)
+	for _, unused := range []string{"no-single-flight", "log-size"} { // one request: nothing to share, little to keep
+		_ = fs.MarkHidden(unused)
+	}
 	registerHeaderFlag(fs, &o.headers)
 	fs.StringVarP(&o.data, "data", "d", "", "the body: BODY, @FILE or @- for stdin (sent as it is, at most 4 MiB)")
 	fs.BoolVarP(&o.include, "include", "i", false, "print the status line and headers before the body")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing on stderr unless something fails (the body still goes to stdout)")
 	registerTargetCompletion(cmd, &o.tf)
 	return cmd
 }
@@ -84,6 +97,7 @@ func runRequest(ctx context.Context, cmd *cobra.Command, o *requestOpts, args []
 	if err != nil {
 		return err
 	}
+	o.tf.requestURL = fullURL(args)
 	b, err := o.tf.build(stderr)
 	if err != nil {
 		return err
@@ -95,7 +109,11 @@ func runRequest(ctx context.Context, cmd *cobra.Command, o *requestOpts, args []
 	if err != nil {
 		return err
 	}
-	pr := startPrinter(stderr, e.Log(), false) // the session's story; tokens are fingerprints in events
+	mode := printText // the session's story; tokens are fingerprints in events
+	if o.quiet {
+		mode = printQuiet
+	}
+	pr := startPrinter(stderr, e.Log(), mode)
 	res, err := sendOne(ctx, e, req, b.resumed != "", o.tf.timeout)
 	pr.finish() // the story ends before the answer is printed
 	if err != nil {
@@ -136,24 +154,24 @@ func (o *requestOpts) body(stdin io.Reader) ([]byte, error) {
 }
 
 // request builds what is sent: METHOD PATH or a named request, then -d's body and -H's headers.
-func (o *requestOpts) request(p apiclient.Profile, collection []apiclient.Request, args []string, body []byte) (apiclient.Request, error) {
+func (o *requestOpts) request(p profile.Profile, collection []profile.Request, args []string, body []byte) (profile.Request, error) {
 	if err := refuseAuthHeader(o.headers, p, o.tf.idp.dpop); err != nil {
-		return apiclient.Request{}, err
+		return profile.Request{}, err
 	}
-	var r apiclient.Request
+	var r profile.Request
 	var err error
 	if len(args) == 1 {
 		if r, err = namedRequest(presetsOf(p, collection), args[0]); err != nil {
-			return apiclient.Request{}, usageError("%v", err)
+			return profile.Request{}, usageError("%v", err)
 		}
 		if o.dataSet {
 			r.Body = body
 		}
 	} else if r, err = httpfile.NewRequest(args[0], args[1], nil, body); err != nil {
-		return apiclient.Request{}, usageError("METHOD PATH: %v", err)
+		return profile.Request{}, usageError("METHOD PATH: %v", err)
 	}
 	if r, err = withHeaders(r, o.headers); err != nil {
-		return apiclient.Request{}, err
+		return profile.Request{}, err
 	}
 	return labelJSON(r), nil
 }
@@ -161,7 +179,7 @@ func (o *requestOpts) request(p apiclient.Profile, collection []apiclient.Reques
 // sendOne logs in unless the session was resumed, and sends req. A request parked because the
 // session is dead (its refresh token rejected) is sent again after a new login: a session file
 // whose refresh token has expired should cost a login, not a failed command.
-func sendOne(ctx context.Context, e *apiclient.Engine, req apiclient.Request, resumed bool, timeout time.Duration) (apiclient.Result, error) {
+func sendOne(ctx context.Context, e *apiclient.Engine, req profile.Request, resumed bool, timeout time.Duration) (apiclient.Result, error) {
 	if !resumed {
 		if err := login(ctx, e, timeout); err != nil {
 			return apiclient.Result{}, &exitError{code: 1, err: errors.New(withCertHint(err.Error()))}
