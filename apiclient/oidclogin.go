@@ -37,7 +37,8 @@ func (e *Engine) link(ctx context.Context) (*idpLink, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &oidc.Client{HTTP: hc, Provider: p, ID: o.ClientID, Secret: o.ClientSecret, Auth: o.ClientAuth, Sleep: o.Sleep, Now: e.now, ServerNow: func() time.Time { return e.onServerClock(e.now()) }}
+	c := &oidc.Client{HTTP: hc, Provider: p, ID: o.ClientID, Secret: o.ClientSecret, Auth: o.ClientAuth, Clock: e.cfg.Clock,
+		ServerNow: func() time.Time { return e.onServerClock(e.now()) }}
 	if o.Flow == oidc.FlowAuthCode || o.Flow == oidc.FlowDevice {
 		if err := e.setKeyfunc(ctx, c); err != nil {
 			return nil, err

@@ -77,7 +77,7 @@ func (e *Engine) runRefresh(f *flight) error {
 			return ferr
 		}
 		select {
-		case <-time.After(wait):
+		case <-e.cfg.Clock.After(wait):
 		case <-e.refresher.loop.stop:
 			return ferr
 		}

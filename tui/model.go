@@ -249,6 +249,7 @@ func (m *Model) burstAnswered(msg burstMsg) {
 	m.flights.land(msg.index, msg.n, false)
 	m.reqs.flightChanged(msg.index)
 	m.keep(msg.index, msg.worst)
+	m.answers.carried(msg.worst.ID, msg.worstGen)
 	m.setFlash(fmt.Sprintf("burst of %d: %d ok · %s · %d failed · %d parked in %s", msg.n, msg.ok,
 		plural(int(msg.refreshCalls), "refresh call", "refresh calls"), msg.failed, msg.parked, human.Duration(msg.took)))
 }

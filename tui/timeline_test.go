@@ -123,8 +123,8 @@ const stampedeSize = 50
 // the rejections win every time, so that the scenario's counts are the same on every run.
 func holdFixture(t testing.TB, name string, cfg apiclient.Config) (*fixture, *atomic.Bool) {
 	t.Helper()
-	f := &fixture{clock: session.NewManualClock(epoch)}
-	srv, err := demoserver.New(demoserver.Options{Clock: clockAdapter{f.clock}, Secret: []byte("0123456789abcdef0123456789abcdef")})
+	f := &fixture{clock: testClock(epoch)}
+	srv, err := demoserver.New(demoserver.Options{Clock: f.clock, Secret: []byte("0123456789abcdef0123456789abcdef")})
 	if err != nil {
 		t.Fatal(err)
 	}

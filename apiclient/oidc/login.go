@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"tokenscope/apiclient/profile"
 )
@@ -52,8 +51,6 @@ type Config struct {
 	OnAuthURL func(url string)
 	// OnDeviceCode shows the verification URI and user code; required for device.
 	OnDeviceCode func(d DeviceAuth)
-	// Sleep waits between device polls; nil is a real timer.
-	Sleep func(ctx context.Context, d time.Duration) error
 
 	// DPoP sender-constrains the tokens (RFC 9449): a key per engine, a proof on every token
 	// and resource call, dpop_jkt on the authorization request. A provider that answers

@@ -5,9 +5,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,16 +21,19 @@ type tmuxSession struct {
 	name   string
 }
 
+var tmuxSeq atomic.Int64
+
 func startTmux(t *testing.T, w, h int, args ...string) *tmuxSession {
 	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Skip("tmux is not installed: the end-to-end terminal test needs it (.ci/run installs it)")
 	}
-	bin := filepath.Join(t.TempDir(), "tokenscope")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	bin, err := buildBinary(t)
+	if err != nil {
+		t.Fatal(err)
 	}
-	s := &tmuxSession{t: t, socket: fmt.Sprintf("tokenscope-e2e-%d", os.Getpid()), name: "ts"}
+	// A socket of its own: the last test's tmux server may still be going away on its own.
+	s := &tmuxSession{t: t, socket: fmt.Sprintf("tokenscope-e2e-%d-%d", os.Getpid(), tmuxSeq.Add(1)), name: "ts"}
 	// $TS_BIN names the binary for a command line that runs it more than once.
 	cmdline := "export TS_BIN=" + bin + "; TS_HOSTILE_PW=pw " + bin + " " + strings.Join(args, " ")
 	s.tmux("new-session", "-d", "-s", s.name, "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), cmdline)
