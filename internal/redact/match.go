@@ -107,9 +107,9 @@ func (p *patterns) find(s string, limit int) []span {
 // state is a point of the walk: inside edge e of node n (e < 0: at n itself), off bytes into its
 // label, and pos in the text.
 type state struct {
-	n        *rnode
-	e, off   int
-	pos      int
+	n      *rnode
+	e, off int
+	pos    int
 }
 
 // walker holds scratch space reused from one position to the next.
