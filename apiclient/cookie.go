@@ -23,6 +23,7 @@ import (
 
 	"github.com/go-resty/resty/v2"
 
+	"tokenscope/internal/redact"
 	"tokenscope/session"
 )
 
@@ -215,6 +216,7 @@ func (e *Engine) cookiePair(resp *resty.Response, p pair, serverRecv time.Time, 
 	}
 	raw := c.lookup(c.names.Refresh)
 	csrf := c.lookup(c.names.CSRFCookie)
+	e.cfg.Secrets.Add(redact.Credential, csrf)
 	e.mu.Lock()
 	c.csrf = csrf
 	e.mu.Unlock()

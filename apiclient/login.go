@@ -69,6 +69,7 @@ func (e *Engine) loginPassword(ctx context.Context, target, how string) error {
 // installLogin starts a new session with a logged-in pair (and the ID token, when the login
 // brought one) and records it; how completes "logged in ...".
 func (e *Engine) installLogin(p pair, idTok session.Token, how string) {
+	e.keepSecret(p.access, p.refresh, idTok)
 	e.mu.Lock()
 	logins := e.sess.Logins + 1
 	e.sess = session.Session{

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"tokenscope/apiclient/oidc"
+	"tokenscope/internal/redact"
 	"tokenscope/session"
 )
 
@@ -231,10 +232,12 @@ func (e *Engine) authCodeFlow(ctx context.Context, c *oidc.Client) (*oidc.Token,
 		return nil, err
 	}
 	o.OnAuthURL(u)
+	e.cfg.Secrets.Add(redact.Credential, req.Verifier)
 	code, err := cb.Wait(ctx, req)
 	if err != nil {
 		return nil, err
 	}
+	e.cfg.Secrets.Add(redact.Credential, code)
 	return req.Exchange(ctx, code)
 }
 

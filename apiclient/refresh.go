@@ -184,6 +184,7 @@ func (e *Engine) callRefresh(ctx context.Context, refreshTok session.Token) (pai
 
 // applyRefresh installs a refreshed pair.
 func (e *Engine) applyRefresh(id uint64, p pair) {
+	e.keepSecret(p.access, p.refresh, session.Token{})
 	e.counters.refreshOK.Add(1)
 	e.mu.Lock()
 	if e.sess.State == session.StateLoginRequired || e.sess.State == session.StateLoggedOut {

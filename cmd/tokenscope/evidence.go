@@ -41,7 +41,7 @@ func (v *evidenceFlags) start(b *wiring) {
 	if v.rec == nil {
 		return
 	}
-	v.rec.SetMask(b.engine.Redact)
+	v.rec.SetSecrets(b.engine.Secrets())
 	if v.harFile == "" {
 		return
 	}
