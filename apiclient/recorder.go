@@ -41,7 +41,7 @@ type Exchange struct {
 
 // Recorder is an http.RoundTripper that records the exchanges going through it.
 type Recorder struct {
-	next http.RoundTripper
+	next    http.RoundTripper
 	mu      sync.Mutex
 	ex      []*Exchange
 	secrets *redact.Secrets

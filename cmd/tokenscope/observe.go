@@ -176,13 +176,14 @@ func runObserve(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, 
 }
 
 func observeHAR(stdout, stderr io.Writer, o *observeOpts, prof apiclient.Profile) error {
-	data, err := cappedfile.Read(o.har, observe.MaxHARBytes)
+	f, err := cappedfile.Open(o.har)
 	if err != nil {
 		return err
 	}
+	defer f.Close()
 	a := observe.NewAnalyzer(observe.Options{Profile: prof, RetryWindow: o.retryWindow, LogSize: 1 << 16})
 	pr := startPrinter(stdout, a.Log(), o.jsonOut)
-	if err := a.ReplayHAR(data); err != nil {
+	if err := a.ReplayHAR(f); err != nil {
 		pr.finish()
 		return err
 	}

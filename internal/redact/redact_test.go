@@ -212,8 +212,8 @@ func TestURL(t *testing.T) {
 		"https://bob:hunter22@api.example.com/":                  "https://bob:xxxxx@api.example.com/",
 		"https://api.example.com/cb?code=abc&state=s1":           "https://api.example.com/cb?code=[redacted]&state=s1",
 		"https://api.example.com/?access_token=eyJx&api_key=k&x": "https://api.example.com/?access_token=[redacted]&api_key=[redacted]&x",
-		"not a url %%":                                           "not a url %%",
-		"staging":                                                "staging",
+		"not a url %%": "not a url %%",
+		"staging":      "staging",
 	} {
 		if got := URL(in); got != want {
 			t.Errorf("URL(%q) = %q, want %q", in, got, want)
