@@ -6,6 +6,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
+	"tokenscope/internal/redact"
 	"tokenscope/internal/sanitize"
 	"tokenscope/session"
 )
@@ -15,7 +16,7 @@ import (
 func (m *Model) headerView() string {
 	th := m.sh.theme
 	s := m.sh.snap
-	target := strings.TrimPrefix(redactURL(s.Target), "http://")
+	target := strings.TrimPrefix(redact.URL(s.Target), "http://")
 	if m.sh.demo {
 		target = "demo " + target
 	}

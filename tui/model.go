@@ -17,6 +17,7 @@ import (
 
 	"tokenscope/apiclient"
 	"tokenscope/internal/human"
+	"tokenscope/internal/redact"
 	"tokenscope/session"
 	"tokenscope/themes"
 )
@@ -122,7 +123,10 @@ func New(o Options) *Model {
 			reqs = o.Engine.Profile().PresetRequests()
 		}
 	}
-	sh := &shared{demo: o.Faults != nil}
+	sh := &shared{demo: o.Faults != nil, secrets: redact.New()}
+	if o.Engine != nil {
+		sh.secrets = o.Engine.Secrets()
+	}
 	sh.tname, sh.theme = pickTheme(o.Theme)
 	keys := DefaultKeyMap()
 	for _, b := range keys.faultKeys() {

@@ -27,6 +27,7 @@ import (
 	"github.com/muesli/termenv"
 
 	"tokenscope/apiclient"
+	"tokenscope/internal/redact"
 	"tokenscope/session"
 )
 
@@ -439,7 +440,7 @@ func TestServerEchoedTokensMasked(t *testing.T) {
 	if strings.Contains(v, raw[20:50]) {
 		t.Fatalf("the echoed token shows while masked:\n%s", v)
 	}
-	if !strings.Contains(v, session.Mask(raw)) {
+	if !strings.Contains(v, "[redacted:"+session.Fingerprint(raw)+"]") {
 		t.Errorf("the echo is not shown masked:\n%s", v)
 	}
 	upd(t, f.m, press("v"))
@@ -450,10 +451,10 @@ func TestServerEchoedTokensMasked(t *testing.T) {
 
 // TestURLPasswordMasked: a password in the target URL's userinfo is masked in the header.
 func TestURLPasswordMasked(t *testing.T) {
-	if got := redactURL("http://bob:hunter2@127.0.0.1:8000"); strings.Contains(got, "hunter2") || !strings.Contains(got, "bob:") {
+	if got := redact.URL("http://bob:hunter2@127.0.0.1:8000"); strings.Contains(got, "hunter2") || !strings.Contains(got, "bob:") {
 		t.Errorf("redactURL: %q", got)
 	}
-	if got := redactURL("http://127.0.0.1:8000"); got != "http://127.0.0.1:8000" {
+	if got := redact.URL("http://127.0.0.1:8000"); got != "http://127.0.0.1:8000" {
 		t.Errorf("redactURL without userinfo: %q", got)
 	}
 }

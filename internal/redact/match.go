@@ -152,7 +152,7 @@ func (w *walker) matchAt(p *patterns, s string, i int) (end, sec int) {
 			if st.e < 0 {
 				for _, id := range st.n.ends {
 					pt := p.pats[id]
-					if st.pos > end && (!pt.short || wholeValue(s, i, st.pos)) {
+					if st.pos > end && (!pt.short || credentialSlot(s, i, st.pos)) {
 						end, sec = st.pos, pt.secret
 					}
 				}
@@ -182,6 +182,50 @@ func containsState(xs []state, x state) bool {
 		}
 	}
 	return false
+}
+
+// credentialSlot reports whether s[start:end] stands where a short secret is one: the whole
+// text (a header value), or the whole value of a credential-named JSON member, form or query
+// field ("password": "…", password=…). Matched by value alone, a short secret would hit
+// ordinary words and names: the demo's user "demo" has the password "demo".
+func credentialSlot(s string, start, end int) bool {
+	if start == 0 && end == len(s) {
+		return true
+	}
+	if !wholeValue(s, start, end) || start == 0 {
+		return false
+	}
+	i := start
+	switch s[i-1] {
+	case '=': // a form or query field
+		i--
+	case '"': // a JSON string, maybe inside another JSON string: \"password\":\"…
+		i = skipBack(s, i-1, "\\")
+		i = skipBack(s, i, " \t")
+		if i == 0 || s[i-1] != ':' {
+			return false
+		}
+		i = skipBack(s, i-1, " \t")
+		if i == 0 || s[i-1] != '"' {
+			return false
+		}
+		i = skipBack(s, i-1, "\\")
+	default:
+		return false
+	}
+	j := i
+	for j > 0 && (setAlnum[s[j-1]] || s[j-1] == '_' || s[j-1] == '-') {
+		j--
+	}
+	return j < i && credentialName.MatchString(s[j:i])
+}
+
+// skipBack is i moved back over the bytes of set.
+func skipBack(s string, i int, set string) int {
+	for i > 0 && strings.IndexByte(set, s[i-1]) >= 0 {
+		i--
+	}
+	return i
 }
 
 // wholeValue reports whether s[start:end] stands as a whole value: nothing of a word or an

@@ -109,7 +109,9 @@ func TestMaskEveryCookie(t *testing.T) {
 }
 
 // TestShortSecretWholeValue: a secret under MinWhole bytes is masked where it stands as a
-// whole value, never inside other words; a Basic credential holding it is masked.
+// whole value in a credential slot (a header value, a credential-named JSON, form or query
+// value), never inside other words or as another field's value; a Basic credential holding it
+// is masked.
 func TestShortSecretWholeValue(t *testing.T) {
 	s := Of("demo")
 	for in, want := range map[string]string{
@@ -118,6 +120,8 @@ func TestShortSecretWholeValue(t *testing.T) {
 		"grant_type=password&password=demo&scope=x":             "grant_type=password&password=[redacted]&scope=x",
 		"/login?password=demo":                                  "/login?password=[redacted]",
 		"demo":                                                  "[redacted]",
+		`{"user": "demo", "note": "demo"}`:                      `{"user": "demo", "note": "demo"}`,
+		`{"body": "{\"pass\": \"demo\"}"}`:                      `{"body": "{\"pass\": \"[redacted]\"}"}`,
 	} {
 		if got := s.Mask(in); got != want {
 			t.Errorf("Mask(%q)\n = %q\nwant %q", in, got, want)

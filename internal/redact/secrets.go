@@ -40,8 +40,9 @@ func (k Kind) String() string {
 func (k Kind) token() bool { return k != Credential }
 
 // MinWhole is the length under which a secret is masked only where it stands as a whole value
-// (a header value, a form, JSON or query value, a Basic credential): the demo password "demo"
-// must not turn every e-mail address at demo.example into [redacted].
+// in a credential's place (a header value, a credential-named form, JSON or query value, a Basic
+// credential): the demo password "demo" must not turn every e-mail address at demo.example, nor
+// the demo's user name, into [redacted].
 const MinWhole = 8
 
 // maxTokens bounds the tokens kept: a long session refreshes thousands of times, and every token
@@ -56,11 +57,12 @@ type secret struct {
 // Secrets is the set of a session's secrets. Adding is rare (a login, a refresh) and takes the
 // lock; masking is frequent and reads an immutable snapshot without locking.
 type Secrets struct {
-	mu     sync.Mutex
-	all    []secret
-	seen   map[string]bool
-	tokens int
-	snap   atomic.Pointer[table]
+	mu      sync.Mutex
+	all     []secret
+	seen    map[string]bool
+	tokens  int
+	version uint64 // bumps with every change
+	snap    atomic.Pointer[table]
 }
 
 // New is an empty set.
@@ -96,7 +98,8 @@ func (s *Secrets) Add(k Kind, values ...string) {
 		s.dropOldestToken()
 	}
 	if changed {
-		s.snap.Store(&table{secrets: append([]secret(nil), s.all...)})
+		s.version++
+		s.snap.Store(&table{secrets: append([]secret(nil), s.all...), version: s.version})
 	}
 }
 
@@ -115,6 +118,14 @@ func (s *Secrets) dropOldestToken() {
 func (s *Secrets) Len() int {
 	if t := s.table(); t != nil {
 		return len(t.secrets)
+	}
+	return 0
+}
+
+// Version changes whenever the secrets do: a screen laid out with masked text lays out again.
+func (s *Secrets) Version() uint64 {
+	if t := s.table(); t != nil {
+		return t.version
 	}
 	return 0
 }
@@ -139,6 +150,7 @@ func (s *Secrets) table() *table {
 // table is one snapshot of the secrets and, built on first use, the patterns that find them.
 type table struct {
 	secrets []secret
+	version uint64
 	once    sync.Once
 	m       *patterns
 }
