@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 
 	"tokenscope/apiclient"
@@ -50,6 +51,10 @@ type NamedRequest struct {
 	Name    string // from "### name" or "# @name name"; else "METHOD path"
 	Request apiclient.Request
 	Line    int // 1-based line of its request line, for messages
+	// Secrets are the environment values ({{$processEnv NAME}}, {{$env NAME}}) the file read up
+	// to this request: API keys and passwords, as a rule. The caller adds them to the session's
+	// secrets (redact.Secrets) so that the screen and the logs mask them.
+	Secrets []string
 }
 
 // ParseFile parses a .http / .rest file. name is the file name used in error messages
@@ -95,6 +100,7 @@ type parser struct {
 	// literal: one request typed by a person, not a file; no {{variables}}, no ### separators
 	// or response handlers, and errors say "line N".
 	literal bool
+	env     []string // the environment values read so far
 }
 
 func (p *parser) errf(line int, format string, args ...any) error {
@@ -149,6 +155,7 @@ func (p *parser) parse(data []byte) ([]NamedRequest, error) {
 			if name != "" {
 				nr.Name = name
 			}
+			nr.Secrets = slices.Clip(p.env)
 			out = append(out, nr)
 			name = ""
 			i = next
@@ -412,6 +419,9 @@ func (p *parser) resolve(ref string, line int) (string, error) {
 		v, ok := os.LookupEnv(arg)
 		if !ok {
 			return "", p.errf(line, "environment variable %q is not set", arg)
+		}
+		if !slices.Contains(p.env, v) {
+			p.env = append(p.env, v)
 		}
 		return v, nil
 	}

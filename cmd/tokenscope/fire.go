@@ -15,6 +15,7 @@ import (
 
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/httpfile"
+	"tokenscope/internal/redact"
 	"tokenscope/internal/sanitize"
 	"tokenscope/session"
 )
@@ -162,7 +163,7 @@ func runFire(ctx context.Context, stdout, stderr io.Writer, o *fireOpts, args []
 		return err
 	}
 	req = labelJSON(req)
-	pr := startPrinter(stdout, e.Log(), o.jsonOut)
+	pr := startPrinter(stdout, e.Log(), o.jsonOut, e.Secrets())
 	// A run that ends before sending still ends with its summary line: scripts read the last line.
 	abort := func(err error) error {
 		pr.finish()
@@ -251,13 +252,15 @@ type printer struct {
 	lost    uint64
 }
 
-func startPrinter(stdout io.Writer, log session.LogView, jsonOut bool) *printer {
+// secrets (the engine's; nil for an observed app's log) mask what the events say: a server's
+// echo, a $processEnv value in a path.
+func startPrinter(stdout io.Writer, log session.LogView, jsonOut bool, secrets *redact.Secrets) *printer {
 	show := func(ev session.Event) {
 		if jsonOut {
-			fmt.Fprintf(stdout, "%s\n", ev.JSON())
+			fmt.Fprintf(stdout, "%s\n", secrets.Mask(string(ev.JSON())))
 		} else {
 			// Line: an event is one line, whatever a server put in its reason.
-			fmt.Fprintf(stdout, "%s %s\n", ev.Time.Format("15:04:05.000"), sanitize.Line(ev.Text()))
+			fmt.Fprintf(stdout, "%s %s\n", ev.Time.Format("15:04:05.000"), sanitize.Line(secrets.Mask(ev.Text())))
 		}
 	}
 	p := &printer{follow: newFollower(log, 1<<16), printed: make(chan struct{})}

@@ -151,7 +151,7 @@ func runObserve(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, 
 	if !o.jsonOut && isTerminal(os.Stdout) {
 		return observeTUI(ctx, stdout, stderr, o, p, srv)
 	}
-	pr := startPrinter(stdout, p.Log(), o.jsonOut)
+	pr := startPrinter(stdout, p.Log(), o.jsonOut, nil)
 	observeBanner(stderr, ln.Addr().String(), ups, prof.Name, o.faults)
 	if o.insecure {
 		fmt.Fprintln(stderr, "  INSECURE TLS: upstream certificates are not verified (--insecure)")
@@ -182,7 +182,7 @@ func observeHAR(stdout, stderr io.Writer, o *observeOpts, prof apiclient.Profile
 	}
 	defer f.Close()
 	a := observe.NewAnalyzer(observe.Options{Profile: prof, RetryWindow: o.retryWindow, LogSize: 1 << 16})
-	pr := startPrinter(stdout, a.Log(), o.jsonOut)
+	pr := startPrinter(stdout, a.Log(), o.jsonOut, nil)
 	if err := a.ReplayHAR(f); err != nil {
 		pr.finish()
 		return err
@@ -284,6 +284,6 @@ func observeTUI(ctx context.Context, stdout, stderr io.Writer, o *observeOpts, p
 	defer cancel()
 	_ = srv.Shutdown(shut)
 	p.Close()
-	pr := startPrinter(io.Discard, p.Log(), false)
+	pr := startPrinter(io.Discard, p.Log(), false, nil)
 	return observeEnd(stdout, stderr, pr, p.Summary(), false)
 }

@@ -95,7 +95,7 @@ func runRequest(ctx context.Context, cmd *cobra.Command, o *requestOpts, args []
 	if err != nil {
 		return err
 	}
-	pr := startPrinter(stderr, e.Log(), false) // the session's story; tokens are fingerprints in events
+	pr := startPrinter(stderr, e.Log(), false, e.Secrets()) // the session's story; tokens are fingerprints in events
 	res, err := sendOne(ctx, e, req, b.resumed != "", o.tf.timeout)
 	pr.finish() // the story ends before the answer is printed
 	if err != nil {
