@@ -488,3 +488,30 @@ func TestSecurityHostileAlgInSignatureLine(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionSecretsMaskedOnScreen: the screen masks with the session's own secrets, not only
+// the tokens it saw: a .http file's $processEnv value (which cmd adds to them) echoed in an
+// answer shows masked until revealed, and a token the session held before a refresh too.
+func TestSessionSecretsMaskedOnScreen(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	const env = "env-api-key-4f2a9c81"
+	f.e.Secrets().Add(redact.Credential, env)
+	old := f.e.Snapshot().Access.Raw
+	if err := f.e.RefreshNow(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.m.reqs.setResult(0, apiclient.Result{ID: 1, Outcome: apiclient.OK, Status: 200, Attempts: 1,
+		Header: http.Header{"X-Echo": {env}}, Body: []byte(`{"key": "` + env + `", "was": "` + old + `"}`)})
+	upd(t, f.m, press("tab"))
+	v := ansi.Strip(f.m.View())
+	if strings.Contains(v, env) || strings.Contains(v, old[20:50]) {
+		t.Fatalf("a secret shows while masked:\n%s", v)
+	}
+	if !strings.Contains(v, "[redacted]") || !strings.Contains(v, "[redacted:"+session.Fingerprint(old)+"]") {
+		t.Errorf("the secrets are not shown masked:\n%s", v)
+	}
+	upd(t, f.m, press("v"))
+	if v := ansi.Strip(f.m.View()); !strings.Contains(v, env) {
+		t.Errorf("revealed, the value is still masked:\n%s", v)
+	}
+}
