@@ -337,15 +337,6 @@ func (e *Engine) cookieSnapshotLocked() (*CookieInfo, string) {
 	return info, c.names.CSRFCookie
 }
 
-// cookieSecretsLocked are the cookie values to redact besides the session's tokens; the
-// caller holds e.mu.
-func (e *Engine) cookieSecretsLocked() []string {
-	if e.cookies == nil || e.cookies.csrf == "" {
-		return nil
-	}
-	return []string{e.cookies.csrf}
-}
-
 // csrfLocked is the CSRF cookie's value, for a session file; "" without one. The caller
 // holds e.mu.
 func (e *Engine) csrfLocked() string {

@@ -1,6 +1,9 @@
 package redact
 
-import "strings"
+import (
+	"strings"
+	"sync"
+)
 
 // Finding secrets in text. An echo is rarely verbatim: a JSON answer writes ä as \u00e4 (and
 // may write any letter as \u0070), an HTML page writes ' as &#39; or &#x27; and < as &lt;, a form
@@ -91,7 +94,8 @@ type span struct {
 // each the longest at its start.
 func (p *patterns) find(s string, limit int) []span {
 	var spans []span
-	var w walker
+	w := walkers.Get().(*walker)
+	defer walkers.Put(w)
 	for i := 0; i < limit; i++ {
 		if c := s[i]; !p.first[c] && !introducer[c] && c != '+' {
 			continue
@@ -111,6 +115,9 @@ type state struct {
 	e, off int
 	pos    int
 }
+
+// walkers are reused across calls: masking runs for every event printed.
+var walkers = sync.Pool{New: func() any { return new(walker) }}
 
 // walker holds scratch space reused from one position to the next.
 type walker struct {
