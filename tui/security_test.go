@@ -514,4 +514,12 @@ func TestSessionSecretsMaskedOnScreen(t *testing.T) {
 	if v := ansi.Strip(f.m.View()); !strings.Contains(v, env) {
 		t.Errorf("revealed, the value is still masked:\n%s", v)
 	}
+	// An event that names it (a request's path) is stored masked: the log panel and the w
+	// export read the stored events.
+	f.m.logp.store.add([]session.Event{{Seq: 1 << 40, Time: epoch, Kind: session.KindRequest, Method: "GET",
+		Path: "/api/items?key=" + env, Reason: "sent " + env}})
+	last := f.m.logp.store.events[len(f.m.logp.store.events)-1]
+	if last.Path != "/api/items?key=[redacted]" || last.Reason != "sent [redacted]" {
+		t.Errorf("the stored event: %q %q", last.Path, last.Reason)
+	}
 }
