@@ -178,11 +178,16 @@ func harEntry(x Exchange) har.Entry {
 		Headers: har.Headers(x.RespHeader), Cookies: []har.NV{}, Content: content, RedirectURL: x.RespHeader.Get("Location"),
 		HeadersSize: -1, BodySize: len(x.RespBody), Error: x.Err}
 	ms := float64(x.Duration.Microseconds()) / 1000
-	e := har.Entry{Started: x.Started, Time: ms, Request: req, Response: resp, Timings: har.Timings{Wait: ms}}
-	if len(x.Sent)+len(x.Received) > 0 {
-		e.Tokens = &har.Tokens{Sent: harTokens(x.Sent), Received: harTokens(x.Received)}
+	return har.Entry{Started: x.Started, Time: ms, Request: req, Response: resp, Timings: har.Timings{Wait: ms}, Tokens: x.Tokens()}
+}
+
+// Tokens are the fingerprints of the tokens the exchange carried, as HAR's _tokenscope field
+// and --log-bodies write them; nil when it carried none.
+func (x Exchange) Tokens() *har.Tokens {
+	if len(x.Sent)+len(x.Received) == 0 {
+		return nil
 	}
-	return e
+	return &har.Tokens{Sent: harTokens(x.Sent), Received: harTokens(x.Received)}
 }
 
 func harTokens(fs []redact.Found) []har.Token {

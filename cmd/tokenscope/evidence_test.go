@@ -74,6 +74,10 @@ func TestHARAndLogBodies(t *testing.T) {
 	if n := strings.Count(string(lb), `"kind":"exchange"`); n != 5 {
 		t.Errorf("%d exchange lines in the log, want 5", n)
 	}
+	// The API calls carried the current access token: named by its fingerprint, not shown.
+	if want := `"tokens":{"sent":[{"kind":"access","fp":"` + session.Fingerprint(st.Access) + `"}]}`; strings.Count(string(lb), want) != 3 {
+		t.Errorf("the log does not name the access token the 3 calls carried (%s)", want)
+	}
 }
 
 // TestProcessEnvValuesMasked: a .http file's {{$processEnv NAME}} values are secrets of the
