@@ -224,3 +224,18 @@ func TestURL(t *testing.T) {
 		}
 	}
 }
+
+// FuzzMask: any text is masked without a panic, and a long secret it holds verbatim is gone.
+func FuzzMask(f *testing.F) {
+	f.Add("x secret-value-1234 y", "secret-value-1234")
+	f.Add(`{"password":"demo"}`, "demo")
+	f.Add(`\u0026#x27;%2`, `'&%`)
+	f.Fuzz(func(t *testing.T, text, sec string) {
+		s := New()
+		s.Add(Refresh, sec)
+		out := s.Mask(text)
+		if len(sec) >= MinWhole && !strings.Contains(sec, "[redacted") && strings.Contains(out, sec) {
+			t.Errorf("Mask(%q) = %q still holds %q", text, out, sec)
+		}
+	})
+}
