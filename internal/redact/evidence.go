@@ -16,6 +16,13 @@ import (
 // Evidence masks text bound for a recording, and appends the tokens it held to found.
 func (s *Secrets) Evidence(text string, found []Found) (string, []Found) {
 	text, found = s.MaskFound(text, found)
+	return credentialPlaces(text), found
+}
+
+// credentialPlaces masks what sits in a credential's place in text: a JWT, a credential-named
+// JSON member, form or query field. What is already masked stays as it is (with its
+// fingerprint).
+func credentialPlaces(text string) string {
 	text = jwtLike.ReplaceAllString(text, Masked)
 	text = secretJSON.ReplaceAllStringFunc(text, func(m string) string {
 		sub := secretJSON.FindStringSubmatch(m)
@@ -30,7 +37,7 @@ func (s *Secrets) Evidence(text string, found []Found) (string, []Found) {
 			return m
 		}
 		return sub[1] + Masked
-	}), found
+	})
 }
 
 // EvidenceHeader is h masked for a recording: every value by the secrets, and the credential
@@ -49,8 +56,7 @@ func (s *Secrets) EvidenceHeader(h http.Header, found []Found) (http.Header, []F
 			case "Cookie", "Set-Cookie":
 				v = maskCookies(v, ck == "Set-Cookie")
 			}
-			v, found = s.Evidence(v, found)
-			out[k] = append(out[k], v)
+			out[k] = append(out[k], credentialPlaces(v))
 		}
 	}
 	return out, found
