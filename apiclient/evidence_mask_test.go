@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"tokenscope/apiclient/profile"
 	"tokenscope/internal/redact"
 )
 
@@ -68,7 +69,7 @@ func TestEvidenceMasksEverySecret(t *testing.T) {
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
 	rec := NewRecorder(http.DefaultTransport)
-	p, _ := BuiltinProfile("simplejwt")
+	p, _ := profile.Builtin("simplejwt")
 	e, err := New(Config{BaseURL: ts.URL, Profile: p, Username: "demo", Password: "demo", Transport: rec})
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +87,7 @@ func TestEvidenceMasksEverySecret(t *testing.T) {
 	now := e.Snapshot()
 	csrf := opaqueToken(t)
 	cookie := "a=" + first.Access.Raw + "; refresh_token=" + now.Refresh.Raw + "; csrf_token=" + csrf
-	res := e.Do(ctx, Request{Method: "GET", Path: "/api/echo", Header: http.Header{"Cookie": {cookie}, "X-Old": {first.Access.Raw}}})
+	res := e.Do(ctx, profile.Request{Method: "GET", Path: "/api/echo", Header: http.Header{"Cookie": {cookie}, "X-Old": {first.Access.Raw}}})
 	if res.Status != 200 {
 		t.Fatalf("echo: %+v", res)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/muesli/termenv"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/profile"
 	"tokenscope/internal/redact"
 	"tokenscope/session"
 )
@@ -127,7 +128,7 @@ func newSecHostile(t *testing.T) *secHostile {
 
 func (s *secHostile) engine(t *testing.T) *apiclient.Engine {
 	t.Helper()
-	p, _ := apiclient.BuiltinProfile("simplejwt")
+	p, _ := profile.Builtin("simplejwt")
 	e, err := apiclient.New(apiclient.Config{BaseURL: s.ts.URL, Profile: p, Username: "alice", Password: "pw",
 		Strategy: apiclient.Reactive, RefreshAttempts: 1, RefreshBackoff: time.Millisecond, Timeout: 5 * time.Second})
 	if err != nil {
@@ -137,9 +138,9 @@ func (s *secHostile) engine(t *testing.T) *apiclient.Engine {
 	return e
 }
 
-func secModel(t *testing.T, e *apiclient.Engine, reqs []apiclient.Request) *Model {
+func secModel(t *testing.T, e *apiclient.Engine, reqs []profile.Request) *Model {
 	t.Helper()
-	m := New(Options{Engine: e, NoAutoLogin: true, Requests: reqs, Theme: "dark", Tick: time.Hour,
+	m := New(Options{Driver: Drive(e, nil), NoAutoLogin: true, Requests: reqs, Theme: "dark", Tick: time.Hour,
 		Clipboard: func(string) error { return nil }})
 	t.Cleanup(m.Close)
 	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
@@ -164,7 +165,7 @@ func secStep(m *Model, cmd tea.Cmd) {
 	for {
 		select {
 		case ev := <-m.sub.C:
-			m.logp.ingest([]session.Event{ev}, m.engine.Log().Since)
+			m.logp.ingest([]session.Event{ev}, m.drv.Log().Since)
 			continue
 		default:
 		}
@@ -239,7 +240,7 @@ func TestSecurityHostileTextDrawnInert(t *testing.T) {
 	if _, err := e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	reqs := []apiclient.Request{
+	reqs := []profile.Request{
 		{Method: "GET", Path: "/api/json"},
 		{Method: "GET", Path: "/api/raw"},
 		{Method: "GET", Path: "/api/401"},
@@ -249,7 +250,7 @@ func TestSecurityHostileTextDrawnInert(t *testing.T) {
 	// The 401 (reqs[2]) goes last: its refresh is rejected, and the login dialog then covers
 	// the panes.
 	for _, i := range []int{0, 1, 3} {
-		secStep(m, m.sendCmd(i))
+		secStep(m, m.sendCmd(e, i, false))
 	}
 	views := map[string]string{}
 	render := func(name string) {
@@ -285,7 +286,7 @@ func TestSecurityHostileTextDrawnInert(t *testing.T) {
 	render("log pane")
 
 	// A 401 whose refresh is rejected with a hostile message: the login dialog, the log.
-	secStep(m, m.sendCmd(2))
+	secStep(m, m.sendCmd(e, 2, false))
 	render("login dialog after a hostile refresh rejection")
 	secKey(m, "esc")
 	m.focus = paneRequests
@@ -324,15 +325,15 @@ func TestSecurityHostileOpaqueTokenDrawnInert(t *testing.T) {
 	if _, err := e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	m := secModel(t, e, []apiclient.Request{{Method: "GET", Path: "/api/json"}})
-	secStep(m, m.sendCmd(0)) // Go refuses to put control characters in a header: a failed request
+	m := secModel(t, e, []profile.Request{{Method: "GET", Path: "/api/json"}})
+	secStep(m, m.sendCmd(e, 0, false)) // Go refuses to put control characters in a header: a failed request
 	for _, reveal := range []bool{false, true} {
 		m.sh.reveal = reveal
 		m.claims.sync()
 		for _, p := range []pane{paneLog, paneRequests, paneClaims} {
 			m.focus = p
 			m.logp.store.invalidate()
-			secInert(t, fmt.Sprintf("%s pane, reveal %v", paneNames[p], reveal), m.View(), false)
+			secInert(t, fmt.Sprintf("%s pane, reveal %v", m.panels[p].title(), reveal), m.View(), false)
 		}
 	}
 }
@@ -352,9 +353,9 @@ func TestSecurityHugeBodyDrawnCapped(t *testing.T) {
 	if _, err := e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	m := secModel(t, e, []apiclient.Request{{Method: "GET", Path: "/api/big"}})
-	secStep(m, m.sendCmd(0))
-	r, ok := m.reqs.results[0]
+	m := secModel(t, e, []profile.Request{{Method: "GET", Path: "/api/big"}})
+	secStep(m, m.sendCmd(e, 0, false))
+	r, ok := m.answers.of(0)
 	if !ok || r.Outcome != apiclient.OK || len(r.Body) < 3<<20 {
 		t.Fatalf("result ok=%v outcome %v, %d bytes (%s)", ok, r.Outcome, len(r.Body), r.Reason)
 	}
@@ -433,7 +434,7 @@ func TestCopiedCurlRunsInShells(t *testing.T) {
 func TestServerEchoedTokensMasked(t *testing.T) {
 	f := sized(t, apiclient.Config{}, true)
 	raw := f.e.Snapshot().Access.Raw
-	f.m.reqs.setResult(0, apiclient.Result{ID: 1, Outcome: apiclient.OK, Status: 200, Attempts: 1,
+	f.m.keep(0, apiclient.Result{ID: 1, Outcome: apiclient.OK, Status: 200, Attempts: 1,
 		Header: http.Header{"X-Token": {raw}}, Body: []byte(`{"you_sent": "` + raw + `"}`)})
 	upd(t, f.m, press("tab"))
 	v := ansi.Strip(f.m.View())
@@ -452,10 +453,10 @@ func TestServerEchoedTokensMasked(t *testing.T) {
 // TestURLPasswordMasked: a password in the target URL's userinfo is masked in the header.
 func TestURLPasswordMasked(t *testing.T) {
 	if got := redact.URL("http://bob:hunter2@127.0.0.1:8000"); strings.Contains(got, "hunter2") || !strings.Contains(got, "bob:") {
-		t.Errorf("redactURL: %q", got)
+		t.Errorf("redact.URL: %q", got)
 	}
 	if got := redact.URL("http://127.0.0.1:8000"); got != "http://127.0.0.1:8000" {
-		t.Errorf("redactURL without userinfo: %q", got)
+		t.Errorf("redact.URL without userinfo: %q", got)
 	}
 }
 
@@ -468,7 +469,7 @@ func TestSecurityHostileAlgInSignatureLine(t *testing.T) {
 	h := map[string]any{"alg": "HS256\x1b]0;PWNED\x07\u009b2J\u202e\u200bMARK-ALG", "typ": "JWT", "kid": "MARK-KID " + secEvil}
 	c := map[string]any{"sub": "MARK-SUB", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
 	s.opaqueAT = secSeg(h) + "." + secSeg(c) + ".c2lnbmF0dXJl"
-	p, _ := apiclient.BuiltinProfile("simplejwt")
+	p, _ := profile.Builtin("simplejwt")
 	e, err := apiclient.New(apiclient.Config{BaseURL: s.ts.URL, Profile: p, Username: "alice", Password: "pw",
 		Keys: session.Keys{ByKID: map[string]crypto.PublicKey{}}, Timeout: 5 * time.Second})
 	if err != nil {
@@ -478,7 +479,7 @@ func TestSecurityHostileAlgInSignatureLine(t *testing.T) {
 	if _, err := e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	m := secModel(t, e, []apiclient.Request{{Method: "GET", Path: "/api/json"}})
+	m := secModel(t, e, []profile.Request{{Method: "GET", Path: "/api/json"}})
 	for _, w := range []int{120, 200} {
 		m.Update(tea.WindowSizeMsg{Width: w, Height: 40})
 		v := m.View()
@@ -500,7 +501,7 @@ func TestSessionSecretsMaskedOnScreen(t *testing.T) {
 	if err := f.e.RefreshNow(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	f.m.reqs.setResult(0, apiclient.Result{ID: 1, Outcome: apiclient.OK, Status: 200, Attempts: 1,
+	f.m.keep(0, apiclient.Result{ID: 1, Outcome: apiclient.OK, Status: 200, Attempts: 1,
 		Header: http.Header{"X-Echo": {env}}, Body: []byte(`{"key": "` + env + `", "was": "` + old + `"}`)})
 	upd(t, f.m, press("tab"))
 	v := ansi.Strip(f.m.View())

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"tokenscope/apiclient/profile"
 	"tokenscope/tui"
 
 	"github.com/spf13/cobra"
@@ -22,6 +23,7 @@ import (
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/observe"
 	"tokenscope/internal/cappedfile"
+	"tokenscope/internal/hostcheck"
 	"tokenscope/internal/sanitize"
 )
 
@@ -71,7 +73,7 @@ It runs until --duration is up, or SIGINT or SIGTERM, and ends with a summary.`,
 	fs := cmd.Flags()
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:9000", "address to listen on (loopback only unless --allow-remote)")
 	fs.StringArrayVar(&o.upstreams, "upstream", nil, "where requests go: URL, or PREFIX=URL for requests under PREFIX (repeatable; the longest prefix wins)")
-	fs.StringVar(&o.profile, "profile", "simplejwt", "wire format: "+strings.Join(apiclient.AllProfileNames(), ", ")+", or a TOML profile file")
+	fs.StringVar(&o.profile, "profile", "simplejwt", "wire format: "+strings.Join(profile.AllNames(), ", ")+", or a TOML profile file")
 	fs.BoolVar(&o.jsonOut, "json", false, "print one JSON event per line, then the summary object")
 	fs.StringVar(&o.theme, "theme", "", "colour theme of the TUI (on a terminal without --json): dark, light, high-contrast or mono")
 	fs.DurationVar(&o.duration, "duration", 0, "stop after this long (default: until SIGINT or SIGTERM)")
@@ -107,11 +109,11 @@ func (o *observeOpts) validate() error {
 // checkLoopbackListen refuses to listen beyond this machine: the proxy forwards with the app's
 // credentials to the upstream, for whoever reaches it.
 func checkLoopbackListen(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
+	ok, err := hostcheck.IsLoopbackAddr(addr)
 	if err != nil {
 		return usageError("--listen %q: %v", addr, err)
 	}
-	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+	if ok {
 		return nil
 	}
 	return usageError("refusing to listen on %q: not a loopback address (--allow-remote to insist)", addr)
@@ -121,7 +123,7 @@ func runObserve(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, 
 	if err := o.validate(); err != nil {
 		return err
 	}
-	prof, err := apiclient.ResolveProfile(o.profile)
+	prof, err := profile.Resolve(o.profile)
 	if err != nil {
 		return usageError("--profile: %v", err)
 	}
@@ -151,7 +153,7 @@ func runObserve(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, 
 	if !o.jsonOut && isTerminal(os.Stdout) {
 		return observeTUI(ctx, stdout, stderr, o, p, srv)
 	}
-	pr := startPrinter(stdout, p.Log(), o.jsonOut, nil)
+	pr := startPrinter(stdout, p.Log(), printModeOf(o.jsonOut), nil)
 	observeBanner(stderr, ln.Addr().String(), ups, prof.Name, o.faults)
 	if o.insecure {
 		fmt.Fprintln(stderr, "  INSECURE TLS: upstream certificates are not verified (--insecure)")
@@ -175,14 +177,14 @@ func runObserve(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, 
 	return observeEnd(stdout, stderr, pr, p.Summary(), o.jsonOut)
 }
 
-func observeHAR(stdout, stderr io.Writer, o *observeOpts, prof apiclient.Profile) error {
+func observeHAR(stdout, stderr io.Writer, o *observeOpts, prof profile.Profile) error {
 	f, err := cappedfile.Open(o.har)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	a := observe.NewAnalyzer(observe.Options{Profile: prof, RetryWindow: o.retryWindow, LogSize: 1 << 16})
-	pr := startPrinter(stdout, a.Log(), o.jsonOut, nil)
+	pr := startPrinter(stdout, a.Log(), printModeOf(o.jsonOut), nil)
 	if err := a.ReplayHAR(f); err != nil {
 		pr.finish()
 		return err
@@ -269,11 +271,11 @@ func observeTUI(ctx context.Context, stdout, stderr io.Writer, o *observeOpts, p
 		ctx, cancel = context.WithTimeout(ctx, o.duration)
 		defer cancel()
 	}
-	opts := tui.Options{Observed: p, Theme: o.theme, Insecure: o.insecure}
+	var faults tui.Faults // without --faults the fault keys say what it would give
 	if o.faults {
-		opts.ObservedFaults = p
+		faults = tui.ProxyFaults(p)
 	}
-	m := tui.New(opts)
+	m := tui.New(tui.Options{Driver: tui.Watch(p, faults), Theme: o.theme, Insecure: o.insecure})
 	defer m.Close()
 	prog := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(ctx), tea.WithOutput(os.Stdout), tea.WithFPS(maxFPS), tea.WithMouseCellMotion())
 	_, err := prog.Run()
@@ -284,6 +286,6 @@ func observeTUI(ctx context.Context, stdout, stderr io.Writer, o *observeOpts, p
 	defer cancel()
 	_ = srv.Shutdown(shut)
 	p.Close()
-	pr := startPrinter(io.Discard, p.Log(), false, nil)
+	pr := startPrinter(io.Discard, p.Log(), printText, nil)
 	return observeEnd(stdout, stderr, pr, p.Summary(), false)
 }
