@@ -370,7 +370,6 @@ func (f *targetFlags) build(stderr io.Writer) (*wiring, error) {
 		return nil, err
 	}
 	b := &wiring{insecure: f.insecure}
-	cfg.Secrets = redact.New()
 	if b.presets, err = f.loadPresets(cfg.Secrets); err != nil {
 		return nil, err
 	}
@@ -412,6 +411,7 @@ func (f *targetFlags) engineConfig(stderr io.Writer) (apiclient.Config, error) {
 		return apiclient.Config{}, err
 	}
 	cfg := apiclient.Config{
+		Secrets: redact.New(), // the session's: the presets' $processEnv values join them
 		BaseURL: f.target, Profile: prof, Username: f.user, Password: f.password, ClientID: f.clientID,
 		Strategy: strategy, Threshold: f.threshold, NoSingleFlight: f.noSingleFlight,
 		Timeout: f.timeout, Log: session.NewLog(f.logSize), Diagnostics: io.Discard,
