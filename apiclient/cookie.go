@@ -21,6 +21,7 @@ import (
 	"github.com/go-resty/resty/v2"
 
 	"tokenscope/apiclient/profile"
+	"tokenscope/internal/redact"
 	"tokenscope/session"
 )
 
@@ -111,6 +112,7 @@ func (e *Engine) checkCookie(resp *resty.Response, p profile.Answer) (profile.An
 	}
 	raw := c.lookup(c.names.Refresh)
 	csrf := c.lookup(c.names.CSRFCookie)
+	e.cfg.Secrets.Add(redact.Credential, csrf)
 	c.mu.Lock()
 	c.csrf = csrf
 	c.mu.Unlock()
@@ -183,8 +185,7 @@ func (e *Engine) cookieSnapshot(hasRefresh bool) (*profile.CookieInfo, string) {
 	return info, c.names.CSRFCookie
 }
 
-// csrfValue is the CSRF cookie's value: a secret to redact, and what a session file keeps; ""
-// without one.
+// csrfValue is the CSRF cookie's value, for a session file; "" without one.
 func (e *Engine) csrfValue() string {
 	if e.cookies == nil {
 		return ""
@@ -192,14 +193,6 @@ func (e *Engine) csrfValue() string {
 	e.cookies.mu.Lock()
 	defer e.cookies.mu.Unlock()
 	return e.cookies.csrf
-}
-
-// cookieSecrets are the cookie values to redact besides the session's tokens.
-func (e *Engine) cookieSecrets() []string {
-	if v := e.csrfValue(); v != "" {
-		return []string{v}
-	}
-	return nil
 }
 
 // hostJar is a cookie jar for one host: it stores cookies that host sets (as host-only

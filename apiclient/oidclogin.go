@@ -15,6 +15,7 @@ import (
 
 	"tokenscope/apiclient/oidc"
 	"tokenscope/apiclient/profile"
+	"tokenscope/internal/redact"
 	"tokenscope/session"
 )
 
@@ -101,7 +102,7 @@ func (e *Engine) loginOIDC(ctx context.Context) ([]Result, error) {
 	if e.dpop != nil {
 		jkt = e.dpop.key.Thumbprint()
 	}
-	tok, err := l.client.Login(ctx, o, jkt)
+	tok, err := l.client.Login(ctx, o, jkt, func(secret string) { e.cfg.Secrets.Add(redact.Credential, secret) })
 	if err != nil {
 		return nil, e.loginFailed(oidc.Reason(err))
 	}

@@ -5,6 +5,7 @@ package apiclient
 import (
 	"fmt"
 
+	"tokenscope/internal/redact"
 	"tokenscope/session"
 )
 
@@ -19,6 +20,8 @@ func (e *Engine) Resume(s session.Stored, source string) {
 	}
 	ref := session.ParseToken(s.Refresh, now, 0)
 	idTok := session.ParseToken(s.IDToken, now, 0)
+	e.keepSecret(acc, ref, idTok)
+	e.cfg.Secrets.Add(redact.Credential, s.CSRF)
 	gen, lostKey := e.store.resume(s, acc, ref, idTok, source, func() string { return e.resumeBinding(acc) })
 	e.resumeCookies(s)
 	e.emit(session.Event{Kind: session.KindLogin, Generation: gen, Exp: acc.ExpiresAt, Token: acc.Fingerprint(),

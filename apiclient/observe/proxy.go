@@ -27,6 +27,7 @@ import (
 	"tokenscope/apiclient/profile"
 	"tokenscope/internal/clock"
 	"tokenscope/internal/hostcheck"
+	"tokenscope/internal/redact"
 	"tokenscope/session"
 )
 
@@ -356,7 +357,7 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 func upstreamNames(ups []Upstream) string {
 	names := make([]string, 0, len(ups))
 	for _, u := range ups {
-		n := u.URL.Redacted()
+		n := redact.URL(u.URL.String())
 		if u.Prefix != "" {
 			n = u.Prefix + "=" + n
 		}

@@ -84,15 +84,16 @@ func (o *Config) WithDefaults(clientID, secret string) error {
 
 // Login runs o's flow to a token answer: client credentials, device or auth code (the password
 // flow is the engine's). jkt, when not empty, binds the authorization code to that DPoP key
-// (RFC 9449 §10), so that a stolen code is of no use elsewhere.
-func (c *Client) Login(ctx context.Context, o *Config, jkt string) (profile.Answer, error) {
+// (RFC 9449 §10), so that a stolen code is of no use elsewhere. keep is told each secret the
+// flow makes on the way (the PKCE verifier, the code), so that the caller masks it too.
+func (c *Client) Login(ctx context.Context, o *Config, jkt string, keep func(secret string)) (profile.Answer, error) {
 	switch o.Flow {
 	case FlowClientCredentials:
 		return c.ClientCredentials(ctx, o.Scope, o.AuthParams)
 	case FlowDevice:
 		return c.deviceLogin(ctx, o)
 	case FlowAuthCode:
-		return c.authCodeLogin(ctx, o, jkt)
+		return c.authCodeLogin(ctx, o, jkt, keep)
 	}
 	return profile.Answer{}, fmt.Errorf("oidc: the %s flow is not run here", o.Flow)
 }
@@ -119,7 +120,7 @@ func (c *Client) deviceLogin(ctx context.Context, o *Config) (profile.Answer, er
 
 // authCodeLogin is RFC 6749 §4.1 with PKCE: listen on the loopback redirect, show the URL, wait
 // for the browser to come back, redeem the code and check the ID token.
-func (c *Client) authCodeLogin(ctx context.Context, o *Config, jkt string) (profile.Answer, error) {
+func (c *Client) authCodeLogin(ctx context.Context, o *Config, jkt string, keep func(string)) (profile.Answer, error) {
 	cb, err := Listen(o.RedirectURI)
 	if err != nil {
 		return profile.Answer{}, err
@@ -134,10 +135,12 @@ func (c *Client) authCodeLogin(ctx context.Context, o *Config, jkt string) (prof
 		return profile.Answer{}, err
 	}
 	o.OnAuthURL(u)
+	keep(req.Verifier)
 	code, err := cb.Wait(ctx, req)
 	if err != nil {
 		return profile.Answer{}, err
 	}
+	keep(code)
 	return req.Exchange(ctx, code)
 }
 
