@@ -12,7 +12,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"tokenscope/apiclient"
 	"tokenscope/internal/har"
 	"tokenscope/internal/privfile"
 	"tokenscope/session"
@@ -21,8 +20,8 @@ import (
 type evidenceFlags struct {
 	harFile   string
 	logBodies bool
-	rec       *apiclient.Recorder // set when either asks for a recording
-	har       *os.File            // opened at start, so that a file that may not be written is refused before the session
+	rec       *har.Recorder // set when either asks for a recording
+	har       *os.File      // opened at start, so that a file that may not be written is refused before the session
 }
 
 func (v *evidenceFlags) register(fs *pflag.FlagSet) {
@@ -35,7 +34,7 @@ func (v *evidenceFlags) wrap(tr http.RoundTripper) http.RoundTripper {
 	if v.harFile == "" && !v.logBodies {
 		return tr
 	}
-	v.rec = apiclient.NewRecorder(tr)
+	v.rec = har.NewRecorder(tr)
 	return v.rec
 }
 
@@ -89,7 +88,7 @@ type exchangeLine struct {
 }
 
 // writeExchanges writes the exchanges finished since the last call.
-func writeExchanges(jw *session.JSONLWriter, rec *apiclient.Recorder) error {
+func writeExchanges(jw *session.JSONLWriter, rec *har.Recorder) error {
 	if rec == nil {
 		return nil
 	}

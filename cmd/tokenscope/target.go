@@ -20,6 +20,7 @@ import (
 	"tokenscope/apiclient/oidc"
 	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
+	"tokenscope/internal/har"
 	"tokenscope/internal/privfile"
 	"tokenscope/internal/redact"
 	"tokenscope/internal/sanitize"
@@ -584,7 +585,7 @@ type exportWriter struct {
 	jw     *session.JSONLWriter
 	engine *apiclient.Engine
 	reveal bool
-	rec    *apiclient.Recorder // --log-bodies: the exchanges go in too
+	rec    *har.Recorder // --log-bodies: the exchanges go in too
 }
 
 // revealed is the line --reveal-tokens adds.
