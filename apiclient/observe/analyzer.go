@@ -45,6 +45,7 @@ type Exchange struct {
 	refresh   *tokenInfo // the refresh token a refresh call presented
 	refreshID uint64
 	reused    bool // the refresh token it presented was presented before
+	raced     bool // a refresh call that overlapped another of its family, or followed a rotation within raceWindow
 	chain     int  // how many 401-and-retry hops led to this request
 	ended     bool
 }

@@ -39,8 +39,16 @@ func newRig(t *testing.T, opts demoserver.Options, edit func(*Config)) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = demo.Close() })
+	r := newRigFor(t, demo.URL(), edit)
+	r.demo = demo
+	return r
+}
+
+// newRigFor is the proxy in front of any simplejwt-speaking upstream.
+func newRigFor(t *testing.T, upstream string, edit func(*Config)) *rig {
+	t.Helper()
 	prof, _ := profile.Builtin("simplejwt")
-	up, err := ParseUpstream(demo.URL())
+	up, err := ParseUpstream(upstream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +62,7 @@ func newRig(t *testing.T, opts demoserver.Options, edit func(*Config)) *rig {
 	}
 	srv := httptest.NewServer(p)
 	t.Cleanup(func() { srv.Close(); p.Close() })
-	return &rig{demo: demo, proxy: p, srv: srv}
+	return &rig{proxy: p, srv: srv}
 }
 
 // finish ends the analysis and returns the summary.

@@ -59,6 +59,12 @@ func TestObserveNaiveInterceptorStampede(t *testing.T) {
 	if evs := findingEvents(r.proxy, RuleStampede); len(evs) == 1 && (!strings.Contains(evs[0].Reason, "50 refresh calls overlapped") || !strings.Contains(evs[0].Reason, "up to 50 in flight together")) {
 		t.Errorf("stampede finding: %q", evs[0].Reason)
 	}
+	// The losers' reuse revoked the family: the lost requests cannot be resent to any use.
+	for _, e := range findingEvents(r.proxy, RuleLostAfter401) {
+		if !strings.Contains(e.Reason, "a stampede killed it") || !strings.Contains(e.Reason, "must log in again") {
+			t.Errorf("lost finding: %q", e.Reason)
+		}
+	}
 }
 
 // The same load with single flight: one refresh, every request retried, no stampede. The client

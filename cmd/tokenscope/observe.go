@@ -52,7 +52,8 @@ func newObserveCmd() *cobra.Command {
 with the profile's eyes: logins and refreshes, which token each request carried (fingerprints,
 never tokens), which tokens each answer issued, and what every 401 was followed by. It prints
 findings: stampede, lost-after-401, retry-loop, logout-on-transient, expired-token-sent,
-refresh-without-need, rotated-token-reused.
+refresh-without-need, rotated-token-reused, rejected-token-retried, and one about the server:
+server-accepted-reused-token.
 
 --upstream repeats with a path prefix for an identity provider on another origin; the path is
 passed on unchanged (the prefix is not stripped). --har reads a browser devtools export instead

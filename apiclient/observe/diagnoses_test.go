@@ -1,0 +1,286 @@
+package observe
+
+// The diagnoses that must hold on real client libraries: advice that can work once a family is
+// dead, a rejected refresh token retried, and a server that lets a rotated token through.
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"tokenscope/demoserver"
+)
+
+// After a rotation another tab presents the old refresh token: a server with reuse detection
+// revokes the family, and the request the first tab sends with its fresh access token is
+// answered 401. Resending it cannot work: the finding says the session is over and names what
+// killed it (a race within a second of the rotation is a stampede, later it is reuse).
+func TestObserveLostAfterRevocationSaysLogIn(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		pause time.Duration
+		cause string
+		rule  string
+	}{
+		{"stampede", 40 * time.Millisecond, "a stampede killed it", RuleStampede},
+		{"reuse", raceWindow + 200*time.Millisecond, "reuse killed it", RuleRotatedReused},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, demoserver.Options{}, nil)
+			a := newClient(r.srv.URL)
+			a.retries = 0
+			if err := a.login(); err != nil {
+				t.Fatal(err)
+			}
+			_, rt, _ := a.tokens()
+			if st := a.do("GET", "/api/me", nil); st != 200 {
+				t.Fatal(st)
+			}
+			if st, _ := a.refreshWith(rt); st != 200 {
+				t.Fatal(st)
+			}
+			time.Sleep(tc.pause)
+			if st, _ := newClient(r.srv.URL).refreshWith(rt); st != 401 {
+				t.Fatalf("the server took a rotated token: %d", st)
+			}
+			if st := a.do("GET", "/api/me", nil); st != 401 {
+				t.Fatalf("the fresh access token of a revoked family: %d", st)
+			}
+			s := r.finish(t)
+			if s.LostAfter401 != 1 || r.demo.Stats().ReuseDetected != 1 {
+				t.Errorf("summary %+v", s)
+			}
+			// The refresh right after login, with no 401, is needless too.
+			wantFindings(t, s, map[string]int{tc.rule: 1, RuleLostAfter401: 1, RuleNeedless: 1})
+			evs := findingEvents(r.proxy, RuleLostAfter401)
+			if len(evs) != 1 {
+				t.Fatalf("lost findings %v", evs)
+			}
+			why := evs[0].Reason
+			for _, want := range []string{"the session is over", "must log in again", tc.cause, "refresh #2", "resending is no use"} {
+				if !strings.Contains(why, want) {
+					t.Errorf("lost finding %q lacks %q", why, want)
+				}
+			}
+			if strings.Contains(why, "resend every request") {
+				t.Errorf("lost finding advises resending into a dead family: %q", why)
+			}
+		})
+	}
+}
+
+// The negative case: a live family's lost requests are worth resending, and the finding says so.
+func TestObserveLostAfter401LiveFamilySaysResend(t *testing.T) {
+	r := newRig(t, demoserver.Options{}, func(c *Config) { c.Faults = true })
+	c := newClient(r.srv.URL)
+	c.singleFlight, c.retries = true, 0
+	if err := c.login(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.proxy.ExpireNow(); err != nil {
+		t.Fatal(err)
+	}
+	if st := c.do("GET", "/api/me", nil); st != 401 {
+		t.Fatal(st)
+	}
+	s := r.finish(t)
+	wantFindings(t, s, map[string]int{RuleLostAfter401: 1})
+	evs := findingEvents(r.proxy, RuleLostAfter401)
+	if len(evs) != 1 || !strings.Contains(evs[0].Reason, "resend every request a 401 rejected") || strings.Contains(evs[0].Reason, "log in again") {
+		t.Errorf("lost finding %v", evs)
+	}
+}
+
+// An asyncio client behind a lock refreshes one call after another with the refresh token the
+// server keeps rejecting (here: expired): one finding, however many times it tries.
+func TestObserveRejectedTokenRetried(t *testing.T) {
+	t.Parallel() // mostly waiting for a token to expire
+	r := newRig(t, demoserver.Options{AccessTTL: time.Second, RefreshTTL: time.Second}, nil)
+	c := newClient(r.srv.URL)
+	if err := c.login(); err != nil {
+		t.Fatal(err)
+	}
+	_, rt, _ := c.tokens()
+	time.Sleep(2100 * time.Millisecond) // exp is in whole seconds
+	for i := range 20 {
+		if st, _ := c.refreshWith(rt); st != 401 {
+			t.Fatalf("refresh %d: %d", i, st)
+		}
+	}
+	s := r.finish(t)
+	if s.RefreshCalls != 20 || s.RefreshRejected != 20 || s.RefreshTokenReused != 19 {
+		t.Errorf("summary %+v", s)
+	}
+	wantFindings(t, s, map[string]int{RuleRejectedRetried: 1})
+	evs := findingEvents(r.proxy, RuleRejectedRetried)
+	if len(evs) != 1 || !strings.Contains(evs[0].Reason, "after the server rejected it in refresh #1") || !strings.Contains(evs[0].Reason, "log in") {
+		t.Errorf("finding %v", evs)
+	}
+}
+
+// The negative case: after the rejection the client logs in and refreshes with the new token.
+// The refresh after the login answers a 401, so it is needed.
+func TestObserveRejectedThenLoginIsNoRetry(t *testing.T) {
+	t.Parallel() // mostly waiting for a token to expire
+	r := newRig(t, demoserver.Options{AccessTTL: time.Second, RefreshTTL: time.Second}, func(c *Config) { c.Faults = true })
+	c := newClient(r.srv.URL)
+	c.singleFlight = true
+	if err := c.login(); err != nil {
+		t.Fatal(err)
+	}
+	_, rt, _ := c.tokens()
+	time.Sleep(2100 * time.Millisecond) // exp is in whole seconds
+	if st, _ := c.refreshWith(rt); st != 401 {
+		t.Fatal(st)
+	}
+	if err := c.login(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.proxy.ExpireNow(); err != nil {
+		t.Fatal(err)
+	}
+	if st := c.do("GET", "/api/me", nil); st != 200 {
+		t.Fatal(st)
+	}
+	s := r.finish(t)
+	if s.RefreshRejected != 1 || s.RefreshCalls != 2 || s.RetriedAfter401 != 1 {
+		t.Errorf("summary %+v", s)
+	}
+	wantFindings(t, s, nil)
+}
+
+// racyServer is a simplejwt-style provider whose blacklist is checked and written without a
+// lock, as Django simplejwt's is: between the check and the write (a database round trip) every
+// racing refresh with the same token passes the check and is answered a new pair.
+type racyServer struct {
+	mu          sync.Mutex
+	blacklisted map[string]bool
+	seq         int
+	gap         time.Duration
+}
+
+func newRacyServer(t *testing.T, gap time.Duration) *httptest.Server {
+	s := &racyServer{blacklisted: map[string]bool{}, gap: gap}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/token/", func(w http.ResponseWriter, r *http.Request) { s.pair(w) })
+	mux.HandleFunc("POST /api/token/refresh/", s.refresh)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func (s *racyServer) token(kind string, ttl time.Duration) string {
+	s.mu.Lock()
+	s.seq++
+	n := s.seq
+	s.mu.Unlock()
+	now := time.Now()
+	claims, _ := json.Marshal(map[string]any{"token_type": kind, "jti": fmt.Sprint(n), "iat": now.Unix(), "exp": now.Add(ttl).Unix()})
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc(claims) + ".c2ln"
+}
+
+func (s *racyServer) pair(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]string{"access": s.token("access", time.Minute), "refresh": s.token("refresh", time.Hour)})
+}
+
+func (s *racyServer) refresh(w http.ResponseWriter, r *http.Request) {
+	var body struct{ Refresh string }
+	_ = json.NewDecoder(r.Body).Decode(&body)
+	s.mu.Lock()
+	used := s.blacklisted[body.Refresh]
+	s.mu.Unlock()
+	if used {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"detail":"Token is blacklisted","code":"token_not_valid"}`))
+		return
+	}
+	time.Sleep(s.gap) // the database round trip between the check and the write
+	s.mu.Lock()
+	s.blacklisted[body.Refresh] = true
+	s.mu.Unlock()
+	s.pair(w)
+}
+
+// Five processes refresh with one token at once and the racy blacklist lets all of them
+// through: the client's stampede, and the server's own finding for accepting a rotated token.
+func TestObserveServerAcceptedReusedToken(t *testing.T) {
+	r := newRigFor(t, newRacyServer(t, 150*time.Millisecond).URL, nil)
+	c := newClient(r.srv.URL)
+	if err := c.login(); err != nil {
+		t.Fatal(err)
+	}
+	_, rt, _ := c.tokens()
+	var wg sync.WaitGroup
+	ok := make([]bool, 5)
+	for i := range ok {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, _ := newClient(r.srv.URL).refreshWith(rt)
+			ok[i] = st == 200
+		}()
+	}
+	wg.Wait()
+	for i, good := range ok {
+		if !good {
+			t.Fatalf("refresh %d was refused: the server is not racy enough for this test", i)
+		}
+	}
+	s := r.finish(t)
+	// A refresh right after login is needless too.
+	wantFindings(t, s, map[string]int{RuleServerAcceptedReused: 1, RuleStampede: 1, RuleNeedless: 1})
+	evs := findingEvents(r.proxy, RuleServerAcceptedReused)
+	if len(evs) != 1 || !strings.Contains(evs[0].Reason, "server finding") || !strings.Contains(evs[0].Reason, "after it had rotated it") {
+		t.Errorf("finding %v", evs)
+	}
+}
+
+// The negative cases: the same server used one refresh at a time (each token presented once),
+// and the demo server, whose rotation is atomic, under the same race.
+func TestObserveRotationHeldNoServerFinding(t *testing.T) {
+	r := newRigFor(t, newRacyServer(t, 20*time.Millisecond).URL, nil)
+	c := newClient(r.srv.URL)
+	if err := c.login(); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		_, rt, _ := c.tokens()
+		if st, _ := c.refreshWith(rt); st != 200 {
+			t.Fatal(st)
+		}
+	}
+	s := r.finish(t)
+	wantFindings(t, s, map[string]int{RuleNeedless: -1})
+	if s.Findings[RuleServerAcceptedReused] != 0 {
+		t.Errorf("summary %+v", s)
+	}
+
+	d := newRig(t, demoserver.Options{}, func(c *Config) { c.Faults = true })
+	c = newClient(d.srv.URL)
+	if err := c.login(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.proxy.SlowRefresh(150 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	_, rt, _ := c.tokens()
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Add(1)
+		go func() { defer wg.Done(); _, _ = newClient(d.srv.URL).refreshWith(rt) }()
+	}
+	wg.Wait()
+	s = d.finish(t)
+	if st := d.demo.Stats(); st.RefreshOK != 1 || s.Findings[RuleServerAcceptedReused] != 0 || s.Findings[RuleStampede] != 1 {
+		t.Errorf("demo server: %+v, summary %+v", st, s)
+	}
+}
