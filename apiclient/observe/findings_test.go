@@ -399,3 +399,18 @@ func TestSnapshotFollowsTheClient(t *testing.T) {
 		t.Errorf("summary lines:\n%s", strings.Join(lines, "\n"))
 	}
 }
+
+// LogSize bounds the proxy's event log: a long run keeps the newest events only, and counts
+// them all.
+func TestObserveLogSizeBoundsTheLog(t *testing.T) {
+	r := newRig(t, demoserver.Options{}, func(c *Config) { c.LogSize = 20 })
+	c := newClient(r.srv.URL)
+	if err := c.login(); err != nil {
+		t.Fatal(err)
+	}
+	c.burst(30, "GET", "/api/me")
+	s := r.finish(t)
+	if evs := r.proxy.Log().Events(); len(evs) != 20 || s.Events < 60 || evs[len(evs)-1].Seq != s.Events {
+		t.Errorf("kept %d events of %d", len(evs), s.Events)
+	}
+}

@@ -101,6 +101,8 @@ type Config struct {
 	// SweepEvery is how often lost requests are looked for (a tenth of the retry window, at
 	// least 50 ms, when zero).
 	SweepEvery time.Duration
+	// Listen is the address the proxy is served on, for display: where the app must point.
+	Listen string
 }
 
 // Proxy is the observing reverse proxy. It is an http.Handler; Close ends the analysis.
@@ -111,6 +113,7 @@ type Proxy struct {
 	maxBody   int
 	anyHost   bool
 	faults    *faults
+	listen    string
 	stop      chan struct{}
 	swept     chan struct{}
 	closeOnce sync.Once
@@ -156,6 +159,7 @@ func New(cfg Config) (*Proxy, error) {
 		maxBody: cfg.MaxBodyBytes,
 		anyHost: cfg.AnyHost,
 		faults:  &faults{on: cfg.Faults},
+		listen:  cfg.Listen,
 		stop:    make(chan struct{}),
 		swept:   make(chan struct{}),
 	}
@@ -202,6 +206,18 @@ func keepForwarded(pr *httputil.ProxyRequest) {
 		}
 	}
 }
+
+// Listen is where the app must point: the proxy's URL, or "" when it was not told.
+func (p *Proxy) Listen() string {
+	if p.listen == "" {
+		return ""
+	}
+	return "http://" + p.listen
+}
+
+// Setup is what to paste for an app to go through the proxy, a line each; nil when pointing the
+// app's base URL at Listen is all it takes.
+func (p *Proxy) Setup() []string { return nil }
 
 // Analyzer is the proxy's analysis: its log, summary and token snapshot.
 func (p *Proxy) Analyzer() *Analyzer { return p.an }

@@ -43,9 +43,6 @@ func (a *Analyzer) beginRefresh(x *Exchange, presented string, at time.Time) {
 		ev.Reason += fmt.Sprintf(" for the %s time", ordinal(t.presented+1))
 	}
 	a.emit(ev, at)
-	if t != nil {
-		a.rejectedRetriedRule(x, t, at)
-	}
 	a.flight[x] = struct{}{}
 	a.c.peak = max(a.c.peak, len(a.flight))
 	if fam != nil {
@@ -71,12 +68,15 @@ func famOf(t *tokenInfo) *family {
 }
 
 // sequentialRules judges a refresh call that has no sibling in flight: a token presented again
-// after a rotation, or while the access token its last refresh minted is fresh; else a refresh
-// the access token did not need yet.
+// after the server rejected it, or after a rotation, or while the access token its last refresh
+// minted is fresh; else a refresh the access token did not need yet. (Racing calls meeting a
+// rejection are the stampede's doing, named as such.)
 func (a *Analyzer) sequentialRules(x *Exchange, t *tokenInfo, at time.Time) {
 	now := a.serverNow(at)
 	fam := t.fam
 	switch {
+	case t.rejected != nil:
+		a.rejectedRetriedRule(x, t, at)
 	case t.rotatedBy != nil && at.Sub(t.rotatedAt) <= raceWindow:
 		x.raced = true
 		if !t.stampeded {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -203,6 +204,9 @@ func TestTerminalObserve(t *testing.T) {
 	if !strings.Contains(scr, "point your app at the proxy") || strings.Contains(scr, "press enter") {
 		t.Errorf("the empty log offers what observe cannot do:\n%s", scr)
 	}
+	if !regexp.MustCompile(`observing your app · point it at http://127\.0\.0\.1:\d+`).MatchString(scr) {
+		t.Errorf("the header does not say where to point the app:\n%s", scr)
+	}
 	s.keys("Enter", "b", "r")
 	time.Sleep(300 * time.Millisecond)
 	if scr := s.screen(); strings.Contains(scr, "burst") || strings.Contains(scr, "refreshed") {
@@ -226,6 +230,35 @@ func TestTerminalObserve(t *testing.T) {
 		}
 	}
 	t.Errorf("q did not quit; screen:\n%s", s.screen())
+}
+
+// TestTerminalObserveInBackground: observe started with & in an interactive shell is not in
+// the terminal's foreground process group: it prints lines (a TUI would be stopped, "Stopped
+// (tty output)", and the app would time out), and it answers the app.
+func TestTerminalObserveInBackground(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and drives the binary in tmux")
+	}
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("needs bash for an interactive shell with job control")
+	}
+	demo, err := demoserver.Start(demoserver.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer demo.Close()
+	s := startTmux(t, 160, 40, "--version >/dev/null; bash --norc --noprofile -i -c '$TS_BIN observe --listen 127.0.0.1:0 --upstream "+demo.URL()+" --duration 30s & sleep 40'")
+	scr := s.waitFor(regexp.MustCompile(`point your app at http://127\.0\.0\.1:\d+`), 20*time.Second)
+	base := listenRE.FindString(scr)
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(base + "/api/me")
+	if err != nil {
+		t.Fatalf("observe in the background did not answer: %v\n%s", err, s.screen())
+	}
+	resp.Body.Close()
+	s.waitFor(regexp.MustCompile(`response +GET /api/me → 401`), 10*time.Second)
+	if strings.Contains(s.screen(), "observing your app") {
+		t.Errorf("the TUI opened in the background:\n%s", s.screen())
+	}
 }
 
 // TestTerminalColourAndQuiet: on a terminal, fire's event lines are coloured by the theme's

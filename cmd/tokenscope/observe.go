@@ -24,6 +24,7 @@ import (
 	"tokenscope/apiclient/observe"
 	"tokenscope/internal/cappedfile"
 	"tokenscope/internal/sanitize"
+	"tokenscope/session"
 )
 
 type observeOpts struct {
@@ -40,6 +41,7 @@ type observeOpts struct {
 	allowRemote bool
 	caCert      string
 	insecure    bool
+	logSize     int
 }
 
 func newObserveCmd() *cobra.Command {
@@ -84,6 +86,7 @@ It runs until --duration is up, or SIGINT or SIGTERM, and ends with a summary.`,
 	fs.BoolVar(&o.allowRemote, "allow-remote", false, "permit a non-loopback --listen (anyone who reaches it can use your upstream)")
 	fs.StringVar(&o.caCert, "ca-cert", "", "PEM file of CA certificates to trust for https upstreams, besides the system's")
 	fs.BoolVar(&o.insecure, "insecure", false, "do not verify https upstreams' certificates (says so on stderr)")
+	fs.IntVar(&o.logSize, "log-size", session.DefaultLogSize, "events kept in memory: observe's event log, and the TUI's")
 	return cmd
 }
 
@@ -93,6 +96,8 @@ func (o *observeOpts) validate() error {
 		return usageError("--retry-window %s: want a positive duration such as 5s", o.retryWindow)
 	case o.duration < 0:
 		return usageError("--duration %s: want a positive duration such as 30s", o.duration)
+	case o.logSize <= 0:
+		return usageError("--log-size %d: want a positive number of events", o.logSize)
 	case o.har != "" && len(o.upstreams) > 0:
 		return usageError("--har reads an export instead of live traffic: give --har or --upstream, not both")
 	case o.har == "" && len(o.upstreams) == 0:
@@ -138,19 +143,21 @@ func runObserve(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, 
 		}
 		ups = append(ups, u)
 	}
-	p, err := observe.New(observe.Config{Upstreams: ups, Profile: prof, RetryWindow: o.retryWindow, Faults: o.faults, Forwarded: o.forwarded, AnyHost: o.allowRemote,
-		TLS: apiclient.TLSOptions{CACertFile: o.caCert, Insecure: o.insecure}})
-	if err != nil {
-		return err
-	}
-	defer p.Close()
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return err
 	}
+	p, err := observe.New(observe.Config{Upstreams: ups, Profile: prof, RetryWindow: o.retryWindow, Faults: o.faults, Forwarded: o.forwarded, AnyHost: o.allowRemote,
+		TLS: apiclient.TLSOptions{CACertFile: o.caCert, Insecure: o.insecure}, LogSize: o.logSize, Listen: ln.Addr().String()})
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	defer p.Close()
 	srv := &http.Server{Handler: p, ReadHeaderTimeout: 30 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	if !o.jsonOut && isTerminal(os.Stdout) {
+	// In the background of an interactive shell (`observe &`), lines: a TUI would stop the job.
+	if !o.jsonOut && isTerminal(os.Stdout) && inForeground(os.Stdout) {
 		return observeTUI(ctx, stdout, stderr, o, p, srv)
 	}
 	pr := startPrinter(stdout, p.Log(), printModeOf(o.jsonOut))
@@ -274,7 +281,7 @@ func observeTUI(ctx context.Context, stdout, stderr io.Writer, o *observeOpts, p
 	if o.faults {
 		faults = tui.ProxyFaults(p)
 	}
-	m := tui.New(tui.Options{Driver: tui.Watch(p, faults), Theme: o.theme, Insecure: o.insecure})
+	m := tui.New(tui.Options{Driver: tui.Watch(p, faults), Theme: o.theme, Insecure: o.insecure, LogMax: o.logSize})
 	defer m.Close()
 	prog := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(ctx), tea.WithOutput(os.Stdout), tea.WithFPS(maxFPS), tea.WithMouseCellMotion())
 	_, err := prog.Run()

@@ -25,6 +25,7 @@ func TestObserveCommandRefuses(t *testing.T) {
 		{"observe", "--upstream", "ftp://x"},
 		{"observe", "--upstream", "http://127.0.0.1:1", "--retry-window", "0s"},
 		{"observe", "--upstream", "http://127.0.0.1:1", "--profile", "nope"},
+		{"observe", "--upstream", "http://127.0.0.1:1", "--log-size", "0"},
 	} {
 		_, _, err := run(context.Background(), args...)
 		if err == nil || exitCode(err) != 2 {
