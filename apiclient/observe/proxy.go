@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -101,8 +102,15 @@ type Config struct {
 	// SweepEvery is how often lost requests are looked for (a tenth of the retry window, at
 	// least 50 ms, when zero).
 	SweepEvery time.Duration
-	// Listen is the address the proxy is served on, for display: where the app must point.
+	// Listen is the address the proxy is served on: where the app must point.
 	Listen string
+	// Forward makes it a forward proxy too (observe --forward): CONNECT tunnels, opened with
+	// CA's certificates, and absolute-form requests go where they name. Upstreams are then
+	// optional, for origin-form requests.
+	Forward bool
+	CA      *CA
+	// TokenHost: see Options.TokenHost.
+	TokenHost string
 }
 
 // Proxy is the observing reverse proxy. It is an http.Handler; Close ends the analysis.
@@ -114,6 +122,7 @@ type Proxy struct {
 	anyHost   bool
 	faults    *faults
 	listen    string
+	fwd       *forwarder // nil unless Forward
 	stop      chan struct{}
 	swept     chan struct{}
 	closeOnce sync.Once
@@ -128,8 +137,11 @@ type ctxKey struct{}
 
 // New builds a proxy and starts its sweeper; Close stops it.
 func New(cfg Config) (*Proxy, error) {
-	if len(cfg.Upstreams) == 0 {
+	if len(cfg.Upstreams) == 0 && !cfg.Forward {
 		return nil, errors.New("observe: no upstream")
+	}
+	if cfg.Forward && cfg.CA == nil {
+		return nil, errors.New("observe: a forward proxy needs its CA")
 	}
 	if err := cfg.Profile.Validate(); err != nil {
 		return nil, fmt.Errorf("observe: profile: %w", err)
@@ -151,10 +163,12 @@ func New(cfg Config) (*Proxy, error) {
 		t.DisableCompression = true
 		// A browser's burst at expiry is dozens of requests to one host: keep their connections.
 		t.MaxIdleConnsPerHost = 256
+		t.Proxy = notThrough(t.Proxy, cfg.Listen)
 		tr = t
 	}
 	p := &Proxy{
-		an:      NewAnalyzer(Options{Profile: cfg.Profile, RetryWindow: cfg.RetryWindow, LogSize: cfg.LogSize, Target: upstreamNames(cfg.Upstreams)}),
+		an: NewAnalyzer(Options{Profile: cfg.Profile, RetryWindow: cfg.RetryWindow, LogSize: cfg.LogSize, Target: targetName(cfg),
+			TokenHost: cfg.TokenHost}),
 		clock:   cfg.Clock,
 		maxBody: cfg.MaxBodyBytes,
 		anyHost: cfg.AnyHost,
@@ -165,6 +179,9 @@ func New(cfg Config) (*Proxy, error) {
 	}
 	for _, up := range cfg.Upstreams {
 		p.routes = append(p.routes, route{up: up, rp: p.reverseProxy(up, tr, cfg.Forwarded)})
+	}
+	if cfg.Forward {
+		p.fwd = newForwarder(p, cfg.CA, tr, cfg.Forwarded, cfg.Listen)
 	}
 	// Longest prefix first: /auth/admin wins over /auth, which wins over "".
 	sort.SliceStable(p.routes, func(i, j int) bool { return len(p.routes[i].up.Prefix) > len(p.routes[j].up.Prefix) })
@@ -217,7 +234,68 @@ func (p *Proxy) Listen() string {
 
 // Setup is what to paste for an app to go through the proxy, a line each; nil when pointing the
 // app's base URL at Listen is all it takes.
-func (p *Proxy) Setup() []string { return nil }
+func (p *Proxy) Setup() []string {
+	if p.fwd == nil || p.listen == "" {
+		return nil
+	}
+	return Exports(p.Env(filepath.Join(p.fwd.ca.dir, CABundleFile)))
+}
+
+// Env is the environment that routes a client through the forward proxy and has it trust
+// bundle (a PEM file of the system's roots and tokenscope's CA), as NAME=value: the proxy
+// variables in both cases, NO_PROXY emptied (loopback APIs are seen too), and the CA variables
+// of OpenSSL, Node, Python requests, curl and git.
+func (p *Proxy) Env(bundle string) []string {
+	u := p.Listen()
+	env := make([]string, 0, 11)
+	for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"} {
+		env = append(env, k+"="+u)
+	}
+	env = append(env, "NO_PROXY=", "no_proxy=")
+	for _, k := range []string{"SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO"} {
+		env = append(env, k+"="+bundle)
+	}
+	return env
+}
+
+// Exports are env's variables as lines for a POSIX shell.
+func Exports(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		out = append(out, "export "+k+"="+shellQuote(v))
+	}
+	return out
+}
+
+// shellQuote quotes v for a POSIX shell when it needs it.
+func shellQuote(v string) string {
+	if v != "" && strings.IndexFunc(v, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._:-+=@,", r))
+	}) < 0 {
+		return v
+	}
+	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
+}
+
+// notThrough is proxy (the environment's choice of proxy for the proxy's own outgoing calls)
+// except that it never sends them through the proxy itself: a shell where the user pasted
+// observe's exports would otherwise loop every request back in.
+func notThrough(proxy func(*http.Request) (*url.URL, error), listen string) func(*http.Request) (*url.URL, error) {
+	if proxy == nil || listen == "" {
+		return proxy
+	}
+	_, port, _ := net.SplitHostPort(listen)
+	return func(r *http.Request) (*url.URL, error) {
+		u, err := proxy(r)
+		if u != nil && u.Port() == port {
+			if ip := net.ParseIP(u.Hostname()); u.Hostname() == "localhost" || (ip != nil && ip.IsLoopback()) {
+				return nil, nil
+			}
+		}
+		return u, err
+	}
+}
 
 // Analyzer is the proxy's analysis: its log, summary and token snapshot.
 func (p *Proxy) Analyzer() *Analyzer { return p.an }
@@ -237,6 +315,9 @@ func (p *Proxy) Close() {
 	p.closeOnce.Do(func() {
 		close(p.stop)
 		<-p.swept
+		if p.fwd != nil {
+			p.fwd.close()
+		}
 		p.an.Close(p.clock.Now())
 	})
 }
@@ -255,15 +336,32 @@ func (p *Proxy) sweep(every time.Duration) {
 	}
 }
 
-// ServeHTTP forwards one request, reading it on the way.
+// ServeHTTP forwards one request, reading it on the way. A forward proxy's requests (CONNECT,
+// and absolute-form URLs) go where they name; the rest to the --upstream their path is under.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p.fwd != nil && (r.Method == http.MethodConnect || r.URL.IsAbs()) {
+		p.fwd.serve(w, r)
+		return
+	}
+	// Only origin-form requests are guarded: a forward proxy's are its business, and a web page
+	// (the guard's adversary) cannot send them.
 	if !p.anyHost && !hostcheck.HostAllowed(r) {
 		// Not the watched client's traffic: refused before it is read or forwarded.
 		http.Error(w, "tokenscope observe: this proxy does not answer to that Host name (DNS rebinding guard); use its listen address or localhost", http.StatusMisdirectedRequest)
 		return
 	}
 	rt := p.route(r.URL.Path)
-	req := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header, BodyLen: r.ContentLength}
+	if rt == nil {
+		p.pass(w, r, "", nil)
+		return
+	}
+	p.pass(w, r, "", rt.rp)
+}
+
+// pass reads one request, has the analyzer follow it, and hands it to rp (nil: there is
+// nowhere to send it). host is the origin it goes to in forward mode, "" for an --upstream.
+func (p *Proxy) pass(w http.ResponseWriter, r *http.Request, host string, rp *httputil.ReverseProxy) {
+	req := Request{Method: r.Method, Host: host, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header, BodyLen: r.ContentLength}
 	if p.readsBodyFirst(r) {
 		body, err := peekBody(r, p.maxBody)
 		if err != nil {
@@ -275,7 +373,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		req.Body = body
 	}
 	x := p.an.Begin(req, p.clock.Now())
-	if rt == nil {
+	if rp == nil {
 		p.an.Fail(x, "no --upstream for this path", p.clock.Now())
 		http.Error(w, "tokenscope observe: no --upstream for this path", http.StatusBadGateway)
 		return
@@ -287,7 +385,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// the upstream sent them: nil values suppress them and are not written.
 	w.Header()["Date"] = nil
 	w.Header()["Content-Type"] = nil
-	rt.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, x)))
+	rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, x)))
 }
 
 // readsBodyFirst: login and refresh calls are read before forwarding (to know which they are
@@ -366,6 +464,18 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	p.an.Fail(exchangeOf(r.Context()), reason, p.clock.Now())
 	w.WriteHeader(http.StatusBadGateway)
+}
+
+// targetName is what the proxy forwards to, for display.
+func targetName(cfg Config) string {
+	n := upstreamNames(cfg.Upstreams)
+	if cfg.Forward {
+		if n != "" {
+			return "any origin (forward proxy); " + n
+		}
+		return "any origin (forward proxy)"
+	}
+	return n
 }
 
 // upstreamNames names the upstreams for display: "api.example, /auth=idp.example".
