@@ -22,6 +22,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"tokenscope/apiclient"
@@ -123,6 +124,7 @@ type Proxy struct {
 	faults    *faults
 	listen    string
 	fwd       *forwarder // nil unless Forward
+	scenario  atomic.Pointer[scenario]
 	stop      chan struct{}
 	swept     chan struct{}
 	closeOnce sync.Once
@@ -315,6 +317,7 @@ func (p *Proxy) Close() {
 	p.closeOnce.Do(func() {
 		close(p.stop)
 		<-p.swept
+		p.stopScenario()
 		if p.fwd != nil {
 			p.fwd.close()
 		}
