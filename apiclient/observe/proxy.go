@@ -240,24 +240,43 @@ func (p *Proxy) Setup() []string {
 	if p.fwd == nil || p.listen == "" {
 		return nil
 	}
-	return Exports(p.Env(filepath.Join(p.fwd.ca.dir, CABundleFile)))
+	return Exports(ProxyEnv(p.Listen(), filepath.Join(p.fwd.ca.dir, CABundleFile), ""))
 }
 
-// Env is the environment that routes a client through the forward proxy and has it trust
-// bundle (a PEM file of the system's roots and tokenscope's CA), as NAME=value: the proxy
-// variables in both cases, NO_PROXY emptied (loopback APIs are seen too), and the CA variables
-// of OpenSSL, Node, Python requests, curl and git.
-func (p *Proxy) Env(bundle string) []string {
-	u := p.Listen()
+// ProxyEnv is the environment that routes a client through the forward proxy at proxyURL and
+// has it trust bundle (a PEM file of the system's roots and tokenscope's CA), as NAME=value: the
+// proxy variables in both cases, NO_PROXY and no_proxy set to noProxy (give it the user's list
+// without loopback: NoProxyWithoutLoopback), and the CA variables of OpenSSL, Node, Python
+// requests, curl and git.
+func ProxyEnv(proxyURL, bundle, noProxy string) []string {
 	env := make([]string, 0, 11)
 	for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"} {
-		env = append(env, k+"="+u)
+		env = append(env, k+"="+proxyURL)
 	}
-	env = append(env, "NO_PROXY=", "no_proxy=")
+	env = append(env, "NO_PROXY="+noProxy, "no_proxy="+noProxy)
 	for _, k := range []string{"SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO"} {
 		env = append(env, k+"="+bundle)
 	}
 	return env
+}
+
+// NoProxyWithoutLoopback is a NO_PROXY list without its loopback entries (localhost,
+// 127.0.0.0/8, ::1): local APIs then go through the proxy and are seen, other exceptions stay.
+func NoProxyWithoutLoopback(list string) string {
+	var keep []string
+	for _, e := range strings.Split(list, ",") {
+		e = strings.TrimSpace(e)
+		h := strings.Trim(strings.TrimPrefix(e, "."), "[]")
+		if hh, _, err := net.SplitHostPort(e); err == nil {
+			h = strings.Trim(hh, "[]")
+		}
+		ip := net.ParseIP(strings.Split(h, "/")[0])
+		if e == "" || strings.EqualFold(h, "localhost") || strings.HasSuffix(strings.ToLower(h), ".localhost") || (ip != nil && ip.IsLoopback()) {
+			continue
+		}
+		keep = append(keep, e)
+	}
+	return strings.Join(keep, ",")
 }
 
 // Exports are env's variables as lines for a POSIX shell.
