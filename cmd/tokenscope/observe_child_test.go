@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -213,3 +214,44 @@ func TestObserveCAInstructions(t *testing.T) {
 		}
 	}
 }
+
+// TestObserveScenarioRepeatable: a --scenario run of one client, three times, gives the same
+// findings each time (the scenario's expiry and 503 meet the client at the same steps).
+func TestObserveScenarioRepeatable(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl is not installed")
+	}
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	dir := t.TempDir()
+	scenario := filepath.Join(dir, "ci.scenario")
+	_ = os.WriteFile(scenario, []byte("# expire early, then fail the first refresh\nat 200ms expire\nat refresh 1 fail 503\n"), 0o600)
+	// The client: log in, call after the expiry (401), refresh (503), and log in again.
+	script := `login() { curl -s -H 'Content-Type: application/json' -d '{"username":"demo","password":"demo"}' "$1/api/token/"; }
+pair=$(login "$1")
+at=$(printf '%s' "$pair" | sed 's/.*"access": *"\([^"]*\)".*/\1/')
+rt=$(printf '%s' "$pair" | sed 's/.*"refresh": *"\([^"]*\)".*/\1/')
+sleep 0.5
+echo "me $(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $at" "$1/api/me")"
+echo "refresh $(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -d "{\"refresh\":\"$rt\"}" "$1/api/token/refresh/")"
+login "$1" >/dev/null`
+	var first map[string]any
+	for run := range 3 {
+		_, base, upCA := httpsDemo(t)
+		jsonFile := filepath.Join(dir, fmt.Sprintf("run%d.jsonl", run))
+		out, errOut, err := runArgs("observe", "--ca-cert", upCA, "--scenario", scenario, "--json-file", jsonFile, "--", "sh", "-c", script, "sh", base)
+		if err != nil || !strings.Contains(out, "me 401") || !strings.Contains(out, "refresh 503") {
+			t.Fatalf("run %d: %v\n%s\n%s", run, err, out, errOut)
+		}
+		f, _ := lastJSONLine(t, jsonFile)["findings"].(map[string]any)
+		if f["logout-on-transient"] != 1.0 || f["lost-after-401"] != 1.0 {
+			t.Errorf("run %d: findings %v", run, f)
+		}
+		if run == 0 {
+			first = f
+		} else if fmt.Sprint(f) != fmt.Sprint(first) {
+			t.Errorf("run %d: findings %v, first run %v", run, f, first)
+		}
+	}
+}
+
+func runArgs(args ...string) (string, string, error) { return run(context.Background(), args...) }
