@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"tokenscope/internal/hostcheck"
 )
 
 // forwarder is the forward proxy's part of a Proxy: its CA, its one reverse proxy (which sends
@@ -88,8 +90,8 @@ func (f *forwarder) isSelf(host string) bool {
 	if err != nil || p != port {
 		return false
 	}
-	ip := net.ParseIP(h)
-	return strings.EqualFold(host, f.listen) || strings.EqualFold(h, "localhost") || (ip != nil && (ip.IsLoopback() || ip.IsUnspecified()))
+	ip := net.ParseIP(strings.Trim(h, "[]"))
+	return strings.EqualFold(host, f.listen) || hostcheck.IsLoopbackHost(h) || (ip != nil && ip.IsUnspecified())
 }
 
 // connect answers a CONNECT and serves the tunnel it opens.

@@ -302,3 +302,21 @@ func TestForwardTokenHost(t *testing.T) {
 		t.Errorf("summary %+v: only the token host's login is one", s)
 	}
 }
+
+// TestProxyEnv: the child's environment routes both cases of the proxy variables to observe,
+// keeps the user's NO_PROXY exceptions but loopback's, and points every CA variable at the bundle.
+func TestProxyEnv(t *testing.T) {
+	if got := NoProxyWithoutLoopback("localhost, 127.0.0.1,::1,[::1]:8080,internal.corp,.localhost,127.0.0.0/8,10.0.0.0/8,app.localhost"); got != "internal.corp,10.0.0.0/8" {
+		t.Errorf("NO_PROXY without loopback: %q", got)
+	}
+	env := strings.Join(ProxyEnv("http://127.0.0.1:9000", "/b.pem", "internal.corp"), "\n")
+	for _, want := range []string{"HTTP_PROXY=http://127.0.0.1:9000", "https_proxy=http://127.0.0.1:9000", "no_proxy=internal.corp",
+		"SSL_CERT_FILE=/b.pem", "NODE_EXTRA_CA_CERTS=/b.pem", "REQUESTS_CA_BUNDLE=/b.pem", "CURL_CA_BUNDLE=/b.pem", "GIT_SSL_CAINFO=/b.pem"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("env lacks %s:\n%s", want, env)
+		}
+	}
+	if got := Exports([]string{"A=b c", "NO_PROXY="}); got[0] != "export A='b c'" || got[1] != "export NO_PROXY=''" {
+		t.Errorf("exports %q", got)
+	}
+}

@@ -266,12 +266,12 @@ func NoProxyWithoutLoopback(list string) string {
 	var keep []string
 	for _, e := range strings.Split(list, ",") {
 		e = strings.TrimSpace(e)
-		h := strings.Trim(strings.TrimPrefix(e, "."), "[]")
+		h := strings.TrimPrefix(e, ".")
 		if hh, _, err := net.SplitHostPort(e); err == nil {
-			h = strings.Trim(hh, "[]")
+			h = hh
 		}
-		ip := net.ParseIP(strings.Split(h, "/")[0])
-		if e == "" || strings.EqualFold(h, "localhost") || strings.HasSuffix(strings.ToLower(h), ".localhost") || (ip != nil && ip.IsLoopback()) {
+		h, _, _ = strings.Cut(h, "/") // a CIDR range: its address
+		if e == "" || hostcheck.IsLoopbackHost(h) || strings.HasSuffix(strings.ToLower(h), ".localhost") {
 			continue
 		}
 		keep = append(keep, e)
@@ -309,10 +309,8 @@ func notThrough(proxy func(*http.Request) (*url.URL, error), listen string) func
 	_, port, _ := net.SplitHostPort(listen)
 	return func(r *http.Request) (*url.URL, error) {
 		u, err := proxy(r)
-		if u != nil && u.Port() == port {
-			if ip := net.ParseIP(u.Hostname()); u.Hostname() == "localhost" || (ip != nil && ip.IsLoopback()) {
-				return nil, nil
-			}
+		if u != nil && u.Port() == port && hostcheck.IsLoopbackHost(u.Hostname()) {
+			return nil, nil
 		}
 		return u, err
 	}

@@ -255,3 +255,16 @@ login "$1" >/dev/null`
 }
 
 func runArgs(args ...string) (string, string, error) { return run(context.Background(), args...) }
+
+// TestChildEnv: the user's own proxy and CA variables, in either case, give way to observe's;
+// the rest of the environment is CMD's as it was.
+func TestChildEnv(t *testing.T) {
+	env := childEnv([]string{"PATH=/bin", "https_proxy=http://corp:3128", "Http_Proxy=x", "SSL_CERT_FILE=/etc/mine.pem", "HOME=/h"},
+		[]string{"HTTPS_PROXY=http://127.0.0.1:1", "HTTP_PROXY=http://127.0.0.1:1", "SSL_CERT_FILE=/b.pem"})
+	if got := strings.Join(env, " "); got != "PATH=/bin HOME=/h HTTPS_PROXY=http://127.0.0.1:1 HTTP_PROXY=http://127.0.0.1:1 SSL_CERT_FILE=/b.pem" {
+		t.Errorf("env %q", got)
+	}
+	if got := noProxyOf([]string{"A=1", "no_proxy=corp,localhost"}); got != "corp,localhost" {
+		t.Errorf("no_proxy %q", got)
+	}
+}
