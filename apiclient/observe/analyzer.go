@@ -146,10 +146,7 @@ func (a *Analyzer) Note(reason string, at time.Time) {
 
 // Begin starts following a request sent at `at`.
 func (a *Analyzer) Begin(r Request, at time.Time) *Exchange {
-	kind, presented := profile.CallOther, ""
-	if a.tokenHost == "" || r.Host == "" || sameHost(r.Host, a.tokenHost) {
-		kind, presented = a.prof.RecogniseCall(r.Method, r.Path, r.Header, r.Body)
-	}
+	kind, presented := a.recognise(r)
 	var access string
 	if kind == profile.CallOther {
 		access = a.prof.AccessToken(r.Header)
@@ -170,6 +167,22 @@ func (a *Analyzer) Begin(r Request, at time.Time) *Exchange {
 		a.beginResource(x, access, at)
 	}
 	return x
+}
+
+// recognise says which call r is to the profile. A forward proxy's request (r.Host set) matches
+// an endpoint given as a full URL (a hosted provider's: login and refresh on other hosts than the
+// API) by origin and path, and one given as a path by that path on TokenHost (on any host when it
+// is not set).
+func (a *Analyzer) recognise(r Request) (profile.CallKind, string) {
+	if r.Host != "" {
+		if kind, tok := a.prof.RecogniseCall(r.Method, r.Host+r.Path, r.Header, r.Body); kind != profile.CallOther {
+			return kind, tok
+		}
+		if a.tokenHost != "" && !sameHost(r.Host, a.tokenHost) {
+			return profile.CallOther, ""
+		}
+	}
+	return a.prof.RecogniseCall(r.Method, r.Path, r.Header, r.Body)
 }
 
 // End finishes an exchange with the answer the client got.

@@ -320,3 +320,45 @@ func TestProxyEnv(t *testing.T) {
 		t.Errorf("exports %q", got)
 	}
 }
+
+// TestForwardEndpointURLs: a profile whose login and refresh are full URLs on another host than
+// the API (a hosted provider's) matches them by origin and path through the forward proxy, the
+// refresh body arriving chunked (read all the same); the same paths on the API's host are calls.
+func TestForwardEndpointURLs(t *testing.T) {
+	_, idp, idpCA := tlsDemo(t, demoserver.Options{})
+	_, api, apiCA := tlsDemo(t, demoserver.Options{})
+	bundle := filepath.Join(t.TempDir(), "both.pem")
+	a, _ := os.ReadFile(idpCA)
+	b, _ := os.ReadFile(apiCA)
+	_ = os.WriteFile(bundle, append(a, b...), 0o600)
+	prof := simplejwtProfile()
+	prof.Login.Path, prof.Refresh.Path = idp.URL+"/api/token/", idp.URL+"/api/token/refresh/"
+	f := newForwardRig(t, bundle, func(c *Config) { c.Profile = prof })
+	c := newClient(idp.URL)
+	c.hc = f.client()
+	if err := c.login(); err != nil {
+		t.Fatal(err)
+	}
+	_, rt, _ := c.tokens()
+	req, _ := http.NewRequest("POST", idp.URL+"/api/token/refresh/", io.NopCloser(strings.NewReader(`{"refresh":"`+rt+`"}`)))
+	req.Header.Set("Content-Type", "application/json") // no length: sent chunked
+	resp, err := c.hc.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("chunked refresh: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	o := newClient(api.URL)
+	o.hc = f.client()
+	if err := o.login(); err != nil {
+		t.Fatal(err)
+	}
+	f.proxy.Close()
+	if s := f.proxy.Summary(); s.Logins != 1 || s.RefreshCalls != 1 || s.Requests != 3 {
+		t.Errorf("summary %+v: the provider's login and refresh only", s)
+	}
+	for _, e := range f.proxy.Log().Events() {
+		if e.Kind.String() == "refresh-start" && !strings.Contains(e.Reason, "presents fp:") {
+			t.Errorf("the chunked refresh's token was not read: %q", e.Reason)
+		}
+	}
+}

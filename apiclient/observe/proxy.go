@@ -382,7 +382,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // nowhere to send it). host is the origin it goes to in forward mode, "" for an --upstream.
 func (p *Proxy) pass(w http.ResponseWriter, r *http.Request, host string, rp *httputil.ReverseProxy) {
 	req := Request{Method: r.Method, Host: host, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header, BodyLen: r.ContentLength}
-	if p.readsBodyFirst(r) {
+	if p.readsBodyFirst(r, host) {
 		body, err := peekBody(r, p.maxBody)
 		if err != nil {
 			x := p.an.Begin(req, p.clock.Now())
@@ -411,7 +411,7 @@ func (p *Proxy) pass(w http.ResponseWriter, r *http.Request, host string, rp *ht
 // readsBodyFirst: login and refresh calls are read before forwarding (to know which they are
 // and what token they present), and small bodies (to tell identical requests apart). A client
 // waiting for 100 Continue keeps its body until the upstream asks for it.
-func (p *Proxy) readsBodyFirst(r *http.Request) bool {
+func (p *Proxy) readsBodyFirst(r *http.Request, host string) bool {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 || r.Header.Get("Expect") != "" {
 		return false
 	}
@@ -420,7 +420,8 @@ func (p *Proxy) readsBodyFirst(r *http.Request) bool {
 	}
 	prof := p.an.prof
 	for _, e := range []profile.Endpoint{prof.Login, prof.Refresh} {
-		if strings.EqualFold(e.Method, r.Method) && strings.TrimSuffix(e.Path, "/") == strings.TrimSuffix(r.URL.Path, "/") {
+		at := strings.TrimSuffix(e.Path, "/")
+		if strings.EqualFold(e.Method, r.Method) && (at == strings.TrimSuffix(r.URL.Path, "/") || at == strings.TrimSuffix(host+r.URL.Path, "/")) {
 			return true
 		}
 	}
