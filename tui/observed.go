@@ -204,5 +204,11 @@ func (d *watchDriver) words() driverWords {
 	if d.faults != nil {
 		w.faultNote = "Fault keys (E X F L) answer your app in the upstream's place."
 	}
+	if setup := d.Setup(); len(setup) > 0 {
+		w.emptyLog += "\n\nto route an app through tokenscope, paste:"
+		for _, l := range setup {
+			w.emptyLog += "\n" + sanitize.Line(l)
+		}
+	}
 	return w
 }

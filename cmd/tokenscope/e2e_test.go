@@ -232,6 +232,23 @@ func TestTerminalObserve(t *testing.T) {
 	t.Errorf("q did not quit; screen:\n%s", s.screen())
 }
 
+// TestTerminalObserveForward: with --forward the TUI says where the proxy is and the lines to
+// paste for a shell's clients to go through it.
+func TestTerminalObserveForward(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and drives the binary in tmux")
+	}
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir()) // the CA is made here
+	s := startTmux(t, 140, 40, "observe", "--forward", "--listen", "127.0.0.1:0", "--theme", "mono")
+	scr := s.waitFor(regexp.MustCompile(`export HTTPS_PROXY=http://127\.0\.0\.1:\d+`), 20*time.Second)
+	for _, want := range []string{"observing your app · point it at http://127.0.0.1:", "to route an app through tokenscope, paste:", "export SSL_CERT_FILE="} {
+		if !strings.Contains(scr, want) {
+			t.Errorf("the forward proxy's screen lacks %q:\n%s", want, scr)
+		}
+	}
+	s.keys("q")
+}
+
 // TestTerminalObserveInBackground: observe started with & in an interactive shell is not in
 // the terminal's foreground process group: it prints lines (a TUI would be stopped, "Stopped
 // (tty output)", and the app would time out), and it answers the app.
