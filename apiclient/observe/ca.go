@@ -168,12 +168,28 @@ func createCA(dir string) (*CA, error) {
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	// The key first: a certificate without its key would be a CA nobody can use.
 	if err := writeNew(filepath.Join(dir, CAKeyFile), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return caMadeElsewhere(dir)
+		}
 		return nil, err
 	}
 	if err := writeNew(filepath.Join(dir, CACertFile), certPEM); err != nil {
 		return nil, err
 	}
 	return newCA(dir, cert, key, certPEM)
+}
+
+// caMadeElsewhere reads the CA another tokenscope is making at the same moment (its key is there,
+// its certificate follows at once); a key left without a certificate is an error naming it.
+func caMadeElsewhere(dir string) (*CA, error) {
+	for range 20 {
+		if _, err := os.Stat(filepath.Join(dir, CACertFile)); err == nil {
+			time.Sleep(50 * time.Millisecond) // written whole
+			return LoadOrCreateCA(dir)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return nil, fmt.Errorf("tokenscope's CA in %s: %s is there without %s (remove it to make a new CA)", dir, CAKeyFile, CACertFile)
 }
 
 // writeNew writes a file that must not exist yet, 0600.

@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -267,7 +268,16 @@ func TestForwardProxyRefusesWhatItMust(t *testing.T) {
 		t.Fatalf("CONNECT to itself: %v %v", resp, err)
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
+	// Asked for a page itself, a forward proxy without --upstream says what it is, and counts nothing.
+	resp, err = http.Get(f.url.String() + "/")
+	if err != nil || resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("origin-form to a forward proxy: %v %v", resp, err)
+	}
+	resp.Body.Close()
 	f.proxy.Close()
+	if s := f.proxy.Summary(); s.Requests != 1 {
+		t.Errorf("summary %+v: the unverified upstream's request only", s)
+	}
 	failed := false
 	for _, e := range f.proxy.Log().Events() {
 		failed = failed || (e.Kind.String() == "request-failed" && strings.Contains(e.Reason, "certificate"))
@@ -359,6 +369,24 @@ func TestForwardEndpointURLs(t *testing.T) {
 	for _, e := range f.proxy.Log().Events() {
 		if e.Kind.String() == "refresh-start" && !strings.Contains(e.Reason, "presents fp:") {
 			t.Errorf("the chunked refresh's token was not read: %q", e.Reason)
+		}
+	}
+}
+
+// TestCAMadeOnce: tokenscopes starting together make one CA between them, and all use it.
+func TestCAMadeOnce(t *testing.T) {
+	dir := t.TempDir()
+	cas := make([]*CA, 4)
+	errs := make([]error, 4)
+	var wg sync.WaitGroup
+	for i := range cas {
+		wg.Add(1)
+		go func() { defer wg.Done(); cas[i], errs[i] = LoadOrCreateCA(dir) }()
+	}
+	wg.Wait()
+	for i := range cas {
+		if errs[i] != nil || !cas[i].cert.Equal(cas[0].cert) {
+			t.Errorf("tokenscope %d: %v", i, errs[i])
 		}
 	}
 }

@@ -370,6 +370,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "tokenscope observe: this proxy does not answer to that Host name (DNS rebinding guard); use its listen address or localhost", http.StatusMisdirectedRequest)
 		return
 	}
+	if p.fwd != nil && len(p.routes) == 0 {
+		// Not a client's call: something asked the forward proxy itself for a page.
+		http.Error(w, "tokenscope observe: a forward proxy; point HTTP_PROXY and HTTPS_PROXY here, and call the API's own URLs", http.StatusBadRequest)
+		return
+	}
 	rt := p.route(r.URL.Path)
 	if rt == nil {
 		p.pass(w, r, "", nil)

@@ -150,6 +150,10 @@ func (o *observeOpts) validate() error {
 		return usageError("--har reads an export instead of live traffic: give --har, or --upstream / --forward / -- CMD, not both")
 	case o.har == "" && len(o.upstreams) == 0 && !o.forward && len(o.child) == 0:
 		return usageError("give --upstream URL (where the app's requests go), --forward, -- CMD ARGS, or --har FILE")
+	case len(o.child) > 0 && o.jsonOut:
+		return usageError("--json: with -- CMD, stdout is CMD's; --json-file FILE gets the JSON lines")
+	case len(o.child) > 0 && o.duration > 0:
+		return usageError("--duration: with -- CMD the run ends when CMD does")
 	case o.issuer != "" && !o.forward && len(o.child) == 0:
 		return usageError("--issuer: in observe, for --forward (or -- CMD): the calls to the provider's token endpoint are the login and refresh")
 	}
