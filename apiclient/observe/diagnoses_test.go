@@ -4,11 +4,6 @@ package observe
 // dead, a rejected refresh token retried, and a server that lets a rotated token through.
 
 import (
-	"encoding/base64"
-	"encoding/json"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -155,65 +150,19 @@ func TestObserveRejectedThenLoginIsNoRetry(t *testing.T) {
 	wantFindings(t, s, nil)
 }
 
-// racyServer is a simplejwt-style provider whose blacklist is checked and written without a
-// lock, as Django simplejwt's is: between the check and the write (a database round trip) every
-// racing refresh with the same token passes the check and is answered a new pair.
-type racyServer struct {
-	mu          sync.Mutex
-	blacklisted map[string]bool
-	seq         int
-	gap         time.Duration
+// racyDemo is the demo server with refreshes not serialised, as Django simplejwt's blacklist
+// is: a refresh checks its token, and rotates it window later without checking again, so every
+// presentation of one token inside the window succeeds.
+func racyDemo(t *testing.T, window time.Duration) *rig {
+	r := newRig(t, demoserver.Options{}, nil)
+	r.demo.SetAuditKnobs(demoserver.AuditKnobs{RefreshRaceWindow: window})
+	return r
 }
 
-func newRacyServer(t *testing.T, gap time.Duration) *httptest.Server {
-	s := &racyServer{blacklisted: map[string]bool{}, gap: gap}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /api/token/", func(w http.ResponseWriter, r *http.Request) { s.pair(w) })
-	mux.HandleFunc("POST /api/token/refresh/", s.refresh)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return srv
-}
-
-func (s *racyServer) token(kind string, ttl time.Duration) string {
-	s.mu.Lock()
-	s.seq++
-	n := s.seq
-	s.mu.Unlock()
-	now := time.Now()
-	claims, _ := json.Marshal(map[string]any{"token_type": kind, "jti": fmt.Sprint(n), "iat": now.Unix(), "exp": now.Add(ttl).Unix()})
-	enc := base64.RawURLEncoding.EncodeToString
-	return enc([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc(claims) + ".c2ln"
-}
-
-func (s *racyServer) pair(w http.ResponseWriter) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]string{"access": s.token("access", time.Minute), "refresh": s.token("refresh", time.Hour)})
-}
-
-func (s *racyServer) refresh(w http.ResponseWriter, r *http.Request) {
-	var body struct{ Refresh string }
-	_ = json.NewDecoder(r.Body).Decode(&body)
-	s.mu.Lock()
-	used := s.blacklisted[body.Refresh]
-	s.mu.Unlock()
-	if used {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusUnauthorized)
-		_, _ = w.Write([]byte(`{"detail":"Token is blacklisted","code":"token_not_valid"}`))
-		return
-	}
-	time.Sleep(s.gap) // the database round trip between the check and the write
-	s.mu.Lock()
-	s.blacklisted[body.Refresh] = true
-	s.mu.Unlock()
-	s.pair(w)
-}
-
-// Five processes refresh with one token at once and the racy blacklist lets all of them
-// through: the client's stampede, and the server's own finding for accepting a rotated token.
+// Five processes refresh with one token at once and the racy server lets all of them through:
+// the client's stampede, and the server's own finding for accepting a rotated token.
 func TestObserveServerAcceptedReusedToken(t *testing.T) {
-	r := newRigFor(t, newRacyServer(t, 150*time.Millisecond).URL, nil)
+	r := racyDemo(t, 150*time.Millisecond)
 	c := newClient(r.srv.URL)
 	if err := c.login(); err != nil {
 		t.Fatal(err)
@@ -245,9 +194,9 @@ func TestObserveServerAcceptedReusedToken(t *testing.T) {
 }
 
 // The negative cases: the same server used one refresh at a time (each token presented once),
-// and the demo server, whose rotation is atomic, under the same race.
+// and the demo server serialising its refreshes (atomic rotation) under the same race.
 func TestObserveRotationHeldNoServerFinding(t *testing.T) {
-	r := newRigFor(t, newRacyServer(t, 20*time.Millisecond).URL, nil)
+	r := racyDemo(t, 20*time.Millisecond)
 	c := newClient(r.srv.URL)
 	if err := c.login(); err != nil {
 		t.Fatal(err)
