@@ -150,6 +150,8 @@ func (o *observeOpts) validate() error {
 		return usageError("--har reads an export instead of live traffic: give --har, or --upstream / --forward / -- CMD, not both")
 	case o.har == "" && len(o.upstreams) == 0 && !o.forward && len(o.child) == 0:
 		return usageError("give --upstream URL (where the app's requests go), --forward, -- CMD ARGS, or --har FILE")
+	case o.allowRemote && (o.forward || len(o.child) > 0):
+		return usageError("--allow-remote with --forward would make an open proxy that opens anyone's https with your CA: the forward proxy listens on loopback only")
 	case len(o.child) > 0 && o.jsonOut:
 		return usageError("--json: with -- CMD, stdout is CMD's; --json-file FILE gets the JSON lines")
 	case len(o.child) > 0 && o.duration > 0:

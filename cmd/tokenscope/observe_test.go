@@ -33,6 +33,7 @@ func TestObserveCommandRefuses(t *testing.T) {
 		{"observe", "--forward", "--fail-on", "stampede,nope"},
 		{"observe", "--forward", "--scenario", "/nonexistent/scenario"},
 		{"observe", "--har", harFixture, "--forward"},
+		{"observe", "--forward", "--allow-remote", "--listen", "0.0.0.0:0"},
 	} {
 		_, _, err := run(context.Background(), args...)
 		if err == nil || exitCode(err) != 2 {
