@@ -285,6 +285,13 @@ func printModeOf(jsonOut bool) printMode {
 }
 
 func startPrinter(w io.Writer, log session.LogView, mode printMode) *printer {
+	return startPrinterSized(w, log, mode, 1<<16)
+}
+
+// startPrinterSized is startPrinter with a subscription of buffer events: what the printer may
+// fall behind by before it catches up from the log (a buffer larger than the log buys nothing but
+// memory).
+func startPrinterSized(w io.Writer, log session.LogView, mode printMode, buffer int) *printer {
 	p := &printer{printed: make(chan struct{})}
 	if mode == printQuiet {
 		close(p.printed)
@@ -294,7 +301,7 @@ func startPrinter(w io.Writer, log session.LogView, mode printMode) *printer {
 	if mode == printText {
 		show = textPrinter(w)
 	}
-	p.follow = newFollower(log, 1<<16)
+	p.follow = newFollower(log, buffer)
 	go func() {
 		defer close(p.printed)
 		p.follow.run(show)

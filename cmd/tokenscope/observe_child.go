@@ -140,7 +140,7 @@ func forwardSignals(proc *os.Process) (stop func()) {
 // stdout and its own stderr, and observe adds only what to act on.
 func startFindingsPrinter(w io.Writer, log session.LogView) *printer {
 	show := textPrinter(w)
-	p := &printer{printed: make(chan struct{}), follow: newFollower(log, 1<<16)}
+	p := &printer{printed: make(chan struct{}), follow: newFollower(log, printerBuffer(log))}
 	go func() {
 		defer close(p.printed)
 		p.follow.run(func(ev session.Event) {
