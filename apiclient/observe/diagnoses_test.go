@@ -188,7 +188,7 @@ func TestObserveServerAcceptedReusedToken(t *testing.T) {
 	// A refresh right after login is needless too.
 	wantFindings(t, s, map[string]int{RuleServerAcceptedReused: 1, RuleStampede: 1, RuleNeedless: 1})
 	evs := findingEvents(r.proxy, RuleServerAcceptedReused)
-	if len(evs) != 1 || !strings.Contains(evs[0].Reason, "server finding") || !strings.Contains(evs[0].Reason, "after it had rotated it") {
+	if len(evs) != 1 || !strings.Contains(evs[0].Reason, "server finding") || !strings.Contains(evs[0].Reason, "it had rotated it to fp:") {
 		t.Errorf("finding %v", evs)
 	}
 }

@@ -95,6 +95,10 @@ func (a *Analyzer) acceptedReusedRule(x *Exchange, t *tokenInfo, at time.Time) {
 		return
 	}
 	t.acceptedAgain = true
-	a.finding(RuleServerAcceptedReused, x.id, t.fp, fmt.Sprintf("%s: server finding: the server accepted refresh token %s in refresh #%d %s after it had rotated it to %s: a rotated refresh token must be refused (and, with reuse detection, revoke its family); make the server's check-and-rotate atomic (a lock, or a unique constraint on the used token), unless a reuse grace period is configured on purpose",
-		t.fam.name(), t.fp, x.refreshID, short(at.Sub(t.rotatedAt)), t.rotatedBy.fp), at)
+	when := short(at.Sub(t.rotatedAt)) + " after"
+	if at.Sub(t.rotatedAt) < time.Millisecond {
+		when = "the moment" // the answers came together: the refreshes raced inside the server
+	}
+	a.finding(RuleServerAcceptedReused, x.id, t.fp, fmt.Sprintf("%s: server finding: the server accepted refresh token %s in refresh #%d %s it had rotated it to %s: a rotated refresh token must be refused (and, with reuse detection, revoke its family); make the server's check-and-rotate atomic (a lock, or a unique constraint on the used token), unless a reuse grace period is configured on purpose",
+		t.fam.name(), t.fp, x.refreshID, when, t.rotatedBy.fp), at)
 }
