@@ -390,3 +390,37 @@ func TestCAMadeOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardTunnelPlainHTTP: a CONNECT tunnel whose client speaks plain HTTP in it (a ws:// or
+// http:// URL tunnelled all the same) is served as http to the tunnel's host.
+func TestForwardTunnelPlainHTTP(t *testing.T) {
+	demo, err := demoserver.Start(demoserver.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer demo.Close()
+	f := newForwardRig(t, "", nil)
+	conn, err := net.Dial("tcp", f.url.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	host := strings.TrimPrefix(demo.URL(), "http://")
+	br := bufio.NewReader(conn)
+	fmt.Fprintf(conn, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", host, host)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("CONNECT: %v %v", resp, err)
+	}
+	body := `{"username":"demo","password":"demo"}`
+	fmt.Fprintf(conn, "POST /api/token/ HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", host, len(body), body)
+	resp, err = http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("login in a plain tunnel: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	f.proxy.Close()
+	if s := f.proxy.Summary(); s.Logins != 1 || demo.Stats().Logins != 1 {
+		t.Errorf("summary %+v", s)
+	}
+}
