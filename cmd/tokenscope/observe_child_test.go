@@ -152,7 +152,7 @@ func lastJSONLine(t *testing.T, path string) map[string]any {
 	}
 	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
 	var s map[string]any
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &s); err != nil || len(lines) < 10 {
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &s); err != nil || len(lines) < 2 {
 		t.Fatalf("%d lines, the last %q: %v", len(lines), lines[len(lines)-1], err)
 	}
 	return s
@@ -266,5 +266,33 @@ func TestChildEnv(t *testing.T) {
 	}
 	if got := noProxyOf([]string{"A=1", "no_proxy=corp,localhost"}); got != "corp,localhost" {
 		t.Errorf("no_proxy %q", got)
+	}
+}
+
+// TestObserveIssuerTokenHost: --issuer reads the provider's token endpoint from discovery; in
+// forward mode the calls to that host and path are the logins, and the same path on another host
+// (the API's) is not.
+func TestObserveIssuerTokenHost(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl is not installed")
+	}
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	_, idp, idpCA := httpsDemo(t)
+	_, api, apiCA := httpsDemo(t)
+	bundle := filepath.Join(t.TempDir(), "both.pem")
+	a, _ := os.ReadFile(idpCA)
+	b, _ := os.ReadFile(apiCA)
+	_ = os.WriteFile(bundle, append(a, b...), 0o600)
+	script := `for base in "$1" "$2"; do
+  curl -s -o /dev/null -w '%{http_code}\n' -d grant_type=password -d username=demo -d password=demo -d client_id=tokenscope "$base/oauth/token"
+done`
+	jsonFile := filepath.Join(t.TempDir(), "events.jsonl")
+	out, errOut, err := runArgs("observe", "--profile", "oauth2", "--issuer", idp, "--ca-cert", bundle, "--json-file", jsonFile,
+		"--", "sh", "-c", script, "sh", idp, api)
+	if err != nil || out != "200\n200\n" {
+		t.Fatalf("%v: %q\n%s", err, out, errOut)
+	}
+	if s := lastJSONLine(t, jsonFile); s["logins"] != 1.0 || s["requests"] != 2.0 {
+		t.Errorf("summary %v: only the provider's token endpoint logs in", s)
 	}
 }
