@@ -20,7 +20,12 @@ import (
 // trusts it (what --ca-cert names).
 func httpsDemo(t *testing.T) (*demoserver.Server, string, string) {
 	t.Helper()
-	demo, err := demoserver.New(demoserver.Options{})
+	return httpsDemoWith(t, demoserver.Options{})
+}
+
+func httpsDemoWith(t *testing.T, opts demoserver.Options) (*demoserver.Server, string, string) {
+	t.Helper()
+	demo, err := demoserver.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,5 +299,39 @@ done`
 	}
 	if s := lastJSONLine(t, jsonFile); s["logins"] != 1.0 || s["requests"] != 2.0 {
 		t.Errorf("summary %v: only the provider's token endpoint logs in", s)
+	}
+}
+
+// TestObservePythonRetriesRejectedToken: a Python requests client behind a lock refreshes one
+// call after another with the refresh token the server keeps rejecting (expired): one
+// rejected-token-retried finding, and the summary counts every refusal.
+func TestObservePythonRetriesRejectedToken(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a Python client")
+	}
+	if err := exec.Command("python3", "-c", "import requests").Run(); err != nil {
+		t.Skip("python3 with requests is not installed (.ci/run installs python3-requests)")
+	}
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	_, base, upCA := httpsDemoWith(t, demoserver.Options{AccessTTL: time.Second, RefreshTTL: time.Second})
+	script := filepath.Join(t.TempDir(), "retry.py")
+	_ = os.WriteFile(script, []byte(`
+import sys, time, threading, requests
+base = sys.argv[1]
+pair = requests.post(base + "/api/token/", json={"username": "demo", "password": "demo"}).json()
+time.sleep(2.1)  # exp is in whole seconds: the refresh token is past it
+lock = threading.Lock()
+codes = []
+for _ in range(10):
+    with lock:
+        codes.append(requests.post(base + "/api/token/refresh/", json={"refresh": pair["refresh"]}).status_code)
+print(codes)
+`), 0o600)
+	out, errOut, err := runArgs("observe", "--ca-cert", upCA, "--fail-on", "rejected-token-retried", "--", "python3", script, base)
+	if exitStatus(err) != 1 || !strings.Contains(out, "[401, 401, 401, 401, 401, 401, 401, 401, 401, 401]") {
+		t.Fatalf("status %d (%v), stdout %q\n%s", exitStatus(err), err, out, errOut)
+	}
+	if strings.Count(errOut, "rejected-token-retried:") != 1 || !strings.Contains(errOut, "10 refresh calls (10 rejected, 9 presented a refresh token again") {
+		t.Errorf("stderr:\n%s", errOut)
 	}
 }
