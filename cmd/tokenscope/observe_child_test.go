@@ -335,3 +335,41 @@ print(codes)
 		t.Errorf("stderr:\n%s", errOut)
 	}
 }
+
+// TestObservePythonRaceThroughServer: five Python threads refresh with one token at once against
+// a server whose refreshes are not serialised (the demo server's race window, as Django
+// simplejwt's blacklist): all five are accepted, and observe names the server's weakness as a
+// server finding beside the client's stampede.
+func TestObservePythonRaceThroughServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a Python client")
+	}
+	if err := exec.Command("python3", "-c", "import requests").Run(); err != nil {
+		t.Skip("python3 with requests is not installed (.ci/run installs python3-requests)")
+	}
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	demo, base, upCA := httpsDemo(t)
+	demo.SetAuditKnobs(demoserver.AuditKnobs{RefreshRaceWindow: 300 * time.Millisecond})
+	script := filepath.Join(t.TempDir(), "race.py")
+	_ = os.WriteFile(script, []byte(`
+import sys, threading, requests
+base = sys.argv[1]
+pair = requests.post(base + "/api/token/", json={"username": "demo", "password": "demo"}).json()
+codes = []
+def refresh():
+    codes.append(requests.post(base + "/api/token/refresh/", json={"refresh": pair["refresh"]}).status_code)
+threads = [threading.Thread(target=refresh) for _ in range(5)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(sorted(codes))
+`), 0o600)
+	out, errOut, err := runArgs("observe", "--ca-cert", upCA, "--", "python3", script, base)
+	if err != nil || !strings.Contains(out, "[200, 200, 200, 200, 200]") {
+		t.Fatalf("%v: stdout %q\n%s", err, out, errOut)
+	}
+	for _, want := range []string{"server-accepted-reused-token:", "server finding", "stampede:"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+}
