@@ -55,8 +55,6 @@ type OIDCConfig struct {
 	OnAuthURL func(url string)
 	// OnDeviceCode shows the verification URI and user code; required for device.
 	OnDeviceCode func(d oidc.DeviceAuth)
-	// Sleep waits between device polls; nil is a real timer.
-	Sleep func(ctx context.Context, d time.Duration) error
 
 	// DPoP sender-constrains the tokens (RFC 9449): a key per engine, a proof on every token
 	// and resource call, dpop_jkt on the authorization request. A provider that answers
@@ -111,7 +109,8 @@ func (e *Engine) link(ctx context.Context) (*idpLink, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &oidc.Client{HTTP: hc, Provider: p, ID: o.ClientID, Secret: o.ClientSecret, Auth: o.ClientAuth, Sleep: o.Sleep, Now: e.now, ServerNow: func() time.Time { return e.onServerClock(e.now()) }}
+	c := &oidc.Client{HTTP: hc, Provider: p, ID: o.ClientID, Secret: o.ClientSecret, Auth: o.ClientAuth, Clock: e.clock,
+		ServerNow: func() time.Time { return e.onServerClock(e.now()) }}
 	if o.Flow == FlowAuthCode || o.Flow == FlowDevice {
 		if err := e.setKeyfunc(ctx, c); err != nil {
 			return nil, err

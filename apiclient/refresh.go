@@ -126,7 +126,7 @@ func (e *Engine) runRefresh(id uint64, refreshTok session.Token) error {
 			return ferr
 		}
 		select {
-		case <-time.After(wait):
+		case <-e.clock.After(wait):
 		case <-e.stop:
 			return ferr
 		}

@@ -6,7 +6,6 @@ package tui
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/viewport"
@@ -158,7 +157,8 @@ func (d *watchDriver) faultHelp(f Fault) string {
 }
 
 // fault turns one of the proxy's injections; the proxy notes it in the observed log itself.
-func (d *watchDriver) fault(f Fault, dur time.Duration) (string, error) {
+func (d *watchDriver) fault(t turn) (string, error) {
+	f, dur := t.f, t.to
 	switch {
 	case watchFaults[f] == "": // the server's clock: the upstream's, out of a proxy's reach
 		return "a proxy cannot move the server's clock: K works against the embedded demo server", errNoKnob

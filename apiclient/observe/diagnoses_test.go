@@ -28,7 +28,7 @@ func TestObserveLostAfterRevocationSaysLogIn(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, demoserver.Options{}, nil)
-			a := newClient(r.srv.URL)
+			a := r.newClient()
 			a.retries = 0
 			if err := a.login(); err != nil {
 				t.Fatal(err)
@@ -40,8 +40,8 @@ func TestObserveLostAfterRevocationSaysLogIn(t *testing.T) {
 			if st, _ := a.refreshWith(rt); st != 200 {
 				t.Fatal(st)
 			}
-			time.Sleep(tc.pause)
-			if st, _ := newClient(r.srv.URL).refreshWith(rt); st != 401 {
+			r.advance(t, tc.pause)
+			if st, _ := r.newClient().refreshWith(rt); st != 401 {
 				t.Fatalf("the server took a rotated token: %d", st)
 			}
 			if st := a.do("GET", "/api/me", nil); st != 401 {
@@ -73,7 +73,7 @@ func TestObserveLostAfterRevocationSaysLogIn(t *testing.T) {
 // The negative case: a live family's lost requests are worth resending, and the finding says so.
 func TestObserveLostAfter401LiveFamilySaysResend(t *testing.T) {
 	r := newRig(t, demoserver.Options{}, func(c *Config) { c.Faults = true })
-	c := newClient(r.srv.URL)
+	c := r.newClient()
 	c.singleFlight, c.retries = true, 0
 	if err := c.login(); err != nil {
 		t.Fatal(err)
@@ -81,6 +81,7 @@ func TestObserveLostAfter401LiveFamilySaysResend(t *testing.T) {
 	if err := r.proxy.ExpireNow(); err != nil {
 		t.Fatal(err)
 	}
+	r.advance(t, time.Millisecond) // what the client does next comes after that instant
 	if st := c.do("GET", "/api/me", nil); st != 401 {
 		t.Fatal(st)
 	}
@@ -95,14 +96,13 @@ func TestObserveLostAfter401LiveFamilySaysResend(t *testing.T) {
 // An asyncio client behind a lock refreshes one call after another with the refresh token the
 // server keeps rejecting (here: expired): one finding, however many times it tries.
 func TestObserveRejectedTokenRetried(t *testing.T) {
-	t.Parallel() // mostly waiting for a token to expire
 	r := newRig(t, demoserver.Options{AccessTTL: time.Second, RefreshTTL: time.Second}, nil)
-	c := newClient(r.srv.URL)
+	c := r.newClient()
 	if err := c.login(); err != nil {
 		t.Fatal(err)
 	}
 	_, rt, _ := c.tokens()
-	time.Sleep(2100 * time.Millisecond) // exp is in whole seconds
+	r.advance(t, 2100*time.Millisecond) // exp is in whole seconds
 	for i := range 20 {
 		if st, _ := c.refreshWith(rt); st != 401 {
 			t.Fatalf("refresh %d: %d", i, st)
@@ -122,15 +122,14 @@ func TestObserveRejectedTokenRetried(t *testing.T) {
 // The negative case: after the rejection the client logs in and refreshes with the new token.
 // The refresh after the login answers a 401, so it is needed.
 func TestObserveRejectedThenLoginIsNoRetry(t *testing.T) {
-	t.Parallel() // mostly waiting for a token to expire
 	r := newRig(t, demoserver.Options{AccessTTL: time.Second, RefreshTTL: time.Second}, func(c *Config) { c.Faults = true })
-	c := newClient(r.srv.URL)
+	c := r.newClient()
 	c.singleFlight = true
 	if err := c.login(); err != nil {
 		t.Fatal(err)
 	}
 	_, rt, _ := c.tokens()
-	time.Sleep(2100 * time.Millisecond) // exp is in whole seconds
+	r.advance(t, 2100*time.Millisecond) // exp is in whole seconds
 	if st, _ := c.refreshWith(rt); st != 401 {
 		t.Fatal(st)
 	}
@@ -140,6 +139,7 @@ func TestObserveRejectedThenLoginIsNoRetry(t *testing.T) {
 	if err := r.proxy.ExpireNow(); err != nil {
 		t.Fatal(err)
 	}
+	r.advance(t, time.Millisecond) // what the client does next comes after that instant
 	if st := c.do("GET", "/api/me", nil); st != 200 {
 		t.Fatal(st)
 	}
@@ -163,7 +163,7 @@ func racyDemo(t *testing.T, window time.Duration) *rig {
 // the client's stampede, and the server's own finding for accepting a rotated token.
 func TestObserveServerAcceptedReusedToken(t *testing.T) {
 	r := racyDemo(t, 150*time.Millisecond)
-	c := newClient(r.srv.URL)
+	c := r.newClient()
 	if err := c.login(); err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestObserveServerAcceptedReusedToken(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			st, _ := newClient(r.srv.URL).refreshWith(rt)
+			st, _ := r.newClient().refreshWith(rt)
 			ok[i] = st == 200
 		}()
 	}
@@ -197,7 +197,7 @@ func TestObserveServerAcceptedReusedToken(t *testing.T) {
 // and the demo server serialising its refreshes (atomic rotation) under the same race.
 func TestObserveRotationHeldNoServerFinding(t *testing.T) {
 	r := racyDemo(t, 20*time.Millisecond)
-	c := newClient(r.srv.URL)
+	c := r.newClient()
 	if err := c.login(); err != nil {
 		t.Fatal(err)
 	}
@@ -213,19 +213,16 @@ func TestObserveRotationHeldNoServerFinding(t *testing.T) {
 		t.Errorf("summary %+v", s)
 	}
 
-	d := newRig(t, demoserver.Options{}, func(c *Config) { c.Faults = true })
-	c = newClient(d.srv.URL)
+	d := newRig(t, demoserver.Options{}, nil)
+	c = d.newClient()
 	if err := c.login(); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.proxy.SlowRefresh(150 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	_, rt, _ := c.tokens()
 	var wg sync.WaitGroup
 	for range 5 {
 		wg.Add(1)
-		go func() { defer wg.Done(); _, _ = newClient(d.srv.URL).refreshWith(rt) }()
+		go func() { defer wg.Done(); _, _ = d.newClient().refreshWith(rt) }()
 	}
 	wg.Wait()
 	s = d.finish(t)

@@ -288,13 +288,13 @@ func (p *Proxy) Close() {
 
 func (p *Proxy) sweep(every time.Duration) {
 	defer close(p.swept)
-	t := time.NewTicker(every)
-	defer t.Stop()
 	for {
+		t := p.clock.NewTimer(every) // the proxy's clock: a test's manual clock sweeps when moved
 		select {
 		case <-p.stop:
+			t.Stop()
 			return
-		case <-t.C:
+		case <-t.C():
 			p.an.Sweep(p.clock.Now())
 		}
 	}

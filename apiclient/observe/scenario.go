@@ -131,12 +131,13 @@ func parseAction(st *Step, f []string) error {
 	return nil
 }
 
-// scenario runs steps against a proxy: the time steps on timers, the refresh steps when their
-// refresh call arrives.
+// scenario runs steps against a proxy: the time steps on the proxy's clock (a test's manual
+// clock moves them), the refresh steps when their refresh call arrives.
 type scenario struct {
 	mu        sync.Mutex
 	atRefresh map[int][]Step
-	timers    []*time.Timer
+	stop      chan struct{}
+	stopOnce  sync.Once
 }
 
 // RunScenario starts steps (faults must be on). The time steps count from now; Close stops the
@@ -145,15 +146,21 @@ func (p *Proxy) RunScenario(steps []Step) error {
 	if !p.faults.on {
 		return ErrFaultsOff
 	}
-	sc := &scenario{atRefresh: map[int][]Step{}}
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
+	sc := &scenario{atRefresh: map[int][]Step{}, stop: make(chan struct{})}
 	for _, st := range steps {
 		if st.AtRefresh > 0 {
 			sc.atRefresh[st.AtRefresh] = append(sc.atRefresh[st.AtRefresh], st)
 			continue
 		}
-		sc.timers = append(sc.timers, time.AfterFunc(st.After, func() { p.applyStep(st) }))
+		t := p.clock.NewTimer(st.After)
+		go func() {
+			select {
+			case <-t.C():
+				p.applyStep(st)
+			case <-sc.stop:
+				t.Stop()
+			}
+		}()
 	}
 	p.scenario.Store(sc)
 	return nil
@@ -176,11 +183,7 @@ func (p *Proxy) refreshArrives(n int) {
 
 func (p *Proxy) stopScenario() {
 	if sc := p.scenario.Load(); sc != nil {
-		sc.mu.Lock()
-		for _, t := range sc.timers {
-			t.Stop()
-		}
-		sc.mu.Unlock()
+		sc.stopOnce.Do(func() { close(sc.stop) })
 	}
 }
 

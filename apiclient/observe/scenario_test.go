@@ -41,7 +41,7 @@ func TestScenarioRepeatable(t *testing.T) {
 		if err := r.proxy.RunScenario(steps); err != nil {
 			t.Fatal(err)
 		}
-		c := newClient(r.srv.URL)
+		c := r.newClient()
 		if err := c.login(); err != nil {
 			t.Fatal(err)
 		}
@@ -53,7 +53,8 @@ func TestScenarioRepeatable(t *testing.T) {
 		if st, _ := c.refreshWith(rt); st != 503 {
 			t.Fatalf("run %d: refresh 2: %d, want the scenario's 503", run, st)
 		}
-		time.Sleep(400 * time.Millisecond)
+		r.advance(t, 400*time.Millisecond)
+		waitNote(t, r.proxy, "scenario line 2")
 		c.retries = 0
 		if st := c.do("GET", "/api/me", nil); st != 401 {
 			t.Fatalf("run %d: after the scenario's expire: %d", run, st)
@@ -69,4 +70,17 @@ func TestScenarioRepeatable(t *testing.T) {
 			t.Errorf("run %d: %+v, first run %+v", run, s, first)
 		}
 	}
+}
+
+// waitNote waits for a note the proxy logs (a scenario's step, applied on its own goroutine).
+func waitNote(t *testing.T, p *Proxy, text string) {
+	t.Helper()
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		for _, e := range p.Log().Events() {
+			if strings.Contains(e.Reason, text) {
+				return
+			}
+		}
+	}
+	t.Fatalf("no note %q", text)
 }
