@@ -16,7 +16,6 @@ import (
 
 	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
-	"tokenscope/session"
 )
 
 // wireLog keeps every request the engine sends, with its body.
@@ -99,7 +98,7 @@ func TestExplainSaysWhatIsSent(t *testing.T) {
 // or at a hosted service's stand-in.
 func wireEngine(t *testing.T, p profile.Profile, hc hostedCase) (*Engine, *wireLog) {
 	t.Helper()
-	clock := session.NewManualClock(epoch)
+	clock := testClock(epoch)
 	cfg := Config{Profile: p, Clock: clock, RefreshBackoff: time.Millisecond}
 	w := &wireLog{next: http.DefaultTransport}
 	if hc.profile == "" {

@@ -17,6 +17,7 @@ import (
 
 	"tokenscope/apiclient/oidc"
 	"tokenscope/apiclient/profile"
+	"tokenscope/internal/redact"
 	"tokenscope/session"
 )
 
@@ -231,10 +232,12 @@ func (e *Engine) authCodeFlow(ctx context.Context, c *oidc.Client) (profile.Answ
 		return profile.Answer{}, err
 	}
 	o.OnAuthURL(u)
+	e.cfg.Secrets.Add(redact.Credential, req.Verifier)
 	code, err := cb.Wait(ctx, req)
 	if err != nil {
 		return profile.Answer{}, err
 	}
+	e.cfg.Secrets.Add(redact.Credential, code)
 	return req.Exchange(ctx, code)
 }
 

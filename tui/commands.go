@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/profile"
 	"tokenscope/internal/privfile"
+	"tokenscope/internal/redact"
 	"tokenscope/session"
 )
 
@@ -261,7 +261,7 @@ func (m *Model) curl(e *apiclient.Engine, r profile.Request) string {
 	target := strings.TrimRight(m.sh.snap.Target, "/")
 	auth := shellQuote(p.Auth.Header + ": " + strings.TrimSpace(p.Auth.Scheme+" "+m.sh.snap.Access.Raw))
 	if !m.sh.reveal {
-		target = redactURL(target)
+		target = redact.URL(target)
 		prefix := p.Auth.Header + ": "
 		if p.Auth.Scheme != "" {
 			prefix += p.Auth.Scheme + " "
@@ -280,18 +280,6 @@ func (m *Model) curl(e *apiclient.Engine, r profile.Request) string {
 		fmt.Fprintf(&b, " --data-raw %s", shellQuote(string(r.Body)))
 	}
 	return b.String()
-}
-
-// redactURL masks the password of a URL's userinfo ("http://bob:xxxxx@host").
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	if _, has := u.User.Password(); !has {
-		return s
-	}
-	return u.Redacted()
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -10,6 +10,7 @@ import (
 
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/profile"
+	"tokenscope/internal/redact"
 	"tokenscope/session"
 	"tokenscope/themes"
 )
@@ -37,6 +38,9 @@ type Driver interface {
 	// modeFields are the header's fields after the state: how the session is driven.
 	modeFields(th themes.Theme, s apiclient.Snapshot) []string
 	words() driverWords
+	// secrets are the session's secrets the screen masks with: the engine's own set (which
+	// holds its credentials and every token it held), or an observed app's tokens as seen.
+	secrets() *redact.Secrets
 }
 
 // driverWords are the lines that differ with who drives the session.
@@ -172,6 +176,8 @@ func (d *engineDriver) modeFields(th themes.Theme, s apiclient.Snapshot) []strin
 	}
 	return []string{th.Label.Render("strategy ") + th.Value.Render(string(s.Strategy)), sf}
 }
+
+func (d *engineDriver) secrets() *redact.Secrets { return d.e.Secrets() }
 
 func (d *engineDriver) words() driverWords {
 	a := d.e.Profile().Auth

@@ -41,7 +41,9 @@ func newLogPanel(sh *shared, max int, empty string) *logPanel {
 	}
 	keys.Detail.SetHelp("space", "the line in full")
 	keys.ClearFilter.SetEnabled(false)
-	return &logPanel{sh: sh, empty: empty, keys: keys, store: newLogStore(max), filter: fi}
+	store := newLogStore(max)
+	store.secrets = sh.secrets
+	return &logPanel{sh: sh, empty: empty, keys: keys, store: store, filter: fi}
 }
 
 func (p *logPanel) ShortHelp() []key.Binding {

@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"tokenscope/internal/human"
+	"tokenscope/internal/redact"
 	"tokenscope/internal/sanitize"
 	"tokenscope/session"
 	"tokenscope/themes"
@@ -34,6 +35,9 @@ type logStore struct {
 	follow   bool   // stick to the bottom as events arrive
 	sel      uint64 // the selected event's Seq; 0: the newest line (see logselect.go)
 	cleared  bool   // the user cleared the log (the empty log says so)
+	// secrets mask what an event says as it comes in (a $processEnv value in a path): the
+	// panel, the detail view and the w export all read the stored events.
+	secrets *redact.Secrets
 
 	// The timeline reads these instead of scanning events: what happened per tlTick (the
 	// non-empty ticks, oldest first), and the moments the access-token generation changed.
@@ -133,6 +137,7 @@ func (l *logStore) add(evs []session.Event) {
 			continue // already have it (a catch-up overlapped the stream)
 		}
 		l.lastSeq = max(l.lastSeq, e.Seq)
+		e.Path, e.Reason = l.secrets.Mask(e.Path), l.secrets.Mask(e.Reason)
 		l.events = append(l.events, e)
 		l.bytes += eventBytes(e)
 		l.mark(e)

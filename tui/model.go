@@ -112,7 +112,7 @@ func New(o Options) *Model {
 	if o.Clipboard == nil {
 		o.Clipboard = osc52Copy
 	}
-	sh := &shared{}
+	sh := &shared{secrets: o.Driver.secrets()}
 	sh.tname, sh.theme = pickTheme(o.Theme)
 	fl, ans, w := newFlights(), newAnswers(), o.Driver.words()
 	m := &Model{opts: o, drv: o.Driver, words: w, clock: o.Clock, keys: DefaultKeyMap(), sh: sh, flights: fl, answers: ans,

@@ -14,6 +14,7 @@ import (
 
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/profile"
+	"tokenscope/internal/redact"
 	"tokenscope/internal/sanitize"
 	"tokenscope/session"
 	"tokenscope/themes"
@@ -192,6 +193,9 @@ func (d *watchDriver) modeFields(th themes.Theme, _ apiclient.Snapshot) []string
 	}
 	return f
 }
+
+// secrets is a set of the observed app's tokens, filled as the screen sees them.
+func (d *watchDriver) secrets() *redact.Secrets { return redact.New() }
 
 func (d *watchDriver) words() driverWords {
 	w := driverWords{

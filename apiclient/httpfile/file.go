@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 
 	"tokenscope/apiclient/profile"
@@ -61,6 +62,10 @@ type NamedRequest struct {
 	Name    string // from "### name" or "# @name name"; else "METHOD path"
 	Request profile.Request
 	Line    int // 1-based line of its request line, for messages
+	// Secrets are the environment values ({{$processEnv NAME}}, {{$env NAME}}) the file read up
+	// to this request: API keys and passwords, as a rule. The caller adds them to the session's
+	// secrets (redact.Secrets) so that the screen and the logs mask them.
+	Secrets []string
 }
 
 // ParseFile parses a .http / .rest file. name is the file name used in error messages
@@ -106,6 +111,7 @@ type parser struct {
 	// literal: one request typed by a person, not a file; no {{variables}}, no ### separators
 	// or response handlers, and errors say "line N".
 	literal bool
+	env     []string // the environment values read so far
 	// unset are the file's definitions whose value has an unresolved reference: why each has
 	// no value.
 	unset map[string]*unresolvedError
@@ -165,6 +171,7 @@ func (p *parser) parse(data []byte) ([]NamedRequest, error) {
 			if name != "" {
 				nr.Name = name
 			}
+			nr.Secrets = slices.Clip(p.env)
 			out = append(out, nr)
 			name = ""
 			i = next
@@ -458,6 +465,9 @@ func (p *parser) resolve(ref string, line int) (string, error) {
 		v, ok := os.LookupEnv(arg)
 		if !ok {
 			return "", p.unresolved(line, "environment variable %q is not set", arg)
+		}
+		if !slices.Contains(p.env, v) {
+			p.env = append(p.env, v)
 		}
 		return v, nil
 	}

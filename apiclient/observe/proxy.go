@@ -29,6 +29,7 @@ import (
 	"tokenscope/apiclient/profile"
 	"tokenscope/internal/clock"
 	"tokenscope/internal/hostcheck"
+	"tokenscope/internal/redact"
 	"tokenscope/session"
 )
 
@@ -452,7 +453,7 @@ func targetName(cfg Config) string {
 func upstreamNames(ups []Upstream) string {
 	names := make([]string, 0, len(ups))
 	for _, u := range ups {
-		n := u.URL.Redacted()
+		n := redact.URL(u.URL.String())
 		if u.Prefix != "" {
 			n = u.Prefix + "=" + n
 		}

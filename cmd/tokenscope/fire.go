@@ -17,6 +17,7 @@ import (
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/httpfile"
 	"tokenscope/apiclient/profile"
+	"tokenscope/internal/redact"
 	"tokenscope/internal/sanitize"
 	"tokenscope/session"
 	"tokenscope/themes"
@@ -178,7 +179,7 @@ func runFire(ctx context.Context, stdout, stderr io.Writer, o *fireOpts, args []
 		return err
 	}
 	req = labelJSON(req)
-	pr := startPrinter(stdout, e.Log(), o.printMode())
+	pr := startPrinter(stdout, e.Log(), o.printMode(), e.Secrets())
 	// A run that ends before sending still ends with its summary line: scripts read the last line.
 	abort := func(err error) error {
 		pr.finish()
@@ -284,14 +285,16 @@ func printModeOf(jsonOut bool) printMode {
 	return printText
 }
 
-func startPrinter(w io.Writer, log session.LogView, mode printMode) *printer {
-	return startPrinterSized(w, log, mode, 1<<16)
+// startPrinter prints log's events in mode; secrets (the engine's; nil for an observed app's
+// log) mask what an event says (a server's echo, a $processEnv value in a path).
+func startPrinter(w io.Writer, log session.LogView, mode printMode, secrets *redact.Secrets) *printer {
+	return startPrinterSized(w, log, mode, 1<<16, secrets)
 }
 
 // startPrinterSized is startPrinter with a subscription of buffer events: what the printer may
 // fall behind by before it catches up from the log (a buffer larger than the log buys nothing but
 // memory).
-func startPrinterSized(w io.Writer, log session.LogView, mode printMode, buffer int) *printer {
+func startPrinterSized(w io.Writer, log session.LogView, mode printMode, buffer int, secrets *redact.Secrets) *printer {
 	p := &printer{printed: make(chan struct{})}
 	if mode == printQuiet {
 		close(p.printed)
@@ -304,7 +307,10 @@ func startPrinterSized(w io.Writer, log session.LogView, mode printMode, buffer 
 	p.follow = newFollower(log, buffer)
 	go func() {
 		defer close(p.printed)
-		p.follow.run(show)
+		p.follow.run(func(ev session.Event) {
+			ev.Path, ev.Reason = secrets.Mask(ev.Path), secrets.Mask(ev.Reason)
+			show(ev)
+		})
 	}()
 	return p
 }

@@ -230,7 +230,7 @@ func runObserve(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, 
 
 // observeLines prints the events as they come, until --duration, SIGINT or SIGTERM.
 func observeLines(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, o *observeOpts, p *observe.Proxy, srv *http.Server, cfg observe.Config) error {
-	pr := startPrinterSized(stdout, p.Log(), printModeOf(o.jsonOut), printerBuffer(p.Log()))
+	pr := startPrinterSized(stdout, p.Log(), printModeOf(o.jsonOut), printerBuffer(p.Log()), nil)
 	jf, err := startJSONFile(o.jsonFile, p)
 	if err != nil {
 		pr.finish()
@@ -275,13 +275,14 @@ func stopProxy(srv *http.Server, p *observe.Proxy) {
 }
 
 func observeHAR(stdout, stderr io.Writer, o *observeOpts, prof profile.Profile) error {
-	data, err := cappedfile.Read(o.har, observe.MaxHARBytes)
+	f, err := cappedfile.Open(o.har)
 	if err != nil {
 		return err
 	}
+	defer f.Close()
 	a := observe.NewAnalyzer(observe.Options{Profile: prof, RetryWindow: o.retryWindow, LogSize: 1 << 16})
-	pr := startPrinter(stdout, a.Log(), printModeOf(o.jsonOut))
-	if err := a.ReplayHAR(data); err != nil {
+	pr := startPrinter(stdout, a.Log(), printModeOf(o.jsonOut), nil)
+	if err := a.ReplayHAR(f); err != nil {
 		pr.finish()
 		return err
 	}
@@ -386,7 +387,7 @@ func observeTUI(ctx context.Context, stdout, stderr io.Writer, o *observeOpts, p
 		return err
 	}
 	stopProxy(srv, p)
-	pr := startPrinter(io.Discard, p.Log(), printText)
+	pr := startPrinter(io.Discard, p.Log(), printText, nil)
 	if err := observeEnd(stdout, stderr, pr, p.Summary(), false); err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 	"tokenscope/apiclient/profile"
 	"tokenscope/internal/cappedfile"
 	"tokenscope/internal/privfile"
+	"tokenscope/internal/redact"
 	"tokenscope/internal/sanitize"
 )
 
@@ -75,11 +76,11 @@ func (o *observeOpts) tokenEndpoint(ctx context.Context) (*url.URL, error) {
 	defer cancel()
 	prov, err := oidc.Discover(ctx, &http.Client{Transport: tr}, o.issuer)
 	if err != nil {
-		return nil, fmt.Errorf("--issuer %s: %w", redactURL(o.issuer), err)
+		return nil, fmt.Errorf("--issuer %s: %w", redact.URL(o.issuer), err)
 	}
 	u, err := url.Parse(prov.TokenEndpoint)
 	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("--issuer %s: token endpoint %q is not a URL", redactURL(o.issuer), prov.TokenEndpoint)
+		return nil, fmt.Errorf("--issuer %s: token endpoint %q is not a URL", redact.URL(o.issuer), prov.TokenEndpoint)
 	}
 	return u, nil
 }
@@ -150,7 +151,7 @@ func startJSONFile(path string, p *observe.Proxy) (*jsonFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--json-file: %w", err)
 	}
-	return &jsonFile{f: f, pr: startPrinterSized(f, p.Log(), printJSON, printerBuffer(p.Log()))}, nil
+	return &jsonFile{f: f, pr: startPrinterSized(f, p.Log(), printJSON, printerBuffer(p.Log()), nil)}, nil
 }
 
 // finish writes what is left and the summary, and closes the file (a nil jsonFile: nothing).
