@@ -115,7 +115,7 @@ func (e *Engine) replayParked(ctx context.Context) []Result {
 
 func (e *Engine) loginFailed(reason string) error {
 	reason = e.redactClip(reason)
-	e.emit(session.Event{Kind: session.KindLoginFailed, Reason: reason})
+	e.emit(session.Event{Kind: session.KindLoginFailed, End: session.EndLoginFailed, Reason: reason})
 	return fmt.Errorf("login failed: %s", reason)
 }
 
@@ -125,11 +125,11 @@ func (e *Engine) Logout() {
 	e.sess.State = session.StateLoggedOut
 	e.sess.Access, e.sess.Refresh = session.Token{}, session.Token{}
 	e.idToken = session.Token{}
-	e.sess.Reason = "logged out"
+	e.sess.Reason, e.sess.End = "logged out", session.EndUserLogout
 	e.serial++
 	e.mu.Unlock()
 	e.forgetCookies()
-	e.emit(session.Event{Kind: session.KindLogout, Reason: "logged out by the user"})
+	e.emit(session.Event{Kind: session.KindLogout, End: session.EndUserLogout, Reason: "logged out by the user"})
 }
 
 // Parked returns how many requests wait for a login.
@@ -139,19 +139,20 @@ func (e *Engine) Parked() int {
 	return len(e.parked)
 }
 
-func (e *Engine) loginRequired(reason string) {
+// loginRequired ends the session for end, said in reason.
+func (e *Engine) loginRequired(end session.End, reason string) {
 	e.mu.Lock()
 	already := e.sess.State == session.StateLoginRequired
 	e.sess.State = session.StateLoginRequired
 	if !already {
 		// The first cause stays: in a stampede the rejections after it only echo it (the
 		// family is revoked), and the dialog should say why the session ended.
-		e.sess.Reason = reason
+		e.sess.Reason, e.sess.End = reason, end
 	}
 	e.mu.Unlock()
 	if !already {
 		e.counters.loggedOut.Add(1)
-		e.emit(session.Event{Kind: session.KindLogout, State: session.StateLoginRequired, Reason: "login required: " + reason})
+		e.emit(session.Event{Kind: session.KindLogout, State: session.StateLoginRequired, End: end, Reason: "login required: " + reason})
 	}
 }
 

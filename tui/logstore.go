@@ -305,7 +305,7 @@ var kindIcons = map[session.Kind]string{
 	session.KindRefreshOK: "✓", session.KindRefreshFailed: "✗", session.KindRetry: "↻",
 	session.KindParked: "⏸", session.KindReplayed: "▶", session.KindLogin: "●",
 	session.KindLoginFailed: "✗", session.KindLogout: "○", session.KindSkew: "±",
-	session.KindState: "·", session.KindNote: "·",
+	session.KindNote: "·",
 }
 
 func renderEvent(th themes.Theme, e session.Event, width int) string {
@@ -333,7 +333,7 @@ func renderEvent(th themes.Theme, e session.Event, width int) string {
 		style = th.Wait
 	case session.KindRetry, session.KindReplayed:
 		style = th.Retry
-	case session.KindRequest, session.KindNote, session.KindState:
+	case session.KindRequest, session.KindNote:
 		style = th.Muted
 	case session.KindSkew:
 		style = th.Info

@@ -122,7 +122,11 @@ func (a *Analyzer) endRefresh(x *Exchange, ans Answer, at time.Time) {
 		}
 		a.emit(session.Event{Kind: session.KindRefreshFailed, RequestID: x.id, RefreshID: x.refreshID, Status: ans.Status,
 			Token: fp(x.refresh), Reason: "rejected: " + why + injectedSuffix(ans.Injected)}, at)
-		a.cur.sawRejection("refresh rejected: " + why)
+		end := session.EndRejected
+		if x.refresh != nil && x.refresh.rotatedBy != nil {
+			end = session.EndReuseSuspected // the client presented a token the server had rotated away
+		}
+		a.cur.sawRejection(end, "refresh rejected: "+why)
 		return
 	}
 	if ans.Status < 200 || ans.Status >= 300 {
