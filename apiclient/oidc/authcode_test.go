@@ -56,11 +56,11 @@ func startFlow(t *testing.T, opts demoserver.Options, scope string, extra url.Va
 func TestAuthCodeFlow(t *testing.T) {
 	r, cb, base := startFlow(t, demoserver.Options{Alg: demoserver.AlgES256}, "openid offline_access api:read",
 		url.Values{"audience": {"https://api.example"}})
-	kf, err := JWKSKeyfunc(ctxT(t), r.Client.HTTP, r.Client.Provider.JWKSURI)
+	keys, err := FetchKeys(ctxT(t), r.Client.HTTP, r.Client.Provider.JWKSURI)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Client.Keyfunc = kf
+	r.Client.Keyfunc = KeysKeyfunc(keys, r.Client.Provider.JWKSURI)
 	loc := codeFlow(t, base, r, true)
 	if shown := follow(t, loc); shown.status != 200 || !strings.Contains(shown.body, "close this window") {
 		t.Fatalf("listener page: %d %s", shown.status, shown.body)
