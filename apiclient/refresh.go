@@ -154,7 +154,7 @@ func (e *Engine) callRefresh(ctx context.Context, refreshTok session.Token) (pai
 	resp, err := r.Execute(ep.Method, target)
 	recv := e.now()
 	if err != nil {
-		return pair{}, &RefreshError{Transient: true, Reason: describeErr(err) + certHint(err)}
+		return pair{}, &RefreshError{Transient: true, Reason: describeErr(err), Err: err}
 	}
 	e.observeDate(resp.Header(), sent, recv)
 	status := resp.StatusCode()

@@ -104,7 +104,7 @@ func (e *Engine) do(ctx context.Context, c *call) Result {
 	case errors.Is(err, ErrLoginRequired):
 		return e.park(c, "the session needs a new login")
 	case err != nil:
-		res.Outcome = Failed
+		res.Outcome, res.Err = Failed, err
 		res.Reason = describeErr(err) + c.refreshNote()
 		e.emit(session.Event{Kind: session.KindRequestFailed, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,
 			Duration: res.Duration, Reason: res.Reason})

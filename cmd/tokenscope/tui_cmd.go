@@ -39,7 +39,8 @@ func runTUI(cmd *cobra.Command, tf *targetFlags, theme string, every time.Durati
 		}
 	}
 	opts := tui.Options{Engine: b.engine, Theme: theme, Requests: b.presets, Insecure: b.insecure,
-		NoAutoLogin: b.resumed != "", Prompts: prompts, OpenURL: opener{}.open, OpenBrowser: !tf.idp.noBrowser, Every: every}
+		NoAutoLogin: b.resumed != "", Prompts: prompts, OpenURL: opener{}.open, OpenBrowser: !tf.idp.noBrowser, Every: every,
+		ErrorText: errorHint}
 	if b.demo != nil {
 		opts.Faults = b.demo
 	}
