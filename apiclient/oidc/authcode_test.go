@@ -190,14 +190,14 @@ func TestExchangeNonce(t *testing.T) {
 	}
 }
 
-// TestListen: a busy port names --redirect-uri; only loopback hosts; only the path is served.
+// TestListen: a busy port says to pick another redirect URI; only loopback hosts; only the path is served.
 func TestListen(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	if _, err := Listen("http://" + ln.Addr().String() + "/callback"); err == nil || !strings.Contains(err.Error(), "--redirect-uri") {
+	if _, err := Listen("http://" + ln.Addr().String() + "/callback"); err == nil || !strings.Contains(err.Error(), "pick another redirect URI") {
 		t.Fatalf("busy port: %v", err)
 	}
 	for _, bad := range []string{"https://127.0.0.1:1/cb", "http://example.com/cb", "http://0.0.0.0:0/cb"} {

@@ -16,6 +16,7 @@ import (
 
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/httpfile"
+	"tokenscope/apiclient/oidc"
 	"tokenscope/internal/cappedfile"
 	"tokenscope/internal/sanitize"
 )
@@ -263,5 +264,12 @@ func withCertHint(msg string, err error) string {
 	return msg
 }
 
-// errorHint is err's text with the hint cmd adds, for the TUI's messages.
-func errorHint(err error) string { return withCertHint(err.Error(), err) }
+// errorHint is err's text with the flags that are the way out, where the library's typed
+// error leaves them to cmd: for request, fire and the TUI's messages.
+func errorHint(err error) string {
+	msg := withCertHint(err.Error(), err)
+	if errors.Is(err, oidc.ErrNoDeviceEndpoint) {
+		msg += " (--flow auth-code)"
+	}
+	return msg
+}
