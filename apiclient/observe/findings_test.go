@@ -394,3 +394,23 @@ func TestSnapshotFollowsTheClient(t *testing.T) {
 		t.Errorf("summary lines:\n%s", strings.Join(lines, "\n"))
 	}
 }
+
+// TestSnapshotEndRejectedWithoutReuse: a refresh token refused the first time it is presented
+// (a revoked grant) ends the observed session as rejected, not as reuse.
+func TestSnapshotEndRejectedWithoutReuse(t *testing.T) {
+	r := newRig(t, demoserver.Options{}, func(c *Config) { c.Faults = true })
+	c := newClient(r.srv.URL)
+	if err := c.login(); err != nil {
+		t.Fatal(err)
+	}
+	_, rt, _ := c.tokens()
+	if err := r.proxy.RevokeNext(1); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := c.refreshWith(rt); st == 200 {
+		t.Fatal("the refresh the proxy was to reject went through")
+	}
+	if s := r.proxy.Snapshot(); s.State != session.StateLoginRequired || s.End != session.EndRejected {
+		t.Fatalf("after a rejected refresh: %v end %q (%q)", s.State, s.End, s.Reason)
+	}
+}
