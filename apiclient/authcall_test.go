@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tokenscope/apiclient/profile"
 )
 
 func TestJoinedURLDoubledPath(t *testing.T) {
@@ -40,7 +42,7 @@ func TestUntrustedCertIsTyped(t *testing.T) {
 	}
 	ts := httptest.NewTLSServer(http.NotFoundHandler())
 	defer ts.Close()
-	p, _ := BuiltinProfile("simplejwt")
+	p, _ := profile.Builtin("simplejwt")
 	e, nerr := New(Config{BaseURL: ts.URL, Profile: p, Username: "demo", Password: "demo"})
 	if nerr != nil {
 		t.Fatal(nerr)
@@ -69,7 +71,7 @@ func TestRefreshFailureNamesTheCall(t *testing.T) {
 		_, _ = w.Write([]byte("<!doctype html><h1>Not Found</h1>"))
 	}))
 	defer srv.Close()
-	p, _ := BuiltinProfile("simplejwt")
+	p, _ := profile.Builtin("simplejwt")
 	e, err := New(Config{BaseURL: srv.URL, Profile: p, Username: "u", Password: "pw"})
 	if err != nil {
 		t.Fatal(err)

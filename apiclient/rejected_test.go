@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
 	"tokenscope/session"
 )
@@ -27,7 +28,7 @@ func newRaceEnv(t *testing.T, so demoserver.Options, strategy Strategy) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, _ := BuiltinProfile("simplejwt")
+	p, _ := profile.Builtin("simplejwt")
 	var hold atomic.Bool
 	var arrived atomic.Int32
 	all := make(chan struct{})

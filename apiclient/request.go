@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/go-resty/resty/v2"
 
 	"tokenscope/apiclient/dpop"
+	"tokenscope/apiclient/profile"
 	"tokenscope/internal/human"
 	"tokenscope/session"
 )
@@ -19,7 +19,7 @@ type callKey struct{}
 // call is one request's journey through resty's hooks.
 type call struct {
 	id     uint64
-	req    Request
+	req    profile.Request
 	serial uint64 // the access token it carries (e.serial when attached)
 	token  string // fingerprint of that token
 	reason string // why the first attempt was rejected
@@ -64,7 +64,7 @@ func callOf(ctx context.Context) *call {
 // Do sends a request through the engine and returns how it ended. It never panics on
 // anything the network sends, and never drops a request: it ends OK, Failed with a reason, or
 // Parked until the next Login.
-func (e *Engine) Do(ctx context.Context, req Request) Result {
+func (e *Engine) Do(ctx context.Context, req profile.Request) Result {
 	e.counters.requests.Add(1)
 	c := &call{id: e.reqSeq.Add(1), req: req}
 	if req.Provider == ProviderIntrospect {
@@ -255,7 +255,7 @@ func (e *Engine) sendState(now time.Time) sendState {
 	acc := &e.sess.Access
 	if e.authSerial != e.serial {
 		// What depends on the token alone, worked out once per token rather than per request.
-		e.authValue, e.authHeader, e.authSerial = withScheme(e.profile.Auth.Scheme, acc.Raw), e.profile.Auth.Header, e.serial
+		e.authValue, e.authHeader, e.authSerial = profile.WithScheme(e.profile.Auth.Scheme, acc.Raw), e.profile.Auth.Header, e.serial
 		if e.dpop != nil && e.dpop.bound {
 			// RFC 9449 §7.1: a bound token goes in Authorization with the DPoP scheme, whatever
 			// the profile says; the transport sees the scheme and adds the proof.
@@ -268,13 +268,6 @@ func (e *Engine) sendState(now time.Time) sendState {
 		fp: e.authFP, auth: e.authValue, authHeader: e.authHeader, hasExpiry: acc.HasExpiry(),
 		left: acc.Remaining(e.sess.ServerNow(now)), thr: e.authThreshold,
 	}
-}
-
-func withScheme(scheme, tok string) string {
-	if scheme == "" {
-		return tok
-	}
-	return scheme + " " + tok
 }
 
 // afterResponse records every answer and learns the server's clock from it.
@@ -390,17 +383,4 @@ func describeErr(err error) string {
 		return "response body too large (over the configured limit)"
 	}
 	return session.Clip(err.Error())
-}
-
-// Presets returns the profile's ready-made requests as Requests.
-func (p Profile) PresetRequests() []Request {
-	out := make([]Request, 0, len(p.Presets))
-	for _, ps := range p.Presets {
-		h := http.Header{}
-		for k, v := range ps.Headers {
-			h.Set(k, v)
-		}
-		out = append(out, Request{Name: ps.Name, Method: ps.Method, Path: ps.Path, Header: h, Body: []byte(ps.Body)})
-	}
-	return out
 }

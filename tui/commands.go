@@ -14,6 +14,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/profile"
 	"tokenscope/internal/privfile"
 	"tokenscope/session"
 )
@@ -224,7 +225,7 @@ func (m *Model) copyCmd(text, what string) tea.Cmd {
 
 // curl renders a request as a curl command. Masked, the token is "$TOKEN" and the command
 // works once pasted into a shell where TOKEN is set; a password in the target URL is masked too.
-func (m *Model) curl(r apiclient.Request) string {
+func (m *Model) curl(r profile.Request) string {
 	p := m.engine.Profile()
 	target := strings.TrimRight(m.sh.snap.Target, "/")
 	auth := shellQuote(p.Auth.Header + ": " + strings.TrimSpace(p.Auth.Scheme+" "+m.sh.snap.Access.Raw))

@@ -16,6 +16,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/profile"
 	"tokenscope/internal/human"
 	"tokenscope/session"
 	"tokenscope/themes"
@@ -28,7 +29,7 @@ type Options struct {
 	Theme     string        // a themes name; themes.Default() when empty
 	Clock     session.Clock // for countdowns; the system clock when nil
 	Tick      time.Duration // countdown refresh; 100 ms when zero
-	Requests  []apiclient.Request
+	Requests  []profile.Request
 	LogMax    int                // events kept on screen's store; 100k when zero
 	Clipboard func(string) error // OSC 52 by default
 	// NoAutoLogin skips the login at start (tests log in themselves; a resumed session has

@@ -13,8 +13,8 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 
-	"tokenscope/apiclient"
 	"tokenscope/apiclient/observe"
+	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
 )
 
@@ -28,7 +28,7 @@ func TestObservedSessionInTheTUI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prof, _ := apiclient.BuiltinProfile("simplejwt")
+	prof, _ := profile.Builtin("simplejwt")
 	p, err := observe.New(observe.Config{Upstreams: []observe.Upstream{up}, Profile: prof, Faults: true})
 	if err != nil {
 		t.Fatal(err)

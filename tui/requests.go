@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -28,7 +29,7 @@ type requestsPanel struct {
 	keys     scrollKeys // up and down pick a request, the page keys scroll its answer
 	own      requestKeys
 	delAsked int // the request d was pressed on once, +1; 0: none
-	list     []apiclient.Request
+	list     []profile.Request
 	selected int
 	results  map[int]apiclient.Result // the last answer per request index
 	flying   map[int]flight           // requests sent and not answered yet, per index
@@ -43,7 +44,7 @@ type requestsPanel struct {
 	listCol, rightCol lipgloss.Style
 }
 
-func newRequestsPanel(sh *shared, reqs []apiclient.Request) *requestsPanel {
+func newRequestsPanel(sh *shared, reqs []profile.Request) *requestsPanel {
 	return &requestsPanel{
 		sh: sh, list: reqs, results: map[int]apiclient.Result{}, flying: map[int]flight{}, burstN: 100, resp: viewport.New(0, 0),
 		keys: newScrollKeys("select up", "select down", "answer top", "answer bottom"),
@@ -95,9 +96,9 @@ func (p *requestsPanel) Update(msg tea.KeyMsg) (tea.Cmd, bool) {
 func (p *requestsPanel) status() string { return fmt.Sprintf("burst size %d (+/-)", p.burstN) }
 
 // current is the selected request; ok is false when there is none.
-func (p *requestsPanel) current() (apiclient.Request, bool) {
+func (p *requestsPanel) current() (profile.Request, bool) {
 	if len(p.list) == 0 {
-		return apiclient.Request{}, false
+		return profile.Request{}, false
 	}
 	return p.list[p.selected], true
 }
@@ -120,7 +121,7 @@ func (p *requestsPanel) setResult(i int, r apiclient.Result) {
 
 // save puts a composed request in place of request i, or at the end when i is out of range,
 // and selects it.
-func (p *requestsPanel) save(i int, r apiclient.Request) string {
+func (p *requestsPanel) save(i int, r profile.Request) string {
 	if i >= 0 && i < len(p.list) {
 		r.Name = p.list[i].Name
 		p.list[i] = r
@@ -207,9 +208,9 @@ func (p *requestsPanel) replayed(r apiclient.Result) {
 }
 
 // addMissing appends the requests the list does not hold yet (same method and path).
-func (p *requestsPanel) addMissing(reqs []apiclient.Request) {
+func (p *requestsPanel) addMissing(reqs []profile.Request) {
 	for _, r := range reqs {
-		if !slices.ContainsFunc(p.list, func(have apiclient.Request) bool { return have.Method == r.Method && have.Path == r.Path }) {
+		if !slices.ContainsFunc(p.list, func(have profile.Request) bool { return have.Method == r.Method && have.Path == r.Path }) {
 			p.list = append(p.list, r)
 		}
 	}
@@ -342,7 +343,7 @@ func (p *requestsPanel) historyLines(rows int) []string {
 }
 
 // requestLabel is how the request list names a request: its name first when it has one.
-func requestLabel(r apiclient.Request) string {
+func requestLabel(r profile.Request) string {
 	mp := r.Method + " " + r.Path
 	if r.Name == "" || r.Name == mp {
 		return mp

@@ -27,6 +27,7 @@ import (
 	"github.com/muesli/termenv"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 )
 
@@ -126,7 +127,7 @@ func newSecHostile(t *testing.T) *secHostile {
 
 func (s *secHostile) engine(t *testing.T) *apiclient.Engine {
 	t.Helper()
-	p, _ := apiclient.BuiltinProfile("simplejwt")
+	p, _ := profile.Builtin("simplejwt")
 	e, err := apiclient.New(apiclient.Config{BaseURL: s.ts.URL, Profile: p, Username: "alice", Password: "pw",
 		Strategy: apiclient.Reactive, RefreshAttempts: 1, RefreshBackoff: time.Millisecond, Timeout: 5 * time.Second})
 	if err != nil {
@@ -136,7 +137,7 @@ func (s *secHostile) engine(t *testing.T) *apiclient.Engine {
 	return e
 }
 
-func secModel(t *testing.T, e *apiclient.Engine, reqs []apiclient.Request) *Model {
+func secModel(t *testing.T, e *apiclient.Engine, reqs []profile.Request) *Model {
 	t.Helper()
 	m := New(Options{Engine: e, NoAutoLogin: true, Requests: reqs, Theme: "dark", Tick: time.Hour,
 		Clipboard: func(string) error { return nil }})
@@ -238,7 +239,7 @@ func TestSecurityHostileTextDrawnInert(t *testing.T) {
 	if _, err := e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	reqs := []apiclient.Request{
+	reqs := []profile.Request{
 		{Method: "GET", Path: "/api/json"},
 		{Method: "GET", Path: "/api/raw"},
 		{Method: "GET", Path: "/api/401"},
@@ -323,7 +324,7 @@ func TestSecurityHostileOpaqueTokenDrawnInert(t *testing.T) {
 	if _, err := e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	m := secModel(t, e, []apiclient.Request{{Method: "GET", Path: "/api/json"}})
+	m := secModel(t, e, []profile.Request{{Method: "GET", Path: "/api/json"}})
 	secStep(m, m.sendCmd(0)) // Go refuses to put control characters in a header: a failed request
 	for _, reveal := range []bool{false, true} {
 		m.sh.reveal = reveal
@@ -351,7 +352,7 @@ func TestSecurityHugeBodyDrawnCapped(t *testing.T) {
 	if _, err := e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	m := secModel(t, e, []apiclient.Request{{Method: "GET", Path: "/api/big"}})
+	m := secModel(t, e, []profile.Request{{Method: "GET", Path: "/api/big"}})
 	secStep(m, m.sendCmd(0))
 	r, ok := m.reqs.results[0]
 	if !ok || r.Outcome != apiclient.OK || len(r.Body) < 3<<20 {
@@ -467,7 +468,7 @@ func TestSecurityHostileAlgInSignatureLine(t *testing.T) {
 	h := map[string]any{"alg": "HS256\x1b]0;PWNED\x07\u009b2J\u202e\u200bMARK-ALG", "typ": "JWT", "kid": "MARK-KID " + secEvil}
 	c := map[string]any{"sub": "MARK-SUB", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
 	s.opaqueAT = secSeg(h) + "." + secSeg(c) + ".c2lnbmF0dXJl"
-	p, _ := apiclient.BuiltinProfile("simplejwt")
+	p, _ := profile.Builtin("simplejwt")
 	e, err := apiclient.New(apiclient.Config{BaseURL: s.ts.URL, Profile: p, Username: "alice", Password: "pw",
 		Keys: session.Keys{ByKID: map[string]crypto.PublicKey{}}, Timeout: 5 * time.Second})
 	if err != nil {
@@ -477,7 +478,7 @@ func TestSecurityHostileAlgInSignatureLine(t *testing.T) {
 	if _, err := e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	m := secModel(t, e, []apiclient.Request{{Method: "GET", Path: "/api/json"}})
+	m := secModel(t, e, []profile.Request{{Method: "GET", Path: "/api/json"}})
 	for _, w := range []int{120, 200} {
 		m.Update(tea.WindowSizeMsg{Width: w, Height: 40})
 		v := m.View()

@@ -13,6 +13,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 )
 
@@ -428,7 +429,7 @@ func TestFaultKeys(t *testing.T) {
 	f := sized(t, apiclient.Config{}, true)
 	upd(t, f.m, press("E"))
 	f.clock.Advance(0)
-	if r := f.e.Do(t.Context(), apiclient.Request{Method: "GET", Path: "/api/me"}); r.Attempts != 2 {
+	if r := f.e.Do(t.Context(), profile.Request{Method: "GET", Path: "/api/me"}); r.Attempts != 2 {
 		t.Errorf("E did not expire the access token at the server: %+v", r)
 	}
 	upd(t, f.m, press("F"))

@@ -13,7 +13,7 @@ import (
 	"regexp"
 	"strings"
 
-	"tokenscope/apiclient"
+	"tokenscope/apiclient/profile"
 	"tokenscope/internal/cappedfile"
 )
 
@@ -48,7 +48,7 @@ const maxHTTPFileExpansion = 8 << 20
 // NamedRequest is one request of a collection file.
 type NamedRequest struct {
 	Name    string // from "### name" or "# @name name"; else "METHOD path"
-	Request apiclient.Request
+	Request profile.Request
 	Line    int // 1-based line of its request line, for messages
 }
 
@@ -237,7 +237,7 @@ func (p *parser) head(lines []string, i int) (NamedRequest, int, error) {
 	if _, err := url.Parse(path); err != nil {
 		return NamedRequest{}, 0, p.errf(ln, "bad target %q: %v", path, urlError(err))
 	}
-	req := apiclient.Request{Method: method, Path: path, Header: http.Header{}}
+	req := profile.Request{Method: method, Path: path, Header: http.Header{}}
 	return NamedRequest{Name: method + " " + path, Line: ln, Request: req}, i, nil
 }
 

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"unicode"
 
-	"tokenscope/apiclient"
+	"tokenscope/apiclient/profile"
 )
 
 // The request grammar, shared by the TUI's composer, fire's arguments and .http files:
@@ -35,16 +35,16 @@ var methods = []string{
 // blank line and the body, taken as it is but for surrounding whitespace. Line endings may be
 // \n or \r\n. A JSON body without a Content-Type gets application/json. Errors name the line.
 // Format is its inverse.
-func ParseRequest(text string) (apiclient.Request, error) {
+func ParseRequest(text string) (profile.Request, error) {
 	text = strings.TrimPrefix(strings.ReplaceAll(text, "\r\n", "\n"), "\ufeff")
 	lines := strings.Split(strings.TrimLeft(text, " \t\n"), "\n")
 	p := &parser{literal: true}
 	nr, i, err := p.head(lines, 0)
 	if err != nil {
-		return apiclient.Request{}, err
+		return profile.Request{}, err
 	}
 	if i, _, err = p.headers(lines, i, nr.Request.Header); err != nil {
-		return apiclient.Request{}, err
+		return profile.Request{}, err
 	}
 	if body := strings.TrimSpace(strings.Join(lines[i:], "\n")); body != "" {
 		nr.Request.Body = []byte(body)
@@ -54,23 +54,23 @@ func ParseRequest(text string) (apiclient.Request, error) {
 
 // NewRequest builds a request from its parts by the same rules as ParseRequest: what fire
 // sends from METHOD PATH [BODY] on its command line. The method is case-insensitive.
-func NewRequest(method, target string, header http.Header, body []byte) (apiclient.Request, error) {
+func NewRequest(method, target string, header http.Header, body []byte) (profile.Request, error) {
 	m, err := CheckMethod(method)
 	if err != nil {
-		return apiclient.Request{}, err
+		return profile.Request{}, err
 	}
 	if strings.ContainsFunc(target, badURLRune) {
-		return apiclient.Request{}, fmt.Errorf("target %q contains whitespace or a control character", target)
+		return profile.Request{}, fmt.Errorf("target %q contains whitespace or a control character", target)
 	}
 	path, err := targetPath(target)
 	if err != nil {
-		return apiclient.Request{}, err
+		return profile.Request{}, err
 	}
-	r := apiclient.Request{Method: m, Path: path, Header: http.Header{}}
+	r := profile.Request{Method: m, Path: path, Header: http.Header{}}
 	for name, vs := range header {
 		for _, v := range vs {
 			if err := checkHeader(name, v); err != nil {
-				return apiclient.Request{}, err
+				return profile.Request{}, err
 			}
 			r.Header.Add(name, v)
 		}
@@ -82,7 +82,7 @@ func NewRequest(method, target string, header http.Header, body []byte) (apiclie
 }
 
 // withContentType labels a JSON body that has no Content-Type, as the composer always did.
-func withContentType(r apiclient.Request) apiclient.Request {
+func withContentType(r profile.Request) profile.Request {
 	if len(r.Body) > 0 && r.Header.Get("Content-Type") == "" && json.Valid(r.Body) {
 		r.Header.Set("Content-Type", "application/json")
 	}
@@ -91,7 +91,7 @@ func withContentType(r apiclient.Request) apiclient.Request {
 
 // Format writes r in ParseRequest's format, header names sorted so that the same request
 // always reads the same.
-func Format(r apiclient.Request) string {
+func Format(r profile.Request) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s\n", r.Method, r.Path)
 	names := make([]string, 0, len(r.Header))

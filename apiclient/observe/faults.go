@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"tokenscope/apiclient"
+	"tokenscope/apiclient/profile"
 )
 
 // ErrFaultsOff is what the fault methods return when the proxy was not started with faults
@@ -94,7 +94,7 @@ func (p *Proxy) injectFault(w http.ResponseWriter, r *http.Request, x *Exchange)
 	var status int
 	var what string
 	switch x.Kind() {
-	case apiclient.CallRefresh:
+	case profile.CallRefresh:
 		switch {
 		case f.fail503 > 0:
 			f.fail503--
@@ -103,7 +103,7 @@ func (p *Proxy) injectFault(w http.ResponseWriter, r *http.Request, x *Exchange)
 			f.revoke--
 			status, what = -1, "refresh token revoked"
 		}
-	case apiclient.CallOther:
+	case profile.CallOther:
 		switch {
 		case !p.an.carriesToken(x):
 		case f.expireNext > 0:
@@ -115,7 +115,7 @@ func (p *Proxy) injectFault(w http.ResponseWriter, r *http.Request, x *Exchange)
 	}
 	slow := f.slow
 	f.mu.Unlock()
-	if status == 0 && slow > 0 && x.Kind() == apiclient.CallRefresh {
+	if status == 0 && slow > 0 && x.Kind() == profile.CallRefresh {
 		select {
 		case <-time.After(slow):
 		case <-r.Context().Done():
@@ -130,7 +130,7 @@ func (p *Proxy) injectFault(w http.ResponseWriter, r *http.Request, x *Exchange)
 	case http.StatusUnauthorized:
 		ans = conventionAnswer(prof.AccessExpired, http.StatusUnauthorized, "access token expired (injected by tokenscope observe)")
 	case http.StatusServiceUnavailable:
-		ans = conventionAnswer(apiclient.Matcher{Status: []int{503}, Field: "error", Values: []string{"temporarily_unavailable"}}, 503, "refresh temporarily unavailable (injected by tokenscope observe)")
+		ans = conventionAnswer(profile.Matcher{Status: []int{503}, Field: "error", Values: []string{"temporarily_unavailable"}}, 503, "refresh temporarily unavailable (injected by tokenscope observe)")
 		ans.Header.Set("Retry-After", "1")
 	default:
 		ans = conventionAnswer(prof.RefreshRejected, http.StatusUnauthorized, "refresh token revoked (injected by tokenscope observe)")
@@ -147,7 +147,7 @@ func (p *Proxy) injectFault(w http.ResponseWriter, r *http.Request, x *Exchange)
 
 // conventionAnswer builds an answer the matcher recognises: its status, its field with its first
 // value (a number stays a number: element-admin's clients compare code === 50014), its header.
-func conventionAnswer(m apiclient.Matcher, status int, msg string) Answer {
+func conventionAnswer(m profile.Matcher, status int, msg string) Answer {
 	if len(m.Status) > 0 {
 		status = m.Status[0]
 	}
@@ -167,7 +167,7 @@ func conventionAnswer(m apiclient.Matcher, status int, msg string) Answer {
 				v = json.Number(m.Values[0])
 			}
 		}
-		apiclient.SetJSONPath(doc, m.Field, v)
+		profile.SetJSONPath(doc, m.Field, v)
 	}
 	body, _ := json.Marshal(doc) // strings, numbers and maps: cannot fail
 	return Answer{Status: status, Header: h, Body: body}
