@@ -21,7 +21,7 @@ func (p Profile) Explain() []string {
 	out := []string{"profile " + p.Name}
 	out = append(out, p.explainCall("login", p.Login, map[string]string{p.Login.UserField: "<user>", p.Login.PasswordField: "<password>"})...)
 	out = append(out, p.explainCall("refresh", p.Refresh, map[string]string{p.Refresh.TokenField: "<refresh token>"})...)
-	auth := fmt.Sprintf("requests (to --target): %s: %s", p.Auth.Header, WithScheme(p.Auth.Scheme, "<access token>"))
+	auth := fmt.Sprintf("requests (to the target): %s: %s", p.Auth.Header, WithScheme(p.Auth.Scheme, "<access token>"))
 	if h := headerList(p.Auth.Headers, p.Auth.HeadersEnv); h != "" {
 		auth += "; also " + h
 	}
@@ -75,7 +75,7 @@ func (p Profile) explainCall(what string, ep Endpoint, fields map[string]string)
 		all[k] = "$" + env
 	}
 	if p.OAuthClient {
-		all["client_id"] = "<--client-id>"
+		all["client_id"] = "<client id>"
 	}
 	if h := headerList(ep.Headers, ep.HeadersEnv); h != "" {
 		out = append(out, "  headers: "+h)
