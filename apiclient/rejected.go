@@ -49,8 +49,8 @@ func (e *Engine) rejected(id uint64, tok session.Token, ferr *RefreshError) erro
 // most likely the server's revocation of the family (the losers of a race went on with the
 // winner's tokens, and the server had revoked them): a refresh with the current refresh token
 // tells (one for all the requests refused together: they wait for it), and ends the session as
-// revoked when it is rejected. Otherwise it does nothing: a
-// request is never sent a third time, and a server that refuses everything is not asked again.
+// revoked when it is rejected. Otherwise it does nothing: a request is never sent a third time,
+// and a server that refuses everything is not asked again.
 func (e *Engine) confirmRevoked(ctx context.Context, c *call) {
 	e.mu.Lock()
 	current := c.serial == e.serial && (e.sess.State == session.StateActive || e.sess.State == session.StateRefreshing)

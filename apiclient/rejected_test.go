@@ -235,6 +235,15 @@ func TestEndOfNamesTheReuse(t *testing.T) {
 	if end, _ := u.endOf("fp:x", "#2"); end != session.EndRejected {
 		t.Errorf("another family: %q", end)
 	}
+	// A retry after a failed call, one at a time, then the rotation: no reuse.
+	u.enter("fp:r", "#3")
+	u.present("fp:r")
+	u.present("fp:r")
+	u.answered("fp:r", true)
+	u.leave("fp:r")
+	if end, _ := u.endOf("fp:s", "#3"); end != session.EndRejected {
+		t.Errorf("after a retry and a rotation: %q", end)
+	}
 	// Two calls with fp:y at once, the server not seen keeping it: fp:y's own reuse.
 	u.enter("fp:y", "#2")
 	u.enter("fp:y", "#2")

@@ -29,6 +29,7 @@ type tokenUse struct {
 	rotatedAway bool   // a call with it came back with a new refresh token
 	kept        bool   // a call with it came back without a new one: the server does not rotate
 	announced   bool   // the line for its second presentation was emitted
+	reused      bool   // it was presented while another call had it, or after it was rotated away
 	rejected    int    // runs with it that were rejected and wait for the others (awaitOthers)
 	family      string // the session's family when it was first presented
 	confirming  bool   // a refresh asks whether its family is revoked (confirmOnce)
@@ -104,6 +105,7 @@ func (t *tokenUses) present(fp string) string {
 	}
 	reuse := overlap || u.rotatedAway
 	u.burstReuse = u.burstReuse || reuse
+	u.reused = u.reused || reuse
 	if u.presented < 2 || u.announced {
 		return ""
 	}
@@ -183,7 +185,7 @@ func (t *tokenUses) explain(fp, reason string) string {
 		return reason
 	case u.suspect():
 		// Whether it revoked the family is not known yet: a later call with the session's
-		// current token shows it (see rejectedEnd).
+		// current token shows it (see endOf).
 		return fmt.Sprintf("the server most likely detected reuse of refresh token %s (presented %d×): %s",
 			fp, u.presented, reason)
 	default:
@@ -256,16 +258,17 @@ func (t *tokenUses) endOf(fp, family string) (session.End, string) {
 }
 
 // reusedBefore returns EndRevoked and the first token of family other than fp that was reused:
-// presented twice and rotated on one of the calls, so the server saw it again after replacing
-// it. A rejection of the family's current token after that is the server revoking the family.
-// It returns "" when there is none.
+// presented while another call had it or after its rotation, and rotated by one of the calls,
+// so the server saw it again after replacing it (a retry after a failed call, one at a time, is
+// not reuse). A rejection of the family's current token after that is the server revoking the
+// family. It returns "" when there is none.
 func (t *tokenUses) reusedBefore(fp, family string) (session.End, string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var reused *tokenUse
 	stale := ""
 	for k, o := range t.uses {
-		if k != fp && o.family == family && o.rotatedAway && o.presented >= 2 && (reused == nil || o.seq < reused.seq) {
+		if k != fp && o.family == family && o.rotatedAway && o.reused && (reused == nil || o.seq < reused.seq) {
 			reused, stale = o, k
 		}
 	}
