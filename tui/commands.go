@@ -36,6 +36,7 @@ type (
 	}
 	loginMsg struct {
 		replayed []apiclient.Result
+		provided []profile.Request // the identity provider's ready-made requests
 		err      error
 	}
 	flashMsg string
@@ -70,7 +71,7 @@ func (m *Model) tick() tea.Cmd {
 func (m *Model) tickEvery() time.Duration {
 	s := m.sh.snap
 	left := s.Access.Remaining(s.ServerNow(m.sh.now))
-	busy := m.inflight > 0 || m.prompt.active || s.Refreshing > 0 || s.State == session.StateRefreshing ||
+	busy := m.flights.out() > 0 || m.prompt.active || s.Refreshing > 0 || s.State == session.StateRefreshing ||
 		(s.Access.HasExpiry() && left < time.Minute && left > -time.Minute)
 	if busy {
 		return m.opts.Tick
@@ -103,15 +104,14 @@ func (m *Model) waitEvents() tea.Cmd {
 	}
 }
 
-func (m *Model) loginCmd() tea.Cmd {
+func (m *Model) loginCmd(e *apiclient.Engine) tea.Cmd {
 	m.loggingIn = true
-	e := m.engine
 	ctx, cancel := context.WithTimeout(context.Background(), e.LoginTimeout(30*time.Second))
 	m.cancelLogin = cancel
 	return func() tea.Msg {
 		defer cancel()
 		replayed, err := e.Login(ctx)
-		return loginMsg{replayed: replayed, err: err}
+		return loginMsg{replayed: replayed, provided: e.ProviderRequests(), err: err}
 	}
 }
 
@@ -131,12 +131,14 @@ func (m *Model) loggedIn(msg loginMsg) {
 		m.setFlash(fmt.Sprintf("logged in; %s replayed", plural(len(msg.replayed), "parked request", "parked requests")))
 	}
 	if msg.err == nil {
-		m.reqs.addMissing(m.engine.ProviderRequests())
+		m.reqs.addMissing(msg.provided)
 	}
-	// A replayed request's detail shows the replay's answer, not "parked · 0 attempts".
+	// A replayed request's answer, history row and detail show the replay's answer, not
+	// "parked · 0 attempts".
 	for _, r := range msg.replayed {
-		m.reqs.replayed(r)
+		m.answers.replace(r)
 	}
+	m.reqs.relayout()
 	m.sync()
 }
 
@@ -161,27 +163,25 @@ func errText(err error) string {
 }
 
 // signOutCmd revokes the refresh token at the provider (when there is one) and logs out.
-func (m *Model) signOutCmd() tea.Cmd {
-	e := m.engine
+func (m *Model) signOutCmd(e *apiclient.Engine) tea.Cmd {
 	return func() tea.Msg { return flashMsg(e.SignOut(context.Background())) }
 }
 
-func (m *Model) sendCmd(i int) tea.Cmd {
+// sendCmd sends request i; beat: the heartbeat sends it.
+func (m *Model) sendCmd(e *apiclient.Engine, i int, beat bool) tea.Cmd {
 	req := m.reqs.list[i]
-	e := m.engine
-	m.inflight++
-	m.reqs.launch(i, 1, m.sh.now)
+	m.flights.launch(i, 1, m.sh.now, beat)
+	m.reqs.flightChanged(i)
 	return func() tea.Msg {
-		return resultMsg{index: i, res: e.Do(context.Background(), req)}
+		return resultMsg{index: i, res: e.Do(context.Background(), req), beat: beat}
 	}
 }
 
-func (m *Model) burstCmd(n int) tea.Cmd {
+func (m *Model) burstCmd(e *apiclient.Engine, n int) tea.Cmd {
 	index := m.reqs.selected
 	req := m.reqs.list[index]
-	e := m.engine
-	m.inflight += n
-	m.reqs.launch(index, n, m.sh.now)
+	m.flights.launch(index, n, m.sh.now, false)
+	m.reqs.flightChanged(index)
 	return func() tea.Msg {
 		start := time.Now()
 		out := burstMsg{n: n, index: index}
@@ -203,8 +203,7 @@ func (m *Model) burstCmd(n int) tea.Cmd {
 	}
 }
 
-func (m *Model) refreshCmd() tea.Cmd {
-	e := m.engine
+func (m *Model) refreshCmd(e *apiclient.Engine) tea.Cmd {
 	return func() tea.Msg {
 		if err := e.RefreshNow(context.Background()); err != nil {
 			return flashMsg("refresh: " + err.Error())
@@ -225,8 +224,8 @@ func (m *Model) copyCmd(text, what string) tea.Cmd {
 
 // curl renders a request as a curl command. Masked, the token is "$TOKEN" and the command
 // works once pasted into a shell where TOKEN is set; a password in the target URL is masked too.
-func (m *Model) curl(r profile.Request) string {
-	p := m.engine.Profile()
+func (m *Model) curl(e *apiclient.Engine, r profile.Request) string {
+	p := e.Profile()
 	target := strings.TrimRight(m.sh.snap.Target, "/")
 	auth := shellQuote(p.Auth.Header + ": " + strings.TrimSpace(p.Auth.Scheme+" "+m.sh.snap.Access.Raw))
 	if !m.sh.reveal {

@@ -19,32 +19,6 @@ import (
 	"tokenscope/session"
 )
 
-// maxResults bounds the answers kept for the detail, by request id.
-const maxResults = 512
-
-// resultBook keeps the latest answers by request id, oldest forgotten first.
-type resultBook struct {
-	byID  map[uint64]apiclient.Result
-	order []uint64
-}
-
-func (b *resultBook) add(r apiclient.Result) {
-	if r.ID == 0 {
-		return
-	}
-	if b.byID == nil {
-		b.byID = map[uint64]apiclient.Result{}
-	}
-	if _, ok := b.byID[r.ID]; !ok {
-		b.order = append(b.order, r.ID)
-	}
-	b.byID[r.ID] = r
-	for len(b.order) > maxResults {
-		delete(b.byID, b.order[0])
-		b.order = b.order[1:]
-	}
-}
-
 // detailView is the overlay that shows one event in full; it scrolls.
 type detailView struct {
 	sh    *shared
@@ -115,7 +89,7 @@ func (m *Model) eventDetail(ev session.Event) []string {
 			lines = append(lines, th.Value.Render(truncate(e.Time.Local().Format("15:04:05.000")+"  "+sanitize.Line(m.sh.mask(e.Text())), w)))
 		}
 	}
-	if r, ok := m.results.byID[ev.RequestID]; ok {
+	if r, ok := m.answers.get(ev.RequestID); ok {
 		lines = append(lines, "")
 		lines = append(lines, m.exchangeLines(r, w)...)
 	}
@@ -155,9 +129,8 @@ func (m *Model) exchangeLines(r apiclient.Result, w int) []string {
 	th := m.sh.theme
 	req := r.Request
 	out := []string{th.Header.Render("sent"), th.Value.Render(truncate(sanitize.Line(req.Method+" "+m.sh.snap.Target+req.Path), w))}
-	if m.engine != nil {
-		a := m.engine.Profile().Auth
-		out = append(out, th.Label.Render(truncate(a.Header+": "+strings.TrimSpace(a.Scheme+" <access token, masked>"), w)))
+	if a := m.words.sentAuth; a != "" {
+		out = append(out, th.Label.Render(truncate(a, w)))
 	}
 	names := make([]string, 0, len(req.Header))
 	for k := range req.Header {

@@ -72,7 +72,7 @@ func newFixture(t testing.TB, name string, cfg apiclient.Config, theme string, s
 	if _, err := f.e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	f.m = New(Options{Engine: f.e, Faults: srv, Theme: theme, Clock: f.clock, NoAutoLogin: true,
+	f.m = New(Options{Driver: Drive(f.e, DemoFaults(srv)), Theme: theme, Clock: f.clock, NoAutoLogin: true,
 		Tick: 10 * time.Millisecond, Clipboard: func(s string) error {
 			f.mu.Lock()
 			f.copied = append(f.copied, s)

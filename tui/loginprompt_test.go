@@ -83,10 +83,10 @@ func TestAuthCodeLoginInTheTUI(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.Close)
-	m := New(Options{Engine: e, Prompts: prompts, Tick: 10 * time.Millisecond, Clipboard: func(string) error { return nil }})
+	m := New(Options{Driver: Drive(e, nil), Prompts: prompts, Tick: 10 * time.Millisecond, Clipboard: func(string) error { return nil }})
 	t.Cleanup(m.Close)
 	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
-	login := m.loginCmd()
+	login := m.loginCmd(e)
 	done := make(chan tea.Msg, 1)
 	go func() { done <- login() }()
 	msg := <-prompts.c
@@ -146,10 +146,10 @@ func TestDPoPShownInTheTUI(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.Close)
-	m := New(Options{Engine: e, Tick: 10 * time.Millisecond, Requests: []profile.Request{{Method: "GET", Path: "/api/me"}}})
+	m := New(Options{Driver: Drive(e, nil), Tick: 10 * time.Millisecond, Requests: []profile.Request{{Method: "GET", Path: "/api/me"}}})
 	t.Cleanup(m.Close)
 	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
-	run(t, m, m.loginCmd())
+	run(t, m, m.loginCmd(e))
 	upd(t, m, tea.KeyMsg{Type: tea.KeyTab})
 	upd(t, m, tea.KeyMsg{Type: tea.KeyEnter})
 	v := ansi.Strip(m.View())

@@ -139,7 +139,7 @@ func (s *secHostile) engine(t *testing.T) *apiclient.Engine {
 
 func secModel(t *testing.T, e *apiclient.Engine, reqs []profile.Request) *Model {
 	t.Helper()
-	m := New(Options{Engine: e, NoAutoLogin: true, Requests: reqs, Theme: "dark", Tick: time.Hour,
+	m := New(Options{Driver: Drive(e, nil), NoAutoLogin: true, Requests: reqs, Theme: "dark", Tick: time.Hour,
 		Clipboard: func(string) error { return nil }})
 	t.Cleanup(m.Close)
 	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
@@ -164,7 +164,7 @@ func secStep(m *Model, cmd tea.Cmd) {
 	for {
 		select {
 		case ev := <-m.sub.C:
-			m.logp.ingest([]session.Event{ev}, m.engine.Log().Since)
+			m.logp.ingest([]session.Event{ev}, m.drv.Log().Since)
 			continue
 		default:
 		}
@@ -249,7 +249,7 @@ func TestSecurityHostileTextDrawnInert(t *testing.T) {
 	// The 401 (reqs[2]) goes last: its refresh is rejected, and the login dialog then covers
 	// the panes.
 	for _, i := range []int{0, 1, 3} {
-		secStep(m, m.sendCmd(i))
+		secStep(m, m.sendCmd(e, i, false))
 	}
 	views := map[string]string{}
 	render := func(name string) {
@@ -285,7 +285,7 @@ func TestSecurityHostileTextDrawnInert(t *testing.T) {
 	render("log pane")
 
 	// A 401 whose refresh is rejected with a hostile message: the login dialog, the log.
-	secStep(m, m.sendCmd(2))
+	secStep(m, m.sendCmd(e, 2, false))
 	render("login dialog after a hostile refresh rejection")
 	secKey(m, "esc")
 	m.focus = paneRequests
@@ -325,14 +325,14 @@ func TestSecurityHostileOpaqueTokenDrawnInert(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := secModel(t, e, []profile.Request{{Method: "GET", Path: "/api/json"}})
-	secStep(m, m.sendCmd(0)) // Go refuses to put control characters in a header: a failed request
+	secStep(m, m.sendCmd(e, 0, false)) // Go refuses to put control characters in a header: a failed request
 	for _, reveal := range []bool{false, true} {
 		m.sh.reveal = reveal
 		m.claims.sync()
 		for _, p := range []pane{paneLog, paneRequests, paneClaims} {
 			m.focus = p
 			m.logp.store.invalidate()
-			secInert(t, fmt.Sprintf("%s pane, reveal %v", paneNames[p], reveal), m.View(), false)
+			secInert(t, fmt.Sprintf("%s pane, reveal %v", m.panels[p].title(), reveal), m.View(), false)
 		}
 	}
 }
@@ -353,8 +353,8 @@ func TestSecurityHugeBodyDrawnCapped(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := secModel(t, e, []profile.Request{{Method: "GET", Path: "/api/big"}})
-	secStep(m, m.sendCmd(0))
-	r, ok := m.reqs.results[0]
+	secStep(m, m.sendCmd(e, 0, false))
+	r, ok := m.answers.of(0)
 	if !ok || r.Outcome != apiclient.OK || len(r.Body) < 3<<20 {
 		t.Fatalf("result ok=%v outcome %v, %d bytes (%s)", ok, r.Outcome, len(r.Body), r.Reason)
 	}
@@ -433,7 +433,7 @@ func TestCopiedCurlRunsInShells(t *testing.T) {
 func TestServerEchoedTokensMasked(t *testing.T) {
 	f := sized(t, apiclient.Config{}, true)
 	raw := f.e.Snapshot().Access.Raw
-	f.m.reqs.setResult(0, apiclient.Result{ID: 1, Outcome: apiclient.OK, Status: 200, Attempts: 1,
+	f.m.keep(0, apiclient.Result{ID: 1, Outcome: apiclient.OK, Status: 200, Attempts: 1,
 		Header: http.Header{"X-Token": {raw}}, Body: []byte(`{"you_sent": "` + raw + `"}`)})
 	upd(t, f.m, press("tab"))
 	v := ansi.Strip(f.m.View())

@@ -169,7 +169,7 @@ func holdFixture(t testing.TB, name string, cfg apiclient.Config) (*fixture, *at
 	if _, err := f.e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	f.m = New(Options{Engine: f.e, Faults: srv, Theme: "dark", Clock: f.clock, NoAutoLogin: true, Tick: 10 * time.Millisecond})
+	f.m = New(Options{Driver: Drive(f.e, DemoFaults(srv)), Theme: "dark", Clock: f.clock, NoAutoLogin: true, Tick: 10 * time.Millisecond})
 	t.Cleanup(f.m.Close)
 	return f, &hold
 }

@@ -112,7 +112,7 @@ func (c *curlReader) value(kind, name, val string) error {
 	h := &c.out.Request
 	switch kind {
 	case "method":
-		m, err := CheckMethod(val)
+		m, err := profile.CheckMethod(val)
 		if err != nil {
 			return fmt.Errorf("%s: %v", name, err)
 		}

@@ -137,7 +137,7 @@ func pmToRequest(raw json.RawMessage, expand func(string) string) (profile.Reque
 	}
 	r := profile.Request{Method: http.MethodGet, Header: http.Header{}, Path: pmPath(expand(pmURL(pr.URL)))}
 	if pr.Method != "" {
-		m, err := CheckMethod(pr.Method)
+		m, err := profile.CheckMethod(pr.Method)
 		if err != nil {
 			return profile.Request{}, err
 		}

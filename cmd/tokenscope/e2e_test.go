@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tokenscope/demoserver"
 )
 
 // tmuxSession runs the real binary in a detached tmux session on its own server socket.
@@ -183,6 +185,47 @@ func TestTerminalTellsTheStory(t *testing.T) {
 		s.keys("/", "r", "e", "u", "s", "e", "Enter")
 		s.waitFor(regexp.MustCompile(`refresh token fp:[0-9a-f]+ reused: presented \d+×`), 10*time.Second)
 	})
+}
+
+// TestTerminalObserve drives tokenscope observe's TUI in tmux: it watches, so it offers none of
+// the keys that drive an engine, and a fault key without --faults says what --faults would give.
+func TestTerminalObserve(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and drives the binary in tmux")
+	}
+	demo, err := demoserver.Start(demoserver.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer demo.Close()
+	s := startTmux(t, 120, 40, "observe", "--listen", "127.0.0.1:0", "--upstream", demo.URL(), "--theme", "mono")
+	scr := s.waitFor(regexp.MustCompile(`observing your app[\s\S]*findings`), 20*time.Second)
+	if !strings.Contains(scr, "point your app at the proxy") || strings.Contains(scr, "press enter") {
+		t.Errorf("the empty log offers what observe cannot do:\n%s", scr)
+	}
+	s.keys("Enter", "b", "r")
+	time.Sleep(300 * time.Millisecond)
+	if scr := s.screen(); strings.Contains(scr, "burst") || strings.Contains(scr, "refreshed") {
+		t.Errorf("a key that drives the engine did something while observing:\n%s", scr)
+	}
+	s.keys("E")
+	s.waitFor(regexp.MustCompile(`fault keys need tokenscope observe --faults`), 5*time.Second)
+	s.keys("?")
+	help := s.waitFor(regexp.MustCompile(`tokenscope keys`), 5*time.Second)
+	for _, offered := range []string{"send", "burst", "refresh now", "log in again", "strategies (s)", "fault: your app's tokens"} {
+		if strings.Contains(help, offered) {
+			t.Errorf("help offers %q while observing:\n%s", offered, help)
+		}
+	}
+	s.keys("Escape")
+	time.Sleep(300 * time.Millisecond)
+	s.keys("q")
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if err := exec.Command("tmux", "-L", s.socket, "has-session", "-t", s.name).Run(); err != nil {
+			return // the program quit and the session closed
+		}
+	}
+	t.Errorf("q did not quit; screen:\n%s", s.screen())
 }
 
 // TestTerminalColourAndQuiet: on a terminal, fire's event lines are coloured by the theme's

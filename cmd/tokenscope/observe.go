@@ -23,6 +23,7 @@ import (
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/observe"
 	"tokenscope/internal/cappedfile"
+	"tokenscope/internal/hostcheck"
 	"tokenscope/internal/sanitize"
 )
 
@@ -108,11 +109,11 @@ func (o *observeOpts) validate() error {
 // checkLoopbackListen refuses to listen beyond this machine: the proxy forwards with the app's
 // credentials to the upstream, for whoever reaches it.
 func checkLoopbackListen(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
+	ok, err := hostcheck.IsLoopbackAddr(addr)
 	if err != nil {
 		return usageError("--listen %q: %v", addr, err)
 	}
-	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+	if ok {
 		return nil
 	}
 	return usageError("refusing to listen on %q: not a loopback address (--allow-remote to insist)", addr)
@@ -269,11 +270,11 @@ func observeTUI(ctx context.Context, stdout, stderr io.Writer, o *observeOpts, p
 		ctx, cancel = context.WithTimeout(ctx, o.duration)
 		defer cancel()
 	}
-	opts := tui.Options{Observed: p, Theme: o.theme, Insecure: o.insecure}
+	var faults tui.Faults // without --faults the fault keys say what it would give
 	if o.faults {
-		opts.ObservedFaults = p
+		faults = tui.ProxyFaults(p)
 	}
-	m := tui.New(opts)
+	m := tui.New(tui.Options{Driver: tui.Watch(p, faults), Theme: o.theme, Insecure: o.insecure})
 	defer m.Close()
 	prog := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(ctx), tea.WithOutput(os.Stdout), tea.WithFPS(maxFPS), tea.WithMouseCellMotion())
 	_, err := prog.Run()

@@ -46,6 +46,9 @@ func namedRequest(presets []profile.Request, name string) (profile.Request, erro
 	}
 	if found >= 0 {
 		r := presets[found]
+		if r.Err != "" {
+			return profile.Request{}, usageError("%s", r.Err) // nothing to send: its file said why
+		}
 		r.Header, r.Body = cloneHeader(r.Header), slices.Clone(r.Body)
 		return r, nil
 	}

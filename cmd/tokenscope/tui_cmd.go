@@ -46,13 +46,13 @@ func runTUI(cmd *cobra.Command, tf *targetFlags, theme string, every time.Durati
 			return fmt.Errorf("%s: %w", tf.cfg.path, err)
 		}
 	}
-	opts := tui.Options{Engine: b.engine, Theme: theme, Requests: b.presets, Insecure: b.insecure,
-		NoAutoLogin: b.resumed != "", Prompts: prompts, OpenURL: opener{}.open, OpenBrowser: !tf.idp.noBrowser, Every: every,
-		ErrorText: errorHint}
+	var faults tui.Faults // the fault keys turn the embedded demo server's knobs, and none of a real API's
 	if b.demo != nil {
-		opts.Faults = b.demo
+		faults = tui.DemoFaults(b.demo)
 	}
-	m := tui.New(opts)
+	m := tui.New(tui.Options{Driver: tui.Drive(b.engine, faults), Theme: theme, Requests: b.presets, Insecure: b.insecure,
+		NoAutoLogin: b.resumed != "", Prompts: prompts, OpenURL: opener{}.open, OpenBrowser: !tf.idp.noBrowser, Every: every,
+		ErrorText: errorHint})
 	defer m.Close()
 	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(cmd.Context()), tea.WithOutput(os.Stdout), tea.WithFPS(maxFPS), tea.WithMouseCellMotion())
 	_, err = p.Run()
