@@ -22,8 +22,8 @@ const raceSize = 50
 // so every loser learns its fate while its token is still the session's current one.
 func newRaceEnv(t *testing.T, so demoserver.Options, strategy Strategy) *env {
 	t.Helper()
-	clock := session.NewManualClock(epoch)
-	so.Clock = clockAdapter{clock}
+	clock := testClock(epoch)
+	so.Clock = clock
 	srv, err := demoserver.New(so)
 	if err != nil {
 		t.Fatal(err)

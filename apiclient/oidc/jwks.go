@@ -12,6 +12,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"tokenscope/internal/redact"
 	"tokenscope/session"
 )
 
@@ -34,7 +35,7 @@ func FetchKeys(ctx context.Context, hc *http.Client, rawURL string) (map[string]
 	if hc == nil {
 		return nil, errors.New("oidc: FetchKeys needs the caller's *http.Client")
 	}
-	where := u.Redacted() // a URL may carry credentials; messages must not
+	where := redact.URL(u.String()) // a URL may carry credentials; messages must not
 	ctx, cancel := context.WithTimeout(ctx, FetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
