@@ -85,7 +85,7 @@ func (e *Engine) loginOIDC(ctx context.Context) ([]Result, error) {
 	o := e.cfg.OIDC
 	l, err := e.link(ctx)
 	if err != nil {
-		return nil, e.loginFailed(oidc.Reason(err))
+		return nil, e.loginFailed(oidc.Reason(err), err)
 	}
 	if o.Flow == oidc.FlowPassword {
 		if err := e.loginPassword(ctx, l.client.Provider.TokenEndpoint, "with the password flow as "+e.cfg.Username); err != nil {
@@ -104,7 +104,7 @@ func (e *Engine) loginOIDC(ctx context.Context) ([]Result, error) {
 	}
 	tok, err := l.client.Login(ctx, o, jkt, func(secret string) { e.cfg.Secrets.Add(redact.Credential, secret) })
 	if err != nil {
-		return nil, e.loginFailed(oidc.Reason(err))
+		return nil, e.loginFailed(oidc.Reason(err), err)
 	}
 	e.installLogin(tok, tok.IDToken, fmt.Sprintf("with the %s flow as %s", o.Flow, e.loggedInAs(tok.IDToken)))
 	if hint := oidc.RefreshHint(o.Scope, tok); hint != "" {

@@ -61,7 +61,7 @@ func TestRefresherOneInFlightCount(t *testing.T) {
 func TestRefresherBegin(t *testing.T) {
 	s := liveStore("refresh-A")
 	r := newRefresher(Auto, true)
-	_, serial, _ := s.refreshable()
+	_, serial, _, _ := s.refreshable()
 	f, waiters, err := r.begin(s, serial)
 	if err != nil || f == nil || waiters != 0 || f.token.Raw != "refresh-A" || f.id != 1 {
 		t.Fatalf("first caller: %+v %d %v", f, waiters, err)
@@ -74,7 +74,7 @@ func TestRefresherBegin(t *testing.T) {
 	if g, _, err := r.begin(s, serial); g != nil || err != nil {
 		t.Errorf("caller with a replaced token got %+v, %v; want no refresh", g, err)
 	}
-	s.end("rejected")
+	s.end(session.EndRejected, "rejected")
 	if _, _, err := r.begin(s, 0); !errors.Is(err, ErrLoginRequired) {
 		t.Errorf("ended session: %v", err)
 	}
@@ -94,7 +94,7 @@ func TestRefresherNeverStartsWithAReplacedToken(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range 200 {
-				_, serial, _ := s.refreshable()
+				_, serial, _, _ := s.refreshable()
 				f, waiters, err := r.begin(s, serial)
 				if err != nil || f == nil || waiters > 0 {
 					continue // no refresh needed, or joined one
@@ -148,11 +148,11 @@ func TestParkedQueueOrderAndBound(t *testing.T) {
 // The first cause of a session's end stays: the rejections after it only echo it.
 func TestTokenStoreEndKeepsFirstCause(t *testing.T) {
 	s := liveStore("refresh-A")
-	if !s.end("reuse detected") || s.end("token is invalid") {
+	if !s.end(session.EndReuseSuspected, "reuse detected") || s.end(session.EndRejected, "token is invalid") {
 		t.Fatal("end should report the first call only")
 	}
-	if dead, why := s.dead(); !dead || why != "login required: reuse detected" {
-		t.Errorf("dead %t, %q", dead, why)
+	if dead, why := s.dead(); !dead || why != "login required: reuse detected" || s.view().sess.End != session.EndReuseSuspected {
+		t.Errorf("dead %t, %q, end %v", dead, why, s.view().sess.End)
 	}
 }
 

@@ -69,8 +69,7 @@ func (e *Engine) runRefresh(f *flight) error {
 		e.emit(session.Event{Kind: session.KindRefreshFailed, RefreshID: id, Attempt: attempt, Transient: ferr.Transient,
 			Reason: ferr.Reason})
 		if !ferr.Transient {
-			e.loginRequired("refresh rejected: " + ferr.Reason)
-			return ferr
+			return e.rejected(id, refreshTok, ferr)
 		}
 		if attempt >= e.cfg.RefreshAttempts {
 			ferr.Reason = fmt.Sprintf("%s (gave up after %d attempts; the session is kept)", ferr.Reason, attempt)
@@ -129,7 +128,7 @@ func (e *Engine) refreshError(v profile.Verdict, r profile.Reply, call func(stri
 	transient := v.Outcome == profile.VerdictTransient
 	switch v.Cause {
 	case profile.CauseTransport:
-		return &RefreshError{Transient: true, Reason: describeErr(v.Err) + certHint(v.Err)}
+		return &RefreshError{Transient: true, Reason: describeErr(v.Err), Err: v.Err}
 	case profile.CauseMatched:
 		return &RefreshError{Reason: v.Why + ": " + v.Words}
 	case profile.CauseRedirect:

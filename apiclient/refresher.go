@@ -52,14 +52,16 @@ type refresher struct {
 
 	loop bgLoop // wakes and stops the background refresher; its stop ends a refresh's backoff too
 
-	mu     sync.Mutex
-	seq    uint64    // refresh ids
-	shared *flight   // the refresh callers join while single flight is on
-	uses   tokenUses // presentations and runs in flight per refresh token
+	mu      sync.Mutex
+	settled *sync.Cond // on mu: broadcast when a run ends (awaitOthers) or a confirmation does
+	seq     uint64     // refresh ids
+	shared  *flight    // the refresh callers join while single flight is on
+	uses    tokenUses  // presentations and runs in flight per refresh token
 }
 
 func newRefresher(s Strategy, singleFlight bool) *refresher {
 	r := &refresher{loop: newBgLoop()}
+	r.settled = sync.NewCond(&r.mu)
 	r.strategy.Store(s)
 	r.singleFlight.Store(singleFlight)
 	return r
@@ -85,7 +87,7 @@ func (r *refresher) setSingleFlight(on bool) bool { return r.singleFlight.Swap(o
 func (r *refresher) begin(s *tokenStore, usedSerial uint64) (f *flight, waiters int, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	tok, serial, live := s.refreshable()
+	tok, serial, family, live := s.refreshable()
 	single := r.singleFlight.Load()
 	switch {
 	case !live:
@@ -101,7 +103,7 @@ func (r *refresher) begin(s *tokenStore, usedSerial uint64) (f *flight, waiters 
 	if single {
 		r.shared = f
 	}
-	r.uses.enter(f.fp) // fp "" for client credentials, which have no token to count
+	r.uses.enter(f.fp, family) // fp "" for client credentials, which have no token to count
 	return f, 0, nil
 }
 
@@ -112,6 +114,7 @@ func (r *refresher) end(f *flight) string {
 	if r.shared == f {
 		r.shared = nil
 	}
+	r.settled.Broadcast()
 	return r.uses.leave(f.fp)
 }
 
@@ -141,6 +144,64 @@ func (r *refresher) explain(fp, reason string) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.uses.explain(fp, reason)
+}
+
+// awaitOthers returns when no other run with fp is still waiting for its answer: a rejected
+// run waits so that a winner whose answer comes after the loser's has replaced the token
+// before the loser decides whether the session ends. Runs rejected at once wait together.
+func (r *refresher) awaitOthers(fp string) {
+	if fp == "" {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	u, ok := r.uses.uses[fp]
+	if !ok {
+		return
+	}
+	u.rejected++
+	for u.inFlight > u.rejected {
+		r.settled.Wait()
+	}
+	u.rejected--
+}
+
+// confirmOnce runs ask for fp unless another caller is running it, in which case it waits for
+// that one to end: the requests refused after a reuse need one answer, not one call each.
+func (r *refresher) confirmOnce(fp string, ask func()) {
+	r.mu.Lock()
+	u := r.uses.get(fp)
+	if u.confirming {
+		for u.confirming {
+			r.settled.Wait()
+		}
+		r.mu.Unlock()
+		return
+	}
+	u.confirming = true
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		u.confirming = false
+		r.settled.Broadcast()
+		r.mu.Unlock()
+	}()
+	ask()
+}
+
+// endOf is why the rejection of fp, family's current refresh token, ends the session; see
+// tokenUses.endOf.
+func (r *refresher) endOf(fp, family string) (session.End, string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.uses.endOf(fp, family)
+}
+
+// reusedBefore names a reused older token of family; see tokenUses.reusedBefore.
+func (r *refresher) reusedBefore(fp, family string) (session.End, string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.uses.reusedBefore(fp, family)
 }
 
 // flight is one refresh run and the requests waiting on it. waiters is guarded by the

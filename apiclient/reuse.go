@@ -19,16 +19,19 @@ const maxTrackedTokens = 8
 
 // tokenUse is what the engine did with one refresh token, known by its fingerprint only.
 type tokenUse struct {
-	seq       uint64 // when it was first presented, for eviction
-	presented int    // presentations in all
-	inFlight  int    // refresh runs (with their retries) using it now: the one in-flight count
-
-	burst       int  // presentations since its calls last settled
-	burstReuse  bool // one of them overlapped another or came after a rotation
-	overlapped  bool // it was ever presented while another call with it was in flight
-	rotatedAway bool // a call with it came back with a new refresh token
-	kept        bool // a call with it came back without a new one: the server does not rotate
-	announced   bool // the line for its second presentation was emitted
+	seq         uint64 // when it was first presented, for eviction
+	presented   int    // presentations in all
+	inFlight    int    // refresh runs (with their retries) using it now: the one in-flight count
+	burst       int    // presentations since its calls last settled
+	burstReuse  bool   // one of them overlapped another or came after a rotation
+	overlapped  bool   // it was ever presented while another call with it was in flight
+	rotatedAway bool   // a call with it came back with a new refresh token
+	kept        bool   // a call with it came back without a new one: the server does not rotate
+	announced   bool   // the line for its second presentation was emitted
+	reused      bool   // it was presented while another call had it, or after it was rotated away
+	rejected    int    // runs with it that were rejected and wait for the others (awaitOthers)
+	family      string // the session's family when it was first presented
+	confirming  bool   // a refresh asks whether its family is revoked (confirmOnce)
 }
 
 // suspect is whether a rejection of this token is most likely the server's reuse detection:
@@ -80,8 +83,14 @@ func (t *tokenUses) get(fp string) *tokenUse {
 	return u
 }
 
-// enter marks a refresh run with fp as started; leave must follow.
-func (t *tokenUses) enter(fp string) { t.get(fp).inFlight++ }
+// enter marks a refresh run with fp, a token of family, as started; leave must follow.
+func (t *tokenUses) enter(fp, family string) {
+	u := t.get(fp)
+	u.inFlight++
+	if u.family == "" {
+		u.family = family
+	}
+}
 
 // present counts one call carrying fp and returns the line to log, if any: the second
 // presentation is named, the rest wait for the summary so that a 200-way stampede stays
@@ -99,6 +108,7 @@ func (t *tokenUses) present(fp string) string {
 	}
 	reuse := overlap || u.rotatedAway
 	u.burstReuse = u.burstReuse || reuse
+	u.reused = u.reused || reuse
 	if u.presented < 2 || u.announced {
 		return ""
 	}
@@ -165,11 +175,45 @@ func (t *tokenUses) explain(fp, reason string) string {
 	case !ok || u.presented < 2 && !u.rotatedAway:
 		return reason
 	case u.suspect():
-		return fmt.Sprintf("the server most likely detected reuse of refresh token %s (presented %d×) and revoked the family: %s",
+		// Whether it revoked the family is not known yet: a later call with the session's
+		// current token shows it (see endOf).
+		return fmt.Sprintf("the server most likely detected reuse of refresh token %s (presented %d×): %s",
 			fp, u.presented, reason)
 	default:
 		return fmt.Sprintf("%s (refresh token %s was presented %d×, one call at a time)", reason, fp, u.presented)
 	}
+}
+
+// endOf is why the rejection of fp, family's current refresh token, ends the session: the
+// server revoked the family when an older token of it was reused before (see reusedBefore),
+// which is returned too; otherwise fp's own presentations may explain the rejection.
+func (t *tokenUses) endOf(fp, family string) (session.End, string) {
+	if end, stale := t.reusedBefore(fp, family); stale != "" {
+		return end, stale
+	}
+	if u, ok := t.uses[fp]; ok && fp != "" && u.suspect() {
+		return session.EndReuseSuspected, ""
+	}
+	return session.EndRejected, ""
+}
+
+// reusedBefore returns EndRevoked and the first token of family other than fp that was reused:
+// presented while another call had it or after its rotation, and rotated by one of the calls,
+// so the server saw it again after replacing it (a retry after a failed call, one at a time, is
+// not reuse). A rejection of the family's current token after that is the server revoking the
+// family. It returns "" when there is none.
+func (t *tokenUses) reusedBefore(fp, family string) (session.End, string) {
+	var reused *tokenUse
+	stale := ""
+	for k, o := range t.uses {
+		if k != fp && o.family == family && o.rotatedAway && o.reused && (reused == nil || o.seq < reused.seq) {
+			reused, stale = o, k
+		}
+	}
+	if reused == nil {
+		return session.EndNone, ""
+	}
+	return session.EndRevoked, stale
 }
 
 // noteUse logs a line from tokenUses, if there is one.

@@ -76,13 +76,13 @@ func (s *tokenStore) dead() (bool, string) {
 	return false, ""
 }
 
-// refreshable returns the refresh token to present and the serial of the access token it
-// would replace; live is false when the session has ended.
-func (s *tokenStore) refreshable() (tok session.Token, serial uint64, live bool) {
+// refreshable returns the refresh token to present, the serial of the access token it would
+// replace and the token's family; live is false when the session has ended.
+func (s *tokenStore) refreshable() (tok session.Token, serial uint64, family string, live bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.sess.State
-	return s.sess.Refresh, s.serial, st != session.StateLoginRequired && st != session.StateLoggedOut
+	return s.sess.Refresh, s.serial, s.sess.Family, st != session.StateLoginRequired && st != session.StateLoggedOut
 }
 
 // replaced reports whether the access token of serial has been replaced since.
@@ -179,19 +179,20 @@ func (s *tokenStore) logout() {
 	s.sess.State = session.StateLoggedOut
 	s.sess.Access, s.sess.Refresh = session.Token{}, session.Token{}
 	s.idToken = session.Token{}
-	s.sess.Reason = "logged out"
+	s.sess.Reason, s.sess.End = "logged out", session.EndUserLogout
 	s.serial++
 }
 
-// end marks the session as needing a login and reports whether it was the first to: the
-// first cause stays, since in a stampede the rejections after it only echo it.
-func (s *tokenStore) end(reason string) bool {
+// end marks the session as needing a login for end, said in reason, and reports whether it was
+// the first to: the first cause stays, since in a stampede the rejections after it only echo
+// it (the family is revoked), and the dialog should say why the session ended.
+func (s *tokenStore) end(end session.End, reason string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.sess.State == session.StateLoginRequired {
 		return false
 	}
 	s.sess.State = session.StateLoginRequired
-	s.sess.Reason = reason
+	s.sess.Reason, s.sess.End = reason, end
 	return true
 }
