@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"tokenscope/internal/human"
@@ -19,6 +20,7 @@ type skewTracker struct {
 	mu       sync.Mutex
 	est      session.SkewEstimator
 	cur      session.SkewEstimate // the estimate in use
+	applied  atomic.Int64         // cur.Applied(), for serverNow
 	shown    time.Duration        // the offset the user was last told of
 	lastDate time.Time            // lastRaw parsed
 	lastRaw  string               // the last Date header read
@@ -32,11 +34,10 @@ func (t *skewTracker) estimate() session.SkewEstimate {
 	return t.cur
 }
 
-// serverNow is localNow on the server's clock, as the estimate has it.
+// serverNow is localNow on the server's clock, as the estimate has it. It runs for every
+// request, so it reads the offset without the lock.
 func (t *skewTracker) serverNow(localNow time.Time) time.Time {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return localNow.Add(t.cur.Applied())
+	return localNow.Add(time.Duration(t.applied.Load()))
 }
 
 // observeDate learns the server clock from a Date header (one-second resolution). It runs on
@@ -87,6 +88,7 @@ func (t *skewTracker) observeToken(tok, presented session.Token, sent, recv time
 // tell the user; the caller holds t.mu and the engine emits the event.
 func (t *skewTracker) changedLocked(est session.SkewEstimate) (session.Event, bool) {
 	t.cur = est
+	t.applied.Store(int64(est.Applied()))
 	show := est.Significant(time.Second) && human.Abs(est.Offset-t.shown) >= time.Second
 	if show {
 		t.shown = est.Offset
