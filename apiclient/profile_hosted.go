@@ -323,16 +323,6 @@ func (p Profile) resolveEnv() (hostedState, error) {
 	return st, nil
 }
 
-// setAPIHeaders puts the profile's fixed headers on an API request, unless the request sets
-// the header itself (a preset or the user knows better for that one request).
-func (e *Engine) setAPIHeaders(r *resty.Request) {
-	for k, v := range e.hosted.apiHeaders {
-		if r.Header.Get(k) == "" {
-			r.SetHeader(k, v)
-		}
-	}
-}
-
 // checkAbsURL accepts an absolute endpoint URL: https, or http to a loopback host only (a
 // local emulator), because credentials and refresh tokens travel in it.
 func checkAbsURL(s string) error {

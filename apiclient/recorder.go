@@ -34,7 +34,11 @@ type Exchange struct {
 	RespBody      []byte
 	BodyTruncated bool
 	Err           string
-	taken         bool // handed out by TakeDone
+	// Generation and Token are the access token generation and fingerprint an API request's
+	// attempt carried (from the engine's record); 0 and "" for other calls.
+	Generation int
+	Token      string
+	taken      bool // handed out by TakeDone
 }
 
 // Recorder is an http.RoundTripper that records the exchanges going through it.
@@ -59,6 +63,7 @@ func (r *Recorder) SetMask(f func(string) string) {
 // body reaches the caller unchanged while its first RecordedBodyMax bytes are kept.
 func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	x := &Exchange{Started: time.Now(), Method: req.Method, URL: req.URL.String(), ReqHeader: req.Header.Clone()}
+	fromRecord(x, req)
 	if req.GetBody != nil {
 		if b, err := req.GetBody(); err == nil {
 			x.ReqBody, _ = io.ReadAll(io.LimitReader(b, RecordedBodyMax))
@@ -74,6 +79,23 @@ func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	r.finish(x, func() { x.Status, x.RespHeader = resp.StatusCode, resp.Header.Clone() })
 	resp.Body = &tapBody{rc: resp.Body, r: r, x: x}
 	return resp, nil
+}
+
+// fromRecord takes what the attacher's record says of an API request's attempt: its secret
+// headers as the record masks them (a redirect hop keeps only those it still carries), the
+// token's generation and fingerprint.
+func fromRecord(x *Exchange, req *http.Request) {
+	c := callOf(req.Context())
+	if c == nil || len(c.attempts) == 0 {
+		return
+	}
+	a := c.last()
+	x.Generation, x.Token = a.Generation, a.Token
+	for _, h := range a.Out.Header() {
+		if h.Secret != SecretNone && x.ReqHeader.Get(h.Name) != "" {
+			x.ReqHeader.Set(h.Name, h.Value)
+		}
+	}
 }
 
 func (r *Recorder) add(x *Exchange) {
@@ -230,9 +252,13 @@ func (r *Recorder) WriteHAR(w io.Writer, creator string) error {
 			resp["_error"] = x.Err
 		}
 		ms := float64(x.Duration.Microseconds()) / 1000
-		entries = append(entries, map[string]any{"startedDateTime": x.Started.Format(time.RFC3339Nano), "time": ms,
+		entry := map[string]any{"startedDateTime": x.Started.Format(time.RFC3339Nano), "time": ms,
 			"request": req, "response": resp, "cache": map[string]any{},
-			"timings": map[string]any{"send": 0, "wait": ms, "receive": 0}})
+			"timings": map[string]any{"send": 0, "wait": ms, "receive": 0}}
+		if x.Generation > 0 {
+			entry["_generation"], entry["_token"] = x.Generation, x.Token
+		}
+		entries = append(entries, entry)
 	}
 	if entries == nil {
 		entries = []map[string]any{}

@@ -135,8 +135,8 @@ func TestSkewStockSimpleJWTBackground(t *testing.T) {
 	deadline := time.Now().Add(run)
 	var failed []string
 	for time.Now().Before(deadline) {
-		if r := e.Do(context.Background(), req); r.Outcome != OK || r.Attempts != 1 {
-			failed = append(failed, fmt.Sprintf("%s: %v status %d attempts %d %s", r.Done.Format("15:04:05.000"), r.Outcome, r.Status, r.Attempts, r.Reason))
+		if r := e.Do(context.Background(), req); r.Outcome != OK || len(r.Attempts) != 1 {
+			failed = append(failed, fmt.Sprintf("%s: %v status %d attempts %d %s", r.Done.Format("15:04:05.000"), r.Outcome, r.Status, len(r.Attempts), r.Reason))
 		}
 		if s := e.Snapshot(); s.Skew.Applied() != 0 || (s.Skew.Known && s.Skew.Source != session.SkewFromDate) {
 			t.Fatalf("skew estimate %s, want about 0 from the Date header", s.Skew.Describe())
@@ -216,9 +216,9 @@ func TestSkewStockSimpleJWTOldRefreshToken(t *testing.T) {
 				wg.Go(func() {
 					for time.Now().Before(deadline) {
 						r := e.Do(context.Background(), Request{Method: "GET", Path: "/api/protected/"})
-						if r.Outcome != OK || r.Attempts != 1 {
+						if r.Outcome != OK || len(r.Attempts) != 1 {
 							mu.Lock()
-							failed = append(failed, fmt.Sprintf("%v status %d attempts %d %s", r.Outcome, r.Status, r.Attempts, r.Reason))
+							failed = append(failed, fmt.Sprintf("%v status %d attempts %d %s", r.Outcome, r.Status, len(r.Attempts), r.Reason))
 							mu.Unlock()
 						}
 						time.Sleep(100 * time.Millisecond)

@@ -52,7 +52,7 @@ func failureRank(r apiclient.Result) int {
 	case apiclient.Failed:
 		rank = 2
 	}
-	return rank*100 + min(r.Attempts, 99)
+	return rank*100 + min(len(r.Attempts), 99)
 }
 
 func (m *Model) tick() tea.Cmd {
@@ -129,9 +129,10 @@ func (m *Model) loggedIn(msg loginMsg) {
 	if msg.err == nil {
 		m.reqs.addMissing(m.engine.ProviderRequests())
 	}
-	// A replayed request's detail shows the replay's answer, not "parked · 0 attempts".
+	// A replayed request's answer, detail and history row show the replay, not "parked".
 	for _, r := range msg.replayed {
 		m.reqs.replayed(r)
+		m.results.add(r)
 	}
 	m.sync()
 }
@@ -219,32 +220,41 @@ func (m *Model) copyCmd(text, what string) tea.Cmd {
 	}
 }
 
-// curl renders a request as a curl command. Masked, the token is "$TOKEN" and the command
-// works once pasted into a shell where TOKEN is set; a password in the target URL is masked too.
+// curl renders a request as a curl command from the engine's record of what it would carry now
+// (the profile's headers, the token's header, a DPoP proof). Masked, each secret is a shell
+// variable ("$TOKEN", "$DPOP_PROOF", the profile's own environment variable for an API key)
+// and the command works once pasted into a shell where those are set; a password in the target
+// URL is masked too. Every part is single-quoted: a method or a header read from a file is
+// never shell code.
 func (m *Model) curl(r apiclient.Request) string {
-	p := m.engine.Profile()
-	target := strings.TrimRight(m.sh.snap.Target, "/")
-	auth := shellQuote(p.Auth.Header + ": " + strings.TrimSpace(p.Auth.Scheme+" "+m.sh.snap.Access.Raw))
+	o := m.engine.Outgoing(r)
+	target := o.URL()
 	if !m.sh.reveal {
 		target = redactURL(target)
-		prefix := p.Auth.Header + ": "
-		if p.Auth.Scheme != "" {
-			prefix += p.Auth.Scheme + " "
-		}
-		// The fixed part single-quoted, the variable double-quoted: it expands in bash and zsh.
-		auth = shellQuote(prefix) + `"$TOKEN"`
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "curl -sS -X %s %s -H %s", r.Method, shellQuote(target+r.Path), auth)
-	for k, vs := range r.Header {
-		for _, v := range vs {
-			fmt.Fprintf(&b, " -H %s", shellQuote(k+": "+v))
-		}
+	fmt.Fprintf(&b, "curl -sS -X %s %s", shellQuote(o.Method), shellQuote(target))
+	for _, h := range o.Header() {
+		b.WriteString(" -H " + curlHeader(h, m.sh.reveal))
 	}
+	// The body is the request's own, whole: the record's copy is capped for display.
 	if len(r.Body) > 0 {
 		fmt.Fprintf(&b, " --data-raw %s", shellQuote(string(r.Body)))
 	}
 	return b.String()
+}
+
+// curlHeader is one -H argument. Revealed, a header goes as it went; masked, its secret is a
+// shell variable: the fixed part single-quoted, the variable double-quoted, so that it expands
+// in bash and zsh.
+func curlHeader(h apiclient.SentHeader, reveal bool) string {
+	switch {
+	case h.Secret == apiclient.SecretNone || reveal && h.Raw() != "":
+		return shellQuote(h.Name + ": " + h.Raw())
+	case h.Var == "":
+		return shellQuote(h.Name + ": " + h.Value) // a secret of the session's in the request's own header
+	}
+	return shellQuote(h.Name+": "+h.Prefix) + `"$` + h.Var + `"`
 }
 
 // redactURL masks the password of a URL's userinfo ("http://bob:xxxxx@host").

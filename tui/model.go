@@ -146,7 +146,6 @@ func New(o Options) *Model {
 		logp: newLogPanel(sh, o.LogMax), reqs: newRequestsPanel(sh, reqs), claims: newClaimsPanel(sh),
 		composer: newComposer(sh), dialog: newLoginDialog(sh, keys), prompt: newLoginPrompt(sh), help: newHelpOverlay(sh, keys), detail: newDetailView(sh)}
 	m.panels = [paneCount]component{paneLog: m.logp, paneRequests: m.reqs, paneClaims: m.claims}
-	m.reqs.genOf = m.logp.store.genOfRequest
 	if o.Engine == nil {
 		m.dialog.observing = true
 		m.findings = newFindingsPanel(sh, o.Observed, m.logp.store)
@@ -258,7 +257,7 @@ func (m *Model) answered(msg resultMsg) {
 	m.reqs.land(msg.index, 1)
 	m.reqs.setResult(msg.index, msg.res)
 	m.results.add(msg.res)
-	m.reqs.remember(msg.res, 0)
+	m.reqs.remember(msg.res)
 }
 
 // burstAnswered takes a burst's end: its worst answer stands for it.
@@ -266,7 +265,7 @@ func (m *Model) burstAnswered(msg burstMsg) {
 	m.inflight -= msg.n
 	m.reqs.land(msg.index, msg.n)
 	m.results.add(msg.worst)
-	m.reqs.remember(msg.worst, 0)
+	m.reqs.remember(msg.worst)
 	if msg.worst.ID != 0 {
 		m.reqs.setResult(msg.index, msg.worst)
 	}

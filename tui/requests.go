@@ -32,8 +32,7 @@ type requestsPanel struct {
 	selected int
 	results  map[int]apiclient.Result // the last answer per request index
 	flying   map[int]flight           // requests sent and not answered yet, per index
-	history  []sent                   // what was sent, newest first
-	genOf    func(id uint64) int      // the generation a request carried, from the log
+	history  []apiclient.Result       // what was sent, newest first
 	burstN   int
 
 	head              []string // the answer's fixed lines: request, status, reason
@@ -197,11 +196,17 @@ func spinnerFrame(now time.Time) string {
 	return spinnerFrames[(now.UnixMilli()/100)%int64(len(spinnerFrames))]
 }
 
-// replayed puts a replay's answer where the parked result of the same request is.
+// replayed puts a replay's answer where the parked result of the same request is, in the
+// answers and in the history.
 func (p *requestsPanel) replayed(r apiclient.Result) {
 	for i, old := range p.results {
 		if old.ID == r.ID && old.Outcome == apiclient.Parked {
 			p.setResult(i, r)
+		}
+	}
+	for i, old := range p.history {
+		if old.ID == r.ID && old.Outcome == apiclient.Parked {
+			p.history[i] = r
 		}
 	}
 }
@@ -292,22 +297,15 @@ func (p *requestsPanel) deleteSelected() tea.Cmd {
 	return flash("deleted " + r.Method + " " + r.Path)
 }
 
-// sent is one line of the history: a request the TUI sent and how it ended.
-type sent struct {
-	res   apiclient.Result
-	gen   int // the access token generation its last attempt carried; 0 when unknown
-	tries int // frames that looked for gen in the log: a parked request has none to find
-}
-
 // maxHistory bounds the history kept under the presets.
 const maxHistory = 100
 
 // remember puts an answer at the top of the history.
-func (p *requestsPanel) remember(r apiclient.Result, gen int) {
+func (p *requestsPanel) remember(r apiclient.Result) {
 	if r.ID == 0 {
 		return
 	}
-	p.history = append([]sent{{res: r, gen: gen}}, p.history[:min(len(p.history), maxHistory-1)]...)
+	p.history = append([]apiclient.Result{r}, p.history[:min(len(p.history), maxHistory-1)]...)
 }
 
 // historyLines are the latest sent requests, newest first, in the rows the presets leave.
@@ -317,13 +315,7 @@ func (p *requestsPanel) historyLines(rows int) []string {
 	}
 	th := p.sh.theme
 	out := []string{"", th.Subtle.Render(truncate("sent (newest first)", p.listW))}
-	for i := range p.history[:min(len(p.history), rows-2)] {
-		h := &p.history[i]
-		if h.gen == 0 && p.genOf != nil && h.tries < 10 {
-			h.tries++
-			h.gen = p.genOf(h.res.ID) // its events may come after its answer
-		}
-		r := h.res
+	for _, r := range p.history[:min(len(p.history), rows-2)] {
 		status, style := fmt.Sprint(r.Status), th.OK
 		if r.Outcome != apiclient.OK {
 			style = th.Bad
@@ -331,11 +323,11 @@ func (p *requestsPanel) historyLines(rows int) []string {
 				status = r.Outcome.String()
 			}
 		}
-		gen := "gen ?"
-		if h.gen > 0 {
-			gen = fmt.Sprintf("gen #%d", h.gen)
+		gen := "gen –" // nothing went out: it parked first
+		if g := r.Generation(); g > 0 {
+			gen = fmt.Sprintf("gen #%d", g) // the last attempt's: a retry's own
 		}
-		line := fmt.Sprintf("%s %s %s %d× %s", status, gen, human.Duration(r.Duration), r.Attempts, r.Request.Path)
+		line := fmt.Sprintf("%s %s %s %d× %s", status, gen, human.Duration(r.Duration), len(r.Attempts), r.Request.Path)
 		out = append(out, style.Render(truncate(sanitize.Line(line), p.listW)))
 	}
 	return out
@@ -394,7 +386,7 @@ func (p *requestsPanel) answerLines(w int) (head, body []string) {
 		}
 		return head, body
 	}
-	status := fmt.Sprintf("%s · %d · %s · %s", r.Outcome, r.Status, human.Duration(r.Duration), plural(r.Attempts, "attempt", "attempts"))
+	status := fmt.Sprintf("%s · %d · %s · %s", r.Outcome, r.Status, human.Duration(r.Duration), plural(len(r.Attempts), "attempt", "attempts"))
 	st := th.OK
 	if r.Outcome != apiclient.OK {
 		st = th.Bad
@@ -408,12 +400,13 @@ func (p *requestsPanel) answerLines(w int) (head, body []string) {
 
 // proofLines are the DPoP proofs the request's attempts carried: one line each, then a blank.
 func (p *requestsPanel) proofLines(r apiclient.Result, w int) []string {
-	if len(r.Proofs) == 0 {
+	proofs := r.Proofs()
+	if len(proofs) == 0 {
 		return nil
 	}
 	th := p.sh.theme
 	var out []string
-	for _, pr := range r.Proofs {
+	for _, pr := range proofs {
 		var flags []string
 		for _, f := range []struct {
 			on   bool

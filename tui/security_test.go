@@ -432,7 +432,7 @@ func TestCopiedCurlRunsInShells(t *testing.T) {
 func TestServerEchoedTokensMasked(t *testing.T) {
 	f := sized(t, apiclient.Config{}, true)
 	raw := f.e.Snapshot().Access.Raw
-	f.m.reqs.setResult(0, apiclient.Result{ID: 1, Outcome: apiclient.OK, Status: 200, Attempts: 1,
+	f.m.reqs.setResult(0, apiclient.Result{ID: 1, Outcome: apiclient.OK, Status: 200, Attempts: make([]apiclient.Attempt, 1),
 		Header: http.Header{"X-Token": {raw}}, Body: []byte(`{"you_sent": "` + raw + `"}`)})
 	upd(t, f.m, press("tab"))
 	v := ansi.Strip(f.m.View())

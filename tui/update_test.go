@@ -428,7 +428,7 @@ func TestFaultKeys(t *testing.T) {
 	f := sized(t, apiclient.Config{}, true)
 	upd(t, f.m, press("E"))
 	f.clock.Advance(0)
-	if r := f.e.Do(t.Context(), apiclient.Request{Method: "GET", Path: "/api/me"}); r.Attempts != 2 {
+	if r := f.e.Do(t.Context(), apiclient.Request{Method: "GET", Path: "/api/me"}); len(r.Attempts) != 2 {
 		t.Errorf("E did not expire the access token at the server: %+v", r)
 	}
 	upd(t, f.m, press("F"))
@@ -694,7 +694,7 @@ func longAnswer(n int) apiclient.Result {
 		fmt.Fprintf(&b, "%q", fmt.Sprintf("item-%03d", i))
 	}
 	b.WriteString("]")
-	return apiclient.Result{ID: 1, Outcome: apiclient.OK, Status: 200, Attempts: 1, Body: []byte(b.String())}
+	return apiclient.Result{ID: 1, Outcome: apiclient.OK, Status: 200, Attempts: make([]apiclient.Attempt, 1), Body: []byte(b.String())}
 }
 
 // TestResponsePaneScrolls: the answer scrolls by pages and comes back by the same pages, and
