@@ -54,7 +54,9 @@ type SentHeader struct {
 func (h SentHeader) Raw() string { return h.raw }
 
 // Outgoing is the record of what one attempt carried (Result.Attempts), or, from
-// Engine.Outgoing, what a request would carry now.
+// Engine.Outgoing, what a request would carry now: everything tokenscope puts on it. The HTTP
+// clients' own defaults (User-Agent, Accept-Encoding, resty's Accept for a JSON body) are not
+// in it.
 type Outgoing struct {
 	Method string
 	// Proofs are the DPoP proofs the attempt carried, in order: the transport adds one when the
