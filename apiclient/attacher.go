@@ -36,7 +36,7 @@ const (
 
 // SentHeader is one header a request carried. Value is safe to show: the secret in it masked.
 type SentHeader struct {
-	Name   string
+	Name string
 	// Value is Prefix and the secret masked ("[masked]"; the access token as session.Mask shows
 	// it); the value itself when Secret is SecretNone.
 	Value  string
@@ -64,12 +64,12 @@ type Outgoing struct {
 	Proofs []DPoPProof
 
 	base, path string
-	user       http.Header   // the request's own headers
-	fixed      []SentHeader  // the profile's fixed and headers_env headers (shared, never written)
-	cred       *credential   // the access token's header; nil when none went
-	cookie     string        // the jar's cookies for the URL; "" for none
-	proof      string        // a preview's signed proof (Engine.Outgoing); "" on the wire
-	body       []byte        // the request's body, as sent
+	user       http.Header  // the request's own headers
+	fixed      []SentHeader // the profile's fixed and headers_env headers (shared, never written)
+	cred       *credential  // the access token's header; nil when none went
+	cookie     string       // the jar's cookies for the URL; "" for none
+	proof      string       // a preview's signed proof (Engine.Outgoing); "" on the wire
+	body       []byte       // the request's body, as sent
 	mask       func(string) string
 }
 

@@ -120,8 +120,8 @@ type Result struct {
 	Sent     time.Time     // when Do took it (a replay: when the replay began), by the engine's clock
 	Duration time.Duration // from first send to final answer (of this send: a replay is timed on its own)
 	Done     time.Time     // when it ended, by the engine's clock
-	Reason   string // why it failed or was parked
-	Replayed bool   // this result is the replay of a parked request
+	Reason   string        // why it failed or was parked
+	Replayed bool          // this result is the replay of a parked request
 	// Attempts are the sends that went out, in order: a second after a 401 the engine
 	// refreshed for. None when the request parked or failed before one went.
 	Attempts []Attempt
@@ -216,29 +216,29 @@ type Engine struct {
 	diag      writerLogger // Config.Diagnostics, in resty's format
 	clock     session.Clock
 
-	mu            sync.Mutex
-	sess          session.Session
-	serial        uint64 // bumps with every new access token; a request remembers the one it used
-	strategy      Strategy
-	singleFlight  bool
-	flight        *flight // the refresh in flight, when single flight is on
-	refreshSeq    uint64
-	refreshing    int
-	skew          session.SkewEstimator
-	skewShown     time.Duration
-	lastDate      time.Time
-	lastDateRaw   string
-	lastDateRecv  time.Time
-	parked        []*parkedReq
-	parkedSorted  bool // parked is in request-id order
-	accessVer     session.Verification
-	refreshVer    session.Verification
-	idToken       session.Token // from the last OIDC login
-	idpKeys       session.Keys  // the identity provider's published keys, once discovered
-	dpop          *dpopState    // nil unless Config.OIDC.DPoP
-	cookies       *cookieState  // the jar; nil unless the profile's refresh.send is "cookie"
-	hosted        hostedState   // the profile's *_env values, read once at New
-	attach        *attacher     // what every API request carries, and the record of it
+	mu           sync.Mutex
+	sess         session.Session
+	serial       uint64 // bumps with every new access token; a request remembers the one it used
+	strategy     Strategy
+	singleFlight bool
+	flight       *flight // the refresh in flight, when single flight is on
+	refreshSeq   uint64
+	refreshing   int
+	skew         session.SkewEstimator
+	skewShown    time.Duration
+	lastDate     time.Time
+	lastDateRaw  string
+	lastDateRecv time.Time
+	parked       []*parkedReq
+	parkedSorted bool // parked is in request-id order
+	accessVer    session.Verification
+	refreshVer   session.Verification
+	idToken      session.Token // from the last OIDC login
+	idpKeys      session.Keys  // the identity provider's published keys, once discovered
+	dpop         *dpopState    // nil unless Config.OIDC.DPoP
+	cookies      *cookieState  // the jar; nil unless the profile's refresh.send is "cookie"
+	hosted       hostedState   // the profile's *_env values, read once at New
+	attach       *attacher     // what every API request carries, and the record of it
 
 	idp atomic.Pointer[idpLink] // the discovered identity provider, once Config.OIDC's login discovered it
 

@@ -27,7 +27,7 @@ type call struct {
 	// request says so, or its reason would blame only the 401 that followed.
 	refreshFailed string
 	replayed      bool
-	start         time.Time   // when Do (or the replay) took it, by the engine's clock
+	start         time.Time // when Do (or the replay) took it, by the engine's clock
 	attempt       int       // 1 for the first send, 2 for the retry after a 401
 	ctx           callCtx   // the context its attempts are sent with
 	attempts      []Attempt // the attempts that went out, in buf unless there are more than two

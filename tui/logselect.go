@@ -6,7 +6,6 @@ package tui
 
 import (
 	"github.com/charmbracelet/x/ansi"
-
 )
 
 // selPos is the selected line's index into visible: the newest while following.
@@ -77,4 +76,3 @@ func (l *logStore) selected() (idx int, ok bool) {
 
 // highlight draws a selected line in the selection style, its own colours dropped.
 func highlight(line string, sel func(string) string) string { return sel(ansi.Strip(line)) }
-
