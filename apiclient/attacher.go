@@ -63,19 +63,31 @@ type Outgoing struct {
 	// server asks for a nonce (use_dpop_nonce), and a same-origin redirect another.
 	Proofs []DPoPProof
 
-	base, path string
-	user       http.Header  // the request's own headers
-	fixed      []SentHeader // the profile's fixed and headers_env headers (shared, never written)
-	cred       *credential  // the access token's header; nil when none went
-	cookie     string       // the jar's cookies for the URL; "" for none
-	proof      string       // a preview's signed proof (Engine.Outgoing); "" on the wire
-	body       []byte       // the request's body, as sent
-	mask       func(string) string
+	at     *attacher // the target, the profile's headers and the redaction; nil: a call it did not make
+	path   string
+	user   http.Header // the request's own headers
+	cred   *credential // the access token's header; nil when none went
+	cookie string      // the jar's cookies for the URL; "" for none
+	proof  string      // a preview's signed proof (Engine.Outgoing); "" on the wire
+	body   []byte      // the request's body, as sent
+}
+
+// fixed are the profile's fixed and headers_env headers (shared, never written).
+func (o Outgoing) fixed() []SentHeader {
+	if o.at == nil {
+		return nil
+	}
+	return o.at.fixed
 }
 
 // URL is where the attempt went: the target and the request's path, or the path itself when it
 // is a whole URL (as resty does).
-func (o Outgoing) URL() string { return joinURL(o.base, o.path) }
+func (o Outgoing) URL() string {
+	if o.at == nil {
+		return o.path
+	}
+	return joinURL(o.at.base, o.path)
+}
 
 func joinURL(base, path string) string {
 	if strings.HasPrefix(path, "http://") || strings.HasPrefix(path, "https://") || base == "" {
@@ -119,8 +131,8 @@ func (o Outgoing) each(show bool, f func(SentHeader)) {
 			h := SentHeader{Name: k, raw: v}
 			if show {
 				h.Value = v
-				if o.mask != nil {
-					if h.Value = o.mask(v); h.Value != v {
+				if o.at != nil && o.at.mask != nil {
+					if h.Value = o.at.mask(v); h.Value != v {
 						h.Secret = SecretSession
 					}
 				}
@@ -128,7 +140,7 @@ func (o Outgoing) each(show bool, f func(SentHeader)) {
 			f(h)
 		}
 	}
-	for _, h := range o.fixed {
+	for _, h := range o.fixed() {
 		if o.user.Get(h.Name) == "" {
 			f(h)
 		}
@@ -241,8 +253,7 @@ func (a *attacher) credential(serial uint64, acc *session.Token, bound bool) *cr
 
 // outgoing is the record of a request carrying cred (nil: no token).
 func (a *attacher) outgoing(req *Request, cred *credential) Outgoing {
-	o := Outgoing{Method: req.Method, base: a.base, path: req.Path, user: req.Header, fixed: a.fixed, cred: cred,
-		body: req.Body, mask: a.mask}
+	o := Outgoing{Method: req.Method, at: a, path: req.Path, user: req.Header, cred: cred, body: req.Body}
 	if a.jar != nil {
 		if u, err := url.Parse(o.URL()); err == nil {
 			o.cookie = cookieString(a.jar.Cookies(u))
@@ -254,7 +265,7 @@ func (a *attacher) outgoing(req *Request, cred *credential) Outgoing {
 // apply puts on h (the request's own headers, on their way out) what the record says the
 // attacher adds: each and apply read the same fields, so the record is what went.
 func (o Outgoing) apply(h http.Header) {
-	for _, f := range o.fixed {
+	for _, f := range o.fixed() {
 		if o.user.Get(f.Name) == "" {
 			h.Set(f.Name, f.raw)
 		}

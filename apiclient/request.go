@@ -30,8 +30,8 @@ type call struct {
 	start         time.Time // when Do (or the replay) took it, by the engine's clock
 	attempt       int       // 1 for the first send, 2 for the retry after a 401
 	ctx           callCtx   // the context its attempts are sent with
-	attempts      []Attempt // the attempts that went out, in buf unless there are more than two
-	buf           [2]Attempt
+	attempts      []Attempt // the attempts that went out, in buf unless there is a retry
+	buf           [1]Attempt
 }
 
 // last is the attempt going out now; the caller knows there is one.

@@ -843,7 +843,10 @@ func TestLogLineDetail(t *testing.T) {
 		t.Fatal("space did not open the detail")
 	}
 	v := ansi.Strip(f.m.View())
-	for _, want := range []string{"request #1, step by step", "GET " + f.m.sh.snap.Target + "/api/protected/", "Authorization: Bearer <access token, masked>"} {
+	// What went out is the engine's record of the attempt: its generation and token, the token
+	// masked as the token panel shows it.
+	for _, want := range []string{"request #1, step by step", "GET " + f.m.sh.snap.Target + "/api/protected/",
+		"sent · attempt 1 · gen #1 · token " + f.m.sh.snap.Access.Fingerprint(), "Authorization: Bearer " + f.m.sh.snap.Access.Masked()} {
 		if !strings.Contains(v, want) {
 			t.Errorf("the detail lacks %q:\n%s", want, v)
 		}
