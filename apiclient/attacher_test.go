@@ -318,3 +318,34 @@ func TestRecorderTakesTheRecord(t *testing.T) {
 		t.Error("no HAR entry for the API request")
 	}
 }
+
+// TestAttacherRedirectHopGetsItsOwnCookies: a request to the refresh cookie's path carries it;
+// a same-origin redirect from there to /api/data carries only the cookies /api/data is owed,
+// as a browser's would (Go would copy the first request's Cookie header to the hop).
+func TestAttacherRedirectHopGetsItsOwnCookies(t *testing.T) {
+	s := newSPA(time.Minute, 0)
+	mux := http.NewServeMux()
+	mux.Handle("/", s)
+	var sawRefreshCookie bool
+	mux.HandleFunc("/api/session/peek", func(w http.ResponseWriter, r *http.Request) {
+		_, err := r.Cookie("__Host-rt")
+		sawRefreshCookie = err == nil
+		http.Redirect(w, r, "/api/data", http.StatusFound)
+	})
+	hs := httptest.NewServer(mux)
+	defer hs.Close()
+	e := cookieEngine(t, hs.URL, spaProfile(t))
+	ctx := context.Background()
+	if _, err := e.Login(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.Do(ctx, Request{Method: "GET", Path: "/api/session/peek"}); r.Outcome != OK {
+		t.Fatalf("%v %d %s", r.Outcome, r.Status, r.Reason)
+	}
+	if !sawRefreshCookie {
+		t.Error("the request to the cookie's own path went without it")
+	}
+	if n := s.otherCookies.Load(); n != 0 {
+		t.Errorf("the redirect hop to /api/data carried the refresh cookie (%d times)", n)
+	}
+}
