@@ -351,8 +351,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 	rec.Header().Set("Date", s.now().UTC().Format(http.TimeFormat))
 	s.count(func(st *Stats) { st.Requests++ })
-	if strings.HasPrefix(r.URL.Path, "/__demo/") && !isLoopback(r.RemoteAddr) {
-		writeJSON(rec, http.StatusForbidden, map[string]string{"detail": "demo knobs answer loopback clients only"})
+	knob := strings.HasPrefix(r.URL.Path, "/__demo/")
+	if !s.hostAllowed(r) {
+		rec.note = "foreign Host refused"
+		writeJSON(rec, http.StatusMisdirectedRequest, map[string]string{"detail": "this server does not answer to that Host name (DNS rebinding guard): use its address, localhost, or its --issuer"})
+	} else if knob && (!isLoopback(r.RemoteAddr) || s.crossOrigin(r)) {
+		rec.note = "knob refused"
+		writeJSON(rec, http.StatusForbidden, map[string]string{"detail": "demo knobs answer loopback clients only, and no other site's pages"})
 	} else if !sleepCtx(r.Context(), s.Knobs().Latency) {
 		rec.status = 499 // client went away during the injected latency; nothing is written
 		rec.note = "client gone during latency"

@@ -2,8 +2,10 @@ package demoserver
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -613,6 +615,8 @@ func TestKnobsAnswerLoopbackOnly(t *testing.T) {
 	}
 	req := httptest.NewRequest("POST", "/__demo/revoke-families", nil)
 	req.RemoteAddr = "192.0.2.7:5555" // never dialled: the handler is called directly
+	req.Host = "127.0.0.1:8000"       // the Host the server listens as, so that only the client's address is wrong
+	req = req.WithContext(context.WithValue(req.Context(), http.LocalAddrContextKey, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8000}))
 	rec := httptest.NewRecorder()
 	s.ServeHTTP(rec, req)
 	if rec.Code != http.StatusForbidden {
@@ -698,5 +702,59 @@ func TestLogIsInert(t *testing.T) {
 	}
 	if !strings.Contains(out, "⏎fake-line") || !strings.Contains(out, "bytes more") || len(out) > 2048 {
 		t.Errorf("the log lost the text or kept the huge path whole (%d bytes):\n%.400q", len(out), out)
+	}
+}
+
+// TestForeignHostAndOriginRefused: DNS rebinding shows as a Host the server does not listen as,
+// and a web page's POST as another Origin: the server answers neither (a page could otherwise
+// flip the knobs, or read the API through a rebound name), and answers its own names.
+func TestForeignHostAndOriginRefused(t *testing.T) {
+	s, err := Start(Options{Issuer: "http://demo.test:8000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	u, _ := url.Parse(s.URL())
+	do := func(method, path, host string, h map[string]string) int {
+		t.Helper()
+		req, _ := http.NewRequest(method, s.URL()+path, nil)
+		req.Host = host
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, host := range []string{"rebind.attacker.example", "rebind.attacker.example:" + u.Port(), "127.0.0.2:" + u.Port()} {
+		if got := do("GET", "/.well-known/openid-configuration", host, nil); got != http.StatusMisdirectedRequest {
+			t.Errorf("Host %s: %d", host, got)
+		}
+		if got := do("POST", "/__demo/expire-access", host, nil); got != http.StatusMisdirectedRequest {
+			t.Errorf("knob with Host %s: %d", host, got)
+		}
+	}
+	for _, host := range []string{u.Host, "localhost:" + u.Port(), "demo.test:8000", "LOCALHOST:" + u.Port()} {
+		if got := do("GET", "/.well-known/jwks.json", host, nil); got != http.StatusOK {
+			t.Errorf("Host %s: %d", host, got)
+		}
+	}
+	for _, h := range []map[string]string{{"Origin": "http://evil.example"}, {"Origin": "null"},
+		{"Sec-Fetch-Site": "cross-site"}, {"Origin": "http://localhost:1"}} {
+		if got := do("POST", "/__demo/fail-refresh?n=3", u.Host, h); got != http.StatusForbidden {
+			t.Errorf("knob with %v: %d", h, got)
+		}
+	}
+	if k := s.Knobs(); k.FailNextRefresh != 0 {
+		t.Fatalf("a refused knob call turned the knob: %+v", k)
+	}
+	if got := do("POST", "/__demo/fail-refresh?n=3", u.Host, map[string]string{"Origin": s.URL(), "Sec-Fetch-Site": "same-origin"}); got != http.StatusOK {
+		t.Errorf("same-origin knob call: %d", got)
+	}
+	if k := s.Knobs(); k.FailNextRefresh != 3 {
+		t.Errorf("knob: %+v", k)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"tokenscope/internal/cappedfile"
+	"tokenscope/internal/privfile"
 )
 
 // Stored is what a session file keeps: enough to resume without logging in again.
@@ -132,7 +133,7 @@ func checkTrusted(path string, fi os.FileInfo) error {
 	if fi.Size() > MaxFileBytes {
 		return fmt.Errorf("%w: %s is %d bytes; a session file is at most %d (is it the right file?)", ErrUntrusted, path, fi.Size(), MaxFileBytes)
 	}
-	uid, ok := fileOwner(fi)
+	uid, ok := privfile.Owner(fi)
 	if !ok {
 		return nil // no owner or Unix permissions to check on this system
 	}

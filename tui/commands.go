@@ -14,6 +14,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"tokenscope/apiclient"
+	"tokenscope/internal/privfile"
 	"tokenscope/session"
 )
 
@@ -289,7 +290,7 @@ func (m *Model) exportCmd() tea.Cmd {
 		path = abs // the whole path: "wrote to tokenscope-log-….jsonl" left the user searching
 	}
 	return func() tea.Msg {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		f, err := privfile.Open(path, privfile.New)
 		if err != nil {
 			return flashMsg("export failed: " + err.Error())
 		}

@@ -112,7 +112,11 @@ func (c *curlReader) value(kind, name, val string) error {
 	h := &c.out.Request
 	switch kind {
 	case "method":
-		c.method = strings.ToUpper(val)
+		m, err := CheckMethod(val)
+		if err != nil {
+			return fmt.Errorf("%s: %v", name, err)
+		}
+		c.method = m
 	case "header":
 		k, v, ok := strings.Cut(val, ":")
 		if !ok || strings.TrimSpace(k) == "" {

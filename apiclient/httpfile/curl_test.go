@@ -55,13 +55,15 @@ func TestParseCurl(t *testing.T) {
 
 func TestParseCurlErrors(t *testing.T) {
 	for in, want := range map[string]string{
-		`curl 'http://h/x`:              "unclosed",
-		`curl -H 'Accept: x'`:           "no URL",
-		`curl -d @body.json http://h/x`: "reads a file",
-		`curl -H nocolon http://h/x`:    "Name: value",
-		`curl http://a/ http://b/`:      "two URLs",
-		`curl -X`:                       "needs a value",
-		`wget http://h/`:                "not a curl command",
+		`curl 'http://h/x`:                "unclosed",
+		`curl -H 'Accept: x'`:             "no URL",
+		`curl -d @body.json http://h/x`:   "reads a file",
+		`curl -H nocolon http://h/x`:      "Name: value",
+		`curl http://a/ http://b/`:        "two URLs",
+		`curl -X`:                         "needs a value",
+		`wget http://h/`:                  "not a curl command",
+		`curl -X 'GET;touch x' http://h/`: `-X: unknown method "GET;touch x": not an HTTP method token`,
+		`curl --request=FETCH http://h/`:  `unknown method "FETCH"`,
 	} {
 		if _, err := ParseCurl(in); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: err %v, want %q", in, err, want)

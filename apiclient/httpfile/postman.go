@@ -135,9 +135,13 @@ func pmToRequest(raw json.RawMessage, expand func(string) string) (apiclient.Req
 	if err := json.Unmarshal(raw, &pr); err != nil {
 		return apiclient.Request{}, err
 	}
-	r := apiclient.Request{Method: strings.ToUpper(pr.Method), Header: http.Header{}, Path: pmPath(expand(pmURL(pr.URL)))}
-	if r.Method == "" {
-		r.Method = http.MethodGet
+	r := apiclient.Request{Method: http.MethodGet, Header: http.Header{}, Path: pmPath(expand(pmURL(pr.URL)))}
+	if pr.Method != "" {
+		m, err := CheckMethod(pr.Method)
+		if err != nil {
+			return apiclient.Request{}, err
+		}
+		r.Method = m
 	}
 	for _, h := range pr.Header {
 		k := http.CanonicalHeaderKey(expand(h.Key))

@@ -40,6 +40,9 @@ func TestPostmanErrors(t *testing.T) {
 		`{"info":{"schema":"https://schema.getpostman.com/x"},"item":[]}`:                                                               "holds no requests",
 		`{"info":{"schema":"https://schema.getpostman.com/x"},"item":[{"name":"f","request":{"body":{"mode":"formdata"},"url":"/x"}}]}`: "formdata",
 		`{"info":{"schema":"https://schema.getpostman.com/x"},"item":5}`:                                                                "not a Postman collection",
+		// A method that is shell code once copied as curl (it was upper-cased and kept).
+		`{"info":{"schema":"https://schema.getpostman.com/x"},"item":[{"name":"evil","request":{"method":"GET;A=TOUCH;touch /tmp/x;","url":"/x"}}]}`: `"evil": unknown method "GET;A=TOUCH;touch /tmp/x;": not an HTTP method token`,
+		`{"info":{"schema":"https://schema.getpostman.com/x"},"item":[{"name":"sp","request":{"method":"GET /x HTTP/1.1\r\nX: y","url":"/x"}}]}`:     "not an HTTP method token",
 	} {
 		if !IsPostman([]byte(in)) {
 			t.Fatalf("not recognised: %s", in)

@@ -55,7 +55,7 @@ func ParseRequest(text string) (apiclient.Request, error) {
 // NewRequest builds a request from its parts by the same rules as ParseRequest: what fire
 // sends from METHOD PATH [BODY] on its command line. The method is case-insensitive.
 func NewRequest(method, target string, header http.Header, body []byte) (apiclient.Request, error) {
-	m, err := checkMethod(method)
+	m, err := CheckMethod(method)
 	if err != nil {
 		return apiclient.Request{}, err
 	}
@@ -109,13 +109,19 @@ func Format(r apiclient.Request) string {
 	return b.String()
 }
 
-// checkMethod returns the method in upper case when it is one a request may use.
-func checkMethod(m string) (string, error) {
+// CheckMethod returns the method in upper case when it is one a request may use. Every reader
+// of requests (.http files, Postman collections, pasted curl, presets, the composer, the
+// command line) asks it: a method goes on the wire and into a copied curl command, so one that
+// is not even an RFC 9110 token (GET;touch x) is refused as such.
+func CheckMethod(m string) (string, error) {
 	up := strings.ToUpper(m)
-	if !slices.Contains(methods, up) {
-		return "", fmt.Errorf("unknown method %q (want GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS)", m)
+	switch {
+	case slices.Contains(methods, up):
+		return up, nil
+	case !isToken(m):
+		return "", fmt.Errorf("unknown method %q: not an HTTP method token (RFC 9110 §9.1: no spaces, ;, |, & and the like)", m)
 	}
-	return up, nil
+	return "", fmt.Errorf("unknown method %q (want GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS)", m)
 }
 
 // requestLine splits "METHOD target [HTTP/x]" or "target [HTTP/x]".
@@ -126,14 +132,14 @@ func requestLine(rl string) (method, target string, err error) {
 	case len(f) == 0:
 		return "", "", errors.New("empty request line")
 	case len(f) == 1:
-		if _, err := checkMethod(f[0]); err == nil {
+		if _, err := CheckMethod(f[0]); err == nil {
 			return "", "", fmt.Errorf("request line %q has no target", rl)
 		}
 		return http.MethodGet, f[0], nil
 	case len(f) == 2 && version(f[1]):
 		return http.MethodGet, f[0], nil
 	}
-	m, err := checkMethod(f[0])
+	m, err := CheckMethod(f[0])
 	if err != nil {
 		return "", "", err
 	}

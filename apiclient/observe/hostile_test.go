@@ -5,10 +5,12 @@ import (
 	"crypto/sha256"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"tokenscope/demoserver"
 	"tokenscope/session"
 )
 
@@ -129,4 +131,35 @@ func FuzzObserveHAR(f *testing.F) {
 			_ = a.Tokens()
 		}
 	})
+}
+
+// TestObserveRefusesForeignHost: a web page that rebinds its own name to 127.0.0.1 sends its
+// requests with that name in Host; the proxy does not forward them (the upstream's answers would
+// be the page's to read), and neither sees nor counts them. Its own names pass, and
+// --allow-remote (AnyHost) answers any.
+func TestObserveRefusesForeignHost(t *testing.T) {
+	for _, anyHost := range []bool{false, true} {
+		r := newRig(t, demoserver.Options{}, func(c *Config) { c.AnyHost = anyHost })
+		u, _ := url.Parse(r.srv.URL)
+		for _, host := range []string{"rebind.attacker.example", "rebind.attacker.example:" + u.Port(), u.Host, "localhost:" + u.Port()} {
+			req, _ := http.NewRequest("GET", r.srv.URL+"/.well-known/jwks.json", nil)
+			req.Host = host
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			foreign := strings.HasPrefix(host, "rebind")
+			want := http.StatusOK
+			if foreign && !anyHost {
+				want = http.StatusMisdirectedRequest
+			}
+			if resp.StatusCode != want {
+				t.Errorf("anyHost %v, Host %s: %d, want %d", anyHost, host, resp.StatusCode, want)
+			}
+		}
+		if n := r.finish(t).Requests; !anyHost && n != 2 {
+			t.Errorf("the proxy counted %d requests; the two foreign ones must not be seen", n)
+		}
+	}
 }

@@ -25,6 +25,7 @@ import (
 
 	"tokenscope/apiclient"
 	"tokenscope/internal/clock"
+	"tokenscope/internal/hostcheck"
 	"tokenscope/session"
 )
 
@@ -91,7 +92,11 @@ type Config struct {
 	Transport    http.RoundTripper
 	MaxBodyBytes int // DefaultMaxBodyBytes when zero
 	LogSize      int
-	Clock        clock.Clock
+	// AnyHost answers every Host name (--allow-remote). Otherwise only the names the proxy
+	// listens as are answered (hostcheck.Names): a web page that rebinds its own name to
+	// 127.0.0.1 must not read the upstream through the proxy.
+	AnyHost bool
+	Clock   clock.Clock
 	// SweepEvery is how often lost requests are looked for (a tenth of the retry window, at
 	// least 50 ms, when zero).
 	SweepEvery time.Duration
@@ -103,6 +108,7 @@ type Proxy struct {
 	routes    []route
 	clock     clock.Clock
 	maxBody   int
+	anyHost   bool
 	faults    *faults
 	stop      chan struct{}
 	swept     chan struct{}
@@ -147,6 +153,7 @@ func New(cfg Config) (*Proxy, error) {
 		an:      NewAnalyzer(Options{Profile: cfg.Profile, RetryWindow: cfg.RetryWindow, LogSize: cfg.LogSize, Target: upstreamNames(cfg.Upstreams)}),
 		clock:   cfg.Clock,
 		maxBody: cfg.MaxBodyBytes,
+		anyHost: cfg.AnyHost,
 		faults:  &faults{on: cfg.Faults},
 		stop:    make(chan struct{}),
 		swept:   make(chan struct{}),
@@ -233,6 +240,11 @@ func (p *Proxy) sweep(every time.Duration) {
 
 // ServeHTTP forwards one request, reading it on the way.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !p.anyHost && !hostcheck.HostAllowed(r) {
+		// Not the watched client's traffic: refused before it is read or forwarded.
+		http.Error(w, "tokenscope observe: this proxy does not answer to that Host name (DNS rebinding guard); use its listen address or localhost", http.StatusMisdirectedRequest)
+		return
+	}
 	rt := p.route(r.URL.Path)
 	req := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header, BodyLen: r.ContentLength}
 	if p.readsBodyFirst(r) {

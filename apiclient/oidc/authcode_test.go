@@ -34,6 +34,22 @@ func codeFlow(t *testing.T, base string, r *AuthCodeRequest, approve bool) *url.
 	return loc
 }
 
+// waitFor runs cb.Wait as tokenscope does, before the browser comes back: the listener's page
+// says what Wait decided, so a follow needs it running. The returned func gives its result.
+func waitFor(t *testing.T, cb *Callback, r *AuthCodeRequest) func() (string, error) {
+	t.Helper()
+	type result struct {
+		code string
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		code, err := cb.Wait(ctxT(t), r)
+		ch <- result{code, err}
+	}()
+	return func() (string, error) { res := <-ch; return res.code, res.err }
+}
+
 // follow is the browser arriving at the loopback listener; it returns the page it shows.
 func follow(t *testing.T, loc *url.URL) page {
 	t.Helper()
@@ -62,10 +78,11 @@ func TestAuthCodeFlow(t *testing.T) {
 	}
 	r.Client.Keyfunc = kf
 	loc := codeFlow(t, base, r, true)
+	wait := waitFor(t, cb, r)
 	if shown := follow(t, loc); shown.status != 200 || !strings.Contains(shown.body, "close this window") {
 		t.Fatalf("listener page: %d %s", shown.status, shown.body)
 	}
-	code, err := cb.Wait(ctxT(t), r)
+	code, err := wait()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,12 +150,22 @@ func TestAuthURL(t *testing.T) {
 func TestCallbackStateMismatch(t *testing.T) {
 	r, cb, base := startFlow(t, demoserver.Options{}, "openid", nil)
 	loc := codeFlow(t, base, r, true)
-	q := loc.Query()
-	q.Set("state", "forged")
-	loc.RawQuery = q.Encode()
-	follow(t, loc)
-	if _, err := cb.Wait(ctxT(t), r); err == nil || !strings.Contains(err.Error(), "state") {
-		t.Fatalf("err = %v", err)
+	wait := waitFor(t, cb, r)
+	// Forged answers first: no state, another state, an error answer with another state. Each is
+	// turned away with an error page, and the login keeps waiting.
+	for _, forged := range []string{"code=x", "code=x&state=forged", "error=access_denied&state=forged"} {
+		f := *loc
+		f.RawQuery = forged
+		shown := follow(t, &f)
+		if shown.status != http.StatusBadRequest || !strings.Contains(shown.body, "Refused") {
+			t.Fatalf("forged %q: %d %s", forged, shown.status, shown.body)
+		}
+	}
+	if shown := follow(t, loc); shown.status != http.StatusOK || !strings.Contains(shown.body, "received") {
+		t.Fatalf("the real redirect: %d %s", shown.status, shown.body)
+	}
+	if code, err := wait(); err != nil || code == "" || code == "x" {
+		t.Fatalf("code %q, err %v", code, err)
 	}
 }
 
@@ -155,8 +182,9 @@ func TestCallbackIssMismatch(t *testing.T) {
 			q.Set("iss", iss)
 		}
 		loc.RawQuery = q.Encode()
+		wait := waitFor(t, cb, r)
 		follow(t, loc)
-		if _, err := cb.Wait(ctxT(t), r); err == nil || !strings.Contains(err.Error(), "RFC 9207") {
+		if _, err := wait(); err == nil || !strings.Contains(err.Error(), "RFC 9207") {
 			t.Fatalf("iss %q: err = %v", iss, err)
 		}
 	}
@@ -165,11 +193,12 @@ func TestCallbackIssMismatch(t *testing.T) {
 // TestCallbackDenied: the user presses deny; Wait returns the typed access_denied.
 func TestCallbackDenied(t *testing.T) {
 	r, cb, base := startFlow(t, demoserver.Options{}, "openid", nil)
+	wait := waitFor(t, cb, r)
 	shown := follow(t, codeFlow(t, base, r, false))
 	if !strings.Contains(shown.body, "access_denied") {
 		t.Errorf("page: %s", shown.body)
 	}
-	_, err := cb.Wait(ctxT(t), r)
+	_, err := wait()
 	var e *Error
 	if !errors.As(err, &e) || e.Code != "access_denied" || e.Description == "" || e.Status != 0 || e.Hint() == "" {
 		t.Fatalf("err = %#v", err)
@@ -179,8 +208,9 @@ func TestCallbackDenied(t *testing.T) {
 // TestExchangeNonce: an ID token minted for another nonce fails the exchange.
 func TestExchangeNonce(t *testing.T) {
 	r, cb, base := startFlow(t, demoserver.Options{}, "openid", nil)
+	wait := waitFor(t, cb, r)
 	follow(t, codeFlow(t, base, r, true))
-	code, err := cb.Wait(ctxT(t), r)
+	code, err := wait()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package oidc
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"html/template"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -20,7 +22,21 @@ type Callback struct {
 	RedirectURI string // as listened on: a port 0 in the asked URI is replaced by the real one
 	srv         *http.Server
 	path        string
-	got         chan url.Values
+	got         chan answer
+	closing     chan struct{} // closed by Close: nobody will judge an answer any more
+	closeOnce   sync.Once
+}
+
+// answer is one request to the callback path, handed to Wait, which judges it: the page the
+// browser (or whoever sent it) sees says what Wait decided.
+type answer struct {
+	q       url.Values
+	verdict chan verdict
+}
+
+type verdict struct {
+	status int
+	title  string
 }
 
 // Listen starts the loopback listener for redirectURI (DefaultRedirectURI when empty). The
@@ -57,7 +73,7 @@ func Listen(redirectURI string) (*Callback, error) {
 	if path == "" {
 		path = "/"
 	}
-	cb := &Callback{RedirectURI: u.String(), path: path, got: make(chan url.Values, 1)}
+	cb := &Callback{RedirectURI: u.String(), path: path, got: make(chan answer), closing: make(chan struct{})}
 	cb.srv = &http.Server{Handler: http.HandlerFunc(cb.serve), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = cb.srv.Serve(ln) }()
 	if u.Hostname() == "localhost" {
@@ -75,6 +91,7 @@ func Listen(redirectURI string) (*Callback, error) {
 // the code back gets its "you can close this window" page, not a dropped connection (Close
 // right after Wait returned raced the handler still writing it).
 func (cb *Callback) Close() error {
+	cb.closeOnce.Do(func() { close(cb.closing) })
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := cb.srv.Shutdown(ctx); err != nil {
@@ -98,21 +115,28 @@ func (cb *Callback) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no code or error in this request", http.StatusBadRequest)
 		return
 	}
-	title := "Login answer received"
+	a := answer{q: q, verdict: make(chan verdict, 1)}
+	v := verdict{http.StatusConflict, "tokenscope is not waiting for a login answer"}
 	select {
-	case cb.got <- q:
-		if q.Has("error") {
-			title = "Login failed: " + q.Get("error")
+	case cb.got <- a:
+		select {
+		case v = <-a.verdict:
+		case <-r.Context().Done():
+			return
 		}
-	default:
-		title = "tokenscope already has an answer"
+	case <-r.Context().Done():
+		return
+	case <-cb.closing:
+	case <-time.After(5 * time.Second):
+		// No Wait takes it: the login already has its answer, or has not started.
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Content-Security-Policy", "default-src 'none'")
-	_ = donePage.Execute(w, title)
+	w.WriteHeader(v.status)
+	_ = donePage.Execute(w, v.title)
 }
 
 // Wait returns the authorization code the browser brings back for r, once the answer's state
@@ -120,15 +144,34 @@ func (cb *Callback) serve(w http.ResponseWriter, r *http.Request) {
 // provider advertises authorization_response_iss_parameter_supported. An error answer comes
 // back as a typed *Error (Status 0).
 func (cb *Callback) Wait(ctx context.Context, r *AuthCodeRequest) (string, error) {
-	var q url.Values
-	select {
-	case q = <-cb.got:
-	case <-ctx.Done():
-		return "", fmt.Errorf("oidc: waiting for the browser to return to %s: %w", cb.RedirectURI, ctx.Err())
+	for {
+		var a answer
+		select {
+		case a = <-cb.got:
+		case <-ctx.Done():
+			return "", fmt.Errorf("oidc: waiting for the browser to return to %s: %w", cb.RedirectURI, ctx.Err())
+		}
+		if subtle.ConstantTimeCompare([]byte(a.q.Get("state")), []byte(r.State)) != 1 {
+			// Anyone can send a request to a loopback port (a web page's <img>, a local
+			// process): an answer without this login's state is not the provider's, so it is
+			// turned away and the login keeps waiting for the real one (RFC 6749 §10.12).
+			a.verdict <- verdict{http.StatusBadRequest, "Refused: this answer does not carry the state of tokenscope's login request"}
+			continue
+		}
+		code, err := judge(a.q, r)
+		title := "Login answer received"
+		if err != nil {
+			title = "Login failed: " + err.Error()
+		}
+		a.verdict <- verdict{http.StatusOK, title}
+		return code, err
 	}
-	if q.Get("state") != r.State {
-		return "", errors.New("oidc: the redirect's state does not match the request's: a forged or stale answer, refused")
-	}
+}
+
+// judge reads an answer that carries the right state: iss (RFC 9207) must be the provider's
+// issuer, and present when the provider advertises the parameter; an error answer comes back
+// as a typed *Error (Status 0).
+func judge(q url.Values, r *AuthCodeRequest) (string, error) {
 	p := r.Client.Provider
 	if iss, sent := q["iss"]; sent || p.AuthorizationResponseIssParameterSupported {
 		if !sent || len(iss) != 1 || iss[0] != p.Issuer {

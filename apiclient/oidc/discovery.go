@@ -130,5 +130,74 @@ func checkProvider(p *Provider, issuer string) error {
 	if p.TokenEndpoint == "" {
 		return fmt.Errorf("oidc: %s has no token_endpoint", p.DiscoveryURL)
 	}
+	return p.checkEndpoints(issuer)
+}
+
+// checkEndpoints refuses a document that names an endpoint tokenscope may not talk to: client
+// secrets, passwords, codes and tokens travel to these, so each must be https (RFC 8414 §2, RFC
+// 6749 §3.1, §3.2), unless the issuer itself is http on loopback (a local provider, the demo), in
+// which case an http endpoint must be on loopback too.
+func (p *Provider) checkEndpoints(issuer string) error {
+	localHTTP := false
+	if u, err := url.Parse(issuer); err == nil && u.Scheme == "http" && IsLoopbackHost(u.Hostname()) {
+		localHTTP = true
+	}
+	for _, ep := range []struct{ name, url string }{
+		{"authorization_endpoint", p.AuthorizationEndpoint}, {"token_endpoint", p.TokenEndpoint},
+		{"device_authorization_endpoint", p.DeviceAuthorizationEndpoint},
+		{"pushed_authorization_request_endpoint", p.PushedAuthorizationRequestEndpoint},
+		{"jwks_uri", p.JWKSURI}, {"userinfo_endpoint", p.UserinfoEndpoint},
+		{"revocation_endpoint", p.RevocationEndpoint}, {"introspection_endpoint", p.IntrospectionEndpoint},
+	} {
+		if ep.url == "" {
+			continue
+		}
+		u, err := url.Parse(ep.url)
+		switch {
+		case err != nil || u.Host == "" || u.User != nil:
+			return fmt.Errorf("oidc: %s names %s %q, which is not an absolute https URL: refused", p.DiscoveryURL, ep.name, ep.url)
+		case u.Scheme == "https":
+		case u.Scheme == "http" && localHTTP && IsLoopbackHost(u.Hostname()):
+		case u.Scheme == "http" && localHTTP:
+			return fmt.Errorf("oidc: %s names %s %q: an http endpoint is allowed only on loopback, like the issuer: refused", p.DiscoveryURL, ep.name, ep.url)
+		default:
+			return fmt.Errorf("oidc: %s names %s %q: endpoints must be https (credentials and tokens travel there; http is allowed only when the issuer itself is http on loopback): refused", p.DiscoveryURL, ep.name, ep.url)
+		}
+	}
 	return nil
+}
+
+// IsLoopbackHost reports whether host (no port, brackets stripped) names this machine:
+// localhost, a name under .localhost (RFC 6761 §6.3), or a loopback IP address.
+func IsLoopbackHost(host string) bool {
+	h := strings.TrimSuffix(strings.ToLower(host), ".")
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(h, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// UnsafeURLError is a URL tokenscope will not hand to the system's opener, and why.
+type UnsafeURLError struct{ URL, Why string }
+
+func (e *UnsafeURLError) Error() string { return fmt.Sprintf("not opened: %q %s", e.URL, e.Why) }
+
+// CheckBrowserURL says whether u may be handed to the system's opener (xdg-open, open, start):
+// only an absolute https URL, or http on loopback. A provider names the authorization and
+// verification URLs; a file:, javascript: or option-like ("--help") value must reach the user as
+// text, never a program.
+func CheckBrowserURL(u string) error {
+	p, err := url.Parse(u)
+	switch {
+	case err != nil || p.Host == "" || p.Opaque != "":
+		return &UnsafeURLError{u, "is not an absolute https URL"}
+	case p.Scheme == "https":
+		return nil
+	case p.Scheme == "http" && IsLoopbackHost(p.Hostname()):
+		return nil
+	case p.Scheme == "http":
+		return &UnsafeURLError{u, "is plain http to another machine (only https, or http on loopback, is opened)"}
+	}
+	return &UnsafeURLError{u, "is a " + p.Scheme + ": URL, not https"}
 }

@@ -142,3 +142,69 @@ func TestDiscoverUnreachableSaysSoOnce(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestDiscoverRefusesCleartextEndpoints: under an https issuer every endpoint the document names
+// must be https (a token_endpoint of http:// once sent the client secret and the password in
+// clear); under an http issuer on loopback, http endpoints must be on loopback too; other schemes
+// (javascript:, file:) are never endpoints.
+func TestDiscoverRefusesCleartextEndpoints(t *testing.T) {
+	var doc atomic.Value
+	ts := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(doc.Load().(string)))
+	}))
+	defer ts.Close()
+	fields := []string{"authorization_endpoint", "token_endpoint", "device_authorization_endpoint",
+		"pushed_authorization_request_endpoint", "jwks_uri", "userinfo_endpoint", "revocation_endpoint",
+		"introspection_endpoint"}
+	document := func(issuer, field, value string) string {
+		d := `{"issuer":"` + issuer + `","token_endpoint":"` + issuer + `/token"`
+		return d + `,"` + field + `":"` + value + `"}`
+	}
+	for _, f := range fields {
+		for _, bad := range []string{"http://" + ts.Listener.Addr().String() + "/x", "javascript:alert(1)", "file:///etc/passwd"} {
+			doc.Store(document(ts.URL, f, bad))
+			_, err := Discover(ctxT(t), ts.Client(), ts.URL)
+			if err == nil || !strings.Contains(err.Error(), f) || !strings.Contains(err.Error(), "refused") {
+				t.Errorf("%s = %s under an https issuer: err = %v", f, bad, err)
+			}
+		}
+		doc.Store(document(ts.URL, f, ts.URL+"/ok"))
+		if _, err := Discover(ctxT(t), ts.Client(), ts.URL); err != nil {
+			t.Errorf("%s over https: %v", f, err)
+		}
+	}
+
+	// An http issuer on loopback (the demo server): http endpoints on loopback are fine, an http
+	// endpoint elsewhere is not.
+	var plain atomic.Value
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(plain.Load().(string)))
+	}))
+	defer hs.Close()
+	plain.Store(document(hs.URL, "userinfo_endpoint", "http://localhost:1/userinfo"))
+	if _, err := Discover(ctxT(t), hc(), hs.URL); err != nil {
+		t.Errorf("loopback http: %v", err)
+	}
+	plain.Store(document(hs.URL, "token_endpoint", "http://auth.example.com/token"))
+	if _, err := Discover(ctxT(t), hc(), hs.URL); err == nil || !strings.Contains(err.Error(), "only on loopback") {
+		t.Errorf("remote http endpoint under a loopback issuer: err = %v", err)
+	}
+}
+
+// TestCheckBrowserURL: what a provider names is opened only when it is https, or http on
+// loopback; anything else stays text.
+func TestCheckBrowserURL(t *testing.T) {
+	for _, ok := range []string{"https://login.example.com/authorize?x=1", "http://127.0.0.1:8000/device", "http://localhost/cb", "http://[::1]:9/x"} {
+		if err := CheckBrowserURL(ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"file:///etc/passwd", "javascript:alert(1)", "--help", "-a", "http://evil.example/x",
+		"ftp://x/y", "data:text/html,hi", "https:opaque", ""} {
+		if err := CheckBrowserURL(bad); err == nil || !strings.HasPrefix(err.Error(), "not opened") {
+			t.Errorf("%q: err = %v", bad, err)
+		}
+	}
+}

@@ -32,6 +32,12 @@ type fileConfig struct {
 	found bool
 }
 
+// targetHasOrigin reports whether the target called name is at origin (scheme://host:port).
+func (c *fileConfig) targetHasOrigin(name, origin string) bool {
+	t, ok := c.Targets[name]
+	return ok && originOf(t.URL) == origin
+}
+
 // targetConfig is one named target. Every field is optional; flags and TOKENSCOPE_* variables
 // override it.
 type targetConfig struct {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"tokenscope/internal/privfile"
 	"tokenscope/internal/sanitize"
 )
 
@@ -160,7 +161,7 @@ func writeExampleConfig(p string) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := privfile.Open(p, privfile.New)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"tokenscope/apiclient"
+	"tokenscope/internal/privfile"
 	"tokenscope/session"
 )
 
@@ -20,6 +21,7 @@ type evidenceFlags struct {
 	harFile   string
 	logBodies bool
 	rec       *apiclient.Recorder // set when either asks for a recording
+	har       *os.File            // opened at start, so that a file that may not be written is refused before the session
 }
 
 func (v *evidenceFlags) register(fs *pflag.FlagSet) {
@@ -36,30 +38,31 @@ func (v *evidenceFlags) wrap(tr http.RoundTripper) http.RoundTripper {
 	return v.rec
 }
 
-// start teaches the recorder the engine's secrets and writes the HAR file when b closes.
-func (v *evidenceFlags) start(b *wiring) {
+// start teaches the recorder the engine's secrets, opens the HAR file (refused now, not after the
+// session, when it is not the user's to write) and writes it when b closes.
+func (v *evidenceFlags) start(b *wiring) error {
 	if v.rec == nil {
-		return
+		return nil
 	}
 	v.rec.SetMask(b.engine.Redact)
 	if v.harFile == "" {
-		return
+		return nil
 	}
+	f, err := privfile.Open(v.harFile, privfile.Truncate)
+	if err != nil {
+		return fmt.Errorf("--har: %w", err)
+	}
+	v.har = f
 	b.stop = append(b.stop, func() {
 		if err := v.writeHAR(); err != nil {
 			fmt.Fprintf(os.Stderr, "tokenscope: --har: %v\n", err)
 		}
 	})
+	return nil
 }
 
 func (v *evidenceFlags) writeHAR() error {
-	f, err := os.OpenFile(v.harFile, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
-		_ = f.Chmod(0o600) // an existing file is made private before the session goes in
-	}
+	f := v.har
 	werr := v.rec.WriteHAR(f, versionString())
 	if cerr := f.Close(); werr == nil {
 		werr = cerr

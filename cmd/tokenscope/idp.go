@@ -4,6 +4,7 @@ package main
 // the same keys in a config target, and how the URL to log in at reaches the user.
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -174,7 +175,8 @@ type loginUI interface {
 	DeviceCode(d oidc.DeviceAuth)
 }
 
-// opener opens URLs in the user's browser, unless told not to. The browser package writes
+// opener opens URLs in the user's browser, unless told not to, and only https ones (or http on
+// loopback: oidc.CheckBrowserURL); anything else is left for the user to read. The browser package writes
 // the launcher's own output to os.Stdout and os.Stderr, where the TUI draws: that output is
 // discarded.
 type opener struct{ disabled bool }
@@ -184,6 +186,9 @@ var browserOnce sync.Once
 func (o opener) open(u string) error {
 	if o.disabled {
 		return nil
+	}
+	if err := oidc.CheckBrowserURL(u); err != nil {
+		return err
 	}
 	browserOnce.Do(func() { browser.Stdout, browser.Stderr = io.Discard, io.Discard })
 	return browser.OpenURL(u)
@@ -202,7 +207,10 @@ func (s *stderrLoginUI) AuthURL(u string) {
 	defer s.mu.Unlock()
 	how := "open this URL in a browser to log in:"
 	if !s.open.disabled {
-		if err := s.open.open(u); err != nil {
+		var unsafe *oidc.UnsafeURLError
+		if err := s.open.open(u); errors.As(err, &unsafe) {
+			how = "the provider's login URL was " + sanitize.Line(err.Error()) + "; check it before you open it by hand:"
+		} else if err != nil {
 			how = "could not open a browser (" + sanitize.Line(err.Error()) + "); open this URL to log in:"
 		} else {
 			how = "log in in the browser window that opened, or open this URL:"

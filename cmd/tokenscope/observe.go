@@ -136,7 +136,7 @@ func runObserve(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, 
 		}
 		ups = append(ups, u)
 	}
-	p, err := observe.New(observe.Config{Upstreams: ups, Profile: prof, RetryWindow: o.retryWindow, Faults: o.faults, Forwarded: o.forwarded,
+	p, err := observe.New(observe.Config{Upstreams: ups, Profile: prof, RetryWindow: o.retryWindow, Faults: o.faults, Forwarded: o.forwarded, AnyHost: o.allowRemote,
 		TLS: apiclient.TLSOptions{CACertFile: o.caCert, Insecure: o.insecure}})
 	if err != nil {
 		return err

@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -135,4 +137,39 @@ func labelJSON(r apiclient.Request) apiclient.Request {
 		r.Header.Set("Content-Type", "application/json")
 	}
 	return r
+}
+
+// originOf is rawURL's origin as RFC 6454 has it, scheme://host:port with the scheme's default
+// port filled in and the host in lower case; "" when rawURL is not an absolute http(s) URL.
+func originOf(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return ""
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	return u.Scheme + "://" + net.JoinHostPort(strings.TrimSuffix(strings.ToLower(u.Hostname()), "."), port)
+}
+
+// fullURL is METHOD URL's URL (the last of two arguments) when it is an absolute http(s) URL;
+// "" for a path or a NAME.
+func fullURL(args []string) string {
+	if len(args) != 2 || originOf(args[1]) == "" {
+		return ""
+	}
+	return args[1]
+}
+
+// checkURLOrigin refuses a full URL of another origin than the session's target: its host would
+// be dropped and the request, with the session's credentials, sent to the target instead. It
+// runs before anything is sent.
+func checkURLOrigin(rawURL, target string) error {
+	o := originOf(rawURL)
+	if o == "" || o == originOf(target) {
+		return nil
+	}
+	return usageError("%s is at %s, but the session's target is %s: refused, nothing was sent (leave out --target to talk to %s, or give a path)",
+		redactURL(rawURL), o, originOf(target), o)
 }

@@ -43,6 +43,10 @@ came when stdout is a file or a pipe, pretty-printed JSON made safe for the scre
 terminal. -i prints the status and headers first. What happened to the session (resumed,
 logged in, refreshed, rotated) goes to stderr, tokens as fingerprints.
 
+A full URL in place of PATH names the destination as in curl: without --target its origin is the
+target (give --profile and the credentials); with a --target of another origin it is refused, and
+nothing is sent.
+
 NAME instead of METHOD PATH sends a request of the --requests .http file (or the config
 target's or the profile's presets) with its headers and body; -H and -d change them.
 
@@ -52,6 +56,9 @@ command line it refuses. The session's own header (Authorization, or the profile
 be given with -H: the engine sets it.`,
 		Example: `  # the embedded demo server: log in, send, print
   tokenscope request GET /api/me
+
+  # a real API named by a full URL, as in HTTPie
+  tokenscope request --profile simplejwt --user me --password-env PW GET https://api.example.com/me
 
   # keep the session between calls: the second resumes (and refreshes if the token expired)
   tokenscope request --target demo --session-file demo.session GET /api/me
@@ -84,6 +91,7 @@ func runRequest(ctx context.Context, cmd *cobra.Command, o *requestOpts, args []
 	if err != nil {
 		return err
 	}
+	o.tf.requestURL = fullURL(args)
 	b, err := o.tf.build(stderr)
 	if err != nil {
 		return err

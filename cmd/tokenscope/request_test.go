@@ -8,6 +8,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -437,5 +438,60 @@ func TestPrintAnswerOnATerminal(t *testing.T) {
 	out.Reset()
 	if err := printAnswer(guard(&out), res, false, false); err != nil || out.String() != string(res.Body) {
 		t.Errorf("piped output %q (%v)", out.String(), err)
+	}
+}
+
+// TestRequestFullURLNamesTheTarget: as in curl and HTTPie, a full URL names the destination.
+// Without --target its origin is the target (the embedded demo server is not started); with a
+// target of the same origin it is fine; with a target of another origin it is refused before
+// anything is sent, naming both (it once answered from the target, the host dropped).
+func TestRequestFullURLNamesTheTarget(t *testing.T) {
+	ts, rec := echoServer(t, false)
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir()) // no default target from the user's own config
+	cred := []string{"--profile", "simplejwt", "--user", "demo", "--password-env", "TS_TEST_PW"}
+
+	out, _, err := runIn(t, "", append(append([]string{"request"}, cred...), "-d", `{"a":1}`, "POST", ts.URL+"/echo?x=1")...)
+	if err != nil || !strings.Contains(out, `"body":"{\"a\":1}"`) {
+		t.Fatalf("no --target: %v, %s", err, out)
+	}
+	if _, _, n := rec.last(); n != 1 {
+		t.Fatalf("the echo server saw %d requests", n)
+	}
+
+	if _, _, err := runIn(t, "", requestArgs(ts, "GET", ts.URL+"/echo")...); err != nil {
+		t.Fatalf("same origin: %v", err)
+	}
+	if _, _, n := rec.last(); n != 2 {
+		t.Fatalf("the echo server saw %d requests", n)
+	}
+
+	u, _ := url.Parse(ts.URL)
+	other := "http://localhost:" + u.Port() + "/echo" // the same server under another name: another origin
+	for _, target := range []string{ts.URL, "http://127.0.0.1:1"} {
+		_, _, err := runIn(t, "", "request", "--target", target, "--user", "demo", "--password-env", "TS_TEST_PW", "GET", other)
+		if exitStatus(err) != 2 || !strings.Contains(err.Error(), "http://localhost:"+u.Port()) ||
+			!strings.Contains(err.Error(), originOf(target)) || !strings.Contains(err.Error(), "nothing was sent") {
+			t.Errorf("--target %s, URL %s: exit %d, %v", target, other, exitStatus(err), err)
+		}
+	}
+	if _, _, n := rec.last(); n != 2 {
+		t.Fatalf("a refused request reached the server (%d requests)", n)
+	}
+}
+
+// TestOriginOf: the origin a full URL names, RFC 6454's triple with default ports filled in.
+func TestOriginOf(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://API.example.com/me":      "https://api.example.com:443",
+		"https://api.example.com:443/x?y": "https://api.example.com:443",
+		"http://127.0.0.1:8000":           "http://127.0.0.1:8000",
+		"http://[::1]/a":                  "http://[::1]:80",
+		"/api/me":                         "",
+		"ftp://x/y":                       "",
+		"me":                              "",
+	} {
+		if got := originOf(in); got != want {
+			t.Errorf("originOf(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/httpfile"
 	"tokenscope/demoserver"
+	"tokenscope/internal/privfile"
 	"tokenscope/internal/sanitize"
 	"tokenscope/session"
 )
@@ -53,6 +54,9 @@ type targetFlags struct {
 	evidence        evidenceFlags
 	// ui shows where to log in at an identity provider; set by the subcommand before build.
 	ui loginUI
+	// requestURL is the full URL a command line named (request's METHOD URL): its origin is the
+	// target when none is given, as curl and HTTPie take it, and must be the target's otherwise.
+	requestURL string
 
 	// filled by resolve
 	targetName       string
@@ -116,6 +120,9 @@ func (f *targetFlags) resolve() error {
 		return err
 	}
 	f.cfg = cfg
+	if o := originOf(f.requestURL); f.target == "" && o != "" && !cfg.targetHasOrigin(cfg.DefaultTarget, o) {
+		f.target = o // the URL names the destination; the default target is elsewhere
+	}
 	if f.target == "" && cfg.DefaultTarget != "" {
 		f.target = cfg.DefaultTarget
 	}
@@ -319,6 +326,9 @@ func (f *targetFlags) build(stderr io.Writer) (*wiring, error) {
 	if err := f.resolve(); err != nil {
 		return nil, err
 	}
+	if err := checkURLOrigin(f.requestURL, f.target); err != nil {
+		return nil, err
+	}
 	cfg, err := f.engineConfig(stderr)
 	if err != nil {
 		return nil, err
@@ -346,7 +356,10 @@ func (f *targetFlags) build(stderr io.Writer) (*wiring, error) {
 		b.Close()
 		return nil, err
 	}
-	f.evidence.start(b)
+	if err := f.evidence.start(b); err != nil {
+		b.Close()
+		return nil, err
+	}
 	return b, nil
 }
 
@@ -513,21 +526,9 @@ func (f *targetFlags) startLogFile(b *wiring) error {
 	if f.logFile == "" {
 		return nil
 	}
-	file, err := os.OpenFile(f.logFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	file, err := privfile.Open(f.logFile, privfile.Append)
 	if err != nil {
 		return fmt.Errorf("--log-file: %w", err)
-	}
-	// O_CREATE's mode applies only to a new file: an existing one is made private too before
-	// anything (perhaps revealed tokens) is appended to it. Only a regular file: a pipe or a
-	// device (/dev/null) is not ours to change.
-	if st, err := file.Stat(); err != nil || st.Mode().IsRegular() {
-		if err == nil {
-			err = file.Chmod(0o600)
-		}
-		if err != nil {
-			file.Close()
-			return fmt.Errorf("--log-file: %w", err)
-		}
 	}
 	e := b.engine
 	w := &exportWriter{jw: session.NewJSONLWriter(file), engine: e, reveal: f.revealTokens}

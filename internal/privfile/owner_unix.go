@@ -1,14 +1,14 @@
 //go:build unix
 
-package session
+package privfile
 
 import (
 	"os"
 	"syscall"
 )
 
-// fileOwner is the uid that owns fi.
-func fileOwner(fi os.FileInfo) (uid int, ok bool) {
+// Owner is the uid that owns fi.
+func Owner(fi os.FileInfo) (uid int, ok bool) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return 0, false
