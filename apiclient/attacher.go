@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"tokenscope/apiclient/dpop"
+	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 )
 
@@ -212,10 +213,10 @@ type attacher struct {
 	cur atomic.Pointer[credential]
 }
 
-func newAttacher(base string, p Profile, hosted hostedState, mask func(string) string, threshold func(session.Token) time.Duration) *attacher {
+func newAttacher(base string, p profile.Profile, hosted profile.Env, mask func(string) string, threshold func(session.Token) time.Duration) *attacher {
 	a := &attacher{base: strings.TrimRight(base, "/"), header: p.Auth.Header, scheme: p.Auth.Scheme, mask: mask, threshold: threshold}
-	for _, k := range slices.Sorted(maps.Keys(hosted.apiHeaders)) {
-		h := SentHeader{Name: k, Value: hosted.apiHeaders[k], raw: hosted.apiHeaders[k]}
+	for _, k := range slices.Sorted(maps.Keys(hosted.APIHeaders)) {
+		h := SentHeader{Name: k, Value: hosted.APIHeaders[k], raw: hosted.APIHeaders[k]}
 		if env, ok := p.Auth.HeadersEnv[k]; ok {
 			h.Secret, h.Var, h.Value = SecretAPIKey, env, masked
 		}
@@ -242,7 +243,7 @@ func (a *attacher) credential(serial uint64, acc *session.Token, bound bool) *cr
 		// profile says; the transport sees the scheme and adds the proof.
 		name, scheme = "Authorization", dpop.Scheme
 	}
-	c.header = SentHeader{Name: name, Secret: SecretAccess, Var: "TOKEN", raw: withScheme(scheme, acc.Raw)}
+	c.header = SentHeader{Name: name, Secret: SecretAccess, Var: "TOKEN", raw: profile.WithScheme(scheme, acc.Raw)}
 	if scheme != "" {
 		c.header.Prefix = scheme + " "
 	}
@@ -252,7 +253,7 @@ func (a *attacher) credential(serial uint64, acc *session.Token, bound bool) *cr
 }
 
 // outgoing is the record of a request carrying cred (nil: no token).
-func (a *attacher) outgoing(req *Request, cred *credential) Outgoing {
+func (a *attacher) outgoing(req *profile.Request, cred *credential) Outgoing {
 	o := Outgoing{Method: req.Method, at: a, path: req.Path, user: req.Header, cred: cred, body: req.Body}
 	if a.jar != nil {
 		if u, err := url.Parse(o.URL()); err == nil {
@@ -317,7 +318,7 @@ func (storeOnlyJar) Cookies(*url.URL) []*http.Cookie { return nil }
 // Outgoing is what req would carry if it were sent now, for a copy of it (the TUI's curl): the
 // current token's header, the profile's headers, the jar's cookies and, for a DPoP-bound token,
 // a proof signed now (a proof is good for one request, and for a short while only).
-func (e *Engine) Outgoing(req Request) Outgoing {
+func (e *Engine) Outgoing(req profile.Request) Outgoing {
 	e.mu.Lock()
 	var cred *credential
 	raw := e.sess.Access.Raw

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"tokenscope/apiclient/dpop"
+	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
 	"tokenscope/session"
 )
@@ -77,7 +78,7 @@ func TestAttacherRecordIsTheWire(t *testing.T) {
 	var tap wireTap
 	ts := httptest.NewServer(tap.wrap(srv))
 	t.Cleanup(ts.Close)
-	p, _ := BuiltinProfile("simplejwt")
+	p, _ := profile.Builtin("simplejwt")
 	p.Auth.Headers = map[string]string{"X-Client-Info": "tokenscope-test"}
 	p.Auth.HeadersEnv = map[string]string{"apikey": "TS_ATTACHER_KEY"}
 	e, err := New(Config{BaseURL: ts.URL, Profile: p, Username: "demo", Password: "demo", Clock: clock})
@@ -88,7 +89,7 @@ func TestAttacherRecordIsTheWire(t *testing.T) {
 	if _, err := e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	req := Request{Method: "POST", Path: "/api/items", Header: http.Header{"X-Own": {"mine"}, "Content-Type": {"application/json"}},
+	req := profile.Request{Method: "POST", Path: "/api/items", Header: http.Header{"X-Own": {"mine"}, "Content-Type": {"application/json"}},
 		Body: []byte(`{"a":1}`)}
 	r := e.Do(context.Background(), req)
 	if r.Outcome != OK || len(r.Attempts) != 1 {
@@ -184,7 +185,7 @@ func TestAttacherDPoPRecordAndCopy(t *testing.T) {
 	if _, err := v.e.Login(ctx); err != nil {
 		t.Fatal(err)
 	}
-	r := v.e.Do(ctx, Request{Method: "GET", Path: "/api/me"})
+	r := v.e.Do(ctx, profile.Request{Method: "GET", Path: "/api/me"})
 	if r.Outcome != OK || len(r.Attempts) != 1 {
 		t.Fatalf("%v %d %s", r.Outcome, r.Status, r.Reason)
 	}
@@ -201,7 +202,7 @@ func TestAttacherDPoPRecordAndCopy(t *testing.T) {
 		len(r.Attempts[0].Out.Proofs) != 1 {
 		t.Errorf("record: Authorization %+v, DPoP %+v, proofs %+v", auth, proof, r.Attempts[0].Out.Proofs)
 	}
-	o := v.e.Outgoing(Request{Method: "GET", Path: "/api/me"})
+	o := v.e.Outgoing(profile.Request{Method: "GET", Path: "/api/me"})
 	hr, err := http.NewRequest(o.Method, o.URL(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -235,7 +236,7 @@ func TestAttacherPutsTheCookies(t *testing.T) {
 	if _, err := e.Login(ctx); err != nil {
 		t.Fatal(err)
 	}
-	r := e.Do(ctx, Request{Method: "GET", Path: "/api/data"})
+	r := e.Do(ctx, profile.Request{Method: "GET", Path: "/api/data"})
 	if r.Outcome != OK {
 		t.Fatalf("%v %d %s", r.Outcome, r.Status, r.Reason)
 	}
@@ -263,7 +264,7 @@ func TestRecorderTakesTheRecord(t *testing.T) {
 	}
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	p, _ := BuiltinProfile("simplejwt")
+	p, _ := profile.Builtin("simplejwt")
 	p.Auth.HeadersEnv = map[string]string{"X-Weird-Key": "TS_HAR_KEY"} // not on the recorder's list of secret headers
 	rec := NewRecorder(http.DefaultTransport)
 	e, err := New(Config{BaseURL: ts.URL, Profile: p, Username: "demo", Password: "demo", Transport: rec})
@@ -274,7 +275,7 @@ func TestRecorderTakesTheRecord(t *testing.T) {
 	if _, err := e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if r := e.Do(context.Background(), Request{Method: "GET", Path: "/api/protected/"}); r.Outcome != OK {
+	if r := e.Do(context.Background(), profile.Request{Method: "GET", Path: "/api/protected/"}); r.Outcome != OK {
 		t.Fatal(r.Reason)
 	}
 	var b bytes.Buffer
@@ -339,7 +340,7 @@ func TestAttacherRedirectHopGetsItsOwnCookies(t *testing.T) {
 	if _, err := e.Login(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if r := e.Do(ctx, Request{Method: "GET", Path: "/api/session/peek"}); r.Outcome != OK {
+	if r := e.Do(ctx, profile.Request{Method: "GET", Path: "/api/session/peek"}); r.Outcome != OK {
 		t.Fatalf("%v %d %s", r.Outcome, r.Status, r.Reason)
 	}
 	if !sawRefreshCookie {

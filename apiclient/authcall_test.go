@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tokenscope/apiclient/profile"
 )
 
 func TestJoinedURLDoubledPath(t *testing.T) {
@@ -51,7 +53,7 @@ func TestRefreshFailureNamesTheCall(t *testing.T) {
 		_, _ = w.Write([]byte("<!doctype html><h1>Not Found</h1>"))
 	}))
 	defer srv.Close()
-	p, _ := BuiltinProfile("simplejwt")
+	p, _ := profile.Builtin("simplejwt")
 	e, err := New(Config{BaseURL: srv.URL, Profile: p, Username: "u", Password: "pw"})
 	if err != nil {
 		t.Fatal(err)

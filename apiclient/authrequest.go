@@ -9,10 +9,11 @@ import (
 	"github.com/go-resty/resty/v2"
 
 	"tokenscope/apiclient/oidc"
+	"tokenscope/apiclient/profile"
 )
 
 // authRequest builds a login or refresh call: fields travel as the endpoint says.
-func (e *Engine) authRequest(ctx context.Context, ep Endpoint, fields map[string]string) *resty.Request {
+func (e *Engine) authRequest(ctx context.Context, ep profile.Endpoint, fields map[string]string) *resty.Request {
 	r := e.auth.R().SetContext(ctx).SetHeader("Accept", "application/json")
 	all := map[string]string{}
 	for k, v := range ep.Extra {
@@ -36,36 +37,29 @@ func (e *Engine) authRequest(ctx context.Context, ep Endpoint, fields map[string
 			all["client_secret"] = e.cfg.ClientSecret
 		}
 	}
-	ep.applyExtras(r, all)
-	switch ep.Send {
-	case SendCookie:
+	wire := ep.AuthCall(all, fields)
+	if len(wire.Query) > 0 {
+		r.SetQueryParamsFromValues(wire.Query)
+	}
+	for k := range wire.Header {
+		r.SetHeader(k, wire.Header.Get(k))
+	}
+	if ep.Send == profile.SendCookie {
 		// The jar sends the cookie; the CSRF header goes with it.
 		e.prepareCookieRefresh(r)
-		if len(all) > 0 || len(ep.JSON) > 0 {
-			r.SetHeader("Content-Type", ep.contentType("application/json")).SetBody(ep.jsonBody(all))
-		}
-	case SendHeader:
-		for k, v := range fields {
-			r.SetHeader(k, withScheme(ep.TokenScheme, v))
-		}
-		if len(all) > 0 || len(ep.JSON) > 0 {
-			r.SetHeader("Content-Type", ep.contentType("application/json")).SetBody(ep.jsonBody(all))
-		}
-	case SendForm:
-		form := url.Values{}
-		for k, v := range all {
-			form.Set(k, v)
-		}
-		for k, v := range fields {
-			form.Set(k, v)
-		}
-		r.SetHeader("Content-Type", ep.contentType("application/x-www-form-urlencoded")).SetBody([]byte(form.Encode()))
-	default:
-		for k, v := range fields {
-			all[k] = v
-		}
-		// Dotted names nest (AuthParameters.REFRESH_TOKEN), under the endpoint's json members.
-		r.SetHeader("Content-Type", ep.contentType("application/json")).SetBody(ep.jsonBody(all))
+	}
+	if wire.ContentType != "" {
+		r.SetHeader("Content-Type", wire.ContentType).SetBody(wire.Body)
 	}
 	return r
+}
+
+// setAPIHeaders puts the profile's fixed headers on an API request, unless the request sets
+// the header itself (a preset or the user knows better for that one request).
+func (e *Engine) setAPIHeaders(r *resty.Request) {
+	for k, v := range e.hosted.APIHeaders {
+		if r.Header.Get(k) == "" {
+			r.SetHeader(k, v)
+		}
+	}
 }

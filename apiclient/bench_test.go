@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-resty/resty/v2"
 
+	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
 	"tokenscope/session"
 )
@@ -29,7 +30,7 @@ func benchServer(b *testing.B, clock demoserver.Clock) string {
 
 func benchEngine(b *testing.B, url string, clock session.Clock) *Engine {
 	b.Helper()
-	p, _ := BuiltinProfile("simplejwt")
+	p, _ := profile.Builtin("simplejwt")
 	e, err := New(Config{BaseURL: url, Profile: p, Username: "demo", Password: "demo", Clock: clock,
 		Log:       session.NewLog(1 << 14),
 		Transport: &http.Transport{MaxConnsPerHost: 64, MaxIdleConnsPerHost: 64}})
@@ -85,7 +86,7 @@ func BenchmarkRequestBareConfigured(b *testing.B) {
 func BenchmarkRequestEngine(b *testing.B) {
 	url := benchServer(b, nil)
 	e := benchEngine(b, url, nil)
-	req := Request{Method: "GET", Path: "/api/protected/"}
+	req := profile.Request{Method: "GET", Path: "/api/protected/"}
 	b.ResetTimer()
 	for b.Loop() {
 		if r := e.Do(context.Background(), req); r.Outcome != OK {
@@ -103,7 +104,7 @@ func BenchmarkRequestOverhead(b *testing.B) {
 	e := benchEngine(b, url, nil)
 	tok := e.Snapshot().Access.Raw
 	c := resty.New().SetBaseURL(url).SetTransport(&http.Transport{MaxConnsPerHost: 64, MaxIdleConnsPerHost: 64})
-	req := Request{Method: "GET", Path: "/api/protected/"}
+	req := profile.Request{Method: "GET", Path: "/api/protected/"}
 	var bare, engine time.Duration
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
@@ -132,7 +133,7 @@ func BenchmarkRequestOverhead(b *testing.B) {
 
 func burst(b *testing.B, e *Engine, n int) {
 	var wg sync.WaitGroup
-	req := Request{Method: "GET", Path: "/api/protected/"}
+	req := profile.Request{Method: "GET", Path: "/api/protected/"}
 	for range n {
 		wg.Add(1)
 		go func() {

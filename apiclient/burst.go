@@ -3,6 +3,8 @@ package apiclient
 import (
 	"context"
 	"sync"
+
+	"tokenscope/apiclient/profile"
 )
 
 // Burst sends req n times through Do, at most concurrency at once (all at once when
@@ -10,7 +12,7 @@ import (
 // with the request's index (0 ≤ i < n) and its Result as each one ends, in the order they
 // end. Calls to each never overlap, so it may keep counts without a lock; it should be quick,
 // since the next result waits for it (the next request does not).
-func (e *Engine) Burst(ctx context.Context, req Request, n, concurrency int, each func(i int, r Result)) {
+func (e *Engine) Burst(ctx context.Context, req profile.Request, n, concurrency int, each func(i int, r Result)) {
 	if concurrency <= 0 || concurrency > n {
 		concurrency = n
 	}

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
 )
 
@@ -14,7 +15,7 @@ func TestBurst(t *testing.T) {
 	var inEach, overlapped atomic.Int32
 	seen := make([]bool, n)
 	ok := 0
-	v.e.Burst(context.Background(), Request{Method: "GET", Path: "/api/protected/"}, n, conc, func(i int, r Result) {
+	v.e.Burst(context.Background(), profile.Request{Method: "GET", Path: "/api/protected/"}, n, conc, func(i int, r Result) {
 		if inEach.Add(1) > 1 {
 			overlapped.Add(1)
 		}
@@ -30,5 +31,5 @@ func TestBurst(t *testing.T) {
 	if ok != n || overlapped.Load() != 0 {
 		t.Fatalf("%d of %d ok (with Sent), %d overlapping calls to each", ok, n, overlapped.Load())
 	}
-	v.e.Burst(context.Background(), Request{Method: "GET", Path: "/api/protected/"}, 3, 0, nil) // nil each: no panic
+	v.e.Burst(context.Background(), profile.Request{Method: "GET", Path: "/api/protected/"}, 3, 0, nil) // nil each: no panic
 }

@@ -11,7 +11,6 @@ package apiclient
 // refresh cookie (Path=/auth) never travels with a request to /api/...
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -23,27 +22,9 @@ import (
 
 	"github.com/go-resty/resty/v2"
 
+	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 )
-
-// SendCookie is how a refresh token travels in the cookie convention: the refresh call sends
-// the cookie back (from the jar) and no body.
-const SendCookie = "cookie"
-
-// CookieNames name the cookies of the cookie convention ([cookie] in a profile file).
-type CookieNames struct {
-	// Refresh is the name of the cookie that holds the refresh token.
-	Refresh string `toml:"refresh"`
-	// CSRFCookie is the name of the cookie whose value goes back in CSRFHeader on refresh
-	// (double submit). Empty: the server wants no CSRF header.
-	CSRFCookie string `toml:"csrf_cookie"`
-	// CSRFHeader is the header the CSRF value is sent in; X-CSRF-Token when CSRFCookie is set.
-	CSRFHeader string `toml:"csrf_header"`
-	// Path is where a resumed session's refresh cookie is put back in the jar (a session file
-	// keeps the token, not the cookie); the refresh endpoint's path when empty, which is
-	// always sent to the refresh endpoint. The server's next Set-Cookie replaces it.
-	Path string `toml:"path"`
-}
 
 // CookieInfo is the refresh cookie as the server set it, for display: its name and attributes,
 // never its value (the session's Refresh token is the value; show its fingerprint).
@@ -60,81 +41,10 @@ type CookieInfo struct {
 	Resumed  bool      // put back from a session file: the attributes are not known
 }
 
-// cookieMode reports whether the profile keeps the refresh token in a cookie.
-func (p Profile) cookieMode() bool { return p.Refresh.Send == SendCookie }
-
-// cookieDefaults fills in the cookie convention's defaults.
-func (p *Profile) cookieDefaults() {
-	if !p.cookieMode() {
-		return
-	}
-	if p.Cookie.CSRFCookie != "" && p.Cookie.CSRFHeader == "" {
-		p.Cookie.CSRFHeader = "X-CSRF-Token"
-	}
-}
-
-// cookiePath is where a resumed session's cookie goes back: cookie.path, else the refresh
-// path (resolved here, not filled in as a default, so that a profile built on another keeps
-// following its own refresh path).
-func (p Profile) cookiePath() string {
-	if p.Cookie.Path != "" {
-		return p.Cookie.Path
-	}
-	return p.Refresh.Path
-}
-
-// validateCookie checks the cookie settings of a profile whose refresh token travels in a
-// cookie, and that a profile which does not has none.
-func (p Profile) validateCookie() error {
-	c := p.Cookie
-	if !p.cookieMode() {
-		if c != (CookieNames{}) {
-			return errors.New(`[cookie] is set but refresh.send is not "cookie"`)
-		}
-		return nil
-	}
-	if !validCookieName(c.Refresh) {
-		return fmt.Errorf("cookie.refresh must name the refresh token's cookie (a cookie name), got %q", c.Refresh)
-	}
-	if c.CSRFCookie != "" && !validCookieName(c.CSRFCookie) {
-		return fmt.Errorf("cookie.csrf_cookie is not a cookie name: %q", c.CSRFCookie)
-	}
-	if c.CSRFCookie == c.Refresh {
-		return errors.New("cookie.csrf_cookie must differ from cookie.refresh")
-	}
-	if c.CSRFHeader != "" && !validCookieName(c.CSRFHeader) { // a header name is a token too
-		return fmt.Errorf("cookie.csrf_header is not a header name: %q", c.CSRFHeader)
-	}
-	if c.CSRFHeader != "" && c.CSRFCookie == "" {
-		return errors.New("cookie.csrf_header needs cookie.csrf_cookie (the cookie its value comes from)")
-	}
-	if c.Path != "" && !strings.HasPrefix(c.Path, "/") {
-		return fmt.Errorf("cookie.path must start with /, got %q", c.Path)
-	}
-	if p.Tokens.Refresh != "" {
-		return fmt.Errorf(`tokens.refresh must be empty when refresh.send is "cookie": the refresh token comes from the %q cookie (set tokens.refresh = "")`, c.Refresh)
-	}
-	return nil
-}
-
-// validCookieName reports whether s is an RFC 7230 token, as cookie and header names are.
-func validCookieName(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		b := s[i]
-		if b <= ' ' || b >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, b) >= 0 {
-			return false
-		}
-	}
-	return true
-}
-
 // cookieState is an engine's jar and what it knows of the refresh cookie. info and csrf are
 // guarded by Engine.mu; the jar has its own lock.
 type cookieState struct {
-	names   CookieNames
+	names   profile.CookieNames
 	jar     *hostJar
 	refresh *url.URL // the refresh endpoint: the URL whose cookies the refresh call sends
 	info    *CookieInfo
@@ -144,7 +54,7 @@ type cookieState struct {
 	resumedPath string
 }
 
-func newCookieState(baseURL string, p Profile) (*cookieState, error) {
+func newCookieState(baseURL string, p profile.Profile) (*cookieState, error) {
 	u, err := url.Parse(strings.TrimRight(baseURL, "/") + p.Refresh.Path)
 	if err != nil {
 		return nil, err
@@ -168,7 +78,7 @@ func (c *cookieState) lookup(name string) string {
 // setupCookies gives the engine its jar; both clients use it, so that a cookie goes wherever
 // a browser would send it on this host, and nowhere else.
 func (e *Engine) setupCookies() error {
-	if !e.profile.cookieMode() {
+	if !e.profile.CookieMode() {
 		return nil
 	}
 	cs, err := newCookieState(e.cfg.BaseURL, e.profile)
@@ -195,9 +105,10 @@ func (e *Engine) prepareCookieRefresh(r *resty.Request) {
 	}
 }
 
-// cookiePair completes a parsed login or refresh answer with the refresh token from the jar.
-// A login must have set the cookie; a refresh that set no new one keeps the old.
-func (e *Engine) cookiePair(resp *resty.Response, p pair, serverRecv time.Time, login bool) (pair, error) {
+// checkCookie keeps the jar's side of a parsed login or refresh answer: the profile read the
+// refresh token from Set-Cookie; the jar must keep it and send it back to the refresh
+// endpoint, or the session could not refresh with it.
+func (e *Engine) checkCookie(resp *resty.Response, p profile.Answer) (profile.Answer, error) {
 	c := e.cookies
 	var set *http.Cookie
 	if resp.RawResponse != nil {
@@ -224,23 +135,17 @@ func (e *Engine) cookiePair(resp *resty.Response, p pair, serverRecv time.Time, 
 	if set != nil && !c.sentToRefresh(set) {
 		// Another domain, a path the refresh is not on, a Secure cookie over http, a deletion:
 		// the cookie would never be sent back, so the session could not refresh with it.
-		return pair{}, fmt.Errorf("the answer set a %q cookie the jar would not send to %s (its Domain %q, Path %q, Secure %t, Max-Age %d)",
+		return profile.Answer{}, fmt.Errorf("the answer set a %q cookie the jar would not send to %s (its Domain %q, Path %q, Secure %t, Max-Age %d)",
 			c.names.Refresh, c.refresh.Path, set.Domain, set.Path, set.Secure, set.MaxAge)
 	}
-	if login && set == nil {
-		return pair{}, fmt.Errorf("the answer set no %q cookie", c.names.Refresh)
-	}
 	if set == nil {
-		return p, nil // no new cookie: the refresh token is kept
+		return p, nil // no new cookie: the refresh token is kept (a login without one failed to parse)
 	}
 	if raw == "" {
-		return pair{}, fmt.Errorf("the jar did not keep the %q cookie for %s", c.names.Refresh, c.refresh.Path)
+		return profile.Answer{}, fmt.Errorf("the jar did not keep the %q cookie for %s", c.names.Refresh, c.refresh.Path)
 	}
-	// The token this answer issued: the jar holds the same unless a concurrent refresh (single
-	// flight off) set another since.
-	raw = set.Value
-	p.refresh = session.ParseToken(raw, serverRecv, 0)
-	p.rotated = true
+	// p.Refresh is the token this answer issued (set's value): the jar holds the same unless a
+	// concurrent refresh (single flight off) set another since.
 	info := cookieInfo(set, e.now())
 	e.mu.Lock()
 	c.info = info
@@ -300,7 +205,7 @@ func (e *Engine) resumeCookies(s session.Stored) {
 	if c == nil {
 		return
 	}
-	ck := []*http.Cookie{{Name: c.names.Refresh, Value: s.Refresh, Path: e.profile.cookiePath(), HttpOnly: true,
+	ck := []*http.Cookie{{Name: c.names.Refresh, Value: s.Refresh, Path: e.profile.CookiePath(), HttpOnly: true,
 		Secure: c.refresh.Scheme == "https"}}
 	if c.names.CSRFCookie != "" && s.CSRF != "" {
 		ck = append(ck, &http.Cookie{Name: c.names.CSRFCookie, Value: s.CSRF, Path: "/", Secure: c.refresh.Scheme == "https"})
@@ -308,8 +213,8 @@ func (e *Engine) resumeCookies(s session.Stored) {
 	c.jar.SetCookies(c.refresh, ck)
 	e.mu.Lock()
 	c.csrf = s.CSRF
-	c.resumedPath = e.profile.cookiePath()
-	c.info = &CookieInfo{Name: c.names.Refresh, Path: e.profile.cookiePath(), HttpOnly: true, Secure: ck[0].Secure,
+	c.resumedPath = e.profile.CookiePath()
+	c.info = &CookieInfo{Name: c.names.Refresh, Path: e.profile.CookiePath(), HttpOnly: true, Secure: ck[0].Secure,
 		SetAt: e.now(), Resumed: true}
 	e.mu.Unlock()
 }
@@ -413,31 +318,4 @@ func (h *hostJar) reset() {
 	h.mu.Lock()
 	h.jar = j
 	h.mu.Unlock()
-}
-
-// ParseAnswer reads the tokens out of a login or refresh answer as the engine does, the
-// refresh token from the answer's Set-Cookie in the cookie convention (a login must set it; a
-// refresh that sets none keeps the old one: refresh is then the zero Token).
-func (p Profile) ParseAnswer(h http.Header, body []byte, serverRecv time.Time, login bool) (access, refresh session.Token, err error) {
-	access, refresh, err = ParseTokenAnswer(p.Tokens, h.Get("Content-Type"), body, serverRecv, login)
-	if err != nil || !p.cookieMode() {
-		return access, refresh, err
-	}
-	for _, ck := range (&http.Response{Header: h}).Cookies() {
-		if ck.Name == p.Cookie.Refresh && ck.Value != "" && ck.MaxAge >= 0 {
-			refresh = session.ParseToken(ck.Value, serverRecv, 0)
-		}
-	}
-	if login && refresh.Raw == "" {
-		return session.Token{}, session.Token{}, fmt.Errorf("the answer set no %q cookie", p.Cookie.Refresh)
-	}
-	return access, refresh, nil
-}
-
-// presentedCookie is the refresh token a request presents in its Cookie header.
-func (p Profile) presentedCookie(h http.Header) string {
-	if c, err := (&http.Request{Header: h}).Cookie(p.Cookie.Refresh); err == nil {
-		return c.Value
-	}
-	return ""
 }

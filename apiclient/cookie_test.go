@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
 	"tokenscope/session"
 )
@@ -67,7 +68,7 @@ func cookieDemo(t *testing.T) (*demoserver.Server, *cookieSeen, string) {
 	return srv, seen, hs.URL
 }
 
-func cookieEngine(t *testing.T, base string, p Profile) *Engine {
+func cookieEngine(t *testing.T, base string, p profile.Profile) *Engine {
 	t.Helper()
 	e, err := New(Config{BaseURL: base, Profile: p, Username: "demo", Password: "demo", RefreshBackoff: 10 * time.Millisecond})
 	if err != nil {
@@ -78,7 +79,7 @@ func cookieEngine(t *testing.T, base string, p Profile) *Engine {
 }
 
 // fifty sends n requests at once and returns how many ended OK.
-func fifty(e *Engine, n int, req Request) (ok int, reasons []string) {
+func fifty(e *Engine, n int, req profile.Request) (ok int, reasons []string) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	start := make(chan struct{})
@@ -107,7 +108,7 @@ func fifty(e *Engine, n int, req Request) (ok int, reasons []string) {
 // requests at expiry share one refresh, which rotates the cookie.
 func TestCookieDemoFiftyAtExpiryOneRefresh(t *testing.T) {
 	srv, seen, base := cookieDemo(t)
-	p, _ := BuiltinProfile("cookie")
+	p, _ := profile.Builtin("cookie")
 	e := cookieEngine(t, base, p)
 	ctx := context.Background()
 	if _, err := e.Login(ctx); err != nil {
@@ -243,7 +244,7 @@ func TestCookieDemoWire(t *testing.T) {
 // in the jar, and the first refresh after the resume works.
 func TestCookieResumePutsTheCookieBack(t *testing.T) {
 	srv, seen, base := cookieDemo(t)
-	p, _ := BuiltinProfile("cookie")
+	p, _ := profile.Builtin("cookie")
 	e := cookieEngine(t, base, p)
 	ctx := context.Background()
 	if _, err := e.Login(ctx); err != nil {
@@ -464,9 +465,9 @@ func (s *spa) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func spaProfile(t *testing.T) Profile {
+func spaProfile(t *testing.T) profile.Profile {
 	t.Helper()
-	p, err := ParseProfile("spa.toml", []byte(spaTOML))
+	p, err := profile.Parse("spa.toml", []byte(spaTOML))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -481,7 +482,7 @@ func TestCookieIndependentServerFiftyAtExpiry(t *testing.T) {
 	hs := httptest.NewServer(s)
 	defer hs.Close()
 	p := spaProfile(t)
-	if p.cookiePath() != "/api/session/refresh" || p.Refresh.Send != SendCookie || p.Login.UserField != "email" {
+	if p.CookiePath() != "/api/session/refresh" || p.Refresh.Send != profile.SendCookie || p.Login.UserField != "email" {
 		t.Fatalf("profile %+v", p)
 	}
 	e := cookieEngine(t, hs.URL, p)
@@ -576,7 +577,7 @@ func TestCookieNeverLeavesItsHostOrPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, path := range []string{"/api/data", "/api/away", "/api/data"} {
-		if r := e.Do(ctx, Request{Method: "GET", Path: path}); r.Outcome != OK {
+		if r := e.Do(ctx, profile.Request{Method: "GET", Path: path}); r.Outcome != OK {
 			t.Fatalf("%s: %+v", path, r)
 		}
 	}
@@ -639,58 +640,11 @@ func TestCookieValuesRedactedInErrors(t *testing.T) {
 	check("the session reason", e.Snapshot().Reason)
 }
 
-// Profile files describe a cookie API; mistakes are named.
-func TestCookieProfileValidation(t *testing.T) {
+// The SPA profile file used here parses as a cookie API (its validation is profile's test).
+func TestCookieSPAProfileParses(t *testing.T) {
 	p := spaProfile(t)
 	if p.Cookie.CSRFHeader != "X-XSRF-TOKEN" || p.Tokens.Refresh != "" {
 		t.Errorf("parsed %+v", p.Cookie)
-	}
-	def, err := ParseProfile("d.toml", []byte("base = \"simplejwt\"\n[refresh]\nsend = \"cookie\"\n[tokens]\nrefresh = \"\"\n[cookie]\nrefresh = \"rt\"\ncsrf_cookie = \"c\"\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if def.Cookie.CSRFHeader != "X-CSRF-Token" || def.cookiePath() != "/api/token/refresh/" {
-		t.Errorf("defaults %+v", def.Cookie)
-	}
-	for _, tc := range []struct{ data, want string }{
-		{"base = \"cookie\"\n[cookie]\nrefresh = \"\"\n", "cookie.refresh"},
-		{"base = \"cookie\"\n[cookie]\nrefresh = \"a b\"\n", "cookie.refresh"},
-		{"base = \"cookie\"\n[tokens]\nrefresh = \"refresh\"\n", "tokens.refresh must be empty"},
-		{"base = \"cookie\"\n[cookie]\ncsrf_cookie = \"\"\n", "csrf_header needs"},
-		{"base = \"cookie\"\n[cookie]\ncsrf_cookie = \"refresh_token\"\n", "must differ"},
-		{"base = \"cookie\"\n[cookie]\npath = \"auth\"\n", "cookie.path"},
-		{"base = \"cookie\"\n[login]\nsend = \"cookie\"\n", "login.send"},
-		{"base = \"simplejwt\"\n[cookie]\nrefresh = \"rt\"\n", "refresh.send is not"},
-		{"base = \"cookie\"\n[cookie]\nbogus = 1\n", "unknown keys"},
-	} {
-		if _, err := ParseProfile("x.toml", []byte(tc.data)); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%q: err %v, want %q", tc.data, err, tc.want)
-		}
-	}
-}
-
-// observe (and anything else that watches traffic) reads the cookie convention as the engine
-// does: the presented refresh token from the Cookie header, the issued one from Set-Cookie.
-func TestCookieRecogniseAndParseAnswer(t *testing.T) {
-	p, _ := BuiltinProfile("cookie")
-	p.withDefaults()
-	h := http.Header{"Cookie": {"csrf_token=c1; refresh_token=r1"}, "X-Csrf-Token": {"c1"}}
-	if kind, tok := p.RecogniseCall("POST", "/auth/refresh", h, nil); kind != CallRefresh || tok != "r1" {
-		t.Errorf("refresh call: %v %q", kind, tok)
-	}
-	if kind, _ := p.RecogniseCall("POST", "/auth/login", http.Header{"Content-Type": {"application/json"}}, []byte(`{}`)); kind != CallLogin {
-		t.Errorf("login call: %v", kind)
-	}
-	ans := http.Header{"Content-Type": {"application/json"}, "Set-Cookie": {"refresh_token=r2; Path=/auth; HttpOnly", "csrf_token=c2; Path=/"}}
-	acc, ref, err := p.ParseAnswer(ans, []byte(`{"accessToken":"a2"}`), time.Now(), true)
-	if err != nil || acc.Raw != "a2" || ref.Raw != "r2" {
-		t.Errorf("login answer: %q %q %v", acc.Raw, ref.Raw, err)
-	}
-	if _, ref, err := p.ParseAnswer(http.Header{"Content-Type": {"application/json"}}, []byte(`{"accessToken":"a3"}`), time.Now(), false); err != nil || ref.Raw != "" {
-		t.Errorf("refresh answer without a cookie keeps the token: %q %v", ref.Raw, err)
-	}
-	if _, _, err := p.ParseAnswer(http.Header{"Content-Type": {"application/json"}}, []byte(`{"accessToken":"a3"}`), time.Now(), true); err == nil {
-		t.Error("a login without the cookie was accepted")
 	}
 }
 
@@ -708,7 +662,7 @@ func TestCookieLoginWithUnusableCookieFails(t *testing.T) {
 				_, _ = w.Write([]byte(`{"accessToken":"a.b.c"}`))
 			}))
 			defer hs.Close()
-			p, _ := BuiltinProfile("cookie")
+			p, _ := profile.Builtin("cookie")
 			e := cookieEngine(t, hs.URL, p)
 			if _, err := e.Login(context.Background()); err == nil || !strings.Contains(err.Error(), "would not send") {
 				t.Errorf("login: %v", err)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"tokenscope/apiclient/dpop"
+	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 )
 
@@ -105,21 +106,21 @@ func (e *Engine) onProof(req *http.Request, p dpop.Proof) {
 
 // bindLocked takes in the token_type of a new token answer and returns a note for the log when
 // the provider did not bind the token; the caller holds e.mu and emits the note after.
-func (e *Engine) bindLocked(p pair, login bool) string {
+func (e *Engine) bindLocked(p profile.Answer, login bool) string {
 	d := e.dpop
 	if d == nil {
 		return ""
 	}
-	if p.tokenType == "" && !login {
+	if p.TokenType == "" && !login {
 		return "" // a refresh answer that does not say keeps what the login said
 	}
 	was := d.bound
-	d.tokenType = p.tokenType
-	d.bound = strings.EqualFold(p.tokenType, dpop.Scheme)
+	d.tokenType = p.TokenType
+	d.bound = strings.EqualFold(p.TokenType, dpop.Scheme)
 	switch {
 	case !d.bound && (login || was):
-		return fmt.Sprintf("DPoP: the provider did not bind the token (token_type %q, not DPoP): it is sent as a Bearer token, without proofs", clipRunes(p.tokenType, 32))
-	case d.bound && bindingOf(p.access, d.key.Thumbprint()) == BindingMismatch:
+		return fmt.Sprintf("DPoP: the provider did not bind the token (token_type %q, not DPoP): it is sent as a Bearer token, without proofs", clipRunes(p.TokenType, 32))
+	case d.bound && bindingOf(p.Access, d.key.Thumbprint()) == BindingMismatch:
 		return "DPoP: the access token's cnf.jkt names another key than this session's: the resource server will refuse it"
 	}
 	return ""

@@ -11,6 +11,7 @@ import (
 
 	"tokenscope/apiclient/dpop"
 	"tokenscope/apiclient/oidc"
+	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
 	"tokenscope/session"
 )
@@ -232,7 +233,7 @@ func TestDPoPReactiveRetryHasANewProof(t *testing.T) {
 // Proofs go to the token and PAR endpoints only: not to discovery, keys or the device
 // authorization endpoint, and not before the provider is known.
 func TestDPoPTokenCallsAreTheTokenAndPAREndpoints(t *testing.T) {
-	p, _ := BuiltinProfile("oauth2")
+	p, _ := profile.Builtin("oauth2")
 	e, err := New(Config{BaseURL: "http://127.0.0.1:1", Profile: p, OIDC: &OIDCConfig{Issuer: "https://idp.test",
 		Flow: FlowPassword, DPoP: true}})
 	if err != nil {

@@ -6,20 +6,18 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"reflect"
-	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
 	"tokenscope/internal/testutil"
 	"tokenscope/session"
@@ -31,7 +29,7 @@ import (
 // swaps os.Stderr and must not share the process with other tests while it does.
 
 // edgeConfig is a fast config: two refresh attempts 5 ms apart, 300 ms timeouts.
-func edgeConfig(base string, p Profile) Config {
+func edgeConfig(base string, p profile.Profile) Config {
 	return Config{
 		BaseURL: base, Profile: p, Username: "demo", Password: "demo",
 		RefreshAttempts: 2, RefreshBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
@@ -39,9 +37,9 @@ func edgeConfig(base string, p Profile) Config {
 	}
 }
 
-func edgeProfile(t *testing.T, name string) Profile {
+func edgeProfile(t *testing.T, name string) profile.Profile {
 	t.Helper()
-	p, ok := BuiltinProfile(name)
+	p, ok := profile.Builtin(name)
 	if !ok {
 		t.Fatalf("no built-in profile %q", name)
 	}
@@ -161,7 +159,7 @@ func TestEdgeLoopGuardRetryIsNotRetriedAgain(t *testing.T) {
 	defer edgeDump(t, e)
 	edgeLogin(t, e)
 
-	res := e.Do(context.Background(), Request{Method: "GET", Path: "/api/protected/"})
+	res := e.Do(context.Background(), profile.Request{Method: "GET", Path: "/api/protected/"})
 	if res.Outcome != Failed || res.Status != http.StatusUnauthorized {
 		t.Fatalf("outcome %v status %d (%s), want failed 401", res.Outcome, res.Status, res.Reason)
 	}
@@ -234,7 +232,7 @@ func TestEdgeLoopGuardRefreshRejected(t *testing.T) {
 			defer edgeDump(t, e)
 			edgeLogin(t, e)
 
-			res := e.Do(context.Background(), Request{Method: "GET", Path: "/api/protected/"})
+			res := e.Do(context.Background(), profile.Request{Method: "GET", Path: "/api/protected/"})
 			if res.Outcome != Parked {
 				t.Fatalf("outcome %v (%s), want parked", res.Outcome, res.Reason)
 			}
@@ -260,7 +258,7 @@ func TestEdgeLoopGuardRefreshRejected(t *testing.T) {
 			}
 
 			// While dead, requests are parked without touching the network.
-			res = e.Do(context.Background(), Request{Method: "GET", Path: "/api/protected/"})
+			res = e.Do(context.Background(), profile.Request{Method: "GET", Path: "/api/protected/"})
 			if res.Outcome != Parked {
 				t.Errorf("second request: outcome %v, want parked", res.Outcome)
 			}
@@ -305,7 +303,7 @@ func TestEdgeNetworkErrorNeverResendsPost(t *testing.T) {
 	defer edgeDump(t, e)
 	edgeLogin(t, e)
 
-	post := Request{Method: "POST", Path: "/api/items", Header: http.Header{"Content-Type": {"application/json"}},
+	post := profile.Request{Method: "POST", Path: "/api/items", Header: http.Header{"Content-Type": {"application/json"}},
 		Body: []byte(`{"name":"widget","qty":1}`)}
 
 	// On a fresh connection.
@@ -318,7 +316,7 @@ func TestEdgeNetworkErrorNeverResendsPost(t *testing.T) {
 	}
 
 	// On a kept-alive connection (where net/http would resend an idempotent request).
-	if r := e.Do(context.Background(), Request{Method: "POST", Path: "/api/warm", Body: []byte("{}")}); r.Outcome != OK {
+	if r := e.Do(context.Background(), profile.Request{Method: "POST", Path: "/api/warm", Body: []byte("{}")}); r.Outcome != OK {
 		t.Fatalf("warm-up: %v %s", r.Outcome, r.Reason)
 	}
 	res = e.Do(context.Background(), post)
@@ -383,7 +381,7 @@ func TestEdgeRequestTimeout(t *testing.T) {
 	edgeLogin(t, e)
 
 	start := time.Now()
-	res := e.Do(context.Background(), Request{Method: "POST", Path: "/api/slow", Body: []byte(`{"a":1}`)})
+	res := e.Do(context.Background(), profile.Request{Method: "POST", Path: "/api/slow", Body: []byte(`{"a":1}`)})
 	if took := time.Since(start); took > 2*time.Second {
 		t.Errorf("Do took %s with a 150ms timeout", took)
 	}
@@ -405,7 +403,7 @@ type redirectFixture struct {
 	resourcePath string
 }
 
-func newRedirectFixture(t *testing.T, p Profile, crossHost bool) *redirectFixture {
+func newRedirectFixture(t *testing.T, p profile.Profile, crossHost bool) *redirectFixture {
 	t.Helper()
 	f := &redirectFixture{resourcePath: p.Presets[0].Path}
 	authHeader := p.Auth.Header
@@ -461,7 +459,7 @@ func TestEdgeRedirectToOtherPortDropsToken(t *testing.T) {
 			defer edgeDump(t, e)
 			edgeLogin(t, e)
 
-			res := e.Do(context.Background(), Request{Method: "GET", Path: f.resourcePath})
+			res := e.Do(context.Background(), profile.Request{Method: "GET", Path: f.resourcePath})
 			if res.Outcome != OK || !strings.Contains(string(res.Body), `"b"`) {
 				t.Fatalf("outcome %v status %d body %s (%s), want B's answer", res.Outcome, res.Status, res.Body, res.Reason)
 			}
@@ -493,7 +491,7 @@ func TestEdgeRedirectSameHostKeepsToken(t *testing.T) {
 			defer edgeDump(t, e)
 			edgeLogin(t, e)
 
-			res := e.Do(context.Background(), Request{Method: "GET", Path: f.resourcePath})
+			res := e.Do(context.Background(), profile.Request{Method: "GET", Path: f.resourcePath})
 			if res.Outcome != OK || !strings.Contains(string(res.Body), `"a"`) {
 				t.Fatalf("outcome %v status %d body %s (%s), want A's landing page", res.Outcome, res.Status, res.Body, res.Reason)
 			}
@@ -573,7 +571,7 @@ func TestEdgeBadRefreshAnswersAreTransient(t *testing.T) {
 			edgeLogin(t, e)
 			before := e.Snapshot().Access.Raw
 
-			res := e.Do(context.Background(), Request{Method: "GET", Path: "/api/protected/"})
+			res := e.Do(context.Background(), profile.Request{Method: "GET", Path: "/api/protected/"})
 			if res.Outcome != Failed {
 				t.Fatalf("outcome %v (%s), want failed", res.Outcome, res.Reason)
 			}
@@ -640,7 +638,7 @@ func TestEdgeRefreshRedirectIsARejection(t *testing.T) {
 	defer edgeDump(t, e)
 	edgeLogin(t, e)
 
-	res := e.Do(context.Background(), Request{Method: "GET", Path: "/api/protected/"})
+	res := e.Do(context.Background(), profile.Request{Method: "GET", Path: "/api/protected/"})
 	fails := edgeEvents(e, session.KindRefreshFailed)
 	if len(fails) == 0 {
 		t.Fatal("no refresh-failed event")
@@ -779,7 +777,7 @@ func TestEdgeMalformedTokensFromLogin(t *testing.T) {
 			}
 
 			for range 2 {
-				res := e.Do(context.Background(), Request{Method: "GET", Path: "/api/protected/"})
+				res := e.Do(context.Background(), profile.Request{Method: "GET", Path: "/api/protected/"})
 				if res.Outcome != OK {
 					t.Fatalf("outcome %v status %d (%s), want ok", res.Outcome, res.Status, res.Reason)
 				}
@@ -823,7 +821,7 @@ func TestEdgeTokenWithLineBreakIsNotInjected(t *testing.T) {
 	if raw := e.Snapshot().Access.Raw; raw != "abc\r\nX-Evil: 1" {
 		t.Errorf("access token %q", raw)
 	}
-	res := e.Do(context.Background(), Request{Method: "GET", Path: "/api/protected/"})
+	res := e.Do(context.Background(), profile.Request{Method: "GET", Path: "/api/protected/"})
 	if res.Outcome != Failed || res.Reason == "" {
 		t.Errorf("outcome %v reason %q, want failed with a reason", res.Outcome, res.Reason)
 	}
@@ -896,7 +894,7 @@ func TestEdgeRestyNeverWritesToStderr(t *testing.T) {
 		e2 := edgeNew(t, cfg)
 		defer e2.Close()
 		edgeLogin(t, e2)
-		if res := e2.Do(context.Background(), Request{Method: "GET", Path: "/api/slow"}); res.Outcome != Failed || !strings.Contains(res.Reason, "timeout") {
+		if res := e2.Do(context.Background(), profile.Request{Method: "GET", Path: "/api/slow"}); res.Outcome != Failed || !strings.Contains(res.Reason, "timeout") {
 			t.Errorf("slow request: outcome %v reason %q, want a timeout", res.Outcome, res.Reason)
 		}
 	}
@@ -922,7 +920,7 @@ func TestEdgeRestyNeverWritesToStderr(t *testing.T) {
 // 7. Custom TOML profiles.
 
 func TestEdgeTOMLBaseOnlyEndToEnd(t *testing.T) {
-	p, err := ParseProfile("custom.toml", []byte("# nothing overridden\nbase = \"element-admin\"\n"))
+	p, err := profile.Parse("custom.toml", []byte("# nothing overridden\nbase = \"element-admin\"\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -961,48 +959,18 @@ func TestEdgeTOMLBaseOnlyEndToEnd(t *testing.T) {
 	}
 }
 
-const edgeHandSimpleJWT = `
-name = "hand-simplejwt"
-
-[login]
-method = "post"
-path = "/api/token/"
-send = "json"
-user_field = "username"
-password_field = "password"
-
-[refresh]
-method = "POST"
-path = "/api/token/refresh/"
-send = "json"
-token_field = "refresh"
-
-[tokens]
-access = "access"
-refresh = "refresh"
-
-[auth]
-header = "Authorization"
-scheme = "Bearer"
-
-[access_expired]
-status = [401]
-field = "code"
-values = ["token_not_valid"]
-
-[refresh_rejected]
-status = [401]
-field = "code"
-values = ["token_not_valid"]
-
-[[presets]]
-name = "protected"
-method = "GET"
-path = "/api/protected/"
-`
+// edgeHandSimpleJWT is simplejwt written out by hand, without base: the profile package's
+// tests parse it too.
+var edgeHandSimpleJWT = func() string {
+	b, err := os.ReadFile("profile/testdata/hand-simplejwt.toml")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
 
 func TestEdgeTOMLHandWrittenSimpleJWT(t *testing.T) {
-	p, err := ParseProfile("hand.toml", []byte(edgeHandSimpleJWT))
+	p, err := profile.Parse("hand.toml", []byte(edgeHandSimpleJWT))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1059,157 +1027,37 @@ func TestEdgeTOMLHandWrittenSimpleJWT(t *testing.T) {
 	}
 }
 
-func TestEdgeTOMLErrors(t *testing.T) {
-	full := func(drop string) string {
-		var out []string
-		for _, l := range strings.Split(edgeHandSimpleJWT, "\n") {
-			if strings.TrimSpace(l) != drop {
-				out = append(out, l)
-			}
-		}
-		return strings.Join(out, "\n")
-	}
-	cases := []struct {
-		name string
-		data string
-		want []string
+// TestEdgeErrorAnswerNotAnObject: error answers whose JSON is not an object (an array, a
+// string, null) are quoted as they are; they once crashed the engine, which looked for a
+// message field in them as if every JSON error body were an object.
+func TestEdgeErrorAnswerNotAnObject(t *testing.T) {
+	for _, c := range []struct {
+		status int
+		body   string
+		state  session.State
+		quoted string
 	}{
-		{"unknown key", "base = \"simplejwt\"\n[login]\npathh = \"/x\"\n", []string{"p.toml", "unknown key", "login.pathh"}},
-		{"unknown top-level key", "base = \"simplejwt\"\ncolour = \"red\"\n", []string{"p.toml", "colour"}},
-		{"path without /", "base = \"simplejwt\"\n[refresh]\npath = \"api/token/refresh/\"\n", []string{"p.toml", "refresh.path", "must start with /"}},
-		{"login path without /", full(`path = "/api/token/"`) + "\n", []string{"p.toml", "login.path"}},
-		{"missing tokens.access", full(`access = "access"`), []string{"p.toml", "tokens.access is required"}},
-		{"tokens.access emptied", "base = \"simplejwt\"\n[tokens]\naccess = \"\"\n", []string{"p.toml", "tokens.access is required"}},
-		// BurntSushi/toml places an unclosed table header on the line after it (it has read the
-		// newline by then), so only "a line number" is asserted here.
-		{"invalid TOML", "name = \"x\"\n\n[login\npath = \"/a\"\n", []string{"p.toml:"}},
-		{"invalid TOML value", "base = \"simplejwt\"\n[login]\npath = /api\n", []string{"p.toml:3:"}},
-		{"unknown base", "base = \"nope\"\n", []string{"p.toml", `"nope"`, "not a built-in"}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseProfile("p.toml", []byte(tc.data))
-			if err == nil {
-				t.Fatal("no error")
+		{400, `["invalid","refresh"]`, session.StateLoginRequired, `HTTP 400: "[\"invalid\",\"refresh\"]"`},
+		{503, `"down for maintenance"`, session.StateActive, `HTTP 503: "\"down for maintenance\""`},
+		{500, `null`, session.StateActive, `HTTP 500: "null"`},
+	} {
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			if r.URL.Path == "/api/token/" {
+				_, _ = io.WriteString(w, `{"access":"a1","refresh":"r1"}`)
+				return
 			}
-			if strings.HasPrefix(tc.name, "invalid TOML") && !regexp.MustCompile(`^p\.toml:\d+: `).MatchString(err.Error()) {
-				t.Errorf("error %q does not start with file:line:", err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not contain %q", err, w)
-				}
-			}
-		})
-	}
-}
-
-// edgeCloneProfile is a deep copy: no slice or map shared with p.
-func edgeCloneProfile(p Profile) Profile {
-	cloneEP := func(e Endpoint) Endpoint {
-		if e.Extra != nil {
-			e.Extra = maps.Clone(e.Extra)
+			w.WriteHeader(c.status)
+			_, _ = io.WriteString(w, c.body)
+		}))
+		e := edgeNew(t, edgeConfig(ts.URL, edgeProfile(t, "simplejwt")))
+		edgeLogin(t, e)
+		err := e.RefreshNow(context.Background())
+		s := e.Snapshot()
+		if err == nil || !strings.Contains(err.Error(), c.quoted) || s.State != c.state {
+			t.Errorf("%d %s: err %v, state %v; want %q quoted, state %v", c.status, c.body, err, s.State, c.quoted, c.state)
 		}
-		return e
-	}
-	cloneM := func(m Matcher) Matcher {
-		m.Status = slices.Clone(m.Status)
-		m.Values = slices.Clone(m.Values)
-		return m
-	}
-	p.Login, p.Refresh = cloneEP(p.Login), cloneEP(p.Refresh)
-	p.AccessExpired, p.RefreshRejected = cloneM(p.AccessExpired), cloneM(p.RefreshRejected)
-	p.Presets = edgeClonePresets(p.Presets)
-	return p
-}
-
-func edgeClonePresets(ps []Preset) []Preset {
-	ps = slices.Clone(ps)
-	for i := range ps {
-		if ps[i].Headers != nil {
-			ps[i].Headers = maps.Clone(ps[i].Headers)
-		}
-	}
-	return ps
-}
-
-// edgeProtectBuiltins restores the built-in profiles when the test ends, so that a test which
-// (through a bug) corrupts them does not break the tests that run after it. Profiles that
-// shared demoPresets share the restored copy again.
-func edgeProtectBuiltins(t *testing.T) {
-	saved := map[string]Profile{}
-	shared := map[string]bool{}
-	for n, p := range builtins {
-		saved[n] = edgeCloneProfile(p)
-		shared[n] = len(p.Presets) > 0 && len(demoPresets) > 0 && &p.Presets[0] == &demoPresets[0]
-	}
-	savedPresets := edgeClonePresets(demoPresets)
-	t.Cleanup(func() {
-		demoPresets = savedPresets
-		for n, p := range saved {
-			if shared[n] {
-				p.Presets = demoPresets
-			}
-			builtins[n] = p
-		}
-	})
-}
-
-// edgeProfileDiff names the fields of two profiles that differ, with their values.
-func edgeProfileDiff(a, b Profile) []string {
-	var out []string
-	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
-	for i := range va.NumField() {
-		fa, fb := fmt.Sprintf("%+v", va.Field(i).Interface()), fmt.Sprintf("%+v", vb.Field(i).Interface())
-		if fa != fb {
-			out = append(out, fmt.Sprintf("%s: %s → %s", va.Type().Field(i).Name, fa, fb))
-		}
-	}
-	return out
-}
-
-// A profile built on a base must not change the built-in it started from (nor, through shared
-// presets, the other built-ins).
-func TestEdgeTOMLOverrideLeavesBuiltinsAlone(t *testing.T) {
-	cases := []struct{ name, data string }{
-		{"matcher slices", "base = \"simplejwt\"\n[access_expired]\nstatus = [403]\nvalues = [\"expired\"]\n"},
-		{"rejected status", "base = \"bearer-json\"\n[refresh_rejected]\nstatus = [400]\n"},
-		{"extra map", "base = \"oauth2\"\n[login.extra]\ngrant_type = \"client_credentials\"\n"},
-		{"preset headers", "base = \"simplejwt\"\n[[presets]]\nname = \"a\"\npath = \"/a\"\n[[presets]]\nname = \"b\"\npath = \"/b\"\n" +
-			"[[presets]]\nname = \"c\"\npath = \"/c\"\n[presets.headers]\nX-Extra = \"1\"\n"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			edgeProtectBuiltins(t)
-			before := map[string]Profile{}
-			for _, n := range ProfileNames() {
-				before[n] = edgeCloneProfile(edgeProfile(t, n))
-			}
-			if _, err := ParseProfile("o.toml", []byte(tc.data)); err != nil {
-				t.Fatal(err)
-			}
-			for _, n := range ProfileNames() {
-				if d := edgeProfileDiff(before[n], edgeProfile(t, n)); len(d) > 0 {
-					t.Errorf("built-in %s changed by parsing a profile: %s", n, strings.Join(d, "; "))
-				}
-			}
-		})
-	}
-}
-
-// Presets listed in a file replace the base's presets; they do not inherit fields from the
-// built-in preset that happened to sit at the same index.
-func TestEdgeTOMLPresetsDoNotInheritFromBase(t *testing.T) {
-	data := "base = \"element-admin\"\n[[presets]]\nname = \"a\"\nmethod = \"GET\"\npath = \"/a\"\n[[presets]]\nname = \"b\"\npath = \"/b\"\n"
-	p, err := ParseProfile("o.toml", []byte(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(p.Presets) != 2 {
-		t.Fatalf("%d presets, want 2", len(p.Presets))
-	}
-	b := p.Presets[1]
-	if b.Name != "b" || b.Path != "/b" || b.Method != "" || b.Body != "" || len(b.Headers) != 0 {
-		t.Errorf("preset b = %+v, want only name and path (nothing from the base's %q preset)", b, edgeProfile(t, "element-admin").Presets[1].Name)
+		e.Close()
+		ts.Close()
 	}
 }

@@ -1,3 +1,8 @@
+// Package apiclient is tokenscope's refresh engine: a go-resty client whose hooks attach the
+// current token, refresh it proactively or after a 401 (once, however many requests need it),
+// retry what a 401 rejected, park requests while the session is dead and replay them after a
+// new login, and record every step in the session's event log. Profiles (package profile) describe
+// each API's wire format.
 package apiclient
 
 import (
@@ -13,6 +18,7 @@ import (
 
 	"github.com/go-resty/resty/v2"
 
+	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 )
 
@@ -47,7 +53,7 @@ func (s Strategy) reactive() bool  { return s == Auto || s == Reactive || s == B
 // Config sets up an Engine. Zero values take the defaults noted.
 type Config struct {
 	BaseURL      string
-	Profile      Profile
+	Profile      profile.Profile
 	Username     string
 	Password     string
 	ClientID     string // oauth2 client (default "tokenscope")
@@ -82,19 +88,6 @@ type Config struct {
 	Diagnostics io.Writer
 }
 
-// Request is what a user sends. The body is kept as bytes so that a retry or a replay sends it
-// intact (resty re-sends readers empty).
-type Request struct {
-	Name   string // what a list shows it as (a preset's or a .http file's name); the engine ignores it
-	Method string
-	Path   string
-	Header http.Header
-	Body   []byte
-	// Provider names a call to the identity provider the engine builds itself
-	// (ProviderIntrospect); empty for an API request.
-	Provider string
-}
-
 // Outcome is how a request ended.
 type Outcome int
 
@@ -112,7 +105,7 @@ func (o Outcome) String() string {
 // Result is the end of one request.
 type Result struct {
 	ID       uint64
-	Request  Request
+	Request  profile.Request
 	Outcome  Outcome
 	Status   int
 	Header   http.Header
@@ -208,7 +201,7 @@ func (e *RefreshError) Error() string {
 // Engine holds one session against one API. All methods are safe for concurrent use.
 type Engine struct {
 	cfg       Config
-	profile   Profile
+	profile   profile.Profile
 	transport http.RoundTripper // cfg.Transport or its default; shared by api, auth and key fetches
 	api       *resty.Client     // user requests; its hooks attach tokens and handle 401s
 	auth      *resty.Client     // login and refresh; no hooks, so a refresh can never refresh
@@ -237,7 +230,7 @@ type Engine struct {
 	idpKeys      session.Keys  // the identity provider's published keys, once discovered
 	dpop         *dpopState    // nil unless Config.OIDC.DPoP
 	cookies      *cookieState  // the jar; nil unless the profile's refresh.send is "cookie"
-	hosted       hostedState   // the profile's *_env values, read once at New
+	hosted       profile.Env   // the profile's *_env values, read once at New
 	attach       *attacher     // what every API request carries, and the record of it
 
 	idp atomic.Pointer[idpLink] // the discovered identity provider, once Config.OIDC's login discovered it
@@ -258,7 +251,7 @@ type Engine struct {
 
 type parkedReq struct {
 	id  uint64
-	req Request
+	req profile.Request
 }
 
 // withDefaults checks cfg and fills in the defaults the Config fields document.
@@ -267,9 +260,9 @@ func (cfg *Config) withDefaults() error {
 		return fmt.Errorf("target %q is not an http(s) URL", cfg.BaseURL)
 	}
 	if cfg.OIDC != nil && cfg.Profile.Name == "" {
-		cfg.Profile, _ = BuiltinProfile("oauth2") // an issuer implies the standard wire format
+		cfg.Profile, _ = profile.Builtin("oauth2") // an issuer implies the standard wire format
 	}
-	cfg.Profile.withDefaults()
+	cfg.Profile.WithDefaults()
 	if err := cfg.Profile.Validate(); err != nil {
 		return fmt.Errorf("profile %s: %w", cfg.Profile.Name, err)
 	}
@@ -344,7 +337,7 @@ func New(cfg Config) (*Engine, error) {
 		stop:         make(chan struct{}),
 		bgDone:       make(chan struct{}),
 	}
-	hosted, err := cfg.Profile.resolveEnv()
+	hosted, err := cfg.Profile.ResolveEnv()
 	if err != nil {
 		return nil, fmt.Errorf("profile %s: %w", cfg.Profile.Name, err)
 	}
@@ -395,7 +388,7 @@ func (e *Engine) Close() {
 func (e *Engine) Log() session.LogView { return e.log.View() }
 
 // Profile is the engine's profile.
-func (e *Engine) Profile() Profile { return e.profile }
+func (e *Engine) Profile() profile.Profile { return e.profile }
 
 // Target is the base URL.
 func (e *Engine) Target() string { return e.cfg.BaseURL }
@@ -543,11 +536,11 @@ func (e *Engine) stripCredentials(h http.Header) {
 	for _, k := range []string{e.profile.Auth.Header, "Authorization", "Proxy-Authorization", "Cookie", "Cookie2"} {
 		h.Del(k)
 	}
-	if ep := e.profile.Refresh; ep.Send == SendHeader && ep.TokenField != "" {
+	if ep := e.profile.Refresh; ep.Send == profile.SendHeader && ep.TokenField != "" {
 		h.Del(ep.TokenField)
 	}
 	e.mu.Lock()
-	secrets := append([]string{e.sess.Access.Raw, e.sess.Refresh.Raw}, e.hosted.secrets...)
+	secrets := append([]string{e.sess.Access.Raw, e.sess.Refresh.Raw}, e.hosted.Secrets...)
 	e.mu.Unlock()
 	for k, vs := range h {
 		for _, v := range vs {

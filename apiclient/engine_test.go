@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
 	"tokenscope/session"
 )
@@ -23,14 +24,14 @@ type env struct {
 	srv   *demoserver.Server
 	clock *session.ManualClock
 	e     *Engine
-	p     Profile
+	p     profile.Profile
 }
 
 type clockAdapter struct{ c *session.ManualClock }
 
 func (a clockAdapter) Now() time.Time { return a.c.Now() }
 
-func newEnv(t *testing.T, profile string, so demoserver.Options, cfg Config) *env {
+func newEnv(t *testing.T, name string, so demoserver.Options, cfg Config) *env {
 	t.Helper()
 	clock := session.NewManualClock(epoch)
 	so.Clock = clockAdapter{clock}
@@ -40,9 +41,9 @@ func newEnv(t *testing.T, profile string, so demoserver.Options, cfg Config) *en
 	}
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	p, ok := BuiltinProfile(profile)
+	p, ok := profile.Builtin(name)
 	if !ok {
-		t.Fatalf("no profile %s", profile)
+		t.Fatalf("no profile %s", name)
 	}
 	cfg.BaseURL, cfg.Profile, cfg.Username, cfg.Password = ts.URL, p, "demo", "demo"
 	if cfg.Clock == nil {
@@ -66,9 +67,9 @@ func newEnv(t *testing.T, profile string, so demoserver.Options, cfg Config) *en
 	return &env{t: t, srv: srv, clock: clock, e: e, p: p}
 }
 
-func (v *env) get() Request { return v.p.PresetRequests()[0] }
+func (v *env) get() profile.Request { return v.p.PresetRequests()[0] }
 
-func (v *env) post(body string) Request {
+func (v *env) post(body string) profile.Request {
 	for _, r := range v.p.PresetRequests() {
 		if r.Method == "POST" {
 			r.Body = []byte(body)
@@ -76,10 +77,10 @@ func (v *env) post(body string) Request {
 		}
 	}
 	v.t.Fatal("profile has no POST preset")
-	return Request{}
+	return profile.Request{}
 }
 
-func (v *env) burst(n int, req Request) []Result {
+func (v *env) burst(n int, req profile.Request) []Result {
 	out := make([]Result, n)
 	var wg sync.WaitGroup
 	for i := range n {
@@ -127,7 +128,7 @@ func tally(rs []Result) (ok, failed, parked int) {
 }
 
 func TestStrategies(t *testing.T) {
-	for _, prof := range ProfileNames() {
+	for _, prof := range profile.Names() {
 		t.Run(prof, func(t *testing.T) {
 			t.Run("proactive refreshes inside the threshold, before any 401", func(t *testing.T) {
 				v := newEnv(t, prof, demoserver.Options{}, Config{Strategy: Proactive})
@@ -203,7 +204,7 @@ func TestStrategies(t *testing.T) {
 // TestSingleFlightThousand: 1000 concurrent requests on an expired token, rotation and reuse
 // detection on. One refresh call reaches the server and every request succeeds.
 func TestSingleFlightThousand(t *testing.T) {
-	for _, prof := range ProfileNames() {
+	for _, prof := range profile.Names() {
 		for _, strat := range []Strategy{Auto, Reactive} {
 			t.Run(prof+"/"+string(strat), func(t *testing.T) {
 				v := newEnv(t, prof, demoserver.Options{}, Config{Strategy: strat})
@@ -242,7 +243,7 @@ func firstFailure(rs []Result) Result {
 // concurrent 401s each refresh, the server sees the rotated token reused and revokes the
 // family, and the session needs a login. Nothing is lost: every request is reported.
 func TestStampedeWithoutSingleFlight(t *testing.T) {
-	for _, prof := range ProfileNames() {
+	for _, prof := range profile.Names() {
 		t.Run(prof, func(t *testing.T) {
 			v := newEnv(t, prof, demoserver.Options{}, Config{Strategy: Reactive, NoSingleFlight: true})
 			v.srv.SetLatency(0, 20*time.Millisecond)
@@ -287,7 +288,7 @@ func TestStampedeWithoutSingleFlight(t *testing.T) {
 }
 
 func TestTransientRefreshFailureKeepsSession(t *testing.T) {
-	for _, prof := range ProfileNames() {
+	for _, prof := range profile.Names() {
 		t.Run(prof, func(t *testing.T) {
 			v := newEnv(t, prof, demoserver.Options{}, Config{})
 			v.srv.FailNextRefreshes(2)
@@ -319,7 +320,7 @@ func TestTransientRefreshFailureKeepsSession(t *testing.T) {
 // TestFatalParksAndReplaysInOrder: a revoked family ends the session; requests sent while it
 // is dead are parked with their bodies and replayed in order after a new login.
 func TestFatalParksAndReplaysInOrder(t *testing.T) {
-	for _, prof := range ProfileNames() {
+	for _, prof := range profile.Names() {
 		t.Run(prof, func(t *testing.T) {
 			v := newEnv(t, prof, demoserver.Options{}, Config{})
 			v.srv.RevokeAllFamilies()
@@ -369,7 +370,7 @@ func TestBackgroundNeverSees401(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs 4 s of real time")
 	}
-	for _, prof := range ProfileNames() {
+	for _, prof := range profile.Names() {
 		t.Run(prof, func(t *testing.T) {
 			t.Parallel()
 			testBackground(t, prof)
@@ -383,7 +384,7 @@ func testBackground(t *testing.T, prof string) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	p, _ := BuiltinProfile(prof)
+	p, _ := profile.Builtin(prof)
 	e, err := New(Config{BaseURL: srv.URL(), Profile: p, Username: "demo", Password: "demo", Strategy: Background})
 	if err != nil {
 		t.Fatal(err)
@@ -422,7 +423,7 @@ func testBackground(t *testing.T, prof string) {
 // TestSkewCorrected: a server clock 60 s off either way. After the login answer the engine
 // knows the skew, sees no 401 and does not refresh needlessly.
 func TestSkewCorrected(t *testing.T) {
-	for _, prof := range ProfileNames() {
+	for _, prof := range profile.Names() {
 		for _, skew := range []time.Duration{60 * time.Second, -60 * time.Second} {
 			t.Run(prof+"/"+skew.String(), func(t *testing.T) {
 				t.Parallel()
@@ -439,7 +440,7 @@ func testSkew(t *testing.T, prof string, skew time.Duration) {
 	}
 	defer srv.Close()
 	srv.SetSkew(skew)
-	p, _ := BuiltinProfile(prof)
+	p, _ := profile.Builtin(prof)
 	e, err := New(Config{BaseURL: srv.URL(), Profile: p, Username: "demo", Password: "demo"})
 	if err != nil {
 		t.Fatal(err)

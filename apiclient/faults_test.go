@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
 	"tokenscope/session"
 )
@@ -81,7 +82,7 @@ func faultConfig(tr *http.Transport) Config {
 }
 
 // faultSeq is req numbered i (its header map is copied, never shared).
-func faultSeq(req Request, i int) Request {
+func faultSeq(req profile.Request, i int) profile.Request {
 	h := req.Header.Clone()
 	if h == nil {
 		h = http.Header{}
@@ -92,7 +93,7 @@ func faultSeq(req Request, i int) Request {
 }
 
 // faultPost is the profile's POST preset: a request net/http never resends on its own.
-func faultPost(t *testing.T, p Profile) Request {
+func faultPost(t *testing.T, p profile.Profile) profile.Request {
 	t.Helper()
 	for _, r := range p.PresetRequests() {
 		if r.Method == http.MethodPost {
@@ -100,14 +101,14 @@ func faultPost(t *testing.T, p Profile) Request {
 		}
 	}
 	t.Fatalf("profile %s has no POST preset", p.Name)
-	return Request{}
+	return profile.Request{}
 }
 
 // faultBurst sends n requests at once and waits for them all. It returns the results and the
 // wall-clock time each Do took (the engine's own Duration follows the test's manual clock).
 // after, when set, runs in the goroutine of the k-th request to end, right after it ended.
 // A panic in Do fails the test instead of killing the binary.
-func faultBurst(t *testing.T, e *Engine, n int, req func(i int) Request, after func(k int64)) ([]Result, []time.Duration) {
+func faultBurst(t *testing.T, e *Engine, n int, req func(i int) profile.Request, after func(k int64)) ([]Result, []time.Duration) {
 	t.Helper()
 	results := make([]Result, n)
 	walls := make([]time.Duration, n)
@@ -135,7 +136,7 @@ func faultBurst(t *testing.T, e *Engine, n int, req func(i int) Request, after f
 }
 
 // faultDo is one request under recover.
-func faultDo(t *testing.T, e *Engine, ctx context.Context, req Request) (r Result, wall time.Duration) {
+func faultDo(t *testing.T, e *Engine, ctx context.Context, req profile.Request) (r Result, wall time.Duration) {
 	t.Helper()
 	defer func() {
 		if p := recover(); p != nil {
@@ -303,7 +304,7 @@ var faultNetErr = regexp.MustCompile(`(?i)refused|EOF|reset|closed|broken pipe`)
 // cut off or refused fail with a transport reason and are never resent; the session stays
 // active throughout; once the server is back, requests succeed without a new login or refresh.
 func TestFaultServerStopsMidBurstAndComesBack(t *testing.T) {
-	for _, prof := range ProfileNames() {
+	for _, prof := range profile.Names() {
 		t.Run(prof, func(t *testing.T) { faultServerOutage(t, prof) })
 	}
 }
@@ -329,7 +330,7 @@ func faultServerOutage(t *testing.T, prof string) {
 	hs := serve(ln)
 	t.Cleanup(func() { _ = hs.Close() })
 
-	p, _ := BuiltinProfile(prof)
+	p, _ := profile.Builtin(prof)
 	cfg := faultConfig(faultTransport(t, 16))
 	cfg.BaseURL, cfg.Profile, cfg.Username, cfg.Password, cfg.Clock = "http://"+addr, p, "demo", "demo", clock
 	e, err := New(cfg)
@@ -348,7 +349,7 @@ func faultServerOutage(t *testing.T, prof string) {
 	srv.SetLatency(20*time.Millisecond, 0)
 	const n1, cutAt = 120, 30
 	var cut sync.Once
-	rs1, _ := faultBurst(t, e, n1, func(i int) Request { return faultSeq(post, i) }, func(k int64) {
+	rs1, _ := faultBurst(t, e, n1, func(i int) profile.Request { return faultSeq(post, i) }, func(k int64) {
 		if k >= cutAt {
 			cut.Do(func() { _ = hs.Close() })
 		}
@@ -360,7 +361,7 @@ func faultServerOutage(t *testing.T, prof string) {
 
 	// Phase 2: the server is down.
 	const n2 = 20
-	rs2, _ := faultBurst(t, e, n2, func(i int) Request { return faultSeq(post, n1+i) }, nil)
+	rs2, _ := faultBurst(t, e, n2, func(i int) profile.Request { return faultSeq(post, n1+i) }, nil)
 	if ok, failed, _ := faultCheck(t, "while down", rs2, n2); failed != n2 {
 		t.Errorf("while down: %d ok, %d failed; want all %d failed", ok, failed, n2)
 	}
@@ -393,7 +394,7 @@ func faultServerOutage(t *testing.T, prof string) {
 	hs = serve(ln2)
 	srv.SetLatency(0, 0)
 	const n3 = 60
-	rs3, _ := faultBurst(t, e, n3, func(i int) Request { return faultSeq(post, n1+n2+i) }, nil)
+	rs3, _ := faultBurst(t, e, n3, func(i int) profile.Request { return faultSeq(post, n1+n2+i) }, nil)
 	if ok, _, _ := faultCheck(t, "after the restart", rs3, n3); ok != n3 {
 		t.Errorf("after the restart: %d of %d ok; first failure %+v", ok, n3, firstFailure(rs3))
 	}
@@ -429,7 +430,7 @@ func faultServerOutage(t *testing.T, prof string) {
 // expired token shares one refresh flight, which retries through the 503s: exactly one refresh
 // succeeds at the server and every request succeeds on its first attempt.
 func TestFaultRefresh503ThenRecovers(t *testing.T) {
-	for _, prof := range ProfileNames() {
+	for _, prof := range profile.Names() {
 		t.Run(prof, func(t *testing.T) {
 			faultLeakCheck(t)
 			cfg := faultConfig(faultTransport(t, 64))
@@ -442,7 +443,7 @@ func TestFaultRefresh503ThenRecovers(t *testing.T) {
 			v.clock.Advance(31 * time.Second)
 
 			const n = 100
-			rs, _ := faultBurst(t, v.e, n, func(int) Request { return v.get() }, nil)
+			rs, _ := faultBurst(t, v.e, n, func(int) profile.Request { return v.get() }, nil)
 			if ok, _, _ := faultCheck(t, "burst", rs, n); ok != n {
 				t.Fatalf("%d of %d ok; first failure %+v", ok, n, firstFailure(rs))
 			}
@@ -479,7 +480,7 @@ func TestFaultRefresh503ThenRecovers(t *testing.T) {
 // fails (with reasons), the session is kept, the refresh calls stay bounded; when the refresh
 // endpoint recovers, the next request refreshes once and succeeds.
 func TestFaultRefresh503OutlastsAttempts(t *testing.T) {
-	for _, prof := range ProfileNames() {
+	for _, prof := range profile.Names() {
 		t.Run(prof, func(t *testing.T) {
 			faultLeakCheck(t)
 			cfg := faultConfig(faultTransport(t, 64))
@@ -491,7 +492,7 @@ func TestFaultRefresh503OutlastsAttempts(t *testing.T) {
 			v.clock.Advance(31 * time.Second)
 
 			const n = 100
-			rs, _ := faultBurst(t, v.e, n, func(int) Request { return v.get() }, nil)
+			rs, _ := faultBurst(t, v.e, n, func(int) profile.Request { return v.get() }, nil)
 			if _, failed, _ := faultCheck(t, "burst", rs, n); failed != n {
 				t.Errorf("%d of %d failed; with every refresh answered 503 none can succeed", failed, n)
 			}
@@ -550,7 +551,7 @@ func TestFaultReasonNamesTransientRefreshFailure(t *testing.T) {
 	v.srv.FailNextRefreshes(1000)
 	v.clock.Advance(31 * time.Second)
 
-	rs, _ := faultBurst(t, v.e, 20, func(int) Request { return v.get() }, nil)
+	rs, _ := faultBurst(t, v.e, 20, func(int) profile.Request { return v.get() }, nil)
 	faultCheck(t, "burst", rs, 20)
 	for _, r := range rs {
 		if r.Outcome != Failed {
@@ -572,7 +573,7 @@ func TestFaultReasonNamesTransientRefreshFailure(t *testing.T) {
 // runs on the engine's own context and completes; the next request uses the new token with
 // no further refresh.
 func TestFaultRefreshSlowerThanRequestTimeout(t *testing.T) {
-	for _, prof := range ProfileNames() {
+	for _, prof := range profile.Names() {
 		t.Run(prof, func(t *testing.T) {
 			faultLeakCheck(t)
 			cfg := faultConfig(faultTransport(t, 64))
@@ -584,7 +585,7 @@ func TestFaultRefreshSlowerThanRequestTimeout(t *testing.T) {
 			v.clock.Advance(31 * time.Second)
 
 			const n = 40
-			rs, walls := faultBurst(t, v.e, n, func(int) Request { return v.get() }, nil)
+			rs, walls := faultBurst(t, v.e, n, func(int) profile.Request { return v.get() }, nil)
 			if _, failed, _ := faultCheck(t, "burst", rs, n); failed != n {
 				t.Errorf("%d of %d failed; every request should have timed out waiting for the refresh", failed, n)
 			}
@@ -680,7 +681,7 @@ func TestFaultRefreshStarterHonoursItsDeadline(t *testing.T) {
 // times (no loop), and end every request ok, failed with a reason, or parked; if the jump back
 // cost the session, a login replays what was parked.
 func TestFaultServerClockJumps(t *testing.T) {
-	for _, prof := range ProfileNames() {
+	for _, prof := range profile.Names() {
 		t.Run(prof, func(t *testing.T) {
 			faultLeakCheck(t)
 			cfg := faultConfig(faultTransport(t, 16))
@@ -782,7 +783,7 @@ func TestFaultServerClockJumps(t *testing.T) {
 // asks for a login and the rest of the burst is parked. Login replays the parked requests in
 // the order they were sent in, and they all succeed.
 func TestFaultRevokedMidBurst(t *testing.T) {
-	for _, prof := range ProfileNames() {
+	for _, prof := range profile.Names() {
 		t.Run(prof, func(t *testing.T) {
 			faultLeakCheck(t)
 			cfg := faultConfig(faultTransport(t, 64))
@@ -792,7 +793,7 @@ func TestFaultRevokedMidBurst(t *testing.T) {
 
 			const n, revokeAt = 200, 60
 			var revoke sync.Once
-			rs, _ := faultBurst(t, v.e, n, func(i int) Request { return faultSeq(v.get(), i) }, func(k int64) {
+			rs, _ := faultBurst(t, v.e, n, func(i int) profile.Request { return faultSeq(v.get(), i) }, func(k int64) {
 				if k >= revokeAt {
 					revoke.Do(func() {
 						v.srv.RevokeAllFamilies()
@@ -967,7 +968,7 @@ func TestFaultTruncatedAndSlowAnswers(t *testing.T) {
 	api := &faultAPI{}
 	srv := httptest.NewServer(api.handler(t))
 	t.Cleanup(srv.Close)
-	p, _ := BuiltinProfile("simplejwt")
+	p, _ := profile.Builtin("simplejwt")
 	cfg := faultConfig(faultTransport(t, 64))
 	cfg.BaseURL, cfg.Profile, cfg.Username, cfg.Password = srv.URL, p, "demo", "demo"
 	cfg.Timeout, cfg.RefreshTimeout, cfg.RefreshAttempts = 300*time.Millisecond, 300*time.Millisecond, 2
@@ -985,8 +986,8 @@ func TestFaultTruncatedAndSlowAnswers(t *testing.T) {
 	paths := []string{"/api/truncated", "/api/slow", "/api/protected/"}
 	const n = 90
 	start := time.Now()
-	rs, walls := faultBurst(t, e, n, func(i int) Request {
-		return faultSeq(Request{Method: http.MethodGet, Path: paths[i%3]}, i)
+	rs, walls := faultBurst(t, e, n, func(i int) profile.Request {
+		return faultSeq(profile.Request{Method: http.MethodGet, Path: paths[i%3]}, i)
 	}, nil)
 	took := time.Since(start)
 	faultCheck(t, "mixed burst", rs, n)
@@ -1031,7 +1032,7 @@ func TestFaultTruncatedAndSlowAnswers(t *testing.T) {
 	api.access.Store("")
 	before := e.Snapshot().Access.Raw
 	const n2 = 30
-	rs2, walls2 := faultBurst(t, e, n2, func(int) Request { return Request{Method: http.MethodGet, Path: "/api/protected/"} }, nil)
+	rs2, walls2 := faultBurst(t, e, n2, func(int) profile.Request { return profile.Request{Method: http.MethodGet, Path: "/api/protected/"} }, nil)
 	if _, failed, _ := faultCheck(t, "refresh cut short", rs2, n2); failed != n2 {
 		t.Errorf("%d of %d failed; no request can succeed without a refresh", failed, n2)
 	}
@@ -1060,7 +1061,7 @@ func TestFaultTruncatedAndSlowAnswers(t *testing.T) {
 	// Phase 3: the refresh endpoint answers in full again: one refresh, and the request succeeds.
 	api.truncateRefresh.Store(false)
 	calls := api.refreshes.Load()
-	r, _ := faultDo(t, e, context.Background(), Request{Method: http.MethodGet, Path: "/api/protected/"})
+	r, _ := faultDo(t, e, context.Background(), profile.Request{Method: http.MethodGet, Path: "/api/protected/"})
 	if r.Outcome != OK || len(r.Attempts) != 2 {
 		t.Errorf("after recovery: %+v; want ok on the retry", r)
 	}

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 
+	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 )
 
@@ -23,7 +24,7 @@ func (e *Engine) Login(ctx context.Context) ([]Result, error) {
 	if e.cfg.OIDC != nil {
 		return e.loginOIDC(ctx)
 	}
-	if err := e.loginPassword(ctx, e.profile.Login.target(), "as "+e.cfg.Username); err != nil {
+	if err := e.loginPassword(ctx, e.profile.Login.Target(), "as "+e.cfg.Username); err != nil {
 		return nil, err
 	}
 	return e.replayParked(ctx), nil
@@ -58,7 +59,7 @@ func (e *Engine) loginPassword(ctx context.Context, target, how string) error {
 		return e.loginFailed(call(fmt.Sprintf("HTTP %d: %s", st, e.bodySummary(resp))))
 	}
 	// An identity provider may leave out the refresh token (no offline_access): not an error.
-	p, err := e.parsePair(resp, sent, recv, e.cfg.OIDC == nil)
+	p, err := e.readAnswer(resp, sent, recv, e.cfg.OIDC == nil)
 	if err != nil {
 		return e.loginFailed(call(err.Error()))
 	}
@@ -66,14 +67,14 @@ func (e *Engine) loginPassword(ctx context.Context, target, how string) error {
 	return nil
 }
 
-// installLogin starts a new session with a logged-in pair (and the ID token, when the login
+// installLogin starts a new session with a logged-in profile.Answer (and the ID token, when the login
 // brought one) and records it; how completes "logged in ...".
-func (e *Engine) installLogin(p pair, idTok session.Token, how string) {
+func (e *Engine) installLogin(p profile.Answer, idTok session.Token, how string) {
 	e.mu.Lock()
 	logins := e.sess.Logins + 1
 	e.sess = session.Session{
-		State: session.StateActive, Access: p.access, Refresh: p.refresh, Generation: 1,
-		Family: session.FamilyName(p.refresh, logins), Logins: logins, Skew: e.skew.Estimate(), Source: "login",
+		State: session.StateActive, Access: p.Access, Refresh: p.Refresh, Generation: 1,
+		Family: session.FamilyName(p.Refresh, logins), Logins: logins, Skew: e.skew.Estimate(), Source: "login",
 	}
 	e.idToken = idTok
 	bindNote := e.bindLocked(p, true)
@@ -83,8 +84,8 @@ func (e *Engine) installLogin(p pair, idTok session.Token, how string) {
 	if bindNote != "" {
 		e.Note(bindNote)
 	}
-	e.emit(session.Event{Kind: session.KindLogin, Generation: 1, Exp: p.access.ExpiresAt, Token: p.access.Fingerprint(),
-		Reason: fmt.Sprintf("logged in %s; gen #1 %s", how, expiryText(p.access, e.serverNow()))})
+	e.emit(session.Event{Kind: session.KindLogin, Generation: 1, Exp: p.Access.ExpiresAt, Token: p.Access.Fingerprint(),
+		Reason: fmt.Sprintf("logged in %s; gen #1 %s", how, expiryText(p.Access, e.serverNow()))})
 	e.nudge()
 }
 

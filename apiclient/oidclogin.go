@@ -6,6 +6,7 @@ package apiclient
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"tokenscope/apiclient/oidc"
+	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 )
 
@@ -109,7 +111,7 @@ func (e *Engine) link(ctx context.Context) (*idpLink, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &oidc.Client{HTTP: hc, Provider: p, ID: o.ClientID, Secret: o.ClientSecret, Auth: o.ClientAuth, Sleep: o.Sleep, Now: e.now}
+	c := &oidc.Client{HTTP: hc, Provider: p, ID: o.ClientID, Secret: o.ClientSecret, Auth: o.ClientAuth, Sleep: o.Sleep, Now: e.now, ServerNow: func() time.Time { return e.onServerClock(e.now()) }}
 	if o.Flow == FlowAuthCode || o.Flow == FlowDevice {
 		if err := e.setKeyfunc(ctx, c); err != nil {
 			return nil, err
@@ -165,13 +167,13 @@ func (e *Engine) loginOIDC(ctx context.Context) ([]Result, error) {
 			return nil, err
 		}
 		if e.Snapshot().Refresh.Raw == "" {
-			if hint := oidc.RefreshHint(o.Scope, &oidc.Token{}); hint != "" {
+			if hint := oidc.RefreshHint(o.Scope, profile.Answer{}); hint != "" {
 				e.Note(hint)
 			}
 		}
 		return e.replayParked(ctx), nil
 	}
-	var tok *oidc.Token
+	var tok profile.Answer
 	switch o.Flow {
 	case FlowClientCredentials:
 		tok, err = l.client.ClientCredentials(ctx, o.Scope, o.AuthParams)
@@ -183,8 +185,7 @@ func (e *Engine) loginOIDC(ctx context.Context) ([]Result, error) {
 	if err != nil {
 		return nil, e.loginFailed(oidcReason(err))
 	}
-	p, idTok := e.oidcPair(tok)
-	e.installLogin(p, idTok, fmt.Sprintf("with the %s flow as %s", o.Flow, e.loggedInAs(idTok)))
+	e.installLogin(tok, tok.IDToken, fmt.Sprintf("with the %s flow as %s", o.Flow, e.loggedInAs(tok.IDToken)))
 	if hint := oidc.RefreshHint(o.Scope, tok); hint != "" {
 		e.Note(hint)
 	}
@@ -193,20 +194,20 @@ func (e *Engine) loginOIDC(ctx context.Context) ([]Result, error) {
 
 // deviceFlow is RFC 8628: a device code, shown to the user, then polling until approval. An ID
 // token that comes back is checked as the code flow's is (no nonce in this flow).
-func (e *Engine) deviceFlow(ctx context.Context, c *oidc.Client) (*oidc.Token, error) {
+func (e *Engine) deviceFlow(ctx context.Context, c *oidc.Client) (profile.Answer, error) {
 	o := e.cfg.OIDC
 	d, err := c.StartDevice(ctx, o.Scope, o.AuthParams)
 	if err != nil {
-		return nil, err
+		return profile.Answer{}, err
 	}
 	o.OnDeviceCode(*d)
 	tok, err := c.PollDevice(ctx, d)
 	if err != nil {
-		return nil, err
+		return profile.Answer{}, err
 	}
-	if tok.IDToken != "" {
-		if _, err := c.VerifyIDToken(tok.IDToken, ""); err != nil {
-			return nil, err
+	if !tok.IDToken.Empty() {
+		if _, err := c.VerifyIDToken(tok.IDToken.Raw, ""); err != nil {
+			return profile.Answer{}, err
 		}
 	}
 	return tok, nil
@@ -214,11 +215,11 @@ func (e *Engine) deviceFlow(ctx context.Context, c *oidc.Client) (*oidc.Token, e
 
 // authCodeFlow is RFC 6749 §4.1 with PKCE: listen on the loopback redirect, show the URL, wait
 // for the browser to come back, redeem the code and check the ID token.
-func (e *Engine) authCodeFlow(ctx context.Context, c *oidc.Client) (*oidc.Token, error) {
+func (e *Engine) authCodeFlow(ctx context.Context, c *oidc.Client) (profile.Answer, error) {
 	o := e.cfg.OIDC
 	cb, err := oidc.Listen(o.RedirectURI)
 	if err != nil {
-		return nil, err
+		return profile.Answer{}, err
 	}
 	defer cb.Close()
 	req := c.NewAuthCodeRequest(cb.RedirectURI, o.Scope, o.AuthParams)
@@ -228,12 +229,12 @@ func (e *Engine) authCodeFlow(ctx context.Context, c *oidc.Client) (*oidc.Token,
 	}
 	u, err := req.AuthURL(ctx)
 	if err != nil {
-		return nil, err
+		return profile.Answer{}, err
 	}
 	o.OnAuthURL(u)
 	code, err := cb.Wait(ctx, req)
 	if err != nil {
-		return nil, err
+		return profile.Answer{}, err
 	}
 	return req.Exchange(ctx, code)
 }
@@ -241,38 +242,34 @@ func (e *Engine) authCodeFlow(ctx context.Context, c *oidc.Client) (*oidc.Token,
 // refreshClientCredentials is the client-credentials flow's refresh: there is no refresh
 // token, so a new token is fetched with the grant. It runs inside runRefresh, so single flight
 // holds: any number of waiting requests share one fetch.
-func (e *Engine) refreshClientCredentials(ctx context.Context, l *idpLink) (pair, *RefreshError) {
+func (e *Engine) refreshClientCredentials(ctx context.Context, l *idpLink) (profile.Answer, *RefreshError) {
 	o := e.cfg.OIDC
 	tok, err := l.client.ClientCredentials(ctx, o.Scope, o.AuthParams)
 	if err != nil {
-		var oe *oidc.Error
-		if errors.As(err, &oe) {
-			transient := oe.Status >= 500 || oe.Status == http.StatusTooManyRequests || oe.Status == http.StatusRequestTimeout
-			return pair{}, &RefreshError{Transient: transient, Reason: oidcReason(err)}
-		}
-		// No answer, a 5xx without an OAuth error, or one the client could not read: the next
-		// try may well work.
-		return pair{}, &RefreshError{Transient: true, Reason: err.Error()}
+		// The verdict decides, as for any refresh; the provider's error (and its hint) words it.
+		v := e.profile.RefreshVerdict(oidcReply(err))
+		return profile.Answer{}, &RefreshError{Transient: v.Outcome != profile.VerdictRejected, Reason: oidcReason(err)}
 	}
-	p, _ := e.oidcPair(tok)
-	p.rotated = false
-	return p, nil
+	// A client-credentials grant issues no refresh token to rotate.
+	tok.Rotated = false
+	return tok, nil
 }
 
-// oidcPair turns a token answer into the session's tokens, stamped on the server's clock.
-func (e *Engine) oidcPair(tok *oidc.Token) (pair, session.Token) {
-	e.mu.Lock()
-	at := e.now().Add(e.skew.Estimate().Applied())
-	e.mu.Unlock()
-	p := pair{access: session.ParseToken(tok.AccessToken, at, tok.ExpiresIn), tokenType: tok.TokenType}
-	if tok.RefreshToken != "" {
-		p.refresh, p.rotated = session.ParseToken(tok.RefreshToken, at, 0), true
+// oidcReply is a token endpoint's failed answer as the refresh verdict reads it: an OAuth
+// error with its status (one sent with a 2xx is the 400 RFC 6749 §5.2 says it is), or no
+// readable answer at all (a network error, a 5xx without an OAuth error): the next try may
+// well work.
+func oidcReply(err error) profile.Reply {
+	var oe *oidc.Error
+	if !errors.As(err, &oe) {
+		return profile.Reply{Err: err}
 	}
-	var idTok session.Token
-	if tok.IDToken != "" {
-		idTok = session.ParseToken(tok.IDToken, at, 0)
+	status := oe.Status
+	if status >= 200 && status < 300 {
+		status = http.StatusBadRequest
 	}
-	return p, idTok
+	body, _ := json.Marshal(map[string]string{"error": oe.Code, "error_description": oe.Description})
+	return profile.Reply{Status: status, Header: http.Header{"Content-Type": {"application/json"}}, Body: body}
 }
 
 // loggedInAs names who logged in: the ID token's preferred_username or sub, else the client.

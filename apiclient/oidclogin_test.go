@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"tokenscope/apiclient/oidc"
+	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
 	"tokenscope/internal/testutil"
 	"tokenscope/session"
@@ -31,7 +32,7 @@ func newOIDCEnv(t *testing.T, so demoserver.Options, oc OIDCConfig, wrap func(ht
 	}
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
-	p, _ := BuiltinProfile("oauth2")
+	p, _ := profile.Builtin("oauth2")
 	oc.Issuer = ts.URL
 	cfg := Config{BaseURL: ts.URL, Profile: p, Clock: clock, OIDC: &oc, RefreshBackoff: 5 * time.Millisecond,
 		Transport: &http.Transport{MaxConnsPerHost: 64, MaxIdleConnsPerHost: 64}}
@@ -290,7 +291,7 @@ func TestOIDCOfflineAccessNotGrantedNote(t *testing.T) {
 }
 
 func TestOIDCConfigChecked(t *testing.T) {
-	p, _ := BuiltinProfile("oauth2")
+	p, _ := profile.Builtin("oauth2")
 	for _, tc := range []struct {
 		oc   OIDCConfig
 		want string
@@ -333,7 +334,7 @@ func TestOIDCResumedSessionRefreshes(t *testing.T) {
 		t.Fatal(err)
 	}
 	stored := v.e.Stored()
-	p, _ := BuiltinProfile("oauth2")
+	p, _ := profile.Builtin("oauth2")
 	oc := *v.e.cfg.OIDC
 	e2, err := New(Config{BaseURL: v.e.Target(), Profile: p, Clock: v.clock, OIDC: &oc})
 	if err != nil {

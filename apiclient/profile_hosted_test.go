@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 )
 
@@ -346,13 +347,13 @@ func startHosted(t *testing.T, c hostedCase) (*Engine, *hostedServer, *loopbackT
 	}
 	to, _ := url.Parse(ts.URL)
 	lt := &loopbackTransport{to: to, s: s}
-	p, ok := BuiltinProfile(c.profile)
+	p, ok := profile.Builtin(c.profile)
 	if !ok {
 		t.Fatalf("no built-in %s", c.profile)
 	}
 	if c.overlay != "" {
 		var err error
-		if p, err = ParseProfile("overlay.toml", []byte(c.overlay)); err != nil {
+		if p, err = profile.Parse("overlay.toml", []byte(c.overlay)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -376,7 +377,7 @@ func TestHostedProfilesLoginRefreshOnce(t *testing.T) {
 			if !snap.Access.HasExpiry() || snap.Access.ExpiresAt.Sub(epoch) != time.Hour {
 				t.Fatalf("access expiry from expires_in: got %v, want epoch+1h", snap.Access.ExpiresAt)
 			}
-			req := Request{Method: "GET", Path: c.resource}
+			req := profile.Request{Method: "GET", Path: c.resource}
 			if r := e.Do(context.Background(), req); r.Outcome != OK {
 				t.Fatalf("first request: %v %d %s", r.Outcome, r.Status, r.Reason)
 			}
@@ -416,7 +417,7 @@ func TestHostedProfilesRejectedRefreshEndsSession(t *testing.T) {
 			e, s, _, clock := startHosted(t, c)
 			s.revoked.Store(true)
 			clock.Advance(time.Hour + time.Second)
-			r := e.Do(context.Background(), Request{Method: "GET", Path: c.resource})
+			r := e.Do(context.Background(), profile.Request{Method: "GET", Path: c.resource})
 			if r.Outcome != Parked {
 				t.Fatalf("outcome %v (%s), want parked", r.Outcome, r.Reason)
 			}
@@ -466,7 +467,7 @@ func TestHostedProfilesNeedTheirEnvironment(t *testing.T) {
 			t.Setenv(k, "")
 		}
 		t.Setenv("COGNITO_ENDPOINT", "")
-		p, _ := BuiltinProfile(c.profile)
+		p, _ := profile.Builtin(c.profile)
 		_, err := New(Config{BaseURL: "http://127.0.0.1:1", Profile: p})
 		if err == nil || !strings.Contains(err.Error(), "which is not set") {
 			t.Errorf("%s without its environment: %v", c.profile, err)
@@ -474,116 +475,9 @@ func TestHostedProfilesNeedTheirEnvironment(t *testing.T) {
 	}
 	t.Setenv("COGNITO_CLIENT_ID", "x")
 	t.Setenv("COGNITO_ENDPOINT", "http://cognito-idp.example.com/")
-	p, _ := BuiltinProfile("cognito")
+	p, _ := profile.Builtin("cognito")
 	if _, err := New(Config{BaseURL: "http://127.0.0.1:1", Profile: p}); err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Errorf("plain http to a remote endpoint: %v", err)
-	}
-}
-
-// TestJSONBodyNesting: dotted fields nest under the json members; the same fields give the
-// same body.
-func TestJSONBodyNesting(t *testing.T) {
-	p, _ := BuiltinProfile("cognito")
-	got := string(p.Refresh.jsonBody(map[string]string{"AuthParameters.REFRESH_TOKEN": "R", "ClientId": "C"}))
-	want := `{"AuthFlow":"REFRESH_TOKEN_AUTH","AuthParameters":{"REFRESH_TOKEN":"R"},"ClientId":"C"}`
-	if got != want {
-		t.Fatalf("body %s, want %s", got, want)
-	}
-	if b, _ := BuiltinProfile("cognito"); len(b.Refresh.JSON) != 1 {
-		t.Fatal("jsonBody wrote into the built-in")
-	}
-}
-
-func TestParseProfileHostedKeys(t *testing.T) {
-	t.Setenv("MY_KEY", "k-123456")
-	p, err := ParseProfile("custom.toml", []byte(`
-[login]
-path = "https://auth.example.com/v1/login"
-send = "json"
-user_field = "creds.user"
-password_field = "creds.pass"
-content_type = "application/vnd.example+json"
-query = {tenant = "acme"}
-query_env = {key = "MY_KEY"}
-headers = {X-Client = "tokenscope"}
-headers_env = {X-Api-Key = "MY_KEY"}
-extra_env = {client = "MY_KEY"}
-json = {remember = true, meta = {version = 2}}
-tokens = {access = "login.token"}
-[refresh]
-url_env = "MY_REFRESH_URL"
-send = "json"
-token_field = "refresh"
-[tokens]
-access = "token"
-refresh = "refresh"
-expires_in = "ttl"
-[auth]
-header = "Authorization"
-scheme = "Bearer"
-headers = {X-Tenant = "acme"}
-headers_env = {X-Api-Key = "MY_KEY"}
-[access_expired]
-status = [401]
-[refresh_rejected]
-status = [400]
-field = "error.message"
-values = ["TOKEN_EXPIRED"]
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.Login.Query["tenant"] != "acme" || p.Login.QueryEnv["key"] != "MY_KEY" || p.Login.JSON["remember"] != true ||
-		p.Login.Tokens.Access != "login.token" || p.Refresh.URLEnv != "MY_REFRESH_URL" || p.Auth.HeadersEnv["X-Api-Key"] != "MY_KEY" {
-		t.Fatalf("keys not read: %+v", p)
-	}
-	if tp := p.tokenPaths(p.Login); tp.Access != "login.token" || tp.Refresh != "refresh" || tp.ExpiresIn != "ttl" {
-		t.Fatalf("login token paths %+v", tp)
-	}
-}
-
-func TestParseProfileHostedKeyErrors(t *testing.T) {
-	base := "base = \"bearer-json\"\n"
-	for _, c := range []struct{ toml, want string }{
-		{"[login]\npath = \"http://auth.example.com/login\"", "loopback"},
-		{"[login]\npath = \"ftp://auth.example.com/login\"", "scheme"},
-		{"[login]\npath = \"login\"", "must start with /"},
-		{"[login]\nquery_env = {key = \"not a name\"}", "not an environment variable name"},
-		{"[login]\nheaders = {\"Content-Type\" = \"x\"}", "content_type"},
-		{"[login]\nheaders = {\"Bad Name\" = \"x\"}", "not a header name"},
-		{"[login]\nsend = \"form\"\njson = {a = 1}", "needs a JSON body"},
-		{"[login]\nuser_field = \"a\"\njson = {a = {b = 1}}", "overlap"},
-		{"[login]\ncontent_type = \"/\"", "content_type"},
-		{"[refresh]\nurl_env = \"1X\"", "not an environment variable name"},
-		{"[auth]\nheaders = {Authorization = \"x\"}", "where the access token goes"},
-		{"[login]\nquery_envs = {a = \"B\"}", "unknown keys"},
-	} {
-		_, err := ParseProfile("p.toml", []byte(base+c.toml))
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%q: got %v, want an error containing %q", c.toml, err, c.want)
-		}
-	}
-}
-
-// TestHostedBuiltinsValidate: every built-in passes its own checks, and an overlay of one
-// changes a copy.
-func TestHostedBuiltinsValidate(t *testing.T) {
-	for _, n := range AllProfileNames() {
-		p, _ := BuiltinProfile(n)
-		if err := p.Validate(); err != nil {
-			t.Errorf("%s: %v", n, err)
-		}
-	}
-	// Maps merge over the base's; a json table, free-form, replaces the base's.
-	p, err := ParseProfile("o.toml", []byte("base = \"firebase\"\n[login]\nquery = {tenant = \"t\"}\njson = {returnSecureToken = true, tenantId = \"t\"}\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.Login.QueryEnv["key"] != "FIREBASE_API_KEY" || p.Login.Query["tenant"] != "t" || len(p.Login.JSON) != 2 || p.Login.JSON["tenantId"] != "t" {
-		t.Fatalf("overlay lost the base's keys: %+v", p.Login.EndpointExtras)
-	}
-	if b, _ := BuiltinProfile("firebase"); b.Login.Query != nil || len(b.Login.JSON) != 1 {
-		t.Fatalf("overlay wrote into the built-in: %+v", b.Login.EndpointExtras)
 	}
 }
 
@@ -607,7 +501,7 @@ func TestHostedLoginFailureText(t *testing.T) {
 			}
 			t.Setenv("COGNITO_ENDPOINT", ts.URL+"/")
 			to, _ := url.Parse(ts.URL)
-			p, _ := BuiltinProfile(c.profile)
+			p, _ := profile.Builtin(c.profile)
 			e, err := New(Config{BaseURL: ts.URL, Profile: p, Username: c.user, Password: "wrong-password", Clock: clock,
 				Transport: &loopbackTransport{to: to, s: s}})
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"tokenscope/apiclient/oidc"
+	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 )
 
@@ -21,18 +22,18 @@ const ProviderIntrospect = "introspect"
 // ProviderRequests are the provider's ready-made requests (userinfo, introspection of the
 // access token) once the provider is known: after a login or the first refresh. Without an
 // identity provider, or before that, there are none.
-func (e *Engine) ProviderRequests() []Request {
+func (e *Engine) ProviderRequests() []profile.Request {
 	l := e.idp.Load()
 	if l == nil {
 		return nil
 	}
 	p := l.client.Provider
-	var out []Request
+	var out []profile.Request
 	if p.UserinfoEndpoint != "" && l.flow != FlowClientCredentials {
-		out = append(out, Request{Name: "userinfo", Method: http.MethodGet, Path: p.UserinfoEndpoint})
+		out = append(out, profile.Request{Name: "userinfo", Method: http.MethodGet, Path: p.UserinfoEndpoint})
 	}
 	if p.IntrospectionEndpoint != "" {
-		out = append(out, Request{Name: "introspect the access token", Method: http.MethodPost,
+		out = append(out, profile.Request{Name: "introspect the access token", Method: http.MethodPost,
 			Path: p.IntrospectionEndpoint, Provider: ProviderIntrospect})
 	}
 	return out

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
 )
 
@@ -53,7 +54,7 @@ func TestProviderRequestsNeedALogin(t *testing.T) {
 	if r := v.e.ProviderRequests(); r != nil {
 		t.Fatalf("before any login: %+v", r)
 	}
-	r := v.e.Do(context.Background(), Request{Method: "POST", Path: "/x", Provider: ProviderIntrospect})
+	r := v.e.Do(context.Background(), profile.Request{Method: "POST", Path: "/x", Provider: ProviderIntrospect})
 	if r.Outcome != Failed || !strings.Contains(r.Reason, "log in first") {
 		t.Fatalf("introspect before login: %v %q", r.Outcome, r.Reason)
 	}

@@ -281,7 +281,7 @@ func (e *Engine) Redact(s string) string {
 	e.mu.Lock()
 	secrets := []string{e.cfg.Password, e.cfg.ClientSecret, e.sess.Access.Raw, e.sess.Refresh.Raw}
 	secrets = append(secrets, e.cookieSecretsLocked()...)
-	secrets = append(secrets, e.hosted.secrets...)
+	secrets = append(secrets, e.hosted.Secrets...)
 	e.mu.Unlock()
 	return redactSecrets(s, secrets)
 }

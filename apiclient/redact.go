@@ -3,7 +3,6 @@ package apiclient
 // Keeping secrets out of what the engine says about a server's answers.
 
 import (
-	"encoding/json"
 	"html"
 	"strconv"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/go-resty/resty/v2"
 
+	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 )
 
@@ -31,7 +31,7 @@ func (e *Engine) redactClip(s string, extra ...string) string {
 	e.mu.Lock()
 	secrets := append([]string{e.cfg.Password, e.cfg.ClientSecret, e.sess.Access.Raw, e.sess.Refresh.Raw}, extra...)
 	secrets = append(secrets, e.cookieSecretsLocked()...)
-	secrets = append(secrets, e.hosted.secrets...) // values of the profile's *_env keys
+	secrets = append(secrets, e.hosted.Secrets...) // values of the profile's *_env keys
 	e.mu.Unlock()
 	longest := 0
 	for _, sec := range secrets {
@@ -358,29 +358,7 @@ func percentEscape(s string, p, depth int) (unit, bool) {
 	return unit{string([]byte{byte(b)}), q}, true
 }
 
-// bodySummary says what an error answer said: its message field when it has one, else the
-// start of the body; redacted and clipped. The message is redacted as JSON decoded it; the
-// start of the body is taken from the redacted body, so that a cut cannot leave most of an
-// echoed secret behind.
+// bodySummary says what an error answer said (profile.Words), redacted and clipped.
 func (e *Engine) bodySummary(resp *resty.Response, extra ...string) string {
-	body := resp.Body()
-	// Decoded once, not once per field: an error body may be megabytes.
-	var doc any
-	if json.Unmarshal(body, &doc) == nil {
-		for _, f := range []string{"error_description", "detail", "message", "msg", "error", "reason"} {
-			if s, ok := doc.(map[string]any)[f].(string); ok && s != "" {
-				return e.redactClip(s, extra...)
-			}
-		}
-		// Google's APIs (Firebase) nest it: {"error": {"code": 400, "message": "TOKEN_EXPIRED"}}.
-		if m, ok := doc.(map[string]any)["error"].(map[string]any); ok {
-			if s, ok := m["message"].(string); ok && s != "" {
-				return e.redactClip(s, extra...)
-			}
-		}
-	}
-	if len(body) == 0 {
-		return "empty body"
-	}
-	return snippet([]byte(e.redactClip(string(body), extra...)))
+	return profile.Words(resp.Body(), func(s string) string { return e.redactClip(s, extra...) })
 }

@@ -5,9 +5,9 @@ package apiclient
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
+	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 )
 
@@ -104,7 +104,7 @@ func (e *Engine) runRefresh(id uint64, refreshTok session.Token) error {
 		p, ferr := e.callRefresh(ctx, refreshTok)
 		cancel()
 		if ferr == nil {
-			e.uses.answered(fp, p.rotated && p.refresh.Raw != refreshTok.Raw)
+			e.uses.answered(fp, p.Rotated && p.Refresh.Raw != refreshTok.Raw)
 			e.applyRefresh(id, p)
 			return nil
 		}
@@ -135,15 +135,15 @@ func (e *Engine) runRefresh(id uint64, refreshTok session.Token) error {
 }
 
 // callRefresh makes one refresh call and classifies its failure.
-func (e *Engine) callRefresh(ctx context.Context, refreshTok session.Token) (pair, *RefreshError) {
+func (e *Engine) callRefresh(ctx context.Context, refreshTok session.Token) (profile.Answer, *RefreshError) {
 	e.counters.refreshCalls.Add(1)
 	ep := e.profile.Refresh
-	target := ep.target() // url_env, or path (relative to the target, or absolute)
+	target := ep.Target() // url_env, or path (relative to the target, or absolute)
 	if e.cfg.OIDC != nil {
 		// A resumed session has not discovered the provider yet: its first refresh does.
 		l, err := e.link(ctx)
 		if err != nil {
-			return pair{}, &RefreshError{Transient: true, Reason: oidcReason(err)}
+			return profile.Answer{}, &RefreshError{Transient: true, Reason: oidcReason(err)}
 		}
 		if l.flow == FlowClientCredentials {
 			return e.refreshClientCredentials(ctx, l)
@@ -154,36 +154,45 @@ func (e *Engine) callRefresh(ctx context.Context, refreshTok session.Token) (pai
 	sent := e.now()
 	resp, err := r.Execute(ep.Method, target)
 	recv := e.now()
-	if err != nil {
-		return pair{}, &RefreshError{Transient: true, Reason: describeErr(err) + certHint(err)}
+	reply := profile.Reply{Err: err, Redact: func(s string) string { return e.redactClip(s, refreshTok.Raw) }}
+	if err == nil {
+		e.observeDate(resp.Header(), sent, recv)
+		reply.Status, reply.Header, reply.Body = resp.StatusCode(), resp.Header(), resp.Body()
 	}
-	e.observeDate(resp.Header(), sent, recv)
-	status := resp.StatusCode()
-	// Unexpected answers name the call; a recognised rejection is the expected end of a
-	// refresh token and names only why.
-	call := e.authCall(ep.Method, target)
-	if ok, why := e.profile.RefreshRejected.Match(status, resp.Header(), resp.Body()); ok {
-		return pair{}, &RefreshError{Reason: why + ": " + e.bodySummary(resp, refreshTok.Raw)}
+	reply.ServerRecv = e.onServerClock(recv) // after observeDate: the answer's Date counts
+	v := e.profile.RefreshVerdict(reply)
+	if v.Outcome == profile.VerdictOK {
+		p, err := e.keepAnswer(resp, v.Answer, sent, recv)
+		if err == nil {
+			return p, nil
+		}
+		// A refresh cookie the jar would not send back: as unreadable as a broken body.
+		v = profile.Verdict{Outcome: profile.VerdictTransient, Cause: profile.CauseUnreadable, Why: err.Error(), Err: err}
 	}
-	switch {
-	case status >= 500 || status == http.StatusRequestTimeout || status == http.StatusTooManyRequests:
-		return pair{}, &RefreshError{Transient: true, Reason: call(fmt.Sprintf("HTTP %d: %s", status, e.bodySummary(resp, refreshTok.Raw)))}
-	case status >= 300 && status < 400:
-		return pair{}, &RefreshError{Reason: call(fmt.Sprintf("HTTP %d redirect to %q, not followed: a refresh token goes to the refresh endpoint only", status, resp.Header().Get("Location")))}
-	case status >= 400:
-		return pair{}, &RefreshError{Reason: call(fmt.Sprintf("HTTP %d: %s", status, e.bodySummary(resp, refreshTok.Raw)))}
+	return profile.Answer{}, e.refreshError(v, reply, e.authCall(ep.Method, target))
+}
+
+// refreshError words a failed refresh's verdict. Unexpected answers name the call; a
+// recognised rejection is the expected end of a refresh token and names only why.
+func (e *Engine) refreshError(v profile.Verdict, r profile.Reply, call func(string) string) *RefreshError {
+	transient := v.Outcome == profile.VerdictTransient
+	switch v.Cause {
+	case profile.CauseTransport:
+		return &RefreshError{Transient: true, Reason: describeErr(v.Err) + certHint(v.Err)}
+	case profile.CauseMatched:
+		return &RefreshError{Reason: v.Why + ": " + v.Words}
+	case profile.CauseRedirect:
+		return &RefreshError{Reason: call(fmt.Sprintf("HTTP %d redirect to %q, not followed: a refresh token goes to the refresh endpoint only", r.Status, r.Header.Get("Location")))}
+	case profile.CauseStatus:
+		return &RefreshError{Transient: transient, Reason: call(fmt.Sprintf("HTTP %d: %s", r.Status, v.Words))}
 	}
-	p, perr := e.parsePair(resp, sent, recv, false)
-	if perr != nil {
-		// A 200 the engine cannot read (an HTML error page from a proxy, a half-written body) may
-		// well be right the next time: keep the session and retry.
-		return pair{}, &RefreshError{Transient: true, Reason: call(perr.Error())}
-	}
-	return p, nil
+	// A 200 the engine cannot read (an HTML error page from a proxy, a half-written body) may
+	// well be right the next time: keep the session and retry.
+	return &RefreshError{Transient: transient, Reason: call(v.Why)}
 }
 
 // applyRefresh installs a refreshed pair.
-func (e *Engine) applyRefresh(id uint64, p pair) {
+func (e *Engine) applyRefresh(id uint64, p profile.Answer) {
 	e.counters.refreshOK.Add(1)
 	e.mu.Lock()
 	if e.sess.State == session.StateLoginRequired || e.sess.State == session.StateLoggedOut {
@@ -192,11 +201,11 @@ func (e *Engine) applyRefresh(id uint64, p pair) {
 			Reason: fmt.Sprintf("refresh #%d succeeded but the session had already ended; its tokens are dropped", id)})
 		return
 	}
-	e.sess.Access = p.access
+	e.sess.Access = p.Access
 	e.sess.Generation++
-	rotated := p.rotated && p.refresh.Raw != e.sess.Refresh.Raw
+	rotated := p.Rotated && p.Refresh.Raw != e.sess.Refresh.Raw
 	if rotated {
-		e.sess.Refresh = p.refresh
+		e.sess.Refresh = p.Refresh
 		e.sess.Rotations++
 	}
 	e.sess.Source = "refresh"
@@ -212,9 +221,9 @@ func (e *Engine) applyRefresh(id uint64, p pair) {
 	if rotated {
 		rot = "refresh token rotated"
 	}
-	e.emit(session.Event{Kind: session.KindRefreshOK, RefreshID: id, Generation: gen, Exp: p.access.ExpiresAt,
-		Rotated: rotated, Token: p.access.Fingerprint(),
-		Reason: fmt.Sprintf("gen #%d %s; %s", gen, expiryText(p.access, e.serverNow()), rot)})
+	e.emit(session.Event{Kind: session.KindRefreshOK, RefreshID: id, Generation: gen, Exp: p.Access.ExpiresAt,
+		Rotated: rotated, Token: p.Access.Fingerprint(),
+		Reason: fmt.Sprintf("gen #%d %s; %s", gen, expiryText(p.Access, e.serverNow()), rot)})
 	e.nudge()
 }
 

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/go-resty/resty/v2"
 
+	"tokenscope/apiclient/profile"
 	"tokenscope/internal/human"
 	"tokenscope/session"
 )
@@ -18,7 +18,7 @@ type callKey struct{}
 // call is one request's journey through resty's hooks.
 type call struct {
 	id     uint64
-	req    Request
+	req    profile.Request
 	serial uint64 // the access token it carries (e.serial when attached)
 	token  string // fingerprint of that token
 	reason string // why the first attempt was rejected
@@ -67,9 +67,15 @@ func callOf(ctx context.Context) *call {
 // Do sends a request through the engine and returns how it ended. It never panics on
 // anything the network sends, and never drops a request: it ends OK, Failed with a reason, or
 // Parked until the next Login.
-func (e *Engine) Do(ctx context.Context, req Request) Result {
+func (e *Engine) Do(ctx context.Context, req profile.Request) Result {
 	e.counters.requests.Add(1)
 	c := &call{id: e.reqSeq.Add(1), req: req}
+	if req.Err != "" {
+		// A request its file could not give a method or a target: nothing goes out.
+		now := e.now()
+		e.emit(session.Event{Kind: session.KindRequestFailed, RequestID: c.id, Method: req.Method, Path: req.Path, Reason: req.Err})
+		return Result{ID: c.id, Request: req, Outcome: Failed, Reason: req.Err, Sent: now, Done: now}
+	}
 	if req.Provider == ProviderIntrospect {
 		return e.introspect(ctx, c)
 	}
@@ -258,13 +264,6 @@ func (e *Engine) sendState(now time.Time) sendState {
 	}
 }
 
-func withScheme(scheme, tok string) string {
-	if scheme == "" {
-		return tok
-	}
-	return scheme + " " + tok
-}
-
 // afterResponse records every answer and learns the server's clock from it.
 func (e *Engine) afterResponse(_ *resty.Client, resp *resty.Response) error {
 	c := callOf(resp.Request.Context())
@@ -382,17 +381,4 @@ func describeErr(err error) string {
 		return "response body too large (over the configured limit)"
 	}
 	return session.Clip(err.Error())
-}
-
-// Presets returns the profile's ready-made requests as Requests.
-func (p Profile) PresetRequests() []Request {
-	out := make([]Request, 0, len(p.Presets))
-	for _, ps := range p.Presets {
-		h := http.Header{}
-		for k, v := range ps.Headers {
-			h.Set(k, v)
-		}
-		out = append(out, Request{Name: ps.Name, Method: ps.Method, Path: ps.Path, Header: h, Body: []byte(ps.Body)})
-	}
-	return out
 }

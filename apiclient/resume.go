@@ -11,7 +11,7 @@ import (
 // Resume installs tokens saved by an earlier run instead of logging in. If they are dead, the
 // first refresh says so and the session asks for a login, as it would after any rejection.
 func (e *Engine) Resume(s session.Stored, source string) {
-	// Received now, on the server's clock as login and refresh answers are (see parsePair).
+	// Received now, on the server's clock as login and refresh answers are (see readAnswer).
 	e.mu.Lock()
 	now := e.now().Add(e.skew.Estimate().Applied())
 	e.mu.Unlock()

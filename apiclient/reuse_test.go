@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
 	"tokenscope/session"
 )
@@ -105,7 +106,7 @@ func checkReuseNamed(t *testing.T, v *env) map[string][]int {
 // 20ms refresh latency) for every convention: which tokens the stampede reuses depends on
 // timing, so each is summarised once and the counts add up to the server's calls.
 func TestReuseNamedInStampede(t *testing.T) {
-	for _, prof := range ProfileNames() {
+	for _, prof := range profile.Names() {
 		t.Run(prof, func(t *testing.T) {
 			v := newEnv(t, prof, demoserver.Options{}, Config{Strategy: Reactive, NoSingleFlight: true})
 			v.srv.SetLatency(0, 20*time.Millisecond)

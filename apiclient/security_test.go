@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
 	"tokenscope/session"
 )
@@ -261,7 +262,7 @@ func secRand(prefix string) string {
 	return prefix + hex.EncodeToString(b)
 }
 
-func secFastConfig(base string, p Profile) Config {
+func secFastConfig(base string, p profile.Profile) Config {
 	return Config{
 		BaseURL: base, Profile: p, Username: "alice", Password: secPassword,
 		RefreshAttempts: 3, RefreshBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
@@ -269,9 +270,9 @@ func secFastConfig(base string, p Profile) Config {
 	}
 }
 
-func secProfile(t *testing.T, name string) Profile {
+func secProfile(t *testing.T, name string) profile.Profile {
 	t.Helper()
-	p, ok := BuiltinProfile(name)
+	p, ok := profile.Builtin(name)
 	if !ok {
 		t.Fatalf("no built-in profile %q", name)
 	}
@@ -302,9 +303,9 @@ func secDemo(t *testing.T, so demoserver.Options) (*demoserver.Server, *secRecor
 	return srv, rec, ts.URL
 }
 
-func secGet(p Profile) Request { return p.PresetRequests()[0] }
+func secGet(p profile.Profile) profile.Request { return p.PresetRequests()[0] }
 
-func secPost(t *testing.T, p Profile) Request {
+func secPost(t *testing.T, p profile.Profile) profile.Request {
 	t.Helper()
 	for _, r := range p.PresetRequests() {
 		if r.Method == "POST" {
@@ -312,7 +313,7 @@ func secPost(t *testing.T, p Profile) Request {
 		}
 	}
 	t.Fatalf("profile %s has no POST preset", p.Name)
-	return Request{}
+	return profile.Request{}
 }
 
 // secNoPanic runs f and turns a panic into a test failure that does not print the panic value
@@ -374,7 +375,7 @@ func TestSecurityEventLogHasNoRawTokens(t *testing.T) {
 			if r := e.Do(ctx, get); r.Outcome != OK {
 				t.Fatalf("first request: %v %d %s", r.Outcome, r.Status, r.Reason)
 			}
-			noteRes("404", e.Do(ctx, Request{Method: "GET", Path: "/definitely-not-here"}))
+			noteRes("404", e.Do(ctx, profile.Request{Method: "GET", Path: "/definitely-not-here"}))
 			e.SetSingleFlight(false)
 			e.SetSingleFlight(true)
 
@@ -474,7 +475,7 @@ type secEchoServer struct {
 	newAccess       string
 }
 
-func newSecEchoServer(t *testing.T, p Profile, refreshStatus int, contentType, refreshBody, refreshTok string) *secEchoServer {
+func newSecEchoServer(t *testing.T, p profile.Profile, refreshStatus int, contentType, refreshBody, refreshTok string) *secEchoServer {
 	t.Helper()
 	s := &secEchoServer{access: secRand("A-"), refresh: secRand("R-"), newAccess: secRand("N-")}
 	if refreshTok != "" {
@@ -600,7 +601,7 @@ func TestSecurityServerEchoedTokenNotInReasons(t *testing.T) {
 // event, the retry's reason and Result.Reason, so a server that echoes the access token there
 // must not get it into any of them.
 func TestSecurityAccessExpiredReasonDoesNotEchoToken(t *testing.T) {
-	p, err := ParseProfile("echo.toml", []byte(`base = "simplejwt"
+	p, err := profile.Parse("echo.toml", []byte(`base = "simplejwt"
 name = "echo"
 [access_expired]
 status = [401]
@@ -636,7 +637,7 @@ values = []
 	if _, err := e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	res := e.Do(context.Background(), Request{Method: "GET", Path: "/api/me"})
+	res := e.Do(context.Background(), profile.Request{Method: "GET", Path: "/api/me"})
 	if res.Outcome != Failed || len(res.Attempts) != 2 {
 		t.Fatalf("outcome %v after %d attempts (%s), want failed after a retry", res.Outcome, len(res.Attempts), res.Reason)
 	}
@@ -695,7 +696,7 @@ func TestSecurityLoginErrorsDoNotEchoTokens(t *testing.T) {
 // percent-encoded).
 func TestSecurityLoginErrorDoesNotEchoPassword(t *testing.T) {
 	const oddPassword = "p@ss w0rd+/=&x-9f"
-	for _, prof := range ProfileNames() {
+	for _, prof := range profile.Names() {
 		for _, mode := range []string{"message", "echoed body"} {
 			t.Run(prof+"/"+mode, func(t *testing.T) {
 				p := secProfile(t, prof)
@@ -803,7 +804,7 @@ func TestSecurityDoNeverPanicsOnGarbage(t *testing.T) {
 			_, _ = io.WriteString(w, `{"access_token":"a.b.c","refresh_token":"x.y","expires_in":1e308,"access":"eyJ.eyJ.x","refresh":"..","token":"%%%","accessToken":"\u0000","refreshToken":"\ud800","data":{"token":"a","refreshToken":"b"},"code":20000}`)
 		},
 	}
-	for _, prof := range ProfileNames() {
+	for _, prof := range profile.Names() {
 		p := secProfile(t, prof)
 		for name, h := range garbage {
 			t.Run(prof+"/"+name, func(t *testing.T) {
@@ -884,7 +885,7 @@ func (w *secRedirectWorld) got(k string) []secExchange {
 // otherHost is base with 127.0.0.1 replaced by localhost.
 func secOtherHost(base string) string { return strings.Replace(base, "127.0.0.1", "localhost", 1) }
 
-func newSecRedirectWorld(t *testing.T, p Profile) *secRedirectWorld {
+func newSecRedirectWorld(t *testing.T, p profile.Profile) *secRedirectWorld {
 	t.Helper()
 	w := &secRedirectWorld{seen: map[string][]secExchange{}, access: secRand("AT-"), rfrsh: secRand("RT-")}
 	w.b = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
@@ -965,7 +966,7 @@ func TestSecurityRedirectDropsAuthToOtherHost(t *testing.T) {
 					t.Fatal(err)
 				}
 				body := []byte(`{"name":"widget","qty":1}`)
-				req := Request{Method: tc.method, Path: tc.path, Header: http.Header{}}
+				req := profile.Request{Method: tc.method, Path: tc.path, Header: http.Header{}}
 				if tc.method == "POST" {
 					req.Body = body
 					req.Header.Set("Content-Type", "application/json")
@@ -1070,7 +1071,7 @@ func TestSecurityLoginAndRefreshNeverFollowRedirects(t *testing.T) {
 // convention, and checks that no refresh token ever issued appears in any request (URL,
 // headers or body) other than a refresh call.
 func TestSecurityRefreshTokenOnlyToRefreshEndpoint(t *testing.T) {
-	for _, prof := range ProfileNames() {
+	for _, prof := range profile.Names() {
 		t.Run(prof, func(t *testing.T) {
 			srv, rec, base := secDemo(t, demoserver.Options{})
 			p := secProfile(t, prof)
@@ -1080,7 +1081,7 @@ func TestSecurityRefreshTokenOnlyToRefreshEndpoint(t *testing.T) {
 				t.Fatal(err)
 			}
 			get, post := secGet(p), secPost(t, p)
-			for _, r := range []Request{get, post} {
+			for _, r := range []profile.Request{get, post} {
 				if res := e.Do(ctx, r); res.Outcome != OK {
 					t.Fatalf("%s %s: %v %s", r.Method, r.Path, res.Outcome, res.Reason)
 				}
@@ -1238,7 +1239,7 @@ func TestSecurityHugeResponseIsRefused(t *testing.T) {
 			}
 			var res Result
 			start := time.Now()
-			peak, total := secMeasure(func() { res = e.Do(context.Background(), Request{Method: "GET", Path: "/big"}) })
+			peak, total := secMeasure(func() { res = e.Do(context.Background(), profile.Request{Method: "GET", Path: "/big"}) })
 			took := time.Since(start)
 			t.Logf("peak heap +%d KiB, allocated %d KiB, %s", peak>>10, total>>10, took.Round(time.Millisecond))
 			if res.Outcome != Failed {

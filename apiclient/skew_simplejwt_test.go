@@ -13,6 +13,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 )
 
@@ -131,7 +132,7 @@ func TestSkewStockSimpleJWTBackground(t *testing.T) {
 	edgeLogin(t, e)
 
 	const run = 11 * time.Second
-	req := Request{Method: "GET", Path: "/api/protected/"}
+	req := profile.Request{Method: "GET", Path: "/api/protected/"}
 	deadline := time.Now().Add(run)
 	var failed []string
 	for time.Now().Before(deadline) {
@@ -215,7 +216,7 @@ func TestSkewStockSimpleJWTOldRefreshToken(t *testing.T) {
 			for range workers {
 				wg.Go(func() {
 					for time.Now().Before(deadline) {
-						r := e.Do(context.Background(), Request{Method: "GET", Path: "/api/protected/"})
+						r := e.Do(context.Background(), profile.Request{Method: "GET", Path: "/api/protected/"})
 						if r.Outcome != OK || len(r.Attempts) != 1 {
 							mu.Lock()
 							failed = append(failed, fmt.Sprintf("%v status %d attempts %d %s", r.Outcome, r.Status, len(r.Attempts), r.Reason))

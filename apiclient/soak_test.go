@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
 	"tokenscope/session"
 )
@@ -32,7 +33,7 @@ func TestSoak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, _ := BuiltinProfile("simplejwt")
+	p, _ := profile.Builtin("simplejwt")
 	e, err := New(Config{BaseURL: srv.URL(), Profile: p, Username: "demo", Password: "demo",
 		RefreshBackoff: 20 * time.Millisecond, Log: session.NewLog(4096)})
 	if err != nil {

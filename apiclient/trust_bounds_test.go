@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 )
 
@@ -100,7 +101,9 @@ func TestTrustServerTextIsBounded(t *testing.T) {
 	var wg sync.WaitGroup
 	results := make([]Result, 20)
 	for i := range results {
-		wg.Go(func() { results[i] = e.Do(context.Background(), Request{Method: "GET", Path: "/api/protected/"}) })
+		wg.Go(func() {
+			results[i] = e.Do(context.Background(), profile.Request{Method: "GET", Path: "/api/protected/"})
+		})
 	}
 	wg.Wait()
 	for i, r := range results {

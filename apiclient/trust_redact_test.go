@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode/utf16"
 
+	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 )
 
@@ -202,7 +203,7 @@ func TestTrustRedactEchoedPassword(t *testing.T) {
 				var wg sync.WaitGroup
 				for range 20 {
 					wg.Go(func() {
-						r := e.Do(context.Background(), Request{Method: "GET", Path: "/api/protected/"})
+						r := e.Do(context.Background(), profile.Request{Method: "GET", Path: "/api/protected/"})
 						checkNoPassword(t, "result reason", r.Reason, trustPassword)
 					})
 				}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"tokenscope/apiclient/profile"
 )
 
 // originWorld is one TLS server and one plain server, both on 127.0.0.1:0, reached under the
@@ -26,7 +28,7 @@ type originWorld struct {
 	landed     map[string][]http.Header // "tls /landing" → the headers of each request
 }
 
-func newOriginWorld(t *testing.T, p Profile) *originWorld {
+func newOriginWorld(t *testing.T, p profile.Profile) *originWorld {
 	t.Helper()
 	w := &originWorld{access: secRand("AT-"), landed: map[string][]http.Header{}}
 	login := map[string]string{
@@ -145,7 +147,7 @@ func TestTrustRedirectAcrossOrigins(t *testing.T) {
 					wg.Go(func() {
 						h := http.Header{}
 						h.Set("Cookie", "session=c00k1e")
-						res := e.Do(context.Background(), Request{Method: "GET", Path: "/go?" + url.Values{"to": hops}.Encode(), Header: h})
+						res := e.Do(context.Background(), profile.Request{Method: "GET", Path: "/go?" + url.Values{"to": hops}.Encode(), Header: h})
 						if res.Outcome != OK {
 							t.Errorf("outcome %v status %d (%s)", res.Outcome, res.Status, res.Reason)
 						}
@@ -156,7 +158,7 @@ func TestTrustRedirectAcrossOrigins(t *testing.T) {
 				if len(landed) != n {
 					t.Fatalf("%s reached %d times, want %d", tc.landing, len(landed), n)
 				}
-				want := withScheme(p.Auth.Scheme, w.access)
+				want := profile.WithScheme(p.Auth.Scheme, w.access)
 				for _, h := range landed {
 					got := h.Get(p.Auth.Header)
 					switch {

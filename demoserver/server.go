@@ -449,7 +449,9 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 		"rotation":         !s.opts.NoRotation,
 		"reuse_detection":  !s.opts.NoReuseDetection,
 		"oauth2_client_id": s.opts.ClientID,
-		"endpoints":        eps,
+		"confidential_client": map[string]string{"client_id": s.opts.ConfidentialClientID,
+			"client_secret": s.publicSecret(), "grant": "client_credentials"},
+		"endpoints": eps,
 	})
 }
 
@@ -534,4 +536,13 @@ func (s *Server) knobReset(w http.ResponseWriter, r *http.Request) {
 	s.Reset()
 	note(w, "knob: reset")
 	writeJSON(w, http.StatusOK, s.statsDoc())
+}
+
+// publicSecret is the confidential client's secret as GET / shows it: the well-known default is
+// documentation, a secret of the operator's own is not shown.
+func (s *Server) publicSecret() string {
+	if s.opts.ConfidentialSecret == DefaultConfidentialSecret {
+		return DefaultConfidentialSecret
+	}
+	return "(set by the operator)"
 }

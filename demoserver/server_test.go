@@ -648,9 +648,17 @@ func TestStartRefusesNonLoopback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var index struct {
+		Confidential map[string]string `json:"confidential_client"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&index)
 	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Errorf("index: %d", resp.StatusCode)
+	if resp.StatusCode != 200 || err != nil {
+		t.Errorf("index: %d %v", resp.StatusCode, err)
+	}
+	// The confidential demo client's secret is documentation, like the demo password.
+	if c := index.Confidential; c["client_id"] != DefaultConfidentialClientID || c["client_secret"] != DefaultConfidentialSecret {
+		t.Errorf("GET / does not show the confidential client: %v", c)
 	}
 }
 

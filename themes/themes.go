@@ -6,6 +6,8 @@ import (
 	"os"
 
 	"github.com/charmbracelet/lipgloss"
+
+	"tokenscope/session"
 )
 
 // Palette names colours by what they mean on screen.
@@ -126,4 +128,39 @@ func Next(name string) string {
 		}
 	}
 	return ns[0]
+}
+
+// Event is the style of an event's line, by what it says: the same roles in the TUI's log and
+// in the lines fire and request print on a terminal.
+func (t Theme) Event(e session.Event) lipgloss.Style {
+	switch e.Kind {
+	case session.KindResponse:
+		switch {
+		case e.Status >= 400:
+			return t.Bad
+		case e.Status >= 300:
+			return t.Warn
+		}
+		return t.OK
+	case session.KindUnauthorized, session.KindParked:
+		return t.Warn
+	case session.KindRefreshFailed:
+		if e.Transient {
+			return t.Warn
+		}
+		return t.Bad
+	case session.KindRequestFailed, session.KindLoginFailed, session.KindLogout:
+		return t.Bad
+	case session.KindRefreshStart, session.KindRefreshOK, session.KindLogin:
+		return t.Refresh
+	case session.KindRefreshWait:
+		return t.Wait
+	case session.KindRetry, session.KindReplayed:
+		return t.Retry
+	case session.KindRequest, session.KindNote, session.KindState:
+		return t.Muted
+	case session.KindSkew:
+		return t.Info
+	}
+	return t.Value
 }

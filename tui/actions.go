@@ -17,24 +17,14 @@ type action struct {
 	do  func(m *Model, msg tea.KeyMsg) tea.Cmd
 }
 
-// globalActions binds the global keys to what they do: keys as data, one line each.
+// globalActions binds the keys that work whoever drives the session to what they do: keys as
+// data, one line each. The driver binds its own (Driver.bind).
 func (m *Model) globalActions() []action {
 	k := &m.keys
 	return []action{
 		{&k.Quit, func(m *Model, _ tea.KeyMsg) tea.Cmd { m.quitting = true; return tea.Quit }},
 		{&k.Help, func(m *Model, _ tea.KeyMsg) tea.Cmd { m.mode = modeHelp; return nil }},
-		{&k.Send, (*Model).send},
-		{&k.Burst, (*Model).burst},
-		{&k.Heartbeat, (*Model).toggleHeartbeat},
-		{&k.BurstMore, (*Model).burstSize},
-		{&k.BurstLess, (*Model).burstSize},
-		{&k.Refresh, func(m *Model, _ tea.KeyMsg) tea.Cmd { return m.refreshCmd() }},
-		{&k.Strategy, (*Model).nextStrategy},
-		{&k.SingleFlight, (*Model).toggleSingleFlight},
-		{&k.Login, (*Model).login},
-		{&k.Logout, func(m *Model, _ tea.KeyMsg) tea.Cmd { return m.signOutCmd() }},
 		{&k.Reveal, (*Model).toggleReveal},
-		{&k.CopyCurl, (*Model).copyCurl},
 		{&k.CopyToken, (*Model).copyToken},
 		{&k.Theme, (*Model).nextTheme},
 		{&k.Filter, (*Model).startFilter},
@@ -42,8 +32,6 @@ func (m *Model) globalActions() []action {
 		{&k.Redraw, func(*Model, tea.KeyMsg) tea.Cmd { return tea.ClearScreen }},
 		{&k.Tab, func(m *Model, _ tea.KeyMsg) tea.Cmd { m.focus = (m.focus + 1) % paneCount; return nil }},
 		{&k.BackTab, func(m *Model, _ tea.KeyMsg) tea.Cmd { m.focus = (m.focus + paneCount - 1) % paneCount; return nil }},
-		{&k.Edit, (*Model).compose},
-		{&k.New, (*Model).compose},
 		{&k.Claims, (*Model).toggleClaims},
 		{&k.Export, func(m *Model, _ tea.KeyMsg) tea.Cmd { return m.exportCmd() }},
 	}
@@ -81,20 +69,20 @@ func (m *Model) toggleClaims(tea.KeyMsg) tea.Cmd {
 	return nil
 }
 
-func (m *Model) send(tea.KeyMsg) tea.Cmd {
+func (m *Model) send(e *apiclient.Engine) tea.Cmd {
 	if _, ok := m.reqs.current(); !ok {
 		return nil
 	}
-	return m.sendCmd(m.reqs.selected)
+	return m.sendCmd(e, m.reqs.selected, false)
 }
 
-func (m *Model) burst(tea.KeyMsg) tea.Cmd {
+func (m *Model) burst(e *apiclient.Engine) tea.Cmd {
 	r, ok := m.reqs.current()
 	if !ok {
 		return nil
 	}
 	m.setFlash(fmt.Sprintf("burst: %d × %s %s", m.reqs.burstN, r.Method, r.Path))
-	return m.burstCmd(m.reqs.burstN)
+	return m.burstCmd(e, m.reqs.burstN)
 }
 
 func (m *Model) burstSize(msg tea.KeyMsg) tea.Cmd {
@@ -103,7 +91,7 @@ func (m *Model) burstSize(msg tea.KeyMsg) tea.Cmd {
 
 // Settings are applied here, not in a command: they are non-blocking setters, and two quick
 // presses must land in the order they were made (batched commands have no order).
-func (m *Model) nextStrategy(tea.KeyMsg) tea.Cmd {
+func (m *Model) nextStrategy(e *apiclient.Engine) tea.Cmd {
 	all := apiclient.Strategies()
 	next := all[0]
 	for i, x := range all {
@@ -111,27 +99,27 @@ func (m *Model) nextStrategy(tea.KeyMsg) tea.Cmd {
 			next = all[(i+1)%len(all)]
 		}
 	}
-	m.engine.SetStrategy(next)
+	e.SetStrategy(next)
 	m.sync()
 	m.setFlash("strategy " + string(next))
 	return nil
 }
 
-func (m *Model) toggleSingleFlight(tea.KeyMsg) tea.Cmd {
+func (m *Model) toggleSingleFlight(e *apiclient.Engine) tea.Cmd {
 	on := !m.sh.snap.SingleFlight
-	m.engine.SetSingleFlight(on)
+	e.SetSingleFlight(on)
 	m.sync()
 	m.setFlash(map[bool]string{true: "single flight on", false: "single flight off: concurrent 401s each refresh"}[on])
 	return nil
 }
 
-func (m *Model) login(tea.KeyMsg) tea.Cmd {
+func (m *Model) login(e *apiclient.Engine) tea.Cmd {
 	if m.loggingIn {
 		return nil
 	}
 	m.dialog.dismissed = false
 	m.fitDialog()
-	return m.loginCmd()
+	return m.loginCmd(e)
 }
 
 func (m *Model) toggleReveal(tea.KeyMsg) tea.Cmd {
@@ -141,12 +129,12 @@ func (m *Model) toggleReveal(tea.KeyMsg) tea.Cmd {
 	return nil
 }
 
-func (m *Model) copyCurl(tea.KeyMsg) tea.Cmd {
+func (m *Model) copyCurl(e *apiclient.Engine) tea.Cmd {
 	r, ok := m.reqs.current()
 	if !ok {
 		return nil
 	}
-	return m.copyCmd(m.curl(r), "curl command")
+	return m.copyCmd(m.curl(e, r), "curl command")
 }
 
 func (m *Model) copyToken(tea.KeyMsg) tea.Cmd {

@@ -20,6 +20,7 @@ import (
 	"github.com/charmbracelet/x/exp/teatest"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
 	"tokenscope/session"
 )
@@ -53,7 +54,7 @@ func TestCopiedCurlCarriesTheProfileHeaders(t *testing.T) {
 	}
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	p, _ := apiclient.BuiltinProfile("simplejwt")
+	p, _ := profile.Builtin("simplejwt")
 	p.Auth.Headers = map[string]string{"X-Client-Info": "tokenscope/test"}
 	p.Auth.HeadersEnv = map[string]string{"apikey": "TS_CURL_APIKEY"}
 	e, err := apiclient.New(apiclient.Config{BaseURL: ts.URL, Profile: p, Username: "demo", Password: "demo"})
@@ -65,7 +66,7 @@ func TestCopiedCurlCarriesTheProfileHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	var copied []string
-	m := New(Options{Engine: e, Tick: 10 * time.Millisecond, NoAutoLogin: true,
+	m := New(Options{Driver: Drive(e, nil), Tick: 10 * time.Millisecond, NoAutoLogin: true,
 		Clipboard: func(s string) error { copied = append(copied, s); return nil }})
 	t.Cleanup(m.Close)
 	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
@@ -127,7 +128,7 @@ func TestCopiedCurlDPoPAnswers(t *testing.T) {
 	}
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	prof, _ := apiclient.BuiltinProfile("oauth2")
+	prof, _ := profile.Builtin("oauth2")
 	e, err := apiclient.New(apiclient.Config{BaseURL: ts.URL, Profile: prof, OIDC: &apiclient.OIDCConfig{
 		Issuer: ts.URL, Flow: apiclient.FlowClientCredentials, ClientID: "tokenscope-cc", ClientSecret: "demo-secret", DPoP: true}})
 	if err != nil {
@@ -135,11 +136,11 @@ func TestCopiedCurlDPoPAnswers(t *testing.T) {
 	}
 	t.Cleanup(e.Close)
 	var copied []string
-	m := New(Options{Engine: e, Tick: 10 * time.Millisecond, Requests: []apiclient.Request{{Method: "GET", Path: "/api/me"}},
+	m := New(Options{Driver: Drive(e, nil), Tick: 10 * time.Millisecond, Requests: []profile.Request{{Method: "GET", Path: "/api/me"}},
 		Clipboard: func(s string) error { copied = append(copied, s); return nil }})
 	t.Cleanup(m.Close)
 	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
-	run(t, m, m.loginCmd())
+	run(t, m, m.loginCmd(e))
 	upd(t, m, press("y"))
 	upd(t, m, press("v"))
 	upd(t, m, press("y"))
@@ -195,10 +196,11 @@ func TestHistoryReplayedRowTurns200(t *testing.T) {
 	m := runUntil(t, f, [2]string{"tab", "[requests]"}, [2]string{"enter", "parked gen –"},
 		[2]string{"l", "200 gen #1"})
 	row := historyRow(m)
-	if !strings.HasPrefix(row, "200 gen #1 ") || len(m.reqs.history) != 1 || m.reqs.history[0].Outcome != apiclient.OK {
-		t.Errorf("history row %q (%d rows), want the replay's 200 gen #1", row, len(m.reqs.history))
+	shown := m.answers.newest(10)
+	if !strings.HasPrefix(row, "200 gen #1 ") || len(shown) != 1 || shown[0].res.Outcome != apiclient.OK {
+		t.Errorf("history row %q (%d rows), want the replay's 200 gen #1", row, len(shown))
 	}
-	if r, ok := m.results.byID[m.reqs.history[0].ID]; !ok || !r.Replayed || r.Status != 200 {
+	if r, ok := m.answers.get(shown[0].res.ID); !ok || !r.Replayed || r.Status != 200 || r.Generation() != 1 {
 		t.Errorf("the detail's answer for the request: %+v", r)
 	}
 	if s := f.e.Snapshot(); s.State != session.StateActive || s.Parked != 0 {

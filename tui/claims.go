@@ -37,6 +37,8 @@ func (p *claimsPanel) ShortHelp() []key.Binding { return nil }
 
 func (p *claimsPanel) FullHelp() [][]key.Binding { return [][]key.Binding{p.keys.all()} }
 
+func (p *claimsPanel) title() string { return "claims" }
+
 func (p *claimsPanel) status() string { return "" }
 
 func (p *claimsPanel) SetSize(width, height int) {

@@ -14,6 +14,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/profile"
 	"tokenscope/internal/privfile"
 	"tokenscope/session"
 )
@@ -35,6 +36,7 @@ type (
 	}
 	loginMsg struct {
 		replayed []apiclient.Result
+		provided []profile.Request // the identity provider's ready-made requests
 		err      error
 	}
 	flashMsg string
@@ -69,7 +71,7 @@ func (m *Model) tick() tea.Cmd {
 func (m *Model) tickEvery() time.Duration {
 	s := m.sh.snap
 	left := s.Access.Remaining(s.ServerNow(m.sh.now))
-	busy := m.inflight > 0 || m.prompt.active || s.Refreshing > 0 || s.State == session.StateRefreshing ||
+	busy := m.flights.out() > 0 || m.prompt.active || s.Refreshing > 0 || s.State == session.StateRefreshing ||
 		(s.Access.HasExpiry() && left < time.Minute && left > -time.Minute)
 	if busy {
 		return m.opts.Tick
@@ -102,15 +104,14 @@ func (m *Model) waitEvents() tea.Cmd {
 	}
 }
 
-func (m *Model) loginCmd() tea.Cmd {
+func (m *Model) loginCmd(e *apiclient.Engine) tea.Cmd {
 	m.loggingIn = true
-	e := m.engine
 	ctx, cancel := context.WithTimeout(context.Background(), e.LoginTimeout(30*time.Second))
 	m.cancelLogin = cancel
 	return func() tea.Msg {
 		defer cancel()
 		replayed, err := e.Login(ctx)
-		return loginMsg{replayed: replayed, err: err}
+		return loginMsg{replayed: replayed, provided: e.ProviderRequests(), err: err}
 	}
 }
 
@@ -128,13 +129,14 @@ func (m *Model) loggedIn(msg loginMsg) {
 		m.setFlash(fmt.Sprintf("logged in; %s replayed", plural(len(msg.replayed), "parked request", "parked requests")))
 	}
 	if msg.err == nil {
-		m.reqs.addMissing(m.engine.ProviderRequests())
+		m.reqs.addMissing(msg.provided)
 	}
-	// A replayed request's answer, detail and history row show the replay, not "parked".
+	// A replayed request's answer, history row and detail show the replay's answer, not
+	// "parked · 0 attempts".
 	for _, r := range msg.replayed {
-		m.reqs.replayed(r)
-		m.results.add(r)
+		m.answers.replace(r)
 	}
+	m.reqs.relayout()
 	m.sync()
 }
 
@@ -159,27 +161,25 @@ func errText(err error) string {
 }
 
 // signOutCmd revokes the refresh token at the provider (when there is one) and logs out.
-func (m *Model) signOutCmd() tea.Cmd {
-	e := m.engine
+func (m *Model) signOutCmd(e *apiclient.Engine) tea.Cmd {
 	return func() tea.Msg { return flashMsg(e.SignOut(context.Background())) }
 }
 
-func (m *Model) sendCmd(i int) tea.Cmd {
+// sendCmd sends request i; beat: the heartbeat sends it.
+func (m *Model) sendCmd(e *apiclient.Engine, i int, beat bool) tea.Cmd {
 	req := m.reqs.list[i]
-	e := m.engine
-	m.inflight++
-	m.reqs.launch(i, 1, m.sh.now)
+	m.flights.launch(i, 1, m.sh.now, beat)
+	m.reqs.flightChanged(i)
 	return func() tea.Msg {
-		return resultMsg{index: i, res: e.Do(context.Background(), req)}
+		return resultMsg{index: i, res: e.Do(context.Background(), req), beat: beat}
 	}
 }
 
-func (m *Model) burstCmd(n int) tea.Cmd {
+func (m *Model) burstCmd(e *apiclient.Engine, n int) tea.Cmd {
 	index := m.reqs.selected
 	req := m.reqs.list[index]
-	e := m.engine
-	m.inflight += n
-	m.reqs.launch(index, n, m.sh.now)
+	m.flights.launch(index, n, m.sh.now, false)
+	m.reqs.flightChanged(index)
 	return func() tea.Msg {
 		start := time.Now()
 		out := burstMsg{n: n, index: index}
@@ -201,8 +201,7 @@ func (m *Model) burstCmd(n int) tea.Cmd {
 	}
 }
 
-func (m *Model) refreshCmd() tea.Cmd {
-	e := m.engine
+func (m *Model) refreshCmd(e *apiclient.Engine) tea.Cmd {
 	return func() tea.Msg {
 		if err := e.RefreshNow(context.Background()); err != nil {
 			return flashMsg("refresh: " + err.Error())
@@ -227,8 +226,8 @@ func (m *Model) copyCmd(text, what string) tea.Cmd {
 // and the command works once pasted into a shell where those are set; a password in the target
 // URL is masked too. Every part is single-quoted: a method or a header read from a file is
 // never shell code.
-func (m *Model) curl(r apiclient.Request) string {
-	o := m.engine.Outgoing(r)
+func (m *Model) curl(e *apiclient.Engine, r profile.Request) string {
+	o := e.Outgoing(r)
 	target := o.URL()
 	if !m.sh.reveal {
 		target = redactURL(target)

@@ -26,7 +26,16 @@ type component interface {
 	View() string
 	// status is the panel's line beside the tabs.
 	status() string
+	// title is the panel's name on its tab.
+	title() string
+	// wheel scrolls by d lines (negative: up) with the pointer at column x; click picks what is
+	// at row of the panel.
+	wheel(x, d int)
+	click(x, row int)
 }
+
+// eventWatcher is a panel that lays out from the log: it is told when events came in.
+type eventWatcher interface{ eventsIn() }
 
 // shared is what every part of the screen reads: the root sets it, the panels never do.
 type shared struct {
@@ -35,7 +44,6 @@ type shared struct {
 	snap   apiclient.Snapshot
 	now    time.Time
 	reveal bool
-	demo   bool // the target is the embedded demo server
 	// secrets are the raw tokens this session has shown, newest first: an answer that echoes
 	// one shows it masked until the user reveals the tokens.
 	secrets []string
@@ -100,8 +108,6 @@ const (
 	paneClaims
 	paneCount
 )
-
-var paneNames = [...]string{"log", "requests", "claims"}
 
 // mode says who reads the keyboard: the panels and global keys, or one input or overlay.
 type mode int

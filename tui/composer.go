@@ -8,8 +8,8 @@ import (
 	"github.com/charmbracelet/bubbles/textarea"
 	tea "github.com/charmbracelet/bubbletea"
 
-	"tokenscope/apiclient"
 	"tokenscope/apiclient/httpfile"
+	"tokenscope/apiclient/profile"
 )
 
 // composer edits a request as text in the .http shape: "METHOD /path", header lines, a blank
@@ -25,7 +25,7 @@ type composer struct {
 // composed is what the composer hands back when the user saves.
 type composed struct {
 	index int
-	req   apiclient.Request
+	req   profile.Request
 	note  string // what reading a pasted curl command left out
 }
 
@@ -47,7 +47,7 @@ func (c *composer) SetSize(width, height int) {
 }
 
 // open starts editing request i (a new request when i < 0 or there is none).
-func (c *composer) open(i int, r apiclient.Request, ok bool) tea.Cmd {
+func (c *composer) open(i int, r profile.Request, ok bool) tea.Cmd {
 	c.index = -1
 	// A new request starts empty, the cursor on the request line: typing "POST /api/items"
 	// there is the request line, not a header under a pre-filled one.

@@ -18,32 +18,6 @@ import (
 	"tokenscope/session"
 )
 
-// maxResults bounds the answers kept for the detail, by request id.
-const maxResults = 512
-
-// resultBook keeps the latest answers by request id, oldest forgotten first.
-type resultBook struct {
-	byID  map[uint64]apiclient.Result
-	order []uint64
-}
-
-func (b *resultBook) add(r apiclient.Result) {
-	if r.ID == 0 {
-		return
-	}
-	if b.byID == nil {
-		b.byID = map[uint64]apiclient.Result{}
-	}
-	if _, ok := b.byID[r.ID]; !ok {
-		b.order = append(b.order, r.ID)
-	}
-	b.byID[r.ID] = r
-	for len(b.order) > maxResults {
-		delete(b.byID, b.order[0])
-		b.order = b.order[1:]
-	}
-}
-
 // detailView is the overlay that shows one event in full; it scrolls.
 type detailView struct {
 	sh    *shared
@@ -114,7 +88,7 @@ func (m *Model) eventDetail(ev session.Event) []string {
 			lines = append(lines, th.Value.Render(truncate(e.Time.Local().Format("15:04:05.000")+"  "+sanitize.Line(m.sh.mask(e.Text())), w)))
 		}
 	}
-	if r, ok := m.results.byID[ev.RequestID]; ok {
+	if r, ok := m.answers.get(ev.RequestID); ok {
 		lines = append(lines, "")
 		lines = append(lines, m.exchangeLines(r, w)...)
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/lipgloss"
 
 	"tokenscope/internal/sanitize"
@@ -16,19 +15,23 @@ import (
 // the session stay in view.
 type loginDialog struct {
 	sh        *shared
-	keys      KeyMap // for the log-in key, shared with the global map
+	words     dialogWords
 	dismissed bool
 	width     int
-	height    int  // the main area's rows: the box must fit them, keys and border included
-	observing bool // the session is the user's app's: tokenscope cannot log it in
+	height    int // the main area's rows: the box must fit them, keys and border included
 	box, wrap lipgloss.Style
 }
 
-func newLoginDialog(sh *shared, keys KeyMap) *loginDialog { return &loginDialog{sh: sh, keys: keys} }
+// dialogWords are what the box says: they differ with who can log the session in again.
+type dialogWords struct {
+	title       string
+	key, action string             // the key that logs in again ("" when nothing here can) and what it does
+	parked      func(n int) string // what becomes of the parked requests; "" says nothing
+}
 
-func (d *loginDialog) ShortHelp() []key.Binding { return []key.Binding{d.keys.Login, dismissKey} }
-
-func (d *loginDialog) FullHelp() [][]key.Binding { return [][]key.Binding{d.ShortHelp()} }
+func newLoginDialog(sh *shared, words dialogWords) *loginDialog {
+	return &loginDialog{sh: sh, words: words}
+}
 
 // SetSize builds the width-bound styles: a fixed width, so the box does not jump as the
 // parked count grows.
@@ -54,33 +57,33 @@ func (d *loginDialog) sync() {
 func (d *loginDialog) View() string {
 	th := d.sh.theme
 	s := d.sh.snap
-	keys := th.Key.Render("l") + th.HelpDesc.Render(" log in again   ") + th.Key.Render("esc") + th.HelpDesc.Render(" dismiss")
-	title := "Session ended: login required"
-	if d.observing {
-		keys = th.HelpDesc.Render("your app must log in again   ") + th.Key.Render("esc") + th.HelpDesc.Render(" dismiss")
-		title = "Your app's session ended: login required"
+	w := d.words
+	keys := th.HelpDesc.Render(w.action) + th.Key.Render("esc") + th.HelpDesc.Render(" dismiss")
+	if w.key != "" {
+		keys = th.Key.Render(w.key) + keys
 	}
-	body := []string{
-		th.Bad.Render(title),
-		th.Value.Render(d.wrap.Render(sanitize.Line(s.Reason))),
-		th.Value.Render(d.wrap.Render(parkedText(s.Parked))),
-		keys,
-	}
-	if d.observing {
-		body = append(body[:2], body[3]) // nothing is parked here: the app keeps its own requests
-	}
+	body := append([]string{th.Bad.Render(w.title), th.Value.Render(d.wrap.Render(sanitize.Line(s.Reason)))},
+		append(d.parkedLine(func(t string) string { return d.wrap.Render(t) }), keys)...)
 	box := d.box.Render(strings.Join(body, "\n"))
 	if d.height > 0 && lipgloss.Height(box) > d.height {
 		// A short terminal: one line each, and the keys and the border stay whatever is cut.
-		w := max(d.box.GetWidth()-4, 8)
-		body = []string{th.Bad.Render(truncate(title, w)), keys,
-			th.Value.Render(truncate(sanitize.Line(s.Reason), w)), th.Value.Render(truncate(parkedText(s.Parked), w))}
+		cut := func(t string) string { return truncate(t, max(d.box.GetWidth()-4, 8)) }
+		body = append([]string{th.Bad.Render(cut(w.title)), keys, th.Value.Render(cut(sanitize.Line(s.Reason)))}, d.parkedLine(cut)...)
 		for len(body) > 1 && len(body)+2 > d.height {
 			body = body[:len(body)-1]
 		}
 		box = d.box.Render(strings.Join(body, "\n"))
 	}
 	return lipgloss.PlaceHorizontal(d.width, lipgloss.Center, box)
+}
+
+// parkedLine is the line on the parked requests, fitted by fit; none when the words have none.
+func (d *loginDialog) parkedLine(fit func(string) string) []string {
+	t := d.words.parked(d.sh.snap.Parked)
+	if t == "" {
+		return nil
+	}
+	return []string{d.sh.theme.Value.Render(fit(t))}
 }
 
 // parkedText says what happens to the parked requests; with none, that nothing is waiting.

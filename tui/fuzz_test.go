@@ -23,14 +23,14 @@ func FuzzViewInert(f *testing.F) {
 	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
 	seq := uint64(1 << 40)
 	f.Fuzz(func(t *testing.T, s string) {
-		m.reqs.setResult(0, apiclient.Result{ID: 1, Outcome: apiclient.Failed, Status: 502, Attempts: make([]apiclient.Attempt, 1),
+		m.keep(0, apiclient.Result{ID: 1, Outcome: apiclient.Failed, Status: 502, Attempts: make([]apiclient.Attempt, 1),
 			Body: []byte(s), Header: http.Header{"X-Fuzz": {s}}, Reason: s})
 		seq++
 		m.logp.store.add([]session.Event{{Seq: seq, Time: epoch, Kind: session.KindRefreshFailed, Method: "GET",
 			Path: s, Reason: s, Duration: time.Millisecond}})
 		for _, p := range []pane{paneRequests, paneLog} {
 			m.focus = p
-			secInert(t, paneNames[p]+" pane", m.View(), false)
+			secInert(t, m.panels[p].title()+" pane", m.View(), false)
 		}
 		m.setFlash(s)
 		secInert(t, "status bar", m.View(), false)

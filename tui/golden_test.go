@@ -18,6 +18,7 @@ import (
 	"github.com/muesli/termenv"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
 	"tokenscope/session"
 )
@@ -45,7 +46,7 @@ type fixture struct {
 	copied []string
 }
 
-func newFixture(t testing.TB, profile string, cfg apiclient.Config, theme string, so ...demoserver.Options) *fixture {
+func newFixture(t testing.TB, name string, cfg apiclient.Config, theme string, so ...demoserver.Options) *fixture {
 	t.Helper()
 	f := &fixture{clock: session.NewManualClock(epoch)}
 	opts := demoserver.Options{}
@@ -60,7 +61,7 @@ func newFixture(t testing.TB, profile string, cfg apiclient.Config, theme string
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	f.srv = srv
-	p, _ := apiclient.BuiltinProfile(profile)
+	p, _ := profile.Builtin(name)
 	cfg.BaseURL, cfg.Profile, cfg.Username, cfg.Password, cfg.Clock = ts.URL, p, "demo", "demo", f.clock
 	cfg.RefreshBackoff = time.Millisecond
 	f.e, err = apiclient.New(cfg)
@@ -71,7 +72,7 @@ func newFixture(t testing.TB, profile string, cfg apiclient.Config, theme string
 	if _, err := f.e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	f.m = New(Options{Engine: f.e, Faults: srv, Theme: theme, Clock: f.clock, NoAutoLogin: true,
+	f.m = New(Options{Driver: Drive(f.e, DemoFaults(srv)), Theme: theme, Clock: f.clock, NoAutoLogin: true,
 		Tick: 10 * time.Millisecond, Clipboard: func(s string) error {
 			f.mu.Lock()
 			f.copied = append(f.copied, s)

@@ -15,10 +15,7 @@ import (
 func (m *Model) headerView() string {
 	th := m.sh.theme
 	s := m.sh.snap
-	target := strings.TrimPrefix(redactURL(s.Target), "http://")
-	if m.sh.demo {
-		target = "demo " + target
-	}
+	target := m.words.targetPrefix + strings.TrimPrefix(redactURL(s.Target), "http://")
 	state := s.State.String()
 	stateStyle := th.OK
 	switch s.State {
@@ -34,10 +31,6 @@ func (m *Model) headerView() string {
 	}
 	// Padded to the longest state, so that nothing after it moves as the state changes.
 	state = fmt.Sprintf("%-14s", state)
-	sf := th.Value.Render("single flight")
-	if !s.SingleFlight {
-		sf = th.Warn.Render("NO single flight")
-	}
 	skew := "skew ?"
 	if s.Skew.Known {
 		skew = fmt.Sprintf("skew %+.1fs", s.Skew.Applied().Seconds())
@@ -50,18 +43,8 @@ func (m *Model) headerView() string {
 			skew += " (iat)"
 		}
 	}
-	fields := []string{
-		th.Title.Render("tokenscope") + " " + stateStyle.Render("● "+state),
-		th.Label.Render("strategy ") + th.Value.Render(string(s.Strategy)),
-		sf,
-		th.Label.Render(skew),
-		th.Value.Render(s.Profile),
-		th.Value.Render(sanitize.Line(target)),
-	}
-	if m.engine == nil {
-		// Watching the user's app: its strategy and single flight are what the findings judge.
-		fields = append([]string{fields[0], th.Refresh.Render("observing your app")}, fields[3:]...)
-	}
+	fields := append([]string{th.Title.Render("tokenscope") + " " + stateStyle.Render("● "+state)}, m.drv.modeFields(th, s)...)
+	fields = append(fields, th.Label.Render(skew), th.Value.Render(s.Profile), th.Value.Render(sanitize.Line(target)))
 	if m.opts.Insecure {
 		// Second place, so that no terminal is too narrow to show it.
 		fields = append([]string{fields[0], th.Banner.Render(" INSECURE TLS: certificates not verified ")}, fields[1:]...)
@@ -73,10 +56,8 @@ func (m *Model) headerView() string {
 func (m *Model) tabsView() string {
 	th := m.sh.theme
 	var tabs []string
-	for i, n := range paneNames {
-		if pane(i) == paneRequests && m.engine == nil {
-			n = "findings"
-		}
+	for i, p := range m.panels {
+		n := p.title()
 		if pane(i) == m.focus {
 			tabs = append(tabs, th.Selected.Render("["+n+"]"))
 		} else {
@@ -84,9 +65,9 @@ func (m *Model) tabsView() string {
 		}
 	}
 	line := strings.Join(tabs, " ") + "  "
-	if m.inflight > 0 {
+	if n := m.flights.out(); n > 0 {
 		// Here, not in the header: a narrow terminal cuts the header's end, never this.
-		line += th.Wait.Render(fmt.Sprintf("%s %d in flight", spinnerFrame(m.sh.now), m.inflight)) + "  "
+		line += th.Wait.Render(fmt.Sprintf("%s %d in flight", spinnerFrame(m.sh.now), n)) + "  "
 	}
 	if b := m.beatStatus(); b != "" {
 		line += th.Refresh.Render(b) + "  "

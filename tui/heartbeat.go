@@ -9,6 +9,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 
+	"tokenscope/apiclient"
 	"tokenscope/internal/human"
 	"tokenscope/internal/sanitize"
 	"tokenscope/session"
@@ -19,17 +20,17 @@ import (
 const maxBeatsInFlight = 4
 
 type heartbeat struct {
-	on     bool
-	every  time.Duration
-	gen    int // a beat from a stopped (or restarted) heartbeat is ignored
-	flying int
+	on    bool
+	every time.Duration
+	gen   int               // a beat from a stopped (or restarted) heartbeat is ignored
+	e     *apiclient.Engine // what the beats send through
 }
 
 type beatMsg struct{ gen int }
 
 // start starts the heartbeat and returns the command that brings the first beat.
-func (h *heartbeat) start(every time.Duration) tea.Cmd {
-	h.on, h.every = true, every
+func (h *heartbeat) start(every time.Duration, e *apiclient.Engine) tea.Cmd {
+	h.on, h.every, h.e = true, every, e
 	h.gen++
 	return h.next()
 }
@@ -48,22 +49,14 @@ func (m *Model) onBeat(msg beatMsg) tea.Cmd {
 	if !h.on || msg.gen != h.gen {
 		return nil
 	}
-	if _, ok := m.reqs.current(); !ok || h.flying >= maxBeatsInFlight {
+	if _, ok := m.reqs.current(); !ok || m.flights.beating() >= maxBeatsInFlight {
 		return h.next()
 	}
-	h.flying++
-	i := m.reqs.selected
-	send := m.sendCmd(i)
-	beat := func() tea.Msg {
-		r := send().(resultMsg)
-		r.beat = true
-		return r
-	}
-	return tea.Batch(beat, h.next())
+	return tea.Batch(m.sendCmd(h.e, m.reqs.selected, true), h.next())
 }
 
 // toggleHeartbeat is the a key.
-func (m *Model) toggleHeartbeat(tea.KeyMsg) tea.Cmd {
+func (m *Model) toggleHeartbeat(e *apiclient.Engine) tea.Cmd {
 	if m.beat.on {
 		m.beat.stop()
 		return flash("heartbeat stopped")
@@ -77,7 +70,7 @@ func (m *Model) toggleHeartbeat(tea.KeyMsg) tea.Cmd {
 		return flash("no request to send: press n to compose one")
 	}
 	m.setFlash(fmt.Sprintf("heartbeat: %s %s every %s (a stops it)", r.Method, r.Path, human.Duration(every)))
-	return m.beat.start(every)
+	return m.beat.start(every, e)
 }
 
 // beatStatus is the tabs line's note while the heartbeat runs.

@@ -14,13 +14,15 @@ import (
 // the terminal is wide enough for (the designed groups when they fit), so no key is cut off.
 type helpOverlay struct {
 	sh            *shared
+	faultNote     string      // what the fault keys do here, or need
+	strategy      key.Binding // s: the strategies part shows when it is offered
 	help          help.Model
 	close         key.Binding
 	width, height int
 }
 
-func newHelpOverlay(sh *shared, keys KeyMap) *helpOverlay {
-	h := &helpOverlay{sh: sh, help: help.New(),
+func newHelpOverlay(sh *shared, keys KeyMap, faultNote string) *helpOverlay {
+	h := &helpOverlay{sh: sh, faultNote: faultNote, strategy: keys.Strategy, help: help.New(),
 		close: key.NewBinding(key.WithKeys(append(keys.Help.Keys(), append(keys.Quit.Keys(), "esc")...)...), key.WithHelp("? esc", "close"))}
 	h.setTheme()
 	return h
@@ -56,10 +58,10 @@ func (h *helpOverlay) view(groups [][]key.Binding) string {
 		body = h.help.FullHelpView(reflowKeys(groups, n))
 	}
 	parts := []string{head, "", body}
-	if h.sh.demo {
-		parts = append(parts, "", th.Muted.Render("Fault keys (E X F L K) drive the embedded demo server only."))
+	if h.faultNote != "" {
+		parts = append(parts, "", th.Muted.Render(truncate(h.faultNote, h.width)))
 	}
-	if strat := h.strategies(); lipgloss.Height(body)+lipgloss.Height(strat)+6 <= h.height {
+	if strat := h.strategies(); h.strategy.Enabled() && lipgloss.Height(body)+lipgloss.Height(strat)+6 <= h.height {
 		parts = append(parts, "", strat)
 	}
 	if lipgloss.Height(body)+4 > h.height {

@@ -67,9 +67,11 @@ func DefaultKeyMap() KeyMap {
 	}
 }
 
-// faultKeys are the demo server's knobs: enabled only when there is a demo server to turn.
-func (k *KeyMap) faultKeys() []*key.Binding {
-	return []*key.Binding{&k.ExpireAccess, &k.RevokeFamily, &k.FailRefresh, &k.Latency, &k.Skew}
+// drivingKeys are the keys that drive the session: off unless the driver binds them
+// (Driver.bind), so that a screen that only watches offers none of them.
+func (k *KeyMap) drivingKeys() []*key.Binding {
+	return []*key.Binding{&k.Send, &k.Heartbeat, &k.Burst, &k.BurstMore, &k.BurstLess, &k.Refresh, &k.Strategy,
+		&k.SingleFlight, &k.Login, &k.Logout, &k.CopyCurl, &k.Edit, &k.New}
 }
 
 // ShortHelp is the help bar, without ? and q: the bar adds those at its end, where a narrow
@@ -136,5 +138,4 @@ var (
 	composerCancel = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel"))
 	filterApply    = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "apply"))
 	filterClear    = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear"))
-	dismissKey     = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "dismiss"))
 )

@@ -11,6 +11,7 @@ import (
 
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/oidc"
+	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
 	"tokenscope/internal/testutil"
 )
@@ -74,7 +75,7 @@ func TestAuthCodeLoginInTheTUI(t *testing.T) {
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	prompts := NewPrompts()
-	prof, _ := apiclient.BuiltinProfile("oauth2")
+	prof, _ := profile.Builtin("oauth2")
 	e, err := apiclient.New(apiclient.Config{BaseURL: ts.URL, Profile: prof, OIDC: &apiclient.OIDCConfig{
 		Issuer: ts.URL, Flow: apiclient.FlowAuthCode, ClientID: "tokenscope", RedirectURI: "http://127.0.0.1:0/callback",
 		OnAuthURL: prompts.AuthURL}})
@@ -82,10 +83,10 @@ func TestAuthCodeLoginInTheTUI(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.Close)
-	m := New(Options{Engine: e, Prompts: prompts, Tick: 10 * time.Millisecond, Clipboard: func(string) error { return nil }})
+	m := New(Options{Driver: Drive(e, nil), Prompts: prompts, Tick: 10 * time.Millisecond, Clipboard: func(string) error { return nil }})
 	t.Cleanup(m.Close)
 	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
-	login := m.loginCmd()
+	login := m.loginCmd(e)
 	done := make(chan tea.Msg, 1)
 	go func() { done <- login() }()
 	msg := <-prompts.c
@@ -138,17 +139,17 @@ func TestDPoPShownInTheTUI(t *testing.T) {
 	}
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	prof, _ := apiclient.BuiltinProfile("oauth2")
+	prof, _ := profile.Builtin("oauth2")
 	e, err := apiclient.New(apiclient.Config{BaseURL: ts.URL, Profile: prof, OIDC: &apiclient.OIDCConfig{
 		Issuer: ts.URL, Flow: apiclient.FlowClientCredentials, ClientID: "tokenscope-cc", ClientSecret: "demo-secret", DPoP: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.Close)
-	m := New(Options{Engine: e, Tick: 10 * time.Millisecond, Requests: []apiclient.Request{{Method: "GET", Path: "/api/me"}}})
+	m := New(Options{Driver: Drive(e, nil), Tick: 10 * time.Millisecond, Requests: []profile.Request{{Method: "GET", Path: "/api/me"}}})
 	t.Cleanup(m.Close)
 	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
-	run(t, m, m.loginCmd())
+	run(t, m, m.loginCmd(e))
 	upd(t, m, tea.KeyMsg{Type: tea.KeyTab})
 	upd(t, m, tea.KeyMsg{Type: tea.KeyEnter})
 	v := ansi.Strip(m.View())

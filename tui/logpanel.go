@@ -19,6 +19,7 @@ type logKeys struct {
 // filter that narrows it.
 type logPanel struct {
 	sh     *shared
+	empty  string // what the panel says before the first event
 	keys   logKeys
 	store  *logStore
 	filter textinput.Model
@@ -26,7 +27,7 @@ type logPanel struct {
 	height int
 }
 
-func newLogPanel(sh *shared, max int) *logPanel {
+func newLogPanel(sh *shared, max int, empty string) *logPanel {
 	fi := textinput.New()
 	fi.Prompt = "/ "
 	fi.Placeholder = "filter: kind or text (401, refresh, /api/me …)"
@@ -37,7 +38,7 @@ func newLogPanel(sh *shared, max int) *logPanel {
 	}
 	keys.Detail.SetHelp("space", "the line in full")
 	keys.ClearFilter.SetEnabled(false)
-	return &logPanel{sh: sh, keys: keys, store: newLogStore(max), filter: fi}
+	return &logPanel{sh: sh, empty: empty, keys: keys, store: newLogStore(max), filter: fi}
 }
 
 func (p *logPanel) ShortHelp() []key.Binding {
@@ -127,7 +128,7 @@ func (p *logPanel) ingest(evs []session.Event, since func(seq uint64) []session.
 func (p *logPanel) View() string {
 	lines := p.store.lines(p.sh.theme, p.width, p.height)
 	if len(lines) == 0 {
-		msg := "no events yet: press enter to send the selected request, b for a burst"
+		msg := p.empty
 		if p.store.filter != "" {
 			msg = "no event matches the filter (esc clears it)"
 		} else if p.store.cleared {
@@ -137,6 +138,8 @@ func (p *logPanel) View() string {
 	}
 	return padLines(lines, p.height)
 }
+
+func (p *logPanel) title() string { return "log" }
 
 func (p *logPanel) status() string {
 	if p.filter.Focused() {

@@ -309,35 +309,7 @@ var kindIcons = map[session.Kind]string{
 }
 
 func renderEvent(th themes.Theme, e session.Event, width int) string {
-	style := th.Value
-	switch e.Kind {
-	case session.KindResponse:
-		switch {
-		case e.Status >= 400:
-			style = th.Bad
-		case e.Status >= 300:
-			style = th.Warn
-		default:
-			style = th.OK
-		}
-	case session.KindUnauthorized, session.KindParked:
-		style = th.Warn
-	case session.KindRequestFailed, session.KindRefreshFailed, session.KindLoginFailed, session.KindLogout:
-		style = th.Bad
-		if e.Kind == session.KindRefreshFailed && e.Transient {
-			style = th.Warn
-		}
-	case session.KindRefreshStart, session.KindRefreshOK, session.KindLogin:
-		style = th.Refresh
-	case session.KindRefreshWait:
-		style = th.Wait
-	case session.KindRetry, session.KindReplayed:
-		style = th.Retry
-	case session.KindRequest, session.KindNote, session.KindState:
-		style = th.Muted
-	case session.KindSkew:
-		style = th.Info
-	}
+	style := th.Event(e)
 	text := sanitize.Line(e.Text())
 	prefix := e.Time.Format("15:04:05.000") + " " + kindIcons[e.Kind] + " "
 	room := max(width-ansi.StringWidth(prefix), 1)

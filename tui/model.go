@@ -1,6 +1,8 @@
 // Package tui is tokenscope's face: a Bubble Tea program that draws what the refresh engine
-// records. It never talks HTTP or parses tokens itself; user intent goes to the engine as
-// method calls inside tea.Cmds, and the engine's events arrive through a log subscription.
+// records, or what tokenscope observe saw an app do. It never talks HTTP or parses tokens
+// itself; a Driver says who moves the session (Drive: the engine, Watch: an observed app) and
+// which keys work. User intent goes to the engine as method calls inside tea.Cmds, and the
+// events arrive through a log subscription.
 //
 // The root model owns the layout, the global keys and one mode; every panel (log, requests,
 // claims) and every modal part (composer, login dialog, help overlay) is a component in a file
@@ -16,6 +18,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/profile"
 	"tokenscope/internal/human"
 	"tokenscope/session"
 	"tokenscope/themes"
@@ -23,12 +26,13 @@ import (
 
 // Options configure the program.
 type Options struct {
-	Engine    *apiclient.Engine
-	Faults    Faults        // nil unless the target is the embedded demo server
+	// Driver moves the session (required): Drive(engine, faults) has the TUI drive
+	// tokenscope's engine, Watch(observed, faults) has it watch an app through observe.
+	Driver    Driver
 	Theme     string        // a themes name; themes.Default() when empty
 	Clock     session.Clock // for countdowns; the system clock when nil
 	Tick      time.Duration // countdown refresh; 100 ms when zero
-	Requests  []apiclient.Request
+	Requests  []profile.Request
 	LogMax    int                // events kept on screen's store; 100k when zero
 	Clipboard func(string) error // OSC 52 by default
 	// NoAutoLogin skips the login at start (tests log in themselves; a resumed session has
@@ -49,11 +53,6 @@ type Options struct {
 	// countdown, the proactive refresh and the 401 → refresh → retry play out unattended.
 	// The a key starts and stops it (at DefaultEvery when Every is zero).
 	Every time.Duration
-	// Observed, with Engine nil, watches a session the TUI does not drive (tokenscope
-	// observe): the keys that drive the engine are off, and its findings take the requests
-	// panel's place.
-	Observed       Observed
-	ObservedFaults ObservedFaults // the fault keys while watching; nil without --faults
 }
 
 // DefaultEvery is the heartbeat's period when a starts it without --every.
@@ -62,8 +61,8 @@ const DefaultEvery = time.Second
 // Model is the root model.
 type Model struct {
 	opts    Options
-	engine  *apiclient.Engine // nil while only watching (Options.Observed)
-	src     Source            // what the panels draw: the engine, or the observed session
+	drv     Driver      // who moves the session: what the panels draw, and what the keys can do
+	words   driverWords // the driver's words, asked once
 	clock   session.Clock
 	sub     *session.Subscription
 	keys    KeyMap
@@ -74,22 +73,21 @@ type Model struct {
 	logp     *logPanel
 	reqs     *requestsPanel
 	claims   *claimsPanel
-	findings *findingsPanel // in the requests panel's place while only watching
 	panels   [paneCount]component
 	composer *composer
 	dialog   *loginDialog
 	prompt   *loginPrompt
 	help     *helpOverlay
 	detail   *detailView
-	results  resultBook // answers by request id, for the detail
+	answers  *answers // the answers, each kept once
 
 	width, height int
 	mode          mode
 	focus         pane
 	flash         string
 	flashAt       time.Time
-	inflight      int
-	dialogRows    int // the login dialog's height while it shows, else 0
+	flights       *flights // the requests sent and not answered yet
+	dialogRows    int      // the login dialog's height while it shows, else 0
 	faults        faultState
 	loggingIn     bool
 	cancelLogin   context.CancelFunc // ends the login in progress (the prompt's esc)
@@ -114,50 +112,38 @@ func New(o Options) *Model {
 	if o.Clipboard == nil {
 		o.Clipboard = osc52Copy
 	}
-	reqs := o.Requests
-	var src Source = o.Observed
-	if o.Engine != nil {
-		src = o.Engine
-		if len(reqs) == 0 {
-			reqs = o.Engine.Profile().PresetRequests()
-		}
-	}
-	sh := &shared{demo: o.Faults != nil}
+	sh := &shared{}
 	sh.tname, sh.theme = pickTheme(o.Theme)
-	keys := DefaultKeyMap()
-	for _, b := range keys.faultKeys() {
-		b.SetEnabled(o.Faults != nil)
-	}
-	if o.Engine == nil {
-		for _, b := range keys.engineKeys() {
-			b.SetEnabled(false)
-		}
-		for _, b := range keys.faultKeys() {
-			b.SetEnabled(o.ObservedFaults != nil)
-		}
-		keys.Skew.SetEnabled(false) // a proxy cannot move the server's clock
-		keys.ExpireAccess.SetHelp("E", "fault: your app's tokens answer 401")
-		keys.RevokeFamily.SetHelp("X", "fault: reject the next refresh")
-		keys.FailRefresh.SetHelp("F", "fault: next refresh answers 503")
-		keys.Latency.SetHelp("L", "fault: slow refresh calls")
-		o.NoAutoLogin = true
-	}
-	m := &Model{opts: o, engine: o.Engine, src: src, clock: o.Clock, keys: keys, sh: sh,
-		logp: newLogPanel(sh, o.LogMax), reqs: newRequestsPanel(sh, reqs), claims: newClaimsPanel(sh),
-		composer: newComposer(sh), dialog: newLoginDialog(sh, keys), prompt: newLoginPrompt(sh), help: newHelpOverlay(sh, keys), detail: newDetailView(sh)}
-	m.panels = [paneCount]component{paneLog: m.logp, paneRequests: m.reqs, paneClaims: m.claims}
-	if o.Engine == nil {
-		m.dialog.observing = true
-		m.findings = newFindingsPanel(sh, o.Observed, m.logp.store)
-		m.panels[paneRequests] = m.findings
-	}
-	m.actions = m.globalActions()
+	fl, ans, w := newFlights(), newAnswers(), o.Driver.words()
+	m := &Model{opts: o, drv: o.Driver, words: w, clock: o.Clock, keys: DefaultKeyMap(), sh: sh, flights: fl, answers: ans,
+		logp: newLogPanel(sh, o.LogMax, w.emptyLog), reqs: newRequestsPanel(sh, o.Driver.requests(o.Requests), ans, fl),
+		claims: newClaimsPanel(sh), composer: newComposer(sh), dialog: newLoginDialog(sh, w.dialog),
+		prompt: newLoginPrompt(sh), detail: newDetailView(sh)}
+	m.offer()
+	m.help = newHelpOverlay(sh, m.keys, w.faultNote)
+	m.panels = [paneCount]component{paneLog: m.logp, paneRequests: m.drv.requestsPane(m), paneClaims: m.claims}
 	sh.now = m.clock.Now()
-	sh.snap = m.src.Snapshot()
+	sh.snap = m.drv.Snapshot()
 	sh.remember()
-	m.sub = m.src.Log().Subscribe(1 << 14)
-	m.logp.store.add(m.src.Log().Events())
+	m.sub = m.drv.Log().Subscribe(1 << 14)
+	m.logp.store.add(m.drv.Log().Events())
 	return m
+}
+
+// offer binds the global keys and turns on exactly those something serves: the keys every
+// driver has, the driver's own, and the fault keys of the knobs it has. Help and the bar list
+// enabled keys only, so they list what works.
+func (m *Model) offer() {
+	k := &m.keys
+	for _, b := range k.drivingKeys() {
+		b.SetEnabled(false)
+	}
+	own := m.drv.bind(k)
+	for _, a := range own {
+		a.key.SetEnabled(true)
+	}
+	m.actions = append(m.globalActions(), own...)
+	k.offerFaults(m.drv)
 }
 
 // pickTheme is the named theme, the default for "", and dark for a name it does not know.
@@ -175,16 +161,10 @@ func pickTheme(name string) (string, themes.Theme) {
 // Close releases the log subscription.
 func (m *Model) Close() { m.sub.Close() }
 
-// Init starts the clock, the event stream and the login.
+// Init starts the clock, the event stream, and what the driver starts (the login, the heartbeat).
 func (m *Model) Init() tea.Cmd {
 	cmds := []tea.Cmd{m.tick(), m.waitEvents(), m.waitPrompt()}
-	if m.opts.Every > 0 {
-		cmds = append(cmds, m.beat.start(m.opts.Every))
-	}
-	if !m.opts.NoAutoLogin {
-		cmds = append(cmds, m.loginCmd())
-	}
-	return tea.Batch(cmds...)
+	return tea.Batch(append(cmds, m.drv.start(m))...)
 }
 
 // Update routes messages: answers from the engine to the panel they concern, keys to whoever
@@ -213,9 +193,11 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, m.tick()
 	case eventsMsg:
-		m.logp.ingest(msg, m.src.Log().Since)
-		if m.findings != nil {
-			m.findings.layout()
+		m.logp.ingest(msg, m.drv.Log().Since)
+		for _, p := range m.panels {
+			if w, ok := p.(eventWatcher); ok {
+				w.eventsIn()
+			}
 		}
 		m.noteBackground(msg)
 		return m, m.waitEvents()
@@ -247,28 +229,25 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
-// answered takes a request's answer: out of flight, into its panel, the history and the
-// detail's book.
+// answered takes a request's answer: out of flight, and kept once for its panel, the history
+// and the detail.
 func (m *Model) answered(msg resultMsg) {
-	if msg.beat {
-		m.beat.flying--
-	}
-	m.inflight--
-	m.reqs.land(msg.index, 1)
-	m.reqs.setResult(msg.index, msg.res)
-	m.results.add(msg.res)
-	m.reqs.remember(msg.res)
+	m.flights.land(msg.index, 1, msg.beat)
+	m.reqs.flightChanged(msg.index)
+	m.keep(msg.index, msg.res)
+}
+
+// keep keeps the answer to request i, and shows it when i is the request shown.
+func (m *Model) keep(i int, r apiclient.Result) {
+	m.answers.add(i, r)
+	m.reqs.answered(i)
 }
 
 // burstAnswered takes a burst's end: its worst answer stands for it.
 func (m *Model) burstAnswered(msg burstMsg) {
-	m.inflight -= msg.n
-	m.reqs.land(msg.index, msg.n)
-	m.results.add(msg.worst)
-	m.reqs.remember(msg.worst)
-	if msg.worst.ID != 0 {
-		m.reqs.setResult(msg.index, msg.worst)
-	}
+	m.flights.land(msg.index, msg.n, false)
+	m.reqs.flightChanged(msg.index)
+	m.keep(msg.index, msg.worst)
 	m.setFlash(fmt.Sprintf("burst of %d: %d ok, %d failed, %d parked in %s", msg.n, msg.ok, msg.failed, msg.parked, human.Duration(msg.took)))
 }
 
@@ -276,7 +255,7 @@ func (m *Model) burstAnswered(msg burstMsg) {
 // content from it catch up.
 func (m *Model) sync() {
 	m.sh.now = m.clock.Now()
-	m.sh.snap = m.src.Snapshot()
+	m.sh.snap = m.drv.Snapshot()
 	if m.sh.remember() {
 		m.reqs.relayout()
 	}
@@ -374,10 +353,6 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 		return cmd
 	}
 	if cmd, ok := m.panels[m.focus].Update(msg); ok {
-		return cmd
-	}
-	if m.engine == nil {
-		cmd, _ := m.observedFault(msg)
 		return cmd
 	}
 	return m.faultKey(msg)

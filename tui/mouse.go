@@ -42,11 +42,8 @@ func (m *Model) mouse(msg tea.MouseMsg) tea.Cmd {
 // tabAt is the tab drawn at column x of the tabs line ("[log]  requests   claims").
 func (m *Model) tabAt(x int) (pane, bool) {
 	col := 0
-	for i, n := range paneNames {
-		if pane(i) == paneRequests && m.engine == nil {
-			n = "findings"
-		}
-		w := len(n) + 2 // "[name]" or " name "
+	for i, p := range m.panels {
+		w := len(p.title()) + 2 // "[name]" or " name "
 		if x >= col && x < col+w {
 			return pane(i), true
 		}
@@ -55,40 +52,46 @@ func (m *Model) tabAt(x int) (pane, bool) {
 	return 0, false
 }
 
-// wheel scrolls the focused panel: the log's lines, the request list or the answer beside it,
-// the claims.
+// wheel scrolls the focused panel.
 func (m *Model) wheel(x int, up bool) {
 	d := wheelLines
 	if up {
 		d = -d
 	}
-	switch m.focus {
-	case paneLog:
-		m.logp.store.scroll(d, m.logp.height)
-	case paneRequests:
-		if m.engine == nil {
-			scrollVP(&m.findings.vp, d)
-			return
-		}
-		if x < m.reqs.listW {
-			m.reqs.selectIndex(m.reqs.selected + d/wheelLines)
-			return
-		}
-		scrollVP(&m.reqs.resp, d)
-	case paneClaims:
-		scrollVP(&m.claims.vp, d)
+	m.panels[m.focus].wheel(x, d)
+}
+
+// click selects what is at row of the main area in the focused panel.
+func (m *Model) click(x, row int) { m.panels[m.focus].click(x, row) }
+
+// The panels' mouse: the wheel moves d lines (negative: up); a click picks a line or a request.
+
+func (p *logPanel) wheel(_, d int) { p.store.scroll(d, p.height) }
+
+func (p *logPanel) click(_, row int) { p.store.selectRow(row, p.height) }
+
+// wheel over the request list picks the next request; beside it, it scrolls the answer.
+func (p *requestsPanel) wheel(x, d int) {
+	if x < p.listW {
+		p.selectIndex(p.selected + d/wheelLines)
+		return
+	}
+	scrollVP(&p.resp, d)
+}
+
+func (p *requestsPanel) click(x, row int) {
+	if x < p.listW && row < len(p.list) {
+		p.selectIndex(row)
 	}
 }
 
-// click selects the log line or the request at row of the main area.
-func (m *Model) click(x, row int) {
-	switch {
-	case m.focus == paneLog:
-		m.logp.store.selectRow(row, m.logp.height)
-	case m.focus == paneRequests && m.engine != nil && x < m.reqs.listW && row < len(m.reqs.list):
-		m.reqs.selectIndex(row)
-	}
-}
+func (p *claimsPanel) wheel(_, d int) { scrollVP(&p.vp, d) }
+
+func (p *claimsPanel) click(int, int) {}
+
+func (p *findingsPanel) wheel(_, d int) { scrollVP(&p.vp, d) }
+
+func (p *findingsPanel) click(int, int) {}
 
 func scrollVP(vp *viewport.Model, d int) {
 	if d < 0 {

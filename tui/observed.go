@@ -4,6 +4,7 @@ package tui
 // session with the same panels, and a findings panel where the requests would be.
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -13,8 +14,10 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/profile"
 	"tokenscope/internal/sanitize"
 	"tokenscope/session"
+	"tokenscope/themes"
 )
 
 // Source is a session the TUI can draw: the engine's own, or an observed one.
@@ -28,12 +31,6 @@ type Source interface {
 type Observed interface {
 	Source
 	SummaryLines() []string
-}
-
-// engineKeys are the keys that drive the engine: off while only watching.
-func (k *KeyMap) engineKeys() []*key.Binding {
-	return []*key.Binding{&k.Send, &k.Heartbeat, &k.Burst, &k.BurstMore, &k.BurstLess, &k.Refresh, &k.Strategy,
-		&k.SingleFlight, &k.Login, &k.Logout, &k.CopyCurl, &k.Edit, &k.New}
 }
 
 // findingsPanel shows the observed session's counters and every finding, newest last.
@@ -56,6 +53,8 @@ func newFindingsPanel(sh *shared, src Observed, store *logStore) *findingsPanel 
 func (p *findingsPanel) ShortHelp() []key.Binding { return nil }
 
 func (p *findingsPanel) FullHelp() [][]key.Binding { return [][]key.Binding{p.keys.all()} }
+
+func (p *findingsPanel) title() string { return "findings" }
 
 func (p *findingsPanel) status() string { return "what your app did, and what to fix" }
 
@@ -96,52 +95,96 @@ func (p *findingsPanel) layout() {
 	}
 }
 
+func (p *findingsPanel) eventsIn() { p.layout() }
+
 func (p *findingsPanel) View() string { return p.vp.View() }
 
 func wrapText(s string, w int) string { return ansi.Wrap(s, w, " ") }
 
-// ObservedFaults are the proxy's fault injections (tokenscope observe --faults): the fault keys
-// turn them while watching. They note themselves in the observed log.
-type ObservedFaults interface {
-	ExpireNow() error
-	RevokeNext(n int) error
-	Fail503Next(n int) error
-	SlowRefresh(d time.Duration) error
+// watchDriver watches a session the TUI does not drive (tokenscope observe): the keys that
+// drive the engine are not offered, findings take the requests panel's place, and the fault keys
+// turn the proxy's injections when observe runs with --faults.
+type watchDriver struct {
+	Observed
+	faults Faults // nil without --faults
 }
 
-// observedFault is a fault key while watching; ok is false for other keys.
-func (m *Model) observedFault(msg tea.KeyMsg) (tea.Cmd, bool) {
-	k := &m.keys
-	f := m.opts.ObservedFaults
-	var what string
-	var err error
+// Watch has the TUI watch an observed session; faults are the proxy's injections (nil without
+// --faults).
+func Watch(o Observed, faults Faults) Driver { return &watchDriver{Observed: o, faults: faults} }
+
+func (d *watchDriver) bind(*KeyMap) []action { return nil }
+
+func (d *watchDriver) start(*Model) tea.Cmd { return nil }
+
+func (d *watchDriver) requests(given []profile.Request) []profile.Request { return given }
+
+func (d *watchDriver) requestsPane(m *Model) component {
+	return newFindingsPanel(m.sh, d.Observed, m.logp.store)
+}
+
+// offersFault: the proxy's knobs with --faults. Without it the keys are not offered, but they
+// still answer, with what --faults would give (see fault).
+func (d *watchDriver) offersFault(f Fault) bool { return d.faults != nil && d.faults.Offers(f) }
+
+// watchFaults say what each knob does to the user's app: the keys' help, and what a key pressed
+// without --faults would have done.
+var watchFaults = [faultCount]string{
+	ExpireAccess:  "your app's tokens answer 401",
+	RejectRefresh: "reject the next refresh",
+	FailRefresh:   "next refresh answers 503",
+	SlowRefresh:   "slow refresh calls",
+}
+
+func (d *watchDriver) faultHelp(f Fault) string {
+	if watchFaults[f] == "" {
+		return ""
+	}
+	return "fault: " + watchFaults[f]
+}
+
+// fault turns one of the proxy's injections; the proxy notes it in the observed log itself.
+func (d *watchDriver) fault(f Fault, dur time.Duration) (string, error) {
 	switch {
-	case f == nil:
-		for _, b := range k.faultKeys() {
-			if key.Matches(msg, *b) {
-				return flash("fault keys need tokenscope observe --faults"), true
-			}
-		}
-		return nil, false
-	case key.Matches(msg, k.ExpireAccess):
-		err, what = f.ExpireNow(), "observe: the access tokens your app holds now answer 401"
-	case key.Matches(msg, k.RevokeFamily):
-		err, what = f.RevokeNext(1), "observe: the next refresh is rejected as revoked"
-	case key.Matches(msg, k.FailRefresh):
-		err, what = f.Fail503Next(1), "observe: the next refresh answers 503"
-	case key.Matches(msg, k.Latency):
-		m.faults.latencyOn = !m.faults.latencyOn
-		d := time.Duration(0)
-		what = "observe: refresh calls at full speed again"
-		if m.faults.latencyOn {
-			d, what = 2*time.Second, "observe: refresh calls now take 2s longer"
-		}
-		err = f.SlowRefresh(d)
-	default:
-		return nil, false
+	case watchFaults[f] == "": // the server's clock: the upstream's, out of a proxy's reach
+		return "a proxy cannot move the server's clock: K works against the embedded demo server", errNoKnob
+	case d.faults == nil:
+		return "fault keys need tokenscope observe --faults; with it, this one: " + watchFaults[f], errNoFaults
+	case !d.faults.Offers(f):
+		return "observe cannot inject this fault", errNoKnob
 	}
-	if err != nil {
-		what = "observe: " + err.Error()
+	if _, err := d.faults.Turn(f, dur); err != nil {
+		return "observe: " + err.Error(), err
 	}
-	return flash(what), true
+	switch f {
+	case ExpireAccess:
+		return "observe: the access tokens your app holds now answer 401", nil
+	case RejectRefresh:
+		return "observe: the next refresh is rejected as revoked", nil
+	case FailRefresh:
+		return "observe: the next refresh answers 503", nil
+	}
+	if dur > 0 {
+		return fmt.Sprintf("observe: refresh calls now take %gs longer", dur.Seconds()), nil
+	}
+	return "observe: refresh calls at full speed again", nil
+}
+
+// modeFields: the app's strategy and single flight are what the findings judge, not settings.
+func (d *watchDriver) modeFields(th themes.Theme, _ apiclient.Snapshot) []string {
+	return []string{th.Refresh.Render("observing your app")}
+}
+
+func (d *watchDriver) words() driverWords {
+	w := driverWords{
+		emptyLog: "no events yet: point your app at the proxy, and its requests show here",
+		ended:    "ended: your app must log in",
+		dialog: dialogWords{title: "Your app's session ended: login required", action: "your app must log in again   ",
+			parked: func(int) string { return "" }}, // nothing is parked here: the app keeps its own requests
+		faultNote: "Fault keys (E X F L) need tokenscope observe --faults: they answer your app in the upstream's place.",
+	}
+	if d.faults != nil {
+		w.faultNote = "Fault keys (E X F L) answer your app in the upstream's place."
+	}
+	return w
 }

@@ -13,8 +13,8 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 
-	"tokenscope/apiclient"
 	"tokenscope/apiclient/observe"
+	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
 )
 
@@ -28,7 +28,7 @@ func TestObservedSessionInTheTUI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prof, _ := apiclient.BuiltinProfile("simplejwt")
+	prof, _ := profile.Builtin("simplejwt")
 	p, err := observe.New(observe.Config{Upstreams: []observe.Upstream{up}, Profile: prof, Faults: true})
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +56,7 @@ func TestObservedSessionInTheTUI(t *testing.T) {
 	}
 	wg.Wait()
 
-	m := New(Options{Observed: p, ObservedFaults: p, Tick: 10 * time.Millisecond, Clipboard: func(string) error { return nil }})
+	m := New(Options{Driver: Watch(p, ProxyFaults(p)), Tick: 10 * time.Millisecond, Clipboard: func(string) error { return nil }})
 	t.Cleanup(m.Close)
 	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
 	for _, k := range []string{"enter", "b", "r", "s", "f", "l", "O", "a", "e", "n", "y", "K"} {
@@ -100,10 +100,8 @@ func drainObserved(m *Model) {
 	for {
 		select {
 		case ev := <-m.sub.C:
-			m.logp.ingest(append(m.logp.store.events[:0:0], ev), m.src.Log().Since)
-			if m.findings != nil {
-				m.findings.layout()
-			}
+			m.logp.ingest(append(m.logp.store.events[:0:0], ev), m.drv.Log().Since)
+			m.panels[paneRequests].(eventWatcher).eventsIn()
 		default:
 			return
 		}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -28,11 +29,10 @@ type requestsPanel struct {
 	keys     scrollKeys // up and down pick a request, the page keys scroll its answer
 	own      requestKeys
 	delAsked int // the request d was pressed on once, +1; 0: none
-	list     []apiclient.Request
+	list     []profile.Request
 	selected int
-	results  map[int]apiclient.Result // the last answer per request index
-	flying   map[int]flight           // requests sent and not answered yet, per index
-	history  []apiclient.Result       // what was sent, newest first
+	answers  *answers // the answers, the model's: the last one per request, the history
+	flights  *flights // the requests in flight, the model's
 	burstN   int
 
 	head              []string // the answer's fixed lines: request, status, reason
@@ -42,9 +42,9 @@ type requestsPanel struct {
 	listCol, rightCol lipgloss.Style
 }
 
-func newRequestsPanel(sh *shared, reqs []apiclient.Request) *requestsPanel {
+func newRequestsPanel(sh *shared, reqs []profile.Request, ans *answers, fl *flights) *requestsPanel {
 	return &requestsPanel{
-		sh: sh, list: reqs, results: map[int]apiclient.Result{}, flying: map[int]flight{}, burstN: 100, resp: viewport.New(0, 0),
+		sh: sh, list: reqs, answers: ans, flights: fl, burstN: 100, resp: viewport.New(0, 0),
 		keys: newScrollKeys("select up", "select down", "answer top", "answer bottom"),
 		own:  requestKeys{CopyBody: bind("copy the answer's body", "B"), Delete: bind("delete the request (asks)", "d")},
 	}
@@ -77,7 +77,7 @@ func (p *requestsPanel) Update(msg tea.KeyMsg) (tea.Cmd, bool) {
 	case key.Matches(msg, p.keys.Down):
 		p.selectIndex(p.selected + 1)
 	case key.Matches(msg, p.own.CopyBody):
-		r, ok := p.results[p.selected]
+		r, ok := p.answers.of(p.selected)
 		if !ok || len(r.Body) == 0 {
 			return flash("no answer body to copy: send the request first"), true
 		}
@@ -91,12 +91,14 @@ func (p *requestsPanel) Update(msg tea.KeyMsg) (tea.Cmd, bool) {
 	return nil, true
 }
 
+func (p *requestsPanel) title() string { return "requests" }
+
 func (p *requestsPanel) status() string { return fmt.Sprintf("burst size %d (+/-)", p.burstN) }
 
 // current is the selected request; ok is false when there is none.
-func (p *requestsPanel) current() (apiclient.Request, bool) {
+func (p *requestsPanel) current() (profile.Request, bool) {
 	if len(p.list) == 0 {
-		return apiclient.Request{}, false
+		return profile.Request{}, false
 	}
 	return p.list[p.selected], true
 }
@@ -106,12 +108,8 @@ func (p *requestsPanel) selectIndex(i int) {
 	p.layout()
 }
 
-// setResult keeps the answer to request i and shows it from the top.
-func (p *requestsPanel) setResult(i int, r apiclient.Result) {
-	if i < 0 || i >= len(p.list) {
-		return
-	}
-	p.results[i] = r
+// answered shows request i's new answer from the top when i is the one shown.
+func (p *requestsPanel) answered(i int) {
 	if i == p.selected {
 		p.layout()
 	}
@@ -119,11 +117,11 @@ func (p *requestsPanel) setResult(i int, r apiclient.Result) {
 
 // save puts a composed request in place of request i, or at the end when i is out of range,
 // and selects it.
-func (p *requestsPanel) save(i int, r apiclient.Request) string {
+func (p *requestsPanel) save(i int, r profile.Request) string {
 	if i >= 0 && i < len(p.list) {
 		r.Name = p.list[i].Name
 		p.list[i] = r
-		delete(p.results, i) // the answer was to the request as it was
+		p.answers.forget(i) // the answer was to the request as it was
 		p.selectIndex(i)
 		return "request saved: " + r.Method + " " + r.Path
 	}
@@ -132,33 +130,8 @@ func (p *requestsPanel) save(i int, r apiclient.Request) string {
 	return "request added: " + r.Method + " " + r.Path
 }
 
-// flight is how many sends of one request are out, and since when the oldest.
-type flight struct {
-	n     int
-	since time.Time
-}
-
-// launch notes n sends of request i; the selected request's answer shows them at once.
-func (p *requestsPanel) launch(i, n int, now time.Time) {
-	f := p.flying[i]
-	if f.n == 0 {
-		f.since = now
-	}
-	f.n += n
-	p.flying[i] = f
-	if i == p.selected {
-		p.relayout()
-	}
-}
-
-// land notes n answers to request i.
-func (p *requestsPanel) land(i, n int) {
-	f := p.flying[i]
-	if f.n -= n; f.n <= 0 {
-		delete(p.flying, i)
-	} else {
-		p.flying[i] = f
-	}
+// flightChanged lays the answer out again when request i, sent or answered, is the one shown.
+func (p *requestsPanel) flightChanged(i int) {
 	if i == p.selected {
 		p.relayout()
 	}
@@ -171,7 +144,7 @@ const flightMark = "\x00in-flight"
 // flightLine says that the selected request is out, for how long, and what it waits for.
 func (p *requestsPanel) flightLine(w int) string {
 	th := p.sh.theme
-	f := p.flying[p.selected]
+	f := p.flights.of(p.selected)
 	s := spinnerFrame(p.sh.now) + " in flight"
 	if f.n > 1 {
 		s += fmt.Sprintf(" ×%d", f.n)
@@ -196,25 +169,10 @@ func spinnerFrame(now time.Time) string {
 	return spinnerFrames[(now.UnixMilli()/100)%int64(len(spinnerFrames))]
 }
 
-// replayed puts a replay's answer where the parked result of the same request is, in the
-// answers and in the history.
-func (p *requestsPanel) replayed(r apiclient.Result) {
-	for i, old := range p.results {
-		if old.ID == r.ID && old.Outcome == apiclient.Parked {
-			p.setResult(i, r)
-		}
-	}
-	for i, old := range p.history {
-		if old.ID == r.ID && old.Outcome == apiclient.Parked {
-			p.history[i] = r
-		}
-	}
-}
-
 // addMissing appends the requests the list does not hold yet (same method and path).
-func (p *requestsPanel) addMissing(reqs []apiclient.Request) {
+func (p *requestsPanel) addMissing(reqs []profile.Request) {
 	for _, r := range reqs {
-		if !slices.ContainsFunc(p.list, func(have apiclient.Request) bool { return have.Method == r.Method && have.Path == r.Path }) {
+		if !slices.ContainsFunc(p.list, func(have profile.Request) bool { return have.Method == r.Method && have.Path == r.Path }) {
 			p.list = append(p.list, r)
 		}
 	}
@@ -243,7 +201,7 @@ func (p *requestsPanel) View() string {
 	for i, r := range p.list {
 		label := truncate(sanitize.Line(requestLabel(r)), p.listW-2)
 		mark := " "
-		if p.flying[i].n > 0 {
+		if p.flights.of(i).n > 0 {
 			mark = spinnerFrame(p.sh.now)
 		}
 		if i == p.selected {
@@ -273,7 +231,7 @@ func (p *requestsPanel) deleteSelected() tea.Cmd {
 	if !ok {
 		return nil
 	}
-	if len(p.flying) > 0 {
+	if p.flights.out() > 0 {
 		// Answers find their request by its place in the list: it must not move under them.
 		return flash("requests are in flight: delete once they are answered")
 	}
@@ -283,39 +241,24 @@ func (p *requestsPanel) deleteSelected() tea.Cmd {
 	}
 	p.delAsked = 0
 	p.list = slices.Delete(p.list, p.selected, p.selected+1)
-	results := map[int]apiclient.Result{}
-	for i, res := range p.results { // indices after the deleted one move up
-		switch {
-		case i < p.selected:
-			results[i] = res
-		case i > p.selected:
-			results[i-1] = res
-		}
-	}
-	p.results = results
+	p.answers.deleted(p.selected)
 	p.selectIndex(p.selected)
 	return flash("deleted " + r.Method + " " + r.Path)
 }
 
-// maxHistory bounds the history kept under the presets.
-const maxHistory = 100
-
-// remember puts an answer at the top of the history.
-func (p *requestsPanel) remember(r apiclient.Result) {
-	if r.ID == 0 {
-		return
-	}
-	p.history = append([]apiclient.Result{r}, p.history[:min(len(p.history), maxHistory-1)]...)
-}
-
 // historyLines are the latest sent requests, newest first, in the rows the presets leave.
 func (p *requestsPanel) historyLines(rows int) []string {
-	if rows < 3 || len(p.history) == 0 {
+	if rows < 3 {
+		return nil
+	}
+	shown := p.answers.newest(min(rows-2, maxHistory))
+	if len(shown) == 0 {
 		return nil
 	}
 	th := p.sh.theme
 	out := []string{"", th.Subtle.Render(truncate("sent (newest first)", p.listW))}
-	for _, r := range p.history[:min(len(p.history), rows-2)] {
+	for _, h := range shown {
+		r := h.res
 		status, style := fmt.Sprint(r.Status), th.OK
 		if r.Outcome != apiclient.OK {
 			style = th.Bad
@@ -334,7 +277,7 @@ func (p *requestsPanel) historyLines(rows int) []string {
 }
 
 // requestLabel is how the request list names a request: its name first when it has one.
-func requestLabel(r apiclient.Request) string {
+func requestLabel(r profile.Request) string {
 	mp := r.Method + " " + r.Path
 	if r.Name == "" || r.Name == mp {
 		return mp
@@ -368,8 +311,8 @@ func (p *requestsPanel) answerLines(w int) (head, body []string) {
 		return []string{th.Muted.Render("no requests: press n to compose one")}, nil
 	}
 	head = []string{th.Header.Render(truncate(sanitize.Line(req.Method+" "+req.Path), w))}
-	r, sent := p.results[p.selected]
-	if p.flying[p.selected].n > 0 {
+	r, sent := p.answers.of(p.selected)
+	if p.flights.of(p.selected).n > 0 {
 		head = append(head, flightMark)
 		if !sent {
 			return head, nil

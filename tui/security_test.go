@@ -27,6 +27,7 @@ import (
 	"github.com/muesli/termenv"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 )
 
@@ -126,7 +127,7 @@ func newSecHostile(t *testing.T) *secHostile {
 
 func (s *secHostile) engine(t *testing.T) *apiclient.Engine {
 	t.Helper()
-	p, _ := apiclient.BuiltinProfile("simplejwt")
+	p, _ := profile.Builtin("simplejwt")
 	e, err := apiclient.New(apiclient.Config{BaseURL: s.ts.URL, Profile: p, Username: "alice", Password: "pw",
 		Strategy: apiclient.Reactive, RefreshAttempts: 1, RefreshBackoff: time.Millisecond, Timeout: 5 * time.Second})
 	if err != nil {
@@ -136,9 +137,9 @@ func (s *secHostile) engine(t *testing.T) *apiclient.Engine {
 	return e
 }
 
-func secModel(t *testing.T, e *apiclient.Engine, reqs []apiclient.Request) *Model {
+func secModel(t *testing.T, e *apiclient.Engine, reqs []profile.Request) *Model {
 	t.Helper()
-	m := New(Options{Engine: e, NoAutoLogin: true, Requests: reqs, Theme: "dark", Tick: time.Hour,
+	m := New(Options{Driver: Drive(e, nil), NoAutoLogin: true, Requests: reqs, Theme: "dark", Tick: time.Hour,
 		Clipboard: func(string) error { return nil }})
 	t.Cleanup(m.Close)
 	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
@@ -163,7 +164,7 @@ func secStep(m *Model, cmd tea.Cmd) {
 	for {
 		select {
 		case ev := <-m.sub.C:
-			m.logp.ingest([]session.Event{ev}, m.engine.Log().Since)
+			m.logp.ingest([]session.Event{ev}, m.drv.Log().Since)
 			continue
 		default:
 		}
@@ -238,7 +239,7 @@ func TestSecurityHostileTextDrawnInert(t *testing.T) {
 	if _, err := e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	reqs := []apiclient.Request{
+	reqs := []profile.Request{
 		{Method: "GET", Path: "/api/json"},
 		{Method: "GET", Path: "/api/raw"},
 		{Method: "GET", Path: "/api/401"},
@@ -248,7 +249,7 @@ func TestSecurityHostileTextDrawnInert(t *testing.T) {
 	// The 401 (reqs[2]) goes last: its refresh is rejected, and the login dialog then covers
 	// the panes.
 	for _, i := range []int{0, 1, 3} {
-		secStep(m, m.sendCmd(i))
+		secStep(m, m.sendCmd(e, i, false))
 	}
 	views := map[string]string{}
 	render := func(name string) {
@@ -284,7 +285,7 @@ func TestSecurityHostileTextDrawnInert(t *testing.T) {
 	render("log pane")
 
 	// A 401 whose refresh is rejected with a hostile message: the login dialog, the log.
-	secStep(m, m.sendCmd(2))
+	secStep(m, m.sendCmd(e, 2, false))
 	render("login dialog after a hostile refresh rejection")
 	secKey(m, "esc")
 	m.focus = paneRequests
@@ -323,15 +324,15 @@ func TestSecurityHostileOpaqueTokenDrawnInert(t *testing.T) {
 	if _, err := e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	m := secModel(t, e, []apiclient.Request{{Method: "GET", Path: "/api/json"}})
-	secStep(m, m.sendCmd(0)) // Go refuses to put control characters in a header: a failed request
+	m := secModel(t, e, []profile.Request{{Method: "GET", Path: "/api/json"}})
+	secStep(m, m.sendCmd(e, 0, false)) // Go refuses to put control characters in a header: a failed request
 	for _, reveal := range []bool{false, true} {
 		m.sh.reveal = reveal
 		m.claims.sync()
 		for _, p := range []pane{paneLog, paneRequests, paneClaims} {
 			m.focus = p
 			m.logp.store.invalidate()
-			secInert(t, fmt.Sprintf("%s pane, reveal %v", paneNames[p], reveal), m.View(), false)
+			secInert(t, fmt.Sprintf("%s pane, reveal %v", m.panels[p].title(), reveal), m.View(), false)
 		}
 	}
 }
@@ -351,9 +352,9 @@ func TestSecurityHugeBodyDrawnCapped(t *testing.T) {
 	if _, err := e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	m := secModel(t, e, []apiclient.Request{{Method: "GET", Path: "/api/big"}})
-	secStep(m, m.sendCmd(0))
-	r, ok := m.reqs.results[0]
+	m := secModel(t, e, []profile.Request{{Method: "GET", Path: "/api/big"}})
+	secStep(m, m.sendCmd(e, 0, false))
+	r, ok := m.answers.of(0)
 	if !ok || r.Outcome != apiclient.OK || len(r.Body) < 3<<20 {
 		t.Fatalf("result ok=%v outcome %v, %d bytes (%s)", ok, r.Outcome, len(r.Body), r.Reason)
 	}
@@ -432,7 +433,7 @@ func TestCopiedCurlRunsInShells(t *testing.T) {
 func TestServerEchoedTokensMasked(t *testing.T) {
 	f := sized(t, apiclient.Config{}, true)
 	raw := f.e.Snapshot().Access.Raw
-	f.m.reqs.setResult(0, apiclient.Result{ID: 1, Outcome: apiclient.OK, Status: 200, Attempts: make([]apiclient.Attempt, 1),
+	f.m.keep(0, apiclient.Result{ID: 1, Outcome: apiclient.OK, Status: 200, Attempts: make([]apiclient.Attempt, 1),
 		Header: http.Header{"X-Token": {raw}}, Body: []byte(`{"you_sent": "` + raw + `"}`)})
 	upd(t, f.m, press("tab"))
 	v := ansi.Strip(f.m.View())
@@ -467,7 +468,7 @@ func TestSecurityHostileAlgInSignatureLine(t *testing.T) {
 	h := map[string]any{"alg": "HS256\x1b]0;PWNED\x07\u009b2J\u202e\u200bMARK-ALG", "typ": "JWT", "kid": "MARK-KID " + secEvil}
 	c := map[string]any{"sub": "MARK-SUB", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
 	s.opaqueAT = secSeg(h) + "." + secSeg(c) + ".c2lnbmF0dXJl"
-	p, _ := apiclient.BuiltinProfile("simplejwt")
+	p, _ := profile.Builtin("simplejwt")
 	e, err := apiclient.New(apiclient.Config{BaseURL: s.ts.URL, Profile: p, Username: "alice", Password: "pw",
 		Keys: session.Keys{ByKID: map[string]crypto.PublicKey{}}, Timeout: 5 * time.Second})
 	if err != nil {
@@ -477,7 +478,7 @@ func TestSecurityHostileAlgInSignatureLine(t *testing.T) {
 	if _, err := e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	m := secModel(t, e, []apiclient.Request{{Method: "GET", Path: "/api/json"}})
+	m := secModel(t, e, []profile.Request{{Method: "GET", Path: "/api/json"}})
 	for _, w := range []int{120, 200} {
 		m.Update(tea.WindowSizeMsg{Width: w, Height: 40})
 		v := m.View()

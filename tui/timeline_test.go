@@ -17,6 +17,7 @@ import (
 	"github.com/charmbracelet/x/exp/teatest"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
 	"tokenscope/session"
 )
@@ -120,14 +121,14 @@ const stampedeSize = 50
 // server's rejections of the others otherwise race to the engine, and which comes first
 // decides whether the winner's token is installed and its request retried: the gate makes
 // the rejections win every time, so that the scenario's counts are the same on every run.
-func holdFixture(t testing.TB, profile string, cfg apiclient.Config) (*fixture, *atomic.Bool) {
+func holdFixture(t testing.TB, name string, cfg apiclient.Config) (*fixture, *atomic.Bool) {
 	t.Helper()
 	f := &fixture{clock: session.NewManualClock(epoch)}
 	srv, err := demoserver.New(demoserver.Options{Clock: clockAdapter{f.clock}, Secret: []byte("0123456789abcdef0123456789abcdef")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, _ := apiclient.BuiltinProfile(profile)
+	p, _ := profile.Builtin(name)
 	var hold atomic.Bool
 	var arrived atomic.Int32
 	all := make(chan struct{})
@@ -166,7 +167,7 @@ func holdFixture(t testing.TB, profile string, cfg apiclient.Config) (*fixture, 
 	if _, err := f.e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	f.m = New(Options{Engine: f.e, Faults: srv, Theme: "dark", Clock: f.clock, NoAutoLogin: true, Tick: 10 * time.Millisecond})
+	f.m = New(Options{Driver: Drive(f.e, DemoFaults(srv)), Theme: "dark", Clock: f.clock, NoAutoLogin: true, Tick: 10 * time.Millisecond})
 	t.Cleanup(f.m.Close)
 	return f, &hold
 }

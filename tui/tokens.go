@@ -247,10 +247,7 @@ func (m *Model) tokenTimes(t session.Token, phase session.Phase, serverNow time.
 		leftText := human.Countdown(t.Remaining(serverNow))
 		leftStyle := m.phaseStyle(phase)
 		if ended {
-			leftText, leftStyle = "ended: l logs in again", th.Bad
-			if m.engine == nil {
-				leftText = "ended: your app must log in"
-			}
+			leftText, leftStyle = m.words.ended, th.Bad
 		}
 		if !t.IssuedAt.IsZero() {
 			times = "iat " + t.IssuedAt.Local().Format("15:04:05") + " · "

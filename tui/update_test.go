@@ -13,6 +13,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 )
 
@@ -55,7 +56,7 @@ func sized(t *testing.T, cfg apiclient.Config, faults bool) *fixture {
 	f := newFixture(t, "simplejwt", cfg, "dark")
 	if !faults {
 		o := f.m.opts
-		o.Faults = nil
+		o.Driver = Drive(f.e, nil)
 		f.m.Close()
 		f.m = New(o)
 		t.Cleanup(f.m.Close)
@@ -69,7 +70,7 @@ func drain(m *Model) {
 	for {
 		select {
 		case ev := <-m.sub.C:
-			m.logp.ingest([]session.Event{ev}, m.engine.Log().Since)
+			m.logp.ingest([]session.Event{ev}, m.drv.Log().Since)
 		default:
 			return
 		}
@@ -79,7 +80,7 @@ func drain(m *Model) {
 func TestKeySend(t *testing.T) {
 	f := sized(t, apiclient.Config{}, true)
 	upd(t, f.m, press("enter"))
-	r, ok := f.m.reqs.results[0]
+	r, ok := f.m.answers.of(0)
 	if !ok || r.Outcome != apiclient.OK || r.Status != 200 {
 		t.Fatalf("result: %+v", r)
 	}
@@ -103,16 +104,16 @@ func TestKeyBurstAndSize(t *testing.T) {
 	upd(t, f.m, press("-"))
 	upd(t, f.m, press("-"))
 	upd(t, f.m, press("enter")) // a single send first: the burst's answer must replace it in view
-	single := f.m.reqs.results[f.m.reqs.selected].ID
+	single := answerOf(f.m, f.m.reqs.selected).ID
 	upd(t, f.m, press("b"))
-	if !strings.Contains(f.m.flash, "burst of 50: 50 ok") || f.m.inflight != 0 {
-		t.Errorf("flash %q inflight %d", f.m.flash, f.m.inflight)
+	if !strings.Contains(f.m.flash, "burst of 50: 50 ok") || f.m.flights.out() != 0 {
+		t.Errorf("flash %q inflight %d", f.m.flash, f.m.flights.out())
 	}
 	if st := f.srv.Stats(); st.ResourceOK != 51 {
 		t.Errorf("server saw %d requests, want 1 + 50", st.ResourceOK)
 	}
 	// The response view shows an answer from the burst, not the older single send.
-	if r, ok := f.m.reqs.results[f.m.reqs.selected]; !ok || r.Status != 200 || r.ID == single || single == 0 {
+	if r, ok := f.m.answers.of(f.m.reqs.selected); !ok || r.Status != 200 || r.ID == single || single == 0 {
 		t.Errorf("response view after a burst: %+v (ok %v)", r, ok)
 	}
 }
@@ -366,7 +367,7 @@ func TestKeyEditComposer(t *testing.T) {
 		t.Fatalf("composed %+v", got)
 	}
 	upd(t, f.m, press("enter"))
-	if r := f.m.reqs.results[n-1]; r.Status != 201 || !strings.Contains(string(r.Body), "composed") {
+	if r := answerOf(f.m, n-1); r.Status != 201 || !strings.Contains(string(r.Body), "composed") {
 		t.Errorf("sent composed request: %+v", r)
 	}
 	upd(t, f.m, press("e"))
@@ -428,7 +429,7 @@ func TestFaultKeys(t *testing.T) {
 	f := sized(t, apiclient.Config{}, true)
 	upd(t, f.m, press("E"))
 	f.clock.Advance(0)
-	if r := f.e.Do(t.Context(), apiclient.Request{Method: "GET", Path: "/api/me"}); len(r.Attempts) != 2 {
+	if r := f.e.Do(t.Context(), profile.Request{Method: "GET", Path: "/api/me"}); len(r.Attempts) != 2 {
 		t.Errorf("E did not expire the access token at the server: %+v", r)
 	}
 	upd(t, f.m, press("F"))
@@ -476,7 +477,7 @@ func TestEventCatchUp(t *testing.T) {
 	all := f.e.Log().Events()
 	last := all[len(all)-1]
 	// Only the newest event arrives through the stream; the five before it were dropped.
-	f.m.logp.ingest([]session.Event{last}, f.m.engine.Log().Since)
+	f.m.logp.ingest([]session.Event{last}, f.m.drv.Log().Since)
 	if got := len(f.m.logp.store.events) - before; got != len(all)-before {
 		t.Errorf("caught up %d events, want %d", got, len(all)-before)
 	}
@@ -487,7 +488,7 @@ func TestEventCatchUp(t *testing.T) {
 func TestNetworkTextIsInert(t *testing.T) {
 	f := sized(t, apiclient.Config{}, true)
 	evil := "\x1b]0;pwned\x07\x1b]52;c;ZXZpbA==\x07\x1b[2J\x1b[31mred\x1b[0m\u202etxt.exe"
-	f.m.reqs.setResult(0, apiclient.Result{ID: 1, Outcome: apiclient.OK, Status: 200, Body: []byte(evil),
+	f.m.keep(0, apiclient.Result{ID: 1, Outcome: apiclient.OK, Status: 200, Body: []byte(evil),
 		Header: map[string][]string{"X-Evil": {evil}}, Reason: evil})
 	f.m.focus = paneRequests
 	v := f.m.View()
@@ -701,7 +702,7 @@ func longAnswer(n int) apiclient.Result {
 // the ends are reachable with g/home and G/end (they once overshot, and G did nothing there).
 func TestResponsePaneScrolls(t *testing.T) {
 	f := sized(t, apiclient.Config{}, true)
-	f.m.reqs.setResult(0, longAnswer(300))
+	f.m.keep(0, longAnswer(300))
 	upd(t, f.m, press("tab"))
 	page := f.m.reqs.resp.Height
 	if page < 5 {
@@ -893,7 +894,7 @@ func TestRequestsPanelKeys(t *testing.T) {
 	if len(f.m.reqs.list) != n-1 || f.m.reqs.list[0].Path != second.Path {
 		t.Fatalf("the second d: %d requests, first %s", len(f.m.reqs.list), f.m.reqs.list[0].Path)
 	}
-	if r, ok := f.m.reqs.results[0]; !ok || r.Request.Path != second.Path {
+	if r, ok := f.m.answers.of(0); !ok || r.Request.Path != second.Path {
 		t.Error("the answer did not move with its request")
 	}
 }
@@ -907,8 +908,8 @@ func TestHeartbeatKey(t *testing.T) {
 		t.Fatalf("a: on %v, %q", f.m.beat.on, f.m.flash)
 	}
 	cmd := f.m.onBeat(beatMsg{gen: f.m.beat.gen})
-	if f.m.inflight != 1 {
-		t.Errorf("a beat sent %d requests", f.m.inflight)
+	if f.m.flights.out() != 1 {
+		t.Errorf("a beat sent %d requests", f.m.flights.out())
 	}
 	run(t, f.m, cmd)
 	if !strings.Contains(ansi.Strip(f.m.View()), "♥ every 1.0s") {
@@ -999,7 +1000,7 @@ func TestComposerTakesACurlCommand(t *testing.T) {
 		t.Errorf("status line %q", f.m.flash)
 	}
 	upd(t, f.m, press("enter"))
-	if res := f.m.reqs.results[f.m.reqs.selected]; res.Status != 201 {
+	if res := answerOf(f.m, f.m.reqs.selected); res.Status != 201 {
 		t.Errorf("sending it answered %d", res.Status)
 	}
 }
@@ -1014,4 +1015,10 @@ func TestRefreshCookieShown(t *testing.T) {
 	if !regexp.MustCompile(`Refresh .*cookie refresh_token: HttpOnly SameSite=Strict Path=/auth`).MatchString(v) {
 		t.Errorf("the refresh panel:\n%s", v)
 	}
+}
+
+// answerOf is the answer the model keeps for request i of the list (zero when none).
+func answerOf(m *Model, i int) apiclient.Result {
+	r, _ := m.answers.of(i)
+	return r
 }

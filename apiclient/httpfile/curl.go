@@ -11,12 +11,12 @@ import (
 	"net/url"
 	"strings"
 
-	"tokenscope/apiclient"
+	"tokenscope/apiclient/profile"
 )
 
 // CurlRequest is a request read from a curl command, with what the reader left out on purpose.
 type CurlRequest struct {
-	Request apiclient.Request
+	Request profile.Request
 	Host    string   // the URL's scheme and host: requests go to the target, not here
 	Dropped []string // what was not taken, in words ("the Authorization header: tokenscope sends its own token")
 }
@@ -37,7 +37,7 @@ func ParseCurl(text string) (CurlRequest, error) {
 	if len(words) == 0 || words[0] != "curl" {
 		return CurlRequest{}, errors.New("not a curl command")
 	}
-	c := &curlReader{out: CurlRequest{Request: apiclient.Request{Header: http.Header{}}}}
+	c := &curlReader{out: CurlRequest{Request: profile.Request{Header: http.Header{}}}}
 	for i := 1; i < len(words); i++ {
 		n, err := c.word(words, i)
 		if err != nil {
@@ -112,7 +112,7 @@ func (c *curlReader) value(kind, name, val string) error {
 	h := &c.out.Request
 	switch kind {
 	case "method":
-		m, err := CheckMethod(val)
+		m, err := profile.CheckMethod(val)
 		if err != nil {
 			return fmt.Errorf("%s: %v", name, err)
 		}

@@ -13,7 +13,7 @@ import (
 	"regexp"
 	"strings"
 
-	"tokenscope/apiclient"
+	"tokenscope/apiclient/profile"
 	"tokenscope/internal/cappedfile"
 )
 
@@ -48,7 +48,7 @@ const maxHTTPFileExpansion = 8 << 20
 // NamedRequest is one request of a collection file.
 type NamedRequest struct {
 	Name    string // from "### name" or "# @name name"; else "METHOD path"
-	Request apiclient.Request
+	Request profile.Request
 	Line    int // 1-based line of its request line, for messages
 }
 
@@ -207,7 +207,7 @@ func (p *parser) head(lines []string, i int) (NamedRequest, int, error) {
 	if err != nil {
 		return NamedRequest{}, 0, p.at(ln, err)
 	}
-	path, err := targetPath(target)
+	path, err := profile.RequestPath(target)
 	if err != nil {
 		return NamedRequest{}, 0, p.at(ln, err)
 	}
@@ -235,9 +235,9 @@ func (p *parser) head(lines []string, i int) (NamedRequest, int, error) {
 	}
 	path += query.String()
 	if _, err := url.Parse(path); err != nil {
-		return NamedRequest{}, 0, p.errf(ln, "bad target %q: %v", path, urlError(err))
+		return NamedRequest{}, 0, p.errf(ln, "bad target %q: %v", path, profile.URLError(err))
 	}
-	req := apiclient.Request{Method: method, Path: path, Header: http.Header{}}
+	req := profile.Request{Method: method, Path: path, Header: http.Header{}}
 	return NamedRequest{Name: method + " " + path, Line: ln, Request: req}, i, nil
 }
 
@@ -251,7 +251,7 @@ func (p *parser) queryLine(t string, ln int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if strings.ContainsFunc(q, badURLRune) {
+	if strings.ContainsFunc(q, profile.BadURLRune) {
 		return "", p.errf(ln, "query line %q contains whitespace or a control character", q)
 	}
 	if j := strings.IndexByte(q, '#'); j >= 0 {
@@ -415,7 +415,7 @@ func (p *parser) resolve(ref string, line int) (string, error) {
 		}
 		return v, nil
 	}
-	if r == "" || strings.ContainsFunc(r, badURLRune) {
+	if r == "" || strings.ContainsFunc(r, profile.BadURLRune) {
 		return "", p.errf(line, "malformed variable reference %q", "{{"+ref+"}}")
 	}
 	if v, ok := p.vars[r]; ok {

@@ -14,7 +14,7 @@ import (
 	"regexp"
 	"strings"
 
-	"tokenscope/apiclient"
+	"tokenscope/apiclient/profile"
 )
 
 // IsPostman says whether data is a Postman collection: a JSON object whose info names a
@@ -126,20 +126,20 @@ func ParsePostman(name string, data []byte, vars map[string]string) ([]NamedRequ
 }
 
 // pmToRequest reads one request: a plain string (a GET of that URL) or the object form.
-func pmToRequest(raw json.RawMessage, expand func(string) string) (apiclient.Request, error) {
+func pmToRequest(raw json.RawMessage, expand func(string) string) (profile.Request, error) {
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
-		return apiclient.Request{Method: http.MethodGet, Path: pmPath(expand(s))}, nil
+		return profile.Request{Method: http.MethodGet, Path: pmPath(expand(s))}, nil
 	}
 	var pr pmRequest
 	if err := json.Unmarshal(raw, &pr); err != nil {
-		return apiclient.Request{}, err
+		return profile.Request{}, err
 	}
-	r := apiclient.Request{Method: http.MethodGet, Header: http.Header{}, Path: pmPath(expand(pmURL(pr.URL)))}
+	r := profile.Request{Method: http.MethodGet, Header: http.Header{}, Path: pmPath(expand(pmURL(pr.URL)))}
 	if pr.Method != "" {
-		m, err := CheckMethod(pr.Method)
+		m, err := profile.CheckMethod(pr.Method)
 		if err != nil {
-			return apiclient.Request{}, err
+			return profile.Request{}, err
 		}
 		r.Method = m
 	}

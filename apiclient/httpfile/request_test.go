@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"tokenscope/apiclient"
+	"tokenscope/apiclient/profile"
 )
 
 func TestParseRequest(t *testing.T) {
@@ -14,7 +14,7 @@ func TestParseRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := apiclient.Request{Method: "POST", Path: "/api/items", Body: []byte(`{"a": 1}`), Header: http.Header{
+	want := profile.Request{Method: "POST", Path: "/api/items", Body: []byte(`{"a": 1}`), Header: http.Header{
 		"X-Trace": {"a\tb"}, "Accept": {"*/*"}, "Content-Type": {"application/json"}}}
 	if !reflect.DeepEqual(r, want) {
 		t.Fatalf("ParseRequest = %+v\nwant %+v", r, want)
@@ -62,7 +62,7 @@ func TestParseRequestErrors(t *testing.T) {
 }
 
 func TestFormatRoundTrip(t *testing.T) {
-	r := apiclient.Request{Method: "POST", Path: "/x?a=1", Body: []byte("{\"k\": [1, 2]}"),
+	r := profile.Request{Method: "POST", Path: "/x?a=1", Body: []byte("{\"k\": [1, 2]}"),
 		Header: http.Header{"X-B": {"2"}, "Content-Type": {"application/json"}, "X-A": {"1", "1b"}}}
 	text := Format(r)
 	if want := "POST /x?a=1\nContent-Type: application/json\nX-A: 1\nX-A: 1b\nX-B: 2\n\n{\"k\": [1, 2]}"; text != want {

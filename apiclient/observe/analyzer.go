@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"tokenscope/apiclient"
+	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 )
 
@@ -36,7 +36,7 @@ type Answer struct {
 // Exchange is one request the analyzer is following, from Begin to End or Fail.
 type Exchange struct {
 	id        uint64
-	kind      apiclient.CallKind
+	kind      profile.CallKind
 	method    string
 	path      string
 	key       uint64 // what makes two requests "the same request": method, path, query, body
@@ -53,7 +53,7 @@ type Exchange struct {
 func (x *Exchange) ID() uint64 { return x.id }
 
 // Kind is what the exchange is to the profile: login, refresh or another call.
-func (x *Exchange) Kind() apiclient.CallKind { return x.kind }
+func (x *Exchange) Kind() profile.CallKind { return x.kind }
 
 // Analyzer reads exchanges with a profile's eyes and writes what it sees as session events: which
 // calls are logins and refreshes, which token each request carried (by fingerprint), which
@@ -62,7 +62,7 @@ func (x *Exchange) Kind() apiclient.CallKind { return x.kind }
 // concurrent use.
 type Analyzer struct {
 	mu      sync.Mutex
-	prof    apiclient.Profile
+	prof    profile.Profile
 	window  time.Duration
 	log     *session.Log
 	skew    session.SkewEstimator
@@ -82,7 +82,7 @@ type Analyzer struct {
 
 // Options configure an Analyzer.
 type Options struct {
-	Profile apiclient.Profile
+	Profile profile.Profile
 	// RetryWindow is how long after a 401 the client has to send the request again before it
 	// counts as lost (DefaultRetryWindow when zero).
 	RetryWindow time.Duration
@@ -136,7 +136,7 @@ func (a *Analyzer) Note(reason string, at time.Time) {
 func (a *Analyzer) Begin(r Request, at time.Time) *Exchange {
 	kind, presented := a.prof.RecogniseCall(r.Method, r.Path, r.Header, r.Body)
 	var access string
-	if kind == apiclient.CallOther {
+	if kind == profile.CallOther {
 		access = a.prof.AccessToken(r.Header)
 	}
 	x := &Exchange{kind: kind, method: r.Method, path: shownPath(r.Path, r.Query), key: requestKey(r), start: at}
@@ -146,10 +146,10 @@ func (a *Analyzer) Begin(r Request, at time.Time) *Exchange {
 	x.id = a.nextID
 	a.c.requests++
 	switch kind {
-	case apiclient.CallLogin:
+	case profile.CallLogin:
 		a.c.logins++
 		a.emit(session.Event{Kind: session.KindRequest, RequestID: x.id, Method: x.method, Path: x.path, Reason: "login call"}, at)
-	case apiclient.CallRefresh:
+	case profile.CallRefresh:
 		a.beginRefresh(x, presented, at)
 	default:
 		a.beginResource(x, access, at)
@@ -170,9 +170,9 @@ func (a *Analyzer) End(x *Exchange, ans Answer, at time.Time) {
 		Status: ans.Status, Duration: at.Sub(x.start), Reason: injectedNote(ans.Injected)}
 	a.emit(ev, at)
 	switch x.kind {
-	case apiclient.CallLogin:
+	case profile.CallLogin:
 		a.endLogin(x, ans, at)
-	case apiclient.CallRefresh:
+	case profile.CallRefresh:
 		a.endRefresh(x, ans, at)
 	default:
 		a.endResource(x, ans, at)
@@ -190,7 +190,7 @@ func (a *Analyzer) Fail(x *Exchange, reason string, at time.Time) {
 	x.ended = true
 	a.emit(session.Event{Kind: session.KindRequestFailed, RequestID: x.id, Method: x.method, Path: x.path,
 		Duration: at.Sub(x.start), Reason: reason}, at)
-	if x.kind == apiclient.CallRefresh {
+	if x.kind == profile.CallRefresh {
 		a.refreshTransient(x, reason, at)
 	}
 }

@@ -15,13 +15,13 @@ import (
 	"testing"
 	"time"
 
-	"tokenscope/apiclient"
+	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
 	"tokenscope/session"
 )
 
-func simplejwtProfile() apiclient.Profile {
-	p, _ := apiclient.BuiltinProfile("simplejwt")
+func simplejwtProfile() profile.Profile {
+	p, _ := profile.Builtin("simplejwt")
 	return p
 }
 
@@ -39,7 +39,7 @@ func newRig(t *testing.T, opts demoserver.Options, edit func(*Config)) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = demo.Close() })
-	prof, _ := apiclient.BuiltinProfile("simplejwt")
+	prof, _ := profile.Builtin("simplejwt")
 	up, err := ParseUpstream(demo.URL())
 	if err != nil {
 		t.Fatal(err)

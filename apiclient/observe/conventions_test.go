@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
 )
 
@@ -13,14 +14,14 @@ import (
 // conventions: the login, the injected 401, the refresh (oauth2's shares its endpoint with the
 // login) and the retry are all recognised, and there is nothing to find.
 func TestObserveEveryConvention(t *testing.T) {
-	for _, name := range apiclient.ProfileNames() {
+	for _, name := range profile.Names() {
 		t.Run(name, func(t *testing.T) {
 			demo, err := demoserver.Start(demoserver.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer demo.Close()
-			prof, _ := apiclient.BuiltinProfile(name)
+			prof, _ := profile.Builtin(name)
 			up, _ := ParseUpstream(demo.URL())
 			p, err := New(Config{Upstreams: []Upstream{up}, Profile: prof, Faults: true})
 			if err != nil {

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/profile"
 	"tokenscope/internal/clock"
 	"tokenscope/internal/hostcheck"
 	"tokenscope/session"
@@ -78,7 +79,7 @@ func (u Upstream) under(path string) bool {
 // Config configures a Proxy.
 type Config struct {
 	Upstreams []Upstream
-	Profile   apiclient.Profile
+	Profile   profile.Profile
 	// RetryWindow: see Options.
 	RetryWindow time.Duration
 	// Faults allows fault injection; without it the proxy never changes a byte.
@@ -284,7 +285,7 @@ func (p *Proxy) readsBodyFirst(r *http.Request) bool {
 		return true
 	}
 	prof := p.an.prof
-	for _, e := range []apiclient.Endpoint{prof.Login, prof.Refresh} {
+	for _, e := range []profile.Endpoint{prof.Login, prof.Refresh} {
 		if strings.EqualFold(e.Method, r.Method) && strings.TrimSuffix(e.Path, "/") == strings.TrimSuffix(r.URL.Path, "/") {
 			return true
 		}
@@ -329,7 +330,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 
 // needsBody: login and refresh answers carry tokens; a 401 may say why in its body.
 func (p *Proxy) needsBody(x *Exchange, resp *http.Response) bool {
-	if x.Kind() != apiclient.CallOther {
+	if x.Kind() != profile.CallOther {
 		return true
 	}
 	return resp.StatusCode == http.StatusUnauthorized && p.an.prof.AccessExpired.Field != ""

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 )
 
@@ -115,26 +116,27 @@ func (a *Analyzer) needlessRule(x *Exchange, fam *family, now, at time.Time) {
 // endRefresh reads a refresh answer: new tokens and rotation, a rejection, or a transient failure.
 func (a *Analyzer) endRefresh(x *Exchange, ans Answer, at time.Time) {
 	a.leaveFlight(x, at)
-	if rejected, why := a.prof.RefreshRejectedAnswer(ans.Status, ans.Header, ans.Body); rejected {
+	v := a.prof.RefreshVerdict(profile.Reply{Status: ans.Status, Header: ans.Header, Body: ans.Body, ServerRecv: a.serverNow(at)})
+	switch {
+	case v.Outcome == profile.VerdictRejected:
+		// The reason names what matched, never a value the server chose.
 		a.c.refreshRejected++
 		if fam := famOf(x.refresh); fam != nil {
 			fam.dead, fam.failAt = true, time.Time{}
 		}
 		a.emit(session.Event{Kind: session.KindRefreshFailed, RequestID: x.id, RefreshID: x.refreshID, Status: ans.Status,
-			Token: fp(x.refresh), Reason: "rejected: " + why + injectedSuffix(ans.Injected)}, at)
-		a.cur.sawRejection("refresh rejected: " + why)
+			Token: fp(x.refresh), Reason: "rejected: " + v.Why + injectedSuffix(ans.Injected)}, at)
+		a.cur.sawRejection("refresh rejected: " + v.Why)
 		return
-	}
-	if ans.Status < 200 || ans.Status >= 300 {
+	case v.Cause == profile.CauseStatus:
 		a.refreshTransient(x, fmt.Sprintf("HTTP %d%s", ans.Status, injectedSuffix(ans.Injected)), at)
 		return
-	}
-	acc, ref, err := a.prof.ParseAnswer(ans.Header, ans.Body, a.serverNow(at), false)
-	if err != nil {
-		a.refreshTransient(x, "answer not readable: "+err.Error(), at)
+	case v.Outcome == profile.VerdictTransient:
+		a.refreshTransient(x, "answer not readable: "+v.Why, at)
 		return
 	}
-	a.applyRefresh(x, acc, ref, at)
+	tok := v.Answer
+	a.applyRefresh(x, tok.Access, tok.Refresh, at)
 }
 
 // applyRefresh records the tokens a successful refresh issued.
@@ -202,7 +204,7 @@ func (a *Analyzer) endLogin(x *Exchange, ans Answer, at time.Time) {
 		a.emit(session.Event{Kind: session.KindLoginFailed, RequestID: x.id, Status: ans.Status, Reason: http.StatusText(ans.Status)}, at)
 		return
 	}
-	acc, ref, err := a.prof.ParseAnswer(ans.Header, ans.Body, a.serverNow(at), true)
+	tok, err := a.prof.ParseAnswer(ans.Header, ans.Body, a.serverNow(at), true)
 	if err != nil {
 		a.emit(session.Event{Kind: session.KindLoginFailed, RequestID: x.id, Status: ans.Status, Reason: "answer not readable: " + err.Error()}, at)
 		return
@@ -215,13 +217,13 @@ func (a *Analyzer) endLogin(x *Exchange, ans Answer, at time.Time) {
 		}
 	}
 	fam := a.newFamily(false)
-	ai := a.issuedToken(acc, false, fam, at)
+	ai := a.issuedToken(tok.Access, false, fam, at)
 	reason := fam.name() + ": access " + ai.fp
-	if !ref.Empty() {
-		ri := a.issuedToken(ref, true, fam, at)
+	if !tok.Refresh.Empty() {
+		ri := a.issuedToken(tok.Refresh, true, fam, at)
 		reason += ", refresh " + ri.fp
 	}
-	a.cur.sawLogin(acc, ref, fam.name())
+	a.cur.sawLogin(tok.Access, tok.Refresh, fam.name())
 	a.emit(session.Event{Kind: session.KindLogin, RequestID: x.id, Generation: ai.gen, Exp: ai.exp, Token: ai.fp, Reason: reason}, at)
 }
 

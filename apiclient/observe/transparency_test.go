@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"tokenscope/apiclient"
+	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 )
 
@@ -49,7 +49,7 @@ func echoUpstream(t *testing.T, answer http.HandlerFunc) (*httptest.Server, func
 
 func proxyFor(t *testing.T, edit func(*Config), ups ...string) (*Proxy, *httptest.Server) {
 	t.Helper()
-	prof, _ := apiclient.BuiltinProfile("simplejwt")
+	prof, _ := profile.Builtin("simplejwt")
 	cfg := Config{Profile: prof}
 	for _, u := range ups {
 		up, err := ParseUpstream(u)

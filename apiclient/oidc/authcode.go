@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"tokenscope/apiclient/profile"
 )
 
 // DefaultRedirectURI is the loopback redirect tokenscope listens on unless --redirect-uri says
@@ -116,27 +118,27 @@ func (r *AuthCodeRequest) push(ctx context.Context, q url.Values) (string, error
 }
 
 // Exchange redeems an authorization code (RFC 6749 §4.1.3) with its PKCE verifier.
-func (c *Client) Exchange(ctx context.Context, code, verifier, redirectURI string) (*Token, error) {
+func (c *Client) Exchange(ctx context.Context, code, verifier, redirectURI string) (profile.Answer, error) {
 	return c.token(ctx, url.Values{"grant_type": {"authorization_code"}, "code": {code},
 		"code_verifier": {verifier}, "redirect_uri": {redirectURI}})
 }
 
 // Exchange redeems the code this request's callback returned, then checks the ID token (when
 // the answer has one, and it must when the scope held openid) against the request's nonce.
-func (r *AuthCodeRequest) Exchange(ctx context.Context, code string) (*Token, error) {
+func (r *AuthCodeRequest) Exchange(ctx context.Context, code string) (profile.Answer, error) {
 	c := r.Client
 	tok, err := c.Exchange(ctx, code, r.Verifier, r.RedirectURI)
 	if err != nil {
-		return nil, err
+		return profile.Answer{}, err
 	}
-	if tok.IDToken == "" {
+	if tok.IDToken.Empty() {
 		if hasScope(r.Scope, "openid") {
-			return nil, errors.New("oidc: the scope held openid but the token response has no id_token")
+			return profile.Answer{}, errors.New("oidc: the scope held openid but the token response has no id_token")
 		}
 		return tok, nil
 	}
-	if _, err := c.VerifyIDToken(tok.IDToken, r.Nonce); err != nil {
-		return nil, err
+	if _, err := c.VerifyIDToken(tok.IDToken.Raw, r.Nonce); err != nil {
+		return profile.Answer{}, err
 	}
 	return tok, nil
 }

@@ -90,26 +90,26 @@ func TestAuthCodeFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tok.AccessToken == "" || tok.RefreshToken == "" || tok.IDToken == "" || RefreshHint(r.Scope, tok) != "" {
+	if tok.Access.Empty() || tok.Refresh.Empty() || tok.IDToken.Empty() || RefreshHint(r.Scope, tok) != "" {
 		t.Fatalf("token %+v", tok)
 	}
-	claims, err := r.Client.VerifyIDToken(tok.IDToken, r.Nonce)
+	claims, err := r.Client.VerifyIDToken(tok.IDToken.Raw, r.Nonce)
 	if err != nil || claims["sub"] != "demo" {
 		t.Fatalf("claims %v, %v", claims, err)
 	}
 	// The same token with another nonce is refused, signature or not.
-	if _, err := r.Client.VerifyIDToken(tok.IDToken, "other"); err == nil || !strings.Contains(err.Error(), "nonce") {
+	if _, err := r.Client.VerifyIDToken(tok.IDToken.Raw, "other"); err == nil || !strings.Contains(err.Error(), "nonce") {
 		t.Fatalf("nonce: %v", err)
 	}
 	// A forged signature is refused once the JWKS is in use.
-	dot := strings.LastIndex(tok.IDToken, ".")
-	sig := []byte(tok.IDToken[dot+1:])
+	dot := strings.LastIndex(tok.IDToken.Raw, ".")
+	sig := []byte(tok.IDToken.Raw[dot+1:])
 	if sig[10] == 'A' {
 		sig[10] = 'B'
 	} else {
 		sig[10] = 'A'
 	}
-	if _, err := r.Client.VerifyIDToken(tok.IDToken[:dot+1]+string(sig), r.Nonce); err == nil {
+	if _, err := r.Client.VerifyIDToken(tok.IDToken.Raw[:dot+1]+string(sig), r.Nonce); err == nil {
 		t.Fatal("forged signature accepted")
 	}
 	// A code is good once.

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"tokenscope/apiclient/profile"
 )
 
 // AuthMethod is a token endpoint client authentication method (RFC 6749 §2.3, OIDC Core §9).
@@ -55,6 +57,9 @@ type Client struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Now is the time source for exp checks and the device code's lifetime; nil is time.Now.
 	Now func() time.Time
+	// ServerNow is when a token answer arrived, on the provider's clock: an opaque token's
+	// expiry counts from it (the engine adds the clock skew it learned). nil is Now.
+	ServerNow func() time.Time
 
 	mu      sync.Mutex
 	learned AuthMethod // client_secret_post after Basic was refused
@@ -84,6 +89,13 @@ func (c *Client) now() time.Time {
 		return c.Now()
 	}
 	return time.Now()
+}
+
+func (c *Client) serverNow() time.Time {
+	if c.ServerNow != nil {
+		return c.ServerNow()
+	}
+	return c.now()
 }
 
 func (c *Client) check() error {
@@ -140,20 +152,20 @@ func (c *Client) postWith(ctx context.Context, m AuthMethod, endpoint string, fo
 }
 
 // token posts a grant to the token endpoint and parses the answer.
-func (c *Client) token(ctx context.Context, form url.Values) (*Token, error) {
+func (c *Client) token(ctx context.Context, form url.Values) (profile.Answer, error) {
 	if err := c.check(); err != nil {
-		return nil, err
+		return profile.Answer{}, err
 	}
 	status, body, err := c.post(ctx, c.Provider.TokenEndpoint, form)
 	if err != nil {
-		return nil, err
+		return profile.Answer{}, err
 	}
-	return parseTokenResponse(status, body)
+	return parseTokenResponse(status, body, c.serverNow())
 }
 
 // ClientCredentials asks for a token for the client itself (RFC 6749 §4.4): no user, no
 // refresh token. extra holds further parameters (audience, resource, ...).
-func (c *Client) ClientCredentials(ctx context.Context, scope string, extra url.Values) (*Token, error) {
+func (c *Client) ClientCredentials(ctx context.Context, scope string, extra url.Values) (profile.Answer, error) {
 	form := withExtra(url.Values{"grant_type": {"client_credentials"}}, extra)
 	if scope != "" {
 		form.Set("scope", scope)

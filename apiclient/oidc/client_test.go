@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"tokenscope/demoserver"
 )
@@ -60,7 +61,7 @@ func TestClientAuthMethods(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tok.AccessToken == "" || tok.RefreshToken != "" || tok.Scope != "api:read" || tok.ExpiresIn <= 0 || !strings.EqualFold(tok.TokenType, "bearer") {
+			if tok.Access.Empty() || !tok.Refresh.Empty() || tok.Scope != "api:read" || !tok.Access.ExpiresAt.After(tok.Access.ReceivedAt) || !strings.EqualFold(tok.TokenType, "bearer") {
 				t.Fatalf("token %+v", tok)
 			}
 		})
@@ -88,7 +89,7 @@ func TestBasicEncoding(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "Basic " + base64.StdEncoding.EncodeToString([]byte("my+client:p%40ss%3Aw%2Frd"))
-	if got != want || tok.ExpiresIn.Seconds() != 60 {
+	if got != want || tok.Access.ExpiresAt.Sub(tok.Access.ReceivedAt) != time.Minute {
 		t.Fatalf("Authorization %q, want %q; token %+v", got, want, tok)
 	}
 }

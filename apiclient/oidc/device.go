@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"slices"
 	"time"
+
+	"tokenscope/apiclient/profile"
 )
 
 // DefaultDeviceInterval is the polling interval when the provider sends none (RFC 8628 §3.2).
@@ -114,9 +116,9 @@ func parseDeviceAuth(body []byte, now time.Time) (*DeviceAuth, error) {
 // the interval before every poll, goes on after authorization_pending, adds 5 s to the interval
 // for the rest of the flow after slow_down, and stops with the typed *Error on access_denied,
 // expired_token or anything else, or with ctx's error.
-func (c *Client) PollDevice(ctx context.Context, d *DeviceAuth) (*Token, error) {
+func (c *Client) PollDevice(ctx context.Context, d *DeviceAuth) (profile.Answer, error) {
 	if err := c.check(); err != nil {
-		return nil, err
+		return profile.Answer{}, err
 	}
 	form := url.Values{"grant_type": {GrantDeviceCode}, "device_code": {d.DeviceCode}}
 	if d.Verifier != "" {
@@ -124,10 +126,10 @@ func (c *Client) PollDevice(ctx context.Context, d *DeviceAuth) (*Token, error) 
 	}
 	for {
 		if !d.Expires.IsZero() && !c.now().Before(d.Expires) {
-			return nil, &Error{Code: "expired_token", Description: "the device code expired before the user approved"}
+			return profile.Answer{}, &Error{Code: "expired_token", Description: "the device code expired before the user approved"}
 		}
 		if err := c.sleep(ctx, d.Interval); err != nil {
-			return nil, err
+			return profile.Answer{}, err
 		}
 		tok, err := c.token(ctx, form)
 		var e *Error
@@ -139,7 +141,7 @@ func (c *Client) PollDevice(ctx context.Context, d *DeviceAuth) (*Token, error) 
 		case "slow_down":
 			d.Interval += slowDownStep
 		default:
-			return nil, e
+			return profile.Answer{}, e
 		}
 	}
 }

@@ -73,7 +73,7 @@ func TestDeviceFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tok.AccessToken == "" || tok.RefreshToken == "" || tok.IDToken == "" {
+	if tok.Access.Empty() || tok.Refresh.Empty() || tok.IDToken.Empty() {
 		t.Fatalf("token %+v", tok)
 	}
 	want := []time.Duration{5 * time.Second, 5 * time.Second, 10 * time.Second, 10 * time.Second}

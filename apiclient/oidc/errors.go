@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"tokenscope/apiclient/profile"
 )
 
 // Error is an OAuth 2.0 error answer: from the token, device, PAR or revocation endpoint
@@ -70,8 +72,8 @@ const NotGrantedRefreshHint = "no refresh token issued: offline_access was asked
 // RefreshHint explains why t holds no refresh token when scope asked for offline_access:
 // NotGrantedRefreshHint when t's granted scope lacks it, else NoRefreshHint. "" when t has a
 // refresh token or scope did not ask for one.
-func RefreshHint(scope string, t *Token) string {
-	if t == nil || t.RefreshToken != "" || !hasScope(scope, "offline_access") {
+func RefreshHint(scope string, t profile.Answer) string {
+	if !t.Refresh.Empty() || !hasScope(scope, "offline_access") {
 		return ""
 	}
 	if t.Scope != "" && !hasScope(t.Scope, "offline_access") {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -13,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"tokenscope/apiclient/profile"
 )
 
 // Body caps: a discovery document is small; a token answer may carry large JWTs.
@@ -20,16 +21,6 @@ const (
 	MaxDiscoveryBytes = 64 << 10
 	MaxTokenBytes     = 1 << 20
 )
-
-// Token is a successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
-type Token struct {
-	AccessToken  string
-	TokenType    string
-	RefreshToken string
-	Scope        string        // as granted; empty when the provider did not say
-	IDToken      string        // raw JWT, when the scope held openid
-	ExpiresIn    time.Duration // 0 when the provider did not say
-}
 
 // readCapped reads at most limit bytes of r; a longer body is an error, not a truncation.
 func readCapped(r io.Reader, limit int64) ([]byte, error) {
@@ -99,35 +90,26 @@ func oauthErrorFrom(status int, body []byte) *Error {
 	return &Error{Code: e.Code, Description: e.Desc, URI: e.URI, Status: status}
 }
 
-// parseTokenResponse reads a token endpoint answer: a *Token on 2xx with an access token, an
+// tokenEndpoint is the wire format of a token endpoint's answers (RFC 6749 §5.1): the oauth2
+// convention's, read by the one parser of token answers.
+var tokenEndpoint, _ = profile.Builtin("oauth2")
+
+// parseTokenResponse reads a token endpoint answer: tokens on 2xx with an access token, an
 // *Error for an OAuth error (some providers send it with 200), another error otherwise.
-func parseTokenResponse(status int, body []byte) (*Token, error) {
+// serverRecv is when it arrived on the provider's clock: opaque tokens' expiries count from it.
+func parseTokenResponse(status int, body []byte, serverRecv time.Time) (profile.Answer, error) {
 	if e := oauthErrorFrom(status, body); e != nil {
-		return nil, e
+		return profile.Answer{}, e
 	}
 	if status < 200 || status > 299 {
-		return nil, fmt.Errorf("oidc: token endpoint answered HTTP %d without an OAuth error", status)
+		return profile.Answer{}, fmt.Errorf("oidc: token endpoint answered HTTP %d without an OAuth error", status)
 	}
-	var raw struct {
-		AccessToken  string          `json:"access_token"`
-		TokenType    string          `json:"token_type"`
-		RefreshToken string          `json:"refresh_token"`
-		Scope        string          `json:"scope"`
-		IDToken      string          `json:"id_token"`
-		ExpiresIn    json.RawMessage `json:"expires_in"`
-	}
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return nil, fmt.Errorf("oidc: token response: %w", err)
-	}
-	if raw.AccessToken == "" {
-		return nil, errors.New("oidc: token response has no access_token")
-	}
-	exp, err := parseSeconds(raw.ExpiresIn)
+	// postForm accepted the body as JSON whatever its media type said.
+	a, err := tokenEndpoint.ParseAnswer(http.Header{"Content-Type": {"application/json"}}, body, serverRecv, false)
 	if err != nil {
-		return nil, fmt.Errorf("oidc: token response: expires_in: %w", err)
+		return profile.Answer{}, fmt.Errorf("oidc: token response: %w", err)
 	}
-	return &Token{AccessToken: raw.AccessToken, TokenType: raw.TokenType, RefreshToken: raw.RefreshToken,
-		Scope: raw.Scope, IDToken: raw.IDToken, ExpiresIn: exp}, nil
+	return a, nil
 }
 
 // parseSeconds reads a count of seconds sent as a JSON number or a numeric string (some

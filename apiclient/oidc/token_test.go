@@ -7,33 +7,42 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tokenscope/apiclient/profile"
+	"tokenscope/session"
 )
 
 // TestParseTokenResponse: RFC 6749 §5.1 answers, expires_in as a number or a numeric string,
 // §5.2 errors typed, and a 200 carrying an error.
 func TestParseTokenResponse(t *testing.T) {
-	tok, err := parseTokenResponse(200, []byte(`{"access_token":"a","token_type":"Bearer","expires_in":"3600","refresh_token":"r","scope":"openid","id_token":"i"}`))
-	if err != nil || tok.ExpiresIn != time.Hour || tok.RefreshToken != "r" || tok.IDToken != "i" || tok.Scope != "openid" {
+	at := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+	tok, err := parseTokenResponse(200, []byte(`{"access_token":"a","token_type":"Bearer","expires_in":"3600","refresh_token":"r","scope":"openid","id_token":"i"}`), at)
+	if err != nil || tok.Access.ExpiresAt != at.Add(time.Hour) || tok.Refresh.Raw != "r" || tok.IDToken.Raw != "i" || tok.Scope != "openid" || tok.TokenType != "Bearer" {
 		t.Fatalf("%+v %v", tok, err)
 	}
-	tok, err = parseTokenResponse(200, []byte(`{"access_token":"a","expires_in":299.5}`))
-	if err != nil || tok.ExpiresIn != 299500*time.Millisecond {
+	tok, err = parseTokenResponse(200, []byte(`{"access_token":"a","expires_in":299.5}`), at)
+	if err != nil || tok.Access.ExpiresAt != at.Add(299500*time.Millisecond) || !tok.Refresh.Empty() {
+		t.Fatalf("%+v %v", tok, err)
+	}
+	// null says nothing: no expiry, no refresh token.
+	tok, err = parseTokenResponse(200, []byte(`{"access_token":"a","expires_in":null,"refresh_token":null}`), at)
+	if err != nil || !tok.Access.ExpiresAt.IsZero() || !tok.Refresh.Empty() {
 		t.Fatalf("%+v %v", tok, err)
 	}
 	for _, bad := range []string{`{"token_type":"Bearer"}`, `{"access_token":"a","expires_in":"soon"}`, `{"access_token":"a","expires_in":-1}`, `[`} {
-		if _, err := parseTokenResponse(200, []byte(bad)); err == nil {
+		if _, err := parseTokenResponse(200, []byte(bad), at); err == nil {
 			t.Errorf("accepted %s", bad)
 		}
 	}
-	_, err = parseTokenResponse(400, []byte(`{"error":"invalid_grant","error_description":"used","error_uri":"https://x/e"}`))
+	_, err = parseTokenResponse(400, []byte(`{"error":"invalid_grant","error_description":"used","error_uri":"https://x/e"}`), at)
 	var e *Error
 	if !errors.As(err, &e) || *e != (Error{Code: "invalid_grant", Description: "used", URI: "https://x/e", Status: 400}) {
 		t.Fatalf("%#v", err)
 	}
-	if _, err = parseTokenResponse(200, []byte(`{"error":"bad_verification_code"}`)); !errors.As(err, &e) || e.Code != "bad_verification_code" {
+	if _, err = parseTokenResponse(200, []byte(`{"error":"bad_verification_code"}`), at); !errors.As(err, &e) || e.Code != "bad_verification_code" {
 		t.Fatalf("200 with error: %v", err)
 	}
-	if _, err = parseTokenResponse(500, []byte(`{}`)); err == nil || !strings.Contains(err.Error(), "HTTP 500") {
+	if _, err = parseTokenResponse(500, []byte(`{}`), at); err == nil || !strings.Contains(err.Error(), "HTTP 500") {
 		t.Fatalf("500: %v", err)
 	}
 }
@@ -65,9 +74,9 @@ func TestHints(t *testing.T) {
 	if e.Error() != "oidc: invalid_grant: code used (HTTP 400)" {
 		t.Errorf("Error() = %q", e.Error())
 	}
-	if RefreshHint("openid offline_access", &Token{AccessToken: "a"}) != NoRefreshHint ||
-		RefreshHint("openid", &Token{AccessToken: "a"}) != "" ||
-		RefreshHint("offline_access", &Token{AccessToken: "a", RefreshToken: "r"}) != "" {
+	if RefreshHint("openid offline_access", tokenAnswer("", "")) != NoRefreshHint ||
+		RefreshHint("openid", tokenAnswer("", "")) != "" ||
+		RefreshHint("offline_access", tokenAnswer("r", "")) != "" {
 		t.Error("RefreshHint")
 	}
 	if !strings.Contains(NoRefreshHint, "prompt=consent") || !strings.Contains(NoRefreshHint, "access_type=offline") {
@@ -79,17 +88,17 @@ func TestHints(t *testing.T) {
 // granted (Ory Hydra when the consent leaves it out) gets a hint that says so, not the advice to
 // ask for offline_access, which was asked for.
 func TestRefreshHintOfflineNotGranted(t *testing.T) {
-	h := RefreshHint("openid offline_access", &Token{AccessToken: "a", Scope: "openid"})
+	h := RefreshHint("openid offline_access", tokenAnswer("", "openid"))
 	if !strings.HasPrefix(h, NotGrantedRefreshHint) || !strings.Contains(h, `"openid"`) || strings.Contains(h, "ask for offline_access") {
 		t.Errorf("hint %q", h)
 	}
 	// Granted but no refresh token all the same, or no scope in the answer: the general hint.
 	for _, granted := range []string{"openid offline_access", ""} {
-		if h := RefreshHint("openid offline_access", &Token{AccessToken: "a", Scope: granted}); h != NoRefreshHint {
+		if h := RefreshHint("openid offline_access", tokenAnswer("", granted)); h != NoRefreshHint {
 			t.Errorf("granted %q: hint %q", granted, h)
 		}
 	}
-	if h := RefreshHint("openid offline_access", &Token{AccessToken: "a", RefreshToken: "r", Scope: "openid"}); h != "" {
+	if h := RefreshHint("openid offline_access", tokenAnswer("r", "openid")); h != "" {
 		t.Errorf("with a refresh token: hint %q", h)
 	}
 }
@@ -114,4 +123,13 @@ func TestTokenBodyCap(t *testing.T) {
 			t.Errorf("%s: err = %v", tc.ct, err)
 		}
 	}
+}
+
+// tokenAnswer is a token answer with an access token, the refresh token and the granted scope given.
+func tokenAnswer(refresh, scope string) profile.Answer {
+	a := profile.Answer{Access: session.ParseToken("a", time.Time{}, 0), Scope: scope}
+	if refresh != "" {
+		a.Refresh = session.ParseToken(refresh, time.Time{}, 0)
+	}
+	return a
 }

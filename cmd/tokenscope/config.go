@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/profile"
 	"tokenscope/internal/cappedfile"
 )
 
@@ -41,24 +42,24 @@ func (c *fileConfig) targetHasOrigin(name, origin string) bool {
 // targetConfig is one named target. Every field is optional; flags and TOKENSCOPE_* variables
 // override it.
 type targetConfig struct {
-	URL             string             `toml:"url"`
-	Profile         string             `toml:"profile"`
-	User            string             `toml:"user"`
-	PasswordEnv     string             `toml:"password_env"`
-	PasswordPrompt  bool               `toml:"password_prompt"`
-	Password        string             `toml:"password"`
-	ClientID        string             `toml:"client_id"`
-	ClientSecretEnv string             `toml:"client_secret_env"`
-	Strategy        string             `toml:"strategy"`
-	Threshold       string             `toml:"threshold"`
-	VerifySecretEnv string             `toml:"verify_secret_env"`
-	VerifyKey       string             `toml:"verify_key"`
-	VerifyJWKS      string             `toml:"verify_jwks"`
-	Requests        string             `toml:"requests"`
-	CACert          string             `toml:"ca_cert"`
-	Insecure        bool               `toml:"insecure"`
-	SessionFile     string             `toml:"session_file"`
-	Presets         []apiclient.Preset `toml:"presets"`
+	URL             string           `toml:"url"`
+	Profile         string           `toml:"profile"`
+	User            string           `toml:"user"`
+	PasswordEnv     string           `toml:"password_env"`
+	PasswordPrompt  bool             `toml:"password_prompt"`
+	Password        string           `toml:"password"`
+	ClientID        string           `toml:"client_id"`
+	ClientSecretEnv string           `toml:"client_secret_env"`
+	Strategy        string           `toml:"strategy"`
+	Threshold       string           `toml:"threshold"`
+	VerifySecretEnv string           `toml:"verify_secret_env"`
+	VerifyKey       string           `toml:"verify_key"`
+	VerifyJWKS      string           `toml:"verify_jwks"`
+	Requests        string           `toml:"requests"`
+	CACert          string           `toml:"ca_cert"`
+	Insecure        bool             `toml:"insecure"`
+	SessionFile     string           `toml:"session_file"`
+	Presets         []profile.Preset `toml:"presets"`
 	// An identity provider (DESIGN.md "Identity providers"), as the flags of the same names.
 	Issuer      string            `toml:"issuer"`
 	Flow        string            `toml:"flow"`
@@ -169,7 +170,7 @@ func (c *fileConfig) validateTarget(name string, t targetConfig) error {
 		return c.errAt(name, "url", "%v", err)
 	}
 	if t.Profile != "" {
-		if _, err := apiclient.ResolveProfile(c.relative(t.Profile)); err != nil {
+		if _, err := profile.Resolve(c.relative(t.Profile)); err != nil {
 			return c.errAt(name, "profile", "%v", err)
 		}
 	}
@@ -227,7 +228,7 @@ func (c *fileConfig) validateTarget(name string, t targetConfig) error {
 // relative resolves a path in the config file against the file's directory; built-in profile
 // names stay names.
 func (c *fileConfig) relative(p string) string {
-	if _, builtin := apiclient.BuiltinProfile(p); builtin || p == "" || filepath.IsAbs(p) || c.path == "" {
+	if _, builtin := profile.Builtin(p); builtin || p == "" || filepath.IsAbs(p) || c.path == "" {
 		return p
 	}
 	return filepath.Join(filepath.Dir(c.path), p)

@@ -27,11 +27,11 @@ import (
 // maxDecodeInput limits a token on stdin; anything bigger is not a token.
 const maxDecodeInput = 4 << 20
 
-// Exit statuses of decode; the Long help documents them.
+// Exit statuses of decode; the Long help documents them. 2 is a usage error, as in every command.
 const (
 	decodeExitExpired = 1
-	decodeExitInvalid = 2
 	decodeExitNotJWT  = 3
+	decodeExitInvalid = 4
 )
 
 type decodeOpts struct {
@@ -60,12 +60,13 @@ clock; nbf is shown but does not change the exit status.
 
 Exit status:
   0  decoded, not expired, and the signature verified (or no key was given to check it)
-  1  expired; also usage errors (no token, two key options, an unreadable key file, a failed
-     --jwks fetch)
-  2  signature invalid, alg "none", or no key given matches the token
+  1  expired; also a --jwks fetch that failed or brought no signing keys
+  2  a command line it refuses, as in every command: no token, two key options, an unreadable
+     or private key file, a --jwks that is not an http(s) URL, an unknown flag
   3  not a decodable JWT (opaque, malformed or too large), or an iat, nbf or exp that is not
      a number; what is known (length, fingerprint, why) is still printed
-A token that is not a JWT is always 3; otherwise 2 wins over 3, and 3 over 1.`,
+  4  signature invalid, alg "none", or no key given matches the token
+A token that is not a JWT is always 3; otherwise 4 wins over 3, and 3 over 1.`,
 		Example: `  # a token as the argument (fine for test tokens: argv is visible to other users)
   tokenscope decode eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJkZW1vIn0.c2ln
 
@@ -92,9 +93,9 @@ A token that is not a JWT is always 3; otherwise 2 wins over 3, and 3 over 1.`,
 	// flags. Say how to pass one instead of only "unknown shorthand flag".
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		if strings.HasPrefix(err.Error(), "unknown") {
-			return fmt.Errorf("%w (a token that starts with - goes after --, as in: tokenscope decode -- TOKEN; or pipe it in on stdin)", err)
+			return usageError("%w (a token that starts with - goes after --, as in: tokenscope decode -- TOKEN; or pipe it in on stdin)", err)
 		}
-		return err
+		return usageError("%w", err)
 	})
 	fs := cmd.Flags()
 	fs.StringVar(&o.keys.secret, "secret", "", "HMAC secret (HS256/384/512) to verify with; visible to other users in the process list and kept in shell history, so prefer --secret-env")
@@ -176,7 +177,7 @@ func readDecodeInput(args []string, stdin io.Reader, stderr io.Writer) (string, 
 			return "", fmt.Errorf("reading the token from stdin: %w", err)
 		}
 		if len(data) > maxDecodeInput {
-			return "", fmt.Errorf("stdin holds more than %d bytes: that is not a token", maxDecodeInput)
+			return "", usageError("stdin holds more than %d bytes: that is not a token", maxDecodeInput)
 		}
 		raw = string(data)
 	}
@@ -186,13 +187,13 @@ func readDecodeInput(args []string, stdin io.Reader, stderr io.Writer) (string, 
 		raw = strings.TrimSpace(raw[6:])
 	}
 	if raw == "" {
-		return "", errors.New("no token: give TOKEN as the argument, or pipe it on stdin")
+		return "", usageError("no token: give TOKEN as the argument, or pipe it on stdin")
 	}
 	return raw, nil
 }
 
 // fetchDecodeJWKS downloads a key set; one with no signing keys can verify nothing, which
-// for decode is a usage error rather than a verdict on the token.
+// for decode is an error (exit 1) rather than a verdict on the token.
 func fetchDecodeJWKS(ctx context.Context, k *keyFlags, rt http.RoundTripper, u *url.URL) (map[string]crypto.PublicKey, error) {
 	keys, err := k.fetch(ctx, rt, u)
 	if err != nil {

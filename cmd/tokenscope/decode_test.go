@@ -58,6 +58,12 @@ func runDecodeCmd(t *testing.T, stdin string, args ...string) decodeResult {
 	return r
 }
 
+// decodeVerdict reports whether code is one of decode's verdicts on a token (expired, not a JWT,
+// invalid), not a usage error.
+func decodeVerdict(code int) bool {
+	return code == decodeExitExpired || code == decodeExitNotJWT || code == decodeExitInvalid
+}
+
 func (r decodeResult) String() string {
 	return fmt.Sprintf("exit %d, err=%v\nstdout:\n%s\nstderr:\n%s", r.code, r.err, r.out, r.stderr)
 }
@@ -80,12 +86,20 @@ func wantDecode(t *testing.T, r decodeResult, code int, contains ...string) {
 	}
 }
 
-// wantUsageError checks for an ordinary error (not one of decode's exit statuses).
+// wantUsageError checks for a refused command line: exit 2, as in every command.
 func wantUsageError(t *testing.T, r decodeResult, msg string) {
 	t.Helper()
+	if r.err == nil || r.code != 2 || !strings.Contains(r.err.Error(), msg) {
+		t.Errorf("want a usage error (exit 2) containing %q, got %s", msg, r)
+	}
+}
+
+// wantFetchError checks for a --jwks fetch that failed: an ordinary error, exit 1.
+func wantFetchError(t *testing.T, r decodeResult, msg string) {
+	t.Helper()
 	var ee *exitError
-	if r.err == nil || errors.As(r.err, &ee) || !strings.Contains(r.err.Error(), msg) {
-		t.Errorf("want a usage error containing %q, got %s", msg, r)
+	if r.err == nil || errors.As(r.err, &ee) || r.code != 1 || !strings.Contains(r.err.Error(), msg) {
+		t.Errorf("want an error (exit 1) containing %q, got %s", msg, r)
 	}
 }
 
@@ -155,14 +169,14 @@ func TestDecodeExpiredToken(t *testing.T) {
 	}
 	wantDecode(t, runDecodeCmd(t, "", tok), 1, "expired")
 	// Expired and invalid: invalid wins.
-	wantDecode(t, runDecodeCmd(t, "", "--secret", "not-the-secret-at-all", tok), 2, "expired", "INVALID")
+	wantDecode(t, runDecodeCmd(t, "", "--secret", "not-the-secret-at-all", tok), 4, "expired", "INVALID")
 }
 
 func TestDecodeWrongSecret(t *testing.T) {
 	s := startDecodeDemo(t, demoserver.Options{Secret: []byte(decodeTestSecret)})
 	tok := decodeLogin(t, s)
 	r := runDecodeCmd(t, "", "--secret", "another-secret-of-some-length", tok)
-	wantDecode(t, r, 2, "INVALID", "signature does not match")
+	wantDecode(t, r, 4, "INVALID", "signature does not match")
 	if !strings.Contains(r.err.Error(), "signature invalid") {
 		t.Errorf("error message: %v", r.err)
 	}
@@ -178,8 +192,8 @@ func TestDecodeAlgNone(t *testing.T) {
 		"signed-ish": craftToken(`{"alg":"none"}`, payload, "c2lnbmF0dXJl"),
 	} {
 		t.Run(name, func(t *testing.T) {
-			wantDecode(t, runDecodeCmd(t, "", tok), 2, "INVALID")
-			wantDecode(t, runDecodeCmd(t, "", "--secret", decodeTestSecret, tok), 2, "INVALID")
+			wantDecode(t, runDecodeCmd(t, "", tok), 4, "INVALID")
+			wantDecode(t, runDecodeCmd(t, "", "--secret", decodeTestSecret, tok), 4, "INVALID")
 		})
 	}
 }
@@ -234,13 +248,13 @@ func TestDecodeJWKS(t *testing.T) {
 	jwks := es.URL() + "/.well-known/jwks.json"
 
 	wantDecode(t, runDecodeCmd(t, "", "--jwks", jwks, tok), 0, "verified", `"alg": "ES256"`, "--jwks "+jwks)
-	wantDecode(t, runDecodeCmd(t, "", "--jwks", other.URL()+"/.well-known/jwks.json", tok), 2, "INVALID")
+	wantDecode(t, runDecodeCmd(t, "", "--jwks", other.URL()+"/.well-known/jwks.json", tok), 4, "INVALID")
 	// An ES256 token checked with an HMAC secret: no key for it, never "verified".
-	wantDecode(t, runDecodeCmd(t, "", "--secret", decodeTestSecret, tok), 2, "no key for alg ES256")
+	wantDecode(t, runDecodeCmd(t, "", "--secret", decodeTestSecret, tok), 4, "no key for alg ES256")
 
 	// Key sets that cannot be used are usage errors with a clear message.
-	wantUsageError(t, runDecodeCmd(t, "", "--jwks", hs.URL()+"/.well-known/jwks.json", tok), "no signing keys")
-	wantUsageError(t, runDecodeCmd(t, "", "--jwks", es.URL()+"/no/such/jwks.json", tok), "HTTP 404")
+	wantFetchError(t, runDecodeCmd(t, "", "--jwks", hs.URL()+"/.well-known/jwks.json", tok), "no signing keys")
+	wantFetchError(t, runDecodeCmd(t, "", "--jwks", es.URL()+"/no/such/jwks.json", tok), "HTTP 404")
 	wantUsageError(t, runDecodeCmd(t, "", "--jwks", "file:///etc/passwd", tok), "not an http or https URL")
 	wantUsageError(t, runDecodeCmd(t, "", "--jwks", "127.0.0.1/jwks.json", tok), "not an http or https URL")
 
@@ -250,11 +264,11 @@ func TestDecodeJWKS(t *testing.T) {
 		w.Write([]byte(`]}`))
 	}))
 	defer big.Close()
-	wantUsageError(t, runDecodeCmd(t, "", "--jwks", big.URL, tok), "larger than")
+	wantFetchError(t, runDecodeCmd(t, "", "--jwks", big.URL, tok), "larger than")
 
 	notJSON := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("<html>")) }))
 	defer notJSON.Close()
-	wantUsageError(t, runDecodeCmd(t, "", "--jwks", notJSON.URL, tok), "not JSON")
+	wantFetchError(t, runDecodeCmd(t, "", "--jwks", notJSON.URL, tok), "not JSON")
 }
 
 func TestDecodeKeyFile(t *testing.T) {
@@ -302,8 +316,8 @@ func TestDecodeKeyFile(t *testing.T) {
 	der, _ = x509.MarshalPKIXPublicKey(pub)
 	edPEM := writePEM("ed.pem", "PUBLIC KEY", der)
 	wantDecode(t, runDecodeCmd(t, "", "--key", edPEM, edTok), 0, "verified", `"alg": "EdDSA"`)
-	wantDecode(t, runDecodeCmd(t, "", "--key", edPEM, tok), 2, "INVALID")
-	wantDecode(t, runDecodeCmd(t, "", "--key", esPEM, edTok), 2, "INVALID")
+	wantDecode(t, runDecodeCmd(t, "", "--key", edPEM, tok), 4, "INVALID")
+	wantDecode(t, runDecodeCmd(t, "", "--key", esPEM, edTok), 4, "INVALID")
 
 	// Unusable key files are usage errors.
 	privDER, _ := x509.MarshalPKCS8PrivateKey(priv)
@@ -394,7 +408,7 @@ func TestDecodeJSONOutput(t *testing.T) {
 	// Expired and invalid, in JSON.
 	old := startDecodeDemo(t, demoserver.Options{AccessTTL: time.Minute, Clock: demoserver.NewManualClock(time.Now().Add(-time.Hour))})
 	r = runDecodeCmd(t, "", "--json", "--secret", decodeTestSecret, decodeLogin(t, old))
-	wantDecode(t, r, 2)
+	wantDecode(t, r, 4)
 	raw = nil
 	if err := json.Unmarshal([]byte(r.out), &raw); err != nil {
 		t.Fatal(err)
@@ -417,7 +431,7 @@ func TestDecodeTimes(t *testing.T) {
 	unix := func(d time.Duration) string { return jsonNum(now.Add(d).Unix()) }
 	tok := craftToken(`{"alg":"none"}`, `{"iat":`+unix(-30*time.Second)+`,"nbf":`+unix(5*time.Minute)+`,"exp":`+unix(2*time.Hour+30*time.Minute)+`}`, "")
 	r := runDecodeCmd(t, "", tok)
-	wantDecode(t, r, 2)
+	wantDecode(t, r, 4)
 	stamp := `\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+`
 	for _, re := range []string{
 		`(?m)^  iat  ` + stamp + `  issued (29|30|31)s ago$`,
@@ -508,8 +522,8 @@ func TestDecodeStripsTerminalControls(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			for _, args := range [][]string{{tok}, {"--json", tok}, {"--secret", decodeTestSecret, tok}, {"--json", "--secret", decodeTestSecret, tok}} {
 				r := runDecodeCmd(t, "", args...)
-				if r.err != nil && (r.code < 1 || r.code > 3) {
-					t.Errorf("%q: want exit 0-3, got %s", args[:len(args)-1], r)
+				if r.err != nil && !decodeVerdict(r.code) {
+					t.Errorf("%q: want exit 0, 1, 3 or 4, got %s", args[:len(args)-1], r)
 				}
 				noTerminalControls(t, "stdout", r.out)
 				noTerminalControls(t, "stderr", r.stderr)
@@ -617,8 +631,8 @@ func TestDecodeMalformedInputs(t *testing.T) {
 				runDecodeCmd(t, tok+"\n"),
 				runDecodeCmd(t, "", "--json", "--secret", decodeTestSecret, "--", tok),
 			} {
-				if r.err == nil || r.code < 1 || r.code > 3 {
-					t.Errorf("want exit 1-3, got exit %d: %v", r.code, r.err)
+				if r.err == nil || !decodeVerdict(r.code) {
+					t.Errorf("want exit 1, 3 or 4, got exit %d: %v", r.code, r.err)
 				}
 				if !strings.Contains(r.out, "ingerprint") || len(r.out) > 64<<10 {
 					t.Errorf("output lacks the fingerprint or is huge (%d bytes): %.500s", len(r.out), r.out)
@@ -671,7 +685,7 @@ func TestDecodeThroughRoot(t *testing.T) {
 	root.SetArgs([]string{"decode", "-"})
 	root.SetIn(strings.NewReader("Bearer " + craftToken(`{"alg":"none"}`, `{"sub":"x"}`, "") + "\n"))
 	err := root.ExecuteContext(context.Background())
-	if exitCode(err) != 2 || !strings.Contains(out.String(), `alg "none"`) {
+	if exitCode(err) != decodeExitInvalid || !strings.Contains(out.String(), `alg "none"`) {
 		t.Errorf("tokenscope decode: exit %d (%v)\n%s%s", exitCode(err), err, out.String(), errb.String())
 	}
 	if errb.Len() != 0 {

@@ -204,7 +204,8 @@ func printBanner(w io.Writer, s *demoserver.Server) {
 	if pass != demoserver.DefaultPassword {
 		shown = "(the password from the environment)"
 	}
-	fmt.Fprintf(w, "  credentials: %s / %s · oauth2 client_id: %s\n\n", user, shown, o.ClientID)
+	fmt.Fprintf(w, "  credentials: %s / %s · oauth2 client_id: %s\n", user, shown, o.ClientID)
+	fmt.Fprintf(w, "  confidential client (client credentials): %s / %s\n\n", o.ConfidentialClientID, confidentialShown(o))
 	if pass != demoserver.DefaultPassword {
 		pass = "$PASSWORD"
 	}
@@ -217,4 +218,13 @@ func printBanner(w io.Writer, s *demoserver.Server) {
 	fmt.Fprintf(w, "  cookie         curl -s -c jar %s/auth/login -H 'Content-Type: application/json' -d %s   (refresh: curl -b jar -X POST %s/auth/refresh -H \"X-CSRF-Token: $CSRF\")\n", u, body, u)
 	fmt.Fprintf(w, "Then: curl -s %s/api/protected/ -H \"Authorization: Bearer $ACCESS\"   (element-admin: -H \"X-Token: $ACCESS\" %s/sys/user/info)\n", u, u)
 	fmt.Fprintf(w, "Knobs: curl -s -X POST %s/__demo/expire-access   (also revoke-families, fail-refresh?n=3, latency?refresh=1s, skew?d=-90s, reset; GET /__demo/stats)\n\n", u)
+}
+
+// confidentialShown is the confidential client's secret as the banner shows it: the public
+// default is printed (it is in the docs too), a secret of the user's own is not.
+func confidentialShown(o demoserver.Options) string {
+	if o.ConfidentialSecret == demoserver.DefaultConfidentialSecret {
+		return o.ConfidentialSecret
+	}
+	return "(a secret of your own)"
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tokenscope/demoserver"
 )
 
 // tmuxSession runs the real binary in a detached tmux session on its own server socket.
@@ -28,7 +31,8 @@ func startTmux(t *testing.T, w, h int, args ...string) *tmuxSession {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	s := &tmuxSession{t: t, socket: fmt.Sprintf("tokenscope-e2e-%d", os.Getpid()), name: "ts"}
-	cmdline := "TS_HOSTILE_PW=pw " + bin + " " + strings.Join(args, " ")
+	// $TS_BIN names the binary for a command line that runs it more than once.
+	cmdline := "export TS_BIN=" + bin + "; TS_HOSTILE_PW=pw " + bin + " " + strings.Join(args, " ")
 	s.tmux("new-session", "-d", "-s", s.name, "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), cmdline)
 	t.Cleanup(func() { _ = exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
 	return s
@@ -181,4 +185,88 @@ func TestTerminalTellsTheStory(t *testing.T) {
 		s.keys("/", "r", "e", "u", "s", "e", "Enter")
 		s.waitFor(regexp.MustCompile(`refresh token fp:[0-9a-f]+ reused: presented \d+×`), 10*time.Second)
 	})
+}
+
+// TestTerminalObserve drives tokenscope observe's TUI in tmux: it watches, so it offers none of
+// the keys that drive an engine, and a fault key without --faults says what --faults would give.
+func TestTerminalObserve(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and drives the binary in tmux")
+	}
+	demo, err := demoserver.Start(demoserver.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer demo.Close()
+	s := startTmux(t, 120, 40, "observe", "--listen", "127.0.0.1:0", "--upstream", demo.URL(), "--theme", "mono")
+	scr := s.waitFor(regexp.MustCompile(`observing your app[\s\S]*findings`), 20*time.Second)
+	if !strings.Contains(scr, "point your app at the proxy") || strings.Contains(scr, "press enter") {
+		t.Errorf("the empty log offers what observe cannot do:\n%s", scr)
+	}
+	s.keys("Enter", "b", "r")
+	time.Sleep(300 * time.Millisecond)
+	if scr := s.screen(); strings.Contains(scr, "burst") || strings.Contains(scr, "refreshed") {
+		t.Errorf("a key that drives the engine did something while observing:\n%s", scr)
+	}
+	s.keys("E")
+	s.waitFor(regexp.MustCompile(`fault keys need tokenscope observe --faults`), 5*time.Second)
+	s.keys("?")
+	help := s.waitFor(regexp.MustCompile(`tokenscope keys`), 5*time.Second)
+	for _, offered := range []string{"send", "burst", "refresh now", "log in again", "strategies (s)", "fault: your app's tokens"} {
+		if strings.Contains(help, offered) {
+			t.Errorf("help offers %q while observing:\n%s", offered, help)
+		}
+	}
+	s.keys("Escape")
+	time.Sleep(300 * time.Millisecond)
+	s.keys("q")
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if err := exec.Command("tmux", "-L", s.socket, "has-session", "-t", s.name).Run(); err != nil {
+			return // the program quit and the session closed
+		}
+	}
+	t.Errorf("q did not quit; screen:\n%s", s.screen())
+}
+
+// TestTerminalColourAndQuiet: on a terminal, fire's event lines are coloured by the theme's
+// roles (they had no colour), NO_COLOR turns that off, and -q leaves the summary alone.
+func TestTerminalColourAndQuiet(t *testing.T) {
+	s := startTmux(t, 160, 50, "fire -n 2 GET /api/me; echo ===; NO_COLOR=1 $TS_BIN fire -n 2 GET /api/me; echo ===; $TS_BIN fire -q -n 2 GET /api/me; sleep 60")
+	screen := s.waitFor(regexp.MustCompile(`(?s)===.*===.*2 requests: 2 ok`), 30*time.Second)
+	coloured := s.tmux("capture-pane", "-p", "-e", "-t", s.name)
+	parts := strings.Split(coloured, "===")
+	if len(parts) != 3 {
+		t.Fatalf("screen:\n%s", screen)
+	}
+	colourLine := regexp.MustCompile("\x1b\\[[0-9;]*m[^\n]*response[^\n]*GET /api/me → 200")
+	if !colourLine.MatchString(parts[0]) {
+		t.Errorf("fire on a terminal printed no colour:\n%q", parts[0])
+	}
+	if strings.Contains(parts[1], "\x1b[") {
+		t.Errorf("NO_COLOR: colour printed anyway:\n%q", parts[1])
+	}
+	if strings.Contains(parts[2], "response") || !strings.Contains(parts[2], "2 requests: 2 ok") {
+		t.Errorf("-q printed events, or no summary:\n%s", parts[2])
+	}
+}
+
+// TestTerminalPasswordPrompt: on a terminal, with a user and no other source of the password,
+// request asks for it with the input hidden, as curl -u and HTTPie -a do (it said "give
+// --password-env NAME" and stopped). Without a terminal it never asks (TestRequestQuiet's
+// failed login).
+func TestTerminalPasswordPrompt(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	s := startTmux(t, 120, 30, "demo-server --quiet --addr "+addr+" & sleep 0.5; $TS_BIN request --target http://"+addr+
+		" --profile simplejwt --user demo GET /api/me; echo exit=$?; sleep 60")
+	s.waitFor(regexp.MustCompile(`Password for demo at http://`+regexp.QuoteMeta(addr)), 20*time.Second)
+	s.keys("demo", "Enter")
+	screen := s.waitFor(regexp.MustCompile(`exit=\d`), 20*time.Second)
+	if !strings.Contains(screen, "exit=0") || !strings.Contains(screen, `"username"`) || strings.Contains(screen, "Password for demo at http://"+addr+": demo") {
+		t.Errorf("screen:\n%s", screen)
+	}
 }

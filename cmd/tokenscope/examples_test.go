@@ -4,8 +4,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"tokenscope/apiclient"
 	"tokenscope/apiclient/httpfile"
+	"tokenscope/apiclient/profile"
 )
 
 // TestExamplesResolve keeps the README's worked config true: every target of
@@ -19,7 +19,7 @@ func TestExamplesResolve(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		if _, err := apiclient.ResolveProfile(f.profile); err != nil {
+		if _, err := profile.Resolve(f.profile); err != nil {
 			t.Errorf("%s: profile: %v", name, err)
 		}
 		if f.requests != "" {

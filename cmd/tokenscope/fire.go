@@ -11,12 +11,15 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/charmbracelet/lipgloss"
 	"github.com/spf13/cobra"
 
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/httpfile"
+	"tokenscope/apiclient/profile"
 	"tokenscope/internal/sanitize"
 	"tokenscope/session"
+	"tokenscope/themes"
 )
 
 // summary is fire's last line; DESIGN.md fixes its fields.
@@ -36,9 +39,12 @@ type summary struct {
 	P99MS            float64 `json:"p99_ms"`
 	// RatePerS is the pace held: requests started per second, from the first start to the
 	// last. RateAskedPerS and DurationMS are what --rate and --duration asked, when given.
-	RatePerS      float64 `json:"rate_per_s"`
-	RateAskedPerS float64 `json:"rate_asked_per_s,omitempty"`
-	DurationMS    float64 `json:"duration_ms,omitempty"`
+	RatePerS float64 `json:"rate_per_s"`
+	// ThroughputPerS is what was answered per second of the wall time: in a burst the start
+	// rate is the goroutines' (tens of thousands per second), the throughput the server's.
+	ThroughputPerS float64 `json:"throughput_per_s"`
+	RateAskedPerS  float64 `json:"rate_asked_per_s,omitempty"`
+	DurationMS     float64 `json:"duration_ms,omitempty"`
 	// Events is how many the engine logged; EventsDropped how many did not reach stdout or the
 	// --log-file (LogFile says which, with the first write error). Both are never silent: a
 	// drop makes the exit status 1.
@@ -60,6 +66,7 @@ type fireOpts struct {
 	duration    time.Duration // send until it is up; 0: until --count are sent
 	waitExpiry  bool
 	jsonOut     bool
+	quiet       bool // -q: the summary only
 	noRelogin   bool
 	revoke      bool
 	headers     []string // -H
@@ -114,11 +121,20 @@ Without --target it starts the embedded demo server, tuned with the same flags a
 	fs.DurationVar(&o.duration, "duration", 0, "send until this much time is up (--count then caps the number)")
 	fs.BoolVar(&o.waitExpiry, "wait-expiry", false, "log in, wait until the access token has expired, then fire")
 	fs.BoolVar(&o.jsonOut, "json", false, "print one JSON event per line, then the summary object")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print the summary only, not each event (with --json: the summary object alone); a terminal still shows the progress line")
 	fs.BoolVar(&o.noRelogin, "no-relogin", false, "do not log in again to replay requests parked by a dead session")
 	fs.BoolVar(&o.revoke, "revoke-on-exit", false, "at the end, revoke the refresh token at the identity provider (RFC 7009) and log out")
 	registerHeaderFlag(fs, &o.headers)
 	registerTargetCompletion(cmd, &o.tf)
 	return cmd
+}
+
+// printMode is how the events are shown: -q wins over --json.
+func (o *fireOpts) printMode() printMode {
+	if o.quiet {
+		return printQuiet
+	}
+	return printModeOf(o.jsonOut)
 }
 
 // validate refuses values that cannot mean anything; the target flags are checked by build.
@@ -162,7 +178,7 @@ func runFire(ctx context.Context, stdout, stderr io.Writer, o *fireOpts, args []
 		return err
 	}
 	req = labelJSON(req)
-	pr := startPrinter(stdout, e.Log(), o.jsonOut)
+	pr := startPrinter(stdout, e.Log(), o.printMode())
 	// A run that ends before sending still ends with its summary line: scripts read the last line.
 	abort := func(err error) error {
 		pr.finish()
@@ -251,16 +267,34 @@ type printer struct {
 	lost    uint64
 }
 
-func startPrinter(stdout io.Writer, log session.LogView, jsonOut bool) *printer {
-	show := func(ev session.Event) {
-		if jsonOut {
-			fmt.Fprintf(stdout, "%s\n", ev.JSON())
-		} else {
-			// Line: an event is one line, whatever a server put in its reason.
-			fmt.Fprintf(stdout, "%s %s\n", ev.Time.Format("15:04:05.000"), sanitize.Line(ev.Text()))
-		}
+// printMode is how the printer shows events.
+type printMode int
+
+const (
+	printText  printMode = iota // one line each; in colour on a terminal unless NO_COLOR is set
+	printJSON                   // one JSON object each
+	printQuiet                  // nothing (-q): the summary, the answer or the error says enough
+)
+
+// printModeOf is text, or JSON with --json.
+func printModeOf(jsonOut bool) printMode {
+	if jsonOut {
+		return printJSON
 	}
-	p := &printer{follow: newFollower(log, 1<<16), printed: make(chan struct{})}
+	return printText
+}
+
+func startPrinter(w io.Writer, log session.LogView, mode printMode) *printer {
+	p := &printer{printed: make(chan struct{})}
+	if mode == printQuiet {
+		close(p.printed)
+		return p
+	}
+	show := func(ev session.Event) { fmt.Fprintf(w, "%s\n", ev.JSON()) }
+	if mode == printText {
+		show = textPrinter(w)
+	}
+	p.follow = newFollower(log, 1<<16)
 	go func() {
 		defer close(p.printed)
 		p.follow.run(show)
@@ -268,9 +302,30 @@ func startPrinter(stdout io.Writer, log session.LogView, jsonOut bool) *printer 
 	return p
 }
 
+// textPrinter prints an event as one line (whatever a server put in its reason), coloured by
+// the theme's roles when w is a terminal and NO_COLOR is not set. The colours are ours, so they
+// go to the terminal itself; the text in them has been through the sanitizer (sanitize.Line).
+func textPrinter(w io.Writer) func(session.Event) {
+	f, ok := rawTerminal(w)
+	if !ok || themes.NoColor() {
+		return func(ev session.Event) {
+			fmt.Fprintf(w, "%s %s\n", ev.Time.Format("15:04:05.000"), sanitize.Line(ev.Text()))
+		}
+	}
+	r := lipgloss.NewRenderer(f)
+	th, _ := themes.Get(themes.Default())
+	stamp := th.Subtle.Renderer(r)
+	return func(ev session.Event) {
+		fmt.Fprintf(f, "%s %s\n", stamp.Render(ev.Time.Format("15:04:05.000")), th.Event(ev).Renderer(r).Render(sanitize.Line(ev.Text())))
+	}
+}
+
 // finish prints what is left and returns how many events the printer missed.
 func (p *printer) finish() uint64 {
 	p.once.Do(func() {
+		if p.follow == nil {
+			return // quiet: nothing was followed
+		}
 		p.follow.sub.Close()
 		<-p.printed
 		p.lost = p.follow.lost
@@ -282,7 +337,7 @@ func (p *printer) finish() uint64 {
 // time), or paced when --rate or --duration is given. Only what the summary needs is kept of
 // each, not its answer and not its latency: a long run's memory must not grow with the count
 // (200k answers kept whole took 640 MB; -n 1000000000 latencies ran out of memory).
-func fireRequests(ctx context.Context, e *apiclient.Engine, req apiclient.Request, o *fireOpts, stderr io.Writer) *tally {
+func fireRequests(ctx context.Context, e *apiclient.Engine, req profile.Request, o *fireOpts, stderr io.Writer) *tally {
 	t := newTally()
 	var done atomic.Int64
 	stopProgress := startProgress(stderr, o.count, &done, e)
@@ -315,12 +370,12 @@ func replayFired(ctx context.Context, e *apiclient.Engine, t *tally, stderr io.W
 
 // fireRequest builds the request from the arguments: METHOD PATH [BODY], the NAME of a preset
 // (a --requests file's, the config target's or the profile's), or the first preset.
-func fireRequest(p apiclient.Profile, collection []apiclient.Request, args []string, stderr io.Writer) (apiclient.Request, error) {
+func fireRequest(p profile.Profile, collection []profile.Request, args []string, stderr io.Writer) (profile.Request, error) {
 	presets := presetsOf(p, collection)
 	switch len(args) {
 	case 0:
 		if len(presets) == 0 {
-			return apiclient.Request{}, errors.New("give METHOD PATH: the profile has no presets")
+			return profile.Request{}, errors.New("give METHOD PATH: the profile has no presets")
 		}
 		return namedRequest(presets, presets[0].Name)
 	case 1:
@@ -334,7 +389,7 @@ func fireRequest(p apiclient.Profile, collection []apiclient.Request, args []str
 	// labelled as such.
 	r, err := httpfile.NewRequest(args[0], args[1], nil, body)
 	if err != nil {
-		return apiclient.Request{}, fmt.Errorf("METHOD PATH: %w", err)
+		return profile.Request{}, fmt.Errorf("METHOD PATH: %w", err)
 	}
 	if name, ok := sameAsPreset(presets, r); ok {
 		fmt.Fprintf(stderr, "tokenscope: note: the request %q is %s %s with headers or a body, which METHOD PATH does not send; name it to send them\n",
@@ -461,13 +516,42 @@ func (t *tally) summarize(c apiclient.Counters, wall time.Duration) summary {
 	if span := t.lastSent.Sub(t.firstSent); t.ended > 1 && span > 0 {
 		s.RatePerS = math.Round(float64(t.ended-1)/span.Seconds()*100) / 100
 	}
+	if t.ended > 1 && wall > 0 {
+		s.ThroughputPerS = math.Round(float64(t.ended)/wall.Seconds()*100) / 100
+	}
 	return s
+}
+
+// plural is "1 request", "2 requests": n and the noun, with an s unless n is 1.
+func plural(n uint64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func (s summary) text() string {
-	pace := fmt.Sprintf("%.1f req/s", s.RatePerS)
+	events := fmt.Sprintf("%s, %d dropped", plural(s.Events, "event"), s.EventsDropped)
+	if lf := s.LogFile; lf != nil {
+		events += fmt.Sprintf(" · log file: %d written, %d dropped", lf.Written, lf.Dropped)
+		if lf.Error != "" {
+			events += " (" + lf.Error + ")"
+		}
+	}
+	return fmt.Sprintf("\n%s: %d ok, %d failed, %d parked, %d lost · %s seen · %s (%d failed) · logged out %d× · %d replayed\nwall %.1f ms · p50 %.1f ms · p99 %.1f ms%s · %s",
+		plural(uint64(s.Requests), "request"), s.OK, s.Failed, s.Parked, s.Lost, plural(s.UnauthorizedSeen, "401"),
+		plural(s.Refreshes, "refresh call"), s.RefreshFailures, s.LoggedOut, s.Replayed, s.WallMS, s.P50MS, s.P99MS, s.pace(), events)
+}
+
+// pace says how fast requests went: the rate they were started at and the rate they were
+// answered at, named, and what --rate and --duration asked. A single request has neither.
+func (s summary) pace() string {
+	if s.Requests < 2 {
+		return ""
+	}
+	pace := fmt.Sprintf(" · started %.1f/s, answered %.1f/s", s.RatePerS, s.ThroughputPerS)
 	switch {
 	case s.RateAskedPerS > 0 && s.DurationMS > 0:
 		pace += fmt.Sprintf(" (asked %g/s for %s)", s.RateAskedPerS, time.Duration(s.DurationMS*1e6))
@@ -476,13 +560,5 @@ func (s summary) text() string {
 	case s.DurationMS > 0:
 		pace += fmt.Sprintf(" (for %s)", time.Duration(s.DurationMS*1e6))
 	}
-	events := fmt.Sprintf("%d events, %d dropped", s.Events, s.EventsDropped)
-	if lf := s.LogFile; lf != nil {
-		events += fmt.Sprintf(" · log file: %d written, %d dropped", lf.Written, lf.Dropped)
-		if lf.Error != "" {
-			events += " (" + lf.Error + ")"
-		}
-	}
-	return fmt.Sprintf("\n%d requests: %d ok, %d failed, %d parked, %d lost · %d 401s seen · %d refresh calls (%d failed) · logged out %d× · %d replayed\nwall %.1f ms · p50 %.1f ms · p99 %.1f ms · %s · %s",
-		s.Requests, s.OK, s.Failed, s.Parked, s.Lost, s.UnauthorizedSeen, s.Refreshes, s.RefreshFailures, s.LoggedOut, s.Replayed, s.WallMS, s.P50MS, s.P99MS, pace, events)
+	return pace
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"tokenscope/apiclient"
 	"tokenscope/demoserver"
 )
 
@@ -204,5 +205,38 @@ func TestTOKENSCOPEVariablesReachEveryCommand(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSummaryWording: counts are singular when they are one ("1 refresh call", "1 request"), a
+// single request reports no rate (it once said 0.0 req/s), and a burst names both rates: the
+// one its requests were started at and the one they were answered at (a 1000×1000 burst said
+// 24841.6 req/s beside a wall of 221.9 ms, the start rate alone).
+func TestSummaryWording(t *testing.T) {
+	one := summary{Requests: 1, OK: 1, Refreshes: 1, UnauthorizedSeen: 1, Events: 1, WallMS: 3}
+	text := one.text()
+	for _, want := range []string{"1 request: 1 ok", "1 refresh call (", "1 401 seen", "1 event,"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("one request: %q lacks %q", text, want)
+		}
+	}
+	if strings.Contains(text, "/s") {
+		t.Errorf("one request reports a rate: %q", text)
+	}
+	tl := newTally()
+	base := time.Now()
+	for i := range 1000 {
+		tl.started++
+		tl.add(apiclient.Result{Outcome: apiclient.OK, Sent: base.Add(time.Duration(i) * 40 * time.Microsecond)})
+	}
+	burst := tl.summarize(apiclient.Counters{RefreshCalls: 2}, 220*time.Millisecond)
+	if burst.RatePerS < 20000 || burst.ThroughputPerS < 4500 || burst.ThroughputPerS > 4600 {
+		t.Errorf("rates: started %.1f/s, answered %.1f/s", burst.RatePerS, burst.ThroughputPerS)
+	}
+	text = burst.text()
+	for _, want := range []string{"1000 requests", "2 refresh calls", "started 25000.0/s", "answered 4545."} {
+		if !strings.Contains(text, want) {
+			t.Errorf("burst: %q lacks %q", text, want)
+		}
 	}
 }

@@ -56,3 +56,42 @@ func TestOddFlagValuesAreRefused(t *testing.T) {
 		t.Errorf("TOKENSCOPE_THRESHOLD=-2s: exit %d, stderr %q", code, errOut)
 	}
 }
+
+// TestUsageErrorsExit2Everywhere: one exit status table for every command. A command line
+// tokenscope refuses (an unknown command or flag, too few or too many arguments, a refused
+// flag value) exits 2 before anything starts, the terminal check included; the message names
+// what was wrong. Each of these once exited 1 (decode used 1 for usage and 2 for a bad signature).
+func TestUsageErrorsExit2Everywhere(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"fier"}, `did you mean fire?`},
+		{[]string{"reqest"}, `did you mean request?`},
+		{[]string{"request"}, "arg(s)"},
+		{[]string{"request", "GET", "/a", "extra"}, "arg(s)"},
+		{[]string{"--strategy", "bogus"}, "--strategy"}, // the TUI: refused before it looks for a terminal
+		{[]string{"fire", "--strategy", "bogus", "GET", "/api/me"}, "--strategy"},
+		{[]string{"request", "--strategy", "bogus", "GET", "/api/me"}, "--strategy"},
+		{[]string{"--theme", "neon"}, `theme "neon"`},
+		{[]string{"fire", "--log-bodies", "GET", "/api/me"}, "--log-file"},
+		{[]string{"fire", "--bogus"}, "unknown flag"},
+		{[]string{"decode", "--secret", "a", "--key", "k.pem", "x.y.z"}, "at most one of"},
+		{[]string{"decode", "a.b.c", "d.e.f"}, "arg(s)"},
+		{[]string{"fire", "--verify-jwks", "ftp://x/jwks", "GET", "/api/me"}, "--verify-jwks"},
+	} {
+		_, stderr, code := executeCLI(t, c.args...)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%q: exit %d, stderr %q; want 2 and %q", c.args, code, stderr, c.want)
+		}
+	}
+}
+
+// TestTUINeedsATerminal: `tokenscope | cat` said "could not open a new TTY" and exited 0; it now
+// says the TUI needs a terminal, names the commands that don't, and exits 2.
+func TestTUINeedsATerminal(t *testing.T) {
+	_, stderr, code := executeCLI(t) // go test's stdout is not a terminal
+	if code != 2 || !strings.Contains(stderr, "needs a terminal") || !strings.Contains(stderr, "fire, request") {
+		t.Errorf("exit %d, %q", code, stderr)
+	}
+}

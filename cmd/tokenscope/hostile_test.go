@@ -238,8 +238,8 @@ func TestDecodeHostileAlgReasonIsInert(t *testing.T) {
 	}{
 		{"/empty", false, 1, "no signing keys"},
 		{"/empty", true, 1, "no signing keys"},
-		{"/one", false, 2, "INVALID"},
-		{"/one", true, 2, `"status":"invalid"`},
+		{"/one", false, 4, "INVALID"},
+		{"/one", true, 4, `"status":"invalid"`},
 	} {
 		args := []string{"decode", "--jwks", srv.URL + c.path}
 		if c.json {

@@ -48,7 +48,7 @@ func (k *keyFlags) exclusive(changed func(string) bool) error {
 		return nil
 	}
 	last := len(flags) - 1
-	return fmt.Errorf("give at most one of %s and %s", strings.Join(flags[:last], ", "), flags[last])
+	return usageError("give at most one of %s and %s", strings.Join(flags[:last], ", "), flags[last])
 }
 
 // local reads the keys that need no network: the secret from the environment or argv and the
@@ -59,22 +59,22 @@ func (k *keyFlags) local(changed func(string) bool) (session.Keys, string, error
 	case changed("secret-env"):
 		keys.HMAC = []byte(os.Getenv(k.secretEnv))
 		if len(keys.HMAC) == 0 {
-			return keys, "", fmt.Errorf("%s %s: the variable is empty or unset", k.flag("secret-env"), k.secretEnv)
+			return keys, "", usageError("%s %s: the variable is empty or unset", k.flag("secret-env"), k.secretEnv)
 		}
 		return keys, k.flag("secret-env") + " " + k.secretEnv, nil
 	case k.argSecret && changed("secret"):
 		if k.secret == "" {
-			return keys, "", fmt.Errorf("%s: the secret is empty", k.flag("secret"))
+			return keys, "", usageError("%s: the secret is empty", k.flag("secret"))
 		}
 		keys.HMAC = []byte(k.secret)
 		return keys, k.flag("secret"), nil
 	case changed("key"):
 		data, err := cappedfile.Read(k.keyFile, cappedfile.MaxConfigBytes)
 		if err != nil {
-			return keys, "", fmt.Errorf("%s: %w", k.flag("key"), err)
+			return keys, "", usageError("%s: %w", k.flag("key"), err)
 		}
 		if keys.Public, err = session.ParsePEMKeys(data); err != nil {
-			return keys, "", fmt.Errorf("%s %s: %w", k.flag("key"), k.keyFile, err)
+			return keys, "", usageError("%s %s: %w", k.flag("key"), k.keyFile, err)
 		}
 		return keys, k.flag("key") + " " + k.keyFile, nil
 	}
@@ -85,7 +85,7 @@ func (k *keyFlags) local(changed func(string) bool) (session.Keys, string, error
 func (k *keyFlags) jwks() (*url.URL, error) {
 	u, err := url.Parse(k.jwksURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%s %q: not an http or https URL", k.flag("jwks"), k.jwksURL)
+		return nil, usageError("%s %q: not an http or https URL", k.flag("jwks"), k.jwksURL)
 	}
 	return u, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,23 @@ func run(ctx context.Context, args ...string) (string, string, error) {
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(ctx)
 	return out.String(), errb.String(), err
+}
+
+// TestVersionLine: --version names the commit and its date from the build's VCS stamp, and says
+// "commit unknown" for a build without one (-buildvcs=false), not "(devel)" alone.
+func TestVersionLine(t *testing.T) {
+	stamp := []debug.BuildSetting{{Key: "vcs.revision", Value: "0f40209c8e04487a0f5b4aea7ef8e6b2628d1e84"},
+		{Key: "vcs.time", Value: "2026-12-06T08:25:04Z"}, {Key: "vcs.modified", Value: "true"}}
+	if got := vcsStamp(stamp); got != "commit 0f40209c8e04 of 2026-12-06T08:25:04Z, modified" {
+		t.Errorf("stamped: %q", got)
+	}
+	if got := vcsStamp(nil); got != "commit unknown" {
+		t.Errorf("unstamped: %q", got)
+	}
+	out, _, _ := run(context.Background(), "--version")
+	if !strings.Contains(out, "commit ") || strings.Contains(out, "(devel)") {
+		t.Errorf("--version: %q", out)
+	}
 }
 
 func TestVersionAndHelp(t *testing.T) {
@@ -58,7 +76,8 @@ func TestDemoServerCommand(t *testing.T) {
 		t.Fatalf("no URL printed:\n%s", out.String())
 	}
 	banner := out.String()
-	for _, want := range []string{"alice / (the password from the environment)", "access TTL 5s", "rotation off", "simplejwt", "bearer-json", "element-admin", "oauth2", "curl -s " + base + "/oauth/token"} {
+	for _, want := range []string{"alice / (the password from the environment)", "access TTL 5s", "rotation off", "simplejwt", "bearer-json", "element-admin", "oauth2", "curl -s " + base + "/oauth/token",
+		"confidential client (client credentials): tokenscope-cc / demo-secret"} {
 		if !strings.Contains(banner, want) {
 			t.Errorf("banner lacks %q:\n%s", want, banner)
 		}
@@ -112,5 +131,39 @@ func TestDemoServerRejectsBadFlags(t *testing.T) {
 				t.Errorf("%v: err=%v ctx=%v, want a prompt error", args, err, ctx.Err())
 			}
 		})
+	}
+}
+
+// TestHelpGroupsFlags: --help lists a command's own flags first, then the target flags in
+// groups, in one order; the demo server's knobs are in their own group, not among a real API's
+// flags; request does not list the flags it has no use for.
+func TestHelpGroupsFlags(t *testing.T) {
+	out, _, err := run(context.Background(), "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(s string) int {
+		i := strings.Index(out, s)
+		if i < 0 {
+			t.Fatalf("--help lacks %q:\n%s", s, out)
+		}
+		return i
+	}
+	order := []int{at("\nFlags:\n"), at("\n" + groupTarget + ":\n"), at("\n" + groupIDP + ":\n"), at("\n" + groupEngine + ":\n"),
+		at("\n" + groupDemo + ":\n"), at("\n" + groupOutput + ":\n")}
+	for i := 1; i < len(order); i++ {
+		if order[i] < order[i-1] {
+			t.Errorf("groups out of order: %v", order)
+		}
+	}
+	if demo, target := at("--fail-refresh"), at("--password-env"); demo < order[4] || target > order[2] {
+		t.Errorf("--fail-refresh at %d (demo group at %d), --password-env at %d", demo, order[4], target)
+	}
+	if theme := at("--theme"); theme > order[1] {
+		t.Error("the TUI's own --theme is not among its own flags")
+	}
+	req, _, _ := run(context.Background(), "request", "--help")
+	if strings.Contains(req, "--no-single-flight") || !strings.Contains(req, "--session-file") {
+		t.Errorf("request --help:\n%s", req)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"tokenscope/apiclient/profile"
 	"tokenscope/tui"
 
 	"github.com/spf13/cobra"
@@ -71,7 +72,7 @@ It runs until --duration is up, or SIGINT or SIGTERM, and ends with a summary.`,
 	fs := cmd.Flags()
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:9000", "address to listen on (loopback only unless --allow-remote)")
 	fs.StringArrayVar(&o.upstreams, "upstream", nil, "where requests go: URL, or PREFIX=URL for requests under PREFIX (repeatable; the longest prefix wins)")
-	fs.StringVar(&o.profile, "profile", "simplejwt", "wire format: "+strings.Join(apiclient.AllProfileNames(), ", ")+", or a TOML profile file")
+	fs.StringVar(&o.profile, "profile", "simplejwt", "wire format: "+strings.Join(profile.AllNames(), ", ")+", or a TOML profile file")
 	fs.BoolVar(&o.jsonOut, "json", false, "print one JSON event per line, then the summary object")
 	fs.StringVar(&o.theme, "theme", "", "colour theme of the TUI (on a terminal without --json): dark, light, high-contrast or mono")
 	fs.DurationVar(&o.duration, "duration", 0, "stop after this long (default: until SIGINT or SIGTERM)")
@@ -121,7 +122,7 @@ func runObserve(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, 
 	if err := o.validate(); err != nil {
 		return err
 	}
-	prof, err := apiclient.ResolveProfile(o.profile)
+	prof, err := profile.Resolve(o.profile)
 	if err != nil {
 		return usageError("--profile: %v", err)
 	}
@@ -151,7 +152,7 @@ func runObserve(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, 
 	if !o.jsonOut && isTerminal(os.Stdout) {
 		return observeTUI(ctx, stdout, stderr, o, p, srv)
 	}
-	pr := startPrinter(stdout, p.Log(), o.jsonOut)
+	pr := startPrinter(stdout, p.Log(), printModeOf(o.jsonOut))
 	observeBanner(stderr, ln.Addr().String(), ups, prof.Name, o.faults)
 	if o.insecure {
 		fmt.Fprintln(stderr, "  INSECURE TLS: upstream certificates are not verified (--insecure)")
@@ -175,13 +176,13 @@ func runObserve(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, 
 	return observeEnd(stdout, stderr, pr, p.Summary(), o.jsonOut)
 }
 
-func observeHAR(stdout, stderr io.Writer, o *observeOpts, prof apiclient.Profile) error {
+func observeHAR(stdout, stderr io.Writer, o *observeOpts, prof profile.Profile) error {
 	data, err := cappedfile.Read(o.har, observe.MaxHARBytes)
 	if err != nil {
 		return err
 	}
 	a := observe.NewAnalyzer(observe.Options{Profile: prof, RetryWindow: o.retryWindow, LogSize: 1 << 16})
-	pr := startPrinter(stdout, a.Log(), o.jsonOut)
+	pr := startPrinter(stdout, a.Log(), printModeOf(o.jsonOut))
 	if err := a.ReplayHAR(data); err != nil {
 		pr.finish()
 		return err
@@ -268,11 +269,11 @@ func observeTUI(ctx context.Context, stdout, stderr io.Writer, o *observeOpts, p
 		ctx, cancel = context.WithTimeout(ctx, o.duration)
 		defer cancel()
 	}
-	opts := tui.Options{Observed: p, Theme: o.theme, Insecure: o.insecure}
+	var faults tui.Faults // without --faults the fault keys say what it would give
 	if o.faults {
-		opts.ObservedFaults = p
+		faults = tui.ProxyFaults(p)
 	}
-	m := tui.New(opts)
+	m := tui.New(tui.Options{Driver: tui.Watch(p, faults), Theme: o.theme, Insecure: o.insecure})
 	defer m.Close()
 	prog := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(ctx), tea.WithOutput(os.Stdout), tea.WithFPS(maxFPS), tea.WithMouseCellMotion())
 	_, err := prog.Run()
@@ -283,6 +284,6 @@ func observeTUI(ctx context.Context, stdout, stderr io.Writer, o *observeOpts, p
 	defer cancel()
 	_ = srv.Shutdown(shut)
 	p.Close()
-	pr := startPrinter(io.Discard, p.Log(), false)
+	pr := startPrinter(io.Discard, p.Log(), printText)
 	return observeEnd(stdout, stderr, pr, p.Summary(), false)
 }

@@ -107,6 +107,12 @@ func TestObserveCommandLive(t *testing.T) {
 		t.Fatalf("refresh: %v %v", resp, err)
 	}
 	resp.Body.Close()
+	// c on stdin clears what is pending; it used to crash the proxy (sync: unlock of unlocked
+	// mutex), and the run with it.
+	if _, err := io.WriteString(stdinW, "f\nc\n"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.Contains(out.String(), `"fault: cleared"`) })
 	req, _ := http.NewRequest("GET", base+"/api/%1b%5b2J%e2%80%ae", nil)
 	req.Header.Set("Authorization", "Bearer "+pair["access"])
 	if resp, err = http.DefaultClient.Do(req); err == nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/profile"
 )
 
 // pace sends req at o.rate requests per second (as fast as --concurrency allows when 0),
@@ -16,7 +17,7 @@ import (
 //
 // The schedule does not catch up: a start delayed by the concurrency limit moves the ones
 // after it, so the pace never goes above o.rate; the summary says what pace was held.
-func pace(ctx context.Context, e *apiclient.Engine, req apiclient.Request, o *fireOpts, each func(apiclient.Result)) int {
+func pace(ctx context.Context, e *apiclient.Engine, req profile.Request, o *fireOpts, each func(apiclient.Result)) int {
 	waitCtx := ctx // ends the waits, never a request
 	if o.duration > 0 {
 		var cancel context.CancelFunc

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"tokenscope/apiclient"
+	"tokenscope/apiclient/profile"
 	"tokenscope/internal/sanitize"
 )
 
@@ -39,9 +39,9 @@ func newProfileInitCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p := exampleProfile
 			if base != "" {
-				b, ok := apiclient.BuiltinProfile(base)
+				b, ok := profile.Builtin(base)
 				if !ok {
-					return usageError("--base %q: not a built-in profile (%s)", base, strings.Join(apiclient.AllProfileNames(), ", "))
+					return usageError("--base %q: not a built-in profile (%s)", base, strings.Join(profile.AllNames(), ", "))
 				}
 				p = b
 			}
@@ -57,7 +57,7 @@ func newProfileInitCmd() *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVar(&base, "base", "", "start from this built-in profile ("+strings.Join(apiclient.AllProfileNames(), ", ")+")")
+	c.Flags().StringVar(&base, "base", "", "start from this built-in profile ("+strings.Join(profile.AllNames(), ", ")+")")
 	return c
 }
 
@@ -86,7 +86,7 @@ func newProfileCheckCmd() *cobra.Command {
 		Short: "Load a profile and say in plain lines what tokenscope will do with it",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := apiclient.ResolveProfile(args[0])
+			p, err := profile.Resolve(args[0])
 			if err != nil {
 				return err
 			}
@@ -98,7 +98,7 @@ func newProfileCheckCmd() *cobra.Command {
 
 // printExplain prints a profile's explanation; every line goes through sanitize.Line, as a
 // profile file may come from someone else.
-func printExplain(cmd *cobra.Command, p apiclient.Profile) {
+func printExplain(cmd *cobra.Command, p profile.Profile) {
 	out := cmd.OutOrStdout()
 	for _, l := range p.Explain() {
 		fmt.Fprintln(out, sanitize.Line(l))
@@ -112,10 +112,10 @@ func newProfileListCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
-			for _, n := range apiclient.ProfileNames() {
+			for _, n := range profile.Names() {
 				fmt.Fprintf(out, "%-14s convention (the demo server speaks it)\n", n)
 			}
-			for _, n := range apiclient.HostedProfileNames() {
+			for _, n := range profile.HostedNames() {
 				fmt.Fprintf(out, "%-14s hosted service: %s\n", n, hostedNotes[n])
 			}
 			return nil
@@ -136,9 +136,9 @@ func newProfileShowCmd() *cobra.Command {
 		Short: "Print a built-in profile as an annotated profile file (and what it does)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, ok := apiclient.BuiltinProfile(args[0])
+			p, ok := profile.Builtin(args[0])
 			if !ok {
-				return usageError("%q is not a built-in profile (%s)", args[0], strings.Join(apiclient.AllProfileNames(), ", "))
+				return usageError("%q is not a built-in profile (%s)", args[0], strings.Join(profile.AllNames(), ", "))
 			}
 			fmt.Fprint(cmd.OutOrStdout(), profileTemplate(p, ""))
 			return nil

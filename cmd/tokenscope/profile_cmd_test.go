@@ -9,14 +9,14 @@ import (
 	"strings"
 	"testing"
 
-	"tokenscope/apiclient"
+	"tokenscope/apiclient/profile"
 )
 
 // TestProfileInitParsesBack: the annotated profile parses, alone and over every built-in (a
 // --base file with every key commented out is the built-in itself), and is never overwritten.
 func TestProfileInitParsesBack(t *testing.T) {
 	dir := t.TempDir()
-	for _, base := range append([]string{""}, apiclient.AllProfileNames()...) {
+	for _, base := range append([]string{""}, profile.AllNames()...) {
 		f := filepath.Join(dir, "p-"+base+".toml")
 		args := []string{"profile", "init", f}
 		if base != "" {
@@ -28,13 +28,13 @@ func TestProfileInitParsesBack(t *testing.T) {
 		if fi, _ := os.Stat(f); fi.Mode().Perm() != 0o644 {
 			t.Errorf("mode %v", fi.Mode().Perm())
 		}
-		p, err := apiclient.LoadProfile(f)
+		p, err := profile.Load(f)
 		if err != nil {
 			t.Fatalf("base %q: %v", base, err)
 		}
 		want := exampleProfile
 		if base != "" {
-			want, _ = apiclient.BuiltinProfile(base)
+			want, _ = profile.Builtin(base)
 		}
 		if !reflect.DeepEqual(p, want) {
 			t.Errorf("base %q: read back as\n%+v\nwant\n%+v", base, p, want)
@@ -47,13 +47,13 @@ func TestProfileInitParsesBack(t *testing.T) {
 
 // TestProfileShowParsesBack: a built-in printed as a standalone file is that built-in.
 func TestProfileShowParsesBack(t *testing.T) {
-	for _, n := range apiclient.AllProfileNames() {
+	for _, n := range profile.AllNames() {
 		out, _, err := run(context.Background(), "profile", "show", n)
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := apiclient.ParseProfile(n, []byte(out))
-		want, _ := apiclient.BuiltinProfile(n)
+		p, err := profile.Parse(n, []byte(out))
+		want, _ := profile.Builtin(n)
 		if err != nil || !reflect.DeepEqual(p, want) {
 			t.Errorf("%s: %v\n%+v\nwant\n%+v", n, err, p, want)
 		}
@@ -64,9 +64,9 @@ func TestProfileShowParsesBack(t *testing.T) {
 // a comment, so that the documentation cannot fall behind the parser.
 func TestProfileTemplateHasEveryKey(t *testing.T) {
 	text := profileTemplate(exampleProfile, "")
-	for _, typ := range []reflect.Type{reflect.TypeOf(apiclient.Profile{}), reflect.TypeOf(apiclient.Endpoint{}),
-		reflect.TypeOf(apiclient.EndpointExtras{}), reflect.TypeOf(apiclient.TokenPaths{}), reflect.TypeOf(apiclient.AuthHeader{}),
-		reflect.TypeOf(apiclient.AuthExtras{}), reflect.TypeOf(apiclient.Matcher{}), reflect.TypeOf(apiclient.Preset{})} {
+	for _, typ := range []reflect.Type{reflect.TypeOf(profile.Profile{}), reflect.TypeOf(profile.Endpoint{}),
+		reflect.TypeOf(profile.EndpointExtras{}), reflect.TypeOf(profile.TokenPaths{}), reflect.TypeOf(profile.AuthHeader{}),
+		reflect.TypeOf(profile.AuthExtras{}), reflect.TypeOf(profile.Matcher{}), reflect.TypeOf(profile.Preset{})} {
 		for i := range typ.NumField() {
 			f := typ.Field(i)
 			tag := f.Tag.Get("toml")
@@ -148,7 +148,7 @@ func TestProfileListAndShow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range apiclient.AllProfileNames() {
+	for _, n := range profile.AllNames() {
 		if !strings.Contains(out, n+" ") {
 			t.Errorf("list lacks %s:\n%s", n, out)
 		}
@@ -179,7 +179,7 @@ func TestReadmeProfilesParse(t *testing.T) {
 	}
 	for i, b := range blocks {
 		b = b[:strings.Index(b, "```")]
-		if _, err := apiclient.ParseProfile(fmt.Sprintf("README block %d", i+1), []byte(b)); err != nil {
+		if _, err := profile.Parse(fmt.Sprintf("README block %d", i+1), []byte(b)); err != nil {
 			t.Errorf("%v", err)
 		}
 	}

@@ -15,8 +15,8 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"tokenscope/apiclient"
 	"tokenscope/apiclient/httpfile"
+	"tokenscope/apiclient/profile"
 )
 
 // registerHeaderFlag adds -H, repeatable, to fs.
@@ -26,14 +26,14 @@ func registerHeaderFlag(fs *pflag.FlagSet, dst *[]string) {
 
 // presetsOf is every request a NAME may pick: the --requests file's and the config target's
 // (collection), then the profile's.
-func presetsOf(p apiclient.Profile, collection []apiclient.Request) []apiclient.Request {
+func presetsOf(p profile.Profile, collection []profile.Request) []profile.Request {
 	return slices.Concat(collection, p.PresetRequests())
 }
 
 // namedRequest finds the request called name: an exact match first, else the one whose name
 // matches ignoring case. It returns a copy, so that -H and -d change only what is sent. The
 // error lists the names there are, so that a typo is fixed without opening the file.
-func namedRequest(presets []apiclient.Request, name string) (apiclient.Request, error) {
+func namedRequest(presets []profile.Request, name string) (profile.Request, error) {
 	found := -1
 	for i, r := range presets {
 		if r.Name == name {
@@ -46,20 +46,23 @@ func namedRequest(presets []apiclient.Request, name string) (apiclient.Request, 
 	}
 	if found >= 0 {
 		r := presets[found]
+		if r.Err != "" {
+			return profile.Request{}, usageError("%s", r.Err) // nothing to send: its file said why
+		}
 		r.Header, r.Body = cloneHeader(r.Header), slices.Clone(r.Body)
 		return r, nil
 	}
 	if _, err := httpfile.NewRequest(name, "/", nil, nil); err == nil {
-		return apiclient.Request{}, errors.New("give both METHOD and PATH, e.g. GET /api/me (or the NAME of a request)")
+		return profile.Request{}, errors.New("give both METHOD and PATH, e.g. GET /api/me (or the NAME of a request)")
 	}
 	if len(presets) == 0 {
-		return apiclient.Request{}, fmt.Errorf("no request named %q: there are no named requests; give METHOD PATH, or --requests FILE.http NAME", name)
+		return profile.Request{}, fmt.Errorf("no request named %q: there are no named requests; give METHOD PATH, or --requests FILE.http NAME", name)
 	}
 	names := make([]string, 0, len(presets))
 	for _, r := range presets {
 		names = append(names, fmt.Sprintf("%q", r.Name))
 	}
-	return apiclient.Request{}, fmt.Errorf("no request named %q; the requests are: %s", name, strings.Join(names, ", "))
+	return profile.Request{}, fmt.Errorf("no request named %q; the requests are: %s", name, strings.Join(names, ", "))
 }
 
 func cloneHeader(h http.Header) http.Header {
@@ -75,7 +78,7 @@ func cloneHeader(h http.Header) http.Header {
 
 // withHeaders adds the -H headers to r. The first -H of a name replaces the header of that
 // name the request had (a named request's), later ones add to it, as curl does with repeats.
-func withHeaders(r apiclient.Request, hs []string) (apiclient.Request, error) {
+func withHeaders(r profile.Request, hs []string) (profile.Request, error) {
 	if len(hs) == 0 {
 		return r, nil
 	}
@@ -84,7 +87,7 @@ func withHeaders(r apiclient.Request, hs []string) (apiclient.Request, error) {
 	for _, h := range hs {
 		name, value, err := httpfile.ParseHeader(h)
 		if err != nil {
-			return apiclient.Request{}, usageError("-H %q: %v", h, err)
+			return profile.Request{}, usageError("-H %q: %v", h, err)
 		}
 		key := http.CanonicalHeaderKey(name)
 		if !seen[key] {
@@ -99,7 +102,7 @@ func withHeaders(r apiclient.Request, hs []string) (apiclient.Request, error) {
 // refuseAuthHeader refuses a -H for the header the session's token goes in. The engine sets
 // that header on every attempt (and again on the retry after a refresh), so the user's value
 // would be dropped without a word; a request with other credentials is not a session's.
-func refuseAuthHeader(hs []string, p apiclient.Profile, dpop bool) error {
+func refuseAuthHeader(hs []string, p profile.Profile, dpop bool) error {
 	auth := []string{p.Auth.Header}
 	if dpop {
 		auth = append(auth, "Authorization", "DPoP") // RFC 9449: the bound token and its proof
@@ -120,7 +123,7 @@ func refuseAuthHeader(hs []string, p apiclient.Profile, dpop bool) error {
 
 // sameAsPreset names the preset whose method and path are those of r, when it has headers or a
 // body that METHOD PATH does not send: the user may have meant it.
-func sameAsPreset(presets []apiclient.Request, r apiclient.Request) (string, bool) {
+func sameAsPreset(presets []profile.Request, r profile.Request) (string, bool) {
 	for _, p := range presets {
 		if p.Method == r.Method && p.Path == r.Path && (len(p.Body) > 0 && len(r.Body) == 0 || len(p.Header) > 0 && len(r.Header) == 0) {
 			return p.Name, true
@@ -131,7 +134,7 @@ func sameAsPreset(presets []apiclient.Request, r apiclient.Request) (string, boo
 
 // labelJSON labels a JSON body that has no Content-Type, as the composer and METHOD PATH BODY
 // do: a .http file's request often leaves it out, and APIs answer 415 without it.
-func labelJSON(r apiclient.Request) apiclient.Request {
+func labelJSON(r profile.Request) profile.Request {
 	if len(r.Body) > 0 && r.Header.Get("Content-Type") == "" && json.Valid(r.Body) {
 		r.Header = cloneHeader(r.Header)
 		r.Header.Set("Content-Type", "application/json")

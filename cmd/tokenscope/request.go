@@ -16,6 +16,7 @@ import (
 
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/httpfile"
+	"tokenscope/apiclient/profile"
 	"tokenscope/internal/cappedfile"
 	"tokenscope/internal/sanitize"
 )
@@ -30,6 +31,7 @@ type requestOpts struct {
 	data    string   // -d: BODY, @FILE or @-
 	dataSet bool
 	include bool // -i
+	quiet   bool // -q
 }
 
 func newRequestCmd() *cobra.Command {
@@ -78,9 +80,13 @@ be given with -H: the engine sets it.`,
 	}
 	fs := cmd.Flags()
 	o.tf.register(fs)
+	for _, unused := range []string{"no-single-flight", "log-size"} { // one request: nothing to share, little to keep
+		_ = fs.MarkHidden(unused)
+	}
 	registerHeaderFlag(fs, &o.headers)
 	fs.StringVarP(&o.data, "data", "d", "", "the body: BODY, @FILE or @- for stdin (sent as it is, at most 4 MiB)")
 	fs.BoolVarP(&o.include, "include", "i", false, "print the status line and headers before the body")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing on stderr unless something fails (the body still goes to stdout)")
 	registerTargetCompletion(cmd, &o.tf)
 	return cmd
 }
@@ -103,7 +109,11 @@ func runRequest(ctx context.Context, cmd *cobra.Command, o *requestOpts, args []
 	if err != nil {
 		return err
 	}
-	pr := startPrinter(stderr, e.Log(), false) // the session's story; tokens are fingerprints in events
+	mode := printText // the session's story; tokens are fingerprints in events
+	if o.quiet {
+		mode = printQuiet
+	}
+	pr := startPrinter(stderr, e.Log(), mode)
 	res, err := sendOne(ctx, e, req, b.resumed != "", o.tf.timeout)
 	pr.finish() // the story ends before the answer is printed
 	if err != nil {
@@ -144,24 +154,24 @@ func (o *requestOpts) body(stdin io.Reader) ([]byte, error) {
 }
 
 // request builds what is sent: METHOD PATH or a named request, then -d's body and -H's headers.
-func (o *requestOpts) request(p apiclient.Profile, collection []apiclient.Request, args []string, body []byte) (apiclient.Request, error) {
+func (o *requestOpts) request(p profile.Profile, collection []profile.Request, args []string, body []byte) (profile.Request, error) {
 	if err := refuseAuthHeader(o.headers, p, o.tf.idp.dpop); err != nil {
-		return apiclient.Request{}, err
+		return profile.Request{}, err
 	}
-	var r apiclient.Request
+	var r profile.Request
 	var err error
 	if len(args) == 1 {
 		if r, err = namedRequest(presetsOf(p, collection), args[0]); err != nil {
-			return apiclient.Request{}, usageError("%v", err)
+			return profile.Request{}, usageError("%v", err)
 		}
 		if o.dataSet {
 			r.Body = body
 		}
 	} else if r, err = httpfile.NewRequest(args[0], args[1], nil, body); err != nil {
-		return apiclient.Request{}, usageError("METHOD PATH: %v", err)
+		return profile.Request{}, usageError("METHOD PATH: %v", err)
 	}
 	if r, err = withHeaders(r, o.headers); err != nil {
-		return apiclient.Request{}, err
+		return profile.Request{}, err
 	}
 	return labelJSON(r), nil
 }
@@ -169,7 +179,7 @@ func (o *requestOpts) request(p apiclient.Profile, collection []apiclient.Reques
 // sendOne logs in unless the session was resumed, and sends req. A request parked because the
 // session is dead (its refresh token rejected) is sent again after a new login: a session file
 // whose refresh token has expired should cost a login, not a failed command.
-func sendOne(ctx context.Context, e *apiclient.Engine, req apiclient.Request, resumed bool, timeout time.Duration) (apiclient.Result, error) {
+func sendOne(ctx context.Context, e *apiclient.Engine, req profile.Request, resumed bool, timeout time.Duration) (apiclient.Result, error) {
 	if !resumed {
 		if err := login(ctx, e, timeout); err != nil {
 			return apiclient.Result{}, &exitError{code: 1, err: errors.New(withCertHint(err.Error()))}

@@ -495,3 +495,17 @@ func TestOriginOf(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestQuiet: -q prints nothing on stderr when all goes well (the body still goes to
+// stdout), and a failure still says what failed.
+func TestRequestQuiet(t *testing.T) {
+	ts, _ := echoServer(t, false)
+	out, stderr, err := runIn(t, "", requestArgs(ts, "-q", "GET", "/status/200")...)
+	if err != nil || out != "status 200" || stderr != "" {
+		t.Errorf("quiet success: %v, out %q, stderr %q", err, out, stderr)
+	}
+	_, stderr, err = runIn(t, "", "request", "-q", "--target", ts.URL, "--user", "demo", "--password-env", "NO_SUCH_VAR_X", "GET", "/status/200")
+	if err == nil {
+		t.Errorf("a failed login under -q: no error (stderr %q)", stderr)
+	}
+}

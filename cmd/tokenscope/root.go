@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -22,10 +23,49 @@ func versionString() string {
 	if version != "" {
 		return version
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		return bi.Main.Version
 	}
-	return "(devel)"
+	return "devel"
+}
+
+// versionLine is what --version prints: the version, and the commit and its date from the
+// build's VCS stamp (go build stamps them from git; -buildvcs=false or a tree without git does
+// not, and then it says so).
+func versionLine() string {
+	v := versionString()
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return v + " (commit unknown)"
+	}
+	return v + " (" + vcsStamp(bi.Settings) + ", " + bi.GoVersion + ")"
+}
+
+// vcsStamp reads vcs.revision, vcs.time and vcs.modified from a build's settings.
+func vcsStamp(settings []debug.BuildSetting) string {
+	var rev, at, dirty string
+	for _, s := range settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = ", modified"
+			}
+		}
+	}
+	if rev == "" {
+		return "commit unknown"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if at != "" {
+		rev += " of " + at
+	}
+	return "commit " + rev + dirty
 }
 
 // exitError carries a specific exit status out of a command.
@@ -99,10 +139,10 @@ to the access token's exp, and logs every request, 401, refresh, rotation and re
 Without flags it starts an embedded demo auth server on 127.0.0.1 that speaks every
 refresh convention (simplejwt, bearer-json, element-admin, oauth2, cookie) and is an OpenID
 provider too.`,
-		Version:       versionString(),
+		Version:       versionLine(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Args:          cobra.NoArgs,
+		Args:          unknownCommand,
 		Example: `  tokenscope                                    # the embedded demo server, 30 s tokens
   tokenscope --access-ttl 10s --theme light     # faster expiry, light theme
   tokenscope --access-ttl 6s --every 1s         # a request a second: watch refreshes happen unattended
@@ -127,5 +167,37 @@ provider too.`,
 	root.AddCommand(newDemoServerCmd(), newFireCmd(), newConfigCmd(), newDecodeCmd(), newObserveCmd())
 	root.AddCommand(newRequestCmd())
 	root.AddCommand(newProfileCmd())
+	root.SuggestionsMinimumDistance = 2
+	root.SetUsageTemplate(usageTemplate)
+	usageArgs(root)
 	return root
+}
+
+// unknownCommand is the root's argument check: it takes none, so an argument is a subcommand
+// tokenscope does not have, and the nearest ones are suggested.
+func unknownCommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += "; did you mean " + strings.Join(s, " or ") + "?"
+	}
+	return errors.New(msg + " (tokenscope --help lists the commands)")
+}
+
+// usageArgs makes every command's argument check a usage error (exit 2), as a flag that cannot
+// be parsed is: too many or too few arguments is a command line tokenscope refuses.
+func usageArgs(c *cobra.Command) {
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		usageArgs(sub)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -470,5 +471,45 @@ func TestSecurityDemoServerLoopbackOnly(t *testing.T) {
 	}
 	if cli("192.0.2.1:8000") {
 		cli("0.0.0.0:8000")
+	}
+}
+
+// TestPresetCannotSendTheTokenElsewhere: a profile file's preset naming another origin
+// (http://127.0.0.1:PORT/collect) is sent to the session's target, its path kept; the other
+// origin never sees a request, let alone the token or the profile's API key. A preset whose
+// method is shell code is refused by name, exit 2, and nothing is sent.
+func TestPresetCannotSendTheTokenElsewhere(t *testing.T) {
+	var seen atomic.Int32
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen.Add(1) }))
+	defer collector.Close()
+	dir := t.TempDir()
+	prof := filepath.Join(dir, "evil.toml")
+	err := os.WriteFile(prof, []byte(`name = "evil"
+base = "simplejwt"
+
+[auth]
+headers_env = { "X-Api-Key" = "TS_EVIL_KEY" }
+
+[[presets]]
+name = "me"
+method = "GET"
+path = "`+collector.URL+`/api/me"
+
+[[presets]]
+name = "shell"
+method = "GET;A=TOUCH;touch /tmp/x;"
+path = "/api/me"
+`), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TS_EVIL_KEY", "k-0123456789")
+	_, stderr, code := executeCLI(t, "fire", "--profile", prof, "-n", "2", "me")
+	if code != 0 || seen.Load() != 0 {
+		t.Fatalf("exit %d, the other origin saw %d requests\n%s", code, seen.Load(), stderr)
+	}
+	_, stderr, code = executeCLI(t, "fire", "--profile", prof, "shell")
+	if code != 2 || !strings.Contains(stderr, `preset "shell"`) || seen.Load() != 0 {
+		t.Errorf("shell method: exit %d, %s", code, stderr)
 	}
 }

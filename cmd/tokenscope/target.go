@@ -17,6 +17,7 @@ import (
 
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/httpfile"
+	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
 	"tokenscope/internal/privfile"
 	"tokenscope/internal/sanitize"
@@ -59,47 +60,74 @@ type targetFlags struct {
 	requestURL string
 
 	// filled by resolve
+	resolved         bool // resolve ran: a command may resolve early (to refuse flags first) and build later
+	resolvedProfile  profile.Profile
 	targetName       string
 	clientIDFromFile string // the config target's client_id, when it gave one
 	password         string
 	prompt           bool
-	presets          []apiclient.Preset
+	presets          []profile.Preset
 	cfg              *fileConfig
 }
 
 func (f *targetFlags) register(fs *pflag.FlagSet) {
 	f.fs = fs
-	fs.StringVar(&f.config, "config", "", "config file (default "+defaultConfigPath()+")")
-	fs.StringVar(&f.target, "target", "", "base URL of the API, or the name of a target in the config file (default: the embedded demo server)")
-	fs.StringVar(&f.url, "url", "", "with --target NAME: this base URL instead of the target's url in the config file")
-	fs.StringVar(&f.profile, "profile", "simplejwt", "wire format: "+strings.Join(apiclient.AllProfileNames(), ", ")+", or a TOML profile file")
-	fs.StringVar(&f.user, "user", "", "user to log in as (default demo with the embedded server)")
-	fs.StringVar(&f.passwordEnv, "password-env", "", "name of the environment variable holding the password (never pass a password in argv)")
-	fs.StringVar(&f.clientSecretEnv, "client-secret-env", "", "name of the environment variable holding the oauth2 client secret")
-	fs.StringVar(&f.clientID, "client-id", demoserver.DefaultClientID, "oauth2 client_id sent at login and refresh (the embedded demo server accepts it as its public client)")
-	fs.StringVar(&f.strategy, "strategy", "auto", "when to refresh: auto, proactive, reactive, background or off")
-	fs.DurationVar(&f.threshold, "threshold", 0, "refresh this close to exp (default: a sixth of the token's lifetime, 1s..5m, at most a third)")
-	fs.BoolVar(&f.noSingleFlight, "no-single-flight", false, "let every request refresh on its own (shows the stampede)")
-	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "per-request timeout")
-	fs.IntVar(&f.logSize, "log-size", session.DefaultLogSize, "events kept in memory")
-	f.verify.prefix = "verify-"
-	fs.StringVar(&f.verify.secretEnv, "verify-secret-env", "", "verify token signatures with the HMAC secret in this environment variable")
-	fs.StringVar(&f.verify.keyFile, "verify-key", "", "verify token signatures with this PEM public key or certificate")
-	fs.StringVar(&f.verify.jwksURL, "verify-jwks", "", "verify token signatures with the keys at this JWKS URL")
-	fs.StringVar(&f.requests, "requests", "", "request presets from a .http / .rest file (JetBrains HTTP Client / VS Code REST Client format)")
-	fs.StringVar(&f.sessionFile, "session-file", "", "keep the tokens in this file (0600) and resume from it on the next start")
-	fs.StringVar(&f.logFile, "log-file", "", "write every event to this file as JSON lines (tokens as fingerprints)")
-	fs.BoolVar(&f.revealTokens, "reveal-tokens", false, "with --log-file: also write the raw tokens at each login and refresh")
-	fs.StringVar(&f.caCert, "ca-cert", "", "trust this PEM CA certificate for TLS")
-	fs.BoolVar(&f.insecure, "insecure", false, "skip TLS certificate verification (dangerous; the TUI shows a red warning)")
-	f.demo.register(fs)
-	f.idp.register(fs)
-	f.evidence.register(fs)
+	group(fs, groupTarget, func() {
+		fs.StringVar(&f.config, "config", "", "config file (default "+defaultConfigPath()+")")
+		fs.StringVar(&f.target, "target", "", "base URL of the API, or the name of a target in the config file (default: the embedded demo server)")
+		fs.StringVar(&f.url, "url", "", "with --target NAME: this base URL instead of the target's url in the config file")
+		fs.StringVar(&f.profile, "profile", "simplejwt", "wire format: "+strings.Join(profile.AllNames(), ", ")+", or a TOML profile file")
+		fs.StringVar(&f.user, "user", "", "user to log in as (default demo with the embedded server)")
+		fs.StringVar(&f.passwordEnv, "password-env", "", "name of the environment variable holding the password (never pass a password in argv; on a terminal you are asked)")
+		fs.StringVar(&f.clientSecretEnv, "client-secret-env", "", "name of the environment variable holding the oauth2 client secret")
+		fs.StringVar(&f.clientID, "client-id", demoserver.DefaultClientID, "oauth2 client_id sent at login and refresh (the embedded demo server accepts it as its public client)")
+		fs.StringVar(&f.requests, "requests", "", "named requests from a .http / .rest file (JetBrains HTTP Client / VS Code REST Client) or a Postman collection (v2.1 JSON)")
+		fs.StringVar(&f.sessionFile, "session-file", "", "keep the tokens in this file (0600) and resume from it on the next start")
+		fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "per-request timeout")
+		fs.StringVar(&f.caCert, "ca-cert", "", "trust this PEM CA certificate for TLS")
+		fs.BoolVar(&f.insecure, "insecure", false, "skip TLS certificate verification (dangerous; the TUI shows a red warning)")
+	})
+	group(fs, groupIDP, func() { f.idp.register(fs) })
+	group(fs, groupEngine, func() {
+		fs.StringVar(&f.strategy, "strategy", "auto", "when to refresh: auto, proactive, reactive, background or off")
+		fs.DurationVar(&f.threshold, "threshold", 0, "refresh this close to exp (default: a sixth of the token's lifetime, 1s..5m, at most a third)")
+		fs.BoolVar(&f.noSingleFlight, "no-single-flight", false, "let every request refresh on its own (shows the stampede)")
+		fs.IntVar(&f.logSize, "log-size", session.DefaultLogSize, "events kept in memory")
+		f.verify.prefix = "verify-"
+		fs.StringVar(&f.verify.secretEnv, "verify-secret-env", "", "verify token signatures with the HMAC secret in this environment variable")
+		fs.StringVar(&f.verify.keyFile, "verify-key", "", "verify token signatures with this PEM public key or certificate")
+		fs.StringVar(&f.verify.jwksURL, "verify-jwks", "", "verify token signatures with the keys at this JWKS URL")
+	})
+	group(fs, groupDemo, func() { f.demo.register(fs) })
+	group(fs, groupOutput, func() {
+		fs.StringVar(&f.logFile, "log-file", "", "write every event to this file as JSON lines (tokens as fingerprints)")
+		fs.BoolVar(&f.revealTokens, "reveal-tokens", false, "with --log-file: also write the raw tokens at each login and refresh")
+		f.evidence.register(fs)
+	})
 }
 
 // resolve merges flags, TOKENSCOPE_* variables and the config file, in that order of
 // precedence, and checks the result.
 func (f *targetFlags) resolve() error {
+	if f.resolved {
+		return nil
+	}
+	f.resolved = true
+	if err := f.resolveTarget(); err != nil {
+		return err
+	}
+	// The profile is a flag value too: refused here, before anything starts.
+	p, err := profile.Resolve(f.profile)
+	if err != nil {
+		return usageError("%s: %w", f.origin("profile", f.profile), err)
+	}
+	f.resolvedProfile = p
+	return nil
+}
+
+// resolveTarget applies the TOKENSCOPE_* variables, checks the flags, and takes the config
+// target's settings for what they left unset.
+func (f *targetFlags) resolveTarget() error {
 	fromEnv, err := applyEnv(f.fs)
 	if err != nil {
 		return err
@@ -216,6 +244,11 @@ func (f *targetFlags) validate() error {
 		return usageError("%s: want a duration of 0 or more (0: a sixth of the token's lifetime)", what)
 	case f.logSize < 1:
 		return usageError("--log-size %d: want at least 1 event", f.logSize)
+	case f.evidence.logBodies && f.logFile == "":
+		return usageError("--log-bodies adds each exchange to the --log-file: give --log-file FILE too (or --har FILE for the exchanges alone)")
+	}
+	if _, err := apiclient.ParseStrategy(f.strategy); f.strategy != "" && err != nil {
+		return usageError("%s: %w", f.origin("strategy", f.strategy), err)
 	}
 	return f.demo.validate()
 }
@@ -258,8 +291,10 @@ func (f *targetFlags) checkCredentials(name string) error {
 			return fmt.Errorf("%s: the password variable %s is empty or unset", what, f.passwordEnv)
 		}
 	case f.password != "", f.prompt:
+	case isatty.IsTerminal(os.Stdin.Fd()) && isatty.IsTerminal(os.Stderr.Fd()):
+		f.prompt = true // as curl -u and HTTPie -a do: ask, with the input hidden
 	default:
-		return fmt.Errorf("%s: no password: give --password-env NAME (or password_env / password_prompt in the config file)", what)
+		return fmt.Errorf("%s: no password: give --password-env NAME (or password_env / password_prompt in the config file), or run it on a terminal to be asked", what)
 	}
 	return nil
 }
@@ -292,7 +327,7 @@ type wiring struct {
 	engine   *apiclient.Engine
 	demo     *demoserver.Server
 	resumed  string // where the tokens came from, when not from a login
-	presets  []apiclient.Request
+	presets  []profile.Request
 	insecure bool
 	logFile  *logSink // nil without --log-file
 	stop     []func()
@@ -368,17 +403,14 @@ func (f *targetFlags) build(stderr io.Writer) (*wiring, error) {
 func (f *targetFlags) engineConfig(stderr io.Writer) (apiclient.Config, error) {
 	strategy, err := apiclient.ParseStrategy(f.strategy)
 	if err != nil {
-		return apiclient.Config{}, fmt.Errorf("%s: %w", f.origin("strategy", f.strategy), err)
+		return apiclient.Config{}, usageError("%s: %w", f.origin("strategy", f.strategy), err)
 	}
-	profile, err := apiclient.ResolveProfile(f.profile)
-	if err != nil {
-		return apiclient.Config{}, fmt.Errorf("%s: %w", f.origin("profile", f.profile), err)
-	}
+	prof := f.resolvedProfile
 	if err := f.promptPassword(stderr); err != nil {
 		return apiclient.Config{}, err
 	}
 	cfg := apiclient.Config{
-		BaseURL: f.target, Profile: profile, Username: f.user, Password: f.password, ClientID: f.clientID,
+		BaseURL: f.target, Profile: prof, Username: f.user, Password: f.password, ClientID: f.clientID,
 		Strategy: strategy, Threshold: f.threshold, NoSingleFlight: f.noSingleFlight,
 		Timeout: f.timeout, Log: session.NewLog(f.logSize), Diagnostics: io.Discard,
 	}
@@ -406,8 +438,8 @@ func (f *targetFlags) engineConfig(stderr io.Writer) (apiclient.Config, error) {
 }
 
 // loadPresets reads the --requests file and the config target's presets, in that order.
-func (f *targetFlags) loadPresets() ([]apiclient.Request, error) {
-	var out []apiclient.Request
+func (f *targetFlags) loadPresets() ([]profile.Request, error) {
+	var out []profile.Request
 	if f.requests != "" {
 		reqs, err := httpfile.LoadFile(f.requests, nil)
 		if err != nil {
@@ -419,7 +451,7 @@ func (f *targetFlags) loadPresets() ([]apiclient.Request, error) {
 		}
 	}
 	for _, p := range f.presets {
-		out = append(out, apiclient.Profile{Presets: []apiclient.Preset{p}}.PresetRequests()...)
+		out = append(out, profile.Profile{Presets: []profile.Preset{p}}.PresetRequests()...)
 	}
 	return out, nil
 }

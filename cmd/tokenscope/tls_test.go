@@ -48,8 +48,8 @@ func TestJWKSThroughCACert(t *testing.T) {
 	tok := decodeLoginTLS(t, ts)
 	wantDecode(t, runDecodeCmd(t, "", "--jwks", jwks, "--ca-cert", ca, tok), 0, "verified", "--jwks "+jwks)
 	r := runDecodeCmd(t, "", "--jwks", jwks, tok)
-	wantUsageError(t, r, "--jwks")
-	wantUsageError(t, r, "certificate")
+	wantFetchError(t, r, "--jwks")
+	wantFetchError(t, r, "certificate")
 
 	t.Setenv("TS_DEMO_PW", "demo")
 	build := func(args ...string) (*wiring, error) {

@@ -23,6 +23,7 @@ import (
 
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/oidc"
+	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 )
 
@@ -212,7 +213,7 @@ func (r *run) engine(oc apiclient.OIDCConfig) (*apiclient.Engine, error) {
 	return apiclient.New(apiclient.Config{BaseURL: r.rsURL, OIDC: &oc, RefreshTimeout: 10 * time.Second})
 }
 
-var apiMe = apiclient.Request{Method: http.MethodGet, Path: "/api/me"}
+var apiMe = profile.Request{Method: http.MethodGet, Path: "/api/me"}
 
 func countKind(evs []session.Event, k session.Kind) int {
 	n := 0

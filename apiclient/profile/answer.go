@@ -1,4 +1,4 @@
-package apiclient
+package profile
 
 // Reading login and refresh answers: the wire format, kept apart from the token source
 // (as x/oauth2 keeps internal/token.go apart from its TokenSource) so that it can be fuzzed.
@@ -15,61 +15,40 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/go-resty/resty/v2"
-
 	"tokenscope/session"
 )
 
-// pair is a parsed login or refresh answer.
-type pair struct {
-	access, refresh session.Token
-	rotated         bool
-	tokenType       string // token_type as sent ("Bearer", "DPoP"); "" when absent
+// Answer is a parsed login or refresh answer.
+type Answer struct {
+	Access, Refresh session.Token
+	// Rotated reports that the answer carried a refresh token: a refresh answer without one
+	// keeps the old (Refresh is then the zero Token).
+	Rotated bool
+	// TokenType is token_type as sent ("Bearer", "DPoP"); "" when absent.
+	TokenType string
+	// IDToken is OpenID Connect's id_token and Scope OAuth's granted scope (RFC 6749 §5.1),
+	// read at the answer's top level when they are strings; zero when absent.
+	IDToken session.Token
+	Scope   string
 }
 
-// parsePair reads the tokens out of a login or refresh answer and learns the server clock
-// from the new access token's iat.
-func (e *Engine) parsePair(resp *resty.Response, sent, recv time.Time, login bool) (pair, error) {
-	// Opaque expiries are reckoned on the server's clock, like exp claims.
-	e.mu.Lock()
-	skew := e.skew.Estimate().Applied()
-	e.mu.Unlock()
-	// A login answer may name its tokens otherwise than a refresh answer (Firebase); an
-	// identity provider's login is a token-endpoint answer like a refresh.
-	paths := e.profile.tokenPaths(e.profile.Refresh)
-	if login {
-		paths = e.profile.tokenPaths(e.profile.Login)
-	}
-	p, err := parseTokenResponse(paths, resp.Header().Get("Content-Type"), resp.Body(), recv.Add(skew), login)
-	if err != nil {
-		return pair{}, err
-	}
-	if e.cookies != nil {
-		if p, err = e.cookiePair(resp, p, recv.Add(skew), login); err != nil {
-			return pair{}, err
-		}
-	}
-	e.observeIat(p.access, sent, recv)
-	return p, nil
-}
-
-// parseTokenResponse reads a login or refresh answer by the profile's token paths. Login needs
+// parseTokens reads a login or refresh answer by the profile's token paths. Login needs
 // both tokens; a refresh answer without a refresh token keeps the old one. It is a pure
 // function of its input so that it can be fuzzed: the body comes from the network.
-func parseTokenResponse(paths TokenPaths, contentType string, body []byte, serverRecv time.Time, login bool) (pair, error) {
+func parseTokens(paths TokenPaths, contentType string, body []byte, serverRecv time.Time, login bool) (Answer, error) {
 	// An answer that carries tokens is never quoted in an error: tokens the parser could not
 	// find are still tokens. Errors name content types, sizes and field names instead.
 	if mt, _, _ := mime.ParseMediaType(contentType); mt != "" && !strings.Contains(mt, "json") {
-		return pair{}, fmt.Errorf("answer is %s (%d bytes), not JSON", mt, len(body))
+		return Answer{}, fmt.Errorf("answer is %s (%d bytes), not JSON", mt, len(body))
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return pair{}, errors.New("answer has an empty body")
+		return Answer{}, errors.New("answer has an empty body")
 	}
 	var doc any
 	d := json.NewDecoder(bytes.NewReader(body))
 	d.UseNumber()
 	if err := d.Decode(&doc); err != nil {
-		return pair{}, fmt.Errorf("answer is not JSON (%d bytes): %v", len(body), err)
+		return Answer{}, fmt.Errorf("answer is not JSON (%d bytes): %v", len(body), err)
 	}
 	str := func(path string) (string, error) {
 		v, ok := lookupPath(doc, path)
@@ -87,33 +66,47 @@ func parseTokenResponse(paths TokenPaths, contentType string, body []byte, serve
 	}
 	access, err := str(paths.Access)
 	if err != nil {
-		return pair{}, err
+		return Answer{}, err
 	}
 	var expiresIn time.Duration
 	if paths.ExpiresIn != "" {
-		if v, ok := lookupPath(doc, paths.ExpiresIn); ok {
-			secs, err := strconv.ParseFloat(scalarString(v), 64)
+		// null says nothing, as an absent member does (some providers send it so).
+		if v, ok := lookupPath(doc, paths.ExpiresIn); ok && v != nil {
+			secs, err := strconv.ParseFloat(strings.TrimSpace(scalarString(v)), 64)
 			if err != nil || secs < 0 || secs > 10*365*24*3600 {
-				return pair{}, fmt.Errorf("answer's %q is not a sensible number of seconds: %s", paths.ExpiresIn, snippet([]byte(scalarString(v))))
+				return Answer{}, fmt.Errorf("answer's %q is not a sensible number of seconds: %s", paths.ExpiresIn, Snippet([]byte(scalarString(v))))
 			}
 			expiresIn = time.Duration(secs * float64(time.Second))
 		}
 	}
-	p := pair{access: session.ParseToken(access, serverRecv, expiresIn)}
-	if v, ok := lookupPath(doc, "token_type"); ok {
-		p.tokenType, _ = v.(string)
-	}
+	p := Answer{Access: session.ParseToken(access, serverRecv, expiresIn)}
+	p.readOAuthFields(doc, serverRecv)
 	if paths.Refresh != "" {
-		if _, present := lookupPath(doc, paths.Refresh); present || login {
+		// "refresh_token": null in a refresh answer issues none: the old one is kept.
+		if v, present := lookupPath(doc, paths.Refresh); present && v != nil || login {
 			rt, err := str(paths.Refresh)
 			if err != nil {
-				return pair{}, err
+				return Answer{}, err
 			}
-			p.refresh = session.ParseToken(rt, serverRecv, 0)
-			p.rotated = true
+			p.Refresh = session.ParseToken(rt, serverRecv, 0)
+			p.Rotated = true
 		}
 	}
 	return p, nil
+}
+
+// readOAuthFields reads the members RFC 6749 §5.1 and OpenID Connect add beside the tokens,
+// when they are strings: token_type, scope, id_token.
+func (p *Answer) readOAuthFields(doc any, serverRecv time.Time) {
+	str := func(name string) string {
+		v, _ := lookupPath(doc, name)
+		s, _ := v.(string)
+		return s
+	}
+	p.TokenType, p.Scope = str("token_type"), str("scope")
+	if s := str("id_token"); s != "" {
+		p.IDToken = session.ParseToken(s, serverRecv, 0)
+	}
 }
 
 // shapeOf names the top-level fields of a JSON answer, never their values.
@@ -152,8 +145,8 @@ func jsonType(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// snippet is the start of a body, printable and short, for error messages.
-func snippet(b []byte) string {
+// Snippet is the start of a body, printable and short, for error messages.
+func Snippet(b []byte) string {
 	const n = 80
 	s := string(b)
 	if len(s) > n {

@@ -1,4 +1,4 @@
-package apiclient
+package profile
 
 import (
 	"net/http"
@@ -7,28 +7,24 @@ import (
 	"time"
 )
 
-// fuzzProfiles are the token paths of every built-in convention and a custom profile with
-// nested paths, as a profile file could set them.
+// fuzzProfiles are every built-in profile (a login answer is read at the login's own paths:
+// Firebase's idToken, expiresIn) and a custom profile with nested paths, as a profile file
+// could set them.
 var fuzzProfiles = func() []Profile {
 	var ps []Profile
-	for _, n := range AllProfileNames() {
-		p, _ := BuiltinProfile(n)
+	for _, n := range AllNames() {
+		p, _ := Builtin(n)
 		ps = append(ps, p)
-		if p.Login.Tokens != (TokenPaths{}) {
-			// A login answer read by the login's own paths (Firebase's idToken, expiresIn).
-			p.Tokens = p.tokenPaths(p.Login)
-			ps = append(ps, p)
-		}
 	}
-	custom, _ := BuiltinProfile("element-admin")
+	custom, _ := Builtin("element-admin")
 	custom.Tokens = TokenPaths{Access: "result.auth.accessToken", Refresh: "result.auth.refresh", ExpiresIn: "result.meta.ttl"}
 	custom.AccessExpired = Matcher{Status: []int{200, 401}, Field: "result.code", Values: []string{"50014"}}
 	return append(ps, custom)
 }()
 
-// FuzzParseTokenResponse feeds login and refresh answers from the network to every profile's
-// parser and matchers: no panic, and whatever parses is a usable pair.
-func FuzzParseTokenResponse(f *testing.F) {
+// FuzzParseTokenAnswer feeds login and refresh answers from the network to every profile's
+// answer parser and matchers: no panic, and whatever parses is a usable pair.
+func FuzzParseTokenAnswer(f *testing.F) {
 	seeds := []struct {
 		ct, body string
 	}{
@@ -54,30 +50,30 @@ func FuzzParseTokenResponse(f *testing.F) {
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, which uint8, ct string, body []byte, login bool) {
 		p := fuzzProfiles[int(which)%len(fuzzProfiles)]
-		got, err := parseTokenResponse(p.Tokens, ct, body, now, login)
+		got, err := p.ParseAnswer(http.Header{"Content-Type": {ct}}, body, now, login)
 		if err != nil {
 			if strings.ContainsAny(err.Error(), "\x1b\x07") {
 				t.Fatalf("error carries raw control bytes: %q", err)
 			}
 		} else {
-			if got.access.Raw == "" {
+			if got.Access.Raw == "" {
 				t.Fatal("parsed without an access token")
 			}
-			if login && got.refresh.Raw == "" {
+			if login && got.Refresh.Raw == "" {
 				t.Fatal("a login answer parsed without a refresh token")
 			}
 			// Everything the TUI does with a token must work on whatever was parsed.
 			for _, tok := range []struct{ r, m, f string }{
-				{got.access.Raw, got.access.Masked(), got.access.Fingerprint()},
-				{got.refresh.Raw, got.refresh.Masked(), got.refresh.Fingerprint()},
+				{got.Access.Raw, got.Access.Masked(), got.Access.Fingerprint()},
+				{got.Refresh.Raw, got.Refresh.Masked(), got.Refresh.Fingerprint()},
 			} {
 				if tok.r != "" && len(tok.r) > 12 && strings.Contains(tok.m, tok.r) {
 					t.Fatal("masked form shows the whole token")
 				}
 			}
-			_ = got.access.Phase(now, 5*time.Second)
-			_ = got.access.FractionLeft(now)
-			_ = got.access.Lifetime()
+			_ = got.Access.Phase(now, 5*time.Second)
+			_ = got.Access.FractionLeft(now)
+			_ = got.Access.Lifetime()
 		}
 		h := http.Header{"Www-Authenticate": {string(body)}}
 		for _, m := range []Matcher{p.AccessExpired, p.RefreshRejected} {

@@ -1,9 +1,9 @@
-// Package apiclient is tokenscope's refresh engine: a go-resty client whose hooks attach the
-// current token, refresh it proactively or after a 401 (once, however many requests need it),
-// retry what a 401 rejected, park requests while the session is dead and replay them after a
-// new login, and record every step in the session's event log. Profiles describe each API's
-// wire format.
-package apiclient
+// Package profile holds the wire formats of token auth: the built-in conventions, the hosted
+// services and profile files; recognising and explaining them; the one parser of login and
+// refresh answers; and the one verdict on a refresh answer. It describes calls as plain data
+// and imports neither resty nor the engine, so that the engine, observe's proxy and the
+// request files read the wire one way.
+package profile
 
 import (
 	"bytes"
@@ -70,7 +70,7 @@ type Endpoint struct {
 	TokenScheme string `toml:"token_scheme"`
 	// Extra fields sent as they are (grant_type=password).
 	Extra map[string]string `toml:"extra"`
-	// EndpointExtras: query, headers, environment values, JSON members (profile_hosted.go).
+	// EndpointExtras: query, headers, environment values, JSON members (hosted.go).
 	EndpointExtras
 }
 
@@ -86,7 +86,7 @@ type AuthHeader struct {
 	Header string `toml:"header"` // Authorization, X-Token, ...
 	Scheme string `toml:"scheme"` // Bearer, or empty for the bare token
 
-	// AuthExtras: fixed headers on every API request (profile_hosted.go).
+	// AuthExtras: fixed headers on every API request (hosted.go).
 	AuthExtras
 }
 
@@ -268,14 +268,14 @@ var builtins = map[string]Profile{
 	},
 }
 
-// ProfileNames lists the built-in conventions (the demo server speaks them all);
-// HostedProfileNames lists the hosted services, AllProfileNames both.
-func ProfileNames() []string {
+// Names lists the built-in conventions (the demo server speaks them all);
+// HostedNames lists the hosted services, AllNames both.
+func Names() []string {
 	return []string{"simplejwt", "bearer-json", "element-admin", "oauth2", "cookie"}
 }
 
-// BuiltinProfile returns a copy of a built-in profile.
-func BuiltinProfile(name string) (Profile, bool) {
+// Builtin returns a copy of a built-in profile.
+func Builtin(name string) (Profile, bool) {
 	p, ok := builtins[name]
 	if !ok {
 		// Looked up here rather than copied in by an init func: package-level variables (and
@@ -306,29 +306,29 @@ func (p Profile) clone() Profile {
 	return p
 }
 
-// ResolveProfile accepts a built-in name or the path of a TOML profile file.
-func ResolveProfile(nameOrFile string) (Profile, error) {
-	if p, ok := BuiltinProfile(nameOrFile); ok {
+// Resolve accepts a built-in name or the path of a TOML profile file.
+func Resolve(nameOrFile string) (Profile, error) {
+	if p, ok := Builtin(nameOrFile); ok {
 		return p, nil
 	}
 	if _, err := os.Stat(nameOrFile); err != nil {
-		return Profile{}, fmt.Errorf("profile %q is neither a built-in (%s) nor a readable file", nameOrFile, strings.Join(AllProfileNames(), ", "))
+		return Profile{}, fmt.Errorf("profile %q is neither a built-in (%s) nor a readable file", nameOrFile, strings.Join(AllNames(), ", "))
 	}
-	return LoadProfile(nameOrFile)
+	return Load(nameOrFile)
 }
 
-// LoadProfile reads a custom profile from a TOML file. A file may start from a built-in with
+// Load reads a custom profile from a TOML file. A file may start from a built-in with
 // `base = "simplejwt"` and override only what differs.
-func LoadProfile(path string) (Profile, error) {
+func Load(path string) (Profile, error) {
 	data, err := cappedfile.Read(path, cappedfile.MaxConfigBytes)
 	if err != nil {
 		return Profile{}, err
 	}
-	return ParseProfile(path, data)
+	return Parse(path, data)
 }
 
-// ParseProfile parses TOML profile data; name is used in error messages.
-func ParseProfile(name string, data []byte) (Profile, error) {
+// Parse parses TOML profile data; name is used in error messages.
+func Parse(name string, data []byte) (Profile, error) {
 	var head struct {
 		Base string `toml:"base"`
 	}
@@ -337,9 +337,9 @@ func ParseProfile(name string, data []byte) (Profile, error) {
 	}
 	var p Profile
 	if head.Base != "" {
-		b, ok := BuiltinProfile(head.Base)
+		b, ok := Builtin(head.Base)
 		if !ok {
-			return Profile{}, fmt.Errorf("%s: base %q is not a built-in profile (%s)", name, head.Base, strings.Join(AllProfileNames(), ", "))
+			return Profile{}, fmt.Errorf("%s: base %q is not a built-in profile (%s)", name, head.Base, strings.Join(AllNames(), ", "))
 		}
 		p = b
 	}
@@ -384,7 +384,7 @@ func ParseProfile(name string, data []byte) (Profile, error) {
 	if p.Name == "" {
 		p.Name = name
 	}
-	p.withDefaults()
+	p.WithDefaults()
 	if err := p.Validate(); err != nil {
 		return Profile{}, fmt.Errorf("%s: %w", name, err)
 	}
@@ -399,9 +399,9 @@ func profileError(name string, err error) error {
 	return fmt.Errorf("%s: %w", name, err)
 }
 
-// withDefaults fills in what a profile may leave out: the endpoints' method is POST unless
+// WithDefaults fills in what a profile may leave out: the endpoints' method is POST unless
 // given, and upper case.
-func (p *Profile) withDefaults() {
+func (p *Profile) WithDefaults() {
 	for _, e := range []*Endpoint{&p.Login, &p.Refresh} {
 		if e.Method == "" {
 			e.Method = "POST"
@@ -430,7 +430,7 @@ func (p Profile) Validate() error {
 	if p.Login.UserField == "" || p.Login.PasswordField == "" {
 		return errors.New("login.user_field and login.password_field are required")
 	}
-	if p.Refresh.TokenField == "" && !p.cookieMode() {
+	if p.Refresh.TokenField == "" && !p.CookieMode() {
 		return errors.New("refresh.token_field is required")
 	}
 	if err := p.validateCookie(); err != nil {

@@ -1,4 +1,4 @@
-package apiclient
+package profile
 
 // Reading traffic the engine did not send: observe's proxy watches the user's own client with the
 // same profile the engine speaks, so a login, a refresh and an access token are recognised by one
@@ -11,9 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
-
-	"tokenscope/session"
 )
 
 // CallKind is what a request is to the profile.
@@ -64,30 +61,6 @@ func (p Profile) RecogniseCall(method, path string, h http.Header, body []byte) 
 // scheme; empty when it carries none.
 func (p Profile) AccessToken(h http.Header) string {
 	return stripScheme(p.Auth.Scheme, h.Get(p.Auth.Header))
-}
-
-// ParseTokenAnswer reads the tokens out of a login or refresh answer as the engine does. refresh is
-// the zero Token when a refresh answer carries none (the server keeps the old one: no rotation).
-// serverRecv is when the answer arrived, on the server's clock: opaque tokens' expiries count from it.
-func ParseTokenAnswer(paths TokenPaths, contentType string, body []byte, serverRecv time.Time, login bool) (access, refresh session.Token, err error) {
-	p, err := parseTokenResponse(paths, contentType, body, serverRecv, login)
-	if err != nil {
-		return session.Token{}, session.Token{}, err
-	}
-	return p.access, p.refresh, nil
-}
-
-// RefreshRejectedAnswer reports whether a refresh answer says the refresh token is no longer good, as
-// the engine decides it: the profile's matcher, or any other 4xx but 408 and 429. The reason
-// names what matched, never a value the server chose.
-func (p Profile) RefreshRejectedAnswer(status int, h http.Header, body []byte) (bool, string) {
-	if ok, why := p.RefreshRejected.Match(status, h, body); ok {
-		return true, why
-	}
-	if status >= 400 && status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests {
-		return true, http.StatusText(status)
-	}
-	return false, ""
 }
 
 // endpointAt reports whether method and path are the endpoint's; a trailing slash is forgiven

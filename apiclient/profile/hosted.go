@@ -1,4 +1,4 @@
-package apiclient
+package profile
 
 // What hosted auth services (Firebase, Supabase, Cognito) need of a profile beyond the four
 // conventions: a key in the query, fixed headers, values from the environment, another content
@@ -21,7 +21,6 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
-	"github.com/go-resty/resty/v2"
 )
 
 // EndpointExtras are the optional parts of a login or refresh call. They are embedded in
@@ -57,17 +56,17 @@ type AuthExtras struct {
 	HeadersEnv map[string]string `toml:"headers_env"`
 }
 
-// hostedState is what the engine resolved from the environment once, at New.
-type hostedState struct {
-	apiHeaders map[string]string // [auth] headers and headers_env, resolved
-	secrets    []string          // every value read for a *_env key: redacted wherever text is shown
+// Env is what a profile's *_env keys resolved to, read once when an engine starts.
+type Env struct {
+	APIHeaders map[string]string // [auth] headers and headers_env, resolved
+	Secrets    []string          // every value read for a *_env key: redacted wherever text is shown
 }
 
-// HostedProfileNames lists the built-in profiles of hosted auth services.
-func HostedProfileNames() []string { return []string{"firebase", "supabase", "cognito"} }
+// HostedNames lists the built-in profiles of hosted auth services.
+func HostedNames() []string { return []string{"firebase", "supabase", "cognito"} }
 
-// AllProfileNames lists every built-in profile: the conventions, then the hosted services.
-func AllProfileNames() []string { return append(ProfileNames(), HostedProfileNames()...) }
+// AllNames lists every built-in profile: the conventions, then the hosted services.
+func AllNames() []string { return append(Names(), HostedNames()...) }
 
 // hostedBuiltins are written from each service's public REST documentation (see README).
 var hostedBuiltins = map[string]Profile{
@@ -178,8 +177,8 @@ func deepCopyJSON(v any) any {
 	return v
 }
 
-// tokenPaths is the profile's token paths with the endpoint's overrides on top.
-func (p Profile) tokenPaths(ep Endpoint) TokenPaths {
+// TokenPaths is the profile's token paths with the endpoint's overrides on top.
+func (p Profile) TokenPaths(ep Endpoint) TokenPaths {
 	t, o := p.Tokens, ep.Tokens
 	if o.Access != "" {
 		t.Access = o.Access
@@ -193,35 +192,15 @@ func (p Profile) tokenPaths(ep Endpoint) TokenPaths {
 	return t
 }
 
-// target is where the call goes: the URL from url_env when it is set, else path (relative to
-// --target, or absolute). resolveEnv checked both at New.
-func (ep Endpoint) target() string {
+// Target is where the call goes: the URL from url_env when it is set, else path (relative to
+// --target, or absolute). ResolveEnv checked both when the engine started.
+func (ep Endpoint) Target() string {
 	if ep.URLEnv != "" {
 		if u := os.Getenv(ep.URLEnv); u != "" {
 			return u
 		}
 	}
 	return ep.Path
-}
-
-// applyExtras adds the endpoint's query, headers and environment fields to a login or
-// refresh call; fields are the body's fields so far (extra, client id), to add to.
-func (ep Endpoint) applyExtras(r *resty.Request, fields map[string]string) {
-	for k, v := range ep.Query {
-		r.SetQueryParam(k, v)
-	}
-	for k, env := range ep.QueryEnv {
-		r.SetQueryParam(k, os.Getenv(env))
-	}
-	for k, v := range ep.Headers {
-		r.SetHeader(k, v)
-	}
-	for k, env := range ep.HeadersEnv {
-		r.SetHeader(k, os.Getenv(env))
-	}
-	for k, env := range ep.ExtraEnv {
-		fields[k] = os.Getenv(env)
-	}
 }
 
 // contentType is the endpoint's media type: content_type when set, else def.
@@ -272,17 +251,17 @@ func mustJSONAny(v map[string]any) []byte {
 	return b
 }
 
-// resolveEnv reads every *_env key once, at New: a variable that is not set is an error now,
+// ResolveEnv reads every *_env key once, at New: a variable that is not set is an error now,
 // not an empty API key on the wire later. It returns the values, for redaction, and the API
 // headers to send with every request.
-func (p Profile) resolveEnv() (hostedState, error) {
-	var st hostedState
+func (p Profile) ResolveEnv() (Env, error) {
+	var st Env
 	read := func(key, env string) (string, error) {
 		v := os.Getenv(env)
 		if v == "" {
 			return "", fmt.Errorf("%s names the environment variable %s, which is not set", key, env)
 		}
-		st.secrets = append(st.secrets, v)
+		st.Secrets = append(st.Secrets, v)
 		return v, nil
 	}
 	for _, ep := range []struct {
@@ -295,30 +274,30 @@ func (p Profile) resolveEnv() (hostedState, error) {
 		}{{"query_env", ep.e.QueryEnv}, {"headers_env", ep.e.HeadersEnv}, {"extra_env", ep.e.ExtraEnv}} {
 			for _, k := range slices.Sorted(maps.Keys(m.m)) {
 				if _, err := read(fmt.Sprintf("%s.%s.%s", ep.what, m.key, k), m.m[k]); err != nil {
-					return hostedState{}, err
+					return Env{}, err
 				}
 			}
 		}
 		if ep.e.URLEnv != "" {
 			u := os.Getenv(ep.e.URLEnv)
 			if u == "" {
-				return hostedState{}, fmt.Errorf("%s.url_env names the environment variable %s, which is not set", ep.what, ep.e.URLEnv)
+				return Env{}, fmt.Errorf("%s.url_env names the environment variable %s, which is not set", ep.what, ep.e.URLEnv)
 			}
 			if err := checkAbsURL(u); err != nil {
-				return hostedState{}, fmt.Errorf("%s.url_env: %s: %w", ep.what, ep.e.URLEnv, err)
+				return Env{}, fmt.Errorf("%s.url_env: %s: %w", ep.what, ep.e.URLEnv, err)
 			}
 		}
 	}
-	st.apiHeaders = maps.Clone(p.Auth.Headers)
+	st.APIHeaders = maps.Clone(p.Auth.Headers)
 	for _, k := range slices.Sorted(maps.Keys(p.Auth.HeadersEnv)) {
 		v, err := read("auth.headers_env."+k, p.Auth.HeadersEnv[k])
 		if err != nil {
-			return hostedState{}, err
+			return Env{}, err
 		}
-		if st.apiHeaders == nil {
-			st.apiHeaders = map[string]string{}
+		if st.APIHeaders == nil {
+			st.APIHeaders = map[string]string{}
 		}
-		st.apiHeaders[k] = v
+		st.APIHeaders[k] = v
 	}
 	return st, nil
 }

@@ -1,4 +1,4 @@
-package apiclient
+package profile
 
 // A profile in plain words: what `tokenscope profile check` prints, so that a user can read what
 // tokenscope will send and expect before pointing it at a real service.
@@ -21,7 +21,7 @@ func (p Profile) Explain() []string {
 	out := []string{"profile " + p.Name}
 	out = append(out, p.explainCall("login", p.Login, map[string]string{p.Login.UserField: "<user>", p.Login.PasswordField: "<password>"})...)
 	out = append(out, p.explainCall("refresh", p.Refresh, map[string]string{p.Refresh.TokenField: "<refresh token>"})...)
-	auth := fmt.Sprintf("requests (to --target): %s: %s", p.Auth.Header, withScheme(p.Auth.Scheme, "<access token>"))
+	auth := fmt.Sprintf("requests (to --target): %s: %s", p.Auth.Header, WithScheme(p.Auth.Scheme, "<access token>"))
 	if h := headerList(p.Auth.Headers, p.Auth.HeadersEnv); h != "" {
 		auth += "; also " + h
 	}
@@ -81,7 +81,7 @@ func (p Profile) explainCall(what string, ep Endpoint, fields map[string]string)
 		out = append(out, "  headers: "+h)
 	}
 	out = append(out, "  body: "+explainBody(ep, all, fields))
-	tp := p.tokenPaths(ep)
+	tp := p.TokenPaths(ep)
 	read := "  reads: access token at " + tp.Access
 	switch {
 	case tp.Refresh != "" && what == "login":
@@ -101,7 +101,7 @@ func explainBody(ep Endpoint, all, fields map[string]string) string {
 	case SendHeader:
 		s := ""
 		for k, v := range fields {
-			s = fmt.Sprintf("none; the refresh token goes in the header %s: %s", k, withScheme(ep.TokenScheme, v))
+			s = fmt.Sprintf("none; the refresh token goes in the header %s: %s", k, WithScheme(ep.TokenScheme, v))
 		}
 		if len(all) > 0 || len(ep.JSON) > 0 {
 			s += "; a JSON body " + readableJSON(ep.jsonBody(all))
@@ -138,7 +138,7 @@ func headerList(fixed, env map[string]string) string {
 func (p Profile) explainCountdown() string {
 	var src []string
 	for _, ep := range []Endpoint{p.Login, p.Refresh} {
-		if e := p.tokenPaths(ep).ExpiresIn; e != "" && !slices.Contains(src, e) {
+		if e := p.TokenPaths(ep).ExpiresIn; e != "" && !slices.Contains(src, e) {
 			src = append(src, e)
 		}
 	}

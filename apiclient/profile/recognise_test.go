@@ -1,4 +1,4 @@
-package apiclient
+package profile
 
 import (
 	"net/http"
@@ -31,7 +31,7 @@ func TestRecogniseCall(t *testing.T) {
 		{"bearer-json", "POST", "/login", jsonH, `not json`, CallLogin, ""},
 	}
 	for _, c := range cases {
-		p, _ := BuiltinProfile(c.profile)
+		p, _ := Builtin(c.profile)
 		kind, tok := p.RecogniseCall(c.method, c.path, c.h, []byte(c.body))
 		if kind != c.kind || tok != c.token {
 			t.Errorf("%s %s %s %q: %v %q, want %v %q", c.profile, c.method, c.path, c.body, kind, tok, c.kind, c.token)
@@ -40,8 +40,8 @@ func TestRecogniseCall(t *testing.T) {
 }
 
 func TestProfileAccessToken(t *testing.T) {
-	sj, _ := BuiltinProfile("simplejwt")
-	ea, _ := BuiltinProfile("element-admin")
+	sj, _ := Builtin("simplejwt")
+	ea, _ := Builtin("element-admin")
 	for _, c := range []struct {
 		p    Profile
 		h    http.Header
@@ -55,15 +55,6 @@ func TestProfileAccessToken(t *testing.T) {
 	} {
 		if got := c.p.AccessToken(c.h); got != c.want {
 			t.Errorf("%v: %q, want %q", c.h, got, c.want)
-		}
-	}
-}
-
-func TestRefreshRejectedAnswer(t *testing.T) {
-	sj, _ := BuiltinProfile("simplejwt")
-	for status, want := range map[int]bool{401: true, 400: true, 403: true, 408: false, 429: false, 500: false, 503: false, 200: false} {
-		if got, _ := sj.RefreshRejectedAnswer(status, http.Header{}, []byte(`{}`)); got != want {
-			t.Errorf("%d: %v", status, got)
 		}
 	}
 }
