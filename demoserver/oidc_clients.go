@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"tokenscope/internal/hostcheck"
 )
 
 // Grant types, as RFC 6749 and RFC 8628 spell them.
@@ -105,9 +107,7 @@ func loopbackRedirect(uri string) bool {
 	if err != nil || u.Scheme != "http" || u.User != nil || u.Fragment != "" || u.Opaque != "" {
 		return false
 	}
-	switch u.Hostname() {
-	case "127.0.0.1", "localhost", "::1":
-	default:
+	if !hostcheck.IsLoopbackHost(u.Hostname()) {
 		return false
 	}
 	if p := u.Port(); p != "" {

@@ -11,11 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"time"
 
 	"tokenscope/internal/clock"
+	"tokenscope/internal/hostcheck"
 )
 
 // Defaults for Options fields left at their zero value.
@@ -145,15 +145,11 @@ var ErrNotLoopback = errors.New("demoserver: refusing to listen on a non-loopbac
 // CheckLoopback reports an error when addr does not name a loopback address. An empty host
 // (":8000") listens on every interface, so it is refused too.
 func CheckLoopback(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
+	ok, err := hostcheck.IsLoopbackAddr(addr)
 	if err != nil {
 		return fmt.Errorf("demoserver: bad listen address %q: %v", addr, err)
 	}
-	if host == "localhost" {
-		return nil
-	}
-	ip := net.ParseIP(host)
-	if ip == nil || !ip.IsLoopback() {
+	if !ok {
 		return fmt.Errorf("%w: %q (the demo password is public; set Options.AllowRemote to insist)", ErrNotLoopback, addr)
 	}
 	return nil

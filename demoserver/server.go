@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"tokenscope/internal/hostcheck"
 	"tokenscope/internal/sanitize"
 )
 
@@ -355,7 +356,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.hostAllowed(r) {
 		rec.note = "foreign Host refused"
 		writeJSON(rec, http.StatusMisdirectedRequest, map[string]string{"detail": "this server does not answer to that Host name (DNS rebinding guard): use its address, localhost, or its --issuer"})
-	} else if knob && (!isLoopback(r.RemoteAddr) || s.crossOrigin(r)) {
+	} else if knob && (!loopbackClient(r.RemoteAddr) || s.crossOrigin(r)) {
 		rec.note = "knob refused"
 		writeJSON(rec, http.StatusForbidden, map[string]string{"detail": "demo knobs answer loopback clients only, and no other site's pages"})
 	} else if !sleepCtx(r.Context(), s.Knobs().Latency) {
@@ -388,15 +389,6 @@ func (s *Server) dispatch(w *recorder, r *http.Request) {
 	}
 	w.Header().Set("Allow", strings.Join(allow, ", "))
 	conventionError(w, rs[0].convention, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed; use %s", r.Method, strings.Join(allow, ", ")))
-}
-
-func isLoopback(remote string) bool {
-	host, _, err := net.SplitHostPort(remote)
-	if err != nil {
-		host = remote
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // clip cuts s to at most n bytes, saying how much it left out.
@@ -545,4 +537,10 @@ func (s *Server) publicSecret() string {
 		return DefaultConfidentialSecret
 	}
 	return "(set by the operator)"
+}
+
+// loopbackClient reports whether a request came from this machine.
+func loopbackClient(remote string) bool {
+	ok, _ := hostcheck.IsLoopbackAddr(remote)
+	return ok
 }

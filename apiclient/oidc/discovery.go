@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"tokenscope/internal/hostcheck"
 )
 
 // Provider is an identity provider's metadata (OIDC Discovery §3, RFC 8414 §2, RFC 9126 §5,
@@ -139,7 +141,7 @@ func checkProvider(p *Provider, issuer string) error {
 // which case an http endpoint must be on loopback too.
 func (p *Provider) checkEndpoints(issuer string) error {
 	localHTTP := false
-	if u, err := url.Parse(issuer); err == nil && u.Scheme == "http" && IsLoopbackHost(u.Hostname()) {
+	if u, err := url.Parse(issuer); err == nil && u.Scheme == "http" && hostcheck.IsLoopbackHost(u.Hostname()) {
 		localHTTP = true
 	}
 	for _, ep := range []struct{ name, url string }{
@@ -157,7 +159,7 @@ func (p *Provider) checkEndpoints(issuer string) error {
 		case err != nil || u.Host == "" || u.User != nil:
 			return fmt.Errorf("oidc: %s names %s %q, which is not an absolute https URL: refused", p.DiscoveryURL, ep.name, ep.url)
 		case u.Scheme == "https":
-		case u.Scheme == "http" && localHTTP && IsLoopbackHost(u.Hostname()):
+		case u.Scheme == "http" && localHTTP && hostcheck.IsLoopbackHost(u.Hostname()):
 		case u.Scheme == "http" && localHTTP:
 			return fmt.Errorf("oidc: %s names %s %q: an http endpoint is allowed only on loopback, like the issuer: refused", p.DiscoveryURL, ep.name, ep.url)
 		default:
@@ -165,17 +167,6 @@ func (p *Provider) checkEndpoints(issuer string) error {
 		}
 	}
 	return nil
-}
-
-// IsLoopbackHost reports whether host (no port, brackets stripped) names this machine:
-// localhost, a name under .localhost (RFC 6761 §6.3), or a loopback IP address.
-func IsLoopbackHost(host string) bool {
-	h := strings.TrimSuffix(strings.ToLower(host), ".")
-	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(h, "[]"))
-	return ip != nil && ip.IsLoopback()
 }
 
 // UnsafeURLError is a URL tokenscope will not hand to the system's opener, and why.
@@ -194,7 +185,7 @@ func CheckBrowserURL(u string) error {
 		return &UnsafeURLError{u, "is not an absolute https URL"}
 	case p.Scheme == "https":
 		return nil
-	case p.Scheme == "http" && IsLoopbackHost(p.Hostname()):
+	case p.Scheme == "http" && hostcheck.IsLoopbackHost(p.Hostname()):
 		return nil
 	case p.Scheme == "http":
 		return &UnsafeURLError{u, "is plain http to another machine (only https, or http on loopback, is opened)"}

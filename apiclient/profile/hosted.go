@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"maps"
 	"mime"
-	"net"
 	"net/url"
 	"os"
 	"regexp"
@@ -21,6 +20,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"tokenscope/internal/hostcheck"
 )
 
 // EndpointExtras are the optional parts of a login or refresh call. They are embedded in
@@ -313,20 +314,12 @@ func checkAbsURL(s string) error {
 	case "https":
 		return nil
 	case "http":
-		if isLoopback(u.Hostname()) {
+		if hostcheck.IsLoopbackHost(u.Hostname()) {
 			return nil
 		}
 		return fmt.Errorf("%q: plain http only to a loopback host (credentials travel in this call); use https", s)
 	}
 	return fmt.Errorf("%q: the scheme must be https (or http to a loopback host)", s)
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)

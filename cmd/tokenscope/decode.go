@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"tokenscope/apiclient"
+	"tokenscope/internal/hostcheck"
 	"tokenscope/internal/human"
 	"tokenscope/internal/sanitize"
 	"tokenscope/session"
@@ -137,7 +138,7 @@ func runDecode(cmd *cobra.Command, o decodeOpts, args []string) error {
 	now := time.Now()
 	t := session.ParseToken(raw, now, 0)
 	if t.JWT && jwksURL != nil {
-		if jwksURL.Scheme == "http" && !isLoopbackHost(jwksURL.Hostname()) {
+		if jwksURL.Scheme == "http" && !hostcheck.IsLoopbackHost(jwksURL.Hostname()) {
 			fmt.Fprintf(cmd.ErrOrStderr(), "tokenscope: warning: fetching keys over plain http from %s; anyone on the path can swap them\n", jwksURL.Host)
 		}
 		if keys.ByKID, err = fetchDecodeJWKS(cmd.Context(), &o.keys, rt, jwksURL); err != nil {

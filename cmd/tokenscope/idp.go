@@ -20,6 +20,7 @@ import (
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/oidc"
 	"tokenscope/demoserver"
+	"tokenscope/internal/hostcheck"
 	"tokenscope/internal/human"
 	"tokenscope/internal/sanitize"
 )
@@ -101,7 +102,7 @@ func (d *idpFlags) check() error {
 	}
 	if d.redirectURI != "" {
 		u, err := url.Parse(d.redirectURI)
-		if err != nil || u.Scheme != "http" || !isLoopbackHost(u.Hostname()) {
+		if err != nil || u.Scheme != "http" || !hostcheck.IsLoopbackHost(u.Hostname()) {
 			return usageError("--redirect-uri %q: want a loopback http URL such as %s (RFC 8252 §7.3: tokenscope listens there)", d.redirectURI, oidc.DefaultRedirectURI)
 		}
 	}

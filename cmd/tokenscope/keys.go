@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -98,12 +97,4 @@ func (k *keyFlags) fetch(ctx context.Context, rt http.RoundTripper, u *url.URL) 
 		return nil, fmt.Errorf("%s: %w", k.flag("jwks"), err)
 	}
 	return set, nil
-}
-
-func isLoopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -23,6 +23,7 @@ import (
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/observe"
 	"tokenscope/internal/cappedfile"
+	"tokenscope/internal/hostcheck"
 	"tokenscope/internal/sanitize"
 )
 
@@ -108,11 +109,11 @@ func (o *observeOpts) validate() error {
 // checkLoopbackListen refuses to listen beyond this machine: the proxy forwards with the app's
 // credentials to the upstream, for whoever reaches it.
 func checkLoopbackListen(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
+	ok, err := hostcheck.IsLoopbackAddr(addr)
 	if err != nil {
 		return usageError("--listen %q: %v", addr, err)
 	}
-	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+	if ok {
 		return nil
 	}
 	return usageError("refusing to listen on %q: not a loopback address (--allow-remote to insist)", addr)

@@ -71,3 +71,26 @@ func nameIn(host string, names []string) bool {
 	}
 	return false
 }
+
+// IsLoopbackHost reports whether host (a name or an IP address, without a port; brackets and a
+// trailing dot are fine) names this machine: localhost, or a loopback address (127.0.0.0/8,
+// ::1). The one answer to "is this loopback" for listen addresses, redirect URIs, endpoints that
+// may be plain http, and the clients a server trusts.
+func IsLoopbackHost(host string) bool {
+	h := strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// IsLoopbackAddr reports whether addr (host:port, a listen or remote address) is on loopback. An
+// empty host (":8000") listens on every interface: not loopback.
+func IsLoopbackAddr(addr string) (bool, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false, err
+	}
+	return IsLoopbackHost(host), nil
+}

@@ -64,3 +64,22 @@ func TestCrossOrigin(t *testing.T) {
 		}
 	}
 }
+
+func TestIsLoopback(t *testing.T) {
+	for host, want := range map[string]bool{
+		"localhost": true, "LOCALHOST.": true, "127.0.0.1": true, "127.1.2.3": true, "::1": true, "[::1]": true,
+		"0.0.0.0": false, "": false, "example.com": false, "10.0.0.1": false, "localhost.example.com": false,
+	} {
+		if got := IsLoopbackHost(host); got != want {
+			t.Errorf("IsLoopbackHost(%q) = %v", host, got)
+		}
+	}
+	for addr, want := range map[string]bool{"127.0.0.1:8000": true, "localhost:0": true, "[::1]:9": true, ":8000": false, "0.0.0.0:1": false} {
+		if got, err := IsLoopbackAddr(addr); got != want || err != nil {
+			t.Errorf("IsLoopbackAddr(%q) = %v, %v", addr, got, err)
+		}
+	}
+	if _, err := IsLoopbackAddr("nonsense"); err == nil {
+		t.Error("IsLoopbackAddr(nonsense): no error")
+	}
+}
