@@ -20,8 +20,10 @@ const realm = "tokenscope-demo"
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
+	if rec, ok := w.(*recorder); !ok || !rec.cacheable {
+		h.Set("Cache-Control", "no-store")
+		h.Set("Pragma", "no-cache")
+	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
@@ -189,9 +191,12 @@ func (s *Server) doRefresh(w http.ResponseWriter, r *http.Request, conv, raw str
 		}
 		return pair{}, false
 	}
-	p, err := s.refreshPair(raw, opaque)
+	p, err := s.refreshPair(r.Context(), raw, opaque)
 	if err != nil {
 		s.count(func(st *Stats) { st.RefreshRejected++ })
+		if conv == Cookie && s.auditKnobs().LoserClearsCookie {
+			clearRefreshCookie(w, r) // in a browser, this deletes the cookie a race's winner just set
+		}
 		refreshRejected(w, conv, err)
 		return pair{}, false
 	}
@@ -471,7 +476,7 @@ func (s *Server) bearerResource(h resourceFunc) http.HandlerFunc {
 		if fail != nil {
 			s.count(func(st *Stats) { st.ResourceUnauthorized++ })
 			note(w, "401 %s", fail.desc)
-			writeAuthFail(w, http.StatusUnauthorized, fail)
+			s.writeAuthFail(w, http.StatusUnauthorized, fail)
 			return
 		}
 		s.count(func(st *Stats) { st.ResourceOK++ })

@@ -139,8 +139,10 @@ func tokenNotValid(why string) map[string]any {
 }
 
 // writeAuthFail answers a refused resource call.
-func writeAuthFail(w http.ResponseWriter, status int, f *authFail) {
-	w.Header().Set("WWW-Authenticate", f.challenge())
+func (s *Server) writeAuthFail(w http.ResponseWriter, status int, f *authFail) {
+	if !s.auditKnobs().NoWWWAuthenticate {
+		w.Header().Set("WWW-Authenticate", f.challenge())
+	}
 	body := f.body
 	if body == nil {
 		body = map[string]string{"detail": f.desc, "code": f.code}

@@ -119,12 +119,12 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 	case fail != nil:
 		note(w, "userinfo: %s", fail.desc)
 		fail.body = map[string]string{"error": fail.code, "error_description": fail.desc}
-		writeAuthFail(w, http.StatusUnauthorized, fail)
+		s.writeAuthFail(w, http.StatusUnauthorized, fail)
 	case !hasScope(scope, scopeOpenID):
 		fail = &authFail{scheme: "Bearer", code: "insufficient_scope", desc: "the access token was not granted the openid scope"}
 		note(w, "userinfo: %s", fail.desc)
 		fail.body = map[string]string{"error": fail.code, "error_description": fail.desc}
-		writeAuthFail(w, http.StatusForbidden, fail)
+		s.writeAuthFail(w, http.StatusForbidden, fail)
 	default:
 		writeJSON(w, http.StatusOK, map[string]any{"sub": user, "name": "Demo User",
 			"email": user + "@example.test", "preferred_username": user})

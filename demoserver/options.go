@@ -80,6 +80,11 @@ type Options struct {
 
 	MaxBodyBytes int64 // request bodies above this get 413
 
+	// AcceptAlgNone makes the API accept unsigned access tokens (alg: none), as servers that
+	// let the token pick its own algorithm do. Insecure on purpose, for `tokenscope audit
+	// --active` to find: the banner and GET / say so.
+	AcceptAlgNone bool
+
 	Clock Clock     // time source; real time when nil
 	Log   io.Writer // one line per request; nothing when nil
 

@@ -49,6 +49,7 @@ type Stats struct {
 	RefreshOK            int64 `json:"refresh_ok"`
 	RefreshRejected      int64 `json:"refresh_rejected"`
 	ReuseDetected        int64 `json:"reuse_detected"`
+	RefreshGraceHits     int64 `json:"refresh_grace_hits"` // rotated tokens accepted inside the rotation grace
 	RefreshInjected503   int64 `json:"refresh_injected_503"`
 	ResourceOK           int64 `json:"resource_ok"`
 	ResourceUnauthorized int64 `json:"resource_unauthorized"`
@@ -77,6 +78,7 @@ type Knobs struct {
 	Latency         time.Duration `json:"latency_ns"`
 	RefreshLatency  time.Duration `json:"refresh_latency_ns"`
 	Skew            time.Duration `json:"skew_ns"`
+	Audit           AuditKnobs    `json:"audit"`
 }
 
 // New builds a server without listening; use Handler with your own listener (httptest), or
@@ -304,15 +306,15 @@ const (
 
 func (s *Server) buildRoutes() map[string][]route {
 	rs := []route{
-		{"POST", "/api/token/", SimpleJWT, "login", s.simplejwtLogin},
-		{"POST", "/api/token/refresh/", SimpleJWT, "refresh", s.simplejwtRefresh},
-		{"POST", "/login", BearerJSON, "login", s.bearerLogin},
-		{"POST", "/refresh-token", BearerJSON, "refresh", s.bearerRefresh},
-		{"POST", "/sys/user/login", ElementAdmin, "login", s.elementLogin},
-		{"POST", "/sys/user/refreshtoken", ElementAdmin, "refresh", s.elementRefresh},
-		{"POST", "/oauth/token", OAuth2, "login and refresh", s.oauthToken},
-		{"POST", "/auth/login", Cookie, "login (refresh token in an HttpOnly cookie)", s.cookieLogin},
-		{"POST", "/auth/refresh", Cookie, "refresh (cookie and X-CSRF-Token)", s.cookieRefresh},
+		{"POST", "/api/token/", SimpleJWT, "login", s.tokenAnswer(s.simplejwtLogin)},
+		{"POST", "/api/token/refresh/", SimpleJWT, "refresh", s.tokenAnswer(s.simplejwtRefresh)},
+		{"POST", "/login", BearerJSON, "login", s.tokenAnswer(s.bearerLogin)},
+		{"POST", "/refresh-token", BearerJSON, "refresh", s.tokenAnswer(s.bearerRefresh)},
+		{"POST", "/sys/user/login", ElementAdmin, "login", s.tokenAnswer(s.elementLogin)},
+		{"POST", "/sys/user/refreshtoken", ElementAdmin, "refresh", s.tokenAnswer(s.elementRefresh)},
+		{"POST", "/oauth/token", OAuth2, "login and refresh", s.tokenAnswer(s.oauthToken)},
+		{"POST", "/auth/login", Cookie, "login (refresh token in an HttpOnly cookie)", s.tokenAnswer(s.cookieLogin)},
+		{"POST", "/auth/refresh", Cookie, "refresh (cookie and X-CSRF-Token)", s.tokenAnswer(s.cookieRefresh)},
 		{"GET", "/api/protected/", SimpleJWT, "resource (Bearer)", s.bearerResource(s.protected)},
 		{"GET", "/api/me", SimpleJWT, "resource (Bearer)", s.bearerResource(s.me)},
 		{"POST", "/api/items", SimpleJWT, "resource (Bearer)", s.bearerResource(s.createItem)},
@@ -336,6 +338,7 @@ func (s *Server) buildRoutes() map[string][]route {
 		{"POST", "/__demo/fail-refresh", "", "fail the next ?n=N refresh calls with 503", s.knobFail},
 		{"POST", "/__demo/latency", "", "?all=DUR&refresh=DUR", s.knobLatency},
 		{"POST", "/__demo/skew", "", "?d=DUR server clock skew", s.knobSkew},
+		{"POST", "/__demo/audit", "", "?rotation_grace=DUR&access_leeway=DUR&refresh_race_window=DUR&loser_clears_cookie=BOOL&cacheable_tokens=BOOL&no_www_authenticate=BOOL", s.knobAudit},
 		{"POST", "/__demo/reset", "", "clear counters and knobs", s.knobReset},
 	}
 	m := map[string][]route{}
@@ -402,8 +405,9 @@ func clip(s string, n int) string {
 // recorder keeps the status and a short note for the request log.
 type recorder struct {
 	http.ResponseWriter
-	status int
-	note   string
+	status    int
+	note      string
+	cacheable bool // a token answer under the cacheable-tokens knob: writeJSON leaves no-store off
 }
 
 func (r *recorder) WriteHeader(code int) {
@@ -443,7 +447,9 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 		"oauth2_client_id": s.opts.ClientID,
 		"confidential_client": map[string]string{"client_id": s.opts.ConfidentialClientID,
 			"client_secret": s.publicSecret(), "grant": "client_credentials"},
-		"endpoints": eps,
+		"accept_alg_none": s.opts.AcceptAlgNone,
+		"insecure":        s.InsecureWarnings(),
+		"endpoints":       eps,
 	})
 }
 
@@ -457,15 +463,16 @@ func (s *Server) knobStats(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) statsDoc() map[string]any {
 	k := s.Knobs()
-	return map[string]any{
-		"stats": s.Stats(),
-		"knobs": map[string]any{
-			"fail_next_refresh": k.FailNextRefresh,
-			"latency":           k.Latency.String(),
-			"refresh_latency":   k.RefreshLatency.String(),
-			"skew":              k.Skew.String(),
-		},
+	knobs := map[string]any{
+		"fail_next_refresh": k.FailNextRefresh,
+		"latency":           k.Latency.String(),
+		"refresh_latency":   k.RefreshLatency.String(),
+		"skew":              k.Skew.String(),
 	}
+	for name, v := range s.auditKnobsDoc(k.Audit) {
+		knobs[name] = v
+	}
+	return map[string]any{"stats": s.Stats(), "knobs": knobs}
 }
 
 func (s *Server) knobExpire(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
 package demoserver
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -48,11 +49,13 @@ type accessRec struct {
 
 // refreshRec is one refresh token of a family.
 type refreshRec struct {
-	family  string
-	user    string
-	iat     time.Time
-	exp     time.Time
-	rotated bool // a newer token of the family replaced it
+	family    string
+	user      string
+	iat       time.Time
+	exp       time.Time
+	rotated   bool      // a newer token of the family replaced it
+	rotatedAt time.Time // when it was rotated: the grace window runs from here
+	successor string    // the registry key of the token that replaced it
 }
 
 // family is the chain of refresh tokens descended from one login.
@@ -74,7 +77,8 @@ type family struct {
 type pair struct {
 	family          string
 	access, refresh string
-	rotated         bool // refresh is a new token
+	refreshKey      string // refresh's registry key, when it is new
+	rotated         bool   // refresh is a new token
 	accessExp       time.Time
 }
 
@@ -165,19 +169,37 @@ type parsed struct {
 	jti, typ, family, sub string
 }
 
+// leniency is what a token check forgives: nothing, except for the API's access tokens under
+// the audit knobs and Options.AcceptAlgNone.
+type leniency struct {
+	leeway    time.Duration // past exp
+	allowNone bool          // alg: none, no signature
+}
+
 // parse checks signature, algorithm and expiry (against the server's skewed clock) and returns
 // the claims the server relies on.
-func (s *Server) parse(raw string) (parsed, error) {
+func (s *Server) parse(raw string, lax leniency) (parsed, error) {
 	if strings.Count(raw, ".") != 2 {
 		return parsed{}, errMalformed
 	}
+	algs, key := []string{s.signer.alg}, s.signer.key
+	if lax.allowNone {
+		algs = append(algs, jwt.SigningMethodNone.Alg())
+		key = func(t *jwt.Token) (any, error) {
+			if t.Method == jwt.SigningMethodNone {
+				return jwt.UnsafeAllowNoneSignatureType, nil
+			}
+			return s.signer.key(t)
+		}
+	}
 	claims := jwt.MapClaims{}
 	_, err := jwt.NewParser(
-		jwt.WithValidMethods([]string{s.signer.alg}),
+		jwt.WithValidMethods(algs),
 		jwt.WithTimeFunc(s.now),
+		jwt.WithLeeway(lax.leeway),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
-	).ParseWithClaims(raw, claims, s.signer.key)
+	).ParseWithClaims(raw, claims, key)
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return parsed{}, errExpired
@@ -260,7 +282,7 @@ func (s *Server) issue(fam string, opaque bool, keepRefresh string) (pair, error
 	if refreshExp.After(f.exp) {
 		f.exp = refreshExp
 	}
-	out.rotated = true
+	out.refreshKey, out.rotated = refreshKey, true
 	return out, nil
 }
 
@@ -295,7 +317,7 @@ func (s *Server) lookupRefresh(raw string) (*refreshRec, error) {
 		}
 		return rec, nil
 	}
-	p, err := s.parse(raw)
+	p, err := s.parse(raw, leniency{})
 	if err != nil {
 		return nil, err
 	}
@@ -312,34 +334,86 @@ func (s *Server) lookupRefresh(raw string) (*refreshRec, error) {
 // refreshPair redeems a refresh token. Rotation marks the presented token used; presenting a
 // used token again is the signature of a stolen token (or a client stampede), so with reuse
 // detection on the whole family is revoked, as the OAuth 2.0 Security BCP recommends.
-func (s *Server) refreshPair(raw string, opaque bool) (pair, error) {
+func (s *Server) refreshPair(ctx context.Context, raw string, opaque bool) (pair, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rec, err := s.lookupRefresh(raw)
+	rec, f, err := s.redeemableLocked(raw)
 	if err != nil {
 		return pair{}, err
 	}
-	f := s.families[rec.family]
-	if f != nil && f.revoked && f.reused {
-		return pair{}, errFamilyReused
-	}
-	if f == nil || f.revoked {
-		return pair{}, errRevoked
-	}
 	if rec.rotated {
-		if s.opts.NoReuseDetection {
-			return pair{}, errRotated
-		}
-		f.revoked, f.reused = true, true
-		s.stats.ReuseDetected++
-		return pair{}, errReused
+		return s.presentedAgainLocked(rec, f, opaque)
 	}
 	if s.opts.NoRotation {
 		return s.issue(rec.family, opaque, raw)
 	}
-	rec.rotated = true
+	if window := s.knobs.Audit.RefreshRaceWindow; window > 0 {
+		// The race the knob is for: the token was checked, and is rotated after the window
+		// without a second look, so every presentation that got past the check wins too.
+		s.mu.Unlock()
+		raceWait(ctx, window)
+		s.mu.Lock()
+		if f = s.families[rec.family]; f == nil || f.revoked {
+			return pair{}, errRevoked
+		}
+	}
+	return s.rotateLocked(rec, f, opaque)
+}
+
+// redeemableLocked finds a presented refresh token and its family, refusing a dead family; the
+// caller holds s.mu.
+func (s *Server) redeemableLocked(raw string) (*refreshRec, *family, error) {
+	rec, err := s.lookupRefresh(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	f := s.families[rec.family]
+	if f != nil && f.revoked && f.reused {
+		return nil, nil, errFamilyReused
+	}
+	if f == nil || f.revoked {
+		return nil, nil, errRevoked
+	}
+	return rec, f, nil
+}
+
+// rotateLocked marks rec used and issues its family's next pair; the caller holds s.mu.
+func (s *Server) rotateLocked(rec *refreshRec, f *family, opaque bool) (pair, error) {
+	rec.rotated, rec.rotatedAt = true, s.now()
 	f.rotations++
-	return s.issue(rec.family, opaque, "")
+	p, err := s.issue(rec.family, opaque, "")
+	if err == nil {
+		rec.successor = p.refreshKey
+	}
+	return p, err
+}
+
+// presentedAgainLocked answers a rotated refresh token presented again: inside the grace
+// window a new pair of the same family, as Auth0 answers inside its reuse interval; otherwise
+// a refusal that revokes the family unless reuse detection is off. The caller holds s.mu.
+func (s *Server) presentedAgainLocked(rec *refreshRec, f *family, opaque bool) (pair, error) {
+	if s.inGraceLocked(rec) {
+		s.stats.RefreshGraceHits++
+		f.rotations++
+		return s.issue(rec.family, opaque, "")
+	}
+	if s.opts.NoReuseDetection {
+		return pair{}, errRotated
+	}
+	f.revoked, f.reused = true, true
+	s.stats.ReuseDetected++
+	return pair{}, errReused
+}
+
+// inGraceLocked reports whether a rotated token is still inside the rotation grace: not longer
+// ago than the knob, and only one generation behind (its successor is not rotated yet).
+func (s *Server) inGraceLocked(rec *refreshRec) bool {
+	grace := s.knobs.Audit.RotationGrace
+	if grace <= 0 || !s.now().Before(rec.rotatedAt.Add(grace)) {
+		return false
+	}
+	next, ok := s.refresh[rec.successor]
+	return ok && !next.rotated
 }
 
 // checkAccess validates an access token presented to a resource and returns its user.
@@ -359,7 +433,7 @@ func (s *Server) liveAccessLocked(raw string) (*accessRec, *family, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if rec.killed || !s.now().Before(rec.exp) {
+	if rec.killed || !s.now().Before(rec.exp.Add(s.knobs.Audit.AccessLeeway)) {
 		return nil, nil, errExpired
 	}
 	f := s.families[rec.family]
@@ -375,7 +449,7 @@ func (s *Server) lookupAccessLocked(raw string) (*accessRec, error) {
 	key := raw
 	rec, ok := s.access[raw] // opaque
 	if !ok {
-		p, err := s.parse(raw)
+		p, err := s.parse(raw, leniency{leeway: s.knobs.Audit.AccessLeeway, allowNone: s.opts.AcceptAlgNone})
 		if err != nil {
 			return nil, err
 		}

@@ -36,6 +36,8 @@ type demoFlags struct {
 	deviceInterval          time.Duration
 	issuer                  string
 	dpopNonce               bool
+	audit                   demoserver.AuditKnobs
+	acceptAlgNone           bool
 }
 
 func (f *demoFlags) register(fs *pflag.FlagSet) {
@@ -54,6 +56,13 @@ func (f *demoFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.failRefresh, "fail-refresh", 0, "fault: answer the next N refresh calls with 503")
 	fs.BoolVar(&f.dpopNonce, "dpop-nonce", false, "OpenID provider: demand DPoP nonces (RFC 9449 §8, §9) at the token endpoint and the API")
 	fs.DurationVar(&f.deviceInterval, "device-interval", demoserver.DefaultDeviceInterval, "OpenID provider: the device flow's polling interval (RFC 8628 interval)")
+	fs.DurationVar(&f.audit.RotationGrace, "rotation-grace", 0, "audit: a rotated refresh token still gets a new pair of its family for this long after its rotation (Auth0's reuse interval)")
+	fs.DurationVar(&f.audit.AccessLeeway, "access-leeway", 0, "audit: the API still accepts an access token this long past its exp")
+	fs.DurationVar(&f.audit.RefreshRaceWindow, "refresh-race-window", 0, "audit: refreshes are not serialised: every presentation of one refresh token within this window succeeds")
+	fs.BoolVar(&f.audit.LoserClearsCookie, "loser-clears-cookie", false, "audit: the cookie convention's rejected refresh answers with an expired refresh cookie (a race's loser deletes the winner's)")
+	fs.BoolVar(&f.audit.CacheableTokens, "cacheable-tokens", false, "audit: login and refresh answers lack Cache-Control: no-store (against RFC 6749 §5.1)")
+	fs.BoolVar(&f.audit.NoWWWAuthenticate, "no-www-authenticate", false, "audit: the API answers 401 without a WWW-Authenticate challenge (against RFC 6750 §3)")
+	fs.BoolVar(&f.acceptAlgNone, "accept-alg-none", false, "audit, INSECURE ON PURPOSE: the API accepts unsigned (alg: none) access tokens; anyone can forge one")
 }
 
 // validate refuses durations and counts that cannot mean anything, naming the flag.
@@ -63,7 +72,9 @@ func (f *demoFlags) validate() error {
 		v        time.Duration
 		positive bool
 	}{{"access-ttl", f.accessTTL, true}, {"refresh-ttl", f.refreshTTL, true}, {"latency", f.latency, false},
-		{"refresh-latency", f.refreshLatency, false}, {"device-interval", f.deviceInterval, true}} {
+		{"refresh-latency", f.refreshLatency, false}, {"device-interval", f.deviceInterval, true},
+		{"rotation-grace", f.audit.RotationGrace, false}, {"access-leeway", f.audit.AccessLeeway, false},
+		{"refresh-race-window", f.audit.RefreshRaceWindow, false}} {
 		if d.positive && d.v <= 0 {
 			return usageError("--%s %s: want a positive duration", d.flag, d.v)
 		}
@@ -92,6 +103,7 @@ func (f *demoFlags) options() (demoserver.Options, error) {
 		DeviceInterval:   f.deviceInterval,
 		Issuer:           f.issuer,
 		DPoPNonce:        f.dpopNonce,
+		AcceptAlgNone:    f.acceptAlgNone,
 	}
 	if len(f.users) > 0 || f.passwordEnv != "" {
 		// Passwords never come from argv, not even the demo's: --allow-remote makes them matter.
@@ -128,6 +140,7 @@ func (f *demoFlags) applyKnobs(s *demoserver.Server) {
 	s.SetLatency(f.latency, f.refreshLatency)
 	s.SetSkew(f.skew)
 	s.FailNextRefreshes(f.failRefresh)
+	s.SetAuditKnobs(f.audit)
 }
 
 func newDemoServerCmd() *cobra.Command {
@@ -143,7 +156,13 @@ func newDemoServerCmd() *cobra.Command {
 		Long: `Run the reference auth server on its own. It serves simplejwt, bearer-json,
 element-admin and oauth2 at once, rotates refresh tokens and detects their reuse, and has
 fault knobs under /__demo/ (loopback clients only). It prints its URL, the demo credentials
-and one curl example per convention, then one line per request.`,
+and one curl example per convention, then one line per request.
+
+Its defaults are the well-behaved server. The audit flags (--rotation-grace, --access-leeway,
+--refresh-race-window, --loser-clears-cookie, --cacheable-tokens, --no-www-authenticate,
+with --no-rotation and --no-reuse-detection) give it the rules real servers have, for
+` + "`tokenscope audit`" + ` to measure; POST /__demo/audit changes them while it runs.
+--accept-alg-none makes it insecure on purpose: never expose it.`,
 		Example: `  tokenscope demo-server
   tokenscope demo-server --addr 127.0.0.1:9000 --access-ttl 10s --no-rotation
   tokenscope demo-server --alg ES256 --opaque-oauth --refresh-latency 500ms`,
@@ -205,7 +224,15 @@ func printBanner(w io.Writer, s *demoserver.Server) {
 		shown = "(the password from the environment)"
 	}
 	fmt.Fprintf(w, "  credentials: %s / %s · oauth2 client_id: %s\n", user, shown, o.ClientID)
-	fmt.Fprintf(w, "  confidential client (client credentials): %s / %s\n\n", o.ConfidentialClientID, confidentialShown(o))
+	fmt.Fprintf(w, "  confidential client (client credentials): %s / %s\n", o.ConfidentialClientID, confidentialShown(o))
+	if a := s.Knobs().Audit; a != (demoserver.AuditKnobs{}) {
+		fmt.Fprintf(w, "  audit knobs: grace %s · access leeway %s · race window %s · loser clears cookie %s · cacheable tokens %s · no WWW-Authenticate %s\n",
+			a.RotationGrace, a.AccessLeeway, a.RefreshRaceWindow, onOff(a.LoserClearsCookie), onOff(a.CacheableTokens), onOff(a.NoWWWAuthenticate))
+	}
+	for _, warn := range s.InsecureWarnings() {
+		fmt.Fprintf(w, "  %s\n", warn)
+	}
+	fmt.Fprintln(w)
 	if pass != demoserver.DefaultPassword {
 		pass = "$PASSWORD"
 	}
@@ -217,7 +244,7 @@ func printBanner(w io.Writer, s *demoserver.Server) {
 	fmt.Fprintf(w, "  oauth2         curl -s %s/oauth/token -d grant_type=password -d username=%s -d password=%s -d client_id=%s\n", u, user, pass, o.ClientID)
 	fmt.Fprintf(w, "  cookie         curl -s -c jar %s/auth/login -H 'Content-Type: application/json' -d %s   (refresh: curl -b jar -X POST %s/auth/refresh -H \"X-CSRF-Token: $CSRF\")\n", u, body, u)
 	fmt.Fprintf(w, "Then: curl -s %s/api/protected/ -H \"Authorization: Bearer $ACCESS\"   (element-admin: -H \"X-Token: $ACCESS\" %s/sys/user/info)\n", u, u)
-	fmt.Fprintf(w, "Knobs: curl -s -X POST %s/__demo/expire-access   (also revoke-families, fail-refresh?n=3, latency?refresh=1s, skew?d=-90s, reset; GET /__demo/stats)\n\n", u)
+	fmt.Fprintf(w, "Knobs: curl -s -X POST %s/__demo/expire-access   (also revoke-families, fail-refresh?n=3, latency?refresh=1s, skew?d=-90s, audit?rotation_grace=2s, reset; GET /__demo/stats)\n\n", u)
 }
 
 // confidentialShown is the confidential client's secret as the banner shows it: the public

@@ -23,6 +23,9 @@ func TestOddFlagValuesAreRefused(t *testing.T) {
 		{[]string{"--latency", "-5ms"}, "--latency"},
 		{[]string{"--refresh-latency", "-5ms"}, "--refresh-latency"},
 		{[]string{"--fail-refresh", "-1"}, "--fail-refresh"},
+		{[]string{"--rotation-grace", "-1s"}, "--rotation-grace"},
+		{[]string{"--access-leeway", "-1s"}, "--access-leeway"},
+		{[]string{"--refresh-race-window", "-1ms"}, "--refresh-race-window"},
 		{[]string{"--timeout", "soon"}, "--timeout"}, // not a duration at all: the same status
 	}
 	fireOnly := []struct {

@@ -167,6 +167,7 @@ provider too.`,
 	root.AddCommand(newDemoServerCmd(), newFireCmd(), newConfigCmd(), newDecodeCmd(), newObserveCmd())
 	root.AddCommand(newRequestCmd())
 	root.AddCommand(newProfileCmd())
+	root.AddCommand(newAuditCmd())
 	root.SuggestionsMinimumDistance = 2
 	root.SetUsageTemplate(usageTemplate)
 	usageArgs(root)
