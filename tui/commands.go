@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/profile"
 	"tokenscope/internal/privfile"
+	"tokenscope/internal/redact"
 	"tokenscope/session"
 )
 
@@ -30,6 +30,7 @@ type (
 	}
 	burstMsg struct {
 		n, ok, failed, parked int
+		refreshCalls          uint64 // made while the burst was out: the number single flight keeps at 1
 		took                  time.Duration
 		index                 int              // the request the burst copied
 		worst                 apiclient.Result // the most telling copy, for the response view
@@ -181,11 +182,15 @@ func (m *Model) burstCmd(e *apiclient.Engine, n int) tea.Cmd {
 	m.flights.launch(index, n, m.sh.now, false)
 	m.reqs.flightChanged(index)
 	return func() tea.Msg {
-		start := time.Now()
+		start, calls := time.Now(), e.Counters().RefreshCalls
 		out := burstMsg{n: n, index: index}
+		var tied []apiclient.Result // as telling as the worst so far
 		e.Burst(context.Background(), req, n, 0, func(_ int, r apiclient.Result) {
-			if out.worst.ID == 0 || failureRank(r) > failureRank(out.worst) {
-				out.worst = r
+			switch rank := failureRank(r); {
+			case len(tied) == 0 || rank > failureRank(tied[0]):
+				tied = append(tied[:0], r)
+			case rank == failureRank(tied[0]):
+				tied = append(tied, r)
 			}
 			switch r.Outcome {
 			case apiclient.OK:
@@ -196,9 +201,26 @@ func (m *Model) burstCmd(e *apiclient.Engine, n int) tea.Cmd {
 				out.failed++
 			}
 		})
-		out.took = time.Since(start)
+		out.took, out.refreshCalls = time.Since(start), e.Counters().RefreshCalls-calls
+		out.worst = newestOf(tied)
 		return out
 	}
+}
+
+// newestOf picks, among equally telling results of a burst, the one whose last attempt carried
+// the newest generation (the lowest ID among those), so that the same burst is shown the same
+// way on every run: which request ends first, and with which token, is up to the scheduler.
+func newestOf(tied []apiclient.Result) apiclient.Result {
+	if len(tied) == 0 {
+		return apiclient.Result{}
+	}
+	best := tied[0]
+	for _, r := range tied[1:] {
+		if g, b := r.Generation(), best.Generation(); g > b || (g == b && r.ID < best.ID) {
+			best = r
+		}
+	}
+	return best
 }
 
 func (m *Model) refreshCmd(e *apiclient.Engine) tea.Cmd {
@@ -216,7 +238,8 @@ func (m *Model) copyCmd(text, what string) tea.Cmd {
 		if err := clip(text); err != nil {
 			return flashMsg("copy failed: " + err.Error())
 		}
-		return flashMsg("copied " + what + " to the clipboard (OSC 52)")
+		// OSC 52 has no answer: whether the terminal took the text is not known here.
+		return flashMsg("sent " + what + " to the terminal's clipboard (OSC 52)")
 	}
 }
 
@@ -230,7 +253,7 @@ func (m *Model) curl(e *apiclient.Engine, r profile.Request) string {
 	o := e.Outgoing(r)
 	target := o.URL()
 	if !m.sh.reveal {
-		target = redactURL(target)
+		target = redact.URL(target)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "curl -sS -X %s %s", shellQuote(o.Method), shellQuote(target))
@@ -255,18 +278,6 @@ func curlHeader(h apiclient.SentHeader, reveal bool) string {
 		return shellQuote(h.Name + ": " + h.Value) // a secret of the session's in the request's own header
 	}
 	return shellQuote(h.Name+": "+h.Prefix) + `"$` + h.Var + `"`
-}
-
-// redactURL masks the password of a URL's userinfo ("http://bob:xxxxx@host").
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	if _, has := u.User.Password(); !has {
-		return s
-	}
-	return u.Redacted()
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
