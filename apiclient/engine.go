@@ -120,6 +120,7 @@ type Result struct {
 	Duration time.Duration // from first send to final answer (of this send: a replay is timed on its own)
 	Done     time.Time     // when it ended, by the engine's clock
 	Reason   string        // why it failed or was parked
+	Err      error         // the transport's error when the request got no answer (UntrustedCert reads it)
 	Replayed bool          // this result is the replay of a parked request
 	// Attempts are the sends that went out, in order: a second after a 401 the engine
 	// refreshed for. None when the request parked or failed before one went.
@@ -195,7 +196,11 @@ var (
 type RefreshError struct {
 	Transient bool
 	Reason    string
+	Err       error // the transport's error when the call got no answer; nil otherwise
 }
+
+// Unwrap is the transport's error, or nil.
+func (e *RefreshError) Unwrap() error { return e.Err }
 
 func (e *RefreshError) Error() string {
 	if e.Transient {
