@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -92,13 +91,40 @@ type Result struct {
 	Sent     time.Time     // when Do took it (a replay: when the replay began), by the engine's clock
 	Duration time.Duration // from first send to final answer (of this send: a replay is timed on its own)
 	Done     time.Time     // when it ended, by the engine's clock
-	Attempts int
-	Reason   string // why it failed or was parked
-	Err      error  // the transport's error when the request got no answer (UntrustedCert reads it)
-	Replayed bool   // this result is the replay of a parked request
-	// Proofs are the DPoP proofs the request's attempts carried, in order (a nonce retry or a
-	// same-origin redirect adds one); empty when DPoP is off or the token is not bound.
-	Proofs []DPoPProof
+	Reason   string        // why it failed or was parked
+	Err      error         // the transport's error when the request got no answer (UntrustedCert reads it)
+	Replayed bool          // this result is the replay of a parked request
+	// Attempts are the sends that went out, in order: a second after a 401 the engine
+	// refreshed for. None when the request parked or failed before one went.
+	Attempts []Attempt
+}
+
+// Attempt is one send of a request: what it carried and how it was answered.
+type Attempt struct {
+	Generation int       // the access token generation it carried
+	Token      string    // that token's fingerprint
+	Sent       time.Time // when it went, by the engine's clock
+	Answered   time.Time // when its answer arrived, by the engine's clock; zero when none did
+	Status     int       // the answer's status; 0 when none came
+	Out        Outgoing  // what it carried
+}
+
+// Generation is the access token generation the last attempt carried; 0 when none went.
+func (r Result) Generation() int {
+	if len(r.Attempts) == 0 {
+		return 0
+	}
+	return r.Attempts[len(r.Attempts)-1].Generation
+}
+
+// Proofs are the DPoP proofs the attempts carried, in order; empty when DPoP is off or the
+// token is not bound.
+func (r Result) Proofs() []DPoPProof {
+	var out []DPoPProof
+	for _, a := range r.Attempts {
+		out = append(out, a.Out.Proofs...)
+	}
+	return out
 }
 
 // Counters summarise what the engine did.
@@ -161,7 +187,8 @@ func (e *RefreshError) Error() string {
 // engine's parts"): the session store, the refresher (with the background loop), the skew
 // tracker, the cookie state, the parked queue and the counters. A part's lock is never held while
 // calling into another part, except where a part says so (the refresher reads the store under
-// its lock; the store runs the DPoP binding, and sendState the auth cache, under its own).
+// its lock; the store runs the DPoP binding, and sendState the attacher's credential, under
+// its own).
 type Engine struct {
 	cfg     Config                  // with defaults; cfg.Transport is the one every call uses, cfg.Log the log only it writes
 	profile profile.Profile         // cfg.Profile
@@ -178,20 +205,9 @@ type Engine struct {
 	deadlines deadlines    // shared request deadlines (see deadlines)
 
 	// The attacher's: what a request carries.
-	cred   authCache   // the access token's header, built once per token
+	attach *attacher   // what every API request carries, and the record of it
 	dpop   *dpopState  // nil unless Config.OIDC.DPoP
 	hosted profile.Env // the profile's *_env values, read once at New
-}
-
-// authCache is what an API request carries that depends on the access token alone, worked out
-// once per token (by serial) rather than per request. Its lock is taken inside the store's.
-type authCache struct {
-	mu        sync.Mutex
-	serial    uint64
-	value     string        // the auth header's value
-	header    string        // the header it goes in: the profile's, or Authorization for DPoP
-	fp        string        // the token's fingerprint
-	threshold time.Duration // its refresh threshold
 }
 
 // counters are what the engine did, counted as it goes.
@@ -296,6 +312,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.hosted = hosted
 	cfg.Secrets.Add(redact.Credential, hosted.Secrets...)
+	e.attach = newAttacher(cfg.BaseURL, cfg.Profile, hosted, cfg.Secrets.Mask, e.thresholdFor)
 	if cfg.OIDC != nil && cfg.OIDC.DPoP {
 		if err := e.setupDPoP(); err != nil {
 			return nil, err
@@ -444,6 +461,8 @@ func (e *Engine) stripAuthOnRedirect(req *http.Request, via []*http.Request) err
 	}
 	if cross {
 		e.stripCredentials(req.Header)
+	} else if c := callOf(req.Context()); c != nil {
+		e.attach.redirectCookies(req, c.req.Header.Get("Cookie"))
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"tokenscope/apiclient"
 	"tokenscope/internal/har"
 	"tokenscope/internal/privfile"
 	"tokenscope/session"
@@ -35,6 +36,7 @@ func (v *evidenceFlags) wrap(tr http.RoundTripper) http.RoundTripper {
 		return tr
 	}
 	v.rec = har.NewRecorder(tr)
+	v.rec.Generation = apiclient.RequestGeneration
 	return v.rec
 }
 

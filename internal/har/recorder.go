@@ -35,11 +35,18 @@ type Exchange struct {
 	// Sent and Received are the session's tokens the request carried and the answer brought,
 	// by fingerprint: filled in when masked.
 	Sent, Received []redact.Found
-	taken          bool // handed out by TakeDone
+	// Generation is the access token generation an API request's attempt carried, from the
+	// engine's record of the attempt; 0 for other calls.
+	Generation int
+	taken      bool // handed out by TakeDone
 }
 
 // Recorder is an http.RoundTripper that records the exchanges going through it.
 type Recorder struct {
+	// Generation, when set, names the access-token generation a request carried (the engine's
+	// apiclient.RequestGeneration); 0 for a call that carries none.
+	Generation func(*http.Request) int
+
 	next    http.RoundTripper
 	mu      sync.Mutex
 	ex      []*Exchange
@@ -60,6 +67,9 @@ func (r *Recorder) SetSecrets(s *redact.Secrets) {
 // body reaches the caller unchanged while its first RecordedBodyMax bytes are kept.
 func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	x := &Exchange{Started: time.Now(), Method: req.Method, URL: req.URL.String(), ReqHeader: req.Header.Clone()}
+	if r.Generation != nil {
+		x.Generation = r.Generation(req)
+	}
 	if req.GetBody != nil {
 		if b, err := req.GetBody(); err == nil {
 			x.ReqBody, _ = io.ReadAll(io.LimitReader(b, RecordedBodyMax))
@@ -183,10 +193,10 @@ func harEntry(x Exchange) Entry {
 // Tokens are the fingerprints of the tokens the exchange carried, as HAR's _tokenscope field
 // and --log-bodies write them; nil when it carried none.
 func (x Exchange) Tokens() *Tokens {
-	if len(x.Sent)+len(x.Received) == 0 {
+	if len(x.Sent)+len(x.Received) == 0 && x.Generation == 0 {
 		return nil
 	}
-	return &Tokens{Sent: harTokens(x.Sent), Received: harTokens(x.Received)}
+	return &Tokens{Sent: harTokens(x.Sent), Received: harTokens(x.Received), Generation: x.Generation}
 }
 
 func harTokens(fs []redact.Found) []Token {
