@@ -19,6 +19,7 @@ import (
 
 	"tokenscope/apiclient/dpop"
 	"tokenscope/apiclient/profile"
+	"tokenscope/internal/har"
 	"tokenscope/session"
 )
 
@@ -100,10 +101,10 @@ func joinURL(base, path string) string {
 	return base + path
 }
 
-// Body is the body as sent, cut at RecordedBodyMax; more is how many bytes were cut.
+// Body is the body as sent, cut at har.RecordedBodyMax; more is how many bytes were cut.
 func (o Outgoing) Body() (body []byte, more int) {
-	if len(o.body) > RecordedBodyMax {
-		return o.body[:RecordedBodyMax], len(o.body) - RecordedBodyMax
+	if len(o.body) > har.RecordedBodyMax {
+		return o.body[:har.RecordedBodyMax], len(o.body) - har.RecordedBodyMax
 	}
 	return o.body, 0
 }
@@ -319,13 +320,13 @@ func (storeOnlyJar) Cookies(*url.URL) []*http.Cookie { return nil }
 // current token's header, the profile's headers, the jar's cookies and, for a DPoP-bound token,
 // a proof signed now (a proof is good for one request, and for a short while only).
 func (e *Engine) Outgoing(req profile.Request) Outgoing {
-	e.mu.Lock()
 	var cred *credential
-	raw := e.sess.Access.Raw
-	if raw != "" {
-		cred = e.attach.credential(e.serial, &e.sess.Access, e.dpop != nil && e.dpop.bound)
-	}
-	e.mu.Unlock()
+	raw := ""
+	e.store.read(func(sess *session.Session, serial uint64) {
+		if raw = sess.Access.Raw; raw != "" {
+			cred = e.attach.credential(serial, &sess.Access, e.dpop.isBound())
+		}
+	})
 	o := e.attach.outgoing(&req, cred)
 	if cred == nil || !cred.dpop {
 		return o
@@ -335,7 +336,7 @@ func (e *Engine) Outgoing(req profile.Request) Outgoing {
 		return o
 	}
 	nonce := ""
-	if t, ok := e.transport.(*dpop.Transport); ok {
+	if t, ok := e.cfg.Transport.(*dpop.Transport); ok {
 		nonce = t.Nonces.Get(dpop.ResourceServer, u)
 	}
 	if proof, info, err := e.dpop.key.Sign(req.Method, u, e.serverNow(), nonce, raw); err == nil {

@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"tokenscope/apiclient/dpop"
+	"tokenscope/apiclient/oidc"
 	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
+	"tokenscope/internal/har"
 )
 
 // wireTap keeps the headers of the last request that reached an API path.
@@ -178,7 +180,7 @@ func TestReplayedResultIsComplete(t *testing.T) {
 // its proof (masked), and the preview a copy is made from carries a fresh proof the server
 // takes when the request is sent as the copy says, by another client.
 func TestAttacherDPoPRecordAndCopy(t *testing.T) {
-	v := newOIDCEnv(t, demoserver.Options{}, OIDCConfig{Flow: FlowClientCredentials, ClientID: "tokenscope-cc",
+	v := newOIDCEnv(t, demoserver.Options{}, oidc.Config{Flow: oidc.FlowClientCredentials, ClientID: "tokenscope-cc",
 		ClientSecret: "demo-secret", DPoP: true}, nil)
 	ctx := context.Background()
 	if _, err := v.e.Login(ctx); err != nil {
@@ -266,7 +268,8 @@ func TestRecorderTakesTheRecord(t *testing.T) {
 	t.Cleanup(ts.Close)
 	p, _ := profile.Builtin("simplejwt")
 	p.Auth.HeadersEnv = map[string]string{"X-Weird-Key": "TS_HAR_KEY"} // not on the recorder's list of secret headers
-	rec := NewRecorder(http.DefaultTransport)
+	rec := har.NewRecorder(http.DefaultTransport)
+	rec.Generation = RequestGeneration
 	e, err := New(Config{BaseURL: ts.URL, Profile: p, Username: "demo", Password: "demo", Transport: rec})
 	if err != nil {
 		t.Fatal(err)

@@ -17,8 +17,10 @@ import (
 
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/httpfile"
+	"tokenscope/apiclient/oidc"
 	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
+	"tokenscope/internal/har"
 	"tokenscope/internal/privfile"
 	"tokenscope/internal/redact"
 	"tokenscope/internal/sanitize"
@@ -279,7 +281,7 @@ func (f *targetFlags) checkCredentials(name string) error {
 	if err := f.checkIDP(what); err != nil {
 		return err
 	}
-	if f.target == "" || (f.idp.enabled() && f.idp.flow != apiclient.FlowPassword) {
+	if f.target == "" || (f.idp.enabled() && f.idp.flow != oidc.FlowPassword) {
 		return nil // the embedded demo server's own user, or a provider's login page
 	}
 	if f.user == "" {
@@ -481,7 +483,7 @@ func (f *targetFlags) startDemo(b *wiring, cfg *apiclient.Config) error {
 	b.demo = srv
 	cfg.BaseURL = srv.URL()
 	f.demoIDP(cfg, srv.URL())
-	if cfg.Username == "" && (cfg.OIDC == nil || cfg.OIDC.Flow == apiclient.FlowPassword) {
+	if cfg.Username == "" && (cfg.OIDC == nil || cfg.OIDC.Flow == oidc.FlowPassword) {
 		cfg.Username, cfg.Password = firstUser(srv.Options().Users)
 	}
 	return nil
@@ -583,7 +585,7 @@ type exportWriter struct {
 	jw     *session.JSONLWriter
 	engine *apiclient.Engine
 	reveal bool
-	rec    *apiclient.Recorder // --log-bodies: the exchanges go in too
+	rec    *har.Recorder // --log-bodies: the exchanges go in too
 }
 
 // revealed is the line --reveal-tokens adds.
