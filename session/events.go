@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"tokenscope/internal/human"
-	"tokenscope/internal/sanitize"
 )
 
 // Kind is what happened.
@@ -117,10 +116,7 @@ type Event struct {
 
 // JSON renders the event as one line of JSON, safe to print: a reason quoting a server's
 // answer cannot carry terminal controls or bidi overrides through it.
-func (e Event) JSON() []byte {
-	b, _ := sanitize.JSON(e) // every field is a plain value: Marshal cannot fail
-	return b
-}
+func (e Event) JSON() []byte { return e.AppendJSON(nil) }
 
 // DefaultLogSize is how many events a Log keeps when not told otherwise.
 const DefaultLogSize = 10000

@@ -24,16 +24,26 @@ func newFollower(log session.LogView, buffer int) *follower {
 
 // run delivers the events to emit in order: those logged before the subscription, then each
 // as it comes, until the subscription is closed, and then what was logged meanwhile.
-func (f *follower) run(emit func(session.Event)) {
+func (f *follower) run(emit func(session.Event)) { f.runBatched(emit, func() {}) }
+
+// runBatched is run for a writer that buffers: idle is called whenever the events that have
+// arrived are delivered (none is waiting in the subscription) and at the end, so a burst's
+// events go out in a few large writes and a quiet log's at once.
+func (f *follower) runBatched(emit func(session.Event), idle func()) {
 	f.catchUp(emit)
+	idle()
 	for ev := range f.sub.C {
 		if ev.Seq > f.next {
 			f.catchUp(emit) // the buffer was full: take the missed events from the log
 		}
 		f.deliver(ev, emit)
+		if len(f.sub.C) == 0 {
+			idle()
+		}
 	}
 	for f.catchUp(emit) { // emit may log (a note that the file failed): until nothing is new
 	}
+	idle()
 }
 
 func (f *follower) deliver(ev session.Event, emit func(session.Event)) bool {

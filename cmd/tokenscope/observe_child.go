@@ -4,6 +4,7 @@ package main
 // environment; its stdin, stdout and stderr are its own, observe speaks on stderr after it.
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -139,15 +140,16 @@ func forwardSignals(proc *os.Process) (stop func()) {
 // startFindingsPrinter prints the findings as they come, one line each: CMD's output is on
 // stdout and its own stderr, and observe adds only what to act on.
 func startFindingsPrinter(w io.Writer, log session.LogView) *printer {
-	show := textPrinter(w)
+	show, w := textPrinter(w)
+	bw := bufio.NewWriter(w)
 	p := &printer{printed: make(chan struct{}), follow: newFollower(log, printerBuffer(log))}
 	go func() {
 		defer close(p.printed)
-		p.follow.run(func(ev session.Event) {
+		p.follow.runBatched(func(ev session.Event) {
 			if ev.Kind == session.KindFinding {
-				show(ev)
+				show(bw, ev)
 			}
-		})
+		}, func() { bw.Flush() })
 	}()
 	return p
 }
