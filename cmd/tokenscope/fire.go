@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -302,23 +301,20 @@ func startPrinterSized(w io.Writer, log session.LogView, mode printMode, buffer 
 		close(p.printed)
 		return p
 	}
-	// One buffered writer, flushed whenever the printer has caught up: a burst's thousands of
-	// events were a write each (a third of fire's system time).
-	show := func(out *bufio.Writer, ev session.Event) {
-		out.Write(ev.AppendJSON(out.AvailableBuffer()))
-		out.WriteByte('\n')
-	}
+	// One buffered writer (batched): a burst's thousands of events were a write each.
+	var show lineFormat = func(b []byte, ev session.Event) []byte { return append(ev.AppendJSON(b), '\n') }
 	if mode == printText {
 		show, w = textPrinter(w)
 	}
-	bw := bufio.NewWriterSize(w, 32<<10)
+	out := newBatched(w)
 	p.follow = newFollower(log, buffer)
 	go func() {
 		defer close(p.printed)
 		p.follow.runBatched(func(ev session.Event) {
 			ev.Path, ev.Reason = secrets.Mask(ev.Path), secrets.Mask(ev.Reason)
-			show(bw, ev)
-		}, func() { bw.Flush() })
+			out.print(show, ev)
+		}, out.soon)
+		out.flush()
 	}()
 	return p
 }
@@ -327,18 +323,18 @@ func startPrinterSized(w io.Writer, log session.LogView, mode printMode, buffer 
 // the theme's roles when w is a terminal and NO_COLOR is not set. The colours are ours, so they
 // go to the terminal itself; the text in them has been through the sanitizer (sanitize.Line).
 // It returns the printer and what it should print to, buffered: w, or the terminal behind it.
-func textPrinter(w io.Writer) (func(*bufio.Writer, session.Event), io.Writer) {
+func textPrinter(w io.Writer) (lineFormat, io.Writer) {
 	f, ok := rawTerminal(w)
 	if !ok || themes.NoColor() {
-		return func(out *bufio.Writer, ev session.Event) {
-			fmt.Fprintf(out, "%s %s\n", ev.Time.Format("15:04:05.000"), sanitize.Line(ev.Text()))
+		return func(b []byte, ev session.Event) []byte {
+			return fmt.Appendf(b, "%s %s\n", ev.Time.Format("15:04:05.000"), sanitize.Line(ev.Text()))
 		}, w
 	}
 	r := lipgloss.NewRenderer(f)
 	th, _ := themes.Get(themes.Default())
 	stamp := th.Subtle.Renderer(r)
-	return func(out *bufio.Writer, ev session.Event) {
-		fmt.Fprintf(out, "%s %s\n", stamp.Render(ev.Time.Format("15:04:05.000")), th.Event(ev).Renderer(r).Render(sanitize.Line(ev.Text())))
+	return func(b []byte, ev session.Event) []byte {
+		return fmt.Appendf(b, "%s %s\n", stamp.Render(ev.Time.Format("15:04:05.000")), th.Event(ev).Renderer(r).Render(sanitize.Line(ev.Text())))
 	}, f
 }
 

@@ -4,7 +4,6 @@ package main
 // environment; its stdin, stdout and stderr are its own, observe speaks on stderr after it.
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -141,15 +140,16 @@ func forwardSignals(proc *os.Process) (stop func()) {
 // stdout and its own stderr, and observe adds only what to act on.
 func startFindingsPrinter(w io.Writer, log session.LogView) *printer {
 	show, w := textPrinter(w)
-	bw := bufio.NewWriter(w)
+	out := newBatched(w)
 	p := &printer{printed: make(chan struct{}), follow: newFollower(log, printerBuffer(log))}
 	go func() {
 		defer close(p.printed)
 		p.follow.runBatched(func(ev session.Event) {
 			if ev.Kind == session.KindFinding {
-				show(bw, ev)
+				out.print(show, ev)
 			}
-		}, func() { bw.Flush() })
+		}, out.soon)
+		out.flush()
 	}()
 	return p
 }
