@@ -203,7 +203,6 @@ func runFire(ctx context.Context, stdout, stderr io.Writer, o *fireOpts, args []
 	start := time.Now()
 	t := fireRequests(ctx, e, req, o, stderr)
 	wall := time.Since(start)
-	defer profStop()
 	replayed := 0
 	if !o.noRelogin && e.Parked() > 0 {
 		if replayed = replayFired(ctx, e, t, stderr); replayed > 0 {
