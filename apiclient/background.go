@@ -28,11 +28,11 @@ func (e *Engine) backgroundLoop() {
 		if strategy == Background && state == session.StateActive && tok.HasExpiry() {
 			wait = left - thr
 			// A server that hands out tokens already inside the threshold must not be hammered.
-			if since := time.Since(last); wait <= 0 && since < time.Second {
+			if since := e.now().Sub(last); wait <= 0 && since < time.Second {
 				wait = time.Second - since
 			}
 			if wait <= 0 {
-				last = time.Now()
+				last = e.now()
 				reason := fmt.Sprintf("background: %s left < %s", human.Duration(left), human.Duration(thr))
 				err := e.refresh(context.Background(), session.WhyBackground, serial, 0, reason)
 				var re *RefreshError
@@ -45,9 +45,9 @@ func (e *Engine) backgroundLoop() {
 				}
 			}
 		}
-		t := time.NewTimer(wait)
+		t := e.clock.NewTimer(wait)
 		select {
-		case <-t.C:
+		case <-t.C():
 		case <-e.wake:
 		case <-e.stop:
 			t.Stop()

@@ -160,7 +160,7 @@ func BenchmarkBurstFresh(b *testing.B) {
 // callers waiting on it, then all go through. Its ratio to BenchmarkBurstFresh is the cost of
 // the refresh under load.
 func BenchmarkBurstExpired(b *testing.B) {
-	clock := session.NewManualClock(time.Now())
+	clock := testClock(time.Now())
 	url := benchServer(b, clock)
 	e := benchEngine(b, url, clock)
 	b.ResetTimer()

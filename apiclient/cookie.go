@@ -23,6 +23,7 @@ import (
 	"github.com/go-resty/resty/v2"
 
 	"tokenscope/apiclient/profile"
+	"tokenscope/internal/redact"
 	"tokenscope/session"
 )
 
@@ -126,6 +127,7 @@ func (e *Engine) checkCookie(resp *resty.Response, p profile.Answer) (profile.An
 	}
 	raw := c.lookup(c.names.Refresh)
 	csrf := c.lookup(c.names.CSRFCookie)
+	e.cfg.Secrets.Add(redact.Credential, csrf)
 	e.mu.Lock()
 	c.csrf = csrf
 	e.mu.Unlock()
@@ -238,15 +240,6 @@ func (e *Engine) cookieSnapshotLocked() (*CookieInfo, string) {
 		info = &cp
 	}
 	return info, c.names.CSRFCookie
-}
-
-// cookieSecretsLocked are the cookie values to redact besides the session's tokens; the
-// caller holds e.mu.
-func (e *Engine) cookieSecretsLocked() []string {
-	if e.cookies == nil || e.cookies.csrf == "" {
-		return nil
-	}
-	return []string{e.cookies.csrf}
 }
 
 // csrfLocked is the CSRF cookie's value, for a session file; "" without one. The caller

@@ -16,6 +16,7 @@ import (
 
 	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
+	"tokenscope/internal/clock"
 	"tokenscope/session"
 )
 
@@ -70,7 +71,13 @@ func cookieDemo(t *testing.T) (*demoserver.Server, *cookieSeen, string) {
 
 func cookieEngine(t *testing.T, base string, p profile.Profile) *Engine {
 	t.Helper()
-	e, err := New(Config{BaseURL: base, Profile: p, Username: "demo", Password: "demo", RefreshBackoff: 10 * time.Millisecond})
+	return cookieEngineOn(t, base, p, nil)
+}
+
+// cookieEngineOn is cookieEngine on clk (nil: the real clock).
+func cookieEngineOn(t *testing.T, base string, p profile.Profile, clk session.Clock) *Engine {
+	t.Helper()
+	e, err := New(Config{BaseURL: base, Profile: p, Username: "demo", Password: "demo", RefreshBackoff: 10 * time.Millisecond, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,8 +328,9 @@ type spa struct {
 	refresh       map[string]bool      // refresh token → already used
 	revoked       bool
 	csrf          string
-	refreshDelay  time.Duration
-	echo          bool // reject refreshes with a body that echoes the cookies (redaction test)
+	refreshDelay  time.Duration // real time: it keeps a refresh in flight while a burst joins it
+	clock         clock.Clock   // when access tokens expire
+	echo          bool          // reject refreshes with a body that echoes the cookies (redaction test)
 	refreshCalls  atomic.Int64
 	csrfRejected  atomic.Int64
 	reuse         atomic.Int64
@@ -362,13 +370,14 @@ path = "/api/data"
 `
 
 func newSPA(ttl, refreshDelay time.Duration) *spa {
-	return &spa{access: map[string]time.Time{}, refresh: map[string]bool{}, ttl: ttl, refreshDelay: refreshDelay}
+	return &spa{access: map[string]time.Time{}, refresh: map[string]bool{}, ttl: ttl, refreshDelay: refreshDelay, clock: clock.System{}}
 }
 
 func (s *spa) mint() (acc, ref string) {
 	s.seq++
-	acc, ref = fmt.Sprintf("acc-%d-%x", s.seq, time.Now().UnixNano()), fmt.Sprintf("ref-%d-%x", s.seq, time.Now().UnixNano())
-	s.access[acc] = time.Now().Add(s.ttl)
+	now := s.clock.Now()
+	acc, ref = fmt.Sprintf("acc-%d-%x", s.seq, now.UnixNano()), fmt.Sprintf("ref-%d-%x", s.seq, now.UnixNano())
+	s.access[acc] = now.Add(s.ttl)
 	s.refresh[ref] = false
 	return acc, ref
 }
@@ -454,7 +463,7 @@ func (s *spa) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		exp, ok := s.access[tok]
 		revoked := s.revoked
 		s.mu.Unlock()
-		if !ok || revoked || time.Now().After(exp) {
+		if !ok || revoked || s.clock.Now().After(exp) {
 			fail(401, "expired", "access token expired")
 			return
 		}
@@ -479,13 +488,15 @@ func spaProfile(t *testing.T) profile.Profile {
 // rejection, no reuse, all 50 ok.
 func TestCookieIndependentServerFiftyAtExpiry(t *testing.T) {
 	s := newSPA(time.Second, 300*time.Millisecond)
+	clk := testClock(time.Now()) // near real time: the cookie jar expires cookies by it
+	s.clock = clk
 	hs := httptest.NewServer(s)
 	defer hs.Close()
 	p := spaProfile(t)
 	if p.CookiePath() != "/api/session/refresh" || p.Refresh.Send != profile.SendCookie || p.Login.UserField != "email" {
 		t.Fatalf("profile %+v", p)
 	}
-	e := cookieEngine(t, hs.URL, p)
+	e := cookieEngineOn(t, hs.URL, p, clk)
 	ctx := context.Background()
 	if _, err := e.Login(ctx); err != nil {
 		t.Fatal(err)
@@ -494,7 +505,7 @@ func TestCookieIndependentServerFiftyAtExpiry(t *testing.T) {
 	if r := e.Do(ctx, req); r.Outcome != OK {
 		t.Fatalf("first: %+v", r)
 	}
-	time.Sleep(1100 * time.Millisecond) // past the access token's expiry
+	clk.Advance(1100 * time.Millisecond) // past the access token's expiry
 	ok, reasons := fifty(e, 50, req)
 	if ok != 50 {
 		t.Fatalf("%d of 50 ok: %v", ok, reasons)
@@ -524,16 +535,18 @@ func TestCookieIndependentServerFiftyAtExpiry(t *testing.T) {
 // reuse and revokes the family, and the engine names the reuse (reuse.go works unchanged).
 func TestCookieIndependentServerStampedeIsReuse(t *testing.T) {
 	s := newSPA(time.Second, 100*time.Millisecond)
+	clk := testClock(time.Now())
+	s.clock = clk
 	hs := httptest.NewServer(s)
 	defer hs.Close()
 	p := spaProfile(t)
-	e := cookieEngine(t, hs.URL, p)
+	e := cookieEngineOn(t, hs.URL, p, clk)
 	e.SetSingleFlight(false)
 	ctx := context.Background()
 	if _, err := e.Login(ctx); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1100 * time.Millisecond)
+	clk.Advance(1100 * time.Millisecond)
 	fifty(e, 10, p.PresetRequests()[0])
 	if s.refreshCalls.Load() < 2 || s.reuse.Load() == 0 {
 		t.Fatalf("refresh calls %d reuse %d", s.refreshCalls.Load(), s.reuse.Load())

@@ -13,6 +13,7 @@ import (
 	"tokenscope/apiclient/oidc"
 	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
+	"tokenscope/internal/clock"
 	"tokenscope/session"
 )
 
@@ -97,7 +98,7 @@ func TestDPoPAuthCodeBindsThenOneRefreshFor100(t *testing.T) {
 
 func TestDPoPDeviceFlowBinds(t *testing.T) {
 	var v *env
-	oc := deviceConfig(t, func() *session.ManualClock { return v.clock })
+	oc := deviceConfig(t, func() *clock.Manual { return v.clock })
 	oc.DPoP = true
 	v = newOIDCEnv(t, es256, oc, nil)
 	if _, err := v.e.Login(context.Background()); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/go-resty/resty/v2"
 
 	"tokenscope/apiclient/profile"
+	"tokenscope/internal/redact"
 	"tokenscope/session"
 )
 
@@ -82,6 +83,11 @@ type Config struct {
 	// OIDC logs in through an identity provider instead of the profile's login endpoint, and
 	// refreshes at the provider's token endpoint. Nil: the profile's endpoints.
 	OIDC *OIDCConfig
+
+	// Secrets is the session's secrets: the engine adds every credential it is given and every
+	// token it receives, and masks with them what it says; the caller adds its own (a .http
+	// file's $processEnv values) and masks its output with them. Default a new set.
+	Secrets *redact.Secrets
 
 	// Diagnostics receives resty's own warnings, which would otherwise go to stderr and garble
 	// a TUI. Discarded when nil.
@@ -265,6 +271,10 @@ func (cfg *Config) withDefaults() error {
 	if cfg.Log == nil {
 		cfg.Log = session.NewLog(0)
 	}
+	if cfg.Secrets == nil {
+		cfg.Secrets = redact.New()
+	}
+	cfg.Secrets.Add(redact.Credential, cfg.Password, cfg.ClientSecret)
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
@@ -319,6 +329,7 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("profile %s: %w", cfg.Profile.Name, err)
 	}
 	e.hosted = hosted
+	cfg.Secrets.Add(redact.Credential, hosted.Secrets...)
 	if cfg.OIDC != nil && cfg.OIDC.DPoP {
 		if err := e.setupDPoP(); err != nil {
 			return nil, err

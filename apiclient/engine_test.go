@@ -13,6 +13,7 @@ import (
 
 	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
+	"tokenscope/internal/clock"
 	"tokenscope/session"
 )
 
@@ -22,19 +23,24 @@ var epoch = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 type env struct {
 	t     *testing.T
 	srv   *demoserver.Server
-	clock *session.ManualClock
+	clock *clock.Manual
 	e     *Engine
 	p     profile.Profile
 }
 
-type clockAdapter struct{ c *session.ManualClock }
-
-func (a clockAdapter) Now() time.Time { return a.c.Now() }
+// testClock is a manual clock on which the engine's short waits (refresh backoffs of
+// milliseconds) pass by themselves, as real time would have let them, while a token's life, a
+// poll interval and the background refresher's nap wait for the test to move the clock.
+func testClock(t0 time.Time) *clock.Manual {
+	c := clock.NewManual(t0)
+	c.AutoAdvance(500 * time.Millisecond)
+	return c
+}
 
 func newEnv(t *testing.T, name string, so demoserver.Options, cfg Config) *env {
 	t.Helper()
-	clock := session.NewManualClock(epoch)
-	so.Clock = clockAdapter{clock}
+	clock := testClock(epoch)
+	so.Clock = clock
 	srv, err := demoserver.New(so)
 	if err != nil {
 		t.Fatal(err)

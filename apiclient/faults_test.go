@@ -311,8 +311,8 @@ func TestFaultServerStopsMidBurstAndComesBack(t *testing.T) {
 
 func faultServerOutage(t *testing.T, prof string) {
 	faultLeakCheck(t)
-	clock := session.NewManualClock(epoch)
-	srv, err := demoserver.New(demoserver.Options{Clock: clockAdapter{clock}})
+	clock := testClock(epoch)
+	srv, err := demoserver.New(demoserver.Options{Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"time"
 
+	"tokenscope/internal/redact"
 	"tokenscope/session"
 )
 
@@ -33,7 +34,7 @@ func FetchJWKS(ctx context.Context, rt http.RoundTripper, rawURL string) (map[st
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%q is not an http(s) URL", rawURL)
 	}
-	where := u.Redacted() // a URL may carry credentials; messages must not
+	where := redact.URL(u.String()) // a URL may carry credentials; messages must not
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"tokenscope/apiclient/profile"
+	"tokenscope/internal/redact"
 	"tokenscope/session"
 )
 
@@ -70,6 +71,7 @@ func (e *Engine) loginPassword(ctx context.Context, target, how string) error {
 // installLogin starts a new session with a logged-in profile.Answer (and the ID token, when the login
 // brought one) and records it; how completes "logged in ...".
 func (e *Engine) installLogin(p profile.Answer, idTok session.Token, how string) {
+	e.keepSecret(p.Access, p.Refresh, idTok)
 	e.mu.Lock()
 	logins := e.sess.Logins + 1
 	e.sess = session.Session{
@@ -190,7 +192,7 @@ func (e *Engine) authCall(method, target string) func(reason string) string {
 func joinedURL(base, target string) (string, string) {
 	t, err := url.Parse(target)
 	if err != nil || t.IsAbs() {
-		return redactedURL(target), ""
+		return redact.URL(target), ""
 	}
 	path := target
 	if !strings.HasPrefix(path, "/") {
@@ -199,7 +201,7 @@ func joinedURL(base, target string) (string, string) {
 	full := strings.TrimRight(base, "/") + path
 	b, err := url.Parse(strings.TrimRight(base, "/"))
 	if err != nil {
-		return redactedURL(full), ""
+		return redact.URL(full), ""
 	}
 	baseSegs := strings.Split(strings.Trim(b.Path, "/"), "/")
 	pathSegs := strings.Split(strings.Trim(t.Path, "/"), "/")
@@ -207,17 +209,8 @@ func joinedURL(base, target string) (string, string) {
 		tail := baseSegs[len(baseSegs)-n:]
 		if tail[0] != "" && slices.Equal(tail, pathSegs[:n]) {
 			seg := "/" + strings.Join(tail, "/")
-			return redactedURL(full), seg + seg + "/..."
+			return redact.URL(full), seg + seg + "/..."
 		}
 	}
-	return redactedURL(full), ""
-}
-
-// redactedURL masks the password of a URL's userinfo; s itself when it does not parse.
-func redactedURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return s
-	}
-	return u.Redacted()
+	return redact.URL(full), ""
 }

@@ -17,6 +17,7 @@ import (
 
 	"tokenscope/apiclient/oidc"
 	"tokenscope/apiclient/profile"
+	"tokenscope/internal/redact"
 	"tokenscope/session"
 )
 
@@ -55,8 +56,6 @@ type OIDCConfig struct {
 	OnAuthURL func(url string)
 	// OnDeviceCode shows the verification URI and user code; required for device.
 	OnDeviceCode func(d oidc.DeviceAuth)
-	// Sleep waits between device polls; nil is a real timer.
-	Sleep func(ctx context.Context, d time.Duration) error
 
 	// DPoP sender-constrains the tokens (RFC 9449): a key per engine, a proof on every token
 	// and resource call, dpop_jkt on the authorization request. A provider that answers
@@ -111,7 +110,8 @@ func (e *Engine) link(ctx context.Context) (*idpLink, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &oidc.Client{HTTP: hc, Provider: p, ID: o.ClientID, Secret: o.ClientSecret, Auth: o.ClientAuth, Sleep: o.Sleep, Now: e.now, ServerNow: func() time.Time { return e.onServerClock(e.now()) }}
+	c := &oidc.Client{HTTP: hc, Provider: p, ID: o.ClientID, Secret: o.ClientSecret, Auth: o.ClientAuth, Clock: e.clock,
+		ServerNow: func() time.Time { return e.onServerClock(e.now()) }}
 	if o.Flow == FlowAuthCode || o.Flow == FlowDevice {
 		if err := e.setKeyfunc(ctx, c); err != nil {
 			return nil, err
@@ -232,10 +232,12 @@ func (e *Engine) authCodeFlow(ctx context.Context, c *oidc.Client) (profile.Answ
 		return profile.Answer{}, err
 	}
 	o.OnAuthURL(u)
+	e.cfg.Secrets.Add(redact.Credential, req.Verifier)
 	code, err := cb.Wait(ctx, req)
 	if err != nil {
 		return profile.Answer{}, err
 	}
+	e.cfg.Secrets.Add(redact.Credential, code)
 	return req.Exchange(ctx, code)
 }
 

@@ -12,6 +12,7 @@ import (
 	"tokenscope/apiclient/oidc"
 	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
+	"tokenscope/internal/clock"
 	"tokenscope/internal/testutil"
 	"tokenscope/session"
 )
@@ -20,8 +21,8 @@ import (
 // logs in there through oc. It does not log in. wrap, when set, stands between the two.
 func newOIDCEnv(t *testing.T, so demoserver.Options, oc OIDCConfig, wrap func(http.Handler) http.Handler) *env {
 	t.Helper()
-	clock := session.NewManualClock(epoch)
-	so.Clock = clockAdapter{clock}
+	clock := testClock(epoch)
+	so.Clock = clock
 	srv, err := demoserver.New(so)
 	if err != nil {
 		t.Fatal(err)
@@ -63,28 +64,26 @@ func (b browser) approveDevice(d oidc.DeviceAuth) error {
 // the loopback listener.
 func (b browser) authorize(authURL string) error { return b.Authorize(authURL, "demo", "demo") }
 
-// deviceConfig approves every device code through the HTML pages; polls wait for the
-// approval, then advance the shared clock by the interval.
-func deviceConfig(t *testing.T, clock func() *session.ManualClock) OIDCConfig {
-	approved := make(chan struct{})
+// deviceConfig approves every device code through the HTML pages; once approved, the shared
+// clock moves to the waiting poll's deadline (the engine's poll timer runs on it) and that poll
+// collects the tokens.
+func deviceConfig(t *testing.T, clk func() *clock.Manual) OIDCConfig {
 	return OIDCConfig{
 		Flow: FlowDevice,
 		OnDeviceCode: func(d oidc.DeviceAuth) {
 			go func() {
-				defer close(approved)
 				if err := newBrowser().approveDevice(d); err != nil {
 					t.Error("approving the device:", err)
+					return
 				}
+				// Two timers: the background refresher's (idle, an hour away) and the poll's.
+				if !clk().AwaitTimers(2, 10*time.Second) {
+					t.Error("the device poll never waited on the engine's clock")
+					return
+				}
+				_, next := clk().Pending()
+				clk().Advance(next)
 			}()
-		},
-		Sleep: func(ctx context.Context, d time.Duration) error {
-			select {
-			case <-approved:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			clock().Advance(d)
-			return nil
 		},
 	}
 }
@@ -150,7 +149,7 @@ func TestOIDCClientCredentialsOneFetchAtExpiry(t *testing.T) {
 
 func TestOIDCDeviceFlowThenOneRefresh(t *testing.T) {
 	var v *env
-	v = newOIDCEnv(t, es256, deviceConfig(t, func() *session.ManualClock { return v.clock }), nil)
+	v = newOIDCEnv(t, es256, deviceConfig(t, func() *clock.Manual { return v.clock }), nil)
 	if _, err := v.e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +255,7 @@ func editTokenAnswers(h http.Handler, edit func(map[string]any)) http.Handler {
 func TestOIDCNoRefreshTokenNote(t *testing.T) {
 	var v *env
 	// HS256 (the demo's default): the ID token's signature cannot be checked; a note says so.
-	v = newOIDCEnv(t, demoserver.Options{}, deviceConfig(t, func() *session.ManualClock { return v.clock }), stripRefreshTokens)
+	v = newOIDCEnv(t, demoserver.Options{}, deviceConfig(t, func() *clock.Manual { return v.clock }), stripRefreshTokens)
 	if _, err := v.e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +276,7 @@ func TestOIDCNoRefreshTokenNote(t *testing.T) {
 // advising to ask for offline_access, which the engine did.
 func TestOIDCOfflineAccessNotGrantedNote(t *testing.T) {
 	var v *env
-	v = newOIDCEnv(t, es256, deviceConfig(t, func() *session.ManualClock { return v.clock }), offlineNotGranted)
+	v = newOIDCEnv(t, es256, deviceConfig(t, func() *clock.Manual { return v.clock }), offlineNotGranted)
 	if _, err := v.e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +328,7 @@ func TestOIDCConfigChecked(t *testing.T) {
 // the discovered token endpoint.
 func TestOIDCResumedSessionRefreshes(t *testing.T) {
 	var v *env
-	v = newOIDCEnv(t, es256, deviceConfig(t, func() *session.ManualClock { return v.clock }), nil)
+	v = newOIDCEnv(t, es256, deviceConfig(t, func() *clock.Manual { return v.clock }), nil)
 	if _, err := v.e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"tokenscope/apiclient/profile"
+	"tokenscope/internal/clock"
 	"tokenscope/session"
 )
 
@@ -34,7 +35,7 @@ const (
 // hostedServer is the state every fake service shares: one user, its tokens and counters.
 type hostedServer struct {
 	t        *testing.T
-	clock    *session.ManualClock
+	clock    *clock.Manual
 	mu       sync.Mutex
 	seq      int
 	access   string          // the current access token
@@ -46,7 +47,7 @@ type hostedServer struct {
 	hosts    sync.Map // host → true, every host the engine's transport was asked for
 }
 
-func newHostedServer(t *testing.T, clock *session.ManualClock, rotate bool) *hostedServer {
+func newHostedServer(t *testing.T, clock *clock.Manual, rotate bool) *hostedServer {
 	return &hostedServer{t: t, clock: clock, refresh: map[string]bool{}, rotate: rotate}
 }
 
@@ -94,7 +95,7 @@ func (s *hostedServer) api(w http.ResponseWriter, r *http.Request, extra func(*h
 	writeJSON(w, s.clock, "application/json", http.StatusOK, map[string]any{"ok": true})
 }
 
-func writeJSON(w http.ResponseWriter, clock *session.ManualClock, ct string, status int, v any) {
+func writeJSON(w http.ResponseWriter, clock *clock.Manual, ct string, status int, v any) {
 	w.Header().Set("Content-Type", ct)
 	w.Header().Set("Date", clock.Now().UTC().Format(http.TimeFormat)) // the engine learns the clock from it
 	w.WriteHeader(status)
@@ -333,9 +334,9 @@ func hostedCases() []hostedCase {
 }
 
 // startHosted starts the case's server and an engine logged in to it.
-func startHosted(t *testing.T, c hostedCase) (*Engine, *hostedServer, *loopbackTransport, *session.ManualClock) {
+func startHosted(t *testing.T, c hostedCase) (*Engine, *hostedServer, *loopbackTransport, *clock.Manual) {
 	t.Helper()
-	clock := session.NewManualClock(epoch)
+	clock := testClock(epoch)
 	s := newHostedServer(t, clock, c.rotate)
 	ts := httptest.NewServer(c.handler(s))
 	t.Cleanup(ts.Close)
@@ -492,7 +493,7 @@ func TestHostedLoginFailureText(t *testing.T) {
 		{hostedCases()[2], "Incorrect username or password."},
 	} {
 		t.Run(c.name(), func(t *testing.T) {
-			clock := session.NewManualClock(epoch)
+			clock := testClock(epoch)
 			s := newHostedServer(t, clock, c.rotate)
 			ts := httptest.NewServer(c.handler(s))
 			defer ts.Close()

@@ -6,14 +6,13 @@ package apiclient
 // when recorded: a token is only known to be one once its answer has been read.
 
 import (
-	"bytes"
-	"encoding/json"
 	"io"
 	"net/http"
-	"regexp"
-	"strings"
 	"sync"
 	"time"
+
+	"tokenscope/internal/har"
+	"tokenscope/internal/redact"
 )
 
 // RecordedBodyMax caps each recorded body.
@@ -34,24 +33,27 @@ type Exchange struct {
 	RespBody      []byte
 	BodyTruncated bool
 	Err           string
-	taken         bool // handed out by TakeDone
+	// Sent and Received are the session's tokens the request carried and the answer brought,
+	// by fingerprint: filled in when masked.
+	Sent, Received []redact.Found
+	taken          bool // handed out by TakeDone
 }
 
 // Recorder is an http.RoundTripper that records the exchanges going through it.
 type Recorder struct {
-	next http.RoundTripper
-	mu   sync.Mutex
-	ex   []*Exchange
-	mask func(string) string
+	next    http.RoundTripper
+	mu      sync.Mutex
+	ex      []*Exchange
+	secrets *redact.Secrets
 }
 
 // NewRecorder records what goes through next.
 func NewRecorder(next http.RoundTripper) *Recorder { return &Recorder{next: next} }
 
-// SetMask adds a masking step for the text written (the engine's redaction, say).
-func (r *Recorder) SetMask(f func(string) string) {
+// SetSecrets masks what the recorder hands out with the session's secrets (Engine.Secrets).
+func (r *Recorder) SetSecrets(s *redact.Secrets) {
 	r.mu.Lock()
-	r.mask = f
+	r.secrets = s
 	r.mu.Unlock()
 }
 
@@ -135,129 +137,65 @@ func (r *Recorder) Exchanges() []Exchange {
 	return out
 }
 
-// masked is a copy of x with its secrets masked. Called with r.mu held.
+// masked is a copy of x with its secrets masked, by the session's secrets and where
+// credentials sit (redact.Secrets.Evidence). Called with r.mu held.
 func (r *Recorder) masked(x *Exchange) Exchange {
 	m := *x
-	m.URL = r.maskText(m.URL)
-	m.ReqHeader, m.RespHeader = r.maskHeader(m.ReqHeader), r.maskHeader(m.RespHeader)
-	m.ReqBody, m.RespBody = []byte(r.maskText(string(m.ReqBody))), []byte(r.maskText(string(m.RespBody)))
-	m.Err = r.maskText(m.Err)
+	sec := r.secrets
+	m.URL, m.Sent = sec.Evidence(m.URL, nil)
+	m.ReqHeader, m.Sent = sec.EvidenceHeader(m.ReqHeader, m.Sent)
+	var body string
+	body, m.Sent = sec.Evidence(string(m.ReqBody), m.Sent)
+	m.ReqBody = []byte(body)
+	m.RespHeader, m.Received = sec.EvidenceHeader(m.RespHeader, nil)
+	body, m.Received = sec.Evidence(string(m.RespBody), m.Received)
+	m.RespBody = []byte(body)
+	m.Err, _ = sec.Evidence(m.Err, nil)
 	return m
 }
 
-// secretHeaders carry credentials whatever their value looks like.
-var secretHeaders = map[string]bool{"Authorization": true, "Cookie": true, "Set-Cookie": true, "Dpop": true,
-	"X-Token": true, "Apikey": true, "X-Api-Key": true, "Proxy-Authorization": true, "X-Csrf-Token": true}
+// WriteHAR writes the exchanges as HAR 1.2, each with the fingerprints of the tokens it
+// carried in its _tokenscope field.
+func (r *Recorder) WriteHAR(w io.Writer, creator string) error {
+	var entries []har.Entry
+	for _, x := range r.Exchanges() {
+		entries = append(entries, harEntry(x))
+	}
+	return har.Write(w, har.Creator{Name: "tokenscope", Version: creator}, entries)
+}
 
-func (r *Recorder) maskHeader(h http.Header) http.Header {
-	out := http.Header{}
-	for k, vs := range h {
-		for _, v := range vs {
-			if secretHeaders[http.CanonicalHeaderKey(k)] {
-				v = maskCredential(v)
-			}
-			out.Add(k, r.maskText(v))
-		}
+func harEntry(x Exchange) har.Entry {
+	req := har.Request{Method: x.Method, URL: x.URL, HTTPVersion: "HTTP/1.1", Headers: har.Headers(x.ReqHeader),
+		QueryString: []har.NV{}, Cookies: []har.NV{}, HeadersSize: -1, BodySize: len(x.ReqBody)}
+	if len(x.ReqBody) > 0 {
+		req.PostData = &har.PostData{MimeType: x.ReqHeader.Get("Content-Type"), Text: string(x.ReqBody)}
+	}
+	content := har.Content{Size: len(x.RespBody), MimeType: x.RespHeader.Get("Content-Type"), Text: string(x.RespBody)}
+	if x.BodyTruncated {
+		content.Comment = "cut at 64 KiB"
+	}
+	resp := har.Response{Status: x.Status, StatusText: http.StatusText(x.Status), HTTPVersion: "HTTP/1.1",
+		Headers: har.Headers(x.RespHeader), Cookies: []har.NV{}, Content: content, RedirectURL: x.RespHeader.Get("Location"),
+		HeadersSize: -1, BodySize: len(x.RespBody), Error: x.Err}
+	ms := float64(x.Duration.Microseconds()) / 1000
+	return har.Entry{Started: x.Started, Time: ms, Request: req, Response: resp, Timings: har.Timings{Wait: ms}, Tokens: x.Tokens()}
+}
+
+// Tokens are the fingerprints of the tokens the exchange carried, as HAR's _tokenscope field
+// and --log-bodies write them; nil when it carried none.
+func (x Exchange) Tokens() *har.Tokens {
+	if len(x.Sent)+len(x.Received) == 0 {
+		return nil
+	}
+	return &har.Tokens{Sent: harTokens(x.Sent), Received: harTokens(x.Received)}
+}
+
+func harTokens(fs []redact.Found) []har.Token {
+	var out []har.Token
+	for _, f := range fs {
+		out = append(out, har.Token{Kind: f.Kind.String(), FP: f.FP})
 	}
 	return out
-}
-
-// maskCredential keeps a header's shape ("Bearer …", "refresh_token=…; Path=/auth") and hides
-// the secret in it.
-func maskCredential(v string) string {
-	if scheme, _, ok := strings.Cut(v, " "); ok && !strings.Contains(scheme, "=") {
-		return scheme + " [masked]"
-	}
-	if name, rest, ok := strings.Cut(v, "="); ok {
-		attrs := ""
-		if _, a, ok := strings.Cut(rest, ";"); ok {
-			attrs = ";" + a
-		}
-		return name + "=[masked]" + attrs
-	}
-	return "[masked]"
-}
-
-var (
-	// jwtLike is a JSON Web Token anywhere in text.
-	jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)
-	// secretFields are JSON members and form fields that hold credentials.
-	secretJSON = regexp.MustCompile(`("(?i:[a-z_]*token|access|refresh|password|client_secret|code|code_verifier|device_code|secret|jwt|idToken|refreshToken|accessToken)"\s*:\s*")[^"]*(")`)
-	secretForm = regexp.MustCompile(`((?:^|[&?])(?i:[a-z_]*token|password|client_secret|code|code_verifier|device_code|refresh|key)=)[^&\s;]*`)
-)
-
-// maskText hides tokens and credential fields in text, then applies the engine's mask.
-func (r *Recorder) maskText(s string) string {
-	s = jwtLike.ReplaceAllString(s, "[masked JWT]")
-	s = secretJSON.ReplaceAllString(s, "${1}[masked]${2}")
-	s = secretForm.ReplaceAllString(s, "${1}[masked]")
-	if r.mask != nil {
-		s = r.mask(s)
-	}
-	return s
-}
-
-// WriteHAR writes the exchanges as HAR 1.2 (http://www.softwareishard.com/blog/har-12-spec/).
-func (r *Recorder) WriteHAR(w io.Writer, creator string) error {
-	type nv struct {
-		Name  string `json:"name"`
-		Value string `json:"value"`
-	}
-	headers := func(h http.Header) []nv {
-		out := []nv{}
-		for k, vs := range h {
-			for _, v := range vs {
-				out = append(out, nv{k, v})
-			}
-		}
-		return out
-	}
-	var entries []map[string]any
-	for _, x := range r.Exchanges() {
-		req := map[string]any{"method": x.Method, "url": x.URL, "httpVersion": "HTTP/1.1", "headers": headers(x.ReqHeader),
-			"queryString": []nv{}, "cookies": []nv{}, "headersSize": -1, "bodySize": len(x.ReqBody)}
-		if len(x.ReqBody) > 0 {
-			req["postData"] = map[string]any{"mimeType": x.ReqHeader.Get("Content-Type"), "text": string(x.ReqBody)}
-		}
-		content := map[string]any{"size": len(x.RespBody), "mimeType": x.RespHeader.Get("Content-Type"), "text": string(x.RespBody)}
-		if x.BodyTruncated {
-			content["comment"] = "cut at 64 KiB"
-		}
-		resp := map[string]any{"status": x.Status, "statusText": http.StatusText(x.Status), "httpVersion": "HTTP/1.1",
-			"headers": headers(x.RespHeader), "cookies": []nv{}, "content": content, "redirectURL": x.RespHeader.Get("Location"),
-			"headersSize": -1, "bodySize": len(x.RespBody)}
-		if x.Err != "" {
-			resp["_error"] = x.Err
-		}
-		ms := float64(x.Duration.Microseconds()) / 1000
-		entries = append(entries, map[string]any{"startedDateTime": x.Started.Format(time.RFC3339Nano), "time": ms,
-			"request": req, "response": resp, "cache": map[string]any{},
-			"timings": map[string]any{"send": 0, "wait": ms, "receive": 0}})
-	}
-	if entries == nil {
-		entries = []map[string]any{}
-	}
-	doc := map[string]any{"log": map[string]any{"version": "1.2", "creator": map[string]string{"name": "tokenscope", "version": creator},
-		"entries": entries}}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(doc); err != nil {
-		return err
-	}
-	_, err := w.Write(b.Bytes())
-	return err
-}
-
-// Redact masks the engine's secrets in s (the password, the client secret, the current tokens,
-// the profile's *_env values): what a recording of the session must not show.
-func (e *Engine) Redact(s string) string {
-	e.mu.Lock()
-	secrets := []string{e.cfg.Password, e.cfg.ClientSecret, e.sess.Access.Raw, e.sess.Refresh.Raw}
-	secrets = append(secrets, e.cookieSecretsLocked()...)
-	secrets = append(secrets, e.hosted.Secrets...)
-	e.mu.Unlock()
-	return redactSecrets(s, secrets)
 }
 
 // TakeDone returns, masked, the exchanges whose answers have been read (or failed) since the

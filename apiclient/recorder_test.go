@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"tokenscope/internal/redact"
 )
 
 // TestRecorderKeepsAndMasks: the recorder passes answers through unchanged, keeps the first
@@ -25,7 +27,7 @@ func TestRecorderKeepsAndMasks(t *testing.T) {
 	}))
 	defer srv.Close()
 	rec := NewRecorder(http.DefaultTransport)
-	rec.SetMask(func(s string) string { return strings.ReplaceAll(s, "hunter22", "[redacted]") })
+	rec.SetSecrets(redact.Of("hunter22"))
 	hc := &http.Client{Transport: rec}
 	req, _ := http.NewRequest("POST", srv.URL+"/login?code=abc", strings.NewReader(`{"username":"demo","password":"hunter22"}`))
 	req.Header.Set("Authorization", "Bearer "+jwt)
@@ -61,7 +63,7 @@ func TestRecorderKeepsAndMasks(t *testing.T) {
 			t.Errorf("the HAR shows %q", secret)
 		}
 	}
-	for _, kept := range []string{`"user\":\"demo\"`, "Bearer [masked]", "refresh_token=[masked]; Path=/auth; HttpOnly", "cut at 64 KiB"} {
+	for _, kept := range []string{`"user\":\"demo\"`, "Bearer [redacted]", "refresh_token=[redacted]; Path=/auth; HttpOnly", "cut at 64 KiB"} {
 		if !strings.Contains(har, kept) {
 			t.Errorf("the HAR lacks %q", kept)
 		}

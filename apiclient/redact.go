@@ -3,42 +3,27 @@ package apiclient
 // Keeping secrets out of what the engine says about a server's answers.
 
 import (
-	"html"
-	"strconv"
-	"strings"
-	"unicode/utf16"
-	"unicode/utf8"
-
 	"github.com/go-resty/resty/v2"
 
 	"tokenscope/apiclient/profile"
+	"tokenscope/internal/redact"
 	"tokenscope/session"
 )
 
 // redactClip removes secrets from text built from a server's answer, and clips it to
 // session.MaxTextBytes: servers do echo what they were sent ("wrong password hunter2", "bad
-// token eyJ…"), and the text goes to the screen, the event log and exports. An echo is rarely
-// verbatim: a JSON answer writes ä as \u00e4 (and may write any letter as \u0070), an HTML page
-// writes ' as &#39; or &#x27; and < as &lt;, a form body writes %70%77 and + for a space. So
-// the text is not searched for a list of encodings of each secret but read the way a decoder
-// would: each character of the secret in any of those forms, mixed freely, and with the
-// characters of an escape escaped once more (JSON's \u0026lt; is HTML's &lt;, which is <).
+// token eyJ…"), and the text goes to the screen, the event log and exports. The session's
+// secrets (redact.Secrets) are found in every form a JSON answer, an HTML page or a form body
+// writes them in.
 //
 // Only the start of a long text is searched: what the clip keeps, and a margin so that an echo
 // the cut would split is found whole. Reading megabytes of a server's text this way would
 // let the server spend seconds of the engine's time.
 func (e *Engine) redactClip(s string, extra ...string) string {
-	e.mu.Lock()
-	secrets := append([]string{e.cfg.Password, e.cfg.ClientSecret, e.sess.Access.Raw, e.sess.Refresh.Raw}, extra...)
-	secrets = append(secrets, e.cookieSecretsLocked()...)
-	secrets = append(secrets, e.hosted.Secrets...) // values of the profile's *_env keys
-	e.mu.Unlock()
-	longest := 0
-	for _, sec := range secrets {
-		longest = max(longest, len(sec))
-	}
-	limit := min(len(s), session.MaxTextBytes+redactMargin*longest)
-	out, end := redactPrefix(s, secrets, limit)
+	sec := e.cfg.Secrets
+	sec.Add(redact.Refresh, extra...) // the refresh token a failed refresh sent: one of the session's
+	limit := min(len(s), session.MaxTextBytes+redactMargin*sec.Longest())
+	out, end := sec.MaskPrefix(s, limit)
 	return session.ClipMore(out, len(s)-end)
 }
 
@@ -46,317 +31,16 @@ func (e *Engine) redactClip(s string, extra ...string) string {
 // six, JSON's \u0026#x27; twelve.
 const redactMargin = 32
 
-// minSecret is the shortest secret redacted: very short values would redact ordinary words,
-// and nothing that short is a secret worth the damage.
-const minSecret = 4
-
-// redactSecrets replaces every stretch of s that reads as one of secrets with [redacted].
-func redactSecrets(s string, secrets []string) string {
-	out, _ := redactPrefix(s, secrets, len(s))
-	return out
+// keepSecret adds a login's or a refresh's tokens to the session's secrets: tokens a refresh
+// replaced stay secrets, as a copy of them may still be anywhere.
+func (e *Engine) keepSecret(access, refresh, id session.Token) {
+	e.cfg.Secrets.Add(redact.Access, access.Raw)
+	e.cfg.Secrets.Add(redact.Refresh, refresh.Raw)
+	e.cfg.Secrets.Add(redact.IDToken, id.Raw)
 }
 
-// redactPrefix redacts the stretches of s that read as one of secrets and start before limit,
-// and returns the result up to end: limit, or the end of the last stretch when that is later.
-func redactPrefix(s string, secrets []string, limit int) (out string, end int) {
-	var spans [][2]int
-	var m matcher
-	for _, sec := range secrets {
-		if len(sec) >= minSecret {
-			spans = m.find(s, sec, limit, spans)
-		}
-	}
-	end = limit
-	for _, sp := range spans {
-		end = max(end, sp[1])
-	}
-	if len(spans) == 0 {
-		return s[:end], end
-	}
-	// Spans come in order per secret; sort them all by start and merge the overlaps.
-	sortSpans(spans)
-	var b strings.Builder
-	last := 0
-	for i := 0; i < len(spans); {
-		start, stop := spans[i][0], spans[i][1]
-		for i++; i < len(spans) && spans[i][0] < stop; i++ {
-			stop = max(stop, spans[i][1])
-		}
-		b.WriteString(s[last:start])
-		b.WriteString("[redacted]")
-		last = stop
-	}
-	b.WriteString(s[last:end])
-	return b.String(), end
-}
-
-func sortSpans(spans [][2]int) {
-	// Insertion sort: spans are few (one per echo) and mostly in order already.
-	for i := 1; i < len(spans); i++ {
-		for j := i; j > 0 && spans[j][0] < spans[j-1][0]; j-- {
-			spans[j], spans[j-1] = spans[j-1], spans[j]
-		}
-	}
-}
-
-// redactDepth is how deeply escapes nest: 2 reads an escape whose own characters are escaped
-// (JSON of HTML, HTML of JSON, JSON of a URL encoding, ...).
-const redactDepth = 2
-
-// unit is one way to read text at a position: the bytes it stands for and where it ends.
-type unit struct {
-	frag string
-	end  int
-}
-
-// matcher finds a secret in text, its scratch space reused from one position to the next.
-type matcher struct {
-	states [][]int // states[k]: the positions in the text after reading the secret's first k bytes
-	units  []unit
-}
-
-// find appends to spans the stretches of s starting before limit that read as sec, leftmost
-// first, each the longest at its start.
-func (m *matcher) find(s, sec string, limit int, spans [][2]int) [][2]int {
-	for p := 0; p < limit; p++ {
-		if c := s[p]; c != sec[0] && !introducer[c] && c != '+' {
-			continue
-		}
-		if end := m.matchAt(s, p, sec); end > p {
-			spans = append(spans, [2]int{p, end})
-			p = end - 1
-		}
-	}
-	return spans
-}
-
-// matchAt is the end of the longest stretch of s from p that reads as sec, or -1: a search over
-// the secret's bytes, keeping every position the text may have reached after each.
-func (m *matcher) matchAt(s string, p int, sec string) int {
-	if cap(m.states) < len(sec)+1 {
-		m.states = make([][]int, len(sec)+1)
-	}
-	m.states = m.states[:len(sec)+1]
-	for k := range m.states {
-		m.states[k] = m.states[k][:0]
-	}
-	m.states[0] = append(m.states[0], p)
-	for k := range len(sec) {
-		for _, pos := range m.states[k] {
-			if pos >= len(s) {
-				continue
-			}
-			m.units = readUnits(s, pos, redactDepth, m.units[:0])
-			for _, u := range m.units {
-				if n := k + len(u.frag); strings.HasPrefix(sec[k:], u.frag) && !containsInt(m.states[n], u.end) {
-					m.states[n] = append(m.states[n], u.end)
-				}
-			}
-		}
-	}
-	end := -1
-	for _, pos := range m.states[len(sec)] {
-		end = max(end, pos)
-	}
-	return end
-}
-
-func containsInt(xs []int, x int) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
-}
-
-// readUnits appends the ways one character of s can be read at p: the byte itself, and with
-// depth left each escape that starts there, its own characters read with one depth less.
-func readUnits(s string, p, depth int, out []unit) []unit {
-	out = append(out, unit{s[p : p+1], p + 1})
-	if depth > 0 && s[p] == '+' {
-		return append(out, unit{" ", p + 1}) // a space in a form body
-	}
-	if depth == 0 || !introducer[s[p]] {
-		return out
-	}
-	for _, esc := range [...]func(string, int, int) (unit, bool){jsonEscape, htmlEntity, percentEscape} {
-		if u, ok := esc(s, p, depth-1); ok {
-			out = append(out, u)
-		}
-	}
-	return out
-}
-
-// readChar reads one ASCII character at p that satisfies want: the byte itself, else an escape
-// of it (up to depth). The byte comes first so that the & of &amp;rd is the start of an
-// entity, not an escaped &.
-func readChar(s string, p, depth int, want *charSet) (byte, int, bool) {
-	if p >= len(s) {
-		return 0, p, false
-	}
-	if want[s[p]] {
-		return s[p], p + 1, true
-	}
-	if depth > 0 && introducer[s[p]] {
-		for _, esc := range [...]func(string, int, int) (unit, bool){jsonEscape, htmlEntity, percentEscape} {
-			if u, ok := esc(s, p, depth-1); ok && len(u.frag) == 1 && want[u.frag[0]] {
-				return u.frag[0], u.end, true
-			}
-		}
-	}
-	return 0, p, false
-}
-
-// charSet is the characters a reader accepts at a point of an escape: tables, not closures,
-// as they are consulted for every byte of a server's text.
-type charSet [256]bool
-
-func newSet(pred func(byte) bool) *charSet {
-	var cs charSet
-	for i := range cs {
-		cs[i] = pred(byte(i))
-	}
-	return &cs
-}
-
-func exactly(c byte) *charSet { return newSet(func(b byte) bool { return b == c }) }
-
-var (
-	setBackslash, setU, setAmp, setHash = exactly('\\'), exactly('u'), exactly('&'), exactly('#')
-	setSemi, setPercent                 = exactly(';'), exactly('%')
-	setX                                = newSet(func(b byte) bool { return b|0x20 == 'x' })
-	setDigit                            = newSet(func(b byte) bool { return '0' <= b && b <= '9' })
-	setHex                              = newSet(func(b byte) bool { return setDigit[b] || 'a' <= b|0x20 && b|0x20 <= 'f' })
-	setAlnum                            = newSet(func(b byte) bool { return setDigit[b] || 'a' <= b|0x20 && b|0x20 <= 'z' })
-	setJSONEscape                       = newSet(func(b byte) bool { return jsonShort[b] != "" || b == 'u' })
-	// introducer is what every escape starts with, however deeply nested: \, & or %.
-	introducer = newSet(func(b byte) bool { return b == '\\' || b == '&' || b == '%' })
-)
-
-// readNumber reads up to maxDigits digits that satisfy digit and parses them in base; n is
-// how many it read.
-func readNumber(s string, p, depth, maxDigits, base int, digit *charSet) (v uint64, end, n int, ok bool) {
-	var buf [16]byte
-	digits := buf[:0]
-	for len(digits) < min(maxDigits, len(buf)) {
-		c, q, ok := readChar(s, p, depth, digit)
-		if !ok {
-			break
-		}
-		digits, p = append(digits, c), q
-	}
-	if len(digits) == 0 {
-		return 0, p, 0, false
-	}
-	v, err := strconv.ParseUint(string(digits), base, 32)
-	return v, p, len(digits), err == nil
-}
-
-// jsonShort are JSON's two-character escapes.
-var jsonShort = [256]string{'"': `"`, '\\': `\`, '/': "/", 'b': "\b", 'f': "\f", 'n': "\n", 'r': "\r", 't': "\t"}
-
-// jsonEscape reads a JSON string escape at p: \" \\ \/ \b \f \n \r \t, or \uXXXX in either
-// case, a surrogate pair read as the one character it encodes.
-func jsonEscape(s string, p, depth int) (unit, bool) {
-	q, ok := readSeq(s, p, depth, setBackslash)
-	if !ok {
-		return unit{}, false
-	}
-	c, q, ok := readChar(s, q, depth, setJSONEscape)
-	if !ok {
-		return unit{}, false
-	}
-	if c != 'u' {
-		return unit{jsonShort[c], q}, true
-	}
-	r, q, ok := readHex4(s, q, depth)
-	if !ok {
-		return unit{}, false
-	}
-	if utf16.IsSurrogate(rune(r)) {
-		q2, ok := readSeq(s, q, depth, setBackslash, setU)
-		lo, q2, ok2 := readHex4(s, q2, depth)
-		pair := utf16.DecodeRune(rune(r), rune(lo))
-		if !ok || !ok2 || pair == utf8.RuneError {
-			return unit{}, false
-		}
-		return unit{string(pair), q2}, true
-	}
-	return unit{string(rune(r)), q}, true
-}
-
-func readHex4(s string, p, depth int) (uint64, int, bool) {
-	v, q, n, ok := readNumber(s, p, depth, 4, 16, setHex)
-	return v, q, ok && n == 4
-}
-
-// readSeq reads the given ASCII characters in order.
-func readSeq(s string, p, depth int, chars ...*charSet) (int, bool) {
-	for _, c := range chars {
-		var ok bool
-		if _, p, ok = readChar(s, p, depth, c); !ok {
-			return p, false
-		}
-	}
-	return p, true
-}
-
-// htmlEntity reads a character reference at p: &#39; &#x27; &#X27; (the semicolon optional) or
-// a named one such as &lt; &amp; &auml; (semicolon required), decoded as html does (so &#150;
-// is the en dash a browser shows).
-func htmlEntity(s string, p, depth int) (unit, bool) {
-	q, ok := readSeq(s, p, depth, setAmp)
-	if !ok {
-		return unit{}, false
-	}
-	if q2, ok := readSeq(s, q, depth, setHash); ok {
-		base, digit := 10, setDigit
-		if _, q3, ok := readChar(s, q2, depth, setX); ok {
-			base, digit, q2 = 16, setHex, q3
-		}
-		n, q3, _, ok := readNumber(s, q2, depth, 16, base, digit)
-		if !ok {
-			return unit{}, false
-		}
-		if _, q4, ok := readChar(s, q3, depth, setSemi); ok {
-			q3 = q4
-		}
-		return unit{html.UnescapeString("&#" + strconv.FormatUint(n, 10) + ";"), q3}, true
-	}
-	var name []byte
-	for len(name) < 32 {
-		c, q2, ok := readChar(s, q, depth, setAlnum)
-		if !ok {
-			break
-		}
-		name, q = append(name, c), q2
-	}
-	if q, ok = readSeq(s, q, depth, setSemi); !ok || len(name) == 0 {
-		return unit{}, false
-	}
-	ref := "&" + string(name) + ";"
-	if dec := html.UnescapeString(ref); dec != ref {
-		return unit{dec, q}, true
-	}
-	return unit{}, false
-}
-
-// percentEscape reads a URL escape at p, %HH in either case: one byte, which with its
-// neighbours may form a character.
-func percentEscape(s string, p, depth int) (unit, bool) {
-	q, ok := readSeq(s, p, depth, setPercent)
-	if !ok {
-		return unit{}, false
-	}
-	hi, q, ok1 := readChar(s, q, depth, setHex)
-	lo, q, ok2 := readChar(s, q, depth, setHex)
-	if !ok1 || !ok2 {
-		return unit{}, false
-	}
-	b, _ := strconv.ParseUint(string([]byte{hi, lo}), 16, 8)
-	return unit{string([]byte{byte(b)}), q}, true
-}
+// Secrets is the session's secrets, for masking what leaves the program.
+func (e *Engine) Secrets() *redact.Secrets { return e.cfg.Secrets }
 
 // bodySummary says what an error answer said (profile.Words), redacted and clipped.
 func (e *Engine) bodySummary(resp *resty.Response, extra ...string) string {

@@ -126,7 +126,7 @@ func (e *Engine) runRefresh(id uint64, refreshTok session.Token) error {
 			return ferr
 		}
 		select {
-		case <-time.After(wait):
+		case <-e.clock.After(wait):
 		case <-e.stop:
 			return ferr
 		}
@@ -193,6 +193,7 @@ func (e *Engine) refreshError(v profile.Verdict, r profile.Reply, call func(stri
 
 // applyRefresh installs a refreshed pair.
 func (e *Engine) applyRefresh(id uint64, p profile.Answer) {
+	e.keepSecret(p.Access, p.Refresh, session.Token{})
 	e.counters.refreshOK.Add(1)
 	e.mu.Lock()
 	if e.sess.State == session.StateLoginRequired || e.sess.State == session.StateLoggedOut {

@@ -68,7 +68,8 @@ func (e *Engine) Do(ctx context.Context, req profile.Request) Result {
 	e.counters.requests.Add(1)
 	c := &call{id: e.reqSeq.Add(1), req: req}
 	if req.Err != "" {
-		// A request its file could not give a method or a target: nothing goes out.
+		// A request its file could not complete (a method, a target, a variable's value): nothing
+		// goes out.
 		now := e.now()
 		e.emit(session.Event{Kind: session.KindRequestFailed, RequestID: c.id, Method: req.Method, Path: req.Path, Reason: req.Err})
 		return Result{ID: c.id, Request: req, Outcome: Failed, Reason: req.Err, Sent: now, Done: now}

@@ -5,6 +5,7 @@ package apiclient
 import (
 	"fmt"
 
+	"tokenscope/internal/redact"
 	"tokenscope/session"
 )
 
@@ -20,6 +21,8 @@ func (e *Engine) Resume(s session.Stored, source string) {
 		acc.ExpiresAt, acc.ExpirySource = s.AccessExp, "expires_in"
 	}
 	ref := session.ParseToken(s.Refresh, now, 0)
+	e.keepSecret(acc, ref, session.ParseToken(s.IDToken, now, 0))
+	e.cfg.Secrets.Add(redact.Credential, s.CSRF)
 	e.mu.Lock()
 	logins := e.sess.Logins
 	fam := s.Family

@@ -14,6 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"tokenscope/apiclient/profile"
+	"tokenscope/internal/clock"
 	"tokenscope/session"
 )
 
@@ -29,6 +30,7 @@ type stockSimpleJWT struct {
 	// that began a while ago (simplejwt's refresh tokens live a day). Its iat is what every
 	// access token minted by a refresh carries.
 	refreshAge time.Duration
+	clock      clock.Clock // the server's time, and its Date header's
 
 	mu           sync.Mutex
 	lastExp      time.Time // exp of the newest access token
@@ -60,10 +62,15 @@ func (s *stockSimpleJWT) access(t *testing.T, now time.Time, iat int64) string {
 	return s.sign(t, jwt.MapClaims{"token_type": "access", "iat": iat, "exp": exp, "jti": fmt.Sprint(now.UnixNano()), "user_id": 1})
 }
 
+func (s *stockSimpleJWT) now() time.Time { return s.clock.Now() }
+
 func (s *stockSimpleJWT) handler(t *testing.T) http.Handler {
+	if s.clock == nil {
+		s.clock = clock.System{}
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/token/", func(w http.ResponseWriter, r *http.Request) {
-		now := time.Now()
+		now := s.now()
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		iat := now.Add(-s.refreshAge)
@@ -71,7 +78,7 @@ func (s *stockSimpleJWT) handler(t *testing.T) http.Handler {
 		edgeWriteJSON(w, http.StatusOK, fmt.Sprintf(`{"refresh":%q,"access":%q}`, refresh, s.access(t, now, now.Unix())))
 	})
 	mux.HandleFunc("POST /api/token/refresh/", func(w http.ResponseWriter, r *http.Request) {
-		now := time.Now()
+		now := s.now()
 		var body struct{ Refresh string }
 		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
 			edgeWriteJSON(w, http.StatusBadRequest, `{"refresh":["This field is required."]}`)
@@ -92,7 +99,7 @@ func (s *stockSimpleJWT) handler(t *testing.T) http.Handler {
 		edgeWriteJSON(w, http.StatusOK, fmt.Sprintf(`{"access":%q}`, s.access(t, now, int64(iat))))
 	})
 	mux.HandleFunc("GET /api/protected/", func(w http.ResponseWriter, r *http.Request) {
-		now := time.Now()
+		now := s.now()
 		claims, err := s.parse(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
 		exp, _ := claims["exp"].(float64)
 		s.mu.Lock()
@@ -105,7 +112,32 @@ func (s *stockSimpleJWT) handler(t *testing.T) http.Handler {
 		s.served++
 		edgeWriteJSON(w, http.StatusOK, `{"ok":true}`)
 	})
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Date", s.now().UTC().Format(http.TimeFormat)) // net/http's would be real time
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// stockClock is a manual clock for a stock server and an engine, started a little after a
+// whole second as real time would be.
+func stockClock(srv *stockSimpleJWT, cfg *Config) *clock.Manual {
+	clk := clock.NewManual(time.Date(2026, 11, 23, 12, 0, 0, 300*int(time.Millisecond), time.UTC))
+	srv.clock, cfg.Clock = clk, clk
+	return clk
+}
+
+// step moves the clock by d, as if d passed, and returns once the engine's background
+// refresher waits on it again: a refresh that the move started has ended, as it would have
+// within d of real time.
+func step(t *testing.T, clk *clock.Manual, d time.Duration) {
+	t.Helper()
+	if !clk.AwaitTimers(1, 10*time.Second) {
+		t.Fatal("the background refresher does not wait on the clock")
+	}
+	clk.Advance(d)
+	if !clk.AwaitTimers(1, 10*time.Second) {
+		t.Fatal("the background refresher did not come back to the clock")
+	}
 }
 
 // TestSkewStockSimpleJWTBackground: against a stock simplejwt server, whose access tokens carry
@@ -115,15 +147,13 @@ func (s *stockSimpleJWT) handler(t *testing.T) http.Handler {
 // further each time). Before the fix the iat of the first refresh answer moved the estimate
 // seconds into the past, the next refresh came after exp and requests met 401s.
 func TestSkewStockSimpleJWTBackground(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs for 11 s of real time")
-	}
 	t.Parallel()
 	srv := &stockSimpleJWT{secret: []byte("django-insecure-secret-key-for-tests"), ttl: 5 * time.Second}
 	ts := httptest.NewServer(srv.handler(t))
 	defer ts.Close()
 
 	cfg := edgeConfig(ts.URL, edgeProfile(t, "simplejwt"))
+	clk := stockClock(srv, &cfg)
 	cfg.Strategy = Background
 	cfg.Timeout, cfg.RefreshTimeout = 2*time.Second, 2*time.Second
 	e := edgeNew(t, cfg)
@@ -133,16 +163,15 @@ func TestSkewStockSimpleJWTBackground(t *testing.T) {
 
 	const run = 11 * time.Second
 	req := profile.Request{Method: "GET", Path: "/api/protected/"}
-	deadline := time.Now().Add(run)
 	var failed []string
-	for time.Now().Before(deadline) {
+	for passed := time.Duration(0); passed < run; passed += 200 * time.Millisecond {
 		if r := e.Do(context.Background(), req); r.Outcome != OK || r.Attempts != 1 {
 			failed = append(failed, fmt.Sprintf("%s: %v status %d attempts %d %s", r.Done.Format("15:04:05.000"), r.Outcome, r.Status, r.Attempts, r.Reason))
 		}
 		if s := e.Snapshot(); s.Skew.Applied() != 0 || (s.Skew.Known && s.Skew.Source != session.SkewFromDate) {
 			t.Fatalf("skew estimate %s, want about 0 from the Date header", s.Skew.Describe())
 		}
-		time.Sleep(200 * time.Millisecond)
+		step(t, clk, 200*time.Millisecond)
 	}
 
 	srv.mu.Lock()
@@ -190,9 +219,6 @@ func TestSkewStockSimpleJWTBackground(t *testing.T) {
 // born inside it, and the engine refreshed as fast as it could (background: once a second;
 // auto: before every request).
 func TestSkewStockSimpleJWTOldRefreshToken(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs for 8 s of real time")
-	}
 	t.Parallel()
 	for _, strategy := range []Strategy{Background, Auto} {
 		t.Run(string(strategy), func(t *testing.T) {
@@ -203,30 +229,31 @@ func TestSkewStockSimpleJWTOldRefreshToken(t *testing.T) {
 			cfg := edgeConfig(ts.URL, edgeProfile(t, "simplejwt"))
 			cfg.Strategy = strategy
 			cfg.Timeout, cfg.RefreshTimeout = 2*time.Second, 2*time.Second
+			clk := stockClock(srv, &cfg)
 			e := edgeNew(t, cfg)
 			defer e.Close()
 			defer edgeDump(t, e)
 			edgeLogin(t, e)
 
 			const run, workers = 8 * time.Second, 8
-			deadline := time.Now().Add(run)
 			var mu sync.Mutex
 			var failed []string
-			var wg sync.WaitGroup
-			for range workers {
-				wg.Go(func() {
-					for time.Now().Before(deadline) {
+			// Each client sends a request every 100 ms, all eight at once.
+			for passed := time.Duration(0); passed < run; passed += 100 * time.Millisecond {
+				var wg sync.WaitGroup
+				for range workers {
+					wg.Go(func() {
 						r := e.Do(context.Background(), profile.Request{Method: "GET", Path: "/api/protected/"})
 						if r.Outcome != OK || r.Attempts != 1 {
 							mu.Lock()
 							failed = append(failed, fmt.Sprintf("%v status %d attempts %d %s", r.Outcome, r.Status, r.Attempts, r.Reason))
 							mu.Unlock()
 						}
-						time.Sleep(100 * time.Millisecond)
-					}
-				})
+					})
+				}
+				wg.Wait()
+				step(t, clk, 100*time.Millisecond)
 			}
-			wg.Wait()
 			srv.mu.Lock()
 			refreshes, unauthorized, served := srv.refreshes, srv.unauthorized, srv.served
 			srv.mu.Unlock()

@@ -18,6 +18,7 @@ import (
 	"unicode/utf16"
 
 	"tokenscope/apiclient/profile"
+	"tokenscope/internal/redact"
 	"tokenscope/session"
 )
 
@@ -114,7 +115,7 @@ func TestTrustRedactForms(t *testing.T) {
 		for _, f := range passwordForms(pw) {
 			t.Run(f[0]+"/"+pw, func(t *testing.T) {
 				in := "wrong password: " + f[1] + " for alice"
-				got := redactSecrets(in, []string{pw})
+				got := redact.Of(pw).Mask(in)
 				if want := "wrong password: [redacted] for alice"; got != want {
 					t.Errorf("redact(%q)\n = %q\nwant %q", in, got, want)
 				}
@@ -123,11 +124,11 @@ func TestTrustRedactForms(t *testing.T) {
 	}
 	// Twice in one text, in two forms; and text that only resembles the password is kept.
 	in := "a " + url.QueryEscape(trustPassword) + " b " + html.EscapeString(trustPassword) + " c"
-	if got := redactSecrets(in, []string{trustPassword}); got != "a [redacted] b [redacted] c" {
+	if got := redact.Of(trustPassword).Mask(in); got != "a [redacted] b [redacted] c" {
 		t.Errorf("two echoes: %q", got)
 	}
 	for _, keep := range []string{`pä'ss<w>&rd "y"`, "p%C3%A4%27ss", `\u0070\u00e4`, "&amp;&lt;&#39;%41+"} {
-		if got := redactSecrets(keep, []string{trustPassword}); got != keep {
+		if got := redact.Of(trustPassword).Mask(keep); got != keep {
 			t.Errorf("redact(%q) = %q, want it kept", keep, got)
 		}
 	}
@@ -232,7 +233,7 @@ func TestTrustRedactEchoedPassword(t *testing.T) {
 // the password is left before the cut), and a server's megabytes of text made of escape
 // characters cost the engine milliseconds, not seconds: only what the clip keeps is read.
 func TestTrustRedactAtTheCut(t *testing.T) {
-	e := &Engine{cfg: Config{Password: trustPassword}}
+	e := &Engine{cfg: Config{Password: trustPassword, Secrets: redact.Of(trustPassword)}}
 	for _, f := range passwordForms(trustPassword) {
 		for _, lead := range []int{session.MaxTextBytes - 3, session.MaxTextBytes - len(f[1])/2, session.MaxTextBytes} {
 			in := strings.Repeat("a", lead) + f[1] + strings.Repeat("b", 3<<20)

@@ -174,6 +174,9 @@ func (s *Server) consentForm(w http.ResponseWriter, r *http.Request, kind string
 		action = "/device"
 	}
 	base := page{Action: action, Req: id, Client: cn.client, Scope: cn.scope}
+	if cn.device != nil {
+		base.Device = formatUserCode(cn.device.userCode) // set before the consent was stored: read-only
+	}
 	switch {
 	case form.Has("deny"):
 		s.finishConsent(w, id, cn, false)
@@ -296,7 +299,11 @@ type page struct {
 	Form                  string // "login", "approve", "usercode" or empty
 	Action, Req           string
 	Client, Scope, User   string
-	UserCode              string
+	UserCode              string // the user code form's value
+	// Device is the user code of the device a login or approval connects: RFC 8628 §5.4 asks
+	// that the user can check it against the code their device shows (a link with the code in
+	// it, verification_uri_complete, skips the form where they would have typed it).
+	Device string
 }
 
 var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
@@ -305,6 +312,7 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 <h1>{{.Title}}</h1>
 {{if .Error}}<p class="error" role="alert">{{.Error}}</p>
 {{end}}{{if .Message}}<p>{{.Message}}</p>
+{{end}}{{if .Device}}<p>Connecting the device that shows the code <b class="user-code">{{.Device}}</b>: check that your device shows this code. If it does not, do not go on.</p>
 {{end}}{{if eq .Form "login"}}<p>Client <b>{{.Client}}</b> asks for: <code>{{.Scope}}</code></p>
 <form method="post" action="{{.Action}}">
 <input type="hidden" name="req" value="{{.Req}}">

@@ -134,7 +134,8 @@ func (s *Server) deviceLogin(w http.ResponseWriter, code string) {
 		return
 	}
 	id := s.addConsent(&consent{kind: kindDevice, client: d.client, scope: d.scope, device: d})
-	s.renderPage(w, http.StatusOK, page{Title: "Log in", Form: "login", Action: "/device", Req: id, Client: d.client, Scope: d.scope})
+	s.renderPage(w, http.StatusOK, page{Title: "Log in", Form: "login", Action: "/device", Req: id, Client: d.client, Scope: d.scope,
+		Device: formatUserCode(d.userCode)})
 }
 
 // deviceCodeGrant is the token endpoint's device_code grant (RFC 8628 §3.4, §3.5).

@@ -312,3 +312,29 @@ func TestOIDCWithOpaqueTokens(t *testing.T) {
 		t.Errorf("refresh with openid: want an id_token: %s", r.raw)
 	}
 }
+
+// TestDevicePagesShowTheCode: the login and approve pages of a device name its user code, so that
+// the user can check it against the code their device shows (RFC 8628 §5.4), whether they typed
+// it or followed verification_uri_complete, which skips the form where it would be typed.
+func TestDevicePagesShowTheCode(t *testing.T) {
+	h := newHarness(t, Options{})
+	a := deviceStart(t, h, "openid offline_access")
+	uc := a.str("user_code")
+	shows := regexp.MustCompile(`the code <b class="user-code">` + uc + `</b>: check that your device shows this code`)
+	b := newBrowser(t)
+	login := b.get(a.str("verification_uri_complete"))
+	if !strings.Contains(login.body, `name="password"`) || !shows.MatchString(login.body) {
+		t.Fatalf("login page of verification_uri_complete does not show %s:\n%s", uc, login.body)
+	}
+	typed := newBrowser(t).post(h.url+"/device", url.Values{"user_code": {strings.ToLower(uc)}})
+	if !shows.MatchString(typed.body) {
+		t.Errorf("login page after typing the code does not show %s:\n%s", uc, typed.body)
+	}
+	approve := b.post(h.url+"/device", url.Values{"req": {login.req(t)}, "username": {"demo"}, "password": {"demo"}, "login": {"1"}})
+	if !strings.Contains(approve.body, `name="approve"`) || !shows.MatchString(approve.body) {
+		t.Errorf("approve page does not show %s:\n%s", uc, approve.body)
+	}
+	if p := b.get(h.url + "/device"); strings.Contains(p.body, "user-code") {
+		t.Errorf("the empty code form names a device:\n%s", p.body)
+	}
+}

@@ -4,11 +4,7 @@
 // and the TUI and `fire` are its readers.
 package session
 
-import (
-	"time"
-
-	"tokenscope/internal/clock"
-)
+import "tokenscope/internal/clock"
 
 // Clock is the time source. The engine and the TUI take one so that tests and golden files can
 // stop time.
@@ -16,9 +12,3 @@ type Clock = clock.Clock
 
 // SystemClock is the real clock.
 type SystemClock = clock.System
-
-// ManualClock moves only when told. It is safe for concurrent use.
-type ManualClock = clock.Manual
-
-// NewManualClock returns a clock stopped at t.
-func NewManualClock(t time.Time) *ManualClock { return clock.NewManual(t) }

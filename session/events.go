@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"tokenscope/internal/human"
 	"tokenscope/internal/sanitize"
 )
 
@@ -429,7 +430,7 @@ func (e Event) Text() string {
 		fmt.Fprintf(&b, " → %d", e.Status)
 	}
 	if e.Duration > 0 {
-		fmt.Fprintf(&b, " in %s", roundDur(e.Duration))
+		fmt.Fprintf(&b, " in %s", human.Duration(e.Duration))
 	}
 	if e.Kind == KindRequest && e.Generation > 0 {
 		fmt.Fprintf(&b, " (gen #%d)", e.Generation)
@@ -475,15 +476,4 @@ func foldLines(s string) string {
 		}
 		return r
 	}, s)
-}
-
-func roundDur(d time.Duration) time.Duration {
-	switch {
-	case d >= time.Second:
-		return d.Round(10 * time.Millisecond)
-	case d >= time.Millisecond:
-		return d.Round(10 * time.Microsecond)
-	default:
-		return d.Round(time.Microsecond)
-	}
 }

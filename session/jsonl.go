@@ -3,6 +3,7 @@ package session
 import (
 	"io"
 
+	"tokenscope/internal/redact"
 	"tokenscope/internal/sanitize"
 )
 
@@ -10,21 +11,30 @@ import (
 // export and of --log-file. It keeps count of failed writes instead of stopping at the first,
 // so a stream to a full disk can say how much it lost. Not safe for concurrent use.
 type JSONLWriter struct {
-	w      io.Writer
-	failed int
-	err    error
-	buf    []byte
+	w       io.Writer
+	secrets *redact.Secrets // masks every event line; nil: none
+	failed  int
+	err     error
+	buf     []byte
 }
 
 // NewJSONLWriter writes to w; give it a bufio.Writer for many events and flush that.
 func NewJSONLWriter(w io.Writer) *JSONLWriter { return &JSONLWriter{w: w} }
+
+// MaskWith masks the session's secrets in every event line written from now on (a server's
+// echo in a reason, a $processEnv value in a path). Values (WriteValue) are the caller's.
+func (j *JSONLWriter) MaskWith(s *redact.Secrets) { j.secrets = s }
 
 // Write writes each event as one line. It returns the first error of this call; every event
 // is tried.
 func (j *JSONLWriter) Write(evs ...Event) error {
 	var first error
 	for _, ev := range evs {
-		if err := j.line(ev.JSON()); err != nil && first == nil {
+		b := ev.JSON()
+		if j.secrets != nil {
+			b = []byte(j.secrets.Mask(string(b)))
+		}
+		if err := j.line(b); err != nil && first == nil {
 			first = err
 		}
 	}

@@ -3,7 +3,6 @@ package session
 import (
 	"encoding/json"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 )
@@ -251,42 +250,6 @@ func TestState_StringAndMarshalText(t *testing.T) {
 		t.Errorf("json.Marshal = %s, %v", b, err)
 	}
 }
-
-func TestManualClock(t *testing.T) {
-	start := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
-	c := NewManualClock(start)
-	var _ Clock = c
-	first, second := c.Now(), c.Now()
-	if !first.Equal(start) || !second.Equal(start) {
-		t.Fatalf("Now = %v then %v, want %v (and it must not move by itself)", first, second, start)
-	}
-	c.Advance(90 * time.Second)
-	if want := start.Add(90 * time.Second); !c.Now().Equal(want) {
-		t.Errorf("after Advance: %v, want %v", c.Now(), want)
-	}
-	c.Set(start.Add(-time.Hour))
-	if want := start.Add(-time.Hour); !c.Now().Equal(want) {
-		t.Errorf("after Set: %v, want %v", c.Now(), want)
-	}
-	// Safe for concurrent use.
-	c.Set(start)
-	var wg sync.WaitGroup
-	for range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range 100 {
-				c.Advance(time.Millisecond)
-				_ = c.Now()
-			}
-		}()
-	}
-	wg.Wait()
-	if want := start.Add(2 * time.Second); !c.Now().Equal(want) {
-		t.Errorf("after 2000 concurrent 1ms advances: %v, want %v", c.Now(), want)
-	}
-}
-
 func TestSystemClock(t *testing.T) {
 	var c Clock = SystemClock{}
 	before := time.Now()

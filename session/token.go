@@ -1,8 +1,6 @@
 package session
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +8,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"tokenscope/internal/redact"
 )
 
 // MaxDecodeBytes bounds the tokens tokenscope tries to decode as JWTs. Anything larger is kept
@@ -236,14 +236,9 @@ func (t Token) Fingerprint() string {
 	return Fingerprint(t.Raw)
 }
 
-// Fingerprint of a raw token; "" for no token.
-func Fingerprint(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	sum := sha256.Sum256([]byte(raw))
-	return "fp:" + hex.EncodeToString(sum[:4])
-}
+// Fingerprint of a raw token; "" for no token. A token's mask in a recording
+// ([redacted:fp:…]) has the token's own fingerprint (see redact.Fingerprint).
+func Fingerprint(raw string) string { return redact.Fingerprint(raw) }
 
 // Masked shows enough of a token to tell two apart on screen without revealing it: the first
 // six and last four characters (for a JWT the first six are the public header) and the length;

@@ -23,7 +23,7 @@ func (m *Model) globalActions() []action {
 	k := &m.keys
 	return []action{
 		{&k.Quit, func(m *Model, _ tea.KeyMsg) tea.Cmd { m.quitting = true; return tea.Quit }},
-		{&k.Help, func(m *Model, _ tea.KeyMsg) tea.Cmd { m.mode = modeHelp; return nil }},
+		{&k.Help, func(m *Model, _ tea.KeyMsg) tea.Cmd { m.mode = modeHelp; m.help.open(); return nil }},
 		{&k.Reveal, (*Model).toggleReveal},
 		{&k.CopyToken, (*Model).copyToken},
 		{&k.Theme, (*Model).nextTheme},
@@ -134,7 +134,7 @@ func (m *Model) copyCurl(e *apiclient.Engine) tea.Cmd {
 	if !ok {
 		return nil
 	}
-	return m.copyCmd(m.curl(e, r), "curl command")
+	return m.copyCmd(m.curl(e, r), "the curl command")
 }
 
 func (m *Model) copyToken(tea.KeyMsg) tea.Cmd {
@@ -144,7 +144,7 @@ func (m *Model) copyToken(tea.KeyMsg) tea.Cmd {
 	case !m.sh.reveal:
 		return flash("reveal the tokens (v) before copying one")
 	}
-	return m.copyCmd(m.sh.snap.Access.Raw, "access token")
+	return m.copyCmd(m.sh.snap.Access.Raw, "the access token")
 }
 
 func (m *Model) nextTheme(tea.KeyMsg) tea.Cmd {

@@ -75,6 +75,15 @@ func (a *answers) replace(r apiclient.Result) bool {
 	return true
 }
 
+// carried records the generation answer id's last attempt carried, when the caller read it from
+// the engine's log (a burst does, as it picks the answer that stands for it), so that the
+// history does not take a first attempt's event for the last one's.
+func (a *answers) carried(id uint64, gen int) {
+	if x, ok := a.byID[id]; ok && gen > 0 {
+		x.gen = gen
+	}
+}
+
 // get is the answer to request id.
 func (a *answers) get(id uint64) (apiclient.Result, bool) {
 	if x, ok := a.byID[id]; ok {

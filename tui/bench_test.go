@@ -81,7 +81,7 @@ func TestLogMemoryBounded(t *testing.T) {
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	if l.lastSeq != 1_000_000 || len(l.events) > 125_000 || len(l.visible) != len(l.events) {
+	if l.lastSeq != 1_000_000 || len(l.events) > 125_000 || l.shown != len(l.events) {
 		t.Fatalf("kept %d events (last seq %d, %d visible)", len(l.events), l.lastSeq, len(l.visible))
 	}
 	grown := int64(after.HeapAlloc) - int64(before.HeapAlloc)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/profile"
 	"tokenscope/internal/privfile"
+	"tokenscope/internal/redact"
 	"tokenscope/session"
 )
 
@@ -30,9 +30,11 @@ type (
 	}
 	burstMsg struct {
 		n, ok, failed, parked int
+		refreshCalls          uint64 // made while the burst was out: the number single flight keeps at 1
 		took                  time.Duration
 		index                 int              // the request the burst copied
 		worst                 apiclient.Result // the most telling copy, for the response view
+		worstGen              int              // the generation its last attempt carried
 	}
 	loginMsg struct {
 		replayed []apiclient.Result
@@ -181,11 +183,15 @@ func (m *Model) burstCmd(e *apiclient.Engine, n int) tea.Cmd {
 	m.flights.launch(index, n, m.sh.now, false)
 	m.reqs.flightChanged(index)
 	return func() tea.Msg {
-		start := time.Now()
+		start, calls := time.Now(), e.Counters().RefreshCalls
 		out := burstMsg{n: n, index: index}
+		var tied []apiclient.Result // as telling as the worst so far
 		e.Burst(context.Background(), req, n, 0, func(_ int, r apiclient.Result) {
-			if out.worst.ID == 0 || failureRank(r) > failureRank(out.worst) {
-				out.worst = r
+			switch rank := failureRank(r); {
+			case len(tied) == 0 || rank > failureRank(tied[0]):
+				tied = append(tied[:0], r)
+			case rank == failureRank(tied[0]):
+				tied = append(tied, r)
 			}
 			switch r.Outcome {
 			case apiclient.OK:
@@ -196,9 +202,36 @@ func (m *Model) burstCmd(e *apiclient.Engine, n int) tea.Cmd {
 				out.failed++
 			}
 		})
-		out.took = time.Since(start)
+		out.took, out.refreshCalls = time.Since(start), e.Counters().RefreshCalls-calls
+		out.worst, out.worstGen = newestOf(tied, e.Log().Events())
 		return out
 	}
+}
+
+// newestOf picks, among equally telling results of a burst, the one whose last attempt carried
+// the newest generation (the lowest ID among those), and returns that generation, so that the
+// same burst is shown the same way on every run: which request ends first, and with which
+// token, is up to the scheduler.
+func newestOf(tied []apiclient.Result, events []session.Event) (apiclient.Result, int) {
+	if len(tied) == 0 {
+		return apiclient.Result{}, 0
+	}
+	gen := make(map[uint64]int, len(tied))
+	for _, r := range tied {
+		gen[r.ID] = 0
+	}
+	for _, ev := range events {
+		if _, ok := gen[ev.RequestID]; ok && (ev.Kind == session.KindRequest || ev.Kind == session.KindRetry) {
+			gen[ev.RequestID] = ev.Generation
+		}
+	}
+	best := tied[0]
+	for _, r := range tied[1:] {
+		if g, b := gen[r.ID], gen[best.ID]; g > b || (g == b && r.ID < best.ID) {
+			best = r
+		}
+	}
+	return best, gen[best.ID]
 }
 
 func (m *Model) refreshCmd(e *apiclient.Engine) tea.Cmd {
@@ -216,7 +249,8 @@ func (m *Model) copyCmd(text, what string) tea.Cmd {
 		if err := clip(text); err != nil {
 			return flashMsg("copy failed: " + err.Error())
 		}
-		return flashMsg("copied " + what + " to the clipboard (OSC 52)")
+		// OSC 52 has no answer: whether the terminal took the text is not known here.
+		return flashMsg("sent " + what + " to the terminal's clipboard (OSC 52)")
 	}
 }
 
@@ -227,7 +261,7 @@ func (m *Model) curl(e *apiclient.Engine, r profile.Request) string {
 	target := strings.TrimRight(m.sh.snap.Target, "/")
 	auth := shellQuote(p.Auth.Header + ": " + strings.TrimSpace(p.Auth.Scheme+" "+m.sh.snap.Access.Raw))
 	if !m.sh.reveal {
-		target = redactURL(target)
+		target = redact.URL(target)
 		prefix := p.Auth.Header + ": "
 		if p.Auth.Scheme != "" {
 			prefix += p.Auth.Scheme + " "
@@ -246,18 +280,6 @@ func (m *Model) curl(e *apiclient.Engine, r profile.Request) string {
 		fmt.Fprintf(&b, " --data-raw %s", shellQuote(string(r.Body)))
 	}
 	return b.String()
-}
-
-// redactURL masks the password of a URL's userinfo ("http://bob:xxxxx@host").
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	if _, has := u.User.Password(); !has {
-		return s
-	}
-	return u.Redacted()
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

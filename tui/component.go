@@ -1,8 +1,6 @@
 package tui
 
 import (
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/charmbracelet/bubbles/help"
@@ -10,7 +8,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 
 	"tokenscope/apiclient"
-	"tokenscope/session"
+	"tokenscope/internal/redact"
 	"tokenscope/themes"
 )
 
@@ -44,41 +42,31 @@ type shared struct {
 	snap   apiclient.Snapshot
 	now    time.Time
 	reveal bool
-	// secrets are the raw tokens this session has shown, newest first: an answer that echoes
-	// one shows it masked until the user reveals the tokens.
-	secrets []string
+	// secrets are the session's secrets (the engine's own set when the TUI drives one, which
+	// holds its credentials too): an answer that echoes one shows it masked until the user
+	// reveals the tokens. seen is the set's version the layout was made with.
+	secrets *redact.Secrets
+	seen    uint64
 }
 
-// maxSecrets bounds the tokens kept for masking echoes: the current pair and their forebears.
-const maxSecrets = 32
-
-// remember adds the snapshot's tokens to the secrets; it reports whether any was new.
+// remember adds the snapshot's tokens to the secrets; it reports whether the secrets changed
+// since the last call (the masked text changed length: lay out again).
 func (sh *shared) remember() bool {
-	added := false
-	for _, raw := range []string{sh.snap.Access.Raw, sh.snap.Refresh.Raw, sh.snap.IDToken.Raw} {
-		if len(raw) < minSecretLen || slices.Contains(sh.secrets, raw) {
-			continue
-		}
-		sh.secrets = append([]string{raw}, sh.secrets[:min(len(sh.secrets), maxSecrets-1)]...)
-		added = true
-	}
-	return added
+	sh.secrets.Add(redact.Access, sh.snap.Access.Raw)
+	sh.secrets.Add(redact.Refresh, sh.snap.Refresh.Raw)
+	sh.secrets.Add(redact.IDToken, sh.snap.IDToken.Raw)
+	v := sh.secrets.Version()
+	changed := v != sh.seen
+	sh.seen = v
+	return changed
 }
 
-// minSecretLen: shorter "tokens" would mask ordinary words.
-const minSecretLen = 8
-
-// mask hides the session's tokens in text from the network, unless they are revealed.
+// mask hides the session's secrets in text from the network, unless they are revealed.
 func (sh *shared) mask(s string) string {
 	if sh.reveal {
 		return s
 	}
-	for _, raw := range sh.secrets {
-		if strings.Contains(s, raw) {
-			s = strings.ReplaceAll(s, raw, session.Mask(raw))
-		}
-	}
-	return s
+	return sh.secrets.Mask(s)
 }
 
 // layoutStyles are the width-bound styles of the layout, built once per resize or theme.

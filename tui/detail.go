@@ -5,6 +5,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -56,12 +57,19 @@ type openDetailMsg struct{}
 
 // openDetail shows the selected log line's event in full.
 func (m *Model) openDetail() tea.Cmd {
-	idx, ok := m.logp.store.selected()
+	row, ok := m.logp.store.selected()
 	if !ok {
 		return flash("no event to show")
 	}
-	ev := m.logp.store.events[idx]
-	m.detail.vp.SetContent(strings.Join(m.eventDetail(ev), "\n"))
+	ev := m.logp.store.events[row.last]
+	lines := m.eventDetail(ev)
+	if row.n > 1 {
+		first := m.logp.store.events[row.first]
+		run := fmt.Sprintf("the newest of %d alike events, %s to %s (z in the log: one line each)", row.n,
+			first.Time.Local().Format("15:04:05.000"), ev.Time.Local().Format("15:04:05.000"))
+		lines = slices.Insert(lines, 1, m.sh.theme.Muted.Render(truncate(run, max(m.width-2, 20))))
+	}
+	m.detail.vp.SetContent(strings.Join(lines, "\n"))
 	m.detail.vp.GotoTop()
 	m.mode = modeDetail
 	return nil

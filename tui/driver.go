@@ -10,6 +10,7 @@ import (
 
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/profile"
+	"tokenscope/internal/redact"
 	"tokenscope/session"
 	"tokenscope/themes"
 )
@@ -33,10 +34,13 @@ type Driver interface {
 	// faultHelp names a fault key for what it does with this driver ("" keeps the key map's).
 	faultHelp(f Fault) string
 	// fault turns a knob and says what it did, or why it could not (err is then not nil).
-	fault(f Fault, d time.Duration) (string, error)
+	fault(t turn) (string, error)
 	// modeFields are the header's fields after the state: how the session is driven.
 	modeFields(th themes.Theme, s apiclient.Snapshot) []string
 	words() driverWords
+	// secrets are the session's secrets the screen masks with: the engine's own set (which
+	// holds its credentials and every token it held), or an observed app's tokens as seen.
+	secrets() *redact.Secrets
 }
 
 // driverWords are the lines that differ with who drives the session.
@@ -112,22 +116,23 @@ func (d *engineDriver) faultHelp(Fault) string { return "" }
 
 // fault turns a demo server knob, and notes it in the log: the story of a session includes the
 // faults that shaped it.
-func (d *engineDriver) fault(f Fault, dur time.Duration) (string, error) {
-	if !d.offersFault(f) {
+func (d *engineDriver) fault(t turn) (string, error) {
+	if !d.offersFault(t.f) {
 		return "fault keys work only against the embedded demo server", errNoFaults
 	}
-	n, err := d.faults.Turn(f, dur)
+	n, err := d.faults.Turn(t.f, t.to)
 	if err != nil {
 		return "demo: " + err.Error(), err
 	}
-	what := demoSaid(f, dur, n)
+	what := demoSaid(t, n)
 	d.e.Note(what)
 	return what, nil
 }
 
 // demoSaid is what a demo server knob did, for the status line and the log.
-func demoSaid(f Fault, d time.Duration, n int) string {
-	switch f {
+func demoSaid(t turn, n int) string {
+	d := t.to
+	switch t.f {
 	case ExpireAccess:
 		return fmt.Sprintf("demo: expired %s at the server", plural(n, "access token", "access tokens"))
 	case RejectRefresh:
@@ -140,10 +145,28 @@ func demoSaid(f Fault, d time.Duration, n int) string {
 		}
 		return "demo: refresh latency off"
 	}
-	if d == 0 {
-		return "demo: server clock skew off (the estimate follows the next answer)"
+	return skewSaid(t.from, t.to)
+}
+
+// skewSaid says what moving the demo server's clock does, most telling first (a status line
+// shows the first 80 cells): it mints iat and exp by its own clock and checks both by it, so a
+// clock moved back makes the tokens out now come from its future (it rejects their iat, the
+// refresh token's too: the session ends), and one moved forward makes the access token out now
+// expired to it (a 401 and a refresh). The skew estimate follows the next answer's Date.
+func skewSaid(from, to time.Duration) string {
+	head := fmt.Sprintf("demo: server clock %+ds", int(to.Seconds()))
+	if to == 0 {
+		head = "demo: server clock skew off"
 	}
-	return fmt.Sprintf("demo: server clock skew now %+ds (the estimate follows the next answer)", int(d.Seconds()))
+	switch {
+	case to < from:
+		return head + ": the session will end, as it now rejects the tokens out (their iat is in its future); " +
+			"l logs in again for tokens whose iat/exp follow its clock"
+	case to > from:
+		return head + ": the access token out is now expired to it (a 401, then a refresh); " +
+			"new tokens carry iat/exp by its clock"
+	}
+	return head
 }
 
 func (d *engineDriver) modeFields(th themes.Theme, s apiclient.Snapshot) []string {
@@ -153,6 +176,8 @@ func (d *engineDriver) modeFields(th themes.Theme, s apiclient.Snapshot) []strin
 	}
 	return []string{th.Label.Render("strategy ") + th.Value.Render(string(s.Strategy)), sf}
 }
+
+func (d *engineDriver) secrets() *redact.Secrets { return d.e.Secrets() }
 
 func (d *engineDriver) words() driverWords {
 	a := d.e.Profile().Auth

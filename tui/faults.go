@@ -124,17 +124,27 @@ var skewSteps = []time.Duration{0, -60 * time.Second, 60 * time.Second} // K: âˆ
 // slowRefreshBy is the latency L turns on.
 const slowRefreshBy = 2 * time.Second
 
-// next is the setting a press of f's key turns the knob to.
-func (s faultState) next(f Fault) time.Duration {
+// turn is one press of a fault key: the knob, the setting it goes to and the one it leaves
+// (a server clock moved back does to tokens what one moved forward does not).
+type turn struct {
+	f        Fault
+	to, from time.Duration
+}
+
+// next is the turn a press of f's key makes.
+func (s faultState) next(f Fault) turn {
+	t := turn{f: f}
 	switch f {
 	case SlowRefresh:
-		if !s.latencyOn {
-			return slowRefreshBy
+		if s.latencyOn {
+			t.from = slowRefreshBy
+		} else {
+			t.to = slowRefreshBy
 		}
 	case SkewClock:
-		return skewSteps[(s.skewStep+1)%len(skewSteps)]
+		t.from, t.to = skewSteps[s.skewStep], skewSteps[(s.skewStep+1)%len(skewSteps)]
 	}
-	return 0
+	return t
 }
 
 // turned keeps the setting once the knob took it.
@@ -164,8 +174,7 @@ func (m *Model) faultKey(msg tea.KeyMsg) tea.Cmd {
 	if !ok {
 		return nil
 	}
-	d := m.faults.next(f)
-	said, err := m.drv.fault(f, d)
+	said, err := m.drv.fault(m.faults.next(f))
 	if err == nil {
 		m.faults.turned(f)
 	}

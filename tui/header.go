@@ -6,6 +6,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
+	"tokenscope/internal/redact"
 	"tokenscope/internal/sanitize"
 	"tokenscope/session"
 )
@@ -15,7 +16,7 @@ import (
 func (m *Model) headerView() string {
 	th := m.sh.theme
 	s := m.sh.snap
-	target := m.words.targetPrefix + strings.TrimPrefix(redactURL(s.Target), "http://")
+	target := m.words.targetPrefix + strings.TrimPrefix(redact.URL(s.Target), "http://")
 	state := s.State.String()
 	stateStyle := th.OK
 	switch s.State {

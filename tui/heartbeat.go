@@ -20,17 +20,18 @@ import (
 const maxBeatsInFlight = 4
 
 type heartbeat struct {
-	on    bool
-	every time.Duration
-	gen   int               // a beat from a stopped (or restarted) heartbeat is ignored
-	e     *apiclient.Engine // what the beats send through
+	on     bool
+	paused bool // the session needs a login: a beat would only park one more request
+	every  time.Duration
+	gen    int               // a beat from a stopped (or restarted) heartbeat is ignored
+	e      *apiclient.Engine // what the beats send through
 }
 
 type beatMsg struct{ gen int }
 
 // start starts the heartbeat and returns the command that brings the first beat.
 func (h *heartbeat) start(every time.Duration, e *apiclient.Engine) tea.Cmd {
-	h.on, h.every, h.e = true, every, e
+	h.on, h.paused, h.every, h.e = true, false, every, e
 	h.gen++
 	return h.next()
 }
@@ -43,13 +44,20 @@ func (h *heartbeat) next() tea.Cmd {
 }
 
 // onBeat sends the selected request, unless the heartbeat stopped since, and schedules the
-// next beat.
+// next beat. While the session needs a login it pauses: each beat would park one more request
+// to be replayed after the login, which is noise rather than a story; it resumes by itself once
+// the session is active again.
 func (m *Model) onBeat(msg beatMsg) tea.Cmd {
 	h := &m.beat
 	if !h.on || msg.gen != h.gen {
 		return nil
 	}
-	if _, ok := m.reqs.current(); !ok || m.flights.beating() >= maxBeatsInFlight {
+	if dead := m.sh.snap.State == session.StateLoginRequired; dead != h.paused {
+		h.paused = dead
+		m.setFlash(map[bool]string{true: "heartbeat paused: the session needs a login (l); it resumes after the login",
+			false: "heartbeat resumed: the session is active again"}[dead])
+	}
+	if _, ok := m.reqs.current(); !ok || h.paused || m.flights.beating() >= maxBeatsInFlight {
 		return h.next()
 	}
 	return tea.Batch(m.sendCmd(h.e, m.reqs.selected, true), h.next())
@@ -75,8 +83,11 @@ func (m *Model) toggleHeartbeat(e *apiclient.Engine) tea.Cmd {
 
 // beatStatus is the tabs line's note while the heartbeat runs.
 func (m *Model) beatStatus() string {
-	if !m.beat.on {
+	switch {
+	case !m.beat.on:
 		return ""
+	case m.beat.paused:
+		return "♥ paused: login required"
 	}
 	return "♥ every " + human.Duration(m.beat.every)
 }

@@ -2,28 +2,34 @@ package tui
 
 import (
 	"fmt"
+	"strings"
+
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
-	"strings"
+
 	"tokenscope/internal/sanitize"
 )
 
 // helpOverlay is the ? screen: the global keys and the focused panel's, in as many columns as
-// the terminal is wide enough for (the designed groups when they fit), so no key is cut off.
+// the terminal is wide enough for (the designed groups when they fit), so no key is cut off;
+// then what the fault keys and the strategies do. What the height does not hold scrolls.
 type helpOverlay struct {
 	sh            *shared
 	faultNote     string      // what the fault keys do here, or need
 	strategy      key.Binding // s: the strategies part shows when it is offered
 	help          help.Model
 	close         key.Binding
+	scroll        scrollKeys
+	top           int // the first line shown when the overlay does not fit the height
 	width, height int
 }
 
 func newHelpOverlay(sh *shared, keys KeyMap, faultNote string) *helpOverlay {
 	h := &helpOverlay{sh: sh, faultNote: faultNote, strategy: keys.Strategy, help: help.New(),
-		close: key.NewBinding(key.WithKeys(append(keys.Help.Keys(), append(keys.Quit.Keys(), "esc")...)...), key.WithHelp("? esc", "close"))}
+		close:  key.NewBinding(key.WithKeys(append(keys.Help.Keys(), append(keys.Quit.Keys(), "esc")...)...), key.WithHelp("? esc", "close")),
+		scroll: newScrollKeys("scroll up", "scroll down", "top", "bottom")}
 	h.setTheme()
 	return h
 }
@@ -46,37 +52,83 @@ func (h *helpOverlay) setTheme() {
 	h.help.Styles.Ellipsis = th.Subtle
 }
 
-// update reports whether the key closes the overlay; every other key is swallowed.
-func (h *helpOverlay) update(msg tea.KeyMsg) (done bool) { return key.Matches(msg, h.close) }
+// update closes the overlay (done) or scrolls it; every other key is swallowed. groups are
+// the keys the overlay lists, as view draws them: scrolling is bounded by what is drawn.
+func (h *helpOverlay) update(msg tea.KeyMsg, groups [][]key.Binding) (done bool) {
+	if key.Matches(msg, h.close) {
+		return true
+	}
+	room := h.room()
+	maxTop := max(len(h.content(groups))-room, 0)
+	k := h.scroll
+	switch {
+	case key.Matches(msg, k.Up):
+		h.top--
+	case key.Matches(msg, k.Down):
+		h.top++
+	case key.Matches(msg, k.PageUp):
+		h.top -= room
+	case key.Matches(msg, k.PageDown):
+		h.top += room
+	case key.Matches(msg, k.Top):
+		h.top = 0
+	case key.Matches(msg, k.Bottom):
+		h.top = maxTop
+	}
+	h.top = min(max(h.top, 0), maxTop)
+	return false
+}
 
-// view draws the overlay for these key groups.
+// open shows the overlay from its top.
+func (h *helpOverlay) open() { h.top = 0 }
+
+// room is how many lines of content show at once when they do not all fit: the last line
+// says how to scroll.
+func (h *helpOverlay) room() int { return max(h.height-1, 1) }
+
+// view draws the overlay for these key groups: all of it when it fits, else the lines from
+// the scrolled-to one and a line that says where the view is and how to move it.
 func (h *helpOverlay) view(groups [][]key.Binding) string {
+	lines := h.content(groups)
+	if len(lines) <= h.height {
+		return strings.Join(lines, "\n")
+	}
+	room := h.room()
+	top := min(h.top, len(lines)-room)
+	more := fmt.Sprintf("lines %d-%d of %d · j k ↑ ↓ pgup pgdn g G scroll · ? esc closes", top+1, top+room, len(lines))
+	return strings.Join(append(lines[top:top+room:top+room], h.sh.theme.Muted.Render(truncate(more, h.width))), "\n")
+}
+
+// content is every line of the overlay: the title, the keys in as many columns as the width
+// holds (flowing like text when columns would not fit the height), the fault keys' note and
+// the strategies. The keys come first, so that they show without scrolling wherever they can.
+func (h *helpOverlay) content(groups [][]key.Binding) []string {
 	th := h.sh.theme
-	head := th.Title.Render("tokenscope keys") + th.Muted.Render("   (? or esc closes)")
+	head := truncate(th.Title.Render("tokenscope keys")+th.Muted.Render("   (? or esc closes)"), h.width)
 	body := h.help.FullHelpView(groups)
 	for n := len(groups) - 1; n >= 1 && lipgloss.Width(body) > h.width; n-- {
 		body = h.help.FullHelpView(reflowKeys(groups, n))
 	}
+	// Below the keys there is more to scroll to, so the keys get the rows but one.
 	parts := []string{head, "", body}
+	if lipgloss.Height(body)+3 > h.height {
+		// The smallest terminals: the keys matter more than the title, and flow like text
+		// when columns would run off the bottom.
+		if flow := h.flow(groups); lipgloss.Height(flow) < lipgloss.Height(body) {
+			body = flow
+		}
+		parts = []string{head, "", body}
+		if lipgloss.Height(body)+3 > h.height {
+			parts = []string{body} // the scroll line says how to close it
+		}
+	}
 	if h.faultNote != "" {
 		parts = append(parts, "", th.Muted.Render(truncate(h.faultNote, h.width)))
 	}
-	if strat := h.strategies(); h.strategy.Enabled() && lipgloss.Height(body)+lipgloss.Height(strat)+6 <= h.height {
-		parts = append(parts, "", strat)
+	if h.strategy.Enabled() {
+		parts = append(parts, "", h.strategies())
 	}
-	if lipgloss.Height(body)+4 > h.height {
-		// The smallest terminals: the keys matter more than the title, and flow like text
-		// when columns would run off the bottom.
-		parts = parts[2:3]
-		if lipgloss.Height(body) > h.height {
-			flow := h.flow(groups)
-			parts = []string{flow}
-			if lipgloss.Height(flow)+1 <= h.height {
-				parts = []string{truncate(head, h.width), flow} // how to close it is worth a line
-			}
-		}
-	}
-	return lipgloss.JoinVertical(lipgloss.Left, parts...)
+	return strings.Split(lipgloss.JoinVertical(lipgloss.Left, parts...), "\n")
 }
 
 // strategyHelp says in one line each what the strategies (s cycles them) do.

@@ -13,6 +13,7 @@ type logKeys struct {
 	scrollKeys
 	ClearFilter key.Binding
 	Detail      key.Binding
+	Expand      key.Binding
 }
 
 // logPanel is the event log: a bounded store that renders only what is on screen, and the
@@ -35,10 +36,13 @@ func newLogPanel(sh *shared, max int, empty string) *logPanel {
 		scrollKeys:  newScrollKeys("select up", "select down", "top", "bottom, follow"),
 		ClearFilter: bind("clear filter", "esc"),
 		Detail:      bind("the line in full", " "),
+		Expand:      bind("alike lines: one each / ×N", "z"),
 	}
 	keys.Detail.SetHelp("space", "the line in full")
 	keys.ClearFilter.SetEnabled(false)
-	return &logPanel{sh: sh, empty: empty, keys: keys, store: newLogStore(max), filter: fi}
+	store := newLogStore(max)
+	store.secrets = sh.secrets
+	return &logPanel{sh: sh, empty: empty, keys: keys, store: store, filter: fi}
 }
 
 func (p *logPanel) ShortHelp() []key.Binding {
@@ -46,7 +50,7 @@ func (p *logPanel) ShortHelp() []key.Binding {
 }
 
 func (p *logPanel) FullHelp() [][]key.Binding {
-	return [][]key.Binding{append(p.keys.all(), p.keys.Detail, p.keys.ClearFilter)}
+	return [][]key.Binding{append(p.keys.all(), p.keys.Detail, p.keys.Expand, p.keys.ClearFilter)}
 }
 
 func (p *logPanel) SetSize(width, height int) {
@@ -64,6 +68,10 @@ func (p *logPanel) Update(msg tea.KeyMsg) (tea.Cmd, bool) {
 		return flash("filter cleared"), true
 	case key.Matches(msg, k.Detail):
 		return func() tea.Msg { return openDetailMsg{} }, true
+	case key.Matches(msg, k.Expand):
+		p.store.setExpand(!p.store.expand)
+		return flash(map[bool]string{true: "log: one line per event (z collapses alike lines again)",
+			false: "log: alike lines collapsed (×N; z shows one line each)"}[p.store.expand]), true
 	case key.Matches(msg, k.Up):
 		p.store.move(-1, p.height)
 	case key.Matches(msg, k.Down):

@@ -14,7 +14,7 @@ import (
 func (l *logStore) selPos() int {
 	if l.sel != 0 {
 		for i := len(l.visible) - 1; i >= 0; i-- {
-			if l.events[l.visible[i]].Seq == l.sel {
+			if l.events[l.visible[i].first].Seq == l.sel {
 				return i
 			}
 		}
@@ -38,7 +38,7 @@ func (l *logStore) selectAt(pos, height int) {
 		l.sel, l.follow = 0, true
 		return
 	}
-	l.sel = l.events[l.visible[pos]].Seq
+	l.sel = l.events[l.visible[pos].first].Seq
 	maxOff := max(len(l.visible)-height, 0)
 	off := l.offset
 	if l.follow {
@@ -63,15 +63,16 @@ func (l *logStore) selectRow(row, height int) {
 	if pos := off + row; pos >= 0 && pos < len(l.visible) {
 		l.selectAt(pos, height)
 		if pos == len(l.visible)-1 {
-			l.sel = l.events[l.visible[pos]].Seq // clicked: selected, though at the end
+			l.sel = l.events[l.visible[pos].first].Seq // clicked: selected, though at the end
 		}
 	}
 }
 
-// selected is the selected event; ok is false when the log shows none.
-func (l *logStore) selected() (idx int, ok bool) {
+// selected is the selected line: the event it shows (a run's newest) and how many it stands
+// for; ok is false when the log shows none.
+func (l *logStore) selected() (row logRow, ok bool) {
 	if len(l.visible) == 0 {
-		return 0, false
+		return logRow{}, false
 	}
 	return l.visible[l.selPos()], true
 }

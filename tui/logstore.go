@@ -10,6 +10,8 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
+	"tokenscope/internal/human"
+	"tokenscope/internal/redact"
 	"tokenscope/internal/sanitize"
 	"tokenscope/session"
 	"tokenscope/themes"
@@ -17,19 +19,25 @@ import (
 
 // logStore keeps the events the TUI has seen, bounded, with each line rendered at most once
 // per theme and width: drawing a frame touches only the lines on screen, however long the log.
+// Alike events close together in time share a line (see logRow), so that a burst's story
+// reads on one screen: ×99 refresh-wait rather than 99 lines.
 type logStore struct {
 	max      int
 	maxBytes int // what the events' strings may hold in all: a few huge reasons must not add up
 	bytes    int
 	events   []session.Event
-	rendered []string // cache, "" until drawn
-	visible  []int    // indices into events that pass the filter
+	visible  []logRow // the lines: events that pass the filter, alike ones collapsed
+	shown    int      // how many events the lines stand for
+	expand   bool     // one line per event: the user turned collapsing off
 	filter   string
 	lastSeq  uint64
 	offset   int    // index into visible of the top line on screen
 	follow   bool   // stick to the bottom as events arrive
 	sel      uint64 // the selected event's Seq; 0: the newest line (see logselect.go)
 	cleared  bool   // the user cleared the log (the empty log says so)
+	// secrets mask what an event says as it comes in (a $processEnv value in a path): the
+	// panel, the detail view and the w export all read the stored events.
+	secrets *redact.Secrets
 
 	// The timeline reads these instead of scanning events: what happened per tlTick (the
 	// non-empty ticks, oldest first), and the moments the access-token generation changed.
@@ -59,6 +67,58 @@ const timelineKeep = time.Hour
 // defaultLogBytes bounds the strings of the events on screen's store.
 const defaultLogBytes = 32 << 20
 
+// logRow is one line of the log: an event, or a run of alike ones (alike) that came within
+// collapseGap of each other. It stands where its first event came, and shows its newest.
+type logRow struct {
+	first, last int    // indices into events
+	n           int    // how many events it stands for
+	text        string // rendered, "" until drawn
+}
+
+// collapseGap is how close in time an alike event must come to its run to join it: the copies
+// of a burst answer within milliseconds of each other, while a heartbeat's sends (a second
+// apart at the quickest) keep a line each, so that the log still moves with them.
+const collapseGap = 500 * time.Millisecond
+
+// collapseLookback is how many lines back an event looks for its run: a burst interleaves a
+// handful of kinds (request, response, 401, waits, retries), never dozens.
+const collapseLookback = 16
+
+// alike reports events that tell the same step: the same kind, request line, answer, token
+// generation and refresh, and the same reason but for its numbers ("(17 queued)"). Request
+// ids, times and durations differ within a burst and do not count.
+func alike(a, b session.Event) bool {
+	return a.Kind == b.Kind && a.Method == b.Method && a.Path == b.Path && a.Status == b.Status &&
+		a.Generation == b.Generation && a.RefreshID == b.RefreshID && a.Why == b.Why &&
+		a.Transient == b.Transient && a.State == b.State && a.Rule == b.Rule &&
+		sameButNumbers(a.Reason, b.Reason)
+}
+
+// sameButNumbers compares two texts with every run of digits taken as one number.
+func sameButNumbers(a, b string) bool {
+	for a != "" && b != "" {
+		da, db := digitRun(a), digitRun(b)
+		switch {
+		case da > 0 && db > 0:
+			a, b = a[da:], b[db:]
+		case a[0] != b[0]:
+			return false
+		default:
+			a, b = a[1:], b[1:]
+		}
+	}
+	return a == b
+}
+
+// digitRun is the length of the ASCII digits s starts with.
+func digitRun(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
+}
+
 func newLogStore(max int) *logStore {
 	if max <= 0 {
 		max = 100_000
@@ -77,12 +137,12 @@ func (l *logStore) add(evs []session.Event) {
 			continue // already have it (a catch-up overlapped the stream)
 		}
 		l.lastSeq = max(l.lastSeq, e.Seq)
+		e.Path, e.Reason = l.secrets.Mask(e.Path), l.secrets.Mask(e.Reason)
 		l.events = append(l.events, e)
 		l.bytes += eventBytes(e)
-		l.rendered = append(l.rendered, "")
 		l.mark(e)
 		if l.matches(e) {
-			l.visible = append(l.visible, len(l.events)-1)
+			l.show(len(l.events) - 1)
 		}
 	}
 	if len(l.events) > l.max+l.max/4 || l.bytes > l.maxBytes {
@@ -104,10 +164,9 @@ func (l *logStore) trim() {
 	}
 	l.bytes = kept
 	l.events = append([]session.Event(nil), l.events[drop:]...)
-	l.rendered = append([]string(nil), l.rendered[drop:]...)
 	top := -1
 	if l.offset < len(l.visible) {
-		top = l.visible[l.offset]
+		top = l.visible[l.offset].first
 	}
 	l.rebuild()
 	if !l.follow && top >= drop {
@@ -117,7 +176,7 @@ func (l *logStore) trim() {
 
 func (l *logStore) indexOf(ev int) int {
 	for i, v := range l.visible {
-		if v >= ev {
+		if v.first >= ev {
 			return i
 		}
 	}
@@ -128,8 +187,8 @@ func (l *logStore) indexOf(ev int) int {
 // describe the session rather than the log.
 func (l *logStore) clear() int {
 	n := len(l.events)
-	l.events, l.rendered, l.visible, l.offset, l.follow, l.cleared = nil, nil, nil, 0, true, true
-	l.bytes = 0
+	l.events, l.visible, l.offset, l.follow, l.cleared = nil, nil, 0, true, true
+	l.bytes, l.shown = 0, 0
 	l.ticks = nil
 	l.tlVersion++
 	return n
@@ -242,10 +301,10 @@ func (l *logStore) setFilter(f string) {
 }
 
 func (l *logStore) rebuild() {
-	l.visible = l.visible[:0]
+	l.visible, l.shown = l.visible[:0], 0
 	for i, e := range l.events {
 		if l.matches(e) {
-			l.visible = append(l.visible, i)
+			l.show(i)
 		}
 	}
 	if l.offset > len(l.visible) {
@@ -253,9 +312,41 @@ func (l *logStore) rebuild() {
 	}
 }
 
+// show puts event i on a line: its run's, when one of the last lines is alike and recent
+// enough, else a line of its own.
+func (l *logStore) show(i int) {
+	l.shown++
+	e := l.events[i]
+	for r := len(l.visible) - 1; !l.expand && r >= max(len(l.visible)-collapseLookback, 0); r-- {
+		row := &l.visible[r]
+		last := l.events[row.last]
+		if alike(last, e) && human.Abs(e.Time.Sub(last.Time)) <= collapseGap {
+			row.last, row.n, row.text = i, row.n+1, ""
+			return
+		}
+	}
+	l.visible = append(l.visible, logRow{first: i, last: i, n: 1})
+}
+
+// setExpand turns collapsing alike lines off (one line per event) or on again; the selected
+// line stays selected (its first event's line, collapsing).
+func (l *logStore) setExpand(on bool) {
+	l.expand = on
+	top := -1
+	if !l.follow && l.offset < len(l.visible) {
+		top = l.visible[l.offset].first
+	}
+	l.rebuild()
+	if top >= 0 {
+		l.offset = l.indexOf(top)
+	}
+}
+
 // invalidate forgets rendered lines (theme or width changed).
 func (l *logStore) invalidate() {
-	clear(l.rendered)
+	for i := range l.visible {
+		l.visible[i].text = ""
+	}
 }
 
 func (l *logStore) scroll(delta, height int) {
@@ -272,7 +363,7 @@ func (l *logStore) toBottom() { l.follow, l.sel = true, 0 }
 func (l *logStore) toTop() {
 	l.offset, l.follow = 0, len(l.visible) == 0
 	if len(l.visible) > 0 {
-		l.sel = l.events[l.visible[0]].Seq
+		l.sel = l.events[l.visible[0].first].Seq
 	}
 }
 
@@ -286,12 +377,13 @@ func (l *logStore) lines(th themes.Theme, width, height int) []string {
 	}
 	end := min(off+height, len(l.visible))
 	out := make([]string, 0, height)
-	for _, idx := range l.visible[off:end] {
-		if l.rendered[idx] == "" {
-			l.rendered[idx] = renderEvent(th, l.events[idx], width)
+	for i := off; i < end; i++ {
+		row := &l.visible[i]
+		if row.text == "" {
+			row.text = renderRow(th, l.events[row.first], l.events[row.last], row.n, width)
 		}
-		line := l.rendered[idx]
-		if l.sel != 0 && l.events[idx].Seq == l.sel {
+		line := row.text
+		if l.sel != 0 && l.events[row.first].Seq == l.sel {
 			line = highlight(line, func(s string) string { return th.Selected.Render(s) })
 		}
 		out = append(out, line)
@@ -303,7 +395,7 @@ var kindIcons = map[session.Kind]string{
 	session.KindRequest: "→", session.KindResponse: "←", session.KindUnauthorized: "⚠",
 	session.KindRequestFailed: "✗", session.KindRefreshStart: "⟳", session.KindRefreshWait: "…",
 	session.KindRefreshOK: "✓", session.KindRefreshFailed: "✗", session.KindRetry: "↻",
-	session.KindParked: "⏸", session.KindReplayed: "▶", session.KindLogin: "●",
+	session.KindParked: "‖", session.KindReplayed: "▶", session.KindLogin: "●",
 	session.KindLoginFailed: "✗", session.KindLogout: "○", session.KindSkew: "±",
 	session.KindState: "·", session.KindNote: "·",
 }
@@ -317,13 +409,41 @@ func renderEvent(th themes.Theme, e session.Event, width int) string {
 	return th.Subtle.Render(prefix) + style.Render(text)
 }
 
+// renderRow draws a line: its event, or a run's newest event at the time of its first, with
+// ×count in the request-id column ("×99   refresh-wait  waiting on refresh #2").
+func renderRow(th themes.Theme, first, last session.Event, n int, width int) string {
+	if n == 1 {
+		return renderEvent(th, first, width)
+	}
+	e := last
+	e.Time = first.Time
+	text := runText(e, n)
+	prefix := e.Time.Format("15:04:05.000") + " " + kindIcons[e.Kind] + " "
+	text = ansi.Truncate(sanitize.Line(text), max(width-ansi.StringWidth(prefix), 1), "…")
+	return th.Subtle.Render(prefix) + th.Event(e).Render(text)
+}
+
+// runText is an event's text with its request id (the run's ids differ) replaced by the
+// run's count.
+func runText(e session.Event, n int) string {
+	text := e.Text()
+	col := 7 // "#12345 " or seven spaces: Event.Text's request-id column
+	if e.RequestID != 0 {
+		col = len(fmt.Sprintf("#%-5d ", e.RequestID))
+	}
+	return fmt.Sprintf("×%-5d ", n) + text[min(col, len(text)):]
+}
+
 // truncate cuts s to n cells, marking the cut.
 func truncate(s string, n int) string { return ansi.Truncate(s, max(n, 0), "…") }
 
 func (l *logStore) status() string {
 	s := plural(len(l.events), "event", "events")
 	if l.filter != "" {
-		s = fmt.Sprintf("%d of %s match %q (esc clears)", len(l.visible), plural(len(l.events), "event", "events"), l.filter)
+		s = fmt.Sprintf("%d of %s match %q (esc clears)", l.shown, plural(len(l.events), "event", "events"), l.filter)
+	}
+	if len(l.visible) < l.shown {
+		s += fmt.Sprintf(" in %s (z: one each)", plural(len(l.visible), "line", "lines"))
 	}
 	if !l.follow {
 		s += " · scrolled (G or end follows)"

@@ -112,7 +112,7 @@ func New(o Options) *Model {
 	if o.Clipboard == nil {
 		o.Clipboard = osc52Copy
 	}
-	sh := &shared{}
+	sh := &shared{secrets: o.Driver.secrets()}
 	sh.tname, sh.theme = pickTheme(o.Theme)
 	fl, ans, w := newFlights(), newAnswers(), o.Driver.words()
 	m := &Model{opts: o, drv: o.Driver, words: w, clock: o.Clock, keys: DefaultKeyMap(), sh: sh, flights: fl, answers: ans,
@@ -249,7 +249,9 @@ func (m *Model) burstAnswered(msg burstMsg) {
 	m.flights.land(msg.index, msg.n, false)
 	m.reqs.flightChanged(msg.index)
 	m.keep(msg.index, msg.worst)
-	m.setFlash(fmt.Sprintf("burst of %d: %d ok, %d failed, %d parked in %s", msg.n, msg.ok, msg.failed, msg.parked, human.Duration(msg.took)))
+	m.answers.carried(msg.worst.ID, msg.worstGen)
+	m.setFlash(fmt.Sprintf("burst of %d: %d ok · %s · %d failed · %d parked in %s", msg.n, msg.ok,
+		plural(int(msg.refreshCalls), "refresh call", "refresh calls"), msg.failed, msg.parked, human.Duration(msg.took)))
 }
 
 // sync takes a new snapshot of the session and the clock, and lets the parts that lay out
@@ -317,11 +319,21 @@ func (m *Model) mainHeight() int {
 // handleKey gives the key to the input or overlay that has the keyboard, else to the global
 // keys, else to the focused panel.
 func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
-	switch m.mode {
-	case modeFilter, modeCompose:
+	if m.mode == modeFilter || m.mode == modeCompose {
 		return m.updateInput(msg)
+	}
+	// Keys typed faster than the terminal is read arrive as one message with several runes
+	// ("fssLE", "jjj" in the help); outside text inputs each is a key of its own.
+	if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste {
+		cmds := make([]tea.Cmd, 0, len(msg.Runes))
+		for _, r := range msg.Runes {
+			cmds = append(cmds, m.handleKey(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}}))
+		}
+		return tea.Batch(cmds...)
+	}
+	switch m.mode {
 	case modeHelp:
-		if m.help.update(msg) {
+		if m.help.update(msg, m.helpGroups()) {
 			m.mode = modeNormal
 		}
 		return nil
@@ -330,15 +342,6 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 			m.mode = modeNormal
 		}
 		return nil
-	}
-	// Keys typed faster than the terminal is read arrive as one message with several runes
-	// ("fssLE"); outside text inputs each is a command of its own.
-	if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste {
-		cmds := make([]tea.Cmd, 0, len(msg.Runes))
-		for _, r := range msg.Runes {
-			cmds = append(cmds, m.handleKey(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}}))
-		}
-		return tea.Batch(cmds...)
 	}
 	if m.prompt.active {
 		if cmd, ok := m.promptKey(msg); ok {

@@ -13,11 +13,22 @@ import (
 const wheelLines = 3
 
 func (m *Model) mouse(msg tea.MouseMsg) tea.Cmd {
-	if msg.Action != tea.MouseActionPress || m.mode == modeHelp || m.mode == modeCompose || m.mode == modeFilter {
+	if msg.Action != tea.MouseActionPress || m.mode == modeCompose || m.mode == modeFilter {
 		return nil
 	}
 	tabsRow := 1 + m.tokensHeight() + timelineRows
 	up, down := msg.Button == tea.MouseButtonWheelUp, msg.Button == tea.MouseButtonWheelDown
+	if m.mode == modeHelp {
+		// The wheel scrolls the overlay as ↑ and ↓ do.
+		k := tea.KeyMsg{Type: tea.KeyDown}
+		if up {
+			k.Type = tea.KeyUp
+		}
+		for i := 0; (up || down) && i < wheelLines; i++ {
+			m.help.update(k, m.helpGroups())
+		}
+		return nil
+	}
 	if m.mode == modeDetail {
 		if up {
 			m.detail.vp.ScrollUp(wheelLines)

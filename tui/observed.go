@@ -6,7 +6,6 @@ package tui
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/viewport"
@@ -15,6 +14,7 @@ import (
 
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/profile"
+	"tokenscope/internal/redact"
 	"tokenscope/internal/sanitize"
 	"tokenscope/session"
 	"tokenscope/themes"
@@ -144,7 +144,8 @@ func (d *watchDriver) faultHelp(f Fault) string {
 }
 
 // fault turns one of the proxy's injections; the proxy notes it in the observed log itself.
-func (d *watchDriver) fault(f Fault, dur time.Duration) (string, error) {
+func (d *watchDriver) fault(t turn) (string, error) {
+	f, dur := t.f, t.to
 	switch {
 	case watchFaults[f] == "": // the server's clock: the upstream's, out of a proxy's reach
 		return "a proxy cannot move the server's clock: K works against the embedded demo server", errNoKnob
@@ -174,6 +175,9 @@ func (d *watchDriver) fault(f Fault, dur time.Duration) (string, error) {
 func (d *watchDriver) modeFields(th themes.Theme, _ apiclient.Snapshot) []string {
 	return []string{th.Refresh.Render("observing your app")}
 }
+
+// secrets is a set of the observed app's tokens, filled as the screen sees them.
+func (d *watchDriver) secrets() *redact.Secrets { return redact.New() }
 
 func (d *watchDriver) words() driverWords {
 	w := driverWords{

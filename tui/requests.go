@@ -201,14 +201,18 @@ func (p *requestsPanel) View() string {
 	th := p.sh.theme
 	for i, r := range p.list {
 		label := truncate(sanitize.Line(requestLabel(r)), p.listW-2)
-		mark := " "
-		if p.flights.of(i).n > 0 {
+		mark, markStyle, labelStyle := " ", th.Wait, th.Value
+		switch {
+		case p.flights.of(i).n > 0:
 			mark = spinnerFrame(p.sh.now)
+		case r.Err != "":
+			// Its file could not give it what it needs: listed, marked, not sendable.
+			mark, markStyle, labelStyle = "✗", th.Bad, th.Muted
 		}
 		if i == p.selected {
 			list = append(list, th.Selected.Render("▸"+mark+label))
 		} else {
-			list = append(list, " "+th.Wait.Render(mark)+th.Value.Render(label))
+			list = append(list, " "+markStyle.Render(mark)+labelStyle.Render(label))
 		}
 	}
 	head := slices.Clone(p.head)
@@ -322,6 +326,12 @@ func (p *requestsPanel) answerLines(w int) (head, body []string) {
 		if !sent {
 			return head, nil
 		}
+	}
+	if !sent && req.Err != "" {
+		for _, l := range strings.Split(wrapText(sanitize.Line("cannot be sent: "+req.Err), w), "\n") {
+			head = append(head, th.Bad.Render(truncate(l, w)))
+		}
+		return head, nil
 	}
 	if !sent {
 		head = append(head, th.Muted.Render(truncate("not sent yet: enter sends it, b sends a burst, e edits, y copies it as curl", w)))

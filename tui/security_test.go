@@ -28,6 +28,7 @@ import (
 
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/profile"
+	"tokenscope/internal/redact"
 	"tokenscope/session"
 )
 
@@ -440,7 +441,7 @@ func TestServerEchoedTokensMasked(t *testing.T) {
 	if strings.Contains(v, raw[20:50]) {
 		t.Fatalf("the echoed token shows while masked:\n%s", v)
 	}
-	if !strings.Contains(v, session.Mask(raw)) {
+	if !strings.Contains(v, "[redacted:"+session.Fingerprint(raw)+"]") {
 		t.Errorf("the echo is not shown masked:\n%s", v)
 	}
 	upd(t, f.m, press("v"))
@@ -451,11 +452,11 @@ func TestServerEchoedTokensMasked(t *testing.T) {
 
 // TestURLPasswordMasked: a password in the target URL's userinfo is masked in the header.
 func TestURLPasswordMasked(t *testing.T) {
-	if got := redactURL("http://bob:hunter2@127.0.0.1:8000"); strings.Contains(got, "hunter2") || !strings.Contains(got, "bob:") {
-		t.Errorf("redactURL: %q", got)
+	if got := redact.URL("http://bob:hunter2@127.0.0.1:8000"); strings.Contains(got, "hunter2") || !strings.Contains(got, "bob:") {
+		t.Errorf("redact.URL: %q", got)
 	}
-	if got := redactURL("http://127.0.0.1:8000"); got != "http://127.0.0.1:8000" {
-		t.Errorf("redactURL without userinfo: %q", got)
+	if got := redact.URL("http://127.0.0.1:8000"); got != "http://127.0.0.1:8000" {
+		t.Errorf("redact.URL without userinfo: %q", got)
 	}
 }
 
@@ -486,5 +487,40 @@ func TestSecurityHostileAlgInSignatureLine(t *testing.T) {
 		if w == 200 && !strings.Contains(ansi.Strip(v), "no key for alg") {
 			t.Errorf("the signature line is not on screen:\n%s", v)
 		}
+	}
+}
+
+// TestSessionSecretsMaskedOnScreen: the screen masks with the session's own secrets, not only
+// the tokens it saw: a .http file's $processEnv value (which cmd adds to them) echoed in an
+// answer shows masked until revealed, and a token the session held before a refresh too.
+func TestSessionSecretsMaskedOnScreen(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	const env = "env-api-key-4f2a9c81"
+	f.e.Secrets().Add(redact.Credential, env)
+	old := f.e.Snapshot().Access.Raw
+	if err := f.e.RefreshNow(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.m.keep(0, apiclient.Result{ID: 1, Outcome: apiclient.OK, Status: 200, Attempts: 1,
+		Header: http.Header{"X-Echo": {env}}, Body: []byte(`{"key": "` + env + `", "was": "` + old + `"}`)})
+	upd(t, f.m, press("tab"))
+	v := ansi.Strip(f.m.View())
+	if strings.Contains(v, env) || strings.Contains(v, old[20:50]) {
+		t.Fatalf("a secret shows while masked:\n%s", v)
+	}
+	if !strings.Contains(v, "[redacted]") || !strings.Contains(v, "[redacted:"+session.Fingerprint(old)+"]") {
+		t.Errorf("the secrets are not shown masked:\n%s", v)
+	}
+	upd(t, f.m, press("v"))
+	if v := ansi.Strip(f.m.View()); !strings.Contains(v, env) {
+		t.Errorf("revealed, the value is still masked:\n%s", v)
+	}
+	// An event that names it (a request's path) is stored masked: the log panel and the w
+	// export read the stored events.
+	f.m.logp.store.add([]session.Event{{Seq: 1 << 40, Time: epoch, Kind: session.KindRequest, Method: "GET",
+		Path: "/api/items?key=" + env, Reason: "sent " + env}})
+	last := f.m.logp.store.events[len(f.m.logp.store.events)-1]
+	if last.Path != "/api/items?key=[redacted]" || last.Reason != "sent [redacted]" {
+		t.Errorf("the stored event: %q %q", last.Path, last.Reason)
 	}
 }

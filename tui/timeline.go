@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -25,10 +24,11 @@ import (
 //
 // and a legend. A row writes each busy slot as a label, its marks in the row's order each with
 // its count ("R×50✗×49"), over the quiet cells after the slot (or before it, at the right edge):
-// a stampede reads as a number, a single flight as one mark. Where labels would overlap, the
-// more telling slot (worse, then busier) is laid out first: a label first drops its last marks
-// to leave its neighbours be; failing that, it covers neighbours with fewer events and nothing
-// worse (the busier slot's count reads); failing that, its first mark stands alone in its cell.
+// a stampede reads as a number, a single flight as one mark. Labels never touch: slots whose
+// labels would are drawn as one label with their counts summed, so that at 80 columns a row
+// reads as separate labels rather than packed marks ("R×101R✗✗"); where that label would be
+// shorter than the slots it covers (a heartbeat), each slot shows its most telling mark instead
+// ("••••!••"), and a slot far busier than the rest its own label.
 //
 // Counts are kept per tlTick as events arrive (logStore.mark), so a frame only sums the ticks
 // in view, and the drawn timeline is cached until the slot, the events, the size or the theme
@@ -82,7 +82,7 @@ type tlMark struct {
 	mark rune
 	name string // in the legend
 	role tlRole
-	sev  int // how telling: ranks a slot against its neighbours for room
+	sev  int // how telling: the one mark a slot of a dense stretch shows
 }
 
 var tlMarks = [tlClasses + 1]tlMark{
@@ -302,88 +302,126 @@ type tlCell struct {
 	role tlRole
 }
 
-// tlSlot is a slot with marks on a row: what it holds and how it ranks for room.
-type tlSlot struct {
-	i, sev int
-	n      int32
-	segs   []tlClass
+// tlCluster is busy slots of a row whose labels would touch, drawn as one label: the marks of
+// all of them with their counts summed, at the first slot. Labels then never touch ("R×101R✗✗"
+// read as one count), and no event is dropped from the picture.
+type tlCluster struct {
+	from, to int      // the first and last busy slot
+	n        tlCounts // the slots' counts, summed
 }
 
-// yields reports whether o's cell may be written over by s's label: s is busier (more
-// events) and o no more telling, so that a stampede's count reads over a stray neighbour but
-// never over a rejection.
-func (s tlSlot) yields(o tlSlot) bool { return o.n < s.n && o.sev <= s.sev }
-
-// layoutRow lays out one event row: each busy slot's label, the most telling first, then the
-// others where they still fit (see the comment at the top).
-func layoutRow(slots []tlCounts, classes []tlClass) []tlCell {
-	cells := make([]tlCell, len(slots))
-	at := make([]tlSlot, len(slots)) // the slot of each cell; n == 0 for a quiet one
-	var todo []tlSlot
-	for i := range slots {
-		s := tlSlot{i: i}
-		for _, c := range classes {
-			if n := slots[i][c]; n > 0 {
-				s.segs = append(s.segs, c)
-				s.n += n
-				s.sev = max(s.sev, tlMarks[c].sev)
-			}
-		}
-		if len(s.segs) > 0 {
-			at[i] = s
-			todo = append(todo, s)
+// text is the cluster's label on a row of these classes.
+func (c tlCluster) text(classes []tlClass) []tlCell {
+	var segs []tlClass
+	for _, k := range classes {
+		if c.n[k] > 0 {
+			segs = append(segs, k)
 		}
 	}
-	slices.SortStableFunc(todo, func(a, b tlSlot) int {
-		return cmp.Or(cmp.Compare(b.sev, a.sev), cmp.Compare(b.n, a.n), cmp.Compare(b.i, a.i))
-	})
-	for _, s := range todo {
-		placeSlot(cells, at, slots[s.i], s)
+	return labelCells(c.n, segs)
+}
+
+// end is one past the last cell the cluster takes at its slot: its label or its stretch.
+func (c tlCluster) end(classes []tlClass) int { return max(c.from+len(c.text(classes)), c.to+1) }
+
+func (c *tlCluster) merge(o tlCluster) {
+	c.to = max(c.to, o.to)
+	for k, v := range o.n {
+		c.n[k] += v
+	}
+}
+
+// layoutRow lays out one event row: busy slots left to right, each joining the cluster before
+// it when its cell falls on or right after that cluster's label, so that a label always has a
+// blank cell before the next. The newest cluster is moved left to end at the right edge when
+// its label would run past it, joining the one before when it then touches it. A cluster whose
+// label is shorter than the stretch it covers is a dense stretch (drawStretch).
+func layoutRow(slots []tlCounts, classes []tlClass) []tlCell {
+	var cl []tlCluster
+	for i := range slots {
+		c := tlCluster{from: i, to: i}
+		for _, k := range classes {
+			c.n[k] = slots[i][k]
+		}
+		if c.text(classes) == nil {
+			continue
+		}
+		if k := len(cl) - 1; k >= 0 && i <= cl[k].end(classes) {
+			cl[k].merge(c)
+			continue
+		}
+		cl = append(cl, c)
+	}
+	cols := len(slots)
+	start := func(c tlCluster) int { return max(min(c.from, cols-len(c.text(classes))), 0) }
+	for k := len(cl) - 1; k > 0 && start(cl[k]) <= cl[k-1].end(classes); k-- {
+		cl[k-1].merge(cl[k])
+		cl = cl[:k]
+	}
+	cells := make([]tlCell, cols)
+	for _, c := range cl {
+		if text := c.text(classes); len(text) < c.to-c.from+1 {
+			drawStretch(cells, slots, classes, c)
+		} else {
+			copy(cells[start(c):], text)
+		}
 	}
 	return cells
 }
 
-// placeSlot writes a slot's label where it fits: whole if it can without covering another
-// slot's cell, else with fewer marks; failing that, over quieter slots that yield to it;
-// failing that, its first mark alone in its own cell if still free.
-func placeSlot(cells []tlCell, at []tlSlot, counts tlCounts, s tlSlot) {
-	text, ends := labelCells(counts, s.segs)
-	for _, polite := range []bool{true, false} {
-		for k := len(ends) - 1; k >= 0; k-- {
-			if placeText(cells, at, s, text[:ends[k]], polite) {
-				return
+// drawStretch draws a dense stretch (a heartbeat's requests, a slot or two apart) as one mark
+// per busy slot, the most telling of its classes, so that a 401 among them shows where it
+// happened; one label summing the stretch would draw it at the stretch's start. A slot far
+// busier than the others (a burst among the beats) gets its own label there, a blank cell
+// either side, so that its count still reads.
+func drawStretch(cells []tlCell, slots []tlCounts, classes []tlClass, c tlCluster) {
+	var ns []int32
+	peak := tlCluster{}
+	for i := c.from; i <= c.to; i++ {
+		s := tlCluster{from: i, to: i}
+		top := tlClass(0)
+		for _, k := range classes {
+			s.n[k] = slots[i][k]
+			if s.n[k] > 0 && (s.n[top] == 0 || tlMarks[k].sev > tlMarks[top].sev) {
+				top = k
 			}
 		}
-	}
-	if cells[s.i].r == 0 {
-		cells[s.i] = text[0]
-	}
-}
-
-// placeText writes text starting at s's cell, or ending there when the cells after it have
-// no room (the right edge is now, where the newest label lands). A polite placement covers no
-// other busy slot; otherwise it may cover those that yield to s.
-func placeText(cells []tlCell, at []tlSlot, s tlSlot, text []tlCell, polite bool) bool {
-	for _, from := range [2]int{s.i, s.i - len(text) + 1} {
-		if from < 0 || from+len(text) > len(cells) {
+		total := s.total()
+		if total == 0 {
 			continue
 		}
-		free := true
-		for j := from; j < from+len(text) && free; j++ {
-			o := at[j]
-			free = cells[j].r == 0 && (j == s.i || o.n == 0 || !polite && s.yields(o))
-		}
-		if free {
-			copy(cells[from:], text)
-			return true
+		cells[i] = tlCell{tlMarks[top].mark, tlMarks[top].role}
+		ns = append(ns, total)
+		if total > peak.total() {
+			peak = s
 		}
 	}
-	return false
+	slices.Sort(ns)
+	if n := peak.total(); n < 3 || n < 3*ns[len(ns)/2] {
+		return
+	}
+	text := peak.text(classes)
+	from := max(min(peak.from, len(cells)-len(text)), 0)
+	for _, j := range []int{from - 1, from + len(text)} {
+		if j >= c.from && j <= c.to {
+			cells[j] = tlCell{}
+		}
+	}
+	copy(cells[from:], text)
+}
+
+// total is how many events the cluster holds.
+func (c tlCluster) total() int32 {
+	var n int32
+	for _, v := range c.n {
+		n += v
+	}
+	return n
 }
 
 // labelCells is the label of the given classes of a slot: each mark, and ×count after it when
-// there were several; ends are where each mark's part ends, to cut the label after any of them.
-func labelCells(counts tlCounts, segs []tlClass) (text []tlCell, ends []int) {
+// there were several.
+func labelCells(counts tlCounts, segs []tlClass) (text []tlCell) {
 	for _, c := range segs {
 		m := tlMarks[c]
 		text = append(text, tlCell{m.mark, m.role})
@@ -392,9 +430,8 @@ func labelCells(counts tlCounts, segs []tlClass) (text []tlCell, ends []int) {
 				text = append(text, tlCell{r, m.role})
 			}
 		}
-		ends = append(ends, len(text))
 	}
-	return text, ends
+	return text
 }
 
 // countText is a count in at most 3 cells: "37", "999", "12k".

@@ -123,8 +123,8 @@ const stampedeSize = 50
 // the rejections win every time, so that the scenario's counts are the same on every run.
 func holdFixture(t testing.TB, name string, cfg apiclient.Config) (*fixture, *atomic.Bool) {
 	t.Helper()
-	f := &fixture{clock: session.NewManualClock(epoch)}
-	srv, err := demoserver.New(demoserver.Options{Clock: clockAdapter{f.clock}, Secret: []byte("0123456789abcdef0123456789abcdef")})
+	f := &fixture{clock: testClock(epoch)}
+	srv, err := demoserver.New(demoserver.Options{Clock: f.clock, Secret: []byte("0123456789abcdef0123456789abcdef")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,8 +299,10 @@ func counts(kv ...int) tlCounts {
 }
 
 // TestTimelineLabels: counts are written after the mark over quiet cells, before it at the
-// right edge; a neighbour keeps its mark when there is room; the more telling slot keeps its
-// count when there is not; a rejected refresh outranks a busier slot.
+// right edge; labels never touch: slots whose labels would are one label with their counts
+// summed (no event dropped, no mark packed against another's count); where that label is
+// shorter than the slots it covers, each slot shows its most telling mark, and a far busier
+// slot its own label.
 func TestTimelineLabels(t *testing.T) {
 	refresh := tlRows[0].classes
 	for _, c := range []struct {
@@ -312,18 +314,51 @@ func TestTimelineLabels(t *testing.T) {
 		{"count after", map[int]tlCounts{3: counts(int(tlReactive), 37)}, "...R×37..."},
 		{"count at the edge", map[int]tlCounts{9: counts(int(tlReactive), 37)}, "......R×37"},
 		{"causes and rejections", map[int]tlCounts{1: counts(int(tlReactive), 3, int(tlProactive), 1, int(tlRejected), 2)}, ".R×3P✗×2.."},
-		{"neighbour kept", map[int]tlCounts{4: counts(int(tlReactive), 37), 6: counts(int(tlBackground), 1)}, ".R×37.B..."},
-		{"busier wins", map[int]tlCounts{1: counts(int(tlReactive), 37), 2: counts(int(tlManual), 2), 3: counts(int(tlManual), 1)}, ".R×37....."},
-		{"rejected outranks", map[int]tlCounts{1: counts(int(tlRejected), 1), 2: counts(int(tlReactive), 37)}, ".✗R×37...."},
-		{"fewer marks before none", map[int]tlCounts{0: counts(int(tlReactive), 20, int(tlRejected), 19), 6: counts(int(tlManual), 1)}, "R×20..M..."},
+		{"a blank cell apart", map[int]tlCounts{0: counts(int(tlReactive), 3), 4: counts(int(tlBackground), 1)}, "R×3.B....."},
+		{"touching: one label", map[int]tlCounts{0: counts(int(tlReactive), 3), 3: counts(int(tlBackground), 1)}, "R×3B......"},
+		{"under a label: one label", map[int]tlCounts{4: counts(int(tlReactive), 37), 6: counts(int(tlBackground), 1)}, "....R×37B."},
+		{"counts summed", map[int]tlCounts{1: counts(int(tlReactive), 37), 2: counts(int(tlManual), 2), 3: counts(int(tlManual), 1)}, ".R×37M×3.."},
+		{"a rejection kept", map[int]tlCounts{1: counts(int(tlRejected), 1), 2: counts(int(tlReactive), 37)}, ".R×37✗...."},
 		{"transient", map[int]tlCounts{5: counts(int(tlTransient), 1)}, ".....~...."},
-		// A stampede's rejections arrive at the right edge after its refreshes: they keep
-		// their mark, and the busier refreshes keep their count.
-		{"rejections after a stampede", map[int]tlCounts{6: counts(int(tlReactive), 50), 9: counts(int(tlRejected), 49)}, "...R×50..✗"},
+		// A stampede's rejections arrive at the right edge after its refreshes: one label,
+		// ending at the edge.
+		{"rejections after a stampede", map[int]tlCounts{6: counts(int(tlReactive), 50), 9: counts(int(tlRejected), 49)}, "..R×50✗×49"},
+		// issue 22: "R×101R✗✗" in the last columns.
+		{"packed at the edge", map[int]tlCounts{3: counts(int(tlReactive), 101), 7: counts(int(tlReactive), 1), 8: counts(int(tlRejected), 1), 9: counts(int(tlRejected), 1)}, "..R×102✗×2"},
+		{"a stretch", map[int]tlCounts{0: counts(int(tlManual), 1), 1: counts(int(tlManual), 1), 2: counts(int(tlManual), 1), 3: counts(int(tlManual), 1), 4: counts(int(tlManual), 1), 5: counts(int(tlManual), 1)}, "MMMMMM...."},
 	} {
 		if got := tlRow(10, c.at, refresh); got != c.want {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)
 		}
+	}
+	// The session row of issue 22 at 80 columns ("⊗p×100pp×3pppp×2pLp↺×116"): labels apart.
+	session := tlRows[1].classes
+	at := map[int]tlCounts{40: counts(int(tlReuse), 1, int(tlParked), 100)}
+	for i, n := range []int{1, 3, 1, 1, 1, 2, 1} {
+		at[41+i] = counts(int(tlParked), n)
+	}
+	at[49], at[50] = counts(int(tlLogin), 1), counts(int(tlReplayed), 116)
+	row := tlRow(71, at, session)
+	if got := strings.Trim(row, "."); got != "⊗p×100.p.L↺×116" {
+		t.Errorf("the session row: %q", row)
+	}
+
+	// A heartbeat at 80 columns: two requests a slot, a 401 and its retry among them. One
+	// label would draw the 401 at the stretch's start: each slot shows its most telling mark.
+	requests := tlRows[2].classes
+	beats := map[int]tlCounts{}
+	for i := range 30 {
+		beats[i] = counts(int(tlRequest), 2)
+	}
+	beats[21] = counts(int(tlUnauthorized), 1, int(tlRetry), 1, int(tlRequest), 2)
+	if got, want := tlRow(30, beats, requests), strings.Repeat("•", 21)+"!"+strings.Repeat("•", 8); got != want {
+		t.Errorf("a heartbeat's stretch: %q, want %q", got, want)
+	}
+	// A burst among the beats keeps its count, a blank cell either side.
+	beats[21] = counts(int(tlRequest), 2)
+	beats[10] = counts(int(tlUnauthorized), 100, int(tlRetry), 100, int(tlRequest), 102)
+	if got, want := tlRow(30, beats, requests), strings.Repeat("•", 9)+".!×100↻×100•×102."+strings.Repeat("•", 4); got != want {
+		t.Errorf("a burst among the beats: %q, want %q", got, want)
 	}
 }
 
@@ -436,5 +471,17 @@ func BenchmarkTimelineRedraw(b *testing.B) {
 	for b.Loop() {
 		m.logp.store.tlVersion++
 		m.timelineView()
+	}
+}
+
+// TestKindIconsOneCell: every log icon is one rune one cell wide, and none comes from the
+// Miscellaneous Technical block, whose media glyphs (⏸ ⏵ ⏹) are emoji to many terminals (two
+// cells) and missing from DejaVu Sans Mono (a box).
+func TestKindIconsOneCell(t *testing.T) {
+	for k, icon := range kindIcons {
+		r := []rune(icon)
+		if len(r) != 1 || ansi.StringWidth(icon) != 1 || (r[0] >= 0x2300 && r[0] <= 0x23ff) {
+			t.Errorf("%s's icon %q (%U) is not one plain cell", k, icon, r)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/httpfile"
 	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 )
@@ -106,7 +107,7 @@ func TestKeyBurstAndSize(t *testing.T) {
 	upd(t, f.m, press("enter")) // a single send first: the burst's answer must replace it in view
 	single := answerOf(f.m, f.m.reqs.selected).ID
 	upd(t, f.m, press("b"))
-	if !strings.Contains(f.m.flash, "burst of 50: 50 ok") || f.m.flights.out() != 0 {
+	if !strings.HasPrefix(f.m.flash, "burst of 50: 50 ok · 0 refresh calls · 0 failed · 0 parked in ") || f.m.flights.out() != 0 {
 		t.Errorf("flash %q inflight %d", f.m.flash, f.m.flights.out())
 	}
 	if st := f.srv.Stats(); st.ResourceOK != 51 {
@@ -200,6 +201,10 @@ func TestKeyRevealAndCopy(t *testing.T) {
 	if len(f.copied) != 3 || !strings.Contains(f.copied[1], raw) || f.copied[2] != raw {
 		t.Fatalf("revealed copies: %q", f.copied)
 	}
+	// OSC 52 has no answer: the message says where the text went, not that the copy took.
+	if f.m.flash != "sent the access token to the terminal's clipboard (OSC 52)" {
+		t.Errorf("Y: flash %q", f.m.flash)
+	}
 	upd(t, f.m, press("v"))
 	if strings.Contains(f.m.View(), raw) {
 		t.Error("token still shown after masking again")
@@ -238,7 +243,7 @@ func TestKeyFilterAndClear(t *testing.T) {
 	}
 	upd(t, f.m, press("/"))
 	upd(t, f.m, press("esc"))
-	if f.m.logp.store.filter != "" || len(f.m.logp.store.visible) != len(f.m.logp.store.events) {
+	if f.m.logp.store.filter != "" || f.m.logp.store.shown != len(f.m.logp.store.events) {
 		t.Error("esc did not clear the filter")
 	}
 	n := len(f.m.logp.store.events)
@@ -386,6 +391,7 @@ func TestKeysScroll(t *testing.T) {
 	f := sized(t, apiclient.Config{}, true)
 	for range 30 {
 		f.e.Do(t.Context(), f.e.Profile().PresetRequests()[0])
+		f.clock.Advance(collapseGap + time.Millisecond) // sends a key press apart: a line each, not ×30
 	}
 	drain(f.m)
 	h := f.m.mainHeight()
@@ -399,7 +405,7 @@ func TestKeysScroll(t *testing.T) {
 	if st.selPos() != n-2-(h-1) || st.offset > st.selPos() {
 		t.Errorf("pgup: selected line %d, offset %d", st.selPos(), st.offset)
 	}
-	if v := ansi.Strip(f.m.View()); !strings.Contains(v, ansi.Strip(renderEvent(f.m.sh.theme, st.events[st.visible[st.selPos()]], f.m.width))) {
+	if v := ansi.Strip(f.m.View()); !strings.Contains(v, ansi.Strip(renderEvent(f.m.sh.theme, st.events[st.visible[st.selPos()].last], f.m.width))) {
 		t.Error("the selected line is not on screen")
 	}
 	upd(t, f.m, tea.KeyMsg{Type: tea.KeyHome})
@@ -422,6 +428,37 @@ func TestKeysScroll(t *testing.T) {
 	upd(t, f.m, press("up"))
 	if f.m.reqs.selected != 1 {
 		t.Errorf("selection %d after up", f.m.reqs.selected)
+	}
+}
+
+// TestSkewKeySaysWhatItDoes: K's message says what the demo server's moved clock does to tokens
+// and what the user will see, and it happens as said: moved back, the server rejects the tokens
+// out (their iat is in its future) and the session ends; after the login the new tokens carry
+// iat by its clock. Moved forward, the access token out is expired to it: a 401 and a refresh.
+func TestSkewKeySaysWhatItDoes(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	upd(t, f.m, press("K"))
+	if !strings.HasPrefix(f.m.flash, "demo: server clock -60s: the session will end") || !strings.Contains(f.m.flash, "iat") {
+		t.Errorf("K to −60 s: flash %q", f.m.flash)
+	}
+	if r := f.e.Do(t.Context(), profile.Request{Method: "GET", Path: "/api/me"}); r.Outcome != apiclient.Parked || f.e.Snapshot().State != session.StateLoginRequired {
+		t.Fatalf("K said the session ends; a request got %s, state %s", r.Outcome, f.e.Snapshot().State)
+	}
+	upd(t, f.m, press("l"))
+	if s := f.e.Snapshot(); s.State != session.StateActive || !s.Access.IssuedAt.Equal(f.clock.Now().Add(-time.Minute).Truncate(time.Second)) {
+		t.Errorf("after l: state %s, iat %s (the clock: %s)", s.State, s.Access.IssuedAt, f.clock.Now())
+	}
+	upd(t, f.m, press("K"))
+	if !strings.Contains(f.m.flash, "+60s: the access token out is now expired to it (a 401, then a refresh)") {
+		t.Errorf("K to +60 s: flash %q", f.m.flash)
+	}
+	gen := f.e.Snapshot().Generation
+	if r := f.e.Do(t.Context(), profile.Request{Method: "GET", Path: "/api/me"}); r.Outcome != apiclient.OK || f.e.Snapshot().Generation != gen+1 {
+		t.Errorf("K said a 401 and a refresh: %s, gen %d → %d", r.Outcome, gen, f.e.Snapshot().Generation)
+	}
+	upd(t, f.m, press("K"))
+	if !strings.HasPrefix(f.m.flash, "demo: server clock skew off: the session will end") {
+		t.Errorf("K off from +60 s moves the clock back: flash %q", f.m.flash)
 	}
 }
 
@@ -569,7 +606,7 @@ func TestEscClearsAppliedFilter(t *testing.T) {
 		t.Fatalf("filter not applied: filtering %v filter %q", (f.m.mode == modeFilter), f.m.logp.store.filter)
 	}
 	upd(t, f.m, press("esc"))
-	if f.m.logp.store.filter != "" || len(f.m.logp.store.visible) != len(f.m.logp.store.events) {
+	if f.m.logp.store.filter != "" || f.m.logp.store.shown != len(f.m.logp.store.events) {
 		t.Errorf("esc left the filter %q (%d of %d shown)", f.m.logp.store.filter, len(f.m.logp.store.visible), len(f.m.logp.store.events))
 	}
 }
@@ -836,7 +873,7 @@ func TestLogLineDetail(t *testing.T) {
 	upd(t, f.m, press("shift+tab"))
 	drain(f.m)
 	st := f.m.logp.store
-	for st.events[st.visible[st.selPos()]].Kind != session.KindResponse {
+	for st.events[st.visible[st.selPos()].last].Kind != session.KindResponse {
 		upd(t, f.m, press("up"))
 	}
 	upd(t, f.m, tea.KeyMsg{Type: tea.KeySpace, Runes: []rune{' '}})
@@ -918,6 +955,34 @@ func TestHeartbeatKey(t *testing.T) {
 	}
 }
 
+// TestHeartbeatPausesForLogin: while the session needs a login the heartbeat sends nothing (each
+// beat would only park one more request) and says so; after the login it sends again.
+func TestHeartbeatPausesForLogin(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	upd(t, f.m, press("a"))
+	upd(t, f.m, press("X")) // the refresh family revoked at the server
+	upd(t, f.m, press("E")) // and the access token expired: the next request ends the session
+	upd(t, f.m, press("enter"))
+	f.m.sync()
+	if f.m.sh.snap.State != session.StateLoginRequired {
+		t.Fatalf("state %s, want login required", f.m.sh.snap.State)
+	}
+	f.m.onBeat(beatMsg{gen: f.m.beat.gen}) // its command is the next beat's tick only
+	if f.m.flights.out() != 0 {
+		t.Errorf("a beat while login is required sent %d requests", f.m.flights.out())
+	}
+	if !strings.Contains(f.m.flash, "heartbeat paused") || !strings.Contains(ansi.Strip(f.m.View()), "♥ paused: login required") {
+		t.Errorf("the pause is not said: flash %q", f.m.flash)
+	}
+	upd(t, f.m, press("l"))
+	f.m.sync()
+	cmd := f.m.onBeat(beatMsg{gen: f.m.beat.gen})
+	if f.m.flights.out() != 1 || !strings.Contains(f.m.flash, "heartbeat resumed") {
+		t.Errorf("after the login a beat sent %d requests, flash %q", f.m.flights.out(), f.m.flash)
+	}
+	run(t, f.m, cmd)
+}
+
 // TestComposerStartsEmpty: n opens an empty composer, so what is typed is the request line.
 func TestComposerStartsEmpty(t *testing.T) {
 	f := sized(t, apiclient.Config{}, true)
@@ -951,6 +1016,7 @@ func TestMouse(t *testing.T) {
 	f := sized(t, apiclient.Config{}, true)
 	for range 40 {
 		f.e.Do(t.Context(), f.e.Profile().PresetRequests()[0])
+		f.clock.Advance(collapseGap + time.Millisecond) // sends a key press apart: a line each, not ×40
 	}
 	drain(f.m)
 	tabs := 1 + f.m.tokensHeight() + timelineRows
@@ -1018,4 +1084,137 @@ func TestRefreshCookieShown(t *testing.T) {
 func answerOf(m *Model, i int) apiclient.Result {
 	r, _ := m.answers.of(i)
 	return r
+}
+
+// TestSubMillisecondAnswers: an answer quicker than a millisecond reads in µs in the requests
+// panel, as in the log, never "0s".
+func TestSubMillisecondAnswers(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	upd(t, f.m, press("enter"))
+	r, ok := f.m.answers.of(0)
+	if !ok {
+		t.Fatal("no answer")
+	}
+	r.Duration = 537 * time.Microsecond
+	f.m.keep(0, r)
+	f.m.focus = paneRequests
+	v := ansi.Strip(f.m.View())
+	if !strings.Contains(v, "ok · 200 · 537µs") || !regexp.MustCompile(`200 gen \S+ 537µs 1×`).MatchString(v) {
+		t.Errorf("a 537 µs answer in the requests panel:\n%s", v)
+	}
+	ev := session.Event{Kind: session.KindResponse, Method: "GET", Path: "/", Status: 200, Duration: r.Duration}
+	if !strings.Contains(ev.Text(), "in 537µs") {
+		t.Errorf("the log says %q", ev.Text())
+	}
+}
+
+// TestHelpScrolls: at 80×24 the overlay holds more than the screen (the strategies come after
+// the keys); the keys show without scrolling, and j ↓ pgdn k ↑ pgup g G scroll to the rest.
+func TestHelpScrolls(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	f.m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	upd(t, f.m, press("?"))
+	first := ansi.Strip(f.m.View())
+	if n := strings.Count(first, "\n") + 1; n > 24 || !strings.Contains(first, "lines 1-23 of") || !strings.Contains(first, "esc closes") {
+		t.Fatalf("the overlay at 80×24 (%d lines) does not say it scrolls:\n%s", n, first)
+	}
+	if strings.Contains(first, "background a timer") {
+		t.Fatalf("the test needs an overlay taller than 24 lines:\n%s", first)
+	}
+	top := func() int {
+		var a, b, n int
+		fmt.Sscanf(ansi.Strip(f.m.View())[strings.LastIndex(ansi.Strip(f.m.View()), "lines "):], "lines %d-%d of %d", &a, &b, &n)
+		return a
+	}
+	steps := []struct {
+		key  tea.KeyMsg
+		want func(before int) int
+	}{
+		{press("j"), func(b int) int { return b + 1 }},
+		{tea.KeyMsg{Type: tea.KeyDown}, func(b int) int { return b + 1 }},
+		{press("k"), func(b int) int { return b - 1 }},
+		{tea.KeyMsg{Type: tea.KeyUp}, func(b int) int { return b - 1 }},
+		{tea.KeyMsg{Type: tea.KeyPgDown}, func(int) int { return -1 }}, // to the end: less than a page
+		{tea.KeyMsg{Type: tea.KeyPgUp}, func(int) int { return 1 }},
+		{press("G"), func(int) int { return -1 }},
+		{press("g"), func(int) int { return 1 }},
+	}
+	for _, s := range steps {
+		before := top()
+		upd(t, f.m, s.key)
+		want := s.want(before)
+		if want < 0 { // the end: the strategies show, to the last one
+			v := ansi.Strip(f.m.View())
+			if !strings.Contains(v, "strategies (s)") || !strings.Contains(v, "off        never refresh") {
+				t.Errorf("%s did not reach the strategies:\n%s", s.key, v)
+			}
+			continue
+		}
+		if got := top(); got != want {
+			t.Errorf("%s: top line %d, want %d", s.key, got, want)
+		}
+	}
+	upd(t, f.m, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("jjj")}) // typed fast: three keys
+	if got := top(); got != 4 {
+		t.Errorf("jjj: top line %d, want 4", got)
+	}
+	upd(t, f.m, tea.MouseMsg{Action: tea.MouseActionPress, Button: tea.MouseButtonWheelDown})
+	if got := top(); got != 4+wheelLines {
+		t.Errorf("the wheel: top line %d, want %d", got, 4+wheelLines)
+	}
+	upd(t, f.m, press("esc"))
+	upd(t, f.m, press("?"))
+	if got := top(); got != 1 || f.m.mode != modeHelp {
+		t.Errorf("? opens the overlay at its top: line %d", got)
+	}
+}
+
+// TestBurstSaysRefreshCalls: the burst's status line names the number single flight is about:
+// a burst of 100 on an expired token made one refresh call.
+func TestBurstSaysRefreshCalls(t *testing.T) {
+	f := sized(t, apiclient.Config{Strategy: apiclient.Reactive}, true)
+	upd(t, f.m, press("E"))
+	upd(t, f.m, press("b"))
+	if !strings.HasPrefix(f.m.flash, "burst of 100: 100 ok · 1 refresh call · 0 failed · 0 parked in ") {
+		t.Errorf("flash %q", f.m.flash)
+	}
+}
+
+// TestUnsendableRequestListed: a request whose file left a {{variable}} undefined is listed
+// under its name, marked, and says why it cannot be sent; enter sends nothing; the file's
+// other requests work.
+func TestUnsendableRequestListed(t *testing.T) {
+	f := sized(t, apiclient.Config{}, true)
+	named, err := httpfile.ParseFile("v.http", []byte("### fine\nGET /api/me\n\n### uses host\nGET /api/{{thing}}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reqs []profile.Request
+	for _, n := range named {
+		n.Request.Name = n.Name
+		reqs = append(reqs, n.Request)
+	}
+	o := f.m.opts
+	o.Requests = reqs
+	f.m.Close()
+	f.m = New(o)
+	t.Cleanup(f.m.Close)
+	f.m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	f.m.focus = paneRequests
+	upd(t, f.m, press("down"))
+	v := ansi.Strip(f.m.View())
+	if !regexp.MustCompile(`▸✗uses host · GET /api/\{\{thing\}\}`).MatchString(v) ||
+		!strings.Contains(v, `cannot be sent: v.http:5: undefined variable "thing"`) {
+		t.Errorf("the unsendable request is not marked, or does not say why:\n%s", v)
+	}
+	before := f.srv.Stats().ResourceOK + f.srv.Stats().ResourceUnauthorized
+	upd(t, f.m, press("enter"))
+	if r, ok := f.m.answers.of(1); !ok || r.Outcome != apiclient.Failed || !strings.Contains(r.Reason, "undefined variable") {
+		t.Errorf("enter on it: %+v", r)
+	}
+	upd(t, f.m, press("up"))
+	upd(t, f.m, press("enter"))
+	if r, _ := f.m.answers.of(0); r.Outcome != apiclient.OK || f.srv.Stats().ResourceOK+f.srv.Stats().ResourceUnauthorized != before+1 {
+		t.Errorf("the file's other request: %+v; the server saw %d", r, f.srv.Stats().ResourceOK+f.srv.Stats().ResourceUnauthorized-before)
+	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"tokenscope/internal/redact"
 	"tokenscope/session"
 )
 
@@ -48,7 +49,7 @@ func (acceptanceCheck) run(ctx context.Context, l *lab) Result {
 		if err != nil {
 			return skipped(id, "forging the "+name+" token: "+err.Error())
 		}
-		l.remember(tok)
+		l.secrets.Add(redact.Access, tok)
 		x := l.apiCall(ctx, tok, "(forged: "+name+")")
 		if x.err != nil || x.status >= 500 {
 			return skipped(id, "The API failed (a 5xx or no answer): try again later.")

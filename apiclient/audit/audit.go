@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"tokenscope/apiclient/profile"
+	"tokenscope/internal/redact"
 )
 
 // Status is a check's verdict.
@@ -77,6 +78,9 @@ type Target struct {
 	Transport http.RoundTripper
 	// Timeout bounds each call; 30 s when zero.
 	Timeout time.Duration
+	// Secrets are the session's secrets (a .http file's $processEnv values, say): what the lab
+	// quotes is masked with them and with every credential and token it sees. Nil: a new set.
+	Secrets *redact.Secrets
 	// RevocationEndpoint is the provider's RFC 7009 endpoint (from its discovery document);
 	// empty: the logout check looks for one in the target's own metadata.
 	RevocationEndpoint string

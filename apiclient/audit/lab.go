@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"tokenscope/apiclient/profile"
+	"tokenscope/internal/redact"
 	"tokenscope/internal/sanitize"
 	"tokenscope/session"
 )
@@ -43,7 +44,7 @@ type lab struct {
 
 	mu       sync.Mutex
 	evidence []string
-	secrets  []string // every token and credential seen, masked in what the lab quotes
+	secrets  *redact.Secrets // every token and credential seen, masked in what the lab quotes
 	offLo    time.Duration
 	offSeen  bool
 
@@ -64,7 +65,10 @@ func newLab(t Target, s Settings) *lab {
 		ht.MaxIdleConnsPerHost = max(ht.MaxIdleConnsPerHost, s.Parallel+2)
 		tr = ht
 	}
-	l := &lab{t: t, s: s, start: s.Clock.Now()}
+	l := &lab{t: t, s: s, start: s.Clock.Now(), secrets: t.Secrets}
+	if l.secrets == nil {
+		l.secrets = redact.New()
+	}
 	timeout := t.Timeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
@@ -74,13 +78,8 @@ func newLab(t Target, s Settings) *lab {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	env, err := t.Profile.ResolveEnv()
 	l.apiHeaders, l.envErr = env.APIHeaders, err
-	l.secrets = append(l.secrets, env.Secrets...)
-	if t.Password != "" {
-		l.secrets = append(l.secrets, t.Password)
-	}
-	if t.ClientSecret != "" {
-		l.secrets = append(l.secrets, t.ClientSecret)
-	}
+	l.secrets.Add(redact.Credential, env.Secrets...)
+	l.secrets.Add(redact.Credential, t.Password, t.ClientSecret)
 	return l
 }
 
@@ -169,7 +168,7 @@ func (l *lab) login(ctx context.Context) (*family, exchange, error) {
 	}
 	f := &family{access: a.Access, refresh: a.Refresh, tokenType: a.TokenType}
 	f.takeCookies(x)
-	l.remember(a.Access.Raw, a.Refresh.Raw)
+	l.remember(a)
 	l.note(x, "new family: access "+fp(a.Access)+", refresh "+fp(a.Refresh))
 	return f, x, nil
 }
@@ -192,7 +191,7 @@ func (l *lab) refresh(ctx context.Context, f *family, token, why string) (profil
 	v := l.t.Profile.RefreshVerdict(profile.Reply{Status: x.status, Header: x.header, Body: x.body, Err: x.err,
 		ServerRecv: l.serverTime(x.recv), Redact: l.redact})
 	if v.Outcome == profile.VerdictOK {
-		l.remember(v.Answer.Access.Raw, v.Answer.Refresh.Raw)
+		l.remember(v.Answer)
 	}
 	detail := "presented " + session.Fingerprint(token) + " " + why
 	if v.Outcome == profile.VerdictOK && v.Answer.Rotated {
@@ -330,30 +329,15 @@ func (l *lab) waitUntil(ctx context.Context, at time.Time, doing string) error {
 	return l.s.Clock.Sleep(ctx, d)
 }
 
-// remember adds tokens to what is masked.
-func (l *lab) remember(raws ...string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, r := range raws {
-		if r != "" {
-			l.secrets = append(l.secrets, r)
-		}
-	}
+// remember adds an answer's tokens to what is masked.
+func (l *lab) remember(a profile.Answer) {
+	l.secrets.Add(redact.Access, a.Access.Raw)
+	l.secrets.Add(redact.Refresh, a.Refresh.Raw)
 }
 
-// redact masks every token and credential the lab has seen.
-func (l *lab) redact(s string) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, sec := range l.secrets {
-		// Shorter values would mask ordinary words ("demo" in a realm); nothing quoted here
-		// comes from a request body, where a short password would travel.
-		if len(sec) >= 8 && strings.Contains(s, sec) {
-			s = strings.ReplaceAll(s, sec, session.Fingerprint(sec))
-		}
-	}
-	return s
-}
+// redact masks every token and credential the lab has seen (redact.Secrets: tokens by their
+// fingerprint, in every encoding; a short password only in a credential's place).
+func (l *lab) redact(s string) string { return l.secrets.Mask(s) }
 
 // words is what an error answer said, masked and made one inert line.
 func (l *lab) words(body []byte) string {

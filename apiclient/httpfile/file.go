@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 
 	"tokenscope/apiclient/profile"
@@ -45,11 +46,26 @@ const maxHTTPFileBytes = 1 << 20
 // definitions doubling each other (@b = {{a}}{{a}}, @c = {{b}}{{b}}, ...) cannot exhaust memory.
 const maxHTTPFileExpansion = 8 << 20
 
+// An unresolved reference ({{name}} that is not defined, an environment variable that is not
+// set, a dynamic or request variable not supported here) fails the request that uses it, as
+// JetBrains' client and VS Code's REST Client do: the request is listed under its name with
+// Request.Err set and the rest of the file loads. A definition that uses one fails the requests
+// that use the variable it defines.
+
+// unresolvedError is a {{reference}} that has no value here: it fails only the request it is in.
+type unresolvedError struct{ msg string }
+
+func (e *unresolvedError) Error() string { return e.msg }
+
 // NamedRequest is one request of a collection file.
 type NamedRequest struct {
 	Name    string // from "### name" or "# @name name"; else "METHOD path"
 	Request profile.Request
 	Line    int // 1-based line of its request line, for messages
+	// Secrets are the environment values ({{$processEnv NAME}}, {{$env NAME}}) the file read up
+	// to this request: API keys and passwords, as a rule. The caller adds them to the session's
+	// secrets (redact.Secrets) so that the screen and the logs mask them.
+	Secrets []string
 }
 
 // ParseFile parses a .http / .rest file. name is the file name used in error messages
@@ -95,6 +111,12 @@ type parser struct {
 	// literal: one request typed by a person, not a file; no {{variables}}, no ### separators
 	// or response handlers, and errors say "line N".
 	literal bool
+	env     []string // the environment values read so far
+	// unset are the file's definitions whose value has an unresolved reference: why each has
+	// no value.
+	unset map[string]*unresolvedError
+	// miss is the first unresolved reference of the request being read: it cannot be sent.
+	miss *unresolvedError
 }
 
 func (p *parser) errf(line int, format string, args ...any) error {
@@ -149,6 +171,7 @@ func (p *parser) parse(data []byte) ([]NamedRequest, error) {
 			if name != "" {
 				nr.Name = name
 			}
+			nr.Secrets = slices.Clip(p.env)
 			out = append(out, nr)
 			name = ""
 			i = next
@@ -169,9 +192,20 @@ func (p *parser) define(t string, line int) error {
 	if _, overridden := p.vars[m[1]]; overridden {
 		return nil // the caller's value wins; the file's is never used
 	}
+	p.miss = nil
 	v, err := p.expand(strings.TrimSpace(m[2]), line)
 	if err != nil {
 		return err
+	}
+	delete(p.defs, m[1])
+	delete(p.unset, m[1])
+	if p.miss != nil {
+		if p.unset == nil {
+			p.unset = map[string]*unresolvedError{}
+		}
+		p.unset[m[1]] = &unresolvedError{fmt.Sprintf("variable %q has no value (%v)", m[1], p.miss)}
+		p.miss = nil
+		return nil
 	}
 	p.defs[m[1]] = v
 	return nil
@@ -180,17 +214,20 @@ func (p *parser) define(t string, line int) error {
 // request parses the request starting with the request line lines[i]. It returns the index of
 // the first line after the request.
 func (p *parser) request(lines []string, i int) (NamedRequest, int, error) {
+	p.miss = nil
 	nr, i, err := p.head(lines, i)
 	if err != nil {
 		return NamedRequest{}, 0, err
 	}
 	i, ended, err := p.headers(lines, i, nr.Request.Header)
-	if err != nil || ended {
-		return nr, i, err
+	if err == nil && !ended {
+		nr.Request.Body, i, err = p.body(lines, i)
 	}
-	nr.Request.Body, i, err = p.body(lines, i)
 	if err != nil {
 		return NamedRequest{}, 0, err
+	}
+	if p.miss != nil {
+		nr.Request.Err = p.miss.Error()
 	}
 	return nr, i, nil
 }
@@ -204,12 +241,15 @@ func (p *parser) head(lines []string, i int) (NamedRequest, int, error) {
 		return NamedRequest{}, 0, err
 	}
 	method, target, err := requestLine(rl)
-	if err != nil {
+	path := target
+	if err == nil {
+		path, err = profile.RequestPath(target)
+	}
+	if err != nil && p.miss == nil {
 		return NamedRequest{}, 0, p.at(ln, err)
 	}
-	path, err := profile.RequestPath(target)
-	if err != nil {
-		return NamedRequest{}, 0, p.at(ln, err)
+	if err != nil { // the line as written names it: it will not be sent
+		method, path, _ = strings.Cut(rl, " ")
 	}
 	var query strings.Builder
 	hasQuery := strings.Contains(path, "?")
@@ -234,7 +274,7 @@ func (p *parser) head(lines []string, i int) (NamedRequest, int, error) {
 		query.WriteString(q[1:])
 	}
 	path += query.String()
-	if _, err := url.Parse(path); err != nil {
+	if _, err := url.Parse(path); err != nil && p.miss == nil {
 		return NamedRequest{}, 0, p.errf(ln, "bad target %q: %v", path, profile.URLError(err))
 	}
 	req := profile.Request{Method: method, Path: path, Header: http.Header{}}
@@ -251,7 +291,7 @@ func (p *parser) queryLine(t string, ln int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if strings.ContainsFunc(q, profile.BadURLRune) {
+	if strings.ContainsFunc(q, profile.BadURLRune) && p.miss == nil {
 		return "", p.errf(ln, "query line %q contains whitespace or a control character", q)
 	}
 	if j := strings.IndexByte(q, '#'); j >= 0 {
@@ -279,15 +319,20 @@ func (p *parser) headers(lines []string, i int, h http.Header) (next int, ended 
 		if isComment(t) {
 			continue
 		}
+		missed := p.miss
 		line, err := p.expand(t, i+1)
 		if err != nil {
 			return 0, false, err
 		}
 		name, value, err := headerLine(line)
-		if err != nil {
+		switch {
+		case err != nil && p.miss != missed:
+			// A header made of an unresolved reference: the request is not sent anyway.
+		case err != nil:
 			return 0, false, p.at(i+1, err)
+		default:
+			h.Add(name, value)
 		}
-		h.Add(name, value)
 	}
 	return i, true, nil
 }
@@ -377,7 +422,15 @@ func (p *parser) expand(s string, line int) (string, error) {
 			break // no closing braces: literal text
 		}
 		v, err := p.resolve(s[i+2:i+2+j], line)
-		if err != nil {
+		var miss *unresolvedError
+		switch {
+		case errors.As(err, &miss):
+			// Fails the request (or definition) it is in, not the file: kept as written.
+			if p.miss == nil {
+				p.miss = miss
+			}
+			v = s[i : i+2+j+2]
+		case err != nil:
 			return "", err
 		}
 		if p.budget -= len(v); p.budget < 0 {
@@ -405,13 +458,16 @@ func (p *parser) resolve(ref string, line int) (string, error) {
 		}
 		switch {
 		case fn != "$processEnv" && fn != "$env":
-			return "", p.errf(line, "unsupported dynamic variable %q", "{{"+ref+"}}")
+			return "", p.unresolved(line, "unsupported dynamic variable %q", "{{"+ref+"}}")
 		case arg == "" || len(f) > 2 || strings.HasPrefix(arg, "%"):
 			return "", p.errf(line, "malformed %s reference %q (want {{%s NAME}})", fn, "{{"+ref+"}}", fn)
 		}
 		v, ok := os.LookupEnv(arg)
 		if !ok {
-			return "", p.errf(line, "environment variable %q is not set", arg)
+			return "", p.unresolved(line, "environment variable %q is not set", arg)
+		}
+		if !slices.Contains(p.env, v) {
+			p.env = append(p.env, v)
 		}
 		return v, nil
 	}
@@ -424,10 +480,18 @@ func (p *parser) resolve(ref string, line int) (string, error) {
 	if v, ok := p.defs[r]; ok {
 		return v, nil
 	}
-	if strings.Contains(r, ".response.") || strings.Contains(r, ".request.") {
-		return "", p.errf(line, "request variables (%q) are not supported", r)
+	if e, ok := p.unset[r]; ok {
+		return "", p.unresolved(line, "%v", e)
 	}
-	return "", p.errf(line, "undefined variable %q", r)
+	if strings.Contains(r, ".response.") || strings.Contains(r, ".request.") {
+		return "", p.unresolved(line, "request variables (%q) are not supported", r)
+	}
+	return "", p.unresolved(line, "undefined variable %q", r)
+}
+
+// unresolved is errf for a reference with no value: it fails only the request it is in.
+func (p *parser) unresolved(line int, format string, args ...any) error {
+	return &unresolvedError{p.errf(line, format, args...).Error()}
 }
 
 // isComment reports whether a trimmed line outside a body is a comment.

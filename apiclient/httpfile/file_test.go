@@ -346,15 +346,6 @@ func TestHTTPFileErrors(t *testing.T) {
 		{"header without colon", "POST /x\nAccept: */*\nX-Broken value\n\nbody\n", nil, "f.http:3: header line \"X-Broken value\" has no colon", ""},
 		{"bad header name", "GET /x\nBad Name: v\n", nil, "f.http:2: bad header name \"Bad Name\"", ""},
 		{"header injection via variable", "GET /x\nX-A: {{v}}\n", map[string]string{"v": "a\r\nX-Evil: 1"}, "f.http:2: header X-A: value contains a control character", ""},
-		{"undefined variable in request line", "@a = 1\n\nGET /x/{{b}}\n", nil, "f.http:3: undefined variable \"b\"", ""},
-		{"undefined variable in header", "GET /x\nX-A: {{ nope }}\n", nil, "f.http:2: undefined variable \"nope\"", ""},
-		{"undefined variable in body", "POST /x\n\n{\n  \"a\": \"{{missing}}\"\n}\n", nil, "f.http:4: undefined variable \"missing\"", ""},
-		{"undefined variable in definition", "@a = 1\n@b = {{a}}{{c}}\nGET /\n", nil, "f.http:2: undefined variable \"c\"", ""},
-		{"variable used before its definition", "GET /{{late}}\n###\n@late = 1\n", nil, "f.http:1: undefined variable \"late\"", ""},
-		{"undefined variable in query line", "GET /x\n  ?a={{q}}\n", nil, "f.http:2: undefined variable \"q\"", ""},
-		{"unset environment variable", "GET /x\nX-A: {{$processEnv TOKENSCOPE_HTTPFILE_UNSET_FOR_SURE}}\n", nil, "f.http:2: environment variable \"TOKENSCOPE_HTTPFILE_UNSET_FOR_SURE\" is not set", ""},
-		{"unsupported dynamic variable", "GET /x?id={{$uuid}}\n", nil, "f.http:1: unsupported dynamic variable \"{{$uuid}}\"", ""},
-		{"request variable", "GET /x\nAuthorization: Bearer {{login.response.body.$.token}}\n", nil, "f.http:2: request variables (\"login.response.body.$.token\") are not supported", ""},
 		{"malformed reference", "GET /x\n\n{{a b}}\n", nil, "f.http:3: malformed variable reference \"{{a b}}\"", ""},
 		{"malformed definition", "@ = 1\nGET /x\n", nil, "f.http:1: malformed variable definition \"@ = 1\"", ""},
 		{"file include", "POST /x\nContent-Type: application/json\n\n< ./body.json\n", nil, "f.http:4: file includes are not supported", ""},
@@ -427,9 +418,10 @@ func TestHTTPFileLoad(t *testing.T) {
 	if err := os.WriteFile(path, []byte("@id = 7\n### one\nGET /items/{{id}}\n###\nGET /bad/{{nope}}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := LoadFile(path, nil)
-	if err == nil || err.Error() != path+`:5: undefined variable "nope"` {
-		t.Fatalf("error %v", err)
+	// One undefined variable fails the request that uses it, not the file.
+	some, err := LoadFile(path, nil)
+	if err != nil || len(some) != 2 || some[0].Request.Err != "" || some[1].Request.Err != path+`:5: undefined variable "nope"` {
+		t.Fatalf("error %v, requests %+v", err, some)
 	}
 	reqs, err := LoadFile(path, map[string]string{"nope": "ok"})
 	if err != nil {
@@ -533,5 +525,63 @@ func TestHTTPFileExpansionCap(t *testing.T) {
 	_, err = ParseFile("f.http", []byte("POST /x\n\n"+strings.Repeat("{{big}}\n", 10)), map[string]string{"big": big})
 	if err == nil || err.Error() != "f.http:11: variables expand to more than 8 MiB in this file" {
 		t.Fatalf("error %v", err)
+	}
+}
+
+// TestHTTPFileUnresolvedFailsOneRequest: a reference with no value fails the request it is in,
+// as JetBrains' client and VS Code's REST Client do: that request keeps its name (the file's, or
+// its line as written) and carries why in Err; the requests around it load and are sendable.
+func TestHTTPFileUnresolvedFailsOneRequest(t *testing.T) {
+	t.Setenv("TOKENSCOPE_HTTPFILE_UNSET_FOR_SURE", "")
+	os.Unsetenv("TOKENSCOPE_HTTPFILE_UNSET_FOR_SURE")
+	cases := []struct {
+		name, src  string
+		vars       map[string]string
+		err, named string // the bad request's Err (prefix) and name
+	}{
+		{"undefined variable in request line", "@a = 1\n\nGET /x/{{b}}\n", nil, "f.http:3: undefined variable \"b\"", ""},
+		{"undefined variable in header", "GET /x\nX-A: {{ nope }}\n", nil, "f.http:2: undefined variable \"nope\"", ""},
+		{"undefined variable in body", "POST /x\n\n{\n  \"a\": \"{{missing}}\"\n}\n", nil, "f.http:4: undefined variable \"missing\"", ""},
+		// A definition with no value fails nothing until a request uses it.
+		{"undefined variable in an unused definition", "@a = 1\n@b = {{a}}{{c}}\nGET /\n", nil, "", "GET /"},
+		{"variable used before its definition", "GET /{{late}}\n###\n@late = 1\n", nil, "f.http:1: undefined variable \"late\"", ""},
+		{"undefined variable in query line", "GET /x\n  ?a={{q}}\n", nil, "f.http:2: undefined variable \"q\"", ""},
+		{"unset environment variable", "GET /x\nX-A: {{$processEnv TOKENSCOPE_HTTPFILE_UNSET_FOR_SURE}}\n", nil, "f.http:2: environment variable \"TOKENSCOPE_HTTPFILE_UNSET_FOR_SURE\" is not set", ""},
+		{"unsupported dynamic variable", "GET /x?id={{$uuid}}\n", nil, "f.http:1: unsupported dynamic variable \"{{$uuid}}\"", ""},
+		{"request variable", "GET /x\nAuthorization: Bearer {{login.response.body.$.token}}\n", nil, "f.http:2: request variables (\"login.response.body.$.token\") are not supported", ""},
+		{"a whole header from a variable", "GET /x\n{{hdr}}\n", nil, "f.http:2: undefined variable \"hdr\"", ""},
+		{"a whole request line from a variable", "{{line}}\n", nil, "f.http:1: undefined variable \"line\"", ""},
+		{"a definition from an unset one, used", "@a = {{nope}}\n### uses a\nGET /x/{{a}}\n", nil, "f.http:3: variable \"a\" has no value (f.http:1: undefined variable \"nope\")", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			src := "### before\nGET /before\n\n###\n" + c.src + "\n### after\nGET /after\n"
+			for _, crlf := range []bool{false, true} {
+				in := src
+				if crlf {
+					in = strings.ReplaceAll(src, "\n", "\r\n")
+				}
+				reqs, err := ParseFile("f.http", []byte(in), c.vars)
+				if err != nil || len(reqs) != 3 {
+					t.Fatalf("crlf %v: error %v, %d requests: %+v", crlf, err, len(reqs), reqs)
+				}
+				bad := reqs[1]
+				// Lines moved by the two requests' lines put before it.
+				want := regexp.MustCompile(`f\.http:(\d+)`).ReplaceAllStringFunc(c.err, func(m string) string {
+					var n int
+					fmt.Sscanf(m, "f.http:%d", &n)
+					return fmt.Sprintf("f.http:%d", n+4)
+				})
+				if !strings.HasPrefix(bad.Request.Err, want) || (want == "") != (bad.Request.Err == "") {
+					t.Errorf("crlf %v: Err %q, want %q", crlf, bad.Request.Err, want)
+				}
+				if bad.Name == "" || (c.named != "" && bad.Name != c.named) {
+					t.Errorf("crlf %v: the failed request's name %q", crlf, bad.Name)
+				}
+				if reqs[0].Name != "before" || reqs[0].Request.Err != "" || reqs[2].Name != "after" || reqs[2].Request.Err != "" || reqs[2].Request.Path != "/after" {
+					t.Errorf("crlf %v: the requests around it: %+v / %+v", crlf, reqs[0], reqs[2])
+				}
+			}
+		})
 	}
 }

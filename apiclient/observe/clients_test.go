@@ -17,6 +17,7 @@ import (
 
 	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
+	"tokenscope/internal/clock"
 	"tokenscope/session"
 )
 
@@ -25,15 +26,19 @@ func simplejwtProfile() profile.Profile {
 	return p
 }
 
-// rig is the demo server, the proxy in front of it, and the proxy's listener.
+// rig is the demo server, the proxy in front of it, and the proxy's listener, on one manual
+// clock with the rig's clients, so that tokens expire and windows close without sleeping.
 type rig struct {
 	demo  *demoserver.Server
 	proxy *Proxy
 	srv   *httptest.Server
+	clock *clock.Manual
 }
 
 func newRig(t *testing.T, opts demoserver.Options, edit func(*Config)) *rig {
 	t.Helper()
+	clk := clock.NewManual(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+	opts.Clock = clk
 	demo, err := demoserver.Start(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +49,7 @@ func newRig(t *testing.T, opts demoserver.Options, edit func(*Config)) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Upstreams: []Upstream{up}, Profile: prof}
+	cfg := Config{Upstreams: []Upstream{up}, Profile: prof, Clock: clk}
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -54,7 +59,27 @@ func newRig(t *testing.T, opts demoserver.Options, edit func(*Config)) *rig {
 	}
 	srv := httptest.NewServer(p)
 	t.Cleanup(func() { srv.Close(); p.Close() })
-	return &rig{demo: demo, proxy: p, srv: srv}
+	return &rig{demo: demo, proxy: p, srv: srv, clock: clk}
+}
+
+// newClient is a client of the proxy on the rig's clock.
+func (r *rig) newClient() *client {
+	c := newClient(r.srv.URL)
+	c.clock = r.clock
+	return c
+}
+
+// advance moves the rig's clock by d, as if d passed, and returns once the proxy's sweeper
+// has looked at the new time (when d reached its next sweep).
+func (r *rig) advance(t *testing.T, d time.Duration) {
+	t.Helper()
+	if !r.clock.AwaitTimers(1, 10*time.Second) {
+		t.Fatal("the proxy's sweeper does not wait on the rig's clock")
+	}
+	r.clock.Advance(d)
+	if !r.clock.AwaitTimers(1, 10*time.Second) { // armed again: the sweep it fired is done
+		t.Fatal("the proxy's sweeper did not come back")
+	}
 }
 
 // finish ends the analysis and returns the summary.
@@ -85,10 +110,12 @@ type client struct {
 	refresh string
 	exp     time.Time
 	sf      sync.Mutex
+
+	clock clock.Clock // when its token expires; the rig's manual clock
 }
 
 func newClient(base string) *client {
-	return &client{base: base, hc: &http.Client{Timeout: 10 * time.Second}, retries: 1}
+	return &client{base: base, hc: &http.Client{Timeout: 10 * time.Second}, retries: 1, clock: clock.System{}}
 }
 
 func (c *client) post(path string, body any) (int, map[string]any, error) {
@@ -117,7 +144,7 @@ func (c *client) set(m map[string]any) {
 	defer c.mu.Unlock()
 	if a, ok := m["access"].(string); ok {
 		c.access = a
-		c.exp = session.ParseToken(a, time.Now(), 0).ExpiresAt
+		c.exp = session.ParseToken(a, c.clock.Now(), 0).ExpiresAt
 	}
 	if r, ok := m["refresh"].(string); ok {
 		c.refresh = r
@@ -166,7 +193,7 @@ func (c *client) renew(used string) bool {
 
 func (c *client) ensureFresh() {
 	a, _, exp := c.tokens()
-	if c.proactive > 0 && time.Until(exp) < c.proactive {
+	if c.proactive > 0 && exp.Sub(c.clock.Now()) < c.proactive {
 		c.renew(a)
 	}
 }
@@ -233,12 +260,13 @@ func (c *client) burst(n int, method, path string) []int {
 	return out
 }
 
-// waitExpired sleeps until the access token is past exp, with a margin for the server's clock.
+// waitExpired moves the manual clock just past the access token's exp.
 func (c *client) waitExpired(t *testing.T) {
 	t.Helper()
 	_, _, exp := c.tokens()
-	if exp.IsZero() {
-		t.Fatal("no exp")
+	m, ok := c.clock.(*clock.Manual)
+	if exp.IsZero() || !ok {
+		t.Fatal("no exp, or not on a rig's clock")
 	}
-	time.Sleep(time.Until(exp) + 50*time.Millisecond)
+	m.Set(exp.Add(50 * time.Millisecond))
 }

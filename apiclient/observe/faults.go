@@ -124,7 +124,7 @@ func (p *Proxy) injectFault(w http.ResponseWriter, r *http.Request, x *Exchange)
 	p.faults.mu.Unlock()
 	if status == 0 && slow > 0 && x.Kind() == profile.CallRefresh {
 		select {
-		case <-time.After(slow):
+		case <-p.clock.After(slow):
 		case <-r.Context().Done():
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"tokenscope/demoserver"
+	"tokenscope/internal/clock"
 	"tokenscope/session"
 )
 
@@ -35,7 +36,7 @@ func findingEvents(p *Proxy, rule string) []session.Event {
 // flight. 50 requests at expiry, refresh calls held so that all are in flight together.
 func TestObserveNaiveInterceptorStampede(t *testing.T) {
 	r := newRig(t, demoserver.Options{AccessTTL: 2 * time.Second}, func(c *Config) { c.Faults = true })
-	c := newClient(r.srv.URL)
+	c := r.newClient()
 	if err := c.login(); err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +44,16 @@ func TestObserveNaiveInterceptorStampede(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.waitExpired(t)
-	c.burst(50, "GET", "/api/protected/")
+	done := make(chan struct{})
+	go func() { defer close(done); c.burst(50, "GET", "/api/protected/") }()
+	// Every refresh call is held on the proxy's clock (and the sweeper waits on it too): all
+	// fifty are in flight together, however slowly the machine started them.
+	if !r.clock.AwaitTimers(51, 30*time.Second) {
+		n, _ := r.clock.Pending()
+		t.Fatalf("%d timers armed, want the sweeper's and 50 held refresh calls", n)
+	}
+	r.clock.Advance(300 * time.Millisecond)
+	<-done
 	s := r.finish(t)
 	st := r.demo.Stats()
 	if s.RefreshCalls != 50 || s.RefreshCalls != st.RefreshOK+st.RefreshRejected {
@@ -65,7 +75,7 @@ func TestObserveNaiveInterceptorStampede(t *testing.T) {
 // only reacts to 401s, so it does send an expired token.
 func TestObserveSingleFlightReactive(t *testing.T) {
 	r := newRig(t, demoserver.Options{AccessTTL: 2 * time.Second}, nil)
-	c := newClient(r.srv.URL)
+	c := r.newClient()
 	c.singleFlight = true
 	if err := c.login(); err != nil {
 		t.Fatal(err)
@@ -87,12 +97,13 @@ func TestObserveSingleFlightReactive(t *testing.T) {
 // Single flight and a proactive check, bursts across an expiry: nothing to find.
 func TestObserveSingleFlightProactiveClean(t *testing.T) {
 	r := newRig(t, demoserver.Options{AccessTTL: 3 * time.Second}, nil)
-	c := newClient(r.srv.URL)
+	c := r.newClient()
 	c.singleFlight, c.proactive = true, 600*time.Millisecond
 	if err := c.login(); err != nil {
 		t.Fatal(err)
 	}
-	for end := time.Now().Add(3500 * time.Millisecond); time.Now().Before(end); time.Sleep(150 * time.Millisecond) {
+	for passed := time.Duration(0); passed < 3500*time.Millisecond; passed += 150 * time.Millisecond {
+		r.advance(t, 150*time.Millisecond)
 		for i, st := range c.burst(10, "GET", "/api/protected/") {
 			if st != 200 {
 				t.Fatalf("request %d: %d", i, st)
@@ -110,16 +121,15 @@ func TestObserveSingleFlightProactiveClean(t *testing.T) {
 // A client that refreshes after a 401 but drops the request (as axios-auth-refresh does to the
 // requests it did not queue): every 401 is lost, found by the sweeper after the retry window.
 func TestObserveDroppedAfter401(t *testing.T) {
-	t.Parallel() // mostly waiting for a token to expire
 	r := newRig(t, demoserver.Options{AccessTTL: 2 * time.Second}, func(c *Config) { c.RetryWindow = 300 * time.Millisecond })
-	c := newClient(r.srv.URL)
+	c := r.newClient()
 	c.singleFlight, c.retries = true, 0
 	if err := c.login(); err != nil {
 		t.Fatal(err)
 	}
 	c.waitExpired(t)
 	c.burst(10, "GET", "/api/me")
-	time.Sleep(700 * time.Millisecond)
+	r.advance(t, 700*time.Millisecond)
 	if s := r.proxy.Summary(); s.LostAfter401 != 10 {
 		t.Errorf("before close: lost %d, want 10 (the sweeper)", s.LostAfter401)
 	}
@@ -138,7 +148,7 @@ func TestObserveDroppedAfter401(t *testing.T) {
 // A request answered 401 three times in a row (injected) and resent each time: a retry loop.
 func TestObserveRetryLoopWithExpireFault(t *testing.T) {
 	r := newRig(t, demoserver.Options{}, func(c *Config) { c.Faults = true })
-	c := newClient(r.srv.URL)
+	c := r.newClient()
 	c.singleFlight, c.retries = true, 5
 	if err := c.login(); err != nil {
 		t.Fatal(err)
@@ -173,7 +183,7 @@ func TestObserveLogoutOnTransient(t *testing.T) {
 			func(c *client, _ int) bool { return c.login() == nil }, map[string]int{RuleLogoutOnTransient: 1}},
 		{"503 then retry", func(p *Proxy) error { return p.Fail503Next(1) },
 			func(c *client, _ int) bool {
-				time.Sleep(50 * time.Millisecond)
+				c.clock.(*clock.Manual).Advance(50 * time.Millisecond) // a moment later
 				_, rt, _ := c.tokens()
 				st, _ := c.refreshWith(rt)
 				return st == 200
@@ -184,7 +194,7 @@ func TestObserveLogoutOnTransient(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, demoserver.Options{}, func(c *Config) { c.Faults = true })
-			c := newClient(r.srv.URL)
+			c := r.newClient()
 			c.singleFlight, c.onRefreshFail = true, tc.onFail
 			if err := c.login(); err != nil {
 				t.Fatal(err)
@@ -192,6 +202,7 @@ func TestObserveLogoutOnTransient(t *testing.T) {
 			if err := r.proxy.ExpireNow(); err != nil {
 				t.Fatal(err)
 			}
+			r.advance(t, time.Millisecond) // what the client does next comes after that instant
 			if err := tc.fault(r.proxy); err != nil {
 				t.Fatal(err)
 			}
@@ -210,7 +221,7 @@ func TestObserveLogoutOnTransient(t *testing.T) {
 // After a 503 the app gives up and says nothing more: silence is a logout too.
 func TestObserveSilenceAfterTransient(t *testing.T) {
 	r := newRig(t, demoserver.Options{}, func(c *Config) { c.Faults = true; c.RetryWindow = 200 * time.Millisecond })
-	c := newClient(r.srv.URL)
+	c := r.newClient()
 	if err := c.login(); err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +230,7 @@ func TestObserveSilenceAfterTransient(t *testing.T) {
 	if st, _ := c.refreshWith(rt); st != 503 {
 		t.Fatalf("refresh %d", st)
 	}
-	time.Sleep(500 * time.Millisecond)
+	r.advance(t, 500*time.Millisecond)
 	s := r.finish(t)
 	// The refresh came with most of the access token's life left and no 401: needless too.
 	wantFindings(t, s, map[string]int{RuleLogoutOnTransient: 1, RuleNeedless: 1})
@@ -231,7 +242,7 @@ func TestObserveSilenceAfterTransient(t *testing.T) {
 // A refresh right after login, with no 401: refresh-without-need, and nothing else.
 func TestObserveRefreshWithoutNeed(t *testing.T) {
 	r := newRig(t, demoserver.Options{AccessTTL: 30 * time.Second}, nil)
-	c := newClient(r.srv.URL)
+	c := r.newClient()
 	if err := c.login(); err != nil {
 		t.Fatal(err)
 	}
@@ -248,9 +259,8 @@ func TestObserveRefreshWithoutNeed(t *testing.T) {
 
 // The client keeps the refresh token a rotation replaced and presents it at the next expiry.
 func TestObserveRotatedTokenReused(t *testing.T) {
-	t.Parallel() // mostly waiting for a token to expire
 	r := newRig(t, demoserver.Options{AccessTTL: 2 * time.Second}, nil)
-	c := newClient(r.srv.URL)
+	c := r.newClient()
 	if err := c.login(); err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +269,7 @@ func TestObserveRotatedTokenReused(t *testing.T) {
 	if st, _ := c.refreshWith(old); st != 200 {
 		t.Fatal(st)
 	}
-	time.Sleep(raceWindow + 200*time.Millisecond)
+	r.advance(t, raceWindow+200*time.Millisecond)
 	if st, _ := c.refreshWith(old); st != 401 {
 		t.Fatalf("the server took a rotated token: %d", st)
 	}
@@ -272,9 +282,8 @@ func TestObserveRotatedTokenReused(t *testing.T) {
 
 // Two tabs of one app share the session and both refresh at expiry, 40 ms apart.
 func TestObserveTwoTabsRotateOneToken(t *testing.T) {
-	t.Parallel() // mostly waiting for a token to expire
 	r := newRig(t, demoserver.Options{AccessTTL: 2 * time.Second}, nil)
-	a := newClient(r.srv.URL)
+	a := r.newClient()
 	if err := a.login(); err != nil {
 		t.Fatal(err)
 	}
@@ -283,8 +292,8 @@ func TestObserveTwoTabsRotateOneToken(t *testing.T) {
 	if st, _ := a.refreshWith(rt); st != 200 {
 		t.Fatal(st)
 	}
-	time.Sleep(40 * time.Millisecond)
-	b := newClient(r.srv.URL)
+	r.advance(t, 40*time.Millisecond)
+	b := r.newClient()
 	_, _ = b.refreshWith(rt)
 	s := r.finish(t)
 	wantFindings(t, s, map[string]int{RuleStampede: 1})
@@ -297,9 +306,8 @@ func TestObserveTwoTabsRotateOneToken(t *testing.T) {
 // Without rotation: a refresh token presented again while the access token its last refresh
 // minted is fresh is a stampede; again after that token expired, it is only counted.
 func TestObserveNonRotatingServer(t *testing.T) {
-	t.Parallel() // mostly waiting for a token to expire
 	r := newRig(t, demoserver.Options{AccessTTL: 2 * time.Second, NoRotation: true}, nil)
-	c := newClient(r.srv.URL)
+	c := r.newClient()
 	if err := c.login(); err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +346,7 @@ func TestObserveFaultsOff(t *testing.T) {
 // is transient too.
 func TestObserveLogoutOnRefreshTimeout(t *testing.T) {
 	r := newRig(t, demoserver.Options{}, func(c *Config) { c.Faults = true })
-	c := newClient(r.srv.URL)
+	c := r.newClient()
 	c.hc.Timeout = 300 * time.Millisecond
 	c.singleFlight = true
 	c.onRefreshFail = func(c *client, st int) bool { return st == 0 && c.login() == nil }
@@ -346,6 +354,7 @@ func TestObserveLogoutOnRefreshTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = r.proxy.ExpireNow()
+	r.advance(t, time.Millisecond) // what the client does next comes after that instant
 	_ = r.proxy.SlowRefresh(2 * time.Second)
 	if st := c.do("GET", "/api/me", nil); st != 200 {
 		t.Fatalf("status %d", st)
@@ -366,7 +375,7 @@ func TestSnapshotFollowsTheClient(t *testing.T) {
 	if s := p.Snapshot(); s.State != session.StateLoggedOut || !s.Access.Empty() {
 		t.Fatalf("before any traffic: %v", s.State)
 	}
-	c := newClient(r.srv.URL)
+	c := r.newClient()
 	if err := c.login(); err != nil {
 		t.Fatal(err)
 	}

@@ -114,7 +114,7 @@ func TestObserveHostileTextIsInertWhenPrinted(t *testing.T) {
 // Junk where a HAR should be is an error, never a panic.
 func TestObserveHARJunk(t *testing.T) {
 	for _, junk := range []string{"", "{", "[]", `{"log":{"entries":[{}]}}`, `{"log":{"entries":[{"startedDateTime":"2026-01-01T00:00:00Z","time":-5,"request":{"url":"::"},"response":{"status":0}}]}}`} {
-		if _, err := AnalyzeHARData([]byte(junk), Options{}); err == nil && !strings.Contains(junk, "startedDateTime") {
+		if _, err := analyzeHARData([]byte(junk), Options{}); err == nil && !strings.Contains(junk, "startedDateTime") {
 			t.Errorf("%q accepted", junk)
 		}
 	}
@@ -125,7 +125,7 @@ func FuzzObserveHAR(f *testing.F) {
 	f.Add([]byte(`{"log":{"entries":[{"startedDateTime":"2026-01-01T00:00:00Z","time":1e300,"request":{"method":"GET","url":"http://x/a","headers":[{"name":"Authorization","value":"Bearer e30.eyJleHAiOjFlMzAwfQ.x"}]},"response":{"status":401,"content":{"text":"AAAA","encoding":"base64"}}}]}}`))
 	prof := simplejwtProfile()
 	f.Fuzz(func(t *testing.T, data []byte) {
-		a, err := AnalyzeHARData(data, Options{Profile: prof, RetryWindow: time.Second})
+		a, err := analyzeHARData(data, Options{Profile: prof, RetryWindow: time.Second})
 		if err == nil {
 			_ = a.Summary()
 			_ = a.Tokens()

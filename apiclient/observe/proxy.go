@@ -27,6 +27,7 @@ import (
 	"tokenscope/apiclient/profile"
 	"tokenscope/internal/clock"
 	"tokenscope/internal/hostcheck"
+	"tokenscope/internal/redact"
 	"tokenscope/session"
 )
 
@@ -227,13 +228,13 @@ func (p *Proxy) Close() {
 
 func (p *Proxy) sweep(every time.Duration) {
 	defer close(p.swept)
-	t := time.NewTicker(every)
-	defer t.Stop()
 	for {
+		t := p.clock.NewTimer(every) // the proxy's clock: a test's manual clock sweeps when moved
 		select {
 		case <-p.stop:
+			t.Stop()
 			return
-		case <-t.C:
+		case <-t.C():
 			p.an.Sweep(p.clock.Now())
 		}
 	}
@@ -356,7 +357,7 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 func upstreamNames(ups []Upstream) string {
 	names := make([]string, 0, len(ups))
 	for _, u := range ups {
-		n := u.URL.Redacted()
+		n := redact.URL(u.URL.String())
 		if u.Prefix != "" {
 			n = u.Prefix + "=" + n
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"tokenscope/apiclient/profile"
+	"tokenscope/internal/clock"
 )
 
 // AuthMethod is a token endpoint client authentication method (RFC 6749 §2.3, OIDC Core §9).
@@ -53,10 +54,9 @@ type Client struct {
 	// Keyfunc checks ID token signatures (see JWKSKeyfunc); nil leaves signatures unchecked
 	// while iss, aud, azp, exp and nonce are still checked.
 	Keyfunc jwt.Keyfunc
-	// Sleep waits between device polls; nil is a real timer that honours ctx.
-	Sleep func(ctx context.Context, d time.Duration) error
-	// Now is the time source for exp checks and the device code's lifetime; nil is time.Now.
-	Now func() time.Time
+	// Clock is the time source for exp checks and the device code's lifetime, and its timers
+	// space the device polls; nil is the real clock.
+	Clock clock.Clock
 	// ServerNow is when a token answer arrived, on the provider's clock: an opaque token's
 	// expiry counts from it (the engine adds the clock skew it learned). nil is Now.
 	ServerNow func() time.Time
@@ -84,11 +84,15 @@ func (c *Client) method() AuthMethod {
 	return ChooseAuth(nil, c.Secret)
 }
 
-func (c *Client) now() time.Time {
-	if c.Now != nil {
-		return c.Now()
+func (c *Client) clock() clock.Clock {
+	if c.Clock != nil {
+		return c.Clock
 	}
-	return time.Now()
+	return clock.System{}
+}
+
+func (c *Client) now() time.Time {
+	return c.clock().Now()
 }
 
 func (c *Client) serverNow() time.Time {

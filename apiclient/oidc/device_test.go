@@ -11,19 +11,20 @@ import (
 	"time"
 
 	"tokenscope/demoserver"
+	"tokenscope/internal/clock"
 )
 
-// sleeper is an injected Client.Sleep: it records each wait and moves the demo server's clock
-// instead of sleeping; short shortens the n-th wait (1-based) to provoke slow_down; during
-// runs before the move.
+// sleeper is the client's clock: the demo server's manual clock, whose timers record each
+// wait and move the clock by it at once, so that polls wait their interval without sleeping;
+// short shortens the n-th wait (1-based) to provoke slow_down; during runs before the move.
 type sleeper struct {
-	clock  *demoserver.ManualClock
+	*demoserver.ManualClock
 	waits  []time.Duration
 	short  map[int]time.Duration
 	during map[int]func()
 }
 
-func (s *sleeper) sleep(ctx context.Context, d time.Duration) error {
+func (s *sleeper) NewTimer(d time.Duration) clock.Timer {
 	s.waits = append(s.waits, d)
 	n := len(s.waits)
 	if f := s.during[n]; f != nil {
@@ -32,16 +33,22 @@ func (s *sleeper) sleep(ctx context.Context, d time.Duration) error {
 	if sh, ok := s.short[n]; ok {
 		d = sh
 	}
-	s.clock.Advance(d)
-	return ctx.Err()
+	s.Advance(d)
+	return s.ManualClock.NewTimer(0)
+}
+
+func (s *sleeper) After(d time.Duration) <-chan time.Time { return s.NewTimer(d).C() }
+
+func newSleeper(clk *demoserver.ManualClock) *sleeper {
+	return &sleeper{ManualClock: clk, short: map[int]time.Duration{}, during: map[int]func(){}}
 }
 
 func deviceClient(t *testing.T) (*Client, *sleeper, string) {
 	t.Helper()
 	clk := demoserver.NewManualClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	c, _, base := discovered(t, demoserver.Options{Clock: clk, DeviceInterval: 5 * time.Second}, "tokenscope", "")
-	sl := &sleeper{clock: clk, short: map[int]time.Duration{}, during: map[int]func(){}}
-	c.Sleep = sl.sleep
+	sl := newSleeper(clk)
+	c.Clock = sl
 	return c, sl, base
 }
 
@@ -116,7 +123,7 @@ func TestDeviceDeniedExpired(t *testing.T) {
 		t.Fatalf("expired: %v", err)
 	}
 	// By the client's own clock too, without asking the server again.
-	c.Now = func() time.Time { return d.Expires }
+	sl.Set(d.Expires)
 	polls := len(sl.waits)
 	if _, err = c.PollDevice(ctxT(t), d); !errors.As(err, &e) || e.Code != "expired_token" || len(sl.waits) != polls {
 		t.Fatalf("local expiry: %v", err)
@@ -174,7 +181,8 @@ func TestDeviceSendsPKCEWhenAdvertised(t *testing.T) {
 		if advertised {
 			p.CodeChallengeMethodsSupported = []string{"S256"}
 		}
-		c := &Client{HTTP: ts.Client(), Provider: p, ID: "c", Sleep: func(context.Context, time.Duration) error { return nil }}
+		c := &Client{HTTP: ts.Client(), Provider: p, ID: "c",
+			Clock: newSleeper(clock.NewManual(time.Unix(1_800_000_000, 0)))}
 		d, err := c.StartDevice(context.Background(), "openid", nil)
 		if err == nil {
 			_, err = c.PollDevice(context.Background(), d)

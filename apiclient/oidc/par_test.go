@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"tokenscope/internal/clock"
 )
 
 // parProvider is a small provider that requires pushed authorization requests (the demo server
@@ -110,7 +112,7 @@ func TestPAR(t *testing.T) {
 func TestIDTokenClaims(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	c := &Client{HTTP: hc(), Provider: &Provider{Issuer: "https://id.example", TokenEndpoint: "x"}, ID: "app",
-		Now: func() time.Time { return now }}
+		Clock: clock.NewManual(now)}
 	mint := func(edit func(jwt.MapClaims)) string {
 		m := jwt.MapClaims{"iss": "https://id.example", "aud": "app", "sub": "u", "exp": now.Add(time.Minute).Unix(), "nonce": "n"}
 		edit(m)

@@ -23,6 +23,13 @@ type AuthCall struct {
 // endpoint's extra, client credentials); fields are the credentials or the refresh token,
 // which travel as the endpoint's send says: in the body, or in a header (send = "header").
 func (ep Endpoint) AuthCall(extra, fields map[string]string) AuthCall {
+	return ep.authCall(extra, fields, os.Getenv)
+}
+
+// authCall is AuthCall with env reading the environment: `profile check` describes the call
+// from the same code with env naming the variable instead ($NAME), so that what it says is what
+// goes out, and no secret is printed.
+func (ep Endpoint) authCall(extra, fields map[string]string, env func(string) string) AuthCall {
 	c := AuthCall{Query: url.Values{}, Header: http.Header{}}
 	all := maps.Clone(extra)
 	if all == nil {
@@ -31,17 +38,17 @@ func (ep Endpoint) AuthCall(extra, fields map[string]string) AuthCall {
 	for k, v := range ep.Query {
 		c.Query.Set(k, v)
 	}
-	for k, env := range ep.QueryEnv {
-		c.Query.Set(k, os.Getenv(env))
+	for k, name := range ep.QueryEnv {
+		c.Query.Set(k, env(name))
 	}
 	for k, v := range ep.Headers {
 		c.Header.Set(k, v)
 	}
-	for k, env := range ep.HeadersEnv {
-		c.Header.Set(k, os.Getenv(env))
+	for k, name := range ep.HeadersEnv {
+		c.Header.Set(k, env(name))
 	}
-	for k, env := range ep.ExtraEnv {
-		all[k] = os.Getenv(env)
+	for k, name := range ep.ExtraEnv {
+		all[k] = env(name)
 	}
 	switch ep.Send {
 	case SendCookie, SendHeader:

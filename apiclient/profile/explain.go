@@ -6,6 +6,7 @@ package profile
 import (
 	"fmt"
 	"maps"
+	"net/http"
 	"net/url"
 	"os"
 	"slices"
@@ -48,39 +49,37 @@ func (p Profile) Explain() []string {
 	return out
 }
 
-// explainCall describes one call; fields are its credential or token fields as placeholders.
+// explainCall describes one call from what the engine builds (Endpoint.authCall) with
+// placeholders for the secrets; fields are its credential or token fields as placeholders.
 func (p Profile) explainCall(what string, ep Endpoint, fields map[string]string) []string {
+	extra := maps.Clone(ep.Extra)
+	if extra == nil {
+		extra = map[string]string{}
+	}
+	if p.OAuthClient {
+		extra["client_id"] = "<--client-id>"
+	}
+	if ep.Send == SendCookie {
+		fields = nil // the jar sends the refresh token as a cookie: see cookieLines
+	}
+	call := ep.authCall(extra, fields, func(name string) string { return "$" + name })
 	target := ep.Path
 	if ep.URLEnv != "" {
 		target = "$" + ep.URLEnv
 	} else if strings.HasPrefix(target, "/") {
 		target = "<target>" + target
 	}
-	q := url.Values{}
-	for k, v := range ep.Query {
-		q.Set(k, v)
-	}
-	for k, env := range ep.QueryEnv {
-		q.Set(k, "$"+env)
-	}
-	if len(q) > 0 {
-		target += "?" + strings.ReplaceAll(q.Encode(), "%24", "$")
+	if len(call.Query) > 0 {
+		target += "?" + strings.ReplaceAll(call.Query.Encode(), "%24", "$")
 	}
 	out := []string{fmt.Sprintf("%s: %s %s", what, ep.Method, target)}
-	all := maps.Clone(ep.Extra)
-	if all == nil {
-		all = map[string]string{}
+	if ep.Send == SendCookie {
+		out = append(out, p.cookieLines()...)
 	}
-	for k, env := range ep.ExtraEnv {
-		all[k] = "$" + env
-	}
-	if p.OAuthClient {
-		all["client_id"] = "<--client-id>"
-	}
-	if h := headerList(ep.Headers, ep.HeadersEnv); h != "" {
+	if h := callHeaders(call.Header); h != "" {
 		out = append(out, "  headers: "+h)
 	}
-	out = append(out, "  body: "+explainBody(ep, all, fields))
+	out = append(out, "  body: "+explainBody(call))
 	tp := p.TokenPaths(ep)
 	read := "  reads: access token at " + tp.Access
 	switch {
@@ -88,6 +87,8 @@ func (p Profile) explainCall(what string, ep Endpoint, fields map[string]string)
 		read += ", refresh token at " + tp.Refresh
 	case tp.Refresh != "":
 		read += ", refresh token at " + tp.Refresh + " when present (rotation; else the old one is kept)"
+	case p.CookieMode():
+		read += ", refresh token from its Set-Cookie " + p.Cookie.Refresh + " (the jar keeps it; a new one replaces it)"
 	}
 	if tp.ExpiresIn != "" {
 		read += ", expires_in at " + tp.ExpiresIn
@@ -95,28 +96,38 @@ func (p Profile) explainCall(what string, ep Endpoint, fields map[string]string)
 	return append(out, read)
 }
 
-// explainBody shows the body's shape with placeholders for what changes.
-func explainBody(ep Endpoint, all, fields map[string]string) string {
-	switch ep.Send {
-	case SendHeader:
-		s := ""
-		for k, v := range fields {
-			s = fmt.Sprintf("none; the refresh token goes in the header %s: %s", k, WithScheme(ep.TokenScheme, v))
-		}
-		if len(all) > 0 || len(ep.JSON) > 0 {
-			s += "; a JSON body " + readableJSON(ep.jsonBody(all))
-		}
-		return s
-	case SendForm:
-		maps.Copy(all, fields)
-		var parts []string
-		for _, k := range slices.Sorted(maps.Keys(all)) {
-			parts = append(parts, k+"="+all[k])
-		}
-		return fmt.Sprintf("form (%s) %s", ep.contentType("application/x-www-form-urlencoded"), strings.Join(parts, "&"))
+// cookieLines say what the cookie convention's refresh call carries besides its AuthCall: the
+// jar's cookie and the CSRF header (Engine.prepareCookieRefresh).
+func (p Profile) cookieLines() []string {
+	out := []string{"  cookie: " + p.Cookie.Refresh + "=<refresh token> (from the jar, as the server set it)"}
+	if p.Cookie.CSRFHeader != "" {
+		out = append(out, "  csrf: "+p.Cookie.CSRFHeader+": <the "+p.Cookie.CSRFCookie+" cookie's value> (double submit)")
 	}
-	maps.Copy(all, fields)
-	return fmt.Sprintf("JSON (%s) %s", ep.contentType("application/json"), readableJSON(ep.jsonBody(all)))
+	return out
+}
+
+// callHeaders lists a call's headers, sorted.
+func callHeaders(h http.Header) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(h)) {
+		parts = append(parts, k+": "+h.Get(k))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// explainBody shows the body's shape with its placeholders.
+func explainBody(c AuthCall) string {
+	if len(c.Body) == 0 {
+		return "none"
+	}
+	if form, err := url.ParseQuery(string(c.Body)); err == nil && strings.HasPrefix(c.ContentType, "application/x-www-form-urlencoded") {
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(form)) {
+			parts = append(parts, k+"="+form.Get(k))
+		}
+		return fmt.Sprintf("form (%s) %s", c.ContentType, strings.Join(parts, "&"))
+	}
+	return fmt.Sprintf("JSON (%s) %s", c.ContentType, readableJSON(c.Body))
 }
 
 // readableJSON undoes encoding/json's HTML escapes, which the placeholders are full of.

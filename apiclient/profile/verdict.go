@@ -5,10 +5,17 @@ package profile
 // profile's rules, so that they cannot drift apart.
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"html"
 	"net/http"
+	"regexp"
+	"strings"
 	"time"
+	"unicode/utf8"
+
+	"tokenscope/internal/sanitize"
 )
 
 // Outcome is what a refresh answer means for the session.
@@ -137,5 +144,57 @@ func Words(body []byte, redact func(string) string) string {
 	if len(body) == 0 {
 		return "empty body"
 	}
+	if looksHTML(body) {
+		return htmlWords(redact(string(body[:min(len(body), maxHTMLRead)])))
+	}
 	return Snippet([]byte(redact(string(body))))
+}
+
+// maxHTMLRead is how much of an HTML error page is read for its words: its title and first
+// lines are near the top, and an error page may be megabytes.
+const maxHTMLRead = 16 << 10
+
+// looksHTML reports an HTML document: a gateway's or a framework's error page rather than an
+// API's answer.
+func looksHTML(b []byte) bool {
+	b = bytes.TrimSpace(b[:min(len(b), 512)])
+	if len(b) == 0 || b[0] != '<' {
+		return false
+	}
+	low := bytes.ToLower(b)
+	return bytes.HasPrefix(low, []byte("<!doctype html")) || bytes.Contains(low, []byte("<html")) ||
+		bytes.Contains(low, []byte("<body")) || bytes.Contains(low, []byte("<h1"))
+}
+
+var (
+	htmlTitle   = regexp.MustCompile(`(?is)<title[^>]*>(.*?)</title>`)
+	htmlNoWords = regexp.MustCompile(`(?is)<(head|script|style)\b[^>]*>.*?</(head|script|style)\s*>|<!--.*?-->`)
+	htmlTag     = regexp.MustCompile(`(?s)<[^>]*>`)
+)
+
+// htmlWords is an HTML page as the text a browser shows of it, on one line: "HTML page: 502
+// Bad Gateway nginx", its title first when the text does not start with it. Quoted with its
+// markup ("<html>\r\n<head>…") it said nothing a person could read.
+func htmlWords(page string) string {
+	text := htmlText(htmlNoWords.ReplaceAllString(page, " "))
+	if m := htmlTitle.FindStringSubmatch(page); m != nil {
+		if title := htmlText(m[1]); title != "" && !strings.HasPrefix(text, title) {
+			text = strings.TrimSpace(title + ": " + text)
+		}
+	}
+	if text == "" {
+		return "an HTML page with no text"
+	}
+	const n = 100
+	if utf8.RuneCountInString(text) > n {
+		text = string([]rune(text)[:n]) + "…"
+	}
+	return "HTML page: " + text
+}
+
+// htmlText is markup's text: tags dropped, entities read, whitespace one space, nothing that
+// could act on a terminal.
+func htmlText(s string) string {
+	s = html.UnescapeString(htmlTag.ReplaceAllString(s, " "))
+	return strings.TrimSpace(sanitize.Line(strings.Join(strings.Fields(s), " ")))
 }

@@ -219,7 +219,14 @@ func TestWords(t *testing.T) {
 		{`[1,2,3]`, `"[1,2,3]"`},
 		{`"just a string"`, `"\"just a string\""`},
 		{`null`, `"null"`},
-		{`<html><h1>502 Bad Gateway</h1></html>`, `"<html><h1>502 Bad Gateway</h1></html>"`},
+		// An HTML error page reads as the text a browser shows, not as quoted markup.
+		{`<html><h1>502 Bad Gateway</h1></html>`, "HTML page: 502 Bad Gateway"},
+		{"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
+			"HTML page: 502 Bad Gateway nginx"},
+		{"<!DOCTYPE html><html><head><title>Oops &amp; SECRET</title><style>p{x:y}</style></head><body><script>alert(1)</script><p>Try\tlater \x1b[31mplease</p></body></html>",
+			"HTML page: Oops & [masked]: Try later please"},
+		{`<html><body></body></html>`, "an HTML page with no text"},
+		{`<not html>`, `"<not html>"`},
 		{``, "empty body"},
 	} {
 		if got := Words([]byte(c.body), mask); got != c.want {

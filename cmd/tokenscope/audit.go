@@ -26,6 +26,7 @@ import (
 	"tokenscope/apiclient/oidc"
 	"tokenscope/apiclient/profile"
 	"tokenscope/internal/hostcheck"
+	"tokenscope/internal/redact"
 	"tokenscope/internal/sanitize"
 )
 
@@ -183,7 +184,7 @@ func (o *auditOpts) target(stderr io.Writer, args []string) (audit.Target, func(
 		return audit.Target{}, nil, err
 	}
 	b := &wiring{insecure: f.insecure}
-	if b.presets, err = f.loadPresets(); err != nil {
+	if b.presets, err = f.loadPresets(cfg.Secrets); err != nil {
 		return audit.Target{}, nil, err
 	}
 	if f.target == "" {
@@ -192,7 +193,7 @@ func (o *auditOpts) target(stderr io.Writer, args []string) (audit.Target, func(
 		}
 	}
 	t := audit.Target{BaseURL: cfg.BaseURL, Profile: cfg.Profile, Username: cfg.Username, Password: cfg.Password,
-		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, Transport: cfg.Transport, Timeout: cfg.Timeout}
+		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, Transport: cfg.Transport, Timeout: cfg.Timeout, Secrets: cfg.Secrets}
 	if cfg.OIDC != nil {
 		if err := providerTarget(&t, cfg); err != nil {
 			b.Close()
@@ -249,10 +250,10 @@ func (o *auditOpts) consent(stderr io.Writer, t audit.Target) error {
 		if u, err := url.Parse(t.BaseURL); err == nil && hostcheck.IsLoopbackHost(u.Hostname()) {
 			return nil
 		}
-		return usageError("audit logs in up to %d times per check and presents rotated refresh tokens to %s; without a terminal to ask on, add --yes", o.logins, redactURL(t.BaseURL))
+		return usageError("audit logs in up to %d times per check and presents rotated refresh tokens to %s; without a terminal to ask on, add --yes", o.logins, redact.URL(t.BaseURL))
 	}
 	fmt.Fprintf(stderr, "tokenscope audit of %s as %s: each check logs in up to %d times and deliberately presents rotated refresh tokens, which may end the account's sessions (use a test account).\nGo ahead? [y/N] ",
-		redactURL(t.BaseURL), sanitize.Line(t.Username), o.logins)
+		redact.URL(t.BaseURL), sanitize.Line(t.Username), o.logins)
 	in := o.stdin
 	if in == nil {
 		in = os.Stdin

@@ -19,6 +19,7 @@ import (
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/profile"
 	"tokenscope/internal/cappedfile"
+	"tokenscope/internal/redact"
 )
 
 // fileConfig is the config file: named targets for real APIs.
@@ -204,7 +205,7 @@ func (c *fileConfig) validateTarget(name string, t targetConfig) error {
 	for _, u := range []struct{ key, value string }{{"url", t.URL}, {"verify_jwks", t.VerifyJWKS}} {
 		if urlHasPassword(u.value) && c.perm&0o077 != 0 {
 			return c.errAt(name, u.key, "%s %s holds a password but the file is readable by others (mode %04o): run chmod 600 %s",
-				u.key, redactURL(u.value), c.perm, c.path)
+				u.key, redact.URL(u.value), c.perm, c.path)
 		}
 	}
 	if t.VerifyKey != "" {
@@ -246,7 +247,7 @@ func (c *fileConfig) targetNames() []string {
 func checkURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q is not an http(s) URL", redactURL(s))
+		return fmt.Errorf("%q is not an http(s) URL", redact.URL(s))
 	}
 	return nil
 }
@@ -259,16 +260,6 @@ func urlHasPassword(s string) bool {
 	}
 	_, has := u.User.Password()
 	return has
-}
-
-// redactURL is s with the password of its userinfo masked (url.URL.Redacted), for anything
-// shown; s itself when it does not parse as a URL.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return s
-	}
-	return u.Redacted()
 }
 
 // looksLikeURL tells a URL from a config target name.

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"tokenscope/internal/privfile"
+	"tokenscope/internal/redact"
 	"tokenscope/internal/sanitize"
 )
 
@@ -87,7 +88,7 @@ func showConfig(out io.Writer, p string, c *fileConfig) {
 	}
 	fmt.Fprintf(out, "# %s (mode %04o)\n", sanitize.Line(p), c.perm)
 	if c.DefaultTarget != "" {
-		fmt.Fprintf(out, "default_target = %q\n", redactURL(c.DefaultTarget))
+		fmt.Fprintf(out, "default_target = %q\n", redact.URL(c.DefaultTarget))
 	}
 	row := func(k, v string) {
 		if v != "" {
@@ -106,7 +107,7 @@ func showConfig(out io.Writer, p string, c *fileConfig) {
 		case t.Password != "":
 			pw = "stored in the file (masked)"
 		}
-		row("url", redactURL(t.URL)) // a password in the userinfo is masked like any other
+		row("url", redact.URL(t.URL)) // a password in the userinfo is masked like any other
 		row("profile", t.Profile)
 		row("user", t.User)
 		row("password", pw)
@@ -178,12 +179,12 @@ func showVerification(row func(k, v string), t targetConfig) {
 		row("verify_secret", "from $"+t.VerifySecretEnv)
 	}
 	row("verify_key", t.VerifyKey)
-	row("verify_jwks", redactURL(t.VerifyJWKS))
+	row("verify_jwks", redact.URL(t.VerifyJWKS))
 }
 
 // showIdentityProvider prints the identity-provider keys, auth_params in key order.
 func showIdentityProvider(row func(k, v string), t targetConfig) {
-	row("issuer", redactURL(t.Issuer))
+	row("issuer", redact.URL(t.Issuer))
 	row("flow", t.Flow)
 	row("scope", t.Scope)
 	row("redirect_uri", t.RedirectURI)
@@ -217,7 +218,7 @@ func registerTargetCompletion(cmd *cobra.Command, tf *targetFlags) {
 		var out []string
 		for _, name := range c.targetNames() {
 			if strings.HasPrefix(name, prefix) {
-				out = append(out, name+"\t"+sanitize.Line(redactURL(c.Targets[name].URL)))
+				out = append(out, name+"\t"+sanitize.Line(redact.URL(c.Targets[name].URL)))
 			}
 		}
 		return out, cobra.ShellCompDirectiveNoFileComp

@@ -21,6 +21,7 @@ import (
 	"tokenscope/apiclient"
 	"tokenscope/internal/hostcheck"
 	"tokenscope/internal/human"
+	"tokenscope/internal/redact"
 	"tokenscope/internal/sanitize"
 	"tokenscope/session"
 )
@@ -124,7 +125,7 @@ func runDecode(cmd *cobra.Command, o decodeOpts, args []string) error {
 		if jwksURL, err = o.keys.jwks(); err != nil {
 			return err
 		}
-		keyDesc = "--jwks " + jwksURL.Redacted()
+		keyDesc = "--jwks " + redact.URL(jwksURL.String())
 		// The engine's transport constructor, so that --ca-cert means what it means elsewhere.
 		if rt, err = apiclient.NewTransport(apiclient.TLSOptions{CACertFile: o.caCert}); err != nil {
 			return fmt.Errorf("--ca-cert: %w", err)
@@ -201,7 +202,7 @@ func fetchDecodeJWKS(ctx context.Context, k *keyFlags, rt http.RoundTripper, u *
 		return nil, err
 	}
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("--jwks %s: the key set holds no signing keys", u.Redacted())
+		return nil, fmt.Errorf("--jwks %s: the key set holds no signing keys", redact.URL(u.String()))
 	}
 	return keys, nil
 }

@@ -5,9 +5,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,16 +21,19 @@ type tmuxSession struct {
 	name   string
 }
 
+var tmuxSeq atomic.Int64
+
 func startTmux(t *testing.T, w, h int, args ...string) *tmuxSession {
 	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Skip("tmux is not installed: the end-to-end terminal test needs it (.ci/run installs it)")
 	}
-	bin := filepath.Join(t.TempDir(), "tokenscope")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	bin, err := buildBinary(t)
+	if err != nil {
+		t.Fatal(err)
 	}
-	s := &tmuxSession{t: t, socket: fmt.Sprintf("tokenscope-e2e-%d", os.Getpid()), name: "ts"}
+	// A socket of its own: the last test's tmux server may still be going away on its own.
+	s := &tmuxSession{t: t, socket: fmt.Sprintf("tokenscope-e2e-%d-%d", os.Getpid(), tmuxSeq.Add(1)), name: "ts"}
 	// $TS_BIN names the binary for a command line that runs it more than once.
 	cmdline := "export TS_BIN=" + bin + "; TS_HOSTILE_PW=pw " + bin + " " + strings.Join(args, " ")
 	s.tmux("new-session", "-d", "-s", s.name, "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), cmdline)
@@ -185,6 +188,46 @@ func TestTerminalTellsTheStory(t *testing.T) {
 		s.keys("/", "r", "e", "u", "s", "e", "Enter")
 		s.waitFor(regexp.MustCompile(`refresh token fp:[0-9a-f]+ reused: presented \d+×`), 10*time.Second)
 	})
+}
+
+// TestTerminalAt80x24 drives the binary in tmux at 80×24 as issue 22's new user did: after a
+// burst the single-flight story reads on the screen (alike lines collapsed, the refresh calls in
+// the status line); the help overlay scrolls to the strategies; K says what it does to tokens;
+// the heartbeat pauses while the session needs a login and resumes after it.
+func TestTerminalAt80x24(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and drives the binary in tmux")
+	}
+	// The refresh takes 200 ms, so that the burst is out before it ends.
+	s := startTmux(t, 80, 24, "--theme", "mono", "--refresh-latency", "200ms")
+	s.waitFor(regexp.MustCompile(`● active`), 20*time.Second)
+	s.keys("E")
+	time.Sleep(300 * time.Millisecond)
+	s.keys("b")
+	scr := s.waitFor(regexp.MustCompile(`burst of 100: 100 ok · 1 refresh call · 0 failed · 0 parked`), 10*time.Second)
+	for _, want := range []string{`refresh-start\s+refresh #1`, `(×|#)\d+\s+refresh-wait\s+waiting on refresh #1`,
+		`refresh-ok\s+refresh #1`, `×100\s+response\s+GET /api/protected/ → 200`, `\d+ events in \d+ lines`} {
+		if !regexp.MustCompile(want).MatchString(scr) {
+			t.Errorf("after a burst the screen lacks %s:\n%s", want, scr)
+		}
+	}
+
+	s.keys("?")
+	s.waitFor(regexp.MustCompile(`lines 1-23 of \d+`), 5*time.Second)
+	s.keys("j", "Down", "PageDown")
+	s.waitFor(regexp.MustCompile(`strategies \(s\)[\s\S]*off\s+never refresh`), 5*time.Second)
+	s.keys("g")
+	s.waitFor(regexp.MustCompile(`tokenscope keys[\s\S]*lines 1-23 of`), 5*time.Second)
+	s.keys("Escape")
+
+	s.keys("a")
+	s.waitFor(regexp.MustCompile(`♥ every`), 5*time.Second)
+	s.keys("K")
+	s.waitFor(regexp.MustCompile(`server clock -60s: the session will end`), 5*time.Second)
+	s.waitFor(regexp.MustCompile(`♥ paused: login required`), 10*time.Second)
+	s.keys("l")
+	s.waitFor(regexp.MustCompile(`♥ every`), 10*time.Second)
+	s.keys("q")
 }
 
 // TestTerminalObserve drives tokenscope observe's TUI in tmux: it watches, so it offers none of

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"tokenscope/apiclient"
+	"tokenscope/internal/har"
 	"tokenscope/internal/privfile"
 	"tokenscope/session"
 )
@@ -44,7 +45,7 @@ func (v *evidenceFlags) start(b *wiring) error {
 	if v.rec == nil {
 		return nil
 	}
-	v.rec.SetMask(b.engine.Redact)
+	v.rec.SetSecrets(b.engine.Secrets())
 	if v.harFile == "" {
 		return nil
 	}
@@ -84,6 +85,7 @@ type exchangeLine struct {
 	RespBody    string      `json:"response_body,omitempty"`
 	Truncated   bool        `json:"body_truncated,omitempty"`
 	Error       string      `json:"error,omitempty"`
+	Tokens      *har.Tokens `json:"tokens,omitempty"` // fingerprints of the tokens it carried
 }
 
 // writeExchanges writes the exchanges finished since the last call.
@@ -94,7 +96,7 @@ func writeExchanges(jw *session.JSONLWriter, rec *apiclient.Recorder) error {
 	for _, x := range rec.TakeDone() {
 		err := jw.WriteValue(exchangeLine{Kind: "exchange", Time: x.Started, Method: x.Method, URL: x.URL, Status: x.Status,
 			DurationNS: int64(x.Duration), ReqHeaders: x.ReqHeader, ReqBody: string(x.ReqBody), RespHeaders: x.RespHeader,
-			RespBody: string(x.RespBody), Truncated: x.BodyTruncated, Error: x.Err})
+			RespBody: string(x.RespBody), Truncated: x.BodyTruncated, Error: x.Err, Tokens: x.Tokens()})
 		if err != nil {
 			return err
 		}

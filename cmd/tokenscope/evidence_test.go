@@ -74,6 +74,43 @@ func TestHARAndLogBodies(t *testing.T) {
 	if n := strings.Count(string(lb), `"kind":"exchange"`); n != 5 {
 		t.Errorf("%d exchange lines in the log, want 5", n)
 	}
+	// The API calls carried the current access token: named by its fingerprint, not shown.
+	if want := `"tokens":{"sent":[{"kind":"access","fp":"` + session.Fingerprint(st.Access) + `"}]}`; strings.Count(string(lb), want) != 3 {
+		t.Errorf("the log does not name the access token the 3 calls carried (%s)", want)
+	}
+}
+
+// TestProcessEnvValuesMasked: a .http file's {{$processEnv NAME}} values are secrets of the
+// session: the events printed and the --log-file show them masked, and so do --har and
+// --log-bodies, wherever the request put them (its path, a header).
+func TestProcessEnvValuesMasked(t *testing.T) {
+	const secret = "env-api-key-4f2a9c81"
+	t.Setenv("TS_PROBE_SECRET", secret)
+	dir := t.TempDir()
+	file, log, har := filepath.Join(dir, "c.http"), filepath.Join(dir, "s.jsonl"), filepath.Join(dir, "s.har")
+	http := "### probe\nGET /api/me?probe={{$processEnv TS_PROBE_SECRET}}\nX-Api-Key: {{$processEnv TS_PROBE_SECRET}}\n"
+	if err := os.WriteFile(file, []byte(http), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, stderr, err := run(ctx, "fire", "--requests", file, "-n", "2", "--json", "--log-file", log, "--log-bodies", "--har", har, "probe")
+	if err != nil {
+		t.Fatalf("fire: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(out, "/api/me") {
+		t.Fatalf("the output does not show the request: the test tests nothing\n%s", out)
+	}
+	lb, _ := os.ReadFile(log)
+	hb, _ := os.ReadFile(har)
+	for name, text := range map[string]string{"the output": out + stderr, "--log-file": string(lb), "--har": string(hb)} {
+		if strings.Contains(text, secret) {
+			t.Errorf("%s shows the $processEnv value", name)
+		}
+		if !strings.Contains(text, "probe=[redacted]") {
+			t.Errorf("%s does not show the value masked", name)
+		}
+	}
 }
 
 // TestEvidenceFilesRefuseAnotherUsersFile: --har and --log-file refuse an existing file of

@@ -17,6 +17,7 @@ import (
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/httpfile"
 	"tokenscope/apiclient/profile"
+	"tokenscope/internal/redact"
 	"tokenscope/internal/sanitize"
 	"tokenscope/session"
 	"tokenscope/themes"
@@ -178,7 +179,7 @@ func runFire(ctx context.Context, stdout, stderr io.Writer, o *fireOpts, args []
 		return err
 	}
 	req = labelJSON(req)
-	pr := startPrinter(stdout, e.Log(), o.printMode())
+	pr := startPrinter(stdout, e.Log(), o.printMode(), e.Secrets())
 	// A run that ends before sending still ends with its summary line: scripts read the last line.
 	abort := func(err error) error {
 		pr.finish()
@@ -284,7 +285,9 @@ func printModeOf(jsonOut bool) printMode {
 	return printText
 }
 
-func startPrinter(w io.Writer, log session.LogView, mode printMode) *printer {
+// startPrinter prints log's events in mode; secrets (the engine's; nil for an observed app's
+// log) mask what an event says (a server's echo, a $processEnv value in a path).
+func startPrinter(w io.Writer, log session.LogView, mode printMode, secrets *redact.Secrets) *printer {
 	p := &printer{printed: make(chan struct{})}
 	if mode == printQuiet {
 		close(p.printed)
@@ -297,7 +300,10 @@ func startPrinter(w io.Writer, log session.LogView, mode printMode) *printer {
 	p.follow = newFollower(log, 1<<16)
 	go func() {
 		defer close(p.printed)
-		p.follow.run(show)
+		p.follow.run(func(ev session.Event) {
+			ev.Path, ev.Reason = secrets.Mask(ev.Path), secrets.Mask(ev.Reason)
+			show(ev)
+		})
 	}()
 	return p
 }

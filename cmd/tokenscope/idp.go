@@ -22,6 +22,7 @@ import (
 	"tokenscope/demoserver"
 	"tokenscope/internal/hostcheck"
 	"tokenscope/internal/human"
+	"tokenscope/internal/redact"
 	"tokenscope/internal/sanitize"
 )
 
@@ -263,11 +264,11 @@ func (f *targetFlags) checkIDP(what string) error {
 	}
 	switch {
 	case f.target == "" && d.issuer != "":
-		return usageError("--issuer %s: give --target too, the API that takes the provider's tokens (without --target tokenscope starts its demo server, which is its own provider: use --flow alone)", redactURL(d.issuer))
+		return usageError("--issuer %s: give --target too, the API that takes the provider's tokens (without --target tokenscope starts its demo server, which is its own provider: use --flow alone)", redact.URL(d.issuer))
 	case f.target != "" && d.issuer == "":
 		return usageError("%s: --flow %s needs --issuer, the identity provider's URL", what, d.flow)
 	case f.target != "" && !f.fs.Changed("client-id") && f.clientIDFromFile == "":
-		return usageError("%s: give --client-id, the client registered at %s", what, redactURL(d.issuer))
+		return usageError("%s: give --client-id, the client registered at %s", what, redact.URL(d.issuer))
 	}
 	return nil
 }

@@ -153,7 +153,7 @@ func runObserve(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, 
 	if !o.jsonOut && isTerminal(os.Stdout) {
 		return observeTUI(ctx, stdout, stderr, o, p, srv)
 	}
-	pr := startPrinter(stdout, p.Log(), printModeOf(o.jsonOut))
+	pr := startPrinter(stdout, p.Log(), printModeOf(o.jsonOut), nil)
 	observeBanner(stderr, ln.Addr().String(), ups, prof.Name, o.faults)
 	if o.insecure {
 		fmt.Fprintln(stderr, "  INSECURE TLS: upstream certificates are not verified (--insecure)")
@@ -178,13 +178,14 @@ func runObserve(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, 
 }
 
 func observeHAR(stdout, stderr io.Writer, o *observeOpts, prof profile.Profile) error {
-	data, err := cappedfile.Read(o.har, observe.MaxHARBytes)
+	f, err := cappedfile.Open(o.har)
 	if err != nil {
 		return err
 	}
+	defer f.Close()
 	a := observe.NewAnalyzer(observe.Options{Profile: prof, RetryWindow: o.retryWindow, LogSize: 1 << 16})
-	pr := startPrinter(stdout, a.Log(), printModeOf(o.jsonOut))
-	if err := a.ReplayHAR(data); err != nil {
+	pr := startPrinter(stdout, a.Log(), printModeOf(o.jsonOut), nil)
+	if err := a.ReplayHAR(f); err != nil {
 		pr.finish()
 		return err
 	}
@@ -285,6 +286,6 @@ func observeTUI(ctx context.Context, stdout, stderr io.Writer, o *observeOpts, p
 	defer cancel()
 	_ = srv.Shutdown(shut)
 	p.Close()
-	pr := startPrinter(io.Discard, p.Log(), printText)
+	pr := startPrinter(io.Discard, p.Log(), printText, nil)
 	return observeEnd(stdout, stderr, pr, p.Summary(), false)
 }

@@ -14,19 +14,46 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"tokenscope/internal/testutil"
 )
 
-// buildBinary builds tokenscope into the test's temporary directory.
+// theBinary is tokenscope built once per test process: every test that runs it as its own
+// process (in tmux, as the demo server, for the identity-provider walks) runs the same build,
+// instead of linking it again (seconds each) for each.
+var theBinary struct {
+	once      sync.Once
+	dir, path string
+	err       error
+}
+
+// buildBinary returns the tokenscope binary built from this package, building it on first use.
 func buildBinary(t *testing.T) (string, error) {
-	bin := filepath.Join(t.TempDir(), "tokenscope")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build: %v\n%s", err, out)
+	t.Helper()
+	theBinary.once.Do(func() {
+		dir, err := os.MkdirTemp("", "tokenscope-test-bin-")
+		if err != nil {
+			theBinary.err = err
+			return
+		}
+		theBinary.dir, theBinary.path = dir, filepath.Join(dir, "tokenscope")
+		if out, err := exec.Command("go", "build", "-o", theBinary.path, ".").CombinedOutput(); err != nil {
+			theBinary.err = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	return theBinary.path, theBinary.err
+}
+
+// TestMain removes the binary the tests shared.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if theBinary.dir != "" {
+		_ = os.RemoveAll(theBinary.dir)
 	}
-	return bin, nil
+	os.Exit(code)
 }
 
 // demoProcess is `tokenscope demo-server` run as its own process on a free loopback port.

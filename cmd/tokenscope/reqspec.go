@@ -17,6 +17,7 @@ import (
 
 	"tokenscope/apiclient/httpfile"
 	"tokenscope/apiclient/profile"
+	"tokenscope/internal/redact"
 )
 
 // registerHeaderFlag adds -H, repeatable, to fs.
@@ -174,5 +175,5 @@ func checkURLOrigin(rawURL, target string) error {
 		return nil
 	}
 	return usageError("%s is at %s, but the session's target is %s: refused, nothing was sent (leave out --target to talk to %s, or give a path)",
-		redactURL(rawURL), o, originOf(target), o)
+		redact.URL(rawURL), o, originOf(target), o)
 }

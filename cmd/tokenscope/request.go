@@ -113,7 +113,7 @@ func runRequest(ctx context.Context, cmd *cobra.Command, o *requestOpts, args []
 	if o.quiet {
 		mode = printQuiet
 	}
-	pr := startPrinter(stderr, e.Log(), mode)
+	pr := startPrinter(stderr, e.Log(), mode, e.Secrets())
 	res, err := sendOne(ctx, e, req, b.resumed != "", o.tf.timeout)
 	pr.finish() // the story ends before the answer is printed
 	if err != nil {

@@ -509,3 +509,25 @@ func TestRequestQuiet(t *testing.T) {
 		t.Errorf("a failed login under -q: no error (stderr %q)", stderr)
 	}
 }
+
+// TestHTTPFileUndefinedVariableFailsOneRequest: one undefined {{variable}} no longer makes the
+// whole file unusable: the file's other requests send; the one that uses it is refused by name
+// with the reason (a usage error: nothing went out).
+func TestHTTPFileUndefinedVariableFailsOneRequest(t *testing.T) {
+	ts, rec := echoServer(t, false)
+	file := filepath.Join(t.TempDir(), "v.http")
+	if err := os.WriteFile(file, []byte(testHTTPFile+"\n### broken\nGET /items/{{nope}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, err := runIn(t, "", requestArgs(ts, "--requests", file, "make item")...); err != nil {
+		t.Fatalf("a good request of the file: %v\n%s", err, stderr)
+	}
+	_, _, n := rec.last()
+	_, _, err := runIn(t, "", requestArgs(ts, "--requests", file, "broken")...)
+	if exitStatus(err) != 2 || !strings.Contains(err.Error(), `v.http:14: undefined variable "nope"`) {
+		t.Errorf("the request that uses it: %v", err)
+	}
+	if _, _, n2 := rec.last(); n2 != n {
+		t.Errorf("the broken request reached the server (%d calls)", n2-n)
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
 	"tokenscope/internal/privfile"
+	"tokenscope/internal/redact"
 	"tokenscope/internal/sanitize"
 	"tokenscope/session"
 )
@@ -156,7 +157,7 @@ func (f *targetFlags) resolveTarget() error {
 	}
 	if f.target == "" || looksLikeURL(f.target) {
 		if f.url != "" {
-			return usageError("--url %s: it replaces a named target's URL (--target NAME); to talk to this URL, give it as --target", redactURL(f.url))
+			return usageError("--url %s: it replaces a named target's URL (--target NAME); to talk to this URL, give it as --target", redact.URL(f.url))
 		}
 		if f.target != "" {
 			if err := checkURL(f.target); err != nil {
@@ -264,14 +265,14 @@ func (f *targetFlags) refuseURLPasswords() error {
 	} {
 		if f.fs.Changed(u.flag) && !f.fromEnv[u.flag] && urlHasPassword(u.value) {
 			return usageError("--%s %s: the URL holds a password, and the command line is visible to every user in the process list: put the URL %s (a file only you can read)",
-				u.flag, redactURL(u.value), u.instead)
+				u.flag, redact.URL(u.value), u.instead)
 		}
 	}
 	return nil
 }
 
 func (f *targetFlags) checkCredentials(name string) error {
-	what := "--target " + redactURL(f.target)
+	what := "--target " + redact.URL(f.target)
 	if name != "" {
 		what = fmt.Sprintf("target %q in %s", name, f.cfg.path)
 	}
@@ -308,7 +309,7 @@ func (f *targetFlags) promptPassword(stderr io.Writer) error {
 	if !isatty.IsTerminal(os.Stdin.Fd()) {
 		return errors.New("password_prompt is set but standard input is not a terminal: use password_env")
 	}
-	fmt.Fprintf(stderr, "Password for %s at %s: ", f.user, redactURL(f.target))
+	fmt.Fprintf(stderr, "Password for %s at %s: ", f.user, redact.URL(f.target))
 	b, err := term.ReadPassword(fd)
 	fmt.Fprintln(stderr)
 	if err != nil {
@@ -369,7 +370,7 @@ func (f *targetFlags) build(stderr io.Writer) (*wiring, error) {
 		return nil, err
 	}
 	b := &wiring{insecure: f.insecure}
-	if b.presets, err = f.loadPresets(); err != nil {
+	if b.presets, err = f.loadPresets(cfg.Secrets); err != nil {
 		return nil, err
 	}
 	if f.target == "" {
@@ -410,6 +411,7 @@ func (f *targetFlags) engineConfig(stderr io.Writer) (apiclient.Config, error) {
 		return apiclient.Config{}, err
 	}
 	cfg := apiclient.Config{
+		Secrets: redact.New(), // the session's: the presets' $processEnv values join them
 		BaseURL: f.target, Profile: prof, Username: f.user, Password: f.password, ClientID: f.clientID,
 		Strategy: strategy, Threshold: f.threshold, NoSingleFlight: f.noSingleFlight,
 		Timeout: f.timeout, Log: session.NewLog(f.logSize), Diagnostics: io.Discard,
@@ -437,8 +439,9 @@ func (f *targetFlags) engineConfig(stderr io.Writer) (apiclient.Config, error) {
 	return cfg, nil
 }
 
-// loadPresets reads the --requests file and the config target's presets, in that order.
-func (f *targetFlags) loadPresets() ([]profile.Request, error) {
+// loadPresets reads the --requests file and the config target's presets, in that order; the
+// environment values the file read join the session's secrets.
+func (f *targetFlags) loadPresets(secrets *redact.Secrets) ([]profile.Request, error) {
 	var out []profile.Request
 	if f.requests != "" {
 		reqs, err := httpfile.LoadFile(f.requests, nil)
@@ -446,6 +449,7 @@ func (f *targetFlags) loadPresets() ([]profile.Request, error) {
 			return nil, err
 		}
 		for _, r := range reqs {
+			secrets.Add(redact.Credential, r.Secrets...)
 			r.Request.Name = r.Name
 			out = append(out, r.Request)
 		}
@@ -530,7 +534,7 @@ func (f *targetFlags) startSessionFile(b *wiring, stderr io.Writer) error {
 		e.Resume(st, b.resumed)
 	default:
 		fmt.Fprintf(stderr, "tokenscope: %s holds a session for %s as %s; it will be replaced after login\n",
-			sanitize.Line(f.sessionFile), sanitize.Line(redactURL(st.Target)), sanitize.Line(st.User))
+			sanitize.Line(f.sessionFile), sanitize.Line(redact.URL(st.Target)), sanitize.Line(st.User))
 	}
 	sub := e.Log().Subscribe(256)
 	done := make(chan struct{})
@@ -564,6 +568,7 @@ func (f *targetFlags) startLogFile(b *wiring) error {
 	}
 	e := b.engine
 	w := &exportWriter{jw: session.NewJSONLWriter(file), engine: e, reveal: f.revealTokens}
+	w.jw.MaskWith(e.Secrets())
 	if f.evidence.logBodies {
 		w.rec = f.evidence.rec
 	}

@@ -26,6 +26,24 @@ type Check func(path string, fi os.FileInfo) error
 // devices, FIFOs and sockets are refused without reading them; what is checked is the file that
 // was opened.
 func Read(path string, max int64, checks ...Check) ([]byte, error) {
+	f, err := Open(path, checks...)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("%s is larger than %d bytes: %w", path, max, ErrTooLarge)
+	}
+	return data, nil
+}
+
+// Open opens the regular file at path for a reader that streams it (and caps what it reads
+// itself), vetted as Read vets it.
+func Open(path string, checks ...Check) (*os.File, error) {
 	// Stat before open: an open FIFO blocks until a writer comes.
 	before, err := os.Stat(path)
 	if err != nil {
@@ -38,25 +56,18 @@ func Read(path string, max int64, checks ...Check) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	// What was opened is what gets read, so it is what gets checked: a file saved atomically
 	// (written aside, renamed into place) may have been swapped in since the stat, and that is
 	// fine when it passes too.
 	after, err := f.Stat()
+	if err == nil {
+		err = vet(path, after, checks)
+	}
 	if err != nil {
+		f.Close()
 		return nil, err
 	}
-	if err := vet(path, after, checks); err != nil {
-		return nil, err
-	}
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("%s is larger than %d bytes: %w", path, max, ErrTooLarge)
-	}
-	return data, nil
+	return f, nil
 }
 
 // openNoBlock opens path for reading without waiting for a writer, in case it became a FIFO

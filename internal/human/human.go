@@ -1,5 +1,5 @@
 // Package human prints durations for people. Duration is the precise form the event log, the
-// TUI and error messages use ("250ms", "26.8s", "9m57s"); Countdown is the TUI's time-left
+// TUI and error messages use ("537µs", "13.06ms", "26.8s", "9m57s"); Countdown is the TUI's time-left
 // form built on it; Approx is the coarse form for times far away (decode's "expires in 2h29m",
 // the demo server's "refresh TTL 10m").
 package human
@@ -10,15 +10,20 @@ import (
 	"time"
 )
 
-// Duration is d as the log reads best: under a second in milliseconds ("250ms"), under a
-// minute in seconds with one decimal ("26.8s"), else rounded to the second ("9m57s",
-// "1h0m0s"). A negative d gets a minus sign.
+// Duration is d as the log reads best: under a millisecond in microseconds ("537µs": answers
+// on loopback take that long, and "0s" would say they took nothing), under a second in
+// milliseconds to 10 µs ("13.06ms", "250ms"), under a minute in seconds with one decimal
+// ("26.8s"), else rounded to the second ("9m57s", "1h0m0s"). A negative d gets a minus sign.
+// The event log, the requests panel and the status lines all write durations with it, so the
+// same answer reads the same everywhere.
 func Duration(d time.Duration) string {
 	switch {
 	case d < 0:
 		return "-" + Duration(absDur(d))
-	case d.Round(time.Millisecond) < time.Second:
-		return d.Round(time.Millisecond).String()
+	case d < time.Millisecond:
+		return d.Round(time.Microsecond).String()
+	case d.Round(10*time.Microsecond) < time.Second:
+		return d.Round(10 * time.Microsecond).String()
 	}
 	// 999.6ms rounds up to a second: written "1.0s", in the unit of the seconds beside it
 	// ("1.0s left < 1.0s" compares like with like; "1s left < 1.0s" read as a contradiction).

@@ -10,13 +10,17 @@ func TestDuration(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		0:                                     "0s",
 		250 * time.Millisecond:                "250ms",
-		1500 * time.Microsecond:               "2ms",
+		1500 * time.Microsecond:               "1.5ms",
+		537 * time.Microsecond:                "537µs", // not "0s": a loopback answer took time
+		13062 * time.Microsecond:              "13.06ms",
+		999995 * time.Nanosecond:              "1ms",
 		3 * time.Second:                       "3.0s",
 		26*time.Second + 800*time.Millisecond: "26.8s",
 		9*time.Minute + 57*time.Second + 300*time.Millisecond: "9m57s",
 		10 * time.Minute:          "10m0s",
 		-3200 * time.Millisecond:  "-3.2s",
-		999600 * time.Microsecond: "1.0s", // rounds up to a second: the seconds form, not "1s"
+		999996 * time.Microsecond: "1.0s", // rounds up to a second: the seconds form, not "1s"
+		999600 * time.Microsecond: "999.6ms",
 	} {
 		if got := Duration(d); got != want {
 			t.Errorf("Duration(%v) = %q, want %q", d, got, want)
