@@ -5,10 +5,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"tokenscope/apiclient/observe"
+	"tokenscope/session"
 )
 
 // docPages are the README and the reference pages it links from its contents.
@@ -184,5 +188,43 @@ func TestDocsCommandFlagsExist(t *testing.T) {
 	}
 	if checked < 40 {
 		t.Fatalf("%d flags checked; the check found too few to mean anything", checked)
+	}
+}
+
+// TestJSONDocNamesEveryField: docs/json.md names every field an event, fire's summary and
+// observe's summary can carry, and every event kind, so that a field added to the output
+// cannot go undocumented.
+func TestJSONDocNamesEveryField(t *testing.T) {
+	doc := readDoc(t, "docs/json.md")
+	names := func(v any) []string {
+		var out []string
+		typ := reflect.TypeOf(v)
+		for i := range typ.NumField() {
+			tag, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+			if tag != "" && tag != "-" {
+				out = append(out, tag)
+			}
+		}
+		return out
+	}
+	for what, fields := range map[string][]string{
+		"the event":          names(session.Event{}),
+		"fire's summary":     names(summary{}),
+		"observe's summary":  names(observe.Summary{}),
+		"the log file stats": names(logFileStats{}),
+	} {
+		if len(fields) < 3 {
+			t.Fatalf("%s has %d JSON fields; the check found too few to mean anything", what, len(fields))
+		}
+		for _, f := range fields {
+			if !strings.Contains(doc, "`"+f+"`") {
+				t.Errorf("docs/json.md does not name %s's field %q", what, f)
+			}
+		}
+	}
+	for _, k := range session.Kinds() {
+		if !strings.Contains(doc, "`"+k.String()+"`") {
+			t.Errorf("docs/json.md does not name the event kind %q", k)
+		}
 	}
 }
