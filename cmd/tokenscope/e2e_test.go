@@ -218,7 +218,9 @@ func TestTerminalAt80x24(t *testing.T) {
 	s.waitFor(regexp.MustCompile(`strategies \(s\)[\s\S]*off\s+never refresh`), 5*time.Second)
 	s.keys("g")
 	s.waitFor(regexp.MustCompile(`tokenscope keys[\s\S]*lines 1-23 of`), 5*time.Second)
-	s.keys("Escape")
+	// ? closes it too; an Escape followed at once by a key reaches the program as alt+key.
+	s.keys("?")
+	s.waitFor(regexp.MustCompile(`● active`), 5*time.Second)
 
 	s.keys("a")
 	s.waitFor(regexp.MustCompile(`♥ every`), 5*time.Second)
