@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"testing"
 	"time"
+	"unsafe"
 
 	tea "github.com/charmbracelet/bubbletea"
 
@@ -88,5 +89,44 @@ func TestLogMemoryBounded(t *testing.T) {
 	t.Logf("after 1M events: %d kept, heap %.1f MiB (grew %.1f MiB)", len(l.events), float64(after.HeapAlloc)/(1<<20), float64(grown)/(1<<20))
 	if grown > 200<<20 {
 		t.Errorf("heap grew %d MiB for a 100k-event store", grown>>20)
+	}
+}
+
+// TestLogTrimInPlace: once the store has grown to its trimming size, trims move the kept events
+// down in place: four more trims allocate a small fraction of one copy of the events (a trim
+// that copied them to a fresh array allocated all of it each time), and keep every event's order.
+func TestLogTrimInPlace(t *testing.T) {
+	const max = 10_000
+	l := newLogStore(max)
+	evs := syntheticEvents(max/4, time.Now())
+	seq := uint64(0)
+	feed := func() {
+		for i := range evs {
+			seq++
+			evs[i].Seq = seq
+		}
+		l.add(evs)
+	}
+	for range 6 { // grown: the arrays have held max + max/4 events
+		feed()
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for range 4 {
+		feed()
+	}
+	runtime.ReadMemStats(&after)
+	copyBytes := uint64(max) * uint64(unsafe.Sizeof(session.Event{}))
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > copyBytes/10 {
+		t.Errorf("4 trims allocated %d bytes; one copy of the events is %d", grew, copyBytes)
+	}
+	if len(l.events) < max || len(l.events) > max+max/4 || l.shown != len(l.events) {
+		t.Fatalf("kept %d events, %d shown", len(l.events), l.shown)
+	}
+	for i, e := range l.events {
+		if e.Seq != seq-uint64(len(l.events)-1-i) {
+			t.Fatalf("event %d: seq %d (last %d)", i, e.Seq, seq)
+		}
 	}
 }

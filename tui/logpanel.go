@@ -4,6 +4,7 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
+	"strings"
 
 	"tokenscope/session"
 )
@@ -142,7 +143,12 @@ func (p *logPanel) View() string {
 		} else if p.store.cleared {
 			msg = "log cleared: new events appear here"
 		}
-		lines = []string{p.sh.theme.Muted.Render(msg)}
+		// A line each (observe's lines to paste), cut to the pane, never past its height.
+		for _, l := range strings.Split(msg, "\n") {
+			if len(lines) < p.height {
+				lines = append(lines, p.sh.theme.Muted.Render(truncate(l, p.width)))
+			}
+		}
 	}
 	return padLines(lines, p.height)
 }

@@ -31,6 +31,12 @@ type Source interface {
 type Observed interface {
 	Source
 	SummaryLines() []string
+	// Listen is where the app must point (the proxy's URL; "" when unknown), for the header:
+	// the one thing a user must know to start.
+	Listen() string
+	// Setup is what to paste for an app to go through the proxy (a forward proxy's export
+	// lines), shown above the findings; nil when pointing the app at Listen is all.
+	Setup() []string
 }
 
 // findingsPanel shows the observed session's counters and every finding, newest last.
@@ -73,6 +79,14 @@ func (p *findingsPanel) Update(msg tea.KeyMsg) (tea.Cmd, bool) {
 func (p *findingsPanel) layout() {
 	th := p.sh.theme
 	var lines []string
+	if setup := p.src.Setup(); len(setup) > 0 {
+		lines = append(lines, th.Label.Render("to route an app through tokenscope, paste:"))
+		for _, l := range setup {
+			// Whole, not cut: a pasted line must be complete.
+			lines = append(lines, th.Value.Render(sanitize.Line(l)))
+		}
+		lines = append(lines, "")
+	}
 	for _, l := range p.src.SummaryLines() {
 		lines = append(lines, th.Value.Render(truncate(sanitize.Line(l), p.width)))
 	}
@@ -173,7 +187,11 @@ func (d *watchDriver) fault(t turn) (string, error) {
 
 // modeFields: the app's strategy and single flight are what the findings judge, not settings.
 func (d *watchDriver) modeFields(th themes.Theme, _ apiclient.Snapshot) []string {
-	return []string{th.Refresh.Render("observing your app")}
+	f := []string{th.Refresh.Render("observing your app")}
+	if at := d.Listen(); at != "" {
+		f = append(f, th.Value.Render("point it at "+sanitize.Line(at)))
+	}
+	return f
 }
 
 // secrets is a set of the observed app's tokens, filled as the screen sees them.
@@ -189,6 +207,12 @@ func (d *watchDriver) words() driverWords {
 	}
 	if d.faults != nil {
 		w.faultNote = "Fault keys (E X F L) answer your app in the upstream's place."
+	}
+	if setup := d.Setup(); len(setup) > 0 {
+		w.emptyLog += "\n\nto route an app through tokenscope, paste:"
+		for _, l := range setup {
+			w.emptyLog += "\n" + sanitize.Line(l)
+		}
 	}
 	return w
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,6 +16,9 @@ import (
 // reader from an export.
 type Request struct {
 	Method string
+	// Host is the origin a forward proxy's request goes to (scheme://host[:port]); "" for a
+	// reverse proxy's, whose upstream the path decides.
+	Host   string
 	Path   string // without the query
 	Query  string // the raw query, without "?"
 	Header http.Header
@@ -45,6 +49,7 @@ type Exchange struct {
 	refresh   *tokenInfo // the refresh token a refresh call presented
 	refreshID uint64
 	reused    bool // the refresh token it presented was presented before
+	raced     bool // a refresh call that overlapped another of its family, or followed a rotation within raceWindow
 	chain     int  // how many 401-and-retry hops led to this request
 	ended     bool
 }
@@ -78,6 +83,8 @@ type Analyzer struct {
 	cur     current   // the client's session as the traffic shows it
 	last401 time.Time // the latest access-expired 401, to tell reactive refreshes from proactive
 	target  string    // the upstream, as the TUI's header names it
+	// tokenHost: see Options.TokenHost.
+	tokenHost string
 }
 
 // Options configure an Analyzer.
@@ -88,6 +95,10 @@ type Options struct {
 	RetryWindow time.Duration
 	LogSize     int    // events kept (session.DefaultLogSize when zero)
 	Target      string // what the client talks to, for display
+	// TokenHost is the host (host[:port]) of the profile's login and refresh endpoints when a
+	// forward proxy sees calls to many hosts: a call to another host is no login or refresh,
+	// whatever its path. "" matches every host.
+	TokenHost string
 }
 
 // DefaultRetryWindow is how long a client has to resend a request a 401 rejected.
@@ -99,14 +110,15 @@ func NewAnalyzer(o Options) *Analyzer {
 		o.RetryWindow = DefaultRetryWindow
 	}
 	return &Analyzer{
-		prof:    o.Profile,
-		target:  o.Target,
-		window:  o.RetryWindow,
-		log:     session.NewLog(o.LogSize),
-		tokens:  newRegistry(maxTokens),
-		pending: newPendingSet(),
-		flight:  map[*Exchange]struct{}{},
-		c:       newCounters(),
+		prof:      o.Profile,
+		target:    o.Target,
+		tokenHost: o.TokenHost,
+		window:    o.RetryWindow,
+		log:       session.NewLog(o.LogSize),
+		tokens:    newRegistry(maxTokens),
+		pending:   newPendingSet(),
+		flight:    map[*Exchange]struct{}{},
+		c:         newCounters(),
 	}
 }
 
@@ -134,12 +146,12 @@ func (a *Analyzer) Note(reason string, at time.Time) {
 
 // Begin starts following a request sent at `at`.
 func (a *Analyzer) Begin(r Request, at time.Time) *Exchange {
-	kind, presented := a.prof.RecogniseCall(r.Method, r.Path, r.Header, r.Body)
+	kind, presented := a.recognise(r)
 	var access string
 	if kind == profile.CallOther {
 		access = a.prof.AccessToken(r.Header)
 	}
-	x := &Exchange{kind: kind, method: r.Method, path: shownPath(r.Path, r.Query), key: requestKey(r), start: at}
+	x := &Exchange{kind: kind, method: r.Method, path: r.Host + shownPath(r.Path, r.Query), key: requestKey(r), start: at}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.nextID++
@@ -155,6 +167,22 @@ func (a *Analyzer) Begin(r Request, at time.Time) *Exchange {
 		a.beginResource(x, access, at)
 	}
 	return x
+}
+
+// recognise says which call r is to the profile. A forward proxy's request (r.Host set) matches
+// an endpoint given as a full URL (a hosted provider's: login and refresh on other hosts than the
+// API) by origin and path, and one given as a path by that path on TokenHost (on any host when it
+// is not set).
+func (a *Analyzer) recognise(r Request) (profile.CallKind, string) {
+	if r.Host != "" {
+		if kind, tok := a.prof.RecogniseCall(r.Method, r.Host+r.Path, r.Header, r.Body); kind != profile.CallOther {
+			return kind, tok
+		}
+		if a.tokenHost != "" && !sameHost(r.Host, a.tokenHost) {
+			return profile.CallOther, ""
+		}
+	}
+	return a.prof.RecogniseCall(r.Method, r.Path, r.Header, r.Body)
 }
 
 // End finishes an exchange with the answer the client got.
@@ -221,6 +249,8 @@ func requestKey(r Request) uint64 {
 	h := fnv.New64a()
 	h.Write([]byte(r.Method))
 	h.Write([]byte{0})
+	h.Write([]byte(r.Host))
+	h.Write([]byte{0})
 	h.Write([]byte(r.Path))
 	h.Write([]byte{0})
 	h.Write([]byte(r.Query))
@@ -231,6 +261,19 @@ func requestKey(r Request) uint64 {
 		fmt.Fprint(h, r.BodyLen)
 	}
 	return h.Sum64()
+}
+
+// sameHost compares two host[:port] names (a scheme:// before them is not looked at), a default
+// port (80, 443) being no port.
+func sameHost(a, b string) bool {
+	norm := func(h string) string {
+		if _, rest, ok := strings.Cut(h, "://"); ok {
+			h = rest
+		}
+		h = strings.ToLower(strings.TrimSuffix(h, "."))
+		return strings.TrimSuffix(strings.TrimSuffix(h, ":443"), ":80")
+	}
+	return norm(a) == norm(b)
 }
 
 // shownPath is the path as events show it. A query may carry a token (access_token=...), so it

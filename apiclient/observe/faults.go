@@ -96,6 +96,9 @@ func (p *Proxy) ClearFaults() error {
 // injectFault answers in the upstream's place when a fault is due, and reports whether it did.
 // A slowed refresh waits here and is then forwarded.
 func (p *Proxy) injectFault(w http.ResponseWriter, r *http.Request, x *Exchange) bool {
+	if x.Kind() == profile.CallRefresh {
+		p.refreshArrives(int(x.refreshID)) // a scenario's step for this very call comes first
+	}
 	p.faults.mu.Lock()
 	f := &p.faults.pending
 	var status int

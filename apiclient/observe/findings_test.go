@@ -69,6 +69,12 @@ func TestObserveNaiveInterceptorStampede(t *testing.T) {
 	if evs := findingEvents(r.proxy, RuleStampede); len(evs) == 1 && (!strings.Contains(evs[0].Reason, "50 refresh calls overlapped") || !strings.Contains(evs[0].Reason, "up to 50 in flight together")) {
 		t.Errorf("stampede finding: %q", evs[0].Reason)
 	}
+	// The losers' reuse revoked the family: the lost requests cannot be resent to any use.
+	for _, e := range findingEvents(r.proxy, RuleLostAfter401) {
+		if !strings.Contains(e.Reason, "a stampede killed it") || !strings.Contains(e.Reason, "must log in again") {
+			t.Errorf("lost finding: %q", e.Reason)
+		}
+	}
 }
 
 // The same load with single flight: one refresh, every request retried, no stampede. The client
@@ -400,5 +406,20 @@ func TestSnapshotFollowsTheClient(t *testing.T) {
 	}
 	if lines := p.SummaryLines(); !strings.Contains(strings.Join(lines, "\n"), "2 refresh calls · 1 rejected") {
 		t.Errorf("summary lines:\n%s", strings.Join(lines, "\n"))
+	}
+}
+
+// LogSize bounds the proxy's event log: a long run keeps the newest events only, and counts
+// them all.
+func TestObserveLogSizeBoundsTheLog(t *testing.T) {
+	r := newRig(t, demoserver.Options{}, func(c *Config) { c.LogSize = 20 })
+	c := r.newClient()
+	if err := c.login(); err != nil {
+		t.Fatal(err)
+	}
+	c.burst(30, "GET", "/api/me")
+	s := r.finish(t)
+	if evs := r.proxy.Log().Events(); len(evs) != 20 || s.Events < 60 || evs[len(evs)-1].Seq != s.Events {
+		t.Errorf("kept %d events of %d", len(evs), s.Events)
 	}
 }

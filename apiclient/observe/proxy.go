@@ -18,9 +18,11 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"tokenscope/apiclient"
@@ -102,6 +104,15 @@ type Config struct {
 	// SweepEvery is how often lost requests are looked for (a tenth of the retry window, at
 	// least 50 ms, when zero).
 	SweepEvery time.Duration
+	// Listen is the address the proxy is served on: where the app must point.
+	Listen string
+	// Forward makes it a forward proxy too (observe --forward): CONNECT tunnels, opened with
+	// CA's certificates, and absolute-form requests go where they name. Upstreams are then
+	// optional, for origin-form requests.
+	Forward bool
+	CA      *CA
+	// TokenHost: see Options.TokenHost.
+	TokenHost string
 }
 
 // Proxy is the observing reverse proxy. It is an http.Handler; Close ends the analysis.
@@ -112,6 +123,9 @@ type Proxy struct {
 	maxBody   int
 	anyHost   bool
 	faults    *faults
+	listen    string
+	fwd       *forwarder // nil unless Forward
+	scenario  atomic.Pointer[scenario]
 	stop      chan struct{}
 	swept     chan struct{}
 	closeOnce sync.Once
@@ -126,8 +140,11 @@ type ctxKey struct{}
 
 // New builds a proxy and starts its sweeper; Close stops it.
 func New(cfg Config) (*Proxy, error) {
-	if len(cfg.Upstreams) == 0 {
+	if len(cfg.Upstreams) == 0 && !cfg.Forward {
 		return nil, errors.New("observe: no upstream")
+	}
+	if cfg.Forward && cfg.CA == nil {
+		return nil, errors.New("observe: a forward proxy needs its CA")
 	}
 	if err := cfg.Profile.Validate(); err != nil {
 		return nil, fmt.Errorf("observe: profile: %w", err)
@@ -149,19 +166,25 @@ func New(cfg Config) (*Proxy, error) {
 		t.DisableCompression = true
 		// A browser's burst at expiry is dozens of requests to one host: keep their connections.
 		t.MaxIdleConnsPerHost = 256
+		t.Proxy = notThrough(t.Proxy, cfg.Listen)
 		tr = t
 	}
 	p := &Proxy{
-		an:      NewAnalyzer(Options{Profile: cfg.Profile, RetryWindow: cfg.RetryWindow, LogSize: cfg.LogSize, Target: upstreamNames(cfg.Upstreams)}),
+		an: NewAnalyzer(Options{Profile: cfg.Profile, RetryWindow: cfg.RetryWindow, LogSize: cfg.LogSize, Target: targetName(cfg),
+			TokenHost: cfg.TokenHost}),
 		clock:   cfg.Clock,
 		maxBody: cfg.MaxBodyBytes,
 		anyHost: cfg.AnyHost,
 		faults:  &faults{on: cfg.Faults},
+		listen:  cfg.Listen,
 		stop:    make(chan struct{}),
 		swept:   make(chan struct{}),
 	}
 	for _, up := range cfg.Upstreams {
 		p.routes = append(p.routes, route{up: up, rp: p.reverseProxy(up, tr, cfg.Forwarded)})
+	}
+	if cfg.Forward {
+		p.fwd = newForwarder(p, cfg.CA, tr, cfg.Forwarded, cfg.Listen)
 	}
 	// Longest prefix first: /auth/admin wins over /auth, which wins over "".
 	sort.SliceStable(p.routes, func(i, j int) bool { return len(p.routes[i].up.Prefix) > len(p.routes[j].up.Prefix) })
@@ -204,6 +227,40 @@ func keepForwarded(pr *httputil.ProxyRequest) {
 	}
 }
 
+// Listen is where the app must point: the proxy's URL, or "" when it was not told.
+func (p *Proxy) Listen() string {
+	if p.listen == "" {
+		return ""
+	}
+	return "http://" + p.listen
+}
+
+// Setup is what to paste for an app to go through the proxy, a line each; nil when pointing the
+// app's base URL at Listen is all it takes.
+func (p *Proxy) Setup() []string {
+	if p.fwd == nil || p.listen == "" {
+		return nil
+	}
+	return Exports(ProxyEnv(p.Listen(), filepath.Join(p.fwd.ca.dir, CABundleFile), ""))
+}
+
+// notThrough is proxy (the environment's choice of proxy for the proxy's own outgoing calls)
+// except that it never sends them through the proxy itself: a shell where the user pasted
+// observe's exports would otherwise loop every request back in.
+func notThrough(proxy func(*http.Request) (*url.URL, error), listen string) func(*http.Request) (*url.URL, error) {
+	if proxy == nil || listen == "" {
+		return proxy
+	}
+	_, port, _ := net.SplitHostPort(listen)
+	return func(r *http.Request) (*url.URL, error) {
+		u, err := proxy(r)
+		if u != nil && u.Port() == port && hostcheck.IsLoopbackHost(u.Hostname()) {
+			return nil, nil
+		}
+		return u, err
+	}
+}
+
 // Analyzer is the proxy's analysis: its log, summary and token snapshot.
 func (p *Proxy) Analyzer() *Analyzer { return p.an }
 
@@ -222,6 +279,10 @@ func (p *Proxy) Close() {
 	p.closeOnce.Do(func() {
 		close(p.stop)
 		<-p.swept
+		p.stopScenario()
+		if p.fwd != nil {
+			p.fwd.close()
+		}
 		p.an.Close(p.clock.Now())
 	})
 }
@@ -240,16 +301,38 @@ func (p *Proxy) sweep(every time.Duration) {
 	}
 }
 
-// ServeHTTP forwards one request, reading it on the way.
+// ServeHTTP forwards one request, reading it on the way. A forward proxy's requests (CONNECT,
+// and absolute-form URLs) go where they name; the rest to the --upstream their path is under.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p.fwd != nil && (r.Method == http.MethodConnect || r.URL.IsAbs()) {
+		p.fwd.serve(w, r)
+		return
+	}
+	// Only origin-form requests are guarded: a forward proxy's are its business, and a web page
+	// (the guard's adversary) cannot send them.
 	if !p.anyHost && !hostcheck.HostAllowed(r) {
 		// Not the watched client's traffic: refused before it is read or forwarded.
 		http.Error(w, "tokenscope observe: this proxy does not answer to that Host name (DNS rebinding guard); use its listen address or localhost", http.StatusMisdirectedRequest)
 		return
 	}
+	if p.fwd != nil && len(p.routes) == 0 {
+		// Not a client's call: something asked the forward proxy itself for a page.
+		http.Error(w, "tokenscope observe: a forward proxy; point HTTP_PROXY and HTTPS_PROXY here, and call the API's own URLs", http.StatusBadRequest)
+		return
+	}
 	rt := p.route(r.URL.Path)
-	req := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header, BodyLen: r.ContentLength}
-	if p.readsBodyFirst(r) {
+	if rt == nil {
+		p.pass(w, r, "", nil)
+		return
+	}
+	p.pass(w, r, "", rt.rp)
+}
+
+// pass reads one request, has the analyzer follow it, and hands it to rp (nil: there is
+// nowhere to send it). host is the origin it goes to in forward mode, "" for an --upstream.
+func (p *Proxy) pass(w http.ResponseWriter, r *http.Request, host string, rp *httputil.ReverseProxy) {
+	req := Request{Method: r.Method, Host: host, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header, BodyLen: r.ContentLength}
+	if p.readsBodyFirst(r, host) {
 		body, err := peekBody(r, p.maxBody)
 		if err != nil {
 			x := p.an.Begin(req, p.clock.Now())
@@ -260,7 +343,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		req.Body = body
 	}
 	x := p.an.Begin(req, p.clock.Now())
-	if rt == nil {
+	if rp == nil {
 		p.an.Fail(x, "no --upstream for this path", p.clock.Now())
 		http.Error(w, "tokenscope observe: no --upstream for this path", http.StatusBadGateway)
 		return
@@ -272,13 +355,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// the upstream sent them: nil values suppress them and are not written.
 	w.Header()["Date"] = nil
 	w.Header()["Content-Type"] = nil
-	rt.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, x)))
+	rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, x)))
 }
 
 // readsBodyFirst: login and refresh calls are read before forwarding (to know which they are
 // and what token they present), and small bodies (to tell identical requests apart). A client
 // waiting for 100 Continue keeps its body until the upstream asks for it.
-func (p *Proxy) readsBodyFirst(r *http.Request) bool {
+func (p *Proxy) readsBodyFirst(r *http.Request, host string) bool {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 || r.Header.Get("Expect") != "" {
 		return false
 	}
@@ -287,7 +370,8 @@ func (p *Proxy) readsBodyFirst(r *http.Request) bool {
 	}
 	prof := p.an.prof
 	for _, e := range []profile.Endpoint{prof.Login, prof.Refresh} {
-		if strings.EqualFold(e.Method, r.Method) && strings.TrimSuffix(e.Path, "/") == strings.TrimSuffix(r.URL.Path, "/") {
+		at := strings.TrimSuffix(e.Path, "/")
+		if strings.EqualFold(e.Method, r.Method) && (at == strings.TrimSuffix(r.URL.Path, "/") || at == strings.TrimSuffix(host+r.URL.Path, "/")) {
 			return true
 		}
 	}
@@ -351,6 +435,18 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	p.an.Fail(exchangeOf(r.Context()), reason, p.clock.Now())
 	w.WriteHeader(http.StatusBadGateway)
+}
+
+// targetName is what the proxy forwards to, for display.
+func targetName(cfg Config) string {
+	n := upstreamNames(cfg.Upstreams)
+	if cfg.Forward {
+		if n != "" {
+			return "any origin (forward proxy); " + n
+		}
+		return "any origin (forward proxy)"
+	}
+	return n
 }
 
 // upstreamNames names the upstreams for display: "api.example, /auth=idp.example".

@@ -68,13 +68,17 @@ func famOf(t *tokenInfo) *family {
 }
 
 // sequentialRules judges a refresh call that has no sibling in flight: a token presented again
-// after a rotation, or while the access token its last refresh minted is fresh; else a refresh
-// the access token did not need yet.
+// after the server rejected it, or after a rotation, or while the access token its last refresh
+// minted is fresh; else a refresh the access token did not need yet. (Racing calls meeting a
+// rejection are the stampede's doing, named as such.)
 func (a *Analyzer) sequentialRules(x *Exchange, t *tokenInfo, at time.Time) {
 	now := a.serverNow(at)
 	fam := t.fam
 	switch {
+	case t.rejected != nil:
+		a.rejectedRetriedRule(x, t, at)
 	case t.rotatedBy != nil && at.Sub(t.rotatedAt) <= raceWindow:
+		x.raced = true
 		if !t.stampeded {
 			t.stampeded = true
 			a.finding(RuleStampede, x.id, t.fp, fmt.Sprintf("%s: refresh token %s presented again %s after the server rotated it to %s (refresh #%d): two tabs or processes of one app (or two requests of one) refresh on their own; share one refresh between them (single flight; across tabs a lock or a BroadcastChannel)",
@@ -121,8 +125,15 @@ func (a *Analyzer) endRefresh(x *Exchange, ans Answer, at time.Time) {
 	case v.Outcome == profile.VerdictRejected:
 		// The reason names what matched, never a value the server chose.
 		a.c.refreshRejected++
+		rej := rejectionOf(x, v.Why+injectedSuffix(ans.Injected), at)
+		if t := x.refresh; t != nil && t.rejected == nil {
+			t.rejected = rej
+		}
 		if fam := famOf(x.refresh); fam != nil {
 			fam.dead, fam.failAt = true, time.Time{}
+			if rej.moreTelling(fam.end) {
+				fam.end = rej
+			}
 		}
 		a.emit(session.Event{Kind: session.KindRefreshFailed, RequestID: x.id, RefreshID: x.refreshID, Status: ans.Status,
 			Token: fp(x.refresh), Reason: "rejected: " + v.Why + injectedSuffix(ans.Injected)}, at)
@@ -147,6 +158,7 @@ func (a *Analyzer) applyRefresh(x *Exchange, acc, ref session.Token, at time.Tim
 		fam = a.newFamily(true)
 	}
 	fam.failAt = time.Time{}
+	a.acceptedReusedRule(x, t, at)
 	ai := a.issuedToken(acc, false, fam, at)
 	ev := session.Event{Kind: session.KindRefreshOK, RequestID: x.id, RefreshID: x.refreshID, Generation: ai.gen,
 		Exp: ai.exp, Token: ai.fp, Duration: at.Sub(x.start)}

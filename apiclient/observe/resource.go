@@ -18,11 +18,17 @@ const (
 	RuleExpiredTokenSent  = "expired-token-sent"
 	RuleNeedless          = "refresh-without-need"
 	RuleRotatedReused     = "rotated-token-reused"
+	// RuleRejectedRetried: a refresh token presented again after the server rejected it.
+	RuleRejectedRetried = "rejected-token-retried"
+	// RuleServerAcceptedReused is a server finding: under rotation, the server accepted a refresh
+	// token it had already rotated.
+	RuleServerAcceptedReused = "server-accepted-reused-token"
 )
 
 // Rules lists every finding rule.
 func Rules() []string {
-	return []string{RuleStampede, RuleLostAfter401, RuleRetryLoop, RuleLogoutOnTransient, RuleExpiredTokenSent, RuleNeedless, RuleRotatedReused}
+	return []string{RuleStampede, RuleLostAfter401, RuleRetryLoop, RuleLogoutOnTransient, RuleExpiredTokenSent, RuleNeedless, RuleRotatedReused,
+		RuleRejectedRetried, RuleServerAcceptedReused}
 }
 
 // maxPending bounds the 401s waiting for their retry: past it the oldest count as lost at once.
@@ -209,6 +215,12 @@ func (a *Analyzer) lost(ps []*pending401, now time.Time, when string) {
 	}
 	for _, f := range order {
 		list := byFam[f]
+		if f != nil && f.end != nil {
+			// Resending cannot work once the family is dead: no refresh will mint a token for it.
+			a.finding(RuleLostAfter401, list[0].id, list[0].token, fmt.Sprintf("%s: %s answered 401, not sent again %s (%s), and none could succeed: %s, so the session is over and the client must log in again (resending is no use)%s",
+				f.name(), plural(len(list), "request"), when, requestList(list), f.end.killed(), f.end.cure()), now)
+			continue
+		}
 		a.finding(RuleLostAfter401, list[0].id, list[0].token, fmt.Sprintf("%s: %s answered 401, not sent again %s (%s): after the refresh, resend every request a 401 rejected (queue them while the refresh runs)",
 			f.name(), plural(len(list), "request"), when, requestList(list)), now)
 	}

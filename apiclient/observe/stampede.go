@@ -32,10 +32,12 @@ func (a *Analyzer) joinEpisode(fam *family, x *Exchange, at time.Time) {
 		fam.episode = &episode{tokens: map[*tokenInfo]int{}, start: at}
 		for other := range a.flight {
 			if other != x && famOf(other.refresh) == fam {
+				other.raced = true
 				fam.episode.add(other)
 			}
 		}
 	}
+	x.raced = true
 	fam.episode.add(x)
 	fam.episode.peak = max(fam.episode.peak, fam.inflight)
 }

@@ -31,6 +31,10 @@ type tokenInfo struct {
 	minted     *tokenInfo // the access token its latest successful refresh minted
 	stampeded  bool       // a stampede finding names it already
 	reusedOnce bool       // a rotated-token-reused finding names it already
+	// rejected is the server's refusal of it, when a refresh presenting it was rejected.
+	rejected      *rejection
+	retriedNamed  bool // a rejected-token-retried finding names it already
+	acceptedAgain bool // a server-accepted-reused-token finding names it already
 
 	// Access tokens.
 	expiredSent bool // an expired-token-sent finding names it already
@@ -61,7 +65,8 @@ type family struct {
 	joined  bool
 	gen     int // generations issued
 	access  *tokenInfo
-	dead    bool // a refresh of it was rejected: a login after that is no mistake
+	dead    bool       // a refresh of it was rejected: a login after that is no mistake
+	end     *rejection // what ended it, when dead
 	lastUse time.Time
 	last401 time.Time // when a request carrying one of its access tokens was last answered 401
 

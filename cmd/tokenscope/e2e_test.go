@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
@@ -248,6 +249,9 @@ func TestTerminalObserve(t *testing.T) {
 	if !strings.Contains(scr, "point your app at the proxy") || strings.Contains(scr, "press enter") {
 		t.Errorf("the empty log offers what observe cannot do:\n%s", scr)
 	}
+	if !regexp.MustCompile(`observing your app · point it at http://127\.0\.0\.1:\d+`).MatchString(scr) {
+		t.Errorf("the header does not say where to point the app:\n%s", scr)
+	}
 	s.keys("Enter", "b", "r")
 	time.Sleep(300 * time.Millisecond)
 	if scr := s.screen(); strings.Contains(scr, "burst") || strings.Contains(scr, "refreshed") {
@@ -271,6 +275,52 @@ func TestTerminalObserve(t *testing.T) {
 		}
 	}
 	t.Errorf("q did not quit; screen:\n%s", s.screen())
+}
+
+// TestTerminalObserveForward: with --forward the TUI says where the proxy is and the lines to
+// paste for a shell's clients to go through it.
+func TestTerminalObserveForward(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and drives the binary in tmux")
+	}
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir()) // the CA is made here
+	s := startTmux(t, 140, 40, "observe", "--forward", "--listen", "127.0.0.1:0", "--theme", "mono")
+	scr := s.waitFor(regexp.MustCompile(`export HTTPS_PROXY=http://127\.0\.0\.1:\d+`), 20*time.Second)
+	for _, want := range []string{"observing your app · point it at http://127.0.0.1:", "to route an app through tokenscope, paste:", "export SSL_CERT_FILE="} {
+		if !strings.Contains(scr, want) {
+			t.Errorf("the forward proxy's screen lacks %q:\n%s", want, scr)
+		}
+	}
+	s.keys("q")
+}
+
+// TestTerminalObserveInBackground: observe started with & in an interactive shell is not in
+// the terminal's foreground process group: it prints lines (a TUI would be stopped, "Stopped
+// (tty output)", and the app would time out), and it answers the app.
+func TestTerminalObserveInBackground(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and drives the binary in tmux")
+	}
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("needs bash for an interactive shell with job control")
+	}
+	demo, err := demoserver.Start(demoserver.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer demo.Close()
+	s := startTmux(t, 160, 40, "--version >/dev/null; bash --norc --noprofile -i -c '$TS_BIN observe --listen 127.0.0.1:0 --upstream "+demo.URL()+" --duration 30s & sleep 40'")
+	scr := s.waitFor(regexp.MustCompile(`point your app at http://127\.0\.0\.1:\d+`), 20*time.Second)
+	base := listenRE.FindString(scr)
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(base + "/api/me")
+	if err != nil {
+		t.Fatalf("observe in the background did not answer: %v\n%s", err, s.screen())
+	}
+	resp.Body.Close()
+	s.waitFor(regexp.MustCompile(`response +GET /api/me → 401`), 10*time.Second)
+	if strings.Contains(s.screen(), "observing your app") {
+		t.Errorf("the TUI opened in the background:\n%s", s.screen())
+	}
 }
 
 // TestTerminalColourAndQuiet: on a terminal, fire's event lines are coloured by the theme's

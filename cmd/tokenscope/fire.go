@@ -288,6 +288,13 @@ func printModeOf(jsonOut bool) printMode {
 // startPrinter prints log's events in mode; secrets (the engine's; nil for an observed app's
 // log) mask what an event says (a server's echo, a $processEnv value in a path).
 func startPrinter(w io.Writer, log session.LogView, mode printMode, secrets *redact.Secrets) *printer {
+	return startPrinterSized(w, log, mode, 1<<16, secrets)
+}
+
+// startPrinterSized is startPrinter with a subscription of buffer events: what the printer may
+// fall behind by before it catches up from the log (a buffer larger than the log buys nothing but
+// memory).
+func startPrinterSized(w io.Writer, log session.LogView, mode printMode, buffer int, secrets *redact.Secrets) *printer {
 	p := &printer{printed: make(chan struct{})}
 	if mode == printQuiet {
 		close(p.printed)
@@ -297,7 +304,7 @@ func startPrinter(w io.Writer, log session.LogView, mode printMode, secrets *red
 	if mode == printText {
 		show = textPrinter(w)
 	}
-	p.follow = newFollower(log, 1<<16)
+	p.follow = newFollower(log, buffer)
 	go func() {
 		defer close(p.printed)
 		p.follow.run(func(ev session.Event) {

@@ -25,6 +25,15 @@ func TestObserveCommandRefuses(t *testing.T) {
 		{"observe", "--upstream", "ftp://x"},
 		{"observe", "--upstream", "http://127.0.0.1:1", "--retry-window", "0s"},
 		{"observe", "--upstream", "http://127.0.0.1:1", "--profile", "nope"},
+		{"observe", "--upstream", "http://127.0.0.1:1", "--log-size", "0"},
+		{"observe", "--upstream", "http://127.0.0.1:1", "stray"},
+		{"observe", "--json", "--", "true"},
+		{"observe", "--duration", "1s", "--", "true"},
+		{"observe", "--upstream", "http://127.0.0.1:1", "--issuer", "https://idp.example"},
+		{"observe", "--forward", "--fail-on", "stampede,nope"},
+		{"observe", "--forward", "--scenario", "/nonexistent/scenario"},
+		{"observe", "--har", harFixture, "--forward"},
+		{"observe", "--forward", "--allow-remote", "--listen", "0.0.0.0:0"},
 	} {
 		_, _, err := run(context.Background(), args...)
 		if err == nil || exitCode(err) != 2 {
