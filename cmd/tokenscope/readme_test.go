@@ -222,9 +222,15 @@ func TestJSONDocNamesEveryField(t *testing.T) {
 			}
 		}
 	}
-	for _, k := range session.Kinds() {
+	// Kinds are numbered from 1 without gaps; the first number without a name ends them.
+	kinds := 0
+	for k := session.Kind(1); k.String() != "unknown"; k++ {
+		kinds++
 		if !strings.Contains(doc, "`"+k.String()+"`") {
 			t.Errorf("docs/json.md does not name the event kind %q", k)
 		}
+	}
+	if kinds < 10 {
+		t.Fatalf("%d event kinds; the check found too few to mean anything", kinds)
 	}
 }
