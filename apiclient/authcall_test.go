@@ -33,10 +33,28 @@ func TestJoinedURLDoubledPath(t *testing.T) {
 	}
 }
 
-func TestCertHint(t *testing.T) {
+// TestUntrustedCertIsTyped: a certificate the transport did not trust is found by its type,
+// not its words, and a login against it returns it wrapped, naming no flag: the hint is cmd's.
+func TestUntrustedCertIsTyped(t *testing.T) {
 	err := &url.Error{Op: "Post", URL: "https://h/", Err: fmt.Errorf("tls: %w", x509.UnknownAuthorityError{})}
-	if !strings.Contains(certHint(err), "--ca-cert FILE") || certHint(errors.New("x509-ish but not")) != "" {
-		t.Errorf("certHint: %q", certHint(err))
+	if !UntrustedCert(err) || UntrustedCert(errors.New("x509: certificate signed by unknown authority")) {
+		t.Error("UntrustedCert goes by the words, not the type")
+	}
+	ts := httptest.NewTLSServer(http.NotFoundHandler())
+	defer ts.Close()
+	p, _ := profile.Builtin("simplejwt")
+	e, nerr := New(Config{BaseURL: ts.URL, Profile: p, Username: "demo", Password: "demo"})
+	if nerr != nil {
+		t.Fatal(nerr)
+	}
+	defer e.Close()
+	_, lerr := e.Login(context.Background())
+	var le *LoginError
+	if !errors.As(lerr, &le) || !UntrustedCert(lerr) || strings.Contains(lerr.Error(), "--") {
+		t.Errorf("login against an untrusted certificate: %v", lerr)
+	}
+	if strings.Contains(e.Log().Events()[len(e.Log().Events())-1].Reason, "--") {
+		t.Error("the login-failed event names a flag")
 	}
 }
 

@@ -560,6 +560,15 @@ func TestCookieIndependentServerStampedeIsReuse(t *testing.T) {
 	if !named {
 		t.Error("no refresh failure names the reuse")
 	}
+	// The losers' rejections leave the session to the winner's cookie; the family died with the
+	// reuse, and the first call that needs the cookie again shows it.
+	if e.Snapshot().State == session.StateActive {
+		time.Sleep(1100 * time.Millisecond)
+		e.Do(ctx, p.PresetRequests()[0])
+	}
+	if s := e.Snapshot(); s.State != session.StateLoginRequired || s.End != session.EndRevoked {
+		t.Errorf("session %v end %q (%s), want ended as revoked", s.State, s.End, s.Reason)
+	}
 }
 
 // Cookies never leave their host and path: a cookie for another domain is refused, one for

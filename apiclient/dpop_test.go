@@ -190,8 +190,8 @@ func TestDPoPResumedSessionNeedsALoginWithTheNewKey(t *testing.T) {
 	if r := e2.Do(context.Background(), v.get()); r.Outcome != Parked {
 		t.Errorf("resumed request: %v %q, want parked", r.Outcome, r.Reason)
 	}
-	if s := e2.Snapshot(); s.State != session.StateLoginRequired || !strings.Contains(s.Reason, "DPoP key of an earlier run") {
-		t.Errorf("state %v %q, want login required for the lost key", s.State, s.Reason)
+	if s := e2.Snapshot(); s.State != session.StateLoginRequired || s.End != session.EndKeyLost {
+		t.Errorf("state %v end %q (%q), want login required for the lost key", s.State, s.End, s.Reason)
 	}
 	res, err := e2.Login(context.Background())
 	if err != nil || len(res) != 1 || res[0].Outcome != OK {

@@ -121,6 +121,7 @@ type Result struct {
 	Done     time.Time     // when it ended, by the engine's clock
 	Attempts int
 	Reason   string // why it failed or was parked
+	Err      error  // the transport's error when the request got no answer (UntrustedCert reads it)
 	Replayed bool   // this result is the replay of a parked request
 	// Proofs are the DPoP proofs the request's attempts carried, in order (a nonce retry or a
 	// same-origin redirect adds one); empty when DPoP is off or the token is not bound.
@@ -168,7 +169,11 @@ var (
 type RefreshError struct {
 	Transient bool
 	Reason    string
+	Err       error // the transport's error when the call got no answer; nil otherwise
 }
+
+// Unwrap is the transport's error, or nil.
+func (e *RefreshError) Unwrap() error { return e.Err }
 
 func (e *RefreshError) Error() string {
 	if e.Transient {

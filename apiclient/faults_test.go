@@ -819,8 +819,9 @@ func TestFaultRevokedMidBurst(t *testing.T) {
 				t.Errorf("%d logout events, want 1", n)
 			}
 			s := v.e.Snapshot()
-			if s.State != session.StateLoginRequired || s.Parked != parked || s.Reason == "" {
-				t.Fatalf("state %v (%q), %d parked (results say %d); want login required", s.State, s.Reason, s.Parked, parked)
+			// Revoked at the server with no reuse by the engine: all it knows is a rejection.
+			if s.State != session.StateLoginRequired || s.End != session.EndRejected || s.Parked != parked || s.Reason == "" {
+				t.Fatalf("state %v end %q (%q), %d parked (results say %d); want login required, rejected", s.State, s.End, s.Reason, s.Parked, parked)
 			}
 
 			// The order they were sent in (request ids are given out on arrival), not the order

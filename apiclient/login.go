@@ -50,19 +50,19 @@ func (e *Engine) loginPassword(ctx context.Context, target, how string) error {
 	resp, err := r.Execute(ep.Method, target)
 	recv := e.now()
 	if err != nil {
-		return e.loginFailed(describeErr(err) + certHint(err))
+		return e.loginFailed(describeErr(err), err)
 	}
 	e.observeDate(resp.Header(), sent, recv)
 	call := e.authCall(ep.Method, target)
 	if st := resp.StatusCode(); st >= 300 && st < 400 {
-		return e.loginFailed(call(fmt.Sprintf("HTTP %d redirect to %q, not followed: credentials go to the login endpoint only", st, resp.Header().Get("Location"))))
+		return e.loginFailed(call(fmt.Sprintf("HTTP %d redirect to %q, not followed: credentials go to the login endpoint only", st, resp.Header().Get("Location"))), nil)
 	} else if st >= 400 {
-		return e.loginFailed(call(fmt.Sprintf("HTTP %d: %s", st, e.bodySummary(resp))))
+		return e.loginFailed(call(fmt.Sprintf("HTTP %d: %s", st, e.bodySummary(resp))), nil)
 	}
 	// An identity provider may leave out the refresh token (no offline_access): not an error.
 	p, err := e.readAnswer(resp, sent, recv, e.cfg.OIDC == nil)
 	if err != nil {
-		return e.loginFailed(call(err.Error()))
+		return e.loginFailed(call(err.Error()), nil)
 	}
 	e.installLogin(p, session.Token{}, how)
 	return nil
@@ -116,10 +116,11 @@ func (e *Engine) replayParked(ctx context.Context) []Result {
 	}
 }
 
-func (e *Engine) loginFailed(reason string) error {
+// loginFailed logs a failed login and returns it; cause is the transport's error, if any.
+func (e *Engine) loginFailed(reason string, cause error) error {
 	reason = e.redactClip(reason)
-	e.emit(session.Event{Kind: session.KindLoginFailed, Reason: reason})
-	return fmt.Errorf("login failed: %s", reason)
+	e.emit(session.Event{Kind: session.KindLoginFailed, End: session.EndLoginFailed, Reason: reason})
+	return &LoginError{Reason: reason, Err: cause}
 }
 
 // Logout forgets the tokens. Requests sent afterwards are parked until the next Login.
@@ -128,11 +129,11 @@ func (e *Engine) Logout() {
 	e.sess.State = session.StateLoggedOut
 	e.sess.Access, e.sess.Refresh = session.Token{}, session.Token{}
 	e.idToken = session.Token{}
-	e.sess.Reason = "logged out"
+	e.sess.Reason, e.sess.End = "logged out", session.EndUserLogout
 	e.serial++
 	e.mu.Unlock()
 	e.forgetCookies()
-	e.emit(session.Event{Kind: session.KindLogout, Reason: "logged out by the user"})
+	e.emit(session.Event{Kind: session.KindLogout, End: session.EndUserLogout, Reason: "logged out by the user"})
 }
 
 // Parked returns how many requests wait for a login.
@@ -142,35 +143,43 @@ func (e *Engine) Parked() int {
 	return len(e.parked)
 }
 
-func (e *Engine) loginRequired(reason string) {
+// loginRequired ends the session for end, said in reason.
+func (e *Engine) loginRequired(end session.End, reason string) {
 	e.mu.Lock()
 	already := e.sess.State == session.StateLoginRequired
 	e.sess.State = session.StateLoginRequired
 	if !already {
 		// The first cause stays: in a stampede the rejections after it only echo it (the
 		// family is revoked), and the dialog should say why the session ended.
-		e.sess.Reason = reason
+		e.sess.Reason, e.sess.End = reason, end
 	}
 	e.mu.Unlock()
 	if !already {
 		e.counters.loggedOut.Add(1)
-		e.emit(session.Event{Kind: session.KindLogout, State: session.StateLoginRequired, Reason: "login required: " + reason})
+		e.emit(session.Event{Kind: session.KindLogout, State: session.StateLoginRequired, End: end, Reason: "login required: " + reason})
 	}
 }
 
-// CertHint is what a failed certificate check adds to an error: the two ways out.
-const CertHint = "(use --ca-cert FILE to trust its CA, or --insecure to skip verification)"
-
-// certHint is " "+CertHint when err is a certificate the transport did not trust.
-func certHint(err error) string {
+// UntrustedCert reports whether err is (or wraps) a certificate the transport did not trust:
+// the caller, which knows how the user sets trust, says how.
+func UntrustedCert(err error) bool {
 	var verify *tls.CertificateVerificationError
 	var unknown x509.UnknownAuthorityError
 	var invalid x509.CertificateInvalidError
-	if errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &invalid) {
-		return " " + CertHint
-	}
-	return ""
+	return errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &invalid)
 }
+
+// LoginError is a failed login: Reason is what the log says, Err the transport's error when the
+// call got no answer (UntrustedCert finds a certificate problem in it).
+type LoginError struct {
+	Reason string
+	Err    error
+}
+
+func (e *LoginError) Error() string { return "login failed: " + e.Reason }
+
+// Unwrap is the transport's error, or nil.
+func (e *LoginError) Unwrap() error { return e.Err }
 
 // authCall returns what names a failed answer of a login or refresh call: its method and URL
 // first (an error page says nothing of where it came from), and a hint when the base URL and
@@ -180,7 +189,7 @@ func (e *Engine) authCall(method, target string) func(reason string) string {
 	return func(reason string) string {
 		s := method + " " + u + ": " + reason
 		if doubled != "" {
-			s += fmt.Sprintf(" (the path looks doubled (%s): --target is the base URL; the profile's paths are joined to it)", doubled)
+			s += fmt.Sprintf(" (the path looks doubled (%s): the target is the base URL; the profile's paths are joined to it)", doubled)
 		}
 		return s
 	}

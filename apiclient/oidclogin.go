@@ -160,7 +160,7 @@ func (e *Engine) loginOIDC(ctx context.Context) ([]Result, error) {
 	o := e.cfg.OIDC
 	l, err := e.link(ctx)
 	if err != nil {
-		return nil, e.loginFailed(oidcReason(err))
+		return nil, e.loginFailed(oidcReason(err), err)
 	}
 	if o.Flow == FlowPassword {
 		if err := e.loginPassword(ctx, l.client.Provider.TokenEndpoint, "with the password flow as "+e.cfg.Username); err != nil {
@@ -183,7 +183,7 @@ func (e *Engine) loginOIDC(ctx context.Context) ([]Result, error) {
 		tok, err = e.authCodeFlow(ctx, l.client)
 	}
 	if err != nil {
-		return nil, e.loginFailed(oidcReason(err))
+		return nil, e.loginFailed(oidcReason(err), err)
 	}
 	e.installLogin(tok, tok.IDToken, fmt.Sprintf("with the %s flow as %s", o.Flow, e.loggedInAs(tok.IDToken)))
 	if hint := oidc.RefreshHint(o.Scope, tok); hint != "" {

@@ -49,7 +49,7 @@ func (e *Engine) refresh(ctx context.Context, why session.Why, usedSerial, reqID
 	// Counted in flight from the moment the token is taken, not when the call goroutine runs: a
 	// call that ends first must not see the token settled while another is about to present it.
 	fp := refreshTok.Fingerprint() // "" for client credentials, which have none to count
-	e.uses.enter(fp)
+	e.uses.enter(fp, e.sess.Family)
 	e.mu.Unlock()
 
 	e.emit(session.Event{Kind: session.KindRefreshStart, RequestID: reqID, RefreshID: f.id, Why: why, Reason: reason,
@@ -118,8 +118,7 @@ func (e *Engine) runRefresh(id uint64, refreshTok session.Token) error {
 		e.emit(session.Event{Kind: session.KindRefreshFailed, RefreshID: id, Attempt: attempt, Transient: ferr.Transient,
 			Reason: ferr.Reason})
 		if !ferr.Transient {
-			e.loginRequired("refresh rejected: " + ferr.Reason)
-			return ferr
+			return e.rejected(id, refreshTok, ferr)
 		}
 		if attempt >= e.cfg.RefreshAttempts {
 			ferr.Reason = fmt.Sprintf("%s (gave up after %d attempts; the session is kept)", ferr.Reason, attempt)
@@ -178,7 +177,7 @@ func (e *Engine) refreshError(v profile.Verdict, r profile.Reply, call func(stri
 	transient := v.Outcome == profile.VerdictTransient
 	switch v.Cause {
 	case profile.CauseTransport:
-		return &RefreshError{Transient: true, Reason: describeErr(v.Err) + certHint(v.Err)}
+		return &RefreshError{Transient: true, Reason: describeErr(v.Err), Err: v.Err}
 	case profile.CauseMatched:
 		return &RefreshError{Reason: v.Why + ": " + v.Words}
 	case profile.CauseRedirect:

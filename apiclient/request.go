@@ -111,7 +111,7 @@ func (e *Engine) do(ctx context.Context, c *call) Result {
 	case errors.Is(err, ErrLoginRequired):
 		return e.park(c, "the session needs a new login")
 	case err != nil:
-		res.Outcome = Failed
+		res.Outcome, res.Err = Failed, err
 		res.Reason = describeErr(err) + c.refreshNote()
 		e.emit(session.Event{Kind: session.KindRequestFailed, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,
 			Duration: res.Duration, Reason: res.Reason})
@@ -123,7 +123,11 @@ func (e *Engine) do(ctx context.Context, c *call) Result {
 		res.Reason = fmt.Sprintf("HTTP %d", res.Status)
 		if ok, why := e.profile.AccessExpired.Match(res.Status, res.Header, res.Body); ok {
 			// A 401 that survived: the strategy does not retry, or the retry was rejected too.
-			// If meanwhile the session died, the request waits for the next login instead.
+			// If meanwhile the session died (or the refusal shows it did), the request waits
+			// for the next login instead.
+			if res.Attempts > 1 {
+				e.confirmRevoked(&c.ctx, c)
+			}
 			if dead, _ := e.mustPark(); dead {
 				return e.park(c, "rejected ("+why+") and the session needs a new login")
 			}

@@ -43,7 +43,7 @@ func (e *Engine) Resume(s session.Stored, source string) {
 	e.emit(session.Event{Kind: session.KindLogin, Generation: gen, Exp: acc.ExpiresAt, Token: acc.Fingerprint(),
 		Reason: fmt.Sprintf("resumed from %s; gen #%d %s", source, gen, expiryText(acc, e.serverNow()))})
 	if lostKey != "" {
-		e.loginRequired(lostKey)
+		e.loginRequired(session.EndKeyLost, lostKey)
 	}
 	e.nudge()
 }

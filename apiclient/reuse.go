@@ -29,6 +29,10 @@ type tokenUse struct {
 	rotatedAway bool   // a call with it came back with a new refresh token
 	kept        bool   // a call with it came back without a new one: the server does not rotate
 	announced   bool   // the line for its second presentation was emitted
+	reused      bool   // it was presented while another call had it, or after it was rotated away
+	rejected    int    // runs with it that were rejected and wait for the others (awaitOthers)
+	family      string // the session's family when it was first presented
+	confirming  bool   // a refresh asks whether its family is revoked (confirmOnce)
 }
 
 // suspect is whether a rejection of this token is most likely the server's reuse detection:
@@ -38,9 +42,10 @@ func (u *tokenUse) suspect() bool { return u.rotatedAway || (u.overlapped && !u.
 
 // tokenUses counts presentations per refresh-token fingerprint, for the last few tokens.
 type tokenUses struct {
-	mu   sync.Mutex
-	seq  uint64
-	uses map[string]*tokenUse
+	mu      sync.Mutex
+	seq     uint64
+	uses    map[string]*tokenUse
+	settled *sync.Cond // broadcast when a run leaves: awaitOthers waits on it
 }
 
 // get returns fp's record, making room for it by forgetting the oldest settled token; the
@@ -67,14 +72,18 @@ func (t *tokenUses) get(fp string) *tokenUse {
 	return u
 }
 
-// enter marks a refresh run with fp as started; leave must follow. It may be called with the
-// engine's lock held: tokenUses never takes it.
-func (t *tokenUses) enter(fp string) {
+// enter marks a refresh run with fp, a token of family, as started; leave must follow. It may
+// be called with the engine's lock held: tokenUses never takes it.
+func (t *tokenUses) enter(fp, family string) {
 	if fp == "" {
 		return
 	}
 	t.mu.Lock()
-	t.get(fp).inFlight++
+	u := t.get(fp)
+	u.inFlight++
+	if u.family == "" {
+		u.family = family
+	}
 	t.mu.Unlock()
 }
 
@@ -96,6 +105,7 @@ func (t *tokenUses) present(fp string) string {
 	}
 	reuse := overlap || u.rotatedAway
 	u.burstReuse = u.burstReuse || reuse
+	u.reused = u.reused || reuse
 	if u.presented < 2 || u.announced {
 		return ""
 	}
@@ -141,6 +151,9 @@ func (t *tokenUses) leave(fp string) string {
 	if !ok {
 		return ""
 	}
+	if t.settled != nil {
+		t.settled.Broadcast()
+	}
 	if u.inFlight--; u.inFlight > 0 {
 		return ""
 	}
@@ -171,11 +184,98 @@ func (t *tokenUses) explain(fp, reason string) string {
 	case !ok || u.presented < 2 && !u.rotatedAway:
 		return reason
 	case u.suspect():
-		return fmt.Sprintf("the server most likely detected reuse of refresh token %s (presented %d×) and revoked the family: %s",
+		// Whether it revoked the family is not known yet: a later call with the session's
+		// current token shows it (see endOf).
+		return fmt.Sprintf("the server most likely detected reuse of refresh token %s (presented %d×): %s",
 			fp, u.presented, reason)
 	default:
 		return fmt.Sprintf("%s (refresh token %s was presented %d×, one call at a time)", reason, fp, u.presented)
 	}
+}
+
+// awaitOthers returns when no other run with fp is still waiting for its answer: a rejected
+// run waits so that a winner whose answer comes after the loser's has replaced the token
+// before the loser decides whether the session ends. Runs rejected at once wait together.
+func (t *tokenUses) awaitOthers(fp string) {
+	if fp == "" {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	u, ok := t.uses[fp]
+	if !ok {
+		return
+	}
+	if t.settled == nil {
+		t.settled = sync.NewCond(&t.mu)
+	}
+	u.rejected++
+	for u.inFlight > u.rejected {
+		t.settled.Wait()
+	}
+	u.rejected--
+}
+
+// confirmOnce runs ask for fp unless another caller is running it, in which case it waits for
+// that one to end: the requests refused after a reuse need one answer, not one call each.
+func (t *tokenUses) confirmOnce(fp string, ask func()) {
+	t.mu.Lock()
+	if t.settled == nil {
+		t.settled = sync.NewCond(&t.mu)
+	}
+	u := t.get(fp)
+	if u.confirming {
+		for u.confirming {
+			t.settled.Wait()
+		}
+		t.mu.Unlock()
+		return
+	}
+	u.confirming = true
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		u.confirming = false
+		t.settled.Broadcast()
+		t.mu.Unlock()
+	}()
+	ask()
+}
+
+// endOf is why the rejection of fp, family's current refresh token, ends the session: the
+// server revoked the family when an older token of it was reused before (see reusedBefore),
+// which is returned too; otherwise fp's own presentations may explain the rejection.
+func (t *tokenUses) endOf(fp, family string) (session.End, string) {
+	if end, stale := t.reusedBefore(fp, family); stale != "" {
+		return end, stale
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if u, ok := t.uses[fp]; ok && fp != "" && u.suspect() {
+		return session.EndReuseSuspected, ""
+	}
+	return session.EndRejected, ""
+}
+
+// reusedBefore returns EndRevoked and the first token of family other than fp that was reused:
+// presented while another call had it or after its rotation, and rotated by one of the calls,
+// so the server saw it again after replacing it (a retry after a failed call, one at a time, is
+// not reuse). A rejection of the family's current token after that is the server revoking the
+// family. It returns "" when there is none.
+func (t *tokenUses) reusedBefore(fp, family string) (session.End, string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var reused *tokenUse
+	stale := ""
+	for k, o := range t.uses {
+		if k != fp && o.family == family && o.rotatedAway && o.reused && (reused == nil || o.seq < reused.seq) {
+			reused, stale = o, k
+		}
+	}
+	if reused == nil {
+		return session.EndNone, ""
+	}
+	return session.EndRevoked, stale
 }
 
 // noteUse logs a line from tokenUses, if there is one.

@@ -137,7 +137,7 @@ func clearRefreshCookie(w http.ResponseWriter, r *http.Request) {
 func (s *Server) InsecureWarnings() []string {
 	var out []string
 	if s.opts.AcceptAlgNone {
-		out = append(out, "INSECURE ON PURPOSE (--accept-alg-none): the API accepts unsigned access tokens (alg: none); anyone can forge one")
+		out = append(out, "INSECURE ON PURPOSE (the accept-alg-none knob): the API accepts unsigned access tokens (alg: none); anyone can forge one")
 	}
 	return out
 }

@@ -308,12 +308,12 @@ func TestOpaqueOAuth(t *testing.T) {
 func TestRegistryIsPruned(t *testing.T) {
 	h := newHarness(t, Options{AccessTTL: time.Second, RefreshTTL: 2 * time.Second})
 	for i := 0; i < 200; i++ {
-		if _, err := h.srv.login("demo", i%2 == 0); err != nil {
+		if _, err := h.srv.loginBound("demo", i%2 == 0, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
 	h.clock.Advance(3 * time.Second)
-	if _, err := h.srv.login("demo", false); err != nil {
+	if _, err := h.srv.loginBound("demo", false, ""); err != nil {
 		t.Fatal(err)
 	}
 	h.srv.mu.Lock()

@@ -358,7 +358,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	knob := strings.HasPrefix(r.URL.Path, "/__demo/")
 	if !s.hostAllowed(r) {
 		rec.note = "foreign Host refused"
-		writeJSON(rec, http.StatusMisdirectedRequest, map[string]string{"detail": "this server does not answer to that Host name (DNS rebinding guard): use its address, localhost, or its --issuer"})
+		writeJSON(rec, http.StatusMisdirectedRequest, map[string]string{"detail": "this server does not answer to that Host name (DNS rebinding guard): use its address, localhost, or its issuer URL's host"})
 	} else if knob && (!loopbackClient(r.RemoteAddr) || s.crossOrigin(r)) {
 		rec.note = "knob refused"
 		writeJSON(rec, http.StatusForbidden, map[string]string{"detail": "demo knobs answer loopback clients only, and no other site's pages"})

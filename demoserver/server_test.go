@@ -363,7 +363,7 @@ func TestMalformedAndForeignTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	other.opts.Clock = NewManualClock(epoch)
-	foreign, err := other.login("demo", false)
+	foreign, err := other.loginBound("demo", false, "")
 	if err != nil {
 		t.Fatal(err)
 	}

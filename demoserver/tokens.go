@@ -286,10 +286,8 @@ func (s *Server) issue(fam string, opaque bool, keepRefresh string) (pair, error
 	return out, nil
 }
 
-// login starts a new family for user and issues its first pair.
-func (s *Server) login(user string, opaque bool) (pair, error) { return s.loginBound(user, opaque, "") }
-
-// loginBound is login with the tokens bound to the DPoP key jkt when it is not empty.
+// loginBound starts a new family for user and issues its first pair, bound to the DPoP key jkt
+// when it is not empty.
 func (s *Server) loginBound(user string, opaque bool, jkt string) (pair, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -32,7 +32,6 @@ const (
 	KindLoginFailed                   // a login failed
 	KindLogout                        // the session ended (by the user or a fatal refresh)
 	KindSkew                          // the estimated server clock skew changed
-	KindState                         // the session state changed
 	KindNote                          // anything else worth a line (strategy changed, ...)
 	KindFinding                       // observe: a rule about the watched client fired (Rule names it)
 )
@@ -42,7 +41,7 @@ var kindNames = map[Kind]string{
 	KindRequestFailed: "request-failed", KindRefreshStart: "refresh-start", KindRefreshWait: "refresh-wait",
 	KindRefreshOK: "refresh-ok", KindRefreshFailed: "refresh-failed", KindRetry: "retry",
 	KindParked: "parked", KindReplayed: "replayed", KindLogin: "login", KindLoginFailed: "login-failed",
-	KindLogout: "logout", KindSkew: "skew", KindState: "state", KindNote: "note",
+	KindLogout: "logout", KindSkew: "skew", KindNote: "note",
 	KindFinding: "finding",
 }
 
@@ -51,17 +50,6 @@ func (k Kind) String() string {
 		return s
 	}
 	return "unknown"
-}
-
-// Kinds lists every kind in order, for filters.
-func Kinds() []Kind {
-	out := make([]Kind, 0, len(kindNames))
-	// Kinds are numbered from 1 without gaps: every name is one kind, so a new kind needs no
-	// change here.
-	for k := KindRequest; int(k) <= len(kindNames); k++ {
-		out = append(out, k)
-	}
-	return out
 }
 
 // MarshalText makes kinds readable in JSON.
@@ -111,6 +99,8 @@ type Event struct {
 	Duration  time.Duration `json:"duration_ns,omitempty"`
 	Attempt   int           `json:"attempt,omitempty"`
 	Why       Why           `json:"why,omitempty"`
+	// End is why the session ended, on the events that end it (logout) and on login-failed.
+	End End `json:"end,omitempty"`
 	// Reason is the human sentence: "proactive: 3.2s left < 5s", "401 code 50014", ...
 	Reason     string        `json:"reason,omitempty"`
 	Transient  bool          `json:"transient,omitempty"`

@@ -382,7 +382,7 @@ func TestKind_StringsAreStable(t *testing.T) {
 		{KindRefreshWait, "refresh-wait"}, {KindRefreshOK, "refresh-ok"},
 		{KindRefreshFailed, "refresh-failed"}, {KindRetry, "retry"}, {KindParked, "parked"},
 		{KindReplayed, "replayed"}, {KindLogin, "login"}, {KindLoginFailed, "login-failed"},
-		{KindLogout, "logout"}, {KindSkew, "skew"}, {KindState, "state"}, {KindNote, "note"},
+		{KindLogout, "logout"}, {KindSkew, "skew"}, {KindNote, "note"},
 		{KindFinding, "finding"},
 	}
 	for _, w := range want {
@@ -393,14 +393,8 @@ func TestKind_StringsAreStable(t *testing.T) {
 			t.Errorf("Kind(%d).MarshalText() = %q, %v", int(w.k), b, err)
 		}
 	}
-	kinds := Kinds()
-	if len(kinds) != len(want) {
-		t.Fatalf("Kinds() has %d kinds, want %d", len(kinds), len(want))
-	}
-	for i, k := range kinds {
-		if k != want[i].k {
-			t.Errorf("Kinds()[%d] = %v, want %v", i, k, want[i].k)
-		}
+	if len(kindNames) != len(want) {
+		t.Fatalf("%d kinds named, want %d", len(kindNames), len(want))
 	}
 	for _, k := range []Kind{0, KindFinding + 1, -1} {
 		if k.String() != "unknown" {
@@ -498,5 +492,35 @@ func TestTextMessageColumn(t *testing.T) {
 		} else if i != col {
 			t.Errorf("%s: message starts at column %d, want %d: %q", kind, i, col, txt)
 		}
+	}
+}
+
+// TestEnd_TextIDsAreStable: the ids exports and filters match, written as "end" in an event's
+// JSON, left out when the event ends nothing, and read back to the same End.
+func TestEnd_TextIDsAreStable(t *testing.T) {
+	want := map[End]string{EndUserLogout: "user-logout", EndRejected: "rejected", EndExpired: "expired",
+		EndReuseSuspected: "reuse-suspected", EndRevoked: "revoked", EndKeyLost: "key-lost", EndLoginFailed: "login-failed"}
+	if len(want) != len(endNames)-1 {
+		t.Fatalf("%d ends named, %d tested", len(endNames)-1, len(want))
+	}
+	for end, id := range want {
+		b := Event{Kind: KindLogout, End: end}.JSON()
+		if !strings.Contains(string(b), `"end":"`+id+`"`) {
+			t.Errorf("%v: %s", id, b)
+		}
+		var back struct{ End End }
+		if err := json.Unmarshal(b, &back); err != nil || back.End != end {
+			t.Errorf("%s read back as %v, %v", id, back.End, err)
+		}
+	}
+	if b := (Event{Kind: KindLogin}).JSON(); strings.Contains(string(b), `"end"`) {
+		t.Errorf("an event that ends nothing: %s", b)
+	}
+	if End(99).String() != "unknown" {
+		t.Errorf("End(99) = %q", End(99))
+	}
+	var e End
+	if err := e.UnmarshalText([]byte("bogus")); err == nil {
+		t.Error("an unknown id read")
 	}
 }

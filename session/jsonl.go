@@ -8,13 +8,11 @@ import (
 )
 
 // JSONLWriter writes events as JSON lines (Event.JSON, one per line): the format of the TUI's
-// export and of --log-file. It keeps count of failed writes instead of stopping at the first,
-// so a stream to a full disk can say how much it lost. Not safe for concurrent use.
+// export and of the log file. A failed line does not stop the next: the caller counts what it
+// lost from the errors. Not safe for concurrent use.
 type JSONLWriter struct {
 	w       io.Writer
 	secrets *redact.Secrets // masks every event line; nil: none
-	failed  int
-	err     error
 	buf     []byte
 }
 
@@ -52,21 +50,9 @@ func (j *JSONLWriter) WriteValue(v any) error {
 
 func (j *JSONLWriter) line(b []byte) error {
 	j.buf = append(append(j.buf[:0], b...), '\n') // one Write per line: no torn lines between writers
-	if _, err := j.w.Write(j.buf); err != nil {
-		j.failed++
-		if j.err == nil {
-			j.err = err
-		}
-		return err
-	}
-	return nil
+	_, err := j.w.Write(j.buf)
+	return err
 }
-
-// Failed is how many lines could not be written; Err is the first error.
-func (j *JSONLWriter) Failed() int { return j.failed }
-
-// Err is the first write error, nil when every line was written.
-func (j *JSONLWriter) Err() error { return j.err }
 
 // WriteJSONL writes events to w as JSON lines and returns the first error.
 func WriteJSONL(w io.Writer, evs ...Event) error {

@@ -54,8 +54,10 @@ type Session struct {
 	Skew SkewEstimate
 
 	// Reason says why the state is what it is when that is not obvious (login required: the
-	// server's answer to the refresh).
+	// server's answer to the refresh), for people: code reads End.
 	Reason string
+	// End is why the session ended (EndNone while it lives).
+	End End
 	// Parked is how many requests wait for a new login.
 	Parked int
 	// Source says where the tokens came from: "login", "refresh", "session file ...".
@@ -66,6 +68,57 @@ type Session struct {
 // that cannot be told apart from zero (the Date header has whole seconds) is not applied, so a
 // server in step with this machine is taken at its word.
 func (s Session) ServerNow(localNow time.Time) time.Time { return localNow.Add(s.Skew.Applied()) }
+
+// End is why a session ended: the cause as a type, so that nothing reads it out of a sentence.
+// Its text is stable: events carry it in JSON as "end", and filters match it.
+type End int
+
+// Session ends.
+const (
+	EndNone End = iota
+	// EndUserLogout: the user logged out (or signed out at the identity provider).
+	EndUserLogout
+	// EndRejected: the server rejected the session's current refresh token (or the client's
+	// credentials) with nothing known that explains why.
+	EndRejected
+	// EndExpired: the rejected refresh token was past its exp on the server's clock.
+	EndExpired
+	// EndReuseSuspected: the current refresh token was rejected after it was presented more
+	// than once (calls with it overlapped, or it was sent again after the server rotated it).
+	EndReuseSuspected
+	// EndRevoked: the current refresh token was rejected after the server had rejected an older
+	// token of the same family as reused: the server revoked the family.
+	EndRevoked
+	// EndKeyLost: the tokens are bound to a DPoP key this run does not hold.
+	EndKeyLost
+	// EndLoginFailed marks a login-failed event: the login that would have started a session
+	// failed. A session's End keeps the cause of its own end.
+	EndLoginFailed
+)
+
+var endNames = [...]string{EndNone: "", EndUserLogout: "user-logout", EndRejected: "rejected", EndExpired: "expired",
+	EndReuseSuspected: "reuse-suspected", EndRevoked: "revoked", EndKeyLost: "key-lost", EndLoginFailed: "login-failed"}
+
+func (e End) String() string {
+	if e < 0 || int(e) >= len(endNames) {
+		return "unknown"
+	}
+	return endNames[e]
+}
+
+// MarshalText makes ends readable in JSON.
+func (e End) MarshalText() ([]byte, error) { return []byte(e.String()), nil }
+
+// UnmarshalText reads an end's text id back, so that a saved event log reads as it was written.
+func (e *End) UnmarshalText(b []byte) error {
+	for i, n := range endNames {
+		if n == string(b) {
+			*e = End(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown session end %q", b)
+}
 
 // FamilyName picks the family label for a fresh login.
 func FamilyName(refresh Token, login int) string {

@@ -157,7 +157,7 @@ func (t Theme) Event(e session.Event) lipgloss.Style {
 		return t.Wait
 	case session.KindRetry, session.KindReplayed:
 		return t.Retry
-	case session.KindRequest, session.KindNote, session.KindState:
+	case session.KindRequest, session.KindNote:
 		return t.Muted
 	case session.KindSkew:
 		return t.Info

@@ -125,6 +125,8 @@ func (m *Model) loggedIn(msg loginMsg) {
 	switch {
 	case errors.Is(msg.err, context.Canceled):
 		m.setFlash("login cancelled")
+	case msg.err != nil && m.opts.ErrorText != nil:
+		m.setFlash(m.opts.ErrorText(msg.err))
 	case msg.err != nil:
 		m.setFlash(msg.err.Error())
 	case len(msg.replayed) > 0:

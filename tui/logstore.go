@@ -407,7 +407,7 @@ var kindIcons = map[session.Kind]string{
 	session.KindRefreshOK: "✓", session.KindRefreshFailed: "✗", session.KindRetry: "↻",
 	session.KindParked: "‖", session.KindReplayed: "▶", session.KindLogin: "●",
 	session.KindLoginFailed: "✗", session.KindLogout: "○", session.KindSkew: "±",
-	session.KindState: "·", session.KindNote: "·",
+	session.KindNote: "·",
 }
 
 func renderEvent(th themes.Theme, e session.Event, width int) string {

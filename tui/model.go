@@ -49,6 +49,9 @@ type Options struct {
 	// it open the authorization URL as soon as it comes.
 	OpenURL     func(string) error
 	OpenBrowser bool
+	// ErrorText is an error as the user reads it: cmd adds what the library leaves to it (the
+	// flags that fix an untrusted certificate). err.Error() when nil.
+	ErrorText func(error) string
 	// Every starts the heartbeat: the selected request is sent on this period, so the
 	// countdown, the proactive refresh and the 401 → refresh → retry play out unattended.
 	// The a key starts and stops it (at DefaultEvery when Every is zero).

@@ -153,15 +153,17 @@ var tlSimple = map[session.Kind]tlClass{
 }
 
 // logoutClass tells how the session ended: by the user, by a rejected refresh token, or by a
-// server that saw a refresh token reused (or revoked the grant): then every token of the grant
-// died at once, which is what a stampede without single flight does under rotation.
+// server that saw a refresh token reused (or revoked the family): then every token of the
+// family died at once, which is what a stampede without single flight does under rotation.
 func logoutClass(e session.Event) tlClass {
-	if e.State != session.StateLoginRequired {
+	switch e.End {
+	case session.EndReuseSuspected, session.EndRevoked:
+		return tlReuse
+	case session.EndUserLogout:
 		return tlEnded
 	}
-	r := strings.ToLower(e.Reason)
-	if strings.Contains(r, "reuse") || strings.Contains(r, "revoked") || strings.Contains(r, "already used") {
-		return tlReuse
+	if e.State != session.StateLoginRequired {
+		return tlEnded
 	}
 	return tlLoginRequired
 }

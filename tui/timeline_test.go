@@ -80,7 +80,9 @@ var tlScenarios = []tlScenario{
 	{
 		// Single flight off, a burst of 50 at expiry, rotation with reuse detection: fifty
 		// refresh calls, one wins, the server sees the rest reuse its refresh token and
-		// revokes the grant; the session ends and the requests are parked.
+		// revokes the family. The losers' tokens were rotated away, so they go on with the
+		// winner's, which the server refuses too: one more refresh (the 51st) shows the
+		// family revoked, the session ends and the requests are parked.
 		name: "Stampede",
 		setup: func(t testing.TB) *fixture {
 			f, hold := holdFixture(t, "oauth2", apiclient.Config{Strategy: apiclient.Reactive})
@@ -90,7 +92,7 @@ var tlScenarios = []tlScenario{
 			return f
 		},
 		act:  burstAtExpiry,
-		want: map[string]string{"refresh": "R×50✗×49", "session": "⊗p×50", "requests": "!×50•×50"},
+		want: map[string]string{"refresh": "R×51✗×50", "session": "⊗p×50", "requests": "!×100↻×50•×50"},
 	},
 	{
 		// The same burst with single flight: one refresh call, the fifty requests retried.
@@ -378,9 +380,14 @@ func TestTimelineEveryMark(t *testing.T) {
 		{session.Event{Kind: session.KindRefreshStart, Why: session.WhyManual}, "refresh", "M"},
 		{session.Event{Kind: session.KindRefreshFailed}, "refresh", "✗"},
 		{session.Event{Kind: session.KindRefreshFailed, Transient: true}, "refresh", "~"},
-		{session.Event{Kind: session.KindLogout, State: session.StateLoginRequired, Reason: "login required: refresh rejected: invalid_grant"}, "session", "⊘"},
-		{session.Event{Kind: session.KindLogout, State: session.StateLoginRequired, Reason: "login required: refresh token was already used; its family is revoked"}, "session", "⊗"},
-		{session.Event{Kind: session.KindLogout, Reason: "logged out by the user"}, "session", "■"},
+		{session.Event{Kind: session.KindLogout, State: session.StateLoginRequired, End: session.EndRejected, Reason: "login required: refresh rejected: invalid_grant"}, "session", "⊘"},
+		{session.Event{Kind: session.KindLogout, State: session.StateLoginRequired, End: session.EndExpired}, "session", "⊘"},
+		// The cause is the End, not the words: a server's message may say "reuse" or "revoked"
+		// about anything, and a reason in another wording still names reuse by its End.
+		{session.Event{Kind: session.KindLogout, State: session.StateLoginRequired, End: session.EndRejected, Reason: "login required: token already used, revoked"}, "session", "⊘"},
+		{session.Event{Kind: session.KindLogout, State: session.StateLoginRequired, End: session.EndRevoked, Reason: "login required: invalid_grant"}, "session", "⊗"},
+		{session.Event{Kind: session.KindLogout, State: session.StateLoginRequired, End: session.EndReuseSuspected}, "session", "⊗"},
+		{session.Event{Kind: session.KindLogout, End: session.EndUserLogout, Reason: "logged out by the user"}, "session", "■"},
 		{session.Event{Kind: session.KindLogin, Generation: 9}, "session", "L"},
 		{session.Event{Kind: session.KindParked}, "session", "p"},
 		{session.Event{Kind: session.KindReplayed}, "session", "↺"},

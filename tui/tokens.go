@@ -103,7 +103,7 @@ func (m *Model) noRefreshWhy() string {
 	case s.Flow == apiclient.FlowClientCredentials:
 		return "client credentials have none: at expiry a new token is fetched, one for all waiting requests"
 	case s.Flow != "":
-		return "the provider issued none: ask for offline_access (--scope); some providers also want consent"
+		return "the provider issued none: ask for offline_access in the scope; some providers also want consent"
 	}
 	return ""
 }

@@ -67,7 +67,7 @@ func (accessExpiryCheck) run(ctx context.Context, l *lab) Result {
 		return skipped(id, "The access token has neither exp nor expires_in: there is no expiry to test.")
 	}
 	if life := exp.Sub(l.serverTime(x.recv)); life > l.s.MaxWait {
-		return skipped(id, fmt.Sprintf("The access token lives %s, longer than --max-wait %s.", life.Round(time.Second), l.s.MaxWait))
+		return skipped(id, fmt.Sprintf("The access token lives %s, longer than the longest wait allowed (%s).", life.Round(time.Second), l.s.MaxWait))
 	}
 	base := l.localFor(exp)
 	val := accessExpiryValue{Enforced: new(bool)}

@@ -149,7 +149,7 @@ func (l *lab) login(ctx context.Context) (*family, exchange, error) {
 		return nil, exchange{}, l.envErr
 	}
 	if l.logins >= l.s.Logins {
-		return nil, exchange{}, fmt.Errorf("%w (--logins %d per check)", errBudget, l.s.Logins)
+		return nil, exchange{}, fmt.Errorf("%w (%d logins per check)", errBudget, l.s.Logins)
 	}
 	l.logins++
 	l.loginsUsed++

@@ -182,7 +182,7 @@ func (reuseCheck) run(ctx context.Context, l *lab) Result {
 	case g.skip != "":
 		return skipped("reuse", g.skip)
 	case g.rejectedFrom == nil:
-		return skipped("reuse", fmt.Sprintf("The previous refresh token was accepted for all of --max-wait %s: there is no time past the grace window to try.", l.s.MaxWait))
+		return skipped("reuse", fmt.Sprintf("The previous refresh token was accepted for all of the longest wait allowed (%s): there is no time past the grace window to try.", l.s.MaxWait))
 	}
 	f, prev, skip := l.rotated(ctx, "to rotate it")
 	if skip != "" {

@@ -14,7 +14,7 @@ import (
 
 // ErrFaultsOff is what the fault methods return when the proxy was not started with faults
 // allowed (--faults): off, the proxy never changes a byte.
-var ErrFaultsOff = errors.New("observe: fault injection is off (start with --faults)")
+var ErrFaultsOff = errors.New("observe: fault injection is off")
 
 // faults are the pending injections, under their own lock. The proxy answers in the upstream's
 // place, in the profile's convention, so the user's app handles what a real expiry, outage or

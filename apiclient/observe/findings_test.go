@@ -401,11 +401,32 @@ func TestSnapshotFollowsTheClient(t *testing.T) {
 	if st, _ := c.refreshWith(rt); st == 200 {
 		t.Fatal("the rotated refresh token was taken again")
 	}
-	if s = p.Snapshot(); s.State != session.StateLoginRequired || !strings.Contains(s.Reason, "refresh rejected") {
-		t.Fatalf("after a rejected refresh: %v %q", s.State, s.Reason)
+	// The token presented had been rotated away: the rejection is the server's reuse detection.
+	if s = p.Snapshot(); s.State != session.StateLoginRequired || s.End != session.EndReuseSuspected {
+		t.Fatalf("after a rejected refresh: %v end %q (%q)", s.State, s.End, s.Reason)
 	}
 	if lines := p.SummaryLines(); !strings.Contains(strings.Join(lines, "\n"), "2 refresh calls · 1 rejected") {
 		t.Errorf("summary lines:\n%s", strings.Join(lines, "\n"))
+	}
+}
+
+// TestSnapshotEndRejectedWithoutReuse: a refresh token refused the first time it is presented
+// (a revoked grant) ends the observed session as rejected, not as reuse.
+func TestSnapshotEndRejectedWithoutReuse(t *testing.T) {
+	r := newRig(t, demoserver.Options{}, func(c *Config) { c.Faults = true })
+	c := newClient(r.srv.URL)
+	if err := c.login(); err != nil {
+		t.Fatal(err)
+	}
+	_, rt, _ := c.tokens()
+	if err := r.proxy.RevokeNext(1); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := c.refreshWith(rt); st == 200 {
+		t.Fatal("the refresh the proxy was to reject went through")
+	}
+	if s := r.proxy.Snapshot(); s.State != session.StateLoginRequired || s.End != session.EndRejected {
+		t.Fatalf("after a rejected refresh: %v end %q (%q)", s.State, s.End, s.Reason)
 	}
 }
 

@@ -344,8 +344,8 @@ func (p *Proxy) pass(w http.ResponseWriter, r *http.Request, host string, rp *ht
 	}
 	x := p.an.Begin(req, p.clock.Now())
 	if rp == nil {
-		p.an.Fail(x, "no --upstream for this path", p.clock.Now())
-		http.Error(w, "tokenscope observe: no --upstream for this path", http.StatusBadGateway)
+		p.an.Fail(x, "no upstream for this path", p.clock.Now())
+		http.Error(w, "tokenscope observe: no upstream for this path", http.StatusBadGateway)
 		return
 	}
 	if p.faults.on && p.injectFault(w, r, x) {

@@ -22,6 +22,7 @@ type current struct {
 	family          string
 	state           session.State
 	reason          string
+	end             session.End
 }
 
 // sawLogin records a login's tokens as the client's session.
@@ -29,7 +30,7 @@ func (c *current) sawLogin(acc, ref session.Token, family string) {
 	c.access, c.refresh, c.family = acc, ref, strings.TrimPrefix(family, "family ")
 	c.gen, c.rotations = 1, 0
 	c.logins++
-	c.state, c.reason = session.StateActive, ""
+	c.state, c.reason, c.end = session.StateActive, "", session.EndNone
 }
 
 // sawRefresh records a refresh's tokens; ref is empty when the server kept the refresh token.
@@ -40,12 +41,12 @@ func (c *current) sawRefresh(acc, ref session.Token) {
 		c.refresh = ref
 		c.rotations++
 	}
-	c.state, c.reason = session.StateActive, ""
+	c.state, c.reason, c.end = session.StateActive, "", session.EndNone
 }
 
 // sawRejection records a rejected refresh: the client's session is over until it logs in.
-func (c *current) sawRejection(why string) {
-	c.state, c.reason = session.StateLoginRequired, why
+func (c *current) sawRejection(end session.End, why string) {
+	c.state, c.reason, c.end = session.StateLoginRequired, why, end
 }
 
 // Snapshot is the observed session in the engine's shape, for the TUI's panels.
@@ -65,7 +66,7 @@ func (a *Analyzer) Snapshot() apiclient.Snapshot {
 	}
 	return apiclient.Snapshot{
 		Session: session.Session{State: st, Access: c.access, Refresh: c.refresh, Generation: c.gen, Family: c.family,
-			Rotations: c.rotations, Logins: c.logins, Reason: c.reason, Skew: a.skew.Estimate(), Source: "your app"},
+			Rotations: c.rotations, Logins: c.logins, Reason: c.reason, End: c.end, Skew: a.skew.Estimate(), Source: "your app"},
 		Target: a.target, Profile: a.prof.Name, Strategy: "observed", SingleFlight: true,
 		Threshold: c.access.Lifetime() / 6, Refreshing: len(a.flight),
 	}

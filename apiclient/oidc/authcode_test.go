@@ -72,11 +72,11 @@ func startFlow(t *testing.T, opts demoserver.Options, scope string, extra url.Va
 func TestAuthCodeFlow(t *testing.T) {
 	r, cb, base := startFlow(t, demoserver.Options{Alg: demoserver.AlgES256}, "openid offline_access api:read",
 		url.Values{"audience": {"https://api.example"}})
-	kf, err := JWKSKeyfunc(ctxT(t), r.Client.HTTP, r.Client.Provider.JWKSURI)
+	keys, err := FetchKeys(ctxT(t), r.Client.HTTP, r.Client.Provider.JWKSURI)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Client.Keyfunc = kf
+	r.Client.Keyfunc = KeysKeyfunc(keys, r.Client.Provider.JWKSURI)
 	loc := codeFlow(t, base, r, true)
 	wait := waitFor(t, cb, r)
 	if shown := follow(t, loc); shown.status != 200 || !strings.Contains(shown.body, "close this window") {
@@ -220,14 +220,14 @@ func TestExchangeNonce(t *testing.T) {
 	}
 }
 
-// TestListen: a busy port names --redirect-uri; only loopback hosts; only the path is served.
+// TestListen: a busy port says to pick another redirect URI; only loopback hosts; only the path is served.
 func TestListen(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	if _, err := Listen("http://" + ln.Addr().String() + "/callback"); err == nil || !strings.Contains(err.Error(), "--redirect-uri") {
+	if _, err := Listen("http://" + ln.Addr().String() + "/callback"); err == nil || !strings.Contains(err.Error(), "pick another redirect URI") {
 		t.Fatalf("busy port: %v", err)
 	}
 	for _, bad := range []string{"https://127.0.0.1:1/cb", "http://example.com/cb", "http://0.0.0.0:0/cb"} {

@@ -48,7 +48,7 @@ func Listen(redirectURI string) (*Callback, error) {
 	}
 	u, err := url.Parse(redirectURI)
 	if err != nil || u.Scheme != "http" || u.User != nil || u.Fragment != "" {
-		return nil, fmt.Errorf("oidc: redirect URI %q: want http://127.0.0.1:PORT/PATH (--redirect-uri)", redirectURI)
+		return nil, fmt.Errorf("oidc: redirect URI %q: want http://127.0.0.1:PORT/PATH", redirectURI)
 	}
 	host := u.Hostname()
 	switch host {
@@ -56,7 +56,7 @@ func Listen(redirectURI string) (*Callback, error) {
 	case "localhost":
 		host = "127.0.0.1"
 	default:
-		return nil, fmt.Errorf("oidc: redirect URI %q is not a loopback address: tokenscope can only listen on 127.0.0.1, [::1] or localhost (--redirect-uri)", redirectURI)
+		return nil, fmt.Errorf("oidc: redirect URI %q is not a loopback address: tokenscope can only listen on 127.0.0.1, [::1] or localhost", redirectURI)
 	}
 	port := u.Port()
 	if port == "" {
@@ -64,7 +64,7 @@ func Listen(redirectURI string) (*Callback, error) {
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
 	if err != nil {
-		return nil, fmt.Errorf("oidc: cannot listen on %s for the redirect (is the port busy?): pick another with --redirect-uri, registered at the provider: %w", net.JoinHostPort(host, port), err)
+		return nil, fmt.Errorf("oidc: cannot listen on %s for the redirect (is the port busy?): pick another redirect URI, registered at the provider: %w", net.JoinHostPort(host, port), err)
 	}
 	if port == "0" {
 		u.Host = net.JoinHostPort(u.Hostname(), strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))

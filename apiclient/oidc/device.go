@@ -36,13 +36,16 @@ type DeviceAuth struct {
 	Verifier string
 }
 
+// ErrNoDeviceEndpoint: the provider offers no device flow; the auth-code flow is the way.
+var ErrNoDeviceEndpoint = errors.New("oidc: the provider has no device_authorization_endpoint: use the auth-code flow")
+
 // StartDevice asks the provider for a device code (RFC 8628 §3.1).
 func (c *Client) StartDevice(ctx context.Context, scope string, extra url.Values) (*DeviceAuth, error) {
 	if err := c.check(); err != nil {
 		return nil, err
 	}
 	if c.Provider.DeviceAuthorizationEndpoint == "" {
-		return nil, errors.New("oidc: the provider has no device_authorization_endpoint: use --flow auth-code")
+		return nil, ErrNoDeviceEndpoint
 	}
 	form := withExtra(url.Values{}, extra)
 	if scope != "" {

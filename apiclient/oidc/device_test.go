@@ -144,7 +144,7 @@ func TestDeviceContext(t *testing.T) {
 		t.Fatalf("err %v after %s", err, time.Since(start))
 	}
 	c.Provider.DeviceAuthorizationEndpoint = ""
-	if _, err := c.StartDevice(ctxT(t), "", nil); err == nil || !strings.Contains(err.Error(), "device_authorization_endpoint") {
+	if _, err := c.StartDevice(ctxT(t), "", nil); !errors.Is(err, ErrNoDeviceEndpoint) {
 		t.Fatalf("no endpoint: %v", err)
 	}
 }

@@ -31,17 +31,18 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Hint says what most likely fixes the error, for the user; empty when there is nothing to add.
+// Hint says what most likely fixes the error, for the user, in the protocol's words (the
+// command line is cmd's to name); empty when there is nothing to add.
 func (e *Error) Hint() string {
 	switch e.Code {
 	case "invalid_client":
-		return "the provider does not accept this client: check the client id, and give a confidential client its secret (--client-secret-env); a public client must send none"
+		return "the provider does not accept this client: check the client id, and give a confidential client its client secret; a public client must send none"
 	case "unauthorized_client":
 		return "this client may not use this flow: enable the grant type (authorization code, device, client credentials) for the client at the provider"
 	case "invalid_redirect_uri", "redirect_uri_mismatch":
-		return "register the redirect URI at the provider exactly, e.g. http://127.0.0.1/callback (127.0.0.1, localhost and [::1] are different registrations, the path must match; RFC 8252 lets the port vary), or pass the registered one with --redirect-uri"
+		return "register the redirect URI at the provider exactly, e.g. http://127.0.0.1/callback (127.0.0.1, localhost and [::1] are different registrations, the path must match; RFC 8252 lets the port vary), or use the registered one as the redirect URI"
 	case "invalid_scope":
-		return "the provider refused a scope: ask only for scopes the client may have (--scope); client credentials take no openid or offline_access"
+		return "the provider refused a scope: ask only for scopes the client may have; client credentials take no openid or offline_access"
 	case "access_denied":
 		return "the user (or a provider policy) denied the request: log in again and approve"
 	case "invalid_grant":
@@ -53,7 +54,7 @@ func (e *Error) Hint() string {
 	case "expired_token":
 		return "the device code expired before the user approved: start the device login again"
 	case "invalid_dpop_proof", "use_dpop_nonce":
-		return "the provider wants sender-constrained tokens: log in with --dpop (RFC 9449)"
+		return "the provider wants sender-constrained tokens: log in with DPoP (RFC 9449)"
 	case "invalid_request":
 		return "the provider rejected the request's shape; the description names the parameter"
 	}

@@ -6,58 +6,68 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"os"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"tokenscope/internal/redact"
 	"tokenscope/session"
 )
 
-// MaxJWKSBytes caps a key set.
+// MaxJWKSBytes caps a key set: real ones are a few kilobytes.
 const MaxJWKSBytes = 256 << 10
 
-// JWKSKeyfunc fetches a JSON Web Key Set (RFC 7517) through hc and returns a jwt.Keyfunc that
-// picks the key by the token's kid (or the only key when there is one). Keys are read by
-// session.ParseJWKS, as for --verify-jwks. Set it as Client.Keyfunc to have ID token
-// signatures checked.
-func JWKSKeyfunc(ctx context.Context, hc *http.Client, jwksURI string) (jwt.Keyfunc, error) {
-	keys, err := FetchKeys(ctx, hc, jwksURI)
-	if err != nil {
-		return nil, err
-	}
-	return KeysKeyfunc(keys, jwksURI), nil
-}
+// FetchTimeout bounds a key-set fetch even when the caller's context does not.
+const FetchTimeout = 10 * time.Second
 
-// FetchKeys fetches a JSON Web Key Set through hc: its keys by kid.
-func FetchKeys(ctx context.Context, hc *http.Client, jwksURI string) (map[string]crypto.PublicKey, error) {
-	if hc == nil {
-		return nil, errors.New("oidc: JWKSKeyfunc needs the caller's *http.Client")
+// FetchKeys downloads a JSON Web Key Set (RFC 7517) through hc and returns its signing keys by
+// kid: the one key-set fetch, for a provider's jwks_uri and for a key set the user names alike.
+// hc carries the caller's transport (its CA and TLS settings). Keys are read by
+// session.ParseJWKS. An empty set is not an error: tokens then show "no key for alg …", which
+// says more than refusing to start (an HS256 server publishes no keys at all).
+func FetchKeys(ctx context.Context, hc *http.Client, rawURL string) (map[string]crypto.PublicKey, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%q is not an http or https URL", rawURL)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, jwksURI, nil)
+	if hc == nil {
+		return nil, errors.New("oidc: FetchKeys needs the caller's *http.Client")
+	}
+	where := redact.URL(u.String()) // a URL may carry credentials; messages must not
+	ctx, cancel := context.WithTimeout(ctx, FetchTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("oidc: %w", err)
+		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("oidc: GET %s: %w", jwksURI, err)
+		if errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err) {
+			return nil, fmt.Errorf("%s: no answer within %s", where, FetchTimeout)
+		}
+		return nil, err // *url.Error names the URL with the password removed
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: HTTP %s", where, session.Clip(resp.Status)) // the reason phrase is the server's
+	}
 	body, err := readCapped(resp.Body, MaxJWKSBytes)
-	if err == nil && resp.StatusCode != http.StatusOK {
-		err = fmt.Errorf("HTTP %d", resp.StatusCode)
-	}
-	var keys map[string]crypto.PublicKey
-	if err == nil {
-		keys, err = session.ParseJWKS(body) // the one JWK reader, shared with --verify-jwks
-	}
 	if err != nil {
-		return nil, fmt.Errorf("oidc: GET %s: %w", jwksURI, err)
+		return nil, fmt.Errorf("%s: reading the key set: %w", where, err)
+	}
+	keys, err := session.ParseJWKS(body) // the one JWK reader
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	return keys, nil
 }
 
 // KeysKeyfunc picks a key of keys by the token's kid, or the only key when there is one;
-// where names the key set in errors.
+// where names the key set in errors. Set it as Client.Keyfunc to have ID token signatures
+// checked.
 func KeysKeyfunc(keys map[string]crypto.PublicKey, where string) jwt.Keyfunc {
 	return func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)

@@ -54,7 +54,7 @@ func TestHints(t *testing.T) {
 		"unauthorized_client":   "grant type",
 		"invalid_redirect_uri":  "http://127.0.0.1/callback",
 		"redirect_uri_mismatch": "RFC 8252",
-		"invalid_scope":         "--scope",
+		"invalid_scope":         "scopes the client may have",
 		"access_denied":         "denied",
 		"invalid_grant":         "start the login again",
 		"slow_down":             "5 s",
@@ -65,6 +65,8 @@ func TestHints(t *testing.T) {
 	for code, frag := range want {
 		if h := (&Error{Code: code}).Hint(); !strings.Contains(h, frag) {
 			t.Errorf("%s: hint %q lacks %q", code, h, frag)
+		} else if strings.Contains(h, "--") {
+			t.Errorf("%s: hint %q names a flag: that is cmd's to do", code, h)
 		}
 	}
 	if h := (&Error{Code: "temporarily_unavailable"}).Hint(); h != "" {

@@ -22,7 +22,7 @@ func (p Profile) Explain() []string {
 	out := []string{"profile " + p.Name}
 	out = append(out, p.explainCall("login", p.Login, map[string]string{p.Login.UserField: "<user>", p.Login.PasswordField: "<password>"})...)
 	out = append(out, p.explainCall("refresh", p.Refresh, map[string]string{p.Refresh.TokenField: "<refresh token>"})...)
-	auth := fmt.Sprintf("requests (to --target): %s: %s", p.Auth.Header, WithScheme(p.Auth.Scheme, "<access token>"))
+	auth := fmt.Sprintf("requests (to the target): %s: %s", p.Auth.Header, WithScheme(p.Auth.Scheme, "<access token>"))
 	if h := headerList(p.Auth.Headers, p.Auth.HeadersEnv); h != "" {
 		auth += "; also " + h
 	}
@@ -57,7 +57,7 @@ func (p Profile) explainCall(what string, ep Endpoint, fields map[string]string)
 		extra = map[string]string{}
 	}
 	if p.OAuthClient {
-		extra["client_id"] = "<--client-id>"
+		extra["client_id"] = "<client id>"
 	}
 	if ep.Send == SendCookie {
 		fields = nil // the jar sends the refresh token as a cookie: see cookieLines

@@ -373,7 +373,7 @@ func fireRequests(ctx context.Context, e *apiclient.Engine, req profile.Request,
 func replayFired(ctx context.Context, e *apiclient.Engine, t *tally, stderr io.Writer) int {
 	replays, err := e.Login(ctx)
 	if err != nil {
-		fmt.Fprintf(stderr, "tokenscope: logging in again to replay parked requests: %s\n", sanitize.Line(err.Error()))
+		fmt.Fprintf(stderr, "tokenscope: logging in again to replay parked requests: %s\n", sanitize.Line(errorHint(err)))
 	}
 	for _, r := range replays {
 		t.replayed(r)

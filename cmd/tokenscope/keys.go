@@ -9,7 +9,7 @@ import (
 	"os"
 	"strings"
 
-	"tokenscope/apiclient"
+	"tokenscope/apiclient/oidc"
 	"tokenscope/internal/cappedfile"
 	"tokenscope/session"
 )
@@ -92,7 +92,7 @@ func (k *keyFlags) jwks() (*url.URL, error) {
 // fetch downloads the key set through rt, a transport from apiclient.NewTransport: the same
 // --ca-cert and --insecure as every other call.
 func (k *keyFlags) fetch(ctx context.Context, rt http.RoundTripper, u *url.URL) (map[string]crypto.PublicKey, error) {
-	set, err := apiclient.FetchJWKS(ctx, rt, u.String())
+	set, err := oidc.FetchKeys(ctx, &http.Client{Transport: rt}, u.String())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", k.flag("jwks"), err)
 	}

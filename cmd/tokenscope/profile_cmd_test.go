@@ -97,7 +97,7 @@ func TestProfileCheckExplains(t *testing.T) {
 		"  reads: access token at idToken, refresh token at refreshToken, expires_in at expiresIn\n",
 		"refresh: POST https://securetoken.googleapis.com/v1/token?key=$FIREBASE_API_KEY\n",
 		"  body: form (application/x-www-form-urlencoded) grant_type=refresh_token&refresh_token=<refresh token>\n",
-		"requests (to --target): Authorization: Bearer <access token>\n",
+		"requests (to the target): Authorization: Bearer <access token>\n",
 		"countdown: from the access token's exp claim when it is a JWT, else from expires_in (expiresIn, expires_in;",
 		"refresh rejected (login required, requests parked): status 400 and JSON field error.message is one of TOKEN_EXPIRED,",
 		"environment: FIREBASE_API_KEY (set);",

@@ -16,6 +16,7 @@ import (
 
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/httpfile"
+	"tokenscope/apiclient/oidc"
 	"tokenscope/apiclient/profile"
 	"tokenscope/internal/cappedfile"
 	"tokenscope/internal/sanitize"
@@ -120,7 +121,7 @@ func runRequest(ctx context.Context, cmd *cobra.Command, o *requestOpts, args []
 		return err
 	}
 	if res.Status == 0 {
-		return &exitError{code: 1, err: errors.New(withCertHint(res.Reason))}
+		return &exitError{code: 1, err: errors.New(withCertHint(res.Reason, res.Err))}
 	}
 	_, terminal := rawTerminal(stdout)
 	if err := printAnswer(stdout, res, o.include, terminal); err != nil {
@@ -182,7 +183,7 @@ func (o *requestOpts) request(p profile.Profile, collection []profile.Request, a
 func sendOne(ctx context.Context, e *apiclient.Engine, req profile.Request, resumed bool, timeout time.Duration) (apiclient.Result, error) {
 	if !resumed {
 		if err := login(ctx, e, timeout); err != nil {
-			return apiclient.Result{}, &exitError{code: 1, err: errors.New(withCertHint(err.Error()))}
+			return apiclient.Result{}, &exitError{code: 1, err: err}
 		}
 	}
 	res := e.Do(ctx, req)
@@ -193,7 +194,7 @@ func sendOne(ctx context.Context, e *apiclient.Engine, req profile.Request, resu
 	defer cancel()
 	replays, err := e.Login(lctx)
 	if err != nil {
-		return apiclient.Result{}, &exitError{code: 1, err: fmt.Errorf("the session ended (%s) and logging in again failed: %s", res.Reason, withCertHint(err.Error()))}
+		return apiclient.Result{}, &exitError{code: 1, err: fmt.Errorf("the session ended (%s) and logging in again failed: %s", res.Reason, errorHint(err))}
 	}
 	for _, r := range replays {
 		if r.ID == res.ID {
@@ -269,16 +270,24 @@ func warnInsecure(stderr io.Writer, b *wiring) {
 	}
 }
 
-// withCertHint adds the ways out to a message about a certificate the transport did not trust
-// (the engine adds them to login and refresh failures itself; a request's reason is text).
-func withCertHint(msg string) string {
-	if strings.Contains(msg, apiclient.CertHint) {
-		return msg
+// certHint is the two ways out of a certificate the transport did not trust: flags, so cmd
+// says it (the library returns the transport's error, typed).
+const certHint = "(use --ca-cert FILE to trust its CA, or --insecure to skip verification)"
+
+// withCertHint is msg, with certHint after it when err is an untrusted certificate.
+func withCertHint(msg string, err error) string {
+	if apiclient.UntrustedCert(err) {
+		return msg + " " + certHint
 	}
-	for _, sign := range []string{"x509: ", "tls: failed to verify certificate"} {
-		if strings.Contains(msg, sign) {
-			return msg + " " + apiclient.CertHint
-		}
+	return msg
+}
+
+// errorHint is err's text with the flags that are the way out, where the library's typed
+// error leaves them to cmd: for request, fire and the TUI's messages.
+func errorHint(err error) string {
+	msg := withCertHint(err.Error(), err)
+	if errors.Is(err, oidc.ErrNoDeviceEndpoint) {
+		msg += " (--flow auth-code)"
 	}
 	return msg
 }

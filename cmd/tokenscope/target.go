@@ -622,6 +622,8 @@ func firstUser(users map[string]string) (string, string) {
 func login(ctx context.Context, e *apiclient.Engine, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, e.LoginTimeout(timeout))
 	defer cancel()
-	_, err := e.Login(ctx)
-	return err
+	if _, err := e.Login(ctx); err != nil {
+		return errors.New(errorHint(err))
+	}
+	return nil
 }

@@ -51,7 +51,8 @@ func runTUI(cmd *cobra.Command, tf *targetFlags, theme string, every time.Durati
 		faults = tui.DemoFaults(b.demo)
 	}
 	m := tui.New(tui.Options{Driver: tui.Drive(b.engine, faults), Theme: theme, Requests: b.presets, Insecure: b.insecure,
-		NoAutoLogin: b.resumed != "", Prompts: prompts, OpenURL: opener{}.open, OpenBrowser: !tf.idp.noBrowser, Every: every})
+		NoAutoLogin: b.resumed != "", Prompts: prompts, OpenURL: opener{}.open, OpenBrowser: !tf.idp.noBrowser, Every: every,
+		ErrorText: errorHint})
 	defer m.Close()
 	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(cmd.Context()), tea.WithOutput(os.Stdout), tea.WithFPS(maxFPS), tea.WithMouseCellMotion())
 	_, err = p.Run()
