@@ -53,13 +53,3 @@ func (e *Engine) authRequest(ctx context.Context, ep profile.Endpoint, fields ma
 	}
 	return r
 }
-
-// setAPIHeaders puts the profile's fixed headers on an API request, unless the request sets
-// the header itself (a preset or the user knows better for that one request).
-func (e *Engine) setAPIHeaders(r *resty.Request) {
-	for k, v := range e.hosted.APIHeaders {
-		if r.Header.Get(k) == "" {
-			r.SetHeader(k, v)
-		}
-	}
-}

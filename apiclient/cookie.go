@@ -87,7 +87,10 @@ func (e *Engine) setupCookies() error {
 		return err
 	}
 	e.cookies = cs
-	e.api.SetCookieJar(cs.jar)
+	// API requests get their cookies from the attacher (so that its record holds them); the
+	// client only keeps what answers set.
+	e.attach.jar = cs.jar
+	e.api.SetCookieJar(storeOnlyJar{cs.jar})
 	e.auth.SetCookieJar(cs.jar)
 	return nil
 }

@@ -279,7 +279,7 @@ func TestCookieResumePutsTheCookieBack(t *testing.T) {
 	}
 	srv.ExpireAccessTokens()
 	req := p.PresetRequests()[0]
-	if r := e2.Do(ctx, req); r.Outcome != OK || r.Attempts != 2 {
+	if r := e2.Do(ctx, req); r.Outcome != OK || len(r.Attempts) != 2 {
 		t.Fatalf("after resume: %+v", r)
 	}
 	if s := srv.Stats(); s.RefreshOK != 1 || s.CSRFRejected != 0 {

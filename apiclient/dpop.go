@@ -83,9 +83,10 @@ func (e *Engine) isTokenCall(req *http.Request) bool {
 // token call's. A second proof after use_dpop_nonce is also told in the log.
 func (e *Engine) onProof(req *http.Request, p dpop.Proof) {
 	c := callOf(req.Context())
-	if c != nil {
-		c.proofs = append(c.proofs, p) // the call's own goroutine: the transport runs inside Execute
-	} else {
+	if c != nil && len(c.attempts) > 0 {
+		a := c.last() // the call's own goroutine: the transport runs inside Execute
+		a.Out.Proofs = append(a.Out.Proofs, p)
+	} else if c == nil {
 		e.mu.Lock()
 		e.dpop.lastTokenProof = p
 		e.mu.Unlock()

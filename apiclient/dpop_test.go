@@ -50,12 +50,12 @@ func checkBound(t *testing.T, v *env) *DPoPStatus {
 // checkProofs checks a result's proofs: n of them, each for the request, with ath, and no jti twice.
 func checkProofs(t *testing.T, v *env, r Result, n int) {
 	t.Helper()
-	if r.Outcome != OK || len(r.Proofs) != n {
-		t.Fatalf("result %v %d %q with %d proofs, want OK with %d", r.Outcome, r.Status, r.Reason, len(r.Proofs), n)
+	if r.Outcome != OK || len(r.Proofs()) != n {
+		t.Fatalf("result %v %d %q with %d proofs, want OK with %d", r.Outcome, r.Status, r.Reason, len(r.Proofs()), n)
 	}
 	u, _ := url.Parse(v.e.Target() + r.Request.Path)
 	jtis := map[string]bool{}
-	for _, p := range r.Proofs {
+	for _, p := range r.Proofs() {
 		if p.HTM != r.Request.Method || p.HTU != dpop.HTU(u) || !p.ATH || p.IAT.IsZero() || jtis[p.JTI] {
 			t.Errorf("proof %+v for %s %s", p, r.Request.Method, u)
 		}
@@ -132,15 +132,15 @@ func TestDPoPNonceDanceAtBothServers(t *testing.T) {
 	checkBound(t, v)
 	r := v.e.Do(context.Background(), v.get())
 	checkProofs(t, v, r, 2)
-	if p := r.Proofs; p[0].Nonce || p[0].Retry || !p[1].Nonce || !p[1].Retry {
+	if p := r.Proofs(); p[0].Nonce || p[0].Retry || !p[1].Nonce || !p[1].Retry {
 		t.Errorf("proofs %+v: want one without a nonce, then the retry with it", p)
 	}
 	checkProofs(t, v, v.e.Do(context.Background(), v.get()), 1)
 	v.clock.Advance(31 * time.Second)
 	r = v.e.Do(context.Background(), v.get())
 	checkProofs(t, v, r, 1)
-	if !r.Proofs[0].Nonce || v.e.Counters().RefreshOK != 1 {
-		t.Errorf("after the refresh: proofs %+v, counters %+v", r.Proofs, v.e.Counters())
+	if !r.Proofs()[0].Nonce || v.e.Counters().RefreshOK != 1 {
+		t.Errorf("after the refresh: proofs %+v, counters %+v", r.Proofs(), v.e.Counters())
 	}
 	if st := demoStats(t, v); st["dpop_nonce_challenges"] != 2 || st["dpop_proofs_rejected"] != 0 {
 		t.Errorf("/__demo/stats %v: want two nonce challenges (one per server)", st)
@@ -164,8 +164,8 @@ func TestDPoPProviderWithoutDPoPFallsBackToBearer(t *testing.T) {
 	if !strings.Contains(notes(v), "did not bind the token") {
 		t.Errorf("no fallback note in:\n%s", notes(v))
 	}
-	if r := v.e.Do(context.Background(), v.get()); r.Outcome != OK || len(r.Proofs) != 0 {
-		t.Errorf("Bearer request: %v %q, %d proofs", r.Outcome, r.Reason, len(r.Proofs))
+	if r := v.e.Do(context.Background(), v.get()); r.Outcome != OK || len(r.Proofs()) != 0 {
+		t.Errorf("Bearer request: %v %q, %d proofs", r.Outcome, r.Reason, len(r.Proofs()))
 	}
 }
 
@@ -222,8 +222,8 @@ func TestDPoPReactiveRetryHasANewProof(t *testing.T) {
 	v.srv.ExpireAccessTokens()
 	r := v.e.Do(context.Background(), v.post(`{"n":1}`))
 	checkProofs(t, v, r, 2)
-	if r.Attempts != 2 || r.Status != http.StatusCreated || r.Proofs[1].Retry {
-		t.Errorf("attempts %d status %d proofs %+v: want the engine's own retry after a refresh", r.Attempts, r.Status, r.Proofs)
+	if len(r.Attempts) != 2 || r.Status != http.StatusCreated || r.Proofs()[1].Retry {
+		t.Errorf("attempts %d status %d proofs %+v: want the engine's own retry after a refresh", len(r.Attempts), r.Status, r.Proofs())
 	}
 	if c := v.e.Counters(); c.Unauthorized != 1 || c.RefreshOK != 1 {
 		t.Errorf("counters %+v", c)

@@ -163,8 +163,8 @@ func TestEdgeLoopGuardRetryIsNotRetriedAgain(t *testing.T) {
 	if res.Outcome != Failed || res.Status != http.StatusUnauthorized {
 		t.Fatalf("outcome %v status %d (%s), want failed 401", res.Outcome, res.Status, res.Reason)
 	}
-	if res.Attempts != 2 {
-		t.Errorf("Attempts = %d, want 2", res.Attempts)
+	if len(res.Attempts) != 2 {
+		t.Errorf("Attempts = %d, want 2", len(res.Attempts))
 	}
 	if !strings.Contains(res.Reason, "not retried again") {
 		t.Errorf("reason %q does not say the retry was not retried", res.Reason)
@@ -948,8 +948,8 @@ func TestEdgeTOMLBaseOnlyEndToEnd(t *testing.T) {
 		t.Fatal("no access token to expire")
 	}
 	res := e.Do(context.Background(), req)
-	if res.Outcome != OK || res.Attempts != 2 {
-		t.Fatalf("after expiry: %v %d attempts=%d %s, want ok on the retry", res.Outcome, res.Status, res.Attempts, res.Reason)
+	if res.Outcome != OK || len(res.Attempts) != 2 {
+		t.Fatalf("after expiry: %v %d attempts=%d %s, want ok on the retry", res.Outcome, res.Status, len(res.Attempts), res.Reason)
 	}
 	if c := e.Counters(); c.RefreshOK != 1 || c.Unauthorized != 1 {
 		t.Errorf("counters %+v, want 1 refresh, 1 unauthorized", c)
@@ -1006,8 +1006,8 @@ func TestEdgeTOMLHandWrittenSimpleJWT(t *testing.T) {
 		t.Fatalf("first request: %v %d %s", res.Outcome, res.Status, res.Reason)
 	}
 	srv.ExpireAccessTokens()
-	if res := e.Do(context.Background(), req); res.Outcome != OK || res.Attempts != 2 {
-		t.Fatalf("after expiry: %v %d attempts=%d %s, want ok on the retry", res.Outcome, res.Status, res.Attempts, res.Reason)
+	if res := e.Do(context.Background(), req); res.Outcome != OK || len(res.Attempts) != 2 {
+		t.Fatalf("after expiry: %v %d attempts=%d %s, want ok on the retry", res.Outcome, res.Status, len(res.Attempts), res.Reason)
 	}
 	// The rejection matcher works too: revoked families mean login required.
 	srv.RevokeAllFamilies()

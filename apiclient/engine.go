@@ -119,13 +119,40 @@ type Result struct {
 	Sent     time.Time     // when Do took it (a replay: when the replay began), by the engine's clock
 	Duration time.Duration // from first send to final answer (of this send: a replay is timed on its own)
 	Done     time.Time     // when it ended, by the engine's clock
-	Attempts int
-	Reason   string // why it failed or was parked
-	Err      error  // the transport's error when the request got no answer (UntrustedCert reads it)
-	Replayed bool   // this result is the replay of a parked request
-	// Proofs are the DPoP proofs the request's attempts carried, in order (a nonce retry or a
-	// same-origin redirect adds one); empty when DPoP is off or the token is not bound.
-	Proofs []DPoPProof
+	Reason   string        // why it failed or was parked
+	Err      error         // the transport's error when the request got no answer (UntrustedCert reads it)
+	Replayed bool          // this result is the replay of a parked request
+	// Attempts are the sends that went out, in order: a second after a 401 the engine
+	// refreshed for. None when the request parked or failed before one went.
+	Attempts []Attempt
+}
+
+// Attempt is one send of a request: what it carried and how it was answered.
+type Attempt struct {
+	Generation int       // the access token generation it carried
+	Token      string    // that token's fingerprint
+	Sent       time.Time // when it went, by the engine's clock
+	Answered   time.Time // when its answer arrived, by the engine's clock; zero when none did
+	Status     int       // the answer's status; 0 when none came
+	Out        Outgoing  // what it carried
+}
+
+// Generation is the access token generation the last attempt carried; 0 when none went.
+func (r Result) Generation() int {
+	if len(r.Attempts) == 0 {
+		return 0
+	}
+	return r.Attempts[len(r.Attempts)-1].Generation
+}
+
+// Proofs are the DPoP proofs the attempts carried, in order; empty when DPoP is off or the
+// token is not bound.
+func (r Result) Proofs() []DPoPProof {
+	var out []DPoPProof
+	for _, a := range r.Attempts {
+		out = append(out, a.Out.Proofs...)
+	}
+	return out
 }
 
 // Counters summarise what the engine did.
@@ -193,33 +220,29 @@ type Engine struct {
 	diag      writerLogger // Config.Diagnostics, in resty's format
 	clock     session.Clock
 
-	mu            sync.Mutex
-	sess          session.Session
-	serial        uint64 // bumps with every new access token; a request remembers the one it used
-	strategy      Strategy
-	singleFlight  bool
-	flight        *flight // the refresh in flight, when single flight is on
-	refreshSeq    uint64
-	refreshing    int
-	skew          session.SkewEstimator
-	skewShown     time.Duration
-	lastDate      time.Time
-	lastDateRaw   string
-	lastDateRecv  time.Time
-	authValue     string // the auth header value for authSerial, built once per token
-	authHeader    string // the header it goes in: the profile's, or Authorization for DPoP
-	authSerial    uint64
-	authFP        string        // the token's fingerprint, for authSerial
-	authThreshold time.Duration // its refresh threshold, for authSerial
-	parked        []*parkedReq
-	parkedSorted  bool // parked is in request-id order
-	accessVer     session.Verification
-	refreshVer    session.Verification
-	idToken       session.Token // from the last OIDC login
-	idpKeys       session.Keys  // the identity provider's published keys, once discovered
-	dpop          *dpopState    // nil unless Config.OIDC.DPoP
-	cookies       *cookieState  // the jar; nil unless the profile's refresh.send is "cookie"
-	hosted        profile.Env   // the profile's *_env values, read once at New
+	mu           sync.Mutex
+	sess         session.Session
+	serial       uint64 // bumps with every new access token; a request remembers the one it used
+	strategy     Strategy
+	singleFlight bool
+	flight       *flight // the refresh in flight, when single flight is on
+	refreshSeq   uint64
+	refreshing   int
+	skew         session.SkewEstimator
+	skewShown    time.Duration
+	lastDate     time.Time
+	lastDateRaw  string
+	lastDateRecv time.Time
+	parked       []*parkedReq
+	parkedSorted bool // parked is in request-id order
+	accessVer    session.Verification
+	refreshVer   session.Verification
+	idToken      session.Token // from the last OIDC login
+	idpKeys      session.Keys  // the identity provider's published keys, once discovered
+	dpop         *dpopState    // nil unless Config.OIDC.DPoP
+	cookies      *cookieState  // the jar; nil unless the profile's refresh.send is "cookie"
+	hosted       profile.Env   // the profile's *_env values, read once at New
+	attach       *attacher     // what every API request carries, and the record of it
 
 	idp atomic.Pointer[idpLink] // the discovered identity provider, once Config.OIDC's login discovered it
 
@@ -335,6 +358,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.hosted = hosted
 	cfg.Secrets.Add(redact.Credential, hosted.Secrets...)
+	e.attach = newAttacher(cfg.BaseURL, cfg.Profile, hosted, cfg.Secrets.Mask, e.thresholdFor)
 	if cfg.OIDC != nil && cfg.OIDC.DPoP {
 		if err := e.setupDPoP(); err != nil {
 			return nil, err
@@ -515,6 +539,8 @@ func (e *Engine) stripAuthOnRedirect(req *http.Request, via []*http.Request) err
 	}
 	if cross {
 		e.stripCredentials(req.Header)
+	} else if c := callOf(req.Context()); c != nil {
+		e.attach.redirectCookies(req, c.req.Header.Get("Cookie"))
 	}
 	return nil
 }

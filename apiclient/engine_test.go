@@ -158,7 +158,7 @@ func TestStrategies(t *testing.T) {
 				v := newEnv(t, prof, demoserver.Options{}, Config{Strategy: Proactive})
 				v.srv.ExpireAccessTokens() // the token still looks fresh to the client
 				r := v.e.Do(context.Background(), v.get())
-				if r.Outcome != Failed || r.Status != 401 || r.Attempts != 1 {
+				if r.Outcome != Failed || r.Status != 401 || len(r.Attempts) != 1 {
 					t.Fatalf("want a reported 401, got %+v", r)
 				}
 				if v.srv.Stats().RefreshOK != 0 {
@@ -169,7 +169,7 @@ func TestStrategies(t *testing.T) {
 				v := newEnv(t, prof, demoserver.Options{}, Config{Strategy: Reactive})
 				v.clock.Advance(31 * time.Second)
 				r := v.e.Do(context.Background(), v.get())
-				if r.Outcome != OK || r.Attempts != 2 {
+				if r.Outcome != OK || len(r.Attempts) != 2 {
 					t.Fatalf("request: %+v", r)
 				}
 				evs := v.e.Log().Events()
@@ -181,11 +181,11 @@ func TestStrategies(t *testing.T) {
 			t.Run("auto prefers proactive and still catches a surprise 401", func(t *testing.T) {
 				v := newEnv(t, prof, demoserver.Options{}, Config{})
 				v.clock.Advance(40 * time.Second)
-				if r := v.e.Do(context.Background(), v.get()); r.Outcome != OK || r.Attempts != 1 {
+				if r := v.e.Do(context.Background(), v.get()); r.Outcome != OK || len(r.Attempts) != 1 {
 					t.Fatalf("expired token: %+v", r)
 				}
 				v.srv.ExpireAccessTokens()
-				if r := v.e.Do(context.Background(), v.get()); r.Outcome != OK || r.Attempts != 2 {
+				if r := v.e.Do(context.Background(), v.get()); r.Outcome != OK || len(r.Attempts) != 2 {
 					t.Fatalf("server-side expiry: %+v", r)
 				}
 				if st := v.srv.Stats(); st.RefreshOK != 2 || st.ResourceUnauthorized != 1 {
@@ -485,7 +485,7 @@ func TestRequestsWhileRefreshingWait(t *testing.T) {
 	if s := v.e.Snapshot(); s.State != session.StateRefreshing {
 		t.Errorf("state during refresh: %v", s.State)
 	}
-	if r := v.e.Do(context.Background(), v.get()); r.Outcome != OK || r.Attempts != 1 {
+	if r := v.e.Do(context.Background(), v.get()); r.Outcome != OK || len(r.Attempts) != 1 {
 		t.Errorf("request during refresh: %+v", r)
 	}
 	if err := <-done; err != nil {

@@ -377,8 +377,8 @@ func faultServerOutage(t *testing.T, prof string) {
 		if r.Outcome == Failed && (r.Status != 0 || !faultNetErr.MatchString(r.Reason)) {
 			t.Errorf("request %d failed with status %d, reason %q: want a transport error", r.ID, r.Status, r.Reason)
 		}
-		if r.Attempts > 1 {
-			t.Errorf("request %d: %d attempts", r.ID, r.Attempts)
+		if len(r.Attempts) > 1 {
+			t.Errorf("request %d: %d attempts", r.ID, len(r.Attempts))
 		}
 	}
 	if s := e.Snapshot(); s.State != session.StateActive || s.Parked != 0 || s.Logins != 1 || s.Generation != 1 {
@@ -448,8 +448,8 @@ func TestFaultRefresh503ThenRecovers(t *testing.T) {
 				t.Fatalf("%d of %d ok; first failure %+v", ok, n, firstFailure(rs))
 			}
 			for _, r := range rs {
-				if r.Attempts != 1 {
-					t.Errorf("request %d took %d attempts; the proactive refresh should have spared the 401", r.ID, r.Attempts)
+				if len(r.Attempts) != 1 {
+					t.Errorf("request %d took %d attempts; the proactive refresh should have spared the 401", r.ID, len(r.Attempts))
 					break
 				}
 			}
@@ -606,7 +606,7 @@ func TestFaultRefreshSlowerThanRequestTimeout(t *testing.T) {
 				t.Errorf("after the refresh: state %v gen %d; want active, gen 2", s.State, s.Generation)
 			}
 			r, _ := faultDo(t, v.e, context.Background(), v.get())
-			if r.Outcome != OK || r.Attempts != 1 {
+			if r.Outcome != OK || len(r.Attempts) != 1 {
 				t.Fatalf("next request: %+v", r)
 			}
 			var sentWith session.Event
@@ -1010,8 +1010,8 @@ func TestFaultTruncatedAndSlowAnswers(t *testing.T) {
 				t.Errorf("normal answer: %+v", r)
 			}
 		}
-		if r.Attempts > 1 {
-			t.Errorf("request %d (%s) sent %d times", r.ID, r.Request.Path, r.Attempts)
+		if len(r.Attempts) > 1 {
+			t.Errorf("request %d (%s) sent %d times", r.ID, r.Request.Path, len(r.Attempts))
 		}
 		if walls[i] > cfg.Timeout+700*time.Millisecond {
 			t.Errorf("request %d (%s) took %v with a %v timeout", r.ID, r.Request.Path, walls[i], cfg.Timeout)
@@ -1063,7 +1063,7 @@ func TestFaultTruncatedAndSlowAnswers(t *testing.T) {
 	api.truncateRefresh.Store(false)
 	calls := api.refreshes.Load()
 	r, _ := faultDo(t, e, context.Background(), profile.Request{Method: http.MethodGet, Path: "/api/protected/"})
-	if r.Outcome != OK || r.Attempts != 2 {
+	if r.Outcome != OK || len(r.Attempts) != 2 {
 		t.Errorf("after recovery: %+v; want ok on the retry", r)
 	}
 	if got := api.refreshes.Load() - calls; got != 1 {

@@ -43,7 +43,7 @@ func (e *Engine) ProviderRequests() []profile.Request {
 // the client. It is not an API call, so no refresh or retry happens around it.
 func (e *Engine) introspect(ctx context.Context, c *call) Result {
 	start := e.now()
-	res := Result{ID: c.id, Request: c.req, Sent: start, Attempts: 1}
+	res := Result{ID: c.id, Request: c.req, Sent: start}
 	l := e.idp.Load()
 	e.mu.Lock()
 	acc, gen := e.sess.Access, e.sess.Generation
@@ -65,11 +65,15 @@ func (e *Engine) introspect(ctx context.Context, c *call) Result {
 		Attempt: 1, Generation: gen, Token: acc.Fingerprint(), Reason: "introspect gen #" + fmt.Sprint(gen)})
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
 	defer cancel()
+	// The client's credentials and the token travel in the form the provider's client builds:
+	// the record says where it went, not what it carried.
+	res.Attempts = []Attempt{{Generation: gen, Token: acc.Fingerprint(), Sent: start, Out: Outgoing{Method: c.req.Method, path: c.req.Path}}}
 	status, body, err := l.client.Introspect(ctx, acc.Raw, "access_token")
 	if err != nil {
 		return fail(e.redactClip(oidcReason(err)))
 	}
 	res.Status, res.Body, res.Done = status, body, e.now()
+	res.Attempts[0].Status, res.Attempts[0].Answered = status, res.Done
 	res.Header = http.Header{"Content-Type": {"application/json"}}
 	res.Duration = res.Done.Sub(start)
 	e.emit(session.Event{Time: res.Done, Kind: session.KindResponse, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,

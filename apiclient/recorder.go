@@ -36,7 +36,10 @@ type Exchange struct {
 	// Sent and Received are the session's tokens the request carried and the answer brought,
 	// by fingerprint: filled in when masked.
 	Sent, Received []redact.Found
-	taken          bool // handed out by TakeDone
+	// Generation is the access token generation an API request's attempt carried, from the
+	// engine's record of the attempt; 0 for other calls.
+	Generation int
+	taken      bool // handed out by TakeDone
 }
 
 // Recorder is an http.RoundTripper that records the exchanges going through it.
@@ -61,6 +64,9 @@ func (r *Recorder) SetSecrets(s *redact.Secrets) {
 // body reaches the caller unchanged while its first RecordedBodyMax bytes are kept.
 func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	x := &Exchange{Started: time.Now(), Method: req.Method, URL: req.URL.String(), ReqHeader: req.Header.Clone()}
+	if c := callOf(req.Context()); c != nil && len(c.attempts) > 0 {
+		x.Generation = c.last().Generation // the call's own goroutine: the transport runs inside Execute
+	}
 	if req.GetBody != nil {
 		if b, err := req.GetBody(); err == nil {
 			x.ReqBody, _ = io.ReadAll(io.LimitReader(b, RecordedBodyMax))
@@ -184,10 +190,10 @@ func harEntry(x Exchange) har.Entry {
 // Tokens are the fingerprints of the tokens the exchange carried, as HAR's _tokenscope field
 // and --log-bodies write them; nil when it carried none.
 func (x Exchange) Tokens() *har.Tokens {
-	if len(x.Sent)+len(x.Received) == 0 {
+	if len(x.Sent)+len(x.Received) == 0 && x.Generation == 0 {
 		return nil
 	}
-	return &har.Tokens{Sent: harTokens(x.Sent), Received: harTokens(x.Received)}
+	return &har.Tokens{Sent: harTokens(x.Sent), Received: harTokens(x.Received), Generation: x.Generation}
 }
 
 func harTokens(fs []redact.Found) []har.Token {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/go-resty/resty/v2"
 
-	"tokenscope/apiclient/dpop"
 	"tokenscope/apiclient/profile"
 	"tokenscope/internal/human"
 	"tokenscope/session"
@@ -28,11 +27,15 @@ type call struct {
 	// request says so, or its reason would blame only the 401 that followed.
 	refreshFailed string
 	replayed      bool
-	start         time.Time   // when Do (or the replay) took it, by the engine's clock
-	attempt       int         // 1 for the first send, 2 for the retry after a 401
-	ctx           callCtx     // the context its attempts are sent with
-	proofs        []DPoPProof // the DPoP proofs its attempts carried (the transport appends)
+	start         time.Time // when Do (or the replay) took it, by the engine's clock
+	attempt       int       // 1 for the first send, 2 for the retry after a 401
+	ctx           callCtx   // the context its attempts are sent with
+	attempts      []Attempt // the attempts that went out, in buf unless there is a retry
+	buf           [1]Attempt
 }
+
+// last is the attempt going out now; the caller knows there is one.
+func (c *call) last() *Attempt { return &c.attempts[len(c.attempts)-1] }
 
 // callCtx carries a call through resty's hooks: the request's context with the call as the
 // value of callKey. Kept inside the call, it costs no allocation of its own, as
@@ -101,12 +104,9 @@ func (e *Engine) do(ctx context.Context, c *call) Result {
 		c.ctx.Context = tctx
 	}
 	resp, err := e.send(&c.ctx, c)
-	res.Proofs = c.proofs
+	res.Attempts = c.attempts
 	res.Done = e.now()
 	res.Duration = res.Done.Sub(start)
-	if resp != nil && resp.Request != nil {
-		res.Attempts = c.attempt
-	}
 	switch {
 	case errors.Is(err, ErrLoginRequired):
 		return e.park(c, "the session needs a new login")
@@ -125,14 +125,14 @@ func (e *Engine) do(ctx context.Context, c *call) Result {
 			// A 401 that survived: the strategy does not retry, or the retry was rejected too.
 			// If meanwhile the session died (or the refusal shows it did), the request waits
 			// for the next login instead.
-			if res.Attempts > 1 {
+			if len(res.Attempts) > 1 {
 				e.confirmRevoked(&c.ctx, c)
 			}
 			if dead, _ := e.mustPark(); dead {
 				return e.park(c, "rejected ("+why+") and the session needs a new login")
 			}
 			res.Reason = "unauthorized: " + why
-			if res.Attempts > 1 {
+			if len(res.Attempts) > 1 {
 				res.Reason += " (also on the retry; not retried again)"
 			}
 		}
@@ -187,7 +187,7 @@ func (e *Engine) mustPark() (bool, string) {
 }
 
 func (e *Engine) park(c *call, why string) Result {
-	res := Result{ID: c.id, Request: c.req, Outcome: Parked, Reason: why, Replayed: c.replayed, Sent: c.start, Proofs: c.proofs}
+	res := Result{ID: c.id, Request: c.req, Outcome: Parked, Reason: why, Replayed: c.replayed, Sent: c.start, Attempts: c.attempts}
 	e.mu.Lock()
 	if len(e.parked) >= e.cfg.MaxParked {
 		e.mu.Unlock()
@@ -231,9 +231,13 @@ func (e *Engine) beforeRequest(_ *resty.Client, r *resty.Request) error {
 	if st.state == session.StateLoginRequired || st.state == session.StateLoggedOut {
 		return ErrLoginRequired
 	}
-	c.serial, c.token, c.sentAt = st.serial, st.fp, now
-	e.setAPIHeaders(r)
-	r.SetHeader(st.authHeader, st.auth)
+	c.serial, c.token, c.sentAt = st.serial, st.cred.fp, now
+	out := e.attach.outgoing(&c.req, st.cred)
+	out.apply(r.Header)
+	if c.attempts == nil {
+		c.attempts = c.buf[:0]
+	}
+	c.attempts = append(c.attempts, Attempt{Generation: st.gen, Token: st.cred.fp, Sent: now, Out: out})
 	kind, reason := session.KindRequest, ""
 	if c.attempt > 1 {
 		kind, reason = session.KindRetry, fmt.Sprintf("retry with gen #%d after %s", st.gen, c.reason)
@@ -245,35 +249,23 @@ func (e *Engine) beforeRequest(_ *resty.Client, r *resty.Request) error {
 
 // sendState is what an attempt needs of the session, read under one lock.
 type sendState struct {
-	state      session.State
-	strategy   Strategy
-	serial     uint64
-	gen        int
-	fp         string // fingerprint of the access token
-	auth       string // the auth header's value
-	authHeader string // the header it goes in
-	hasExpiry  bool
-	left, thr  time.Duration // the access token's time left by the server's clock, and the threshold
+	state     session.State
+	strategy  Strategy
+	serial    uint64
+	gen       int
+	cred      *credential // the token's header, fingerprint and threshold (the attacher's)
+	hasExpiry bool
+	left      time.Duration // the access token's time left by the server's clock
 }
 
 func (e *Engine) sendState(now time.Time) sendState {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	acc := &e.sess.Access
-	if e.authSerial != e.serial {
-		// What depends on the token alone, worked out once per token rather than per request.
-		e.authValue, e.authHeader, e.authSerial = profile.WithScheme(e.profile.Auth.Scheme, acc.Raw), e.profile.Auth.Header, e.serial
-		if e.dpop != nil && e.dpop.bound {
-			// RFC 9449 §7.1: a bound token goes in Authorization with the DPoP scheme, whatever
-			// the profile says; the transport sees the scheme and adds the proof.
-			e.authValue, e.authHeader = dpop.Scheme+" "+acc.Raw, "Authorization"
-		}
-		e.authFP, e.authThreshold = acc.Fingerprint(), e.thresholdFor(*acc)
-	}
 	return sendState{
 		state: e.sess.State, strategy: e.strategy, serial: e.serial, gen: e.sess.Generation,
-		fp: e.authFP, auth: e.authValue, authHeader: e.authHeader, hasExpiry: acc.HasExpiry(),
-		left: acc.Remaining(e.sess.ServerNow(now)), thr: e.authThreshold,
+		cred: e.attach.credential(e.serial, acc, e.dpop != nil && e.dpop.bound), hasExpiry: acc.HasExpiry(),
+		left: acc.Remaining(e.sess.ServerNow(now)),
 	}
 }
 
@@ -286,6 +278,10 @@ func (e *Engine) afterResponse(_ *resty.Client, resp *resty.Response) error {
 	// The engine's clock, not resty's timestamps: skew is measured against the clock that
 	// exp is compared with.
 	recv := e.now()
+	if len(c.attempts) > 0 {
+		a := c.last()
+		a.Status, a.Answered = resp.StatusCode(), recv
+	}
 	e.observeDate(resp.Header(), c.sentAt, recv)
 	e.emit(session.Event{Time: recv, Kind: session.KindResponse, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,
 		Status: resp.StatusCode(), Duration: resp.Time(), Attempt: c.attempt, Token: c.token})
@@ -352,10 +348,10 @@ func (c *call) refreshNote() string {
 // maybeProactive refreshes before the first attempt when the token is within the threshold;
 // refreshed reports that it tried.
 func (e *Engine) maybeProactive(ctx context.Context, c *call, st sendState) (refreshed bool, err error) {
-	if !st.strategy.proactive() || st.state == session.StateLoginRequired || !st.hasExpiry || st.left > st.thr {
+	if !st.strategy.proactive() || st.state == session.StateLoginRequired || !st.hasExpiry || st.left > st.cred.threshold {
 		return false, nil
 	}
-	reason := fmt.Sprintf("proactive: %s left < %s", human.Duration(st.left), human.Duration(st.thr))
+	reason := fmt.Sprintf("proactive: %s left < %s", human.Duration(st.left), human.Duration(st.cred.threshold))
 	if st.left <= 0 {
 		reason = fmt.Sprintf("proactive: expired %s ago", human.Duration(-st.left))
 	}

@@ -381,8 +381,8 @@ func TestSecurityEventLogHasNoRawTokens(t *testing.T) {
 
 			// 401 → refresh → retry.
 			srv.ExpireAccessTokens()
-			if r := e.Do(ctx, get); r.Outcome != OK || r.Attempts != 2 {
-				t.Errorf("after expiry: %v attempts %d (%s)", r.Outcome, r.Attempts, r.Reason)
+			if r := e.Do(ctx, get); r.Outcome != OK || len(r.Attempts) != 2 {
+				t.Errorf("after expiry: %v attempts %d (%s)", r.Outcome, len(r.Attempts), r.Reason)
 			}
 			// Concurrent 401s wait on one refresh.
 			srv.SetLatency(0, 30*time.Millisecond)
@@ -638,8 +638,8 @@ values = []
 		t.Fatal(err)
 	}
 	res := e.Do(context.Background(), profile.Request{Method: "GET", Path: "/api/me"})
-	if res.Outcome != Failed || res.Attempts != 2 {
-		t.Fatalf("outcome %v after %d attempts (%s), want failed after a retry", res.Outcome, res.Attempts, res.Reason)
+	if res.Outcome != Failed || len(res.Attempts) != 2 {
+		t.Fatalf("outcome %v after %d attempts (%s), want failed after a retry", res.Outcome, len(res.Attempts), res.Reason)
 	}
 	mu.Lock()
 	secrets := append([]string(nil), issued...)
@@ -1087,15 +1087,15 @@ func TestSecurityRefreshTokenOnlyToRefreshEndpoint(t *testing.T) {
 				}
 			}
 			srv.ExpireAccessTokens()
-			if res := e.Do(ctx, get); res.Outcome != OK || res.Attempts != 2 {
-				t.Fatalf("401 → refresh → retry: %v attempts %d %s", res.Outcome, res.Attempts, res.Reason)
+			if res := e.Do(ctx, get); res.Outcome != OK || len(res.Attempts) != 2 {
+				t.Fatalf("401 → refresh → retry: %v attempts %d %s", res.Outcome, len(res.Attempts), res.Reason)
 			}
 			if err := e.RefreshNow(ctx); err != nil {
 				t.Fatal(err)
 			}
 			srv.ExpireAccessTokens()
-			if res := e.Do(ctx, post); res.Outcome != OK || res.Attempts != 2 {
-				t.Fatalf("POST after expiry: %v attempts %d %s", res.Outcome, res.Attempts, res.Reason)
+			if res := e.Do(ctx, post); res.Outcome != OK || len(res.Attempts) != 2 {
+				t.Fatalf("POST after expiry: %v attempts %d %s", res.Outcome, len(res.Attempts), res.Reason)
 			}
 			if c := e.Counters(); c.RefreshOK < 3 {
 				t.Fatalf("only %d refreshes happened", c.RefreshOK)

@@ -165,8 +165,8 @@ func TestSkewStockSimpleJWTBackground(t *testing.T) {
 	req := profile.Request{Method: "GET", Path: "/api/protected/"}
 	var failed []string
 	for passed := time.Duration(0); passed < run; passed += 200 * time.Millisecond {
-		if r := e.Do(context.Background(), req); r.Outcome != OK || r.Attempts != 1 {
-			failed = append(failed, fmt.Sprintf("%s: %v status %d attempts %d %s", r.Done.Format("15:04:05.000"), r.Outcome, r.Status, r.Attempts, r.Reason))
+		if r := e.Do(context.Background(), req); r.Outcome != OK || len(r.Attempts) != 1 {
+			failed = append(failed, fmt.Sprintf("%s: %v status %d attempts %d %s", r.Done.Format("15:04:05.000"), r.Outcome, r.Status, len(r.Attempts), r.Reason))
 		}
 		if s := e.Snapshot(); s.Skew.Applied() != 0 || (s.Skew.Known && s.Skew.Source != session.SkewFromDate) {
 			t.Fatalf("skew estimate %s, want about 0 from the Date header", s.Skew.Describe())
@@ -244,9 +244,9 @@ func TestSkewStockSimpleJWTOldRefreshToken(t *testing.T) {
 				for range workers {
 					wg.Go(func() {
 						r := e.Do(context.Background(), profile.Request{Method: "GET", Path: "/api/protected/"})
-						if r.Outcome != OK || r.Attempts != 1 {
+						if r.Outcome != OK || len(r.Attempts) != 1 {
 							mu.Lock()
-							failed = append(failed, fmt.Sprintf("%v status %d attempts %d %s", r.Outcome, r.Status, r.Attempts, r.Reason))
+							failed = append(failed, fmt.Sprintf("%v status %d attempts %d %s", r.Outcome, r.Status, len(r.Attempts), r.Reason))
 							mu.Unlock()
 						}
 					})

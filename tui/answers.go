@@ -22,11 +22,9 @@ type answers struct {
 	last  map[int]uint64 // the latest answer to each request of the list, by its index
 }
 
-// answer is one answer, and what the history row found of it in the log.
+// answer is one answer: the engine's result, which says which generation each attempt carried.
 type answer struct {
-	res   apiclient.Result
-	gen   int // the access token generation its last attempt carried; 0 when unknown
-	tries int // frames that looked for gen in the log: a parked request has none to find
+	res apiclient.Result
 }
 
 func newAnswers() *answers {
@@ -71,17 +69,8 @@ func (a *answers) replace(r apiclient.Result) bool {
 	if !ok {
 		return false
 	}
-	*old = answer{res: r} // the replay carried another generation: the history looks it up again
+	*old = answer{res: r}
 	return true
-}
-
-// carried records the generation answer id's last attempt carried, when the caller read it from
-// the engine's log (a burst does, as it picks the answer that stands for it), so that the
-// history does not take a first attempt's event for the last one's.
-func (a *answers) carried(id uint64, gen int) {
-	if x, ok := a.byID[id]; ok && gen > 0 {
-		x.gen = gen
-	}
 }
 
 // get is the answer to request id.

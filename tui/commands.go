@@ -34,7 +34,6 @@ type (
 		took                  time.Duration
 		index                 int              // the request the burst copied
 		worst                 apiclient.Result // the most telling copy, for the response view
-		worstGen              int              // the generation its last attempt carried
 	}
 	loginMsg struct {
 		replayed []apiclient.Result
@@ -57,7 +56,7 @@ func failureRank(r apiclient.Result) int {
 	case apiclient.Failed:
 		rank = 2
 	}
-	return rank*100 + min(r.Attempts, 99)
+	return rank*100 + min(len(r.Attempts), 99)
 }
 
 func (m *Model) tick() tea.Cmd {
@@ -205,35 +204,25 @@ func (m *Model) burstCmd(e *apiclient.Engine, n int) tea.Cmd {
 			}
 		})
 		out.took, out.refreshCalls = time.Since(start), e.Counters().RefreshCalls-calls
-		out.worst, out.worstGen = newestOf(tied, e.Log().Events())
+		out.worst = newestOf(tied)
 		return out
 	}
 }
 
 // newestOf picks, among equally telling results of a burst, the one whose last attempt carried
-// the newest generation (the lowest ID among those), and returns that generation, so that the
-// same burst is shown the same way on every run: which request ends first, and with which
-// token, is up to the scheduler.
-func newestOf(tied []apiclient.Result, events []session.Event) (apiclient.Result, int) {
+// the newest generation (the lowest ID among those), so that the same burst is shown the same
+// way on every run: which request ends first, and with which token, is up to the scheduler.
+func newestOf(tied []apiclient.Result) apiclient.Result {
 	if len(tied) == 0 {
-		return apiclient.Result{}, 0
-	}
-	gen := make(map[uint64]int, len(tied))
-	for _, r := range tied {
-		gen[r.ID] = 0
-	}
-	for _, ev := range events {
-		if _, ok := gen[ev.RequestID]; ok && (ev.Kind == session.KindRequest || ev.Kind == session.KindRetry) {
-			gen[ev.RequestID] = ev.Generation
-		}
+		return apiclient.Result{}
 	}
 	best := tied[0]
 	for _, r := range tied[1:] {
-		if g, b := gen[r.ID], gen[best.ID]; g > b || (g == b && r.ID < best.ID) {
+		if g, b := r.Generation(), best.Generation(); g > b || (g == b && r.ID < best.ID) {
 			best = r
 		}
 	}
-	return best, gen[best.ID]
+	return best
 }
 
 func (m *Model) refreshCmd(e *apiclient.Engine) tea.Cmd {
@@ -256,32 +245,41 @@ func (m *Model) copyCmd(text, what string) tea.Cmd {
 	}
 }
 
-// curl renders a request as a curl command. Masked, the token is "$TOKEN" and the command
-// works once pasted into a shell where TOKEN is set; a password in the target URL is masked too.
+// curl renders a request as a curl command from the engine's record of what it would carry now
+// (the profile's headers, the token's header, a DPoP proof). Masked, each secret is a shell
+// variable ("$TOKEN", "$DPOP_PROOF", the profile's own environment variable for an API key)
+// and the command works once pasted into a shell where those are set; a password in the target
+// URL is masked too. Every part is single-quoted: a method or a header read from a file is
+// never shell code.
 func (m *Model) curl(e *apiclient.Engine, r profile.Request) string {
-	p := e.Profile()
-	target := strings.TrimRight(m.sh.snap.Target, "/")
-	auth := shellQuote(p.Auth.Header + ": " + strings.TrimSpace(p.Auth.Scheme+" "+m.sh.snap.Access.Raw))
+	o := e.Outgoing(r)
+	target := o.URL()
 	if !m.sh.reveal {
 		target = redact.URL(target)
-		prefix := p.Auth.Header + ": "
-		if p.Auth.Scheme != "" {
-			prefix += p.Auth.Scheme + " "
-		}
-		// The fixed part single-quoted, the variable double-quoted: it expands in bash and zsh.
-		auth = shellQuote(prefix) + `"$TOKEN"`
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "curl -sS -X %s %s -H %s", r.Method, shellQuote(target+r.Path), auth)
-	for k, vs := range r.Header {
-		for _, v := range vs {
-			fmt.Fprintf(&b, " -H %s", shellQuote(k+": "+v))
-		}
+	fmt.Fprintf(&b, "curl -sS -X %s %s", shellQuote(o.Method), shellQuote(target))
+	for _, h := range o.Header() {
+		b.WriteString(" -H " + curlHeader(h, m.sh.reveal))
 	}
+	// The body is the request's own, whole: the record's copy is capped for display.
 	if len(r.Body) > 0 {
 		fmt.Fprintf(&b, " --data-raw %s", shellQuote(string(r.Body)))
 	}
 	return b.String()
+}
+
+// curlHeader is one -H argument. Revealed, a header goes as it went; masked, its secret is a
+// shell variable: the fixed part single-quoted, the variable double-quoted, so that it expands
+// in bash and zsh.
+func curlHeader(h apiclient.SentHeader, reveal bool) string {
+	switch {
+	case h.Secret == apiclient.SecretNone || reveal && h.Raw() != "":
+		return shellQuote(h.Name + ": " + h.Raw())
+	case h.Var == "":
+		return shellQuote(h.Name + ": " + h.Value) // a secret of the session's in the request's own header
+	}
+	return shellQuote(h.Name+": "+h.Prefix) + `"$` + h.Var + `"`
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -6,7 +6,6 @@ package tui
 import (
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	"tokenscope/apiclient"
 	"tokenscope/internal/human"
+	"tokenscope/internal/redact"
 	"tokenscope/internal/sanitize"
 	"tokenscope/session"
 )
@@ -131,32 +131,46 @@ func eventFields(ev session.Event) [][2]string {
 	return f
 }
 
-// exchangeLines are what went out (headers; the token masked, named by generation) and what
-// came back (status, timing, headers, body), as the TUI's own send holds them.
+// exchangeLines are what went out, attempt by attempt, as the engine's record has it (each
+// secret masked, the token named by generation), and what came back (status, timing, headers,
+// body), as the TUI's own send holds them.
 func (m *Model) exchangeLines(r apiclient.Result, w int) []string {
 	th := m.sh.theme
-	req := r.Request
-	out := []string{th.Header.Render("sent"), th.Value.Render(truncate(sanitize.Line(req.Method+" "+m.sh.snap.Target+req.Path), w))}
-	if a := m.words.sentAuth; a != "" {
-		out = append(out, th.Label.Render(truncate(a, w)))
+	var out []string
+	if len(r.Attempts) == 0 {
+		out = append(out, th.Header.Render("nothing went out"), th.Value.Render(truncate(sanitize.Line(r.Request.Method+" "+r.Request.Path), w)))
 	}
-	names := make([]string, 0, len(req.Header))
-	for k := range req.Header {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		for _, v := range req.Header[k] {
-			out = append(out, th.Label.Render(truncate(sanitize.Line(m.sh.mask(k+": "+v)), w)))
+	for i, a := range r.Attempts {
+		out = append(out, th.Header.Render(truncate(fmt.Sprintf("sent · attempt %d · gen #%d · token %s · %s", i+1, a.Generation, a.Token,
+			a.Sent.Local().Format("15:04:05.000")), w)))
+		out = append(out, m.outgoingLines(a.Out, w)...)
+		if !a.Answered.IsZero() {
+			out = append(out, th.Label.Render(fmt.Sprintf("answered %d after %s", a.Status, human.Duration(a.Answered.Sub(a.Sent)))))
 		}
+		out = append(out, "")
 	}
-	if len(req.Body) > 0 {
-		out = append(out, "", th.Value.Render(truncate(sanitize.Line(m.sh.mask(string(req.Body))), w)))
-	}
-	out = append(out, "", th.Header.Render("answer"), th.Value.Render(fmt.Sprintf("%s · %d · %s · %s", r.Outcome, r.Status,
-		human.Duration(r.Duration), plural(r.Attempts, "attempt", "attempts"))))
+	out = append(out, th.Header.Render("answer"), th.Value.Render(fmt.Sprintf("%s · %d · %s · %s", r.Outcome, r.Status,
+		human.Duration(r.Duration), plural(len(r.Attempts), "attempt", "attempts"))))
 	if r.Reason != "" {
 		out = append(out, th.Warn.Render(truncate(sanitize.Line(m.sh.mask(r.Reason)), w)))
 	}
 	return append(out, m.reqs.responseBody(r, w)...)
+}
+
+// outgoingLines are one attempt's record: the URL, the headers in the order they went (their
+// secrets masked whatever the reveal), the body.
+func (m *Model) outgoingLines(o apiclient.Outgoing, w int) []string {
+	th := m.sh.theme
+	out := []string{th.Value.Render(truncate(sanitize.Line(m.sh.mask(o.Method+" "+redact.URL(o.URL()))), w))}
+	for _, h := range o.Header() {
+		out = append(out, th.Label.Render(truncate(sanitize.Line(m.sh.mask(h.Name+": "+h.Value)), w)))
+	}
+	if body, more := o.Body(); len(body) > 0 {
+		line := sanitize.Line(m.sh.mask(string(body)))
+		if more > 0 {
+			line += fmt.Sprintf(" … (%d more bytes)", more)
+		}
+		out = append(out, th.Value.Render(truncate(line, w)))
+	}
+	return out
 }

@@ -3,7 +3,6 @@ package tui
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -49,7 +48,6 @@ type driverWords struct {
 	faultNote    string // the help overlay's line on the fault keys
 	emptyLog     string // the log panel before the first event
 	ended        string // the token panels' countdown once the session ended
-	sentAuth     string // how a sent request carried its token, for the detail
 	dialog       dialogWords
 }
 
@@ -180,11 +178,9 @@ func (d *engineDriver) modeFields(th themes.Theme, s apiclient.Snapshot) []strin
 func (d *engineDriver) secrets() *redact.Secrets { return d.e.Secrets() }
 
 func (d *engineDriver) words() driverWords {
-	a := d.e.Profile().Auth
 	w := driverWords{
 		emptyLog: "no events yet: press enter to send the selected request, b for a burst",
 		ended:    "ended: l logs in again",
-		sentAuth: a.Header + ": " + strings.TrimSpace(a.Scheme+" <access token, masked>"),
 		dialog: dialogWords{title: "Session ended: login required", key: "l", action: " log in again   ",
 			parked: parkedText},
 	}

@@ -209,7 +209,7 @@ func TestAnswersKeptOnce(t *testing.T) {
 		t.Fatalf("the parked answer does not show:\n%s", v)
 	}
 	replay := parked
-	replay.Outcome, replay.Status, replay.Attempts = apiclient.OK, 200, 1
+	replay.Outcome, replay.Status, replay.Attempts = apiclient.OK, 200, []apiclient.Attempt{{Generation: 2, Status: 200}}
 	m.Update(loginMsg{replayed: []apiclient.Result{replay}})
 	if r, ok := m.answers.of(0); !ok || r.Status != 200 {
 		t.Errorf("the request's answer after the replay: %+v", r)
@@ -218,7 +218,7 @@ func TestAnswersKeptOnce(t *testing.T) {
 		t.Errorf("the detail's answer after the replay: %+v", r)
 	}
 	rows := ansi.Strip(strings.Join(m.reqs.historyLines(10), "\n"))
-	if !strings.Contains(rows, "200 ") || strings.Contains(rows, "parked") {
+	if !strings.Contains(rows, "200 gen #2 ") || strings.Contains(rows, "parked") {
 		t.Errorf("the history row after the replay:\n%s", rows)
 	}
 	if n := len(m.answers.newest(maxHistory)); n != 1 {

@@ -23,7 +23,7 @@ func FuzzViewInert(f *testing.F) {
 	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
 	seq := uint64(1 << 40)
 	f.Fuzz(func(t *testing.T, s string) {
-		m.keep(0, apiclient.Result{ID: 1, Outcome: apiclient.Failed, Status: 502, Attempts: 1,
+		m.keep(0, apiclient.Result{ID: 1, Outcome: apiclient.Failed, Status: 502, Attempts: make([]apiclient.Attempt, 1),
 			Body: []byte(s), Header: http.Header{"X-Fuzz": {s}}, Reason: s})
 		seq++
 		m.logp.store.add([]session.Event{{Seq: seq, Time: epoch, Kind: session.KindRefreshFailed, Method: "GET",

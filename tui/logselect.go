@@ -6,8 +6,6 @@ package tui
 
 import (
 	"github.com/charmbracelet/x/ansi"
-
-	"tokenscope/session"
 )
 
 // selPos is the selected line's index into visible: the newest while following.
@@ -79,15 +77,3 @@ func (l *logStore) selected() (row logRow, ok bool) {
 
 // highlight draws a selected line in the selection style, its own colours dropped.
 func highlight(line string, sel func(string) string) string { return sel(ansi.Strip(line)) }
-
-// genOfRequest is the generation the request's last attempt carried, from its newest request
-// or retry event among the last few thousand; 0 when the log does not have it.
-func (l *logStore) genOfRequest(id uint64) int {
-	for i := len(l.events) - 1; i >= max(len(l.events)-4096, 0); i-- {
-		e := l.events[i]
-		if e.RequestID == id && (e.Kind == session.KindRequest || e.Kind == session.KindRetry) && e.Generation > 0 {
-			return e.Generation
-		}
-	}
-	return 0
-}

@@ -125,7 +125,6 @@ func New(o Options) *Model {
 	m.offer()
 	m.help = newHelpOverlay(sh, m.keys, w.faultNote)
 	m.panels = [paneCount]component{paneLog: m.logp, paneRequests: m.drv.requestsPane(m), paneClaims: m.claims}
-	m.reqs.genOf = m.logp.store.genOfRequest
 	sh.now = m.clock.Now()
 	sh.snap = m.drv.Snapshot()
 	sh.remember()
@@ -252,7 +251,6 @@ func (m *Model) burstAnswered(msg burstMsg) {
 	m.flights.land(msg.index, msg.n, false)
 	m.reqs.flightChanged(msg.index)
 	m.keep(msg.index, msg.worst)
-	m.answers.carried(msg.worst.ID, msg.worstGen)
 	m.setFlash(fmt.Sprintf("burst of %d: %d ok · %s · %d failed · %d parked in %s", msg.n, msg.ok,
 		plural(int(msg.refreshCalls), "refresh call", "refresh calls"), msg.failed, msg.parked, human.Duration(msg.took)))
 }

@@ -31,9 +31,8 @@ type requestsPanel struct {
 	delAsked int // the request d was pressed on once, +1; 0: none
 	list     []profile.Request
 	selected int
-	answers  *answers            // the answers, the model's: the last one per request, the history
-	flights  *flights            // the requests in flight, the model's
-	genOf    func(id uint64) int // the generation a request carried, from the log
+	answers  *answers // the answers, the model's: the last one per request, the history
+	flights  *flights // the requests in flight, the model's
 	burstN   int
 
 	head              []string // the answer's fixed lines: request, status, reason
@@ -263,10 +262,6 @@ func (p *requestsPanel) historyLines(rows int) []string {
 	th := p.sh.theme
 	out := []string{"", th.Subtle.Render(truncate("sent (newest first)", p.listW))}
 	for _, h := range shown {
-		if h.gen == 0 && p.genOf != nil && h.tries < 10 {
-			h.tries++
-			h.gen = p.genOf(h.res.ID) // its events may come after its answer
-		}
 		r := h.res
 		status, style := fmt.Sprint(r.Status), th.OK
 		if r.Outcome != apiclient.OK {
@@ -275,11 +270,11 @@ func (p *requestsPanel) historyLines(rows int) []string {
 				status = r.Outcome.String()
 			}
 		}
-		gen := "gen ?"
-		if h.gen > 0 {
-			gen = fmt.Sprintf("gen #%d", h.gen)
+		gen := "gen –" // nothing went out: it parked first
+		if g := r.Generation(); g > 0 {
+			gen = fmt.Sprintf("gen #%d", g) // the last attempt's: a retry's own
 		}
-		line := fmt.Sprintf("%s %s %s %d× %s", status, gen, human.Duration(r.Duration), r.Attempts, r.Request.Path)
+		line := fmt.Sprintf("%s %s %s %d× %s", status, gen, human.Duration(r.Duration), len(r.Attempts), r.Request.Path)
 		out = append(out, style.Render(truncate(sanitize.Line(line), p.listW)))
 	}
 	return out
@@ -344,7 +339,7 @@ func (p *requestsPanel) answerLines(w int) (head, body []string) {
 		}
 		return head, body
 	}
-	status := fmt.Sprintf("%s · %d · %s · %s", r.Outcome, r.Status, human.Duration(r.Duration), plural(r.Attempts, "attempt", "attempts"))
+	status := fmt.Sprintf("%s · %d · %s · %s", r.Outcome, r.Status, human.Duration(r.Duration), plural(len(r.Attempts), "attempt", "attempts"))
 	st := th.OK
 	if r.Outcome != apiclient.OK {
 		st = th.Bad
@@ -358,12 +353,13 @@ func (p *requestsPanel) answerLines(w int) (head, body []string) {
 
 // proofLines are the DPoP proofs the request's attempts carried: one line each, then a blank.
 func (p *requestsPanel) proofLines(r apiclient.Result, w int) []string {
-	if len(r.Proofs) == 0 {
+	proofs := r.Proofs()
+	if len(proofs) == 0 {
 		return nil
 	}
 	th := p.sh.theme
 	var out []string
-	for _, pr := range r.Proofs {
+	for _, pr := range proofs {
 		var flags []string
 		for _, f := range []struct {
 			on   bool

@@ -434,7 +434,7 @@ func TestCopiedCurlRunsInShells(t *testing.T) {
 func TestServerEchoedTokensMasked(t *testing.T) {
 	f := sized(t, apiclient.Config{}, true)
 	raw := f.e.Snapshot().Access.Raw
-	f.m.keep(0, apiclient.Result{ID: 1, Outcome: apiclient.OK, Status: 200, Attempts: 1,
+	f.m.keep(0, apiclient.Result{ID: 1, Outcome: apiclient.OK, Status: 200, Attempts: make([]apiclient.Attempt, 1),
 		Header: http.Header{"X-Token": {raw}}, Body: []byte(`{"you_sent": "` + raw + `"}`)})
 	upd(t, f.m, press("tab"))
 	v := ansi.Strip(f.m.View())
@@ -501,7 +501,7 @@ func TestSessionSecretsMaskedOnScreen(t *testing.T) {
 	if err := f.e.RefreshNow(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	f.m.keep(0, apiclient.Result{ID: 1, Outcome: apiclient.OK, Status: 200, Attempts: 1,
+	f.m.keep(0, apiclient.Result{ID: 1, Outcome: apiclient.OK, Status: 200, Attempts: make([]apiclient.Attempt, 1),
 		Header: http.Header{"X-Echo": {env}}, Body: []byte(`{"key": "` + env + `", "was": "` + old + `"}`)})
 	upd(t, f.m, press("tab"))
 	v := ansi.Strip(f.m.View())

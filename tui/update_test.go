@@ -466,7 +466,7 @@ func TestFaultKeys(t *testing.T) {
 	f := sized(t, apiclient.Config{}, true)
 	upd(t, f.m, press("E"))
 	f.clock.Advance(0)
-	if r := f.e.Do(t.Context(), profile.Request{Method: "GET", Path: "/api/me"}); r.Attempts != 2 {
+	if r := f.e.Do(t.Context(), profile.Request{Method: "GET", Path: "/api/me"}); len(r.Attempts) != 2 {
 		t.Errorf("E did not expire the access token at the server: %+v", r)
 	}
 	upd(t, f.m, press("F"))
@@ -732,7 +732,7 @@ func longAnswer(n int) apiclient.Result {
 		fmt.Fprintf(&b, "%q", fmt.Sprintf("item-%03d", i))
 	}
 	b.WriteString("]")
-	return apiclient.Result{ID: 1, Outcome: apiclient.OK, Status: 200, Attempts: 1, Body: []byte(b.String())}
+	return apiclient.Result{ID: 1, Outcome: apiclient.OK, Status: 200, Attempts: make([]apiclient.Attempt, 1), Body: []byte(b.String())}
 }
 
 // TestResponsePaneScrolls: the answer scrolls by pages and comes back by the same pages, and
@@ -881,7 +881,10 @@ func TestLogLineDetail(t *testing.T) {
 		t.Fatal("space did not open the detail")
 	}
 	v := ansi.Strip(f.m.View())
-	for _, want := range []string{"request #1, step by step", "GET " + f.m.sh.snap.Target + "/api/protected/", "Authorization: Bearer <access token, masked>"} {
+	// What went out is the engine's record of the attempt: its generation and token, the token
+	// masked as the token panel shows it.
+	for _, want := range []string{"request #1, step by step", "GET " + f.m.sh.snap.Target + "/api/protected/",
+		"sent · attempt 1 · gen #1 · token " + f.m.sh.snap.Access.Fingerprint(), "Authorization: Bearer " + f.m.sh.snap.Access.Masked()} {
 		if !strings.Contains(v, want) {
 			t.Errorf("the detail lacks %q:\n%s", want, v)
 		}

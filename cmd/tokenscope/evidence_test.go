@@ -74,8 +74,9 @@ func TestHARAndLogBodies(t *testing.T) {
 	if n := strings.Count(string(lb), `"kind":"exchange"`); n != 5 {
 		t.Errorf("%d exchange lines in the log, want 5", n)
 	}
-	// The API calls carried the current access token: named by its fingerprint, not shown.
-	if want := `"tokens":{"sent":[{"kind":"access","fp":"` + session.Fingerprint(st.Access) + `"}]}`; strings.Count(string(lb), want) != 3 {
+	// The API calls carried the current access token: named by its fingerprint, not shown, and
+	// by the generation the engine's record of each attempt gives (#2, after the refresh).
+	if want := `"tokens":{"sent":[{"kind":"access","fp":"` + session.Fingerprint(st.Access) + `"}],"generation":2}`; strings.Count(string(lb), want) != 3 {
 		t.Errorf("the log does not name the access token the 3 calls carried (%s)", want)
 	}
 }

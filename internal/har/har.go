@@ -101,6 +101,9 @@ type NV struct {
 type Tokens struct {
 	Sent     []Token `json:"sent,omitempty"`     // in the request
 	Received []Token `json:"received,omitempty"` // in the answer
+	// Generation is the access token generation an API request carried (tokenscope's own
+	// requests: the engine's record of the attempt); 0 when not known.
+	Generation int `json:"generation,omitempty"`
 }
 
 // Token is one token: its kind (access, refresh, id_token, dpop) and fingerprint.
