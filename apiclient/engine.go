@@ -61,6 +61,10 @@ type Config struct {
 	// file's $processEnv values) and masks its output with them. Default a new set.
 	Secrets *redact.Secrets
 
+	// UserAgent names the client on every call the engine makes; default "tokenscope" (cmd
+	// adds its version). Not resty's go-resty/VERSION: a server's logs should say who called.
+	UserAgent string
+
 	// Diagnostics receives resty's own warnings, which would otherwise go to stderr and garble
 	// a TUI. Discarded when nil.
 	Diagnostics io.Writer
@@ -281,6 +285,9 @@ func (cfg *Config) withDefaults() error {
 	if cfg.MaxParked <= 0 {
 		cfg.MaxParked = 10000
 	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "tokenscope"
+	}
 	if cfg.Diagnostics == nil {
 		cfg.Diagnostics = io.Discard
 	}
@@ -341,7 +348,8 @@ func (e *Engine) newResty() *resty.Client {
 		SetBaseURL(strings.TrimRight(e.cfg.BaseURL, "/")).
 		SetLogger(e.diag()).
 		SetResponseBodyLimit(e.cfg.MaxBodyBytes).
-		SetTransport(e.cfg.Transport)
+		SetTransport(e.cfg.Transport).
+		SetHeader("User-Agent", e.cfg.UserAgent) // a request's own User-Agent (-H) wins
 	return c
 }
 

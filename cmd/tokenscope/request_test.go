@@ -535,3 +535,22 @@ func TestHTTPFileUndefinedVariableFailsOneRequest(t *testing.T) {
 		t.Errorf("the broken request reached the server (%d calls)", n2-n)
 	}
 }
+
+// TestUserAgentIsTokenscope: the engine's calls say tokenscope/VERSION (they said
+// go-resty/2.17.2), on the login as on the request, and -H User-Agent wins for a request.
+func TestUserAgentIsTokenscope(t *testing.T) {
+	ts, rec := echoServer(t, false)
+	if _, _, err := runIn(t, "", requestArgs(ts, "GET", "/echo")...); err != nil {
+		t.Fatal(err)
+	}
+	h, _, _ := rec.last()
+	if ua := h.Get("User-Agent"); ua != "tokenscope/"+versionString() {
+		t.Errorf("User-Agent %q", ua)
+	}
+	if _, _, err := runIn(t, "", requestArgs(ts, "-H", "User-Agent: my-client/2", "GET", "/echo")...); err != nil {
+		t.Fatal(err)
+	}
+	if h, _, _ := rec.last(); h.Get("User-Agent") != "my-client/2" || len(h.Values("User-Agent")) != 1 {
+		t.Errorf("-H User-Agent: %q", h.Values("User-Agent"))
+	}
+}

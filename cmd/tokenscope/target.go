@@ -416,7 +416,7 @@ func (f *targetFlags) engineConfig(stderr io.Writer) (apiclient.Config, error) {
 		Secrets: redact.New(), // the session's: the presets' $processEnv values join them
 		BaseURL: f.target, Profile: prof, Username: f.user, Password: f.password, ClientID: f.clientID,
 		Strategy: strategy, Threshold: f.threshold, NoSingleFlight: f.noSingleFlight,
-		Timeout: f.timeout, Log: session.NewLog(f.logSize), Diagnostics: io.Discard,
+		Timeout: f.timeout, Log: session.NewLog(f.logSize), Diagnostics: io.Discard, UserAgent: "tokenscope/" + versionString(),
 	}
 	if cfg.ClientSecret, err = f.secretFromEnv(); err != nil {
 		return apiclient.Config{}, err
