@@ -20,6 +20,7 @@ import (
 	"tokenscope/apiclient/dpop"
 	"tokenscope/apiclient/profile"
 	"tokenscope/internal/har"
+	"tokenscope/internal/hostcheck"
 	"tokenscope/session"
 )
 
@@ -72,11 +73,14 @@ type Outgoing struct {
 	cookie string      // the jar's cookies for the URL; "" for none
 	proof  string      // a preview's signed proof (Engine.Outgoing); "" on the wire
 	body   []byte      // the request's body, as sent
+	// foreign: the request goes to another origin than the target's, which gets none of the
+	// target's own headers.
+	foreign bool
 }
 
 // fixed are the profile's fixed and headers_env headers (shared, never written).
 func (o Outgoing) fixed() []SentHeader {
-	if o.at == nil {
+	if o.at == nil || o.foreign {
 		return nil
 	}
 	return o.at.fixed
@@ -91,8 +95,14 @@ func (o Outgoing) URL() string {
 	return joinURL(o.at.base, o.path)
 }
 
+// isWholeURL reports whether a request's path is a whole http(s) URL rather than a path on
+// the target.
+func isWholeURL(path string) bool {
+	return strings.HasPrefix(path, "http://") || strings.HasPrefix(path, "https://")
+}
+
 func joinURL(base, path string) string {
-	if strings.HasPrefix(path, "http://") || strings.HasPrefix(path, "https://") || base == "" {
+	if isWholeURL(path) || base == "" {
 		return path
 	}
 	if !strings.HasPrefix(path, "/") {
@@ -203,6 +213,7 @@ type credential struct {
 // credential is rebuilt under mu when the token changes and read without a lock.
 type attacher struct {
 	base      string
+	origin    string // the target's (hostcheck.Origin): where the session's own headers go
 	header    string // the profile's auth header and scheme
 	scheme    string
 	fixed     []SentHeader
@@ -215,7 +226,7 @@ type attacher struct {
 }
 
 func newAttacher(base string, p profile.Profile, hosted profile.Env, mask func(string) string, threshold func(session.Token) time.Duration) *attacher {
-	a := &attacher{base: strings.TrimRight(base, "/"), header: p.Auth.Header, scheme: p.Auth.Scheme, mask: mask, threshold: threshold}
+	a := &attacher{base: strings.TrimRight(base, "/"), origin: hostcheck.Origin(base), header: p.Auth.Header, scheme: p.Auth.Scheme, mask: mask, threshold: threshold}
 	for _, k := range slices.Sorted(maps.Keys(hosted.APIHeaders)) {
 		h := SentHeader{Name: k, Value: hosted.APIHeaders[k], raw: hosted.APIHeaders[k]}
 		if env, ok := p.Auth.HeadersEnv[k]; ok {
@@ -253,9 +264,16 @@ func (a *attacher) credential(serial uint64, acc *session.Token, bound bool) *cr
 	return c
 }
 
-// outgoing is the record of a request carrying cred (nil: no token).
+// outgoing is the record of a request carrying cred (nil: no token). The session's headers go
+// only to the origin they belong to: the profile's fixed and headers_env headers to the target's
+// alone, the access token to the target's or to the identity provider's own endpoints that the
+// engine names (Request.Provider: userinfo, introspection), the jar's cookies by its domain rules.
+// A request of another origin is one of those provider calls, or code's own whole URL.
 func (a *attacher) outgoing(req *profile.Request, cred *credential) Outgoing {
 	o := Outgoing{Method: req.Method, at: a, path: req.Path, user: req.Header, cred: cred, body: req.Body}
+	if o.foreign = isWholeURL(req.Path) && hostcheck.Origin(req.Path) != a.origin; o.foreign && req.Provider == "" {
+		o.cred = nil
+	}
 	if a.jar != nil {
 		if u, err := url.Parse(o.URL()); err == nil {
 			o.cookie = cookieString(a.jar.Cookies(u))

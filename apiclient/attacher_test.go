@@ -16,6 +16,7 @@ import (
 	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
 	"tokenscope/internal/har"
+	"tokenscope/session"
 )
 
 // wireTap keeps the headers of the last request that reached an API path.
@@ -355,5 +356,37 @@ func TestAttacherRedirectHopGetsItsOwnCookies(t *testing.T) {
 	}
 	if n := s.otherCookies.Load(); n != 0 {
 		t.Errorf("the redirect hop to /api/data carried the refresh cookie (%d times)", n)
+	}
+}
+
+// TestAttacherKeepsHeadersToTheirOrigin: the session's headers go only where they belong. The
+// profile's headers_env API key goes to the target's origin alone (the TUI's userinfo request
+// once carried it to the identity provider's host); the access token to the target's origin and
+// to the provider's own endpoints the engine names (userinfo), never to another whole URL.
+func TestAttacherKeepsHeadersToTheirOrigin(t *testing.T) {
+	p := profile.Profile{Auth: profile.AuthHeader{Header: "Authorization", Scheme: "Bearer"}}
+	p.Auth.HeadersEnv = map[string]string{"Apikey": "TS_KEY"}
+	a := newAttacher("https://api.test/v1", p, profile.Env{APIHeaders: map[string]string{"Apikey": "k-0123456789"}},
+		nil, func(session.Token) time.Duration { return time.Second })
+	acc := session.Token{Raw: "access-token-0123456789"}
+	cred := a.credential(1, &acc, false)
+	carried := func(req profile.Request) (token, key bool) {
+		h := http.Header{}
+		a.outgoing(&req, cred).apply(h)
+		return h.Get("Authorization") != "", h.Get("Apikey") != ""
+	}
+	for _, c := range []struct {
+		req        profile.Request
+		token, key bool
+	}{
+		{profile.Request{Method: "GET", Path: "/me"}, true, true},
+		{profile.Request{Method: "GET", Path: "https://API.test:443/v1/me"}, true, true}, // the same origin, spelled otherwise
+		{profile.Request{Method: "GET", Path: "https://idp.test/userinfo", Provider: ProviderUserinfo}, true, false},
+		{profile.Request{Method: "GET", Path: "https://evil.test/collect"}, false, false},
+		{profile.Request{Method: "GET", Path: "http://api.test/v1/me"}, false, false}, // http is another origin
+	} {
+		if token, key := carried(c.req); token != c.token || key != c.key {
+			t.Errorf("%s (provider %q): token %v, API key %v; want %v, %v", c.req.Path, c.req.Provider, token, key, c.token, c.key)
+		}
 	}
 }

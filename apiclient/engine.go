@@ -19,6 +19,7 @@ import (
 
 	"tokenscope/apiclient/oidc"
 	"tokenscope/apiclient/profile"
+	"tokenscope/internal/hostcheck"
 	"tokenscope/internal/redact"
 	"tokenscope/session"
 )
@@ -462,10 +463,10 @@ func (e *Engine) stripAuthOnRedirect(req *http.Request, via []*http.Request) err
 	if len(via) == 0 {
 		return nil
 	}
-	first := originOf(via[0].URL)
-	cross := originOf(req.URL) != first
+	first := hostcheck.OriginOf(via[0].URL)
+	cross := hostcheck.OriginOf(req.URL) != first
 	for _, v := range via[1:] {
-		cross = cross || originOf(v.URL) != first
+		cross = cross || hostcheck.OriginOf(v.URL) != first
 	}
 	if cross {
 		e.stripCredentials(req.Header)
@@ -496,19 +497,6 @@ func (e *Engine) stripCredentials(h http.Header) {
 			}
 		}
 	}
-}
-
-// origin is what a credential is bound to: scheme, host and port, as RFC 6454 has it.
-type origin struct{ scheme, host, port string }
-
-// originOf is u's origin, the default port filled in (80 for http, 443 for https) and the host
-// in lower case without a trailing dot.
-func originOf(u *url.URL) origin {
-	o := origin{scheme: strings.ToLower(u.Scheme), host: strings.TrimSuffix(strings.ToLower(u.Hostname()), "."), port: u.Port()}
-	if o.port == "" {
-		o.port = map[string]string{"http": "80", "https": "443"}[o.scheme]
-	}
-	return o
 }
 
 // writerLogger sends resty's log lines to a writer instead of stderr.

@@ -19,6 +19,11 @@ import (
 // with the current access token in its form: a preset cannot hold the token itself.
 const ProviderIntrospect = "introspect"
 
+// ProviderUserinfo marks the provider's userinfo request: it goes to the identity provider's
+// origin, not the target's, and the attacher gives it the access token the provider issued but
+// none of the target's own headers.
+const ProviderUserinfo = "userinfo"
+
 // ProviderRequests are the provider's ready-made requests (userinfo, introspection of the
 // access token) once the provider is known: after a login or the first refresh. Without an
 // identity provider, or before that, there are none.
@@ -30,7 +35,7 @@ func (e *Engine) ProviderRequests() []profile.Request {
 	p := l.client.Provider
 	var out []profile.Request
 	if p.UserinfoEndpoint != "" && l.flow != oidc.FlowClientCredentials {
-		out = append(out, profile.Request{Name: "userinfo", Method: http.MethodGet, Path: p.UserinfoEndpoint})
+		out = append(out, profile.Request{Name: "userinfo", Method: http.MethodGet, Path: p.UserinfoEndpoint, Provider: ProviderUserinfo})
 	}
 	if p.IntrospectionEndpoint != "" {
 		out = append(out, profile.Request{Name: "introspect the access token", Method: http.MethodPost,

@@ -23,6 +23,7 @@ import (
 
 	"tokenscope/apiclient"
 	"tokenscope/demoserver"
+	"tokenscope/internal/hostcheck"
 	"tokenscope/internal/testutil"
 )
 
@@ -474,7 +475,7 @@ func TestRequestFullURLNamesTheTarget(t *testing.T) {
 	for _, target := range []string{ts.URL, "http://127.0.0.1:1"} {
 		_, _, err := runIn(t, "", "request", "--target", target, "--user", "demo", "--password-env", "TS_TEST_PW", "GET", other)
 		if exitStatus(err) != 2 || !strings.Contains(err.Error(), "http://localhost:"+u.Port()) ||
-			!strings.Contains(err.Error(), originOf(target)) || !strings.Contains(err.Error(), "nothing was sent") {
+			!strings.Contains(err.Error(), hostcheck.Origin(target)) || !strings.Contains(err.Error(), "nothing was sent") {
 			t.Errorf("--target %s, URL %s: exit %d, %v", target, other, exitStatus(err), err)
 		}
 	}
@@ -494,8 +495,8 @@ func TestOriginOf(t *testing.T) {
 		"ftp://x/y":                       "",
 		"me":                              "",
 	} {
-		if got := originOf(in); got != want {
-			t.Errorf("originOf(%q) = %q, want %q", in, got, want)
+		if got := hostcheck.Origin(in); got != want {
+			t.Errorf("hostcheck.Origin(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

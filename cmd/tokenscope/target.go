@@ -21,6 +21,7 @@ import (
 	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
 	"tokenscope/internal/har"
+	"tokenscope/internal/hostcheck"
 	"tokenscope/internal/privfile"
 	"tokenscope/internal/redact"
 	"tokenscope/internal/sanitize"
@@ -151,7 +152,7 @@ func (f *targetFlags) resolveTarget() error {
 		return err
 	}
 	f.cfg = cfg
-	if o := originOf(f.requestURL); f.target == "" && o != "" && !cfg.targetHasOrigin(cfg.DefaultTarget, o) {
+	if o := hostcheck.Origin(f.requestURL); f.target == "" && o != "" && !cfg.targetHasOrigin(cfg.DefaultTarget, o) {
 		f.target = o // the URL names the destination; the default target is elsewhere
 	}
 	if f.target == "" && cfg.DefaultTarget != "" {
