@@ -19,6 +19,7 @@ import (
 
 	"tokenscope/apiclient/oidc"
 	"tokenscope/apiclient/profile"
+	"tokenscope/apiclient/transport"
 	"tokenscope/internal/hostcheck"
 	"tokenscope/internal/redact"
 	"tokenscope/session"
@@ -52,7 +53,7 @@ type Config struct {
 	MaxBodyBytes    int           // answers larger than this are refused; default 4 MiB
 	MaxParked       int           // default 10000
 
-	Transport http.RoundTripper // default NewTransport(TLSOptions{}); every call the engine makes uses it
+	Transport http.RoundTripper // default transport.New(transport.TLS{}); every call the engine makes uses it
 	// OIDC logs in through an identity provider instead of the profile's login endpoint, and
 	// refreshes at the provider's token endpoint. Nil: the profile's endpoints.
 	OIDC *oidc.Config
@@ -293,7 +294,7 @@ func (cfg *Config) withDefaults() error {
 		cfg.Diagnostics = io.Discard
 	}
 	if cfg.Transport == nil {
-		tr, err := NewTransport(TLSOptions{})
+		tr, err := transport.New(transport.TLS{})
 		if err != nil {
 			return err
 		}

@@ -19,6 +19,7 @@ import (
 	"tokenscope/apiclient/httpfile"
 	"tokenscope/apiclient/oidc"
 	"tokenscope/apiclient/profile"
+	"tokenscope/apiclient/transport"
 	"tokenscope/demoserver"
 	"tokenscope/internal/har"
 	"tokenscope/internal/hostcheck"
@@ -431,7 +432,7 @@ func (f *targetFlags) engineConfig(stderr io.Writer) (apiclient.Config, error) {
 			return apiclient.Config{}, err
 		}
 	}
-	tr, err := apiclient.NewTransport(apiclient.TLSOptions{CACertFile: f.caCert, Insecure: f.insecure})
+	tr, err := transport.New(transport.TLS{CACertFile: f.caCert, Insecure: f.insecure})
 	if err != nil {
 		return apiclient.Config{}, fmt.Errorf("--ca-cert: %w", err)
 	}
