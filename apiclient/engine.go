@@ -19,6 +19,7 @@ import (
 
 	"tokenscope/apiclient/oidc"
 	"tokenscope/apiclient/profile"
+	"tokenscope/apiclient/sent"
 	"tokenscope/apiclient/transport"
 	"tokenscope/internal/hostcheck"
 	"tokenscope/internal/redact"
@@ -107,12 +108,12 @@ type Result struct {
 
 // Attempt is one send of a request: what it carried and how it was answered.
 type Attempt struct {
-	Generation int       // the access token generation it carried
-	Token      string    // that token's fingerprint
-	Sent       time.Time // when it went, by the engine's clock
-	Answered   time.Time // when its answer arrived, by the engine's clock; zero when none did
-	Status     int       // the answer's status; 0 when none came
-	Out        Outgoing  // what it carried
+	Generation int          // the access token generation it carried
+	Token      string       // that token's fingerprint
+	Sent       time.Time    // when it went, by the engine's clock
+	Answered   time.Time    // when its answer arrived, by the engine's clock; zero when none did
+	Status     int          // the answer's status; 0 when none came
+	Out        sent.Request // what it carried
 }
 
 // Generation is the access token generation the last attempt carried; 0 when none went.

@@ -12,6 +12,7 @@ import (
 
 	"tokenscope/apiclient/oidc"
 	"tokenscope/apiclient/profile"
+	"tokenscope/apiclient/sent"
 	"tokenscope/session"
 )
 
@@ -71,7 +72,7 @@ func (e *Engine) introspect(ctx context.Context, c *call) Result {
 	defer cancel()
 	// The client's credentials and the token travel in the form the provider's client builds:
 	// the record says where it went, not what it carried.
-	res.Attempts = []Attempt{{Generation: gen, Token: acc.Fingerprint(), Sent: start, Out: Outgoing{Method: c.req.Method, path: c.req.Path}}}
+	res.Attempts = []Attempt{{Generation: gen, Token: acc.Fingerprint(), Sent: start, Out: sent.New(sent.Parts{Method: c.req.Method, Path: c.req.Path})}}
 	status, body, err := l.client.Introspect(ctx, acc.Raw, "access_token")
 	if err != nil {
 		return fail(e.redactClip(oidc.Reason(err)))
