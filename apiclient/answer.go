@@ -34,8 +34,4 @@ func (e *Engine) keepAnswer(resp *resty.Response, p profile.Answer, sent, recv t
 
 // onServerClock is a local instant on the server's clock: opaque tokens' expiries are reckoned
 // there, like exp claims.
-func (e *Engine) onServerClock(t time.Time) time.Time {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return t.Add(e.skew.Estimate().Applied())
-}
+func (e *Engine) onServerClock(t time.Time) time.Time { return e.skew.serverNow(t) }

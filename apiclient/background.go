@@ -1,28 +1,57 @@
 package apiclient
 
-// The background strategy's refresher.
+// The background strategy's refresher, and the plumbing that wakes and stops it.
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"tokenscope/internal/human"
 	"tokenscope/session"
 )
 
+// bgLoop is the background goroutine's plumbing: a nudge when the session or the strategy
+// changed, and a stop that the refresh backoff heeds too. Channels and a Once: no lock.
+type bgLoop struct {
+	wake   chan struct{} // nudges the loop to look again
+	stop   chan struct{} // closed by Close
+	closed sync.Once
+	done   chan struct{} // closed when the loop has returned
+}
+
+func newBgLoop() bgLoop {
+	return bgLoop{wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+// nudge wakes the loop, unless a nudge is already pending.
+func (b *bgLoop) nudge() {
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
+// close stops the loop and waits for it to return.
+func (b *bgLoop) close() {
+	b.closed.Do(func() {
+		close(b.stop)
+		<-b.done
+	})
+}
+
 // backgroundLoop refreshes ahead of exp while the strategy is Background, idle or not.
 func (e *Engine) backgroundLoop() {
-	defer close(e.bgDone)
+	defer close(e.refresher.loop.done)
 	retry := e.cfg.RefreshBackoff
 	var last time.Time
 	for {
-		e.mu.Lock()
-		strategy, state, tok, serial := e.strategy, e.sess.State, e.sess.Access, e.serial
+		v := e.store.view()
+		strategy, state, tok := e.refresher.currentStrategy(), e.state(v.sess.State), v.sess.Access
 		thr := e.thresholdFor(tok)
-		left := tok.Remaining(e.sess.ServerNow(e.now()))
-		e.mu.Unlock()
+		left := tok.Remaining(e.serverNow())
 
 		wait := time.Hour // idle until nudged
 		if strategy == Background && state == session.StateActive && tok.HasExpiry() {
@@ -34,7 +63,7 @@ func (e *Engine) backgroundLoop() {
 			if wait <= 0 {
 				last = e.now()
 				reason := fmt.Sprintf("background: %s left < %s", human.Duration(left), human.Duration(thr))
-				err := e.refresh(context.Background(), session.WhyBackground, serial, 0, reason)
+				err := e.refresh(context.Background(), session.WhyBackground, v.serial, 0, reason)
 				var re *RefreshError
 				if errors.As(err, &re) && re.Transient {
 					wait = retry
@@ -45,11 +74,11 @@ func (e *Engine) backgroundLoop() {
 				}
 			}
 		}
-		t := e.clock.NewTimer(wait)
+		t := e.cfg.Clock.NewTimer(wait)
 		select {
 		case <-t.C():
-		case <-e.wake:
-		case <-e.stop:
+		case <-e.refresher.loop.wake:
+		case <-e.refresher.loop.stop:
 			t.Stop()
 			return
 		}

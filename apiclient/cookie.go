@@ -12,13 +12,11 @@ package apiclient
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/go-resty/resty/v2"
 
@@ -27,28 +25,15 @@ import (
 	"tokenscope/session"
 )
 
-// CookieInfo is the refresh cookie as the server set it, for display: its name and attributes,
-// never its value (the session's Refresh token is the value; show its fingerprint).
-type CookieInfo struct {
-	Name     string
-	Domain   string // the Domain attribute as sent; "" for a host-only cookie
-	Path     string
-	HttpOnly bool
-	Secure   bool
-	SameSite string    // Strict, Lax, None, or "" when not sent
-	Expires  time.Time // the Expires attribute, or now + Max-Age; zero for a session cookie
-	MaxAge   int       // the Max-Age attribute in seconds; 0 when absent
-	SetAt    time.Time // when the answer that set it arrived (engine clock)
-	Resumed  bool      // put back from a session file: the attributes are not known
-}
-
-// cookieState is an engine's jar and what it knows of the refresh cookie. info and csrf are
-// guarded by Engine.mu; the jar has its own lock.
+// cookieState is the engine's half of the cookie convention: the jar and what the engine knows
+// of the refresh cookie. names, jar and refresh never change; mu guards the rest and is taken
+// alone (the jar has its own lock).
 type cookieState struct {
 	names   profile.CookieNames
 	jar     *hostJar
 	refresh *url.URL // the refresh endpoint: the URL whose cookies the refresh call sends
-	info    *CookieInfo
+	mu      sync.Mutex
+	info    *profile.CookieInfo
 	csrf    string // the CSRF cookie's value, for redaction
 	// resumedPath is the path a resumed refresh cookie was put back on, until the server sets
 	// the cookie again: then a copy on another path would shadow the new one, and goes.
@@ -119,22 +104,22 @@ func (e *Engine) checkCookie(resp *resty.Response, p profile.Answer) (profile.An
 			}
 		}
 	}
-	e.mu.Lock()
+	c.mu.Lock()
 	resumed := c.resumedPath
 	if set != nil {
 		c.resumedPath = ""
 	}
-	e.mu.Unlock()
-	if set != nil && resumed != "" && resumed != effectivePath(set.Path, c.refresh.Path) {
+	c.mu.Unlock()
+	if set != nil && resumed != "" && resumed != profile.CookiePath(set.Path, c.refresh.Path) {
 		c.jar.SetCookies(c.refresh, []*http.Cookie{{Name: c.names.Refresh, Path: resumed, MaxAge: -1}})
 	}
 	raw := c.lookup(c.names.Refresh)
 	csrf := c.lookup(c.names.CSRFCookie)
 	e.cfg.Secrets.Add(redact.Credential, csrf)
-	e.mu.Lock()
+	c.mu.Lock()
 	c.csrf = csrf
-	e.mu.Unlock()
-	if set != nil && !c.sentToRefresh(set) {
+	c.mu.Unlock()
+	if set != nil && !profile.CookieSentTo(set, c.refresh) {
 		// Another domain, a path the refresh is not on, a Secure cookie over http, a deletion:
 		// the cookie would never be sent back, so the session could not refresh with it.
 		return profile.Answer{}, fmt.Errorf("the answer set a %q cookie the jar would not send to %s (its Domain %q, Path %q, Secure %t, Max-Age %d)",
@@ -148,56 +133,11 @@ func (e *Engine) checkCookie(resp *resty.Response, p profile.Answer) (profile.An
 	}
 	// p.Refresh is the token this answer issued (set's value): the jar holds the same unless a
 	// concurrent refresh (single flight off) set another since.
-	info := cookieInfo(set, e.now())
-	e.mu.Lock()
+	info := profile.CookieInfoOf(set, e.now())
+	c.mu.Lock()
 	c.info = info
-	e.mu.Unlock()
+	c.mu.Unlock()
 	return p, nil
-}
-
-// sentToRefresh reports whether the jar sends ck, as set by an answer from the target, to
-// the refresh endpoint: RFC 6265's domain and path match, Secure only over https, and not a
-// deletion.
-func (c *cookieState) sentToRefresh(ck *http.Cookie) bool {
-	host := strings.ToLower(c.refresh.Hostname())
-	d := strings.TrimPrefix(strings.ToLower(ck.Domain), ".")
-	domainOK := d == "" || d == host || net.ParseIP(host) == nil && strings.HasSuffix(host, "."+d)
-	p, rp := effectivePath(ck.Path, c.refresh.Path), c.refresh.Path
-	pathOK := rp == p || strings.HasPrefix(rp, p) && (strings.HasSuffix(p, "/") || rp[len(p)] == '/')
-	secureOK := !ck.Secure || c.refresh.Scheme == "https"
-	return ck.Value != "" && ck.MaxAge >= 0 && domainOK && pathOK && secureOK
-}
-
-// effectivePath is the path a cookie is stored on: its Path attribute, or when that is absent
-// or not absolute the default path of the request it came with (RFC 6265 §5.1.4).
-func effectivePath(attr, reqPath string) string {
-	if strings.HasPrefix(attr, "/") {
-		return attr
-	}
-	if i := strings.LastIndexByte(reqPath, '/'); i > 0 {
-		return reqPath[:i]
-	}
-	return "/"
-}
-
-func cookieInfo(ck *http.Cookie, now time.Time) *CookieInfo {
-	info := &CookieInfo{Name: ck.Name, Domain: ck.Domain, Path: ck.Path, HttpOnly: ck.HttpOnly, Secure: ck.Secure,
-		MaxAge: max(ck.MaxAge, 0), SetAt: now}
-	switch ck.SameSite {
-	case http.SameSiteStrictMode:
-		info.SameSite = "Strict"
-	case http.SameSiteLaxMode:
-		info.SameSite = "Lax"
-	case http.SameSiteNoneMode:
-		info.SameSite = "None"
-	}
-	switch {
-	case ck.MaxAge > 0: // Max-Age wins over Expires (RFC 6265 §5.3)
-		info.Expires = now.Add(time.Duration(ck.MaxAge) * time.Second)
-	case !ck.Expires.IsZero():
-		info.Expires = ck.Expires
-	}
-	return info
 }
 
 // resumeCookies puts a resumed session's cookies back in the jar: the refresh token for the
@@ -213,44 +153,48 @@ func (e *Engine) resumeCookies(s session.Stored) {
 		ck = append(ck, &http.Cookie{Name: c.names.CSRFCookie, Value: s.CSRF, Path: "/", Secure: c.refresh.Scheme == "https"})
 	}
 	c.jar.SetCookies(c.refresh, ck)
-	e.mu.Lock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.csrf = s.CSRF
 	c.resumedPath = e.profile.CookiePath()
-	c.info = &CookieInfo{Name: c.names.Refresh, Path: e.profile.CookiePath(), HttpOnly: true, Secure: ck[0].Secure,
+	c.info = &profile.CookieInfo{Name: c.names.Refresh, Path: e.profile.CookiePath(), HttpOnly: true, Secure: ck[0].Secure,
 		SetAt: e.now(), Resumed: true}
-	e.mu.Unlock()
 }
 
 // forgetCookies empties the jar (logout).
 func (e *Engine) forgetCookies() {
 	if c := e.cookies; c != nil {
 		c.jar.reset()
-		e.mu.Lock()
+		c.mu.Lock()
 		c.info, c.csrf = nil, ""
-		e.mu.Unlock()
+		c.mu.Unlock()
 	}
 }
 
-// cookieSnapshotLocked is what Snapshot shows of the cookies; the caller holds e.mu.
-func (e *Engine) cookieSnapshotLocked() (*CookieInfo, string) {
+// cookieSnapshot is what Snapshot shows of the cookies; hasRefresh says whether the session
+// holds a refresh token (after a logout the cookie's attributes are not shown).
+func (e *Engine) cookieSnapshot(hasRefresh bool) (*profile.CookieInfo, string) {
 	c := e.cookies
 	if c == nil {
 		return nil, ""
 	}
-	var info *CookieInfo
-	if c.info != nil && e.sess.Refresh.Raw != "" {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var info *profile.CookieInfo
+	if c.info != nil && hasRefresh {
 		cp := *c.info
 		info = &cp
 	}
 	return info, c.names.CSRFCookie
 }
 
-// csrfLocked is the CSRF cookie's value, for a session file; "" without one. The caller
-// holds e.mu.
-func (e *Engine) csrfLocked() string {
+// csrfValue is the CSRF cookie's value, for a session file; "" without one.
+func (e *Engine) csrfValue() string {
 	if e.cookies == nil {
 		return ""
 	}
+	e.cookies.mu.Lock()
+	defer e.cookies.mu.Unlock()
 	return e.cookies.csrf
 }
 
@@ -287,8 +231,7 @@ func (h *hostJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
 	host := strings.ToLower(u.Hostname())
 	cs := make([]*http.Cookie, 0, len(cookies))
 	for _, c := range cookies {
-		if d := strings.TrimPrefix(strings.ToLower(c.Domain), "."); d != "" && d != host &&
-			(net.ParseIP(host) != nil || !strings.HasSuffix(host, "."+d)) {
+		if !profile.DomainMatch(host, c.Domain) {
 			continue // RFC 6265 §5.3 step 6: the host must domain-match the Domain attribute
 		}
 		cp := *c

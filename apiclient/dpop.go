@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"tokenscope/apiclient/dpop"
 	"tokenscope/apiclient/profile"
@@ -18,32 +19,22 @@ import (
 // token endpoint, DPoPStatus.LastTokenProof. It holds no secret.
 type DPoPProof = dpop.Proof
 
-// DPoPBinding is how the access token is bound to the session's key, as its cnf.jkt claim says.
-type DPoPBinding string
-
-// Bindings.
-const (
-	BindingNoToken  DPoPBinding = ""         // no access token
-	BindingMatch    DPoPBinding = "match"    // cnf.jkt is the session key's thumbprint
-	BindingMismatch DPoPBinding = "mismatch" // cnf.jkt names another key: the server will refuse it
-	BindingNoCnf    DPoPBinding = "no-cnf"   // a JWT without cnf.jkt: not bound, or not saying
-	BindingOpaque   DPoPBinding = "opaque"   // not a JWT: only the server knows
-)
-
 // DPoPStatus is the DPoP side of a Snapshot; nil there when DPoP is off.
 type DPoPStatus struct {
-	JKT       string      // the session key's JWK thumbprint (RFC 7638)
-	Bound     bool        // the provider answered token_type DPoP: resource calls carry proofs
-	TokenType string      // token_type of the last token answer
-	CnfJKT    string      // the access token's cnf.jkt, when it is a JWT with one
-	Binding   DPoPBinding // cnf.jkt compared with JKT
+	JKT       string       // the session key's JWK thumbprint (RFC 7638)
+	Bound     bool         // the provider answered token_type DPoP: resource calls carry proofs
+	TokenType string       // token_type of the last token answer
+	CnfJKT    string       // the access token's cnf.jkt, when it is a JWT with one
+	Binding   dpop.Binding // cnf.jkt compared with JKT
 	// LastTokenProof is the latest proof sent to the authorization server (zero before one).
 	LastTokenProof DPoPProof
 }
 
-// dpopState is the engine's DPoP side. key never changes; the rest is guarded by Engine.mu.
+// dpopState is the engine's DPoP side. key never changes; the rest is guarded by mu, which
+// is taken inside the session store's lock (the binding goes with the token it came with).
 type dpopState struct {
 	key            *dpop.Key
+	mu             sync.Mutex
 	bound          bool
 	tokenType      string
 	lastTokenProof dpop.Proof
@@ -57,7 +48,7 @@ func (e *Engine) setupDPoP() error {
 		return err
 	}
 	e.dpop = &dpopState{key: key}
-	e.transport = &dpop.Transport{Base: e.transport, Key: key, Now: e.serverNow, TokenCall: e.isTokenCall, OnProof: e.onProof}
+	e.cfg.Transport = &dpop.Transport{Base: e.cfg.Transport, Key: key, Now: e.serverNow, TokenCall: e.isTokenCall, OnProof: e.onProof}
 	return nil
 }
 
@@ -87,9 +78,9 @@ func (e *Engine) onProof(req *http.Request, p dpop.Proof) {
 		a := c.last() // the call's own goroutine: the transport runs inside Execute
 		a.Out.Proofs = append(a.Out.Proofs, p)
 	} else if c == nil {
-		e.mu.Lock()
+		e.dpop.mu.Lock()
 		e.dpop.lastTokenProof = p
-		e.mu.Unlock()
+		e.dpop.mu.Unlock()
 	}
 	if p.Retry {
 		role := dpop.AuthServer
@@ -104,13 +95,16 @@ func (e *Engine) onProof(req *http.Request, p dpop.Proof) {
 	}
 }
 
-// bindLocked takes in the token_type of a new token answer and returns a note for the log when
-// the provider did not bind the token; the caller holds e.mu and emits the note after.
-func (e *Engine) bindLocked(p profile.Answer, login bool) string {
+// bind takes in the token_type of a new token answer and returns a note for the log when
+// the provider did not bind the token; the session store runs it as it installs the token,
+// and the engine emits the note after.
+func (e *Engine) bind(p profile.Answer, login bool) string {
 	d := e.dpop
 	if d == nil {
 		return ""
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if p.TokenType == "" && !login {
 		return "" // a refresh answer that does not say keeps what the login said
 	}
@@ -120,58 +114,55 @@ func (e *Engine) bindLocked(p profile.Answer, login bool) string {
 	switch {
 	case !d.bound && (login || was):
 		return fmt.Sprintf("DPoP: the provider did not bind the token (token_type %q, not DPoP): it is sent as a Bearer token, without proofs", clipRunes(p.TokenType, 32))
-	case d.bound && bindingOf(p.Access, d.key.Thumbprint()) == BindingMismatch:
+	case d.bound && bindingOf(p.Access, d.key.Thumbprint()) == dpop.BindingMismatch:
 		return "DPoP: the access token's cnf.jkt names another key than this session's: the resource server will refuse it"
 	}
 	return ""
 }
 
-// resumeBindingLocked decides how a token from a session file goes out: a token whose cnf
+// resumeBinding decides how a token from a session file goes out: a token whose cnf
 // names a key is DPoP-bound. A session file keeps tokens, not the key, so a token bound to
 // another key is of no use: neither it nor a public client's refresh token (bound to the same
 // key, RFC 9449 §5) will be taken: it returns why the session needs a login then, so that
-// requests park until one. The caller holds e.mu.
-func (e *Engine) resumeBindingLocked(acc session.Token) string {
+// requests park until one. The session store runs it as it installs the token.
+func (e *Engine) resumeBinding(acc session.Token) string {
 	d := e.dpop
 	if d == nil {
 		return ""
 	}
-	d.bound, d.tokenType = cnfJKT(acc) != "", ""
-	if bindingOf(acc, d.key.Thumbprint()) == BindingMismatch {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.bound, d.tokenType = dpop.CnfJKT(acc.Claims) != "", ""
+	if bindingOf(acc, d.key.Thumbprint()) == dpop.BindingMismatch {
 		return "the saved tokens are bound to the DPoP key of an earlier run, and session files do not keep keys"
 	}
 	return ""
 }
 
-func (e *Engine) dpopStatusLocked() *DPoPStatus {
+// dpopStatus is what Snapshot shows of DPoP with acc the current access token; nil when off.
+func (e *Engine) dpopStatus(acc session.Token) *DPoPStatus {
 	d := e.dpop
 	if d == nil {
 		return nil
 	}
 	jkt := d.key.Thumbprint()
-	return &DPoPStatus{JKT: jkt, Bound: d.bound, TokenType: d.tokenType, CnfJKT: cnfJKT(e.sess.Access),
-		Binding: bindingOf(e.sess.Access, jkt), LastTokenProof: d.lastTokenProof}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return &DPoPStatus{JKT: jkt, Bound: d.bound, TokenType: d.tokenType, CnfJKT: dpop.CnfJKT(acc.Claims),
+		Binding: bindingOf(acc, jkt), LastTokenProof: d.lastTokenProof}
 }
 
-// cnfJKT is a JWT access token's cnf.jkt claim (RFC 9449 §6.1), or "".
-func cnfJKT(t session.Token) string {
-	cnf, _ := t.Claims["cnf"].(map[string]any)
-	jkt, _ := cnf["jkt"].(string)
-	return jkt
+// isBound reports whether resource calls carry proofs; false when DPoP is off.
+func (d *dpopState) isBound() bool {
+	if d == nil {
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.bound
 }
 
-func bindingOf(t session.Token, jkt string) DPoPBinding {
-	switch {
-	case t.Raw == "":
-		return BindingNoToken
-	case !t.JWT:
-		return BindingOpaque
-	}
-	switch c := cnfJKT(t); c {
-	case "":
-		return BindingNoCnf
-	case jkt:
-		return BindingMatch
-	}
-	return BindingMismatch
+// bindingOf is the access token's binding to the key of thumbprint jkt.
+func bindingOf(t session.Token, jkt string) dpop.Binding {
+	return dpop.BindingOf(t.Raw, t.JWT, t.Claims, jkt)
 }

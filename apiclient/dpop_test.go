@@ -38,7 +38,7 @@ func demoStats(t *testing.T, v *env) map[string]float64 {
 func checkBound(t *testing.T, v *env) *DPoPStatus {
 	t.Helper()
 	d := v.e.Snapshot().DPoP
-	if d == nil || len(d.JKT) != 43 || !d.Bound || d.TokenType != "DPoP" || d.Binding != BindingMatch || d.CnfJKT != d.JKT {
+	if d == nil || len(d.JKT) != 43 || !d.Bound || d.TokenType != "DPoP" || d.Binding != dpop.BindingMatch || d.CnfJKT != d.JKT {
 		t.Fatalf("snapshot DPoP %+v, want a bound token whose cnf.jkt is the key's", d)
 	}
 	if d.LastTokenProof.JTI == "" || d.LastTokenProof.HTM != "POST" || !strings.HasSuffix(d.LastTokenProof.HTU, "/oauth/token") {
@@ -66,7 +66,7 @@ func checkProofs(t *testing.T, v *env, r Result, n int) {
 func TestDPoPAuthCodeBindsThenOneRefreshFor100(t *testing.T) {
 	errc := make(chan error, 1)
 	var authURL string
-	v := newOIDCEnv(t, es256, OIDCConfig{Flow: FlowAuthCode, RedirectURI: "http://127.0.0.1:0/callback", DPoP: true,
+	v := newOIDCEnv(t, es256, oidc.Config{Flow: oidc.FlowAuthCode, RedirectURI: "http://127.0.0.1:0/callback", DPoP: true,
 		OnAuthURL: func(u string) { authURL = u; go func() { errc <- newBrowser().authorize(u) }() }}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -109,7 +109,7 @@ func TestDPoPDeviceFlowBinds(t *testing.T) {
 }
 
 func TestDPoPClientCredentialsOneFetchFor100(t *testing.T) {
-	v := newOIDCEnv(t, demoserver.Options{}, OIDCConfig{Flow: FlowClientCredentials, ClientID: "tokenscope-cc",
+	v := newOIDCEnv(t, demoserver.Options{}, oidc.Config{Flow: oidc.FlowClientCredentials, ClientID: "tokenscope-cc",
 		ClientSecret: "demo-secret", DPoP: true}, nil)
 	if _, err := v.e.Login(context.Background()); err != nil {
 		t.Fatal(err)
@@ -125,7 +125,7 @@ func TestDPoPClientCredentialsOneFetchFor100(t *testing.T) {
 // With a server that wants nonces, login, a request and a refresh each meet use_dpop_nonce
 // once per server, and then send the kept nonce straight away.
 func TestDPoPNonceDanceAtBothServers(t *testing.T) {
-	v := newOIDCEnv(t, demoserver.Options{DPoPNonce: true}, OIDCConfig{Flow: FlowPassword, DPoP: true}, nil)
+	v := newOIDCEnv(t, demoserver.Options{DPoPNonce: true}, oidc.Config{Flow: oidc.FlowPassword, DPoP: true}, nil)
 	if _, err := v.e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -154,11 +154,11 @@ func TestDPoPNonceDanceAtBothServers(t *testing.T) {
 }
 
 func TestDPoPProviderWithoutDPoPFallsBackToBearer(t *testing.T) {
-	v := newOIDCEnv(t, demoserver.Options{NoDPoP: true}, OIDCConfig{Flow: FlowPassword, DPoP: true}, nil)
+	v := newOIDCEnv(t, demoserver.Options{NoDPoP: true}, oidc.Config{Flow: oidc.FlowPassword, DPoP: true}, nil)
 	if _, err := v.e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if d := v.e.Snapshot().DPoP; d == nil || d.Bound || d.TokenType != "Bearer" || d.Binding != BindingNoCnf {
+	if d := v.e.Snapshot().DPoP; d == nil || d.Bound || d.TokenType != "Bearer" || d.Binding != dpop.BindingNoCnf {
 		t.Errorf("snapshot DPoP %+v, want an unbound Bearer token", d)
 	}
 	if !strings.Contains(notes(v), "did not bind the token") {
@@ -173,7 +173,7 @@ func TestDPoPProviderWithoutDPoPFallsBackToBearer(t *testing.T) {
 // use them (nor refresh: the refresh token is bound to the old key too), so it asks for a login
 // at once instead of sending what will be refused. No request is lost: it is parked.
 func TestDPoPResumedSessionNeedsALoginWithTheNewKey(t *testing.T) {
-	v := newOIDCEnv(t, demoserver.Options{}, OIDCConfig{Flow: FlowPassword, DPoP: true}, nil)
+	v := newOIDCEnv(t, demoserver.Options{}, oidc.Config{Flow: oidc.FlowPassword, DPoP: true}, nil)
 	if _, err := v.e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestDPoPResumedSessionNeedsALoginWithTheNewKey(t *testing.T) {
 	}
 	defer e2.Close()
 	e2.Resume(v.e.Stored(), "test")
-	if d := e2.Snapshot().DPoP; !d.Bound || d.Binding != BindingMismatch {
+	if d := e2.Snapshot().DPoP; !d.Bound || d.Binding != dpop.BindingMismatch {
 		t.Fatalf("resumed: %+v, want a bound token of another key", d)
 	}
 	if r := e2.Do(context.Background(), v.get()); r.Outcome != Parked {
@@ -200,7 +200,7 @@ func TestDPoPResumedSessionNeedsALoginWithTheNewKey(t *testing.T) {
 }
 
 func TestDPoPTokenStaysRedacted(t *testing.T) {
-	v := newOIDCEnv(t, demoserver.Options{}, OIDCConfig{Flow: FlowPassword, DPoP: true}, nil)
+	v := newOIDCEnv(t, demoserver.Options{}, oidc.Config{Flow: oidc.FlowPassword, DPoP: true}, nil)
 	if _, err := v.e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestDPoPTokenStaysRedacted(t *testing.T) {
 
 // A 401 for an expired bound token: the refresh, then the retry with a proof of its own.
 func TestDPoPReactiveRetryHasANewProof(t *testing.T) {
-	v := newOIDCEnv(t, demoserver.Options{}, OIDCConfig{Flow: FlowPassword, DPoP: true}, nil)
+	v := newOIDCEnv(t, demoserver.Options{}, oidc.Config{Flow: oidc.FlowPassword, DPoP: true}, nil)
 	if _, err := v.e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -235,8 +235,8 @@ func TestDPoPReactiveRetryHasANewProof(t *testing.T) {
 // authorization endpoint, and not before the provider is known.
 func TestDPoPTokenCallsAreTheTokenAndPAREndpoints(t *testing.T) {
 	p, _ := profile.Builtin("oauth2")
-	e, err := New(Config{BaseURL: "http://127.0.0.1:1", Profile: p, OIDC: &OIDCConfig{Issuer: "https://idp.test",
-		Flow: FlowPassword, DPoP: true}})
+	e, err := New(Config{BaseURL: "http://127.0.0.1:1", Profile: p, OIDC: &oidc.Config{Issuer: "https://idp.test",
+		Flow: oidc.FlowPassword, DPoP: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

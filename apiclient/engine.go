@@ -12,44 +12,19 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-resty/resty/v2"
 
+	"tokenscope/apiclient/oidc"
 	"tokenscope/apiclient/profile"
+	"tokenscope/apiclient/sent"
+	"tokenscope/apiclient/transport"
+	"tokenscope/internal/hostcheck"
 	"tokenscope/internal/redact"
 	"tokenscope/session"
 )
-
-// Strategy is when to refresh.
-type Strategy string
-
-// Strategies, as DESIGN.md defines them.
-const (
-	Auto       Strategy = "auto"       // proactive and reactive
-	Proactive  Strategy = "proactive"  // before a request, when exp is within the threshold
-	Reactive   Strategy = "reactive"   // after a 401
-	Background Strategy = "background" // a timer refreshes ahead of exp, even when idle (401s still handled)
-	Off        Strategy = "off"        // never: a 401 is reported
-)
-
-// Strategies lists the strategies in the order the TUI cycles them.
-func Strategies() []Strategy { return []Strategy{Auto, Proactive, Reactive, Background, Off} }
-
-// ParseStrategy accepts a strategy name.
-func ParseStrategy(s string) (Strategy, error) {
-	for _, st := range Strategies() {
-		if string(st) == strings.ToLower(s) {
-			return st, nil
-		}
-	}
-	return "", fmt.Errorf("unknown strategy %q (want auto, proactive, reactive, background or off)", s)
-}
-
-func (s Strategy) proactive() bool { return s == Auto || s == Proactive }
-func (s Strategy) reactive() bool  { return s == Auto || s == Reactive || s == Background }
 
 // Config sets up an Engine. Zero values take the defaults noted.
 type Config struct {
@@ -79,15 +54,19 @@ type Config struct {
 	MaxBodyBytes    int           // answers larger than this are refused; default 4 MiB
 	MaxParked       int           // default 10000
 
-	Transport http.RoundTripper // default NewTransport(TLSOptions{}); every call the engine makes uses it
+	Transport http.RoundTripper // default transport.New(transport.TLS{}); every call the engine makes uses it
 	// OIDC logs in through an identity provider instead of the profile's login endpoint, and
 	// refreshes at the provider's token endpoint. Nil: the profile's endpoints.
-	OIDC *OIDCConfig
+	OIDC *oidc.Config
 
 	// Secrets is the session's secrets: the engine adds every credential it is given and every
 	// token it receives, and masks with them what it says; the caller adds its own (a .http
 	// file's $processEnv values) and masks its output with them. Default a new set.
 	Secrets *redact.Secrets
+
+	// UserAgent names the client on every call the engine makes; default "tokenscope" (cmd
+	// adds its version). Not resty's go-resty/VERSION: a server's logs should say who called.
+	UserAgent string
 
 	// Diagnostics receives resty's own warnings, which would otherwise go to stderr and garble
 	// a TUI. Discarded when nil.
@@ -129,12 +108,12 @@ type Result struct {
 
 // Attempt is one send of a request: what it carried and how it was answered.
 type Attempt struct {
-	Generation int       // the access token generation it carried
-	Token      string    // that token's fingerprint
-	Sent       time.Time // when it went, by the engine's clock
-	Answered   time.Time // when its answer arrived, by the engine's clock; zero when none did
-	Status     int       // the answer's status; 0 when none came
-	Out        Outgoing  // what it carried
+	Generation int          // the access token generation it carried
+	Token      string       // that token's fingerprint
+	Sent       time.Time    // when it went, by the engine's clock
+	Answered   time.Time    // when its answer arrived, by the engine's clock; zero when none did
+	Status     int          // the answer's status; 0 when none came
+	Out        sent.Request // what it carried
 }
 
 // Generation is the access token generation the last attempt carried; 0 when none went.
@@ -182,7 +161,7 @@ type Snapshot struct {
 	DPoP          *DPoPStatus   // the proof key and the token's binding; nil when DPoP is off
 	// RefreshCookie is the cookie that holds the refresh token (the cookie convention): its
 	// name, attributes and expiry, never its value; nil otherwise.
-	RefreshCookie *CookieInfo
+	RefreshCookie *profile.CookieInfo
 	CSRFCookie    string // the CSRF cookie's name in the cookie convention; "" otherwise
 }
 
@@ -210,59 +189,44 @@ func (e *RefreshError) Error() string {
 }
 
 // Engine holds one session against one API. All methods are safe for concurrent use.
+//
+// It composes small parts, each with one job and its own lock (docs/ARCHITECTURE.md, "The
+// engine's parts"): the session store, the refresher (with the background loop), the skew
+// tracker, the cookie state, the parked queue and the counters. A part's lock is never held while
+// calling into another part, except where a part says so (the refresher reads the store under
+// its lock; the store runs the DPoP binding, and sendState the attacher's credential, under
+// its own).
 type Engine struct {
-	cfg       Config
-	profile   profile.Profile
-	transport http.RoundTripper // cfg.Transport or its default; shared by api, auth and key fetches
-	api       *resty.Client     // user requests; its hooks attach tokens and handle 401s
-	auth      *resty.Client     // login and refresh; no hooks, so a refresh can never refresh
-	log       *session.Log
-	diag      writerLogger // Config.Diagnostics, in resty's format
-	clock     session.Clock
+	cfg     Config                  // with defaults; cfg.Transport is the one every call uses, cfg.Log the log only it writes
+	profile profile.Profile         // cfg.Profile
+	api     *resty.Client           // user requests; its hooks attach tokens and handle 401s
+	auth    *resty.Client           // login and refresh; no hooks, so a refresh can never refresh
+	idp     atomic.Pointer[idpLink] // the discovered identity provider, once Config.OIDC's login discovered it
 
-	mu           sync.Mutex
-	sess         session.Session
-	serial       uint64 // bumps with every new access token; a request remembers the one it used
-	strategy     Strategy
-	singleFlight bool
-	flight       *flight // the refresh in flight, when single flight is on
-	refreshSeq   uint64
-	refreshing   int
-	skew         session.SkewEstimator
-	skewShown    time.Duration
-	lastDate     time.Time
-	lastDateRaw  string
-	lastDateRecv time.Time
-	parked       []*parkedReq
-	parkedSorted bool // parked is in request-id order
-	accessVer    session.Verification
-	refreshVer   session.Verification
-	idToken      session.Token // from the last OIDC login
-	idpKeys      session.Keys  // the identity provider's published keys, once discovered
-	dpop         *dpopState    // nil unless Config.OIDC.DPoP
-	cookies      *cookieState  // the jar; nil unless the profile's refresh.send is "cookie"
-	hosted       profile.Env   // the profile's *_env values, read once at New
-	attach       *attacher     // what every API request carries, and the record of it
+	store     tokenStore   // the session, serial, verifications, ID token
+	refresher *refresher   // strategy, single flight, refresh ids, refreshes in flight, reuse, the background loop
+	skew      skewTracker  // the server's clock
+	cookies   *cookieState // the jar; nil unless the profile's refresh.send is "cookie"
+	parked    parkedQueue  // requests waiting for a login
+	counters  counters     // what the engine did; a request's id is its number
+	deadlines deadlines    // shared request deadlines (see deadlines)
 
-	idp atomic.Pointer[idpLink] // the discovered identity provider, once Config.OIDC's login discovered it
-
-	deadlines deadlines // shared request deadlines (see deadlines)
-	uses      tokenUses // presentations per refresh token, to name reuse (reuse.go)
-
-	reqSeq   atomic.Uint64
-	counters struct {
-		requests, refreshCalls, refreshOK, refreshFailures, unauthorized, loggedOut atomic.Uint64
-	}
-
-	wake   chan struct{} // nudges the background loop
-	stop   chan struct{}
-	closed sync.Once
-	bgDone chan struct{}
+	// The attacher's: what a request carries.
+	attach *attacher   // what every API request carries, and the record of it
+	dpop   *dpopState  // nil unless Config.OIDC.DPoP
+	hosted profile.Env // the profile's *_env values, read once at New
 }
 
-type parkedReq struct {
-	id  uint64
-	req profile.Request
+// counters are what the engine did, counted as it goes.
+type counters struct {
+	requests, refreshCalls, refreshOK, refreshFailures, unauthorized, loggedOut atomic.Uint64
+}
+
+func (c *counters) snapshot() Counters {
+	return Counters{
+		Requests: c.requests.Load(), RefreshCalls: c.refreshCalls.Load(), RefreshOK: c.refreshOK.Load(),
+		RefreshFailures: c.refreshFailures.Load(), Unauthorized: c.unauthorized.Load(), LoggedOut: c.loggedOut.Load(),
+	}
 }
 
 // withDefaults checks cfg and fills in the defaults the Config fields document.
@@ -288,8 +252,11 @@ func (cfg *Config) withDefaults() error {
 	}
 	if cfg.OIDC != nil {
 		o := *cfg.OIDC // the caller's struct stays as it was
-		if err := o.withDefaults(cfg); err != nil {
+		if err := o.WithDefaults(cfg.ClientID, cfg.ClientSecret); err != nil {
 			return err
+		}
+		if cfg.ClientSecret == "" {
+			cfg.ClientSecret = o.ClientSecret // so that redaction knows it
 		}
 		cfg.OIDC = &o
 	}
@@ -321,11 +288,14 @@ func (cfg *Config) withDefaults() error {
 	if cfg.MaxParked <= 0 {
 		cfg.MaxParked = 10000
 	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "tokenscope"
+	}
 	if cfg.Diagnostics == nil {
 		cfg.Diagnostics = io.Discard
 	}
 	if cfg.Transport == nil {
-		tr, err := NewTransport(TLSOptions{})
+		tr, err := transport.New(transport.TLS{})
 		if err != nil {
 			return err
 		}
@@ -340,17 +310,11 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{
-		cfg:          cfg,
-		profile:      cfg.Profile,
-		transport:    cfg.Transport,
-		log:          cfg.Log,
-		diag:         writerLogger{cfg.Diagnostics},
-		clock:        cfg.Clock,
-		strategy:     cfg.Strategy,
-		singleFlight: !cfg.NoSingleFlight,
-		wake:         make(chan struct{}, 1),
-		stop:         make(chan struct{}),
-		bgDone:       make(chan struct{}),
+		cfg:       cfg,
+		profile:   cfg.Profile,
+		store:     tokenStore{keys: cfg.Keys},
+		refresher: newRefresher(cfg.Strategy, !cfg.NoSingleFlight),
+		parked:    parkedQueue{max: cfg.MaxParked},
 	}
 	hosted, err := cfg.Profile.ResolveEnv()
 	if err != nil {
@@ -385,23 +349,22 @@ func New(cfg Config) (*Engine, error) {
 func (e *Engine) newResty() *resty.Client {
 	c := resty.New().
 		SetBaseURL(strings.TrimRight(e.cfg.BaseURL, "/")).
-		SetLogger(e.diag).
+		SetLogger(e.diag()).
 		SetResponseBodyLimit(e.cfg.MaxBodyBytes).
-		SetTransport(e.transport)
+		SetTransport(e.cfg.Transport).
+		SetHeader("User-Agent", e.cfg.UserAgent) // a request's own User-Agent (-H) wins
 	return c
 }
 
 // Close stops the background refresher. In-flight requests finish on their own.
-func (e *Engine) Close() {
-	e.closed.Do(func() {
-		close(e.stop)
-		<-e.bgDone
-	})
-}
+func (e *Engine) Close() { e.refresher.loop.close() }
+
+// nudge has the background loop look at the session again: it changed.
+func (e *Engine) nudge() { e.refresher.loop.nudge() }
 
 // Log is the engine's event log, to read: the engine is its only writer (Note records what
 // happens outside the engine).
-func (e *Engine) Log() session.LogView { return e.log.View() }
+func (e *Engine) Log() session.LogView { return e.cfg.Log.View() }
 
 // Profile is the engine's profile.
 func (e *Engine) Profile() profile.Profile { return e.profile }
@@ -410,37 +373,42 @@ func (e *Engine) Profile() profile.Profile { return e.profile }
 func (e *Engine) Target() string { return e.cfg.BaseURL }
 
 // Counters returns what the engine has done so far.
-func (e *Engine) Counters() Counters {
-	c := &e.counters
-	return Counters{
-		Requests: c.requests.Load(), RefreshCalls: c.refreshCalls.Load(), RefreshOK: c.refreshOK.Load(),
-		RefreshFailures: c.refreshFailures.Load(), Unauthorized: c.unauthorized.Load(), LoggedOut: c.loggedOut.Load(),
-	}
-}
+func (e *Engine) Counters() Counters { return e.counters.snapshot() }
 
-// Snapshot returns the session and settings as they are now.
+// Snapshot returns the session and settings as they are now. Each part is read under its own
+// lock, one after the other: a display may show a refresh count a moment younger than the
+// session beside it, never a torn token.
 func (e *Engine) Snapshot() Snapshot {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s := e.sess
-	s.Parked = len(e.parked)
-	cookie, csrf := e.cookieSnapshotLocked()
+	v := e.store.view()
+	s := v.sess
+	s.Skew = e.skew.estimate()
+	s.Parked = e.parked.len()
+	refreshing := e.refresher.running()
+	if s.State == session.StateActive && refreshing > 0 {
+		s.State = session.StateRefreshing
+	}
+	cookie, csrf := e.cookieSnapshot(s.Refresh.Raw != "")
 	return Snapshot{
-		Session: s, Target: e.cfg.BaseURL, Profile: e.profile.Name, Strategy: e.strategy,
-		SingleFlight: e.singleFlight, Threshold: e.thresholdFor(e.sess.Access),
-		AccessVerify: e.accessVer, RefreshVerify: e.refreshVer, Refreshing: e.refreshing, IDToken: e.idToken,
-		IDTokenCheck: e.idTokenCheck(), Flow: e.flow(), DPoP: e.dpopStatusLocked(),
+		Session: s, Target: e.cfg.BaseURL, Profile: e.profile.Name, Strategy: e.refresher.currentStrategy(),
+		SingleFlight: e.refresher.singleFlight.Load(), Threshold: e.thresholdFor(s.Access),
+		AccessVerify: v.accessVer, RefreshVerify: v.refreshVer, Refreshing: refreshing, IDToken: v.idToken,
+		IDTokenCheck: e.idTokenCheck(v.idToken), Flow: e.flow(), DPoP: e.dpopStatus(s.Access),
 		RefreshCookie: cookie, CSRFCookie: csrf,
 	}
 }
 
+// state is a session state as the user sees it: an active session with a refresh in flight is
+// refreshing (the refresher's count says so; the store never does).
+func (e *Engine) state(st session.State) session.State {
+	if st == session.StateActive && e.refresher.running() > 0 {
+		return session.StateRefreshing
+	}
+	return st
+}
+
 // SetStrategy changes the strategy from now on.
 func (e *Engine) SetStrategy(s Strategy) {
-	e.mu.Lock()
-	old := e.strategy
-	e.strategy = s
-	e.mu.Unlock()
-	if old != s {
+	if old := e.refresher.setStrategy(s); old != s {
 		e.emit(session.Event{Kind: session.KindNote, Reason: fmt.Sprintf("strategy %s → %s", old, s)})
 		e.nudge()
 	}
@@ -448,17 +416,16 @@ func (e *Engine) SetStrategy(s Strategy) {
 
 // SetSingleFlight switches single flight (and the stale-token check that goes with it).
 func (e *Engine) SetSingleFlight(on bool) {
-	e.mu.Lock()
-	old := e.singleFlight
-	e.singleFlight = on
-	e.mu.Unlock()
-	if old != on {
+	if old := e.refresher.setSingleFlight(on); old != on {
 		state := map[bool]string{true: "on", false: "off (stampede demo)"}[on]
 		e.emit(session.Event{Kind: session.KindNote, Reason: "single flight " + state})
 	}
 }
 
-func (e *Engine) now() time.Time { return e.clock.Now() }
+func (e *Engine) now() time.Time { return e.cfg.Clock.Now() }
+
+// diag is Config.Diagnostics in resty's format.
+func (e *Engine) diag() writerLogger { return writerLogger{e.cfg.Diagnostics} }
 
 // Note records something the user did outside the engine (a demo fault, say) in the event
 // log, so that the log tells the whole story.
@@ -467,56 +434,22 @@ func (e *Engine) Note(reason string) {
 }
 
 // serverNow is the server's clock as the skew estimate has it: what exp is compared with.
-func (e *Engine) serverNow() time.Time {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.sess.ServerNow(e.now())
-}
+func (e *Engine) serverNow() time.Time { return e.skew.serverNow(e.now()) }
 
 func (e *Engine) emit(ev session.Event) session.Event {
 	if ev.Time.IsZero() {
 		ev.Time = e.now()
 	}
-	return e.log.Append(ev)
+	return e.cfg.Log.Append(ev)
 }
 
-func (e *Engine) nudge() {
-	select {
-	case e.wake <- struct{}{}:
-	default:
-	}
-}
-
-// thresholdFor is the refresh threshold for a token; the caller holds e.mu or owns t.
+// thresholdFor is the refresh threshold for a token: Config.Threshold, or the token's own
+// (session.Token.DefaultThreshold).
 func (e *Engine) thresholdFor(t session.Token) time.Duration {
 	if e.cfg.Threshold > 0 {
 		return e.cfg.Threshold
 	}
-	life := observedLifetime(t)
-	if life <= 0 {
-		return 30 * time.Second
-	}
-	// Never more than a third of the lifetime: a token must not be born inside its own refresh
-	// window, or every request would refresh it again.
-	return min(max(life/6, time.Second), life/3, 5*time.Minute)
-}
-
-// observedLifetime is the life a token was handed over with: exp minus the later of its iat
-// and the moment it arrived (ReceivedAt, on the server's clock as the skew estimate had it).
-// Not Token.Lifetime, exp minus iat: stock simplejwt copies the refresh token's iat into each
-// access token it mints, so that its 5 s tokens claim a life growing by every refresh, and a
-// threshold taken as a fraction of it soon covered the whole token: a refresh storm. An iat
-// within a second before the arrival is taken as it is (claims have whole seconds), so that a
-// token minted as it was sent keeps its round lifetime.
-func observedLifetime(t session.Token) time.Duration {
-	if !t.HasExpiry() || t.ReceivedAt.IsZero() {
-		return t.Lifetime()
-	}
-	start := t.ReceivedAt
-	if t.IssuedAt.After(start.Add(-time.Second)) {
-		start = t.IssuedAt
-	}
-	return t.ExpiresAt.Sub(start)
+	return t.DefaultThreshold()
 }
 
 // stripAuthOnRedirect keeps credentials on the origin they were meant for. Go drops
@@ -532,10 +465,10 @@ func (e *Engine) stripAuthOnRedirect(req *http.Request, via []*http.Request) err
 	if len(via) == 0 {
 		return nil
 	}
-	first := originOf(via[0].URL)
-	cross := originOf(req.URL) != first
+	first := hostcheck.OriginOf(via[0].URL)
+	cross := hostcheck.OriginOf(req.URL) != first
 	for _, v := range via[1:] {
-		cross = cross || originOf(v.URL) != first
+		cross = cross || hostcheck.OriginOf(v.URL) != first
 	}
 	if cross {
 		e.stripCredentials(req.Header)
@@ -555,9 +488,8 @@ func (e *Engine) stripCredentials(h http.Header) {
 	if ep := e.profile.Refresh; ep.Send == profile.SendHeader && ep.TokenField != "" {
 		h.Del(ep.TokenField)
 	}
-	e.mu.Lock()
-	secrets := append([]string{e.sess.Access.Raw, e.sess.Refresh.Raw}, e.hosted.Secrets...)
-	e.mu.Unlock()
+	acc, ref := e.store.tokens()
+	secrets := append([]string{acc.Raw, ref.Raw}, e.hosted.Secrets...)
 	for k, vs := range h {
 		for _, v := range vs {
 			for _, sec := range secrets {
@@ -567,19 +499,6 @@ func (e *Engine) stripCredentials(h http.Header) {
 			}
 		}
 	}
-}
-
-// origin is what a credential is bound to: scheme, host and port, as RFC 6454 has it.
-type origin struct{ scheme, host, port string }
-
-// originOf is u's origin, the default port filled in (80 for http, 443 for https) and the host
-// in lower case without a trailing dot.
-func originOf(u *url.URL) origin {
-	o := origin{scheme: strings.ToLower(u.Scheme), host: strings.TrimSuffix(strings.ToLower(u.Hostname()), "."), port: u.Port()}
-	if o.port == "" {
-		o.port = map[string]string{"http": "80", "https": "443"}[o.scheme]
-	}
-	return o
 }
 
 // writerLogger sends resty's log lines to a writer instead of stderr.

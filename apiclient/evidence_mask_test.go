@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"tokenscope/apiclient/profile"
+	"tokenscope/internal/har"
 	"tokenscope/internal/redact"
 )
 
@@ -68,7 +69,7 @@ func TestEvidenceMasksEverySecret(t *testing.T) {
 	srv := &echoServer{t: t}
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
-	rec := NewRecorder(http.DefaultTransport)
+	rec := har.NewRecorder(http.DefaultTransport)
 	p, _ := profile.Builtin("simplejwt")
 	e, err := New(Config{BaseURL: ts.URL, Profile: p, Username: "demo", Password: "demo", Transport: rec})
 	if err != nil {

@@ -3,7 +3,6 @@ package apiclient
 // Login, logout and the replay of requests parked while the session was dead.
 
 import (
-	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -72,18 +71,7 @@ func (e *Engine) loginPassword(ctx context.Context, target, how string) error {
 // brought one) and records it; how completes "logged in ...".
 func (e *Engine) installLogin(p profile.Answer, idTok session.Token, how string) {
 	e.keepSecret(p.Access, p.Refresh, idTok)
-	e.mu.Lock()
-	logins := e.sess.Logins + 1
-	e.sess = session.Session{
-		State: session.StateActive, Access: p.Access, Refresh: p.Refresh, Generation: 1,
-		Family: session.FamilyName(p.Refresh, logins), Logins: logins, Skew: e.skew.Estimate(), Source: "login",
-	}
-	e.idToken = idTok
-	bindNote := e.bindLocked(p, true)
-	e.serial++
-	e.verifyLocked()
-	e.mu.Unlock()
-	if bindNote != "" {
+	if bindNote := e.store.login(p, idTok, func() string { return e.bind(p, true) }); bindNote != "" {
 		e.Note(bindNote)
 	}
 	e.emit(session.Event{Kind: session.KindLogin, Generation: 1, Exp: p.Access.ExpiresAt, Token: p.Access.Fingerprint(),
@@ -91,25 +79,18 @@ func (e *Engine) installLogin(p profile.Answer, idTok session.Token, how string)
 	e.nudge()
 }
 
-// replayParked sends parked requests one at a time in the order the user sent them (request
-// ids are given out as requests arrive). Requests of one burst park in whatever order their
-// 401s came back, so the queue is sorted, not taken as parked. Requests parked while the
-// replay runs are replayed too.
+// replayParked sends parked requests one at a time, in the order the user sent them, while
+// the session stays live. Requests parked while the replay runs are replayed too.
 func (e *Engine) replayParked(ctx context.Context) []Result {
 	var results []Result
 	for {
-		e.mu.Lock()
-		if len(e.parked) == 0 || e.sess.State != session.StateActive {
-			e.mu.Unlock()
+		if _, st := e.store.generation(); st != session.StateActive { // a refresh in flight does not stop it
 			return results
 		}
-		if !e.parkedSorted {
-			slices.SortStableFunc(e.parked, func(a, b *parkedReq) int { return cmp.Compare(a.id, b.id) })
-			e.parkedSorted = true
+		pr, ok := e.parked.pop()
+		if !ok {
+			return results
 		}
-		pr := e.parked[0]
-		e.parked = e.parked[1:]
-		e.mu.Unlock()
 		e.emit(session.Event{Kind: session.KindReplayed, RequestID: pr.id, Method: pr.req.Method, Path: pr.req.Path,
 			Reason: "replaying after login"})
 		results = append(results, e.do(ctx, &call{id: pr.id, req: pr.req, replayed: true}))
@@ -125,36 +106,17 @@ func (e *Engine) loginFailed(reason string, cause error) error {
 
 // Logout forgets the tokens. Requests sent afterwards are parked until the next Login.
 func (e *Engine) Logout() {
-	e.mu.Lock()
-	e.sess.State = session.StateLoggedOut
-	e.sess.Access, e.sess.Refresh = session.Token{}, session.Token{}
-	e.idToken = session.Token{}
-	e.sess.Reason, e.sess.End = "logged out", session.EndUserLogout
-	e.serial++
-	e.mu.Unlock()
+	e.store.logout()
 	e.forgetCookies()
 	e.emit(session.Event{Kind: session.KindLogout, End: session.EndUserLogout, Reason: "logged out by the user"})
 }
 
 // Parked returns how many requests wait for a login.
-func (e *Engine) Parked() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return len(e.parked)
-}
+func (e *Engine) Parked() int { return e.parked.len() }
 
 // loginRequired ends the session for end, said in reason.
 func (e *Engine) loginRequired(end session.End, reason string) {
-	e.mu.Lock()
-	already := e.sess.State == session.StateLoginRequired
-	e.sess.State = session.StateLoginRequired
-	if !already {
-		// The first cause stays: in a stampede the rejections after it only echo it (the
-		// family is revoked), and the dialog should say why the session ended.
-		e.sess.Reason, e.sess.End = reason, end
-	}
-	e.mu.Unlock()
-	if !already {
+	if e.store.end(end, reason) {
 		e.counters.loggedOut.Add(1)
 		e.emit(session.Event{Kind: session.KindLogout, State: session.StateLoginRequired, End: end, Reason: "login required: " + reason})
 	}

@@ -19,7 +19,7 @@ import (
 
 // newOIDCEnv is a demo server (the OpenID provider and the API at once) and an engine that
 // logs in there through oc. It does not log in. wrap, when set, stands between the two.
-func newOIDCEnv(t *testing.T, so demoserver.Options, oc OIDCConfig, wrap func(http.Handler) http.Handler) *env {
+func newOIDCEnv(t *testing.T, so demoserver.Options, oc oidc.Config, wrap func(http.Handler) http.Handler) *env {
 	t.Helper()
 	clock := testClock(epoch)
 	so.Clock = clock
@@ -37,7 +37,7 @@ func newOIDCEnv(t *testing.T, so demoserver.Options, oc OIDCConfig, wrap func(ht
 	oc.Issuer = ts.URL
 	cfg := Config{BaseURL: ts.URL, Profile: p, Clock: clock, OIDC: &oc, RefreshBackoff: 5 * time.Millisecond,
 		Transport: &http.Transport{MaxConnsPerHost: 64, MaxIdleConnsPerHost: 64}}
-	if oc.Flow == FlowPassword {
+	if oc.Flow == oidc.FlowPassword {
 		// Only here: the events redact the password, and the user's name is the same word.
 		cfg.Username, cfg.Password = "demo", "demo"
 	}
@@ -67,9 +67,9 @@ func (b browser) authorize(authURL string) error { return b.Authorize(authURL, "
 // deviceConfig approves every device code through the HTML pages; once approved, the shared
 // clock moves to the waiting poll's deadline (the engine's poll timer runs on it) and that poll
 // collects the tokens.
-func deviceConfig(t *testing.T, clk func() *clock.Manual) OIDCConfig {
-	return OIDCConfig{
-		Flow: FlowDevice,
+func deviceConfig(t *testing.T, clk func() *clock.Manual) oidc.Config {
+	return oidc.Config{
+		Flow: oidc.FlowDevice,
 		OnDeviceCode: func(d oidc.DeviceAuth) {
 			go func() {
 				if err := newBrowser().approveDevice(d); err != nil {
@@ -128,7 +128,7 @@ func burstAtExpiry(t *testing.T, v *env, n int) {
 }
 
 func TestOIDCClientCredentialsOneFetchAtExpiry(t *testing.T) {
-	v := newOIDCEnv(t, demoserver.Options{}, OIDCConfig{Flow: FlowClientCredentials, ClientID: "tokenscope-cc", ClientSecret: "demo-secret"}, nil)
+	v := newOIDCEnv(t, demoserver.Options{}, oidc.Config{Flow: oidc.FlowClientCredentials, ClientID: "tokenscope-cc", ClientSecret: "demo-secret"}, nil)
 	if _, err := v.e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestOIDCAuthCodeThenOneRefresh(t *testing.T) {
 }
 
 func TestOIDCPasswordAtDiscoveredEndpoint(t *testing.T) {
-	v := newOIDCEnv(t, demoserver.Options{}, OIDCConfig{Flow: FlowPassword}, nil)
+	v := newOIDCEnv(t, demoserver.Options{}, oidc.Config{Flow: oidc.FlowPassword}, nil)
 	if _, err := v.e.Login(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestOIDCPasswordAtDiscoveredEndpoint(t *testing.T) {
 }
 
 func TestOIDCInvalidClientShowsHint(t *testing.T) {
-	v := newOIDCEnv(t, demoserver.Options{}, OIDCConfig{Flow: FlowClientCredentials, ClientID: "tokenscope-cc", ClientSecret: "wrong"}, nil)
+	v := newOIDCEnv(t, demoserver.Options{}, oidc.Config{Flow: oidc.FlowClientCredentials, ClientID: "tokenscope-cc", ClientSecret: "wrong"}, nil)
 	_, err := v.e.Login(context.Background())
 	hint := (&oidc.Error{Code: "invalid_client"}).Hint()
 	if err == nil || !strings.Contains(err.Error(), "invalid_client") || !strings.Contains(err.Error(), hint) {
@@ -292,13 +292,13 @@ func TestOIDCOfflineAccessNotGrantedNote(t *testing.T) {
 func TestOIDCConfigChecked(t *testing.T) {
 	p, _ := profile.Builtin("oauth2")
 	for _, tc := range []struct {
-		oc   OIDCConfig
+		oc   oidc.Config
 		want string
 	}{
-		{OIDCConfig{Issuer: "http://127.0.0.1:1", Flow: "implicit"}, "auth-code, device, client-credentials, password"},
-		{OIDCConfig{Issuer: "http://127.0.0.1:1"}, "OnAuthURL"},
-		{OIDCConfig{Issuer: "http://127.0.0.1:1", Flow: FlowDevice}, "OnDeviceCode"},
-		{OIDCConfig{Flow: FlowPassword}, "issuer"},
+		{oidc.Config{Issuer: "http://127.0.0.1:1", Flow: "implicit"}, "auth-code, device, client-credentials, password"},
+		{oidc.Config{Issuer: "http://127.0.0.1:1"}, "OnAuthURL"},
+		{oidc.Config{Issuer: "http://127.0.0.1:1", Flow: oidc.FlowDevice}, "OnDeviceCode"},
+		{oidc.Config{Flow: oidc.FlowPassword}, "issuer"},
 	} {
 		_, err := New(Config{BaseURL: "http://127.0.0.1:1", Profile: p, OIDC: &tc.oc})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -306,18 +306,18 @@ func TestOIDCConfigChecked(t *testing.T) {
 		}
 	}
 	// Defaults: the oauth2 wire format, the scope and redirect URI, the caller's struct untouched.
-	oc := OIDCConfig{Issuer: "http://127.0.0.1:1", Flow: FlowDevice, OnDeviceCode: func(oidc.DeviceAuth) {}}
+	oc := oidc.Config{Issuer: "http://127.0.0.1:1", Flow: oidc.FlowDevice, OnDeviceCode: func(oidc.DeviceAuth) {}}
 	e, err := New(Config{BaseURL: "http://127.0.0.1:1", OIDC: &oc})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Close()
 	got := e.cfg.OIDC
-	if e.Profile().Name != "oauth2" || got.Scope != DefaultOIDCScope || got.ClientID != "tokenscope" || got.RedirectURI != oidc.DefaultRedirectURI {
+	if e.Profile().Name != "oauth2" || got.Scope != oidc.DefaultScope || got.ClientID != "tokenscope" || got.RedirectURI != oidc.DefaultRedirectURI {
 		t.Errorf("defaults: profile %s, %+v", e.Profile().Name, *got)
 	}
 	if oc.Scope != "" {
-		t.Error("New changed the caller's OIDCConfig")
+		t.Error("New changed the caller's oidc.Config")
 	}
 	if _, err := e.Login(context.Background()); err == nil || !strings.Contains(err.Error(), "discovery") {
 		t.Errorf("login against nothing: err %v, want a discovery failure", err)

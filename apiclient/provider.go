@@ -12,12 +12,18 @@ import (
 
 	"tokenscope/apiclient/oidc"
 	"tokenscope/apiclient/profile"
+	"tokenscope/apiclient/sent"
 	"tokenscope/session"
 )
 
 // ProviderIntrospect marks a Request the engine sends to the provider's introspection endpoint
 // with the current access token in its form: a preset cannot hold the token itself.
 const ProviderIntrospect = "introspect"
+
+// ProviderUserinfo marks the provider's userinfo request: it goes to the identity provider's
+// origin, not the target's, and the attacher gives it the access token the provider issued but
+// none of the target's own headers.
+const ProviderUserinfo = "userinfo"
 
 // ProviderRequests are the provider's ready-made requests (userinfo, introspection of the
 // access token) once the provider is known: after a login or the first refresh. Without an
@@ -29,8 +35,8 @@ func (e *Engine) ProviderRequests() []profile.Request {
 	}
 	p := l.client.Provider
 	var out []profile.Request
-	if p.UserinfoEndpoint != "" && l.flow != FlowClientCredentials {
-		out = append(out, profile.Request{Name: "userinfo", Method: http.MethodGet, Path: p.UserinfoEndpoint})
+	if p.UserinfoEndpoint != "" && l.flow != oidc.FlowClientCredentials {
+		out = append(out, profile.Request{Name: "userinfo", Method: http.MethodGet, Path: p.UserinfoEndpoint, Provider: ProviderUserinfo})
 	}
 	if p.IntrospectionEndpoint != "" {
 		out = append(out, profile.Request{Name: "introspect the access token", Method: http.MethodPost,
@@ -45,9 +51,8 @@ func (e *Engine) introspect(ctx context.Context, c *call) Result {
 	start := e.now()
 	res := Result{ID: c.id, Request: c.req, Sent: start}
 	l := e.idp.Load()
-	e.mu.Lock()
-	acc, gen := e.sess.Access, e.sess.Generation
-	e.mu.Unlock()
+	acc, _ := e.store.tokens()
+	gen, _ := e.store.generation()
 	fail := func(reason string) Result {
 		res.Outcome, res.Reason, res.Done = Failed, reason, e.now()
 		res.Duration = res.Done.Sub(start)
@@ -67,10 +72,10 @@ func (e *Engine) introspect(ctx context.Context, c *call) Result {
 	defer cancel()
 	// The client's credentials and the token travel in the form the provider's client builds:
 	// the record says where it went, not what it carried.
-	res.Attempts = []Attempt{{Generation: gen, Token: acc.Fingerprint(), Sent: start, Out: Outgoing{Method: c.req.Method, path: c.req.Path}}}
+	res.Attempts = []Attempt{{Generation: gen, Token: acc.Fingerprint(), Sent: start, Out: sent.New(sent.Parts{Method: c.req.Method, Path: c.req.Path})}}
 	status, body, err := l.client.Introspect(ctx, acc.Raw, "access_token")
 	if err != nil {
-		return fail(e.redactClip(oidcReason(err)))
+		return fail(e.redactClip(oidc.Reason(err)))
 	}
 	res.Status, res.Body, res.Done = status, body, e.now()
 	res.Attempts[0].Status, res.Attempts[0].Answered = status, res.Done
@@ -93,12 +98,11 @@ func (e *Engine) SignOut(ctx context.Context) string {
 	if e.cfg.OIDC == nil || l == nil {
 		return "logged out (tokens forgotten; no identity provider to revoke them at)"
 	}
-	e.mu.Lock()
-	tok, hint := e.sess.Refresh, "refresh_token"
+	acc, tok := e.store.tokens()
+	hint := "refresh_token"
 	if tok.Raw == "" {
-		tok, hint = e.sess.Access, "access_token"
+		tok, hint = acc, "access_token"
 	}
-	e.mu.Unlock()
 	if tok.Raw == "" {
 		return "logged out (no token to revoke)"
 	}
@@ -112,7 +116,7 @@ func (e *Engine) SignOut(ctx context.Context) string {
 	case errors.Is(err, oidc.ErrNoEndpoint):
 		msg = "the provider has no revocation endpoint: the tokens were forgotten here but stay valid until they expire"
 	default:
-		msg = "revocation failed, the tokens may stay valid until they expire: " + e.redactClip(oidcReason(err))
+		msg = "revocation failed, the tokens may stay valid until they expire: " + e.redactClip(oidc.Reason(err))
 	}
 	e.Note(msg)
 	return msg
@@ -132,7 +136,7 @@ const InteractiveLoginTimeout = 10 * time.Minute
 // LoginWaitsForUser says whether logging in waits for a person: the auth-code and device flows.
 func (e *Engine) LoginWaitsForUser() bool {
 	o := e.cfg.OIDC
-	return o != nil && (o.Flow == FlowAuthCode || o.Flow == FlowDevice)
+	return o != nil && (o.Flow == oidc.FlowAuthCode || o.Flow == oidc.FlowDevice)
 }
 
 // LoginTimeout is how long a login may take: timeout, or InteractiveLoginTimeout when it
@@ -153,9 +157,9 @@ func (e *Engine) flow() string {
 }
 
 // idTokenCheck says in words what the login checked of the ID token: a token that failed a
-// check never got this far. Called with e.mu held.
-func (e *Engine) idTokenCheck() string {
-	if e.idToken.Empty() {
+// check never got this far.
+func (e *Engine) idTokenCheck(idToken session.Token) string {
+	if idToken.Empty() {
 		return ""
 	}
 	l := e.idp.Load()
@@ -163,7 +167,7 @@ func (e *Engine) idTokenCheck() string {
 		return "not checked in this run (resumed from a session file)"
 	}
 	claims := "iss, aud, exp"
-	if l.flow == FlowAuthCode {
+	if l.flow == oidc.FlowAuthCode {
 		claims += ", nonce"
 	}
 	if l.client.Keyfunc == nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"tokenscope/apiclient/oidc"
 	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
 )
@@ -15,7 +16,7 @@ import (
 func authCodeLogin(t *testing.T) *env {
 	t.Helper()
 	errc := make(chan error, 1)
-	v := newOIDCEnv(t, es256, OIDCConfig{Flow: FlowAuthCode, RedirectURI: "http://127.0.0.1:0/callback",
+	v := newOIDCEnv(t, es256, oidc.Config{Flow: oidc.FlowAuthCode, RedirectURI: "http://127.0.0.1:0/callback",
 		OnAuthURL: func(u string) { go func() { errc <- newBrowser().authorize(u) }() }}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -50,7 +51,7 @@ func TestProviderRequestsUserinfoAndIntrospection(t *testing.T) {
 }
 
 func TestProviderRequestsNeedALogin(t *testing.T) {
-	v := newOIDCEnv(t, es256, OIDCConfig{Flow: FlowClientCredentials, ClientID: "tokenscope-cc", ClientSecret: "demo-secret"}, nil)
+	v := newOIDCEnv(t, es256, oidc.Config{Flow: oidc.FlowClientCredentials, ClientID: "tokenscope-cc", ClientSecret: "demo-secret"}, nil)
 	if r := v.e.ProviderRequests(); r != nil {
 		t.Fatalf("before any login: %+v", r)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"tokenscope/apiclient/oidc"
 	"tokenscope/apiclient/profile"
 	"tokenscope/session"
 )
@@ -20,91 +21,41 @@ func (e *Engine) RefreshNow(ctx context.Context) error {
 // and a caller whose token was already replaced (usedSerial older than the current one) gets
 // the new token without a call at all. usedSerial 0 means "refresh regardless".
 func (e *Engine) refresh(ctx context.Context, why session.Why, usedSerial, reqID uint64, reason string) error {
-	e.mu.Lock()
-	if e.sess.State == session.StateLoginRequired || e.sess.State == session.StateLoggedOut {
-		e.mu.Unlock()
-		return ErrLoginRequired
-	}
-	if e.singleFlight && usedSerial != 0 && usedSerial < e.serial {
-		e.mu.Unlock()
-		return nil
-	}
-	if e.singleFlight && e.flight != nil {
-		f := e.flight
-		f.waiters++
-		n := f.waiters
-		e.mu.Unlock()
-		e.emit(session.Event{Kind: session.KindRefreshWait, RequestID: reqID, RefreshID: f.id, Why: why, Waiting: n,
-			Reason: fmt.Sprintf("waiting on refresh #%d (%d queued)", f.id, n)})
+	f, waiters, err := e.refresher.begin(&e.store, usedSerial)
+	switch {
+	case err != nil || f == nil:
+		return err
+	case waiters > 0:
+		e.emit(session.Event{Kind: session.KindRefreshWait, RequestID: reqID, RefreshID: f.id, Why: why, Waiting: waiters,
+			Reason: fmt.Sprintf("waiting on refresh #%d (%d queued)", f.id, waiters)})
 		return f.wait(ctx)
 	}
-	e.refreshSeq++
-	f := &flight{id: e.refreshSeq, done: make(chan struct{})}
-	if e.singleFlight {
-		e.flight = f
-	}
-	e.refreshing++
-	e.sess.State = session.StateRefreshing
-	refreshTok := e.sess.Refresh
-	// Counted in flight from the moment the token is taken, not when the call goroutine runs: a
-	// call that ends first must not see the token settled while another is about to present it.
-	fp := refreshTok.Fingerprint() // "" for client credentials, which have none to count
-	e.uses.enter(fp, e.sess.Family)
-	e.mu.Unlock()
-
 	e.emit(session.Event{Kind: session.KindRefreshStart, RequestID: reqID, RefreshID: f.id, Why: why, Reason: reason,
-		Token: refreshTok.Fingerprint()})
+		Token: f.fp})
 	// The refresh runs on its own: the request that started it may give up (its deadline, its
 	// caller) like any request waiting on it, and the refresh still completes for the others.
 	go func() {
-		err := e.runRefresh(f.id, refreshTok)
-		e.noteUse(fp, e.uses.leave(fp))
-		e.mu.Lock()
-		if e.flight == f {
-			e.flight = nil
-		}
-		e.refreshing--
-		if e.refreshing == 0 && e.sess.State == session.StateRefreshing {
-			e.sess.State = session.StateActive
-		}
-		e.mu.Unlock()
+		err := e.runRefresh(f)
+		e.noteUse(f.fp, e.refresher.end(f))
 		f.err = err
 		close(f.done)
 	}()
 	return f.wait(ctx)
 }
 
-// flight is one refresh call and the requests waiting on it.
-type flight struct {
-	id      uint64
-	waiters int
-	done    chan struct{}
-	err     error
-}
-
-// wait returns the refresh's outcome, or gives up when ctx ends first.
-func (f *flight) wait(ctx context.Context) error {
-	select {
-	case <-f.done:
-		return f.err
-	case <-ctx.Done():
-		return fmt.Errorf("gave up waiting for refresh #%d: %w", f.id, ctx.Err())
-	}
-}
-
 // runRefresh calls the refresh endpoint, retrying transient failures with capped exponential
 // backoff. The call runs on its own context: the request that started it may be cancelled, but
 // the others waiting on it must not be.
-func (e *Engine) runRefresh(id uint64, refreshTok session.Token) error {
+func (e *Engine) runRefresh(f *flight) error {
 	wait := e.cfg.RefreshBackoff
-	fp := refreshTok.Fingerprint() // refresh counts it in flight around this call
+	id, refreshTok, fp := f.id, f.token, f.fp
 	for attempt := 1; ; attempt++ {
-		e.noteUse(fp, e.uses.present(fp))
+		e.noteUse(fp, e.refresher.present(fp))
 		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.RefreshTimeout)
 		p, ferr := e.callRefresh(ctx, refreshTok)
 		cancel()
 		if ferr == nil {
-			e.uses.answered(fp, p.Rotated && p.Refresh.Raw != refreshTok.Raw)
+			e.refresher.answered(fp, p.Rotated && p.Refresh.Raw != refreshTok.Raw)
 			e.applyRefresh(id, p)
 			return nil
 		}
@@ -112,7 +63,7 @@ func (e *Engine) runRefresh(id uint64, refreshTok session.Token) error {
 		// waiting request's result.
 		ferr.Reason = e.redactClip(ferr.Reason, refreshTok.Raw)
 		if !ferr.Transient {
-			ferr.Reason = e.uses.explain(fp, ferr.Reason)
+			ferr.Reason = e.refresher.explain(fp, ferr.Reason)
 		}
 		e.counters.refreshFailures.Add(1)
 		e.emit(session.Event{Kind: session.KindRefreshFailed, RefreshID: id, Attempt: attempt, Transient: ferr.Transient,
@@ -125,8 +76,8 @@ func (e *Engine) runRefresh(id uint64, refreshTok session.Token) error {
 			return ferr
 		}
 		select {
-		case <-e.clock.After(wait):
-		case <-e.stop:
+		case <-e.cfg.Clock.After(wait):
+		case <-e.refresher.loop.stop:
 			return ferr
 		}
 		wait = min(wait*2, e.cfg.MaxBackoff)
@@ -142,9 +93,9 @@ func (e *Engine) callRefresh(ctx context.Context, refreshTok session.Token) (pro
 		// A resumed session has not discovered the provider yet: its first refresh does.
 		l, err := e.link(ctx)
 		if err != nil {
-			return profile.Answer{}, &RefreshError{Transient: true, Reason: oidcReason(err)}
+			return profile.Answer{}, &RefreshError{Transient: true, Reason: oidc.Reason(err)}
 		}
-		if l.flow == FlowClientCredentials {
+		if l.flow == oidc.FlowClientCredentials {
 			return e.refreshClientCredentials(ctx, l)
 		}
 		target = l.client.Provider.TokenEndpoint
@@ -194,26 +145,12 @@ func (e *Engine) refreshError(v profile.Verdict, r profile.Reply, call func(stri
 func (e *Engine) applyRefresh(id uint64, p profile.Answer) {
 	e.keepSecret(p.Access, p.Refresh, session.Token{})
 	e.counters.refreshOK.Add(1)
-	e.mu.Lock()
-	if e.sess.State == session.StateLoginRequired || e.sess.State == session.StateLoggedOut {
-		e.mu.Unlock()
+	gen, rotated, ok, bindNote := e.store.refreshed(p, func() string { return e.bind(p, false) })
+	if !ok {
 		e.emit(session.Event{Kind: session.KindNote, RefreshID: id,
 			Reason: fmt.Sprintf("refresh #%d succeeded but the session had already ended; its tokens are dropped", id)})
 		return
 	}
-	e.sess.Access = p.Access
-	e.sess.Generation++
-	rotated := p.Rotated && p.Refresh.Raw != e.sess.Refresh.Raw
-	if rotated {
-		e.sess.Refresh = p.Refresh
-		e.sess.Rotations++
-	}
-	e.sess.Source = "refresh"
-	bindNote := e.bindLocked(p, false)
-	e.serial++
-	e.verifyLocked()
-	gen := e.sess.Generation
-	e.mu.Unlock()
 	if bindNote != "" {
 		e.Note(bindNote)
 	}
@@ -225,16 +162,6 @@ func (e *Engine) applyRefresh(id uint64, p profile.Answer) {
 		Rotated: rotated, Token: p.Access.Fingerprint(),
 		Reason: fmt.Sprintf("gen #%d %s; %s", gen, expiryText(p.Access, e.serverNow()), rot)})
 	e.nudge()
-}
-
-func (e *Engine) verifyLocked() {
-	if e.cfg.Keys.Empty() {
-		e.accessVer = session.Verify(e.sess.Access.Raw, e.idpKeys)
-		e.refreshVer = session.Verify(e.sess.Refresh.Raw, session.Keys{})
-		return
-	}
-	e.accessVer = session.Verify(e.sess.Access.Raw, e.cfg.Keys)
-	e.refreshVer = session.Verify(e.sess.Refresh.Raw, e.cfg.Keys)
 }
 
 // expiryText says when t expires; serverNow is the server's clock, which exp is read against.

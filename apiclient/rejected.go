@@ -16,13 +16,12 @@ import (
 // may arrive after the loser's, so the decision waits for the other calls with tok.
 func (e *Engine) rejected(id uint64, tok session.Token, ferr *RefreshError) error {
 	fp := tok.Fingerprint()
-	e.uses.awaitOthers(fp)
-	e.mu.Lock()
-	ended := e.sess.State == session.StateLoginRequired || e.sess.State == session.StateLoggedOut
-	current := e.sess.Refresh.Raw == tok.Raw
-	now, gen, fam := e.sess.Refresh.Fingerprint(), e.sess.Generation, e.sess.Family
-	expired := tok.HasExpiry() && !e.sess.ServerNow(e.now()).Before(tok.ExpiresAt)
-	e.mu.Unlock()
+	e.refresher.awaitOthers(fp)
+	s := e.store.view().sess
+	ended := s.State == session.StateLoginRequired || s.State == session.StateLoggedOut
+	current := s.Refresh.Raw == tok.Raw
+	now, gen, fam := s.Refresh.Fingerprint(), s.Generation, s.Family
+	expired := tok.HasExpiry() && !e.serverNow().Before(tok.ExpiresAt)
 	switch {
 	case ended:
 		return ferr // over already, for its own reason
@@ -35,7 +34,7 @@ func (e *Engine) rejected(id uint64, tok session.Token, ferr *RefreshError) erro
 		e.loginRequired(session.EndExpired, "refresh rejected: refresh token "+fp+" had expired: "+ferr.Reason)
 		return ferr
 	}
-	end, stale := e.uses.endOf(fp, fam)
+	end, stale := e.refresher.endOf(fp, fam)
 	reason := "refresh rejected: " + ferr.Reason
 	if end == session.EndRevoked {
 		reason = fmt.Sprintf("the server revoked the token family: it rejected refresh token %s after %s was reused: %s", fp, stale, ferr.Reason)
@@ -52,17 +51,16 @@ func (e *Engine) rejected(id uint64, tok session.Token, ferr *RefreshError) erro
 // revoked when it is rejected. Otherwise it does nothing: a request is never sent a third time,
 // and a server that refuses everything is not asked again.
 func (e *Engine) confirmRevoked(ctx context.Context, c *call) {
-	e.mu.Lock()
-	current := c.serial == e.serial && (e.sess.State == session.StateActive || e.sess.State == session.StateRefreshing)
-	fp, fam := e.sess.Refresh.Fingerprint(), e.sess.Family
-	e.mu.Unlock()
+	v := e.store.view()
+	current := c.serial == v.serial && v.sess.State == session.StateActive // the store is never "refreshing"
+	fp, fam := v.sess.Refresh.Fingerprint(), v.sess.Family
 	if !current {
 		return
 	}
-	if _, stale := e.uses.reusedBefore(fp, fam); stale == "" {
+	if _, stale := e.refresher.reusedBefore(fp, fam); stale == "" {
 		return
 	}
-	e.uses.confirmOnce(fp, func() {
+	e.refresher.confirmOnce(fp, func() {
 		_ = e.refresh(ctx, session.WhyReactive, c.serial, c.id,
 			"reactive: the current token was refused after a reuse: is the family revoked?")
 	})

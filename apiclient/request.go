@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/go-resty/resty/v2"
@@ -59,6 +60,15 @@ func (x *callCtx) Value(key any) any {
 	return x.values.Value(key)
 }
 
+// RequestGeneration is the access-token generation the engine's request req carries (the
+// attempt's), for a recorder below the engine's transport; 0 for any other request.
+func RequestGeneration(req *http.Request) int {
+	if c := callOf(req.Context()); c != nil && len(c.attempts) > 0 {
+		return c.last().Generation // the call's own goroutine: the transport runs inside Execute
+	}
+	return 0
+}
+
 func callOf(ctx context.Context) *call {
 	c, _ := ctx.Value(callKey{}).(*call)
 	return c
@@ -68,8 +78,7 @@ func callOf(ctx context.Context) *call {
 // anything the network sends, and never drops a request: it ends OK, Failed with a reason, or
 // Parked until the next Login.
 func (e *Engine) Do(ctx context.Context, req profile.Request) Result {
-	e.counters.requests.Add(1)
-	c := &call{id: e.reqSeq.Add(1), req: req}
+	c := &call{id: e.counters.requests.Add(1), req: req} // a request's id is its number
 	if req.Err != "" {
 		// A request its file could not complete (a method, a target, a variable's value): nothing
 		// goes out.
@@ -162,11 +171,11 @@ func (e *Engine) send(ctx context.Context, c *call) (*resty.Response, error) {
 		}
 		resp, err := r.Execute(c.req.Method, c.req.Path)
 		if err != nil {
-			e.diag.Warnf("%v, Attempt %v", err, c.attempt)
+			e.diag().Warnf("%v, Attempt %v", err, c.attempt)
 		}
 		if ctx.Err() != nil || !e.retryAfter401(resp, err) {
 			if err != nil {
-				e.diag.Errorf("%v", err)
+				e.diag().Errorf("%v", err)
 			}
 			return resp, err
 		}
@@ -174,31 +183,16 @@ func (e *Engine) send(ctx context.Context, c *call) (*resty.Response, error) {
 }
 
 // mustPark reports whether requests must be parked now, and why: the session cannot send.
-func (e *Engine) mustPark() (bool, string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	switch e.sess.State {
-	case session.StateLoginRequired:
-		return true, "login required: " + e.sess.Reason
-	case session.StateLoggedOut:
-		return true, "not logged in"
-	}
-	return false, ""
-}
+func (e *Engine) mustPark() (bool, string) { return e.store.dead() }
 
 func (e *Engine) park(c *call, why string) Result {
 	res := Result{ID: c.id, Request: c.req, Outcome: Parked, Reason: why, Replayed: c.replayed, Sent: c.start, Attempts: c.attempts}
-	e.mu.Lock()
-	if len(e.parked) >= e.cfg.MaxParked {
-		e.mu.Unlock()
+	n, ok := e.parked.push(c.id, c.req)
+	if !ok {
 		res.Outcome, res.Reason = Failed, fmt.Sprintf("%s, and %d requests are already parked", why, e.cfg.MaxParked)
 		e.emit(session.Event{Kind: session.KindRequestFailed, RequestID: c.id, Method: c.req.Method, Path: c.req.Path, Reason: res.Reason})
 		return res
 	}
-	e.parked = append(e.parked, &parkedReq{id: c.id, req: c.req})
-	e.parkedSorted = false
-	n := len(e.parked)
-	e.mu.Unlock()
 	e.emit(session.Event{Kind: session.KindParked, RequestID: c.id, Method: c.req.Method, Path: c.req.Path, Waiting: n,
 		Reason: fmt.Sprintf("%d waiting for a login · %s", n, why)}) // the count first: a long reason is cut on screen
 	return res
@@ -232,8 +226,8 @@ func (e *Engine) beforeRequest(_ *resty.Client, r *resty.Request) error {
 		return ErrLoginRequired
 	}
 	c.serial, c.token, c.sentAt = st.serial, st.cred.fp, now
-	out := e.attach.outgoing(&c.req, st.cred)
-	out.apply(r.Header)
+	out := e.attach.outgoing(&c.req, st.cred, "")
+	out.Apply(r.Header)
 	if c.attempts == nil {
 		c.attempts = c.buf[:0]
 	}
@@ -259,14 +253,15 @@ type sendState struct {
 }
 
 func (e *Engine) sendState(now time.Time) sendState {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	acc := &e.sess.Access
-	return sendState{
-		state: e.sess.State, strategy: e.strategy, serial: e.serial, gen: e.sess.Generation,
-		cred: e.attach.credential(e.serial, acc, e.dpop != nil && e.dpop.bound), hasExpiry: acc.HasExpiry(),
-		left: acc.Remaining(e.sess.ServerNow(now)),
-	}
+	st := sendState{strategy: e.refresher.currentStrategy()}
+	serverNow := e.skew.serverNow(now)
+	e.store.read(func(sess *session.Session, serial uint64) {
+		acc := &sess.Access
+		st.state, st.serial, st.gen = sess.State, serial, sess.Generation
+		st.cred = e.attach.credential(serial, acc, e.dpop.isBound())
+		st.hasExpiry, st.left = acc.HasExpiry(), acc.Remaining(serverNow)
+	})
+	return st
 }
 
 // afterResponse records every answer and learns the server's clock from it.
@@ -304,9 +299,7 @@ func (e *Engine) retryAfter401(resp *resty.Response, err error) bool {
 		return false
 	}
 	e.counters.unauthorized.Add(1)
-	e.mu.Lock()
-	strategy := e.strategy
-	e.mu.Unlock()
+	strategy := e.refresher.currentStrategy()
 	ev := session.Event{Kind: session.KindUnauthorized, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,
 		Status: resp.StatusCode(), Attempt: c.attempt, Token: c.token, Reason: why}
 	retry := false
@@ -326,11 +319,8 @@ func (e *Engine) retryAfter401(resp *resty.Response, err error) bool {
 // afterUnauthorized runs before the retry: a refresh, unless the token the request carried has
 // already been replaced, in which case the retry simply takes the new one.
 func (e *Engine) afterUnauthorized(ctx context.Context, c *call) error {
-	e.mu.Lock()
-	stale := e.singleFlight && c.serial < e.serial
-	gen := e.sess.Generation
-	e.mu.Unlock()
-	if stale {
+	replaced, gen := e.store.replaced(c.serial)
+	if e.refresher.singleFlight.Load() && replaced {
 		e.emit(session.Event{Kind: session.KindNote, RequestID: c.id, Generation: gen,
 			Reason: fmt.Sprintf("late %s for a token already replaced: retrying with gen #%d, no refresh", c.reason, gen)})
 		return nil

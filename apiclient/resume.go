@@ -12,33 +12,17 @@ import (
 // Resume installs tokens saved by an earlier run instead of logging in. If they are dead, the
 // first refresh says so and the session asks for a login, as it would after any rejection.
 func (e *Engine) Resume(s session.Stored, source string) {
-	// Received now, on the server's clock as login and refresh answers are (see readAnswer).
-	e.mu.Lock()
-	now := e.now().Add(e.skew.Estimate().Applied())
-	e.mu.Unlock()
+	// Received now, on the server's clock as login and refresh answers are (see parsePair).
+	now := e.serverNow()
 	acc := session.ParseToken(s.Access, now, 0)
 	if !acc.HasExpiry() && !s.AccessExp.IsZero() {
 		acc.ExpiresAt, acc.ExpirySource = s.AccessExp, "expires_in"
 	}
 	ref := session.ParseToken(s.Refresh, now, 0)
-	e.keepSecret(acc, ref, session.ParseToken(s.IDToken, now, 0))
+	idTok := session.ParseToken(s.IDToken, now, 0)
+	e.keepSecret(acc, ref, idTok)
 	e.cfg.Secrets.Add(redact.Credential, s.CSRF)
-	e.mu.Lock()
-	logins := e.sess.Logins
-	fam := s.Family
-	if fam == "" {
-		fam = session.FamilyName(ref, logins+1)
-	}
-	if s.IDToken != "" {
-		e.idToken = session.ParseToken(s.IDToken, now, 0)
-	}
-	e.sess = session.Session{State: session.StateActive, Access: acc, Refresh: ref, Generation: max(s.Generation, 1),
-		Family: fam, Rotations: s.Rotations, Logins: logins, Skew: e.skew.Estimate(), Source: source}
-	lostKey := e.resumeBindingLocked(acc)
-	e.serial++
-	e.verifyLocked()
-	gen := e.sess.Generation
-	e.mu.Unlock()
+	gen, lostKey := e.store.resume(s, acc, ref, idTok, source, func() string { return e.resumeBinding(acc) })
 	e.resumeCookies(s)
 	e.emit(session.Event{Kind: session.KindLogin, Generation: gen, Exp: acc.ExpiresAt, Token: acc.Fingerprint(),
 		Reason: fmt.Sprintf("resumed from %s; gen #%d %s", source, gen, expiryText(acc, e.serverNow()))})
@@ -58,17 +42,16 @@ func (e *Engine) Matches(s session.Stored) bool {
 
 // Stored is the session as a session file keeps it.
 func (e *Engine) Stored() session.Stored {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s := e.sess
+	v := e.store.view()
+	s := v.sess
 	st := session.Stored{Target: e.cfg.BaseURL, Profile: e.profile.Name, User: e.cfg.Username,
 		Access: s.Access.Raw, Refresh: s.Refresh.Raw, Family: s.Family, Generation: s.Generation,
-		Rotations: s.Rotations, SavedAt: e.now(), CSRF: e.csrfLocked()}
+		Rotations: s.Rotations, SavedAt: e.now(), CSRF: e.csrfValue()}
 	if !s.Access.JWT {
 		st.AccessExp = s.Access.ExpiresAt
 	}
 	if o := e.cfg.OIDC; o != nil {
-		st.Issuer, st.ClientID, st.Flow, st.IDToken = o.Issuer, o.ClientID, o.Flow, e.idToken.Raw
+		st.Issuer, st.ClientID, st.Flow, st.IDToken = o.Issuer, o.ClientID, o.Flow, v.idToken.Raw
 	}
 	return st
 }

@@ -9,7 +9,6 @@ package apiclient
 
 import (
 	"fmt"
-	"sync"
 
 	"tokenscope/session"
 )
@@ -22,7 +21,7 @@ const maxTrackedTokens = 8
 type tokenUse struct {
 	seq         uint64 // when it was first presented, for eviction
 	presented   int    // presentations in all
-	inFlight    int    // refresh runs (with their retries) using it now
+	inFlight    int    // refresh runs (with their retries) using it now: the one in-flight count
 	burst       int    // presentations since its calls last settled
 	burstReuse  bool   // one of them overlapped another or came after a rotation
 	overlapped  bool   // it was ever presented while another call with it was in flight
@@ -40,16 +39,25 @@ type tokenUse struct {
 // a server that was not seen keeping it.
 func (u *tokenUse) suspect() bool { return u.rotatedAway || (u.overlapped && !u.kept) }
 
-// tokenUses counts presentations per refresh-token fingerprint, for the last few tokens.
+// tokenUses counts presentations per refresh-token fingerprint, for the last few tokens, and
+// the refresh runs in flight with each: the refresher's one count of refreshes in flight (a
+// client-credentials run, with no refresh token, counts under ""). The refresher's lock
+// guards it.
 type tokenUses struct {
-	mu      sync.Mutex
-	seq     uint64
-	uses    map[string]*tokenUse
-	settled *sync.Cond // broadcast when a run leaves: awaitOthers waits on it
+	seq  uint64
+	uses map[string]*tokenUse
 }
 
-// get returns fp's record, making room for it by forgetting the oldest settled token; the
-// caller holds t.mu.
+// running is how many refresh runs are in flight, whatever token they present.
+func (t *tokenUses) running() int {
+	n := 0
+	for _, u := range t.uses {
+		n += u.inFlight
+	}
+	return n
+}
+
+// get returns fp's record, making room for it by forgetting the oldest settled token.
 func (t *tokenUses) get(fp string) *tokenUse {
 	if u, ok := t.uses[fp]; ok {
 		return u
@@ -58,13 +66,16 @@ func (t *tokenUses) get(fp string) *tokenUse {
 		t.uses = map[string]*tokenUse{}
 	}
 	if len(t.uses) >= maxTrackedTokens {
-		oldest := ""
+		var oldest *tokenUse
+		key := ""
 		for k, u := range t.uses {
-			if u.inFlight == 0 && (oldest == "" || u.seq < t.uses[oldest].seq) {
-				oldest = k
+			if u.inFlight == 0 && (oldest == nil || u.seq < oldest.seq) {
+				oldest, key = u, k
 			}
 		}
-		delete(t.uses, oldest) // none settled (a no-op): in-flight tokens are few, so it stays small
+		if oldest != nil { // none settled: in-flight tokens are few, so the map stays small
+			delete(t.uses, key)
+		}
 	}
 	t.seq++
 	u := &tokenUse{seq: t.seq}
@@ -72,19 +83,13 @@ func (t *tokenUses) get(fp string) *tokenUse {
 	return u
 }
 
-// enter marks a refresh run with fp, a token of family, as started; leave must follow. It may
-// be called with the engine's lock held: tokenUses never takes it.
+// enter marks a refresh run with fp, a token of family, as started; leave must follow.
 func (t *tokenUses) enter(fp, family string) {
-	if fp == "" {
-		return
-	}
-	t.mu.Lock()
 	u := t.get(fp)
 	u.inFlight++
 	if u.family == "" {
 		u.family = family
 	}
-	t.mu.Unlock()
 }
 
 // present counts one call carrying fp and returns the line to log, if any: the second
@@ -94,8 +99,6 @@ func (t *tokenUses) present(fp string) string {
 	if fp == "" {
 		return ""
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	u := t.get(fp)
 	u.presented++
 	u.burst++
@@ -129,32 +132,22 @@ func (t *tokenUses) answered(fp string, rotated bool) {
 	if fp == "" {
 		return
 	}
-	t.mu.Lock()
 	u := t.get(fp)
 	if rotated {
 		u.rotatedAway = true
 	} else {
 		u.kept = true
 	}
-	t.mu.Unlock()
 }
 
 // leave marks a run with fp as ended and, when it was the last and its burst reused the token,
 // returns the summary line.
 func (t *tokenUses) leave(fp string) string {
-	if fp == "" {
-		return ""
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	u, ok := t.uses[fp]
 	if !ok {
 		return ""
 	}
-	if t.settled != nil {
-		t.settled.Broadcast()
-	}
-	if u.inFlight--; u.inFlight > 0 {
+	if u.inFlight--; u.inFlight > 0 || fp == "" {
 		return ""
 	}
 	n, reuse := u.burst, u.burstReuse
@@ -177,8 +170,6 @@ func (t *tokenUses) explain(fp, reason string) string {
 	if fp == "" {
 		return reason
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	u, ok := t.uses[fp]
 	switch {
 	case !ok || u.presented < 2 && !u.rotatedAway:
@@ -193,55 +184,6 @@ func (t *tokenUses) explain(fp, reason string) string {
 	}
 }
 
-// awaitOthers returns when no other run with fp is still waiting for its answer: a rejected
-// run waits so that a winner whose answer comes after the loser's has replaced the token
-// before the loser decides whether the session ends. Runs rejected at once wait together.
-func (t *tokenUses) awaitOthers(fp string) {
-	if fp == "" {
-		return
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	u, ok := t.uses[fp]
-	if !ok {
-		return
-	}
-	if t.settled == nil {
-		t.settled = sync.NewCond(&t.mu)
-	}
-	u.rejected++
-	for u.inFlight > u.rejected {
-		t.settled.Wait()
-	}
-	u.rejected--
-}
-
-// confirmOnce runs ask for fp unless another caller is running it, in which case it waits for
-// that one to end: the requests refused after a reuse need one answer, not one call each.
-func (t *tokenUses) confirmOnce(fp string, ask func()) {
-	t.mu.Lock()
-	if t.settled == nil {
-		t.settled = sync.NewCond(&t.mu)
-	}
-	u := t.get(fp)
-	if u.confirming {
-		for u.confirming {
-			t.settled.Wait()
-		}
-		t.mu.Unlock()
-		return
-	}
-	u.confirming = true
-	t.mu.Unlock()
-	defer func() {
-		t.mu.Lock()
-		u.confirming = false
-		t.settled.Broadcast()
-		t.mu.Unlock()
-	}()
-	ask()
-}
-
 // endOf is why the rejection of fp, family's current refresh token, ends the session: the
 // server revoked the family when an older token of it was reused before (see reusedBefore),
 // which is returned too; otherwise fp's own presentations may explain the rejection.
@@ -249,8 +191,6 @@ func (t *tokenUses) endOf(fp, family string) (session.End, string) {
 	if end, stale := t.reusedBefore(fp, family); stale != "" {
 		return end, stale
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	if u, ok := t.uses[fp]; ok && fp != "" && u.suspect() {
 		return session.EndReuseSuspected, ""
 	}
@@ -263,8 +203,6 @@ func (t *tokenUses) endOf(fp, family string) (session.End, string) {
 // not reuse). A rejection of the family's current token after that is the server revoking the
 // family. It returns "" when there is none.
 func (t *tokenUses) reusedBefore(fp, family string) (session.End, string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	var reused *tokenUse
 	stale := ""
 	for k, o := range t.uses {

@@ -189,13 +189,13 @@ func TestNoRotationReuseIsNeutral(t *testing.T) {
 		t.Errorf("a non-rotating server's token blamed: %s", lines[0].Text())
 	}
 	// Counted all the same: a rejection now says how often it went, without blaming reuse.
-	v.e.uses.mu.Lock()
-	n := v.e.uses.uses[fp].presented
-	v.e.uses.mu.Unlock()
+	v.e.refresher.mu.Lock()
+	n := v.e.refresher.uses.uses[fp].presented
+	v.e.refresher.mu.Unlock()
 	if n != 4 {
 		t.Errorf("presented %d×, want 4", n)
 	}
-	if got := v.e.uses.explain(fp, "401 x"); strings.Contains(got, "reuse") || !strings.Contains(got, "presented 4×, one call at a time") {
+	if got := v.e.refresher.explain(fp, "401 x"); strings.Contains(got, "reuse") || !strings.Contains(got, "presented 4×, one call at a time") {
 		t.Errorf("explain %q", got)
 	}
 }

@@ -177,6 +177,36 @@ func (t Token) ID() string {
 // HasExpiry reports whether the token's expiry is known.
 func (t Token) HasExpiry() bool { return !t.ExpiresAt.IsZero() }
 
+// DefaultThreshold is how close to exp a refresh ahead of time happens when no threshold is
+// configured: a sixth of the observed lifetime, between 1 s and 5 min, but never more than a
+// third of it (a token must not be born inside its own refresh window, or every request would
+// refresh it again); 30 s for a token without a known lifetime.
+func (t Token) DefaultThreshold() time.Duration {
+	life := t.ObservedLifetime()
+	if life <= 0 {
+		return 30 * time.Second
+	}
+	return min(max(life/6, time.Second), life/3, 5*time.Minute)
+}
+
+// ObservedLifetime is the life a token was handed over with: exp minus the later of its iat
+// and the moment it arrived (ReceivedAt, on the server's clock as the skew estimate had it).
+// Not Lifetime, exp minus iat: stock simplejwt copies the refresh token's iat into each access
+// token it mints, so that its 5 s tokens claim a life growing by every refresh, and a threshold
+// taken as a fraction of it soon covered the whole token: a refresh storm. An iat within a
+// second before the arrival is taken as it is (claims have whole seconds), so that a token
+// minted as it was sent keeps its round lifetime.
+func (t Token) ObservedLifetime() time.Duration {
+	if !t.HasExpiry() || t.ReceivedAt.IsZero() {
+		return t.Lifetime()
+	}
+	start := t.ReceivedAt
+	if t.IssuedAt.After(start.Add(-time.Second)) {
+		start = t.IssuedAt
+	}
+	return t.ExpiresAt.Sub(start)
+}
+
 // Lifetime is the token's whole life: exp minus iat (or minus the time it was received).
 func (t Token) Lifetime() time.Duration {
 	if !t.HasExpiry() {

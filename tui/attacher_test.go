@@ -20,6 +20,7 @@ import (
 	"github.com/charmbracelet/x/exp/teatest"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/oidc"
 	"tokenscope/apiclient/profile"
 	"tokenscope/demoserver"
 	"tokenscope/session"
@@ -129,8 +130,8 @@ func TestCopiedCurlDPoPAnswers(t *testing.T) {
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	prof, _ := profile.Builtin("oauth2")
-	e, err := apiclient.New(apiclient.Config{BaseURL: ts.URL, Profile: prof, OIDC: &apiclient.OIDCConfig{
-		Issuer: ts.URL, Flow: apiclient.FlowClientCredentials, ClientID: "tokenscope-cc", ClientSecret: "demo-secret", DPoP: true}})
+	e, err := apiclient.New(apiclient.Config{BaseURL: ts.URL, Profile: prof, OIDC: &oidc.Config{
+		Issuer: ts.URL, Flow: oidc.FlowClientCredentials, ClientID: "tokenscope-cc", ClientSecret: "demo-secret", DPoP: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

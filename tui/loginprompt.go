@@ -20,7 +20,7 @@ import (
 )
 
 // Prompts carries what a login needs the user to see, from the engine's login goroutine to
-// the program: hand its AuthURL and DeviceCode to apiclient.OIDCConfig, and the Prompts to
+// the program: hand its AuthURL and DeviceCode to oidc.Config, and the Prompts to
 // Options. A prompt not yet shown is replaced by a newer one, never queued behind it.
 type Prompts struct{ c chan loginPromptMsg }
 

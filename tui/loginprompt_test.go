@@ -76,8 +76,8 @@ func TestAuthCodeLoginInTheTUI(t *testing.T) {
 	t.Cleanup(ts.Close)
 	prompts := NewPrompts()
 	prof, _ := profile.Builtin("oauth2")
-	e, err := apiclient.New(apiclient.Config{BaseURL: ts.URL, Profile: prof, OIDC: &apiclient.OIDCConfig{
-		Issuer: ts.URL, Flow: apiclient.FlowAuthCode, ClientID: "tokenscope", RedirectURI: "http://127.0.0.1:0/callback",
+	e, err := apiclient.New(apiclient.Config{BaseURL: ts.URL, Profile: prof, OIDC: &oidc.Config{
+		Issuer: ts.URL, Flow: oidc.FlowAuthCode, ClientID: "tokenscope", RedirectURI: "http://127.0.0.1:0/callback",
 		OnAuthURL: prompts.AuthURL}})
 	if err != nil {
 		t.Fatal(err)
@@ -140,8 +140,8 @@ func TestDPoPShownInTheTUI(t *testing.T) {
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	prof, _ := profile.Builtin("oauth2")
-	e, err := apiclient.New(apiclient.Config{BaseURL: ts.URL, Profile: prof, OIDC: &apiclient.OIDCConfig{
-		Issuer: ts.URL, Flow: apiclient.FlowClientCredentials, ClientID: "tokenscope-cc", ClientSecret: "demo-secret", DPoP: true}})
+	e, err := apiclient.New(apiclient.Config{BaseURL: ts.URL, Profile: prof, OIDC: &oidc.Config{
+		Issuer: ts.URL, Flow: oidc.FlowClientCredentials, ClientID: "tokenscope-cc", ClientSecret: "demo-secret", DPoP: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

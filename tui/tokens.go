@@ -9,6 +9,9 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/dpop"
+	"tokenscope/apiclient/oidc"
+	"tokenscope/apiclient/profile"
 	"tokenscope/internal/human"
 	"tokenscope/internal/sanitize"
 	"tokenscope/session"
@@ -54,7 +57,7 @@ func (m *Model) tokensView() string {
 
 // cookieText is the refresh cookie in a few words: its name and attributes, and when the
 // browser would drop it ("" when the refresh token is not a cookie).
-func cookieText(c *apiclient.CookieInfo, now time.Time) string {
+func cookieText(c *profile.CookieInfo, now time.Time) string {
 	if c == nil {
 		return ""
 	}
@@ -86,9 +89,9 @@ func dpopText(d *apiclient.DPoPStatus) string {
 	switch {
 	case !d.Bound:
 		return " · DPoP not bound (" + sanitize.Line(firstRunes(d.TokenType, 12)) + ")"
-	case d.Binding == apiclient.BindingMatch:
+	case d.Binding == dpop.BindingMatch:
 		return " · DPoP-bound, cnf.jkt ✓"
-	case d.Binding == apiclient.BindingMismatch:
+	case d.Binding == dpop.BindingMismatch:
 		return " · DPoP: cnf.jkt is another key's"
 	}
 	return " · DPoP-bound"
@@ -100,7 +103,7 @@ func (m *Model) noRefreshWhy() string {
 	switch {
 	case s.Access.Empty():
 		return ""
-	case s.Flow == apiclient.FlowClientCredentials:
+	case s.Flow == oidc.FlowClientCredentials:
 		return "client credentials have none: at expiry a new token is fetched, one for all waiting requests"
 	case s.Flow != "":
 		return "the provider issued none: ask for offline_access in the scope; some providers also want consent"

@@ -12,6 +12,7 @@ import (
 	"tokenscope/apiclient"
 	"tokenscope/demoserver"
 	"tokenscope/internal/cappedfile"
+	"tokenscope/internal/har"
 	"tokenscope/session"
 )
 
@@ -82,7 +83,7 @@ func TestObserveOwnHARShowsRotation(t *testing.T) {
 	}
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
-	rec := apiclient.NewRecorder(http.DefaultTransport)
+	rec := har.NewRecorder(http.DefaultTransport)
 	e, err := apiclient.New(apiclient.Config{BaseURL: ts.URL, Profile: simplejwtProfile(), Username: "demo", Password: "demo", Transport: rec})
 	if err != nil {
 		t.Fatal(err)

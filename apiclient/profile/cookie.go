@@ -7,7 +7,9 @@ package profile
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -135,4 +137,69 @@ func (p Profile) presentedCookie(h http.Header) string {
 		return c.Value
 	}
 	return ""
+}
+
+// CookieInfo is the refresh cookie as the server set it, for display: its name and attributes,
+// never its value (the session's Refresh token is the value; show its fingerprint).
+type CookieInfo struct {
+	Name     string
+	Domain   string // the Domain attribute as sent; "" for a host-only cookie
+	Path     string
+	HttpOnly bool
+	Secure   bool
+	SameSite string    // Strict, Lax, None, or "" when not sent
+	Expires  time.Time // the Expires attribute, or now + Max-Age; zero for a session cookie
+	MaxAge   int       // the Max-Age attribute in seconds; 0 when absent
+	SetAt    time.Time // when the answer that set it arrived (engine clock)
+	Resumed  bool      // put back from a session file: the attributes are not known
+}
+
+// CookieInfoOf is what a Set-Cookie says of the cookie ck, received at now.
+func CookieInfoOf(ck *http.Cookie, now time.Time) *CookieInfo {
+	info := &CookieInfo{Name: ck.Name, Domain: ck.Domain, Path: ck.Path, HttpOnly: ck.HttpOnly, Secure: ck.Secure,
+		MaxAge: max(ck.MaxAge, 0), SetAt: now}
+	switch ck.SameSite {
+	case http.SameSiteStrictMode:
+		info.SameSite = "Strict"
+	case http.SameSiteLaxMode:
+		info.SameSite = "Lax"
+	case http.SameSiteNoneMode:
+		info.SameSite = "None"
+	}
+	switch {
+	case ck.MaxAge > 0: // Max-Age wins over Expires (RFC 6265 §5.3)
+		info.Expires = now.Add(time.Duration(ck.MaxAge) * time.Second)
+	case !ck.Expires.IsZero():
+		info.Expires = ck.Expires
+	}
+	return info
+}
+
+// CookieSentTo reports whether a jar keeps ck, set by an answer from u's host, and sends it
+// back to u: RFC 6265's domain and path match, Secure only over https, and not a deletion.
+func CookieSentTo(ck *http.Cookie, u *url.URL) bool {
+	p, up := CookiePath(ck.Path, u.Path), u.Path
+	pathOK := up == p || strings.HasPrefix(up, p) && (strings.HasSuffix(p, "/") || up[len(p)] == '/')
+	secureOK := !ck.Secure || u.Scheme == "https"
+	return ck.Value != "" && ck.MaxAge >= 0 && DomainMatch(strings.ToLower(u.Hostname()), ck.Domain) && pathOK && secureOK
+}
+
+// DomainMatch reports whether host (in lower case) domain-matches a cookie's Domain attribute
+// (RFC 6265 §5.1.3); an empty one (a host-only cookie) matches, and an IP address matches only
+// itself.
+func DomainMatch(host, domain string) bool {
+	d := strings.TrimPrefix(strings.ToLower(domain), ".")
+	return d == "" || d == host || net.ParseIP(host) == nil && strings.HasSuffix(host, "."+d)
+}
+
+// CookiePath is the path a cookie is stored on: its Path attribute, or when that is absent or
+// not absolute the default path of the request it came with (RFC 6265 §5.1.4).
+func CookiePath(attr, reqPath string) string {
+	if strings.HasPrefix(attr, "/") {
+		return attr
+	}
+	if i := strings.LastIndexByte(reqPath, '/'); i > 0 {
+		return reqPath[:i]
+	}
+	return "/"
 }

@@ -119,7 +119,7 @@ func (o *auditOpts) validate() error {
 	case o.parallel < 2:
 		return usageError("--parallel %d: a race needs at least 2", o.parallel)
 	}
-	if d := o.tf.idp; d.enabled() && (d.flow != apiclient.FlowPassword || d.dpop) {
+	if d := o.tf.idp; d.enabled() && (d.flow != oidc.FlowPassword || d.dpop) {
 		// Every check logs in afresh: a flow with a person at each login, or proofs the audit
 		// does not make, cannot be run that way.
 		return usageError("at an identity provider audit logs in with the password grant only: give --flow password (without --dpop)")
@@ -225,7 +225,7 @@ func providerTarget(t *audit.Target, cfg apiclient.Config) error {
 	p.Login.Path, p.Refresh.Path = md.TokenEndpoint, md.TokenEndpoint
 	scope := cfg.OIDC.Scope
 	if scope == "" {
-		scope = apiclient.DefaultOIDCScope
+		scope = oidc.DefaultScope
 	}
 	p.Login.Extra["scope"] = scope
 	t.Profile, t.RevocationEndpoint = p, md.RevocationEndpoint

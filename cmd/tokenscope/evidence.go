@@ -21,8 +21,8 @@ import (
 type evidenceFlags struct {
 	harFile   string
 	logBodies bool
-	rec       *apiclient.Recorder // set when either asks for a recording
-	har       *os.File            // opened at start, so that a file that may not be written is refused before the session
+	rec       *har.Recorder // set when either asks for a recording
+	har       *os.File      // opened at start, so that a file that may not be written is refused before the session
 }
 
 func (v *evidenceFlags) register(fs *pflag.FlagSet) {
@@ -35,7 +35,8 @@ func (v *evidenceFlags) wrap(tr http.RoundTripper) http.RoundTripper {
 	if v.harFile == "" && !v.logBodies {
 		return tr
 	}
-	v.rec = apiclient.NewRecorder(tr)
+	v.rec = har.NewRecorder(tr)
+	v.rec.Generation = apiclient.RequestGeneration
 	return v.rec
 }
 
@@ -89,7 +90,7 @@ type exchangeLine struct {
 }
 
 // writeExchanges writes the exchanges finished since the last call.
-func writeExchanges(jw *session.JSONLWriter, rec *apiclient.Recorder) error {
+func writeExchanges(jw *session.JSONLWriter, rec *har.Recorder) error {
 	if rec == nil {
 		return nil
 	}

@@ -39,8 +39,8 @@ type idpFlags struct {
 
 func (d *idpFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&d.issuer, "issuer", "", "log in at this OpenID provider / OAuth server (discovery reads its endpoints); --target stays the API")
-	fs.StringVar(&d.flow, "flow", "", "how to log in at the provider: "+strings.Join(apiclient.OIDCFlows(), ", ")+" (default auth-code with --issuer)")
-	fs.StringVar(&d.scope, "scope", "", "scopes to ask the provider for (default \""+apiclient.DefaultOIDCScope+"\" when a user logs in, none when the client logs in as itself)")
+	fs.StringVar(&d.flow, "flow", "", "how to log in at the provider: "+strings.Join(oidc.Flows(), ", ")+" (default auth-code with --issuer)")
+	fs.StringVar(&d.scope, "scope", "", "scopes to ask the provider for (default \""+oidc.DefaultScope+"\" when a user logs in, none when the client logs in as itself)")
 	fs.StringVar(&d.redirectURI, "redirect-uri", "", "auth-code: the loopback redirect URI registered at the provider (default "+oidc.DefaultRedirectURI+")")
 	fs.StringVar(&d.clientAuth, "client-auth", "", "how the client proves itself at the token endpoint: none, basic or post (default: none for a public client, basic for a confidential one)")
 	fs.StringArrayVar(&d.authParams, "auth-param", nil, "extra parameter for the provider, KEY=VALUE (repeatable): audience, resource, prompt, access_type, ...")
@@ -87,8 +87,8 @@ func sortedKeys(m map[string]string) []string {
 
 // check refuses values that cannot work, naming the flag.
 func (d *idpFlags) check() error {
-	if d.flow != "" && !slices.Contains(apiclient.OIDCFlows(), d.flow) {
-		return usageError("--flow %q: want one of %s", d.flow, strings.Join(apiclient.OIDCFlows(), ", "))
+	if d.flow != "" && !slices.Contains(oidc.Flows(), d.flow) {
+		return usageError("--flow %q: want one of %s", d.flow, strings.Join(oidc.Flows(), ", "))
 	}
 	if _, err := parseClientAuth(d.clientAuth); err != nil {
 		return err
@@ -140,7 +140,7 @@ func (d *idpFlags) params() (url.Values, error) {
 
 // oidcConfig is the engine's identity-provider configuration. secret may be empty (a public
 // client); ui shows the URL or code to log in with.
-func (d *idpFlags) oidcConfig(clientID, secret string, ui loginUI) (*apiclient.OIDCConfig, error) {
+func (d *idpFlags) oidcConfig(clientID, secret string, ui loginUI) (*oidc.Config, error) {
 	params, err := d.params()
 	if err != nil {
 		return nil, err
@@ -151,19 +151,19 @@ func (d *idpFlags) oidcConfig(clientID, secret string, ui loginUI) (*apiclient.O
 	}
 	flow := d.flow
 	if flow == "" {
-		flow = apiclient.FlowAuthCode
+		flow = oidc.FlowAuthCode
 	}
-	if hasWord(d.scope, "offline_access") || (d.scope == "" && flow != apiclient.FlowClientCredentials) {
+	if hasWord(d.scope, "offline_access") || (d.scope == "" && flow != oidc.FlowClientCredentials) {
 		// OIDC Core §11: some providers issue a refresh token for offline_access only after
 		// an explicit consent; --auth-param prompt=... overrides.
-		if flow == apiclient.FlowAuthCode && !params.Has("prompt") {
+		if flow == oidc.FlowAuthCode && !params.Has("prompt") {
 			params.Set("prompt", "consent")
 		}
 	}
 	if params.Has("prompt") && params.Get("prompt") == "" {
 		params.Del("prompt") // --auth-param prompt= : send no prompt at all
 	}
-	return &apiclient.OIDCConfig{Issuer: d.issuer, Flow: flow, ClientID: clientID, ClientSecret: secret, Scope: d.scope,
+	return &oidc.Config{Issuer: d.issuer, Flow: flow, ClientID: clientID, ClientSecret: secret, Scope: d.scope,
 		AuthParams: params, RedirectURI: d.redirectURI, ClientAuth: method, DPoP: d.dpop,
 		OnAuthURL: ui.AuthURL, OnDeviceCode: ui.DeviceCode}, nil
 }
@@ -246,7 +246,7 @@ func (f *targetFlags) demoIDP(cfg *apiclient.Config, demoURL string) {
 		return
 	}
 	o.Issuer = demoURL
-	if o.Flow == apiclient.FlowClientCredentials && !f.fs.Changed("client-id") {
+	if o.Flow == oidc.FlowClientCredentials && !f.fs.Changed("client-id") {
 		o.ClientID, o.ClientSecret = demoserver.DefaultConfidentialClientID, demoserver.DefaultConfidentialSecret
 		cfg.ClientSecret = o.ClientSecret
 	}

@@ -17,8 +17,12 @@ import (
 
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/httpfile"
+	"tokenscope/apiclient/oidc"
 	"tokenscope/apiclient/profile"
+	"tokenscope/apiclient/transport"
 	"tokenscope/demoserver"
+	"tokenscope/internal/har"
+	"tokenscope/internal/hostcheck"
 	"tokenscope/internal/privfile"
 	"tokenscope/internal/redact"
 	"tokenscope/internal/sanitize"
@@ -149,7 +153,7 @@ func (f *targetFlags) resolveTarget() error {
 		return err
 	}
 	f.cfg = cfg
-	if o := originOf(f.requestURL); f.target == "" && o != "" && !cfg.targetHasOrigin(cfg.DefaultTarget, o) {
+	if o := hostcheck.Origin(f.requestURL); f.target == "" && o != "" && !cfg.targetHasOrigin(cfg.DefaultTarget, o) {
 		f.target = o // the URL names the destination; the default target is elsewhere
 	}
 	if f.target == "" && cfg.DefaultTarget != "" {
@@ -279,7 +283,7 @@ func (f *targetFlags) checkCredentials(name string) error {
 	if err := f.checkIDP(what); err != nil {
 		return err
 	}
-	if f.target == "" || (f.idp.enabled() && f.idp.flow != apiclient.FlowPassword) {
+	if f.target == "" || (f.idp.enabled() && f.idp.flow != oidc.FlowPassword) {
 		return nil // the embedded demo server's own user, or a provider's login page
 	}
 	if f.user == "" {
@@ -414,7 +418,7 @@ func (f *targetFlags) engineConfig(stderr io.Writer) (apiclient.Config, error) {
 		Secrets: redact.New(), // the session's: the presets' $processEnv values join them
 		BaseURL: f.target, Profile: prof, Username: f.user, Password: f.password, ClientID: f.clientID,
 		Strategy: strategy, Threshold: f.threshold, NoSingleFlight: f.noSingleFlight,
-		Timeout: f.timeout, Log: session.NewLog(f.logSize), Diagnostics: io.Discard,
+		Timeout: f.timeout, Log: session.NewLog(f.logSize), Diagnostics: io.Discard, UserAgent: "tokenscope/" + versionString(),
 	}
 	if cfg.ClientSecret, err = f.secretFromEnv(); err != nil {
 		return apiclient.Config{}, err
@@ -428,7 +432,7 @@ func (f *targetFlags) engineConfig(stderr io.Writer) (apiclient.Config, error) {
 			return apiclient.Config{}, err
 		}
 	}
-	tr, err := apiclient.NewTransport(apiclient.TLSOptions{CACertFile: f.caCert, Insecure: f.insecure})
+	tr, err := transport.New(transport.TLS{CACertFile: f.caCert, Insecure: f.insecure})
 	if err != nil {
 		return apiclient.Config{}, fmt.Errorf("--ca-cert: %w", err)
 	}
@@ -481,7 +485,7 @@ func (f *targetFlags) startDemo(b *wiring, cfg *apiclient.Config) error {
 	b.demo = srv
 	cfg.BaseURL = srv.URL()
 	f.demoIDP(cfg, srv.URL())
-	if cfg.Username == "" && (cfg.OIDC == nil || cfg.OIDC.Flow == apiclient.FlowPassword) {
+	if cfg.Username == "" && (cfg.OIDC == nil || cfg.OIDC.Flow == oidc.FlowPassword) {
 		cfg.Username, cfg.Password = firstUser(srv.Options().Users)
 	}
 	return nil
@@ -583,7 +587,7 @@ type exportWriter struct {
 	jw     *session.JSONLWriter
 	engine *apiclient.Engine
 	reveal bool
-	rec    *apiclient.Recorder // --log-bodies: the exchanges go in too
+	rec    *har.Recorder // --log-bodies: the exchanges go in too
 }
 
 // revealed is the line --reveal-tokens adds.

@@ -3,7 +3,8 @@
 // under a byte and a count cap, so that a hostile file cannot make the reader hold more than
 // one entry it has not yet handed over. tokenscope's own files carry, in the custom field
 // _tokenscope of each entry, the fingerprints of the tokens the request carried and the answer
-// brought (the tokens themselves are masked).
+// brought (the tokens themselves are masked). Recorder (recorder.go) is the transport that
+// records what the engine sends, for --har and --log-bodies.
 package har
 
 import (

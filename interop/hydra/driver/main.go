@@ -59,13 +59,13 @@ func main() {
 	defer r.close()
 	for _, f := range c.flows {
 		switch f {
-		case apiclient.FlowAuthCode:
+		case oidc.FlowAuthCode:
 			r.authCode()
 			r.offlineOnlyWithConsent()
 			r.consentDenied()
-		case apiclient.FlowDevice:
+		case oidc.FlowDevice:
 			r.device()
-		case apiclient.FlowClientCredentials:
+		case oidc.FlowClientCredentials:
 			r.clientCredentials()
 		default:
 			log.Fatalf("unknown flow %q", f)
@@ -208,7 +208,7 @@ func (r *run) table() bool {
 }
 
 // engine builds an engine that logs in at Hydra with oc, calling the resource server.
-func (r *run) engine(oc apiclient.OIDCConfig) (*apiclient.Engine, error) {
+func (r *run) engine(oc oidc.Config) (*apiclient.Engine, error) {
 	oc.Issuer = r.cfg.issuer
 	return apiclient.New(apiclient.Config{BaseURL: r.rsURL, OIDC: &oc, RefreshTimeout: 10 * time.Second})
 }
@@ -320,11 +320,11 @@ func (r *run) burstAtExpiry(flow, label string, e *apiclient.Engine, st apiclien
 // rounds at expiry (proactive, then reactive through real 401s), then checks the grant and
 // Hydra's reuse detection.
 func (r *run) authCode() {
-	const flow = apiclient.FlowAuthCode
+	const flow = oidc.FlowAuthCode
 	var b *browser
 	done := make(chan error, 1)
 	var authURL string
-	e, err := r.engine(apiclient.OIDCConfig{Flow: flow, ClientID: publicClient, RedirectURI: r.cfg.redirect,
+	e, err := r.engine(oidc.Config{Flow: flow, ClientID: publicClient, RedirectURI: r.cfg.redirect,
 		OnAuthURL: func(u string) {
 			authURL = u
 			b = newBrowser()
@@ -373,7 +373,7 @@ func (r *run) authCode() {
 	// refresh discovers Hydra, under the same single flight.
 	stored := e.Stored()
 	e.Close()
-	e, err = r.engine(apiclient.OIDCConfig{Flow: flow, ClientID: publicClient, RedirectURI: r.cfg.redirect, OnAuthURL: func(string) {}})
+	e, err = r.engine(oidc.Config{Flow: flow, ClientID: publicClient, RedirectURI: r.cfg.redirect, OnAuthURL: func(string) {}})
 	if err != nil {
 		r.add(flow, "resume", false, "%v", err)
 		return
@@ -492,9 +492,9 @@ func (r *run) reuseProbe(flow string, e *apiclient.Engine, old string) {
 // offlineOnlyWithConsent logs in again, and the person unticks offline_access at consent:
 // Hydra must then issue no refresh token, and the engine must say why it has none.
 func (r *run) offlineOnlyWithConsent() {
-	const flow = apiclient.FlowAuthCode
+	const flow = oidc.FlowAuthCode
 	done := make(chan error, 1)
-	e, err := r.engine(apiclient.OIDCConfig{Flow: flow, ClientID: publicClient, RedirectURI: r.cfg.redirect,
+	e, err := r.engine(oidc.Config{Flow: flow, ClientID: publicClient, RedirectURI: r.cfg.redirect,
 		OnAuthURL: func(u string) {
 			go func() { done <- newBrowser("offline_access").authorize(u, r.cfg.consentPath) }()
 		}})
@@ -528,17 +528,17 @@ func (r *run) offlineOnlyWithConsent() {
 	}
 	r.add(flow, "offline_access only with consent", s.Refresh.Raw == "" && s.Access.Raw != "" && hinted && !strings.Contains(scope, "offline"),
 		"asked %q, consent left out offline_access: granted scope %q, refresh token %v; engine note %q",
-		apiclient.DefaultOIDCScope, scope, s.Refresh.Raw != "", hint)
+		oidc.DefaultScope, scope, s.Refresh.Raw != "", hint)
 }
 
 // consentDenied logs in once more, and the person denies the request at consent: Hydra sends
 // the browser back with error=access_denied, and the engine's login must fail with it (and
 // its hint), holding no tokens.
 func (r *run) consentDenied() {
-	const flow = apiclient.FlowAuthCode
+	const flow = oidc.FlowAuthCode
 	done := make(chan error, 1)
 	var b *browser
-	e, err := r.engine(apiclient.OIDCConfig{Flow: flow, ClientID: publicClient, RedirectURI: r.cfg.redirect,
+	e, err := r.engine(oidc.Config{Flow: flow, ClientID: publicClient, RedirectURI: r.cfg.redirect,
 		OnAuthURL: func(u string) {
 			b = newBrowser()
 			b.reject = true
@@ -566,11 +566,11 @@ func (r *run) consentDenied() {
 // v2.3.0 does not (RFC 8628 came to Hydra after it), and then the engine must refuse the flow
 // with a clear message.
 func (r *run) device() {
-	const flow = apiclient.FlowDevice
+	const flow = oidc.FlowDevice
 	p := r.provider
 	if p.DeviceAuthorizationEndpoint == "" {
 		r.skip(flow, "login, interval and slow_down, burst", "Hydra publishes no device_authorization_endpoint (grant_types_supported %v)", p.GrantTypesSupported)
-		e, err := r.engine(apiclient.OIDCConfig{Flow: flow, ClientID: publicClient, OnDeviceCode: func(oidc.DeviceAuth) {}})
+		e, err := r.engine(oidc.Config{Flow: flow, ClientID: publicClient, OnDeviceCode: func(oidc.DeviceAuth) {}})
 		if err != nil {
 			r.add(flow, "engine refuses cleanly", false, "%v", err)
 			return
@@ -587,8 +587,8 @@ func (r *run) device() {
 // clientCredentials logs in with client credentials, then runs two rounds at expiry: each must
 // fetch exactly one new token for all the waiting requests.
 func (r *run) clientCredentials() {
-	const flow = apiclient.FlowClientCredentials
-	e, err := r.engine(apiclient.OIDCConfig{Flow: flow, ClientID: ccClient, ClientSecret: r.ccSecret})
+	const flow = oidc.FlowClientCredentials
+	e, err := r.engine(oidc.Config{Flow: flow, ClientID: ccClient, ClientSecret: r.ccSecret})
 	if err != nil {
 		r.add(flow, "login", false, "%v", err)
 		return

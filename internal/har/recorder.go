@@ -1,4 +1,4 @@
-package apiclient
+package har
 
 // The recorder: every HTTP exchange the engine makes (logins, refreshes, API calls), kept for
 // evidence — a HAR 1.2 file (--har) that browser devtools and Insomnia open, and bodies in the
@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"tokenscope/internal/har"
 	"tokenscope/internal/redact"
 )
 
@@ -44,6 +43,10 @@ type Exchange struct {
 
 // Recorder is an http.RoundTripper that records the exchanges going through it.
 type Recorder struct {
+	// Generation, when set, names the access-token generation a request carried (the engine's
+	// apiclient.RequestGeneration); 0 for a call that carries none.
+	Generation func(*http.Request) int
+
 	next    http.RoundTripper
 	mu      sync.Mutex
 	ex      []*Exchange
@@ -64,8 +67,8 @@ func (r *Recorder) SetSecrets(s *redact.Secrets) {
 // body reaches the caller unchanged while its first RecordedBodyMax bytes are kept.
 func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	x := &Exchange{Started: time.Now(), Method: req.Method, URL: req.URL.String(), ReqHeader: req.Header.Clone()}
-	if c := callOf(req.Context()); c != nil && len(c.attempts) > 0 {
-		x.Generation = c.last().Generation // the call's own goroutine: the transport runs inside Execute
+	if r.Generation != nil {
+		x.Generation = r.Generation(req)
 	}
 	if req.GetBody != nil {
 		if b, err := req.GetBody(); err == nil {
@@ -163,43 +166,43 @@ func (r *Recorder) masked(x *Exchange) Exchange {
 // WriteHAR writes the exchanges as HAR 1.2, each with the fingerprints of the tokens it
 // carried in its _tokenscope field.
 func (r *Recorder) WriteHAR(w io.Writer, creator string) error {
-	var entries []har.Entry
+	var entries []Entry
 	for _, x := range r.Exchanges() {
 		entries = append(entries, harEntry(x))
 	}
-	return har.Write(w, har.Creator{Name: "tokenscope", Version: creator}, entries)
+	return Write(w, Creator{Name: "tokenscope", Version: creator}, entries)
 }
 
-func harEntry(x Exchange) har.Entry {
-	req := har.Request{Method: x.Method, URL: x.URL, HTTPVersion: "HTTP/1.1", Headers: har.Headers(x.ReqHeader),
-		QueryString: []har.NV{}, Cookies: []har.NV{}, HeadersSize: -1, BodySize: len(x.ReqBody)}
+func harEntry(x Exchange) Entry {
+	req := Request{Method: x.Method, URL: x.URL, HTTPVersion: "HTTP/1.1", Headers: Headers(x.ReqHeader),
+		QueryString: []NV{}, Cookies: []NV{}, HeadersSize: -1, BodySize: len(x.ReqBody)}
 	if len(x.ReqBody) > 0 {
-		req.PostData = &har.PostData{MimeType: x.ReqHeader.Get("Content-Type"), Text: string(x.ReqBody)}
+		req.PostData = &PostData{MimeType: x.ReqHeader.Get("Content-Type"), Text: string(x.ReqBody)}
 	}
-	content := har.Content{Size: len(x.RespBody), MimeType: x.RespHeader.Get("Content-Type"), Text: string(x.RespBody)}
+	content := Content{Size: len(x.RespBody), MimeType: x.RespHeader.Get("Content-Type"), Text: string(x.RespBody)}
 	if x.BodyTruncated {
 		content.Comment = "cut at 64 KiB"
 	}
-	resp := har.Response{Status: x.Status, StatusText: http.StatusText(x.Status), HTTPVersion: "HTTP/1.1",
-		Headers: har.Headers(x.RespHeader), Cookies: []har.NV{}, Content: content, RedirectURL: x.RespHeader.Get("Location"),
+	resp := Response{Status: x.Status, StatusText: http.StatusText(x.Status), HTTPVersion: "HTTP/1.1",
+		Headers: Headers(x.RespHeader), Cookies: []NV{}, Content: content, RedirectURL: x.RespHeader.Get("Location"),
 		HeadersSize: -1, BodySize: len(x.RespBody), Error: x.Err}
 	ms := float64(x.Duration.Microseconds()) / 1000
-	return har.Entry{Started: x.Started, Time: ms, Request: req, Response: resp, Timings: har.Timings{Wait: ms}, Tokens: x.Tokens()}
+	return Entry{Started: x.Started, Time: ms, Request: req, Response: resp, Timings: Timings{Wait: ms}, Tokens: x.Tokens()}
 }
 
 // Tokens are the fingerprints of the tokens the exchange carried, as HAR's _tokenscope field
 // and --log-bodies write them; nil when it carried none.
-func (x Exchange) Tokens() *har.Tokens {
+func (x Exchange) Tokens() *Tokens {
 	if len(x.Sent)+len(x.Received) == 0 && x.Generation == 0 {
 		return nil
 	}
-	return &har.Tokens{Sent: harTokens(x.Sent), Received: harTokens(x.Received), Generation: x.Generation}
+	return &Tokens{Sent: harTokens(x.Sent), Received: harTokens(x.Received), Generation: x.Generation}
 }
 
-func harTokens(fs []redact.Found) []har.Token {
-	var out []har.Token
+func harTokens(fs []redact.Found) []Token {
+	var out []Token
 	for _, f := range fs {
-		out = append(out, har.Token{Kind: f.Kind.String(), FP: f.FP})
+		out = append(out, Token{Kind: f.Kind.String(), FP: f.FP})
 	}
 	return out
 }
