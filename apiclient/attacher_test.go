@@ -14,8 +14,10 @@ import (
 	"tokenscope/apiclient/dpop"
 	"tokenscope/apiclient/oidc"
 	"tokenscope/apiclient/profile"
+	"tokenscope/apiclient/sent"
 	"tokenscope/demoserver"
 	"tokenscope/internal/har"
+	"tokenscope/session"
 )
 
 // wireTap keeps the headers of the last request that reached an API path.
@@ -45,7 +47,7 @@ func (w *wireTap) header() http.Header {
 // value the record holds, and every header the server got that tokenscope decides is in the
 // record (the clients' own defaults aside: Go's User-Agent and Accept-Encoding, resty's Accept
 // for a JSON body).
-func checkRecordIsTheWire(t *testing.T, out Outgoing, wire http.Header, extra ...string) {
+func checkRecordIsTheWire(t *testing.T, out sent.Request, wire http.Header, extra ...string) {
 	t.Helper()
 	inRecord := map[string]bool{}
 	for _, h := range out.Header() {
@@ -102,20 +104,20 @@ func TestAttacherRecordIsTheWire(t *testing.T) {
 		t.Errorf("attempt %+v: want gen 1, the token's fingerprint, 201, sent then answered", a)
 	}
 	checkRecordIsTheWire(t, a.Out, tap.header(), "Content-Length")
-	byName := map[string]SentHeader{}
+	byName := map[string]sent.Header{}
 	for _, h := range a.Out.Header() {
 		byName[http.CanonicalHeaderKey(h.Name)] = h
 		if strings.Contains(h.Value, key) || strings.Contains(h.Value, acc.Raw) {
 			t.Errorf("the record shows a secret: %s: %s", h.Name, h.Value)
 		}
 	}
-	if h := byName["Apikey"]; h.Secret != SecretAPIKey || h.Var != "TS_ATTACHER_KEY" || h.Raw() != key || h.Value != "[masked]" {
+	if h := byName["Apikey"]; h.Secret != sent.APIKey || h.Var != "TS_ATTACHER_KEY" || h.Raw() != key || h.Value != "[masked]" {
 		t.Errorf("apikey in the record: %+v", h)
 	}
-	if h := byName["Authorization"]; h.Secret != SecretAccess || h.Prefix != "Bearer " || h.Var != "TOKEN" || h.Raw() != "Bearer "+acc.Raw {
+	if h := byName["Authorization"]; h.Secret != sent.Access || h.Prefix != "Bearer " || h.Var != "TOKEN" || h.Raw() != "Bearer "+acc.Raw {
 		t.Errorf("Authorization in the record: %+v", h)
 	}
-	if h := byName["X-Client-Info"]; h.Secret != SecretNone || h.Value != "tokenscope-test" {
+	if h := byName["X-Client-Info"]; h.Secret != sent.None || h.Value != "tokenscope-test" {
 		t.Errorf("the fixed header in the record: %+v", h)
 	}
 	if body, more := a.Out.Body(); string(body) != `{"a":1}` || more != 0 || a.Out.URL() != ts.URL+"/api/items" || a.Out.Method != "POST" {
@@ -190,7 +192,7 @@ func TestAttacherDPoPRecordAndCopy(t *testing.T) {
 	if r.Outcome != OK || len(r.Attempts) != 1 {
 		t.Fatalf("%v %d %s", r.Outcome, r.Status, r.Reason)
 	}
-	var auth, proof SentHeader
+	var auth, proof sent.Header
 	for _, h := range r.Attempts[0].Out.Header() {
 		switch h.Name {
 		case "Authorization":
@@ -199,7 +201,7 @@ func TestAttacherDPoPRecordAndCopy(t *testing.T) {
 			proof = h
 		}
 	}
-	if auth.Prefix != "DPoP " || auth.Secret != SecretAccess || proof.Secret != SecretDPoPProof || proof.Value != "[masked]" ||
+	if auth.Prefix != "DPoP " || auth.Secret != sent.Access || proof.Secret != sent.DPoPProof || proof.Value != "[masked]" ||
 		len(r.Attempts[0].Out.Proofs) != 1 {
 		t.Errorf("record: Authorization %+v, DPoP %+v, proofs %+v", auth, proof, r.Attempts[0].Out.Proofs)
 	}
@@ -248,7 +250,7 @@ func TestAttacherPutsTheCookies(t *testing.T) {
 		t.Errorf("Cookie on /api/data: %q", wire)
 	}
 	for _, h := range out.Header() {
-		if h.Name == "Cookie" && (h.Secret != SecretCookie || strings.Contains(h.Value, "XSRF-TOKEN=")) {
+		if h.Name == "Cookie" && (h.Secret != sent.Cookie || strings.Contains(h.Value, "XSRF-TOKEN=")) {
 			t.Errorf("the record shows the cookie: %+v", h)
 		}
 	}
@@ -355,5 +357,37 @@ func TestAttacherRedirectHopGetsItsOwnCookies(t *testing.T) {
 	}
 	if n := s.otherCookies.Load(); n != 0 {
 		t.Errorf("the redirect hop to /api/data carried the refresh cookie (%d times)", n)
+	}
+}
+
+// TestAttacherKeepsHeadersToTheirOrigin: the session's headers go only where they belong. The
+// profile's headers_env API key goes to the target's origin alone (the TUI's userinfo request
+// once carried it to the identity provider's host); the access token to the target's origin and
+// to the provider's own endpoints the engine names (userinfo), never to another whole URL.
+func TestAttacherKeepsHeadersToTheirOrigin(t *testing.T) {
+	p := profile.Profile{Auth: profile.AuthHeader{Header: "Authorization", Scheme: "Bearer"}}
+	p.Auth.HeadersEnv = map[string]string{"Apikey": "TS_KEY"}
+	a := newAttacher("https://api.test/v1", p, profile.Env{APIHeaders: map[string]string{"Apikey": "k-0123456789"}},
+		nil, func(session.Token) time.Duration { return time.Second })
+	acc := session.Token{Raw: "access-token-0123456789"}
+	cred := a.credential(1, &acc, false)
+	carried := func(req profile.Request) (token, key bool) {
+		h := http.Header{}
+		a.outgoing(&req, cred, "").Apply(h)
+		return h.Get("Authorization") != "", h.Get("Apikey") != ""
+	}
+	for _, c := range []struct {
+		req        profile.Request
+		token, key bool
+	}{
+		{profile.Request{Method: "GET", Path: "/me"}, true, true},
+		{profile.Request{Method: "GET", Path: "https://API.test:443/v1/me"}, true, true}, // the same origin, spelled otherwise
+		{profile.Request{Method: "GET", Path: "https://idp.test/userinfo", Provider: ProviderUserinfo}, true, false},
+		{profile.Request{Method: "GET", Path: "https://evil.test/collect"}, false, false},
+		{profile.Request{Method: "GET", Path: "http://api.test/v1/me"}, false, false}, // http is another origin
+	} {
+		if token, key := carried(c.req); token != c.token || key != c.key {
+			t.Errorf("%s (provider %q): token %v, API key %v; want %v, %v", c.req.Path, c.req.Provider, token, key, c.token, c.key)
+		}
 	}
 }

@@ -19,6 +19,9 @@ import (
 
 	"tokenscope/apiclient/oidc"
 	"tokenscope/apiclient/profile"
+	"tokenscope/apiclient/sent"
+	"tokenscope/apiclient/transport"
+	"tokenscope/internal/hostcheck"
 	"tokenscope/internal/redact"
 	"tokenscope/session"
 )
@@ -51,7 +54,7 @@ type Config struct {
 	MaxBodyBytes    int           // answers larger than this are refused; default 4 MiB
 	MaxParked       int           // default 10000
 
-	Transport http.RoundTripper // default NewTransport(TLSOptions{}); every call the engine makes uses it
+	Transport http.RoundTripper // default transport.New(transport.TLS{}); every call the engine makes uses it
 	// OIDC logs in through an identity provider instead of the profile's login endpoint, and
 	// refreshes at the provider's token endpoint. Nil: the profile's endpoints.
 	OIDC *oidc.Config
@@ -60,6 +63,10 @@ type Config struct {
 	// token it receives, and masks with them what it says; the caller adds its own (a .http
 	// file's $processEnv values) and masks its output with them. Default a new set.
 	Secrets *redact.Secrets
+
+	// UserAgent names the client on every call the engine makes; default "tokenscope" (cmd
+	// adds its version). Not resty's go-resty/VERSION: a server's logs should say who called.
+	UserAgent string
 
 	// Diagnostics receives resty's own warnings, which would otherwise go to stderr and garble
 	// a TUI. Discarded when nil.
@@ -101,12 +108,12 @@ type Result struct {
 
 // Attempt is one send of a request: what it carried and how it was answered.
 type Attempt struct {
-	Generation int       // the access token generation it carried
-	Token      string    // that token's fingerprint
-	Sent       time.Time // when it went, by the engine's clock
-	Answered   time.Time // when its answer arrived, by the engine's clock; zero when none did
-	Status     int       // the answer's status; 0 when none came
-	Out        Outgoing  // what it carried
+	Generation int          // the access token generation it carried
+	Token      string       // that token's fingerprint
+	Sent       time.Time    // when it went, by the engine's clock
+	Answered   time.Time    // when its answer arrived, by the engine's clock; zero when none did
+	Status     int          // the answer's status; 0 when none came
+	Out        sent.Request // what it carried
 }
 
 // Generation is the access token generation the last attempt carried; 0 when none went.
@@ -281,11 +288,14 @@ func (cfg *Config) withDefaults() error {
 	if cfg.MaxParked <= 0 {
 		cfg.MaxParked = 10000
 	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "tokenscope"
+	}
 	if cfg.Diagnostics == nil {
 		cfg.Diagnostics = io.Discard
 	}
 	if cfg.Transport == nil {
-		tr, err := NewTransport(TLSOptions{})
+		tr, err := transport.New(transport.TLS{})
 		if err != nil {
 			return err
 		}
@@ -341,7 +351,8 @@ func (e *Engine) newResty() *resty.Client {
 		SetBaseURL(strings.TrimRight(e.cfg.BaseURL, "/")).
 		SetLogger(e.diag()).
 		SetResponseBodyLimit(e.cfg.MaxBodyBytes).
-		SetTransport(e.cfg.Transport)
+		SetTransport(e.cfg.Transport).
+		SetHeader("User-Agent", e.cfg.UserAgent) // a request's own User-Agent (-H) wins
 	return c
 }
 
@@ -454,10 +465,10 @@ func (e *Engine) stripAuthOnRedirect(req *http.Request, via []*http.Request) err
 	if len(via) == 0 {
 		return nil
 	}
-	first := originOf(via[0].URL)
-	cross := originOf(req.URL) != first
+	first := hostcheck.OriginOf(via[0].URL)
+	cross := hostcheck.OriginOf(req.URL) != first
 	for _, v := range via[1:] {
-		cross = cross || originOf(v.URL) != first
+		cross = cross || hostcheck.OriginOf(v.URL) != first
 	}
 	if cross {
 		e.stripCredentials(req.Header)
@@ -488,19 +499,6 @@ func (e *Engine) stripCredentials(h http.Header) {
 			}
 		}
 	}
-}
-
-// origin is what a credential is bound to: scheme, host and port, as RFC 6454 has it.
-type origin struct{ scheme, host, port string }
-
-// originOf is u's origin, the default port filled in (80 for http, 443 for https) and the host
-// in lower case without a trailing dot.
-func originOf(u *url.URL) origin {
-	o := origin{scheme: strings.ToLower(u.Scheme), host: strings.TrimSuffix(strings.ToLower(u.Hostname()), "."), port: u.Port()}
-	if o.port == "" {
-		o.port = map[string]string{"http": "80", "https": "443"}[o.scheme]
-	}
-	return o
 }
 
 // writerLogger sends resty's log lines to a writer instead of stderr.

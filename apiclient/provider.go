@@ -12,12 +12,18 @@ import (
 
 	"tokenscope/apiclient/oidc"
 	"tokenscope/apiclient/profile"
+	"tokenscope/apiclient/sent"
 	"tokenscope/session"
 )
 
 // ProviderIntrospect marks a Request the engine sends to the provider's introspection endpoint
 // with the current access token in its form: a preset cannot hold the token itself.
 const ProviderIntrospect = "introspect"
+
+// ProviderUserinfo marks the provider's userinfo request: it goes to the identity provider's
+// origin, not the target's, and the attacher gives it the access token the provider issued but
+// none of the target's own headers.
+const ProviderUserinfo = "userinfo"
 
 // ProviderRequests are the provider's ready-made requests (userinfo, introspection of the
 // access token) once the provider is known: after a login or the first refresh. Without an
@@ -30,7 +36,7 @@ func (e *Engine) ProviderRequests() []profile.Request {
 	p := l.client.Provider
 	var out []profile.Request
 	if p.UserinfoEndpoint != "" && l.flow != oidc.FlowClientCredentials {
-		out = append(out, profile.Request{Name: "userinfo", Method: http.MethodGet, Path: p.UserinfoEndpoint})
+		out = append(out, profile.Request{Name: "userinfo", Method: http.MethodGet, Path: p.UserinfoEndpoint, Provider: ProviderUserinfo})
 	}
 	if p.IntrospectionEndpoint != "" {
 		out = append(out, profile.Request{Name: "introspect the access token", Method: http.MethodPost,
@@ -66,7 +72,7 @@ func (e *Engine) introspect(ctx context.Context, c *call) Result {
 	defer cancel()
 	// The client's credentials and the token travel in the form the provider's client builds:
 	// the record says where it went, not what it carried.
-	res.Attempts = []Attempt{{Generation: gen, Token: acc.Fingerprint(), Sent: start, Out: Outgoing{Method: c.req.Method, path: c.req.Path}}}
+	res.Attempts = []Attempt{{Generation: gen, Token: acc.Fingerprint(), Sent: start, Out: sent.New(sent.Parts{Method: c.req.Method, Path: c.req.Path})}}
 	status, body, err := l.client.Introspect(ctx, acc.Raw, "access_token")
 	if err != nil {
 		return fail(e.redactClip(oidc.Reason(err)))

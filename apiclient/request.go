@@ -244,8 +244,8 @@ func (e *Engine) beforeRequest(_ *resty.Client, r *resty.Request) error {
 		return ErrLoginRequired
 	}
 	c.serial, c.token, c.sentAt = st.serial, st.cred.fp, now
-	out := e.attach.outgoing(&c.req, st.cred)
-	out.apply(r.Header)
+	out := e.attach.outgoing(&c.req, st.cred, "")
+	out.Apply(r.Header)
 	if c.attempts == nil {
 		c.attempts = c.buf[:0]
 	}

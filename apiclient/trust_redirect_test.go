@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"tokenscope/apiclient/profile"
+	"tokenscope/internal/hostcheck"
 )
 
 // originWorld is one TLS server and one plain server, both on 127.0.0.1:0, reached under the
@@ -207,12 +208,12 @@ func TestTrustOriginOf(t *testing.T) {
 		return u
 	}
 	for _, c := range same {
-		if a, b := originOf(parse(c[0])), originOf(parse(c[1])); a != b {
+		if a, b := hostcheck.OriginOf(parse(c[0])), hostcheck.OriginOf(parse(c[1])); a != b {
 			t.Errorf("%s and %s: origins %v and %v, want the same", c[0], c[1], a, b)
 		}
 	}
 	for _, c := range differ {
-		if a, b := originOf(parse(c[0])), originOf(parse(c[1])); a == b {
+		if a, b := hostcheck.OriginOf(parse(c[0])), hostcheck.OriginOf(parse(c[1])); a == b {
 			t.Errorf("%s and %s: both origin %v, want different", c[0], c[1], a)
 		}
 	}

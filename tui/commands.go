@@ -14,6 +14,7 @@ import (
 
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/profile"
+	"tokenscope/apiclient/sent"
 	"tokenscope/internal/privfile"
 	"tokenscope/internal/redact"
 	"tokenscope/session"
@@ -272,9 +273,9 @@ func (m *Model) curl(e *apiclient.Engine, r profile.Request) string {
 // curlHeader is one -H argument. Revealed, a header goes as it went; masked, its secret is a
 // shell variable: the fixed part single-quoted, the variable double-quoted, so that it expands
 // in bash and zsh.
-func curlHeader(h apiclient.SentHeader, reveal bool) string {
+func curlHeader(h sent.Header, reveal bool) string {
 	switch {
-	case h.Secret == apiclient.SecretNone || reveal && h.Raw() != "":
+	case h.Secret == sent.None || reveal && h.Raw() != "":
 		return shellQuote(h.Name + ": " + h.Raw())
 	case h.Var == "":
 		return shellQuote(h.Name + ": " + h.Value) // a secret of the session's in the request's own header

@@ -14,6 +14,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"tokenscope/apiclient"
+	"tokenscope/apiclient/sent"
 	"tokenscope/internal/human"
 	"tokenscope/internal/redact"
 	"tokenscope/internal/sanitize"
@@ -159,7 +160,7 @@ func (m *Model) exchangeLines(r apiclient.Result, w int) []string {
 
 // outgoingLines are one attempt's record: the URL, the headers in the order they went (their
 // secrets masked whatever the reveal), the body.
-func (m *Model) outgoingLines(o apiclient.Outgoing, w int) []string {
+func (m *Model) outgoingLines(o sent.Request, w int) []string {
 	th := m.sh.theme
 	out := []string{th.Value.Render(truncate(sanitize.Line(m.sh.mask(o.Method+" "+redact.URL(o.URL()))), w))}
 	for _, h := range o.Header() {

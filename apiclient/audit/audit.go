@@ -7,7 +7,7 @@
 //
 // It speaks the target's wire format through apiclient/profile (building the login and refresh
 // calls, reading and judging the answers) over the transport the caller hands it (the engine's,
-// apiclient.NewTransport), and does not use the engine: an audit must present tokens the engine
+// transport.New), and does not use the engine: an audit must present tokens the engine
 // would never send again.
 package audit
 
@@ -74,7 +74,7 @@ type Target struct {
 	// API is the request the checks present access tokens with; it must succeed with a fresh
 	// token.
 	API profile.Request
-	// Transport carries every call (the engine's, apiclient.NewTransport); nil: a default one.
+	// Transport carries every call (the engine's, transport.New); nil: a default one.
 	Transport http.RoundTripper
 	// Timeout bounds each call; 30 s when zero.
 	Timeout time.Duration

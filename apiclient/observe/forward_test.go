@@ -23,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"tokenscope/apiclient"
+	"tokenscope/apiclient/transport"
 	"tokenscope/demoserver"
 )
 
@@ -148,7 +148,7 @@ func newForwardRig(t *testing.T, upstreamCA string, edit func(*Config)) *forward
 		t.Fatal(err)
 	}
 	cfg := Config{Profile: simplejwtProfile(), Forward: true, CA: ca, Listen: ln.Addr().String(),
-		TLS: apiclient.TLSOptions{CACertFile: upstreamCA}}
+		TLS: transport.TLS{CACertFile: upstreamCA}}
 	if edit != nil {
 		edit(&cfg)
 	}

@@ -25,8 +25,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"tokenscope/apiclient"
 	"tokenscope/apiclient/profile"
+	"tokenscope/apiclient/transport"
 	"tokenscope/internal/clock"
 	"tokenscope/internal/hostcheck"
 	"tokenscope/internal/redact"
@@ -90,8 +90,8 @@ type Config struct {
 	// Forwarded adds X-Forwarded-For, -Host and -Proto, as ReverseProxy.SetXForwarded does.
 	Forwarded bool
 	// TLS is how upstream certificates are checked (--ca-cert, --insecure).
-	TLS apiclient.TLSOptions
-	// Transport sends the requests upstream; when nil, apiclient.NewTransport's (the one
+	TLS transport.TLS
+	// Transport sends the requests upstream; when nil, transport.New's (the one
 	// constructor every outgoing call uses), never asking for compression of its own.
 	Transport    http.RoundTripper
 	MaxBodyBytes int // DefaultMaxBodyBytes when zero
@@ -157,7 +157,7 @@ func New(cfg Config) (*Proxy, error) {
 	}
 	tr := cfg.Transport
 	if tr == nil {
-		t, err := apiclient.NewTransport(cfg.TLS)
+		t, err := transport.New(cfg.TLS)
 		if err != nil {
 			return nil, fmt.Errorf("observe: %w", err)
 		}

@@ -19,6 +19,7 @@ import (
 	"tokenscope/apiclient"
 	"tokenscope/apiclient/profile"
 	"tokenscope/internal/cappedfile"
+	"tokenscope/internal/hostcheck"
 	"tokenscope/internal/redact"
 )
 
@@ -37,7 +38,7 @@ type fileConfig struct {
 // targetHasOrigin reports whether the target called name is at origin (scheme://host:port).
 func (c *fileConfig) targetHasOrigin(name, origin string) bool {
 	t, ok := c.Targets[name]
-	return ok && originOf(t.URL) == origin
+	return ok && hostcheck.Origin(t.URL) == origin
 }
 
 // targetConfig is one named target. Every field is optional; flags and TOKENSCOPE_* variables

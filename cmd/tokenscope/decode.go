@@ -18,7 +18,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
-	"tokenscope/apiclient"
+	"tokenscope/apiclient/transport"
 	"tokenscope/internal/hostcheck"
 	"tokenscope/internal/human"
 	"tokenscope/internal/redact"
@@ -127,7 +127,7 @@ func runDecode(cmd *cobra.Command, o decodeOpts, args []string) error {
 		}
 		keyDesc = "--jwks " + redact.URL(jwksURL.String())
 		// The engine's transport constructor, so that --ca-cert means what it means elsewhere.
-		if rt, err = apiclient.NewTransport(apiclient.TLSOptions{CACertFile: o.caCert}); err != nil {
+		if rt, err = transport.New(transport.TLS{CACertFile: o.caCert}); err != nil {
 			return fmt.Errorf("--ca-cert: %w", err)
 		}
 	}

@@ -89,7 +89,7 @@ func (k *keyFlags) jwks() (*url.URL, error) {
 	return u, nil
 }
 
-// fetch downloads the key set through rt, a transport from apiclient.NewTransport: the same
+// fetch downloads the key set through rt, a transport from transport.New: the same
 // --ca-cert and --insecure as every other call.
 func (k *keyFlags) fetch(ctx context.Context, rt http.RoundTripper, u *url.URL) (map[string]crypto.PublicKey, error) {
 	set, err := oidc.FetchKeys(ctx, &http.Client{Transport: rt}, u.String())

@@ -16,10 +16,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"tokenscope/apiclient"
 	"tokenscope/apiclient/observe"
 	"tokenscope/apiclient/oidc"
 	"tokenscope/apiclient/profile"
+	"tokenscope/apiclient/transport"
 	"tokenscope/internal/cappedfile"
 	"tokenscope/internal/privfile"
 	"tokenscope/internal/redact"
@@ -30,7 +30,7 @@ import (
 // (--forward, or -- CMD) the CA and the token endpoint's host from --issuer.
 func (o *observeOpts) proxyConfig(ctx context.Context, prof profile.Profile, listen string) (observe.Config, error) {
 	cfg := observe.Config{Profile: prof, RetryWindow: o.retryWindow, Faults: o.faults || o.scenario != "", Forwarded: o.forwarded,
-		AnyHost: o.allowRemote, TLS: apiclient.TLSOptions{CACertFile: o.caCert, Insecure: o.insecure}, LogSize: o.logSize, Listen: listen}
+		AnyHost: o.allowRemote, TLS: transport.TLS{CACertFile: o.caCert, Insecure: o.insecure}, LogSize: o.logSize, Listen: listen}
 	for _, s := range o.upstreams {
 		u, err := observe.ParseUpstream(s)
 		if err != nil {
@@ -68,7 +68,7 @@ func (o *observeOpts) tokenEndpoint(ctx context.Context) (*url.URL, error) {
 	if err := checkURL(o.issuer); err != nil {
 		return nil, usageError("--issuer: %v", err)
 	}
-	tr, err := apiclient.NewTransport(apiclient.TLSOptions{CACertFile: o.caCert, Insecure: o.insecure})
+	tr, err := transport.New(transport.TLS{CACertFile: o.caCert, Insecure: o.insecure})
 	if err != nil {
 		return nil, err
 	}

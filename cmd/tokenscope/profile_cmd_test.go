@@ -161,26 +161,27 @@ func TestProfileListAndShow(t *testing.T) {
 	}
 }
 
-// TestReadmeProfilesParse keeps the README's profile examples true: every TOML block of its
-// profile-key and hosted-service sections parses as a profile.
-func TestReadmeProfilesParse(t *testing.T) {
-	doc, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(doc)
-	start, end := strings.Index(s, "### Profile keys"), strings.Index(s, "## Layout")
-	if start < 0 || end < start {
-		t.Fatal("README has no profile keys section before Layout")
-	}
-	blocks := strings.Split(s[start:end], "```toml\n")[1:]
-	if len(blocks) < 2 {
-		t.Fatalf("%d TOML blocks", len(blocks))
-	}
-	for i, b := range blocks {
-		b = b[:strings.Index(b, "```")]
-		if _, err := profile.Parse(fmt.Sprintf("README block %d", i+1), []byte(b)); err != nil {
-			t.Errorf("%v", err)
+// TestDocsProfilesParse keeps the documented profiles true: every TOML block of the profile-key
+// and hosted-service pages, and of the README, that is a profile parses as one.
+func TestDocsProfilesParse(t *testing.T) {
+	total := 0
+	for _, page := range []string{"../../docs/profiles.md", "../../docs/hosted.md", "../../README.md"} {
+		doc, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
 		}
+		for i, b := range strings.Split(string(doc), "```toml\n")[1:] {
+			b = b[:strings.Index(b, "```")]
+			if strings.Contains(b, "[targets.") {
+				continue // a config file, held by TestExamplesResolve
+			}
+			total++
+			if _, err := profile.Parse(fmt.Sprintf("%s block %d", page, i+1), []byte(b)); err != nil {
+				t.Errorf("%v", err)
+			}
+		}
+	}
+	if total < 6 {
+		t.Fatalf("%d profile blocks in the docs; the check found too few to mean anything", total)
 	}
 }

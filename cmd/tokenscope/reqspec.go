@@ -7,9 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -17,6 +15,7 @@ import (
 
 	"tokenscope/apiclient/httpfile"
 	"tokenscope/apiclient/profile"
+	"tokenscope/internal/hostcheck"
 	"tokenscope/internal/redact"
 )
 
@@ -143,24 +142,10 @@ func labelJSON(r profile.Request) profile.Request {
 	return r
 }
 
-// originOf is rawURL's origin as RFC 6454 has it, scheme://host:port with the scheme's default
-// port filled in and the host in lower case; "" when rawURL is not an absolute http(s) URL.
-func originOf(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return ""
-	}
-	port := u.Port()
-	if port == "" {
-		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
-	}
-	return u.Scheme + "://" + net.JoinHostPort(strings.TrimSuffix(strings.ToLower(u.Hostname()), "."), port)
-}
-
 // fullURL is METHOD URL's URL (the last of two arguments) when it is an absolute http(s) URL;
 // "" for a path or a NAME.
 func fullURL(args []string) string {
-	if len(args) != 2 || originOf(args[1]) == "" {
+	if len(args) != 2 || hostcheck.Origin(args[1]) == "" {
 		return ""
 	}
 	return args[1]
@@ -170,10 +155,10 @@ func fullURL(args []string) string {
 // be dropped and the request, with the session's credentials, sent to the target instead. It
 // runs before anything is sent.
 func checkURLOrigin(rawURL, target string) error {
-	o := originOf(rawURL)
-	if o == "" || o == originOf(target) {
+	o := hostcheck.Origin(rawURL)
+	if o == "" || o == hostcheck.Origin(target) {
 		return nil
 	}
 	return usageError("%s is at %s, but the session's target is %s: refused, nothing was sent (leave out --target to talk to %s, or give a path)",
-		redact.URL(rawURL), o, originOf(target), o)
+		redact.URL(rawURL), o, hostcheck.Origin(target), o)
 }

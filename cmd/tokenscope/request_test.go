@@ -23,6 +23,7 @@ import (
 
 	"tokenscope/apiclient"
 	"tokenscope/demoserver"
+	"tokenscope/internal/hostcheck"
 	"tokenscope/internal/testutil"
 )
 
@@ -474,7 +475,7 @@ func TestRequestFullURLNamesTheTarget(t *testing.T) {
 	for _, target := range []string{ts.URL, "http://127.0.0.1:1"} {
 		_, _, err := runIn(t, "", "request", "--target", target, "--user", "demo", "--password-env", "TS_TEST_PW", "GET", other)
 		if exitStatus(err) != 2 || !strings.Contains(err.Error(), "http://localhost:"+u.Port()) ||
-			!strings.Contains(err.Error(), originOf(target)) || !strings.Contains(err.Error(), "nothing was sent") {
+			!strings.Contains(err.Error(), hostcheck.Origin(target)) || !strings.Contains(err.Error(), "nothing was sent") {
 			t.Errorf("--target %s, URL %s: exit %d, %v", target, other, exitStatus(err), err)
 		}
 	}
@@ -494,8 +495,8 @@ func TestOriginOf(t *testing.T) {
 		"ftp://x/y":                       "",
 		"me":                              "",
 	} {
-		if got := originOf(in); got != want {
-			t.Errorf("originOf(%q) = %q, want %q", in, got, want)
+		if got := hostcheck.Origin(in); got != want {
+			t.Errorf("hostcheck.Origin(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -533,5 +534,24 @@ func TestHTTPFileUndefinedVariableFailsOneRequest(t *testing.T) {
 	}
 	if _, _, n2 := rec.last(); n2 != n {
 		t.Errorf("the broken request reached the server (%d calls)", n2-n)
+	}
+}
+
+// TestUserAgentIsTokenscope: the engine's calls say tokenscope/VERSION (they said
+// go-resty/2.17.2), on the login as on the request, and -H User-Agent wins for a request.
+func TestUserAgentIsTokenscope(t *testing.T) {
+	ts, rec := echoServer(t, false)
+	if _, _, err := runIn(t, "", requestArgs(ts, "GET", "/echo")...); err != nil {
+		t.Fatal(err)
+	}
+	h, _, _ := rec.last()
+	if ua := h.Get("User-Agent"); ua != "tokenscope/"+versionString() {
+		t.Errorf("User-Agent %q", ua)
+	}
+	if _, _, err := runIn(t, "", requestArgs(ts, "-H", "User-Agent: my-client/2", "GET", "/echo")...); err != nil {
+		t.Fatal(err)
+	}
+	if h, _, _ := rec.last(); h.Get("User-Agent") != "my-client/2" || len(h.Values("User-Agent")) != 1 {
+		t.Errorf("-H User-Agent: %q", h.Values("User-Agent"))
 	}
 }

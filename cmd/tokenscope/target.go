@@ -19,8 +19,10 @@ import (
 	"tokenscope/apiclient/httpfile"
 	"tokenscope/apiclient/oidc"
 	"tokenscope/apiclient/profile"
+	"tokenscope/apiclient/transport"
 	"tokenscope/demoserver"
 	"tokenscope/internal/har"
+	"tokenscope/internal/hostcheck"
 	"tokenscope/internal/privfile"
 	"tokenscope/internal/redact"
 	"tokenscope/internal/sanitize"
@@ -151,7 +153,7 @@ func (f *targetFlags) resolveTarget() error {
 		return err
 	}
 	f.cfg = cfg
-	if o := originOf(f.requestURL); f.target == "" && o != "" && !cfg.targetHasOrigin(cfg.DefaultTarget, o) {
+	if o := hostcheck.Origin(f.requestURL); f.target == "" && o != "" && !cfg.targetHasOrigin(cfg.DefaultTarget, o) {
 		f.target = o // the URL names the destination; the default target is elsewhere
 	}
 	if f.target == "" && cfg.DefaultTarget != "" {
@@ -416,7 +418,7 @@ func (f *targetFlags) engineConfig(stderr io.Writer) (apiclient.Config, error) {
 		Secrets: redact.New(), // the session's: the presets' $processEnv values join them
 		BaseURL: f.target, Profile: prof, Username: f.user, Password: f.password, ClientID: f.clientID,
 		Strategy: strategy, Threshold: f.threshold, NoSingleFlight: f.noSingleFlight,
-		Timeout: f.timeout, Log: session.NewLog(f.logSize), Diagnostics: io.Discard,
+		Timeout: f.timeout, Log: session.NewLog(f.logSize), Diagnostics: io.Discard, UserAgent: "tokenscope/" + versionString(),
 	}
 	if cfg.ClientSecret, err = f.secretFromEnv(); err != nil {
 		return apiclient.Config{}, err
@@ -430,7 +432,7 @@ func (f *targetFlags) engineConfig(stderr io.Writer) (apiclient.Config, error) {
 			return apiclient.Config{}, err
 		}
 	}
-	tr, err := apiclient.NewTransport(apiclient.TLSOptions{CACertFile: f.caCert, Insecure: f.insecure})
+	tr, err := transport.New(transport.TLS{CACertFile: f.caCert, Insecure: f.insecure})
 	if err != nil {
 		return apiclient.Config{}, fmt.Errorf("--ca-cert: %w", err)
 	}

@@ -94,3 +94,29 @@ func IsLoopbackAddr(addr string) (bool, error) {
 	}
 	return IsLoopbackHost(host), nil
 }
+
+// Origin is rawURL's origin as RFC 6454 has it: scheme://host:port, the scheme and host in lower
+// case, the host without a trailing dot and the scheme's default port filled in (https://API.test
+// and https://api.test:443 are one origin, http://api.test another); "" when rawURL is not an
+// absolute http(s) URL. It is what a credential is bound to: the one answer to "same place?" for
+// redirects, full URLs on the command line, and where the attacher puts a session's headers.
+func Origin(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return ""
+	}
+	return OriginOf(u)
+}
+
+// OriginOf is Origin for a parsed URL.
+func OriginOf(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	if u.Host == "" || (scheme != "http" && scheme != "https") {
+		return ""
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[scheme]
+	}
+	return scheme + "://" + net.JoinHostPort(strings.TrimSuffix(strings.ToLower(u.Hostname()), "."), port)
+}

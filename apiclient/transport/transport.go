@@ -1,4 +1,7 @@
-package apiclient
+// Package transport is the one constructor of the HTTP transport every outgoing call of
+// tokenscope takes (the engine's requests, logins and refreshes, key-set fetches, observe's
+// upstream, audit's experiments), so that --ca-cert and --insecure reach them all.
+package transport
 
 import (
 	"crypto/tls"
@@ -12,17 +15,17 @@ import (
 	"tokenscope/internal/cappedfile"
 )
 
-// TLSOptions say how outgoing connections check the server's certificate.
-type TLSOptions struct {
+// TLS says how outgoing connections check the server's certificate.
+type TLS struct {
 	CACertFile string // a PEM file of CA certificates trusted besides the system's
 	Insecure   bool   // skip verification altogether (the user asked by name; the TUI says so in red)
 }
 
-// NewTransport builds the transport for every outgoing call: the engine's requests, logins and
+// New builds the transport for every outgoing call: the engine's requests, logins and
 // refreshes, and key-set fetches, with or without an engine. There is one constructor so
 // that --ca-cert and --insecure reach every call. Its settings are resty's defaults (more idle
 // connections per host than http.DefaultTransport's two, which a burst would churn through).
-func NewTransport(o TLSOptions) (*http.Transport, error) {
+func New(o TLS) (*http.Transport, error) {
 	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
