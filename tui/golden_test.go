@@ -198,7 +198,7 @@ func TestGoldenStampede(t *testing.T) {
 		t.Run(sizeName(sz.w, sz.h), func(t *testing.T) {
 			f := newFixture(t, "simplejwt", apiclient.Config{Strategy: apiclient.Reactive, NoSingleFlight: true}, "dark",
 				demoserver.Options{NoRotation: true})
-			f.srv.SetLatency(0, 20*time.Millisecond)
+			f.srv.SetLatency(0, 200*time.Millisecond) // long enough that every request of the burst has read gen #1 before the first refresh ends, on a loaded machine too
 			f.clock.Advance(31 * time.Second)
 			runGolden(t, f, sz.w, sz.h, func(tm *teatest.TestModel) {
 				tm.Send(press("-")) // burst size 50
