@@ -2,6 +2,7 @@ package session
 
 import (
 	"bytes"
+	"reflect"
 	"testing"
 	"time"
 
@@ -64,4 +65,35 @@ func FuzzAppendJSON(f *testing.F) {
 			t.Fatalf("\n got %s\nwant %s", got, want)
 		}
 	})
+}
+
+// TestAppendJSONHasEveryField: a field added to Event is written by AppendJSON too. Every
+// field is set (by reflection, so a new one is included) and the encoding must match
+// json.Marshal's, which would carry the new field.
+func TestAppendJSONHasEveryField(t *testing.T) {
+	var e Event
+	v := reflect.ValueOf(&e).Elem()
+	for i := range v.NumField() {
+		f := v.Field(i)
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString("x" + v.Type().Field(i).Name)
+		case reflect.Bool:
+			f.SetBool(true)
+		case reflect.Int, reflect.Int64:
+			f.SetInt(int64(i + 1))
+		case reflect.Uint64:
+			f.SetUint(uint64(i + 1))
+		case reflect.Struct:
+			if f.Type() != reflect.TypeFor[time.Time]() {
+				t.Fatalf("field %s: a struct AppendJSON does not know", v.Type().Field(i).Name)
+			}
+			f.Set(reflect.ValueOf(time.Date(2026, 1, 2, 3, 4, 5, i, time.UTC)))
+		default:
+			t.Fatalf("field %s: kind %s AppendJSON does not know", v.Type().Field(i).Name, f.Kind())
+		}
+	}
+	if got, want := e.AppendJSON(nil), marshalled(t, e); !bytes.Equal(got, want) {
+		t.Errorf("\n got %s\nwant %s", got, want)
+	}
 }
