@@ -62,7 +62,9 @@ func (e *Engine) backgroundLoop() {
 			}
 			if wait <= 0 {
 				last = e.now()
-				reason := fmt.Sprintf("background: %s left < %s", human.Duration(left), human.Duration(thr))
+				reason := func() string {
+					return fmt.Sprintf("background: %s left < %s", human.Duration(left), human.Duration(thr))
+				}
 				err := e.refresh(context.Background(), session.WhyBackground, v.serial, 0, reason)
 				var re *RefreshError
 				if errors.As(err, &re) && re.Transient {

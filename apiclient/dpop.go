@@ -91,7 +91,7 @@ func (e *Engine) onProof(req *http.Request, p dpop.Proof) {
 		if c != nil {
 			ev.RequestID = c.id
 		}
-		e.emit(ev)
+		e.emit(&ev)
 	}
 }
 

@@ -409,7 +409,7 @@ func (e *Engine) state(st session.State) session.State {
 // SetStrategy changes the strategy from now on.
 func (e *Engine) SetStrategy(s Strategy) {
 	if old := e.refresher.setStrategy(s); old != s {
-		e.emit(session.Event{Kind: session.KindNote, Reason: fmt.Sprintf("strategy %s → %s", old, s)})
+		e.emit(&session.Event{Kind: session.KindNote, Reason: fmt.Sprintf("strategy %s → %s", old, s)})
 		e.nudge()
 	}
 }
@@ -418,7 +418,7 @@ func (e *Engine) SetStrategy(s Strategy) {
 func (e *Engine) SetSingleFlight(on bool) {
 	if old := e.refresher.setSingleFlight(on); old != on {
 		state := map[bool]string{true: "on", false: "off (stampede demo)"}[on]
-		e.emit(session.Event{Kind: session.KindNote, Reason: "single flight " + state})
+		e.emit(&session.Event{Kind: session.KindNote, Reason: "single flight " + state})
 	}
 }
 
@@ -430,17 +430,17 @@ func (e *Engine) diag() writerLogger { return writerLogger{e.cfg.Diagnostics} }
 // Note records something the user did outside the engine (a demo fault, say) in the event
 // log, so that the log tells the whole story.
 func (e *Engine) Note(reason string) {
-	e.emit(session.Event{Kind: session.KindNote, Reason: reason})
+	e.emit(&session.Event{Kind: session.KindNote, Reason: reason})
 }
 
 // serverNow is the server's clock as the skew estimate has it: what exp is compared with.
 func (e *Engine) serverNow() time.Time { return e.skew.serverNow(e.now()) }
 
-func (e *Engine) emit(ev session.Event) session.Event {
+func (e *Engine) emit(ev *session.Event) {
 	if ev.Time.IsZero() {
 		ev.Time = e.now()
 	}
-	return e.cfg.Log.Append(ev)
+	e.cfg.Log.Put(ev)
 }
 
 // thresholdFor is the refresh threshold for a token: Config.Threshold, or the token's own

@@ -74,7 +74,7 @@ func (e *Engine) installLogin(p profile.Answer, idTok session.Token, how string)
 	if bindNote := e.store.login(p, idTok, func() string { return e.bind(p, true) }); bindNote != "" {
 		e.Note(bindNote)
 	}
-	e.emit(session.Event{Kind: session.KindLogin, Generation: 1, Exp: p.Access.ExpiresAt, Token: p.Access.Fingerprint(),
+	e.emit(&session.Event{Kind: session.KindLogin, Generation: 1, Exp: p.Access.ExpiresAt, Token: p.Access.Fingerprint(),
 		Reason: fmt.Sprintf("logged in %s; gen #1 %s", how, expiryText(p.Access, e.serverNow()))})
 	e.nudge()
 }
@@ -91,7 +91,7 @@ func (e *Engine) replayParked(ctx context.Context) []Result {
 		if !ok {
 			return results
 		}
-		e.emit(session.Event{Kind: session.KindReplayed, RequestID: pr.id, Method: pr.req.Method, Path: pr.req.Path,
+		e.emit(&session.Event{Kind: session.KindReplayed, RequestID: pr.id, Method: pr.req.Method, Path: pr.req.Path,
 			Reason: "replaying after login"})
 		results = append(results, e.do(ctx, &call{id: pr.id, req: pr.req, replayed: true}))
 	}
@@ -100,7 +100,7 @@ func (e *Engine) replayParked(ctx context.Context) []Result {
 // loginFailed logs a failed login and returns it; cause is the transport's error, if any.
 func (e *Engine) loginFailed(reason string, cause error) error {
 	reason = e.redactClip(reason)
-	e.emit(session.Event{Kind: session.KindLoginFailed, End: session.EndLoginFailed, Reason: reason})
+	e.emit(&session.Event{Kind: session.KindLoginFailed, End: session.EndLoginFailed, Reason: reason})
 	return &LoginError{Reason: reason, Err: cause}
 }
 
@@ -108,7 +108,7 @@ func (e *Engine) loginFailed(reason string, cause error) error {
 func (e *Engine) Logout() {
 	e.store.logout()
 	e.forgetCookies()
-	e.emit(session.Event{Kind: session.KindLogout, End: session.EndUserLogout, Reason: "logged out by the user"})
+	e.emit(&session.Event{Kind: session.KindLogout, End: session.EndUserLogout, Reason: "logged out by the user"})
 }
 
 // Parked returns how many requests wait for a login.
@@ -118,7 +118,7 @@ func (e *Engine) Parked() int { return e.parked.len() }
 func (e *Engine) loginRequired(end session.End, reason string) {
 	if e.store.end(end, reason) {
 		e.counters.loggedOut.Add(1)
-		e.emit(session.Event{Kind: session.KindLogout, State: session.StateLoginRequired, End: end, Reason: "login required: " + reason})
+		e.emit(&session.Event{Kind: session.KindLogout, State: session.StateLoginRequired, End: end, Reason: "login required: " + reason})
 	}
 }
 

@@ -61,7 +61,7 @@ func TestRefresherOneInFlightCount(t *testing.T) {
 func TestRefresherBegin(t *testing.T) {
 	s := liveStore("refresh-A")
 	r := newRefresher(Auto, true)
-	_, serial, _, _ := s.refreshable()
+	serial := s.currentSerial()
 	f, waiters, err := r.begin(s, serial)
 	if err != nil || f == nil || waiters != 0 || f.token.Raw != "refresh-A" || f.id != 1 {
 		t.Fatalf("first caller: %+v %d %v", f, waiters, err)
@@ -94,7 +94,7 @@ func TestRefresherNeverStartsWithAReplacedToken(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range 200 {
-				_, serial, _, _ := s.refreshable()
+				serial := s.currentSerial()
 				f, waiters, err := r.begin(s, serial)
 				if err != nil || f == nil || waiters > 0 {
 					continue // no refresh needed, or joined one
@@ -176,4 +176,10 @@ func TestSkewTrackerSkipsRepeatedDate(t *testing.T) {
 	if got := tr.serverNow(epoch); got.Sub(epoch) < 8*time.Second {
 		t.Errorf("server now %v, want about 10 s ahead", got.Sub(epoch))
 	}
+}
+
+// currentSerial is the serial of the store's access token.
+func (s *tokenStore) currentSerial() (serial uint64) {
+	s.read(func(_ *session.Session, n uint64) { serial = n })
+	return serial
 }

@@ -56,7 +56,7 @@ func (e *Engine) introspect(ctx context.Context, c *call) Result {
 	fail := func(reason string) Result {
 		res.Outcome, res.Reason, res.Done = Failed, reason, e.now()
 		res.Duration = res.Done.Sub(start)
-		e.emit(session.Event{Kind: session.KindRequestFailed, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,
+		e.emit(&session.Event{Kind: session.KindRequestFailed, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,
 			Duration: res.Duration, Reason: reason})
 		return res
 	}
@@ -66,7 +66,7 @@ func (e *Engine) introspect(ctx context.Context, c *call) Result {
 	case acc.Raw == "":
 		return fail("introspection: no access token to ask about")
 	}
-	e.emit(session.Event{Time: start, Kind: session.KindRequest, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,
+	e.emit(&session.Event{Time: start, Kind: session.KindRequest, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,
 		Attempt: 1, Generation: gen, Token: acc.Fingerprint(), Reason: "introspect gen #" + fmt.Sprint(gen)})
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
 	defer cancel()
@@ -81,7 +81,7 @@ func (e *Engine) introspect(ctx context.Context, c *call) Result {
 	res.Attempts[0].Status, res.Attempts[0].Answered = status, res.Done
 	res.Header = http.Header{"Content-Type": {"application/json"}}
 	res.Duration = res.Done.Sub(start)
-	e.emit(session.Event{Time: res.Done, Kind: session.KindResponse, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,
+	e.emit(&session.Event{Time: res.Done, Kind: session.KindResponse, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,
 		Status: status, Duration: res.Duration, Attempt: 1})
 	if status >= 400 {
 		res.Outcome, res.Reason = Failed, fmt.Sprintf("HTTP %d", status)

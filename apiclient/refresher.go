@@ -84,22 +84,39 @@ func (r *refresher) setSingleFlight(on bool) bool { return r.singleFlight.Swap(o
 //
 // The session is read under the refresher's lock so that the check and the join are one step:
 // a refresh that ends meanwhile has bumped the serial before it leaves the flight to join.
+//
+// The refresh token is copied only into a new flight, on the heap: of a burst's callers one
+// starts the refresh, and the others' stacks (a thousand goroutines deep in resty's hooks)
+// should not hold a copy of it each, nor grow for one.
 func (r *refresher) begin(s *tokenStore, usedSerial uint64) (f *flight, waiters int, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	tok, serial, family, live := s.refreshable()
 	single := r.singleFlight.Load()
+	var (
+		family          string
+		ended, replaced bool
+	)
+	s.read(func(sess *session.Session, serial uint64) {
+		switch {
+		case sess.State == session.StateLoginRequired || sess.State == session.StateLoggedOut:
+			ended = true
+		case single && usedSerial != 0 && usedSerial < serial:
+			replaced = true
+		case !single || r.shared == nil:
+			f, family = &flight{token: sess.Refresh, done: make(chan struct{})}, sess.Family
+		}
+	})
 	switch {
-	case !live:
+	case ended:
 		return nil, 0, ErrLoginRequired
-	case single && usedSerial != 0 && usedSerial < serial:
+	case replaced:
 		return nil, 0, nil
-	case single && r.shared != nil:
+	case f == nil:
 		r.shared.waiters++
 		return r.shared, r.shared.waiters, nil
 	}
 	r.seq++
-	f = &flight{id: r.seq, done: make(chan struct{}), token: tok, fp: tok.Fingerprint()}
+	f.id, f.fp = r.seq, f.token.Fingerprint()
 	if single {
 		r.shared = f
 	}

@@ -26,7 +26,7 @@ func (e *Engine) rejected(id uint64, tok session.Token, ferr *RefreshError) erro
 	case ended:
 		return ferr // over already, for its own reason
 	case !current:
-		e.emit(session.Event{Kind: session.KindNote, RefreshID: id, Token: fp, Generation: gen,
+		e.emit(&session.Event{Kind: session.KindNote, RefreshID: id, Token: fp, Generation: gen,
 			Reason: fmt.Sprintf("refresh #%d: refresh token %s was rejected, but the session had already moved on to %s (gen #%d): the session goes on, and the request with it",
 				id, fp, now, gen)})
 		return nil
@@ -62,6 +62,6 @@ func (e *Engine) confirmRevoked(ctx context.Context, c *call) {
 	}
 	e.refresher.confirmOnce(fp, func() {
 		_ = e.refresh(ctx, session.WhyReactive, c.serial, c.id,
-			"reactive: the current token was refused after a reuse: is the family revoked?")
+			said("reactive: the current token was refused after a reuse: is the family revoked?"))
 	})
 }

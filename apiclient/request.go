@@ -79,17 +79,22 @@ func callOf(ctx context.Context) *call {
 // Parked until the next Login.
 func (e *Engine) Do(ctx context.Context, req profile.Request) Result {
 	c := &call{id: e.counters.requests.Add(1), req: req} // a request's id is its number
-	if req.Err != "" {
-		// A request its file could not complete (a method, a target, a variable's value): nothing
-		// goes out.
-		now := e.now()
-		e.emit(session.Event{Kind: session.KindRequestFailed, RequestID: c.id, Method: req.Method, Path: req.Path, Reason: req.Err})
-		return Result{ID: c.id, Request: req, Outcome: Failed, Reason: req.Err, Sent: now, Done: now}
-	}
-	if req.Provider == ProviderIntrospect {
+	switch {
+	case req.Err != "":
+		return e.unsendable(c)
+	case req.Provider == ProviderIntrospect:
 		return e.introspect(ctx, c)
 	}
 	return e.do(ctx, c)
+}
+
+// unsendable ends a request its file could not complete (a method, a target, a variable's
+// value): nothing goes out. Apart from Do and do (see failed), so that the request's stack
+// holds no event of its own while it waits on the network.
+func (e *Engine) unsendable(c *call) Result {
+	now := e.now()
+	e.emit(&session.Event{Kind: session.KindRequestFailed, RequestID: c.id, Method: c.req.Method, Path: c.req.Path, Reason: c.req.Err})
+	return Result{ID: c.id, Request: c.req, Outcome: Failed, Reason: c.req.Err, Sent: now, Done: now}
 }
 
 func (e *Engine) do(ctx context.Context, c *call) Result {
@@ -120,35 +125,48 @@ func (e *Engine) do(ctx context.Context, c *call) Result {
 	case errors.Is(err, ErrLoginRequired):
 		return e.park(c, "the session needs a new login")
 	case err != nil:
-		res.Outcome, res.Err = Failed, err
-		res.Reason = describeErr(err) + c.refreshNote()
-		e.emit(session.Event{Kind: session.KindRequestFailed, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,
-			Duration: res.Duration, Reason: res.Reason})
-		return res
+		return e.sendFailed(c, res, err)
 	}
 	res.Status, res.Header, res.Body = resp.StatusCode(), resp.Header(), resp.Body()
 	if res.Status >= 400 {
-		res.Outcome = Failed
-		res.Reason = fmt.Sprintf("HTTP %d", res.Status)
-		if ok, why := e.profile.AccessExpired.Match(res.Status, res.Header, res.Body); ok {
-			// A 401 that survived: the strategy does not retry, or the retry was rejected too.
-			// If meanwhile the session died (or the refusal shows it did), the request waits
-			// for the next login instead.
-			if len(res.Attempts) > 1 {
-				e.confirmRevoked(&c.ctx, c)
-			}
-			if dead, _ := e.mustPark(); dead {
-				return e.park(c, "rejected ("+why+") and the session needs a new login")
-			}
-			res.Reason = "unauthorized: " + why
-			if len(res.Attempts) > 1 {
-				res.Reason += " (also on the retry; not retried again)"
-			}
-		}
-		res.Reason += c.refreshNote()
-		e.emit(session.Event{Kind: session.KindRequestFailed, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,
-			Status: res.Status, Duration: res.Duration, Reason: res.Reason})
+		return e.failed(c, res)
 	}
+	return res
+}
+
+// sendFailed ends a request that got no answer.
+func (e *Engine) sendFailed(c *call, res Result, err error) Result {
+	res.Outcome, res.Err = Failed, err
+	res.Reason = describeErr(err) + c.refreshNote()
+	e.emit(&session.Event{Kind: session.KindRequestFailed, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,
+		Duration: res.Duration, Reason: res.Reason})
+	return res
+}
+
+// failed ends a request answered with an error status. It and sendFailed are apart from do
+// so that do's frame, on the stack of every request in flight, holds no event: a burst's
+// thousand goroutines each grew their stacks once more for it.
+func (e *Engine) failed(c *call, res Result) Result {
+	res.Outcome = Failed
+	res.Reason = fmt.Sprintf("HTTP %d", res.Status)
+	if ok, why := e.profile.AccessExpired.Match(res.Status, res.Header, res.Body); ok {
+		// A 401 that survived: the strategy does not retry, or the retry was rejected too.
+		// If meanwhile the session died (or the refusal shows it did), the request waits
+		// for the next login instead.
+		if len(res.Attempts) > 1 {
+			e.confirmRevoked(&c.ctx, c)
+		}
+		if dead, _ := e.mustPark(); dead {
+			return e.park(c, "rejected ("+why+") and the session needs a new login")
+		}
+		res.Reason = "unauthorized: " + why
+		if len(res.Attempts) > 1 {
+			res.Reason += " (also on the retry; not retried again)"
+		}
+	}
+	res.Reason += c.refreshNote()
+	e.emit(&session.Event{Kind: session.KindRequestFailed, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,
+		Status: res.Status, Duration: res.Duration, Reason: res.Reason})
 	return res
 }
 
@@ -190,10 +208,10 @@ func (e *Engine) park(c *call, why string) Result {
 	n, ok := e.parked.push(c.id, c.req)
 	if !ok {
 		res.Outcome, res.Reason = Failed, fmt.Sprintf("%s, and %d requests are already parked", why, e.cfg.MaxParked)
-		e.emit(session.Event{Kind: session.KindRequestFailed, RequestID: c.id, Method: c.req.Method, Path: c.req.Path, Reason: res.Reason})
+		e.emit(&session.Event{Kind: session.KindRequestFailed, RequestID: c.id, Method: c.req.Method, Path: c.req.Path, Reason: res.Reason})
 		return res
 	}
-	e.emit(session.Event{Kind: session.KindParked, RequestID: c.id, Method: c.req.Method, Path: c.req.Path, Waiting: n,
+	e.emit(&session.Event{Kind: session.KindParked, RequestID: c.id, Method: c.req.Method, Path: c.req.Path, Waiting: n,
 		Reason: fmt.Sprintf("%d waiting for a login · %s", n, why)}) // the count first: a long reason is cut on screen
 	return res
 }
@@ -236,7 +254,7 @@ func (e *Engine) beforeRequest(_ *resty.Client, r *resty.Request) error {
 	if c.attempt > 1 {
 		kind, reason = session.KindRetry, fmt.Sprintf("retry with gen #%d after %s", st.gen, c.reason)
 	}
-	e.emit(session.Event{Time: now, Kind: kind, RequestID: c.id, Method: c.req.Method, Path: c.req.Path, Attempt: c.attempt,
+	e.emit(&session.Event{Time: now, Kind: kind, RequestID: c.id, Method: c.req.Method, Path: c.req.Path, Attempt: c.attempt,
 		Generation: st.gen, Token: c.token, Reason: reason})
 	return nil
 }
@@ -278,7 +296,7 @@ func (e *Engine) afterResponse(_ *resty.Client, resp *resty.Response) error {
 		a.Status, a.Answered = resp.StatusCode(), recv
 	}
 	e.observeDate(resp.Header(), c.sentAt, recv)
-	e.emit(session.Event{Time: recv, Kind: session.KindResponse, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,
+	e.emit(&session.Event{Time: recv, Kind: session.KindResponse, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,
 		Status: resp.StatusCode(), Duration: resp.Time(), Attempt: c.attempt, Token: c.token})
 	return nil
 }
@@ -312,7 +330,7 @@ func (e *Engine) retryAfter401(resp *resty.Response, err error) bool {
 		c.reason = why
 		retry = true
 	}
-	e.emit(ev)
+	e.emit(&ev)
 	return retry
 }
 
@@ -321,11 +339,11 @@ func (e *Engine) retryAfter401(resp *resty.Response, err error) bool {
 func (e *Engine) afterUnauthorized(ctx context.Context, c *call) error {
 	replaced, gen := e.store.replaced(c.serial)
 	if e.refresher.singleFlight.Load() && replaced {
-		e.emit(session.Event{Kind: session.KindNote, RequestID: c.id, Generation: gen,
+		e.emit(&session.Event{Kind: session.KindNote, RequestID: c.id, Generation: gen,
 			Reason: fmt.Sprintf("late %s for a token already replaced: retrying with gen #%d, no refresh", c.reason, gen)})
 		return nil
 	}
-	return e.proceedAfterRefresh(c, e.refresh(ctx, session.WhyReactive, c.serial, c.id, "reactive: "+c.reason))
+	return e.proceedAfterRefresh(c, e.refresh(ctx, session.WhyReactive, c.serial, c.id, func() string { return "reactive: " + c.reason }))
 }
 
 func (c *call) refreshNote() string {
@@ -341,9 +359,12 @@ func (e *Engine) maybeProactive(ctx context.Context, c *call, st sendState) (ref
 	if !st.strategy.proactive() || st.state == session.StateLoginRequired || !st.hasExpiry || st.left > st.cred.threshold {
 		return false, nil
 	}
-	reason := fmt.Sprintf("proactive: %s left < %s", human.Duration(st.left), human.Duration(st.cred.threshold))
-	if st.left <= 0 {
-		reason = fmt.Sprintf("proactive: expired %s ago", human.Duration(-st.left))
+	left, threshold := st.left, st.cred.threshold
+	reason := func() string {
+		if left <= 0 {
+			return fmt.Sprintf("proactive: expired %s ago", human.Duration(-left))
+		}
+		return fmt.Sprintf("proactive: %s left < %s", human.Duration(left), human.Duration(threshold))
 	}
 	return true, e.proceedAfterRefresh(c, e.refresh(ctx, session.WhyProactive, st.serial, c.id, reason))
 }
@@ -352,6 +373,9 @@ func (e *Engine) maybeProactive(ctx context.Context, c *call, st sendState) (ref
 // failure parks it (ErrLoginRequired); a transient one lets it go on with the token it has
 // (the server may still take it), noting the failure for its result.
 func (e *Engine) proceedAfterRefresh(c *call, err error) error {
+	if err == nil {
+		return nil
+	}
 	var re *RefreshError
 	if errors.As(err, &re) && re.Transient {
 		c.refreshFailed = re.Reason

@@ -24,7 +24,7 @@ func (e *Engine) Resume(s session.Stored, source string) {
 	e.cfg.Secrets.Add(redact.Credential, s.CSRF)
 	gen, lostKey := e.store.resume(s, acc, ref, idTok, source, func() string { return e.resumeBinding(acc) })
 	e.resumeCookies(s)
-	e.emit(session.Event{Kind: session.KindLogin, Generation: gen, Exp: acc.ExpiresAt, Token: acc.Fingerprint(),
+	e.emit(&session.Event{Kind: session.KindLogin, Generation: gen, Exp: acc.ExpiresAt, Token: acc.Fingerprint(),
 		Reason: fmt.Sprintf("resumed from %s; gen #%d %s", source, gen, expiryText(acc, e.serverNow()))})
 	if lostKey != "" {
 		e.loginRequired(session.EndKeyLost, lostKey)

@@ -219,6 +219,6 @@ func (t *tokenUses) reusedBefore(fp, family string) (session.End, string) {
 // noteUse logs a line from tokenUses, if there is one.
 func (e *Engine) noteUse(fp, line string) {
 	if line != "" {
-		e.emit(session.Event{Kind: session.KindNote, Token: fp, Reason: line})
+		e.emit(&session.Event{Kind: session.KindNote, Token: fp, Reason: line})
 	}
 }

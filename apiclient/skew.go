@@ -113,7 +113,7 @@ func (t *skewTracker) changedLocked(est session.SkewEstimate) (session.Event, bo
 // observeDate feeds an answer's Date header to the skew tracker and logs what it learned.
 func (e *Engine) observeDate(h http.Header, sent, recv time.Time) {
 	if ev, show := e.skew.observeDate(h, sent, recv); show {
-		e.emit(ev)
+		e.emit(&ev)
 	}
 }
 
@@ -121,6 +121,6 @@ func (e *Engine) observeDate(h http.Header, sent, recv time.Time) {
 func (e *Engine) observeIat(tok session.Token, sent, recv time.Time) {
 	_, presented := e.store.tokens()
 	if ev, show := e.skew.observeToken(tok, presented, sent, recv); show {
-		e.emit(ev)
+		e.emit(&ev)
 	}
 }

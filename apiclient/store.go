@@ -76,15 +76,6 @@ func (s *tokenStore) dead() (bool, string) {
 	return false, ""
 }
 
-// refreshable returns the refresh token to present, the serial of the access token it would
-// replace and the token's family; live is false when the session has ended.
-func (s *tokenStore) refreshable() (tok session.Token, serial uint64, family string, live bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := s.sess.State
-	return s.sess.Refresh, s.serial, s.sess.Family, st != session.StateLoginRequired && st != session.StateLoggedOut
-}
-
 // replaced reports whether the access token of serial has been replaced since.
 func (s *tokenStore) replaced(serial uint64) (bool, int) {
 	s.mu.Lock()

@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"tokenscope/internal/human"
-	"tokenscope/internal/sanitize"
 )
 
 // Kind is what happened.
@@ -117,10 +116,7 @@ type Event struct {
 
 // JSON renders the event as one line of JSON, safe to print: a reason quoting a server's
 // answer cannot carry terminal controls or bidi overrides through it.
-func (e Event) JSON() []byte {
-	b, _ := sanitize.JSON(e) // every field is a plain value: Marshal cannot fail
-	return b
-}
+func (e Event) JSON() []byte { return e.AppendJSON(nil) }
 
 // DefaultLogSize is how many events a Log keeps when not told otherwise.
 const DefaultLogSize = 10000
@@ -156,7 +152,7 @@ func ClipMore(s string, more int) string {
 	return s[:cut] + "… " + strconv.Itoa(len(s)-cut+max(more, 0)) + " bytes more"
 }
 
-// clipText clips every text field of e; the caller's copy keeps the originals.
+// clipText clips every text field of e in place (Append clips its own copy).
 func (e *Event) clipText() {
 	if len(e.Reason) > MaxTextBytes {
 		e.Reason = Clip(e.Reason)
@@ -214,6 +210,15 @@ func NewLogLimits(size, maxBytes int) *Log {
 // longer than MaxTextBytes are clipped first. A subscriber whose buffer is full misses the
 // event (and counts it) rather than slow the caller, which is on the HTTP path.
 func (l *Log) Append(e Event) Event {
+	l.Put(&e)
+	return e
+}
+
+// Put is Append without copies of e on the caller's stack: the engine emits events from
+// requests deep in resty's hooks, a thousand at once in a burst, whose stacks each grew
+// (a copy of every frame) for an event passed by value three times. e's texts are clipped and
+// its Seq set; the log keeps a copy.
+func (l *Log) Put(e *Event) {
 	e.clipText()
 	size := e.textBytes()
 	l.mu.Lock()
@@ -228,7 +233,7 @@ func (l *Log) Append(e Event) Event {
 	if i >= len(l.ring) {
 		i -= len(l.ring)
 	}
-	l.ring[i] = e
+	l.ring[i] = *e
 	l.n++
 	l.bytes += size
 	for l.bytes > l.maxBytes && l.n > 1 {
@@ -240,7 +245,6 @@ func (l *Log) Append(e Event) Event {
 		}
 	}
 	l.mu.Unlock()
-	return e
 }
 
 // evictOldest drops the oldest event, clearing its slot so that its texts can be collected.
@@ -364,7 +368,7 @@ func (l *Log) subscribe(n, maxBytes int) *Subscription {
 
 // offer sends e to the subscriber unless its buffer is full in events or in bytes; the caller
 // holds l.mu.
-func (s *Subscription) offer(e Event, size int) {
+func (s *Subscription) offer(e *Event, size int) {
 	for s.sN > len(s.ch) {
 		s.queued -= int(s.sizes[s.sHead])
 		s.sHead = (s.sHead + 1) % len(s.sizes)
@@ -375,7 +379,7 @@ func (s *Subscription) offer(e Event, size int) {
 		return
 	}
 	select {
-	case s.ch <- e:
+	case s.ch <- *e:
 		s.sizes[(s.sHead+s.sN)%len(s.sizes)] = int32(size)
 		s.sN++
 		s.queued += size

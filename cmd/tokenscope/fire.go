@@ -300,17 +300,20 @@ func startPrinterSized(w io.Writer, log session.LogView, mode printMode, buffer 
 		close(p.printed)
 		return p
 	}
-	show := func(ev session.Event) { fmt.Fprintf(w, "%s\n", ev.JSON()) }
+	// One buffered writer (batched): a burst's thousands of events were a write each.
+	var show lineFormat = func(b []byte, ev session.Event) []byte { return append(ev.AppendJSON(b), '\n') }
 	if mode == printText {
-		show = textPrinter(w)
+		show, w = textPrinter(w)
 	}
+	out := newBatched(w)
 	p.follow = newFollower(log, buffer)
 	go func() {
 		defer close(p.printed)
-		p.follow.run(func(ev session.Event) {
+		p.follow.runBatched(func(ev session.Event) {
 			ev.Path, ev.Reason = secrets.Mask(ev.Path), secrets.Mask(ev.Reason)
-			show(ev)
-		})
+			out.print(show, ev)
+		}, out.soon)
+		out.flush()
 	}()
 	return p
 }
@@ -318,19 +321,20 @@ func startPrinterSized(w io.Writer, log session.LogView, mode printMode, buffer 
 // textPrinter prints an event as one line (whatever a server put in its reason), coloured by
 // the theme's roles when w is a terminal and NO_COLOR is not set. The colours are ours, so they
 // go to the terminal itself; the text in them has been through the sanitizer (sanitize.Line).
-func textPrinter(w io.Writer) func(session.Event) {
+// It returns the printer and what it should print to, buffered: w, or the terminal behind it.
+func textPrinter(w io.Writer) (lineFormat, io.Writer) {
 	f, ok := rawTerminal(w)
 	if !ok || themes.NoColor() {
-		return func(ev session.Event) {
-			fmt.Fprintf(w, "%s %s\n", ev.Time.Format("15:04:05.000"), sanitize.Line(ev.Text()))
-		}
+		return func(b []byte, ev session.Event) []byte {
+			return fmt.Appendf(b, "%s %s\n", ev.Time.Format("15:04:05.000"), sanitize.Line(ev.Text()))
+		}, w
 	}
 	r := lipgloss.NewRenderer(f)
 	th, _ := themes.Get(themes.Default())
 	stamp := th.Subtle.Renderer(r)
-	return func(ev session.Event) {
-		fmt.Fprintf(f, "%s %s\n", stamp.Render(ev.Time.Format("15:04:05.000")), th.Event(ev).Renderer(r).Render(sanitize.Line(ev.Text())))
-	}
+	return func(b []byte, ev session.Event) []byte {
+		return fmt.Appendf(b, "%s %s\n", stamp.Render(ev.Time.Format("15:04:05.000")), th.Event(ev).Renderer(r).Render(sanitize.Line(ev.Text())))
+	}, f
 }
 
 // finish prints what is left and returns how many events the printer missed.

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"io"
 	"sync"
+	"time"
 
 	"tokenscope/session"
 )
@@ -24,16 +26,75 @@ func newFollower(log session.LogView, buffer int) *follower {
 
 // run delivers the events to emit in order: those logged before the subscription, then each
 // as it comes, until the subscription is closed, and then what was logged meanwhile.
-func (f *follower) run(emit func(session.Event)) {
+func (f *follower) run(emit func(session.Event)) { f.runBatched(emit, func() {}) }
+
+// runBatched is run for a writer that buffers (see batched): idle is called whenever the
+// events that have arrived are delivered, none waiting in the subscription.
+func (f *follower) runBatched(emit func(session.Event), idle func()) {
 	f.catchUp(emit)
+	idle()
 	for ev := range f.sub.C {
 		if ev.Seq > f.next {
 			f.catchUp(emit) // the buffer was full: take the missed events from the log
 		}
 		f.deliver(ev, emit)
+		if len(f.sub.C) == 0 {
+			idle()
+		}
 	}
 	for f.catchUp(emit) { // emit may log (a note that the file failed): until nothing is new
 	}
+}
+
+// flushEvery is how long a printed line may wait in a printer's buffer: unnoticeable on a
+// screen, and a burst's thousands of lines go out in a few writes instead of one each.
+const flushEvery = 25 * time.Millisecond
+
+// batched is a printer's buffered writer. Lines go into the buffer; whenever the printer has
+// caught up (soon) a flush is due within flushEvery, and flush writes what is left at the end.
+// Flushing each time the printer caught up was still a write per event in a burst, the
+// printer being faster than the requests that log.
+type batched struct {
+	mu    sync.Mutex
+	bw    *bufio.Writer
+	line  []byte
+	armed bool // a flush is due
+}
+
+// lineFormat appends an event's line, newline included, to b.
+type lineFormat func(b []byte, ev session.Event) []byte
+
+func newBatched(w io.Writer) *batched { return &batched{bw: bufio.NewWriterSize(w, 32<<10)} }
+
+// print writes one event's line as format makes it. A line never straddles two writes: behind
+// the sanitizer each write is cleaned on its own, and a character cut in two would be lost.
+func (b *batched) print(format lineFormat, ev session.Event) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.line = format(b.line[:0], ev)
+	if len(b.line) > b.bw.Available() {
+		b.bw.Flush() // a line longer than the buffer then goes out whole, in one write
+	}
+	b.bw.Write(b.line)
+}
+
+// soon makes a flush due within flushEvery, unless one is.
+func (b *batched) soon() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.armed || b.bw.Buffered() == 0 {
+		return
+	}
+	b.armed = true
+	time.AfterFunc(flushEvery, b.flush)
+}
+
+// flush writes what the buffer holds.
+func (b *batched) flush() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.armed = false
+	b.bw.Flush()
 }
 
 func (f *follower) deliver(ev session.Event, emit func(session.Event)) bool {

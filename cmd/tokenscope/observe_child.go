@@ -139,15 +139,17 @@ func forwardSignals(proc *os.Process) (stop func()) {
 // startFindingsPrinter prints the findings as they come, one line each: CMD's output is on
 // stdout and its own stderr, and observe adds only what to act on.
 func startFindingsPrinter(w io.Writer, log session.LogView) *printer {
-	show := textPrinter(w)
+	show, w := textPrinter(w)
+	out := newBatched(w)
 	p := &printer{printed: make(chan struct{}), follow: newFollower(log, printerBuffer(log))}
 	go func() {
 		defer close(p.printed)
-		p.follow.run(func(ev session.Event) {
+		p.follow.runBatched(func(ev session.Event) {
 			if ev.Kind == session.KindFinding {
-				show(ev)
+				out.print(show, ev)
 			}
-		})
+		}, out.soon)
+		out.flush()
 	}()
 	return p
 }
