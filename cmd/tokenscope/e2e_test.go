@@ -36,7 +36,9 @@ func startTmux(t *testing.T, w, h int, args ...string) *tmuxSession {
 	// A socket of its own: the last test's tmux server may still be going away on its own.
 	s := &tmuxSession{t: t, socket: fmt.Sprintf("tokenscope-e2e-%d-%d", os.Getpid(), tmuxSeq.Add(1)), name: "ts"}
 	// $TS_BIN names the binary for a command line that runs it more than once.
-	cmdline := "export TS_BIN=" + bin + "; TS_HOSTILE_PW=pw " + bin + " " + strings.Join(args, " ")
+	// A terminal of a person's: CI unset, or lipgloss takes every output for a pipe (termenv
+	// reads CI=true, as CI runs this, as "not a terminal") and draws no colour.
+	cmdline := "unset CI; export TS_BIN=" + bin + "; TS_HOSTILE_PW=pw " + bin + " " + strings.Join(args, " ")
 	s.tmux("new-session", "-d", "-s", s.name, "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), cmdline)
 	t.Cleanup(func() { _ = exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
 	return s
