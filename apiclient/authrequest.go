@@ -53,3 +53,12 @@ func (e *Engine) authRequest(ctx context.Context, ep profile.Endpoint, fields ma
 	}
 	return r
 }
+
+// exchange sends a login or refresh call and reads its answer.
+func (e *Engine) exchange(r *resty.Request, method, target string) (reply, error) {
+	resp, err := r.Execute(method, target)
+	if err != nil {
+		return reply{}, err
+	}
+	return e.readReply(resp)
+}

@@ -94,14 +94,12 @@ func (e *Engine) prepareCookieRefresh(r *resty.Request) {
 // checkCookie keeps the jar's side of a parsed login or refresh answer: the profile read the
 // refresh token from Set-Cookie; the jar must keep it and send it back to the refresh
 // endpoint, or the session could not refresh with it.
-func (e *Engine) checkCookie(resp *resty.Response, p profile.Answer) (profile.Answer, error) {
+func (e *Engine) checkCookie(ans reply, p profile.Answer) (profile.Answer, error) {
 	c := e.cookies
 	var set *http.Cookie
-	if resp.RawResponse != nil {
-		for _, ck := range resp.RawResponse.Cookies() {
-			if ck.Name == c.names.Refresh {
-				set = ck
-			}
+	for _, ck := range ans.cookies() {
+		if ck.Name == c.names.Refresh {
+			set = ck
 		}
 	}
 	c.mu.Lock()

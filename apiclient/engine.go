@@ -333,8 +333,7 @@ func New(cfg Config) (*Engine, error) {
 	// No resty retries either: send retries after a 401 itself (see send).
 	e.api = e.newResty().
 		SetRedirectPolicy(resty.FlexibleRedirectPolicy(10), resty.RedirectPolicyFunc(e.stripAuthOnRedirect)).
-		OnBeforeRequest(e.beforeRequest).
-		OnAfterResponse(e.afterResponse)
+		OnBeforeRequest(e.beforeRequest)
 	// Login and refresh never follow redirects: a refresh token goes to the refresh endpoint
 	// and nowhere else.
 	e.auth = e.newResty().SetTimeout(cfg.RefreshTimeout).SetRedirectPolicy(resty.RedirectPolicyFunc(
@@ -350,7 +349,8 @@ func (e *Engine) newResty() *resty.Client {
 	c := resty.New().
 		SetBaseURL(strings.TrimRight(e.cfg.BaseURL, "/")).
 		SetLogger(e.diag()).
-		SetResponseBodyLimit(e.cfg.MaxBodyBytes).
+		SetDoNotParseResponse(true). // every answer is read by readReply
+
 		SetTransport(e.cfg.Transport).
 		SetHeader("User-Agent", e.cfg.UserAgent) // a request's own User-Agent (-H) wins
 	return c

@@ -46,20 +46,20 @@ func (e *Engine) loginPassword(ctx context.Context, target, how string) error {
 	}
 	r := e.authRequest(ctx, ep, fields)
 	sent := e.now()
-	resp, err := r.Execute(ep.Method, target)
+	ans, err := e.exchange(r, ep.Method, target)
 	recv := e.now()
 	if err != nil {
 		return e.loginFailed(describeErr(err), err)
 	}
-	e.observeDate(resp.Header(), sent, recv)
+	e.observeDate(ans.header, sent, recv)
 	call := e.authCall(ep.Method, target)
-	if st := resp.StatusCode(); st >= 300 && st < 400 {
-		return e.loginFailed(call(fmt.Sprintf("HTTP %d redirect to %q, not followed: credentials go to the login endpoint only", st, resp.Header().Get("Location"))), nil)
+	if st := ans.status; st >= 300 && st < 400 {
+		return e.loginFailed(call(fmt.Sprintf("HTTP %d redirect to %q, not followed: credentials go to the login endpoint only", st, ans.header.Get("Location"))), nil)
 	} else if st >= 400 {
-		return e.loginFailed(call(fmt.Sprintf("HTTP %d: %s", st, e.bodySummary(resp))), nil)
+		return e.loginFailed(call(fmt.Sprintf("HTTP %d: %s", st, e.bodySummary(ans.body))), nil)
 	}
 	// An identity provider may leave out the refresh token (no offline_access): not an error.
-	p, err := e.readAnswer(resp, sent, recv, e.cfg.OIDC == nil)
+	p, err := e.readAnswer(ans, sent, recv, e.cfg.OIDC == nil)
 	if err != nil {
 		return e.loginFailed(call(err.Error()), nil)
 	}

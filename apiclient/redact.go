@@ -3,8 +3,6 @@ package apiclient
 // Keeping secrets out of what the engine says about a server's answers.
 
 import (
-	"github.com/go-resty/resty/v2"
-
 	"tokenscope/apiclient/profile"
 	"tokenscope/internal/redact"
 	"tokenscope/session"
@@ -43,6 +41,6 @@ func (e *Engine) keepSecret(access, refresh, id session.Token) {
 func (e *Engine) Secrets() *redact.Secrets { return e.cfg.Secrets }
 
 // bodySummary says what an error answer said (profile.Words), redacted and clipped.
-func (e *Engine) bodySummary(resp *resty.Response, extra ...string) string {
-	return profile.Words(resp.Body(), func(s string) string { return e.redactClip(s, extra...) })
+func (e *Engine) bodySummary(body []byte, extra ...string) string {
+	return profile.Words(body, func(s string) string { return e.redactClip(s, extra...) })
 }

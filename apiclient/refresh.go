@@ -111,17 +111,17 @@ func (e *Engine) callRefresh(ctx context.Context, refreshTok session.Token) (pro
 	}
 	r := e.authRequest(ctx, ep, map[string]string{ep.TokenField: refreshTok.Raw})
 	sent := e.now()
-	resp, err := r.Execute(ep.Method, target)
+	ans, err := e.exchange(r, ep.Method, target)
 	recv := e.now()
 	reply := profile.Reply{Err: err, Redact: func(s string) string { return e.redactClip(s, refreshTok.Raw) }}
 	if err == nil {
-		e.observeDate(resp.Header(), sent, recv)
-		reply.Status, reply.Header, reply.Body = resp.StatusCode(), resp.Header(), resp.Body()
+		e.observeDate(ans.header, sent, recv)
+		reply.Status, reply.Header, reply.Body = ans.status, ans.header, ans.body
 	}
 	reply.ServerRecv = e.onServerClock(recv) // after observeDate: the answer's Date counts
 	v := e.profile.RefreshVerdict(reply)
 	if v.Outcome == profile.VerdictOK {
-		p, err := e.keepAnswer(resp, v.Answer, sent, recv)
+		p, err := e.keepAnswer(ans, v.Answer, sent, recv)
 		if err == nil {
 			return p, nil
 		}

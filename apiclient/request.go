@@ -10,6 +10,8 @@ import (
 	"github.com/go-resty/resty/v2"
 
 	"tokenscope/apiclient/profile"
+	"tokenscope/apiclient/sent"
+	"tokenscope/apiclient/transport"
 	"tokenscope/internal/human"
 	"tokenscope/session"
 )
@@ -37,6 +39,14 @@ type call struct {
 
 // last is the attempt going out now; the caller knows there is one.
 func (c *call) last() *Attempt { return &c.attempts[len(c.attempts)-1] }
+
+// answered is when the last attempt's answer arrived; zero when none did.
+func (c *call) answered() time.Time {
+	if len(c.attempts) == 0 {
+		return time.Time{}
+	}
+	return c.last().Answered
+}
 
 // callCtx carries a call through resty's hooks: the request's context with the call as the
 // value of callKey. Kept inside the call, it costs no allocation of its own, as
@@ -117,9 +127,11 @@ func (e *Engine) do(ctx context.Context, c *call) Result {
 		defer cancel()
 		c.ctx.Context = tctx
 	}
-	resp, err := e.send(&c.ctx, c)
+	ans, err := e.send(&c.ctx, c)
 	res.Attempts = c.attempts
-	res.Done = e.now()
+	if res.Done = c.answered(); res.Done.IsZero() {
+		res.Done = e.now()
+	}
 	res.Duration = res.Done.Sub(start)
 	switch {
 	case errors.Is(err, ErrLoginRequired):
@@ -127,7 +139,7 @@ func (e *Engine) do(ctx context.Context, c *call) Result {
 	case err != nil:
 		return e.sendFailed(c, res, err)
 	}
-	res.Status, res.Header, res.Body = resp.StatusCode(), resp.Header(), resp.Body()
+	res.Status, res.Header, res.Body = ans.status, ans.header, ans.body
 	if res.Status >= 400 {
 		return e.failed(c, res)
 	}
@@ -170,12 +182,20 @@ func (e *Engine) failed(c *call, res Result) Result {
 	return res
 }
 
+// reply is an attempt's answer, its body read.
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
 // send makes the attempts: a second one only when retryAfter401 asks for it. The engine
 // retries by itself rather than through resty's retry loop (SetRetryCount), which cost every
 // request its closures and options although the 401 retry is the only retry there is. As
 // resty's loop did, it checks the context before asking for a retry, and says what failed on
-// Config.Diagnostics in resty's words.
-func (e *Engine) send(ctx context.Context, c *call) (*resty.Response, error) {
+// Config.Diagnostics in resty's words. resty hands the answer over unread (the api client
+// does not parse responses) and read reads it.
+func (e *Engine) send(ctx context.Context, c *call) (reply, error) {
 	for {
 		c.attempt++
 		r := e.api.R().SetContext(ctx)
@@ -187,18 +207,47 @@ func (e *Engine) send(ctx context.Context, c *call) (*resty.Response, error) {
 		if len(c.req.Body) > 0 {
 			r.SetBody(c.req.Body) // bytes: a retry sends the body again intact
 		}
-		resp, err := r.Execute(c.req.Method, c.req.Path)
+		var ans reply
+		resp, err := r.Execute(c.req.Method, sent.JoinURL(e.attach.base, c.req.Path))
+		if err == nil {
+			ans, err = e.read(c, resp)
+		}
 		if err != nil {
 			e.diag().Warnf("%v, Attempt %v", err, c.attempt)
 		}
-		if ctx.Err() != nil || !e.retryAfter401(resp, err) {
+		if ctx.Err() != nil || err != nil || !e.retryAfter401(c, ans) {
 			if err != nil {
 				e.diag().Errorf("%v", err)
 			}
-			return resp, err
+			return ans, err
 		}
 	}
 }
+
+// read takes an attempt's answer and records it (afterResponse).
+func (e *Engine) read(c *call, resp *resty.Response) (reply, error) {
+	ans, err := e.readReply(resp)
+	if err == nil {
+		e.afterResponse(c, ans, time.Since(resp.Request.Time)) // resty's Time: sent to body read
+	}
+	return ans, err
+}
+
+// readReply reads an answer, its body capped at Config.MaxBodyBytes: the engine's clients
+// hand every answer over unread (SetDoNotParseResponse), for resty's capped read copied each
+// body through a 512-byte buffer into a second one, and matched the Content-Type with a
+// regular expression for a decoding the engine never asks of it.
+func (e *Engine) readReply(resp *resty.Response) (reply, error) {
+	raw := resp.RawResponse
+	body, err := transport.ReadBody(raw, e.cfg.MaxBodyBytes)
+	if err != nil {
+		return reply{}, err
+	}
+	return reply{status: raw.StatusCode, header: raw.Header, body: body}, nil
+}
+
+// cookies are the cookies the answer sets.
+func (r reply) cookies() []*http.Cookie { return (&http.Response{Header: r.header}).Cookies() }
 
 // mustPark reports whether requests must be parked now, and why: the session cannot send.
 func (e *Engine) mustPark() (bool, string) { return e.store.dead() }
@@ -226,7 +275,10 @@ func (e *Engine) beforeRequest(_ *resty.Client, r *resty.Request) error {
 		return nil
 	}
 	ctx := r.Context()
-	now := e.now()
+	now := c.start // the first attempt goes as Do takes the request: one clock read the less
+	if c.attempt > 1 {
+		now = e.now()
+	}
 	st := e.sendState(now)
 	if c.attempt > 1 {
 		if err := e.afterUnauthorized(ctx, c); err != nil {
@@ -283,43 +335,31 @@ func (e *Engine) sendState(now time.Time) sendState {
 }
 
 // afterResponse records every answer and learns the server's clock from it.
-func (e *Engine) afterResponse(_ *resty.Client, resp *resty.Response) error {
-	c := callOf(resp.Request.Context())
-	if c == nil {
-		return nil
-	}
+func (e *Engine) afterResponse(c *call, ans reply, took time.Duration) {
 	// The engine's clock, not resty's timestamps: skew is measured against the clock that
 	// exp is compared with.
 	recv := e.now()
 	if len(c.attempts) > 0 {
 		a := c.last()
-		a.Status, a.Answered = resp.StatusCode(), recv
+		a.Status, a.Answered = ans.status, recv
 	}
-	e.observeDate(resp.Header(), c.sentAt, recv)
+	e.observeDate(ans.header, c.sentAt, recv)
 	e.emit(&session.Event{Time: recv, Kind: session.KindResponse, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,
-		Status: resp.StatusCode(), Duration: resp.Time(), Attempt: c.attempt, Token: c.token})
-	return nil
+		Status: ans.status, Duration: took, Attempt: c.attempt, Token: c.token})
 }
 
 // retryAfter401 is the only reason a request is ever sent twice: the profile recognised the
 // answer as "access token expired", this was the first attempt, and the strategy reacts to
 // 401s. Network errors never cause a resend (a POST may have reached the server).
-func (e *Engine) retryAfter401(resp *resty.Response, err error) bool {
-	if err != nil || resp == nil || resp.Request == nil {
-		return false
-	}
-	c := callOf(resp.Request.Context())
-	if c == nil {
-		return false
-	}
-	ok, why := e.profile.AccessExpired.Match(resp.StatusCode(), resp.Header(), resp.Body())
+func (e *Engine) retryAfter401(c *call, ans reply) bool {
+	ok, why := e.profile.AccessExpired.Match(ans.status, ans.header, ans.body)
 	if !ok {
 		return false
 	}
 	e.counters.unauthorized.Add(1)
 	strategy := e.refresher.currentStrategy()
 	ev := session.Event{Kind: session.KindUnauthorized, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,
-		Status: resp.StatusCode(), Attempt: c.attempt, Token: c.token, Reason: why}
+		Status: ans.status, Attempt: c.attempt, Token: c.token, Reason: why}
 	retry := false
 	switch {
 	case c.attempt > 1:
@@ -396,7 +436,7 @@ func describeErr(err error) string {
 		return "cancelled"
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return session.Clip("timeout: " + err.Error())
-	case errors.Is(err, resty.ErrResponseBodyTooLarge):
+	case errors.Is(err, transport.ErrBodyTooLarge):
 		return "response body too large (over the configured limit)"
 	}
 	return session.Clip(err.Error())

@@ -164,3 +164,64 @@ func TestTrustServerTextMemory(t *testing.T) {
 		t.Errorf("the log holds %d KB of reasons", held>>10)
 	}
 }
+
+// TestAnswersOverTheBodyLimit: an answer longer than Config.MaxBodyBytes is refused, by name,
+// wherever it comes: a resource's (the request fails, "response body too large", nothing of
+// the body kept), a login's (the login fails and says so) and a refresh's (a transient
+// failure: the session keeps its tokens). One byte under the limit is read.
+func TestAnswersOverTheBodyLimit(t *testing.T) {
+	const limit = 64 << 10
+	var bigLogin, bigRefresh atomic.Bool
+	big := func(w http.ResponseWriter, n int) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"detail":"` + strings.Repeat("z", n) + `"}`))
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/token/", func(w http.ResponseWriter, r *http.Request) {
+		if bigLogin.Load() {
+			big(w, limit)
+			return
+		}
+		edgeWriteJSON(w, http.StatusOK, `{"access":"opaque-access-1","refresh":"opaque-refresh-1"}`)
+	})
+	mux.HandleFunc("POST /api/token/refresh/", func(w http.ResponseWriter, r *http.Request) {
+		if bigRefresh.Load() {
+			big(w, limit)
+			return
+		}
+		edgeWriteJSON(w, http.StatusOK, `{"access":"opaque-access-2","refresh":"opaque-refresh-2"}`)
+	})
+	mux.HandleFunc("GET /big", func(w http.ResponseWriter, r *http.Request) { big(w, limit) })
+	mux.HandleFunc("GET /fits", func(w http.ResponseWriter, r *http.Request) { big(w, limit-len(`{"detail":""}`)) })
+	ts := httptest.NewServer(mux)
+	defer ts.Close()
+	cfg := edgeConfig(ts.URL, edgeProfile(t, "simplejwt"))
+	cfg.MaxBodyBytes, cfg.Timeout = limit, 10*time.Second
+	e := edgeNew(t, cfg)
+	defer e.Close()
+	defer edgeDump(t, e)
+	edgeLogin(t, e)
+
+	if r := e.Do(context.Background(), profile.Request{Method: "GET", Path: "/fits"}); r.Outcome != OK || len(r.Body) != limit {
+		t.Errorf("a body of exactly the limit: %v %q, %d bytes", r.Outcome, r.Reason, len(r.Body))
+	}
+	r := e.Do(context.Background(), profile.Request{Method: "GET", Path: "/big"})
+	if r.Outcome != Failed || !strings.Contains(r.Reason, "response body too large") || r.Body != nil {
+		t.Errorf("a body over the limit: %v %q, %d bytes kept", r.Outcome, r.Reason, len(r.Body))
+	}
+
+	bigRefresh.Store(true)
+	err := e.RefreshNow(context.Background())
+	var re *RefreshError
+	if !errors.As(err, &re) || !re.Transient || !strings.Contains(re.Reason, "response body too large") {
+		t.Errorf("a refresh answer over the limit: %v", err)
+	}
+	if s := e.Snapshot(); s.Access.Raw != "opaque-access-1" || s.State != session.StateActive {
+		t.Errorf("the session lost its tokens to an unreadable refresh answer: %q %v", s.Access.Raw, s.State)
+	}
+
+	bigLogin.Store(true)
+	if _, err := e.Login(context.Background()); err == nil || !strings.Contains(err.Error(), "response body too large") {
+		t.Errorf("a login answer over the limit: %v", err)
+	}
+}
