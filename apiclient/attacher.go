@@ -42,7 +42,7 @@ type attacher struct {
 	header    string // the profile's auth header and scheme
 	scheme    string
 	fixed     []sent.Header
-	jar       *hostJar // the cookie convention's jar; nil otherwise
+	jar       *profile.HostJar // the cookie convention's jar; nil otherwise
 	mask      func(string) string
 	threshold func(session.Token) time.Duration
 
@@ -145,7 +145,7 @@ func (a *attacher) redirectCookies(req *http.Request, own string) {
 
 // storeOnlyJar keeps what the target sets but gives nothing back: the attacher puts the
 // cookies on API requests itself, so that its record holds them.
-type storeOnlyJar struct{ *hostJar }
+type storeOnlyJar struct{ *profile.HostJar }
 
 func (storeOnlyJar) Cookies(*url.URL) []*http.Cookie { return nil }
 

@@ -13,7 +13,6 @@ package apiclient
 import (
 	"fmt"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"sync"
@@ -30,7 +29,7 @@ import (
 // alone (the jar has its own lock).
 type cookieState struct {
 	names   profile.CookieNames
-	jar     *hostJar
+	jar     *profile.HostJar
 	refresh *url.URL // the refresh endpoint: the URL whose cookies the refresh call sends
 	mu      sync.Mutex
 	info    *profile.CookieInfo
@@ -45,7 +44,7 @@ func newCookieState(baseURL string, p profile.Profile) (*cookieState, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &cookieState{names: p.Cookie, jar: newHostJar(u), refresh: u}, nil
+	return &cookieState{names: p.Cookie, jar: profile.NewHostJar(u), refresh: u}, nil
 }
 
 // lookup is the value the jar would send to the refresh endpoint for the named cookie.
@@ -97,7 +96,7 @@ func (e *Engine) prepareCookieRefresh(r *resty.Request) {
 func (e *Engine) checkCookie(ans reply, p profile.Answer) (profile.Answer, error) {
 	c := e.cookies
 	var set *http.Cookie
-	for _, ck := range ans.cookies() {
+	for _, ck := range (&http.Response{Header: ans.header}).Cookies() {
 		if ck.Name == c.names.Refresh {
 			set = ck
 		}
@@ -162,7 +161,7 @@ func (e *Engine) resumeCookies(s session.Stored) {
 // forgetCookies empties the jar (logout).
 func (e *Engine) forgetCookies() {
 	if c := e.cookies; c != nil {
-		c.jar.reset()
+		c.jar.Reset()
 		c.mu.Lock()
 		c.info, c.csrf = nil, ""
 		c.mu.Unlock()
@@ -194,62 +193,4 @@ func (e *Engine) csrfValue() string {
 	e.cookies.mu.Lock()
 	defer e.cookies.mu.Unlock()
 	return e.cookies.csrf
-}
-
-// hostJar is a cookie jar for one host: it stores cookies that host sets (as host-only
-// cookies, whatever Domain they name) and gives them back only to that host, with
-// net/http/cookiejar's path, expiry and Secure rules. reset empties it.
-type hostJar struct {
-	scheme, host string // the target's scheme and host (lower case, port included)
-	mu           sync.Mutex
-	jar          *cookiejar.Jar
-}
-
-func newHostJar(target *url.URL) *hostJar {
-	j, _ := cookiejar.New(nil) // never fails with nil options
-	return &hostJar{scheme: strings.ToLower(target.Scheme), host: strings.ToLower(target.Host), jar: j}
-}
-
-func (h *hostJar) mine(u *url.URL) bool {
-	return u != nil && strings.EqualFold(u.Host, h.host) && strings.EqualFold(u.Scheme, h.scheme)
-}
-
-func (h *hostJar) inner() *cookiejar.Jar {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.jar
-}
-
-// SetCookies keeps the target's cookies, host-only; another host's are dropped, and so is a
-// cookie whose Domain the target's host does not belong to.
-func (h *hostJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
-	if !h.mine(u) {
-		return
-	}
-	host := strings.ToLower(u.Hostname())
-	cs := make([]*http.Cookie, 0, len(cookies))
-	for _, c := range cookies {
-		if !profile.DomainMatch(host, c.Domain) {
-			continue // RFC 6265 §5.3 step 6: the host must domain-match the Domain attribute
-		}
-		cp := *c
-		cp.Domain = "" // host-only: never sent to another host, a sibling or parent domain
-		cs = append(cs, &cp)
-	}
-	h.inner().SetCookies(u, cs)
-}
-
-// Cookies are the cookies to send to u: none unless u is the target's host.
-func (h *hostJar) Cookies(u *url.URL) []*http.Cookie {
-	if !h.mine(u) {
-		return nil
-	}
-	return h.inner().Cookies(u)
-}
-
-func (h *hostJar) reset() {
-	j, _ := cookiejar.New(nil)
-	h.mu.Lock()
-	h.jar = j
-	h.mu.Unlock()
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"tokenscope/apiclient/profile"
+	"tokenscope/apiclient/transport"
 	"tokenscope/internal/redact"
 	"tokenscope/session"
 )
@@ -49,7 +50,7 @@ func (e *Engine) loginPassword(ctx context.Context, target, how string) error {
 	ans, err := e.exchange(r, ep.Method, target)
 	recv := e.now()
 	if err != nil {
-		return e.loginFailed(describeErr(err), err)
+		return e.loginFailed(transport.Describe(err), err)
 	}
 	e.observeDate(ans.header, sent, recv)
 	call := e.authCall(ep.Method, target)

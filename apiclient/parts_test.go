@@ -1,9 +1,11 @@
 package apiclient
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -182,4 +184,37 @@ func TestSkewTrackerSkipsRepeatedDate(t *testing.T) {
 func (s *tokenStore) currentSerial() (serial uint64) {
 	s.read(func(_ *session.Session, n uint64) { serial = n })
 	return serial
+}
+
+// TestFlightHandsTheTurnOn: a refresh's waiters leave one at a time by a turn each hands on
+// (flight.wait), and none is stranded: every waiter gets the run's outcome, one that gave up
+// first (its context ended) does not keep the others waiting, and a waiter that comes after
+// the last one left gets the outcome at once.
+func TestFlightHandsTheTurnOn(t *testing.T) {
+	f := &flight{id: 7, turn: make(chan struct{}, 1)}
+	outcome := errors.New("the run's outcome")
+	const n = 200
+	got := make(chan error, n)
+	for range n {
+		go func() { got <- f.wait(context.Background()) }()
+	}
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := f.wait(gone); err == nil || !strings.Contains(err.Error(), "gave up waiting for refresh #7") {
+		t.Fatalf("a waiter whose context ended: %v", err)
+	}
+	f.finish(outcome)
+	for range n {
+		select {
+		case err := <-got:
+			if err != outcome {
+				t.Fatalf("a waiter got %v, want the run's outcome", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a waiter was stranded: the turn was not handed on")
+		}
+	}
+	if err := f.wait(context.Background()); err != outcome {
+		t.Errorf("a late waiter: %v", err)
+	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"tokenscope/apiclient/oidc"
 	"tokenscope/apiclient/profile"
+	"tokenscope/apiclient/transport"
 	"tokenscope/session"
 )
 
@@ -46,8 +47,7 @@ func (e *Engine) refresh(ctx context.Context, why session.Why, usedSerial, reqID
 	go func() {
 		err := e.runRefresh(f)
 		e.noteUse(f.fp, e.refresher.end(f))
-		f.err = err
-		close(f.done)
+		f.finish(err)
 	}()
 	return f.wait(ctx)
 }
@@ -137,7 +137,7 @@ func (e *Engine) refreshError(v profile.Verdict, r profile.Reply, call func(stri
 	transient := v.Outcome == profile.VerdictTransient
 	switch v.Cause {
 	case profile.CauseTransport:
-		return &RefreshError{Transient: true, Reason: describeErr(v.Err), Err: v.Err}
+		return &RefreshError{Transient: true, Reason: transport.Describe(v.Err), Err: v.Err}
 	case profile.CauseMatched:
 		return &RefreshError{Reason: v.Why + ": " + v.Words}
 	case profile.CauseRedirect:

@@ -103,7 +103,7 @@ func (r *refresher) begin(s *tokenStore, usedSerial uint64) (f *flight, waiters 
 		case single && usedSerial != 0 && usedSerial < serial:
 			replaced = true
 		case !single || r.shared == nil:
-			f, family = &flight{token: sess.Refresh, done: make(chan struct{})}, sess.Family
+			f, family = &flight{token: sess.Refresh, turn: make(chan struct{}, 1)}, sess.Family
 		}
 	})
 	switch {
@@ -222,20 +222,32 @@ func (r *refresher) reusedBefore(fp, family string) (session.End, string) {
 }
 
 // flight is one refresh run and the requests waiting on it. waiters is guarded by the
-// refresher's lock; err is written once, before done is closed.
+// refresher's lock; err is written once, before the first turn is handed out (finish).
 type flight struct {
 	id      uint64
 	token   session.Token // the refresh token it presents
 	fp      string        // its fingerprint; "" for client credentials
 	waiters int
-	done    chan struct{}
+	turn    chan struct{} // the one turn (capacity 1), handed from waiter to waiter once the run ends
 	err     error
 }
 
-// wait returns the refresh's outcome, or gives up when ctx ends first.
+// finish ends the run with err and lets the waiters go.
+func (f *flight) finish(err error) {
+	f.err = err
+	f.turn <- struct{}{}
+}
+
+// wait returns the refresh's outcome, or gives up when ctx ends first. Waiters leave one at a
+// time: each takes the turn and hands it on as it goes, in the order they came, as callers
+// of x/oauth2's ReuseTokenSource pass its mutex. Closing a channel instead made a burst's
+// thousand requests runnable at once, and Go's scheduler ran every one of them up to its dial
+// before the first connection was answered: the server sat idle while the client worked
+// through the herd, then the client while the server did (BenchmarkBurstExpiredPaired).
 func (f *flight) wait(ctx context.Context) error {
 	select {
-	case <-f.done:
+	case <-f.turn:
+		f.turn <- struct{}{} // never blocks: the turn was just taken, and there is one
 		return f.err
 	case <-ctx.Done():
 		return fmt.Errorf("gave up waiting for refresh #%d: %w", f.id, ctx.Err())

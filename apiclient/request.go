@@ -149,7 +149,7 @@ func (e *Engine) do(ctx context.Context, c *call) Result {
 // sendFailed ends a request that got no answer.
 func (e *Engine) sendFailed(c *call, res Result, err error) Result {
 	res.Outcome, res.Err = Failed, err
-	res.Reason = describeErr(err) + c.refreshNote()
+	res.Reason = transport.Describe(err) + c.refreshNote()
 	e.emit(&session.Event{Kind: session.KindRequestFailed, RequestID: c.id, Method: c.req.Method, Path: c.req.Path,
 		Duration: res.Duration, Reason: res.Reason})
 	return res
@@ -245,9 +245,6 @@ func (e *Engine) readReply(resp *resty.Response) (reply, error) {
 	}
 	return reply{status: raw.StatusCode, header: raw.Header, body: body}, nil
 }
-
-// cookies are the cookies the answer sets.
-func (r reply) cookies() []*http.Cookie { return (&http.Response{Header: r.header}).Cookies() }
 
 // mustPark reports whether requests must be parked now, and why: the session cannot send.
 func (e *Engine) mustPark() (bool, string) { return e.store.dead() }
@@ -425,19 +422,4 @@ func (e *Engine) proceedAfterRefresh(c *call, err error) error {
 		return ErrLoginRequired
 	}
 	return err
-}
-
-// describeErr makes transport errors readable, and short: a malformed answer's error quotes
-// what the server sent (a status line, a header), which may be long.
-func describeErr(err error) string {
-	var ne interface{ Timeout() bool }
-	switch {
-	case errors.Is(err, context.Canceled):
-		return "cancelled"
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return session.Clip("timeout: " + err.Error())
-	case errors.Is(err, transport.ErrBodyTooLarge):
-		return "response body too large (over the configured limit)"
-	}
-	return session.Clip(err.Error())
 }

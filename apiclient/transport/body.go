@@ -2,11 +2,14 @@ package transport
 
 import (
 	"compress/gzip"
+	"context"
 	"errors"
 	"io"
 	"math"
 	"net/http"
 	"strings"
+
+	"tokenscope/session"
 )
 
 // ErrBodyTooLarge is an answer whose body is longer than the reader was allowed to read.
@@ -57,4 +60,19 @@ func ReadBody(resp *http.Response, limit int) ([]byte, error) {
 			return nil, err
 		}
 	}
+}
+
+// Describe makes a transport error readable, and short: a malformed answer's error quotes
+// what the server sent (a status line, a header), which may be long.
+func Describe(err error) string {
+	var ne interface{ Timeout() bool }
+	switch {
+	case errors.Is(err, context.Canceled):
+		return "cancelled"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return session.Clip("timeout: " + err.Error())
+	case errors.Is(err, ErrBodyTooLarge):
+		return "response body too large (over the configured limit)"
+	}
+	return session.Clip(err.Error())
 }

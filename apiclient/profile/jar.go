@@ -1,0 +1,69 @@
+package profile
+
+import (
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"sync"
+)
+
+// HostJar is the cookie convention's jar, for one host: it stores cookies that host sets (as
+// host-only cookies, whatever Domain they name) and gives them back only to that host, with
+// net/http/cookiejar's path, expiry and Secure rules. Reset empties it.
+type HostJar struct {
+	scheme, host string // the target's scheme and host (lower case, port included)
+	mu           sync.Mutex
+	jar          *cookiejar.Jar
+}
+
+// NewHostJar is an empty jar for target's scheme and host.
+func NewHostJar(target *url.URL) *HostJar {
+	j, _ := cookiejar.New(nil) // never fails with nil options
+	return &HostJar{scheme: strings.ToLower(target.Scheme), host: strings.ToLower(target.Host), jar: j}
+}
+
+func (h *HostJar) mine(u *url.URL) bool {
+	return u != nil && strings.EqualFold(u.Host, h.host) && strings.EqualFold(u.Scheme, h.scheme)
+}
+
+func (h *HostJar) inner() *cookiejar.Jar {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.jar
+}
+
+// SetCookies keeps the target's cookies, host-only; another host's are dropped, and so is a
+// cookie whose Domain the target's host does not belong to.
+func (h *HostJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
+	if !h.mine(u) {
+		return
+	}
+	host := strings.ToLower(u.Hostname())
+	cs := make([]*http.Cookie, 0, len(cookies))
+	for _, c := range cookies {
+		if !DomainMatch(host, c.Domain) {
+			continue // RFC 6265 §5.3 step 6: the host must domain-match the Domain attribute
+		}
+		cp := *c
+		cp.Domain = "" // host-only: never sent to another host, a sibling or parent domain
+		cs = append(cs, &cp)
+	}
+	h.inner().SetCookies(u, cs)
+}
+
+// Cookies are the cookies to send to u: none unless u is the target's host.
+func (h *HostJar) Cookies(u *url.URL) []*http.Cookie {
+	if !h.mine(u) {
+		return nil
+	}
+	return h.inner().Cookies(u)
+}
+
+// Reset empties the jar (a logout).
+func (h *HostJar) Reset() {
+	j, _ := cookiejar.New(nil)
+	h.mu.Lock()
+	h.jar = j
+	h.mu.Unlock()
+}
