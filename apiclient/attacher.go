@@ -39,8 +39,7 @@ type credential struct {
 type attacher struct {
 	base      string
 	origin    string // the target's (hostcheck.Origin): where the session's own headers go
-	header    string // the profile's auth header and scheme
-	scheme    string
+	auth      profile.AuthHeader // where the token goes
 	fixed     []sent.Header
 	jar       *profile.HostJar // the cookie convention's jar; nil otherwise
 	mask      func(string) string
@@ -51,7 +50,7 @@ type attacher struct {
 }
 
 func newAttacher(base string, p profile.Profile, hosted profile.Env, mask func(string) string, threshold func(session.Token) time.Duration) *attacher {
-	a := &attacher{base: strings.TrimRight(base, "/"), origin: hostcheck.Origin(base), header: p.Auth.Header, scheme: p.Auth.Scheme, mask: mask, threshold: threshold}
+	a := &attacher{base: strings.TrimRight(base, "/"), origin: hostcheck.Origin(base), auth: p.Auth, mask: mask, threshold: threshold}
 	for _, k := range slices.Sorted(maps.Keys(hosted.APIHeaders)) {
 		h := sent.Plain(k, hosted.APIHeaders[k])
 		if env, ok := p.Auth.HeadersEnv[k]; ok {
@@ -74,12 +73,7 @@ func (a *attacher) credential(serial uint64, acc *session.Token, bound bool) *cr
 		return c
 	}
 	c := &credential{serial: serial, fp: acc.Fingerprint(), threshold: a.threshold(*acc), dpop: bound}
-	name, scheme := a.header, a.scheme
-	if bound {
-		// RFC 9449 §7.1: a bound token goes in Authorization with the DPoP scheme, whatever the
-		// profile says; the transport sees the scheme and adds the proof.
-		name, scheme = "Authorization", dpop.Scheme
-	}
+	name, scheme := a.auth.For(bound) // bound: the transport sees the DPoP scheme and adds the proof
 	prefix := ""
 	if scheme != "" {
 		prefix = scheme + " "

@@ -391,3 +391,42 @@ func TestAttacherKeepsHeadersToTheirOrigin(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordIsTheWireWhenTheAPISetsCookies: without the cookie convention, cookies an API's
+// answers set are not sent back, for the record of what went would not have them (resty's
+// default jar sent them, and the copied curl and --har left them out). A request's own Cookie
+// still goes, in the record.
+func TestRecordIsTheWireWhenTheAPISetsCookies(t *testing.T) {
+	srv, err := demoserver.New(demoserver.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tap wireTap
+	setsCookies := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: "AWSALB", Value: "sticky-0123", Path: "/"})
+		http.SetCookie(w, &http.Cookie{Name: "sessionid", Value: "sess-4567", Path: "/api/"})
+		srv.ServeHTTP(w, r)
+	})
+	ts := httptest.NewServer(tap.wrap(setsCookies))
+	t.Cleanup(ts.Close)
+	e := edgeNew(t, edgeConfig(ts.URL, edgeProfile(t, "simplejwt")))
+	t.Cleanup(e.Close)
+	edgeLogin(t, e)
+	req := profile.Request{Method: "GET", Path: "/api/protected/"}
+	for i := range 2 {
+		r := e.Do(context.Background(), req)
+		if r.Outcome != OK {
+			t.Fatalf("request %d: %v %s", i, r.Outcome, r.Reason)
+		}
+		checkRecordIsTheWire(t, r.Attempts[0].Out, tap.header())
+		if c := tap.header().Get("Cookie"); c != "" {
+			t.Errorf("request %d carried Cookie %q, which an answer set", i, c)
+		}
+	}
+	req.Header = http.Header{"Cookie": {"mine=1"}}
+	r := e.Do(context.Background(), req)
+	checkRecordIsTheWire(t, r.Attempts[0].Out, tap.header())
+	if c := tap.header().Get("Cookie"); c != "mine=1" {
+		t.Errorf("the request's own cookie: %q", c)
+	}
+}

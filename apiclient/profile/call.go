@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"tokenscope/apiclient/dpop"
 )
 
 // AuthCall is a login or refresh call as plain data: what the endpoint says goes out besides
@@ -84,4 +85,23 @@ func WithScheme(scheme, tok string) string {
 		return tok
 	}
 	return scheme + " " + tok
+}
+
+// For is the header the access token travels in, and its scheme: the profile's, or for a
+// DPoP-bound token Authorization with the DPoP scheme whatever the profile says (RFC 9449
+// §7.1), its proof beside it in the DPoP header.
+func (a AuthHeader) For(bound bool) (header, scheme string) {
+	if bound {
+		return "Authorization", dpop.Scheme
+	}
+	return a.Header, a.Scheme
+}
+
+// TokenHeaders are the headers the engine sets for the session's token on every attempt (For,
+// and with DPoP the proof's): a request's own value for one of them would be replaced.
+func (a AuthHeader) TokenHeaders(dpopOn bool) []string {
+	if dpopOn {
+		return []string{a.Header, "Authorization", dpop.Header}
+	}
+	return []string{a.Header}
 }

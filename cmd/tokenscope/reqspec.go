@@ -103,10 +103,7 @@ func withHeaders(r profile.Request, hs []string) (profile.Request, error) {
 // that header on every attempt (and again on the retry after a refresh), so the user's value
 // would be dropped without a word; a request with other credentials is not a session's.
 func refuseAuthHeader(hs []string, p profile.Profile, dpop bool) error {
-	auth := []string{p.Auth.Header}
-	if dpop {
-		auth = append(auth, "Authorization", "DPoP") // RFC 9449: the bound token and its proof
-	}
+	auth := p.Auth.TokenHeaders(dpop)
 	for _, h := range hs {
 		name, _, err := httpfile.ParseHeader(h)
 		if err != nil {
