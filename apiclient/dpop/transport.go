@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"tokenscope/internal/hostcheck"
 )
 
 // Role is which kind of server a nonce came from. An authorization server and a resource
@@ -35,8 +37,10 @@ type nonceKey struct {
 	origin string
 }
 
+// originKey keys a nonce by role and origin, as every other "same place?" in tokenscope is
+// answered (hostcheck.OriginOf): https://AS.test and https://as.test:443 share a nonce.
 func originKey(role Role, u *url.URL) nonceKey {
-	return nonceKey{role, strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host)}
+	return nonceKey{role, hostcheck.OriginOf(u)}
 }
 
 // Get is the nonce to send to u, or "".
