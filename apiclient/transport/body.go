@@ -33,15 +33,15 @@ func ReadBody(resp *http.Response, limit int) ([]byte, error) {
 			r, size = zr, -1
 		}
 	}
-	if limit > 0 && size > int64(limit) {
-		return nil, ErrBodyTooLarge
-	}
-	if size < 0 || size > 1<<20 {
-		size = 512 // unknown, or too large to take on the server's word before reading it
-	}
 	if limit <= 0 {
 		limit = math.MaxInt - 1
 	}
+	// Content-Length sizes the buffer, but only the bytes read are held against the limit: the
+	// answer to a HEAD, a 204 or a 304 may name a length it does not carry.
+	if size < 0 || size > 1<<20 {
+		size = 512 // unknown, or too large to take on the server's word before reading it
+	}
+	size = min(size, int64(limit))
 	// One byte more than the limit is read, so a body of exactly limit bytes is not refused.
 	buf := make([]byte, 0, size+1)
 	for {
