@@ -38,7 +38,7 @@ type credential struct {
 // credential is rebuilt under mu when the token changes and read without a lock.
 type attacher struct {
 	base      string
-	origin    string // the target's (hostcheck.Origin): where the session's own headers go
+	origin    string             // the target's (hostcheck.Origin): where the session's own headers go
 	auth      profile.AuthHeader // where the token goes
 	fixed     []sent.Header
 	jar       *profile.HostJar // the cookie convention's jar; nil otherwise
