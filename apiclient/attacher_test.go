@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -428,5 +429,34 @@ func TestRecordIsTheWireWhenTheAPISetsCookies(t *testing.T) {
 	checkRecordIsTheWire(t, r.Attempts[0].Out, tap.header())
 	if c := tap.header().Get("Cookie"); c != "mine=1" {
 		t.Errorf("the request's own cookie: %q", c)
+	}
+}
+
+// TestAuthCallsCarryNoCookieAnAnswerSet: without the cookie convention, a cookie the login's
+// answer set (a load balancer's) does not go back with the refresh: the refresh call is what
+// the profile's AuthCall says, and nothing else.
+func TestAuthCallsCarryNoCookieAnAnswerSet(t *testing.T) {
+	var logins atomic.Int64
+	var seen headerLog
+	mux := http.NewServeMux()
+	pair := edgeOpaquePair("c", &logins)
+	mux.HandleFunc("POST /api/token/", func(w http.ResponseWriter, r *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: "AWSALB", Value: "sticky-0123", Path: "/"})
+		pair(w, r)
+	})
+	mux.HandleFunc("POST /api/token/refresh/", func(w http.ResponseWriter, r *http.Request) {
+		seen.add(r.Header.Get("Cookie"))
+		pair(w, r)
+	})
+	ts := httptest.NewServer(mux)
+	t.Cleanup(ts.Close)
+	e := edgeNew(t, edgeConfig(ts.URL, edgeProfile(t, "simplejwt")))
+	t.Cleanup(e.Close)
+	edgeLogin(t, e)
+	if err := e.RefreshNow(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := seen.all(); len(got) != 1 || got[0] != "" {
+		t.Errorf("the refresh call carried Cookie %q", got)
 	}
 }

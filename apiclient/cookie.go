@@ -62,11 +62,12 @@ func (c *cookieState) lookup(name string) string {
 
 // setupCookies gives the engine its jar; both clients use it, so that a cookie goes wherever
 // a browser would send it on this host, and nowhere else. Without the cookie convention API
-// requests carry no cookie but the request's own: resty's default jar would send back what
-// answers set, on the wire but in no record of what went (nor in the copied curl).
+// requests carry no cookie but the request's own, and logins and refreshes none: resty's
+// default jar would send back what answers set, on the wire but in no record of what went.
 func (e *Engine) setupCookies() error {
 	if !e.profile.CookieMode() {
 		e.api.SetCookieJar(nil)
+		e.auth.SetCookieJar(nil)
 		return nil
 	}
 	cs, err := newCookieState(e.cfg.BaseURL, e.profile)

@@ -129,8 +129,8 @@ func (e *Engine) do(ctx context.Context, c *call) Result {
 	}
 	ans, err := e.send(&c.ctx, c)
 	res.Attempts = c.attempts
-	if res.Done = c.answered(); res.Done.IsZero() {
-		res.Done = e.now()
+	if res.Done = c.answered(); err != nil || res.Done.IsZero() {
+		res.Done = e.now() // no answer ended it: a retry may have waited long for its refresh
 	}
 	res.Duration = res.Done.Sub(start)
 	switch {

@@ -23,9 +23,12 @@ func ReadBody(resp *http.Response, limit int) ([]byte, error) {
 	defer resp.Body.Close()
 	var r io.Reader = resp.Body
 	size := resp.ContentLength
-	if strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") && size != 0 {
+	if strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") && size != 0 && resp.Body != http.NoBody {
 		if _, ok := r.(*gzip.Reader); !ok {
 			zr, err := gzip.NewReader(r)
+			if err == io.EOF {
+				return []byte{}, nil // no body at all, as net/http's own gzip reader has it
+			}
 			if err != nil {
 				return nil, err
 			}

@@ -65,7 +65,8 @@ func TestReadBodyCap(t *testing.T) {
 
 // TestReadBodyGzip: an answer net/http left gzip-encoded (the request asked for gzip itself)
 // is decoded, the limit counting decoded bytes, so a small compressed body that inflates past
-// the limit is refused; a body that says gzip but is not is an error, not a panic.
+// the limit is refused; a body that says gzip but is not is an error, not a panic; no body at
+// all is an empty one.
 func TestReadBodyGzip(t *testing.T) {
 	zip := func(s string) []byte {
 		var b bytes.Buffer
@@ -82,6 +83,8 @@ func TestReadBodyGzip(t *testing.T) {
 			_, _ = w.Write(small)
 		case "/bomb":
 			_, _ = w.Write(bomb)
+		case "/empty":
+			w.(http.Flusher).Flush() // chunked, and nothing in it
 		default:
 			_, _ = w.Write([]byte("not gzip at all"))
 		}
@@ -107,5 +110,17 @@ func TestReadBodyGzip(t *testing.T) {
 	}
 	if _, err := get("/junk"); err == nil {
 		t.Error("a body that is not gzip was read as one")
+	}
+	// No body at all, though the answer says gzip: a HEAD's, or an empty one.
+	for _, method := range []string{"HEAD", "GET"} {
+		req, _ := http.NewRequest(method, ts.URL+"/empty", nil)
+		req.Header.Set("Accept-Encoding", "gzip")
+		resp, err := ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, err := ReadBody(resp, 64<<10); err != nil || len(b) != 0 {
+			t.Errorf("%s with Content-Encoding gzip and no body: %q, %v", method, b, err)
+		}
 	}
 }
