@@ -41,7 +41,7 @@ type attacher struct {
 	origin    string             // the target's (hostcheck.Origin): where the session's own headers go
 	auth      profile.AuthHeader // where the token goes
 	fixed     []sent.Header
-	jar       *profile.HostJar // the cookie convention's jar; nil otherwise
+	jar       *profile.HostJar // the cookies the target set
 	mask      func(string) string
 	threshold func(session.Token) time.Duration
 
@@ -51,6 +51,9 @@ type attacher struct {
 
 func newAttacher(base string, p profile.Profile, hosted profile.Env, mask func(string) string, threshold func(session.Token) time.Duration) *attacher {
 	a := &attacher{base: strings.TrimRight(base, "/"), origin: hostcheck.Origin(base), auth: p.Auth, mask: mask, threshold: threshold}
+	if u, err := url.Parse(base); err == nil {
+		a.jar = profile.NewHostJar(u)
+	}
 	for _, k := range slices.Sorted(maps.Keys(hosted.APIHeaders)) {
 		h := sent.Plain(k, hosted.APIHeaders[k])
 		if env, ok := p.Auth.HeadersEnv[k]; ok {
@@ -99,7 +102,7 @@ func (a *attacher) outgoing(req *profile.Request, cred *credential, proof string
 	if cred != nil && (!foreign || req.Provider != "") {
 		p.Auth = &cred.header
 	}
-	if a.jar != nil {
+	if !a.jar.Empty() {
 		if u, err := url.Parse(sent.JoinURL(p.Base, p.Path)); err == nil {
 			p.Cookie = cookieString(a.jar.Cookies(u))
 		}
@@ -121,7 +124,7 @@ func cookieString(cs []*http.Cookie) string {
 // redirectCookies puts the jar's cookies for a redirect's URL on it, on the request's own:
 // the cookies a hop carries are the ones its path is owed, as a browser's.
 func (a *attacher) redirectCookies(req *http.Request, own string) {
-	if a.jar == nil {
+	if a.jar.Empty() {
 		return
 	}
 	req.Header.Del("Cookie")

@@ -39,12 +39,12 @@ type cookieState struct {
 	resumedPath string
 }
 
-func newCookieState(baseURL string, p profile.Profile) (*cookieState, error) {
+func newCookieState(baseURL string, p profile.Profile, jar *profile.HostJar) (*cookieState, error) {
 	u, err := url.Parse(strings.TrimRight(baseURL, "/") + p.Refresh.Path)
 	if err != nil {
 		return nil, err
 	}
-	return &cookieState{names: p.Cookie, jar: profile.NewHostJar(u), refresh: u}, nil
+	return &cookieState{names: p.Cookie, jar: jar, refresh: u}, nil
 }
 
 // lookup is the value the jar would send to the refresh endpoint for the named cookie.
@@ -60,25 +60,21 @@ func (c *cookieState) lookup(name string) string {
 	return ""
 }
 
-// setupCookies gives the engine its jar; both clients use it, so that a cookie goes wherever
-// a browser would send it on this host, and nowhere else. Without the cookie convention API
-// requests carry no cookie but the request's own, and logins and refreshes none: resty's
-// default jar would send back what answers set, on the wire but in no record of what went.
+// setupCookies gives the engine its jar. API requests get their cookies from the attacher, so
+// that its record (and the copied curl, and --har) holds them; the API client only keeps what
+// answers set. In the cookie convention logins and refreshes use the same jar, so that a cookie
+// goes wherever a browser would send it on this host, and nowhere else; otherwise they keep
+// their own, as they did.
 func (e *Engine) setupCookies() error {
+	e.api.SetCookieJar(storeOnlyJar{e.attach.jar})
 	if !e.profile.CookieMode() {
-		e.api.SetCookieJar(nil)
-		e.auth.SetCookieJar(nil)
 		return nil
 	}
-	cs, err := newCookieState(e.cfg.BaseURL, e.profile)
+	cs, err := newCookieState(e.cfg.BaseURL, e.profile, e.attach.jar)
 	if err != nil {
 		return err
 	}
 	e.cookies = cs
-	// API requests get their cookies from the attacher (so that its record holds them); the
-	// client only keeps what answers set.
-	e.attach.jar = cs.jar
-	e.api.SetCookieJar(storeOnlyJar{cs.jar})
 	e.auth.SetCookieJar(cs.jar)
 	return nil
 }

@@ -6,16 +6,22 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
-// HostJar is the cookie convention's jar, for one host: it stores cookies that host sets (as
+// HostJar is the engine's cookie jar, for one host: it stores cookies that host sets (as
 // host-only cookies, whatever Domain they name) and gives them back only to that host, with
 // net/http/cookiejar's path, expiry and Secure rules. Reset empties it.
 type HostJar struct {
 	scheme, host string // the target's scheme and host (lower case, port included)
 	mu           sync.Mutex
 	jar          *cookiejar.Jar
+	kept         atomic.Bool // a cookie was stored since the jar was made or reset
 }
+
+// Empty reports that the jar has never stored a cookie (since a Reset): most APIs set none,
+// and a request then asks nothing of the jar.
+func (h *HostJar) Empty() bool { return h == nil || !h.kept.Load() }
 
 // NewHostJar is an empty jar for target's scheme and host.
 func NewHostJar(target *url.URL) *HostJar {
@@ -24,7 +30,7 @@ func NewHostJar(target *url.URL) *HostJar {
 }
 
 func (h *HostJar) mine(u *url.URL) bool {
-	return u != nil && strings.EqualFold(u.Host, h.host) && strings.EqualFold(u.Scheme, h.scheme)
+	return h != nil && u != nil && strings.EqualFold(u.Host, h.host) && strings.EqualFold(u.Scheme, h.scheme)
 }
 
 func (h *HostJar) inner() *cookiejar.Jar {
@@ -49,12 +55,15 @@ func (h *HostJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
 		cp.Domain = "" // host-only: never sent to another host, a sibling or parent domain
 		cs = append(cs, &cp)
 	}
+	if len(cs) > 0 {
+		h.kept.Store(true)
+	}
 	h.inner().SetCookies(u, cs)
 }
 
 // Cookies are the cookies to send to u: none unless u is the target's host.
 func (h *HostJar) Cookies(u *url.URL) []*http.Cookie {
-	if !h.mine(u) {
+	if h.Empty() || !h.mine(u) {
 		return nil
 	}
 	return h.inner().Cookies(u)
@@ -65,5 +74,6 @@ func (h *HostJar) Reset() {
 	j, _ := cookiejar.New(nil)
 	h.mu.Lock()
 	h.jar = j
+	h.kept.Store(false)
 	h.mu.Unlock()
 }
