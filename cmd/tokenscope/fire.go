@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -288,8 +290,13 @@ func printModeOf(jsonOut bool) printMode {
 // startPrinter prints log's events in mode; secrets (the engine's; nil for an observed app's
 // log) mask what an event says (a server's echo, a $processEnv value in a path).
 func startPrinter(w io.Writer, log session.LogView, mode printMode, secrets *redact.Secrets) *printer {
-	return startPrinterSized(w, log, mode, 1<<16, secrets)
+	return startPrinterSized(w, log, mode, printerBuffer(log), secrets)
 }
+
+// printerBuffer is what a printer may fall behind by: the log itself (it catches up from the
+// log, so a larger buffer buys nothing but memory; 64k events of it were 16 MB), at least 1024
+// and at most 64k events (--log-size then bounds the printers' memory too).
+func printerBuffer(log session.LogView) int { return min(max(log.Cap(), 1024), 1<<16) }
 
 // startPrinterSized is startPrinter with a subscription of buffer events: what the printer may
 // fall behind by before it catches up from the log (a buffer larger than the log buys nothing but
@@ -355,6 +362,7 @@ func (p *printer) finish() uint64 {
 // each, not its answer and not its latency: a long run's memory must not grow with the count
 // (200k answers kept whole took 640 MB; -n 1000000000 latencies ran out of memory).
 func fireRequests(ctx context.Context, e *apiclient.Engine, req profile.Request, o *fireOpts, stderr io.Writer) *tally {
+	loadGeneratorGC()
 	t := newTally()
 	var done atomic.Int64
 	stopProgress := startProgress(stderr, o.count, &done, e)
@@ -370,6 +378,17 @@ func fireRequests(ctx context.Context, e *apiclient.Engine, req profile.Request,
 	}
 	t.started = pace(ctx, e, req, o, each)
 	return t
+}
+
+// loadGeneratorGC lets the heap grow to five times what is live between collections, unless
+// GOGC says otherwise: fire is a short-lived load generator, and a burst allocates for every
+// request in flight at once; at the collector's default pace (a cycle each time the heap
+// doubles from a few MB) a thousand-request burst ran it two or three times, a tenth of its
+// time (scripts/burstcmp.sh).
+func loadGeneratorGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 }
 
 // replayFired logs in again so that the parked requests are replayed, and records how they

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -251,5 +252,21 @@ func TestSummaryWording(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("burst: %q lacks %q", text, want)
 		}
+	}
+}
+
+// TestLoadGeneratorGC: fire collects garbage at a load generator's pace (a cycle when the heap
+// is five times what is live), unless GOGC is set: then it is the user's word.
+func TestLoadGeneratorGC(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	t.Setenv("GOGC", "150")
+	loadGeneratorGC()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("with GOGC set, fire changed the collector's pace to %d", got)
+	}
+	t.Setenv("GOGC", "")
+	loadGeneratorGC()
+	if got := debug.SetGCPercent(100); got != 400 {
+		t.Errorf("fire's pace: GOGC %d, want 400", got)
 	}
 }

@@ -230,7 +230,7 @@ func runObserve(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, 
 
 // observeLines prints the events as they come, until --duration, SIGINT or SIGTERM.
 func observeLines(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, o *observeOpts, p *observe.Proxy, srv *http.Server, cfg observe.Config) error {
-	pr := startPrinterSized(stdout, p.Log(), printModeOf(o.jsonOut), printerBuffer(p.Log()), nil)
+	pr := startPrinter(stdout, p.Log(), printModeOf(o.jsonOut), nil)
 	jf, err := startJSONFile(o.jsonFile, p)
 	if err != nil {
 		pr.finish()
@@ -260,10 +260,6 @@ func observeLines(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer
 	}
 	return failOnVerdict(o.failOn, p.Summary())
 }
-
-// printerBuffer is what observe's printers may fall behind by: the log itself, at most 64k
-// events (--log-size then bounds the printers' memory too).
-func printerBuffer(log session.LogView) int { return min(max(log.Cap(), 1024), 1<<16) }
 
 // stopProxy lets in-flight exchanges finish (briefly) so that their answers are read, then ends
 // the analysis.

@@ -151,7 +151,7 @@ func startJSONFile(path string, p *observe.Proxy) (*jsonFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--json-file: %w", err)
 	}
-	return &jsonFile{f: f, pr: startPrinterSized(f, p.Log(), printJSON, printerBuffer(p.Log()), nil)}, nil
+	return &jsonFile{f: f, pr: startPrinter(f, p.Log(), printJSON, nil)}, nil
 }
 
 // finish writes what is left and the summary, and closes the file (a nil jsonFile: nothing).
