@@ -26,6 +26,7 @@ import (
 	"tokenscope/apiclient/oidc"
 	"tokenscope/apiclient/profile"
 	"tokenscope/internal/hostcheck"
+	"tokenscope/internal/privfile"
 	"tokenscope/internal/redact"
 	"tokenscope/internal/sanitize"
 )
@@ -292,19 +293,28 @@ func terminalWidth(w io.Writer) int {
 	return 100
 }
 
-// writeMarkdown writes the card for an issue or a wiki. It holds fingerprints, never tokens, so
-// it is an ordinary file.
+// writeMarkdown writes the card for an issue or a wiki. It holds fingerprints, never tokens,
+// but it quotes what servers said: it is written as every file tokenscope writes (privfile:
+// 0600, never into another user's file).
 func writeMarkdown(path string, rep audit.Report, command string) error {
 	var b strings.Builder
 	rep.Markdown(&b, command)
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+	f, err := privfile.Open(path, privfile.Truncate)
+	if err == nil {
+		_, err = io.WriteString(f, b.String())
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("--markdown: %w", err)
 	}
 	return nil
 }
 
 // commandLine is the command as given, for the Markdown card: flags the user set and the
-// arguments (passwords never travel in argv).
+// arguments (passwords never travel in argv; a URL's userinfo password or credential-named
+// query values are masked, redact.URL).
 func commandLine(cmd *cobra.Command, args []string) string {
 	parts := []string{"tokenscope", "audit"}
 	cmd.Flags().Visit(func(f *pflag.Flag) {
@@ -312,10 +322,10 @@ func commandLine(cmd *cobra.Command, args []string) string {
 			parts = append(parts, "--"+f.Name)
 			return
 		}
-		parts = append(parts, "--"+f.Name, shellQuote(f.Value.String()))
+		parts = append(parts, "--"+f.Name, shellQuote(redact.URL(f.Value.String())))
 	})
 	for _, a := range args {
-		parts = append(parts, shellQuote(a))
+		parts = append(parts, shellQuote(redact.URL(a)))
 	}
 	return strings.Join(parts, " ")
 }

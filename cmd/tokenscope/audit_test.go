@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"github.com/spf13/cobra"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,6 +84,28 @@ func TestAuditDemoDefaults(t *testing.T) {
 	}
 	if strings.Contains(card, "eyJ") {
 		t.Errorf("the Markdown card holds a token:\n%s", card)
+	}
+	if st, err := os.Stat(md); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("the Markdown card's mode: %v %v, want 0600 as every file tokenscope writes", st.Mode(), err)
+	}
+}
+
+// TestAuditCommandLineMasksURLSecrets: the command line the Markdown card quotes masks a URL's
+// password and its credential-named query values, in flags and arguments alike.
+func TestAuditCommandLineMasksURLSecrets(t *testing.T) {
+	cmd := &cobra.Command{}
+	cmd.Flags().String("target", "", "")
+	if err := cmd.Flags().Set("target", "https://alice:hunter2@api.example/v1?access_token=abc123"); err != nil {
+		t.Fatal(err)
+	}
+	got := commandLine(cmd, []string{"https://bob:s3cret@idp.example/"})
+	for _, secret := range []string{"hunter2", "abc123", "s3cret"} {
+		if strings.Contains(got, secret) {
+			t.Errorf("the command line shows %q: %s", secret, got)
+		}
+	}
+	if !strings.Contains(got, "alice") || !strings.Contains(got, "api.example/v1") {
+		t.Errorf("the command line lost what is not secret: %s", got)
 	}
 }
 
