@@ -33,7 +33,7 @@ func (l *lab) apiWorks(ctx context.Context, f *family) string {
 	x := l.apiCall(ctx, f.access.Raw, "(a fresh access token: does the API request work?)")
 	a := apiFact{}
 	switch {
-	case f.tokenType == "DPoP":
+	case f.dpopBound():
 		a.skip = "The access tokens are DPoP-bound: the audit does not prove possession of their key."
 	case x.err != nil:
 		a.skip = "The API request got no answer: " + l.redact(x.err.Error())

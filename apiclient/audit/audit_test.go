@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -366,5 +367,25 @@ func TestProgressNamesWaits(t *testing.T) {
 	}
 	if waited < 3*time.Second { // 0.5 + 1 + 2 s of the series before the refusal at 4 s, at least
 		t.Errorf("the waits announced add up to %s", waited)
+	}
+}
+
+// TestRefreshErrorShapeSkipsWhenBusy: a refresh endpoint that answers 429 (or 503, or nothing)
+// to an invented refresh token says nothing about how it rejects one: the check is skipped,
+// not failed. The verdict's cause decides, as for every refresh (profile.RefreshVerdict).
+func TestRefreshErrorShapeSkipsWhenBusy(t *testing.T) {
+	for _, status := range []int{http.StatusTooManyRequests, http.StatusServiceUnavailable} {
+		tl := newTestLab(t, "simplejwt", demoserver.Options{}, demoserver.AuditKnobs{})
+		busy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/api/token/refresh/" {
+				w.Header().Set("Retry-After", "1")
+				w.WriteHeader(status)
+				return
+			}
+			tl.srv.ServeHTTP(w, r)
+		}))
+		t.Cleanup(busy.Close)
+		tl.tgt.BaseURL = busy.URL
+		expect(t, result(t, tl.run(t, Settings{}, "refresh_error_shape"), "refresh_error_shape"), Skip)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"tokenscope/apiclient/dpop"
 	"tokenscope/apiclient/profile"
 	"tokenscope/internal/redact"
 	"tokenscope/internal/sanitize"
@@ -111,6 +112,10 @@ type family struct {
 	tokenType       string
 	cookies         map[string]string // the cookie convention's cookies, by name
 }
+
+// dpopBound reports that the login's token_type is DPoP (RFC 9449 §5; case-insensitive, as
+// RFC 6749 §5.1 has token_type).
+func (f *family) dpopBound() bool { return strings.EqualFold(f.tokenType, dpop.Scheme) }
 
 // clone is a copy a concurrent caller may change alone.
 func (f *family) clone() *family {

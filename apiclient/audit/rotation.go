@@ -48,7 +48,7 @@ func (l *lab) rotation(ctx context.Context) rotationFact {
 	r := rotationFact{skip: skip}
 	if skip == "" {
 		r.rotates = f.refresh.Raw != prev
-		r.bound = f.tokenType == "DPoP"
+		r.bound = f.dpopBound()
 	}
 	l.rot = &r
 	return r

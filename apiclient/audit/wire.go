@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"tokenscope/apiclient/profile"
+	"tokenscope/internal/hostcheck"
 	"tokenscope/internal/sanitize"
 )
 
@@ -45,8 +46,8 @@ func (refreshErrorCheck) run(ctx context.Context, l *lab) Result {
 		}
 	}
 	v, x := l.refresh(ctx, f, invalidRefresh, "(a refresh token no server issued)")
-	if v.Outcome == profile.VerdictTransient && (x.err != nil || x.status >= 500) {
-		return skipped(id, "The refresh endpoint failed (a 5xx or no answer): try again later.")
+	if v.Outcome == profile.VerdictTransient && (v.Cause == profile.CauseTransport || v.Cause == profile.CauseStatus) {
+		return skipped(id, "The refresh endpoint failed (a 5xx, 408 or 429, or no answer): try again later.")
 	}
 	val := refreshErrorValue{Status: x.status, Error: oauthError(x.body)}
 	r := Result{Value: val, Reference: "RFC 6749 §5.2"}
@@ -221,10 +222,6 @@ func (l *lab) revocationEndpoint(ctx context.Context) string {
 	if l.t.RevocationEndpoint != "" {
 		return l.t.RevocationEndpoint
 	}
-	base, err := url.Parse(l.t.BaseURL)
-	if err != nil {
-		return ""
-	}
 	for _, p := range []string{"/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"} {
 		u, _ := l.resolve(p)
 		x := l.do(ctx, "metadata", http.MethodGet, u, http.Header{"Accept": {"application/json"}}, nil)
@@ -234,7 +231,7 @@ func (l *lab) revocationEndpoint(ctx context.Context) string {
 		if !x.ok() || json.Unmarshal(x.body, &doc) != nil || doc.Revocation == "" {
 			continue
 		}
-		if r, err := url.Parse(doc.Revocation); err == nil && r.Scheme == base.Scheme && r.Host == base.Host {
+		if hostcheck.Origin(doc.Revocation) == hostcheck.Origin(l.t.BaseURL) {
 			return doc.Revocation
 		}
 	}
