@@ -20,6 +20,7 @@ import (
 	"github.com/go-resty/resty/v2"
 
 	"tokenscope/apiclient/profile"
+	"tokenscope/apiclient/sent"
 	"tokenscope/internal/redact"
 	"tokenscope/session"
 )
@@ -40,7 +41,9 @@ type cookieState struct {
 }
 
 func newCookieState(baseURL string, p profile.Profile, jar *profile.HostJar) (*cookieState, error) {
-	u, err := url.Parse(strings.TrimRight(baseURL, "/") + p.Refresh.Path)
+	// The refresh endpoint as the refresh call reaches it: url_env, a whole URL, or a path on
+	// the target.
+	u, err := url.Parse(sent.JoinURL(strings.TrimRight(baseURL, "/"), p.Refresh.Target()))
 	if err != nil {
 		return nil, err
 	}

@@ -692,3 +692,17 @@ func TestCookieLoginWithUnusableCookieFails(t *testing.T) {
 		})
 	}
 }
+
+// TestCookieStateRefreshURL: the refresh endpoint the jar is asked about is the one the refresh
+// call reaches: a path on the target, or a whole URL as refresh.path (joined as every request
+// is, sent.JoinURL), not the two glued together.
+func TestCookieStateRefreshURL(t *testing.T) {
+	p := spaProfile(t)
+	for _, path := range []string{"/auth/refresh", "https://api.test/auth/refresh"} {
+		p.Refresh.Path = path
+		cs, err := newCookieState("https://api.test/", p, nil)
+		if err != nil || cs.refresh.Host != "api.test" || cs.refresh.Path != "/auth/refresh" {
+			t.Errorf("refresh.path %q: %v %v", path, cs.refresh, err)
+		}
+	}
+}

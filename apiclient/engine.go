@@ -480,7 +480,8 @@ func (e *Engine) stripAuthOnRedirect(req *http.Request, via []*http.Request) err
 
 // stripCredentials removes every header that may carry a credential: the profile's auth
 // header, the standard ones, the header a refresh token travels in, and any header whose value
-// holds the session's access or refresh token (a preset's or the user's own).
+// holds one of the session's secrets in any encoding (a preset's or the user's own), by the
+// rule the record marks them with (redact.Secrets: a replaced token and the password too).
 func (e *Engine) stripCredentials(h http.Header) {
 	for _, k := range []string{e.profile.Auth.Header, "Authorization", "Proxy-Authorization", "Cookie", "Cookie2"} {
 		h.Del(k)
@@ -488,14 +489,10 @@ func (e *Engine) stripCredentials(h http.Header) {
 	if ep := e.profile.Refresh; ep.Send == profile.SendHeader && ep.TokenField != "" {
 		h.Del(ep.TokenField)
 	}
-	acc, ref := e.store.tokens()
-	secrets := append([]string{acc.Raw, ref.Raw}, e.hosted.Secrets...)
 	for k, vs := range h {
 		for _, v := range vs {
-			for _, sec := range secrets {
-				if sec != "" && strings.Contains(v, sec) {
-					delete(h, k)
-				}
+			if e.cfg.Secrets.Mask(v) != v {
+				delete(h, k)
 			}
 		}
 	}

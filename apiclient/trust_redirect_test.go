@@ -2,6 +2,7 @@ package apiclient
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"log"
@@ -15,6 +16,7 @@ import (
 
 	"tokenscope/apiclient/profile"
 	"tokenscope/internal/hostcheck"
+	"tokenscope/session"
 )
 
 // originWorld is one TLS server and one plain server, both on 127.0.0.1:0, reached under the
@@ -216,5 +218,24 @@ func TestTrustOriginOf(t *testing.T) {
 		if a, b := hostcheck.OriginOf(parse(c[0])), hostcheck.OriginOf(parse(c[1])); a == b {
 			t.Errorf("%s and %s: both origin %v, want different", c[0], c[1], a)
 		}
+	}
+}
+
+// TestStripCredentialsBySecretsRule: off-origin, a header goes when it holds any of the session's
+// secrets in any encoding the redactor knows (the rule the record marks secrets by): a token a
+// refresh replaced, verbatim or in base64, not only the current pair verbatim.
+func TestStripCredentialsBySecretsRule(t *testing.T) {
+	e := edgeNew(t, edgeConfig("http://127.0.0.1:1", edgeProfile(t, "simplejwt")))
+	t.Cleanup(e.Close)
+	old := "replaced-access-token-0123456789abcdef"
+	e.keepSecret(session.Token{Raw: old}, session.Token{}, session.Token{})
+	h := http.Header{
+		"X-Old":   {"Bearer " + old},
+		"X-B64":   {base64.StdEncoding.EncodeToString([]byte(old))},
+		"X-Plain": {"nothing secret here"},
+	}
+	e.stripCredentials(h)
+	if h.Get("X-Old") != "" || h.Get("X-B64") != "" || h.Get("X-Plain") == "" {
+		t.Errorf("after stripping: %v", h)
 	}
 }

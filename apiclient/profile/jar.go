@@ -7,16 +7,18 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"tokenscope/internal/hostcheck"
 )
 
 // HostJar is the engine's cookie jar, for one host: it stores cookies that host sets (as
 // host-only cookies, whatever Domain they name) and gives them back only to that host, with
 // net/http/cookiejar's path, expiry and Secure rules. Reset empties it.
 type HostJar struct {
-	scheme, host string // the target's scheme and host (lower case, port included)
-	mu           sync.Mutex
-	jar          *cookiejar.Jar
-	kept         atomic.Bool // a cookie was stored since the jar was made or reset
+	origin string // the target's (hostcheck.OriginOf): https://API.test and https://api.test:443 are one
+	mu     sync.Mutex
+	jar    *cookiejar.Jar
+	kept   atomic.Bool // a cookie was stored since the jar was made or reset
 }
 
 // Empty reports that the jar has never stored a cookie (since a Reset): most APIs set none,
@@ -26,11 +28,11 @@ func (h *HostJar) Empty() bool { return h == nil || !h.kept.Load() }
 // NewHostJar is an empty jar for target's scheme and host.
 func NewHostJar(target *url.URL) *HostJar {
 	j, _ := cookiejar.New(nil) // never fails with nil options
-	return &HostJar{scheme: strings.ToLower(target.Scheme), host: strings.ToLower(target.Host), jar: j}
+	return &HostJar{origin: hostcheck.OriginOf(target), jar: j}
 }
 
 func (h *HostJar) mine(u *url.URL) bool {
-	return h != nil && u != nil && strings.EqualFold(u.Host, h.host) && strings.EqualFold(u.Scheme, h.scheme)
+	return h != nil && u != nil && h.origin != "" && hostcheck.OriginOf(u) == h.origin
 }
 
 func (h *HostJar) inner() *cookiejar.Jar {
