@@ -187,13 +187,9 @@ func (m *Model) burstCmd(e *apiclient.Engine, n int) tea.Cmd {
 	return func() tea.Msg {
 		start, calls := time.Now(), e.Counters().RefreshCalls
 		out := burstMsg{n: n, index: index}
-		var tied []apiclient.Result // as telling as the worst so far
 		e.Burst(context.Background(), req, n, 0, func(_ int, r apiclient.Result) {
-			switch rank := failureRank(r); {
-			case len(tied) == 0 || rank > failureRank(tied[0]):
-				tied = append(tied[:0], r)
-			case rank == failureRank(tied[0]):
-				tied = append(tied, r)
+			if out.worst.ID == 0 || moreTelling(r, out.worst) {
+				out.worst = r // only the one kept: a burst's answers are not held to its end
 			}
 			switch r.Outcome {
 			case apiclient.OK:
@@ -205,25 +201,22 @@ func (m *Model) burstCmd(e *apiclient.Engine, n int) tea.Cmd {
 			}
 		})
 		out.took, out.refreshCalls = time.Since(start), e.Counters().RefreshCalls-calls
-		out.worst = newestOf(tied)
 		return out
 	}
 }
 
-// newestOf picks, among equally telling results of a burst, the one whose last attempt carried
-// the newest generation (the lowest ID among those), so that the same burst is shown the same
-// way on every run: which request ends first, and with which token, is up to the scheduler.
-func newestOf(tied []apiclient.Result) apiclient.Result {
-	if len(tied) == 0 {
-		return apiclient.Result{}
+// moreTelling reports whether r should stand for a burst rather than than: it fails worse
+// (failureRank), or as badly and its last attempt carried a newer generation, or the same one
+// and its ID is lower. So the same burst is shown the same way on every run, whatever order its
+// requests ended in (which ends first, and with which token, is up to the scheduler).
+func moreTelling(r, than apiclient.Result) bool {
+	if a, b := failureRank(r), failureRank(than); a != b {
+		return a > b
 	}
-	best := tied[0]
-	for _, r := range tied[1:] {
-		if g, b := r.Generation(), best.Generation(); g > b || (g == b && r.ID < best.ID) {
-			best = r
-		}
+	if g, b := r.Generation(), than.Generation(); g != b {
+		return g > b
 	}
-	return best
+	return r.ID < than.ID
 }
 
 func (m *Model) refreshCmd(e *apiclient.Engine) tea.Cmd {

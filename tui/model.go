@@ -233,10 +233,9 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 // answered takes a request's answer: out of flight, and kept once for its panel, the history
-// and the detail.
+// and the detail (keep lays the panel out once, with the answer and without the flight).
 func (m *Model) answered(msg resultMsg) {
 	m.flights.land(msg.index, 1, msg.beat)
-	m.reqs.flightChanged(msg.index)
 	m.keep(msg.index, msg.res)
 }
 
@@ -249,7 +248,6 @@ func (m *Model) keep(i int, r apiclient.Result) {
 // burstAnswered takes a burst's end: its worst answer stands for it.
 func (m *Model) burstAnswered(msg burstMsg) {
 	m.flights.land(msg.index, msg.n, false)
-	m.reqs.flightChanged(msg.index)
 	m.keep(msg.index, msg.worst)
 	m.setFlash(fmt.Sprintf("burst of %d: %d ok · %s · %d failed · %d parked in %s", msg.n, msg.ok,
 		plural(int(msg.refreshCalls), "refresh call", "refresh calls"), msg.failed, msg.parked, human.Duration(msg.took)))
