@@ -152,6 +152,13 @@ func ClipMore(s string, more int) string {
 	return s[:cut] + "… " + strconv.Itoa(len(s)-cut+max(more, 0)) + " bytes more"
 }
 
+// MaskText runs the texts an event may quote a secret in (its path and its reason, which say
+// what servers and users wrote) through mask, in place: what every output of events does with
+// the session's secrets before the event leaves the program.
+func (e *Event) MaskText(mask func(string) string) {
+	e.Path, e.Reason = mask(e.Path), mask(e.Reason)
+}
+
 // clipText clips every text field of e in place (Append clips its own copy).
 func (e *Event) clipText() {
 	if len(e.Reason) > MaxTextBytes {

@@ -137,7 +137,7 @@ func (l *logStore) add(evs []session.Event) {
 			continue // already have it (a catch-up overlapped the stream)
 		}
 		l.lastSeq = max(l.lastSeq, e.Seq)
-		e.Path, e.Reason = l.secrets.Mask(e.Path), l.secrets.Mask(e.Reason)
+		e.MaskText(l.secrets.Mask)
 		l.events = append(l.events, e)
 		l.bytes += eventBytes(e)
 		l.mark(e)

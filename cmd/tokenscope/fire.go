@@ -274,9 +274,10 @@ type printer struct {
 type printMode int
 
 const (
-	printText  printMode = iota // one line each; in colour on a terminal unless NO_COLOR is set
-	printJSON                   // one JSON object each
-	printQuiet                  // nothing (-q): the summary, the answer or the error says enough
+	printText     printMode = iota // one line each; in colour on a terminal unless NO_COLOR is set
+	printJSON                      // one JSON object each
+	printQuiet                     // nothing (-q): the summary, the answer or the error says enough
+	printFindings                  // observe's findings alone, as printText prints them (observe -- CMD)
 )
 
 // printModeOf is text, or JSON with --json.
@@ -309,7 +310,7 @@ func startPrinterSized(w io.Writer, log session.LogView, mode printMode, buffer 
 	}
 	// One buffered writer (batched): a burst's thousands of events were a write each.
 	var show lineFormat = func(b []byte, ev session.Event) []byte { return append(ev.AppendJSON(b), '\n') }
-	if mode == printText {
+	if mode == printText || mode == printFindings {
 		show, w = textPrinter(w)
 	}
 	out := newBatched(w)
@@ -317,7 +318,10 @@ func startPrinterSized(w io.Writer, log session.LogView, mode printMode, buffer 
 	go func() {
 		defer close(p.printed)
 		p.follow.runBatched(func(ev session.Event) {
-			ev.Path, ev.Reason = secrets.Mask(ev.Path), secrets.Mask(ev.Reason)
+			if mode == printFindings && ev.Kind != session.KindFinding {
+				return
+			}
+			ev.MaskText(secrets.Mask)
 			out.print(show, ev)
 		}, out.soon)
 		out.flush()

@@ -17,7 +17,6 @@ import (
 	"syscall"
 
 	"tokenscope/apiclient/observe"
-	"tokenscope/session"
 )
 
 // observeChild runs CMD through the proxy and returns its exit status (or 1 when --fail-on
@@ -32,7 +31,9 @@ func observeChild(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer
 	c.Env = childEnv(os.Environ(), observe.ProxyEnv(p.Listen(), bundle, observe.NoProxyWithoutLoopback(noProxyOf(os.Environ()))))
 	c.Stdin, c.Stdout, c.Stderr = stdin, rawOf(stdout), rawOf(stderr)
 	c.Cancel = func() error { return c.Process.Signal(syscall.SIGTERM) }
-	findings := startFindingsPrinter(stderr, p.Log())
+	// The findings as they come, one line each: CMD's output is on stdout and its own stderr,
+	// and observe adds only what to act on.
+	findings := startPrinter(stderr, p.Log(), printFindings, nil)
 	jf, err := startJSONFile(o.jsonFile, p)
 	if err != nil {
 		findings.finish()
@@ -134,22 +135,4 @@ func forwardSignals(proc *os.Process) (stop func()) {
 		}
 	}()
 	return func() { signal.Stop(ch); close(done) }
-}
-
-// startFindingsPrinter prints the findings as they come, one line each: CMD's output is on
-// stdout and its own stderr, and observe adds only what to act on.
-func startFindingsPrinter(w io.Writer, log session.LogView) *printer {
-	show, w := textPrinter(w)
-	out := newBatched(w)
-	p := &printer{printed: make(chan struct{}), follow: newFollower(log, printerBuffer(log))}
-	go func() {
-		defer close(p.printed)
-		p.follow.runBatched(func(ev session.Event) {
-			if ev.Kind == session.KindFinding {
-				out.print(show, ev)
-			}
-		}, out.soon)
-		out.flush()
-	}()
-	return p
 }
