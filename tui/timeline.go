@@ -323,8 +323,22 @@ func (c tlCluster) text(classes []tlClass) []tlCell {
 	return labelCells(c.n, segs)
 }
 
+// width is how many cells text would take, counted without building it: layoutRow asks it of
+// every cluster on every redraw, and draws only the labels that show.
+func (c tlCluster) width(classes []tlClass) int {
+	w := 0
+	for _, k := range classes {
+		if n := c.n[k]; n > 1 {
+			w += 2 + countWidth(n) // mark, ×, count
+		} else if n == 1 {
+			w++
+		}
+	}
+	return w
+}
+
 // end is one past the last cell the cluster takes at its slot: its label or its stretch.
-func (c tlCluster) end(classes []tlClass) int { return max(c.from+len(c.text(classes)), c.to+1) }
+func (c tlCluster) end(classes []tlClass) int { return max(c.from+c.width(classes), c.to+1) }
 
 func (c *tlCluster) merge(o tlCluster) {
 	c.to = max(c.to, o.to)
@@ -345,7 +359,7 @@ func layoutRow(slots []tlCounts, classes []tlClass) []tlCell {
 		for _, k := range classes {
 			c.n[k] = slots[i][k]
 		}
-		if c.text(classes) == nil {
+		if c.width(classes) == 0 {
 			continue
 		}
 		if k := len(cl) - 1; k >= 0 && i <= cl[k].end(classes) {
@@ -355,17 +369,17 @@ func layoutRow(slots []tlCounts, classes []tlClass) []tlCell {
 		cl = append(cl, c)
 	}
 	cols := len(slots)
-	start := func(c tlCluster) int { return max(min(c.from, cols-len(c.text(classes))), 0) }
+	start := func(c tlCluster) int { return max(min(c.from, cols-c.width(classes)), 0) }
 	for k := len(cl) - 1; k > 0 && start(cl[k]) <= cl[k-1].end(classes); k-- {
 		cl[k-1].merge(cl[k])
 		cl = cl[:k]
 	}
 	cells := make([]tlCell, cols)
 	for _, c := range cl {
-		if text := c.text(classes); len(text) < c.to-c.from+1 {
+		if c.width(classes) < c.to-c.from+1 {
 			drawStretch(cells, slots, classes, c)
 		} else {
-			copy(cells[start(c):], text)
+			copy(cells[start(c):], c.text(classes))
 		}
 	}
 	return cells
@@ -442,6 +456,19 @@ func countText(n int32) string {
 		return strconv.Itoa(int(n))
 	}
 	return strconv.Itoa(int(min(n/1000, 99))) + "k"
+}
+
+// countWidth is len(countText(n)), for n > 1.
+func countWidth(n int32) int {
+	switch {
+	case n < 10:
+		return 1
+	case n < 100:
+		return 2
+	case n < 1000, n >= 10000:
+		return 3 // "999"; "12k" and "99k"
+	}
+	return 2 // "1k" to "9k"
 }
 
 // tlLegend is "last 2m" and the marks, each in its style: those on screen first, then by

@@ -492,3 +492,18 @@ func TestKindIconsOneCell(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterWidthIsItsLabel: the width layoutRow reckons with is the label it draws, cell for
+// cell, for every count a slot can hold and any mix of classes.
+func TestClusterWidthIsItsLabel(t *testing.T) {
+	classes := []tlClass{0, 1, 2}
+	for _, n := range []int32{0, 1, 2, 9, 10, 99, 100, 999, 1000, 9999, 10000, 99999, 250000} {
+		for _, m := range []int32{0, 1, 12, 1500} {
+			var c tlCluster
+			c.n[0], c.n[2] = n, m
+			if w, text := c.width(classes), c.text(classes); w != len(text) {
+				t.Errorf("counts %d and %d: width %d, label %d cells", n, m, w, len(text))
+			}
+		}
+	}
+}
