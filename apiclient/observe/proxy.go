@@ -370,8 +370,7 @@ func (p *Proxy) readsBodyFirst(r *http.Request, host string) bool {
 	}
 	prof := p.an.prof
 	for _, e := range []profile.Endpoint{prof.Login, prof.Refresh} {
-		at := strings.TrimSuffix(e.Path, "/")
-		if strings.EqualFold(e.Method, r.Method) && (at == strings.TrimSuffix(r.URL.Path, "/") || at == strings.TrimSuffix(host+r.URL.Path, "/")) {
+		if e.At(r.Method, r.URL.Path) || e.At(r.Method, host+r.URL.Path) {
 			return true
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"tokenscope/internal/hostcheck"
 )
 
 // CallKind is what a request is to the profile.
@@ -30,8 +32,8 @@ const (
 // (grant_type=refresh_token) and its token's field tell a refresh apart; any other call there is
 // a login (a password, authorization_code or device_code grant).
 func (p Profile) RecogniseCall(method, path string, h http.Header, body []byte) (CallKind, string) {
-	isRefresh := endpointAt(p.Refresh, method, path)
-	isLogin := endpointAt(p.Login, method, path)
+	isRefresh := p.Refresh.At(method, path)
+	isLogin := p.Login.At(method, path)
 	if !isRefresh && !isLogin {
 		return CallOther, ""
 	}
@@ -63,13 +65,32 @@ func (p Profile) AccessToken(h http.Header) string {
 	return stripScheme(p.Auth.Scheme, h.Get(p.Auth.Header))
 }
 
-// endpointAt reports whether method and path are the endpoint's; a trailing slash is forgiven
-// (simplejwt's paths end in one, and clients drop it as often as not).
-func endpointAt(e Endpoint, method, path string) bool {
+// At reports whether method and path are the endpoint's; a trailing slash is forgiven
+// (simplejwt's paths end in one, and clients drop it as often as not). An endpoint given as a
+// whole URL (a hosted provider's) and a whole URL (what a forward proxy sees) match by origin,
+// as every "same place?" is answered (hostcheck.Origin: https://IDP.example and
+// https://idp.example:443 are one), and by path.
+func (e Endpoint) At(method, path string) bool {
 	if e.Path == "" || !strings.EqualFold(e.Method, method) {
 		return false
 	}
-	return strings.TrimSuffix(e.Path, "/") == strings.TrimSuffix(path, "/")
+	want := e.Path
+	if wo, got := hostcheck.Origin(want), hostcheck.Origin(path); wo != "" && got != "" {
+		if wo != got {
+			return false
+		}
+		want, path = urlPath(want), urlPath(path)
+	}
+	return strings.TrimSuffix(want, "/") == strings.TrimSuffix(path, "/")
+}
+
+// urlPath is a whole URL's path.
+func urlPath(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return u.Path
 }
 
 // extrasMatch reports whether every extra field the endpoint sends that the body has is what the

@@ -58,3 +58,27 @@ func TestProfileAccessToken(t *testing.T) {
 		}
 	}
 }
+
+// TestEndpointAtWholeURL: an endpoint given as a whole URL (a hosted provider's token endpoint)
+// is recognised in a whole URL by origin, as hostcheck.Origin has it, and path: the host in any
+// letter case and the default port written out are the same place; another scheme, port or host
+// is not. A path endpoint matches a path, as before.
+func TestEndpointAtWholeURL(t *testing.T) {
+	e := Endpoint{Method: "POST", Path: "https://idp.example/oauth2/token"}
+	for _, same := range []string{"https://idp.example/oauth2/token", "https://IDP.example:443/oauth2/token/", "HTTPS://idp.example./oauth2/token"} {
+		if !e.At("POST", same) {
+			t.Errorf("%s is the endpoint", same)
+		}
+	}
+	for _, other := range []string{"http://idp.example/oauth2/token", "https://idp.example:8443/oauth2/token", "https://evil.example/oauth2/token", "https://idp.example/oauth2/other", "/oauth2/token"} {
+		if e.At("POST", other) {
+			t.Errorf("%s is not the endpoint", other)
+		}
+	}
+	if e.At("GET", "https://idp.example/oauth2/token") {
+		t.Error("another method is not the endpoint")
+	}
+	if p := (Endpoint{Method: "POST", Path: "/api/token/refresh/"}); !p.At("post", "/api/token/refresh") || p.At("POST", "https://api.example/api/token/refresh/") {
+		t.Error("a path endpoint matches the path, and not a whole URL")
+	}
+}
