@@ -4,8 +4,9 @@ package apiclient
 // profile's fixed and headers_env headers, the access token in the profile's header (or, for a
 // DPoP-bound token, in Authorization with the DPoP scheme; the transport adds the proof), and
 // the cookie convention's cookies. It keeps a record of what went out (sent.Request) for every
-// attempt, which the wire, the copied curl, the detail view and --har all read, so that none of
-// them rebuilds it and drifts.
+// attempt, which the wire, the copied curl and the detail view all read, so that none of them
+// rebuilds it and drifts (--har records the wire itself, below the transport, through the same
+// redactor).
 
 import (
 	"maps"

@@ -64,7 +64,7 @@ func (c *cookieState) lookup(name string) string {
 }
 
 // setupCookies gives the engine its jar. API requests get their cookies from the attacher, so
-// that its record (and the copied curl, and --har) holds them; the API client only keeps what
+// that its record (and the copied curl) holds them, as the wire (--har) does; the API client only keeps what
 // answers set. In the cookie convention logins and refreshes use the same jar, so that a cookie
 // goes wherever a browser would send it on this host, and nowhere else; otherwise they keep
 // their own, as they did.

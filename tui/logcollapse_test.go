@@ -85,6 +85,12 @@ func TestAlike(t *testing.T) {
 	if alike(ok, other) {
 		t.Error("a 200 and a 401 are alike")
 	}
+	end := session.Event{Kind: session.KindLogout, End: session.EndRejected, Reason: "session ended"}
+	revoked := end
+	revoked.End = session.EndRevoked
+	if alike(end, revoked) {
+		t.Error("two session ends of different causes are alike")
+	}
 	if !sameButNumbers("x 12 y", "x 3 y") || sameButNumbers("x 12 y", "x 3 z") || sameButNumbers("x1", "x") {
 		t.Error("sameButNumbers")
 	}

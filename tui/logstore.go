@@ -85,12 +85,13 @@ const collapseGap = 500 * time.Millisecond
 const collapseLookback = 16
 
 // alike reports events that tell the same step: the same kind, request line, answer, token
-// generation and refresh, and the same reason but for its numbers ("(17 queued)"). Request
+// generation, refresh and typed cause (Why, End), and the same reason but for its numbers
+// ("(17 queued)"). Request
 // ids, times and durations differ within a burst and do not count.
 func alike(a, b session.Event) bool {
 	return a.Kind == b.Kind && a.Method == b.Method && a.Path == b.Path && a.Status == b.Status &&
 		a.Generation == b.Generation && a.RefreshID == b.RefreshID && a.Why == b.Why &&
-		a.Transient == b.Transient && a.State == b.State && a.Rule == b.Rule &&
+		a.Transient == b.Transient && a.State == b.State && a.Rule == b.Rule && a.End == b.End &&
 		sameButNumbers(a.Reason, b.Reason)
 }
 

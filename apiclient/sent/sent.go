@@ -1,8 +1,8 @@
 // Package sent is the record of what a request carried: every header tokenscope put on it
 // (the session's secrets in them masked, and what kind of secret each is), its URL and its
 // body. The engine's attacher writes one for every attempt and puts on the wire exactly what it
-// says (Request.Apply), so that the copied curl, the detail view and --har, which read it, never
-// rebuild what went and drift from it.
+// says (Request.Apply), so that the copied curl and the detail view, which read it, never
+// rebuild what went and drift from it; --har records the wire itself, which is the same.
 package sent
 
 import (
