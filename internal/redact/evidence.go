@@ -99,16 +99,21 @@ func maskCookies(v string, set bool) string {
 	return strings.Join(parts, ";")
 }
 
+// credentialField is the one list of JSON member, form field and query parameter names whose
+// values are credentials: tokens of every spelling (idToken, refresh_token), the simplejwt
+// pair (access, refresh), passwords, client secrets and assertions, codes and verifiers, keys
+// and signatures. Evidence and URLs are masked by it alike.
+const credentialField = `[a-z_]*token|access|refresh|passw(?:or)?d|client_secret|(?:client_)?assertion|code(?:_verifier)?|device_code|secret|jwt|api_?key|key|sig(?:nature)?`
+
 var (
 	// jwtLike is a JSON Web Token anywhere in text.
 	jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)
 	// secretJSON and secretForm are JSON members and form or query fields that hold credentials.
-	secretJSON = regexp.MustCompile(`("(?i:[a-z_]*token|access|refresh|password|client_secret|code|code_verifier|device_code|secret|jwt|idToken|refreshToken|accessToken)"\s*:\s*")([^"]*)(")`)
-	secretForm = regexp.MustCompile(`((?:^|[&?])(?i:[a-z_]*token|password|client_secret|code|code_verifier|device_code|refresh|key)=)([^&\s;]*)`)
+	secretJSON = regexp.MustCompile(`("(?i:` + credentialField + `)"\s*:\s*")([^"]*)(")`)
+	secretForm = regexp.MustCompile(`((?:^|[&?])(?i:` + credentialField + `)=)([^&\s;]*)`)
+	// sensitiveParams are query parameters whose values URL masks.
+	sensitiveParams = regexp.MustCompile(`(?i)^(?:` + credentialField + `)$`)
 )
-
-// sensitiveParams are query parameters whose values URL masks.
-var sensitiveParams = regexp.MustCompile(`(?i)^([a-z_]*token|password|passwd|client_secret|code|code_verifier|device_code|api_?key|key|secret|sig|signature|assertion|client_assertion)$`)
 
 // URL is s for showing: the password of its userinfo as xxxxx (url.URL.Redacted) and the
 // values of credential-named query parameters masked; s itself when it does not parse.
