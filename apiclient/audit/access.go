@@ -328,25 +328,35 @@ func (unauthorizedCheck) run(ctx context.Context, l *lab) Result {
 // errorCode is an error answer's code: the body's code or error field, else the error
 // parameter of WWW-Authenticate.
 func errorCode(body []byte, challenge string) *string {
-	var m map[string]any
-	if json.Unmarshal(body, &m) == nil {
-		for _, k := range []string{"code", "error"} {
-			switch v := m[k].(type) {
-			case string:
-				if v != "" {
-					v = sanitize.Line(v)
-					return &v
-				}
-			case float64:
-				s := strconv.FormatFloat(v, 'f', -1, 64)
-				return &s
-			}
-		}
+	if c := bodyCode(body, "code", "error"); c != nil {
+		return c
 	}
 	if i := strings.Index(challenge, `error="`); i >= 0 {
 		rest := challenge[i+len(`error="`):]
 		if j := strings.IndexByte(rest, '"'); j >= 0 {
 			s := sanitize.Line(rest[:j])
+			return &s
+		}
+	}
+	return nil
+}
+
+// bodyCode is the first of the JSON body's members keys that holds a code: a non-empty string
+// (made one line), or a number as JSON writes it (50014, never 5.0014e+04).
+func bodyCode(body []byte, keys ...string) *string {
+	var m map[string]any
+	if json.Unmarshal(body, &m) != nil {
+		return nil
+	}
+	for _, k := range keys {
+		switch v := m[k].(type) {
+		case string:
+			if v != "" {
+				v = sanitize.Line(v)
+				return &v
+			}
+		case float64:
+			s := strconv.FormatFloat(v, 'f', -1, 64)
 			return &s
 		}
 	}

@@ -49,7 +49,7 @@ func (refreshErrorCheck) run(ctx context.Context, l *lab) Result {
 	if v.Outcome == profile.VerdictTransient && (v.Cause == profile.CauseTransport || v.Cause == profile.CauseStatus) {
 		return skipped(id, "The refresh endpoint failed (a 5xx, 408 or 429, or no answer): try again later.")
 	}
-	val := refreshErrorValue{Status: x.status, Error: oauthError(x.body)}
+	val := refreshErrorValue{Status: x.status, Error: bodyCode(x.body, "error", "code")}
 	r := Result{Value: val, Reference: "RFC 6749 §5.2"}
 	switch {
 	case x.ok():
@@ -69,27 +69,6 @@ func codeWords(code *string) string {
 		return ""
 	}
 	return " " + *code
-}
-
-// oauthError is the error of a token endpoint's answer: its error field, else its code.
-func oauthError(body []byte) *string {
-	var m map[string]any
-	if json.Unmarshal(body, &m) != nil {
-		return nil
-	}
-	for _, k := range []string{"error", "code"} {
-		switch v := m[k].(type) {
-		case string:
-			if v != "" {
-				v = sanitize.Line(v)
-				return &v
-			}
-		case float64:
-			s := fmt.Sprint(v)
-			return &s
-		}
-	}
-	return nil
 }
 
 type headersValue struct {
