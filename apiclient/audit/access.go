@@ -4,11 +4,9 @@ package audit
 // the lifetimes and claims, and what the API answers a token it refuses.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -162,7 +160,7 @@ func (lifetimesCheck) run(ctx context.Context, l *lab) Result {
 	}
 	f.apply(v, x2)
 	val := lifetimesValue{RefreshLifetime: "unknown", IatIsIssueTime: true}
-	in, inOK := l.expiresIn(x1, true)
+	in, inOK := login.expiresIn, login.expiresIn > 0
 	ttl, ok := accessTTL(login.access, in, inOK, l.serverTime(x1.recv))
 	if !ok {
 		return skipped(id, "The access token has neither exp nor expires_in: its lifetime is unknown.")
@@ -251,36 +249,6 @@ func dateOf(x exchange) time.Time {
 		return d
 	}
 	return x.recv
-}
-
-// expiresIn reads expires_in from a login (or refresh) answer at the profile's path.
-func (l *lab) expiresIn(x exchange, login bool) (time.Duration, bool) {
-	ep := l.t.Profile.Refresh
-	if login {
-		ep = l.t.Profile.Login
-	}
-	path := l.t.Profile.TokenPaths(ep).ExpiresIn
-	if path == "" {
-		return 0, false
-	}
-	var doc any
-	d := json.NewDecoder(bytes.NewReader(x.body))
-	d.UseNumber()
-	if d.Decode(&doc) != nil {
-		return 0, false
-	}
-	for _, part := range strings.Split(path, ".") {
-		m, ok := doc.(map[string]any)
-		if !ok {
-			return 0, false
-		}
-		doc = m[part]
-	}
-	secs, err := strconv.ParseFloat(fmt.Sprint(doc), 64)
-	if err != nil || secs <= 0 || math.IsInf(secs, 0) || secs > 10*365*24*3600 {
-		return 0, false
-	}
-	return time.Duration(secs * float64(time.Second)), true
 }
 
 type unauthorizedValue struct {

@@ -110,6 +110,7 @@ func (x exchange) ok() bool { return x.err == nil && x.status >= 200 && x.status
 type family struct {
 	access, refresh session.Token
 	tokenType       string
+	expiresIn       time.Duration     // the login answer's expires_in; zero when it had none
 	cookies         map[string]string // the cookie convention's cookies, by name
 }
 
@@ -171,7 +172,7 @@ func (l *lab) login(ctx context.Context) (*family, exchange, error) {
 	if err != nil {
 		return nil, x, fmt.Errorf("login answer: %w", err)
 	}
-	f := &family{access: a.Access, refresh: a.Refresh, tokenType: a.TokenType}
+	f := &family{access: a.Access, refresh: a.Refresh, tokenType: a.TokenType, expiresIn: a.ExpiresIn}
 	f.takeCookies(x)
 	l.remember(a)
 	l.note(x, "new family: access "+fp(a.Access)+", refresh "+fp(a.Refresh))

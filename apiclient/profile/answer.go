@@ -30,6 +30,8 @@ type Answer struct {
 	// read at the answer's top level when they are strings; zero when absent.
 	IDToken session.Token
 	Scope   string
+	// ExpiresIn is the answer's expires_in at the profile's path; zero when absent or null.
+	ExpiresIn time.Duration
 }
 
 // parseTokens reads a login or refresh answer by the profile's token paths. Login needs
@@ -79,7 +81,7 @@ func parseTokens(paths TokenPaths, contentType string, body []byte, serverRecv t
 			expiresIn = time.Duration(secs * float64(time.Second))
 		}
 	}
-	p := Answer{Access: session.ParseToken(access, serverRecv, expiresIn)}
+	p := Answer{Access: session.ParseToken(access, serverRecv, expiresIn), ExpiresIn: expiresIn}
 	p.readOAuthFields(doc, serverRecv)
 	if paths.Refresh != "" {
 		// "refresh_token": null in a refresh answer issues none: the old one is kept.

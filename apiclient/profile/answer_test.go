@@ -115,3 +115,22 @@ func TestParseAnswerFields(t *testing.T) {
 		t.Errorf("HTML: %v", err)
 	}
 }
+
+// TestAnswerKeepsExpiresIn: the answer says what expires_in said (audit's lifetimes check reads
+// it there rather than parsing the body again); zero when absent or null.
+func TestAnswerKeepsExpiresIn(t *testing.T) {
+	p, _ := Builtin("oauth2")
+	h := http.Header{"Content-Type": {"application/json"}}
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	for body, want := range map[string]time.Duration{
+		`{"access_token":"a1","refresh_token":"r1","expires_in":300}`:  300 * time.Second,
+		`{"access_token":"a1","refresh_token":"r1","expires_in":"90"}`: 90 * time.Second,
+		`{"access_token":"a1","refresh_token":"r1","expires_in":null}`: 0,
+		`{"access_token":"a1","refresh_token":"r1"}`:                   0,
+	} {
+		a, err := p.ParseAnswer(h, []byte(body), now, true)
+		if err != nil || a.ExpiresIn != want {
+			t.Errorf("%s: ExpiresIn %v, %v; want %v", body, a.ExpiresIn, err, want)
+		}
+	}
+}
