@@ -3,6 +3,8 @@ package observe
 import (
 	"fmt"
 	"time"
+
+	"tokenscope/session"
 )
 
 // endCause is why a family's refresh was rejected, as far as the traffic tells: it decides what
@@ -33,6 +35,15 @@ type rejection struct {
 // moreTelling reports whether r says more of a family's end than the one already recorded.
 func (r *rejection) moreTelling(than *rejection) bool {
 	return than == nil || (than.cause == endRejected && r.cause != endRejected)
+}
+
+// sessionEnd is the session's typed end for r: a rejection after a race or a rotation is the
+// server suspecting reuse (it saw one refresh token twice, or a rotated one again).
+func (r *rejection) sessionEnd() session.End {
+	if r.cause == endRejected {
+		return session.EndRejected
+	}
+	return session.EndReuseSuspected
 }
 
 // rejectionOf classifies the rejected refresh x. The caller holds a.mu.

@@ -75,6 +75,10 @@ func TestObserveNaiveInterceptorStampede(t *testing.T) {
 			t.Errorf("lost finding: %q", e.Reason)
 		}
 	}
+	// The session's typed end says so too, as the findings do: the server suspected reuse.
+	if snap := r.proxy.Snapshot(); snap.End != session.EndReuseSuspected {
+		t.Errorf("the session ended %q after a stampede, want %q", snap.End, session.EndReuseSuspected)
+	}
 }
 
 // The same load with single flight: one refresh, every request retried, no stampede. The client

@@ -137,11 +137,7 @@ func (a *Analyzer) endRefresh(x *Exchange, ans Answer, at time.Time) {
 		}
 		a.emit(session.Event{Kind: session.KindRefreshFailed, RequestID: x.id, RefreshID: x.refreshID, Status: ans.Status,
 			Token: fp(x.refresh), Reason: "rejected: " + v.Why + injectedSuffix(ans.Injected)}, at)
-		end := session.EndRejected
-		if x.refresh != nil && x.refresh.rotatedBy != nil {
-			end = session.EndReuseSuspected // the client presented a token the server had rotated away
-		}
-		a.cur.sawRejection(end, "refresh rejected: "+v.Why)
+		a.cur.sawRejection(rej.sessionEnd(), "refresh rejected: "+v.Why)
 		return
 	case v.Cause == profile.CauseStatus:
 		a.refreshTransient(x, fmt.Sprintf("HTTP %d%s", ans.Status, injectedSuffix(ans.Injected)), at)
