@@ -68,10 +68,14 @@ func DefaultKeyMap() KeyMap {
 }
 
 // drivingKeys are the keys that drive the session: off unless the driver binds them
-// (Driver.bind), so that a screen that only watches offers none of them.
+// (Driver.bind), so that a screen that only watches offers none of them. They are the keys the
+// engine's driver binds, read from its table rather than listed again (its actions are not run).
 func (k *KeyMap) drivingKeys() []*key.Binding {
-	return []*key.Binding{&k.Send, &k.Heartbeat, &k.Burst, &k.BurstMore, &k.BurstLess, &k.Refresh, &k.Strategy,
-		&k.SingleFlight, &k.Login, &k.Logout, &k.CopyCurl, &k.Edit, &k.New}
+	var out []*key.Binding
+	for _, a := range (&engineDriver{}).bind(k) {
+		out = append(out, a.key)
+	}
+	return out
 }
 
 // ShortHelp is the help bar, without ? and q: the bar adds those at its end, where a narrow
