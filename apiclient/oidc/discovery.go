@@ -102,7 +102,7 @@ func fetchMetadata(ctx context.Context, hc *http.Client, u string) (*Provider, e
 		return nil, fmt.Errorf("GET %s: %w", u, err)
 	}
 	defer resp.Body.Close()
-	body, err := readCapped(resp.Body, MaxDiscoveryBytes)
+	body, err := readCapped(resp, MaxDiscoveryBytes)
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: HTTP %d: %w", u, resp.StatusCode, err)
 	}

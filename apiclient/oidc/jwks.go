@@ -54,7 +54,7 @@ func FetchKeys(ctx context.Context, hc *http.Client, rawURL string) (map[string]
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("%s: HTTP %s", where, session.Clip(resp.Status)) // the reason phrase is the server's
 	}
-	body, err := readCapped(resp.Body, MaxJWKSBytes)
+	body, err := readCapped(resp, MaxJWKSBytes)
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading the key set: %w", where, err)
 	}

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"tokenscope/apiclient/profile"
+	"tokenscope/apiclient/transport"
 )
 
 // Body caps: a discovery document is small; a token answer may carry large JWTs.
@@ -22,16 +23,14 @@ const (
 	MaxTokenBytes     = 1 << 20
 )
 
-// readCapped reads at most limit bytes of r; a longer body is an error, not a truncation.
-func readCapped(r io.Reader, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
+// readCapped reads an answer's body as the engine reads every answer (transport.ReadBody); a body
+// longer than limit is an error, not a truncation.
+func readCapped(resp *http.Response, limit int) ([]byte, error) {
+	b, err := transport.ReadBody(resp, limit)
+	if errors.Is(err, transport.ErrBodyTooLarge) {
 		return nil, fmt.Errorf("answer larger than %d bytes", limit)
 	}
-	return b, nil
+	return b, err
 }
 
 // postForm POSTs form to endpoint and returns the status and the capped body.
@@ -51,7 +50,7 @@ func postForm(ctx context.Context, hc *http.Client, endpoint string, form url.Va
 		return 0, nil, fmt.Errorf("oidc: POST %s: %w", endpoint, err)
 	}
 	defer resp.Body.Close()
-	body, err := readCapped(resp.Body, MaxTokenBytes)
+	body, err := readCapped(resp, MaxTokenBytes)
 	if err != nil {
 		return resp.StatusCode, nil, fmt.Errorf("oidc: POST %s: HTTP %d: %w", endpoint, resp.StatusCode, err)
 	}
